@@ -1,0 +1,121 @@
+#include "client/galaxy_client.h"
+
+#include <algorithm>
+
+#include <google/protobuf/descriptor.pb.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "proto/rpc_status.h"
+
+namespace galaxy {
+namespace {
+
+using grpc::reflection::v1alpha::ServerReflection;
+using grpc::reflection::v1alpha::ServerReflectionRequest;
+using grpc::reflection::v1alpha::ServerReflectionResponse;
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+// One request/response exchange on the reflection stream.
+absl::StatusOr<ServerReflectionResponse> Reflect(const std::shared_ptr<grpc::Channel>& channel,
+                                                 absl::Duration timeout,
+                                                 const ServerReflectionRequest& request) {
+  auto stub = ServerReflection::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout);
+  auto stream = stub->ServerReflectionInfo(&context);
+  ServerReflectionResponse response;
+  bool sent = stream->Write(request);
+  bool received = sent && stream->Read(&response);
+  stream->WritesDone();
+  ServerReflectionResponse extra;
+  while (stream->Read(&extra)) {
+  }
+  grpc::Status status = stream->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  if (!received) return absl::UnavailableError("reflection stream closed without an answer");
+  if (response.has_error_response()) {
+    return absl::Status(static_cast<absl::StatusCode>(response.error_response().error_code()),
+                        response.error_response().error_message());
+  }
+  return response;
+}
+
+}  // namespace
+
+GalaxyClient::GalaxyClient(const ClientOptions& options) : options_(options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  channel_ = grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
+  search_ = v1::GalaxySearch::NewStub(channel_);
+}
+
+absl::StatusOr<std::unique_ptr<GalaxyClient>> GalaxyClient::Connect(const ClientOptions& options) {
+  if (options.server.empty()) return absl::InvalidArgumentError("--server: empty address");
+  return std::unique_ptr<GalaxyClient>(new GalaxyClient(options));
+}
+
+absl::StatusOr<std::string> GalaxyClient::Health(const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.timeout);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
+absl::StatusOr<std::vector<std::string>> GalaxyClient::ListServices() {
+  ServerReflectionRequest request;
+  request.set_list_services("*");
+  absl::StatusOr<ServerReflectionResponse> response =
+      Reflect(channel_, options_.timeout, request);
+  if (!response.ok()) return response.status();
+  std::vector<std::string> names;
+  for (const auto& service : response->list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<std::vector<std::string>> GalaxyClient::ListMethods(const std::string& service) {
+  ServerReflectionRequest request;
+  request.set_file_containing_symbol(service);
+  absl::StatusOr<ServerReflectionResponse> response =
+      Reflect(channel_, options_.timeout, request);
+  if (!response.ok()) return response.status();
+  for (const std::string& bytes : response->file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    if (!file.ParseFromString(bytes)) {
+      return absl::DataLossError("reflection returned an unparsable file descriptor");
+    }
+    for (const auto& s : file.service()) {
+      if (absl::StrCat(file.package(), ".", s.name()) != service) continue;
+      std::vector<std::string> methods;
+      for (const auto& m : s.method()) methods.push_back(m.name());
+      return methods;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("service ", service, " not found through reflection"));
+}
+
+absl::StatusOr<v1::IndexInfo> GalaxyClient::GetIndexInfo() {
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.timeout);
+  v1::IndexInfo info;
+  grpc::Status status = search_->GetIndexInfo(&context, v1::GetIndexInfoRequest(), &info);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return info;
+}
+
+}  // namespace galaxy

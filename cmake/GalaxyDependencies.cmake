@@ -1,0 +1,70 @@
+# Every third-party dependency, found once here. All come from Debian bookworm's packages
+# (deploy/install-deps.sh installs them); on the GPU machine LibTorch comes from the machine's
+# PyTorch and the rest from carried Debian packages (../shared/device/README.md).
+
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+
+# --- LibTorch (CPU from Debian here; CUDA where the LibTorch found was built with it) -----------
+find_package(Torch REQUIRED)
+if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda)
+  set(GALAXY_WITH_CUDA ON)
+else()
+  set(GALAXY_WITH_CUDA OFF)
+endif()
+
+# --- FAISS 1.7.3: OpenMP and BLAS/LAPACK must be found before faiss (static libfaiss.a) -------
+find_package(OpenMP REQUIRED)
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS)
+if(NOT BLAS_FOUND)
+  message(WARNING "OpenBLAS not found: FAISS falls back to the reference BLAS, many times slower. "
+                  "Install libopenblas-dev.")
+  unset(BLA_VENDOR)
+  find_package(BLAS REQUIRED)
+endif()
+find_package(LAPACK REQUIRED)
+find_package(faiss REQUIRED)
+get_target_property(_faiss_includes faiss INTERFACE_INCLUDE_DIRECTORIES)
+if(NOT _faiss_includes)
+  set(_faiss_includes /usr/include)
+endif()
+find_file(GALAXY_FAISS_GPU_HEADER faiss/gpu/GpuIndexFlat.h PATHS ${_faiss_includes} NO_CACHE)
+if(GALAXY_FAISS_GPU AND NOT GALAXY_FAISS_GPU_HEADER)
+  message(WARNING "GALAXY_FAISS_GPU=ON but this FAISS has no GPU headers (faiss/gpu/GpuIndexFlat.h): "
+                  "the FAISS GPU index path is OFF. The exact LibTorch GPU search needs no FAISS GPU.")
+  set(GALAXY_FAISS_GPU OFF CACHE BOOL "" FORCE)
+elseif(NOT GALAXY_FAISS_GPU)
+  if(GALAXY_FAISS_GPU_HEADER)
+    message(STATUS "FAISS has GPU headers; configure with -DGALAXY_FAISS_GPU=ON to use its GPU indexes")
+  else()
+    message(STATUS "FAISS GPU index path: OFF (this FAISS is CPU-only)")
+  endif()
+endif()
+
+# --- gRPC 1.51 + Protobuf 3.21 + Abseil 20220623 -----------------------------------------------
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_program(GALAXY_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+# --- storage and data formats -------------------------------------------------------------------
+find_package(RocksDB CONFIG REQUIRED)
+find_package(HDF5 REQUIRED COMPONENTS C)
+pkg_check_modules(CFITSIO REQUIRED IMPORTED_TARGET cfitsio)
+pkg_check_modules(WCSLIB REQUIRED IMPORTED_TARGET wcslib)
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
+
+# --- support: logging (kept away from LibTorch, see core/CMakeLists.txt), CLI, JSON, HTTP ------
+find_package(spdlog CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+# cpp-httplib ships only a pkg-config file; it is a compiled library.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+find_path(GALAXY_STB_INCLUDE_DIR stb/stb_image_write.h REQUIRED)
+
+# --- tests and benchmarks ------------------------------------------------------------------------
+if(GALAXY_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+find_package(benchmark CONFIG REQUIRED)

@@ -1,0 +1,20 @@
+// Versions of the libraries galaxy-search's core is built with, for --version and benchmark
+// reports ("HDF5 1.10.8", ...). Each library folder adds its own (LibTorch in core/torch_info.h,
+// FAISS and RocksDB in indexer/, gRPC and Protobuf in proto/).
+#ifndef GALAXY_CORE_LIBRARY_VERSIONS_H_
+#define GALAXY_CORE_LIBRARY_VERSIONS_H_
+
+#include <string>
+#include <vector>
+
+namespace galaxy {
+
+// One "name version" line per core library: HDF5, cfitsio, Abseil.
+std::vector<std::string> CoreLibraryVersions();
+
+// Concatenates version lists, for --version of binaries that use several libraries.
+std::vector<std::string> JoinVersions(std::initializer_list<std::vector<std::string>> lists);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CORE_LIBRARY_VERSIONS_H_

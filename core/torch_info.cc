@@ -1,0 +1,71 @@
+// LibTorch queries. Only files of the galaxy_model library include LibTorch headers, so the rest
+// of core compiles without them (../shared/STYLE.md rule 7).
+#include "core/torch_info.h"
+
+#include <sched.h>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#ifdef GALAXY_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace galaxy {
+
+TorchInfo GetTorchInfo() {
+  TorchInfo info;
+  info.version = TORCH_VERSION;
+#ifdef GALAXY_WITH_CUDA
+  info.built_with_cuda = true;
+#else
+  info.built_with_cuda = at::hasCUDA();
+#endif
+  info.cuda_devices = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+#ifdef GALAXY_WITH_CUDA
+  for (int d = 0; d < info.cuda_devices; ++d) {
+    info.device_names.emplace_back(at::cuda::getDeviceProperties(d)->name);
+  }
+#endif
+  info.cpu_threads = at::get_num_threads();
+  return info;
+}
+
+std::vector<std::string> TorchLibraryVersions() {
+  TorchInfo info = GetTorchInfo();
+  if (!info.built_with_cuda) return {absl::StrCat("LibTorch ", info.version, " (CPU)")};
+  std::string devices = absl::StrCat(info.cuda_devices, " device(s)");
+  if (!info.device_names.empty()) absl::StrAppend(&devices, ": ", absl::StrJoin(info.device_names, ", "));
+  return {absl::StrCat("LibTorch ", info.version, " (CUDA, ", devices, ")")};
+}
+
+absl::StatusOr<DeviceKind> ResolveDevice(absl::string_view name) {
+  bool cuda_usable = torch::cuda::is_available();
+  if (name == "cpu") return DeviceKind::kCpu;
+  if (name == "auto") return cuda_usable ? DeviceKind::kCuda : DeviceKind::kCpu;
+  if (name == "cuda") {
+    if (cuda_usable) return DeviceKind::kCuda;
+    if (!GetTorchInfo().built_with_cuda) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--device cuda: this LibTorch (", TORCH_VERSION, ") was built without CUDA"));
+    }
+    return absl::FailedPreconditionError("--device cuda: no CUDA device is visible");
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device: unknown device '", name, "' (expected cpu, cuda or auto)"));
+}
+
+void SetCpuThreads(int threads) {
+  if (threads <= 0) {
+    cpu_set_t set;
+    threads = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+  }
+  at::set_num_threads(threads);
+}
+
+}  // namespace galaxy

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every package galaxy-search needs to build, test and run, from Debian bookworm's own
+# archive. Idempotent: when everything is already installed it changes nothing and touches no
+# network. Run as root (or with sudo available).
+#
+#   deploy/install-deps.sh            # build + test dependencies
+#   GALAXY_DEPS_QUIET=1 deploy/...    # less apt output
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkgconf ccache git ca-certificates
+  # numerics and learning
+  libtorch-dev libfaiss-dev libopenblas-dev
+  # service
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # storage and data formats
+  librocksdb-dev libhdf5-dev libcfitsio-dev wcslib-dev libzip-dev libbz2-dev zlib1g-dev
+  # support libraries: logging, CLI, JSON, HTTP (metrics), images
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libstb-dev libssl-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # python client and its tests
+  python3 python3-grpcio python3-grpc-tools python3-numpy python3-h5py
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,71 @@
+// A running galaxy-search gRPC server: the GalaxySearch and GalaxyAdmin services, the standard
+// grpc.health.v1.Health service and server reflection.
+//
+// Health: "" (the server as a whole) is SERVING while the process accepts calls;
+// "galaxy.v1.GalaxySearch" is NOT_SERVING until a snapshot is loaded (readiness), so load
+// balancers and `docker` health checks should ask for that name.
+//
+//   ServerOptions options;
+//   options.listen = "127.0.0.1:0";
+//   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> server, GalaxyServer::Start(options));
+//   log::Info("listening", {{"port", absl::StrCat(server->port())}});
+//   ...
+//   server->Shutdown();  // drains in-flight calls for options.drain_seconds, then stops
+#ifndef GALAXY_SERVER_GALAXY_SERVER_H_
+#define GALAXY_SERVER_GALAXY_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/server_options.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace galaxy {
+
+class SearchService;
+class AdminService;
+
+class GalaxyServer {
+ public:
+  // Validates `options`, binds the listening port and starts serving. INVALID_ARGUMENT for bad
+  // options; UNAVAILABLE when the address cannot be bound (in use, no such interface).
+  static absl::StatusOr<std::unique_ptr<GalaxyServer>> Start(const ServerOptions& options);
+
+  GalaxyServer(const GalaxyServer&) = delete;
+  GalaxyServer& operator=(const GalaxyServer&) = delete;
+  // Shuts down (as Shutdown()) if still running.
+  ~GalaxyServer();
+
+  // The port actually bound (the chosen one when options.listen asked for port 0).
+  int port() const { return port_; }
+
+  // Stops accepting calls, lets in-flight calls finish for up to options.drain_seconds, cancels
+  // the rest, and returns when the server has stopped. Health turns NOT_SERVING first. Safe to
+  // call more than once and from any thread.
+  void Shutdown();
+
+ private:
+  GalaxyServer(const ServerOptions& options);
+
+  const ServerOptions options_;
+  std::unique_ptr<SearchService> search_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Fully qualified names of the services a GalaxyServer registers.
+inline constexpr char kSearchServiceName[] = "galaxy.v1.GalaxySearch";
+inline constexpr char kAdminServiceName[] = "galaxy.v1.GalaxyAdmin";
+
+}  // namespace galaxy
+
+#endif  // GALAXY_SERVER_GALAXY_SERVER_H_

@@ -1,0 +1,61 @@
+#include "server/server_options.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace galaxy {
+namespace {
+
+// Splits "host:port" / "[v6]:port"; false when there is no port.
+bool SplitHostPort(const std::string& listen, std::string* host, std::string* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = listen.substr(0, colon);
+  *port = listen.substr(colon + 1);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(const std::string& listen) {
+  std::string host, port;
+  if (!SplitHostPort(listen, &host, &port)) return false;
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::Status ServerOptions::Validate() const {
+  std::string host, port;
+  int port_number = -1;
+  if (!SplitHostPort(listen, &host, &port) || host.empty() ||
+      !absl::SimpleAtoi(port, &port_number) || port_number < 0 || port_number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: '", listen, "' is not host:port (e.g. 127.0.0.1:50051)"));
+  }
+  if (max_message_bytes < (1ull << 20) || max_message_bytes > (1ull << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-message-bytes: ", max_message_bytes, " is outside 1 MiB .. 1 GiB"));
+  }
+  if (max_k < 1 || max_k > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-k: ", max_k, " is outside 1 .. 100000"));
+  }
+  if (max_batch < 1 || max_batch > 65536) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-batch: ", max_batch, " is outside 1 .. 65536"));
+  }
+  if (max_image_bytes < 1024 || max_image_bytes > max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-image-bytes: ", max_image_bytes, " is outside 1 KiB .. --max-message-bytes (",
+        max_message_bytes, ")"));
+  }
+  if (!(drain_seconds >= 0 && drain_seconds <= 3600)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--drain-seconds: ", drain_seconds, " is outside 0 .. 3600"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

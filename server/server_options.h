@@ -1,0 +1,41 @@
+// Settings of galaxy-server, filled from flags in main (see `galaxy-server --help`).
+#ifndef GALAXY_SERVER_SERVER_OPTIONS_H_
+#define GALAXY_SERVER_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace galaxy {
+
+struct ServerOptions {
+  // host:port to listen on. Default loopback only; port 0 picks a free port (see
+  // GalaxyServer::port()). Listening beyond loopback needs an explicit address.
+  std::string listen = "127.0.0.1:50051";
+  // Directory of published snapshots (SNAPSHOTS_DIR/CURRENT names the live one). May be empty
+  // until snapshot serving is available.
+  std::string snapshots_dir;
+  // Largest request and response message, bytes. Default 64 MiB (gRPC's default is 4 MiB, too
+  // small for image batches). Range 1 MiB .. 1 GiB.
+  uint64_t max_message_bytes = 64ull << 20;
+  // Largest k of a similarity query. Default 1000.
+  uint32_t max_k = 1000;
+  // Most items in one batched call. Default 256.
+  uint32_t max_batch = 256;
+  // Largest Image.data, bytes. Default 32 MiB (16 bands x 512 x 512 x 8 bytes).
+  uint64_t max_image_bytes = 32ull << 20;
+  // Seconds that shutdown (SIGTERM) waits for in-flight requests before cancelling them.
+  // Default 10.
+  double drain_seconds = 10;
+
+  // INVALID_ARGUMENT naming the first out-of-range field.
+  absl::Status Validate() const;
+};
+
+// True when `listen`'s host is a loopback address (127.x.x.x, ::1, localhost).
+bool IsLoopbackAddress(const std::string& listen);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_SERVER_SERVER_OPTIONS_H_

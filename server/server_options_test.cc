@@ -1,0 +1,50 @@
+#include "server/server_options.h"
+
+#include <gtest/gtest.h>
+
+namespace galaxy {
+namespace {
+
+TEST(ServerOptionsTest, DefaultsAreValidAndListenOnLoopback) {
+  ServerOptions options;
+  EXPECT_TRUE(options.Validate().ok());
+  EXPECT_TRUE(IsLoopbackAddress(options.listen));
+  EXPECT_GT(options.max_message_bytes, 4u << 20);  // above gRPC's 4 MiB default
+}
+
+TEST(ServerOptionsTest, LoopbackDetection) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:1"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:50051"));
+}
+
+TEST(ServerOptionsTest, RejectsMalformedListenAddress) {
+  ServerOptions options;
+  for (const char* bad : {"127.0.0.1", ":50051", "127.0.0.1:port", "127.0.0.1:70000"}) {
+    options.listen = bad;
+    absl::Status status = options.Validate();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find("--listen"), std::string::npos) << bad;
+  }
+}
+
+TEST(ServerOptionsTest, RejectsLimitsOutOfRange) {
+  ServerOptions options;
+  options.max_k = 0;
+  EXPECT_NE(options.Validate().message().find("--max-k"), std::string::npos);
+  options = ServerOptions();
+  options.max_message_bytes = 1000;
+  EXPECT_NE(options.Validate().message().find("--max-message-bytes"), std::string::npos);
+  options = ServerOptions();
+  options.max_image_bytes = options.max_message_bytes + 1;
+  EXPECT_NE(options.Validate().message().find("--max-image-bytes"), std::string::npos);
+  options = ServerOptions();
+  options.drain_seconds = -1;
+  EXPECT_FALSE(options.Validate().ok());
+}
+
+}  // namespace
+}  // namespace galaxy

@@ -1,0 +1,115 @@
+// Every binary prints its usage and version; the planned commands say they are not available
+// yet; the implemented helper commands work.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "tests/subprocess.h"
+
+namespace galaxy {
+namespace {
+
+using testutil::BinDir;
+using testutil::CommandResult;
+using testutil::RunCommand;
+
+CommandResult RunBinary(const std::vector<std::string>& argv) {
+  std::vector<std::string> full = argv;
+  full[0] = BinDir() + "/" + argv[0];
+  absl::StatusOr<CommandResult> result = RunCommand(full);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : CommandResult{};
+}
+
+struct BinaryCase {
+  const char* name;
+  std::vector<const char*> commands;  // each must appear in --help
+};
+
+void PrintTo(const BinaryCase& c, std::ostream* os) { *os << c.name; }
+
+class BinaryHelpTest : public ::testing::TestWithParam<BinaryCase> {};
+
+TEST_P(BinaryHelpTest, HelpListsItsCommandsAndExitsZero) {
+  const BinaryCase& c = GetParam();
+  CommandResult result = RunBinary({c.name, "--help"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(absl::StrContains(result.out, "Usage")) << result.out;
+  for (const char* command : c.commands) {
+    EXPECT_TRUE(absl::StrContains(result.out, command)) << c.name << " --help lacks " << command;
+  }
+}
+
+TEST_P(BinaryHelpTest, VersionNamesTheBinaryAndItsLibraries) {
+  CommandResult result = RunBinary({GetParam().name, "--version"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(absl::StartsWith(result.out, std::string(GetParam().name) + " ")) << result.out;
+  EXPECT_GT(std::count(result.out.begin(), result.out.end(), '\n'), 1) << result.out;
+}
+
+TEST_P(BinaryHelpTest, UnknownFlagIsAUsageError) {
+  CommandResult result = RunBinary({GetParam().name, "--no-such-flag"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_FALSE(result.err.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllBinaries, BinaryHelpTest,
+    ::testing::Values(
+        BinaryCase{"galaxy-data", {"synth", "ingest", "inspect", "split"}},
+        BinaryCase{"galaxy-train",
+                   {"pretrain", "finetune", "supervised", "eval", "experiment", "bench", "devices"}},
+        BinaryCase{"galaxy-index", {"build", "info", "verify", "export", "list-anomalies"}},
+        BinaryCase{"galaxy-server", {"--listen", "--snapshots", "--max-message-bytes"}},
+        BinaryCase{"galaxy-client",
+                   {"similar", "predict-z", "anomaly", "list-anomalies", "galaxy", "info",
+                    "rebuild", "reload", "health", "--server"}},
+        BinaryCase{"galaxy-bench", {"machine", "run"}}),
+    [](const ::testing::TestParamInfo<BinaryCase>& info) {
+      std::string name = info.param.name;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
+
+TEST(CliTest, PlannedCommandExitsTwoSayingItIsNotAvailable) {
+  CommandResult result = RunBinary({"galaxy-index", "build"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(result.err, "galaxy-index build is not available yet"))
+      << result.err;
+}
+
+TEST(CliTest, TrainDevicesReportsLibTorch) {
+  CommandResult result = RunBinary({"galaxy-train", "devices"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(absl::StrContains(result.out, "LibTorch")) << result.out;
+  EXPECT_TRUE(absl::StrContains(result.out, "--device auto")) << result.out;
+}
+
+TEST(CliTest, BenchMachineDescribesTheMachineAsJson) {
+  CommandResult result = RunBinary({"galaxy-bench", "machine", "--json"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  for (const char* key : {"\"cpu_model\"", "\"usable_cpus\"", "\"libraries\"", "FAISS", "gRPC",
+                          "LibTorch", "RocksDB", "HDF5"}) {
+    EXPECT_TRUE(absl::StrContains(result.out, key)) << key << " missing in " << result.out;
+  }
+}
+
+TEST(CliTest, IndexCurrentReportsAMissingSnapshotDirectoryClearly) {
+  CommandResult result = RunBinary({"galaxy-index", "current", "/nonexistent/snapshots"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(result.err, "no snapshot published in /nonexistent/snapshots"))
+      << result.err;
+}
+
+TEST(CliTest, ClientReportsAnUnreachableServerInOneLine) {
+  CommandResult result =
+      RunBinary({"galaxy-client", "--server", "127.0.0.1:1", "--timeout", "2", "info"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(absl::StartsWith(result.err, "galaxy-client info: error: server 127.0.0.1:1"))
+      << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+}
+
+}  // namespace
+}  // namespace galaxy

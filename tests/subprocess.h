@@ -1,0 +1,63 @@
+// Runs galaxy-search binaries as child processes for integration tests: a command to completion
+// with its output captured, or a long-running galaxy-server on a free loopback port.
+#ifndef GALAXY_TESTS_SUBPROCESS_H_
+#define GALAXY_TESTS_SUBPROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace galaxy::testutil {
+
+// Directory of the built binaries (build/bin).
+std::string BinDir();
+
+struct CommandResult {
+  // Exit status when the process exited normally; -signal when a signal killed it.
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (argv[0] a path) to completion; stdout and stderr captured separately.
+// DEADLINE_EXCEEDED (the child is killed) when it runs longer than `timeout`.
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout = absl::Seconds(120));
+
+// A galaxy-server child process on 127.0.0.1 and a free port. Killed (SIGKILL) on destruction
+// if still running.
+class ServerProcess {
+ public:
+  // Starts build/bin/galaxy-server with `extra_args` plus --listen 127.0.0.1:0 and a port file,
+  // and waits until it is listening. Its log goes to `log_path` (a temp file when empty).
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      const std::vector<std::string>& extra_args, absl::Duration timeout = absl::Seconds(30));
+
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+  ~ServerProcess();
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits for the exit. Returns the exit code (or -signal).
+  absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(30));
+
+  // The server's log so far.
+  std::string Log() const;
+
+ private:
+  ServerProcess() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string work_dir_;
+};
+
+}  // namespace galaxy::testutil
+
+#endif  // GALAXY_TESTS_SUBPROCESS_H_

@@ -1,0 +1,46 @@
+#include "trainer/train_options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace galaxy {
+
+absl::Status PretrainOptions::Validate() const {
+  if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
+  if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
+  if (arch != "resnet50" && arch != "resnet18" && arch != "tiny") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--arch: unknown '", arch, "' (expected resnet50, resnet18 or tiny)"));
+  }
+  if (stem != "paper" && stem != "torchvision") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--stem: unknown '", stem, "' (expected paper or torchvision)"));
+  }
+  if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("--steps: ", steps, " < 0"));
+  if (steps == 0 && epochs <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--epochs: ", epochs, " must be > 0 (or give --steps)"));
+  }
+  if (batch < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch: ", batch, " must be >= 2 (contrastive pairs need a batch)"));
+  }
+  if (queue < batch || queue % batch != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--queue: ", queue, " must be a positive multiple of --batch ", batch));
+  }
+  if (!(momentum >= 0 && momentum < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--momentum: ", momentum, " is outside [0, 1)"));
+  }
+  if (!(temperature > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("--temperature: ", temperature, " must be > 0"));
+  }
+  if (!(lr_per_256 > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("--lr: ", lr_per_256, " must be > 0"));
+  }
+  if (!(weight_decay >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("--weight-decay: ", weight_decay, " < 0"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

@@ -1,0 +1,62 @@
+#include "trainer/train_options.h"
+
+#include <gtest/gtest.h>
+
+namespace galaxy {
+namespace {
+
+PretrainOptions Valid() {
+  PretrainOptions options;
+  options.data_path = "survey.h5";
+  options.out_dir = "run";
+  return options;
+}
+
+TEST(PretrainOptionsTest, DefaultsFollowTheMocoV2Recipe) {
+  PretrainOptions options = Valid();
+  EXPECT_TRUE(options.Validate().ok());
+  EXPECT_EQ(options.queue, 65536);
+  EXPECT_DOUBLE_EQ(options.momentum, 0.999);
+  EXPECT_DOUBLE_EQ(options.temperature, 0.2);
+  EXPECT_DOUBLE_EQ(options.lr_per_256, 0.03);
+  EXPECT_EQ(options.arch, "resnet50");
+  EXPECT_EQ(options.stem, "paper");
+}
+
+TEST(PretrainOptionsTest, QueueMustBeAMultipleOfTheBatch) {
+  PretrainOptions options = Valid();
+  options.batch = 256;
+  options.queue = 1000;
+  absl::Status status = options.Validate();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--queue"), std::string::npos) << status;
+}
+
+TEST(PretrainOptionsTest, RejectsUnknownArchAndStemByName) {
+  PretrainOptions options = Valid();
+  options.arch = "vit";
+  EXPECT_NE(options.Validate().message().find("--arch: unknown 'vit'"), std::string::npos);
+  options = Valid();
+  options.stem = "fancy";
+  EXPECT_NE(options.Validate().message().find("--stem"), std::string::npos);
+}
+
+TEST(PretrainOptionsTest, RejectsOutOfRangeNumbers) {
+  PretrainOptions options = Valid();
+  options.momentum = 1.0;
+  EXPECT_FALSE(options.Validate().ok());
+  options = Valid();
+  options.temperature = 0;
+  EXPECT_FALSE(options.Validate().ok());
+  options = Valid();
+  options.epochs = 0;
+  EXPECT_FALSE(options.Validate().ok());
+  options.steps = 10;  // steps instead of epochs
+  EXPECT_TRUE(options.Validate().ok());
+  options = Valid();
+  options.data_path.clear();
+  EXPECT_NE(options.Validate().message().find("--data"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace galaxy
