@@ -61,7 +61,8 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 # cpp-httplib ships only a pkg-config file; it is a compiled library.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-find_path(GALAXY_STB_INCLUDE_DIR stb/stb_image_write.h REQUIRED)
+# stb (image writing) ships a pkg-config file and a compiled libstb.
+pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
 
 # --- tests and benchmarks ------------------------------------------------------------------------
 if(GALAXY_BUILD_TESTS)

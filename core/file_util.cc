@@ -1,0 +1,106 @@
+#include "core/file_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace galaxy {
+namespace {
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+std::string DirectoryOf(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+absl::Status SyncFd(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open", path);
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) return ErrnoError("cannot sync", path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string TempPathFor(const std::string& path) {
+  std::random_device device;
+  return absl::StrCat(path, ".tmp-", ::getpid(), "-",
+                      absl::StrFormat("%08x", static_cast<uint32_t>(device())));
+}
+
+int RemoveStaleTemps(const std::string& path) {
+  const std::string dir = DirectoryOf(path);
+  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp-";
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, prefix)) continue;
+    std::string rest = name.substr(prefix.size());
+    int pid = 0;
+    if (!absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) || pid <= 0) continue;
+    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;  // still alive
+    std::filesystem::remove_all(entry.path(), ec);
+    if (!ec) ++removed;
+  }
+  return removed;
+}
+
+absl::Status SyncDirectory(const std::string& dir) { return SyncFd(dir, O_RDONLY | O_DIRECTORY); }
+
+absl::Status DurableRename(const std::string& from, const std::string& to) {
+  if (absl::Status s = SyncFd(from, O_RDONLY); !s.ok()) return s;
+  if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoError("cannot rename to", to);
+  return SyncDirectory(DirectoryOf(to));
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  const std::string tmp = TempPathFor(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", tmp);
+  size_t written = 0;
+  while (written < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      absl::Status error = ErrnoError("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return error;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    absl::Status error = ErrnoError("cannot sync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return error;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status error = ErrnoError("cannot rename to", path);
+    ::unlink(tmp.c_str());
+    return error;
+  }
+  return SyncDirectory(DirectoryOf(path));
+}
+
+}  // namespace galaxy

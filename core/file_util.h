@@ -1,0 +1,32 @@
+// Crash-safe file publishing: write under a temporary name, sync, rename into place, sync the
+// directory. A reader sees the old file or the complete new one, never a torn one.
+#ifndef GALAXY_CORE_FILE_UTIL_H_
+#define GALAXY_CORE_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace galaxy {
+
+// A fresh temporary name beside `path`: "<path>.tmp-<pid>-<random>".
+std::string TempPathFor(const std::string& path);
+
+// Removes temporary files "<path>.tmp-<pid>-*" left by processes that no longer run (debris of
+// a crash). Never touches a live process's file. Returns how many were removed.
+int RemoveStaleTemps(const std::string& path);
+
+// Fsyncs `from`, renames it over `to`, fsyncs the directory of `to`. INTERNAL naming the step
+// and errno on failure (`to` is then unchanged).
+absl::Status DurableRename(const std::string& from, const std::string& to);
+
+// Fsyncs a directory (after creating, renaming or removing entries in it).
+absl::Status SyncDirectory(const std::string& dir);
+
+// Writes `contents` to `path` durably through a temporary file.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CORE_FILE_UTIL_H_

@@ -1,0 +1,304 @@
+#include "core/synth_population.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "core/random.h"
+
+namespace galaxy {
+namespace {
+
+constexpr double kDegree = M_PI / 180;
+constexpr double kMagBright = -24.0, kMagFaint = -15.0, kMagStep = 0.01;
+constexpr double kZMin = 0.002, kZStep = 0.0005;
+
+// Per-type physics. Luminosity functions: r-band Schechter, H0 = 70 (after Nakamura et al. 2003).
+struct TypeParams {
+  double m_star, alpha, phi_star;  // phi_star: relative space density
+  SpectrumRecipe disk;             // disk (or whole-galaxy for E) spectrum
+  double bt_mean, bt_sigma, bt_min, bt_max;
+  double bulge_n;
+  double disk_q0;  // intrinsic disk thickness
+};
+
+const TypeParams kTypes[kGalaxyTypes] = {
+    // E: bulge only.
+    {-21.6, -0.7, 0.25, {0.0, 1.6, 0}, 1.0, 0.0, 1.0, 1.0, 4, 0.15},
+    // S0
+    {-21.4, -0.8, 0.20, {0.1, 1.5, 2}, 0.6, 0.1, 0.35, 0.85, 4, 0.15},
+    // Sab
+    {-21.3, -1.0, 0.25, {0.25, 1.45, 12}, 0.35, 0.1, 0.1, 0.6, 3, 0.15},
+    // Scd
+    {-20.9, -1.2, 0.20, {0.45, 1.4, 30}, 0.1, 0.05, 0.0, 0.25, 2, 0.15},
+    // Irr: disk only, thick.
+    {-20.3, -1.4, 0.10, {0.75, 1.3, 70}, 0.0, 0.0, 0.0, 0.0, 1, 0.35},
+};
+
+double Schechter(double m, double m_star, double alpha) {
+  const double x = std::pow(10.0, 0.4 * (m_star - m));
+  return std::pow(x, alpha + 1) * std::exp(-x);
+}
+
+// Inverse of a tabulated CDF (ascending) by binary search + linear interpolation.
+double InvertCdf(const std::vector<double>& cdf, double x0, double step, double u) {
+  auto it = std::upper_bound(cdf.begin(), cdf.end(), u);
+  size_t i = static_cast<size_t>(std::max<std::ptrdiff_t>(1, it - cdf.begin()));
+  i = std::min(i, cdf.size() - 1);
+  const double lo = cdf[i - 1], hi = cdf[i];
+  const double f = hi > lo ? (u - lo) / (hi - lo) : 0.5;
+  return x0 + (static_cast<double>(i - 1) + f) * step;
+}
+
+// Linear interpolation in a table sampled at x0 + i * step, clamped at the ends.
+double Interpolate(const std::vector<double>& table, double x0, double step, double x) {
+  const double pos = (x - x0) / step;
+  const size_t j = std::min(static_cast<size_t>(std::max(0.0, pos)), table.size() - 2);
+  const double f = std::clamp(pos - static_cast<double>(j), 0.0, 1.0);
+  return table[j] + f * (table[j + 1] - table[j]);
+}
+
+double GalacticLatitude(double ra_deg, double dec_deg) {
+  const double ra_ngp = 192.85948 * kDegree, dec_ngp = 27.12825 * kDegree;
+  const double ra = ra_deg * kDegree, dec = dec_deg * kDegree;
+  const double sin_b =
+      std::sin(dec) * std::sin(dec_ngp) + std::cos(dec) * std::cos(dec_ngp) * std::cos(ra - ra_ngp);
+  return std::asin(std::clamp(sin_b, -1.0, 1.0)) / kDegree;
+}
+
+// Flux in nanomaggies of an AB magnitude.
+double Flux(double mag) { return MagToNanomaggies(mag); }
+
+}  // namespace
+
+const char* GalaxyTypeName(GalaxyType type) {
+  switch (type) {
+    case GalaxyType::kElliptical: return "elliptical";
+    case GalaxyType::kLenticular: return "lenticular";
+    case GalaxyType::kEarlySpiral: return "early-spiral";
+    case GalaxyType::kLateSpiral: return "late-spiral";
+    case GalaxyType::kIrregular: return "irregular";
+  }
+  return "unknown";
+}
+
+const char* AnomalyKindName(AnomalyKind kind) {
+  switch (kind) {
+    case AnomalyKind::kNone: return "none";
+    case AnomalyKind::kMerger: return "merger";
+    case AnomalyKind::kRing: return "ring";
+    case AnomalyKind::kStar: return "star";
+    case AnomalyKind::kTrail: return "trail";
+  }
+  return "unknown";
+}
+
+// Selection tables of one type: the CDF of z in the magnitude-limited sample, and of M.
+struct SurveyModel::TypeTables {
+  std::vector<double> z_cdf;    // on kZMin + i * kZStep
+  std::vector<double> mag_cdf;  // Schechter CDF on kMagBright + i * kMagStep
+  double expected_count = 0;    // relative number in the sample (before phi_star)
+  std::vector<double> selection_r_offset;  // m_r - M_r of the mean composition, per z grid point
+};
+
+SurveyModel::SurveyModel(const SynthOptions& options)
+    : options_(options), cosmology_(70.0, 0.3, std::max(1.0, options.z_max + 0.2)) {
+  old_table_ = std::make_unique<MagnitudeTable>(MakeGalaxySpectrum({0.0, 1.6, 0}), cosmology_);
+  star_forming_table_ =
+      std::make_unique<MagnitudeTable>(MakeGalaxySpectrum({0.9, 1.2, 90}), cosmology_);
+  const int z_points = static_cast<int>((options_.z_max - kZMin) / kZStep) + 1;
+  const int mag_points = static_cast<int>((kMagFaint - kMagBright) / kMagStep) + 1;
+  std::vector<double> weights;
+  for (int t = 0; t < kGalaxyTypes; ++t) {
+    const TypeParams& p = kTypes[t];
+    disk_tables_.push_back(std::make_unique<MagnitudeTable>(MakeGalaxySpectrum(p.disk), cosmology_));
+    auto tables = std::make_unique<TypeTables>();
+    tables->mag_cdf.resize(mag_points);
+    double acc = 0;
+    for (int i = 0; i < mag_points; ++i) {
+      if (i > 0) {
+        const double m = kMagBright + (i - 0.5) * kMagStep;
+        acc += Schechter(m, p.m_star, p.alpha) * kMagStep;
+      }
+      tables->mag_cdf[i] = acc;
+    }
+    // Magnitude-limited n(z): dV/dz times the fraction of the luminosity function inside the
+    // apparent-magnitude window at that redshift (mean B/T composition).
+    tables->z_cdf.resize(z_points);
+    tables->selection_r_offset.resize(z_points);
+    double z_acc = 0;
+    for (int i = 0; i < z_points; ++i) {
+      const double z = kZMin + i * kZStep;
+      const double bt = p.bt_mean;
+      const double r_old = old_table_->Offsets(z)[kBandR];
+      const double r_disk = disk_tables_[t]->Offsets(z)[kBandR];
+      const double offset =
+          -2.5 * std::log10(bt * std::pow(10.0, -0.4 * r_old) + (1 - bt) * std::pow(10.0, -0.4 * r_disk));
+      tables->selection_r_offset[i] = offset;
+      const double m_lo = std::max(kMagBright, options_.r_bright - offset);
+      const double m_hi = std::min(kMagFaint, options_.r_limit - offset);
+      double fraction = 0;
+      if (m_hi > m_lo) {
+        fraction = Interpolate(tables->mag_cdf, kMagBright, kMagStep, m_hi) -
+                   Interpolate(tables->mag_cdf, kMagBright, kMagStep, m_lo);
+      }
+      if (i > 0) z_acc += cosmology_.DifferentialComovingVolume(z) * fraction * kZStep;
+      tables->z_cdf[i] = z_acc;
+    }
+    tables->expected_count = z_acc;
+    weights.push_back(p.phi_star * z_acc);
+    types_.push_back(std::move(tables));
+  }
+  double total = 0;
+  for (double w : weights) type_cdf_.push_back(total += w);
+  for (double& c : type_cdf_) c /= total;
+
+  // Exactly round(count * fraction) anomalies, chosen by Floyd's sampling from the seed's own
+  // stream, each with a random kind.
+  const int64_t anomalies = std::llround(static_cast<double>(options_.count) *
+                                         std::clamp(options_.anomaly_fraction, 0.0, 1.0));
+  if (anomalies > 0) {
+    anomaly_of_.assign(static_cast<size_t>(options_.count), AnomalyKind::kNone);
+    Random rng(options_.seed, 0xA11011A1ull);
+    std::unordered_set<int64_t> chosen;
+    for (int64_t j = options_.count - anomalies; j < options_.count; ++j) {
+      int64_t pick = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(j) + 1));
+      if (!chosen.insert(pick).second) {
+        pick = j;
+        chosen.insert(j);
+      }
+    }
+    std::vector<int64_t> sorted(chosen.begin(), chosen.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t index : sorted) {
+      Random kind_rng(options_.seed ^ 0x5EEDull, static_cast<uint64_t>(index));
+      anomaly_of_[static_cast<size_t>(index)] = static_cast<AnomalyKind>(1 + kind_rng.Below(4));
+    }
+  }
+}
+
+SurveyModel::~SurveyModel() = default;
+
+AnomalyKind SurveyModel::AnomalyOf(int64_t index) const {
+  if (anomaly_of_.empty() || index < 0 || index >= static_cast<int64_t>(anomaly_of_.size())) {
+    return AnomalyKind::kNone;
+  }
+  return anomaly_of_[static_cast<size_t>(index)];
+}
+
+std::array<double, kSdssBands> SurveyModel::StarFormingOffsets(double z) const {
+  return star_forming_table_->Offsets(z);
+}
+
+std::array<double, kSdssBands> SurveyModel::StarColours(double kelvin) const {
+  return RestFrameColoursMinusR(MakeBlackbodySpectrum(kelvin));
+}
+
+GalaxyTruth SurveyModel::Draw(int64_t index) const {
+  GalaxyTruth truth = DrawNormal(static_cast<uint64_t>(index), index, -1);
+  truth.anomaly = AnomalyOf(index);
+  return truth;
+}
+
+GalaxyTruth SurveyModel::DrawCompanion(uint64_t stream, double z) const {
+  return DrawNormal(stream ^ 0xC0A7ull << 40, -1, z);
+}
+
+GalaxyTruth SurveyModel::DrawNormal(uint64_t stream, int64_t index, double fixed_z) const {
+  Random rng(options_.seed, stream);
+  GalaxyTruth g;
+  g.id = 1237600000000000000LL + static_cast<int64_t>(options_.seed % 1000000) * 10000000000LL +
+         std::max<int64_t>(index, 0);
+
+  // Type, then (z, M) from the type's magnitude-limited distribution.
+  const double u_type = rng.Uniform();
+  int t = 0;
+  while (t < kGalaxyTypes - 1 && u_type > type_cdf_[t]) ++t;
+  g.type = static_cast<GalaxyType>(t);
+  const TypeParams& p = kTypes[t];
+  const TypeTables& tables = *types_[t];
+
+  g.bulge_fraction_r = std::clamp(p.bt_mean + p.bt_sigma * rng.Normal(), p.bt_min, p.bt_max);
+  const double bt = g.bulge_fraction_r;
+  std::array<double, kSdssBands> bulge_off{}, disk_off{};
+  // Internal dust of the disk: edge-on disks are redder and fainter.
+  const double cos_i = rng.Uniform();
+  g.disk_q = std::sqrt(cos_i * cos_i + p.disk_q0 * p.disk_q0 * (1 - cos_i * cos_i));
+  const double internal_ebv = t == 0 ? 0 : 0.04 * std::log(1 / g.disk_q);
+
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    if (fixed_z > 0) {
+      g.z = fixed_z;
+    } else {
+      g.z = InvertCdf(tables.z_cdf, kZMin, kZStep, rng.Uniform() * tables.z_cdf.back());
+    }
+    const double offset = Interpolate(tables.selection_r_offset, kZMin, kZStep, g.z);
+    const double m_lo = std::max(kMagBright, options_.r_bright - offset);
+    const double m_hi = std::min(kMagFaint, options_.r_limit - offset);
+    const double c_lo = Interpolate(tables.mag_cdf, kMagBright, kMagStep, m_lo);
+    const double c_hi = Interpolate(tables.mag_cdf, kMagBright, kMagStep, std::max(m_lo, m_hi));
+    g.abs_mag_r = InvertCdf(tables.mag_cdf, kMagBright, kMagStep, c_lo + rng.Uniform() * (c_hi - c_lo));
+
+    bulge_off = old_table_->Offsets(g.z);
+    disk_off = disk_tables_[t]->Offsets(g.z);
+    double total_r = 0;
+    for (int b = 0; b < kSdssBands; ++b) {
+      const double bulge = bt > 0 ? Flux(g.abs_mag_r - 2.5 * std::log10(bt) + bulge_off[b]) : 0;
+      const double disk =
+          bt < 1 ? Flux(g.abs_mag_r - 2.5 * std::log10(1 - bt) + disk_off[b] +
+                        kSdssExtinction[b] * internal_ebv)
+                 : 0;
+      g.bulge_flux[b] = bulge;
+      g.disk_flux[b] = disk;
+      g.mag[b] = NanomaggiesToMag(bulge + disk);
+      if (b == kBandR) total_r = bulge + disk;
+    }
+    const double m_r = NanomaggiesToMag(total_r);
+    if (fixed_z > 0 || (m_r < options_.r_limit && m_r > options_.r_bright)) break;
+  }
+
+  // Sky position in an SDSS-like footprint; Galactic dust from a cosecant law with scatter.
+  g.ra = rng.Uniform(110, 260);
+  g.dec = std::asin(rng.Uniform(std::sin(-5 * kDegree), std::sin(70 * kDegree))) / kDegree;
+  const double b_gal = std::max(std::abs(GalacticLatitude(g.ra, g.dec)), 5.0);
+  g.e_bv = std::clamp(0.016 / std::sin(b_gal * kDegree) * std::exp(0.35 * rng.Normal()), 0.002, 0.5);
+  for (int b = 0; b < kSdssBands; ++b) {
+    const double dim = std::pow(10.0, -0.4 * kSdssExtinction[b] * g.e_bv);
+    g.bulge_flux[b] *= dim;
+    g.disk_flux[b] *= dim;
+  }
+
+  // Sizes: size-luminosity relations R ~ L^0.25 (disks) and L^0.3 (ellipticals), after
+  // Shen et al. (2003), with 0.15 dex scatter.
+  const double arcsec_per_kpc = cosmology_.ArcsecPerKpc(g.z);
+  const double px_per_kpc = arcsec_per_kpc / kSdssPixelScale;
+  const double disk_re_kpc =
+      5.0 * std::pow(10.0, -0.4 * 0.25 * (g.abs_mag_r + 21) + 0.15 * rng.Normal());
+  double bulge_re_kpc = disk_re_kpc * rng.Uniform(0.15, 0.35);
+  if (g.type == GalaxyType::kElliptical) {
+    bulge_re_kpc = 4.0 * std::pow(10.0, -0.4 * 0.3 * (g.abs_mag_r + 21) + 0.15 * rng.Normal());
+  }
+  g.disk_re_px = std::max(0.3, disk_re_kpc * px_per_kpc);
+  g.bulge_re_px = std::max(0.3, bulge_re_kpc * px_per_kpc);
+  g.bulge_sersic_n = p.bulge_n;
+  g.bulge_q = g.type == GalaxyType::kElliptical ? rng.Uniform(0.5, 1.0) : rng.Uniform(0.7, 1.0);
+  g.position_angle = rng.Uniform(0, M_PI);
+  g.center_dx = rng.Uniform(-0.5, 0.5);
+  g.center_dy = rng.Uniform(-0.5, 0.5);
+
+  // Seeing: log-normal around the median, worse in the blue (FWHM ~ lambda^-0.2).
+  const double seeing = options_.seeing_arcsec * std::exp(0.12 * rng.Normal());
+  for (int b = 0; b < kSdssBands; ++b) {
+    const double fwhm = seeing * std::pow(kSdssWavelength[b] / kSdssWavelength[kBandR], -0.2);
+    g.psf_sigma_px[b] = fwhm / 2.3548 / kSdssPixelScale;
+    // Sky noise per pixel such that a point source at the band's depth has S/N 5 at the
+    // nominal seeing: sigma_pix = F_depth / (5 * sqrt(4 pi sigma_psf^2)).
+    const double nominal_sigma =
+        options_.seeing_arcsec * std::pow(kSdssWavelength[b] / kSdssWavelength[kBandR], -0.2) /
+        2.3548 / kSdssPixelScale;
+    g.sky_sigma[b] = Flux(kSdssDepth[b]) / (5 * std::sqrt(4 * M_PI) * nominal_sigma);
+  }
+  return g;
+}
+
+}  // namespace galaxy

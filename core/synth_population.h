@@ -1,0 +1,133 @@
+// The statistical model of the synthetic survey: which galaxies exist (type, redshift, luminosity,
+// size, shape, colours, position, dust) and which are anomalous. The pixels are drawn by
+// core/synth_render.h.
+//
+// Physics (see ../shared/DESIGN.md):
+// - Five galaxy types, each a de Vaucouleurs/Sersic bulge plus an exponential disk with its own
+//   spectrum (core/spectra.h) and its own r-band Schechter luminosity function.
+// - Redshift and luminosity are drawn jointly from a magnitude-limited sample: the comoving volume
+//   of a flat LCDM universe times the luminosity function, kept where the apparent r magnitude
+//   (K-correction included) is 14.5 < r < r_limit (17.8, as the SDSS main sample), z in (0, 0.4].
+// - Angular size from physical size (a size-luminosity relation with scatter) over the
+//   angular-diameter distance; disks seen at random inclination (internal dust reddens edge-on
+//   disks); per-band seeing and sky noise from SDSS depths; Galactic E(B-V) from a cosecant law
+//   in Galactic latitude with scatter.
+#ifndef GALAXY_CORE_SYNTH_POPULATION_H_
+#define GALAXY_CORE_SYNTH_POPULATION_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/bands.h"
+#include "core/cosmology.h"
+#include "core/spectra.h"
+
+namespace galaxy {
+
+enum class GalaxyType : int {
+  kElliptical = 0,
+  kLenticular = 1,
+  kEarlySpiral = 2,
+  kLateSpiral = 3,
+  kIrregular = 4,
+};
+inline constexpr int kGalaxyTypes = 5;
+const char* GalaxyTypeName(GalaxyType type);
+
+enum class AnomalyKind : int {
+  kNone = 0,
+  kMerger = 1,  // an interacting pair with a tidal tail
+  kRing = 2,    // a collisional ring galaxy: a blue star-forming ring around a core
+  kStar = 3,    // a bright foreground star with diffraction spikes in the cutout
+  kTrail = 4,   // a satellite trail crossing the cutout in one band
+};
+inline constexpr int kAnomalyKinds = 5;
+const char* AnomalyKindName(AnomalyKind kind);
+
+struct SynthOptions {
+  // Number of galaxies. Default 1000.
+  int64_t count = 1000;
+  // Seed: the same seed and count give the same survey, whatever the thread count.
+  uint64_t seed = 0;
+  // Cutout side, pixels (0.396"/px). Default 64.
+  int image_size = 64;
+  // Fraction of labelled anomalies, exactly round(count * fraction) of them. Default 0.01.
+  double anomaly_fraction = 0.01;
+  // Faint limit of the sample, dust-corrected r magnitude. Default 17.8.
+  double r_limit = 17.8;
+  // Bright limit (saturation and deblending, as in the SDSS main sample). Default 14.5.
+  double r_bright = 14.5;
+  // Largest redshift. Default 0.4.
+  double z_max = 0.4;
+  // Median seeing FWHM in r, arcsec. Default 1.4.
+  double seeing_arcsec = 1.4;
+};
+
+// One galaxy's ground truth: everything needed to draw it, and the truth columns of the dataset.
+struct GalaxyTruth {
+  int64_t id = 0;
+  double ra = 0, dec = 0;  // degrees
+  double e_bv = 0;         // Galactic E(B-V), magnitudes
+  double z = 0;
+  GalaxyType type = GalaxyType::kElliptical;
+  AnomalyKind anomaly = AnomalyKind::kNone;
+  double abs_mag_r = 0;  // rest-frame absolute r magnitude
+  // Apparent AB magnitudes per band, total model, Galactic dust removed (what a dust-corrected
+  // catalog would list); the images carry the Galactic dust.
+  std::array<double, kSdssBands> mag{};
+  // Per-component fluxes in nanomaggies, Galactic dust included (what the pixels add up to).
+  std::array<double, kSdssBands> bulge_flux{}, disk_flux{};
+  double bulge_fraction_r = 0;  // r-band B/T
+  double bulge_sersic_n = 4;
+  double bulge_re_px = 1, disk_re_px = 1;  // half-light radii, pixels
+  double bulge_q = 1, disk_q = 1;          // axis ratios
+  double position_angle = 0;               // radians
+  double center_dx = 0, center_dy = 0;     // offset from the cutout centre, pixels
+  std::array<double, kSdssBands> psf_sigma_px{};  // Gaussian PSF sigma per band, pixels
+  std::array<double, kSdssBands> sky_sigma{};     // sky noise per pixel, nanomaggies
+};
+
+// The survey model. Tables are built on construction (tens of milliseconds); then Draw() is
+// const and thread-safe.
+class SurveyModel {
+ public:
+  explicit SurveyModel(const SynthOptions& options);
+  SurveyModel(const SurveyModel&) = delete;
+  SurveyModel& operator=(const SurveyModel&) = delete;
+  ~SurveyModel();
+
+  // The truth of galaxy `index` (0-based), drawn from its own random stream.
+  GalaxyTruth Draw(int64_t index) const;
+
+  // Whether galaxy `index` is one of the anomalies, and which kind (kNone otherwise).
+  AnomalyKind AnomalyOf(int64_t index) const;
+
+  // A normal galaxy at a given redshift drawn from stream `stream` (for merger companions).
+  GalaxyTruth DrawCompanion(uint64_t stream, double z) const;
+
+  // Apparent AB magnitude offsets m_b - M_r of the young star-forming template at z (rings and
+  // clumps), and rest-frame colours m_b - m_r of a blackbody star.
+  std::array<double, kSdssBands> StarFormingOffsets(double z) const;
+  std::array<double, kSdssBands> StarColours(double kelvin) const;
+
+  const SynthOptions& options() const { return options_; }
+  const FlatLcdm& cosmology() const { return cosmology_; }
+
+ private:
+  struct TypeTables;
+  GalaxyTruth DrawNormal(uint64_t stream, int64_t index, double fixed_z) const;
+
+  SynthOptions options_;
+  FlatLcdm cosmology_;
+  std::vector<std::unique_ptr<TypeTables>> types_;
+  std::vector<double> type_cdf_;
+  std::unique_ptr<MagnitudeTable> old_table_, star_forming_table_;
+  std::vector<std::unique_ptr<MagnitudeTable>> disk_tables_;
+  std::vector<AnomalyKind> anomaly_of_;  // per index; empty when there are none
+};
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CORE_SYNTH_POPULATION_H_
