@@ -54,6 +54,7 @@ find_package(HDF5 REQUIRED COMPONENTS C)
 pkg_check_modules(CFITSIO REQUIRED IMPORTED_TARGET cfitsio)
 pkg_check_modules(WCSLIB REQUIRED IMPORTED_TARGET wcslib)
 pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
+find_package(BZip2 REQUIRED)
 
 # --- support: logging (kept away from LibTorch, see core/CMakeLists.txt), CLI, JSON, HTTP ------
 find_package(spdlog CONFIG REQUIRED)

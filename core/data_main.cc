@@ -77,10 +77,29 @@ int main(int argc, char** argv) {
   baseline_cmd->add_option("--json-out", baseline.json_path, "Also write the report as JSON here");
   baseline_cmd->add_flag("--json", baseline.json, "Print JSON instead of text");
 
-  CLI::App* ingest = cli.AddPlannedCommand(
-      "ingest", "Convert a Pasquet-style .npz, FITS cutout stacks or SDSS frames to HDF5");
-  ingest->add_option("inputs", "Input files");
-  ingest->add_option("--out", "Output dataset (.h5)");
+  galaxy::IngestCommand ingest;
+  CLI::App* ingest_cmd = cli.AddCommand(
+      "ingest",
+      "Convert a Pasquet-style .npz, a FITS cutout stack, or five SDSS frames cut at CSV\n"
+      "positions, to the native HDF5 layout",
+      [&] { return galaxy::RunIngest(ingest); });
+  ingest_cmd->add_option("inputs", ingest.inputs,
+                         "Input file(s): one .npz, one FITS cutout stack, or the five\n"
+                         "frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2]")
+      ->required();
+  ingest_cmd->add_option("--out", ingest.options.out, "Output dataset (.h5)")->required();
+  ingest_cmd->add_option("--format", ingest.format, "auto | npz | fits | sdss-frames")
+      ->capture_default_str();
+  ingest_cmd->add_option("--positions", ingest.positions,
+                         "SDSS frames: CSV with ra,dec (or r-frame pixel x,y) per galaxy, plus\n"
+                         "optional ObjID, specz_redshift, e_bv and other numeric columns");
+  ingest_cmd->add_option("--size", ingest.options.cutout_size, "SDSS frames: cutout side, pixels")
+      ->capture_default_str();
+  ingest_cmd->add_option("--bands", ingest.bands, "Band names in order")->capture_default_str();
+  ingest_cmd->add_option("--rename", ingest.renames,
+                         "Map an input column to a native name, e.g. --rename zspec=specz_redshift");
+  ingest_cmd->add_option("--id-base", ingest.options.id_base,
+                         "Number rows from this ID when the input has no ID column");
 
   return cli.Run(argc, argv);
 }

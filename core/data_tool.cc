@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/composite.h"
 #include "core/file_util.h"
 #include "core/hdf5_dataset.h"
@@ -280,6 +282,56 @@ absl::Status RunPhotozBaseline(const BaselineOptions& options) {
     if (m.count == 0) continue;
     std::cout << absl::StrFormat("  %.2f-%.2f  n=%-6d sigma_MAD %.4f  bias %+.4f  eta %.3f\n",
                                  m.z_lo, m.z_hi, m.count, m.sigma_mad, m.bias, m.outlier_rate);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunIngest(IngestCommand command) {
+  IngestOptions& options = command.options;
+  options.bands = absl::StrSplit(command.bands, ',');
+  for (const std::string& r : command.renames) {
+    const size_t eq = r.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == r.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--rename: '", r, "' is not FROM=TO"));
+    }
+    options.renames[r.substr(0, eq)] = r.substr(eq + 1);
+  }
+  std::string format = command.format;
+  if (format == "auto") {
+    const std::string& first = command.inputs.front();
+    if (command.inputs.size() == 1 && absl::EndsWith(first, ".npz")) {
+      format = "npz";
+    } else if (command.inputs.size() > 1 || !command.positions.empty()) {
+      format = "sdss-frames";
+    } else {
+      format = "fits";
+    }
+  }
+  absl::StatusOr<IngestReport> report;
+  if (format == "npz" || format == "fits") {
+    if (command.inputs.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--format ", format, " takes one input file"));
+    }
+    report = format == "npz" ? IngestNpz(command.inputs[0], options)
+                             : IngestFitsCube(command.inputs[0], options);
+  } else if (format == "sdss-frames") {
+    if (command.positions.empty()) {
+      return absl::InvalidArgumentError("--positions: required with SDSS frames");
+    }
+    report = IngestSdssFrames(command.inputs, command.positions, options);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format: unknown '", format, "' (auto, npz, fits or sdss-frames)"));
+  }
+  if (!report.ok()) return report.status();
+  std::cout << absl::StrFormat("wrote %s: %d galaxies (%s)\n", options.out, report->written, format);
+  for (const std::string& note : report->notes) std::cout << "note: " << note << "\n";
+  if (!report->skipped.empty()) {
+    std::cout << absl::StrFormat("skipped %d position(s):\n", report->skipped.size());
+    for (size_t i = 0; i < report->skipped.size() && i < 20; ++i) {
+      std::cout << "  " << report->skipped[i] << "\n";
+    }
+    if (report->skipped.size() > 20) std::cout << "  ...\n";
   }
   return absl::OkStatus();
 }

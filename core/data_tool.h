@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "core/dataset_split.h"
+#include "core/ingest.h"
 #include "core/synth_population.h"
 
 namespace galaxy {
@@ -51,6 +52,18 @@ struct BaselineOptions {
 
 // galaxy-data photoz-baseline: the kNN-on-colours photo-z baseline with its metrics.
 absl::Status RunPhotozBaseline(const BaselineOptions& options);
+
+struct IngestCommand {
+  std::vector<std::string> inputs;
+  std::string format = "auto";
+  std::string positions;
+  std::string bands = "u,g,r,i,z";
+  std::vector<std::string> renames;  // "from=to"
+  IngestOptions options;
+};
+
+// galaxy-data ingest: converts the inputs and prints what was written, skipped and assumed.
+absl::Status RunIngest(IngestCommand command);
 
 }  // namespace galaxy
 

@@ -532,4 +532,13 @@ absl::StatusOr<std::vector<double>> DatasetReader::ReadColumn(const std::string&
   return values;
 }
 
+absl::StatusOr<std::vector<int64_t>> DatasetReader::ReadIds() {
+  std::lock_guard<std::recursive_mutex> lock(Hdf5Mutex());
+  std::vector<int64_t> ids(static_cast<size_t>(count_));
+  if (ReadRows(h_->ids.get(), H5T_NATIVE_INT64, 0, static_cast<hsize_t>(count_), ids.data()) < 0) {
+    return absl::DataLossError(absl::StrCat(path_, ": key '", kIdKey, "': read failed: ", Hdf5Reason()));
+  }
+  return ids;
+}
+
 }  // namespace galaxy

@@ -89,7 +89,11 @@ class DatasetReader {
   absl::Status Read(int64_t start, int64_t n, GalaxyBatch* batch, bool images = true);
 
   // One whole 1-D column (standard or extra) as doubles. NOT_FOUND for an unknown name.
+  // Catalog IDs do not fit a double exactly: read them with ReadIds().
   absl::StatusOr<std::vector<double>> ReadColumn(const std::string& name);
+
+  // The whole ObjID column, exactly.
+  absl::StatusOr<std::vector<int64_t>> ReadIds();
 
   // Check images for NaN/Inf on Read. Default true.
   void set_check_finite(bool check) { check_finite_ = check; }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "core/synth_survey.h"
+#include "tests/temp_dir.h"
 
 namespace galaxy {
 namespace {
@@ -17,14 +18,6 @@ namespace fs = std::filesystem;
 
 class Hdf5DatasetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("hdf5_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // A small synthetic batch.
   GalaxyBatch Synth(int64_t count, DatasetLayout* layout) {
     SynthOptions options;
@@ -39,8 +32,8 @@ class Hdf5DatasetTest : public ::testing::Test {
     return batch;
   }
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  std::string Path(const std::string& name) const { return dir_.File(name); }
+  testutil::ScopedTempDir dir_;
 };
 
 TEST_F(Hdf5DatasetTest, WriteThenReadGivesIdenticalArrays) {

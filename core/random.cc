@@ -31,19 +31,6 @@ double InverseNormalCdf(double p) {
          (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
-// Quantiles at (i + 0.5) / N, plus one entry so that interpolation can read i + 1.
-const std::array<float, kTableSize + 1>& NormalTable() {
-  static const std::array<float, kTableSize + 1> table = [] {
-    std::array<float, kTableSize + 1> t{};
-    for (int i = 0; i < kTableSize; ++i) {
-      t[i] = static_cast<float>(InverseNormalCdf((i + 0.5) / kTableSize));
-    }
-    t[kTableSize] = t[kTableSize - 1];
-    return t;
-  }();
-  return table;
-}
-
 }  // namespace
 
 uint64_t Mix64(uint64_t x) {
@@ -75,13 +62,16 @@ double Random::Normal() {
   return radius * std::cos(2 * M_PI * u2);
 }
 
-float Random::FastNormal() {
-  const auto& table = NormalTable();
-  const uint64_t bits = Next();
-  const uint32_t index = static_cast<uint32_t>(bits >> (64 - kTableBits));
-  const float frac = static_cast<float>((bits >> 20) & 0xFFFFFF) * 0x1.0p-24f;
-  // Linear interpolation within the quantile's bin (the last bin's neighbour equals itself).
-  return table[index] + (table[index + 1] - table[index]) * (frac - 0.5f);
+const float* Random::NormalTable() {
+  static const std::array<float, kTableSize + 1>* table = [] {
+    auto* t = new std::array<float, kTableSize + 1>();
+    for (int i = 0; i < kTableSize; ++i) {
+      (*t)[i] = static_cast<float>(InverseNormalCdf((i + 0.5) / kTableSize));
+    }
+    (*t)[kTableSize] = (*t)[kTableSize - 1];
+    return t;
+  }();
+  return table->data();
 }
 
 }  // namespace galaxy

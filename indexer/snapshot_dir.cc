@@ -14,26 +14,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "core/file_util.h"
 
 namespace galaxy {
 namespace {
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-absl::Status SyncPath(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return ErrnoError("cannot open", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoError("cannot sync", path);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -83,26 +71,8 @@ absl::Status PublishCurrent(const std::string& snapshots_dir, absl::string_view 
     return absl::FailedPreconditionError(
         absl::StrCat("cannot publish ", version, ": ", target, " is not a directory"));
   }
-  std::string tmp = absl::StrCat(snapshots_dir, "/", kCurrentFileName, ".tmp");
-  std::string current = absl::StrCat(snapshots_dir, "/", kCurrentFileName);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", tmp);
-  std::string line = absl::StrCat(version, "\n");
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            ::fsync(fd) == 0;
-  int saved_errno = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    errno = saved_errno;
-    return ErrnoError("cannot write", tmp);
-  }
-  if (::rename(tmp.c_str(), current.c_str()) != 0) {
-    absl::Status error = ErrnoError("cannot rename over", current);
-    ::unlink(tmp.c_str());
-    return error;
-  }
-  return SyncPath(snapshots_dir, O_RDONLY | O_DIRECTORY);
+  return WriteFileAtomically(absl::StrCat(snapshots_dir, "/", kCurrentFileName),
+                             absl::StrCat(version, "\n"));
 }
 
 std::string NewVersionName(absl::Time now) {

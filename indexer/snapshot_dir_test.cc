@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "tests/temp_dir.h"
 
 namespace galaxy {
 namespace {
@@ -14,14 +15,8 @@ namespace fs = std::filesystem;
 
 class SnapshotDirTest : public testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(testing::TempDir()) /
-           ("snapshots_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  testutil::ScopedTempDir temp_;
+  const fs::path& dir_ = temp_.path();
 };
 
 TEST_F(SnapshotDirTest, NothingPublishedIsNotFound) {
@@ -35,7 +30,9 @@ TEST_F(SnapshotDirTest, PublishThenReadNamesTheNewVersionAndLeavesNoTemporary) {
   EXPECT_EQ(*ReadCurrent(dir_), "v1");
   ASSERT_TRUE(PublishCurrent(dir_, "v2").ok());
   EXPECT_EQ(*ReadCurrent(dir_), "v2");
-  EXPECT_FALSE(fs::exists(dir_ / "CURRENT.tmp"));
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), "CURRENT.tmp")) << entry.path();
+  }
 }
 
 TEST_F(SnapshotDirTest, PublishingAMissingSnapshotKeepsTheOldOne) {

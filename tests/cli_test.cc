@@ -57,7 +57,7 @@ TEST_P(BinaryHelpTest, UnknownFlagIsAUsageError) {
 INSTANTIATE_TEST_SUITE_P(
     AllBinaries, BinaryHelpTest,
     ::testing::Values(
-        BinaryCase{"galaxy-data", {"synth", "ingest", "inspect", "split"}},
+        BinaryCase{"galaxy-data", {"synth", "ingest", "inspect", "split", "photoz-baseline"}},
         BinaryCase{"galaxy-train",
                    {"pretrain", "finetune", "supervised", "eval", "experiment", "bench", "devices"}},
         BinaryCase{"galaxy-index", {"build", "info", "verify", "export", "list-anomalies"}},
@@ -65,7 +65,7 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryCase{"galaxy-client",
                    {"similar", "predict-z", "anomaly", "list-anomalies", "galaxy", "info",
                     "rebuild", "reload", "health", "--server"}},
-        BinaryCase{"galaxy-bench", {"machine", "run"}}),
+        BinaryCase{"galaxy-bench", {"machine", "synth", "run"}}),
     [](const ::testing::TestParamInfo<BinaryCase>& info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');
@@ -93,6 +93,13 @@ TEST(CliTest, BenchMachineDescribesTheMachineAsJson) {
                           "LibTorch", "RocksDB", "HDF5"}) {
     EXPECT_TRUE(absl::StrContains(result.out, key)) << key << " missing in " << result.out;
   }
+}
+
+TEST(CliTest, BenchSynthRunsAndReportsPerCoreThroughput) {
+  CommandResult result =
+      RunBinary({"galaxy-bench", "synth", "--count", "100", "--json", "--scratch", ::testing::TempDir()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(absl::StrContains(result.out, "\"per_core_per_s\":")) << result.out;
 }
 
 TEST(CliTest, IndexCurrentReportsAMissingSnapshotDirectoryClearly) {

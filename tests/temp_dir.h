@@ -1,0 +1,41 @@
+// A fresh directory for one test, removed afterwards. Unique per process and test, so that
+// ctest may run tests in parallel processes.
+#ifndef GALAXY_TESTS_TEMP_DIR_H_
+#define GALAXY_TESTS_TEMP_DIR_H_
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace galaxy::testutil {
+
+class ScopedTempDir {
+ public:
+  ScopedTempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = info != nullptr ? std::string(info->test_suite_name()) + "." + info->name() : "suite";
+    path_ = std::filesystem::path(::testing::TempDir()) / (name + "." + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScopedTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  // path()/name as a string.
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace galaxy::testutil
+
+#endif  // GALAXY_TESTS_TEMP_DIR_H_
