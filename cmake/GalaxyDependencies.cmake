@@ -49,6 +49,7 @@ find_package(absl CONFIG REQUIRED)
 find_program(GALAXY_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
 # --- storage and data formats -------------------------------------------------------------------
+find_package(OpenSSL REQUIRED)
 find_package(RocksDB CONFIG REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
 pkg_check_modules(CFITSIO REQUIRED IMPORTED_TARGET cfitsio)

@@ -8,7 +8,9 @@ namespace {
 TEST(TorchInfoTest, ReportsAVersionAndConsistentDevices) {
   TorchInfo info = GetTorchInfo();
   EXPECT_FALSE(info.version.empty());
-  if (!info.built_with_cuda) EXPECT_EQ(info.cuda_devices, 0);
+  if (!info.built_with_cuda) {
+    EXPECT_EQ(info.cuda_devices, 0);
+  }
   EXPECT_GE(info.cpu_threads, 1);
 }
 

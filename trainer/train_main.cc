@@ -5,6 +5,7 @@
 #include "core/command_line.h"
 #include "core/library_versions.h"
 #include "core/torch_info.h"
+#include "trainer/pretrain.h"
 #include "trainer/train_options.h"
 
 namespace galaxy {
@@ -39,18 +40,35 @@ int main(int argc, char** argv) {
   cli.AddCommand("devices", "Show LibTorch, CUDA devices and CPU threads",
                  [] { return galaxy::Devices(); });
 
-  galaxy::PretrainOptions defaults;
-  CLI::App* pretrain = cli.AddPlannedCommand("pretrain", "MoCo v2 pretraining");
-  pretrain->add_option("--data", "Dataset (.h5)");
-  pretrain->add_option("--out", "Output directory (checkpoints)");
-  pretrain->add_option("--arch", "resnet50 | resnet18 | tiny")->default_str(defaults.arch);
-  pretrain->add_option("--stem", "paper | torchvision")->default_str(defaults.stem);
-  pretrain->add_option("--epochs", "Epochs")->default_str(std::to_string(defaults.epochs));
-  pretrain->add_option("--steps", "Exact number of steps (instead of --epochs)");
-  pretrain->add_option("--batch", "Images per step")->default_str(std::to_string(defaults.batch));
-  pretrain->add_option("--device", "cpu | cuda | auto")->default_str(defaults.device);
-  pretrain->add_option("--seed", "Random seed");
-  pretrain->add_flag("--resume", "Continue from the last checkpoint in --out");
+  galaxy::PretrainOptions pretrain;
+  CLI::App* pretrain_cmd = cli.AddCommand(
+      "pretrain", "MoCo v2 pretraining (self-supervised; labels are never read)",
+      [&]() -> absl::Status {
+        absl::StatusOr<galaxy::PretrainResult> r = galaxy::RunPretrain(pretrain);
+        if (!r.ok()) return r.status();
+        std::cout << "pretrained " << r->steps << " steps at " << static_cast<int64_t>(r->images_per_second)
+                  << " img/s; checkpoint " << r->checkpoint
+                  << (r->model.empty() ? "" : ", model " + r->model) << "\n";
+        return absl::OkStatus();
+      });
+  pretrain_cmd->add_option("--data", pretrain.data_path, "Dataset (.h5)")->required();
+  pretrain_cmd->add_option("--out", pretrain.out_dir, "Output directory (checkpoint.pt, model.pt)")->required();
+  pretrain_cmd->add_option("--arch", pretrain.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+  pretrain_cmd->add_option("--stem", pretrain.stem, "paper | torchvision")->capture_default_str();
+  pretrain_cmd->add_option("--epochs", pretrain.epochs, "Passes over the data")->capture_default_str();
+  pretrain_cmd->add_option("--steps", pretrain.steps, "Exact number of steps (instead of --epochs)");
+  pretrain_cmd->add_option("--batch", pretrain.batch, "Images per step")->capture_default_str();
+  pretrain_cmd->add_option("--queue", pretrain.queue, "Negatives in the queue (multiple of --batch)")->capture_default_str();
+  pretrain_cmd->add_option("--momentum", pretrain.momentum, "Key-encoder momentum")->capture_default_str();
+  pretrain_cmd->add_option("--temperature", pretrain.temperature, "InfoNCE temperature")->capture_default_str();
+  pretrain_cmd->add_option("--lr", pretrain.lr_per_256, "SGD learning rate per 256 images (cosine schedule)")->capture_default_str();
+  pretrain_cmd->add_option("--weight-decay", pretrain.weight_decay, "SGD weight decay")->capture_default_str();
+  pretrain_cmd->add_option("--max-blur", pretrain.max_blur, "Largest PSF-blur sigma of the augmentation, px")->capture_default_str();
+  pretrain_cmd->add_option("--checkpoint-every", pretrain.checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  pretrain_cmd->add_option("--device", pretrain.device, "cpu | cuda | auto")->capture_default_str();
+  pretrain_cmd->add_option("--seed", pretrain.seed, "Random seed")->capture_default_str();
+  pretrain_cmd->add_option("--threads", pretrain.threads, "CPU threads (0: all)")->capture_default_str();
+  pretrain_cmd->add_flag("--resume", pretrain.resume, "Continue exactly from --out/checkpoint.pt");
 
   CLI::App* finetune = cli.AddPlannedCommand("finetune", "Fine-tune a 180-bin redshift head");
   finetune->add_option("--data", "Dataset (.h5)");

@@ -43,4 +43,21 @@ absl::Status PretrainOptions::Validate() const {
   return absl::OkStatus();
 }
 
+absl::Status FinetuneOptions::Validate() const {
+  if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
+  if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
+  if (!(label_fraction > 0 && label_fraction <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--label-fraction: ", label_fraction, " is outside (0, 1]"));
+  }
+  if (steps < 0 || (steps == 0 && epochs <= 0)) {
+    return absl::InvalidArgumentError("--epochs or --steps: must be > 0");
+  }
+  if (batch < 2) return absl::InvalidArgumentError(absl::StrCat("--batch: ", batch, " < 2"));
+  if (!(head_lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--lr: ", head_lr, " <= 0"));
+  if (bins < 2 || bins > 10000) return absl::InvalidArgumentError(absl::StrCat("--bins: ", bins, " is outside 2..10000"));
+  if (!(z_max > 0 && z_max <= 10)) return absl::InvalidArgumentError(absl::StrCat("--z-max: ", z_max, " is outside (0, 10]"));
+  return absl::OkStatus();
+}
+
 }  // namespace galaxy

@@ -40,11 +40,56 @@ struct PretrainOptions {
   std::string device = "auto";
   // Seed of every random draw (initialisation, augmentation, sampling). Default 0.
   uint64_t seed = 0;
+  // Continue from out_dir/checkpoint.pt, exactly where it stopped.
+  bool resume = false;
+  // Save out_dir/checkpoint.pt every this many steps (and at the end). Default 500.
+  int64_t checkpoint_every = 500;
+  // CPU threads for LibTorch (0: every usable CPU).
+  int threads = 0;
+  // Largest PSF-blur sigma of the augmentation, pixels. Default 1.0.
+  double max_blur = 1.0;
 
   // INVALID_ARGUMENT naming the first bad field, e.g. "--queue: 1000 is not a multiple of
   // --batch 256".
   absl::Status Validate() const;
 };
+
+// Redshift training: fine-tuning a pretrained network (init set), or the same network from
+// scratch (the supervised baseline, init empty).
+struct FinetuneOptions {
+  // Dataset with specz_redshift. Required.
+  std::string data_path;
+  // Pretrained checkpoint (kind moco); empty for the supervised baseline.
+  std::string init_path;
+  // Output directory. Required.
+  std::string out_dir;
+  // Fraction of the training part's labelled galaxies to use (nested across fractions). Default 1.
+  double label_fraction = 1.0;
+  // Passes over the labelled training galaxies, or (when > 0) an exact number of steps.
+  int epochs = 30;
+  int64_t steps = 0;
+  // Images per step. Default 128.
+  int batch = 128;
+  // Adam learning rate of the redshift head; the backbone's is 10x smaller when fine-tuning
+  // (the whole network uses head_lr from scratch). Default 1e-3.
+  double head_lr = 1e-3;
+  double weight_decay = 1e-5;
+  // Backbone for the supervised baseline (fine-tuning takes the checkpoint's).
+  std::string arch = "resnet50";
+  std::string stem = "paper";
+  // Redshift bins on [0, z_max]. Defaults 180 and 0.4.
+  int bins = 180;
+  double z_max = 0.4;
+  // Split of the dataset by ID hash, and its seed (the test part is never trained on).
+  std::string fractions = "0.8,0.1,0.1";
+  uint64_t split_seed = 0;
+  std::string device = "auto";
+  uint64_t seed = 0;
+  int threads = 0;
+
+  absl::Status Validate() const;
+};
+
 
 }  // namespace galaxy
 

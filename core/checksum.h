@@ -1,0 +1,21 @@
+// SHA-256 of files, for self-describing checkpoints (which data trained them) and snapshot
+// manifests (which model and data built them).
+#ifndef GALAXY_CORE_CHECKSUM_H_
+#define GALAXY_CORE_CHECKSUM_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace galaxy {
+
+// Lower-case hex SHA-256 of a file's bytes, streamed. NOT_FOUND if it cannot be opened.
+absl::StatusOr<std::string> Sha256File(const std::string& path);
+
+// Lower-case hex SHA-256 of bytes.
+std::string Sha256(absl::string_view bytes);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CORE_CHECKSUM_H_

@@ -1,0 +1,148 @@
+#include "core/model/augment.h"
+
+#include <cmath>
+
+#include "core/random.h"
+
+namespace galaxy {
+namespace {
+
+namespace F = torch::nn::functional;
+
+// Per-band factors 10^(sign * 0.4 * R_b * E) as an N x C x 1 x 1 tensor.
+torch::Tensor ExtinctionFactors(const std::vector<double>& extinction, int64_t bands,
+                                const torch::Tensor& e_bv, double sign) {
+  std::vector<float> r(static_cast<size_t>(bands), 0.0f);
+  for (int64_t b = 0; b < bands && b < static_cast<int64_t>(extinction.size()); ++b) {
+    r[static_cast<size_t>(b)] = static_cast<float>(extinction[static_cast<size_t>(b)]);
+  }
+  const torch::Tensor coeff = torch::tensor(r).to(e_bv.device());
+  const torch::Tensor exponent = e_bv.to(torch::kFloat32).view({-1, 1}) * coeff.view({1, -1}) * (sign * 0.4);
+  return torch::pow(10.0, exponent).view({-1, bands, 1, 1});
+}
+
+}  // namespace
+
+Augmenter::Augmenter(const AugmentOptions& options, int64_t bands, int64_t input_size)
+    : options_(options), bands_(bands), input_size_(input_size) {}
+
+torch::Tensor Augmenter::AffineTheta(double radians, bool flip, double dx, double dy,
+                                     double scale) const {
+  // Output normalised coordinates span the crop; input ones span the stored image. An output
+  // step of one pixel is crop/input of the input's normalised range.
+  const double k = static_cast<double>(options_.crop) / static_cast<double>(input_size_) * scale;
+  const double c = std::cos(radians) * k, s = std::sin(radians) * k;
+  const double f = flip ? -1.0 : 1.0;
+  const double tx = 2 * dx / static_cast<double>(input_size_), ty = 2 * dy / static_cast<double>(input_size_);
+  return torch::tensor({static_cast<float>(c * f), static_cast<float>(-s), static_cast<float>(tx),
+                        static_cast<float>(s * f), static_cast<float>(c), static_cast<float>(ty)})
+      .view({2, 3});
+}
+
+AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
+  AugmentDraws d;
+  d.theta = torch::empty({n, 2, 3});
+  d.dust_ebv = torch::empty({n});
+  d.blur_sigma = torch::empty({n});
+  d.noise_level = torch::empty({n, bands_});
+  for (int64_t i = 0; i < n; ++i) {
+    Random rng(seed, stream * 1000003ull + static_cast<uint64_t>(i));
+    const double angle = rng.Uniform(0, 2 * M_PI);
+    const bool flip = rng.Uniform() < 0.5;
+    const double dx = rng.Uniform(-options_.max_jitter, options_.max_jitter);
+    const double dy = rng.Uniform(-options_.max_jitter, options_.max_jitter);
+    const double scale = rng.Uniform(options_.min_scale, options_.max_scale);
+    d.theta[i] = AffineTheta(angle, flip, dx, dy, scale);
+    d.dust_ebv[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
+    d.blur_sigma[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
+    for (int64_t b = 0; b < bands_; ++b) d.noise_level[i][b] = static_cast<float>(rng.Uniform());
+  }
+  if (!options_.band_noise.empty()) {
+    auto generator = at::detail::createCPUGenerator(Mix64(seed ^ Mix64(stream)));
+    d.noise = at::randn({n, bands_, options_.crop, options_.crop}, generator);
+  }
+  return d;
+}
+
+torch::Tensor Augmenter::Deredden(const torch::Tensor& images, const torch::Tensor& e_bv) const {
+  return images * ExtinctionFactors(options_.extinction, bands_, e_bv, +1.0);
+}
+
+torch::Tensor Augmenter::Redden(const torch::Tensor& images, const torch::Tensor& e_bv) const {
+  return images * ExtinctionFactors(options_.extinction, bands_, e_bv, -1.0);
+}
+
+torch::Tensor Augmenter::Resample(const torch::Tensor& images, const torch::Tensor& theta) const {
+  const int64_t n = images.size(0);
+  const torch::Tensor grid = F::affine_grid(theta.to(images.device(), images.scalar_type()),
+                                            {n, bands_, options_.crop, options_.crop},
+                                            /*align_corners=*/false);
+  // Reflection keeps sky noise (not a black frame) where a rotated, jittered crop reaches past
+  // the stored cutout.
+  return F::grid_sample(images, grid,
+                        F::GridSampleFuncOptions()
+                            .mode(torch::kBilinear)
+                            .padding_mode(torch::kReflection)
+                            .align_corners(false));
+}
+
+torch::Tensor Augmenter::Blur(const torch::Tensor& images, const torch::Tensor& sigma) const {
+  const int64_t n = images.size(0), c = images.size(1);
+  const int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * options_.max_blur)));
+  const torch::Tensor offsets =
+      torch::arange(-radius, radius + 1, torch::TensorOptions().dtype(torch::kFloat32).device(images.device()));
+  // sigma 0 means no blur: a delta kernel (the clamp keeps the division finite).
+  const torch::Tensor s = sigma.to(images.device(), torch::kFloat32).clamp_min(1e-3).view({-1, 1});
+  torch::Tensor kernel = torch::exp(-0.5 * (offsets.view({1, -1}) / s).pow(2));
+  kernel = kernel / kernel.sum(1, /*keepdim=*/true);                    // N x K
+  kernel = kernel.repeat_interleave(c, 0).to(images.scalar_type());   // N*C x K
+  const int64_t k = 2 * radius + 1;
+  torch::Tensor x = images.reshape({1, n * c, images.size(2), images.size(3)});
+  x = F::pad(x, F::PadFuncOptions({radius, radius, radius, radius}).mode(torch::kReflect));
+  x = F::conv2d(x, kernel.view({n * c, 1, 1, k}), F::Conv2dFuncOptions().groups(n * c));
+  x = F::conv2d(x, kernel.view({n * c, 1, k, 1}), F::Conv2dFuncOptions().groups(n * c));
+  return x.view_as(images);
+}
+
+torch::Tensor Augmenter::CentreCrop(const torch::Tensor& images) const {
+  const int64_t h = images.size(2), w = images.size(3);
+  const int64_t top = (h - options_.crop) / 2, left = (w - options_.crop) / 2;
+  return images.narrow(2, top, options_.crop).narrow(3, left, options_.crop);
+}
+
+torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor& e_bv,
+                               const AugmentDraws& draws) const {
+  const torch::Device device = images.device();
+  torch::Tensor x = Deredden(images, e_bv.to(device));
+  x = Resample(x, draws.theta);
+  x = Redden(x, draws.dust_ebv.to(device));
+  x = Blur(x, draws.blur_sigma);
+  if (!options_.band_noise.empty() && draws.noise.defined()) {
+    std::vector<float> noise(options_.band_noise.begin(), options_.band_noise.end());
+    const torch::Tensor sigma =
+        draws.noise_level.to(device) * torch::tensor(noise).to(device).view({1, -1});
+    x = x + draws.noise.to(device, x.scalar_type()) * sigma.view({-1, bands_, 1, 1}).to(x.scalar_type());
+  }
+  return x;
+}
+
+std::vector<double> EstimateBandNoise(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = images.to(torch::kCPU, torch::kFloat32);
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const int64_t border = std::min<int64_t>(8, std::min(h, w) / 4);
+  // The outer frame of each image: mostly sky.
+  const torch::Tensor top = x.narrow(2, 0, border).reshape({n, c, -1});
+  const torch::Tensor bottom = x.narrow(2, h - border, border).reshape({n, c, -1});
+  const torch::Tensor left = x.narrow(2, border, h - 2 * border).narrow(3, 0, border).reshape({n, c, -1});
+  const torch::Tensor right = x.narrow(2, border, h - 2 * border).narrow(3, w - border, border).reshape({n, c, -1});
+  const torch::Tensor frame = torch::cat({top, bottom, left, right}, 2);
+  const torch::Tensor med = std::get<0>(frame.median(2, /*keepdim=*/true));
+  const torch::Tensor mad = std::get<0>((frame - med).abs().median(2)) * 1.4826;  // N x C
+  const torch::Tensor per_band = std::get<0>(mad.median(0));
+  std::vector<double> out(static_cast<size_t>(c));
+  for (int64_t b = 0; b < c; ++b) out[static_cast<size_t>(b)] = per_band[b].item<double>();
+  return out;
+}
+
+}  // namespace galaxy

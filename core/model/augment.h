@@ -1,0 +1,87 @@
+// The augmentations of self-supervised training, as batched tensor operations on the training
+// device (../shared/DESIGN.md):
+//   1. de-redden with the catalog E(B-V):     x_b *= 10^(0.4 R_b E(B-V))
+//   2. ONE affine resampling per image: rotation U(0, 360 deg), horizontal flip (p = 0.5),
+//      jitter of the centre by up to +-7 px, scale U(0.9, 1.1), and the centre crop to 64 px,
+//      composed into a single matrix and applied with one bilinear grid_sample;
+//   3. dust reddening with E(B-V) ~ U(0, 0.5):  x_b *= 10^(-0.4 R_b E)
+//   4. PSF blur with a Gaussian of random width sigma ~ U(0, max_blur) px (separable);
+//   5. Gaussian noise per band at a level u * sigma_b, u ~ U(0, 1), where sigma_b is the data's
+//      own per-band noise.
+// The random draws (AugmentDraws) are separate from their application so that the same draws
+// can be applied on CPU and GPU and compared. Include only from .cc files using LibTorch.
+#ifndef GALAXY_CORE_MODEL_AUGMENT_H_
+#define GALAXY_CORE_MODEL_AUGMENT_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace galaxy {
+
+struct AugmentOptions {
+  // Output side, pixels. Default 64.
+  int64_t crop = 64;
+  // Largest centre jitter, pixels. Default 7.
+  double max_jitter = 7;
+  // Scale range. Default 0.9 .. 1.1.
+  double min_scale = 0.9, max_scale = 1.1;
+  // Largest added dust reddening E(B-V). Default 0.5.
+  double max_dust = 0.5;
+  // Largest PSF blur sigma, pixels. Default 1.0.
+  double max_blur = 1.0;
+  // Per-band noise level of the data (nanomaggies per pixel); the added noise is up to this.
+  // Empty: no noise is added.
+  std::vector<double> band_noise;
+  // Galactic extinction coefficients R_b per band. Default SDSS u, g, r, i, z.
+  std::vector<double> extinction = {4.239, 3.303, 2.285, 1.698, 1.263};
+};
+
+// Every random number of one batch's augmentation. CPU float32 tensors.
+struct AugmentDraws {
+  torch::Tensor theta;       // N x 2 x 3 affine (normalised coordinates, see Augmenter)
+  torch::Tensor dust_ebv;    // N
+  torch::Tensor blur_sigma;  // N, pixels
+  torch::Tensor noise_level; // N x C, fraction of band_noise
+  torch::Tensor noise;       // N x C x crop x crop standard normals (empty: no noise)
+};
+
+class Augmenter {
+ public:
+  // input_size: side of the stored images (>= crop).
+  Augmenter(const AugmentOptions& options, int64_t bands, int64_t input_size);
+
+  // Draws the randomness of one batch of n images from (seed, stream): deterministic.
+  AugmentDraws Draw(int64_t n, uint64_t seed, uint64_t stream) const;
+
+  // Applies the five steps to `images` (N x C x S x S, on any device) with catalog E(B-V) `e_bv`
+  // (N). Draws are moved to the images' device. Returns N x C x crop x crop.
+  torch::Tensor Apply(const torch::Tensor& images, const torch::Tensor& e_bv,
+                      const AugmentDraws& draws) const;
+
+  // The individual steps, for tests and for evaluation-time preprocessing.
+  torch::Tensor Deredden(const torch::Tensor& images, const torch::Tensor& e_bv) const;
+  torch::Tensor Redden(const torch::Tensor& images, const torch::Tensor& e_bv) const;
+  torch::Tensor Resample(const torch::Tensor& images, const torch::Tensor& theta) const;
+  torch::Tensor Blur(const torch::Tensor& images, const torch::Tensor& sigma) const;
+  // The central crop x crop pixels (no augmentation): what the model sees at inference.
+  torch::Tensor CentreCrop(const torch::Tensor& images) const;
+
+  // The affine matrix of one draw: rotation `radians`, flip, jitter (dx, dy) px, scale.
+  torch::Tensor AffineTheta(double radians, bool flip, double dx, double dy, double scale) const;
+
+  const AugmentOptions& options() const { return options_; }
+
+ private:
+  AugmentOptions options_;
+  int64_t bands_, input_size_;
+};
+
+// Robust per-band noise estimate of images (N x C x H x W): 1.4826 * median |x - median| over the
+// outer 8-pixel frame of each image, then the median over images. C values.
+std::vector<double> EstimateBandNoise(const torch::Tensor& images);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CORE_MODEL_AUGMENT_H_

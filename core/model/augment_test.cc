@@ -1,0 +1,115 @@
+// The augmentations do what the physics says, exactly.
+#include "core/model/augment.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace galaxy {
+namespace {
+
+const std::vector<double> kR = {4.239, 3.303, 2.285, 1.698, 1.263};
+
+Augmenter Make(int64_t input, double max_blur = 1.0, std::vector<double> noise = {}) {
+  AugmentOptions o;
+  o.max_blur = max_blur;
+  o.band_noise = std::move(noise);
+  return Augmenter(o, 5, input);
+}
+
+TEST(AugmentTest, ReddeningDimsEachBandByExactlyItsExtinction) {
+  Augmenter a = Make(64);
+  const torch::Tensor ones = torch::ones({2, 5, 64, 64});
+  const torch::Tensor ebv = torch::tensor({0.0f, 0.3f});
+  const torch::Tensor red = a.Redden(ones, ebv);
+  for (int b = 0; b < 5; ++b) {
+    EXPECT_FLOAT_EQ(red[0][b][10][10].item<float>(), 1.0f);
+    EXPECT_NEAR(red[1][b][10][10].item<double>(), std::pow(10.0, -0.4 * kR[b] * 0.3), 1e-6) << b;
+  }
+  // u is dimmed most, z least.
+  EXPECT_LT(red[1][0][0][0].item<float>(), red[1][1][0][0].item<float>());
+  EXPECT_GT(red[1][4][0][0].item<float>(), red[1][3][0][0].item<float>());
+  // De-reddening undoes it.
+  EXPECT_TRUE(torch::allclose(a.Deredden(red, ebv), ones, 1e-5, 1e-6));
+}
+
+TEST(AugmentTest, IdentityAffineReproducesTheImage) {
+  Augmenter a = Make(64);
+  const torch::Tensor x = torch::randn({1, 5, 64, 64});
+  const torch::Tensor theta = a.AffineTheta(0, false, 0, 0, 1).unsqueeze(0);
+  EXPECT_TRUE(torch::allclose(a.Resample(x, theta), x, 1e-4, 1e-5));
+}
+
+TEST(AugmentTest, QuarterTurnAndFlipAndJitterMovePixelsWhereExpected) {
+  Augmenter a = Make(64);
+  const torch::Tensor x = torch::randn({1, 5, 64, 64});
+  // A quarter turn is a rot90 (one of its two directions), exactly at pixel centres.
+  const torch::Tensor turned = a.Resample(x, a.AffineTheta(M_PI / 2, false, 0, 0, 1).unsqueeze(0));
+  const bool ccw = torch::allclose(turned, torch::rot90(x, 1, {2, 3}), 1e-4, 1e-4);
+  const bool cw = torch::allclose(turned, torch::rot90(x, -1, {2, 3}), 1e-4, 1e-4);
+  EXPECT_TRUE(ccw || cw);
+  const torch::Tensor flipped = a.Resample(x, a.AffineTheta(0, true, 0, 0, 1).unsqueeze(0));
+  EXPECT_TRUE(torch::allclose(flipped, torch::flip(x, {3}), 1e-4, 1e-4));
+  // A jitter of 3 px to the right samples the input 3 px further right.
+  const torch::Tensor moved = a.Resample(x, a.AffineTheta(0, false, 3, 0, 1).unsqueeze(0));
+  EXPECT_TRUE(torch::allclose(moved.narrow(3, 0, 61), x.narrow(3, 3, 61), 1e-4, 1e-4));
+}
+
+TEST(AugmentTest, LargeCutoutsAreCentreCroppedInTheSameResampling) {
+  Augmenter a = Make(107);
+  const torch::Tensor x = torch::randn({1, 5, 107, 107});
+  const torch::Tensor out = a.Resample(x, a.AffineTheta(0, false, 0, 0, 1).unsqueeze(0));
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, 5, 64, 64}));
+  // 107 - 64 = 43: the crop starts 21.5 px in, so the output is the mean of neighbouring pixels.
+  const torch::Tensor expected = (x.narrow(2, 21, 64) + x.narrow(2, 22, 64)) / 2;
+  const torch::Tensor both = (expected.narrow(3, 21, 64) + expected.narrow(3, 22, 64)) / 2;
+  EXPECT_TRUE(torch::allclose(out, both, 1e-4, 1e-4));
+}
+
+TEST(AugmentTest, BlurConservesFluxAndLowersThePeak) {
+  Augmenter a = Make(64, 1.5);
+  torch::Tensor x = torch::zeros({2, 5, 64, 64});
+  x.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), 32, 32}, 100.0f);
+  const torch::Tensor out = a.Blur(x, torch::tensor({0.0f, 1.5f}));
+  EXPECT_NEAR(out[0].sum().item<double>(), 500.0, 1e-2);
+  EXPECT_NEAR(out[1].sum().item<double>(), 500.0, 1e-2);
+  EXPECT_NEAR(out[0][2][32][32].item<double>(), 100.0, 1e-3);  // sigma 0: unchanged
+  // A Gaussian of sigma 1.5 px puts 1 / (2 pi 1.5^2) ~ 7% of the flux in the central pixel.
+  EXPECT_NEAR(out[1][2][32][32].item<double>(), 100.0 / (2 * M_PI * 2.25), 0.6);
+}
+
+TEST(AugmentTest, NoiseMatchesTheDrawnLevelPerBand) {
+  Augmenter a = Make(64, 1.0, {0.05, 0.05, 0.05, 0.1, 0.2});
+  const int64_t n = 64;
+  AugmentDraws d = a.Draw(n, 3, 0);
+  d.theta = a.AffineTheta(0, false, 0, 0, 1).unsqueeze(0).repeat({n, 1, 1});
+  d.dust_ebv.zero_();
+  d.blur_sigma.zero_();
+  d.noise_level.fill_(1.0f);
+  const torch::Tensor out = a.Apply(torch::zeros({n, 5, 64, 64}), torch::zeros({n}), d);
+  const double want[] = {0.05, 0.05, 0.05, 0.1, 0.2};
+  for (int b = 0; b < 5; ++b) {
+    EXPECT_NEAR(out.select(1, b).std().item<double>(), want[b], 0.004) << b;
+  }
+}
+
+TEST(AugmentTest, DrawsAreDeterministicPerSeedAndStream) {
+  Augmenter a = Make(64, 1.0, {0.1, 0.1, 0.1, 0.1, 0.1});
+  AugmentDraws d1 = a.Draw(8, 5, 9), d2 = a.Draw(8, 5, 9), d3 = a.Draw(8, 5, 10);
+  EXPECT_TRUE(torch::equal(d1.theta, d2.theta));
+  EXPECT_TRUE(torch::equal(d1.noise, d2.noise));
+  EXPECT_FALSE(torch::equal(d1.theta, d3.theta));
+  EXPECT_LE(d1.dust_ebv.max().item<float>(), 0.5f);
+  EXPECT_GE(d1.dust_ebv.min().item<float>(), 0.0f);
+}
+
+TEST(AugmentTest, BandNoiseEstimateRecoversTheSkyNoise) {
+  torch::manual_seed(1);
+  torch::Tensor x = torch::randn({50, 5, 64, 64});
+  for (int b = 0; b < 5; ++b) x.select(1, b).mul_(0.02 * (b + 1));
+  std::vector<double> est = EstimateBandNoise(x);
+  for (int b = 0; b < 5; ++b) EXPECT_NEAR(est[b], 0.02 * (b + 1), 0.002 * (b + 1)) << b;
+}
+
+}  // namespace
+}  // namespace galaxy

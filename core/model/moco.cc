@@ -1,0 +1,71 @@
+#include "core/model/moco.h"
+
+namespace galaxy {
+
+MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : config(config_) {
+  encoder_q = register_module("encoder_q", ResNet(backbone));
+  encoder_k = register_module("encoder_k", ResNet(backbone));
+  const int64_t dim = backbone.feature_dim();
+  head_q = register_module("head_q", ProjectionHead(dim, config.projection_dim));
+  head_k = register_module("head_k", ProjectionHead(dim, config.projection_dim));
+  queue = register_buffer(
+      "queue", torch::nn::functional::normalize(torch::randn({config.projection_dim, config.queue}),
+                                                torch::nn::functional::NormalizeFuncOptions().dim(0)));
+  queue_ptr = register_buffer("queue_ptr", torch::zeros({}, torch::kInt64));
+  // The key encoder starts as a copy of the query encoder and never receives gradients.
+  torch::NoGradGuard no_grad;
+  auto q = encoder_q->parameters(), k = encoder_k->parameters();
+  for (size_t i = 0; i < q.size(); ++i) {
+    k[i].copy_(q[i]);
+    k[i].set_requires_grad(false);
+  }
+  auto hq = head_q->parameters(), hk = head_k->parameters();
+  for (size_t i = 0; i < hq.size(); ++i) {
+    hk[i].copy_(hq[i]);
+    hk[i].set_requires_grad(false);
+  }
+}
+
+MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view) {
+  namespace F = torch::nn::functional;
+  const torch::Tensor q =
+      F::normalize(head_q(encoder_q(query_view)), F::NormalizeFuncOptions().dim(1));
+  torch::Tensor k;
+  {
+    torch::NoGradGuard no_grad;
+    k = F::normalize(head_k(encoder_k(key_view)), F::NormalizeFuncOptions().dim(1));
+  }
+  last_keys_ = k.detach();
+  // Logits: the positive pair first, then the queue's negatives.
+  const torch::Tensor positive = (q * k).sum(1, /*keepdim=*/true).to(torch::kFloat32);
+  const torch::Tensor negative = torch::mm(q, queue.clone().detach().to(q.dtype())).to(torch::kFloat32);
+  const torch::Tensor logits = torch::cat({positive, negative}, 1) / config.temperature;
+  const torch::Tensor labels = torch::zeros({q.size(0)}, torch::TensorOptions().dtype(torch::kInt64).device(q.device()));
+  MocoStep step;
+  step.loss = torch::nn::functional::cross_entropy(logits, labels);
+  step.accuracy = (logits.argmax(1) == 0).to(torch::kFloat32).mean();
+  return step;
+}
+
+void MocoImpl::MomentumUpdate() {
+  torch::NoGradGuard no_grad;
+  const double m = config.momentum;
+  auto update = [m](const std::vector<torch::Tensor>& from, std::vector<torch::Tensor> to) {
+    for (size_t i = 0; i < from.size(); ++i) to[i].mul_(m).add_(from[i], 1 - m);
+  };
+  update(encoder_q->parameters(), encoder_k->parameters());
+  update(head_q->parameters(), head_k->parameters());
+  // Buffers (BatchNorm statistics) are not copied: the key encoder keeps its own, from its own
+  // forward passes, as in the reference implementation.
+}
+
+void MocoImpl::Enqueue(const torch::Tensor& keys) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = keys.size(0), k = queue.size(1);
+  const int64_t ptr = queue_ptr.item<int64_t>();
+  TORCH_CHECK(k % n == 0, "queue length ", k, " is not a multiple of the batch ", n);
+  queue.narrow(1, ptr, n).copy_(keys.t().to(queue.dtype()));
+  queue_ptr.fill_((ptr + n) % k);
+}
+
+}  // namespace galaxy

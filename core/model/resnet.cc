@@ -1,0 +1,112 @@
+#include "core/model/resnet.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace galaxy {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
+}
+
+struct Plan {
+  bool bottleneck;
+  std::vector<int64_t> blocks, widths;
+  int64_t stem_width;
+};
+
+Plan PlanFor(const std::string& arch) {
+  if (arch == "resnet18") return {false, {2, 2, 2, 2}, {64, 128, 256, 512}, 64};
+  if (arch == "tiny") return {false, {1, 1, 1, 1}, {16, 32, 64, 128}, 16};
+  return {true, {3, 4, 6, 3}, {64, 128, 256, 512}, 64};
+}
+
+}  // namespace
+
+absl::Status ResNetConfig::Validate() const {
+  if (arch != "resnet50" && arch != "resnet18" && arch != "tiny") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("arch: unknown '", arch, "' (expected resnet50, resnet18 or tiny)"));
+  }
+  if (stem != "paper" && stem != "torchvision") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stem: unknown '", stem, "' (expected paper or torchvision)"));
+  }
+  if (in_channels < 1 || in_channels > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("bands: ", in_channels, " is outside 1..64"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t ResNetConfig::feature_dim() const {
+  const Plan plan = PlanFor(arch);
+  return plan.widths.back() * (plan.bottleneck ? 4 : 1);
+}
+
+BlockImpl::BlockImpl(int64_t in, int64_t width, int64_t stride, bool bottleneck_)
+    : bottleneck(bottleneck_) {
+  const int64_t out = bottleneck ? width * 4 : width;
+  if (bottleneck) {
+    conv1 = register_module("conv1", Conv(in, width, 1, 1, 0));
+    conv2 = register_module("conv2", Conv(width, width, 3, stride, 1));
+    conv3 = register_module("conv3", Conv(width, out, 1, 1, 0));
+    bn3 = register_module("bn3", nn::BatchNorm2d(out));
+  } else {
+    conv1 = register_module("conv1", Conv(in, width, 3, stride, 1));
+    conv2 = register_module("conv2", Conv(width, width, 3, 1, 1));
+  }
+  bn1 = register_module("bn1", nn::BatchNorm2d(width));
+  bn2 = register_module("bn2", nn::BatchNorm2d(width));
+  if (stride != 1 || in != out) {
+    downsample = register_module(
+        "downsample", nn::Sequential(Conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+  }
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = torch::relu(bn1(conv1(x)));
+  if (bottleneck) {
+    y = torch::relu(bn2(conv2(y)));
+    y = bn3(conv3(y));
+  } else {
+    y = bn2(conv2(y));
+  }
+  const torch::Tensor shortcut = downsample ? downsample->forward(x) : x;
+  return torch::relu(y + shortcut);
+}
+
+ResNetImpl::ResNetImpl(const ResNetConfig& config_) : config(config_) {
+  const Plan plan = PlanFor(config.arch);
+  const bool paper = config.stem == "paper";
+  stem_conv = register_module("stem_conv", Conv(config.in_channels, plan.stem_width, 7,
+                                                /*stride=*/paper ? 1 : 2, /*padding=*/3));
+  stem_bn = register_module("stem_bn", nn::BatchNorm2d(plan.stem_width));
+  layers = nn::Sequential();
+  int64_t in = plan.stem_width;
+  for (size_t stage = 0; stage < plan.blocks.size(); ++stage) {
+    for (int64_t b = 0; b < plan.blocks[stage]; ++b) {
+      const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
+      layers->push_back(Block(in, plan.widths[stage], stride, plan.bottleneck));
+      in = plan.widths[stage] * (plan.bottleneck ? 4 : 1);
+    }
+  }
+  register_module("layers", layers);
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(conv->weight, /*a=*/0, torch::kFanOut, torch::kReLU);
+    }
+  }
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = torch::relu(stem_bn(stem_conv(x)));
+  if (config.stem == "torchvision") {
+    x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
+  }
+  x = layers->forward(x);
+  return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+}  // namespace galaxy

@@ -1,0 +1,61 @@
+// The ResNet backbone (LibTorch module) that turns a multi-band galaxy image into a feature
+// vector. Include only from .cc files that already use LibTorch (this header pulls it in).
+//
+// Depths: resnet50 (bottleneck blocks 3-4-6-3, 2048-d features), resnet18 (basic blocks 2-2-2-2,
+// 512-d) and tiny (basic blocks 1-1-1-1, widths 16-32-64-128, 128-d; for CPU tests).
+// Stems: "paper" keeps full resolution (7x7 stride 1, no max-pool: a 64x64 input reaches the last
+// stage at 8x8), as published for galaxies; "torchvision" is the ImageNet stem (7x7 stride 2 +
+// 3x3 max-pool), ~4x cheaper.
+#ifndef GALAXY_CORE_MODEL_RESNET_H_
+#define GALAXY_CORE_MODEL_RESNET_H_
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace galaxy {
+
+struct ResNetConfig {
+  // "resnet50" (default), "resnet18" or "tiny".
+  std::string arch = "resnet50";
+  // "paper" (default) or "torchvision".
+  std::string stem = "paper";
+  // Input bands. Default 5 (u, g, r, i, z).
+  int in_channels = 5;
+
+  // INVALID_ARGUMENT naming an unknown arch or stem, or bands outside 1..64.
+  absl::Status Validate() const;
+  // Dimension of the pooled features: 2048, 512 or 128.
+  int64_t feature_dim() const;
+};
+
+struct BlockImpl : torch::nn::Module {
+  // A basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 with 4x expansion) residual block.
+  BlockImpl(int64_t in, int64_t width, int64_t stride, bool bottleneck);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  bool bottleneck;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct ResNetImpl : torch::nn::Module {
+  // `config` must be valid (Validate()).
+  explicit ResNetImpl(const ResNetConfig& config);
+  // x: N x C x H x W -> N x feature_dim (global average pool of the last stage).
+  torch::Tensor forward(torch::Tensor x);
+
+  ResNetConfig config;
+  torch::nn::Conv2d stem_conv{nullptr};
+  torch::nn::BatchNorm2d stem_bn{nullptr};
+  torch::nn::Sequential layers{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CORE_MODEL_RESNET_H_

@@ -1,0 +1,56 @@
+// A dataset (or a part of it) loaded into tensors for training and evaluation.
+#ifndef GALAXY_TRAINER_TRAINING_DATA_H_
+#define GALAXY_TRAINER_TRAINING_DATA_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/dataset_split.h"
+#include "core/galaxy_batch.h"
+
+namespace galaxy {
+
+// Which rows to load.
+struct RowSelection {
+  // Only this part of the ID-hash split (unset: every row).
+  bool use_split = false;
+  SplitPart part = SplitPart::kTrain;
+  SplitFractions fractions;
+  uint64_t split_seed = 0;
+  // Only rows with a known redshift (finite, >= 0).
+  bool require_redshift = false;
+  // Keep this fraction of the selected rows, chosen by a second ID hash; nested: the rows kept at
+  // 0.01 are among those kept at 0.05, and so on. Default 1 (all).
+  double label_fraction = 1.0;
+  // Extra columns to load as tensors (e.g. "type"); missing ones are skipped.
+  std::vector<std::string> extra_columns;
+};
+
+struct TrainingData {
+  std::string path;
+  DatasetLayout layout;
+  torch::Tensor images;    // N x C x H x W float32, CPU
+  torch::Tensor e_bv;      // N float32
+  torch::Tensor redshift;  // N float32, NaN = unknown
+  std::vector<int64_t> ids;
+  std::map<std::string, torch::Tensor> extra;  // N float64 each
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+};
+
+// Loads the selected rows. RESOURCE_EXHAUSTED when they would take more than `max_bytes` of
+// memory (the message gives the size and what to do); FAILED_PRECONDITION when no row is
+// selected. Errors of the reader (file, key) pass through.
+absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
+                                              const RowSelection& selection,
+                                              int64_t max_bytes = 0);
+
+// Whether galaxy `id` is inside the label fraction (the nested second hash).
+bool InLabelFraction(int64_t id, double fraction);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_TRAINING_DATA_H_
