@@ -30,33 +30,6 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"max_blur", o.max_blur},   {"rows", rows}};
 }
 
-// The data order: a permutation per epoch, from the seed.
-class EpochOrder {
- public:
-  EpochOrder(int64_t n, uint64_t seed) : n_(n), seed_(seed) {}
-  // Indices of the `batch` galaxies of step `step`.
-  torch::Tensor Batch(int64_t step, int64_t batch) {
-    const int64_t per_epoch = n_ / batch;
-    const int64_t epoch = step / per_epoch, offset = (step % per_epoch) * batch;
-    if (epoch != epoch_) {
-      perm_.resize(static_cast<size_t>(n_));
-      for (int64_t i = 0; i < n_; ++i) perm_[static_cast<size_t>(i)] = i;
-      Random rng(seed_ ^ 0xE90C0DEull, static_cast<uint64_t>(epoch));
-      for (int64_t i = n_ - 1; i > 0; --i) {
-        std::swap(perm_[static_cast<size_t>(i)], perm_[rng.Below(static_cast<uint64_t>(i) + 1)]);
-      }
-      epoch_ = epoch;
-    }
-    return torch::from_blob(perm_.data() + offset, {batch}, torch::kInt64).clone();
-  }
-
- private:
-  int64_t n_;
-  uint64_t seed_;
-  int64_t epoch_ = -1;
-  std::vector<int64_t> perm_;
-};
-
 void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) {
     static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
@@ -213,8 +186,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       const double loss = out.loss.item<double>();
       if (!std::isfinite(loss)) {
         return absl::AbortedError(absl::StrFormat(
-            "loss became %f at step %d; stopped. The last good checkpoint is %s (step %d); try a lower --lr",
-            loss, step, checkpoint_path, last_saved));
+            "loss became %f in step %d; stopped. The last good checkpoint is %s (after step %d); try a lower --lr",
+            loss, step + 1, checkpoint_path, last_saved));
       }
       optimizer.zero_grad();
       out.loss.backward();

@@ -5,7 +5,15 @@
 #include "core/command_line.h"
 #include "core/library_versions.h"
 #include "core/torch_info.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "core/status_macros.h"
+#include "trainer/experiment.h"
 #include "trainer/pretrain.h"
+#include "trainer/train_bench.h"
+#include "trainer/redshift_training.h"
+#include "trainer/train_commands.h"
 #include "trainer/train_options.h"
 
 namespace galaxy {
@@ -70,20 +78,135 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--threads", pretrain.threads, "CPU threads (0: all)")->capture_default_str();
   pretrain_cmd->add_flag("--resume", pretrain.resume, "Continue exactly from --out/checkpoint.pt");
 
-  CLI::App* finetune = cli.AddPlannedCommand("finetune", "Fine-tune a 180-bin redshift head");
-  finetune->add_option("--data", "Dataset (.h5)");
-  finetune->add_option("--init", "Pretrained checkpoint");
-  finetune->add_option("--out", "Output directory");
-  finetune->add_option("--label-fraction", "Fraction of labelled galaxies to use");
-  CLI::App* supervised =
-      cli.AddPlannedCommand("supervised", "Train the same network from scratch (baseline)");
-  supervised->add_option("--data", "Dataset (.h5)");
-  supervised->add_option("--out", "Output directory");
-  CLI::App* eval = cli.AddPlannedCommand(
-      "eval", "sigma_MAD, bias, outlier rate (+ kNN-on-colours baseline) of a model");
-  eval->add_option("--data", "Dataset (.h5)");
-  eval->add_option("--model", "Checkpoint");
-  cli.AddPlannedCommand("experiment", "label-efficiency: SSL+fine-tune vs supervised");
-  cli.AddPlannedCommand("bench", "Training-step and embedding throughput (img/s)");
+  galaxy::FinetuneOptions finetune;
+  auto add_redshift_flags = [&](CLI::App* cmd, bool from_scratch) {
+    cmd->add_option("--data", finetune.data_path, "Dataset with specz_redshift (.h5)")->required();
+    cmd->add_option("--out", finetune.out_dir, "Output directory (model.pt: best on validation)")->required();
+    cmd->add_option("--label-fraction", finetune.label_fraction,
+                    "Fraction of the training part's labels to use (nested across fractions)")->capture_default_str();
+    cmd->add_option("--epochs", finetune.epochs, "Passes over the labelled galaxies")->capture_default_str();
+    cmd->add_option("--steps", finetune.steps, "Exact number of steps (instead of --epochs)");
+    cmd->add_option("--batch", finetune.batch, "Images per step")->capture_default_str();
+    cmd->add_option("--lr", finetune.head_lr,
+                    from_scratch ? "Adam learning rate" : "Adam learning rate of the head (backbone: 10x smaller)")
+        ->capture_default_str();
+    cmd->add_option("--bins", finetune.bins, "Redshift bins on [0, --z-max]")->capture_default_str();
+    cmd->add_option("--label-smoothing", finetune.label_smoothing_bins,
+                    "Gaussian spread of each target over neighbouring bins, in bins (0: one-hot)")
+        ->capture_default_str();
+    cmd->add_option("--z-max", finetune.z_max, "Upper end of the redshift bins")->capture_default_str();
+    cmd->add_option("--fractions", finetune.fractions, "train,validation,test split by ID hash")->capture_default_str();
+    cmd->add_option("--split-seed", finetune.split_seed, "Seed of the split hash")->capture_default_str();
+    cmd->add_option("--device", finetune.device, "cpu | cuda | auto")->capture_default_str();
+    cmd->add_option("--seed", finetune.seed, "Random seed")->capture_default_str();
+    cmd->add_option("--threads", finetune.threads, "CPU threads (0: all)")->capture_default_str();
+    if (from_scratch) {
+      cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+      cmd->add_option("--stem", finetune.stem, "paper | torchvision")->capture_default_str();
+    }
+  };
+  auto run_redshift = [&]() -> absl::Status {
+    absl::StatusOr<galaxy::RedshiftTrainResult> r = galaxy::RunRedshiftTraining(finetune);
+    if (!r.ok()) return r.status();
+    std::cout << absl::StrFormat("%d labelled galaxies, %d steps; best validation sigma_MAD %.4f; model %s\n",
+                                 r->labels, r->steps, r->best_validation_sigma_mad, r->model);
+    return absl::OkStatus();
+  };
+  CLI::App* finetune_cmd = cli.AddCommand(
+      "finetune", "Fine-tune a pretrained network with a 180-bin redshift head on [0, 0.4]", run_redshift);
+  finetune_cmd->add_option("--init", finetune.init_path, "Pretrained checkpoint (galaxy-train pretrain)")->required();
+  add_redshift_flags(finetune_cmd, false);
+  CLI::App* supervised_cmd = cli.AddCommand(
+      "supervised", "The same network trained from scratch on the labels (the baseline)", run_redshift);
+  add_redshift_flags(supervised_cmd, true);
+
+  galaxy::EvalOptions eval;
+  std::string eval_json, eval_plot;
+  bool eval_stdout_json = false;
+  CLI::App* eval_cmd = cli.AddCommand(
+      "eval", "sigma_MAD, bias, outlier rate overall and per redshift bin, with the kNN-on-colours baseline",
+      [&]() -> absl::Status { return galaxy::RunEvalCommand(eval, eval_json, eval_plot, eval_stdout_json); });
+  eval_cmd->add_option("--data", eval.data_path, "Dataset with specz_redshift (.h5)")->required();
+  eval_cmd->add_option("--model", eval.model_path, "Checkpoint with a redshift head")->required();
+  eval_cmd->add_option("--fractions", eval.fractions, "The split used in training (test part evaluated)")->capture_default_str();
+  eval_cmd->add_option("--split-seed", eval.split_seed, "Seed of the split hash")->capture_default_str();
+  eval_cmd->add_option("--json", eval_json, "Write the report as JSON to this file");
+  eval_cmd->add_flag("--print-json", eval_stdout_json, "Print the JSON report instead of the table");
+  eval_cmd->add_option("--plot", eval_plot, "Write predicted vs true redshift as a PNG");
+  eval_cmd->add_option("--device", eval.device, "cpu | cuda | auto")->capture_default_str();
+  eval_cmd->add_option("--threads", eval.threads, "CPU threads (0: all)")->capture_default_str();
+
+  galaxy::ExperimentOptions experiment;
+  std::string experiment_fractions = "0.01,0.05,0.25,1";
+  CLI::App* label_efficiency = nullptr;
+  auto run_label_efficiency = [&]() -> absl::Status {
+    experiment.fractions.clear();
+    for (absl::string_view f : absl::StrSplit(experiment_fractions, ',')) {
+      double v = 0;
+      if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat("--fractions: '", f, "' is not a number"));
+      experiment.fractions.push_back(v);
+    }
+    experiment.redshift.device = experiment.pretrain.device;
+    experiment.redshift.threads = experiment.pretrain.threads;
+    experiment.redshift.arch = experiment.pretrain.arch;
+    experiment.redshift.stem = experiment.pretrain.stem;
+    GALAXY_ASSIGN_OR_RETURN(galaxy::ExperimentResult r, galaxy::RunLabelEfficiency(experiment));
+    std::cout << galaxy::ReadFileOrEmpty(r.table_md) << "wrote " << r.table_md << ", " << r.table_json << ", "
+              << r.plot_png << "\n";
+    return absl::OkStatus();
+  };
+  CLI::App* experiment_cmd = cli.AddCommand(
+      "experiment", "Experiments; `experiment label-efficiency`: SSL+fine-tune vs supervised per label fraction",
+      [&]() -> absl::Status {
+        if (label_efficiency->parsed()) return run_label_efficiency();
+        return absl::InvalidArgumentError("name an experiment: label-efficiency");
+      });
+  experiment_cmd->require_subcommand(1);
+  label_efficiency = experiment_cmd->add_subcommand(
+      "label-efficiency", "For each label fraction: fine-tune the pretrained model and train the supervised\n"
+                          "baseline; writes label_efficiency.{md,json,png} into --out");
+  label_efficiency->add_option("--data", experiment.data_path, "Dataset with specz_redshift (.h5)")->required();
+  label_efficiency->add_option("--out", experiment.out_dir, "Output directory")->required();
+  label_efficiency->add_option("--pretrained", experiment.pretrained, "Pretrained checkpoint (default: pretrain first)");
+  label_efficiency->add_option("--fractions", experiment_fractions, "Label fractions")->capture_default_str();
+  label_efficiency->add_option("--arch", experiment.pretrain.arch, "Backbone (when pretraining here)")->capture_default_str();
+  label_efficiency->add_option("--stem", experiment.pretrain.stem, "Stem (when pretraining here)")->capture_default_str();
+  label_efficiency->add_option("--pretrain-steps", experiment.pretrain.steps, "Pretraining steps (when pretraining here)");
+  label_efficiency->add_option("--pretrain-batch", experiment.pretrain.batch, "Pretraining batch")->capture_default_str();
+  label_efficiency->add_option("--queue", experiment.pretrain.queue, "MoCo queue")->capture_default_str();
+  label_efficiency->add_option("--epochs", experiment.redshift.epochs, "Redshift-training epochs per run")->capture_default_str();
+  label_efficiency->add_option("--steps", experiment.redshift.steps,
+                               "Redshift-training steps per run, the same for every fraction (instead of --epochs)");
+  label_efficiency->add_option("--batch", experiment.redshift.batch, "Redshift-training batch")->capture_default_str();
+  label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")->capture_default_str();
+  label_efficiency->add_option("--device", experiment.pretrain.device, "cpu | cuda | auto")->capture_default_str();
+  label_efficiency->add_option("--threads", experiment.pretrain.threads, "CPU threads (0: all)")->capture_default_str();
+
+  galaxy::TrainBenchOptions bench;
+  bool bench_json = false;
+  CLI::App* bench_cmd = cli.AddCommand(
+      "bench", "Training-step (MoCo, augmentation on the device) and embedding throughput, img/s",
+      [&]() -> absl::Status {
+        GALAXY_ASSIGN_OR_RETURN(galaxy::TrainBenchResult r, galaxy::RunTrainBench(bench));
+        if (bench_json) {
+          std::cout << galaxy::TrainBenchJson(bench, r) << "\n";
+        } else {
+          std::cout << absl::StrFormat("%s %s stem, batch %d, %s (%d threads)\n"
+                                       "  MoCo training step   %8.1f img/s (%.1f without augmentation)\n"
+                                       "  embedding            %8.1f img/s\n",
+                                       bench.arch, bench.stem, bench.batch, r.device, r.threads,
+                                       r.train_images_per_s, r.train_no_augment_images_per_s, r.embed_images_per_s);
+        }
+        return absl::OkStatus();
+      });
+  bench_cmd->add_option("--arch", bench.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+  bench_cmd->add_option("--stem", bench.stem, "paper | torchvision")->capture_default_str();
+  bench_cmd->add_option("--batch", bench.batch, "Images per step")->capture_default_str();
+  bench_cmd->add_option("--steps", bench.steps, "Timed steps")->capture_default_str();
+  bench_cmd->add_option("--device", bench.device, "cpu | cuda | auto")->capture_default_str();
+  bench_cmd->add_option("--threads", bench.threads, "CPU threads (0: all)")->capture_default_str();
+  bench_cmd->add_flag("--json", bench_json, "JSON output");
+  bench_cmd->add_flag("--channels-last,!--no-channels-last", bench.channels_last,
+                      "Channels-last layout (default on)");
   return cli.Run(argc, argv);
 }

@@ -71,12 +71,15 @@ struct FinetuneOptions {
   // Images per step. Default 128.
   int batch = 128;
   // Adam learning rate of the redshift head; the backbone's is 10x smaller when fine-tuning
-  // (the whole network uses head_lr from scratch). Default 1e-3.
-  double head_lr = 1e-3;
+  // (the whole network uses head_lr from scratch). Default 2e-3.
+  double head_lr = 2e-3;
   double weight_decay = 1e-5;
   // Backbone for the supervised baseline (fine-tuning takes the checkpoint's).
   std::string arch = "resnet50";
   std::string stem = "paper";
+  // Width (in bins) of the Gaussian spread of each training target over neighbouring bins; 0
+  // trains on one-hot bins. Default 1.5.
+  double label_smoothing_bins = 1.5;
   // Redshift bins on [0, z_max]. Defaults 180 and 0.4.
   int bins = 180;
   double z_max = 0.4;

@@ -17,6 +17,21 @@ bool InLabelFraction(int64_t id, double fraction) {
   return u < fraction;
 }
 
+torch::Tensor EpochOrder::Batch(int64_t step, int64_t batch) {
+  const int64_t per_epoch = std::max<int64_t>(1, rows_ / batch);
+  const int64_t epoch = step / per_epoch, offset = (step % per_epoch) * batch;
+  if (epoch != epoch_) {
+    perm_.resize(static_cast<size_t>(rows_));
+    for (int64_t i = 0; i < rows_; ++i) perm_[static_cast<size_t>(i)] = i;
+    Random rng(seed_ ^ 0xE90C0DEull, static_cast<uint64_t>(epoch));
+    for (int64_t i = rows_ - 1; i > 0; --i) {
+      std::swap(perm_[static_cast<size_t>(i)], perm_[rng.Below(static_cast<uint64_t>(i) + 1)]);
+    }
+    epoch_ = epoch;
+  }
+  return torch::from_blob(perm_.data() + offset, {batch}, torch::kInt64).clone();
+}
+
 absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
                                               const RowSelection& selection, int64_t max_bytes) {
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(path));

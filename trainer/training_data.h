@@ -48,6 +48,21 @@ absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
                                               const RowSelection& selection,
                                               int64_t max_bytes = 0);
 
+// The order in which training visits the data: a fresh permutation of the rows per epoch,
+// drawn from the seed, so that a run (and a resumed run) sees the same batches.
+class EpochOrder {
+ public:
+  EpochOrder(int64_t rows, uint64_t seed) : rows_(rows), seed_(seed) {}
+  // Row indices of the `batch` galaxies of step `step` (batch <= rows).
+  torch::Tensor Batch(int64_t step, int64_t batch);
+
+ private:
+  int64_t rows_;
+  uint64_t seed_;
+  int64_t epoch_ = -1;
+  std::vector<int64_t> perm_;
+};
+
 // Whether galaxy `id` is inside the label fraction (the nested second hash).
 bool InLabelFraction(int64_t id, double fraction);
 

@@ -45,6 +45,10 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
   d.dust_ebv = torch::empty({n});
   d.blur_sigma = torch::empty({n});
   d.noise_level = torch::empty({n, bands_});
+  float* theta = d.theta.data_ptr<float>();
+  float* dust = d.dust_ebv.data_ptr<float>();
+  float* blur = d.blur_sigma.data_ptr<float>();
+  float* level = d.noise_level.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
     Random rng(seed, stream * 1000003ull + static_cast<uint64_t>(i));
     const double angle = rng.Uniform(0, 2 * M_PI);
@@ -52,14 +56,19 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
     const double dx = rng.Uniform(-options_.max_jitter, options_.max_jitter);
     const double dy = rng.Uniform(-options_.max_jitter, options_.max_jitter);
     const double scale = rng.Uniform(options_.min_scale, options_.max_scale);
-    d.theta[i] = AffineTheta(angle, flip, dx, dy, scale);
-    d.dust_ebv[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
-    d.blur_sigma[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
-    for (int64_t b = 0; b < bands_; ++b) d.noise_level[i][b] = static_cast<float>(rng.Uniform());
-  }
-  if (!options_.band_noise.empty()) {
-    auto generator = at::detail::createCPUGenerator(Mix64(seed ^ Mix64(stream)));
-    d.noise = at::randn({n, bands_, options_.crop, options_.crop}, generator);
+    const torch::Tensor t = AffineTheta(angle, flip, dx, dy, scale);
+    std::copy(t.data_ptr<float>(), t.data_ptr<float>() + 6, theta + 6 * i);
+    dust[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
+    blur[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
+    for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
+    if (!options_.band_noise.empty()) {
+      if (!d.noise.defined()) d.noise = torch::empty({n, bands_, options_.crop, options_.crop});
+      // Table normals (core/random.h): cheap enough that the noise field costs little.
+      float* noise = d.noise.data_ptr<float>() + i * bands_ * options_.crop * options_.crop;
+      const int64_t count = bands_ * options_.crop * options_.crop;
+      for (int64_t k = 0; k + 1 < count; k += 2) rng.FastNormalPair(noise + k, noise + k + 1);
+      if (count % 2 == 1) noise[count - 1] = rng.FastNormal();
+    }
   }
   return d;
 }
@@ -124,6 +133,15 @@ torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor&
     x = x + draws.noise.to(device, x.scalar_type()) * sigma.view({-1, bands_, 1, 1}).to(x.scalar_type());
   }
   return x;
+}
+
+torch::Tensor PreprocessForModel(const torch::Tensor& images, const torch::Tensor& e_bv, int64_t crop) {
+  const int64_t bands = images.size(1);
+  AugmentOptions options;
+  options.crop = crop;
+  if (bands != 5) options.extinction.assign(static_cast<size_t>(bands), 0.0);
+  const Augmenter augmenter(options, bands, images.size(2));
+  return augmenter.CentreCrop(augmenter.Deredden(images, e_bv.to(images.device())));
 }
 
 std::vector<double> EstimateBandNoise(const torch::Tensor& images) {

@@ -78,6 +78,11 @@ class Augmenter {
   int64_t bands_, input_size_;
 };
 
+// What the model sees at inference (and on validation): de-reddened with the catalog E(B-V)
+// (SDSS coefficients for five bands; no correction for other band counts) and centre-cropped to
+// `crop` pixels. images: N x C x S x S; e_bv: N.
+torch::Tensor PreprocessForModel(const torch::Tensor& images, const torch::Tensor& e_bv, int64_t crop);
+
 // Robust per-band noise estimate of images (N x C x H x W): 1.4826 * median |x - median| over the
 // outer 8-pixel frame of each image, then the median over images. C values.
 std::vector<double> EstimateBandNoise(const torch::Tensor& images);

@@ -66,15 +66,16 @@ BlockImpl::BlockImpl(int64_t in, int64_t width, int64_t stride, bool bottleneck_
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = torch::relu(bn1(conv1(x)));
+  // In-place ReLUs, as torchvision: less memory traffic, same gradients.
+  torch::Tensor y = bn1(conv1(x)).relu_();
   if (bottleneck) {
-    y = torch::relu(bn2(conv2(y)));
+    y = bn2(conv2(y)).relu_();
     y = bn3(conv3(y));
   } else {
     y = bn2(conv2(y));
   }
-  const torch::Tensor shortcut = downsample ? downsample->forward(x) : x;
-  return torch::relu(y + shortcut);
+  y += downsample ? downsample->forward(x) : x;
+  return y.relu_();
 }
 
 ResNetImpl::ResNetImpl(const ResNetConfig& config_) : config(config_) {
@@ -101,12 +102,19 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config_) : config(config_) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = torch::relu(stem_bn(stem_conv(x)));
+  x = stem_bn(stem_conv(x)).relu_();
   if (config.stem == "torchvision") {
     x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   }
   x = layers->forward(x);
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+void ToChannelsLast(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
 }
 
 }  // namespace galaxy

@@ -56,6 +56,10 @@ struct ResNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(ResNet);
 
+// Puts every 4-D parameter of `module` in channels-last layout (faster convolutions with oneDNN
+// on CPU and tensor cores on GPU); feed it channels-last inputs (x.contiguous(ChannelsLast)).
+void ToChannelsLast(torch::nn::Module& module);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_CORE_MODEL_RESNET_H_

@@ -1,0 +1,100 @@
+// galaxy-train end to end through the binary on CPU at a small scale: pretrain, eval (JSON and
+// plot checked), the label-efficiency experiment (table, JSON and plot checked), bench, and the
+// errors a user sees.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "nlohmann/json.hpp"
+#include "tests/subprocess.h"
+#include "tests/temp_dir.h"
+
+namespace galaxy {
+namespace {
+
+using testutil::CommandResult;
+
+CommandResult RunTool(const std::string& binary, std::vector<std::string> args) {
+  args.insert(args.begin(), testutil::BinDir() + "/" + binary);
+  absl::StatusOr<CommandResult> r = testutil::RunCommand(args, absl::Seconds(600));
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : CommandResult{};
+}
+
+// The last line of a command's stderr: where the error goes, after any log lines.
+std::string LastLine(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
+}
+
+bool IsPng(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(8, '\0');
+  in.read(head.data(), 8);
+  return head == std::string("\x89PNG\r\n\x1a\n", 8);
+}
+
+TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
+  testutil::ScopedTempDir dir;
+  const std::string data = dir.File("survey.h5");
+  ASSERT_EQ(RunTool("galaxy-data", {"synth", "--out", data, "--count", "1200", "--seed", "3"}).exit_code, 0);
+
+  CommandResult exp = RunTool("galaxy-train", {"experiment", "label-efficiency", "--data", data, "--out", dir.File("le"),
+                                           "--arch", "tiny", "--stem", "torchvision", "--pretrain-steps", "10",
+                                           "--pretrain-batch", "64", "--queue", "256", "--fractions", "0.25,1",
+                                           "--steps", "20", "--batch", "64", "--device", "cpu"});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  EXPECT_TRUE(absl::StrContains(exp.out, "| 0.25 |")) << exp.out;
+  nlohmann::json table = nlohmann::json::parse(std::ifstream(dir.File("le/label_efficiency.json")));
+  ASSERT_EQ(table["rows"].size(), 2u);
+  EXPECT_LT(table["rows"][0]["labels"].get<int>(), table["rows"][1]["labels"].get<int>());
+  for (const auto& row : table["rows"]) {
+    EXPECT_GT(row["ssl"]["count"].get<int>(), 50);
+    EXPECT_GT(row["ssl"]["sigma_mad"].get<double>(), 0.0);
+    EXPECT_GT(row["supervised"]["sigma_mad"].get<double>(), 0.0);
+  }
+  EXPECT_GT(table["knn_colours"]["sigma_mad"].get<double>(), 0.0);
+  EXPECT_TRUE(IsPng(dir.File("le/label_efficiency.png")));
+
+  CommandResult eval = RunTool("galaxy-train", {"eval", "--data", data, "--model", dir.File("le/ssl_1/model.pt"),
+                                            "--json", dir.File("eval.json"), "--plot", dir.File("eval.png"),
+                                            "--device", "cpu"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_TRUE(absl::StrContains(eval.out, "kNN on colours")) << eval.out;
+  nlohmann::json report = nlohmann::json::parse(std::ifstream(dir.File("eval.json")));
+  EXPECT_EQ(report["model_kind"], "finetuned");
+  EXPECT_EQ(report["test"]["count"], report["knn_colours_baseline"]["test_count"]);
+  EXPECT_EQ(report["per_bin"].size(), 8u);
+  EXPECT_TRUE(IsPng(dir.File("eval.png")));
+}
+
+TEST(TrainCliTest, ErrorsAreOneClearLine) {
+  testutil::ScopedTempDir dir;
+  CommandResult missing = RunTool("galaxy-train", {"pretrain", "--data", dir.File("none.h5"), "--out", dir.File("o"),
+                                               "--device", "cpu"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(absl::StartsWith(LastLine(missing.err), "galaxy-train pretrain: error: ")) << missing.err;
+  EXPECT_TRUE(absl::StrContains(missing.err, dir.File("none.h5"))) << missing.err;
+  CommandResult arch = RunTool("galaxy-train", {"pretrain", "--data", "x.h5", "--out", "o", "--arch", "vit"});
+  EXPECT_EQ(arch.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(arch.err, "--arch: unknown 'vit'")) << arch.err;
+  std::ofstream(dir.File("bad.pt")) << "not a checkpoint";
+  CommandResult bad = RunTool("galaxy-train", {"eval", "--data", "x.h5", "--model", dir.File("bad.pt"), "--device", "cpu"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(bad.err, "not a readable checkpoint")) << bad.err;
+}
+
+TEST(TrainCliTest, BenchReportsThroughput) {
+  CommandResult r = RunTool("galaxy-train", {"bench", "--arch", "tiny", "--batch", "16", "--steps", "1", "--json",
+                                         "--device", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["train_images_per_s"].get<double>(), 0);
+  EXPECT_GT(j["embed_images_per_s"].get<double>(), 0);
+}
+
+}  // namespace
+}  // namespace galaxy

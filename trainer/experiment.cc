@@ -1,0 +1,125 @@
+#include "trainer/experiment.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/file_util.h"
+#include "core/log.h"
+#include "core/plot.h"
+#include "core/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "trainer/pretrain.h"
+#include "trainer/redshift_training.h"
+
+namespace galaxy {
+namespace {
+
+absl::StatusOr<PhotozMetrics> TrainAndEvaluate(FinetuneOptions options, const std::string& out,
+                                               int64_t* labels) {
+  options.out_dir = out;
+  GALAXY_ASSIGN_OR_RETURN(RedshiftTrainResult trained, RunRedshiftTraining(options));
+  *labels = trained.labels;
+  EvalOptions eval;
+  eval.data_path = options.data_path;
+  eval.model_path = trained.model;
+  eval.fractions = options.fractions;
+  eval.split_seed = options.split_seed;
+  eval.with_baseline = false;
+  eval.device = options.device;
+  eval.threads = options.threads;
+  GALAXY_ASSIGN_OR_RETURN(EvalReport report, RunEval(eval));
+  return report.overall;
+}
+
+}  // namespace
+
+absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& options) {
+  if (options.data_path.empty()) return absl::InvalidArgumentError("--data: required");
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out: required");
+  if (options.fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
+  for (double f : options.fractions) {
+    if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
+  }
+  std::filesystem::create_directories(options.out_dir);
+  std::string pretrained = options.pretrained;
+  if (pretrained.empty()) {
+    PretrainOptions pretrain = options.pretrain;
+    pretrain.data_path = options.data_path;
+    pretrain.out_dir = options.out_dir + "/pretrain";
+    log::Info("label-efficiency: pretraining first", {{"out", pretrain.out_dir}});
+    GALAXY_ASSIGN_OR_RETURN(PretrainResult p, RunPretrain(pretrain));
+    pretrained = p.model;
+  }
+  ExperimentResult result;
+  for (double fraction : options.fractions) {
+    ExperimentRow row;
+    row.fraction = fraction;
+    FinetuneOptions ssl = options.redshift;
+    ssl.data_path = options.data_path;
+    ssl.init_path = pretrained;
+    ssl.label_fraction = fraction;
+    GALAXY_ASSIGN_OR_RETURN(row.ssl, TrainAndEvaluate(ssl, absl::StrFormat("%s/ssl_%g", options.out_dir, fraction), &row.labels));
+    FinetuneOptions supervised = ssl;
+    supervised.init_path.clear();
+    int64_t labels = 0;
+    GALAXY_ASSIGN_OR_RETURN(row.supervised,
+                            TrainAndEvaluate(supervised, absl::StrFormat("%s/supervised_%g", options.out_dir, fraction), &labels));
+    log::Info(absl::StrFormat("label-efficiency: fraction %g (%d labels): SSL sigma_MAD %.4f, supervised %.4f",
+                              fraction, row.labels, row.ssl.sigma_mad, row.supervised.sigma_mad));
+    result.rows.push_back(row);
+  }
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions split, ParseSplitFractions(options.redshift.fractions));
+  GALAXY_ASSIGN_OR_RETURN(ColourTable table, MeasureColourTable(options.data_path, options.redshift.threads));
+  GALAXY_ASSIGN_OR_RETURN(PhotozBaselineReport knn, RunColourKnnBaseline(table, 20, split, options.redshift.split_seed,
+                                                                         options.redshift.threads));
+  result.knn = knn.test;
+  result.predict_mean_sigma_mad = knn.predict_mean.sigma_mad;
+
+  // Table (markdown + JSON) and plot.
+  std::string md = absl::StrFormat(
+      "# Label efficiency\n\nData: `%s`; pretrained model: `%s`; test part of the ID-hash split %s.\n\n"
+      "| label fraction | labels | SSL + fine-tune sigma_MAD | supervised sigma_MAD | SSL bias | supervised bias | SSL eta | supervised eta |\n"
+      "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+      options.data_path, pretrained, options.redshift.fractions);
+  nlohmann::json rows = nlohmann::json::array();
+  PlotSeries ssl_line{"SSL + FINETUNE", {}, {}, 31, 119, 180, true};
+  PlotSeries sup_line{"SUPERVISED", {}, {}, 214, 39, 40, true};
+  PlotSeries knn_line{"KNN COLOURS", {}, {}, 120, 120, 120, true};
+  for (const ExperimentRow& r : result.rows) {
+    absl::StrAppendFormat(&md, "| %g | %d | %.4f | %.4f | %+.4f | %+.4f | %.3f | %.3f |\n", r.fraction, r.labels,
+                          r.ssl.sigma_mad, r.supervised.sigma_mad, r.ssl.bias, r.supervised.bias,
+                          r.ssl.outlier_rate, r.supervised.outlier_rate);
+    rows.push_back({{"fraction", r.fraction}, {"labels", r.labels},
+                    {"ssl", nlohmann::json::parse(PhotozMetricsJson(r.ssl))},
+                    {"supervised", nlohmann::json::parse(PhotozMetricsJson(r.supervised))}});
+    ssl_line.x.push_back(static_cast<double>(r.labels));
+    ssl_line.y.push_back(r.ssl.sigma_mad);
+    sup_line.x.push_back(static_cast<double>(r.labels));
+    sup_line.y.push_back(r.supervised.sigma_mad);
+  }
+  absl::StrAppendFormat(&md, "\nkNN on colours (all training labels): sigma_MAD %.4f; predicting the mean: %.4f.\n",
+                        result.knn.sigma_mad, result.predict_mean_sigma_mad);
+  if (!ssl_line.x.empty()) {
+    knn_line.x = {ssl_line.x.front(), ssl_line.x.back()};
+    knn_line.y = {result.knn.sigma_mad, result.knn.sigma_mad};
+  }
+  nlohmann::json j = {{"data", options.data_path}, {"pretrained", pretrained}, {"rows", rows},
+                      {"knn_colours", nlohmann::json::parse(PhotozMetricsJson(result.knn))},
+                      {"predict_mean_sigma_mad", result.predict_mean_sigma_mad}};
+  result.table_md = options.out_dir + "/label_efficiency.md";
+  result.table_json = options.out_dir + "/label_efficiency.json";
+  result.plot_png = options.out_dir + "/label_efficiency.png";
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(result.table_md, md));
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(result.table_json, j.dump(2) + "\n"));
+  PlotOptions plot;
+  plot.title = "SIGMA_MAD VS NUMBER OF LABELS";
+  plot.x_label = "LABELS";
+  plot.y_label = "SIGMA_MAD";
+  plot.log_x = true;
+  plot.y_lo = 0;
+  GALAXY_RETURN_IF_ERROR(WritePlotPng(result.plot_png, {ssl_line, sup_line, knn_line}, plot));
+  return result;
+}
+
+}  // namespace galaxy

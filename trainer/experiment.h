@@ -1,0 +1,46 @@
+// The label-efficiency experiment of Hayat et al. (2021): for several label fractions, fine-tune
+// the pretrained network and train the same network from scratch on the same labels; compare
+// sigma_MAD on the test part, with the kNN-on-colours baseline as a reference.
+#ifndef GALAXY_TRAINER_EXPERIMENT_H_
+#define GALAXY_TRAINER_EXPERIMENT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/photoz_metrics.h"
+#include "trainer/train_options.h"
+
+namespace galaxy {
+
+struct ExperimentOptions {
+  std::string data_path;
+  std::string out_dir;
+  // A pretrained checkpoint; empty: pretrain first with `pretrain` (into out_dir/pretrain).
+  std::string pretrained;
+  PretrainOptions pretrain;
+  // Label fractions. Default 1%, 5%, 25%, 100%.
+  std::vector<double> fractions = {0.01, 0.05, 0.25, 1.0};
+  // Template of both redshift trainings (data, out, init, label fraction are set per run).
+  FinetuneOptions redshift;
+};
+
+struct ExperimentRow {
+  double fraction = 0;
+  int64_t labels = 0;
+  PhotozMetrics ssl, supervised;
+};
+
+struct ExperimentResult {
+  std::vector<ExperimentRow> rows;
+  PhotozMetrics knn;           // kNN on colours, full training labels, same split
+  double predict_mean_sigma_mad = 0;
+  std::string table_md, table_json, plot_png;
+};
+
+// Runs everything, writing out_dir/label_efficiency.{md,json,png} and one model per run.
+absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& options);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_EXPERIMENT_H_

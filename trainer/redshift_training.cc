@@ -1,0 +1,297 @@
+#include "trainer/redshift_training.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "core/checksum.h"
+#include "core/command_line.h"
+#include "core/log.h"
+#include "core/model/augment.h"
+#include "core/model/checkpoint.h"
+#include "core/progress.h"
+#include "core/status_macros.h"
+#include "core/torch_info.h"
+#include "nlohmann/json.hpp"
+#include "trainer/training_data.h"
+
+namespace galaxy {
+namespace {
+
+torch::Device DeviceOf(DeviceKind kind) { return kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU; }
+
+// Mean and sigma of the redshift pdf for every galaxy of `data`, in eval mode.
+void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch,
+             std::vector<double>* mean, std::vector<double>* sigma) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = net.backbone->is_training();
+  net.backbone->eval();
+  net.redshift->eval();
+  mean->clear();
+  sigma->clear();
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    const int64_t n = std::min(batch, data.size() - start);
+    const torch::Tensor x = PreprocessForModel(data.images.narrow(0, start, n).to(device),
+                                               data.e_bv.narrow(0, start, n), net.metadata.image_size);
+    const RedshiftEstimate e = EstimateRedshift(net.redshift(net.backbone(x)), net.bins);
+    const torch::Tensor m = e.mean.to(torch::kCPU, torch::kFloat64), s = e.sigma.to(torch::kCPU, torch::kFloat64);
+    mean->insert(mean->end(), m.data_ptr<double>(), m.data_ptr<double>() + n);
+    sigma->insert(sigma->end(), s.data_ptr<double>(), s.data_ptr<double>() + n);
+  }
+  if (was_training) {
+    net.backbone->train();
+    net.redshift->train();
+  }
+}
+
+std::vector<double> ToVector(const torch::Tensor& t) {
+  const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
+// Targets spread over neighbouring bins: a Gaussian of `sigma_bins` bins around the true z
+// (a one-hot bin when sigma_bins is 0). Neighbouring bins are nearly right, and saying so helps
+// the classifier learn an ordered quantity from few labels.
+torch::Tensor SoftTargets(const torch::Tensor& z, const RedshiftBins& bins, double sigma_bins) {
+  const torch::Tensor centres = bins.Centres(z.device());
+  if (sigma_bins <= 0) {
+    return torch::one_hot(bins.Index(z), bins.bins).to(torch::kFloat32);
+  }
+  const double sigma = sigma_bins * bins.width();
+  torch::Tensor t = torch::exp(-0.5 * ((centres.view({1, -1}) - z.view({-1, 1})) / sigma).pow(2));
+  return t / t.sum(1, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+void SetLearningRates(torch::optim::Adam& optimizer, const std::vector<double>& rates) {
+  for (size_t i = 0; i < optimizer.param_groups().size() && i < rates.size(); ++i) {
+    static_cast<torch::optim::AdamOptions&>(optimizer.param_groups()[i].options()).lr(rates[i]);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options) {
+  GALAXY_RETURN_IF_ERROR(options.Validate());
+  SetCpuThreads(options.threads);
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
+  const torch::Device device = DeviceOf(kind);
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
+  const bool finetune = !options.init_path.empty();
+
+  RowSelection train_rows;
+  train_rows.use_split = true;
+  train_rows.part = SplitPart::kTrain;
+  train_rows.fractions = fractions;
+  train_rows.split_seed = options.split_seed;
+  train_rows.require_redshift = true;
+  train_rows.label_fraction = options.label_fraction;
+  GALAXY_ASSIGN_OR_RETURN(TrainingData train, LoadTrainingData(options.data_path, train_rows));
+  RowSelection val_rows = train_rows;
+  val_rows.part = SplitPart::kValidation;
+  val_rows.label_fraction = 1.0;
+  GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
+
+  torch::manual_seed(options.seed);
+  GalaxyNet net;
+  ResNetConfig config;
+  if (finetune) {
+    GALAXY_ASSIGN_OR_RETURN(net, LoadGalaxyNet(options.init_path, torch::kCPU));
+    if (net.metadata.bands() != train.layout.bands) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.init_path, " was trained on ", net.metadata.bands(), " bands; ", options.data_path,
+          " has ", train.layout.bands));
+    }
+    config.arch = net.metadata.arch;
+    config.stem = net.metadata.stem;
+  } else {
+    config.arch = options.arch;
+    config.stem = options.stem;
+    net.metadata.kind = "supervised";
+    net.metadata.arch = options.arch;
+    net.metadata.stem = options.stem;
+    net.metadata.band_names = train.layout.band_names;
+    net.metadata.image_size = std::min<int64_t>(64, train.layout.height);
+    net.metadata.has_projection_head = false;
+    net.metadata.band_noise = EstimateBandNoise(train.images.narrow(0, 0, std::min<int64_t>(train.size(), 2000)));
+  }
+  config.in_channels = train.layout.bands;
+  GALAXY_RETURN_IF_ERROR(config.Validate());
+  if (!finetune) net.backbone = ResNet(config);
+  if (train.layout.height < net.metadata.image_size) {
+    return absl::InvalidArgumentError(absl::StrCat(options.data_path, ": images are ", train.layout.height,
+                                                   " px, smaller than the model's ", net.metadata.image_size));
+  }
+  net.metadata.kind = finetune ? "finetuned" : "supervised";
+  net.metadata.feature_dim = config.feature_dim();
+  net.metadata.embedding_dim = net.metadata.has_projection_head ? net.metadata.embedding_dim : config.feature_dim();
+  net.metadata.has_redshift_head = true;
+  net.metadata.z_min = 0;
+  net.metadata.z_max = options.z_max;
+  net.metadata.redshift_bins = options.bins;
+  net.bins.z_min = 0;
+  net.bins.z_max = options.z_max;
+  net.bins.bins = options.bins;
+  net.redshift = RedshiftHead(config.feature_dim(), options.bins);
+  net.backbone->to(device);
+  net.redshift->to(device);
+  if (net.projection) net.projection->to(device);
+  net.backbone->train();
+  net.redshift->train();
+
+  // Backbone at a tenth of the head's rate when fine-tuning; the whole network at the head's
+  // rate from scratch.
+  const double backbone_lr = finetune ? options.head_lr / 10 : options.head_lr;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(net.backbone->parameters(),
+                      std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(backbone_lr).weight_decay(options.weight_decay)));
+  groups.emplace_back(net.redshift->parameters(),
+                      std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(options.head_lr).weight_decay(options.weight_decay)));
+  torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(options.head_lr));
+
+  // Geometric augmentations, blur and noise; no dust reddening (colours carry the redshift).
+  AugmentOptions aug;
+  aug.crop = net.metadata.image_size;
+  aug.max_dust = 0;
+  aug.max_blur = 0.5;
+  aug.band_noise = net.metadata.band_noise;
+  if (train.layout.bands != 5) aug.extinction.assign(static_cast<size_t>(train.layout.bands), 0.0);
+  const Augmenter augmenter(aug, train.layout.bands, train.layout.height);
+
+  const int64_t n = train.size();
+  const int64_t batch = std::min<int64_t>(options.batch, n);
+  const int64_t per_epoch = std::max<int64_t>(1, n / batch);
+  const int64_t total = options.steps > 0 ? options.steps : options.epochs * per_epoch;
+  const int64_t validate_every = std::max<int64_t>(1, std::min(per_epoch, total / 10));
+  const std::string out_model = options.out_dir + "/model.pt";
+  std::filesystem::create_directories(options.out_dir);
+  GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256File(options.data_path));
+  net.metadata.data_path = options.data_path;
+  net.metadata.data_checksum = checksum;
+  net.metadata.seed = options.seed;
+  net.metadata.total_steps = total;
+  net.metadata.software_version = std::string(Version());
+  net.metadata.training_json = nlohmann::json({{"label_fraction", options.label_fraction},
+                                               {"labels", n},
+                                               {"batch", batch},
+                                               {"head_lr", options.head_lr},
+                                               {"backbone_lr", backbone_lr},
+                                               {"init", options.init_path},
+                                               {"fractions", options.fractions},
+                                               {"split_seed", options.split_seed}})
+                                   .dump();
+  log::Info(absl::StrFormat("%s: %d labelled galaxies (label fraction %g), %d validation, %d steps",
+                            net.metadata.kind, n, options.label_fraction, val.size(), total));
+
+  RedshiftTrainResult result;
+  result.labels = n;
+  result.best_validation_sigma_mad = std::numeric_limits<double>::infinity();
+  EpochOrder order(n, options.seed);
+  Progress progress(net.metadata.kind, "steps", total);
+  const std::vector<double> val_z = ToVector(val.redshift);
+  const absl::Time start = absl::Now();
+  try {
+    for (int64_t step = 0; step < total; ++step) {
+      const double cosine = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
+      SetLearningRates(optimizer, {backbone_lr * cosine, options.head_lr * cosine});
+      const torch::Tensor index = order.Batch(step, batch);
+      const torch::Tensor x = augmenter.Apply(train.images.index_select(0, index).to(device),
+                                              train.e_bv.index_select(0, index).to(device),
+                                              augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step)));
+      const torch::Tensor z = train.redshift.index_select(0, index).to(device);
+      const torch::Tensor logits = net.redshift(net.backbone(x));
+      const torch::Tensor loss = -(SoftTargets(z, net.bins, options.label_smoothing_bins) *
+                                   torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        return absl::AbortedError(absl::StrFormat("loss became %f at step %d; stopped (best model so far: %s)",
+                                                  value, step, out_model));
+      }
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      result.steps = step + 1;
+      if ((step + 1) % validate_every == 0 || step + 1 == total) {
+        std::vector<double> mean, sigma;
+        Predict(net, val, device, 256, &mean, &sigma);
+        GALAXY_ASSIGN_OR_RETURN(PhotozMetrics m, ComputePhotozMetrics(mean, val_z));
+        log::Debug("validation", {{"step", absl::StrCat(step + 1)}, {"sigma_mad", absl::StrFormat("%.4f", m.sigma_mad)},
+                                  {"loss", absl::StrFormat("%.4f", value)}});
+        if (m.sigma_mad < result.best_validation_sigma_mad) {
+          result.best_validation_sigma_mad = m.sigma_mad;
+          net.metadata.step = step + 1;
+          net.metadata.created_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+          CheckpointWriter writer(net.metadata);
+          writer.AddModule(kBackbonePart, *net.backbone);
+          writer.AddModule(kRedshiftPart, *net.redshift);
+          if (net.projection) writer.AddModule(kProjectionPart, *net.projection);
+          GALAXY_RETURN_IF_ERROR(writer.Save(out_model));
+        }
+        progress.Update(step + 1);
+      }
+    }
+  } catch (const std::exception& e) {
+    return StatusFromException(e, "redshift training");
+  }
+  result.images_per_second = static_cast<double>(result.steps * batch) /
+                             std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
+  result.model = out_model;
+  log::Info(absl::StrFormat("%s: best validation sigma_MAD %.4f; model %s", net.metadata.kind,
+                            result.best_validation_sigma_mad, out_model));
+  return result;
+}
+
+absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
+  SetCpuThreads(options.threads);
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
+  const torch::Device device = DeviceOf(kind);
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(options.model_path, device));
+  if (!net.metadata.has_redshift_head) {
+    return absl::FailedPreconditionError(absl::StrCat(options.model_path, " is a ", net.metadata.kind,
+                                                      " checkpoint without a redshift head; fine-tune it first"));
+  }
+  RowSelection rows;
+  rows.use_split = true;
+  rows.part = SplitPart::kTest;
+  rows.fractions = fractions;
+  rows.split_seed = options.split_seed;
+  rows.require_redshift = true;
+  GALAXY_ASSIGN_OR_RETURN(TrainingData test, LoadTrainingData(options.data_path, rows));
+  if (test.layout.bands != net.metadata.bands()) {
+    return absl::InvalidArgumentError(absl::StrCat(options.model_path, " expects ", net.metadata.bands(),
+                                                   " bands; ", options.data_path, " has ", test.layout.bands));
+  }
+  EvalReport report;
+  report.model_kind = net.metadata.kind;
+  try {
+    Predict(net, test, device, options.batch, &report.z_phot, &report.z_err);
+  } catch (const std::exception& e) {
+    return StatusFromException(e, "evaluation");
+  }
+  report.z_spec = ToVector(test.redshift);
+  GALAXY_ASSIGN_OR_RETURN(report.overall, ComputePhotozMetrics(report.z_phot, report.z_spec));
+  std::vector<double> edges;
+  for (double e = 0; e < 0.4 + 1e-9; e += 0.05) edges.push_back(e);
+  GALAXY_ASSIGN_OR_RETURN(report.per_bin, ComputePhotozMetricsPerBin(report.z_phot, report.z_spec, edges));
+  if (options.with_baseline) {
+    GALAXY_ASSIGN_OR_RETURN(ColourTable table, MeasureColourTable(options.data_path, options.threads));
+    GALAXY_ASSIGN_OR_RETURN(report.baseline, RunColourKnnBaseline(table, options.knn_k, fractions, options.split_seed,
+                                                                  options.threads));
+    report.has_baseline = true;
+  }
+  return report;
+}
+
+std::string EvalReportJson(const EvalReport& r) {
+  nlohmann::json bins = nlohmann::json::array();
+  for (const PhotozMetrics& m : r.per_bin) bins.push_back(nlohmann::json::parse(PhotozMetricsJson(m)));
+  nlohmann::json j = {{"model_kind", r.model_kind},
+                      {"test", nlohmann::json::parse(PhotozMetricsJson(r.overall))},
+                      {"per_bin", bins}};
+  if (r.has_baseline) j["knn_colours_baseline"] = nlohmann::json::parse(PhotozBaselineJson(r.baseline));
+  return j.dump(2);
+}
+
+}  // namespace galaxy

@@ -1,0 +1,59 @@
+// Redshift training: fine-tuning a pretrained network with a 180-bin classification head
+// (backbone learning rate 10x smaller than the head's), or the same network from scratch (the
+// supervised baseline). Evaluation with the photo-z metrics (core/photoz_metrics.h).
+#ifndef GALAXY_TRAINER_REDSHIFT_TRAINING_H_
+#define GALAXY_TRAINER_REDSHIFT_TRAINING_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/photoz_baseline.h"
+#include "core/photoz_metrics.h"
+#include "trainer/train_options.h"
+
+namespace galaxy {
+
+struct RedshiftTrainResult {
+  int64_t labels = 0;               // labelled galaxies trained on
+  int64_t steps = 0;
+  double best_validation_sigma_mad = 0;
+  double images_per_second = 0;
+  std::string model;                // out_dir/model.pt: the best on validation
+};
+
+// galaxy-train finetune (options.init_path set) and galaxy-train supervised (empty).
+absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options);
+
+struct EvalOptions {
+  std::string data_path;
+  std::string model_path;
+  // The split used in training (the test part is evaluated).
+  std::string fractions = "0.8,0.1,0.1";
+  uint64_t split_seed = 0;
+  // Also run the kNN-on-colours baseline on the same split. Default true.
+  bool with_baseline = true;
+  int knn_k = 20;
+  std::string device = "auto";
+  int threads = 0;
+  int batch = 256;
+};
+
+struct EvalReport {
+  PhotozMetrics overall;
+  std::vector<PhotozMetrics> per_bin;  // z_spec bins of 0.05 on [0, 0.4]
+  bool has_baseline = false;
+  PhotozBaselineReport baseline;
+  std::vector<double> z_spec, z_phot, z_err;  // per test galaxy
+  std::string model_kind;
+};
+
+// Predicts the test part's redshifts with the model's redshift head. FAILED_PRECONDITION when the
+// model has no redshift head; INVALID_ARGUMENT when its bands do not match the data's.
+absl::StatusOr<EvalReport> RunEval(const EvalOptions& options);
+
+std::string EvalReportJson(const EvalReport& report);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_REDSHIFT_TRAINING_H_

@@ -1,0 +1,95 @@
+#include "trainer/train_bench.h"
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "core/model/augment.h"
+#include "core/model/moco.h"
+#include "core/status_macros.h"
+#include "core/torch_info.h"
+
+namespace galaxy {
+
+absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
+  SetCpuThreads(o.threads);
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(o.device));
+  const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
+  ResNetConfig config;
+  config.arch = o.arch;
+  config.stem = o.stem;
+  config.in_channels = o.bands;
+  GALAXY_RETURN_IF_ERROR(config.Validate());
+  if (o.batch < 2 || o.steps < 1) return absl::InvalidArgumentError("--batch >= 2 and --steps >= 1");
+  TrainBenchResult result;
+  result.device = kind == DeviceKind::kCuda ? "cuda" : "cpu";
+  result.threads = GetTorchInfo().cpu_threads;
+  try {
+    torch::manual_seed(0);
+    MocoConfig moco_config;
+    moco_config.queue = 4096 - 4096 % o.batch;
+    Moco moco(config, moco_config);
+    moco->to(device);
+    if (o.channels_last) ToChannelsLast(*moco);
+    moco->train();
+    std::vector<torch::Tensor> params = moco->encoder_q->parameters();
+    for (const auto& p : moco->head_q->parameters()) params.push_back(p);
+    torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.03).momentum(0.9).weight_decay(1e-4));
+    AugmentOptions aug;
+    aug.band_noise.assign(static_cast<size_t>(o.bands), 0.05);
+    const Augmenter augmenter(aug, o.bands, o.image_size);
+    const torch::Tensor images = torch::randn({o.batch, o.bands, o.image_size, o.image_size}).abs().to(device);
+    const torch::Tensor ebv = torch::full({o.batch}, 0.03f).to(device);
+    auto sync = [&] {
+      if (kind == DeviceKind::kCuda) (void)moco->queue.sum().item<float>();
+    };
+    auto step = [&](bool augment, int64_t k) {
+      torch::Tensor q = images, key = images;
+      if (augment) {
+        q = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k));
+        key = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k + 1));
+      }
+      if (o.channels_last) {
+        q = q.contiguous(torch::MemoryFormat::ChannelsLast);
+        key = key.contiguous(torch::MemoryFormat::ChannelsLast);
+      }
+      MocoStep out = moco->forward(q, key);
+      optimizer.zero_grad();
+      out.loss.backward();
+      optimizer.step();
+      moco->MomentumUpdate();
+      moco->Enqueue(moco->last_keys());
+    };
+    auto time_steps = [&](bool augment) {
+      step(augment, 0);  // warm-up
+      sync();
+      const absl::Time start = absl::Now();
+      for (int k = 1; k <= o.steps; ++k) step(augment, k);
+      sync();
+      return static_cast<double>(o.batch) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
+    };
+    result.train_images_per_s = time_steps(true);
+    result.train_no_augment_images_per_s = time_steps(false);
+    moco->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor input = o.channels_last ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+    auto embed = [&] { return moco->head_q(moco->encoder_q(input)); };
+    embed();
+    sync();
+    const absl::Time start = absl::Now();
+    for (int k = 0; k < o.steps; ++k) embed();
+    sync();
+    result.embed_images_per_s = static_cast<double>(o.batch) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
+  } catch (const std::exception& e) {
+    return StatusFromException(e, "benchmark");
+  }
+  return result;
+}
+
+std::string TrainBenchJson(const TrainBenchOptions& o, const TrainBenchResult& r) {
+  return absl::StrFormat(
+      "{\"benchmark\":\"train\",\"arch\":\"%s\",\"stem\":\"%s\",\"batch\":%d,\"device\":\"%s\",\"threads\":%d,"
+      "\"train_images_per_s\":%.1f,\"train_no_augment_images_per_s\":%.1f,\"embed_images_per_s\":%.1f}",
+      o.arch, o.stem, o.batch, r.device, r.threads, r.train_images_per_s, r.train_no_augment_images_per_s,
+      r.embed_images_per_s);
+}
+
+}  // namespace galaxy

@@ -1,0 +1,39 @@
+// Training-step and embedding throughput of the real code path (MoCo step with augmentation on
+// the device; eval-mode embedding), for galaxy-train bench and galaxy-bench.
+#ifndef GALAXY_TRAINER_TRAIN_BENCH_H_
+#define GALAXY_TRAINER_TRAIN_BENCH_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace galaxy {
+
+struct TrainBenchOptions {
+  std::string arch = "resnet18";
+  std::string stem = "torchvision";
+  int batch = 64;
+  int bands = 5;
+  int image_size = 64;
+  // Timed steps (after one warm-up step). Default 5.
+  int steps = 5;
+  std::string device = "auto";
+  int threads = 0;
+  // Channels-last weights and inputs. Default true (what training uses).
+  bool channels_last = true;
+};
+
+struct TrainBenchResult {
+  std::string device;
+  int threads = 0;
+  double train_images_per_s = 0;          // MoCo step: augment both views + forward/backward
+  double train_no_augment_images_per_s = 0;  // the same step on un-augmented crops
+  double embed_images_per_s = 0;          // backbone + projection, eval mode, no grad
+};
+
+absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& options);
+std::string TrainBenchJson(const TrainBenchOptions& options, const TrainBenchResult& result);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_TRAIN_BENCH_H_

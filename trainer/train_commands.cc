@@ -1,0 +1,70 @@
+#include "trainer/train_commands.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+#include "core/file_util.h"
+#include "core/plot.h"
+#include "core/status_macros.h"
+
+namespace galaxy {
+
+absl::Status WriteRedshiftPlot(const std::string& path, const EvalReport& report,
+                               const std::string& title) {
+  PlotSeries points;
+  points.x = report.z_spec;
+  points.y = report.z_phot;
+  PlotOptions o;
+  o.title = title;
+  o.x_label = "Z SPEC";
+  o.y_label = "Z PHOT";
+  o.x_lo = o.y_lo = 0;
+  o.x_hi = o.y_hi = 0.4;
+  o.diagonal = true;
+  return WritePlotPng(path, {points}, o);
+}
+
+absl::Status RunEvalCommand(const EvalOptions& options, const std::string& json_path,
+                            const std::string& plot_path, bool print_json) {
+  GALAXY_ASSIGN_OR_RETURN(EvalReport report, RunEval(options));
+  const std::string json = EvalReportJson(report);
+  if (!json_path.empty()) GALAXY_RETURN_IF_ERROR(WriteFileAtomically(json_path, json + "\n"));
+  if (!plot_path.empty()) {
+    GALAXY_RETURN_IF_ERROR(WriteRedshiftPlot(
+        plot_path, report,
+        absl::StrFormat("%s  SIGMA_MAD %.4f  N %d", report.model_kind, report.overall.sigma_mad,
+                        report.overall.count)));
+  }
+  if (print_json) {
+    std::cout << json << "\n";
+    return absl::OkStatus();
+  }
+  std::cout << absl::StrFormat("%-22s %8s %10s %9s %8s\n", "model (test part)", "n", "sigma_MAD", "bias", "eta");
+  std::cout << absl::StrFormat("%-22s %8d %10.4f %+9.4f %8.3f\n", report.model_kind, report.overall.count,
+                               report.overall.sigma_mad, report.overall.bias, report.overall.outlier_rate);
+  if (report.has_baseline) {
+    const PhotozMetrics& b = report.baseline.test;
+    std::cout << absl::StrFormat("%-22s %8d %10.4f %+9.4f %8.3f\n", "kNN on colours", b.count, b.sigma_mad,
+                                 b.bias, b.outlier_rate);
+    std::cout << absl::StrFormat("%-22s %8d %10.4f\n", "predict the mean", report.baseline.predict_mean.count,
+                                 report.baseline.predict_mean.sigma_mad);
+  }
+  std::cout << "per z_spec bin:\n";
+  for (const PhotozMetrics& m : report.per_bin) {
+    if (m.count == 0) continue;
+    std::cout << absl::StrFormat("  %.2f-%.2f  n=%-6d sigma_MAD %.4f  bias %+.4f  eta %.3f\n", m.z_lo, m.z_hi,
+                                 m.count, m.sigma_mad, m.bias, m.outlier_rate);
+  }
+  return absl::OkStatus();
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace galaxy

@@ -1,0 +1,26 @@
+// Output formatting of galaxy-train's commands (trainer/train_main.cc wires the flags).
+#ifndef GALAXY_TRAINER_TRAIN_COMMANDS_H_
+#define GALAXY_TRAINER_TRAIN_COMMANDS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "trainer/redshift_training.h"
+
+namespace galaxy {
+
+// Runs the evaluation; prints a table (or the JSON with print_json); writes the JSON to
+// json_path and the predicted-vs-true plot to plot_path when given.
+absl::Status RunEvalCommand(const EvalOptions& options, const std::string& json_path,
+                            const std::string& plot_path, bool print_json);
+
+// Writes predicted vs true redshift (with the y = x line) as a PNG.
+absl::Status WriteRedshiftPlot(const std::string& path, const EvalReport& report,
+                               const std::string& title);
+
+// The contents of a text file, or "" when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_TRAIN_COMMANDS_H_
