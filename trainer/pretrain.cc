@@ -12,6 +12,7 @@
 #include "core/model/augment.h"
 #include "core/model/checkpoint.h"
 #include "core/model/moco.h"
+#include "core/model/torch_compat.h"
 #include "core/progress.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -79,6 +80,19 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   torch::manual_seed(options.seed);
   Moco moco(backbone, moco_config);
   moco->to(device);
+  const bool cuda = kind == DeviceKind::kCuda;
+  if (cuda) {
+    // Channels-last weights feed tensor cores; the dataset stays resident on the GPU when it
+    // fits, so that batches never cross the PCIe bus.
+    ToChannelsLast(*moco);
+    try {
+      data.images = data.images.to(device);
+      data.e_bv = data.e_bv.to(device);
+      log::Info("training data resident on the GPU");
+    } catch (const std::exception& e) {
+      log::Warn("training data does not fit on the GPU; batches are copied each step");
+    }
+  }
   std::vector<torch::Tensor> trainable = moco->encoder_q->parameters();
   for (const auto& p : moco->head_q->parameters()) trainable.push_back(p);
   const double base_lr = options.lr_per_256 * options.batch / 256.0;
@@ -177,12 +191,20 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     while (step < total_steps && (stop_after <= 0 || static_cast<int64_t>(result.losses.size()) < stop_after)) {
       const double lr = base_lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total_steps)));
       SetLearningRate(optimizer, lr);
-      const torch::Tensor index = order.Batch(step, options.batch);
+      const torch::Tensor index = order.Batch(step, options.batch).to(data.images.device());
       const torch::Tensor x = data.images.index_select(0, index).to(device);
       const torch::Tensor ebv = data.e_bv.index_select(0, index).to(device);
-      const torch::Tensor view_q = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step)));
-      const torch::Tensor view_k = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1));
-      MocoStep out = moco->forward(view_q, view_k);
+      MocoStep out;
+      {
+        CudaAutocast autocast(cuda);
+        torch::Tensor view_q = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step)));
+        torch::Tensor view_k = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1));
+        if (cuda) {
+          view_q = view_q.contiguous(torch::MemoryFormat::ChannelsLast);
+          view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
+        }
+        out = moco->forward(view_q, view_k);
+      }
       const double loss = out.loss.item<double>();
       if (!std::isfinite(loss)) {
         return absl::AbortedError(absl::StrFormat(

@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "core/model/augment.h"
 #include "core/model/moco.h"
+#include "core/model/torch_compat.h"
 #include "core/status_macros.h"
 #include "core/torch_info.h"
 
@@ -41,7 +42,9 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     auto sync = [&] {
       if (kind == DeviceKind::kCuda) (void)moco->queue.sum().item<float>();
     };
+    const bool amp = kind == DeviceKind::kCuda && o.amp;
     auto step = [&](bool augment, int64_t k) {
+      CudaAutocast autocast(amp);
       torch::Tensor q = images, key = images;
       if (augment) {
         q = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k));
@@ -71,7 +74,10 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     moco->eval();
     torch::NoGradGuard no_grad;
     const torch::Tensor input = o.channels_last ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
-    auto embed = [&] { return moco->head_q(moco->encoder_q(input)); };
+    auto embed = [&] {
+      CudaAutocast autocast(amp);
+      return moco->head_q(moco->encoder_q(input));
+    };
     embed();
     sync();
     const absl::Time start = absl::Now();

@@ -21,6 +21,8 @@ struct TrainBenchOptions {
   int threads = 0;
   // Channels-last weights and inputs. Default true (what training uses).
   bool channels_last = true;
+  // bf16 autocast on CUDA. Default true.
+  bool amp = true;
 };
 
 struct TrainBenchResult {

@@ -208,5 +208,6 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--json", bench_json, "JSON output");
   bench_cmd->add_flag("--channels-last,!--no-channels-last", bench.channels_last,
                       "Channels-last layout (default on)");
+  bench_cmd->add_flag("--amp,!--no-amp", bench.amp, "bf16 autocast on CUDA (default on)");
   return cli.Run(argc, argv);
 }
