@@ -5,14 +5,6 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
-# --- LibTorch (CPU from Debian here; CUDA where the LibTorch found was built with it) -----------
-find_package(Torch REQUIRED)
-if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda)
-  set(GALAXY_WITH_CUDA ON)
-else()
-  set(GALAXY_WITH_CUDA OFF)
-endif()
-
 # --- FAISS 1.7.3: OpenMP and BLAS/LAPACK must be found before faiss (static libfaiss.a) -------
 find_package(OpenMP REQUIRED)
 set(BLA_VENDOR OpenBLAS)
@@ -47,6 +39,16 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_program(GALAXY_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+# --- LibTorch (CPU from Debian here; CUDA where the LibTorch found was built with it) -----------
+# Found after Protobuf and gRPC on purpose: PyTorch's CMake config defines its own
+# protobuf::libprotobuf when none exists yet, and that one does not link Debian's libprotobuf.
+find_package(Torch REQUIRED)
+if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda)
+  set(GALAXY_WITH_CUDA ON)
+else()
+  set(GALAXY_WITH_CUDA OFF)
+endif()
 
 # --- storage and data formats -------------------------------------------------------------------
 find_package(OpenSSL REQUIRED)
