@@ -1,5 +1,8 @@
 #include "indexer/index_versions.h"
 
+// FAISS 1.7.3 headers use uint8_t without including <cstdint> (newer GCCs do not pull it in).
+#include <cstdint>
+
 #include <faiss/Index.h>
 #include <rocksdb/version.h>
 
