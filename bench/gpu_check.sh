@@ -46,7 +46,7 @@ log "galaxy-search throughput"
 for stem in paper torchvision; do
   "$build/bin/galaxy-train" bench --device cuda --arch resnet50 --stem "$stem" --batch 256 --steps 10 --json \
     >"$out/bench_resnet50_${stem}.json" 2>>"$out/bench.log"
-  cat "$out/bench_resnet50_${stem}.json"
+  cat "$out/bench_resnet50_${stem}.json"; echo
 done
 
 log "CPU suite on this machine (tests that need no GPU)"

@@ -161,6 +161,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   aug.crop = crop;
   aug.max_blur = options.max_blur;
   aug.band_noise = meta.band_noise;
+  aug.noise_on_device = cuda;
   aug.max_jitter = std::min(aug.max_jitter, std::max(0.0, (data.layout.height - crop) / 2.0 + 7));
   const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
 

@@ -13,6 +13,8 @@ struct TrainBenchOptions {
   std::string arch = "resnet18";
   std::string stem = "torchvision";
   int batch = 64;
+  // Images per embedding call. Default 1024 (the GPU anchors' size).
+  int embed_batch = 1024;
   int bands = 5;
   int image_size = 64;
   // Timed steps (after one warm-up step). Default 5.

@@ -203,6 +203,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--stem", bench.stem, "paper | torchvision")->capture_default_str();
   bench_cmd->add_option("--batch", bench.batch, "Images per step")->capture_default_str();
   bench_cmd->add_option("--steps", bench.steps, "Timed steps")->capture_default_str();
+  bench_cmd->add_option("--embed-batch", bench.embed_batch, "Images per embedding call")->capture_default_str();
   bench_cmd->add_option("--device", bench.device, "cpu | cuda | auto")->capture_default_str();
   bench_cmd->add_option("--threads", bench.threads, "CPU threads (0: all)")->capture_default_str();
   bench_cmd->add_flag("--json", bench_json, "JSON output");

@@ -61,7 +61,7 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
     dust[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
     blur[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
     for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
-    if (!options_.band_noise.empty()) {
+    if (!options_.band_noise.empty() && !options_.noise_on_device) {
       if (!d.noise.defined()) d.noise = torch::empty({n, bands_, options_.crop, options_.crop});
       // Table normals (core/random.h): cheap enough that the noise field costs little.
       float* noise = d.noise.data_ptr<float>() + i * bands_ * options_.crop * options_.crop;
@@ -126,11 +126,13 @@ torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor&
   x = Resample(x, draws.theta);
   x = Redden(x, draws.dust_ebv.to(device));
   x = Blur(x, draws.blur_sigma);
-  if (!options_.band_noise.empty() && draws.noise.defined()) {
+  if (!options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device)) {
     std::vector<float> noise(options_.band_noise.begin(), options_.band_noise.end());
     const torch::Tensor sigma =
         draws.noise_level.to(device) * torch::tensor(noise).to(device).view({1, -1});
-    x = x + draws.noise.to(device, x.scalar_type()) * sigma.view({-1, bands_, 1, 1}).to(x.scalar_type());
+    const torch::Tensor field = draws.noise.defined() ? draws.noise.to(device, x.scalar_type())
+                                                      : torch::randn(x.sizes(), x.options());
+    x = x + field * sigma.view({-1, bands_, 1, 1}).to(x.scalar_type());
   }
   return x;
 }

@@ -34,6 +34,10 @@ struct AugmentOptions {
   // Per-band noise level of the data (nanomaggies per pixel); the added noise is up to this.
   // Empty: no noise is added.
   std::vector<double> band_noise;
+  // Draw the noise field on the images' device at Apply time (torch::randn with that device's
+  // generator) instead of on the CPU in Draw: what training on a GPU wants. The CPU path keeps
+  // drawing it in Draw, reproducibly. Default false.
+  bool noise_on_device = false;
   // Galactic extinction coefficients R_b per band. Default SDSS u, g, r, i, z.
   std::vector<double> extinction = {4.239, 3.303, 2.285, 1.698, 1.263};
 };
@@ -44,7 +48,8 @@ struct AugmentDraws {
   torch::Tensor dust_ebv;    // N
   torch::Tensor blur_sigma;  // N, pixels
   torch::Tensor noise_level; // N x C, fraction of band_noise
-  torch::Tensor noise;       // N x C x crop x crop standard normals (empty: no noise)
+  torch::Tensor noise;       // N x C x crop x crop standard normals (undefined: none, or drawn on
+                             // the device by Apply when noise_on_device)
 };
 
 class Augmenter {
