@@ -4,6 +4,7 @@
 # network. Run as root (or with sudo available).
 #
 #   deploy/install-deps.sh            # build + test dependencies
+#   deploy/install-deps.sh --bench    # also the benchmarks' reference stacks (PyTorch eager)
 #   GALAXY_DEPS_QUIET=1 deploy/...    # less apt output
 set -euo pipefail
 
@@ -23,6 +24,11 @@ packages=(
   # python client and its tests
   python3 python3-grpcio python3-grpc-tools python3-numpy python3-h5py
 )
+
+# --bench: also the reference stacks the benchmarks compare against (PyTorch eager on CPU).
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-torch python3-torchvision)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
