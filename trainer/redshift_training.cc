@@ -80,12 +80,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   const bool finetune = !options.init_path.empty();
 
-  RowSelection train_rows;
-  train_rows.use_split = true;
-  train_rows.part = SplitPart::kTrain;
-  train_rows.fractions = fractions;
-  train_rows.split_seed = options.split_seed;
-  train_rows.require_redshift = true;
+  RowSelection train_rows = LabelledPart(SplitPart::kTrain, fractions, options.split_seed);
   train_rows.label_fraction = options.label_fraction;
   GALAXY_ASSIGN_OR_RETURN(TrainingData train, LoadTrainingData(options.data_path, train_rows));
   RowSelection val_rows = train_rows;
@@ -252,13 +247,9 @@ absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
     return absl::FailedPreconditionError(absl::StrCat(options.model_path, " is a ", net.metadata.kind,
                                                       " checkpoint without a redshift head; fine-tune it first"));
   }
-  RowSelection rows;
-  rows.use_split = true;
-  rows.part = SplitPart::kTest;
-  rows.fractions = fractions;
-  rows.split_seed = options.split_seed;
-  rows.require_redshift = true;
-  GALAXY_ASSIGN_OR_RETURN(TrainingData test, LoadTrainingData(options.data_path, rows));
+  GALAXY_ASSIGN_OR_RETURN(
+      TrainingData test,
+      LoadTrainingData(options.data_path, LabelledPart(SplitPart::kTest, fractions, options.split_seed)));
   if (test.layout.bands != net.metadata.bands()) {
     return absl::InvalidArgumentError(absl::StrCat(options.model_path, " expects ", net.metadata.bands(),
                                                    " bands; ", options.data_path, " has ", test.layout.bands));

@@ -11,6 +11,16 @@
 
 namespace galaxy {
 
+RowSelection LabelledPart(SplitPart part, const SplitFractions& fractions, uint64_t split_seed) {
+  RowSelection rows;
+  rows.use_split = true;
+  rows.part = part;
+  rows.fractions = fractions;
+  rows.split_seed = split_seed;
+  rows.require_redshift = true;
+  return rows;
+}
+
 bool InLabelFraction(int64_t id, double fraction) {
   if (fraction >= 1) return true;
   const double u = static_cast<double>(Mix64(static_cast<uint64_t>(id) ^ 0x1ABE1ull) >> 11) * 0x1.0p-53;

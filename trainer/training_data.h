@@ -30,6 +30,9 @@ struct RowSelection {
   std::vector<std::string> extra_columns;
 };
 
+// The galaxies with a known redshift in one part of the ID-hash split.
+RowSelection LabelledPart(SplitPart part, const SplitFractions& fractions, uint64_t split_seed);
+
 struct TrainingData {
   std::string path;
   DatasetLayout layout;
