@@ -262,8 +262,9 @@ absl::StatusOr<ByteSource> FileByteSource(const std::string& path) {
   });
 }
 
-absl::Status WriteNpy(const std::string& path, const std::string& descr,
-                      const std::vector<int64_t>& shape, const void* data, int64_t bytes) {
+namespace {
+
+std::string NpyHeaderBytes(const std::string& descr, const std::vector<int64_t>& shape) {
   std::vector<std::string> dims;
   for (int64_t d : shape) dims.push_back(absl::StrCat(d));
   std::string shape_text = absl::StrCat("(", absl::StrJoin(dims, ", "), shape.size() == 1 ? ",)" : ")");
@@ -279,8 +280,58 @@ absl::Status WriteNpy(const std::string& path, const std::string& descr,
   out.push_back(static_cast<char>(dict.size() & 0xFF));
   out.push_back(static_cast<char>((dict.size() >> 8) & 0xFF));
   out += dict;
+  return out;
+}
+
+}  // namespace
+
+absl::Status WriteNpy(const std::string& path, const std::string& descr,
+                      const std::vector<int64_t>& shape, const void* data, int64_t bytes) {
+  std::string out = NpyHeaderBytes(descr, shape);
   out.append(static_cast<const char*>(data), static_cast<size_t>(bytes));
   return WriteFileAtomically(path, out);
+}
+
+absl::StatusOr<std::unique_ptr<NpyWriter>> NpyWriter::Create(const std::string& path, const std::string& descr,
+                                                             const std::vector<int64_t>& shape, int64_t item_size) {
+  std::unique_ptr<NpyWriter> w(new NpyWriter);
+  w->path_ = path;
+  w->tmp_ = TempPathFor(path);
+  w->file_ = std::fopen(w->tmp_.c_str(), "wb");
+  if (w->file_ == nullptr) return absl::InternalError(absl::StrCat("cannot create ", w->tmp_));
+  const std::string header = NpyHeaderBytes(descr, shape);
+  if (std::fwrite(header.data(), 1, header.size(), w->file_) != header.size()) {
+    return absl::InternalError(absl::StrCat("cannot write ", w->tmp_));
+  }
+  w->expected_ = item_size;
+  for (int64_t d : shape) w->expected_ *= d;
+  return w;
+}
+
+NpyWriter::~NpyWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+  if (!committed_ && !tmp_.empty()) std::remove(tmp_.c_str());
+}
+
+absl::Status NpyWriter::Append(const void* data, int64_t bytes) {
+  if (std::fwrite(data, 1, static_cast<size_t>(bytes), file_) != static_cast<size_t>(bytes)) {
+    return absl::InternalError(absl::StrCat("writing ", tmp_, " failed (disk full?)"));
+  }
+  written_ += bytes;
+  return absl::OkStatus();
+}
+
+absl::Status NpyWriter::Commit() {
+  if (written_ != expected_) {
+    return absl::FailedPreconditionError(absl::StrCat(path_, ": ", written_, " bytes written, the shape needs ", expected_));
+  }
+  const bool ok = std::fflush(file_) == 0;
+  std::fclose(file_);
+  file_ = nullptr;
+  if (!ok) return absl::InternalError(absl::StrCat("writing ", tmp_, " failed"));
+  if (absl::Status s = DurableRename(tmp_, path_); !s.ok()) return s;
+  committed_ = true;
+  return absl::OkStatus();
 }
 
 }  // namespace galaxy

@@ -5,7 +5,9 @@
 #define GALAXY_CORE_NPY_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,27 @@ absl::StatusOr<ByteSource> FileByteSource(const std::string& path);
 // product(shape) * item size bytes in C order.
 absl::Status WriteNpy(const std::string& path, const std::string& descr,
                       const std::vector<int64_t>& shape, const void* data, int64_t bytes);
+
+// Writes a large .npy file in pieces: the shape is known up front, the data is appended, and
+// Commit renames the temporary file into place (an uncommitted writer removes it).
+class NpyWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<NpyWriter>> Create(const std::string& path, const std::string& descr,
+                                                           const std::vector<int64_t>& shape, int64_t item_size);
+  ~NpyWriter();
+  NpyWriter(const NpyWriter&) = delete;
+  NpyWriter& operator=(const NpyWriter&) = delete;
+  absl::Status Append(const void* data, int64_t bytes);
+  // FAILED_PRECONDITION when fewer or more bytes than the shape needs were appended.
+  absl::Status Commit();
+
+ private:
+  NpyWriter() = default;
+  std::string path_, tmp_;
+  FILE* file_ = nullptr;
+  int64_t expected_ = 0, written_ = 0;
+  bool committed_ = false;
+};
 
 }  // namespace galaxy
 

@@ -73,9 +73,9 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(CliTest, PlannedCommandExitsTwoSayingItIsNotAvailable) {
-  CommandResult result = RunBinary({"galaxy-index", "build"});
+  CommandResult result = RunBinary({"galaxy-client", "similar"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(result.err, "galaxy-index build is not available yet"))
+  EXPECT_TRUE(absl::StrContains(result.err, "galaxy-client similar is not available yet"))
       << result.err;
 }
 

@@ -17,7 +17,9 @@ class ScopedTempDir {
   ScopedTempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string name = info != nullptr ? std::string(info->test_suite_name()) + "." + info->name() : "suite";
-    path_ = std::filesystem::path(::testing::TempDir()) / (name + "." + std::to_string(::getpid()));
+    static int counter = 0;  // several directories in one test get distinct names
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (name + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -1,0 +1,227 @@
+// FAISS 1.7.3 behind VectorIndex. FAISS throws faiss::FaissException: caught here.
+#include <cstdint>  // FAISS 1.7.3 headers rely on it.
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexRefine.h>
+#include <faiss/IndexScalarQuantizer.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "indexer/vector_index.h"
+
+namespace galaxy {
+namespace {
+
+bool AllFinite(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return false;
+  }
+  return true;
+}
+
+class FaissVectorIndex : public VectorIndex {
+ public:
+  FaissVectorIndex(std::unique_ptr<faiss::Index> index, const IndexParams& params, int dim)
+      : index_(std::move(index)), params_(params), dim_(dim) {
+    ApplySearchParams();
+  }
+
+  int dim() const override { return dim_; }
+  int64_t count() const override { return index_->ntotal; }
+  const IndexParams& params() const override { return params_; }
+  bool needs_training() const override { return !index_->is_trained; }
+
+  absl::Status Train(const float* vectors, int64_t n) override {
+    if (!AllFinite(vectors, n * dim_)) return absl::InvalidArgumentError("training vectors hold NaN or Inf");
+    try {
+      if (!index_->is_trained) index_->train(n, vectors);
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "training the index");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Add(const float* vectors, const int64_t* ids, int64_t n) override {
+    if (!AllFinite(vectors, n * dim_)) return absl::InvalidArgumentError("vectors hold NaN or Inf");
+    try {
+      index_->add_with_ids(n, vectors, ids);
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "adding to the index");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Search(const float* queries, int64_t nq, int k, float* scores,
+                      int64_t* ids) const override {
+    if (k < 1) return absl::InvalidArgumentError(absl::StrCat("k = ", k, " < 1"));
+    try {
+      index_->search(nq, queries, k, scores, ids);
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "searching the index");
+    }
+    for (int64_t i = 0; i < nq * k; ++i) {
+      if (ids[i] < 0) scores[i] = -1.0f;
+      scores[i] = std::clamp(scores[i], -1.0f, 1.0f);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Save(const std::string& path) const override {
+    try {
+      faiss::write_index(index_.get(), path.c_str());
+    } catch (const std::exception& e) {
+      return StatusFromException(e, absl::StrCat("writing ", path));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Search breadth lives on the inner index (IDMap2 forwards search).
+  void ApplySearchParams() {
+    faiss::Index* inner = index_.get();
+    if (auto* map = dynamic_cast<faiss::IndexIDMap2*>(inner)) inner = map->index;
+    if (auto* refine = dynamic_cast<faiss::IndexRefine*>(inner)) {
+      refine->k_factor = std::max(1, params_.refine_factor);
+      inner = refine->base_index;
+    }
+    if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(inner)) hnsw->hnsw.efSearch = params_.ef_search;
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner)) ivf->nprobe = static_cast<size_t>(params_.nprobe);
+  }
+
+  std::unique_ptr<faiss::Index> index_;
+  IndexParams params_;
+  int dim_;
+};
+
+}  // namespace
+
+const char* IndexKindName(IndexKind kind) {
+  switch (kind) {
+    case IndexKind::kFlat: return "flat";
+    case IndexKind::kHnsw: return "hnsw";
+    case IndexKind::kIvfPq: return "ivfpq";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<IndexKind> ParseIndexKind(const std::string& name) {
+  if (name == "flat") return IndexKind::kFlat;
+  if (name == "hnsw") return IndexKind::kHnsw;
+  if (name == "ivfpq") return IndexKind::kIvfPq;
+  return absl::InvalidArgumentError(absl::StrCat("--index: unknown '", name, "' (expected flat, hnsw or ivfpq)"));
+}
+
+std::map<std::string, std::string> IndexParams::ToMap() const {
+  std::map<std::string, std::string> m = {{"kind", IndexKindName(kind)}};
+  if (kind == IndexKind::kHnsw) {
+    m["M"] = absl::StrCat(hnsw_m);
+    m["efConstruction"] = absl::StrCat(ef_construction);
+    m["efSearch"] = absl::StrCat(ef_search);
+  } else if (kind == IndexKind::kIvfPq) {
+    m["nlist"] = absl::StrCat(ivf_lists);
+    m["nprobe"] = absl::StrCat(nprobe);
+    m["pq_m"] = absl::StrCat(pq_m);
+    m["refine_factor"] = absl::StrCat(refine_factor);
+  }
+  return m;
+}
+
+absl::Status IndexParams::Apply(const std::map<std::string, std::string>& values) {
+  for (const auto& [key, value] : values) {
+    int v = 0;
+    if (key == "kind") {
+      GALAXY_ASSIGN_OR_RETURN(kind, ParseIndexKind(value));
+      continue;
+    }
+    if (!absl::SimpleAtoi(value, &v) || v < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("index parameter ", key, "=", value, ": not a non-negative integer"));
+    }
+    if (key == "M") hnsw_m = v;
+    else if (key == "efConstruction") ef_construction = v;
+    else if (key == "efSearch") ef_search = v;
+    else if (key == "nlist") ivf_lists = v;
+    else if (key == "nprobe") nprobe = v;
+    else if (key == "pq_m") pq_m = v;
+    else if (key == "refine_factor") refine_factor = v;
+    else return absl::InvalidArgumentError(absl::StrCat("unknown index parameter '", key, "'"));
+  }
+  if (hnsw_m < 4 || hnsw_m > 256) return absl::InvalidArgumentError("M must be within 4..256");
+  if (ef_search < 1 || ef_construction < 1 || nprobe < 1) {
+    return absl::InvalidArgumentError("efSearch, efConstruction and nprobe must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Create(const IndexParams& params_in,
+                                                                  int dim, int64_t expected_count) {
+  if (dim < 1) return absl::InvalidArgumentError(absl::StrCat("dimension ", dim, " < 1"));
+  IndexParams params = params_in;
+  try {
+    std::unique_ptr<faiss::Index> inner;
+    switch (params.kind) {
+      case IndexKind::kFlat:
+        inner = std::make_unique<faiss::IndexFlatIP>(dim);
+        break;
+      case IndexKind::kHnsw: {
+        auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, params.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+        hnsw->hnsw.efConstruction = params.ef_construction;
+        inner = std::move(hnsw);
+        break;
+      }
+      case IndexKind::kIvfPq: {
+        if (params.ivf_lists == 0) {
+          params.ivf_lists = static_cast<int>(std::clamp<double>(4 * std::sqrt(static_cast<double>(std::max<int64_t>(expected_count, 1))), 16, 65536));
+        }
+        if (params.pq_m == 0) params.pq_m = std::max(1, dim / 2);
+        if (dim % params.pq_m != 0) {
+          return absl::InvalidArgumentError(absl::StrCat("pq_m ", params.pq_m, " does not divide the dimension ", dim));
+        }
+        auto* quantizer = new faiss::IndexFlatIP(dim);
+        auto ivfpq = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim, static_cast<size_t>(params.ivf_lists),
+                                                         static_cast<size_t>(params.pq_m), 8, faiss::METRIC_INNER_PRODUCT);
+        ivfpq->own_fields = true;
+        if (params.refine_factor > 0) {
+          auto* base = ivfpq.release();
+          auto* sq = new faiss::IndexScalarQuantizer(dim, faiss::ScalarQuantizer::QT_fp16, faiss::METRIC_INNER_PRODUCT);
+          auto refine = std::make_unique<faiss::IndexRefine>(base, sq);
+          refine->own_fields = true;
+          refine->own_refine_index = true;
+          inner = std::move(refine);
+        } else {
+          inner = std::move(ivfpq);
+        }
+        break;
+      }
+    }
+    auto map = std::make_unique<faiss::IndexIDMap2>(inner.release());
+    map->own_fields = true;
+    return std::unique_ptr<VectorIndex>(new FaissVectorIndex(std::move(map), params, dim));
+  } catch (const std::exception& e) {
+    return StatusFromException(e, "creating the index");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::string& path,
+                                                                const IndexParams& params) {
+  try {
+    std::unique_ptr<faiss::Index> index(faiss::read_index(path.c_str()));
+    if (dynamic_cast<faiss::IndexIDMap2*>(index.get()) == nullptr) {
+      return absl::DataLossError(absl::StrCat(path, ": not a galaxy-search index (no ID map)"));
+    }
+    const int dim = index->d;
+    return std::unique_ptr<VectorIndex>(new FaissVectorIndex(std::move(index), params, dim));
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return absl::DataLossError(absl::StrCat(path, ": unreadable index: ", what.substr(0, what.find('\n'))));
+  }
+}
+
+}  // namespace galaxy

@@ -1,0 +1,238 @@
+#include "indexer/index_commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <queue>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/hdf5_dataset.h"
+#include "core/log.h"
+#include "core/npy.h"
+#include "core/progress.h"
+#include "core/status_macros.h"
+#include "indexer/snapshot.h"
+#include "indexer/snapshot_dir.h"
+#include "nlohmann/json.hpp"
+
+namespace galaxy {
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::string> ResolveSnapshotDir(const std::string& path) {
+  if (fs::exists(path + "/" + kManifestFile)) return path;
+  if (fs::exists(path + "/" + kCurrentFileName)) {
+    GALAXY_ASSIGN_OR_RETURN(std::string version, ReadCurrent(path));
+    return path + "/" + version;
+  }
+  return absl::NotFoundError(absl::StrCat(path, ": neither a snapshot (no ", kManifestFile,
+                                          ") nor a snapshots directory (no CURRENT)"));
+}
+
+absl::Status RunBuild(const BuildOptions& options) {
+  std::unique_ptr<Progress> progress;
+  std::string current_phase;
+  GALAXY_ASSIGN_OR_RETURN(BuildReport r, BuildSnapshot(options, [&](const BuildProgress& p) {
+    if (p.phase != current_phase) {
+      if (progress) progress->Finish(p.total);
+      current_phase = p.phase;
+      progress = std::make_unique<Progress>(p.phase, "galaxies", p.total);
+    }
+    progress->Update(p.done);
+  }));
+  std::cout << absl::StrFormat(
+      "snapshot %s: %d galaxies, %s index, recall@10 %.3f\n"
+      "  embedding %.1fs, indexing %.1fs, anomaly scores %.1fs, total %.1fs, peak memory %.0f MiB\n"
+      "  %s%s\n",
+      r.version, r.count, IndexKindName(options.index.kind), r.recall_at_10, r.embed_seconds, r.index_seconds,
+      r.anomaly_seconds, r.total_seconds, r.peak_rss_bytes / 1048576.0, r.snapshot_dir,
+      options.publish ? " (published: CURRENT names it)" : " (not published)");
+  return absl::OkStatus();
+}
+
+absl::Status RunInfo(const std::string& path, bool json) {
+  GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
+  const SnapshotManifest& m = s->manifest();
+  if (json) {
+    std::cout << m.ToJson() << "\n";
+    return absl::OkStatus();
+  }
+  std::string params;
+  for (const auto& [k, v] : m.index.ToMap()) absl::StrAppend(&params, params.empty() ? "" : ", ", k, "=", v);
+  std::cout << absl::StrFormat(
+      "snapshot      %s (%s)\ncreated       %s\ngalaxies      %d\ndimension     %d\nindex         %s; recall@10 %.3f\n"
+      "model         %s %s/%s, %d bands, redshift head: %s\nanomaly k     %d\ndata          %s\n"
+      "build         embed %.1fs, index %.1fs, anomalies %.1fs, total %.1fs\n",
+      m.version, dir, m.created_at, m.count, m.dimension, params, m.measured_recall_at_10, m.model.kind,
+      m.model.arch, m.model.stem, m.model.bands(), m.model.has_redshift_head ? "yes" : "no", m.anomaly_k,
+      m.data_path, m.embed_seconds, m.index_seconds, m.anomaly_seconds, m.total_seconds);
+  return absl::OkStatus();
+}
+
+absl::Status RunVerify(const std::string& path) {
+  GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
+  GALAXY_RETURN_IF_ERROR(s->Verify());
+  std::cout << absl::StrFormat("%s: OK (%d files match their checksums; %d galaxies in index and metadata)\n",
+                               dir, s->manifest().files.size(), s->manifest().count);
+  return absl::OkStatus();
+}
+
+absl::Status RunExport(const std::string& path, const std::string& npy_dir) {
+  if (npy_dir.empty()) return absl::InvalidArgumentError("--npy: required");
+  GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
+  const int64_t n = s->manifest().count, d = s->manifest().dimension;
+  fs::create_directories(npy_dir);
+  GALAXY_ASSIGN_OR_RETURN(auto ids, NpyWriter::Create(npy_dir + "/ids.npy", "<i8", {n}, 8));
+  GALAXY_ASSIGN_OR_RETURN(auto emb, NpyWriter::Create(npy_dir + "/embeddings.npy", "<f4", {n, d}, 4));
+  GALAXY_ASSIGN_OR_RETURN(auto score, NpyWriter::Create(npy_dir + "/anomaly_score.npy", "<f4", {n}, 4));
+  GALAXY_ASSIGN_OR_RETURN(auto zphot, NpyWriter::Create(npy_dir + "/zphot.npy", "<f4", {n}, 4));
+  GALAXY_ASSIGN_OR_RETURN(auto zerr, NpyWriter::Create(npy_dir + "/zphot_err.npy", "<f4", {n}, 4));
+  GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
+    const int64_t id = r.id();
+    const float a = r.anomaly_score();
+    const float z = r.has_zphot() ? r.zphot() : std::nanf("");
+    const float e = r.has_zphot_err() ? r.zphot_err() : std::nanf("");
+    GALAXY_RETURN_IF_ERROR(ids->Append(&id, 8));
+    GALAXY_RETURN_IF_ERROR(emb->Append(r.embedding().data(), 4 * static_cast<int64_t>(r.embedding_size())));
+    GALAXY_RETURN_IF_ERROR(score->Append(&a, 4));
+    GALAXY_RETURN_IF_ERROR(zphot->Append(&z, 4));
+    return zerr->Append(&e, 4);
+  }));
+  for (NpyWriter* w : {ids.get(), emb.get(), score.get(), zphot.get(), zerr.get()}) GALAXY_RETURN_IF_ERROR(w->Commit());
+  std::cout << absl::StrFormat("wrote %s/{ids,embeddings,anomaly_score,zphot,zphot_err}.npy: %d galaxies x %d\n",
+                               npy_dir, n, d);
+  return absl::OkStatus();
+}
+
+absl::Status RunListAnomalies(const std::string& path, int top, bool json) {
+  if (top < 1) return absl::InvalidArgumentError("--top: must be >= 1");
+  GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
+  using Entry = std::pair<float, v1::GalaxyRecord>;
+  auto cmp = [](const Entry& a, const Entry& b) { return a.first > b.first; };
+  std::priority_queue<Entry, std::vector<Entry>, decltype(cmp)> best(cmp);
+  GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
+    if (static_cast<int>(best.size()) < top) {
+      best.emplace(r.anomaly_score(), r);
+    } else if (r.anomaly_score() > best.top().first) {
+      best.pop();
+      best.emplace(r.anomaly_score(), r);
+    }
+    return absl::OkStatus();
+  }));
+  std::vector<v1::GalaxyRecord> out;
+  while (!best.empty()) {
+    out.push_back(best.top().second);
+    best.pop();
+  }
+  std::reverse(out.begin(), out.end());
+  if (json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : out) {
+      j.push_back({{"id", r.id()}, {"ra", r.ra()}, {"dec", r.dec()}, {"anomaly_score", r.anomaly_score()},
+                   {"anomaly_percentile", r.anomaly_percentile()}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  std::cout << absl::StrFormat("%4s %20s %10s %10s %8s %10s\n", "rank", "ObjID", "ra", "dec", "score", "percentile");
+  int rank = 1;
+  for (const auto& r : out) {
+    std::cout << absl::StrFormat("%4d %20d %10.5f %+10.5f %8.4f %10.3f\n", rank++, r.id(), r.ra(), r.dec(),
+                                 r.anomaly_score(), r.anomaly_percentile());
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+// ROC AUC by the Mann-Whitney statistic (ties count half).
+double Auc(std::vector<std::pair<float, bool>> scored) {
+  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  double rank_sum = 0;
+  int64_t pos = 0, neg = 0;
+  for (size_t i = 0; i < scored.size();) {
+    size_t j = i;
+    while (j < scored.size() && scored[j].first == scored[i].first) ++j;
+    const double mid = (static_cast<double>(i) + static_cast<double>(j) + 1) / 2;  // 1-based average rank
+    for (size_t t = i; t < j; ++t) {
+      if (scored[t].second) {
+        rank_sum += mid;
+        ++pos;
+      } else {
+        ++neg;
+      }
+    }
+    i = j;
+  }
+  if (pos == 0 || neg == 0) return std::nan("");
+  return (rank_sum - static_cast<double>(pos) * (pos + 1) / 2) / (static_cast<double>(pos) * neg);
+}
+}  // namespace
+
+absl::StatusOr<AnomalyAuc> ComputeAnomalyAuc(const std::string& path, const std::string& data_path,
+                                             const std::string& label_column) {
+  GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(data_path));
+  absl::StatusOr<std::vector<double>> labels = reader->ReadColumn(label_column);
+  if (!labels.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(data_path, ": no label column '", label_column, "'"));
+  }
+  std::vector<double> kinds;
+  if (absl::StatusOr<std::vector<double>> k = reader->ReadColumn("anomaly_kind"); k.ok()) kinds = *k;
+  GALAXY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, reader->ReadIds());
+  std::unordered_map<int64_t, size_t> row_of;
+  for (size_t i = 0; i < ids.size(); ++i) row_of[ids[i]] = i;
+  std::vector<std::pair<float, bool>> all;
+  std::map<int, std::vector<std::pair<float, bool>>> by_kind;
+  std::vector<float> normal_scores;
+  GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
+    auto it = row_of.find(r.id());
+    if (it == row_of.end()) return absl::OkStatus();
+    const bool positive = (*labels)[it->second] != 0;
+    all.emplace_back(r.anomaly_score(), positive);
+    if (!kinds.empty()) {
+      const int kind = static_cast<int>(kinds[it->second]);
+      if (positive) by_kind[kind].emplace_back(r.anomaly_score(), true);
+      else normal_scores.push_back(r.anomaly_score());
+    }
+    return absl::OkStatus();
+  }));
+  AnomalyAuc result;
+  for (const auto& [score, positive] : all) (positive ? result.positives : result.negatives)++;
+  if (result.positives == 0 || result.negatives == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("'", label_column, "' has ", result.positives,
+                                                      " positives and ", result.negatives, " negatives; need both"));
+  }
+  result.auc = Auc(all);
+  for (auto& [kind, positives] : by_kind) {
+    for (float v : normal_scores) positives.emplace_back(v, false);
+    result.auc_by_kind[kind] = Auc(positives);
+  }
+  return result;
+}
+
+absl::Status RunAnomalyAuc(const std::string& path, const std::string& data_path, const std::string& label_column,
+                           bool json) {
+  GALAXY_ASSIGN_OR_RETURN(AnomalyAuc r, ComputeAnomalyAuc(path, data_path, label_column));
+  if (json) {
+    nlohmann::json j = {{"auc", r.auc}, {"positives", r.positives}, {"negatives", r.negatives}};
+    for (const auto& [k, v] : r.auc_by_kind) j["auc_by_kind"][absl::StrCat(k)] = v;
+    std::cout << j.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  std::cout << absl::StrFormat("ROC AUC of the anomaly score against '%s': %.3f (%d anomalies, %d normal)\n",
+                               label_column, r.auc, r.positives, r.negatives);
+  const char* names[] = {"none", "merger", "ring", "star", "trail"};
+  for (const auto& [k, v] : r.auc_by_kind) {
+    std::cout << absl::StrFormat("  kind %d %-8s AUC %.3f\n", k, k >= 0 && k < 5 ? names[k] : "?", v);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

@@ -1,0 +1,174 @@
+#include "indexer/snapshot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/checksum.h"
+#include "core/npy.h"
+#include "core/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace galaxy {
+namespace fs = std::filesystem;
+
+std::string SnapshotManifest::ToJson() const {
+  nlohmann::json files_json = nlohmann::json::object();
+  for (const auto& [name, d] : files) files_json[name] = {{"sha256", d.sha256}, {"bytes", d.bytes}};
+  nlohmann::json j = {{"format_version", format_version},
+                      {"version", version},
+                      {"created_at", created_at},
+                      {"count", count},
+                      {"dimension", dimension},
+                      {"index", index.ToMap()},
+                      {"measured_recall_at_10", measured_recall_at_10},
+                      {"anomaly_k", anomaly_k},
+                      {"model", nlohmann::json::parse(model.ToJson())},
+                      {"model_checksum", model_checksum},
+                      {"data_path", data_path},
+                      {"data_checksum", data_checksum},
+                      {"seconds", {{"embed", embed_seconds}, {"index", index_seconds},
+                                   {"anomaly", anomaly_seconds}, {"total", total_seconds}}},
+                      {"files", files_json}};
+  return j.dump(2);
+}
+
+absl::StatusOr<SnapshotManifest> SnapshotManifest::FromJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("manifest is not JSON");
+  SnapshotManifest m;
+  try {
+    m.format_version = j.at("format_version").get<int>();
+    if (m.format_version > 1) {
+      return absl::FailedPreconditionError(absl::StrCat("snapshot format ", m.format_version, " is newer than this software"));
+    }
+    m.version = j.at("version").get<std::string>();
+    m.created_at = j.value("created_at", "");
+    m.count = j.at("count").get<int64_t>();
+    m.dimension = j.at("dimension").get<int>();
+    GALAXY_RETURN_IF_ERROR(m.index.Apply(j.at("index").get<std::map<std::string, std::string>>()));
+    m.measured_recall_at_10 = j.value("measured_recall_at_10", 1.0);
+    m.anomaly_k = j.value("anomaly_k", 10);
+    GALAXY_ASSIGN_OR_RETURN(m.model, ModelMetadata::FromJson(j.at("model").dump()));
+    m.model_checksum = j.value("model_checksum", "");
+    m.data_path = j.value("data_path", "");
+    m.data_checksum = j.value("data_checksum", "");
+    if (j.contains("seconds")) {
+      m.embed_seconds = j["seconds"].value("embed", 0.0);
+      m.index_seconds = j["seconds"].value("index", 0.0);
+      m.anomaly_seconds = j["seconds"].value("anomaly", 0.0);
+      m.total_seconds = j["seconds"].value("total", 0.0);
+    }
+    for (const auto& [name, d] : j.at("files").items()) {
+      m.files[name] = FileDigest{d.at("sha256").get<std::string>(), d.at("bytes").get<int64_t>()};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat("manifest: ", e.what()));
+  }
+  return m;
+}
+
+absl::StatusOr<std::map<std::string, FileDigest>> DigestFiles(const std::string& dir) {
+  std::map<std::string, FileDigest> out;
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string rel = fs::relative(entry.path(), dir).string();
+    if (rel == kManifestFile || rel.find("/LOCK") != std::string::npos || rel == "LOCK") continue;
+    // RocksDB's informational logs change on every open; they are not data.
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("LOG", 0) == 0) continue;
+    GALAXY_ASSIGN_OR_RETURN(std::string sha, Sha256File(entry.path().string()));
+    out[rel] = FileDigest{sha, static_cast<int64_t>(entry.file_size())};
+  }
+  if (ec) return absl::InternalError(absl::StrCat("listing ", dir, ": ", ec.message()));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir) {
+  std::unique_ptr<Snapshot> s(new Snapshot);
+  s->dir_ = dir;
+  const std::string manifest_path = dir + "/" + kManifestFile;
+  std::ifstream in(manifest_path);
+  if (!in) return absl::NotFoundError(absl::StrCat(manifest_path, ": missing (incomplete or not a snapshot)"));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<SnapshotManifest> manifest = SnapshotManifest::FromJson(text.str());
+  if (!manifest.ok()) return Annotate(manifest.status(), manifest_path);
+  s->manifest_ = *manifest;
+  GALAXY_ASSIGN_OR_RETURN(s->index_, VectorIndex::Load(dir + "/" + kIndexFile, s->manifest_.index));
+  if (s->index_->dim() != s->manifest_.dimension) {
+    return absl::DataLossError(absl::StrCat(dir, ": index dimension ", s->index_->dim(), " but the manifest says ",
+                                            s->manifest_.dimension));
+  }
+  GALAXY_ASSIGN_OR_RETURN(s->metadata_, MetadataStore::OpenReadOnly(dir + "/" + kMetadataDir));
+  const std::string scores = dir + "/" + kAnomalyScoresFile;
+  GALAXY_ASSIGN_OR_RETURN(ByteSource source, FileByteSource(scores));
+  GALAXY_ASSIGN_OR_RETURN(NpyHeader header, ReadNpyHeader(source, scores));
+  if (header.scalar.kind != 'f' || header.scalar.size != 4 || header.count() != s->manifest_.count) {
+    return absl::DataLossError(absl::StrCat(scores, ": expected ", s->manifest_.count, " float32 scores"));
+  }
+  s->sorted_scores_.resize(static_cast<size_t>(header.count()));
+  GALAXY_RETURN_IF_ERROR(ReadExactly(source, reinterpret_cast<char*>(s->sorted_scores_.data()),
+                                     header.count() * 4, scores));
+  return s;
+}
+
+double Snapshot::AnomalyPercentile(double score) const {
+  if (sorted_scores_.empty()) return 0;
+  const auto below = std::lower_bound(sorted_scores_.begin(), sorted_scores_.end(), static_cast<float>(score));
+  return 100.0 * static_cast<double>(below - sorted_scores_.begin()) / static_cast<double>(sorted_scores_.size());
+}
+
+absl::Status Snapshot::Verify(int sample) const {
+  GALAXY_ASSIGN_OR_RETURN(auto files, DigestFiles(dir_));
+  for (const auto& [name, want] : manifest_.files) {
+    auto it = files.find(name);
+    if (it == files.end()) return absl::DataLossError(absl::StrCat(dir_, ": ", name, " is missing"));
+    if (it->second.bytes != want.bytes || it->second.sha256 != want.sha256) {
+      return absl::DataLossError(absl::StrCat(dir_, ": ", name, " does not match its checksum in the manifest"));
+    }
+  }
+  for (const auto& [name, digest] : files) {
+    if (!manifest_.files.count(name)) {
+      return absl::DataLossError(absl::StrCat(dir_, ": ", name, " is not in the manifest"));
+    }
+  }
+  GALAXY_RETURN_IF_ERROR(metadata_->VerifyChecksums());
+  if (index_->count() != manifest_.count) {
+    return absl::DataLossError(absl::StrCat(dir_, ": the index holds ", index_->count(), " galaxies, the manifest ",
+                                            manifest_.count));
+  }
+  int64_t records = 0, checked = 0, found = 0;
+  const int64_t stride = std::max<int64_t>(1, manifest_.count / std::max(1, sample));
+  std::vector<float> scores(10);
+  std::vector<int64_t> ids(10);
+  GALAXY_RETURN_IF_ERROR(metadata_->ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
+    if (r.embedding_size() != manifest_.dimension) {
+      return absl::DataLossError(absl::StrCat(dir_, ": galaxy ", r.id(), " has a ", r.embedding_size(),
+                                              "-d embedding, the index ", manifest_.dimension));
+    }
+    if (records++ % stride == 0) {
+      GALAXY_RETURN_IF_ERROR(index_->Search(r.embedding().data(), 1, 10, scores.data(), ids.data()));
+      ++checked;
+      found += std::find(ids.begin(), ids.end(), r.id()) != ids.end();
+    }
+    return absl::OkStatus();
+  }));
+  if (records != manifest_.count) {
+    return absl::DataLossError(absl::StrCat(dir_, ": the metadata holds ", records, " galaxies, the manifest ",
+                                            manifest_.count));
+  }
+  // Approximate indexes may miss a few; demand what the build measured, with margin.
+  const double rate = checked ? static_cast<double>(found) / static_cast<double>(checked) : 1.0;
+  if (rate < std::min(0.99, manifest_.measured_recall_at_10) - 0.1) {
+    return absl::DataLossError(absl::StrCat(dir_, ": only ", found, " of ", checked,
+                                            " sampled galaxies are found by their own embedding"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

@@ -1,0 +1,89 @@
+// An immutable, published snapshot:
+//   SNAPSHOTS_DIR/<version>/
+//     index.faiss           the vector index (indexer/vector_index.h)
+//     meta.rocksdb/         one galaxy.v1.GalaxyRecord per galaxy (indexer/metadata_store.h)
+//     model.pt              the checkpoint the embeddings came from (the server embeds uploads)
+//     anomaly_scores.npy    every galaxy's anomaly score, sorted (percentiles of new images)
+//     manifest.json         what it holds, how it was built, and a SHA-256 of every file
+#ifndef GALAXY_INDEXER_SNAPSHOT_H_
+#define GALAXY_INDEXER_SNAPSHOT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/model_metadata.h"
+#include "indexer/metadata_store.h"
+#include "indexer/vector_index.h"
+
+namespace galaxy {
+
+inline constexpr char kIndexFile[] = "index.faiss";
+inline constexpr char kMetadataDir[] = "meta.rocksdb";
+inline constexpr char kModelFile[] = "model.pt";
+inline constexpr char kAnomalyScoresFile[] = "anomaly_scores.npy";
+inline constexpr char kManifestFile[] = "manifest.json";
+
+struct FileDigest {
+  std::string sha256;
+  int64_t bytes = 0;
+};
+
+struct SnapshotManifest {
+  int format_version = 1;
+  std::string version;
+  std::string created_at;
+  int64_t count = 0;
+  int dimension = 0;
+  IndexParams index;
+  double measured_recall_at_10 = 1.0;
+  int anomaly_k = 10;
+  ModelMetadata model;
+  std::string model_checksum;
+  std::string data_path, data_checksum;
+  double embed_seconds = 0, index_seconds = 0, anomaly_seconds = 0, total_seconds = 0;
+  // Relative path inside the snapshot -> digest, for every file.
+  std::map<std::string, FileDigest> files;
+
+  std::string ToJson() const;
+  static absl::StatusOr<SnapshotManifest> FromJson(const std::string& json);
+};
+
+// Digests of every regular file under `dir` (relative paths), except the manifest itself.
+absl::StatusOr<std::map<std::string, FileDigest>> DigestFiles(const std::string& dir);
+
+// An opened snapshot (read-only). Thread-safe for concurrent reads.
+class Snapshot {
+ public:
+  // Opens SNAPSHOTS_DIR/<version> (`dir`): manifest, index, metadata, sorted anomaly scores.
+  // Errors name the file that is missing or unreadable.
+  static absl::StatusOr<std::unique_ptr<Snapshot>> Open(const std::string& dir);
+
+  const SnapshotManifest& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
+  const VectorIndex& index() const { return *index_; }
+  const MetadataStore& metadata() const { return *metadata_; }
+  // Percentile (0..100) of an anomaly score in the catalog's distribution.
+  double AnomalyPercentile(double score) const;
+  // The `n` most anomalous galaxies' IDs are not kept apart: ListAnomalies walks the records.
+
+  // Checks every file's SHA-256 and size against the manifest, RocksDB's own checksums, that the
+  // index, the metadata and the manifest hold the same number of galaxies, and that a sample of
+  // galaxies (up to `sample`) is found by its own embedding. DATA_LOSS naming the first problem.
+  absl::Status Verify(int sample = 1000) const;
+
+ private:
+  Snapshot() = default;
+  std::string dir_;
+  SnapshotManifest manifest_;
+  std::unique_ptr<VectorIndex> index_;
+  std::unique_ptr<MetadataStore> metadata_;
+  std::vector<float> sorted_scores_;
+};
+
+}  // namespace galaxy
+
+#endif  // GALAXY_INDEXER_SNAPSHOT_H_
