@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_format.h"
+#include "bench/index_bench.h"
 #include "bench/machine_info.h"
 #include "bench/synth_bench.h"
 #include "core/status_macros.h"
@@ -50,6 +51,28 @@ int main(int argc, char** argv) {
   synth->add_option("--threads", synth_threads, "Threads (0: every usable CPU)")->capture_default_str();
   synth->add_option("--scratch", scratch, "Directory for the written file")->capture_default_str();
   synth->add_flag("--json", synth_json, "JSON output");
+  int64_t index_count = 100000;
+  bool index_json = false;
+  CLI::App* index_cmd = cli.AddCommand(
+      "index", "In-process search: build time, size, single-query latency, batch QPS and recall@10 per index kind",
+      [&]() -> absl::Status {
+        GALAXY_ASSIGN_OR_RETURN(std::vector<galaxy::IndexBenchRow> rows, galaxy::RunIndexBench(index_count, scratch));
+        if (index_json) {
+          std::cout << galaxy::IndexBenchJson(index_count, rows) << "\n";
+          return absl::OkStatus();
+        }
+        std::cout << absl::StrFormat("%d x 128 clustered unit vectors (the FAISS anchor's data)\n", index_count);
+        std::cout << absl::StrFormat("%-20s %10s %10s %12s %12s %10s\n", "index", "build s", "MiB", "1 query ms",
+                                     "batch q/s", "recall@10");
+        for (const auto& r : rows) {
+          std::cout << absl::StrFormat("%-20s %10.1f %10.1f %12.3f %12.0f %10.3f\n", r.kind, r.build_seconds,
+                                       r.index_bytes / 1048576.0, r.single_query_ms, r.batch_qps, r.recall_at_10);
+        }
+        return absl::OkStatus();
+      });
+  index_cmd->add_option("--count", index_count, "Vectors")->capture_default_str();
+  index_cmd->add_option("--scratch", scratch, "Directory for the saved indexes")->capture_default_str();
+  index_cmd->add_flag("--json", index_json, "JSON output");
   CLI::App* run = cli.AddPlannedCommand("run", "Run the suite and write JSON + markdown results");
   run->add_flag("--quick", "Small sizes: checks that every benchmark runs (CI)");
   run->add_option("--out", "Results directory");

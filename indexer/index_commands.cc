@@ -34,14 +34,17 @@ absl::StatusOr<std::string> ResolveSnapshotDir(const std::string& path) {
 absl::Status RunBuild(const BuildOptions& options) {
   std::unique_ptr<Progress> progress;
   std::string current_phase;
+  int64_t last_done = 0;
   GALAXY_ASSIGN_OR_RETURN(BuildReport r, BuildSnapshot(options, [&](const BuildProgress& p) {
     if (p.phase != current_phase) {
-      if (progress) progress->Finish(p.total);
+      if (progress) progress->Finish(last_done);
       current_phase = p.phase;
       progress = std::make_unique<Progress>(p.phase, "galaxies", p.total);
     }
+    last_done = p.done;
     progress->Update(p.done);
   }));
+  if (progress) progress->Finish(last_done);
   std::cout << absl::StrFormat(
       "snapshot %s: %d galaxies, %s index, recall@10 %.3f\n"
       "  embedding %.1fs, indexing %.1fs, anomaly scores %.1fs, total %.1fs, peak memory %.0f MiB\n"

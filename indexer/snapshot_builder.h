@@ -4,7 +4,8 @@
 //      vectors to a scratch file, so memory stays bounded;
 //   2. fill the vector index (training IVF-PQ on a sample first);
 //   3. score anomalies: mean cosine distance to the k nearest other galaxies, and percentiles;
-//   4. measure recall@10 of approximate indexes against exact search on a sample of queries;
+//   4. measure recall@10 of approximate indexes against exact search on a sample of queries,
+//      widening the search-time parameters until the target recall is met;
 //   5. write the index, the model, the sorted scores and the manifest with every file's SHA-256,
 //      rename the build directory to its version, and publish CURRENT by atomic rename.
 // The build works in SNAPSHOTS_DIR/.building-<version>-<pid>/: a build that dies at any point
@@ -34,6 +35,10 @@ struct BuildOptions {
   int anomaly_k = 10;
   // Queries sampled to measure recall@10 of approximate indexes. Default 1000.
   int recall_queries = 1000;
+  // When the measured recall@10 is below this, the search-time parameters (efSearch; nprobe and
+  // refine_factor) are doubled until it is reached or the search is exhaustive; the manifest
+  // records the parameters used. Default 0.95.
+  double target_recall = 0.95;
   // Publish CURRENT when done. Default true.
   bool publish = true;
   // Version name; empty: a fresh timestamped one.

@@ -4,8 +4,8 @@
 //   flat   exact (FAISS IndexFlatIP)
 //   hnsw   graph (FAISS IndexHNSWFlat, inner product): fast, approximate, d*4 + M*8 bytes/vector
 //   ivfpq  inverted lists + product quantisation (FAISS IndexIVFPQ), re-ranked with 8-bit scalar
-//          16-bit float codes (IndexRefine): 2.5 bytes per dimension instead of 4, approximate;
-//          refine_factor=0 keeps only the PQ codes (d/2 bytes per vector)
+//          16-bit float codes (IndexRefine): 2.25 bytes per dimension instead of 4, approximate;
+//          refine_factor=0 keeps only the PQ codes (d/4 bytes per vector)
 // No FAISS type appears here; faiss_vector_index.cc wraps it.
 #ifndef GALAXY_INDEXER_VECTOR_INDEX_H_
 #define GALAXY_INDEXER_VECTOR_INDEX_H_
@@ -26,12 +26,12 @@ absl::StatusOr<IndexKind> ParseIndexKind(const std::string& name);
 
 struct IndexParams {
   IndexKind kind = IndexKind::kFlat;
-  // HNSW: neighbours per node, construction and search breadth. Defaults 32, 200, 128.
+  // HNSW: neighbours per node, construction and search breadth. Defaults 32, 80, 128.
   int hnsw_m = 32;
-  int ef_construction = 200;
+  int ef_construction = 80;
   int ef_search = 128;
   // IVF-PQ: inverted lists (0: 4 * sqrt(n), within 16..65536), probed lists, PQ sub-quantisers
-  // (0: dim / 2), and re-ranking of k * refine_factor candidates
+  // (0: dim / 4), and re-ranking of k * refine_factor candidates
   // with 16-bit float codes (refine_factor 0: none). Defaults 0, 64, 0, 8.
   int ivf_lists = 0;
   int nprobe = 64;
@@ -72,6 +72,8 @@ class VectorIndex {
   // [-1, 1], best first) and IDs (-1 where fewer than k exist). scores and ids: nq x k.
   virtual absl::Status Search(const float* queries, int64_t nq, int k, float* scores,
                               int64_t* ids) const = 0;
+  // Changes the search-time parameters (ef_search, nprobe, refine_factor) of a built index.
+  virtual void SetSearchParams(const IndexParams& params) = 0;
   // Writes the index to `path` (not atomically: the snapshot directory is what gets published).
   virtual absl::Status Save(const std::string& path) const = 0;
 };

@@ -1,0 +1,31 @@
+// In-process search benchmarks of the snapshot index kinds on clustered unit vectors, generated
+// exactly as ../shared/anchors/faiss_cpu_anchor.cpp does (2000 centres + 0.5 noise, seed 1), so
+// that its figures and ours are on the same data.
+#ifndef GALAXY_BENCH_INDEX_BENCH_H_
+#define GALAXY_BENCH_INDEX_BENCH_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "indexer/vector_index.h"
+
+namespace galaxy {
+
+struct IndexBenchRow {
+  std::string kind;
+  std::string params;
+  double build_seconds = 0;
+  int64_t index_bytes = 0;      // size of the saved index file
+  double single_query_ms = 0;   // one query at a time
+  double batch_qps = 0;         // 256 queries in one call
+  double recall_at_10 = 1.0;    // against exact search
+};
+
+// count vectors of dim 128; 256 queries (the first vectors, as the anchor).
+absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t count, const std::string& scratch_dir);
+std::string IndexBenchJson(int64_t count, const std::vector<IndexBenchRow>& rows);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_BENCH_INDEX_BENCH_H_
