@@ -131,8 +131,12 @@ int RemoveBuildDebris(const std::string& snapshots_dir) {
 absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const ProgressCallback& progress) {
   const absl::Time start = absl::Now();
   GALAXY_RETURN_IF_ERROR(CheckInputs(options));
-  auto report_progress = [&](const std::string& phase, int64_t done, int64_t total) {
+  auto report_progress = [&](const std::string& phase, int64_t done, int64_t total) -> absl::Status {
     if (progress) progress(BuildProgress{phase, done, total});
+    if (options.cancel != nullptr && options.cancel->load()) {
+      return absl::CancelledError(absl::StrCat("build cancelled while ", phase, "; nothing was published"));
+    }
+    return absl::OkStatus();
   };
   fs::create_directories(options.snapshots_dir);
   RemoveBuildDebris(options.snapshots_dir);
@@ -251,7 +255,7 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
     }
     GALAXY_RETURN_IF_ERROR(store->Put(records));
     GALAXY_RETURN_IF_ERROR(scratch.Append(ev, count));
-    report_progress("embedding", first + count, n);
+    GALAXY_RETURN_IF_ERROR(report_progress("embedding", first + count, n));
   }
   GALAXY_RETURN_IF_ERROR(scratch.Close());
   report.embed_seconds = Seconds(phase);
@@ -270,14 +274,14 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
       GALAXY_RETURN_IF_ERROR(scratch.Read(i, 1, &row));
       sample.insert(sample.end(), row.begin(), row.end());
     }
-    report_progress("training the index", 0, 1);
+    GALAXY_RETURN_IF_ERROR(report_progress("training the index", 0, 1));
     GALAXY_RETURN_IF_ERROR(index->Train(sample.data(), static_cast<int64_t>(sample.size()) / dim));
   }
   for (int64_t first = 0; first < n; first += kChunk) {
     const int64_t count = std::min(kChunk, n - first);
     GALAXY_RETURN_IF_ERROR(scratch.Read(first, count, &chunk));
     GALAXY_RETURN_IF_ERROR(index->Add(chunk.data(), ids.data() + first, count));
-    report_progress("indexing", first + count, n);
+    GALAXY_RETURN_IF_ERROR(report_progress("indexing", first + count, n));
   }
   report.index_seconds = Seconds(phase);
 
@@ -319,7 +323,7 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
       }
       scores[static_cast<size_t>(first + i)] = used > 0 ? static_cast<float>(sum / used) : 2.0f;
     }
-    report_progress("scoring anomalies", first + count, n);
+    GALAXY_RETURN_IF_ERROR(report_progress("scoring anomalies", first + count, n));
   }
   scoring_holder.reset();
   std::vector<float> sorted = scores;
@@ -336,7 +340,7 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
       records.push_back(std::move(r));
     }
     GALAXY_RETURN_IF_ERROR(store->Put(records));
-    report_progress("writing anomaly scores", first + count, n);
+    GALAXY_RETURN_IF_ERROR(report_progress("writing anomaly scores", first + count, n));
   }
   report.anomaly_seconds = Seconds(phase);
 
@@ -396,11 +400,11 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
                              " even with the widest search: these embeddings are too tightly packed for ",
                              IndexKindName(options.index.kind), "; use hnsw or flat"));
     }
-    report_progress("measuring recall", 1, 1);
+    GALAXY_RETURN_IF_ERROR(report_progress("measuring recall", 1, 1));
   }
 
   // 5. Files, manifest, publication.
-  report_progress("writing files", 0, 1);
+  GALAXY_RETURN_IF_ERROR(report_progress("writing files", 0, 1));
   GALAXY_RETURN_IF_ERROR(index->Save(build_dir + "/" + kIndexFile));
   std::error_code ec;
   fs::copy_file(options.model_path, build_dir + "/" + kModelFile, ec);

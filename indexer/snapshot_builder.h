@@ -13,6 +13,7 @@
 #ifndef GALAXY_INDEXER_SNAPSHOT_BUILDER_H_
 #define GALAXY_INDEXER_SNAPSHOT_BUILDER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -44,6 +45,9 @@ struct BuildOptions {
   // Version name; empty: a fresh timestamped one.
   std::string version;
   int threads = 0;
+  // When set and true, the build stops at its next progress report with CANCELLED (nothing is
+  // published; the build directory is removed).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct BuildProgress {

@@ -1,6 +1,8 @@
 #include "server/galaxy_server.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -9,25 +11,71 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/status_macros.h"
+#include "core/torch_info.h"
+#include "indexer/snapshot_dir.h"
+#include "server/metrics.h"
 #include "server/search_service.h"
 
 namespace galaxy {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is not a PEM file"));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
+  if (o.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  GALAXY_ASSIGN_OR_RETURN(pair.private_key, ReadPem("--tls-key", o.tls_key));
+  GALAXY_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem("--tls-cert", o.tls_cert));
+  ssl.pem_key_cert_pairs.push_back(pair);
+  if (!o.tls_client_ca.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem("--tls-client-ca", o.tls_client_ca));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 GalaxyServer::GalaxyServer(const ServerOptions& options)
     : options_(options),
-      search_(std::make_unique<SearchService>(options)),
-      admin_(std::make_unique<AdminService>()) {}
+      state_(std::make_unique<ServiceState>(options)),
+      search_(std::make_unique<SearchService>(state_.get())),
+      admin_(std::make_unique<AdminService>(state_.get())) {}
 
 GalaxyServer::~GalaxyServer() { Shutdown(); }
 
+int GalaxyServer::metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+
+std::string GalaxyServer::snapshot_version() const {
+  auto live = state_->live.Get();
+  return live ? live->version() : "";
+}
+
 absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOptions& options) {
   GALAXY_RETURN_IF_ERROR(options.Validate());
+  GALAXY_RETURN_IF_ERROR(ResolveDevice(options.device).status());
+  GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(options));
   std::unique_ptr<GalaxyServer> server(new GalaxyServer(options));
+  if (!options.auth_token_file.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(TokenAuth auth, TokenAuth::FromFile(options.auth_token_file));
+    server->state_->auth = std::move(auth);
+  }
+  SetCpuThreads(options.threads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
   // gRPC sets SO_REUSEPORT by default, which would let a second server share the port
   // silently; a port in use must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -42,12 +90,28 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen, " (address in use, or no such interface?)"));
   }
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   // Ready only once a snapshot is loaded; until then the search service reports NOT_SERVING.
-  server->server_->GetHealthCheckService()->SetServingStatus(kSearchServiceName, false);
-  server->server_->GetHealthCheckService()->SetServingStatus(kAdminServiceName, true);
-  if (!IsLoopbackAddress(options.listen)) {
-    log::Warn("listening beyond loopback without TLS or authentication",
-              {{"listen", options.listen}});
+  health->SetServingStatus(kSearchServiceName, false);
+  health->SetServingStatus(kAdminServiceName, true);
+  server->state_->on_serving = [health](bool serving) { health->SetServingStatus(kSearchServiceName, serving); };
+  if (!options.metrics_listen.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(server->metrics_http_,
+                            MetricsHttpServer::Start(options.metrics_listen, &server->state_->metrics));
+  }
+  if (!IsLoopbackAddress(options.listen) && (options.tls_cert.empty() || options.auth_token_file.empty())) {
+    log::Warn("listening beyond loopback without both TLS and token authentication",
+              {{"listen", options.listen},
+               {"tls", options.tls_cert.empty() ? "off" : "on"},
+               {"auth", options.auth_token_file.empty() ? "off" : "on"}});
+  }
+  absl::StatusOr<std::string> current = ReadCurrent(options.snapshots_dir);
+  if (current.ok()) {
+    absl::Status loaded = server->state_->SwapTo(*current, nullptr);
+    if (!loaded.ok()) log::Error("starting without a snapshot", {{"reason", loaded.message()}});
+  } else {
+    log::Warn("no snapshot to serve yet; NOT_SERVING until one is published and reloaded",
+              {{"snapshots", options.snapshots_dir}, {"reason", current.status().message()}});
   }
   return server;
 }
@@ -56,11 +120,14 @@ void GalaxyServer::Shutdown() {
   absl::MutexLock lock(&mu_);
   if (stopped_) return;
   stopped_ = true;
+  admin_->Stop();
+  if (server_ == nullptr) return;  // Start failed before the gRPC server was built  // a running rebuild stops unpublished; it would swap into a stopping server
   server_->GetHealthCheckService()->Shutdown();
   auto deadline = std::chrono::system_clock::now() +
                   std::chrono::milliseconds(static_cast<int64_t>(options_.drain_seconds * 1000));
   server_->Shutdown(deadline);
   server_->Wait();
+  metrics_http_.reset();
 }
 
 }  // namespace galaxy

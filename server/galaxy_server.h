@@ -5,6 +5,10 @@
 // "galaxy.v1.GalaxySearch" is NOT_SERVING until a snapshot is loaded (readiness), so load
 // balancers and `docker` health checks should ask for that name.
 //
+// At start the server loads the snapshot SNAPSHOTS_DIR/CURRENT names. When there is none yet, or
+// it fails to open, the server still starts (NOT_SERVING, the reason logged) so that a rebuild or
+// a later ReloadSnapshot can bring it up.
+//
 //   ServerOptions options;
 //   options.listen = "127.0.0.1:0";
 //   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> server, GalaxyServer::Start(options));
@@ -30,6 +34,8 @@ namespace galaxy {
 
 class SearchService;
 class AdminService;
+struct ServiceState;
+class MetricsHttpServer;
 
 class GalaxyServer {
  public:
@@ -44,6 +50,10 @@ class GalaxyServer {
 
   // The port actually bound (the chosen one when options.listen asked for port 0).
   int port() const { return port_; }
+  // The metrics HTTP port (0 without --metrics-listen).
+  int metrics_port() const;
+  // Version of the live snapshot; empty when none is loaded.
+  std::string snapshot_version() const;
 
   // Stops accepting calls, lets in-flight calls finish for up to options.drain_seconds, cancels
   // the rest, and returns when the server has stopped. Health turns NOT_SERVING first. Safe to
@@ -54,9 +64,12 @@ class GalaxyServer {
   GalaxyServer(const ServerOptions& options);
 
   const ServerOptions options_;
+  // Declared first so that it outlives the services (a rebuild thread swaps through it).
+  std::unique_ptr<ServiceState> state_;
   std::unique_ptr<SearchService> search_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,18 +1,57 @@
-// The galaxy.v1.GalaxySearch service. GetIndexInfo reports the server's limits and version (and
-// an empty snapshot until snapshot serving lands); the query RPCs answer UNIMPLEMENTED with a
-// message naming the RPC until their implementation lands.
+// The galaxy.v1 services over the live snapshot.
+//
+// Every RPC goes through one wrapper (ServiceState::Handle): authentication, the snapshot the
+// call will read from start to end, deadline checks, metrics by RPC and status code, and one log
+// line per failed call (code, message, peer; never a token).
 #ifndef GALAXY_SERVER_SEARCH_SERVICE_H_
 #define GALAXY_SERVER_SEARCH_SERVICE_H_
 
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
+#include "server/auth.h"
+#include "server/batcher.h"
+#include "server/metrics.h"
+#include "server/serving_snapshot.h"
 #include "server/server_options.h"
 
 namespace galaxy {
 
-// Thread-safe: gRPC calls the methods concurrently.
-class SearchService final : public galaxy::v1::GalaxySearch::Service {
+// What both services share. Thread-safe.
+struct ServiceState {
+  explicit ServiceState(const ServerOptions& options);
+
+  const ServerOptions options;
+  const RequestLimits limits;
+  SnapshotHolder live;
+  Metrics metrics;
+  DynamicBatcher batcher;
+  std::optional<TokenAuth> auth;
+  // Told whether a snapshot is being served (health).
+  std::function<void(bool)> on_serving;
+
+  // Opens `version` of the snapshots directory and makes it live. FAILED_PRECONDITION with the
+  // reason when it does not open (the old snapshot keeps serving). Serialised.
+  absl::Status SwapTo(const std::string& version, std::string* previous);
+  absl::Mutex swap_mu;
+
+  // Runs `body` as RPC `rpc` (auth for `role`, metrics, logging) and converts its status.
+  grpc::Status Handle(const char* rpc, grpc::ServerContext* context, Role role,
+                      const std::function<absl::Status()>& body);
+};
+
+class SearchService final : public v1::GalaxySearch::Service {
  public:
-  explicit SearchService(const ServerOptions& options) : options_(options) {}
+  explicit SearchService(ServiceState* state) : state_(state) {}
 
   grpc::Status SimilarGalaxies(grpc::ServerContext*, const v1::SimilarGalaxiesRequest*,
                                v1::SimilarGalaxiesResponse*) override;
@@ -20,29 +59,38 @@ class SearchService final : public galaxy::v1::GalaxySearch::Service {
                                     v1::BatchSimilarGalaxiesResponse*) override;
   grpc::Status PredictRedshift(grpc::ServerContext*, const v1::PredictRedshiftRequest*,
                                v1::PredictRedshiftResponse*) override;
-  grpc::Status ScoreAnomaly(grpc::ServerContext*, const v1::ScoreAnomalyRequest*,
-                            v1::ScoreAnomalyResponse*) override;
+  grpc::Status ScoreAnomaly(grpc::ServerContext*, const v1::ScoreAnomalyRequest*, v1::ScoreAnomalyResponse*) override;
   grpc::Status ListAnomalies(grpc::ServerContext*, const v1::ListAnomaliesRequest*,
                              v1::ListAnomaliesResponse*) override;
-  grpc::Status GetGalaxy(grpc::ServerContext*, const v1::GetGalaxyRequest*,
-                         v1::GalaxyRecord*) override;
-  grpc::Status GetIndexInfo(grpc::ServerContext*, const v1::GetIndexInfoRequest*,
-                            v1::IndexInfo* response) override;
+  grpc::Status GetGalaxy(grpc::ServerContext*, const v1::GetGalaxyRequest*, v1::GalaxyRecord*) override;
+  grpc::Status GetIndexInfo(grpc::ServerContext*, const v1::GetIndexInfoRequest*, v1::IndexInfo*) override;
 
  private:
-  const ServerOptions options_;
+  ServiceState* state_;
 };
 
-// The galaxy.v1.GalaxyAdmin service: every RPC answers UNIMPLEMENTED until snapshot rebuilding
-// and reloading land.
-class AdminService final : public galaxy::v1::GalaxyAdmin::Service {
+class AdminService final : public v1::GalaxyAdmin::Service {
  public:
-  grpc::Status RebuildIndex(grpc::ServerContext*, const v1::RebuildIndexRequest*,
-                            v1::RebuildIndexResponse*) override;
-  grpc::Status GetRebuildStatus(grpc::ServerContext*, const v1::GetRebuildStatusRequest*,
-                                v1::RebuildStatus*) override;
+  explicit AdminService(ServiceState* state) : state_(state) {}
+  // Cancels a running rebuild and waits for it to stop (nothing is published by it then).
+  ~AdminService() override { Stop(); }
+  void Stop();
+
+  grpc::Status RebuildIndex(grpc::ServerContext*, const v1::RebuildIndexRequest*, v1::RebuildIndexResponse*) override;
+  grpc::Status GetRebuildStatus(grpc::ServerContext*, const v1::GetRebuildStatusRequest*, v1::RebuildStatus*) override;
   grpc::Status ReloadSnapshot(grpc::ServerContext*, const v1::ReloadSnapshotRequest*,
                               v1::ReloadSnapshotResponse*) override;
+
+ private:
+  ServiceState* state_;
+  absl::Mutex mu_;
+  std::map<std::string, v1::RebuildStatus> rebuilds_ ABSL_GUARDED_BY(mu_);
+  std::string latest_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  int started_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set on destruction: a running rebuild stops at its next progress report, unpublished.
+  std::atomic<bool> cancel_{false};
+  std::thread worker_;
 };
 
 }  // namespace galaxy

@@ -43,7 +43,10 @@ absl::Status Serve(const ServerOptions& options, const std::string& port_file) {
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> server, GalaxyServer::Start(options));
   log::Info("galaxy-server listening",
             {{"listen", options.listen}, {"port", absl::StrCat(server->port())},
-             {"version", Version()}});
+             {"version", Version()}, {"snapshot", server->snapshot_version()},
+             {"tls", options.tls_cert.empty() ? "off" : (options.tls_client_ca.empty() ? "on" : "mutual")},
+             {"auth", options.auth_token_file.empty() ? "off" : "tokens"},
+             {"metrics_port", absl::StrCat(server->metrics_port())}});
   if (!port_file.empty()) GALAXY_RETURN_IF_ERROR(WritePortFile(port_file, server->port()));
 
   int signal_number = 0;
@@ -71,50 +74,45 @@ int main(int argc, char** argv) {
 
   galaxy::ServerOptions options;
   std::string port_file;
-  // Flags of features that are not available yet: refused when given, so that nobody runs an
-  // unprotected server believing TLS or authentication is on.
-  std::vector<std::pair<std::string, std::string>> planned = {
-      {"--metrics-listen", "Prometheus metrics host:port"},
-      {"--tls-cert", "Server certificate (PEM)"},
-      {"--tls-key", "Server private key (PEM)"},
-      {"--tls-client-ca", "CA bundle for client certificates (mutual TLS)"},
-      {"--auth-token-file", "File of bearer tokens (search and admin)"},
-  };
-  std::vector<std::string> planned_values(planned.size());
-
   CLI::App& app = cli.app();
+  app.add_option("--snapshots", options.snapshots_dir,
+                 "Snapshots directory (galaxy-index build --out); CURRENT names the live snapshot")
+      ->envname("GALAXY_SNAPSHOTS");
   app.add_option("--listen", options.listen,
                  "host:port to listen on; loopback unless told otherwise; port 0 picks one")
       ->capture_default_str()->envname("GALAXY_LISTEN");
-  app.add_option("--snapshots", options.snapshots_dir,
-                 "Snapshots directory (CURRENT names the live snapshot) [serving snapshots is "
-                 "not available yet]")
-      ->envname("GALAXY_SNAPSHOTS");
+  app.add_option("--device", options.device, "Where the model runs: cpu, cuda or auto")
+      ->capture_default_str()->envname("GALAXY_DEVICE");
+  app.add_option("--threads", options.threads, "CPU threads for the model (0: every core)")->capture_default_str();
   app.add_option("--max-message-bytes", options.max_message_bytes,
                  "Largest request/response message in bytes")->capture_default_str();
-  app.add_option("--max-k", options.max_k, "Largest k per similarity query")
-      ->capture_default_str();
-  app.add_option("--max-batch", options.max_batch, "Most items per batched call")
-      ->capture_default_str();
+  app.add_option("--max-k", options.max_k, "Largest k per similarity query")->capture_default_str();
+  app.add_option("--max-batch", options.max_batch, "Most items per batched call")->capture_default_str();
   app.add_option("--max-image-bytes", options.max_image_bytes, "Largest uploaded image, bytes")
       ->capture_default_str();
+  app.add_flag("--batching,!--no-batching", options.batching,
+               "Batch concurrent image queries into one forward pass")->capture_default_str();
+  app.add_option("--batch-max-size", options.batch_max_size, "Most images per forward pass")->capture_default_str();
+  app.add_option("--batch-max-delay-ms", options.batch_max_delay_ms,
+                 "Longest an image query waits for others to join its batch (0: no waiting)")
+      ->capture_default_str();
+  app.add_option("--tls-cert", options.tls_cert, "Server certificate chain (PEM); with --tls-key")
+      ->envname("GALAXY_TLS_CERT");
+  app.add_option("--tls-key", options.tls_key, "Server private key (PEM)")->envname("GALAXY_TLS_KEY");
+  app.add_option("--tls-client-ca", options.tls_client_ca,
+                 "CA bundle (PEM): clients must present a certificate it signed (mutual TLS)")
+      ->envname("GALAXY_TLS_CLIENT_CA");
+  app.add_option("--auth-token-file", options.auth_token_file,
+                 "File of bearer tokens, lines 'search TOKEN' / 'admin TOKEN'; every RPC then needs "
+                 "'authorization: Bearer TOKEN' (admin RPCs the admin token)")
+      ->envname("GALAXY_AUTH_TOKEN_FILE");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "host:port for Prometheus metrics over HTTP (GET /metrics); off when empty")
+      ->envname("GALAXY_METRICS_LISTEN");
   app.add_option("--drain-seconds", options.drain_seconds,
                  "On SIGTERM, how long in-flight requests may finish")->capture_default_str();
   app.add_option("--port-file", port_file,
                  "Write the bound port to this file once listening (for scripts and tests)");
-  for (size_t i = 0; i < planned.size(); ++i) {
-    app.add_option(planned[i].first, planned_values[i],
-                   planned[i].second + " [not available yet]");
-  }
-  cli.SetMainAction([&]() -> absl::Status {
-    for (size_t i = 0; i < planned.size(); ++i) {
-      if (!planned_values[i].empty()) {
-        return absl::UnimplementedError(absl::StrCat(
-            planned[i].first, " is not available yet in galaxy-search ", galaxy::Version(),
-            "; refusing to start without it"));
-      }
-    }
-    return galaxy::Serve(options, port_file);
-  });
+  cli.SetMainAction([&]() -> absl::Status { return galaxy::Serve(options, port_file); });
   return cli.Run(argc, argv);
 }

@@ -55,6 +55,25 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--drain-seconds: ", drain_seconds, " is outside 0 .. 3600"));
   }
+  if (snapshots_dir.empty()) {
+    return absl::InvalidArgumentError("--snapshots: required (the directory galaxy-index build --out wrote)");
+  }
+  if (device != "cpu" && device != "cuda" && device != "auto") {
+    return absl::InvalidArgumentError(absl::StrCat("--device: '", device, "' is not cpu, cuda or auto"));
+  }
+  if (batch_max_size < 1 || batch_max_size > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch-max-size: ", batch_max_size, " is outside 1 .. 4096"));
+  }
+  if (!(batch_max_delay_ms >= 0 && batch_max_delay_ms <= 1000)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch-max-delay-ms: ", batch_max_delay_ms, " is outside 0 .. 1000"));
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key: give both or neither");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca: needs --tls-cert and --tls-key (mutual TLS is TLS)");
+  }
   return absl::OkStatus();
 }
 

@@ -13,9 +13,25 @@ struct ServerOptions {
   // host:port to listen on. Default loopback only; port 0 picks a free port (see
   // GalaxyServer::port()). Listening beyond loopback needs an explicit address.
   std::string listen = "127.0.0.1:50051";
-  // Directory of published snapshots (SNAPSHOTS_DIR/CURRENT names the live one). May be empty
-  // until snapshot serving is available.
+  // Directory of published snapshots (SNAPSHOTS_DIR/CURRENT names the live one). Required. The
+  // server loads what CURRENT names at start (serving NOT_SERVING until one exists) and on
+  // ReloadSnapshot; RebuildIndex publishes new snapshots here.
   std::string snapshots_dir;
+  // Where the model runs for image queries and rebuilds: "cpu", "cuda" or "auto" (the GPU when
+  // present). Default auto.
+  std::string device = "auto";
+  // Dynamic batching of image queries: on/off, most images per forward pass, longest wait for
+  // company (0: no waiting). Defaults on, 64, 2 ms.
+  bool batching = true;
+  int batch_max_size = 64;
+  double batch_max_delay_ms = 2;
+  // TLS: certificate chain and private key (PEM). Both or neither. With tls_client_ca, clients
+  // must present a certificate signed by it (mutual TLS).
+  std::string tls_cert, tls_key, tls_client_ca;
+  // Bearer tokens (server/auth.h). Empty: no authentication (loopback use).
+  std::string auth_token_file;
+  // host:port of the Prometheus /metrics HTTP listener. Empty: none.
+  std::string metrics_listen;
   // Largest request and response message, bytes. Default 64 MiB (gRPC's default is 4 MiB, too
   // small for image batches). Range 1 MiB .. 1 GiB.
   uint64_t max_message_bytes = 64ull << 20;
@@ -28,6 +44,8 @@ struct ServerOptions {
   // Seconds that shutdown (SIGTERM) waits for in-flight requests before cancelling them.
   // Default 10.
   double drain_seconds = 10;
+  // Threads LibTorch may use for image queries and rebuilds (0: every core).
+  int threads = 0;
 
   // INVALID_ARGUMENT naming the first out-of-range field.
   absl::Status Validate() const;

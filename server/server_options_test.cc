@@ -7,6 +7,8 @@ namespace {
 
 TEST(ServerOptionsTest, DefaultsAreValidAndListenOnLoopback) {
   ServerOptions options;
+  EXPECT_NE(options.Validate().message().find("--snapshots: required"), std::string::npos);
+  options.snapshots_dir = "/srv/snapshots";
   EXPECT_TRUE(options.Validate().ok());
   EXPECT_TRUE(IsLoopbackAddress(options.listen));
   EXPECT_GT(options.max_message_bytes, 4u << 20);  // above gRPC's 4 MiB default
@@ -23,6 +25,7 @@ TEST(ServerOptionsTest, LoopbackDetection) {
 
 TEST(ServerOptionsTest, RejectsMalformedListenAddress) {
   ServerOptions options;
+  options.snapshots_dir = "/srv/snapshots";
   for (const char* bad : {"127.0.0.1", ":50051", "127.0.0.1:port", "127.0.0.1:70000"}) {
     options.listen = bad;
     absl::Status status = options.Validate();
@@ -34,6 +37,7 @@ TEST(ServerOptionsTest, RejectsMalformedListenAddress) {
 TEST(ServerOptionsTest, RejectsLimitsOutOfRange) {
   ServerOptions options;
   options.max_k = 0;
+  options.snapshots_dir = "/srv/snapshots";
   EXPECT_NE(options.Validate().message().find("--max-k"), std::string::npos);
   options = ServerOptions();
   options.max_message_bytes = 1000;
@@ -44,6 +48,17 @@ TEST(ServerOptionsTest, RejectsLimitsOutOfRange) {
   options = ServerOptions();
   options.drain_seconds = -1;
   EXPECT_FALSE(options.Validate().ok());
+  options = ServerOptions();
+  options.snapshots_dir = "/srv/snapshots";
+  options.tls_cert = "cert.pem";
+  EXPECT_NE(options.Validate().message().find("--tls-cert and --tls-key"), std::string::npos);
+  options.tls_cert.clear();
+  options.tls_client_ca = "ca.pem";
+  EXPECT_NE(options.Validate().message().find("--tls-client-ca"), std::string::npos);
+  options = ServerOptions();
+  options.snapshots_dir = "/srv/snapshots";
+  options.batch_max_delay_ms = -1;
+  EXPECT_NE(options.Validate().message().find("--batch-max-delay-ms"), std::string::npos);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "client/galaxy_client.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
 #include "tests/subprocess.h"
+#include "tests/temp_dir.h"
 
 namespace galaxy {
 namespace {
@@ -20,7 +21,7 @@ using testutil::ServerProcess;
 class ServerHealthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({"--snapshots", dir_.path().string()});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ClientOptions options;
@@ -29,6 +30,7 @@ class ServerHealthTest : public ::testing::Test {
     client_ = std::move(*GalaxyClient::Connect(options));
   }
 
+  testutil::ScopedTempDir dir_;  // an empty snapshots directory: nothing published yet
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<GalaxyClient> client_;
 };
@@ -80,7 +82,7 @@ TEST_F(ServerHealthTest, IndexInfoReportsLimitsAndNoSnapshot) {
   EXPECT_FALSE(info->server_version().empty());
 }
 
-TEST_F(ServerHealthTest, QueryRpcsNotYetImplementedSaySoByName) {
+TEST_F(ServerHealthTest, QueriesBeforeASnapshotIsPublishedSayHowToPublishOne) {
   auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
   auto stub = v1::GalaxySearch::NewStub(channel);
   grpc::ClientContext context;
@@ -88,13 +90,14 @@ TEST_F(ServerHealthTest, QueryRpcsNotYetImplementedSaySoByName) {
   request.set_id(1);
   v1::SimilarGalaxiesResponse response;
   grpc::Status status = stub->SimilarGalaxies(&context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_TRUE(absl::StrContains(status.error_message(), "SimilarGalaxies")) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "no snapshot is loaded yet")) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "galaxy-index build")) << status.error_message();
 }
 
 TEST_F(ServerHealthTest, AcceptsMessagesAboveGrpcsDefaultLimit) {
-  // 6 MiB: over gRPC's 4 MiB default, under our 64 MiB. The RPC itself is not implemented
-  // yet, so UNIMPLEMENTED (not RESOURCE_EXHAUSTED) shows the message got through.
+  // 6 MiB: over gRPC's 4 MiB default, under our 64 MiB. No snapshot is loaded, so
+  // FAILED_PRECONDITION (not RESOURCE_EXHAUSTED) shows the message got through.
   auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
   auto stub = v1::GalaxySearch::NewStub(channel);
   grpc::ClientContext context;
@@ -102,7 +105,7 @@ TEST_F(ServerHealthTest, AcceptsMessagesAboveGrpcsDefaultLimit) {
   request.mutable_image()->set_data(std::string(6 << 20, '\0'));
   v1::SimilarGalaxiesResponse response;
   grpc::Status status = stub->SimilarGalaxies(&context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
 }
 
 TEST_F(ServerHealthTest, SigtermStopsCleanly) {
@@ -114,22 +117,36 @@ TEST_F(ServerHealthTest, SigtermStopsCleanly) {
 }
 
 TEST(ServerStartTest, RefusesAPortInUseWithAClearMessage) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> first = ServerProcess::Start({});
+  testutil::ScopedTempDir dir;
+  absl::StatusOr<std::unique_ptr<ServerProcess>> first = ServerProcess::Start({"--snapshots", dir.path().string()});
   ASSERT_TRUE(first.ok()) << first.status();
   absl::StatusOr<testutil::CommandResult> second = testutil::RunCommand(
-      {testutil::BinDir() + "/galaxy-server", "--listen", (*first)->address()});
+      {testutil::BinDir() + "/galaxy-server", "--listen", (*first)->address(), "--snapshots", dir.path().string()});
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second->err, "cannot listen on " + (*first)->address()))
       << second->err;
 }
 
-TEST(ServerStartTest, RefusesSecurityFlagsItCannotHonourYet) {
-  absl::StatusOr<testutil::CommandResult> result = testutil::RunCommand(
-      {testutil::BinDir() + "/galaxy-server", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem"});
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(result->err, "--tls-cert is not available yet")) << result->err;
+TEST(ServerStartTest, RefusesIncompleteOrUnreadableSecuritySettings) {
+  testutil::ScopedTempDir dir;
+  const std::string server = testutil::BinDir() + "/galaxy-server";
+  absl::StatusOr<testutil::CommandResult> half = testutil::RunCommand(
+      {server, "--listen", "127.0.0.1:0", "--snapshots", dir.path().string(), "--tls-cert", "x.pem"});
+  ASSERT_TRUE(half.ok()) << half.status();
+  EXPECT_EQ(half->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(half->err, "--tls-cert and --tls-key: give both or neither")) << half->err;
+  absl::StatusOr<testutil::CommandResult> missing = testutil::RunCommand(
+      {server, "--listen", "127.0.0.1:0", "--snapshots", dir.path().string(), "--tls-cert", dir.File("no-cert.pem"),
+       "--tls-key", dir.File("no-key.pem")});
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(missing->err, "cannot read " + dir.File("no-")) ) << missing->err;
+  absl::StatusOr<testutil::CommandResult> tokens = testutil::RunCommand(
+      {server, "--listen", "127.0.0.1:0", "--snapshots", dir.path().string(), "--auth-token-file", dir.File("tokens")});
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_EQ(tokens->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(tokens->err, "--auth-token-file: cannot read")) << tokens->err;
 }
 
 }  // namespace

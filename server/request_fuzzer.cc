@@ -1,0 +1,41 @@
+// libFuzzer target: arbitrary bytes as the requests the server checks (a single similarity
+// query, a batch, an anomaly listing). Parsing may fail; when it succeeds, validation must
+// return a status (never crash, hang or read out of bounds) and an accepted image must decode
+// to exactly bands x S x S finite values.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "server/request_validation.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace galaxy;
+  const ModelShape shape{5, 16, 8};
+  const RequestLimits limits{1000, 256, 1 << 20};
+  v1::BatchSimilarGalaxiesRequest batch;
+  if (batch.ParseFromArray(data, static_cast<int>(size))) {
+    if (ValidateBatchSize(batch.queries_size(), limits, "queries").ok()) {
+      for (const v1::SimilarGalaxiesRequest& r : batch.queries()) {
+        SimilarQuery q;
+        if (ValidateSimilarRequest(r, shape, limits, "queries[0]", &q).ok() &&
+            q.kind == SimilarQuery::Kind::kImage) {
+          if (q.image.pixels.size() != 5u * 16 * 16) __builtin_trap();
+          for (float v : q.image.pixels) {
+            if (!std::isfinite(v)) __builtin_trap();
+          }
+        }
+      }
+    }
+  }
+  v1::SimilarGalaxiesRequest single;
+  if (single.ParseFromArray(data, static_cast<int>(size))) {
+    SimilarQuery q;
+    (void)ValidateSimilarRequest(single, shape, limits, "", &q);
+  }
+  v1::ListAnomaliesRequest list;
+  if (list.ParseFromArray(data, static_cast<int>(size))) {
+    int page = 0;
+    (void)ValidateListAnomalies(list, &page);
+  }
+  return 0;
+}

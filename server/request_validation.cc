@@ -1,0 +1,254 @@
+#include "server/request_validation.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace galaxy {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+bool InRange(double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; }
+
+template <typename T>
+absl::Status CropInto(const std::string& data, const v1::Image& image, int size, absl::string_view field,
+                      std::vector<float>* out) {
+  const uint32_t bands = image.bands(), height = image.height(), width = image.width();
+  const uint32_t top = (height - size) / 2, left = (width - size) / 2;
+  out->resize(static_cast<size_t>(bands) * size * size);
+  // Every value is checked, also those outside the crop: a NaN anywhere means a broken upload.
+  const size_t total = static_cast<size_t>(bands) * height * width;
+  for (size_t i = 0; i < total; ++i) {
+    T v;
+    std::memcpy(&v, data.data() + i * sizeof(T), sizeof(T));
+    if (!std::isfinite(v)) {
+      const size_t b = i / (static_cast<size_t>(height) * width);
+      const size_t y = (i / width) % height, x = i % width;
+      return Invalid(FieldPath(field, "data"),
+                     absl::StrCat(std::isnan(v) ? "NaN" : "Inf", " at band ", b, ", row ", y, ", column ", x));
+    }
+  }
+  size_t o = 0;
+  for (uint32_t b = 0; b < bands; ++b) {
+    for (int y = 0; y < size; ++y) {
+      const size_t row = (static_cast<size_t>(b) * height + top + y) * width + left;
+      for (int x = 0; x < size; ++x) {
+        T v;
+        std::memcpy(&v, data.data() + (row + x) * sizeof(T), sizeof(T));
+        (*out)[o++] = static_cast<float>(v);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string FieldPath(absl::string_view prefix, absl::string_view name) {
+  return prefix.empty() ? std::string(name) : absl::StrCat(prefix, ".", name);
+}
+
+absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const RequestLimits& limits,
+                         absl::string_view field, DecodedImage* out) {
+  if (image.bands() != static_cast<uint32_t>(shape.bands)) {
+    return Invalid(FieldPath(field, "bands"),
+                   absl::StrCat(image.bands(), "; the model takes ", shape.bands, " bands"));
+  }
+  for (const auto& [name, value] : {std::pair<const char*, uint32_t>{"height", image.height()},
+                                    std::pair<const char*, uint32_t>{"width", image.width()}}) {
+    if (value < static_cast<uint32_t>(shape.image_size) || value > kMaxImageSide) {
+      return Invalid(FieldPath(field, name), absl::StrCat(value, " px is outside ", shape.image_size, " (the model's ",
+                                                          "input size) .. ", kMaxImageSide));
+    }
+  }
+  size_t element = 0;
+  const char* type = "";
+  switch (image.dtype()) {
+    case v1::DTYPE_FLOAT32: element = 4; type = "float32"; break;
+    case v1::DTYPE_FLOAT64: element = 8; type = "float64"; break;
+    default:
+      return Invalid(FieldPath(field, "dtype"), absl::StrCat(static_cast<int>(image.dtype()),
+                                                             " is not a known dtype (0 float32, 1 float64)"));
+  }
+  const uint64_t need = static_cast<uint64_t>(image.bands()) * image.height() * image.width() * element;
+  if (image.data().size() > limits.max_image_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(FieldPath(field, "data"), ": ", image.data().size(),
+                                                     " bytes exceeds the limit of ", limits.max_image_bytes));
+  }
+  if (image.data().size() != need) {
+    return Invalid(FieldPath(field, "data"),
+                   absl::StrCat(image.data().size(), " bytes; ", image.bands(), " bands x ", image.height(), " x ",
+                                image.width(), " ", type, " need ", need));
+  }
+  out->e_bv = 0;
+  if (image.has_e_bv()) {
+    if (!InRange(image.e_bv(), 0, 5)) {
+      return Invalid(FieldPath(field, "e_bv"), absl::StrCat(image.e_bv(), " is outside 0 .. 5 magnitudes"));
+    }
+    out->e_bv = image.e_bv();
+  }
+  return element == 4 ? CropInto<float>(image.data(), image, shape.image_size, field, &out->pixels)
+                      : CropInto<double>(image.data(), image, shape.image_size, field, &out->pixels);
+}
+
+absl::Status ValidateK(uint32_t k, const RequestLimits& limits, absl::string_view field, int* out) {
+  if (k == 0) {
+    *out = static_cast<int>(kDefaultK);
+    return absl::OkStatus();
+  }
+  if (k > limits.max_k) return Invalid(field, absl::StrCat(k, " exceeds the limit ", limits.max_k));
+  *out = static_cast<int>(k);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFilter(const v1::SearchFilter& filter, absl::string_view field) {
+  if (filter.has_z_min() && !InRange(filter.z_min(), -1, 100)) {
+    return Invalid(FieldPath(field, "z_min"), absl::StrCat(filter.z_min(), " is not a redshift in -1 .. 100"));
+  }
+  if (filter.has_z_max() && !InRange(filter.z_max(), -1, 100)) {
+    return Invalid(FieldPath(field, "z_max"), absl::StrCat(filter.z_max(), " is not a redshift in -1 .. 100"));
+  }
+  if (filter.has_z_min() && filter.has_z_max() && filter.z_max() < filter.z_min()) {
+    return Invalid(FieldPath(field, "z_max"),
+                   absl::StrCat(filter.z_max(), " is below z_min ", filter.z_min()));
+  }
+  if (!v1::RedshiftSource_IsValid(filter.z_source())) {
+    return Invalid(FieldPath(field, "z_source"), absl::StrCat(static_cast<int>(filter.z_source()),
+                                                              " is not a known redshift source"));
+  }
+  if (filter.has_cone()) {
+    const v1::SkyCone& c = filter.cone();
+    const std::string cone = FieldPath(field, "cone");
+    if (!(std::isfinite(c.ra()) && c.ra() >= 0 && c.ra() < 360)) {
+      return Invalid(FieldPath(cone, "ra"), absl::StrCat(c.ra(), " is outside [0, 360) degrees"));
+    }
+    if (!InRange(c.dec(), -90, 90)) {
+      return Invalid(FieldPath(cone, "dec"), absl::StrCat(c.dec(), " is outside [-90, 90] degrees"));
+    }
+    if (!(std::isfinite(c.radius()) && c.radius() > 0 && c.radius() <= 180)) {
+      return Invalid(FieldPath(cone, "radius"), absl::StrCat(c.radius(), " is outside (0, 180] degrees"));
+    }
+  }
+  if (filter.exclude_ids_size() > kMaxExcludeIds) {
+    return Invalid(FieldPath(field, "exclude_ids"),
+                   absl::StrCat(filter.exclude_ids_size(), " IDs exceeds the limit ", kMaxExcludeIds));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeVector(const v1::Vector& vector, int dim, absl::string_view field, std::vector<float>* out) {
+  const std::string values = FieldPath(field, "values");
+  if (vector.values_size() != dim) {
+    return Invalid(values, absl::StrCat(vector.values_size(), " values; the index has dimension ", dim));
+  }
+  double norm = 0;
+  for (int i = 0; i < dim; ++i) {
+    const float v = vector.values(i);
+    if (!std::isfinite(v)) return Invalid(absl::StrCat(values, "[", i, "]"), "not a finite number");
+    norm += static_cast<double>(v) * v;
+  }
+  if (!(norm > 0) || !std::isfinite(norm)) {
+    return Invalid(values, "all zero (or too large to normalise); no direction to search");
+  }
+  const double inv = 1.0 / std::sqrt(norm);
+  out->resize(static_cast<size_t>(dim));
+  for (int i = 0; i < dim; ++i) (*out)[static_cast<size_t>(i)] = static_cast<float>(vector.values(i) * inv);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSkyPosition(const v1::SkyPosition& p, absl::string_view field) {
+  if (!(std::isfinite(p.ra()) && p.ra() >= 0 && p.ra() < 360)) {
+    return Invalid(FieldPath(field, "ra"), absl::StrCat(p.ra(), " is outside [0, 360) degrees"));
+  }
+  if (!InRange(p.dec(), -90, 90)) {
+    return Invalid(FieldPath(field, "dec"), absl::StrCat(p.dec(), " is outside [-90, 90] degrees"));
+  }
+  if (p.match_radius_arcsec() != 0 && !InRange(p.match_radius_arcsec(), 1e-9, 60)) {
+    return Invalid(FieldPath(field, "match_radius_arcsec"),
+                   absl::StrCat(p.match_radius_arcsec(), " is outside (0, 60] arcsec"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, const ModelShape& shape,
+                                    const RequestLimits& limits, absl::string_view field, SimilarQuery* out) {
+  switch (request.query_case()) {
+    case v1::SimilarGalaxiesRequest::kId:
+      out->kind = SimilarQuery::Kind::kId;
+      out->id = request.id();
+      break;
+    case v1::SimilarGalaxiesRequest::kImage:
+      out->kind = SimilarQuery::Kind::kImage;
+      if (absl::Status s = DecodeImage(request.image(), shape, limits, FieldPath(field, "image"), &out->image);
+          !s.ok()) {
+        return s;
+      }
+      break;
+    case v1::SimilarGalaxiesRequest::kVector:
+      out->kind = SimilarQuery::Kind::kVector;
+      if (absl::Status s = DecodeVector(request.vector(), shape.dim, FieldPath(field, "vector"), &out->vector);
+          !s.ok()) {
+        return s;
+      }
+      break;
+    case v1::SimilarGalaxiesRequest::kPosition:
+      out->kind = SimilarQuery::Kind::kPosition;
+      if (absl::Status s = ValidateSkyPosition(request.position(), FieldPath(field, "position")); !s.ok()) return s;
+      out->position = request.position();
+      break;
+    default:
+      return Invalid(field.empty() ? "query" : FieldPath(field, "query"),
+                     "none set; give one of id, image, vector or position");
+  }
+  if (absl::Status s = ValidateK(request.k(), limits, FieldPath(field, "k"), &out->k); !s.ok()) return s;
+  if (request.has_filter()) {
+    if (absl::Status s = ValidateFilter(request.filter(), FieldPath(field, "filter")); !s.ok()) return s;
+    out->filter = request.filter();
+  } else {
+    out->filter.Clear();
+  }
+  out->min_score.reset();
+  if (request.has_min_score()) {
+    if (!InRange(request.min_score(), -1, 1)) {
+      return Invalid(FieldPath(field, "min_score"), absl::StrCat(request.min_score(), " is outside [-1, 1]"));
+    }
+    out->min_score = request.min_score();
+  }
+  out->duplicate_threshold.reset();
+  if (request.has_duplicate_threshold()) {
+    if (!InRange(request.duplicate_threshold(), -1, 1)) {
+      return Invalid(FieldPath(field, "duplicate_threshold"),
+                     absl::StrCat(request.duplicate_threshold(), " is outside [-1, 1]"));
+    }
+    out->duplicate_threshold = request.duplicate_threshold();
+  }
+  out->include_metadata = request.include_metadata();
+  out->include_embeddings = request.include_embeddings();
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::string_view field) {
+  if (count == 0) return Invalid(field, "empty; give at least one query");
+  if (static_cast<uint32_t>(count) > limits.max_batch) {
+    return Invalid(field, absl::StrCat(count, " queries exceeds the limit ", limits.max_batch));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateListAnomalies(const v1::ListAnomaliesRequest& request, int* page_size) {
+  if (request.page_size() > kMaxPageSize) {
+    return Invalid("page_size", absl::StrCat(request.page_size(), " exceeds the limit ", kMaxPageSize));
+  }
+  *page_size = static_cast<int>(request.page_size() == 0 ? kDefaultPageSize : request.page_size());
+  if (request.has_min_percentile() && !InRange(request.min_percentile(), 0, 100)) {
+    return Invalid("min_percentile", absl::StrCat(request.min_percentile(), " is outside [0, 100]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

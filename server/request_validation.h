@@ -1,0 +1,102 @@
+// Checks of every field a client sends, before any work is done. Each check returns
+// INVALID_ARGUMENT (or RESOURCE_EXHAUSTED for oversized data) with a message that starts with the
+// field's path in the request, e.g.
+//   "queries[3].image.data: 81916 bytes; 5 bands x 64 x 64 float32 need 81920".
+// No LibTorch, FAISS or RocksDB here: the libFuzzer target (server/request_fuzzer.cc) links only
+// this file and the generated messages.
+#ifndef GALAXY_SERVER_REQUEST_VALIDATION_H_
+#define GALAXY_SERVER_REQUEST_VALIDATION_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "galaxy/v1/galaxy.pb.h"
+
+namespace galaxy {
+
+// What the live snapshot's model accepts.
+struct ModelShape {
+  int bands = 5;
+  // Side of the centre crop the model sees, pixels.
+  int image_size = 64;
+  // Embedding dimension.
+  int dim = 128;
+};
+
+// The limits a server enforces (ServerOptions holds the configured values).
+struct RequestLimits {
+  uint32_t max_k = 1000;
+  uint32_t max_batch = 256;
+  uint64_t max_image_bytes = 32ull << 20;
+};
+
+inline constexpr uint32_t kDefaultK = 10;
+inline constexpr uint32_t kMaxImageSide = 512;
+inline constexpr int kMaxExcludeIds = 10000;
+inline constexpr uint32_t kDefaultPageSize = 50;
+inline constexpr uint32_t kMaxPageSize = 1000;
+inline constexpr double kDefaultMatchRadiusArcsec = 3.0;
+
+// An uploaded image after its checks: float32, centre-cropped to bands x S x S (S = the model's
+// image size), and the E(B-V) to correct for (0 when the request left it unset).
+struct DecodedImage {
+  std::vector<float> pixels;
+  float e_bv = 0;
+};
+
+// Checks bands, height, width, dtype and the byte length of `image`, that every value is finite,
+// and e_bv; decodes and centre-crops it into `out`.
+absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const RequestLimits& limits,
+                         absl::string_view field, DecodedImage* out);
+
+// k of a similarity query: 0 means kDefaultK; otherwise 1..limits.max_k.
+absl::Status ValidateK(uint32_t k, const RequestLimits& limits, absl::string_view field, int* out);
+
+// Redshift bounds (finite, z_min <= z_max), cone (ra in [0, 360), dec in [-90, 90], radius in
+// (0, 180]), exclude_ids count.
+absl::Status ValidateFilter(const v1::SearchFilter& filter, absl::string_view field);
+
+// `dim` finite values, not all zero; L2-normalised into `out`.
+absl::Status DecodeVector(const v1::Vector& vector, int dim, absl::string_view field, std::vector<float>* out);
+
+// ra in [0, 360), dec in [-90, 90], match radius 0 (default) or (0, 60] arcsec.
+absl::Status ValidateSkyPosition(const v1::SkyPosition& position, absl::string_view field);
+
+// One similarity query, checked and decoded.
+struct SimilarQuery {
+  enum class Kind { kId, kImage, kVector, kPosition };
+  Kind kind = Kind::kId;
+  int64_t id = 0;
+  DecodedImage image;
+  std::vector<float> vector;
+  v1::SkyPosition position;
+  int k = kDefaultK;
+  v1::SearchFilter filter;
+  std::optional<float> min_score;
+  std::optional<float> duplicate_threshold;
+  bool include_metadata = false;
+  bool include_embeddings = false;
+};
+
+// Checks every field of `request`: exactly one query, its contents, k, the filter, min_score and
+// duplicate_threshold in [-1, 1]. `field` prefixes messages ("" for a single query,
+// "queries[3]" in a batch).
+absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, const ModelShape& shape,
+                                    const RequestLimits& limits, absl::string_view field, SimilarQuery* out);
+
+// Item count of a batched call: 1..limits.max_batch.
+absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::string_view field);
+
+// page_size (0 = default 50, else 1..1000) and min_percentile in [0, 100].
+absl::Status ValidateListAnomalies(const v1::ListAnomaliesRequest& request, int* page_size);
+
+// "a.b" or "b" when a is empty.
+std::string FieldPath(absl::string_view prefix, absl::string_view name);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_SERVER_REQUEST_VALIDATION_H_

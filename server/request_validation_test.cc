@@ -1,0 +1,115 @@
+#include "server/request_validation.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace galaxy {
+namespace {
+
+const ModelShape kShape{5, 8, 4};
+const RequestLimits kLimits{100, 16, 1 << 20};
+
+v1::Image MakeImage(int bands, int h, int w, bool f64 = false) {
+  v1::Image image;
+  image.set_bands(static_cast<uint32_t>(bands));
+  image.set_height(static_cast<uint32_t>(h));
+  image.set_width(static_cast<uint32_t>(w));
+  image.set_dtype(f64 ? v1::DTYPE_FLOAT64 : v1::DTYPE_FLOAT32);
+  std::string data;
+  for (int b = 0; b < bands; ++b) {
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        const double v = b * 10000 + y * 100 + x;
+        if (f64) {
+          data.append(reinterpret_cast<const char*>(&v), 8);
+        } else {
+          const float f = static_cast<float>(v);
+          data.append(reinterpret_cast<const char*>(&f), 4);
+        }
+      }
+    }
+  }
+  image.set_data(data);
+  return image;
+}
+
+TEST(RequestValidationTest, ImagesAreCentreCroppedInBothDtypes) {
+  for (bool f64 : {false, true}) {
+    DecodedImage out;
+    ASSERT_TRUE(DecodeImage(MakeImage(5, 12, 10, f64), kShape, kLimits, "image", &out).ok());
+    ASSERT_EQ(out.pixels.size(), 5u * 8 * 8);
+    // Crop offsets: top (12 - 8) / 2 = 2, left (10 - 8) / 2 = 1.
+    EXPECT_EQ(out.pixels[0], 0 * 10000 + 2 * 100 + 1);
+    EXPECT_EQ(out.pixels[5 * 64 - 1], 4 * 10000 + 9 * 100 + 8);
+    EXPECT_EQ(out.e_bv, 0);
+  }
+}
+
+TEST(RequestValidationTest, BadImagesNameTheFieldAndTheProblem) {
+  DecodedImage out;
+  auto message = [&](const v1::Image& image) {
+    absl::Status s = DecodeImage(image, kShape, kLimits, "queries[2].image", &out);
+    EXPECT_FALSE(s.ok());
+    return std::string(s.message());
+  };
+  EXPECT_EQ(message(MakeImage(3, 8, 8)), "queries[2].image.bands: 3; the model takes 5 bands");
+  EXPECT_EQ(message(MakeImage(5, 7, 8)), "queries[2].image.height: 7 px is outside 8 (the model's input size) .. 512");
+  v1::Image truncated = MakeImage(5, 8, 8);
+  truncated.mutable_data()->resize(truncated.data().size() - 4);
+  EXPECT_EQ(message(truncated), "queries[2].image.data: 1276 bytes; 5 bands x 8 x 8 float32 need 1280");
+  v1::Image nan = MakeImage(5, 8, 8);
+  const float q = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(nan.mutable_data()->data() + 4 * (64 + 8 + 3), &q, 4);
+  EXPECT_EQ(message(nan), "queries[2].image.data: NaN at band 1, row 1, column 3");
+  v1::Image reddened = MakeImage(5, 8, 8);
+  reddened.set_e_bv(-0.1f);
+  EXPECT_NE(message(reddened).find("e_bv"), std::string::npos);
+  v1::Image dtype = MakeImage(5, 8, 8);
+  dtype.set_dtype(static_cast<v1::DType>(7));
+  EXPECT_NE(message(dtype).find("dtype: 7"), std::string::npos);
+  v1::Image huge = MakeImage(5, 8, 8);
+  huge.mutable_data()->resize((1 << 20) + 4);
+  EXPECT_EQ(DecodeImage(huge, kShape, kLimits, "image", &out).code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(RequestValidationTest, SimilarRequests) {
+  SimilarQuery q;
+  v1::SimilarGalaxiesRequest r;
+  EXPECT_EQ(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message(),
+            "query: none set; give one of id, image, vector or position");
+  r.set_id(7);
+  ASSERT_TRUE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).ok());
+  EXPECT_EQ(q.k, 10);
+  r.set_k(101);
+  EXPECT_EQ(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message(), "k: 101 exceeds the limit 100");
+  r.set_k(5);
+  r.mutable_filter()->set_z_min(0.3f);
+  r.mutable_filter()->set_z_max(0.1f);
+  EXPECT_NE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message().find("filter.z_max"), std::string::npos);
+  r.clear_filter();
+  r.mutable_filter()->mutable_cone()->set_radius(0);
+  EXPECT_NE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message().find("filter.cone.radius"),
+            std::string::npos);
+  r.clear_filter();
+  r.set_min_score(1.5f);
+  EXPECT_NE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message().find("min_score"), std::string::npos);
+  r.clear_min_score();
+  r.mutable_vector()->add_values(1);
+  EXPECT_EQ(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message(),
+            "vector.values: 1 values; the index has dimension 4");
+  for (int i = 0; i < 3; ++i) r.mutable_vector()->add_values(0);
+  ASSERT_TRUE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).ok());
+  EXPECT_EQ(q.vector, (std::vector<float>{1, 0, 0, 0}));
+  r.mutable_vector()->set_values(0, 0);
+  EXPECT_NE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message().find("all zero"), std::string::npos);
+  r.mutable_position()->set_ra(360);
+  EXPECT_NE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message().find("position.ra"), std::string::npos);
+  EXPECT_EQ(ValidateBatchSize(0, kLimits, "queries").message(), "queries: empty; give at least one query");
+  EXPECT_EQ(ValidateBatchSize(17, kLimits, "queries").message(), "queries: 17 queries exceeds the limit 16");
+}
+
+}  // namespace
+}  // namespace galaxy

@@ -1,0 +1,284 @@
+#include "server/serving_snapshot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <unordered_set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/galaxy_batch.h"
+#include "core/hdf5_dataset.h"
+#include "core/status_macros.h"
+
+namespace galaxy {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double kDegree = M_PI / 180.0;
+
+}  // namespace
+
+double AngularSeparationDegrees(double ra1, double dec1, double ra2, double dec2) {
+  // Haversine: accurate at small separations, where catalog matches happen.
+  const double s1 = std::sin((dec2 - dec1) * kDegree / 2), s2 = std::sin((ra2 - ra1) * kDegree / 2);
+  const double h = s1 * s1 + std::cos(dec1 * kDegree) * std::cos(dec2 * kDegree) * s2 * s2;
+  return 2 * std::asin(std::min(1.0, std::sqrt(h))) / kDegree;
+}
+
+ServingSnapshot::~ServingSnapshot() = default;
+
+absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(const std::string& dir,
+                                                                             const std::string& device) {
+  std::shared_ptr<ServingSnapshot> s(new ServingSnapshot());
+  GALAXY_ASSIGN_OR_RETURN(s->snapshot_, Snapshot::Open(dir));
+  GALAXY_ASSIGN_OR_RETURN(s->model_, ImageModel::Load(dir + "/" + kModelFile, device));
+  const SnapshotManifest& m = s->snapshot_->manifest();
+  if (s->model_->metadata().embedding_dim != m.dimension) {
+    return absl::DataLossError(absl::StrCat(dir, ": the model embeds in ", s->model_->metadata().embedding_dim,
+                                            " dimensions but the index holds ", m.dimension));
+  }
+  const size_t n = static_cast<size_t>(m.count);
+  s->ids_.reserve(n);
+  s->ra_.reserve(n);
+  s->dec_.reserve(n);
+  s->specz_.reserve(n);
+  s->zphot_.reserve(n);
+  s->row_of_.reserve(n);
+  std::vector<float> scores;
+  scores.reserve(n);
+  s->percentile_.reserve(n);
+  std::vector<float> percentile_by_row;
+  percentile_by_row.reserve(n);
+  GALAXY_RETURN_IF_ERROR(s->snapshot_->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
+    s->row_of_.emplace(r.id(), static_cast<uint32_t>(s->ids_.size()));
+    s->ids_.push_back(r.id());
+    s->ra_.push_back(r.ra());
+    s->dec_.push_back(r.dec());
+    s->specz_.push_back(r.has_specz() ? r.specz() : kNaN);
+    s->zphot_.push_back(r.has_zphot() ? r.zphot() : kNaN);
+    scores.push_back(r.anomaly_score());
+    percentile_by_row.push_back(r.anomaly_percentile());
+    return absl::OkStatus();
+  }));
+  if (s->ids_.size() != n || s->snapshot_->index().count() != m.count) {
+    return absl::DataLossError(absl::StrCat(dir, ": the manifest says ", m.count, " galaxies, the metadata holds ",
+                                            s->ids_.size(), " and the index ", s->snapshot_->index().count()));
+  }
+  s->by_dec_.resize(n);
+  std::iota(s->by_dec_.begin(), s->by_dec_.end(), 0u);
+  std::sort(s->by_dec_.begin(), s->by_dec_.end(), [&](uint32_t a, uint32_t b) { return s->dec_[a] < s->dec_[b]; });
+  s->anomaly_rank_.resize(n);
+  std::iota(s->anomaly_rank_.begin(), s->anomaly_rank_.end(), 0u);
+  std::sort(s->anomaly_rank_.begin(), s->anomaly_rank_.end(), [&](uint32_t a, uint32_t b) {
+    return scores[a] != scores[b] ? scores[a] > scores[b] : s->ids_[a] < s->ids_[b];
+  });
+  for (uint32_t row : s->anomaly_rank_) s->percentile_.push_back(percentile_by_row[row]);
+  return std::shared_ptr<const ServingSnapshot>(std::move(s));
+}
+
+ModelShape ServingSnapshot::shape() const {
+  const ModelMetadata& m = model_->metadata();
+  return ModelShape{m.bands(), static_cast<int>(m.image_size), snapshot_->manifest().dimension};
+}
+
+absl::StatusOr<v1::GalaxyRecord> ServingSnapshot::Record(int64_t id, bool with_embedding) const {
+  absl::StatusOr<v1::GalaxyRecord> r = snapshot_->metadata().Get(id);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat("galaxy ", id, " is not in snapshot ", version()));
+    }
+    return r.status();
+  }
+  if (!with_embedding) r->clear_embedding();
+  return r;
+}
+
+absl::StatusOr<int64_t> ServingSnapshot::MatchPosition(const v1::SkyPosition& p) const {
+  const double radius =
+      (p.match_radius_arcsec() > 0 ? p.match_radius_arcsec() : kDefaultMatchRadiusArcsec) / 3600.0;
+  auto first = std::lower_bound(by_dec_.begin(), by_dec_.end(), p.dec() - radius,
+                                [&](uint32_t row, double v) { return dec_[row] < v; });
+  double best = std::numeric_limits<double>::infinity();
+  int64_t best_id = 0;
+  for (auto it = first; it != by_dec_.end() && dec_[*it] <= p.dec() + radius; ++it) {
+    const double d = AngularSeparationDegrees(p.ra(), p.dec(), ra_[*it], dec_[*it]);
+    if (d <= radius && d < best) {
+      best = d;
+      best_id = ids_[*it];
+    }
+  }
+  if (!std::isfinite(best)) {
+    return absl::NotFoundError(absl::StrCat("no galaxy of snapshot ", version(), " lies within ", radius * 3600,
+                                            " arcsec of ra ", p.ra(), ", dec ", p.dec()));
+  }
+  return best_id;
+}
+
+bool ServingSnapshot::PassesFilter(uint32_t row, const v1::SearchFilter& f) const {
+  if (f.has_z_min() || f.has_z_max()) {
+    float z = kNaN;
+    switch (f.z_source()) {
+      case v1::REDSHIFT_SOURCE_SPECTROSCOPIC: z = specz_[row]; break;
+      case v1::REDSHIFT_SOURCE_PHOTOMETRIC: z = zphot_[row]; break;
+      default: z = std::isnan(specz_[row]) ? zphot_[row] : specz_[row]; break;
+    }
+    if (std::isnan(z)) return false;
+    if (f.has_z_min() && z < f.z_min()) return false;
+    if (f.has_z_max() && z > f.z_max()) return false;
+  }
+  if (f.has_cone() &&
+      AngularSeparationDegrees(f.cone().ra(), f.cone().dec(), ra_[row], dec_[row]) > f.cone().radius()) {
+    return false;
+  }
+  return true;
+}
+
+absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q, std::optional<int64_t> self,
+                                      v1::SimilarGalaxiesResponse* out) const {
+  out->set_snapshot_version(version());
+  std::unordered_set<int64_t> excluded(q.filter.exclude_ids().begin(), q.filter.exclude_ids().end());
+  if (self) excluded.insert(*self);
+  const bool filtered = q.filter.has_z_min() || q.filter.has_z_max() || q.filter.has_cone();
+  const bool dedupe = self.has_value() && q.duplicate_threshold.has_value();
+  const int64_t n = count();
+  int64_t fetch = std::min<int64_t>(n, q.k + static_cast<int64_t>(excluded.size()) + (filtered || dedupe ? q.k : 0));
+  std::vector<float> scores;
+  std::vector<int64_t> found;
+  std::vector<std::pair<int64_t, float>> kept;
+  while (true) {
+    scores.resize(static_cast<size_t>(fetch));
+    found.resize(static_cast<size_t>(fetch));
+    GALAXY_RETURN_IF_ERROR(snapshot_->index().Search(query, 1, static_cast<int>(fetch), scores.data(), found.data()));
+    kept.clear();
+    bool below_threshold = false;
+    for (int64_t j = 0; j < fetch && static_cast<int>(kept.size()) < q.k; ++j) {
+      const int64_t id = found[static_cast<size_t>(j)];
+      const float score = scores[static_cast<size_t>(j)];
+      if (id < 0 || excluded.count(id) > 0) continue;
+      if (q.min_score && score < *q.min_score) {
+        below_threshold = true;  // scores come best first: nothing further can pass
+        break;
+      }
+      if (dedupe && score >= *q.duplicate_threshold) continue;
+      if (filtered) {
+        auto row = row_of_.find(id);
+        if (row == row_of_.end() || !PassesFilter(row->second, q.filter)) continue;
+      }
+      kept.emplace_back(id, score);
+    }
+    if (static_cast<int>(kept.size()) >= q.k || below_threshold || fetch >= n) break;
+    fetch = std::min<int64_t>(n, fetch * 4);
+  }
+  out->set_exhausted(static_cast<int>(kept.size()) < q.k);
+  uint32_t rank = 0;
+  for (const auto& [id, score] : kept) {
+    v1::Neighbor* nb = out->add_neighbors();
+    nb->set_id(id);
+    nb->set_score(score);
+    nb->set_rank(++rank);
+    if (q.include_metadata || q.include_embeddings) {
+      GALAXY_ASSIGN_OR_RETURN(*nb->mutable_galaxy(), Record(id, q.include_embeddings));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out,
+                                             bool with_neighbors) const {
+  const int k = static_cast<int>(std::min<int64_t>(snapshot_->manifest().anomaly_k, count()));
+  std::vector<float> scores(static_cast<size_t>(k));
+  std::vector<int64_t> found(static_cast<size_t>(k));
+  GALAXY_RETURN_IF_ERROR(snapshot_->index().Search(query, 1, k, scores.data(), found.data()));
+  double sum = 0;
+  int used = 0;
+  for (int j = 0; j < k; ++j) {
+    if (found[static_cast<size_t>(j)] < 0) continue;
+    sum += 1.0 - scores[static_cast<size_t>(j)];
+    ++used;
+    if (with_neighbors) {
+      v1::Neighbor* nb = out->add_neighbors();
+      nb->set_id(found[static_cast<size_t>(j)]);
+      nb->set_score(scores[static_cast<size_t>(j)]);
+      nb->set_rank(static_cast<uint32_t>(used));
+    }
+  }
+  const double score = used > 0 ? sum / used : 2.0;
+  out->set_score(static_cast<float>(score));
+  out->set_percentile(static_cast<float>(snapshot_->AnomalyPercentile(score)));
+  out->set_k(static_cast<uint32_t>(k));
+  out->set_snapshot_version(version());
+  return absl::OkStatus();
+}
+
+absl::Status ServingSnapshot::ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size,
+                                            v1::ListAnomaliesResponse* out) const {
+  uint64_t offset = 0;
+  if (!request.page_token().empty()) {
+    const std::string& token = request.page_token();
+    const size_t slash = token.rfind('/');
+    if (slash == std::string::npos || !absl::SimpleAtoi(token.substr(slash + 1), &offset)) {
+      return absl::InvalidArgumentError("page_token: not a token this server issued");
+    }
+    if (token.substr(0, slash) != version()) {
+      return absl::FailedPreconditionError(absl::StrCat("page_token: issued by snapshot ", token.substr(0, slash),
+                                                        "; the snapshot changed to ", version(),
+                                                        "; restart the listing"));
+    }
+  }
+  // Percentiles fall along the ranking, so the galaxies at or above a percentile are a prefix.
+  uint64_t total = percentile_.size();
+  if (request.has_min_percentile()) {
+    total = static_cast<uint64_t>(
+        std::partition_point(percentile_.begin(), percentile_.end(),
+                             [&](float p) { return p >= request.min_percentile(); }) -
+        percentile_.begin());
+  }
+  if (offset > total) {
+    return absl::InvalidArgumentError(absl::StrCat("page_token: offset ", offset, " is past the end (", total, ")"));
+  }
+  const uint64_t end = std::min<uint64_t>(total, offset + static_cast<uint64_t>(page_size));
+  for (uint64_t i = offset; i < end; ++i) {
+    GALAXY_ASSIGN_OR_RETURN(*out->add_galaxies(), Record(ids_[anomaly_rank_[i]], request.include_embeddings()));
+  }
+  out->set_first_rank(offset + 1);
+  out->set_total_count(total);
+  if (end < total) out->set_next_page_token(absl::StrCat(version(), "/", end));
+  out->set_snapshot_version(version());
+  return absl::OkStatus();
+}
+
+absl::Status ServingSnapshot::SourceImage(int64_t id, uint64_t row, DecodedImage* out) const {
+  const std::string& path = snapshot_->manifest().data_path;
+  absl::MutexLock lock(&source_mu_);
+  if (source_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<DatasetReader>> reader = DatasetReader::Open(path);
+    if (!reader.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("the pdf of galaxy ", id, " needs its image from ", path,
+                                                        ", which cannot be read now: ", reader.status().message()));
+    }
+    source_ = std::move(*reader);
+  }
+  GalaxyBatch batch;
+  if (row >= static_cast<uint64_t>(source_->count()) || !source_->Read(static_cast<int64_t>(row), 1, &batch).ok() ||
+      batch.ids[0] != id) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " no longer holds galaxy ", id, " at row ", row,
+                                                      " (changed since the snapshot was built)"));
+  }
+  const DatasetLayout& layout = source_->layout();
+  const int s = static_cast<int>(model_->metadata().image_size);
+  const int top = (layout.height - s) / 2, left = (layout.width - s) / 2;
+  out->pixels.resize(static_cast<size_t>(layout.bands) * s * s);
+  size_t o = 0;
+  for (int b = 0; b < layout.bands; ++b) {
+    for (int y = 0; y < s; ++y) {
+      const float* src = batch.images.data() + (static_cast<size_t>(b) * layout.height + top + y) * layout.width + left;
+      for (int x = 0; x < s; ++x) out->pixels[o++] = src[x];
+    }
+  }
+  out->e_bv = batch.e_bv[0];
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy
