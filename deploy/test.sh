@@ -8,4 +8,6 @@ deploy/install-deps.sh
 deploy/build.sh
 build_dir=${BUILD_DIR:-build}
 ctest --test-dir "$build_dir" -j "$(nproc)" --output-on-failure --timeout 600
+# Request validation under libFuzzer + ASan/UBSan, bounded (deploy/fuzz.sh).
+deploy/fuzz.sh
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"
