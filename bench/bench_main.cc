@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_format.h"
 #include "bench/index_bench.h"
+#include "bench/serve_bench.h"
+#include "absl/strings/str_split.h"
 #include "bench/machine_info.h"
 #include "bench/synth_bench.h"
 #include "core/status_macros.h"
@@ -73,6 +75,46 @@ int main(int argc, char** argv) {
   index_cmd->add_option("--count", index_count, "Vectors")->capture_default_str();
   index_cmd->add_option("--scratch", scratch, "Directory for the saved indexes")->capture_default_str();
   index_cmd->add_flag("--json", index_json, "JSON output");
+  galaxy::ServeBenchOptions serve;
+  bool serve_json = false;
+  std::string serve_kinds = "flat,hnsw";
+  CLI::App* serve_cmd = cli.AddCommand(
+      "serve",
+      "Served query-by-ID QPS and p50/p99 over loopback gRPC against the same index searched in process;\n"
+      "query-by-image throughput with the dynamic batcher on and off",
+      [&]() -> absl::Status {
+        serve.kinds = absl::StrSplit(serve_kinds, ',', absl::SkipEmpty());
+        GALAXY_ASSIGN_OR_RETURN(std::vector<galaxy::ServeBenchRow> rows, galaxy::RunServeBench(serve));
+        if (serve_json) {
+          std::cout << galaxy::ServeBenchJson(serve, rows) << "\n";
+          return absl::OkStatus();
+        }
+        std::cout << absl::StrFormat("%d x 128 clustered unit vectors, %d clients, k=%d, %d x %.0f s per mode\n",
+                                     serve.count, serve.clients, serve.k, serve.rounds, serve.seconds);
+        std::cout << absl::StrFormat("%-6s %-20s %10s %9s %9s %6s %10s %7s\n", "index", "mode", "q/s", "p50 ms",
+                                     "p99 ms", "cores", "requests", "errors");
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const auto& r = rows[i];
+          std::cout << absl::StrFormat("%-6s %-20s %10.1f %9.3f %9.3f %6.2f %10d %7d", r.kind, r.mode, r.qps,
+                                       r.p50_ms, r.p99_ms, r.cpu_cores, r.requests, r.errors);
+          if (r.mode == "served by ID" && i > 0) {
+            std::cout << absl::StrFormat("   served/in-process %.2fx", r.qps / rows[i - 1].qps);
+          }
+          std::cout << "\n";
+        }
+        return absl::OkStatus();
+      });
+  serve_cmd->add_option("--count", serve.count, "Galaxies in each snapshot")->capture_default_str();
+  serve_cmd->add_option("--clients", serve.clients, "Concurrent clients (and in-process threads)")
+      ->capture_default_str();
+  serve_cmd->add_option("--seconds", serve.seconds, "Seconds per measurement")->capture_default_str();
+  serve_cmd->add_option("--rounds", serve.rounds, "Alternating rounds per mode")->capture_default_str();
+  serve_cmd->add_option("--kinds", serve_kinds, "Index kinds, comma-separated (flat, hnsw, ivfpq)")
+      ->capture_default_str();
+  serve_cmd->add_option("--scratch", serve.scratch, "Directory for the snapshots (reused by later runs)")
+      ->capture_default_str();
+  serve_cmd->add_flag("--no-images{false}", serve.images, "Skip the image-query measurements");
+  serve_cmd->add_flag("--json", serve_json, "JSON output");
   CLI::App* run = cli.AddPlannedCommand("run", "Run the suite and write JSON + markdown results");
   run->add_flag("--quick", "Small sizes: checks that every benchmark runs (CI)");
   run->add_option("--out", "Results directory");

@@ -13,13 +13,11 @@
 
 namespace galaxy {
 
-absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::string& scratch_dir) {
-  const int d = 128, nq = 256, k = 10;
-  if (n < nq) return absl::InvalidArgumentError(absl::StrCat("--count: at least ", nq));
+std::vector<float> ClusteredUnitVectors(int64_t n, int d) {
   // The anchor's data: 2000 Gaussian centres, each vector a centre plus 0.5 noise, normalised.
   std::mt19937 g(1);
   std::normal_distribution<float> nd;
-  std::vector<float> c(2000 * d);
+  std::vector<float> c(static_cast<size_t>(2000 * d));
   for (auto& v : c) v = nd(g);
   std::vector<float> x(static_cast<size_t>(n * d));
   for (int64_t i = 0; i < n; ++i) {
@@ -32,6 +30,13 @@ absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::s
     const float inv = static_cast<float>(1 / std::sqrt(s));
     for (int j = 0; j < d; ++j) x[static_cast<size_t>(i * d + j)] *= inv;
   }
+  return x;
+}
+
+absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::string& scratch_dir) {
+  const int d = 128, nq = 256, k = 10;
+  if (n < nq) return absl::InvalidArgumentError(absl::StrCat("--count: at least ", nq));
+  const std::vector<float> x = ClusteredUnitVectors(n, d);
   std::vector<int64_t> ids(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = i;
   std::vector<float> scores(static_cast<size_t>(nq * k));

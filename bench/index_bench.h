@@ -22,6 +22,9 @@ struct IndexBenchRow {
   double recall_at_10 = 1.0;    // against exact search
 };
 
+// The anchor's vectors: n x d, 2000 Gaussian centres + 0.5 noise, L2-normalised, seed 1.
+std::vector<float> ClusteredUnitVectors(int64_t n, int d);
+
 // count vectors of dim 128; 256 queries (the first vectors, as the anchor).
 absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t count, const std::string& scratch_dir);
 std::string IndexBenchJson(int64_t count, const std::vector<IndexBenchRow>& rows);

@@ -8,6 +8,7 @@
 #include <faiss/IndexRefine.h>
 #include <faiss/IndexScalarQuantizer.h>
 #include <faiss/index_io.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -62,14 +63,38 @@ class FaissVectorIndex : public VectorIndex {
   absl::Status Search(const float* queries, int64_t nq, int k, float* scores,
                       int64_t* ids) const override {
     if (k < 1) return absl::InvalidArgumentError(absl::StrCat("k = ", k, " < 1"));
+    // FAISS opens an OpenMP team for every search, even of one query, where it buys nothing and
+    // costs a wake-up of the team's other threads (and, for HNSW, one visited-table of ntotal
+    // bytes per thread). Single queries run on the calling thread alone; concurrency comes from
+    // the callers (the server's request threads).
+    const int threads = omp_get_max_threads();
+    if (nq == 1) omp_set_num_threads(1);
     try {
       index_->search(nq, queries, k, scores, ids);
     } catch (const std::exception& e) {
+      if (nq == 1) omp_set_num_threads(threads);
       return StatusFromException(e, "searching the index");
     }
+    if (nq == 1) omp_set_num_threads(threads);
     for (int64_t i = 0; i < nq * k; ++i) {
       if (ids[i] < 0) scores[i] = -1.0f;
       scores[i] = std::clamp(scores[i], -1.0f, 1.0f);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status StoredVector(int64_t id, float* out) const override {
+    if (params_.kind == IndexKind::kIvfPq) {
+      return absl::UnimplementedError("an IVF-PQ index keeps only compressed vectors");
+    }
+    const auto* map = dynamic_cast<const faiss::IndexIDMap2*>(index_.get());
+    if (map == nullptr) return absl::UnimplementedError("the index has no ID map");
+    auto it = map->rev_map.find(id);
+    if (it == map->rev_map.end()) return absl::NotFoundError(absl::StrCat("ID ", id, " is not in the index"));
+    try {
+      map->index->reconstruct(it->second, out);
+    } catch (const std::exception& e) {
+      return StatusFromException(e, absl::StrCat("reading the vector of ", id));
     }
     return absl::OkStatus();
   }

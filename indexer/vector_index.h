@@ -72,6 +72,10 @@ class VectorIndex {
   // [-1, 1], best first) and IDs (-1 where fewer than k exist). scores and ids: nq x k.
   virtual absl::Status Search(const float* queries, int64_t nq, int k, float* scores,
                               int64_t* ids) const = 0;
+  // The exact stored vector of `id` (flat and hnsw keep full vectors; a lookup in the ID map and
+  // a copy, no I/O). NOT_FOUND for an unknown ID; UNIMPLEMENTED for ivfpq, whose vectors are
+  // compressed (read the record's embedding instead).
+  virtual absl::Status StoredVector(int64_t id, float* out) const = 0;
   // Changes the search-time parameters (ef_search, nprobe, refine_factor) of a built index.
   virtual void SetSearchParams(const IndexParams& params) = 0;
   // Writes the index to `path` (not atomically: the snapshot directory is what gets published).

@@ -122,12 +122,11 @@ void RunSimilar(ServiceState& state, const ServingSnapshot& snap, const std::vec
           }
           id = *matched;
         }
-        absl::StatusOr<v1::GalaxyRecord> record = snap.Record(id, /*with_embedding=*/true);
-        if (!record.ok()) {
-          (*statuses)[i] = record.status();
+        absl::Status found = snap.StoredEmbedding(id, &stored);
+        if (!found.ok()) {
+          (*statuses)[i] = found;
           continue;
         }
-        stored.assign(record->embedding().begin(), record->embedding().end());
         query = stored.data();
         self = id;
         break;

@@ -95,6 +95,18 @@ absl::StatusOr<v1::GalaxyRecord> ServingSnapshot::Record(int64_t id, bool with_e
   return r;
 }
 
+absl::Status ServingSnapshot::StoredEmbedding(int64_t id, std::vector<float>* out) const {
+  out->resize(static_cast<size_t>(snapshot_->manifest().dimension));
+  absl::Status s = snapshot_->index().StoredVector(id, out->data());
+  if (s.ok()) return s;
+  if (s.code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat("galaxy ", id, " is not in snapshot ", version()));
+  }
+  GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord record, Record(id, /*with_embedding=*/true));
+  out->assign(record.embedding().begin(), record.embedding().end());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> ServingSnapshot::MatchPosition(const v1::SkyPosition& p) const {
   const double radius =
       (p.match_radius_arcsec() > 0 ? p.match_radius_arcsec() : kDefaultMatchRadiusArcsec) / 3600.0;

@@ -45,6 +45,10 @@ class ServingSnapshot {
   // The stored record (embedding cleared unless `with_embedding`). NOT_FOUND naming the ID.
   absl::StatusOr<v1::GalaxyRecord> Record(int64_t id, bool with_embedding) const;
 
+  // The stored embedding of `id`: from the index when it keeps exact vectors (flat, hnsw: no I/O),
+  // else from the record. NOT_FOUND naming the ID.
+  absl::Status StoredEmbedding(int64_t id, std::vector<float>* out) const;
+
   // The catalog galaxy nearest to `position` within its match radius. NOT_FOUND when none is.
   absl::StatusOr<int64_t> MatchPosition(const v1::SkyPosition& position) const;
 

@@ -1,6 +1,8 @@
 // The server over real snapshots (a synthetic survey, a briefly pretrained and fine-tuned tiny
 // model), on a loopback port, through the generated gRPC stubs: every RPC including the batch
 // forms, a table of bad inputs, hot swaps under load, TLS and tokens, metrics and batching.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
@@ -897,6 +899,46 @@ TEST(TlsAndTokensTest, MutualTlsAndBearerTokensAreEnforced) {
   EXPECT_TRUE(absl::StrContains(log, "UNAUTHENTICATED")) << log;
   EXPECT_FALSE(absl::StrContains(log, "0123456789abcdef")) << log;
   EXPECT_FALSE(absl::StrContains(log, "not-the-token")) << log;
+}
+
+}  // namespace
+}  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+// SIGTERM while a request is in flight: the request is answered, then the process exits 0.
+TEST(ServingShutdownTest, SigtermDrainsARequestInFlight) {
+  testutil::ScopedTempDir dir;
+  fs::copy(Shared().snapshots, dir.File("snapshots"), fs::copy_options::recursive);
+  // An image query waits up to 1 s in the batcher for company: it is in flight when SIGTERM
+  // arrives 0.3 s after it was sent.
+  absl::StatusOr<std::unique_ptr<testutil::ServerProcess>> server = testutil::ServerProcess::Start(
+      {"--snapshots", dir.File("snapshots"), "--device", "cpu", "--batch-max-delay-ms", "1000", "--drain-seconds",
+       "10"},
+      absl::Seconds(60));
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub =
+      v1::GalaxySearch::NewStub(grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials()));
+  v1::SimilarGalaxiesRequest r;
+  *r.mutable_image() = SurveyImage(4);
+  v1::SimilarGalaxiesResponse out;
+  grpc::Status status;
+  absl::Time answered;
+  std::thread call([&] {
+    status = stub->SimilarGalaxies(Ctx().get(), r, &out);
+    answered = absl::Now();
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Time signalled = absl::Now();
+  absl::StatusOr<int> code = (*server)->Stop(SIGTERM);
+  call.join();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << (*server)->Log();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(answered, signalled) << "the request was still in flight at SIGTERM";
+  EXPECT_EQ(out.neighbors(0).id(), SurveyIds()[4]);
+  EXPECT_TRUE(absl::StrContains((*server)->Log(), "galaxy-server stopped")) << (*server)->Log();
 }
 
 }  // namespace
