@@ -351,6 +351,9 @@ grpc::Status SearchService::GetGalaxy(grpc::ServerContext* context, const v1::Ge
   return state_->Handle("GetGalaxy", context, Role::kSearch, [&]() -> absl::Status {
     GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, LiveOrFail(*state_));
     GALAXY_ASSIGN_OR_RETURN(*response, snap->Record(request->id(), request->include_embedding()));
+    if (request->include_image()) {
+      GALAXY_RETURN_IF_ERROR(snap->SourceCutout(request->id(), response->source_row(), response->mutable_image()));
+    }
     return absl::OkStatus();
   });
 }

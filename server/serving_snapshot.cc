@@ -261,35 +261,57 @@ absl::Status ServingSnapshot::ListAnomalies(const v1::ListAnomaliesRequest& requ
   return absl::OkStatus();
 }
 
-absl::Status ServingSnapshot::SourceImage(int64_t id, uint64_t row, DecodedImage* out) const {
+absl::Status ServingSnapshot::ReadSource(int64_t id, uint64_t row, GalaxyBatch* batch, int* bands, int* height,
+                                         int* width) const {
   const std::string& path = snapshot_->manifest().data_path;
   absl::MutexLock lock(&source_mu_);
   if (source_ == nullptr) {
     absl::StatusOr<std::unique_ptr<DatasetReader>> reader = DatasetReader::Open(path);
     if (!reader.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("the pdf of galaxy ", id, " needs its image from ", path,
+      return absl::FailedPreconditionError(absl::StrCat("galaxy ", id, "'s image is in ", path,
                                                         ", which cannot be read now: ", reader.status().message()));
     }
     source_ = std::move(*reader);
   }
-  GalaxyBatch batch;
-  if (row >= static_cast<uint64_t>(source_->count()) || !source_->Read(static_cast<int64_t>(row), 1, &batch).ok() ||
-      batch.ids[0] != id) {
+  if (row >= static_cast<uint64_t>(source_->count()) || !source_->Read(static_cast<int64_t>(row), 1, batch).ok() ||
+      batch->ids[0] != id) {
     return absl::FailedPreconditionError(absl::StrCat(path, " no longer holds galaxy ", id, " at row ", row,
                                                       " (changed since the snapshot was built)"));
   }
-  const DatasetLayout& layout = source_->layout();
+  *bands = source_->layout().bands;
+  *height = source_->layout().height;
+  *width = source_->layout().width;
+  return absl::OkStatus();
+}
+
+absl::Status ServingSnapshot::SourceImage(int64_t id, uint64_t row, DecodedImage* out) const {
+  GalaxyBatch batch;
+  int bands = 0, height = 0, width = 0;
+  GALAXY_RETURN_IF_ERROR(ReadSource(id, row, &batch, &bands, &height, &width));
   const int s = static_cast<int>(model_->metadata().image_size);
-  const int top = (layout.height - s) / 2, left = (layout.width - s) / 2;
-  out->pixels.resize(static_cast<size_t>(layout.bands) * s * s);
+  const int top = (height - s) / 2, left = (width - s) / 2;
+  out->pixels.resize(static_cast<size_t>(bands) * s * s);
   size_t o = 0;
-  for (int b = 0; b < layout.bands; ++b) {
+  for (int b = 0; b < bands; ++b) {
     for (int y = 0; y < s; ++y) {
-      const float* src = batch.images.data() + (static_cast<size_t>(b) * layout.height + top + y) * layout.width + left;
+      const float* src = batch.images.data() + (static_cast<size_t>(b) * height + top + y) * width + left;
       for (int x = 0; x < s; ++x) out->pixels[o++] = src[x];
     }
   }
   out->e_bv = batch.e_bv[0];
+  return absl::OkStatus();
+}
+
+absl::Status ServingSnapshot::SourceCutout(int64_t id, uint64_t row, v1::Image* out) const {
+  GalaxyBatch batch;
+  int bands = 0, height = 0, width = 0;
+  GALAXY_RETURN_IF_ERROR(ReadSource(id, row, &batch, &bands, &height, &width));
+  out->set_bands(static_cast<uint32_t>(bands));
+  out->set_height(static_cast<uint32_t>(height));
+  out->set_width(static_cast<uint32_t>(width));
+  out->set_dtype(v1::DTYPE_FLOAT32);
+  out->set_data(std::string(reinterpret_cast<const char*>(batch.images.data()), batch.images.size() * sizeof(float)));
+  out->set_e_bv(batch.e_bv[0]);
   return absl::OkStatus();
 }
 

@@ -27,6 +27,7 @@
 namespace galaxy {
 
 class DatasetReader;
+struct GalaxyBatch;
 
 class ServingSnapshot {
  public:
@@ -70,10 +71,14 @@ class ServingSnapshot {
   // Row `row` of the dataset the snapshot was built from (for redshift pdfs by ID), cropped as an
   // upload would be. FAILED_PRECONDITION when that file is gone or no longer holds `id` there.
   absl::Status SourceImage(int64_t id, uint64_t row, DecodedImage* out) const;
+  // The same row whole, as an Image message (for display).
+  absl::Status SourceCutout(int64_t id, uint64_t row, v1::Image* out) const;
 
  private:
   ServingSnapshot() = default;
   bool PassesFilter(uint32_t row, const v1::SearchFilter& filter) const;
+  // Reads row `row` (which must hold `id`) of the source dataset into `batch`.
+  absl::Status ReadSource(int64_t id, uint64_t row, GalaxyBatch* batch, int* bands, int* height, int* width) const;
 
   std::unique_ptr<Snapshot> snapshot_;
   std::unique_ptr<ImageModel> model_;

@@ -22,88 +22,25 @@
 #include "absl/time/clock.h"
 #include "core/galaxy_batch.h"
 #include "core/hdf5_dataset.h"
-#include "core/synth_survey.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
 #include "indexer/snapshot_builder.h"
 #include "indexer/snapshot_dir.h"
 #include "server/galaxy_server.h"
 #include "server/serving_snapshot.h"
+#include "tests/serving_fixture.h"
 #include "tests/subprocess.h"
 #include "tests/temp_dir.h"
-#include "trainer/pretrain.h"
-#include "trainer/redshift_training.h"
-#include "trainer/train_options.h"
 
 namespace fs = std::filesystem;
 
 namespace galaxy {
 namespace {
 
-constexpr int kGalaxies = 1500;
+using testutil::SurveyIds;
+using testutil::SurveyImage;
+constexpr int kGalaxies = testutil::kServingGalaxies;
 
-// One survey, one fine-tuned tiny model and a snapshots directory with two snapshots: v1 (flat,
-// published) and v2 (hnsw, built but not published). Made once per machine by the fixture test
-// (ctest FIXTURES_SETUP), in a directory published by rename; every test copies the snapshots.
-struct Fixture {
-  std::string survey, model, snapshots;
-};
-
-const Fixture& Shared() {
-  static const Fixture* fixture = [] {
-    const fs::path dir = fs::path(::testing::TempDir()) / "galaxy-serving-fixture-v1";
-    auto* f = new Fixture{(dir / "survey.h5").string(), (dir / "finetuned/model.pt").string(),
-                          (dir / "snapshots").string()};
-    if (fs::exists(dir / "snapshots/v2/manifest.json")) return f;
-    fs::remove_all(dir);
-    const fs::path tmp = fs::path(::testing::TempDir()) / ("galaxy-serving-fixture-" + std::to_string(::getpid()));
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    const std::string survey = (tmp / "survey.h5").string();
-    SynthOptions o;
-    o.count = kGalaxies;
-    o.seed = 33;
-    EXPECT_TRUE(WriteSyntheticSurvey(o, survey, 0).ok());
-    PretrainOptions p;
-    p.data_path = survey;
-    p.out_dir = (tmp / "pretrained").string();
-    p.arch = "tiny";
-    p.stem = "torchvision";
-    p.steps = 30;
-    p.batch = 64;
-    p.queue = 512;
-    p.device = "cpu";
-    p.threads = 2;
-    absl::StatusOr<PretrainResult> pre = RunPretrain(p);
-    EXPECT_TRUE(pre.ok()) << pre.status();
-    FinetuneOptions ft;
-    ft.data_path = survey;
-    ft.init_path = pre->model;
-    ft.out_dir = (tmp / "finetuned").string();
-    ft.steps = 20;
-    ft.batch = 64;
-    ft.device = "cpu";
-    ft.threads = 2;
-    absl::StatusOr<RedshiftTrainResult> tuned = RunRedshiftTraining(ft);
-    EXPECT_TRUE(tuned.ok()) << tuned.status();
-    for (const char* kind : {"flat", "hnsw"}) {
-      BuildOptions b;
-      b.data_path = survey;
-      b.model_path = tuned->model;
-      b.snapshots_dir = (tmp / "snapshots").string();
-      b.index.kind = *ParseIndexKind(kind);
-      b.device = "cpu";
-      b.version = std::string(kind) == "flat" ? "v1" : "v2";
-      b.publish = b.version == "v1";
-      absl::StatusOr<BuildReport> built = BuildSnapshot(b);
-      EXPECT_TRUE(built.ok()) << built.status();
-    }
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);  // another process may have won the race: then use its fixture
-    if (ec) fs::remove_all(tmp);
-    return f;
-  }();
-  return *fixture;
-}
+const testutil::ServingFixture& Shared() { return testutil::SharedServingFixture(); }
 
 TEST(ServingFixture, Build) {
   EXPECT_TRUE(fs::exists(Shared().snapshots + "/v1/manifest.json"));
@@ -148,24 +85,6 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   return c;
 }
-
-// Row `row` of the survey as an upload: float32, the survey's full cutout, with its E(B-V).
-v1::Image SurveyImage(int64_t row, int64_t* id = nullptr) {
-  auto reader = *DatasetReader::Open(Shared().survey);
-  GalaxyBatch batch;
-  EXPECT_TRUE(reader->Read(row, 1, &batch).ok());
-  const DatasetLayout& l = reader->layout();
-  v1::Image image;
-  image.set_bands(static_cast<uint32_t>(l.bands));
-  image.set_height(static_cast<uint32_t>(l.height));
-  image.set_width(static_cast<uint32_t>(l.width));
-  image.set_data(std::string(reinterpret_cast<const char*>(batch.images.data()), batch.images.size() * 4));
-  image.set_e_bv(batch.e_bv[0]);
-  if (id != nullptr) *id = batch.ids[0];
-  return image;
-}
-
-std::vector<int64_t> SurveyIds() { return *(*DatasetReader::Open(Shared().survey))->ReadIds(); }
 
 TEST(ServingTest, InfoHealthAndSimilarityByIdVectorImageAndPosition) {
   Served s;
@@ -337,19 +256,27 @@ TEST(ServingTest, BatchFormsAnswerPerItem) {
   }
   EXPECT_EQ(zr.predictions(0).id(), ids[5]);
   EXPECT_NEAR(zr.predictions(0).z_phot(), zr.predictions(1).z_phot(), 1e-3);
-  // An ID's pdf is recomputed from the dataset the snapshot was built from. The fixture's survey
-  // moved after its snapshots were built (published by rename): the item says so, the image's
-  // pdf is there.
+  // With pdfs: an ID's is recomputed from the dataset row the snapshot was built from, and
+  // equals its image's.
   z.set_include_pdf(true);
   zr.Clear();
   ASSERT_TRUE(s.search->PredictRedshift(Ctx().get(), z, &zr).ok());
-  EXPECT_EQ(zr.predictions(0).status().code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
-  EXPECT_TRUE(absl::StrContains(zr.predictions(0).status().message(), "which cannot be read now"))
-      << zr.predictions(0).status().message();
-  ASSERT_EQ(zr.predictions(1).pdf_size(), 180);
-  double sum = 0;
-  for (float v : zr.predictions(1).pdf()) sum += v;
-  EXPECT_NEAR(sum, 1.0, 1e-3);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(zr.predictions(i).status().code(), 0) << zr.predictions(i).status().message();
+    ASSERT_EQ(zr.predictions(i).pdf_size(), 180);
+    double sum = 0;
+    for (float v : zr.predictions(i).pdf()) sum += v;
+    EXPECT_NEAR(sum, 1.0, 1e-3);
+  }
+  for (int b = 0; b < 180; ++b) EXPECT_NEAR(zr.predictions(0).pdf(b), zr.predictions(1).pdf(b), 1e-4);
+  // GetGalaxy with its cutout: the survey's own pixels.
+  v1::GetGalaxyRequest with_image;
+  with_image.set_id(ids[5]);
+  with_image.set_include_image(true);
+  v1::GalaxyRecord pictured;
+  ASSERT_TRUE(s.search->GetGalaxy(Ctx().get(), with_image, &pictured).ok());
+  EXPECT_EQ(pictured.image().data(), SurveyImage(5).data());
+  EXPECT_EQ(pictured.image().bands(), 5u);
   EXPECT_EQ(zr.predictions(2).status().code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
   EXPECT_EQ(zr.predictions(3).status().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
 }
@@ -939,6 +866,55 @@ TEST(ServingShutdownTest, SigtermDrainsARequestInFlight) {
   EXPECT_GT(answered, signalled) << "the request was still in flight at SIGTERM";
   EXPECT_EQ(out.neighbors(0).id(), SurveyIds()[4]);
   EXPECT_TRUE(absl::StrContains((*server)->Log(), "galaxy-server stopped")) << (*server)->Log();
+}
+
+}  // namespace
+}  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+// The dataset a snapshot was built from is gone: cutouts and pdfs by ID say so; the rest serves.
+TEST(ServingSourceTest, AMissingSourceDatasetFailsOnlyWhatNeedsIt) {
+  testutil::ScopedTempDir dir;
+  fs::copy_file(Shared().survey, dir.File("survey.h5"));
+  BuildOptions b;
+  b.data_path = dir.File("survey.h5");
+  b.model_path = Shared().model;
+  b.snapshots_dir = dir.File("snapshots");
+  b.device = "cpu";
+  b.version = "moved";
+  ASSERT_TRUE(BuildSnapshot(b).ok());
+  fs::remove(dir.File("survey.h5"));
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.snapshots_dir = dir.File("snapshots");
+  o.device = "cpu";
+  auto server = GalaxyServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::GalaxySearch::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  const int64_t id = SurveyIds()[2];
+  v1::GetGalaxyRequest get;
+  get.set_id(id);
+  get.set_include_image(true);
+  v1::GalaxyRecord record;
+  grpc::Status st = stub->GetGalaxy(Ctx().get(), get, &record);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), dir.File("survey.h5") + ", which cannot be read now"))
+      << st.error_message();
+  v1::PredictRedshiftRequest z;
+  z.add_queries()->set_id(id);
+  z.set_include_pdf(true);
+  v1::PredictRedshiftResponse zr;
+  ASSERT_TRUE(stub->PredictRedshift(Ctx().get(), z, &zr).ok());
+  EXPECT_EQ(zr.predictions(0).status().code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  get.set_include_image(false);
+  EXPECT_TRUE(stub->GetGalaxy(Ctx().get(), get, &record).ok());
+  v1::SimilarGalaxiesRequest similar;
+  similar.set_id(id);
+  v1::SimilarGalaxiesResponse out;
+  EXPECT_TRUE(stub->SimilarGalaxies(Ctx().get(), similar, &out).ok());
 }
 
 }  // namespace
