@@ -1,135 +1,124 @@
 // galaxy-client: talks to a galaxy-server from the command line.
-#include <iostream>
-
-#include <google/protobuf/util/json_util.h>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "client/galaxy_client.h"
+#include "client/client_commands.h"
 #include "core/command_line.h"
 #include "core/library_versions.h"
-#include "core/status_macros.h"
 #include "proto/rpc_versions.h"
 
-namespace galaxy {
 namespace {
 
-struct GlobalFlags {
-  std::string server = "127.0.0.1:50051";
-  double timeout_seconds = 30;
-  bool json = false;
-};
-
-absl::StatusOr<std::unique_ptr<GalaxyClient>> Connect(const GlobalFlags& flags) {
-  if (!(flags.timeout_seconds > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--timeout: ", flags.timeout_seconds, " must be > 0 seconds"));
+// --id / --image / --row / --e-bv (and --ra / --dec when `position`) on `command`.
+void AddQueryOptions(CLI::App* command, galaxy::QueryFlags& q, bool position) {
+  command->add_option("--id", q.id, "Catalog ID of the query galaxy");
+  command->add_option("--image", q.image, "Image file: native HDF5 (row --row), FITS cube or .npy (bands x H x W)");
+  command->add_option("--row", q.row, "Row of the image in the file (HDF5, 4-axis FITS or .npy)")
+      ->capture_default_str();
+  command->add_option("--e-bv", q.e_bv, "Galactic E(B-V) of the image, magnitudes (HDF5 rows carry their own)");
+  if (position) {
+    command->add_option("--ra", q.ra, "Right ascension of the query galaxy, degrees (with --dec)");
+    command->add_option("--dec", q.dec, "Declination of the query galaxy, degrees (with --ra)");
+    command->add_option("--match-radius", q.match_radius_arcsec, "Largest separation for the match, arcsec (0: 3)")
+        ->capture_default_str();
   }
-  ClientOptions options;
-  options.server = flags.server;
-  options.timeout = absl::Seconds(flags.timeout_seconds);
-  return GalaxyClient::Connect(options);
-}
-
-// Prefixes an RPC failure with the server address, so "UNAVAILABLE" reads as what it is.
-absl::Status FromServer(const GlobalFlags& flags, const absl::Status& status) {
-  return Annotate(status, absl::StrCat("server ", flags.server));
-}
-
-absl::Status Health(const GlobalFlags& flags, const std::string& service) {
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
-  absl::StatusOr<std::string> status = client->Health(service);
-  if (!status.ok()) return FromServer(flags, status.status());
-  std::string name = service.empty() ? "(server)" : service;
-  if (flags.json) {
-    std::cout << "{\"service\":\"" << service << "\",\"status\":\"" << *status << "\"}\n";
-  } else {
-    std::cout << name << ": " << *status << "\n";
-  }
-  if (*status != "SERVING") {
-    return absl::UnavailableError(absl::StrCat(name, " is ", *status));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Services(const GlobalFlags& flags) {
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
-  absl::StatusOr<std::vector<std::string>> services = client->ListServices();
-  if (!services.ok()) return FromServer(flags, services.status());
-  for (const std::string& service : *services) {
-    absl::StatusOr<std::vector<std::string>> methods = client->ListMethods(service);
-    std::cout << service;
-    if (methods.ok()) std::cout << ": " << absl::StrJoin(*methods, ", ");
-    std::cout << "\n";
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Info(const GlobalFlags& flags) {
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
-  absl::StatusOr<v1::IndexInfo> info = client->GetIndexInfo();
-  if (!info.ok()) return FromServer(flags, info.status());
-  if (flags.json) {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions print;
-    print.always_print_primitive_fields = true;
-    google::protobuf::util::MessageToJsonString(*info, &json, print);
-    std::cout << json << "\n";
-    return absl::OkStatus();
-  }
-  std::cout << "server version     " << info->server_version() << "\n"
-            << "snapshot           "
-            << (info->snapshot_version().empty() ? "(none loaded)" : info->snapshot_version())
-            << "\n"
-            << "galaxies           " << info->count() << "\n"
-            << "dimension          " << info->dimension() << "\n"
-            << "index kind         " << v1::IndexKind_Name(info->index_kind()) << "\n"
-            << "limits             max_k " << info->limits().max_k() << ", max_batch "
-            << info->limits().max_batch() << ", max_message_bytes "
-            << info->limits().max_message_bytes() << "\n";
-  return absl::OkStatus();
 }
 
 }  // namespace
-}  // namespace galaxy
 
 int main(int argc, char** argv) {
   galaxy::CommandLine cli("galaxy-client",
                           "Queries a galaxy-search server: similar galaxies, redshifts, anomalies,\n"
-                          "index information and administration.");
+                          "records, index information and administration. Tables by default, --json\n"
+                          "for scripts, --html for a gallery page of colour images.");
   cli.SetVersionDetails(galaxy::RpcLibraryVersions);
-  galaxy::GlobalFlags flags;
+  galaxy::ClientFlags flags;
   CLI::App& app = cli.app();
-  app.add_option("--server", flags.server, "Server host:port")
+  app.add_option("--server", flags.connection.server, "Server host:port")
       ->capture_default_str()->envname("GALAXY_SERVER");
-  app.add_option("--timeout", flags.timeout_seconds, "Deadline of each call, seconds")
-      ->capture_default_str();
+  app.add_option("--timeout", flags.timeout_seconds, "Deadline of each call, seconds")->capture_default_str();
+  app.add_option("--token-file", flags.connection.token_file,
+                 "File with the bearer token (first token line; a server token file's 'search|admin TOKEN' works)")
+      ->envname("GALAXY_TOKEN_FILE");
+  app.add_option("--tls-ca", flags.connection.tls_ca, "CA of the server's certificate (PEM): use TLS")
+      ->envname("GALAXY_TLS_CA");
+  app.add_option("--tls-cert", flags.connection.tls_cert, "Client certificate (PEM), for mutual TLS");
+  app.add_option("--tls-key", flags.connection.tls_key, "Client private key (PEM), for mutual TLS");
   app.add_flag("--json", flags.json, "Machine-readable JSON output");
 
   std::string service;
-  CLI::App* health = cli.AddCommand(
-      "health", "Ask the standard health service; exit 0 only when SERVING",
-      [&] { return galaxy::Health(flags, service); });
+  CLI::App* health = cli.AddCommand("health", "Ask the standard health service; exit 0 only when SERVING",
+                                    [&] { return galaxy::RunHealth(flags, service); });
   health->add_option("--service", service,
                      "Service to ask about; \"\" for the server as a whole. "
                      "galaxy.v1.GalaxySearch is SERVING once a snapshot is loaded");
   cli.AddCommand("services", "List the server's services and methods (server reflection)",
-                 [&] { return galaxy::Services(flags); });
-  cli.AddCommand("info", "Snapshot, model, index and limits of the server",
-                 [&] { return galaxy::Info(flags); });
+                 [&] { return galaxy::RunServices(flags); });
+  cli.AddCommand("info", "Snapshot, model, index and limits of the server", [&] { return galaxy::RunInfo(flags); });
 
-  CLI::App* similar = cli.AddPlannedCommand("similar", "Galaxies most similar to a query");
-  similar->add_option("--id", "Catalog ID of the query galaxy");
-  similar->add_option("--image", "Image file (HDF5 row, FITS or .npy)");
-  similar->add_option("--ra", "Right ascension of the query galaxy, degrees");
-  similar->add_option("--dec", "Declination of the query galaxy, degrees");
-  similar->add_option("--k", "Number of neighbours");
-  similar->add_option("--html", "Write a gallery page of the query and its neighbours");
-  cli.AddPlannedCommand("predict-z", "Photometric redshift of galaxies (by ID or image)");
-  cli.AddPlannedCommand("anomaly", "Anomaly score of a galaxy (by ID or image)");
-  cli.AddPlannedCommand("list-anomalies", "The most anomalous galaxies of the snapshot");
-  cli.AddPlannedCommand("galaxy", "The stored record of one galaxy");
-  cli.AddPlannedCommand("rebuild", "Rebuild the index from a dataset (admin)");
-  cli.AddPlannedCommand("reload", "Switch to the snapshot CURRENT names (admin)");
+  galaxy::SimilarFlags similar;
+  CLI::App* similar_cmd = cli.AddCommand("similar", "Galaxies most similar to a query (by ID, image or sky position)",
+                                         [&] { return galaxy::RunSimilar(flags, similar); });
+  AddQueryOptions(similar_cmd, similar.query, /*position=*/true);
+  similar_cmd->add_option("--k", similar.k, "Number of neighbours")->capture_default_str();
+  similar_cmd->add_option("--z-min", similar.z_min, "Only neighbours at redshift >= this");
+  similar_cmd->add_option("--z-max", similar.z_max, "Only neighbours at redshift <= this");
+  similar_cmd->add_option("--z-source", similar.z_source, "Redshift the bounds compare: best, spec or phot")
+      ->capture_default_str();
+  similar_cmd->add_option("--cone-ra", similar.cone_ra, "Only neighbours inside a cone: centre ra, degrees");
+  similar_cmd->add_option("--cone-dec", similar.cone_dec, "... centre dec, degrees");
+  similar_cmd->add_option("--cone-radius", similar.cone_radius, "... radius, degrees");
+  similar_cmd->add_option("--exclude", similar.exclude, "IDs never to return (repeatable)");
+  similar_cmd->add_option("--min-score", similar.min_score, "Drop neighbours less similar than this (cosine)");
+  similar_cmd->add_option("--html", similar.html, "Also write a gallery page of the query and its neighbours");
+
+  std::vector<int64_t> z_ids;
+  galaxy::QueryFlags z_image;
+  bool pdf = false;
+  CLI::App* z_cmd = cli.AddCommand("predict-z", "Photometric redshift of galaxies (by IDs and/or an image)",
+                                   [&] { return galaxy::RunPredictZ(flags, z_ids, z_image, pdf); });
+  z_cmd->add_option("--id", z_ids, "Catalog IDs (repeatable)");
+  z_cmd->add_option("--image", z_image.image, "Image file: native HDF5 (row --row), FITS cube or .npy");
+  z_cmd->add_option("--row", z_image.row, "Row of the image in the file")->capture_default_str();
+  z_cmd->add_option("--e-bv", z_image.e_bv, "Galactic E(B-V) of the image, magnitudes");
+  z_cmd->add_flag("--pdf", pdf, "Also return the binned probability density (its peak in the table)");
+
+  galaxy::QueryFlags anomaly;
+  bool neighbors = false;
+  CLI::App* anomaly_cmd = cli.AddCommand("anomaly", "Anomaly score and percentile of a galaxy (by ID or image)",
+                                         [&] { return galaxy::RunAnomaly(flags, anomaly, neighbors); });
+  AddQueryOptions(anomaly_cmd, anomaly, /*position=*/false);
+  anomaly_cmd->add_flag("--neighbors", neighbors, "Also list the neighbours the score comes from");
+
+  int top = 20;
+  std::optional<float> min_percentile;
+  std::string anomalies_html;
+  CLI::App* list_cmd = cli.AddCommand("list-anomalies", "The most anomalous galaxies of the snapshot",
+                                      [&] { return galaxy::RunListAnomalies(flags, top, min_percentile, anomalies_html); });
+  list_cmd->add_option("--top", top, "How many")->capture_default_str();
+  list_cmd->add_option("--min-percentile", min_percentile, "Only galaxies at or above this anomaly percentile");
+  list_cmd->add_option("--html", anomalies_html, "Also write a gallery page of them");
+
+  int64_t galaxy_id = 0;
+  bool embedding = false;
+  CLI::App* galaxy_cmd = cli.AddCommand("galaxy", "The stored record of one galaxy",
+                                        [&] { return galaxy::RunGalaxy(flags, galaxy_id, embedding); });
+  galaxy_cmd->add_option("--id", galaxy_id, "Catalog ID")->required();
+  galaxy_cmd->add_flag("--embedding", embedding, "Also print its embedding");
+
+  std::string data, model, index, rebuild_id;
+  std::vector<std::string> params;
+  bool no_swap = false, wait = false;
+  CLI::App* rebuild_cmd = cli.AddCommand(
+      "rebuild", "Rebuild the index from a dataset on the server, publish and swap (admin token)",
+      [&] { return galaxy::RunRebuild(flags, data, model, index, params, no_swap, wait); });
+  rebuild_cmd->add_option("--data", data, "Dataset path on the server (native HDF5)")->required();
+  rebuild_cmd->add_option("--model", model, "Checkpoint path on the server (default: the live snapshot's model)");
+  rebuild_cmd->add_option("--index", index, "flat, hnsw or ivfpq (default: the live snapshot's kind)");
+  rebuild_cmd->add_option("--param", params, "Index parameter key=value (repeatable), e.g. efSearch=256");
+  rebuild_cmd->add_flag("--no-swap", no_swap, "Only build and publish; a later reload switches");
+  rebuild_cmd->add_flag("--wait", wait, "Follow the rebuild's progress until it ends");
+  CLI::App* status_cmd = cli.AddCommand("rebuild-status", "Progress of the current or a given rebuild (admin token)",
+                                        [&] { return galaxy::RunRebuildStatus(flags, rebuild_id); });
+  status_cmd->add_option("--id", rebuild_id, "Rebuild ID (default: the latest)");
+  cli.AddCommand("reload", "Switch the server to the snapshot CURRENT names (admin token)",
+                 [&] { return galaxy::RunReload(flags); });
   return cli.Run(argc, argv);
 }

@@ -1,11 +1,16 @@
 #include "client/galaxy_client.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/status_macros.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -17,6 +22,14 @@ namespace {
 using grpc::reflection::v1alpha::ServerReflection;
 using grpc::reflection::v1alpha::ServerReflectionRequest;
 using grpc::reflection::v1alpha::ServerReflectionResponse;
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -49,17 +62,53 @@ absl::StatusOr<ServerReflectionResponse> Reflect(const std::shared_ptr<grpc::Cha
 
 }  // namespace
 
-GalaxyClient::GalaxyClient(const ClientOptions& options) : options_(options) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options.max_message_bytes);
-  args.SetMaxSendMessageSize(options.max_message_bytes);
-  channel_ = grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
-  search_ = v1::GalaxySearch::NewStub(channel_);
-}
+GalaxyClient::GalaxyClient(const ClientOptions& options) : options_(options) {}
 
 absl::StatusOr<std::unique_ptr<GalaxyClient>> GalaxyClient::Connect(const ClientOptions& options) {
   if (options.server.empty()) return absl::InvalidArgumentError("--server: empty address");
-  return std::unique_ptr<GalaxyClient>(new GalaxyClient(options));
+  std::unique_ptr<GalaxyClient> client(new GalaxyClient(options));
+  if (!options.token_file.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(std::string text, ReadSmallFile("--token-file", options.token_file));
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (line.empty() || line[0] == '#') continue;
+      std::vector<absl::string_view> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      client->token_ = std::string(parts.back());
+      break;
+    }
+    if (client->token_.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--token-file: ", options.token_file, " holds no token"));
+    }
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    GALAXY_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadSmallFile("--tls-ca", options.tls_ca));
+    if (options.tls_cert.empty() != options.tls_key.empty()) {
+      return absl::InvalidArgumentError("--tls-cert and --tls-key: give both or neither");
+    }
+    if (!options.tls_cert.empty()) {
+      GALAXY_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadSmallFile("--tls-cert", options.tls_cert));
+      GALAXY_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadSmallFile("--tls-key", options.tls_key));
+    }
+    credentials = grpc::SslCredentials(ssl);
+  } else if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert/--tls-key: need --tls-ca (the CA of the server's certificate)");
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  client->channel_ = grpc::CreateCustomChannel(options.server, credentials, args);
+  client->search_ = v1::GalaxySearch::NewStub(client->channel_);
+  client->admin_ = v1::GalaxyAdmin::NewStub(client->channel_);
+  return client;
+}
+
+std::unique_ptr<grpc::ClientContext> GalaxyClient::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  SetDeadline(context.get(), options_.timeout);
+  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+  return context;
 }
 
 absl::StatusOr<std::string> GalaxyClient::Health(const std::string& service) {
@@ -110,10 +159,8 @@ absl::StatusOr<std::vector<std::string>> GalaxyClient::ListMethods(const std::st
 }
 
 absl::StatusOr<v1::IndexInfo> GalaxyClient::GetIndexInfo() {
-  grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
   v1::IndexInfo info;
-  grpc::Status status = search_->GetIndexInfo(&context, v1::GetIndexInfoRequest(), &info);
+  grpc::Status status = search_->GetIndexInfo(NewContext().get(), v1::GetIndexInfoRequest(), &info);
   if (!status.ok()) return FromGrpcStatus(status);
   return info;
 }

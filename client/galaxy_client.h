@@ -27,6 +27,13 @@ struct ClientOptions {
   absl::Duration timeout = absl::Seconds(30);
   // Largest response message accepted, bytes. Default 64 MiB (the server's default limit).
   int max_message_bytes = 64 << 20;
+  // File holding the bearer token to send (`authorization: Bearer <token>`); the first
+  // non-empty, non-comment line, or the token of a server token file's line "search|admin TOKEN".
+  // Empty: no token.
+  std::string token_file;
+  // TLS: the CA bundle that signed the server's certificate (PEM). Set it to use TLS. With
+  // tls_cert and tls_key, the client presents its own certificate (mutual TLS).
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 class GalaxyClient {
@@ -51,12 +58,22 @@ class GalaxyClient {
 
   absl::StatusOr<v1::IndexInfo> GetIndexInfo();
 
+  // The generated stubs, and a context for one call on them (deadline and token set).
+  v1::GalaxySearch::Stub& search() { return *search_; }
+  v1::GalaxyAdmin::Stub& admin() { return *admin_; }
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  // The address, for messages.
+  const std::string& server() const { return options_.server; }
+
  private:
   explicit GalaxyClient(const ClientOptions& options);
 
-  const ClientOptions options_;
+  ClientOptions options_;
+  std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::GalaxySearch::Stub> search_;
+  std::unique_ptr<v1::GalaxyAdmin::Stub> admin_;
 };
 
 }  // namespace galaxy

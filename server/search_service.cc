@@ -133,6 +133,7 @@ void RunSimilar(ServiceState& state, const ServingSnapshot& snap, const std::vec
       }
     }
     (*statuses)[i] = snap.Similar(query, q, self, (*responses)[i]);
+    if (self) (*responses)[i]->set_query_id(*self);
   }
 }
 

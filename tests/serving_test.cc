@@ -28,6 +28,7 @@
 #include "server/galaxy_server.h"
 #include "server/serving_snapshot.h"
 #include "tests/serving_fixture.h"
+#include "tests/test_certificates.h"
 #include "tests/subprocess.h"
 #include "tests/temp_dir.h"
 
@@ -744,30 +745,11 @@ TEST(ServingTest, ConcurrentImageQueriesShareForwardPassesAndMetricsCountThem) {
 // TLS and tokens (the real binary, so that its log can be searched for the tokens)
 // ---------------------------------------------------------------------------------------------
 
-void Openssl(const std::string& args) {
-  const std::string command = "openssl " + args + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 TEST(TlsAndTokensTest, MutualTlsAndBearerTokensAreEnforced) {
   testutil::ScopedTempDir dir;
   const std::string d = dir.path().string();
   // A CA, a server certificate for 127.0.0.1, and a client certificate.
-  Openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout " + d + "/ca.key -out " + d + "/ca.pem");
-  for (const std::string name : {"server", "client"}) {
-    Openssl("req -newkey rsa:2048 -nodes -subj /CN=" + name + " -keyout " + d + "/" + name + ".key -out " + d + "/" +
-            name + ".csr");
-    std::ofstream(d + "/" + name + ".ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-    Openssl("x509 -req -days 2 -in " + d + "/" + name + ".csr -CA " + d + "/ca.pem -CAkey " + d +
-            "/ca.key -CAcreateserial -extfile " + d + "/" + name + ".ext -out " + d + "/" + name + ".pem");
-  }
+  ASSERT_TRUE(testutil::MakeTestCertificates(d).ok());
   const std::string search_token = "search-0123456789abcdef-token";
   const std::string admin_token = "admin-0123456789abcdef-token";
   std::ofstream(d + "/tokens") << "search " << search_token << "\nadmin " << admin_token << "\n";
@@ -780,9 +762,9 @@ TEST(TlsAndTokensTest, MutualTlsAndBearerTokensAreEnforced) {
   const std::string address = (*server)->address();
 
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadFile(d + "/ca.pem");
-  ssl.pem_private_key = ReadFile(d + "/client.key");
-  ssl.pem_cert_chain = ReadFile(d + "/client.pem");
+  ssl.pem_root_certs = testutil::ReadFile(d + "/ca.pem");
+  ssl.pem_private_key = testutil::ReadFile(d + "/client.key");
+  ssl.pem_cert_chain = testutil::ReadFile(d + "/client.pem");
   auto tls = grpc::CreateChannel(address, grpc::SslCredentials(ssl));
   auto search = v1::GalaxySearch::NewStub(tls);
   auto admin = v1::GalaxyAdmin::NewStub(tls);

@@ -1,0 +1,62 @@
+// The commands of galaxy-client, one function each. Human-readable tables on stdout by default,
+// the answer as JSON (proto3 JSON mapping) with --json. Every failure is one line on stderr with
+// a non-zero exit (core/command_line.h), naming the server for errors that came from it.
+#ifndef GALAXY_CLIENT_CLIENT_COMMANDS_H_
+#define GALAXY_CLIENT_CLIENT_COMMANDS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/galaxy_client.h"
+
+namespace galaxy {
+
+struct ClientFlags {
+  ClientOptions connection;
+  double timeout_seconds = 30;
+  bool json = false;
+};
+
+// A query galaxy: exactly one of an ID, an image file (with row and optional E(B-V)) or a sky
+// position.
+struct QueryFlags {
+  std::optional<int64_t> id;
+  std::string image;
+  int64_t row = 0;
+  std::optional<float> e_bv;
+  std::optional<double> ra, dec;
+  double match_radius_arcsec = 0;
+};
+
+struct SimilarFlags {
+  QueryFlags query;
+  uint32_t k = 10;
+  std::optional<float> z_min, z_max;
+  std::string z_source = "best";
+  std::optional<double> cone_ra, cone_dec, cone_radius;
+  std::vector<int64_t> exclude;
+  std::optional<float> min_score;
+  std::string html;
+};
+
+absl::Status RunHealth(const ClientFlags& flags, const std::string& service);
+absl::Status RunServices(const ClientFlags& flags);
+absl::Status RunInfo(const ClientFlags& flags);
+absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& similar);
+absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& ids, const QueryFlags& image,
+                         bool pdf);
+absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool neighbors);
+absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile,
+                              const std::string& html);
+absl::Status RunGalaxy(const ClientFlags& flags, int64_t id, bool embedding);
+absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const std::string& model,
+                        const std::string& index, const std::vector<std::string>& params, bool no_swap, bool wait);
+absl::Status RunRebuildStatus(const ClientFlags& flags, const std::string& id);
+absl::Status RunReload(const ClientFlags& flags);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_CLIENT_CLIENT_COMMANDS_H_

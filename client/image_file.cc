@@ -1,0 +1,130 @@
+#include "client/image_file.h"
+
+#include <fitsio.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/galaxy_batch.h"
+#include "core/hdf5_dataset.h"
+#include "core/npy.h"
+#include "core/status_macros.h"
+
+namespace galaxy {
+namespace {
+
+v1::Image MakeImage(int64_t bands, int64_t height, int64_t width, const float* data) {
+  v1::Image image;
+  image.set_bands(static_cast<uint32_t>(bands));
+  image.set_height(static_cast<uint32_t>(height));
+  image.set_width(static_cast<uint32_t>(width));
+  image.set_dtype(v1::DTYPE_FLOAT32);
+  image.set_data(std::string(reinterpret_cast<const char*>(data),
+                             static_cast<size_t>(bands * height * width) * sizeof(float)));
+  return image;
+}
+
+absl::StatusOr<v1::Image> FromHdf5(const std::string& path, int64_t row) {
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(path));
+  if (row < 0 || row >= reader->count()) {
+    return absl::InvalidArgumentError(absl::StrCat("--row: ", row, " is outside 0..", reader->count() - 1, " of ", path));
+  }
+  GalaxyBatch batch;
+  GALAXY_RETURN_IF_ERROR(reader->Read(row, 1, &batch));
+  const DatasetLayout& l = reader->layout();
+  v1::Image image = MakeImage(l.bands, l.height, l.width, batch.images.data());
+  image.set_e_bv(batch.e_bv[0]);
+  return image;
+}
+
+absl::StatusOr<v1::Image> FromNpy(const std::string& path, int64_t row) {
+  GALAXY_ASSIGN_OR_RETURN(ByteSource source, FileByteSource(path));
+  GALAXY_ASSIGN_OR_RETURN(NpyHeader header, ReadNpyHeader(source, path));
+  if (!header.fields.empty() || header.fortran_order) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected a plain C-order float array"));
+  }
+  std::vector<int64_t> shape = header.shape;
+  if (shape.size() != 3 && shape.size() != 4) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected bands x height x width (3 axes) or n x bands x "
+                                                   "height x width (4 axes); it has ",
+                                                   shape.size()));
+  }
+  const int64_t n = shape.size() == 4 ? shape[0] : 1;
+  if (row < 0 || row >= n) return absl::InvalidArgumentError(absl::StrCat("--row: ", row, " is outside 0..", n - 1));
+  const int64_t bands = shape[shape.size() - 3], height = shape[shape.size() - 2], width = shape[shape.size() - 1];
+  const int64_t count = bands * height * width;
+  const int64_t item = header.item_size;
+  if (header.scalar.kind != 'f' || (item != 4 && item != 8)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected float32 or float64 values"));
+  }
+  std::vector<char> skip(static_cast<size_t>(count * item));
+  for (int64_t i = 0; i < row; ++i) GALAXY_RETURN_IF_ERROR(ReadExactly(source, skip.data(), count * item, path));
+  std::vector<char> raw(static_cast<size_t>(count * item));
+  GALAXY_RETURN_IF_ERROR(ReadExactly(source, raw.data(), count * item, path));
+  std::vector<float> values(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) values[static_cast<size_t>(i)] = static_cast<float>(header.scalar.Read(raw.data() + i * item));
+  return MakeImage(bands, height, width, values.data());
+}
+
+absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
+  int status = 0;
+  fitsfile* raw = nullptr;
+  fits_open_image(&raw, path.c_str(), READONLY, &status);
+  if (status != 0) {
+    char text[FLEN_STATUS];
+    fits_get_errstatus(status, text);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable FITS image (", text, ")"));
+  }
+  std::unique_ptr<fitsfile, void (*)(fitsfile*)> f(raw, [](fitsfile* p) {
+    int s = 0;
+    fits_close_file(p, &s);
+  });
+  int naxis = 0;
+  long dims[4] = {0, 0, 0, 0};
+  fits_get_img_dim(f.get(), &naxis, &status);
+  if (status == 0 && (naxis == 3 || naxis == 4)) fits_get_img_size(f.get(), naxis, dims, &status);
+  if (status != 0 || (naxis != 3 && naxis != 4)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an image of 3 axes (width, height, bands) or 4 "
+                                                   "(width, height, bands, n); it has ",
+                                                   naxis));
+  }
+  const int64_t width = dims[0], height = dims[1], bands = dims[2], n = naxis == 4 ? dims[3] : 1;
+  if (row < 0 || row >= n) return absl::InvalidArgumentError(absl::StrCat("--row: ", row, " is outside 0..", n - 1));
+  const int64_t count = bands * height * width;
+  std::vector<float> values(static_cast<size_t>(count));
+  int anynul = 0;
+  float nul = 0;
+  fits_read_img(f.get(), TFLOAT, row * count + 1, count, &nul, values.data(), &anynul, &status);
+  if (status != 0) {
+    char text[FLEN_STATUS];
+    fits_get_errstatus(status, text);
+    return absl::DataLossError(absl::StrCat(path, ": reading the pixels: ", text));
+  }
+  return MakeImage(bands, height, width, values.data());
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Image> ReadImageFile(const std::string& path, int64_t row, std::optional<float> e_bv) {
+  if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  const std::string lower = absl::AsciiStrToLower(path);
+  absl::StatusOr<v1::Image> image;
+  if (absl::EndsWith(lower, ".h5") || absl::EndsWith(lower, ".hdf5")) {
+    image = FromHdf5(path, row);
+  } else if (absl::EndsWith(lower, ".npy")) {
+    image = FromNpy(path, row);
+  } else if (absl::EndsWith(lower, ".fits") || absl::EndsWith(lower, ".fit") || absl::EndsWith(lower, ".fits.gz")) {
+    image = FromFits(path, row);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unknown image file type (expected .h5/.hdf5, .fits/.fit or .npy)"));
+  }
+  if (image.ok() && e_bv) image->set_e_bv(*e_bv);
+  return image;
+}
+
+}  // namespace galaxy

@@ -1,0 +1,270 @@
+// Every galaxy-client command against a live server (in this process, on a loopback port) over
+// the serving fixture's snapshots: tables, --json, --html galleries, images from HDF5, .npy and
+// FITS files, admin commands, tokens and TLS, and errors shown as one line with a non-zero exit.
+#include <fitsio.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/npy.h"
+#include "nlohmann/json.hpp"
+#include "server/galaxy_server.h"
+#include "tests/serving_fixture.h"
+#include "tests/subprocess.h"
+#include "tests/temp_dir.h"
+#include "tests/test_certificates.h"
+
+namespace fs = std::filesystem;
+
+namespace galaxy {
+namespace {
+
+using testutil::SurveyIds;
+
+TEST(ClientFixture, Build) {
+  EXPECT_TRUE(fs::exists(testutil::SharedServingFixture().snapshots + "/v1/manifest.json"));
+}
+
+class ClientCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(nullptr); }
+
+  void Start(const std::function<void(ServerOptions&)>& configure) {
+    server_.reset();
+    fs::remove_all(dir_.File("snapshots"));
+    fs::copy(testutil::SharedServingFixture().snapshots, dir_.File("snapshots"), fs::copy_options::recursive);
+    ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.snapshots_dir = dir_.File("snapshots");
+    o.device = "cpu";
+    o.threads = 2;
+    if (configure) configure(o);
+    auto server = GalaxyServer::Start(o);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  // Runs galaxy-client with --server set, then `args`.
+  testutil::CommandResult Client(std::vector<std::string> args, std::vector<std::string> global = {}) {
+    std::vector<std::string> argv = {testutil::BinDir() + "/galaxy-client", "--server",
+                                     absl::StrCat("127.0.0.1:", server_->port())};
+    argv.insert(argv.end(), global.begin(), global.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<testutil::CommandResult> r = testutil::RunCommand(argv, absl::Seconds(120));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : testutil::CommandResult();
+  }
+
+  // A failure: exit 1 and exactly one line on stderr, containing `text`.
+  void ExpectOneLineError(const testutil::CommandResult& r, const std::string& text) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    std::vector<std::string> lines = absl::StrSplit(r.err, '\n', absl::SkipEmpty());
+    EXPECT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, text)) << r.err;
+  }
+
+  std::string Id(int row) const { return absl::StrCat(SurveyIds()[static_cast<size_t>(row)]); }
+
+  testutil::ScopedTempDir dir_;
+  std::unique_ptr<GalaxyServer> server_;
+};
+
+TEST_F(ClientCliTest, InfoHealthServices) {
+  testutil::CommandResult info = Client({"info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_TRUE(absl::StrContains(info.out, "snapshot           v1")) << info.out;
+  EXPECT_TRUE(absl::StrContains(info.out, "galaxies           1500")) << info.out;
+  EXPECT_TRUE(absl::StrContains(info.out, "with redshift head")) << info.out;
+  testutil::CommandResult json = Client({"info"}, {"--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["snapshot_version"], "v1");
+  testutil::CommandResult health = Client({"health", "--service", "galaxy.v1.GalaxySearch"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_TRUE(absl::StrContains(health.out, "SERVING"));
+  testutil::CommandResult services = Client({"services"});
+  EXPECT_TRUE(absl::StrContains(services.out, "galaxy.v1.GalaxyAdmin: RebuildIndex, GetRebuildStatus, ReloadSnapshot"))
+      << services.out;
+}
+
+TEST_F(ClientCliTest, SimilarByIdImagePositionWithFiltersJsonAndGallery) {
+  testutil::CommandResult table = Client({"similar", "--id", Id(3), "--k", "5"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  std::vector<std::string> lines = absl::StrSplit(table.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 7u) << table.out;  // title, header, 5 rows
+  EXPECT_TRUE(absl::StrContains(lines[0], "5 neighbours of galaxy " + Id(3))) << lines[0];
+  for (size_t i = 2; i < lines.size(); ++i) {
+    EXPECT_FALSE(absl::StrContains(lines[i], Id(3))) << "the query itself is not a neighbour: " << lines[i];
+  }
+
+  // By image (an HDF5 row) and by position: the same galaxy and neighbours.
+  testutil::CommandResult by_image = Client({"similar", "--image", testutil::SharedServingFixture().survey,
+                                             "--row", "3", "--k", "6"}, {"--json"});
+  ASSERT_EQ(by_image.exit_code, 0) << by_image.err;
+  nlohmann::json image = nlohmann::json::parse(by_image.out);
+  EXPECT_EQ(image["neighbors"][0]["id"], Id(3));  // int64 is a JSON string in proto3's mapping
+  testutil::CommandResult record = Client({"galaxy", "--id", Id(3)}, {"--json"});
+  nlohmann::json g = nlohmann::json::parse(record.out);
+  testutil::CommandResult by_position = Client({"similar", "--ra", absl::StrCat(g["ra"].get<double>()), "--dec",
+                                                absl::StrCat(g["dec"].get<double>()), "--k", "5"}, {"--json"});
+  ASSERT_EQ(by_position.exit_code, 0) << by_position.err;
+  nlohmann::json position = nlohmann::json::parse(by_position.out);
+  EXPECT_EQ(position["query_id"], Id(3));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(position["neighbors"][i]["id"], image["neighbors"][i + 1]["id"]);
+
+  // Filters.
+  testutil::CommandResult filtered = Client({"similar", "--id", Id(3), "--k", "8", "--z-min", "0.1", "--z-max", "0.2",
+                                             "--z-source", "spec", "--exclude", Id(4), "--exclude", Id(5)},
+                                            {"--json"});
+  ASSERT_EQ(filtered.exit_code, 0) << filtered.err;
+  nlohmann::json f = nlohmann::json::parse(filtered.out);
+  ASSERT_EQ(f["neighbors"].size(), 8u);
+  for (const auto& n : f["neighbors"]) {
+    EXPECT_GE(n["galaxy"]["specz"].get<double>(), 0.1 - 1e-6);
+    EXPECT_LE(n["galaxy"]["specz"].get<double>(), 0.2 + 1e-6);
+    EXPECT_NE(n["id"], Id(4));
+  }
+
+  // The gallery: a self-contained page with the query and every neighbour as an embedded PNG.
+  const std::string html = dir_.File("similar.html");
+  testutil::CommandResult gallery = Client({"similar", "--id", Id(3), "--k", "6", "--html", html});
+  ASSERT_EQ(gallery.exit_code, 0) << gallery.err;
+  const std::string page = testutil::ReadFile(html);
+  size_t images = 0;
+  for (size_t at = page.find("src=\"data:image/png;base64,"); at != std::string::npos;
+       at = page.find("src=\"data:image/png;base64,", at + 1)) {
+    ++images;
+  }
+  EXPECT_EQ(images, 7u);
+  EXPECT_TRUE(absl::StrContains(page, "Galaxies like " + Id(3)));
+  EXPECT_FALSE(absl::StrContains(page, "no image"));
+}
+
+TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
+  const v1::Image image = testutil::SurveyImage(7);
+  const std::vector<float> pixels(reinterpret_cast<const float*>(image.data().data()),
+                                  reinterpret_cast<const float*>(image.data().data()) + image.data().size() / 4);
+  ASSERT_TRUE(WriteNpy(dir_.File("g.npy"), "<f4", {5, 64, 64}, pixels.data(), static_cast<int64_t>(pixels.size() * 4))
+                  .ok());
+  int status = 0;
+  fitsfile* f = nullptr;
+  fits_create_file(&f, dir_.File("g.fits").c_str(), &status);
+  long axes[3] = {64, 64, 5};
+  fits_create_img(f, FLOAT_IMG, 3, axes, &status);
+  fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(pixels.size()), const_cast<float*>(pixels.data()), &status);
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+  const std::string e_bv = absl::StrCat(image.e_bv());
+  for (const char* file : {"g.npy", "g.fits"}) {
+    testutil::CommandResult r = Client({"similar", "--image", dir_.File(file), "--e-bv", e_bv, "--k", "1"}, {"--json"});
+    ASSERT_EQ(r.exit_code, 0) << file << ": " << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["neighbors"][0]["id"], Id(7)) << file;
+  }
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("missing.npy")}), "missing.npy: no such file");
+  std::ofstream(dir_.File("g.png")) << "x";
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("g.png")}), "unknown image file type");
+}
+
+TEST_F(ClientCliTest, RedshiftAnomaliesAndRecords) {
+  testutil::CommandResult z = Client({"predict-z", "--id", Id(1), "--id", Id(2), "--image",
+                                      testutil::SharedServingFixture().survey, "--row", "1", "--pdf"},
+                                     {"--json"});
+  ASSERT_EQ(z.exit_code, 0) << z.err;
+  nlohmann::json zj = nlohmann::json::parse(z.out);
+  ASSERT_EQ(zj["predictions"].size(), 3u);
+  EXPECT_EQ(zj["predictions"][0]["pdf"].size(), 180u);
+  EXPECT_NEAR(zj["predictions"][0]["z_phot"].get<double>(), zj["predictions"][2]["z_phot"].get<double>(), 1e-3);
+  testutil::CommandResult table = Client({"predict-z", "--id", Id(1)});
+  EXPECT_TRUE(absl::StrContains(table.out, Id(1))) << table.out;
+  ExpectOneLineError(Client({"predict-z", "--id", "42"}), "galaxy 42 is not in snapshot v1");
+
+  testutil::CommandResult a = Client({"anomaly", "--id", Id(1), "--neighbors"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_TRUE(absl::StrContains(a.out, "mean cosine distance to the 10 nearest")) << a.out;
+  testutil::CommandResult ai = Client({"anomaly", "--image", testutil::SharedServingFixture().survey}, {"--json"});
+  ASSERT_EQ(ai.exit_code, 0) << ai.err;
+  EXPECT_GE(nlohmann::json::parse(ai.out)["percentile"].get<double>(), 0);
+
+  const std::string html = dir_.File("anomalies.html");
+  testutil::CommandResult list = Client({"list-anomalies", "--top", "30", "--html", html}, {"--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  nlohmann::json lj = nlohmann::json::parse(list.out);
+  ASSERT_EQ(lj["galaxies"].size(), 30u);
+  for (size_t i = 1; i < 30; ++i) {
+    EXPECT_LE(lj["galaxies"][i]["anomaly_score"].get<double>(), lj["galaxies"][i - 1]["anomaly_score"].get<double>());
+  }
+  EXPECT_TRUE(absl::StrContains(testutil::ReadFile(html), "The most anomalous galaxies"));
+
+  testutil::CommandResult g = Client({"galaxy", "--id", Id(1)});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_TRUE(absl::StrContains(g.out, "dataset row        1")) << g.out;
+  ExpectOneLineError(Client({"galaxy", "--id", "5"}), "server 127.0.0.1:");
+}
+
+TEST_F(ClientCliTest, RebuildReloadAndStatus) {
+  testutil::CommandResult none = Client({"rebuild-status"});
+  EXPECT_TRUE(absl::StrContains(none.out, "no rebuild has run")) << none.out;
+  testutil::CommandResult rebuild = Client({"rebuild", "--data", testutil::SharedServingFixture().survey, "--index",
+                                            "hnsw", "--param", "efSearch=64", "--wait"});
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
+  EXPECT_TRUE(absl::StrContains(rebuild.out, "STATE_SUCCEEDED")) << rebuild.out;
+  testutil::CommandResult info = Client({"info"}, {"--json"});
+  nlohmann::json ij = nlohmann::json::parse(info.out);
+  EXPECT_NE(ij["snapshot_version"], "v1");
+  EXPECT_EQ(ij["index_kind"], "INDEX_KIND_HNSW");
+  EXPECT_EQ(ij["index_params"]["efSearch"], "64");
+  testutil::CommandResult status = Client({"rebuild-status"});
+  EXPECT_TRUE(absl::StrContains(status.out, "STATE_SUCCEEDED")) << status.out;
+  testutil::CommandResult reload = Client({"reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.err;
+  EXPECT_TRUE(absl::StrContains(reload.out, "already serving")) << reload.out;
+  ExpectOneLineError(Client({"rebuild", "--data", "/nonexistent.h5"}), "data_path: /nonexistent.h5 is not a file");
+  ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--index", "lsh"}), "--index: 'lsh'");
+}
+
+TEST_F(ClientCliTest, UsageAndConnectionErrorsAreOneLine) {
+  ExpectOneLineError(Client({"similar", "--id", "1", "--ra", "10", "--dec", "2"}),
+                     "give exactly one of --id, --image or --ra with --dec");
+  ExpectOneLineError(Client({"similar", "--id", Id(1), "--cone-ra", "10"}), "give all three or none");
+  ExpectOneLineError(Client({"similar", "--id", Id(1), "--k", "5000"}), "k: 5000 exceeds the limit 1000");
+  ExpectOneLineError(Client({"anomaly"}), "give exactly one of --id or --image");
+  absl::StatusOr<testutil::CommandResult> down = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-client", "--server", "127.0.0.1:1", "--timeout", "3", "info"});
+  ASSERT_TRUE(down.ok());
+  ExpectOneLineError(*down, "server 127.0.0.1:1");
+}
+
+TEST_F(ClientCliTest, TokensAndTls) {
+  const std::string d = dir_.path().string();
+  ASSERT_TRUE(testutil::MakeTestCertificates(d).ok());
+  std::ofstream(d + "/tokens") << "search search-0123456789abcdef\nadmin admin-0123456789abcdef\n";
+  std::ofstream(d + "/search-token") << "search-0123456789abcdef\n";
+  Start([&](ServerOptions& o) {
+    o.tls_cert = d + "/server.pem";
+    o.tls_key = d + "/server.key";
+    o.auth_token_file = d + "/tokens";
+  });
+  const std::vector<std::string> tls = {"--tls-ca", d + "/ca.pem"};
+  std::vector<std::string> with_token = tls;
+  with_token.insert(with_token.end(), {"--token-file", d + "/search-token"});
+  testutil::CommandResult ok = Client({"info"}, with_token);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(absl::StrContains(ok.out, "snapshot           v1"));
+  ExpectOneLineError(Client({"info"}, tls), "missing 'authorization: Bearer <token>'");
+  ExpectOneLineError(Client({"reload"}, with_token), "needs the admin token");
+  std::vector<std::string> admin = tls;
+  admin.insert(admin.end(), {"--token-file", d + "/tokens"});  // a server token file: its first token (search)
+  ExpectOneLineError(Client({"reload"}, admin), "needs the admin token");
+  std::ofstream(d + "/admin-token") << "# admin\nadmin admin-0123456789abcdef\n";
+  std::vector<std::string> admin_only = tls;
+  admin_only.insert(admin_only.end(), {"--token-file", d + "/admin-token"});
+  EXPECT_EQ(Client({"reload"}, admin_only).exit_code, 0);
+  testutil::CommandResult plain = Client({"--timeout", "3", "info"}, {"--token-file", d + "/search-token"});
+  EXPECT_EQ(plain.exit_code, 1) << plain.out;
+}
+
+}  // namespace
+}  // namespace galaxy
