@@ -19,8 +19,11 @@ packages=(
   librocksdb-dev libhdf5-dev libcfitsio-dev wcslib-dev libzip-dev libbz2-dev zlib1g-dev
   # support libraries: logging, CLI, JSON, HTTP (metrics), images
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libstb-dev libssl-dev
-  # tests and benchmarks; clang + its runtime for the libFuzzer targets; openssl makes test certificates
+  # tests and benchmarks; clang + its runtime for the libFuzzer targets; openssl makes test
+  # certificates
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
+  # headless browser for the gallery rendering test
+  chromium
   # python client and its tests
   python3 python3-grpcio python3-grpc-tools python3-numpy python3-h5py
 )

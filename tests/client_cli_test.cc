@@ -2,6 +2,7 @@
 // the serving fixture's snapshots: tables, --json, --html galleries, images from HDF5, .npy and
 // FITS files, admin commands, tokens and TLS, and errors shown as one line with a non-zero exit.
 #include <fitsio.h>
+#include <stb/stb_image.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -264,6 +265,54 @@ TEST_F(ClientCliTest, TokensAndTls) {
   EXPECT_EQ(Client({"reload"}, admin_only).exit_code, 0);
   testutil::CommandResult plain = Client({"--timeout", "3", "info"}, {"--token-file", d + "/search-token"});
   EXPECT_EQ(plain.exit_code, 1) << plain.out;
+}
+
+}  // namespace
+}  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+// The gallery in a real browser: headless Chromium loads the page without errors, every image
+// decodes (the page's own script says so in its title), and the screenshot shows them.
+TEST_F(ClientCliTest, GalleryRendersInHeadlessChromium) {
+  const std::string html = dir_.File("gallery.html");
+  ASSERT_EQ(Client({"similar", "--id", Id(11), "--k", "5", "--html", html}).exit_code, 0);
+  const std::string chromium = "/usr/bin/chromium";
+  ASSERT_TRUE(fs::exists(chromium)) << "Debian's chromium is a test dependency (deploy/install-deps.sh)";
+  const std::vector<std::string> common = {chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                           "--hide-scrollbars", "--window-size=1200,700",
+                                           "--virtual-time-budget=5000",
+                                           "--user-data-dir=" + dir_.File("chromium-profile")};
+  std::vector<std::string> dump = common;
+  dump.insert(dump.end(), {"--dump-dom", "file://" + html});
+  absl::StatusOr<testutil::CommandResult> dom = testutil::RunCommand(dump, absl::Seconds(120));
+  ASSERT_TRUE(dom.ok()) << dom.status();
+  ASSERT_EQ(dom->exit_code, 0) << dom->err;
+  const size_t open = dom->out.find("<title>"), close = dom->out.find("</title>");
+  ASSERT_NE(open, std::string::npos) << dom->out.substr(0, 300);
+  const std::string title = dom->out.substr(open, close - open);
+  EXPECT_TRUE(absl::StrContains(title, "[6 images decoded]")) << title;
+  EXPECT_FALSE(absl::StrContains(dom->err, "Uncaught")) << dom->err;  // no script errors
+
+  std::vector<std::string> shot = common;
+  shot.insert(shot.end(), {"--screenshot=" + dir_.File("gallery.png"), "file://" + html});
+  absl::StatusOr<testutil::CommandResult> taken = testutil::RunCommand(shot, absl::Seconds(120));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->exit_code, 0) << taken->err;
+  int w = 0, h = 0, channels = 0;
+  unsigned char* rgb = stbi_load(dir_.File("gallery.png").c_str(), &w, &h, &channels, 3);
+  ASSERT_NE(rgb, nullptr) << "the screenshot is not a PNG";
+  EXPECT_EQ(w, 1200);
+  EXPECT_EQ(h, 700);
+  // The galaxies' colours: the page's background and text are grey; the composites are not.
+  int64_t coloured = 0;
+  for (int i = 0; i < w * h; ++i) {
+    const int r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+    if (std::max({r, g, b}) - std::min({r, g, b}) > 40) ++coloured;
+  }
+  stbi_image_free(rgb);
+  EXPECT_GT(coloured, 6 * 2000) << "six galaxy images should show in colour";
 }
 
 }  // namespace
