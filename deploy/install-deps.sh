@@ -25,7 +25,7 @@ packages=(
   # headless browser for the gallery rendering test
   chromium
   # python client and its tests
-  python3 python3-grpcio python3-grpc-tools python3-numpy python3-h5py
+  python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-h5py
 )
 
 # --bench: also the reference stacks the benchmarks compare against (PyTorch eager on CPU).

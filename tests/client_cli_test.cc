@@ -317,3 +317,27 @@ TEST_F(ClientCliTest, GalleryRendersInHeadlessChromium) {
 
 }  // namespace
 }  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+// The Python client's example (client/python/example.py) against the live server: it generates
+// the API modules from the proto into a fresh cache, queries by ID and by a numpy image, and
+// exits 0 only when the image query finds the galaxy itself.
+TEST_F(ClientCliTest, PythonExampleRunsAgainstALiveServer) {
+  const std::string source = GALAXY_SOURCE_DIR;
+  absl::StatusOr<testutil::CommandResult> r = testutil::RunCommand(
+      {"/usr/bin/env", "PYTHONPATH=" + source + "/client/python", "XDG_CACHE_HOME=" + dir_.File("cache"),
+       "/usr/bin/python3", source + "/client/python/example.py", "--server",
+       absl::StrCat("127.0.0.1:", server_->port()), "--id", Id(12)},
+      absl::Seconds(120));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
+  EXPECT_TRUE(absl::StrContains(r->out, "the 5 galaxies most like " + Id(12))) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "= the galaxy itself")) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "an unknown ID: NOT_FOUND: galaxy 42 is not in snapshot v1")) << r->out;
+  EXPECT_TRUE(fs::exists(dir_.File("cache")));
+}
+
+}  // namespace
+}  // namespace galaxy

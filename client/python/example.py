@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""galaxy-search from Python: query by catalog ID and by a numpy image.
+
+    PYTHONPATH=client/python python3 client/python/example.py --server 127.0.0.1:50051 [--id ID]
+
+Without --id it takes the most anomalous galaxy of the snapshot as the query.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+from galaxy_search import Client, GalaxySearchError, to_array
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", default="127.0.0.1:50051")
+    parser.add_argument("--id", type=int, help="catalog ID of the query galaxy")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--token-file")
+    parser.add_argument("--tls-ca")
+    args = parser.parse_args()
+
+    with Client(args.server, token_file=args.token_file, tls_ca=args.tls_ca) as client:
+        info = client.info()
+        print(f"snapshot {info.snapshot_version}: {info.count} galaxies, {info.dimension}-d embeddings, "
+              f"model {info.model.arch}")
+        query_id = args.id if args.id is not None else client.list_anomalies(top=1)[0].id
+
+        # 1. By catalog ID: the stored embedding; the galaxy itself is left out.
+        by_id = client.similar(id=query_id, k=args.k)
+        print(f"\nthe {args.k} galaxies most like {query_id}:")
+        for n in by_id.neighbors:
+            z = n.galaxy.specz if n.galaxy.HasField("specz") else float("nan")
+            print(f"  {n.rank:2d}  {n.id:<20d} similarity {n.score:.4f}  z {z:.4f}")
+
+        # 2. By image: a numpy array (bands x height x width, nanomaggies), here the galaxy's own
+        #    cutout fetched from the server; it should find the galaxy itself first.
+        record = client.galaxy(query_id, include_image=True)
+        cube = np.array(to_array(record.image))
+        print(f"\nits cutout: numpy {cube.dtype} {cube.shape}, E(B-V) {record.e_bv:.4f}")
+        by_image = client.similar(image=cube, e_bv=record.e_bv, k=args.k)
+        first = by_image.neighbors[0]
+        print(f"by image: nearest {first.id} (similarity {first.score:.4f})"
+              f"{' = the galaxy itself' if first.id == query_id else ''}")
+
+        # 3. Redshift and anomaly score of the same image.
+        z = client.predict_redshift(images=[cube * 1.0], include_pdf=True).predictions[0]
+        if z.status.code == 0:
+            print(f"photometric redshift {z.z_phot:.4f} ± {z.z_phot_err:.4f} (pdf of {len(z.pdf)} bins)")
+        a = client.anomaly(id=query_id)
+        print(f"anomaly score {a.score:.5f}, percentile {a.percentile:.2f}")
+
+        # 4. Errors are exceptions with the server's code and message.
+        try:
+            client.similar(id=42)
+        except GalaxySearchError as e:
+            print(f"as expected, an unknown ID: {e}")
+        return 0 if first.id == query_id else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""A thin, typed layer over the generated stubs: numpy images in, protobuf answers out."""
+
+import grpc
+import numpy as np
+
+from ._proto import galaxy_pb2, galaxy_pb2_grpc
+
+
+class GalaxySearchError(RuntimeError):
+    """A failed call: `code` is the grpc.StatusCode, the message says what was wrong."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+def to_image(cube, e_bv=None):
+    """A numpy array bands x height x width (fluxes in nanomaggies, model band order) as an Image."""
+    a = np.asarray(cube)
+    if a.ndim != 3:
+        raise ValueError(f"an image is bands x height x width; got shape {a.shape}")
+    if a.dtype == np.float64:
+        dtype, data = galaxy_pb2.DTYPE_FLOAT64, np.ascontiguousarray(a, dtype="<f8").tobytes()
+    else:
+        dtype, data = galaxy_pb2.DTYPE_FLOAT32, np.ascontiguousarray(a, dtype="<f4").tobytes()
+    image = galaxy_pb2.Image(bands=a.shape[0], height=a.shape[1], width=a.shape[2], dtype=dtype, data=data)
+    if e_bv is not None:
+        image.e_bv = float(e_bv)
+    return image
+
+
+def to_array(image):
+    """An Image message as a numpy array bands x height x width."""
+    dtype = "<f8" if image.dtype == galaxy_pb2.DTYPE_FLOAT64 else "<f4"
+    return np.frombuffer(image.data, dtype=dtype).reshape(image.bands, image.height, image.width)
+
+
+class Client:
+    """A connection to a galaxy-server.
+
+    address: "host:port". token: the bearer token (or token_file). tls_ca (PEM path) turns TLS on;
+    tls_cert/tls_key add a client certificate. timeout: seconds per call.
+    """
+
+    def __init__(self, address="127.0.0.1:50051", token=None, token_file=None, tls_ca=None, tls_cert=None,
+                 tls_key=None, timeout=30.0, max_message_bytes=64 << 20):
+        if token_file:
+            with open(token_file) as f:
+                lines = [l.split()[-1] for l in f if l.strip() and not l.lstrip().startswith("#")]
+            token = lines[0] if lines else None
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if tls_ca:
+            read = lambda p: open(p, "rb").read() if p else None  # noqa: E731
+            creds = grpc.ssl_channel_credentials(read(tls_ca), read(tls_key), read(tls_cert))
+            self._channel = grpc.secure_channel(address, creds, options)
+        else:
+            self._channel = grpc.insecure_channel(address, options)
+        self._search = galaxy_pb2_grpc.GalaxySearchStub(self._channel)
+        self._admin = galaxy_pb2_grpc.GalaxyAdminStub(self._channel)
+        self.timeout = timeout
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise GalaxySearchError(e.code(), e.details()) from None
+
+    def info(self):
+        return self._call(self._search.GetIndexInfo, galaxy_pb2.GetIndexInfoRequest())
+
+    def galaxy(self, id, include_embedding=False, include_image=False):
+        return self._call(self._search.GetGalaxy, galaxy_pb2.GetGalaxyRequest(
+            id=id, include_embedding=include_embedding, include_image=include_image))
+
+    def similar(self, id=None, image=None, vector=None, ra=None, dec=None, k=10, e_bv=None, z_min=None, z_max=None,
+                cone=None, exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False):
+        """Neighbours of one query: a catalog id, an image (numpy bands x H x W or an Image), an
+        embedding vector, or a sky position (ra, dec). cone: (ra, dec, radius) in degrees."""
+        request = galaxy_pb2.SimilarGalaxiesRequest(k=k, include_metadata=include_metadata,
+                                                    include_embeddings=include_embeddings)
+        given = sum(x is not None for x in (id, image, vector, ra))
+        if given != 1:
+            raise ValueError("give exactly one of id, image, vector or ra/dec")
+        if id is not None:
+            request.id = id
+        elif image is not None:
+            request.image.CopyFrom(image if isinstance(image, galaxy_pb2.Image) else to_image(image, e_bv))
+        elif vector is not None:
+            request.vector.values.extend(float(v) for v in np.asarray(vector).ravel())
+        else:
+            request.position.ra, request.position.dec = float(ra), float(dec)
+        if z_min is not None:
+            request.filter.z_min = z_min
+        if z_max is not None:
+            request.filter.z_max = z_max
+        if cone is not None:
+            request.filter.cone.ra, request.filter.cone.dec, request.filter.cone.radius = cone
+        request.filter.exclude_ids.extend(exclude_ids)
+        if min_score is not None:
+            request.min_score = min_score
+        return self._call(self._search.SimilarGalaxies, request)
+
+    def predict_redshift(self, ids=(), images=(), include_pdf=False):
+        request = galaxy_pb2.PredictRedshiftRequest(include_pdf=include_pdf)
+        for i in ids:
+            request.queries.add(id=i)
+        for im in images:
+            request.queries.add().image.CopyFrom(im if isinstance(im, galaxy_pb2.Image) else to_image(im))
+        return self._call(self._search.PredictRedshift, request)
+
+    def anomaly(self, id=None, image=None, include_neighbors=False):
+        request = galaxy_pb2.ScoreAnomalyRequest(include_neighbors=include_neighbors)
+        if (id is None) == (image is None):
+            raise ValueError("give exactly one of id or image")
+        if id is not None:
+            request.id = id
+        else:
+            request.image.CopyFrom(image if isinstance(image, galaxy_pb2.Image) else to_image(image))
+        return self._call(self._search.ScoreAnomaly, request)
+
+    def list_anomalies(self, top=50, min_percentile=None):
+        """The `top` most anomalous galaxies (records), following page tokens."""
+        out, token = [], ""
+        while len(out) < top:
+            request = galaxy_pb2.ListAnomaliesRequest(page_size=min(top - len(out), 1000), page_token=token)
+            if min_percentile is not None:
+                request.min_percentile = min_percentile
+            page = self._call(self._search.ListAnomalies, request)
+            out.extend(page.galaxies)
+            token = page.next_page_token
+            if not token:
+                break
+        return out[:top]
+
+    def reload(self):
+        return self._call(self._admin.ReloadSnapshot, galaxy_pb2.ReloadSnapshotRequest())
+
+    def rebuild(self, data_path, model_path="", index_kind=None, swap=True):
+        request = galaxy_pb2.RebuildIndexRequest(data_path=data_path, model_path=model_path, swap=swap)
+        if index_kind is not None:
+            request.index_kind = index_kind
+        return self._call(self._admin.RebuildIndex, request)
+
+    def rebuild_status(self, rebuild_id=""):
+        return self._call(self._admin.GetRebuildStatus, galaxy_pb2.GetRebuildStatusRequest(rebuild_id=rebuild_id))
