@@ -3,10 +3,12 @@
 # galaxy-search end to end as far as it goes today, then says what it did and where to look.
 # Rerunning reuses what is already built.
 #
-# Today: synthesises a survey (physically grounded, with labelled anomalies), inspects it and
-# renders colour composites, runs the classical photo-z baseline on it, then starts galaxy-server
-# on a free loopback port, checks its health, lists its API through reflection, asks for its index
-# info, and stops it with SIGTERM (a clean drain).
+# Synthesises a survey (physically grounded, with labelled anomalies), inspects it, runs the
+# classical photo-z baseline, pretrains a small MoCo v2 model and fine-tunes a redshift head
+# (GPU when present, else a few minutes of CPU), builds a snapshot (FAISS HNSW + RocksDB), starts
+# galaxy-server on a free loopback port, runs example queries of every kind (CLI and Python),
+# writes HTML galleries of similar and anomalous galaxies, checks the gallery in headless
+# Chromium, and stops the server with SIGTERM (a clean drain).
 # GALAXY_DEMO_COUNT sets the survey size (default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,10 +57,19 @@ step "Evaluating on the test part (with the kNN-on-colours baseline)"
 "$bin/galaxy-train" eval --data "$survey" --model "$work/redshift/model.pt" \
   --json "$work/eval.json" --plot "$work/redshift.png"
 
+snapshots=$work/snapshots
+if [ -s "$snapshots/CURRENT" ] && "$bin/galaxy-index" verify "$snapshots" >/dev/null 2>&1; then
+  step "Snapshot: reusing $snapshots/$(cat "$snapshots/CURRENT")"
+else
+  step "Indexing the survey: embeddings, HNSW index, RocksDB records, anomaly scores"
+  "$bin/galaxy-index" build --data "$survey" --model "$work/redshift/model.pt" --out "$snapshots" --index hnsw
+fi
+"$bin/galaxy-index" info "$snapshots"
+
 step "Starting galaxy-server on a free loopback port"
 rm -f "$work/server.port"
-"$bin/galaxy-server" --listen 127.0.0.1:0 --port-file "$work/server.port" \
-  >"$work/server.log" 2>&1 &
+"$bin/galaxy-server" --snapshots "$snapshots" --listen 127.0.0.1:0 --port-file "$work/server.port" \
+  --metrics-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
@@ -69,12 +80,46 @@ done
 address=127.0.0.1:$(cat "$work/server.port")
 echo "listening on $address (log: $work/server.log)"
 
-step "Health (grpc.health.v1)"
-"$bin/galaxy-client" --server "$address" health
+client() { "$bin/galaxy-client" --server "$address" "$@"; }
+step "Health (grpc.health.v1): the search service is SERVING once the snapshot is loaded"
+client health --service galaxy.v1.GalaxySearch
 step "Services and methods (server reflection)"
-"$bin/galaxy-client" --server "$address" services
+client services
 step "Index info"
-"$bin/galaxy-client" --server "$address" info
+client info
+# A galaxy to ask about: the 8th most anomalous one.
+query=$(client --json list-anomalies --top 8 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["galaxies"][7]["id"])')
+step "Galaxies similar to $query (by catalog ID), with a gallery page"
+client similar --id "$query" --k 12 --html "$work/similar.html"
+step "The same query by image: row 7 of the survey file, uploaded as pixels"
+client similar --image "$survey" --row 7 --k 5
+step "By sky position (the galaxy nearest to ra, dec), with a redshift filter"
+pos=$(client --json galaxy --id "$query" | /usr/bin/python3 -c 'import json,sys; g=json.load(sys.stdin); print(g["ra"], g["dec"])')
+client similar --ra "${pos% *}" --dec "${pos#* }" --k 5 --z-min 0.05 --z-max 0.3
+step "Photometric redshift (from the fine-tuned head) with its pdf"
+client predict-z --id "$query" --image "$survey" --row 7 --pdf
+step "Anomaly score of $query"
+client anomaly --id "$query"
+step "The most anomalous galaxies, with a gallery page"
+client list-anomalies --top 24 --html "$work/anomalies.html"
+step "The stored record of $query"
+client galaxy --id "$query"
+step "The same from Python (client/python/example.py)"
+PYTHONPATH="$root/client/python" /usr/bin/python3 "$root/client/python/example.py" --server "$address" --id "$query"
+step "Rebuilding the index in the background and swapping to it (admin RPCs)"
+client rebuild --data "$survey" --wait
+client info
+step "Prometheus metrics (a few lines)"
+metrics_port=$(grep -o 'metrics_port=[0-9]*' "$work/server.log" | head -1 | cut -d= -f2)
+/usr/bin/python3 -c "import urllib.request,sys; t=urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode(); print('\n'.join(l for l in t.splitlines() if l.startswith(('galaxy_requests_total','galaxy_snapshot_info','galaxy_index_galaxies'))))"
+if command -v chromium >/dev/null; then
+  step "Rendering the gallery in headless Chromium: $work/similar.png"
+  title=$(chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom \
+            "file://$work/similar.html" 2>/dev/null | grep -o '<title>[^<]*</title>' || true)
+  echo "page title: $title"
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 \
+    --virtual-time-budget=5000 --screenshot="$work/similar.png" "file://$work/similar.html" >/dev/null 2>&1
+fi
 
 step "Stopping the server (SIGTERM drains in-flight requests)"
 kill -TERM $server_pid
@@ -89,8 +134,14 @@ Done. What happened:
   - synthesised $survey ($count galaxies with truth columns), inspected it,
     and measured the classical photo-z baseline
   - pretrained a small MoCo v2 model, fine-tuned a redshift head, evaluated it
-  - ran galaxy-server, checked health, listed its API and limits, stopped it cleanly
+  - built a snapshot ($snapshots: HNSW index, RocksDB records, anomaly scores)
+  - served it with galaxy-server and queried every RPC: similar by ID, image and sky position,
+    redshift, anomalies, records, a background rebuild with a hot swap; from the CLI and Python
+  - stopped the server cleanly (SIGTERM drain)
 Where to look:
+  - $work/similar.html       the query galaxy and its 12 most similar galaxies (open in a browser)
+  - $work/anomalies.html     the 24 most anomalous galaxies
+  - $work/similar.png        the same page, as headless Chromium rendered it
   - $work/gallery/sheet.png  colour composites of the survey (asinh i,r,g)
   - $work/photoz-baseline.json  sigma_MAD, bias, outlier rate of kNN on colours
   - $work/redshift.png       predicted vs true redshift of the fine-tuned model

@@ -5,6 +5,8 @@
 #
 #   deploy/install-deps.sh            # build + test dependencies
 #   deploy/install-deps.sh --bench    # also the benchmarks' reference stacks (PyTorch eager)
+#   deploy/install-deps.sh --runtime  # only the shared libraries the built binaries need (the
+#                                     # runtime stage of deploy/Dockerfile)
 #   GALAXY_DEPS_QUIET=1 deploy/...    # less apt output
 set -euo pipefail
 
@@ -31,6 +33,15 @@ packages=(
 # --bench: also the reference stacks the benchmarks compare against (PyTorch eager on CPU).
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3-torch python3-torchvision)
+fi
+# --runtime: the libraries build/bin/* link against (from ldd; apt brings their dependencies).
+if [ "${1:-}" = "--runtime" ]; then
+  packages=(
+    ca-certificates libtorch1.13 libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 librocksdb7.8
+    libhdf5-103-1 libcfitsio10 libwcs7 libzip4 libspdlog1.10 libfmt9 libcpp-httplib0.11 libstb0
+    libopenblas0-pthread libgomp1 libssl3 libbz2-1.0 zlib1g libc-ares2 libre2-9 libgflags2.2
+    libgoogle-glog0v6
+  )
 fi
 
 missing=()

@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   galaxy::ServerOptions options;
   std::string port_file;
   CLI::App& app = cli.app();
+  // Every option below may come from a TOML file instead (deploy/galaxy-server.conf.example):
+  // flags override it; GALAXY_* environment variables fill only what it leaves out.
+  app.set_config("--config", "", "Read options from this TOML file (keys: the long option names)");
   app.add_option("--snapshots", options.snapshots_dir,
                  "Snapshots directory (galaxy-index build --out); CURRENT names the live snapshot")
       ->envname("GALAXY_SNAPSHOTS");

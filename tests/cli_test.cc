@@ -73,10 +73,9 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(CliTest, PlannedCommandExitsTwoSayingItIsNotAvailable) {
-  CommandResult result = RunBinary({"galaxy-client", "similar"});
+  CommandResult result = RunBinary({"galaxy-bench", "run"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(result.err, "galaxy-client similar is not available yet"))
-      << result.err;
+  EXPECT_TRUE(absl::StrContains(result.err, "galaxy-bench run is not available yet")) << result.err;
 }
 
 TEST(CliTest, TrainDevicesReportsLibTorch) {
