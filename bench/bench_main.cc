@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/index_bench.h"
 #include "bench/serve_bench.h"
+#include "bench/suite.h"
 #include "absl/strings/str_split.h"
 #include "bench/machine_info.h"
 #include "bench/synth_bench.h"
@@ -115,8 +116,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--no-images{false}", serve.images, "Skip the image-query measurements");
   serve_cmd->add_flag("--json", serve_json, "JSON output");
-  CLI::App* run = cli.AddPlannedCommand("run", "Run the suite and write JSON + markdown results");
-  run->add_flag("--quick", "Small sizes: checks that every benchmark runs (CI)");
-  run->add_option("--out", "Results directory");
+  galaxy::SuiteOptions suite;
+  CLI::App* run = cli.AddCommand("run", "Run the whole suite; write results.json and results.md (machine, date, tables)",
+                                 [&] { return galaxy::RunSuite(suite); });
+  run->add_flag("--quick", suite.quick, "Small sizes: checks that every benchmark runs (CI, about a minute)");
+  run->add_option("--out", suite.out, "Results directory")->capture_default_str();
   return cli.Run(argc, argv);
 }

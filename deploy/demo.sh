@@ -9,7 +9,8 @@
 # galaxy-server on a free loopback port, runs example queries of every kind (CLI and Python),
 # writes HTML galleries of similar and anomalous galaxies, checks the gallery in headless
 # Chromium, and stops the server with SIGTERM (a clean drain).
-# GALAXY_DEMO_COUNT sets the survey size (default 20000).
+# GALAXY_DEMO_COUNT sets the survey size (default 20000), GALAXY_DEMO_PRETRAIN_STEPS and
+# GALAXY_DEMO_FINETUNE_EPOCHS the training (300, 6), GALAXY_DEMO_DIR the output directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -51,7 +52,7 @@ if [ -f "$work/redshift/model.pt" ]; then
 else
   step "Fine-tuning a photometric-redshift head on 25% of the training labels"
   "$bin/galaxy-train" finetune --data "$survey" --init "$work/moco/model.pt" --out "$work/redshift" \
-    --label-fraction 0.25 --epochs 6 --batch 128 --lr 0.003
+    --label-fraction 0.25 --epochs "${GALAXY_DEMO_FINETUNE_EPOCHS:-6}" --batch 128 --lr 0.003
 fi
 step "Evaluating on the test part (with the kNN-on-colours baseline)"
 "$bin/galaxy-train" eval --data "$survey" --model "$work/redshift/model.pt" \
@@ -117,6 +118,10 @@ if command -v chromium >/dev/null; then
   title=$(chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom \
             "file://$work/similar.html" 2>/dev/null | grep -o '<title>[^<]*</title>' || true)
   echo "page title: $title"
+  case "$title" in
+    *"images decoded]"*) ;;
+    *) echo "demo: the gallery did not render in Chromium (title: $title)" >&2; exit 1 ;;
+  esac
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 \
     --virtual-time-budget=5000 --screenshot="$work/similar.png" "file://$work/similar.html" >/dev/null 2>&1
 fi

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/match.h"
+#include "nlohmann/json.hpp"
 #include "tests/subprocess.h"
+#include "tests/temp_dir.h"
 
 namespace galaxy {
 namespace {
@@ -14,10 +18,10 @@ using testutil::BinDir;
 using testutil::CommandResult;
 using testutil::RunCommand;
 
-CommandResult RunBinary(const std::vector<std::string>& argv) {
+CommandResult RunBinary(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(120)) {
   std::vector<std::string> full = argv;
   full[0] = BinDir() + "/" + argv[0];
-  absl::StatusOr<CommandResult> result = RunCommand(full);
+  absl::StatusOr<CommandResult> result = RunCommand(full, timeout);
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : CommandResult{};
 }
@@ -72,10 +76,22 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
-TEST(CliTest, PlannedCommandExitsTwoSayingItIsNotAvailable) {
-  CommandResult result = RunBinary({"galaxy-bench", "run"});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(result.err, "galaxy-bench run is not available yet")) << result.err;
+TEST(CliTest, BenchQuickSuiteWritesJsonAndMarkdown) {
+  testutil::ScopedTempDir dir;
+  CommandResult result =
+      RunBinary({"galaxy-bench", "run", "--quick", "--out", dir.File("results")}, absl::Seconds(600));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream in(dir.File("results/results.json"));
+  nlohmann::json j = nlohmann::json::parse(in);
+  for (const char* key : {"machine", "synth", "train", "index", "memory_estimate", "serve"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["index"].size(), 2u);
+  EXPECT_GT(j["serve"]["rows"][1]["qps"].get<double>(), 0);
+  std::ifstream md(dir.File("results/results.md"));
+  std::stringstream text;
+  text << md.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text.str(), "## Memory at 10^8 and 10^9 galaxies")) << text.str();
 }
 
 TEST(CliTest, TrainDevicesReportsLibTorch) {

@@ -77,3 +77,39 @@ TEST(DeployTest, TheExampleConfigurationIsOneTheServerReads) {
 
 }  // namespace
 }  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+// The README's first command, small: it installs (a no-op here), builds (up to date), trains a
+// small model, indexes, serves, queries every RPC from the CLI and Python, writes the galleries
+// and checks one in headless Chromium. The test then looks at the page and the screenshot itself.
+TEST(DemoTest, TheFirstCommandLeavesAGalleryThatRendersInChromium) {
+  testutil::ScopedTempDir dir;
+  const std::string out = dir.File("demo");
+  absl::StatusOr<testutil::CommandResult> r = testutil::RunCommand(
+      {"/usr/bin/env", "GALAXY_DEMO_DIR=" + out, "GALAXY_DEMO_COUNT=3000", "GALAXY_DEMO_PRETRAIN_STEPS=40",
+       "GALAXY_DEMO_FINETUNE_EPOCHS=2", "GALAXY_DEPS_QUIET=1", std::string(GALAXY_SOURCE_DIR) + "/deploy/demo.sh"},
+      absl::Minutes(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->out.substr(r->out.size() > 3000 ? r->out.size() - 3000 : 0) << r->err;
+  EXPECT_TRUE(absl::StrContains(r->out, "images decoded]")) << "the demo's own Chromium check";
+  EXPECT_TRUE(absl::StrContains(r->out, "= the galaxy itself")) << "the Python example's image query";
+  EXPECT_TRUE(absl::StrContains(r->out, "STATE_SUCCEEDED")) << "the rebuild";
+  std::ifstream html(out + "/similar.html");
+  std::stringstream text;
+  text << html.rdbuf();
+  size_t images = 0;
+  for (size_t at = text.str().find("data:image/png;base64,"); at != std::string::npos;
+       at = text.str().find("data:image/png;base64,", at + 1)) {
+    ++images;
+  }
+  EXPECT_EQ(images, 13u) << "the query and its 12 neighbours";
+  std::ifstream png(out + "/similar.png", std::ios::binary);
+  std::string head(8, '\0');
+  png.read(head.data(), 8);
+  EXPECT_EQ(head, std::string("\x89PNG\r\n\x1a\n", 8)) << "the Chromium screenshot";
+}
+
+}  // namespace
+}  // namespace galaxy
