@@ -40,14 +40,14 @@ absl::StatusOr<std::shared_ptr<const ServingSnapshot>> LiveOrFail(const ServiceS
   return snap;
 }
 
-absl::Time DeadlineOf(const grpc::ServerContext* context) {
+absl::Time DeadlineOf(const grpc::ServerContextBase* context) {
   const auto d = context->deadline();
   if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
   return absl::FromChrono(d);
 }
 
 // DEADLINE_EXCEEDED or CANCELLED when the caller no longer waits for the answer.
-absl::Status StillWanted(grpc::ServerContext* context) {
+absl::Status StillWanted(grpc::ServerContextBase* context) {
   if (context->IsCancelled()) return absl::CancelledError("the call was cancelled by the client");
   if (absl::Now() >= DeadlineOf(context)) return absl::DeadlineExceededError("the call's deadline passed");
   return absl::OkStatus();
@@ -72,7 +72,7 @@ v1::IndexKind ToProtoKind(IndexKind kind) {
 // Answers the similarity queries `queries` (checked already; `statuses` holds each one's check)
 // on `snap`: image queries are embedded together through the batcher, then each is searched.
 void RunSimilar(ServiceState& state, const ServingSnapshot& snap, const std::vector<SimilarQuery>& queries,
-                grpc::ServerContext* context, std::vector<absl::Status>* statuses,
+                grpc::ServerContextBase* context, std::vector<absl::Status>* statuses,
                 std::vector<v1::SimilarGalaxiesResponse*>* responses) {
   std::vector<const DecodedImage*> images;
   std::vector<size_t> image_query;
@@ -140,7 +140,44 @@ void RunSimilar(ServiceState& state, const ServingSnapshot& snap, const std::vec
 }  // namespace
 
 ServiceState::ServiceState(const ServerOptions& o)
-    : options(o), limits(LimitsOf(o)), batcher(BatcherOf(o), [this](int n) { metrics.RecordBatch(n); }) {}
+    : options(o),
+      limits(LimitsOf(o)),
+      batcher(BatcherOf(o), [this](int n) { metrics.RecordBatch(n); }),
+      // Enough waiting image queries to fill a batch.
+      image_tasks(std::max(16, o.batch_max_size)) {}
+
+TaskPool::TaskPool(int threads) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      while (true) {
+        std::function<void()> task;
+        {
+          absl::MutexLock lock(&mu_);
+          mu_.Await(absl::Condition(
+              +[](TaskPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->tasks_.empty(); },
+              this));
+          if (tasks_.empty()) return;  // stopping, and nothing left
+          task = std::move(tasks_.front());
+          tasks_.pop_front();
+        }
+        task();
+      }
+    });
+  }
+}
+
+TaskPool::~TaskPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& t : threads_) t.join();
+}
+
+void TaskPool::Run(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  tasks_.push_back(std::move(task));
+}
 
 absl::Status ServiceState::SwapTo(const std::string& version, std::string* previous) {
   absl::MutexLock lock(&swap_mu);
@@ -166,7 +203,7 @@ absl::Status ServiceState::SwapTo(const std::string& version, std::string* previ
   return absl::OkStatus();
 }
 
-grpc::Status ServiceState::Handle(const char* rpc, grpc::ServerContext* context, Role role,
+grpc::Status ServiceState::Handle(const char* rpc, grpc::ServerContextBase* context, Role role,
                                   const std::function<absl::Status()>& body) {
   const absl::Time start = absl::Now();
   absl::Status status;
@@ -198,18 +235,28 @@ grpc::Status ServiceState::Handle(const char* rpc, grpc::ServerContext* context,
   return ToGrpcStatus(status);
 }
 
-grpc::Status SearchService::SimilarGalaxies(grpc::ServerContext* context, const v1::SimilarGalaxiesRequest* request,
-                                            v1::SimilarGalaxiesResponse* response) {
-  return state_->Handle("SimilarGalaxies", context, Role::kSearch, [&]() -> absl::Status {
-    GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, LiveOrFail(*state_));
-    std::vector<SimilarQuery> queries(1);
-    std::vector<absl::Status> statuses = {
-        ValidateSimilarRequest(*request, snap->shape(), state_->limits, "", &queries[0])};
-    GALAXY_RETURN_IF_ERROR(statuses[0]);
-    std::vector<v1::SimilarGalaxiesResponse*> responses = {response};
-    RunSimilar(*state_, *snap, queries, context, &statuses, &responses);
-    return statuses[0];
-  });
+grpc::ServerUnaryReactor* SearchService::SimilarGalaxies(grpc::CallbackServerContext* context,
+                                                         const v1::SimilarGalaxiesRequest* request,
+                                                         v1::SimilarGalaxiesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto answer = [this, context, request, response, reactor] {
+    reactor->Finish(state_->Handle("SimilarGalaxies", context, Role::kSearch, [&]() -> absl::Status {
+      GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, LiveOrFail(*state_));
+      std::vector<SimilarQuery> queries(1);
+      std::vector<absl::Status> statuses = {
+          ValidateSimilarRequest(*request, snap->shape(), state_->limits, "", &queries[0])};
+      GALAXY_RETURN_IF_ERROR(statuses[0]);
+      std::vector<v1::SimilarGalaxiesResponse*> responses = {response};
+      RunSimilar(*state_, *snap, queries, context, &statuses, &responses);
+      return statuses[0];
+    }));
+  };
+  if (request->has_image()) {
+    state_->image_tasks.Run(answer);  // waits for the model: not on gRPC's threads
+  } else {
+    answer();
+  }
+  return reactor;
 }
 
 grpc::Status SearchService::BatchSimilarGalaxies(grpc::ServerContext* context,

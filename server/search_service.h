@@ -7,6 +7,7 @@
 #define GALAXY_SERVER_SEARCH_SERVICE_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +27,22 @@
 
 namespace galaxy {
 
+// A fixed set of threads running queued tasks (image queries of SimilarGalaxies: they wait for the
+// model, which must not happen on gRPC's callback threads). Persistent threads keep LibTorch's
+// per-thread state warm. Runs what is queued, then stops, on destruction.
+class TaskPool {
+ public:
+  explicit TaskPool(int threads);
+  ~TaskPool();
+  void Run(std::function<void()> task);
+
+ private:
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
 // What both services share. Thread-safe.
 struct ServiceState {
   explicit ServiceState(const ServerOptions& options);
@@ -35,6 +52,7 @@ struct ServiceState {
   SnapshotHolder live;
   Metrics metrics;
   DynamicBatcher batcher;
+  TaskPool image_tasks;
   std::optional<TokenAuth> auth;
   // Told whether a snapshot is being served (health).
   std::function<void(bool)> on_serving;
@@ -45,16 +63,20 @@ struct ServiceState {
   absl::Mutex swap_mu;
 
   // Runs `body` as RPC `rpc` (auth for `role`, metrics, logging) and converts its status.
-  grpc::Status Handle(const char* rpc, grpc::ServerContext* context, Role role,
+  grpc::Status Handle(const char* rpc, grpc::ServerContextBase* context, Role role,
                       const std::function<absl::Status()>& body);
 };
 
-class SearchService final : public v1::GalaxySearch::Service {
+// SimilarGalaxies, the hot path, uses gRPC's callback API: by-ID, vector and position queries are
+// answered on the thread that received them (no hand-off to a thread pool); image queries, which
+// wait for the model batcher, move to a thread of their own so that they never block gRPC's.
+// The other RPCs are synchronous.
+class SearchService final : public v1::GalaxySearch::WithCallbackMethod_SimilarGalaxies<v1::GalaxySearch::Service> {
  public:
   explicit SearchService(ServiceState* state) : state_(state) {}
 
-  grpc::Status SimilarGalaxies(grpc::ServerContext*, const v1::SimilarGalaxiesRequest*,
-                               v1::SimilarGalaxiesResponse*) override;
+  grpc::ServerUnaryReactor* SimilarGalaxies(grpc::CallbackServerContext*, const v1::SimilarGalaxiesRequest*,
+                                            v1::SimilarGalaxiesResponse*) override;
   grpc::Status BatchSimilarGalaxies(grpc::ServerContext*, const v1::BatchSimilarGalaxiesRequest*,
                                     v1::BatchSimilarGalaxiesResponse*) override;
   grpc::Status PredictRedshift(grpc::ServerContext*, const v1::PredictRedshiftRequest*,
