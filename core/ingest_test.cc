@@ -396,6 +396,15 @@ TEST(NpyTest, HeaderParsing) {
   EXPECT_EQ(h->count(), 12);
   EXPECT_FALSE(ParseNpyHeaderDict("{'descr': '>f8', 'fortran_order': False, 'shape': (3,), }").ok());
   EXPECT_FALSE(ParseNpyHeaderDict("{'descr': '|O', 'fortran_order': False, 'shape': (3,), }").ok());
+  // Found by core/npy_fuzzer.cc: a record of 0 bytes, and sizes that would overflow.
+  EXPECT_FALSE(ParseNpyHeaderDict("{'descr': [('oljid', '<f4', (0,))], 'fortran_order': False, 'shape': (0,), }")
+                   .ok());
+  EXPECT_FALSE(ParseNpyHeaderDict("{'descr': [], 'fortran_order': False, 'shape': (3,), }").ok());
+  EXPECT_FALSE(
+      ParseNpyHeaderDict("{'descr': [('a', '<f8', (1048576, 1048576))], 'fortran_order': False, 'shape': (1,), }")
+          .ok());
+  EXPECT_FALSE(
+      ParseNpyHeaderDict("{'descr': '<f4', 'fortran_order': False, 'shape': (16777216, 16777216, 16777216), }").ok());
   auto s = ParseNpyHeaderDict("{'descr': [('a', '<i8'), ('b', '<f4', (3,))], 'fortran_order': False, 'shape': (2,), }");
   ASSERT_TRUE(s.ok()) << s.status();
   ASSERT_EQ(s->fields.size(), 2u);

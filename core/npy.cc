@@ -137,6 +137,10 @@ int64_t NpyHeader::count() const {
   return n;
 }
 
+// Bounds that keep sizes computed from a header far from int64 overflow.
+constexpr int64_t kMaxSubArray = int64_t{1} << 20;
+constexpr int64_t kMaxElements = int64_t{1} << 48;
+
 absl::StatusOr<NpyHeader> ParseNpyHeaderDict(const std::string& dict) {
   Parser p(dict);
   NpyHeader header;
@@ -169,7 +173,13 @@ absl::StatusOr<NpyHeader> ParseNpyHeaderDict(const std::string& dict) {
           if (p.Eat(',') && p.Peek() == '(') {
             absl::StatusOr<std::vector<int64_t>> sub = p.Shape();
             if (!sub.ok()) return sub.status();
-            for (int64_t d : *sub) count *= d;
+            for (int64_t d : *sub) {
+              if (d < 1 || count > kMaxSubArray / d) {
+                return absl::InvalidArgumentError(absl::StrCat("npy field '", *name, "': sub-array dimension ", d,
+                                                               " (each must be 1..", kMaxSubArray, " in all)"));
+              }
+              count *= d;
+            }
           }
           if (!p.Eat(')')) return p.Error("')' of a field");
           p.Eat(',');
@@ -201,8 +211,16 @@ absl::StatusOr<NpyHeader> ParseNpyHeaderDict(const std::string& dict) {
     p.Eat(',');
   }
   if (!have_descr || !have_shape) return p.Error("both 'descr' and 'shape'");
+  if (header.item_size <= 0) {
+    return absl::InvalidArgumentError("npy dtype of 0 bytes per element (an empty record?)");
+  }
+  int64_t elements = 1;
   for (int64_t d : header.shape) {
     if (d < 0) return absl::InvalidArgumentError("npy header: negative dimension");
+    if (d > 0 && elements > kMaxElements / d) {
+      return absl::InvalidArgumentError("npy header: more than 2^48 elements");
+    }
+    elements *= d;
   }
   return header;
 }
