@@ -128,6 +128,7 @@ herr_t ReadRows(hid_t dset, hid_t mem_type, hsize_t start_row, hsize_t rows, voi
   if (rows == 0) return 0;
   Hid space(H5Dget_space(dset), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 1) return -1;  // not a dataset, or a scalar one
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   std::vector<hsize_t> start(dims.size(), 0), count = dims;
@@ -384,9 +385,14 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
       &names);
   for (const std::string& name : names) {
     if (name == kImagesKey) continue;
+    const bool standard = name == kIdKey || name == kRaKey || name == kDecKey || name == kEbvKey ||
+                          name == kRedshiftKey;
     H5O_info_t info;
     if (H5Oget_info_by_name2(h.file.get(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
         info.type != H5O_TYPE_DATASET) {
+      // A group, or a link to nothing: not a column. Under a standard name that is an error, not
+      // a missing optional column.
+      if (standard) return key_error(name, "not a dataset (a group, or a link to nothing); expected a 1-D numeric column");
       continue;
     }
     Hid dset(H5Dopen2(h.file.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -395,8 +401,6 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
     const int rank = H5Sget_simple_extent_ndims(space.get());
     const H5T_class_t cls = H5Tget_class(type.get());
     const bool numeric = cls == H5T_INTEGER || cls == H5T_FLOAT;
-    const bool standard = name == kIdKey || name == kRaKey || name == kDecKey || name == kEbvKey ||
-                          name == kRedshiftKey;
     if (rank != 1 || !numeric) {
       if (standard) {
         return key_error(name, absl::StrCat("expected a 1-D numeric column, found rank ", rank,
@@ -439,8 +443,8 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
       h.extra.emplace(c.name, std::move(c.dset));
     }
   }
-  for (const char* required : {kIdKey, kRaKey, kDecKey}) {
-    if (!exists(required)) {
+  for (const auto& [required, dset] : {std::pair<const char*, const Hid*>{kIdKey, &h.ids}, {kRaKey, &h.ra}, {kDecKey, &h.dec}}) {
+    if (!dset->ok()) {
       return absl::NotFoundError(absl::StrCat(path, ": missing key '", required, "'"));
     }
   }

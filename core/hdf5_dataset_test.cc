@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/synth_survey.h"
 #include "tests/temp_dir.h"
 
@@ -193,6 +194,29 @@ TEST_F(Hdf5DatasetTest, ColumnLengthMismatchIsNamed) {
   auto reader = DatasetReader::Open(Path("i.h5"));
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(reader.status().message(), "key 'ObjID': 3 rows")) << reader.status();
+}
+
+// Found by core/hdf5_fuzzer.cc: an ObjID that was a group (or a link to nothing) passed Open, and
+// the first Read then aborted the process (a vector sized by the rank -1 of "no dataspace").
+TEST_F(Hdf5DatasetTest, StandardKeyThatIsNotADatasetIsNamedAtOpen) {
+  for (const char* key : {"ObjID", "e_bv"}) {
+    for (bool group : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(key, group ? " as a group" : " as a dangling link"));
+      const std::string path = Path(absl::StrCat("nd-", key, group, ".h5"));
+      WriteRaw(path, {4, 5, 8, 8}, /*with_ids=*/std::string(key) != "ObjID", 4);
+      hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      if (group) {
+        H5Gclose(H5Gcreate2(file, key, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+      } else {
+        H5Lcreate_soft("/nowhere", file, key, H5P_DEFAULT, H5P_DEFAULT);
+      }
+      H5Fclose(file);
+      auto reader = DatasetReader::Open(path);
+      EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_TRUE(absl::StrContains(reader.status().message(), absl::StrCat("key '", key, "': not a dataset")))
+          << reader.status();
+    }
+  }
 }
 
 TEST_F(Hdf5DatasetTest, MinimalForeignFileReadsWithDefaults) {
