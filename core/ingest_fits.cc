@@ -6,6 +6,7 @@
 #include <wcslib/wcshdr.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -46,7 +47,11 @@ class FitsFile {
       f->mem_size_ = f->memory_.size();
       fits_open_memfile(&f->fptr_, path.c_str(), READONLY, &f->mem_ptr_, &f->mem_size_, 0, nullptr,
                         &status);
+      f->file_size_ = static_cast<int64_t>(f->memory_.size());
     } else {
+      std::error_code error;
+      f->file_size_ = static_cast<int64_t>(std::filesystem::file_size(path, error));
+      if (error) f->file_size_ = -1;
       fits_open_file(&f->fptr_, path.c_str(), READONLY, &status);
     }
     if (status != 0) {
@@ -66,6 +71,30 @@ class FitsFile {
   absl::Status Check(int status, const std::string& what) const {
     if (status == 0) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(path_, ": ", what, ": ", FitsError(status)));
+  }
+
+  // Before anything is sized from the current HDU's header: DATA_LOSS unless the file holds the
+  // `elements` x `element_bytes` bytes of data the header declares (a truncated file, or a header
+  // that claims 10^15 rows, must not turn into an allocation of that size). Tile-compressed
+  // images hold fewer bytes than they declare: for them only the element count is bounded.
+  absl::Status CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const {
+    constexpr int64_t kMaxElements = int64_t{1} << 34;  // 64 GiB of float32
+    int status = 0;
+    if (elements < 0 || element_bytes <= 0 || elements > kMaxElements) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, ": ", elements,
+                                                     " elements declared; out of range"));
+    }
+    if (fits_is_compressed_image(fptr_, &status)) return absl::OkStatus();
+    LONGLONG head = 0, data_start = 0, data_end = 0;
+    fits_get_hduaddrll(fptr_, &head, &data_start, &data_end, &status);
+    GALAXY_RETURN_IF_ERROR(Check(status, "locating the data"));
+    const int64_t available = file_size_ < 0 ? 0 : file_size_ - data_start;
+    if (elements * element_bytes > available) {
+      return absl::DataLossError(absl::StrCat(path_, ": ", what, ": the header declares ",
+                                              elements * element_bytes, " bytes of data, the file holds ",
+                                              std::max<int64_t>(0, available), " after it (truncated?)"));
+    }
+    return absl::OkStatus();
   }
 
  private:
@@ -102,6 +131,7 @@ class FitsFile {
   std::vector<char> memory_;
   void* mem_ptr_ = nullptr;
   size_t mem_size_ = 0;
+  int64_t file_size_ = -1;  // bytes of FITS data (decompressed for .bz2); -1 when unknown
 };
 
 // Reads every numeric column of the current binary-table HDU into a catalog.
@@ -110,7 +140,11 @@ absl::StatusOr<InputCatalog> ReadTable(const FitsFile& f) {
   long rows = 0;
   fits_get_num_rows(f.get(), &rows, &status);
   fits_get_num_cols(f.get(), &cols, &status);
+  LONGLONG row_bytes = 0;
+  fits_read_key(f.get(), TLONGLONG, "NAXIS1", &row_bytes, nullptr, &status);
   GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the table's size"));
+  GALAXY_RETURN_IF_ERROR(f.CheckDeclaredData(rows, std::max<LONGLONG>(1, row_bytes),
+                                             absl::StrCat("table of ", rows, " rows")));
   InputCatalog catalog;
   catalog.rows = rows;
   for (int c = 1; c <= cols; ++c) {
@@ -210,7 +244,14 @@ absl::StatusOr<Frame> ReadFrame(const std::string& path, int band) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS: ", naxis, ", expected a 2-D frame image"));
   }
   long dims[2] = {0, 0};
+  int bitpix = 0;
   fits_get_img_size(f->get(), 2, dims, &status);
+  fits_get_img_type(f->get(), &bitpix, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the image size"));
+  if (dims[0] < 1 || dims[1] < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": keys NAXIS1/NAXIS2: ", dims[0], " x ", dims[1], " is empty"));
+  }
+  GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData(static_cast<int64_t>(dims[0]) * dims[1], std::abs(bitpix) / 8, "frame image"));
   Frame frame;
   frame.path = path;
   frame.band = band;
@@ -305,7 +346,23 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   if (dims[2] != bands) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS3: ", dims[2], " bands, expected ", bands));
   }
+  for (int axis : {0, 1}) {
+    if (dims[axis] < 1 || dims[axis] > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS", axis + 1, ": ", dims[axis],
+                                                     " pixels, expected 1..4096"));
+    }
+  }
   const int64_t count = dims[3];
+  {
+    int type = 0, bitpix = 0;
+    fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
+    fits_get_img_type(f->get(), &bitpix, &status);
+    GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the cutout HDU"));
+    int64_t elements = 0;  // saturates instead of overflowing: CheckDeclaredData refuses it
+    if (__builtin_mul_overflow(count, static_cast<int64_t>(bands) * dims[0] * dims[1], &elements)) elements = INT64_MAX;
+    GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData(elements, std::abs(bitpix) / 8,
+                                                absl::StrCat("HDU ", cube_hdu, ", ", count, " cutouts")));
+  }
   IngestReport report;
   InputCatalog catalog;
   if (table_hdu != 0) {

@@ -165,8 +165,8 @@ TEST_F(IngestTest, NotAnArchiveIsAClearError) {
 
 // ---- FITS cutout stack ------------------------------------------------------------------------
 
-TEST_F(IngestTest, FitsCutoutStackWithTableRoundTrips) {
-  const std::string path = Path("stack.fits");
+// A stack of kN cutouts plus its catalog table; returns the pixels written.
+std::vector<float> WriteStack(const std::string& path) {
   int status = 0;
   fitsfile* f = nullptr;
   fits_create_file(&f, path.c_str(), &status);
@@ -193,8 +193,32 @@ TEST_F(IngestTest, FitsCutoutStackWithTableRoundTrips) {
     fits_write_col(f, TFLOAT, 4, n + 1, 1, 1, &z, &status);
   }
   fits_close_file(f, &status);
-  ASSERT_EQ(status, 0);
+  EXPECT_EQ(status, 0);
+  return pixels;
+}
 
+// Overwrites the value of the `occurrence`-th header card KEY (0-based) in a FITS file.
+void PatchCard(const std::string& path, const std::string& key, int occurrence, const std::string& value) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string card = key;
+  card.resize(8, ' ');
+  card += "= ";
+  size_t at = 0;
+  for (int i = 0; i <= occurrence; ++i) {
+    at = bytes.find(card, i == 0 ? 0 : at + 80);
+    ASSERT_NE(at, std::string::npos) << key << " #" << occurrence;
+    ASSERT_EQ(at % 80, 0u);
+  }
+  std::string field(20, ' ');
+  field.replace(20 - value.size(), value.size(), value);
+  file.seekp(static_cast<std::streamoff>(at + 10));
+  file.write(field.data(), 20);
+}
+
+TEST_F(IngestTest, FitsCutoutStackWithTableRoundTrips) {
+  const std::string path = Path("stack.fits");
+  const std::vector<float> pixels = WriteStack(path);
   IngestOptions options;
   options.out = Path("out.h5");
   absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
@@ -206,6 +230,49 @@ TEST_F(IngestTest, FitsCutoutStackWithTableRoundTrips) {
   EXPECT_EQ(batch.ids[5], kBaseId + 5);
   EXPECT_DOUBLE_EQ(batch.ra[2], 12.0);
   EXPECT_FLOAT_EQ(batch.redshift[3], 0.13f);
+}
+
+// Headers that declare more than the file holds must be refused before anything is sized from
+// them (a table claiming 10^15 rows aborted the ingest with std::bad_alloc; found with
+// core/fits_fuzzer.cc), and nothing may be written.
+TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
+  struct Case {
+    std::string name, key;
+    int occurrence;  // 0: the cutout HDU's card, 1: the table's
+    std::string value, expected;
+    absl::StatusCode code;
+  };
+  const Case cases[] = {
+      {"rows", "NAXIS2", 1, "1000000000000000", "table of 1000000000000000 rows", absl::StatusCode::kInvalidArgument},
+      {"rows-truncated", "NAXIS2", 1, "100000", "truncated?", absl::StatusCode::kDataLoss},
+      {"cutouts", "NAXIS4", 0, "1000000000000", "1000000000000 cutouts", absl::StatusCode::kInvalidArgument},
+      {"cutouts-truncated", "NAXIS4", 0, "11", "truncated?", absl::StatusCode::kDataLoss},
+      {"cutouts-overflow", "NAXIS4", 0, "4611686018427387904", "out of range", absl::StatusCode::kInvalidArgument},
+      {"width", "NAXIS1", 0, "4294967300", "key NAXIS1: 4294967300 pixels, expected 1..4096",
+       absl::StatusCode::kInvalidArgument},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = Path(c.name + ".fits");
+    WriteStack(path);
+    PatchCard(path, c.key, c.occurrence, c.value);
+    IngestOptions options;
+    options.out = Path(c.name + ".h5");
+    absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
+    EXPECT_EQ(report.status().code(), c.code) << report.status();
+    EXPECT_TRUE(absl::StrContains(report.status().message(), c.expected)) << report.status();
+    EXPECT_FALSE(fs::exists(options.out));
+  }
+  // A file cut short inside the table's data.
+  const std::string path = Path("short.fits");
+  WriteStack(path);
+  fs::resize_file(path, fs::file_size(path) - 2880);
+  IngestOptions options;
+  options.out = Path("short.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "truncated?")) << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
 }
 
 // ---- SDSS frames ------------------------------------------------------------------------------

@@ -1,44 +1,64 @@
 #!/usr/bin/env bash
-# Fuzzes request validation (server/request_fuzzer.cc) and the .npy reader (core/npy_fuzzer.cc)
-# with libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, for a bounded number of runs. Builds only what the target needs, in
-# its own clang build tree (build-fuzz/). Exits non-zero when the fuzzer finds a crash; the input
-# that crashed is left in build-fuzz/crashes/ (turn it into a regression test).
-#   deploy/fuzz.sh                     # 300000 runs (CI, about half a minute)
-#   FUZZ_RUNS=-1 FUZZ_SECONDS=600 deploy/fuzz.sh   # ten minutes
+# Fuzzes, with libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, for a bounded time:
+#   request_fuzzer  request validation (server/request_fuzzer.cc)
+#   npy_fuzzer      the .npy reader (core/npy_fuzzer.cc)
+#   hdf5_fuzzer     the native HDF5 dataset reader, structure-aware (core/hdf5_fuzzer.cc)
+#   fits_fuzzer     the FITS cutout-stack ingest (core/fits_fuzzer.cc)
+# Builds only what the targets need, in its own clang build tree (build-fuzz/). Exits non-zero
+# when a fuzzer finds a crash; the input that crashed is left in build-fuzz/crashes/ (turn it into
+# a regression test). The file readers write each input to a temporary file, so they run far
+# fewer inputs per second; each target stops at FUZZ_RUNS inputs or FUZZ_SECONDS, first reached.
+#   deploy/fuzz.sh                                    # 300000 inputs or 60 s per target (CI)
+#   FUZZ_RUNS=-1 FUZZ_SECONDS=600 deploy/fuzz.sh      # ten minutes per target
+#   FUZZ_TARGETS="fits_fuzzer" deploy/fuzz.sh         # one target
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 runs=${FUZZ_RUNS:-300000}
-seconds=${FUZZ_SECONDS:-0}
+seconds=${FUZZ_SECONDS:-60}
+targets=${FUZZ_TARGETS:-request_fuzzer npy_fuzzer hdf5_fuzzer fits_fuzzer}
 generator=()
 if command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ]; then generator=(-G Ninja); fi
 mkdir -p "$build_dir"
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGALAXY_BUILD_TESTS=OFF -DGALAXY_FUZZ=ON > "$build_dir/configure.log" 2>&1 || { cat "$build_dir/configure.log"; exit 1; }
-cmake --build "$build_dir" --target request_fuzzer npy_fuzzer -j "${JOBS:-$(nproc)}"
+# shellcheck disable=SC2086
+cmake --build "$build_dir" --target $targets -j "${JOBS:-$(nproc)}"
+mkdir -p "$build_dir/crashes"
+args=(-runs="$runs" -max_total_time="$seconds" -artifact_prefix="$build_dir/crashes/" -print_final_stats=1)
 
+# fuzz TARGET CORPUS WHAT [libFuzzer flags...]
+fuzz() {
+  local target=$1 corpus=$2 what=$3
+  shift 3
+  case " $targets " in *" $target "*) ;; *) return 0 ;; esac
+  mkdir -p "$corpus"
+  "$build_dir/bin/$target" "${args[@]}" "$@" "$corpus"
+  echo "fuzz.sh: $what survived the fuzzer (at most ${runs} inputs, ${seconds} s)"
+}
+
+# Request validation. Seeds: text-format requests encoded with protoc.
 corpus="$build_dir/corpus"
-mkdir -p "$corpus" "$build_dir/crashes"
-# Seeds: text-format requests encoded with protoc.
+mkdir -p "$corpus"
 protoc --proto_path=proto --encode=galaxy.v1.BatchSimilarGalaxiesRequest galaxy/v1/galaxy.proto \
   < server/fuzz_seeds/batch.txtpb > "$corpus/seed-batch"
 protoc --proto_path=proto --encode=galaxy.v1.ListAnomaliesRequest galaxy/v1/galaxy.proto \
   < server/fuzz_seeds/list.txtpb > "$corpus/seed-list"
-args=(-runs="$runs" -max_len=65536 -artifact_prefix="$build_dir/crashes/" -print_final_stats=1)
-if [ "$seconds" != 0 ]; then args+=(-max_total_time="$seconds"); fi
-"$build_dir/bin/request_fuzzer" "${args[@]}" "$corpus"
-echo "fuzz.sh: request validation survived the fuzzer (${runs} runs)"
+fuzz request_fuzzer "$corpus" "request validation" -max_len=65536
 
 # .npy reader. Seeds: small arrays as numpy writes them (float32, float64, int64, a record array).
-npy_corpus="$build_dir/npy-corpus"
-mkdir -p "$npy_corpus"
-/usr/bin/python3 - "$npy_corpus" <<'PY'
-import sys, numpy as np
-d = sys.argv[1]
-np.save(f"{d}/f4.npy", np.arange(60, dtype="<f4").reshape(3, 4, 5))
-np.save(f"{d}/f8.npy", np.arange(8, dtype="<f8"))
-np.save(f"{d}/i8.npy", np.array([1237648720693755918, -1], dtype="<i8"))
-np.save(f"{d}/rec.npy", np.zeros(2, dtype=[("objid", "<i8"), ("z", "<f4"), ("mag", "<f4", (5,))]))
-PY
-"$build_dir/bin/npy_fuzzer" "${args[@]}" "$npy_corpus"
-echo "fuzz.sh: the .npy reader survived the fuzzer (${runs} runs)"
+mkdir -p "$build_dir/npy-corpus"
+/usr/bin/python3 core/fuzz_seeds/make_seeds.py npy "$build_dir/npy-corpus"
+fuzz npy_fuzzer "$build_dir/npy-corpus" "the .npy reader" -max_len=65536
+
+# HDF5 reader: the input describes the file's layout; libFuzzer starts from the empty input.
+fuzz hdf5_fuzzer "$build_dir/hdf5-corpus" "the HDF5 dataset reader" -max_len=4096
+
+# FITS ingest. Seeds: cutout stacks with and without a table, and one with the wrong band count.
+# cfitsio sizes its column tables from TFIELDS and reports a failed calloc as an error: let
+# allocations that fail return NULL, as they do outside the sanitizer, and let single large (lazily
+# mapped) callocs through; memory actually touched is still capped by the default 2 GB RSS limit.
+mkdir -p "$build_dir/fits-corpus"
+/usr/bin/python3 core/fuzz_seeds/make_seeds.py fits "$build_dir/fits-corpus"
+ASAN_OPTIONS="allocator_may_return_null=1:${ASAN_OPTIONS:-}" \
+  fuzz fits_fuzzer "$build_dir/fits-corpus" "the FITS cutout-stack ingest" -max_len=65536 -malloc_limit_mb=16384
