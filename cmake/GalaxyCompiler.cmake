@@ -7,6 +7,16 @@ if(GALAXY_CCACHE)
   message(STATUS "ccache: ${GALAXY_CCACHE}")
 endif()
 
+# GALAXY_SANITIZE=address,undefined (deploy/sanitize.sh): every target of ours, tests included,
+# built with those sanitizers. Third-party libraries (LibTorch, FAISS, gRPC) stay uninstrumented;
+# ASan still sees their heap through its malloc replacement.
+set(GALAXY_SANITIZE "" CACHE STRING "Sanitizers for our code, e.g. address,undefined (deploy/sanitize.sh)")
+if(GALAXY_SANITIZE)
+  add_compile_options(-fsanitize=${GALAXY_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${GALAXY_SANITIZE})
+  message(STATUS "sanitizers: ${GALAXY_SANITIZE}")
+endif()
+
 # galaxy_warnings(target): warnings on for our own code only (third-party headers come in as
 # SYSTEM includes through imported targets, so they stay quiet).
 function(galaxy_warnings target)

@@ -99,7 +99,18 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir)
   absl::StatusOr<SnapshotManifest> manifest = SnapshotManifest::FromJson(text.str());
   if (!manifest.ok()) return Annotate(manifest.status(), manifest_path);
   s->manifest_ = *manifest;
-  GALAXY_ASSIGN_OR_RETURN(s->index_, VectorIndex::Load(dir + "/" + kIndexFile, s->manifest_.index));
+  // A size check before FAISS reads the index: a truncated file is named plainly, and FAISS
+  // (which leaks the half-read index when it throws) never sees it.
+  const std::string index_path = dir + "/" + kIndexFile;
+  if (auto it = s->manifest_.files.find(kIndexFile); it != s->manifest_.files.end()) {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(index_path, error);
+    if (!error && static_cast<int64_t>(bytes) != it->second.bytes) {
+      return absl::DataLossError(absl::StrCat(index_path, ": ", bytes, " bytes, but the manifest says ",
+                                              it->second.bytes, " (truncated or replaced?)"));
+    }
+  }
+  GALAXY_ASSIGN_OR_RETURN(s->index_, VectorIndex::Load(index_path, s->manifest_.index));
   if (s->index_->dim() != s->manifest_.dimension) {
     return absl::DataLossError(absl::StrCat(dir, ": index dimension ", s->index_->dim(), " but the manifest says ",
                                             s->manifest_.dimension));
