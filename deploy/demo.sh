@@ -115,8 +115,13 @@ metrics_port=$(grep -o 'metrics_port=[0-9]*' "$work/server.log" | head -1 | cut 
 /usr/bin/python3 -c "import urllib.request,sys; t=urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode(); print('\n'.join(l for l in t.splitlines() if l.startswith(('galaxy_requests_total','galaxy_snapshot_info','galaxy_index_galaxies'))))"
 if command -v chromium >/dev/null; then
   step "Rendering the gallery in headless Chromium: $work/similar.png"
-  title=$(chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom \
-            "file://$work/similar.html" 2>/dev/null | grep -o '<title>[^<]*</title>' || true)
+  # Image decoding runs outside Chromium's virtual time: on a busy machine the DOM can be dumped
+  # before it ends. Try again (3 times in all) while the page has said neither yes nor no.
+  for attempt in 1 2 3; do
+    title=$(chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom \
+              "file://$work/similar.html" 2>/dev/null | grep -o '<title>[^<]*</title>' || true)
+    case "$title" in *"images decoded]"*|*"decode failed]"*) break ;; esac
+  done
   echo "page title: $title"
   case "$title" in
     *"images decoded]"*) ;;
