@@ -9,8 +9,10 @@
 #include "absl/strings/str_split.h"
 #include "bench/machine_info.h"
 #include "bench/synth_bench.h"
+#include "bench/train_anchor.h"
 #include "core/status_macros.h"
 #include "core/command_line.h"
+#include "core/file_util.h"
 
 int main(int argc, char** argv) {
   galaxy::CommandLine cli(
@@ -65,11 +67,12 @@ int main(int argc, char** argv) {
           return absl::OkStatus();
         }
         std::cout << absl::StrFormat("%d x 128 clustered unit vectors (the FAISS anchor's data)\n", index_count);
-        std::cout << absl::StrFormat("%-20s %10s %10s %12s %12s %10s\n", "index", "build s", "MiB", "1 query ms",
-                                     "batch q/s", "recall@10");
+        std::cout << absl::StrFormat("%-20s %10s %14s %10s %12s %12s %10s\n", "index", "build s",
+                                     "build +RSS MiB", "MiB", "1 query ms", "batch q/s", "recall@10");
         for (const auto& r : rows) {
-          std::cout << absl::StrFormat("%-20s %10.1f %10.1f %12.3f %12.0f %10.3f\n", r.kind, r.build_seconds,
-                                       r.index_bytes / 1048576.0, r.single_query_ms, r.batch_qps, r.recall_at_10);
+          std::cout << absl::StrFormat("%-20s %10.1f %14.0f %10.1f %12.3f %12.0f %10.3f\n", r.kind, r.build_seconds,
+                                       r.build_added_rss_bytes / 1048576.0, r.index_bytes / 1048576.0,
+                                       r.single_query_ms, r.batch_qps, r.recall_at_10);
         }
         return absl::OkStatus();
       });
@@ -116,6 +119,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--no-images{false}", serve.images, "Skip the image-query measurements");
   serve_cmd->add_flag("--json", serve_json, "JSON output");
+  galaxy::TrainRatioOptions ratio;
+  bool ratio_json = false;
+  std::string ratio_json_out;
+  CLI::App* ratio_cmd = cli.AddCommand(
+      "train-ratio",
+      "CPU MoCo training-step and embedding img/s of galaxy-train against PyTorch eager (python3-torch),\n"
+      "run alternately in one run (ResNet18, torchvision stem); medians and their ratios",
+      [&]() -> absl::Status {
+        GALAXY_ASSIGN_OR_RETURN(galaxy::TrainRatioResult r, galaxy::RunCpuTrainRatio(ratio));
+        std::cout << (ratio_json ? galaxy::TrainRatioJson(ratio, r) + "\n" : galaxy::TrainRatioText(r));
+        if (ratio_json_out.empty()) return absl::OkStatus();
+        return galaxy::WriteFileAtomically(ratio_json_out, galaxy::TrainRatioJson(ratio, r) + "\n");
+      });
+  ratio_cmd->add_option("--rounds", ratio.rounds, "Alternating rounds")->capture_default_str();
+  ratio_cmd->add_option("--batch", ratio.batch, "Batch (training and embedding)")->capture_default_str();
+  ratio_cmd->add_option("--steps", ratio.steps, "Timed steps per round")->capture_default_str();
+  ratio_cmd->add_option("--threads", ratio.threads, "Intra-op threads, both sides")->capture_default_str();
+  ratio_cmd->add_option("--python", ratio.python, "Python with torch and torchvision")->capture_default_str();
+  ratio_cmd->add_flag("--json", ratio_json, "JSON output");
+  ratio_cmd->add_option("--json-out", ratio_json_out, "Also write the JSON to this file");
   galaxy::SuiteOptions suite;
   CLI::App* run = cli.AddCommand("run", "Run the whole suite; write results.json and results.md (machine, date, tables)",
                                  [&] { return galaxy::RunSuite(suite); });

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/machine_info.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -73,6 +74,8 @@ absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::s
       GALAXY_ASSIGN_OR_RETURN(index, VectorIndex::Load(path, config.params));
       row.build_seconds = rows.back().build_seconds;
     } else {
+      const int64_t before = CurrentRssBytes();
+      const bool peak_reset = ResetPeakRss();
       GALAXY_ASSIGN_OR_RETURN(index, VectorIndex::Create(config.params, d, n));
       if (index->needs_training()) {
         const int64_t sample = std::min<int64_t>(n, 100000);
@@ -80,6 +83,10 @@ absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::s
       }
       GALAXY_RETURN_IF_ERROR(index->Add(x.data(), ids.data(), n));
       row.build_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      if (peak_reset) {
+        row.build_peak_rss_bytes = PeakRssBytes();
+        row.build_added_rss_bytes = std::max<int64_t>(0, row.build_peak_rss_bytes - before);
+      }
     }
     const std::string path = scratch_dir + "/" + IndexKindName(config.params.kind) + ".faiss";
     if (!reuse) GALAXY_RETURN_IF_ERROR(index->Save(path));
@@ -115,6 +122,7 @@ std::string IndexBenchJson(int64_t count, const std::vector<IndexBenchRow>& rows
   nlohmann::json j = {{"benchmark", "index"}, {"count", count}, {"dimension", 128}};
   for (const IndexBenchRow& r : rows) {
     j["rows"].push_back({{"kind", r.kind}, {"params", r.params}, {"build_seconds", r.build_seconds},
+                         {"build_peak_rss_bytes", r.build_peak_rss_bytes}, {"build_added_rss_bytes", r.build_added_rss_bytes},
                          {"index_bytes", r.index_bytes}, {"single_query_ms", r.single_query_ms},
                          {"batch_qps", r.batch_qps}, {"recall_at_10", r.recall_at_10}});
   }

@@ -16,6 +16,11 @@ struct IndexBenchRow {
   std::string kind;
   std::string params;
   double build_seconds = 0;
+  // Peak resident set of the process while the index was built, and how far it rose above the
+  // resident set before the build (the vectors themselves are held throughout); 0 when the
+  // kernel gives no reading (and for HNSW rows that reload the graph built for the first one).
+  int64_t build_peak_rss_bytes = 0;
+  int64_t build_added_rss_bytes = 0;
   int64_t index_bytes = 0;      // size of the saved index file
   double single_query_ms = 0;   // one query at a time
   double batch_qps = 0;         // 256 queries in one call

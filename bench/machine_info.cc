@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -71,6 +72,29 @@ std::string MachineInfoMarkdown(const MachineInfo& info) {
       "- OS: ", info.os, "\n",
       "- Libraries: ", absl::StrJoin(info.libraries, "; "), "\n",
       "- Date: ", info.date, "\n");
+}
+
+}  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+int64_t StatusKib(absl::string_view key) {
+  int64_t kib = 0;
+  // "VmHWM:     123456 kB"
+  return absl::SimpleAtoi(absl::StripSuffix(FirstValue("/proc/self/status", key, ':'), " kB"), &kib) ? kib : 0;
+}
+
+}  // namespace
+
+int64_t CurrentRssBytes() { return StatusKib("VmRSS") * 1024; }
+int64_t PeakRssBytes() { return StatusKib("VmHWM") * 1024; }
+
+bool ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
 }
 
 }  // namespace galaxy

@@ -36,6 +36,14 @@ std::string MachineInfoJson(const MachineInfo& info);
 // A markdown bullet list, for docs/BENCHMARKS.md.
 std::string MachineInfoMarkdown(const MachineInfo& info);
 
+// This process's resident set now, and its peak since the last ResetPeakRss() (or since it
+// started), bytes, from /proc/self/status (VmRSS, VmHWM); 0 where unreadable.
+int64_t CurrentRssBytes();
+int64_t PeakRssBytes();
+// Restarts the peak (writes 5 to /proc/self/clear_refs), so that the next PeakRssBytes() is the
+// peak of the work in between. False where the kernel does not allow it.
+bool ResetPeakRss();
+
 }  // namespace galaxy
 
 #endif  // GALAXY_BENCH_MACHINE_INFO_H_

@@ -10,9 +10,11 @@
 #include "bench/machine_info.h"
 #include "bench/serve_bench.h"
 #include "bench/synth_bench.h"
+#include "bench/train_anchor.h"
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/status_macros.h"
+#include "core/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/train_bench.h"
 
@@ -47,26 +49,53 @@ absl::Status RunSuite(const SuiteOptions& o) {
                                   synth.per_core_per_s(), synth.per_core_per_s() / 2000, synth.written_per_s));
 
   log::Info("suite: training and embedding");
-  TrainBenchOptions train;
-  train.arch = o.quick ? "tiny" : "resnet18";
-  train.batch = o.quick ? 16 : 64;
-  train.embed_batch = o.quick ? 64 : 256;
-  train.steps = o.quick ? 1 : 5;
-  GALAXY_ASSIGN_OR_RETURN(TrainBenchResult tr, RunTrainBench(train));
-  j["train"] = nlohmann::json::parse(TrainBenchJson(train, tr));
-  absl::StrAppend(&md, "## Training and embedding (", train.arch, ", ", train.stem, " stem, ", tr.device, ")\n\n",
-                  "| MoCo step img/s | without augmentation | embedding img/s |\n| --- | --- | --- |\n",
-                  absl::StrFormat("| %.1f | %.1f | %.1f |\n\n", tr.train_images_per_s, tr.train_no_augment_images_per_s,
-                                  tr.embed_images_per_s),
-                  "Ratios to PyTorch eager: `bench/cpu_anchor_ratio.sh` (CPU) and `bench/gpu_check.sh` (GPU), ",
-                  "which run the anchors in the same run.\n\n");
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind device, ResolveDevice("auto"));
+  if (device == DeviceKind::kCpu) {
+    // On the CPU: against PyTorch eager, alternately, in this run.
+    TrainRatioOptions ratio;
+    ratio.rounds = o.quick ? 1 : 3;
+    ratio.batch = o.quick ? 8 : 64;
+    ratio.steps = o.quick ? 1 : 5;
+    GALAXY_ASSIGN_OR_RETURN(TrainRatioResult tr, RunCpuTrainRatio(ratio));
+    j["train"] = nlohmann::json::parse(TrainRatioJson(ratio, tr));
+    auto ratio_text = [&](double ratio_value) {
+      return tr.anchor_missing.empty() ? absl::StrFormat(" (%.2fx)", ratio_value) : std::string();
+    };
+    absl::StrAppend(&md, "## Training and embedding (ResNet18, torchvision stem, CPU, batch ", ratio.batch, ", ",
+                    ratio.threads, " threads)\n\n",
+                    "Medians of ", tr.rounds.size(), " rounds, run alternately with the PyTorch-eager anchor",
+                    tr.anchor_missing.empty() ? "" : absl::StrCat(" (not run: ", tr.anchor_missing, ")"), ".\n\n",
+                    "| | MoCo step img/s | without augmentation | embedding img/s |\n| --- | --- | --- | --- |\n",
+                    absl::StrFormat("| galaxy-train | %.1f%s | %.1f%s | %.1f%s |\n", tr.median.train,
+                                    ratio_text(tr.ratio_train()), tr.median.train_no_augment,
+                                    ratio_text(tr.ratio_train_no_augment()), tr.median.embed,
+                                    ratio_text(tr.ratio_embed())),
+                    absl::StrFormat("| PyTorch eager | %.1f | | %.1f |\n\n", tr.median.anchor_train,
+                                    tr.median.anchor_embed));
+  } else {
+    TrainBenchOptions train;
+    train.arch = o.quick ? "tiny" : "resnet50";
+    train.batch = o.quick ? 16 : 256;
+    train.steps = o.quick ? 1 : 5;
+    GALAXY_ASSIGN_OR_RETURN(TrainBenchResult tr, RunTrainBench(train));
+    j["train"] = nlohmann::json::parse(TrainBenchJson(train, tr));
+    absl::StrAppend(&md, "## Training and embedding (", train.arch, ", ", train.stem, " stem, ", tr.device, ")\n\n",
+                    "| MoCo step img/s | without augmentation | embedding img/s |\n| --- | --- | --- |\n",
+                    absl::StrFormat("| %.1f | %.1f | %.1f |\n\n", tr.train_images_per_s,
+                                    tr.train_no_augment_images_per_s, tr.embed_images_per_s),
+                    "Ratios to the GPU PyTorch-eager anchors: `bench/gpu_check.sh`, which runs them in the same ",
+                    "run.\n\n");
+  }
 
   // Index kinds at growing catalog sizes: build time, bytes per galaxy, latency, recall.
   const std::vector<int64_t> sizes = o.quick ? std::vector<int64_t>{2000, 10000}
                                              : std::vector<int64_t>{10000, 100000, 1000000};
   absl::StrAppend(&md, "## Index search in process (clustered unit vectors, d = 128)\n\n",
-                  "| galaxies | index | build s | bytes/galaxy | 1 query ms | batch q/s | recall@10 |\n",
-                  "| --- | --- | --- | --- | --- | --- | --- |\n");
+                  "Build peak: the process's peak resident set during the build, MiB, and in brackets how far ",
+                  "it rose above the resident set before the build (which holds the n x 128 float vectors). ",
+                  "HNSW rows after the first reuse its graph.\n\n",
+                  "| galaxies | index | build s | build peak MiB | bytes/galaxy | 1 query ms | batch q/s | recall@10 |\n",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   std::map<std::string, double> bytes_per_galaxy;
   for (int64_t n : sizes) {
     log::Info("suite: index", {{"galaxies", absl::StrCat(n)}});
@@ -75,8 +104,13 @@ absl::Status RunSuite(const SuiteOptions& o) {
     for (const IndexBenchRow& r : rows) {
       const double per = static_cast<double>(r.index_bytes) / static_cast<double>(n);
       bytes_per_galaxy[r.kind] = per;  // the largest size's figure wins
-      absl::StrAppend(&md, absl::StrFormat("| %d | %s | %.1f | %.0f | %.3f | %.0f | %.3f |\n", n, r.kind,
-                                           r.build_seconds, per, r.single_query_ms, r.batch_qps, r.recall_at_10));
+      const std::string peak = r.build_peak_rss_bytes == 0
+                                   ? "-"
+                                   : absl::StrFormat("%.0f (+%.0f)", r.build_peak_rss_bytes / 1048576.0,
+                                                     r.build_added_rss_bytes / 1048576.0);
+      absl::StrAppend(&md, absl::StrFormat("| %d | %s | %.1f | %s | %.0f | %.3f | %.0f | %.3f |\n", n, r.kind,
+                                           r.build_seconds, peak, per, r.single_query_ms, r.batch_qps,
+                                           r.recall_at_10));
     }
   }
   // How memory grows: measured bytes per galaxy (index only; RocksDB records add ~0.6 KB per

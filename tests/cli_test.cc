@@ -69,7 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryCase{"galaxy-client",
                    {"similar", "predict-z", "anomaly", "list-anomalies", "galaxy", "info",
                     "rebuild", "reload", "health", "--server"}},
-        BinaryCase{"galaxy-bench", {"machine", "synth", "run"}}),
+        BinaryCase{"galaxy-bench", {"machine", "synth", "train-ratio", "run"}}),
     [](const ::testing::TestParamInfo<BinaryCase>& info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');
@@ -87,7 +87,15 @@ TEST(CliTest, BenchQuickSuiteWritesJsonAndMarkdown) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["index"].size(), 2u);
+  // Build peak memory of every built index (the flat row first).
+  EXPECT_GT(j["index"][0]["rows"][0]["build_peak_rss_bytes"].get<int64_t>(), 0) << j["index"][0].dump();
   EXPECT_GT(j["serve"]["rows"][1]["qps"].get<double>(), 0);
+  // Training against PyTorch eager, in the same run where python3-torch is installed.
+  EXPECT_GT(j["train"]["train"].get<double>(), 0) << j["train"].dump();
+  if (!j["train"].contains("anchor_missing")) {
+    EXPECT_GT(j["train"]["anchor_train"].get<double>(), 0) << j["train"].dump();
+    EXPECT_GT(j["train"]["ratio_train"].get<double>(), 0) << j["train"].dump();
+  }
   std::ifstream md(dir.File("results/results.md"));
   std::stringstream text;
   text << md.rdbuf();
