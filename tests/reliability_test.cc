@@ -222,8 +222,16 @@ TEST(ReliabilityTest, MixedLoadHasNoErrorsAndFlatMemory) {
   EXPECT_EQ(errors.load(), 0) << first_error;
   EXPECT_GT(requests.load(), 100);
   ASSERT_GT(rss_warm, 0);
-  // Flat: no more than 10% + 16 MiB of growth after warm-up.
-  EXPECT_LT(rss_end, rss_warm + rss_warm / 10 + (16 << 20))
+  // Flat: no more than 10% + 16 MiB of growth after warm-up. Under AddressSanitizer
+  // (deploy/sanitize.sh) freed memory waits in a quarantine of 256 MiB before reuse, so the
+  // resident set grows until that is full; leaks there are LeakSanitizer's to report (the
+  // in-process serving tests run the same server code under it).
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int64_t kSanitizerSlack = int64_t{256} << 20;
+#else
+  constexpr int64_t kSanitizerSlack = 0;
+#endif
+  EXPECT_LT(rss_end, rss_warm + rss_warm / 10 + (16 << 20) + kSanitizerSlack)
       << "server memory grew from " << rss_warm << " to " << rss_end << " bytes";
   EXPECT_EQ(s.Search()->GetIndexInfo(Ctx().get(), {}, std::make_unique<v1::IndexInfo>().get()).error_code(),
             grpc::StatusCode::OK);
