@@ -267,6 +267,15 @@ ServeBenchRow Mean(const std::vector<ServeBenchRow>& rows) {
   return m;
 }
 
+// Appends the mean of one mode's rounds, labelled with the index kind and the mode.
+void AppendMean(const std::string& kind, const std::string& mode, const std::vector<ServeBenchRow>& rounds,
+                std::vector<ServeBenchRow>* rows) {
+  ServeBenchRow row = Mean(rounds);
+  row.kind = kind;
+  row.mode = mode;
+  rows->push_back(row);
+}
+
 absl::StatusOr<std::unique_ptr<GalaxyServer>> StartServer(const std::string& snapshots, bool batching) {
   ServerOptions o;
   o.listen = "127.0.0.1:0";
@@ -330,12 +339,8 @@ absl::StatusOr<std::vector<ServeBenchRow>> RunServeBench(const ServeBenchOptions
                                       {"in_process_qps", absl::StrCat(in_process.back().qps)},
                                       {"served_qps", absl::StrCat(served.back().qps)}});
     }
-    ServeBenchRow a = Mean(in_process), b = Mean(served);
-    a.kind = b.kind = kind;
-    a.mode = "in-process";
-    b.mode = "served by ID";
-    rows.push_back(a);
-    rows.push_back(b);
+    AppendMean(kind, "in-process", in_process, &rows);
+    AppendMean(kind, "served by ID", served, &rows);
     if (kind == o.kinds.front()) {
       // The floor of any served call here: an RPC that does no work (gRPC, loopback, threads).
       ServeBenchRow ping = Drive(o.clients, o.seconds, [&](int t, int64_t) {
@@ -376,12 +381,8 @@ absl::StatusOr<std::vector<ServeBenchRow>> RunServeBench(const ServeBenchOptions
           (batching ? on : off).push_back(row);
         }
       }
-      ServeBenchRow x = Mean(on), y = Mean(off);
-      x.kind = y.kind = kind;
-      x.mode = "image, batcher on";
-      y.mode = "image, batcher off";
-      rows.push_back(x);
-      rows.push_back(y);
+      AppendMean(kind, "image, batcher on", on, &rows);
+      AppendMean(kind, "image, batcher off", off, &rows);
     }
   }
   return rows;
