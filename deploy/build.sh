@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
+# ccache keys on absolute paths unless told the tree's root: with it, a clean clone in another
+# directory (CI) reuses the objects an earlier build compiled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 jobs=${JOBS:-$(nproc)}
 generator=()
 if command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ]; then generator=(-G Ninja); fi
