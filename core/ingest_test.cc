@@ -275,6 +275,31 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
   EXPECT_FALSE(fs::exists(options.out));
 }
 
+// A header byte outside printable ASCII made cfitsio overflow a fixed-size field and abort the
+// process (core/fits_fuzzer.cc, in CI): such headers are refused before cfitsio parses them.
+TEST_F(IngestTest, FitsHeaderBytesThatAreNotPrintableAsciiAreRefused) {
+  const std::string path = Path("bytes.fits");
+  WriteStack(path);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t card = bytes.find("TTYPE2  = ");
+  ASSERT_NE(card, std::string::npos);
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(card + 10), bytes.begin() + static_cast<std::ptrdiff_t>(card + 80),
+            '\xde');
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  IngestOptions options;
+  options.out = Path("bytes.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                absl::StrCat("header holds byte 0xde at offset ", card + 10)))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
+}
+
 // ---- SDSS frames ------------------------------------------------------------------------------
 
 constexpr double kScale = 0.396 / 3600;  // degrees per pixel
