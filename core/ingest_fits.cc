@@ -7,10 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -23,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/fits_header.h"
 #include "core/hdf5_dataset.h"
 #include "core/ingest.h"
 #include "core/ingest_catalog.h"
@@ -38,64 +37,6 @@ std::string FitsError(int status) {
   return text;
 }
 
-// FITS headers are printable ASCII (FITS 4.0, section 4.1). cfitsio copies keyword values into
-// fixed-size fields, and a header of other bytes made it overflow one (found by
-// core/fits_fuzzer.cc): walk every HDU's header ourselves before cfitsio parses any, and refuse
-// such a file. `read(offset, buffer, n)` returns the bytes read (fewer at the end of the file).
-absl::Status CheckHeadersArePrintable(const std::string& path,
-                                      const std::function<int64_t(int64_t, char*, int64_t)>& read) {
-  constexpr int64_t kBlock = 2880, kCard = 80;
-  char block[kBlock];
-  int64_t offset = 0;
-  for (int hdu = 1;; ++hdu) {
-    int64_t bitpix = 8, naxis = 0, pcount = 0, gcount = 1;
-    std::vector<int64_t> axes;
-    bool end = false;
-    while (!end) {
-      if (read(offset, block, kBlock) < kBlock) return absl::OkStatus();  // end (or truncated: cfitsio says)
-      for (int64_t c = 0; c < kBlock && !end; c += kCard) {
-        const char* card = block + c;
-        for (int64_t i = 0; i < kCard; ++i) {
-          const unsigned char ch = static_cast<unsigned char>(card[i]);
-          if (ch < 0x20 || ch > 0x7e) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                path, ": HDU ", hdu, " header holds byte 0x", absl::Hex(ch), " at offset ", offset + c + i,
-                "; FITS headers are printable ASCII (corrupt, or not a FITS file)"));
-          }
-        }
-        const std::string key(absl::StripTrailingAsciiWhitespace(absl::string_view(card, 8)));
-        if (key == "END") {
-          end = true;
-          break;
-        }
-        if (card[8] != '=' || card[9] != ' ') continue;
-        absl::string_view value(card + 10, kCard - 10);
-        value = absl::StripAsciiWhitespace(value.substr(0, value.find('/')));
-        int64_t number = 0;
-        if (!absl::SimpleAtoi(value, &number)) continue;
-        if (key == "BITPIX") bitpix = number;
-        if (key == "NAXIS") naxis = number;
-        if (key == "PCOUNT") pcount = number;
-        if (key == "GCOUNT") gcount = number;
-        if (absl::StartsWith(key, "NAXIS") && key != "NAXIS") axes.push_back(number);
-      }
-      offset += kBlock;
-    }
-    // Skip the data, padded to whole blocks; sizes out of any sane range end the walk (cfitsio
-    // and CheckDeclaredData then refuse the file with their own messages).
-    int64_t elements = naxis > 0 ? 1 : 0;
-    for (int64_t i = 0; i < naxis && i < static_cast<int64_t>(axes.size()); ++i) {
-      if (axes[i] < 0 || (axes[i] > 0 && elements > (int64_t{1} << 50) / axes[i])) return absl::OkStatus();
-      elements *= axes[i];
-    }
-    if (pcount < 0 || pcount > (int64_t{1} << 50) || gcount < 0 || gcount > 1024 || bitpix == 0) {
-      return absl::OkStatus();
-    }
-    const int64_t bytes = std::abs(bitpix) / 8 * gcount * (pcount + elements);
-    offset += (bytes + kBlock - 1) / kBlock * kBlock;
-  }
-}
-
 // An open FITS file (from disk, or from memory for .bz2), closed on destruction.
 class FitsFile {
  public:
@@ -106,11 +47,7 @@ class FitsFile {
     if (absl::EndsWith(path, ".bz2")) {
       GALAXY_RETURN_IF_ERROR(f->Decompress());
       f->file_size_ = static_cast<int64_t>(f->memory_.size());
-      GALAXY_RETURN_IF_ERROR(CheckHeadersArePrintable(path, [&](int64_t at, char* buffer, int64_t n) -> int64_t {
-        const int64_t take = at >= f->file_size_ ? 0 : std::min(n, f->file_size_ - at);
-        if (take > 0) std::memcpy(buffer, f->memory_.data() + at, static_cast<size_t>(take));
-        return take;
-      }));
+      GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInMemory(path, f->memory_));
       f->mem_ptr_ = f->memory_.data();
       f->mem_size_ = f->memory_.size();
       fits_open_memfile(&f->fptr_, path.c_str(), READONLY, &f->mem_ptr_, &f->mem_size_, 0, nullptr,
@@ -119,13 +56,7 @@ class FitsFile {
       std::error_code error;
       f->file_size_ = static_cast<int64_t>(std::filesystem::file_size(path, error));
       if (error) f->file_size_ = -1;
-      std::ifstream in(path, std::ios::binary);
-      GALAXY_RETURN_IF_ERROR(CheckHeadersArePrintable(path, [&](int64_t at, char* buffer, int64_t n) -> int64_t {
-        in.clear();
-        in.seekg(at);
-        in.read(buffer, n);
-        return static_cast<int64_t>(in.gcount());
-      }));
+      GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInFile(path));
       fits_open_file(&f->fptr_, path.c_str(), READONLY, &status);
     }
     if (status != 0) {
