@@ -2,7 +2,11 @@
 // of core compiles without them (../shared/STYLE.md rule 7).
 #include "core/torch_info.h"
 
+#include <malloc.h>
 #include <sched.h>
+
+#include <cstdlib>
+#include <string>
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -58,6 +62,24 @@ absl::StatusOr<DeviceKind> ResolveDevice(absl::string_view name) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("--device: unknown device '", name, "' (expected cpu, cuda or auto)"));
+}
+
+bool KeepFreedMemoryForReuse() {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  static const bool applied = [] {
+    const char* tuning = std::getenv("GALAXY_MALLOC_TUNING");
+    if (tuning != nullptr && std::string(tuning) == "0") return false;
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) {
+      return false;
+    }
+    // Trim first: with the mmap threshold fixed and the trim threshold still at its default,
+    // every free at the heap's top would hand the memory back (worse than the default).
+    return mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+  }();
+  return applied;
+#else
+  return false;
+#endif
 }
 
 void SetCpuThreads(int threads) {

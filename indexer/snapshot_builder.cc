@@ -153,6 +153,7 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
   BuildDirGuard guard(build_dir);
 
   SetCpuThreads(options.threads);
+  KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
   const bool cuda = kind == DeviceKind::kCuda;
   const torch::Device device = cuda ? torch::kCUDA : torch::kCPU;

@@ -42,6 +42,7 @@ void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after) {
   GALAXY_RETURN_IF_ERROR(options.Validate());
   SetCpuThreads(options.threads);
+  KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
   const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
   std::filesystem::create_directories(options.out_dir);

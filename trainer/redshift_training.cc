@@ -75,6 +75,7 @@ void SetLearningRates(torch::optim::Adam& optimizer, const std::vector<double>& 
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options) {
   GALAXY_RETURN_IF_ERROR(options.Validate());
   SetCpuThreads(options.threads);
+  KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
   const torch::Device device = DeviceOf(kind);
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
@@ -239,6 +240,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
 
 absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
   SetCpuThreads(options.threads);
+  KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
   const torch::Device device = DeviceOf(kind);
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));

@@ -12,6 +12,7 @@ namespace galaxy {
 
 absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
   SetCpuThreads(o.threads);
+  KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(o.device));
   const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
   ResNetConfig config;
