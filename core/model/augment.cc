@@ -1,6 +1,11 @@
 #include "core/model/augment.h"
 
+#include <ATen/Parallel.h>
+
+#include <array>
 #include <cmath>
+
+#include "core/model/augment_cpu.h"
 
 #include "core/random.h"
 
@@ -26,17 +31,26 @@ torch::Tensor ExtinctionFactors(const std::vector<double>& extinction, int64_t b
 Augmenter::Augmenter(const AugmentOptions& options, int64_t bands, int64_t input_size)
     : options_(options), bands_(bands), input_size_(input_size) {}
 
-torch::Tensor Augmenter::AffineTheta(double radians, bool flip, double dx, double dy,
-                                     double scale) const {
+std::array<float, 6> Augmenter::AffineCoefficients(double radians, bool flip, double dx, double dy,
+                                                  double scale) const {
   // Output normalised coordinates span the crop; input ones span the stored image. An output
   // step of one pixel is crop/input of the input's normalised range.
   const double k = static_cast<double>(options_.crop) / static_cast<double>(input_size_) * scale;
   const double c = std::cos(radians) * k, s = std::sin(radians) * k;
   const double f = flip ? -1.0 : 1.0;
   const double tx = 2 * dx / static_cast<double>(input_size_), ty = 2 * dy / static_cast<double>(input_size_);
-  return torch::tensor({static_cast<float>(c * f), static_cast<float>(-s), static_cast<float>(tx),
-                        static_cast<float>(s * f), static_cast<float>(c), static_cast<float>(ty)})
-      .view({2, 3});
+  return {static_cast<float>(c * f), static_cast<float>(-s), static_cast<float>(tx),
+          static_cast<float>(s * f), static_cast<float>(c), static_cast<float>(ty)};
+}
+
+torch::Tensor Augmenter::AffineTheta(double radians, bool flip, double dx, double dy,
+                                     double scale) const {
+  const std::array<float, 6> t = AffineCoefficients(radians, flip, dx, dy, scale);
+  return torch::tensor(std::vector<float>(t.begin(), t.end())).view({2, 3});
+}
+
+int64_t Augmenter::BlurRadius() const {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * options_.max_blur)));
 }
 
 AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
@@ -45,31 +59,37 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
   d.dust_ebv = torch::empty({n});
   d.blur_sigma = torch::empty({n});
   d.noise_level = torch::empty({n, bands_});
+  const bool noise_here = !options_.band_noise.empty() && !options_.noise_on_device;
+  if (noise_here) d.noise = torch::empty({n, bands_, options_.crop, options_.crop});
   float* theta = d.theta.data_ptr<float>();
   float* dust = d.dust_ebv.data_ptr<float>();
   float* blur = d.blur_sigma.data_ptr<float>();
   float* level = d.noise_level.data_ptr<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    Random rng(seed, stream * 1000003ull + static_cast<uint64_t>(i));
-    const double angle = rng.Uniform(0, 2 * M_PI);
-    const bool flip = rng.Uniform() < 0.5;
-    const double dx = rng.Uniform(-options_.max_jitter, options_.max_jitter);
-    const double dy = rng.Uniform(-options_.max_jitter, options_.max_jitter);
-    const double scale = rng.Uniform(options_.min_scale, options_.max_scale);
-    const torch::Tensor t = AffineTheta(angle, flip, dx, dy, scale);
-    std::copy(t.data_ptr<float>(), t.data_ptr<float>() + 6, theta + 6 * i);
-    dust[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
-    blur[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
-    for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
-    if (!options_.band_noise.empty() && !options_.noise_on_device) {
-      if (!d.noise.defined()) d.noise = torch::empty({n, bands_, options_.crop, options_.crop});
-      // Table normals (core/random.h): cheap enough that the noise field costs little.
-      float* noise = d.noise.data_ptr<float>() + i * bands_ * options_.crop * options_.crop;
-      const int64_t count = bands_ * options_.crop * options_.crop;
-      for (int64_t k = 0; k + 1 < count; k += 2) rng.FastNormalPair(noise + k, noise + k + 1);
-      if (count % 2 == 1) noise[count - 1] = rng.FastNormal();
+  float* noise_all = noise_here ? d.noise.data_ptr<float>() : nullptr;
+  const int64_t count = bands_ * options_.crop * options_.crop;
+  // Each image has its own stream, so the draws do not depend on how the images are split
+  // across threads.
+  at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      Random rng(seed, stream * 1000003ull + static_cast<uint64_t>(i));
+      const double angle = rng.Uniform(0, 2 * M_PI);
+      const bool flip = rng.Uniform() < 0.5;
+      const double dx = rng.Uniform(-options_.max_jitter, options_.max_jitter);
+      const double dy = rng.Uniform(-options_.max_jitter, options_.max_jitter);
+      const double scale = rng.Uniform(options_.min_scale, options_.max_scale);
+      const std::array<float, 6> t = AffineCoefficients(angle, flip, dx, dy, scale);
+      std::copy(t.begin(), t.end(), theta + 6 * i);
+      dust[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
+      blur[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
+      for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
+      if (noise_all != nullptr) {
+        // Table normals (core/random.h): cheap enough that the noise field costs little.
+        float* noise = noise_all + i * count;
+        for (int64_t k = 0; k + 1 < count; k += 2) rng.FastNormalPair(noise + k, noise + k + 1);
+        if (count % 2 == 1) noise[count - 1] = rng.FastNormal();
+      }
     }
-  }
+  });
   return d;
 }
 
@@ -97,7 +117,7 @@ torch::Tensor Augmenter::Resample(const torch::Tensor& images, const torch::Tens
 
 torch::Tensor Augmenter::Blur(const torch::Tensor& images, const torch::Tensor& sigma) const {
   const int64_t n = images.size(0), c = images.size(1);
-  const int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * options_.max_blur)));
+  const int64_t radius = BlurRadius();
   const torch::Tensor offsets =
       torch::arange(-radius, radius + 1, torch::TensorOptions().dtype(torch::kFloat32).device(images.device()));
   // sigma 0 means no blur: a delta kernel (the clamp keeps the division finite).
@@ -119,17 +139,39 @@ torch::Tensor Augmenter::CentreCrop(const torch::Tensor& images) const {
   return images.narrow(2, top, options_.crop).narrow(3, left, options_.crop);
 }
 
+torch::Tensor Augmenter::NoiseSigma(const AugmentDraws& draws, const torch::Device& device) const {
+  std::vector<float> noise(options_.band_noise.begin(), options_.band_noise.end());
+  return draws.noise_level.to(device) * torch::tensor(noise).to(device).view({1, -1});
+}
+
 torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor& e_bv,
                                const AugmentDraws& draws) const {
+  if (!images.is_cpu() || images.scalar_type() != torch::kFloat32 || images.requires_grad()) {
+    return ApplyStepByStep(images, e_bv, draws);
+  }
+  FusedAugmentInputs in;
+  in.images = images;
+  in.catalog_ebv = e_bv;
+  in.theta = draws.theta;
+  in.dust_ebv = draws.dust_ebv;
+  in.blur_sigma = draws.blur_sigma;
+  if (!options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device)) {
+    in.noise = draws.noise.defined() ? draws.noise
+                                     : torch::randn({images.size(0), bands_, options_.crop, options_.crop});
+    in.noise_sigma = NoiseSigma(draws, torch::kCPU);
+  }
+  return FusedAugmentCpu(in, options_.crop, BlurRadius(), options_.extinction);
+}
+
+torch::Tensor Augmenter::ApplyStepByStep(const torch::Tensor& images, const torch::Tensor& e_bv,
+                                         const AugmentDraws& draws) const {
   const torch::Device device = images.device();
   torch::Tensor x = Deredden(images, e_bv.to(device));
   x = Resample(x, draws.theta);
   x = Redden(x, draws.dust_ebv.to(device));
   x = Blur(x, draws.blur_sigma);
   if (!options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device)) {
-    std::vector<float> noise(options_.band_noise.begin(), options_.band_noise.end());
-    const torch::Tensor sigma =
-        draws.noise_level.to(device) * torch::tensor(noise).to(device).view({1, -1});
+    const torch::Tensor sigma = NoiseSigma(draws, device);
     const torch::Tensor field = draws.noise.defined() ? draws.noise.to(device, x.scalar_type())
                                                       : torch::randn(x.sizes(), x.options());
     x = x + field * sigma.view({-1, bands_, 1, 1}).to(x.scalar_type());

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -61,9 +62,14 @@ class Augmenter {
   AugmentDraws Draw(int64_t n, uint64_t seed, uint64_t stream) const;
 
   // Applies the five steps to `images` (N x C x S x S, on any device) with catalog E(B-V) `e_bv`
-  // (N). Draws are moved to the images' device. Returns N x C x crop x crop.
+  // (N). Draws are moved to the images' device. Returns N x C x crop x crop. float32 images on
+  // the CPU take the fused kernel (core/model/augment_cpu.h); others ApplyStepByStep.
   torch::Tensor Apply(const torch::Tensor& images, const torch::Tensor& e_bv,
                       const AugmentDraws& draws) const;
+  // The same as batched tensor operations, one step after another: what runs on a GPU (and, on
+  // the CPU, the reference the fused kernel is tested against).
+  torch::Tensor ApplyStepByStep(const torch::Tensor& images, const torch::Tensor& e_bv,
+                                const AugmentDraws& draws) const;
 
   // The individual steps, for tests and for evaluation-time preprocessing.
   torch::Tensor Deredden(const torch::Tensor& images, const torch::Tensor& e_bv) const;
@@ -79,6 +85,12 @@ class Augmenter {
   const AugmentOptions& options() const { return options_; }
 
  private:
+  std::array<float, 6> AffineCoefficients(double radians, bool flip, double dx, double dy, double scale) const;
+  // Half-width of the blur kernel: 3 max_blur, at least 1 pixel.
+  int64_t BlurRadius() const;
+  // N x C: the noise field's scale, noise_level x band_noise, on `device`.
+  torch::Tensor NoiseSigma(const AugmentDraws& draws, const torch::Device& device) const;
+
   AugmentOptions options_;
   int64_t bands_, input_size_;
 };

@@ -103,6 +103,53 @@ TEST(AugmentTest, DrawsAreDeterministicPerSeedAndStream) {
   EXPECT_GE(d1.dust_ebv.min().item<float>(), 0.0f);
 }
 
+// The CPU's fused kernel and the step-by-step tensor form (what a GPU runs) compute the same
+// thing: random draws, stored images larger than the crop and equal to it, with and without
+// noise, strong blur and none.
+TEST(AugmentTest, FusedCpuKernelMatchesTheStepByStepForm) {
+  struct Case {
+    int64_t input;
+    double max_blur;
+    std::vector<double> noise;
+  };
+  const std::vector<Case> cases = {{64, 1.0, {0.05, 0.05, 0.05, 0.1, 0.2}}, {80, 2.0, {}}, {72, 0.3, {0.1, 0.1, 0.1, 0.1, 0.1}}};
+  for (const Case& k : cases) {
+    Augmenter a = Make(k.input, k.max_blur, k.noise);
+    const int64_t n = 12;
+    torch::manual_seed(k.input);
+    const torch::Tensor images = torch::randn({n, 5, k.input, k.input}).abs() + torch::linspace(0, 2, k.input);
+    const torch::Tensor ebv = torch::rand({n}) * 0.2;
+    AugmentDraws d = a.Draw(n, 11, static_cast<uint64_t>(k.input));
+    d.blur_sigma[0] = 0.0f;  // no blur at all for one image
+    const torch::Tensor fused = a.Apply(images, ebv, d);
+    const torch::Tensor reference = a.ApplyStepByStep(images, ebv, d);
+    ASSERT_EQ(fused.sizes(), reference.sizes());
+    const double err = (fused - reference).abs().max().item<double>();
+    EXPECT_LT(err, 2e-5 * reference.abs().max().item<double>()) << "input " << k.input << ": max |difference| " << err;
+    // Not a trivial agreement: the augmentation changed the images.
+    EXPECT_GT((fused - a.CentreCrop(images)).abs().mean().item<double>(), 0.05) << k.input;
+  }
+}
+
+TEST(AugmentTest, FusedCpuKernelRefusesMismatchedDraws) {
+  Augmenter a = Make(64);
+  AugmentDraws d = a.Draw(4, 1, 1);
+  EXPECT_THROW(a.Apply(torch::rand({5, 5, 64, 64}), torch::zeros({5}), d), c10::Error);
+}
+
+TEST(AugmentTest, DrawsDoNotDependOnTheThreadCount) {
+  Augmenter a = Make(64, 1.0, {0.1, 0.1, 0.1, 0.1, 0.1});
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  AugmentDraws one = a.Draw(16, 7, 3);
+  at::set_num_threads(2);
+  AugmentDraws two = a.Draw(16, 7, 3);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.theta, two.theta));
+  EXPECT_TRUE(torch::equal(one.noise, two.noise));
+  EXPECT_TRUE(torch::equal(one.blur_sigma, two.blur_sigma));
+}
+
 TEST(AugmentTest, BandNoiseEstimateRecoversTheSkyNoise) {
   torch::manual_seed(1);
   torch::Tensor x = torch::randn({50, 5, 64, 64});
