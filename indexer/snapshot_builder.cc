@@ -158,6 +158,8 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
   const bool cuda = kind == DeviceKind::kCuda;
   const torch::Device device = cuda ? torch::kCUDA : torch::kCPU;
   GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(options.model_path, device));
+  // Inference only: BatchNorm folded into the convolutions (the server does the same).
+  net.backbone->FoldBatchNorm();
   if (cuda) {
     ToChannelsLast(*net.backbone);
   }

@@ -33,6 +33,8 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(const std::string& 
   impl->cuda = kind == DeviceKind::kCuda;
   impl->device = impl->cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   GALAXY_ASSIGN_OR_RETURN(impl->net, LoadGalaxyNet(path, impl->device));
+  // Inference only, as the indexer's embedding (the same folding on both sides).
+  impl->net.backbone->FoldBatchNorm();
   if (impl->cuda) ToChannelsLast(*impl->net.backbone);
   return std::unique_ptr<ImageModel>(new ImageModel(std::move(impl)));
 }

@@ -74,6 +74,8 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     result.train_images_per_s = time_steps(true);
     result.train_no_augment_images_per_s = time_steps(false);
     moco->eval();
+    // Embedding as the indexer and server do it: BatchNorm folded into the convolutions.
+    moco->encoder_q->FoldBatchNorm();
     torch::NoGradGuard no_grad;
     const torch::Tensor embed_images =
         torch::randn({o.embed_batch, o.bands, o.image_size, o.image_size}).abs().to(device);

@@ -12,6 +12,13 @@ constexpr char kMetaKey[] = "galaxy_metadata";
 }  // namespace
 
 void CheckpointWriter::AddModule(const std::string& name, const torch::nn::Module& module) {
+  // A folded network's convolutions carry the BatchNorms in their weights and an unregistered
+  // bias: saved, it would load as a different network.
+  module.apply([&](const torch::nn::Module& m) {
+    const auto* resnet = dynamic_cast<const ResNetImpl*>(&m);
+    TORCH_CHECK(resnet == nullptr || !resnet->folded(), "checkpoint part '", name,
+                "': a network whose BatchNorm was folded for inference cannot be saved");
+  });
   torch::serialize::OutputArchive sub;
   module.save(sub);
   archive_.write(name, sub);

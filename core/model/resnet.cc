@@ -23,6 +23,16 @@ Plan PlanFor(const std::string& arch) {
   return {true, {3, 4, 6, 3}, {64, 128, 256, 512}, 64};
 }
 
+// Folds eval-mode `bn` into `conv` (no bias before): w' = w s, b' = beta - mean s, with
+// s = gamma / sqrt(var + eps) per output channel.
+void FoldInto(nn::Conv2dImpl& conv, const nn::BatchNorm2dImpl& bn) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor scale = bn.weight / torch::sqrt(bn.running_var + bn.options.eps());
+  conv.weight.mul_(scale.view({-1, 1, 1, 1}).to(conv.weight.dtype()));
+  const torch::Tensor shift = bn.bias - bn.running_mean * scale;
+  conv.bias = conv.bias.defined() ? conv.bias * scale + shift : shift.to(conv.weight.dtype());
+}
+
 }  // namespace
 
 absl::Status ResNetConfig::Validate() const {
@@ -65,7 +75,24 @@ BlockImpl::BlockImpl(int64_t in, int64_t width, int64_t stride, bool bottleneck_
   }
 }
 
+void BlockImpl::FoldBatchNorm() {
+  if (folded) return;
+  FoldInto(*conv1, *bn1);
+  FoldInto(*conv2, *bn2);
+  if (bottleneck) FoldInto(*conv3, *bn3);
+  if (downsample) {
+    FoldInto(*downsample[0]->as<nn::Conv2d>(), *downsample[1]->as<nn::BatchNorm2d>());
+  }
+  folded = true;
+}
+
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  if (folded) {
+    torch::Tensor y = conv1(x).relu_();
+    y = bottleneck ? conv3(conv2(y).relu_()) : conv2(y);
+    y += downsample ? downsample[0]->as<nn::Conv2d>()->forward(x) : x;
+    return y.relu_();
+  }
   // In-place ReLUs, as torchvision: less memory traffic, same gradients.
   torch::Tensor y = bn1(conv1(x)).relu_();
   if (bottleneck) {
@@ -101,8 +128,18 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config_) : config(config_) {
   }
 }
 
+void ResNetImpl::FoldBatchNorm() {
+  TORCH_CHECK(!is_training(), "FoldBatchNorm: the network must be in eval mode (folding uses the running statistics)");
+  if (folded_) return;
+  FoldInto(*stem_conv, *stem_bn);
+  for (const auto& block : layers->children()) block->as<Block>()->FoldBatchNorm();
+  folded_ = true;
+}
+
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = stem_bn(stem_conv(x)).relu_();
+  TORCH_CHECK(!(folded_ && is_training()),
+              "ResNet: BatchNorm was folded for inference; this network cannot be trained");
+  x = folded_ ? stem_conv(x).relu_() : stem_bn(stem_conv(x)).relu_();
   if (config.stem == "torchvision") {
     x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   }
