@@ -213,7 +213,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
             "loss became %f in step %d; stopped. The last good checkpoint is %s (after step %d); try a lower --lr",
             loss, step + 1, checkpoint_path, last_saved));
       }
-      optimizer.zero_grad();
+      DropGradients(optimizer);
       out.loss.backward();
       optimizer.step();
       moco->MomentumUpdate();

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/model/augment.h"
 #include "core/model/checkpoint.h"
+#include "core/model/torch_compat.h"
 #include "core/progress.h"
 #include "core/status_macros.h"
 #include "core/torch_info.h"
@@ -204,7 +205,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
         return absl::AbortedError(absl::StrFormat("loss became %f at step %d; stopped (best model so far: %s)",
                                                   value, step, out_model));
       }
-      optimizer.zero_grad();
+      DropGradients(optimizer);
       loss.backward();
       optimizer.step();
       result.steps = step + 1;

@@ -57,7 +57,7 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
         key = key.contiguous(torch::MemoryFormat::ChannelsLast);
       }
       MocoStep out = moco->forward(q, key);
-      optimizer.zero_grad();
+      DropGradients(optimizer);
       out.loss.backward();
       optimizer.step();
       moco->MomentumUpdate();

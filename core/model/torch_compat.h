@@ -42,6 +42,17 @@ class CudaAutocast {
   bool was_ = false;
 };
 
+// Drops every gradient of `optimizer`'s parameters before the next backward, which then writes
+// fresh ones instead of adding to zeros: PyTorch's zero_grad(set_to_none=True), the default
+// from LibTorch 2.0 on. Debian's 1.13 zero_grad() writes zeros over every gradient, a pass
+// over all the weights that backward reads back. Same numbers (0 + g == g); a parameter that
+// gets no gradient is skipped by the optimizer's step instead of decayed.
+inline void DropGradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad().reset();
+  }
+}
+
 }  // namespace galaxy
 
 #endif  // GALAXY_CORE_MODEL_TORCH_COMPAT_H_
