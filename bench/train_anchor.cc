@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/log.h"
+#include "core/photoz_metrics.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "trainer/train_bench.h"
@@ -21,9 +22,11 @@ namespace galaxy {
 namespace {
 
 // The anchor's network and step (../shared/anchors/cpu_moco_anchor.py), parameterised by batch,
-// steps and threads; prints "train_img_per_s embed_img_per_s".
+// steps and threads; prints "train_img_per_s embed_img_per_s", each from the median of `steps`
+// timed calls (the anchor file times their total; the median is what galaxy-train bench reports
+// on the CPU, and resists the steal time of shared machines).
 constexpr const char* kAnchorScript = R"PY(
-import sys, time, torch, torch.nn as nn, torch.nn.functional as F, torchvision
+import statistics, sys, time, torch, torch.nn as nn, torch.nn.functional as F, torchvision
 batch, steps, threads = (int(a) for a in sys.argv[1:4])
 torch.manual_seed(0); torch.set_num_threads(threads)
 def net():
@@ -37,14 +40,15 @@ def step():
     with torch.no_grad(): kk = F.normalize(k(torch.rot90(x, 1, [2, 3])), dim=1)
     logits = torch.cat([(qq * kk).sum(1, keepdim=True), qq @ queue], 1) / 0.2
     loss = F.cross_entropy(logits, torch.zeros(batch, dtype=torch.long)); opt.zero_grad(); loss.backward(); opt.step()
-step(); t = time.perf_counter()
-for _ in range(steps): step()
-train = batch * steps / (time.perf_counter() - t)
+def median_rate(run):  # images per second of the median call, after a warm-up call (as galaxy-train bench)
+    run(); times = []
+    for _ in range(steps):
+        t = time.perf_counter(); run(); times.append(time.perf_counter() - t)
+    return batch / statistics.median(times)
+train = median_rate(step)
 q.eval()
 with torch.no_grad():
-    q(x); t = time.perf_counter()
-    for _ in range(steps): q(x)
-    embed = batch * steps / (time.perf_counter() - t)
+    embed = median_rate(lambda: q(x))
 print(f"{train} {embed}")
 )PY";
 
@@ -58,13 +62,6 @@ absl::StatusOr<std::string> Capture(const std::string& command, int* exit_code) 
   const int status = ::pclose(pipe);
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   return out;
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 #include "trainer/train_bench.h"
 
+#include <functional>
+#include <vector>
+
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/model/augment.h"
 #include "core/model/moco.h"
 #include "core/model/torch_compat.h"
+#include "core/photoz_metrics.h"
 #include "core/status_macros.h"
 #include "core/torch_info.h"
 
@@ -30,7 +34,9 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     moco_config.queue = 4096 - 4096 % o.batch;
     Moco moco(config, moco_config);
     moco->to(device);
-    if (o.channels_last) ToChannelsLast(*moco);
+    const bool channels_last = o.channels_last == 1 || (o.channels_last < 0 && kind == DeviceKind::kCuda);
+    result.channels_last = channels_last;
+    if (channels_last) ToChannelsLast(*moco);
     moco->train();
     std::vector<torch::Tensor> params = moco->encoder_q->parameters();
     for (const auto& p : moco->head_q->parameters()) params.push_back(p);
@@ -52,7 +58,7 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
         q = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k));
         key = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k + 1));
       }
-      if (o.channels_last) {
+      if (channels_last) {
         q = q.contiguous(torch::MemoryFormat::ChannelsLast);
         key = key.contiguous(torch::MemoryFormat::ChannelsLast);
       }
@@ -63,14 +69,25 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
       moco->MomentumUpdate();
       moco->Enqueue(moco->last_keys());
     };
-    auto time_steps = [&](bool augment) {
-      step(augment, 0);  // warm-up
+    // Images per second over `count` calls of `run` (after one warm-up call): from the median
+    // call on the CPU, from the total on CUDA (see TrainBenchResult).
+    auto throughput = [&](int64_t images, const std::function<void(int)>& run) {
+      run(0);  // warm-up
       sync();
+      std::vector<double> seconds;
       const absl::Time start = absl::Now();
-      for (int k = 1; k <= o.steps; ++k) step(augment, k);
+      for (int k = 1; k <= o.steps; ++k) {
+        const absl::Time t = absl::Now();
+        run(k);
+        seconds.push_back(absl::ToDoubleSeconds(absl::Now() - t));
+      }
       sync();
-      return static_cast<double>(o.batch) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
+      if (kind == DeviceKind::kCuda) {
+        return static_cast<double>(images) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
+      }
+      return static_cast<double>(images) / Median(seconds);
     };
+    auto time_steps = [&](bool augment) { return throughput(o.batch, [&](int k) { step(augment, k); }); };
     result.train_images_per_s = time_steps(true);
     result.train_no_augment_images_per_s = time_steps(false);
     moco->eval();
@@ -80,17 +97,11 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     const torch::Tensor embed_images =
         torch::randn({o.embed_batch, o.bands, o.image_size, o.image_size}).abs().to(device);
     const torch::Tensor input =
-        o.channels_last ? embed_images.contiguous(torch::MemoryFormat::ChannelsLast) : embed_images;
-    auto embed = [&] {
+        channels_last ? embed_images.contiguous(torch::MemoryFormat::ChannelsLast) : embed_images;
+    result.embed_images_per_s = throughput(o.embed_batch, [&](int) {
       CudaAutocast autocast(amp);
-      return moco->head_q(moco->encoder_q(input));
-    };
-    embed();
-    sync();
-    const absl::Time start = absl::Now();
-    for (int k = 0; k < o.steps; ++k) embed();
-    sync();
-    result.embed_images_per_s = static_cast<double>(o.embed_batch) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
+      (void)moco->head_q(moco->encoder_q(input));
+    });
   } catch (const std::exception& e) {
     return StatusFromException(e, "benchmark");
   }
@@ -100,8 +111,10 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
 std::string TrainBenchJson(const TrainBenchOptions& o, const TrainBenchResult& r) {
   return absl::StrFormat(
       "{\"benchmark\":\"train\",\"arch\":\"%s\",\"stem\":\"%s\",\"batch\":%d,\"device\":\"%s\",\"threads\":%d,"
-      "\"train_images_per_s\":%.1f,\"train_no_augment_images_per_s\":%.1f,\"embed_images_per_s\":%.1f}",
-      o.arch, o.stem, o.batch, r.device, r.threads, r.train_images_per_s, r.train_no_augment_images_per_s,
+      "\"channels_last\":%s,\"timing\":\"%s\",\"train_images_per_s\":%.1f,\"train_no_augment_images_per_s\":%.1f,"
+      "\"embed_images_per_s\":%.1f}",
+      o.arch, o.stem, o.batch, r.device, r.threads, r.channels_last ? "true" : "false",
+      r.device == "cuda" ? "mean over steps" : "median step", r.train_images_per_s, r.train_no_augment_images_per_s,
       r.embed_images_per_s);
 }
 

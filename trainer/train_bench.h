@@ -21,8 +21,9 @@ struct TrainBenchOptions {
   int steps = 5;
   std::string device = "auto";
   int threads = 0;
-  // Channels-last weights and inputs. Default true (what training uses).
-  bool channels_last = true;
+  // Channels-last weights and inputs: -1 (default) on CUDA only, as galaxy-train pretrain does;
+  // 1 on every device; 0 never.
+  int channels_last = -1;
   // bf16 autocast on CUDA. Default true.
   bool amp = true;
 };
@@ -30,9 +31,13 @@ struct TrainBenchOptions {
 struct TrainBenchResult {
   std::string device;
   int threads = 0;
+  // Throughputs. On the CPU they come from the median step (each step timed alone: steal time
+  // on shared machines makes means wander); on CUDA from the total over the steps (timing each
+  // step alone would need a synchronisation per step).
   double train_images_per_s = 0;          // MoCo step: augment both views + forward/backward
   double train_no_augment_images_per_s = 0;  // the same step on un-augmented crops
-  double embed_images_per_s = 0;          // backbone + projection, eval mode, no grad
+  double embed_images_per_s = 0;          // backbone (BatchNorm folded) + projection, eval mode, no grad
+  bool channels_last = false;             // the layout used
 };
 
 absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& options);

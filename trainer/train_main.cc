@@ -207,8 +207,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--device", bench.device, "cpu | cuda | auto")->capture_default_str();
   bench_cmd->add_option("--threads", bench.threads, "CPU threads (0: all)")->capture_default_str();
   bench_cmd->add_flag("--json", bench_json, "JSON output");
-  bench_cmd->add_flag("--channels-last,!--no-channels-last", bench.channels_last,
-                      "Channels-last layout (default on)");
+  bench_cmd->add_flag("--channels-last{1},--no-channels-last{0}", bench.channels_last,
+                      "Channels-last layout on every device, or on none (default: on CUDA only, as pretrain)");
   bench_cmd->add_flag("--amp,!--no-amp", bench.amp, "bf16 autocast on CUDA (default on)");
   return cli.Run(argc, argv);
 }
