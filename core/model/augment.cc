@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "core/model/augment_cpu.h"
-
 #include "core/random.h"
 
 namespace galaxy {

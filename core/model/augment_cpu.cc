@@ -39,6 +39,7 @@ struct Scratch {
   std::vector<float> rows;      // C x crop x crop: after the horizontal blur
   std::vector<float> padded;    // crop + 2 radius: one reflect-padded row
   std::vector<float> kernel;    // 2 radius + 1
+  std::vector<float> factor;    // C: the net extinction factor per band
 };
 
 }  // namespace
@@ -84,14 +85,14 @@ torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_
     s.rows.resize(static_cast<size_t>(bands * plane));
     s.padded.resize(static_cast<size_t>(crop + 2 * blur_radius));
     s.kernel.resize(static_cast<size_t>(taps));
+    s.factor.resize(static_cast<size_t>(bands));
     for (int64_t i = begin; i < end; ++i) {
       // 1 + 3. De-reddening and reddening are per-band factors, so they commute with the
       // resampling and blur: one factor 10^(0.4 R_b (E_catalog - E_dust)) per band.
       const float e_catalog = catalog.data_ptr<float>()[i], e_dust = dust.data_ptr<float>()[i];
-      std::vector<float> factor(static_cast<size_t>(bands));
       for (int64_t b = 0; b < bands; ++b) {
         const float r = coefficient[static_cast<size_t>(b)];
-        factor[static_cast<size_t>(b)] = std::pow(10.0f, e_catalog * r * 0.4f) * std::pow(10.0f, e_dust * r * -0.4f);
+        s.factor[static_cast<size_t>(b)] = std::pow(10.0f, e_catalog * r * 0.4f) * std::pow(10.0f, e_dust * r * -0.4f);
       }
       // 2. The affine resampling: where each output pixel comes from (shared by the bands).
       const float* t = theta.data_ptr<float>() + 6 * i;
@@ -116,7 +117,7 @@ torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_
       for (int64_t b = 0; b < bands; ++b) {
         const float* src = src_all + (i * bands + b) * size * size;
         float* dst = s.sampled.data() + b * plane;
-        const float f = factor[static_cast<size_t>(b)];
+        const float f = s.factor[static_cast<size_t>(b)];
         for (int64_t k = 0; k < plane; ++k) {
           const int64_t o = s.offset[static_cast<size_t>(k)];
           const float wx = s.wx[static_cast<size_t>(k)], wy = s.wy[static_cast<size_t>(k)];
