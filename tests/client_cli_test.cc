@@ -165,6 +165,21 @@ TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
     EXPECT_EQ(nlohmann::json::parse(r.out)["neighbors"][0]["id"], Id(7)) << file;
   }
   ExpectOneLineError(Client({"similar", "--image", dir_.File("missing.npy")}), "missing.npy: no such file");
+  // Bad FITS files get one clear line, never a crash or an unbounded allocation: a header byte
+  // outside printable ASCII (cfitsio overflowed a field on one), axes a header made up, and a
+  // file cut short.
+  std::string bytes = testutil::ReadFile(dir_.File("g.fits"));
+  std::string bad = bytes;
+  bad[bytes.find("NAXIS1") + 12] = '\xde';
+  std::ofstream(dir_.File("bytes.fits"), std::ios::binary) << bad;
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("bytes.fits")}), "header holds byte 0xde");
+  bad = bytes;
+  const size_t naxis1 = bad.find("NAXIS1  =");
+  bad.replace(naxis1, 30, "NAXIS1  =              9999999");
+  std::ofstream(dir_.File("huge.fits"), std::ios::binary) << bad;
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("huge.fits")}), "declares an image of 9999999 x 64 pixels");
+  std::ofstream(dir_.File("short.fits"), std::ios::binary) << bytes.substr(0, 2880 + 4000);
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("short.fits")}), "but the file holds 6880 bytes");
   std::ofstream(dir_.File("g.png")) << "x";
   ExpectOneLineError(Client({"similar", "--image", dir_.File("g.png")}), "unknown image file type");
 }
