@@ -45,7 +45,7 @@ void SetCpuThreads(int threads);
 // By default every block above a dynamic threshold (128 KiB at first) is mmap'd and unmapped on
 // free, and the heap's top is trimmed at 128 KiB, so each forward pass page-faults its
 // activations in afresh: about 36,000 faults (140 MiB zeroed) per ResNet18 step at batch 64 on
-// this project's CPUs, 5-10% of the step. This sets M_MMAP_THRESHOLD to 32 MiB (glibc's
+// this project's CPUs, 3-10% of the step. This sets M_MMAP_THRESHOLD to 32 MiB (glibc's
 // largest; bigger blocks, such as FAISS's arrays, still get their own mappings, where realloc is
 // cheap) and M_TRIM_THRESHOLD to 1 GiB. The process then holds on to memory it freed, up to its
 // peak: meant for training and embedding, not for a long-lived server. Does nothing, and returns
