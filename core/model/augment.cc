@@ -16,11 +16,7 @@ namespace F = torch::nn::functional;
 // Per-band factors 10^(sign * 0.4 * R_b * E) as an N x C x 1 x 1 tensor.
 torch::Tensor ExtinctionFactors(const std::vector<double>& extinction, int64_t bands,
                                 const torch::Tensor& e_bv, double sign) {
-  std::vector<float> r(static_cast<size_t>(bands), 0.0f);
-  for (int64_t b = 0; b < bands && b < static_cast<int64_t>(extinction.size()); ++b) {
-    r[static_cast<size_t>(b)] = static_cast<float>(extinction[static_cast<size_t>(b)]);
-  }
-  const torch::Tensor coeff = torch::tensor(r).to(e_bv.device());
+  const torch::Tensor coeff = torch::tensor(ExtinctionPerBand(extinction, bands)).to(e_bv.device());
   const torch::Tensor exponent = e_bv.to(torch::kFloat32).view({-1, 1}) * coeff.view({1, -1}) * (sign * 0.4);
   return torch::pow(10.0, exponent).view({-1, bands, 1, 1});
 }
@@ -138,6 +134,10 @@ torch::Tensor Augmenter::CentreCrop(const torch::Tensor& images) const {
   return images.narrow(2, top, options_.crop).narrow(3, left, options_.crop);
 }
 
+bool Augmenter::AddsNoise(const AugmentDraws& draws) const {
+  return !options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device);
+}
+
 torch::Tensor Augmenter::NoiseSigma(const AugmentDraws& draws, const torch::Device& device) const {
   std::vector<float> noise(options_.band_noise.begin(), options_.band_noise.end());
   return draws.noise_level.to(device) * torch::tensor(noise).to(device).view({1, -1});
@@ -154,7 +154,7 @@ torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor&
   in.theta = draws.theta;
   in.dust_ebv = draws.dust_ebv;
   in.blur_sigma = draws.blur_sigma;
-  if (!options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device)) {
+  if (AddsNoise(draws)) {
     in.noise = draws.noise.defined() ? draws.noise
                                      : torch::randn({images.size(0), bands_, options_.crop, options_.crop});
     in.noise_sigma = NoiseSigma(draws, torch::kCPU);
@@ -169,7 +169,7 @@ torch::Tensor Augmenter::ApplyStepByStep(const torch::Tensor& images, const torc
   x = Resample(x, draws.theta);
   x = Redden(x, draws.dust_ebv.to(device));
   x = Blur(x, draws.blur_sigma);
-  if (!options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device)) {
+  if (AddsNoise(draws)) {
     const torch::Tensor sigma = NoiseSigma(draws, device);
     const torch::Tensor field = draws.noise.defined() ? draws.noise.to(device, x.scalar_type())
                                                       : torch::randn(x.sizes(), x.options());

@@ -88,6 +88,9 @@ class Augmenter {
   std::array<float, 6> AffineCoefficients(double radians, bool flip, double dx, double dy, double scale) const;
   // Half-width of the blur kernel: 3 max_blur, at least 1 pixel.
   int64_t BlurRadius() const;
+  // Whether Apply adds noise: the data's noise is known and the field was drawn, or is drawn at
+  // Apply time (noise_on_device).
+  bool AddsNoise(const AugmentDraws& draws) const;
   // N x C: the noise field's scale, noise_level x band_noise, on `device`.
   torch::Tensor NoiseSigma(const AugmentDraws& draws, const torch::Device& device) const;
 

@@ -44,6 +44,14 @@ struct Scratch {
 
 }  // namespace
 
+std::vector<float> ExtinctionPerBand(const std::vector<double>& extinction, int64_t bands) {
+  std::vector<float> r(static_cast<size_t>(bands), 0.0f);
+  for (int64_t b = 0; b < bands && b < static_cast<int64_t>(extinction.size()); ++b) {
+    r[static_cast<size_t>(b)] = static_cast<float>(extinction[static_cast<size_t>(b)]);
+  }
+  return r;
+}
+
 torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_t blur_radius,
                               const std::vector<double>& extinction) {
   TORCH_CHECK(in.images.dim() == 4 && in.images.size(2) == in.images.size(3),
@@ -66,10 +74,7 @@ torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_
   }
   TORCH_CHECK(catalog.numel() == n && dust.numel() == n && blur.numel() == n && theta.numel() == 6 * n,
               "augmentation: per-image draws do not match the batch of ", n);
-  std::vector<float> coefficient(static_cast<size_t>(bands), 0.0f);
-  for (int64_t b = 0; b < bands && b < static_cast<int64_t>(extinction.size()); ++b) {
-    coefficient[static_cast<size_t>(b)] = static_cast<float>(extinction[static_cast<size_t>(b)]);
-  }
+  const std::vector<float> coefficient = ExtinctionPerBand(extinction, bands);
   torch::Tensor result = torch::empty({n, bands, crop, crop}, torch::kFloat32);
   const float* src_all = images.data_ptr<float>();
   float* out_all = result.data_ptr<float>();

@@ -23,6 +23,10 @@ struct FusedAugmentInputs {
   torch::Tensor noise_sigma;  // N x C: the noise field's scale per image and band
 };
 
+// The extinction coefficients R_b as `bands` floats: bands past the end of `extinction` get 0
+// (no correction). Shared by the fused kernel and the tensor form.
+std::vector<float> ExtinctionPerBand(const std::vector<double>& extinction, int64_t bands);
+
 // crop: output side; blur_radius: half-width of the blur kernel, pixels (>= 1, < crop);
 // extinction: R_b per band (missing bands: 0). Returns N x C x crop x crop float32.
 torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_t blur_radius,
