@@ -103,7 +103,7 @@ absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
   }
   const int64_t width = dims[0], height = dims[1], bands = dims[2], n = naxis == 4 ? dims[3] : 1;
   if (width < 1 || width > 4096 || height < 1 || height > 4096 || bands < 1 || bands > 64 || n < 1 ||
-      bands * height * width > kMaxFitsPixels) {
+      bands * height * width > kMaxFitsPixels) {  // the product only once the axes are bounded
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the header declares an image of ", width, " x ", height, " pixels x ", bands, " bands",
         naxis == 4 ? absl::StrCat(" x ", n) : "", "; expected 1..4096 pixels a side, 1..64 bands and at most ",
