@@ -186,16 +186,39 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   moco->train();
   Progress progress("pretrain", "steps", total_steps);
   const absl::Time start = absl::Now();
-  int64_t images = 0;
+  int64_t images = 0, steps_this_call = 0;
   double loss_ema = 0;
   int64_t last_saved = step;
+  // Losses not read back yet, from step `pending_first` (0-based) on. On a GPU they are read every
+  // tenth step and before every save: reading one makes the host wait for the GPU, which then
+  // idles while the host queues the next step. A non-finite loss is still caught before any
+  // checkpoint holds the weights it produced. On the CPU each is read before its backward pass.
+  std::vector<torch::Tensor> pending;
+  int64_t pending_first = 0;
+  auto read_losses = [&]() -> absl::Status {
+    if (pending.empty()) return absl::OkStatus();
+    const torch::Tensor values = torch::stack(pending).to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* v = values.data_ptr<double>();
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const double loss = v[i];
+      if (!std::isfinite(loss)) {
+        return absl::AbortedError(absl::StrFormat(
+            "loss became %f in step %d; stopped. The last good checkpoint is %s (after step %d); try a lower --lr",
+            loss, pending_first + static_cast<int64_t>(i) + 1, checkpoint_path, last_saved));
+      }
+      result.losses.push_back(loss);
+      loss_ema = result.losses.size() == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
+    }
+    pending.clear();
+    return absl::OkStatus();
+  };
   try {
-    while (step < total_steps && (stop_after <= 0 || static_cast<int64_t>(result.losses.size()) < stop_after)) {
+    while (step < total_steps && (stop_after <= 0 || steps_this_call < stop_after)) {
       const double lr = base_lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total_steps)));
       SetLearningRate(optimizer, lr);
-      const torch::Tensor index = order.Batch(step, options.batch).to(data.images.device());
-      const torch::Tensor x = data.images.index_select(0, index).to(device);
-      const torch::Tensor ebv = data.e_bv.index_select(0, index).to(device);
+      const torch::Tensor index = ToDeviceAsync(order.Batch(step, options.batch), data.images.device());
+      const torch::Tensor x = ToDeviceAsync(data.images.index_select(0, index), device);
+      const torch::Tensor ebv = ToDeviceAsync(data.e_bv.index_select(0, index), device);
       MocoStep out;
       {
         CudaAutocast autocast(cuda);
@@ -207,32 +230,36 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
         }
         out = moco->forward(view_q, view_k);
       }
-      const double loss = out.loss.item<double>();
-      if (!std::isfinite(loss)) {
-        return absl::AbortedError(absl::StrFormat(
-            "loss became %f in step %d; stopped. The last good checkpoint is %s (after step %d); try a lower --lr",
-            loss, step + 1, checkpoint_path, last_saved));
-      }
+      if (pending.empty()) pending_first = step;
+      pending.push_back(out.loss.detach());
+      if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);
       out.loss.backward();
-      optimizer.step();
+      if (cuda) {
+        MultiTensorSgdStep(optimizer);
+      } else {
+        optimizer.step();
+      }
       moco->MomentumUpdate();
       moco->Enqueue(moco->last_keys());
       ++step;
+      ++steps_this_call;
       images += options.batch;
-      result.losses.push_back(loss);
-      loss_ema = result.losses.size() == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
-      if (step % options.checkpoint_every == 0 || step == total_steps) {
+      const bool save_now = step % options.checkpoint_every == 0 || step == total_steps;
+      const bool log_now = step % 10 == 0 || step == total_steps;
+      if (save_now || log_now) GALAXY_RETURN_IF_ERROR(read_losses());
+      if (save_now) {
         GALAXY_RETURN_IF_ERROR(save(step));
         last_saved = step;
       }
-      if (step % 10 == 0 || step == total_steps) {
+      if (log_now) {
         progress.Update(step);
         log::Debug("step", {{"step", absl::StrCat(step)}, {"loss", absl::StrFormat("%.4f", loss_ema)},
                             {"accuracy", absl::StrFormat("%.3f", out.accuracy.item<double>())},
                             {"lr", absl::StrFormat("%.5f", lr)}});
       }
     }
+    GALAXY_RETURN_IF_ERROR(read_losses());
   } catch (const std::exception& e) {
     return StatusFromException(e, absl::StrCat("pretraining at step ", step));
   }

@@ -3,6 +3,7 @@
 #include <functional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/model/augment.h"
@@ -51,12 +52,24 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
       if (kind == DeviceKind::kCuda) (void)moco->queue.sum().item<float>();
     };
     const bool amp = kind == DeviceKind::kCuda && o.amp;
+    if (o.augment_form != "auto" && o.augment_form != "device" && o.augment_form != "stepwise") {
+      return absl::InvalidArgumentError(absl::StrCat("--augment-form: unknown '", o.augment_form,
+                                                     "' (auto, device or stepwise)"));
+    }
+    auto augment_view = [&](int64_t stream) {
+      const AugmentDraws draws = augmenter.Draw(o.batch, 1, static_cast<uint64_t>(stream));
+      if (o.augment_form == "device") return augmenter.ApplyOnDevice(images, ebv, draws);
+      if (o.augment_form == "stepwise") return augmenter.ApplyStepByStep(images, ebv, draws);
+      return augmenter.Apply(images, ebv, draws);
+    };
+    const bool multi_tensor_sgd = kind == DeviceKind::kCuda && o.multi_tensor_sgd;
+    result.multi_tensor_sgd = multi_tensor_sgd;
     auto step = [&](bool augment, int64_t k) {
       CudaAutocast autocast(amp);
       torch::Tensor q = images, key = images;
       if (augment) {
-        q = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k));
-        key = augmenter.Apply(images, ebv, augmenter.Draw(o.batch, 1, 2 * k + 1));
+        q = augment_view(2 * k);
+        key = augment_view(2 * k + 1);
       }
       if (channels_last) {
         q = q.contiguous(torch::MemoryFormat::ChannelsLast);
@@ -65,7 +78,11 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
       MocoStep out = moco->forward(q, key);
       DropGradients(optimizer);
       out.loss.backward();
-      optimizer.step();
+      if (multi_tensor_sgd) {
+        MultiTensorSgdStep(optimizer);
+      } else {
+        optimizer.step();
+      }
       moco->MomentumUpdate();
       moco->Enqueue(moco->last_keys());
     };
@@ -90,6 +107,12 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     auto time_steps = [&](bool augment) { return throughput(o.batch, [&](int k) { step(augment, k); }); };
     result.train_images_per_s = time_steps(true);
     result.train_no_augment_images_per_s = time_steps(false);
+    {
+      // The augmentation alone (as in the step: inside the autocast region).
+      CudaAutocast autocast(amp);
+      torch::NoGradGuard no_grad;
+      result.augment_ms_per_view = 1e3 * o.batch / throughput(o.batch, [&](int k) { (void)augment_view(1000 + k); });
+    }
     moco->eval();
     // Embedding as the indexer and server do it: BatchNorm folded into the convolutions.
     moco->encoder_q->FoldBatchNorm();
@@ -112,10 +135,10 @@ std::string TrainBenchJson(const TrainBenchOptions& o, const TrainBenchResult& r
   return absl::StrFormat(
       "{\"benchmark\":\"train\",\"arch\":\"%s\",\"stem\":\"%s\",\"batch\":%d,\"device\":\"%s\",\"threads\":%d,"
       "\"channels_last\":%s,\"timing\":\"%s\",\"train_images_per_s\":%.1f,\"train_no_augment_images_per_s\":%.1f,"
-      "\"embed_images_per_s\":%.1f}",
+      "\"embed_images_per_s\":%.1f,\"augment_ms_per_view\":%.3f,\"augment_form\":\"%s\",\"multi_tensor_sgd\":%s}",
       o.arch, o.stem, o.batch, r.device, r.threads, r.channels_last ? "true" : "false",
       r.device == "cuda" ? "mean over steps" : "median step", r.train_images_per_s, r.train_no_augment_images_per_s,
-      r.embed_images_per_s);
+      r.embed_images_per_s, r.augment_ms_per_view, o.augment_form, r.multi_tensor_sgd ? "true" : "false");
 }
 
 }  // namespace galaxy

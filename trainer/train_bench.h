@@ -26,6 +26,13 @@ struct TrainBenchOptions {
   int channels_last = -1;
   // bf16 autocast on CUDA. Default true.
   bool amp = true;
+  // The augmentation's form: "auto" (default; what training runs: the fused kernel on the CPU,
+  // ApplyOnDevice on a GPU), "device" (ApplyOnDevice everywhere) or "stepwise" (ApplyStepByStep,
+  // the reference), to compare them in one run.
+  std::string augment_form = "auto";
+  // The optimizer step as multi-tensor kernels on CUDA, as galaxy-train pretrain does. Default
+  // true; false: torch::optim::SGD::step, one set of kernels per parameter.
+  bool multi_tensor_sgd = true;
 };
 
 struct TrainBenchResult {
@@ -37,7 +44,9 @@ struct TrainBenchResult {
   double train_images_per_s = 0;          // MoCo step: augment both views + forward/backward
   double train_no_augment_images_per_s = 0;  // the same step on un-augmented crops
   double embed_images_per_s = 0;          // backbone (BatchNorm folded) + projection, eval mode, no grad
+  double augment_ms_per_view = 0;         // draw + apply for one view of `batch` images, alone
   bool channels_last = false;             // the layout used
+  bool multi_tensor_sgd = false;          // the optimizer step used (MultiTensorSgdStep)
 };
 
 absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& options);

@@ -193,9 +193,11 @@ int main(int argc, char** argv) {
         } else {
           std::cout << absl::StrFormat("%s %s stem, batch %d, %s (%d threads)\n"
                                        "  MoCo training step   %8.1f img/s (%.1f without augmentation)\n"
+                                       "  augmentation         %8.2f ms per view of %d images (%s form)\n"
                                        "  embedding            %8.1f img/s\n",
                                        bench.arch, bench.stem, bench.batch, r.device, r.threads,
-                                       r.train_images_per_s, r.train_no_augment_images_per_s, r.embed_images_per_s);
+                                       r.train_images_per_s, r.train_no_augment_images_per_s, r.augment_ms_per_view,
+                                       bench.batch, bench.augment_form, r.embed_images_per_s);
         }
         return absl::OkStatus();
       });
@@ -210,5 +212,10 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--channels-last{1},--no-channels-last{0}", bench.channels_last,
                       "Channels-last layout on every device, or on none (default: on CUDA only, as pretrain)");
   bench_cmd->add_flag("--amp,!--no-amp", bench.amp, "bf16 autocast on CUDA (default on)");
+  bench_cmd->add_option("--augment-form", bench.augment_form,
+                        "auto (as training) | device | stepwise (the reference), to compare them")
+      ->capture_default_str();
+  bench_cmd->add_flag("--multi-tensor-sgd,!--no-multi-tensor-sgd", bench.multi_tensor_sgd,
+                      "Optimizer step as multi-tensor kernels on CUDA (default on, as pretrain)");
   return cli.Run(argc, argv);
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/model/augment_cpu.h"
+#include "core/model/torch_compat.h"
 #include "core/random.h"
 
 namespace galaxy {
@@ -146,7 +147,7 @@ torch::Tensor Augmenter::NoiseSigma(const AugmentDraws& draws, const torch::Devi
 torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor& e_bv,
                                const AugmentDraws& draws) const {
   if (!images.is_cpu() || images.scalar_type() != torch::kFloat32 || images.requires_grad()) {
-    return ApplyStepByStep(images, e_bv, draws);
+    return ApplyOnDevice(images, e_bv, draws);
   }
   FusedAugmentInputs in;
   in.images = images;
@@ -160,6 +161,74 @@ torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor&
     in.noise_sigma = NoiseSigma(draws, torch::kCPU);
   }
   return FusedAugmentCpu(in, options_.crop, BlurRadius(), options_.extinction);
+}
+
+torch::Tensor Augmenter::ApplyOnDevice(const torch::Tensor& images, const torch::Tensor& e_bv,
+                                       const AugmentDraws& draws) const {
+  NoCudaAutocast float32;
+  const torch::Device device = images.device();
+  const int64_t n = images.size(0), c = bands_, crop = options_.crop;
+  const bool noise = AddsNoise(draws);
+  // 1. Every per-image number and the per-band constants, packed on the host, one copy.
+  std::vector<torch::Tensor> parts = {
+      draws.theta.reshape({-1}), draws.dust_ebv.reshape({-1}), draws.blur_sigma.reshape({-1}),
+      torch::tensor(ExtinctionPerBand(options_.extinction, c)).to(torch::kFloat32)};
+  const bool ebv_on_host = !e_bv.device().is_cuda() && device.is_cuda();
+  if (ebv_on_host) parts.push_back(e_bv.reshape({-1}));
+  if (noise) {
+    std::vector<float> band_noise(options_.band_noise.begin(), options_.band_noise.end());
+    parts.push_back(draws.noise_level.reshape({-1}));
+    parts.push_back(torch::tensor(band_noise));
+  }
+  for (torch::Tensor& part : parts) part = part.to(torch::kCPU, torch::kFloat32);
+  const torch::Tensor packed = ToDeviceAsync(torch::cat(parts), device);
+  int64_t at = 0;
+  auto take = [&](int64_t count) {
+    const torch::Tensor slice = packed.narrow(0, at, count);
+    at += count;
+    return slice;
+  };
+  const torch::Tensor theta = take(6 * n).view({n, 2, 3});
+  const torch::Tensor dust = take(n);
+  const torch::Tensor sigma = take(n).clamp_min(1e-3).view({n, 1});  // 0: a delta kernel
+  const torch::Tensor coeff = take(c);
+  const torch::Tensor catalog = ebv_on_host ? take(n) : e_bv.to(device, torch::kFloat32).reshape({-1});
+  // 2. De-redden (catalog) times redden (drawn dust), per image and band: 10^(0.4 R (E_cat - E)).
+  const torch::Tensor factor =
+      torch::exp((catalog - dust).view({n, 1}) * coeff.view({1, c}) * (0.4 * std::log(10.0))).view({n, c, 1, 1});
+  // 3. The affine resampling, as in Resample.
+  const torch::Tensor grid = F::affine_grid(theta, {n, c, crop, crop}, /*align_corners=*/false);
+  torch::Tensor x = F::grid_sample(images.to(torch::kFloat32), grid,
+                                   F::GridSampleFuncOptions()
+                                       .mode(torch::kBilinear)
+                                       .padding_mode(torch::kReflection)
+                                       .align_corners(false));
+  // 4. The blur as B x B^T per image, B[i][j] = sum of the Gaussian's weights at the offsets t
+  //    with reflect(i + t) == j: the same sums as the reflect-padded convolution of Blur.
+  const int64_t radius = BlurRadius(), k = 2 * radius + 1;
+  const auto on_device = torch::TensorOptions().device(device);
+  const torch::Tensor offsets = torch::arange(-radius, radius + 1, on_device.dtype(torch::kFloat32));
+  torch::Tensor weights = torch::exp(-0.5 * (offsets.view({1, -1}) / sigma).pow(2));
+  weights = weights / weights.sum(1, /*keepdim=*/true);  // N x K
+  torch::Tensor source = torch::arange(crop, on_device.dtype(torch::kInt64)).view({-1, 1}) +
+                         torch::arange(-radius, radius + 1, on_device.dtype(torch::kInt64)).view({1, -1});
+  source = source.abs();                                               // reflect at 0
+  source = torch::where(source > crop - 1, 2 * (crop - 1) - source, source);  // and at crop - 1
+  const torch::Tensor blur =
+      torch::zeros({n, crop, crop}, on_device.dtype(torch::kFloat32))
+          .scatter_add_(2, source.view({1, crop, k}).expand({n, crop, k}).contiguous(),
+                        weights.view({n, 1, k}).expand({n, crop, k}).contiguous());
+  x = torch::matmul(torch::matmul(blur.unsqueeze(1), x), blur.transpose(1, 2).unsqueeze(1));
+  // 5. The factor, then the noise.
+  x.mul_(factor);
+  if (noise) {
+    const torch::Tensor level = take(n * c).view({n, c});
+    const torch::Tensor band_noise = take(c).view({1, c});
+    const torch::Tensor field = draws.noise.defined() ? draws.noise.to(device, torch::kFloat32)
+                                                      : torch::randn(x.sizes(), x.options());
+    x.addcmul_(field, (level * band_noise).view({n, c, 1, 1}));
+  }
+  return x;
 }
 
 torch::Tensor Augmenter::ApplyStepByStep(const torch::Tensor& images, const torch::Tensor& e_bv,

@@ -62,12 +62,19 @@ class Augmenter {
   AugmentDraws Draw(int64_t n, uint64_t seed, uint64_t stream) const;
 
   // Applies the five steps to `images` (N x C x S x S, on any device) with catalog E(B-V) `e_bv`
-  // (N). Draws are moved to the images' device. Returns N x C x crop x crop. float32 images on
-  // the CPU take the fused kernel (core/model/augment_cpu.h); others ApplyStepByStep.
+  // (N). Draws are moved to the images' device. Returns N x C x crop x crop, float32. float32
+  // images on the CPU take the fused kernel (core/model/augment_cpu.h); others ApplyOnDevice.
   torch::Tensor Apply(const torch::Tensor& images, const torch::Tensor& e_bv,
                       const AugmentDraws& draws) const;
-  // The same as batched tensor operations, one step after another: what runs on a GPU (and, on
-  // the CPU, the reference the fused kernel is tested against).
+  // The same for a GPU, with nothing that makes the host wait for the device: every per-image
+  // number crosses in one asynchronous copy; the two extinction steps become one factor per
+  // image and band applied after the (linear) resampling and blur; the blur, with its
+  // reflection at the edges, is one small matrix per image applied by batched matmuls; float32
+  // throughout, also inside an autocast region. Runs on the CPU too (tests compare it there).
+  torch::Tensor ApplyOnDevice(const torch::Tensor& images, const torch::Tensor& e_bv,
+                              const AugmentDraws& draws) const;
+  // The same as batched tensor operations, one step after another, as the steps are written:
+  // the reference the other forms are tested against.
   torch::Tensor ApplyStepByStep(const torch::Tensor& images, const torch::Tensor& e_bv,
                                 const AugmentDraws& draws) const;
 

@@ -106,7 +106,9 @@ TEST(AugmentTest, DrawsAreDeterministicPerSeedAndStream) {
 // The CPU's fused kernel and the step-by-step tensor form (what a GPU runs) compute the same
 // thing: random draws, stored images larger than the crop and equal to it, with and without
 // noise, strong blur and none.
-TEST(AugmentTest, FusedCpuKernelMatchesTheStepByStepForm) {
+// Both faster forms (the fused CPU kernel, and the device form that GPUs run) against the steps
+// as written.
+TEST(AugmentTest, FusedCpuKernelAndDeviceFormMatchTheStepByStepForm) {
   struct Case {
     int64_t input;
     double max_blur;
@@ -121,13 +123,16 @@ TEST(AugmentTest, FusedCpuKernelMatchesTheStepByStepForm) {
     const torch::Tensor ebv = torch::rand({n}) * 0.2;
     AugmentDraws d = a.Draw(n, 11, static_cast<uint64_t>(k.input));
     d.blur_sigma[0] = 0.0f;  // no blur at all for one image
-    const torch::Tensor fused = a.Apply(images, ebv, d);
     const torch::Tensor reference = a.ApplyStepByStep(images, ebv, d);
-    ASSERT_EQ(fused.sizes(), reference.sizes());
-    const double err = (fused - reference).abs().max().item<double>();
-    EXPECT_LT(err, 2e-5 * reference.abs().max().item<double>()) << "input " << k.input << ": max |difference| " << err;
-    // Not a trivial agreement: the augmentation changed the images.
-    EXPECT_GT((fused - a.CentreCrop(images)).abs().mean().item<double>(), 0.05) << k.input;
+    for (const bool device_form : {false, true}) {
+      const torch::Tensor fast = device_form ? a.ApplyOnDevice(images, ebv, d) : a.Apply(images, ebv, d);
+      ASSERT_EQ(fast.sizes(), reference.sizes());
+      const double err = (fast - reference).abs().max().item<double>();
+      EXPECT_LT(err, 2e-5 * reference.abs().max().item<double>())
+          << "input " << k.input << (device_form ? " device form" : " fused") << ": max |difference| " << err;
+      // Not a trivial agreement: the augmentation changed the images.
+      EXPECT_GT((fast - a.CentreCrop(images)).abs().mean().item<double>(), 0.05) << k.input;
+    }
   }
 }
 

@@ -7,6 +7,11 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
 namespace galaxy {
 
 // bf16 autocast on CUDA for the guard's lifetime (matmuls and convolutions in bfloat16,
@@ -41,6 +46,108 @@ class CudaAutocast {
   bool enabled_;
   bool was_ = false;
 };
+
+// CUDA autocast off for the guard's lifetime, then as it was: for work that must stay in float32
+// inside an autocast region (the augmentation's resampling and blur matrices).
+class NoCudaAutocast {
+ public:
+  NoCudaAutocast() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    was_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    if (was_) at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    was_ = at::autocast::is_enabled();
+    if (was_) at::autocast::set_enabled(false);
+#endif
+  }
+  ~NoCudaAutocast() {
+    if (!was_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_enabled(true);
+#endif
+  }
+  NoCudaAutocast(const NoCudaAutocast&) = delete;
+  NoCudaAutocast& operator=(const NoCudaAutocast&) = delete;
+
+ private:
+  bool was_ = false;
+};
+
+// `host` (a CPU tensor) on `device`. To a GPU the copy goes through pinned memory and does not
+// wait: the host thread goes on queueing work while it runs (a plain .to() from pageable memory
+// synchronises with the GPU, draining its queue). The pinned block is not reused before the copy
+// is done (LibTorch's caching host allocator records the copy). Elsewhere a plain .to().
+inline torch::Tensor ToDeviceAsync(const torch::Tensor& host, const torch::Device& device) {
+  if (!device.is_cuda() || !host.is_cpu()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+// The key of `p`'s state in an optimizer's state map: the TensorImpl's address, written out as
+// a string in LibTorch 1.x (as its SGD does) and kept as the pointer where the map takes one.
+template <typename Key>
+Key OptimizerStateKey(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;
+    text << static_cast<const void*>(impl);
+    return text.str();
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
+
+// One step of `optimizer` (plain SGD: momentum, dampening, weight decay; no Nesterov) as a few
+// multi-tensor kernels over all parameters of each group, instead of four or five kernels per
+// parameter: on a GPU the per-parameter loop is launch-bound (a ResNet50 has 161 parameter
+// tensors). Same arithmetic as torch::optim::SGD::step, and the momentum buffers live in the
+// optimizer's own state, so checkpoints and a later plain step() see them. On the CPU the
+// multi-tensor ops are plain loops; use step() there.
+inline void MultiTensorSgdStep(torch::optim::SGD& optimizer) {
+  torch::NoGradGuard no_grad;
+  auto& state = optimizer.state();
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  for (auto& group : optimizer.param_groups()) {
+    const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+    TORCH_CHECK(!o.nesterov(), "MultiTensorSgdStep: Nesterov momentum is not supported");
+    std::vector<torch::Tensor> params, grads, buffers;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      params.push_back(p);
+      grads.push_back(p.grad());
+    }
+    if (params.empty()) continue;
+    std::vector<torch::Tensor> d = o.weight_decay() != 0 ? at::_foreach_add(grads, params, o.weight_decay()) : grads;
+    if (o.momentum() != 0) {
+      std::vector<bool> fresh(params.size(), false);
+      bool any_fresh = false;
+      for (size_t i = 0; i < params.size(); ++i) {
+        const Key key = OptimizerStateKey<Key>(params[i].unsafeGetTensorImpl());
+        auto found = state.find(key);
+        if (found != state.end()) {
+          buffers.push_back(static_cast<torch::optim::SGDParamState&>(*found->second).momentum_buffer());
+          continue;
+        }
+        // A parameter's first step: its buffer starts as that step's update (as in SGD::step).
+        auto created = std::make_unique<torch::optim::SGDParamState>();
+        created->momentum_buffer(torch::clone(d[i]).detach());
+        buffers.push_back(created->momentum_buffer());
+        state[key] = std::move(created);
+        fresh[i] = any_fresh = true;
+      }
+      if (!any_fresh) {
+        at::_foreach_mul_(buffers, o.momentum());
+        at::_foreach_add_(buffers, d, 1 - o.dampening());
+      } else {
+        for (size_t i = 0; i < params.size(); ++i) {
+          if (!fresh[i]) buffers[i].mul_(o.momentum()).add_(d[i], 1 - o.dampening());
+        }
+      }
+      d = buffers;
+    }
+    at::_foreach_add_(params, d, -o.lr());
+  }
+}
 
 // Drops every gradient of `optimizer`'s parameters before the next backward, which then writes
 // fresh ones instead of adding to zeros: PyTorch's zero_grad(set_to_none=True), the default
