@@ -1,80 +1,158 @@
 #!/usr/bin/env bash
-# One run on the GPU machine (../shared/device/README.md): builds galaxy-search against the
-# machine's CUDA LibTorch, runs the CUDA tests and the CPU suite, measures training and embedding
-# throughput beside the PyTorch-eager anchors on the same card, prints a short table last and
+# One run on the GPU machine (../shared/device/README.md): builds what the GPU checks need against
+# the machine's CUDA LibTorch, runs the CUDA tests, measures training and embedding throughput
+# beside the PyTorch-eager anchors on the same card (and the levers one by one), runs the
+# in-process trainer tests (a crash there prints its stack), prints a short table last and
 # writes details to $OUT (or bench/results/gpu when $OUT is unset).
+#
+# Device time is scarce: the whole run is one call, every phase has its own time limit, and the
+# phases after GPU_CHECK_DEADLINE seconds (default 540) are skipped, so what was measured comes
+# back. The CPU suite is left to CI.
 #
 # Prepare here first: ../shared/device/fetch-debs.sh wcslib-dev libwcs7
 # Then run there from the repository root, with .device carried.
+# A dry run of the flow on a CPU machine with an existing build:
+#   GPU_CHECK_BUILD=build GPU_CHECK_SKIP_SETUP=1 GPU_CHECK_SKIP_BUILD=1 GPU_CHECK_DEVICE=cpu bench/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-bench/results/gpu}
 mkdir -p "$out"
-log() { printf '[gpu_check %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-build=/tmp/galaxy-gpu-build
+t0=$(date +%s)
+deadline=${GPU_CHECK_DEADLINE:-540}
+device=${GPU_CHECK_DEVICE:-cuda}
+build=${GPU_CHECK_BUILD:-/tmp/galaxy-gpu-build}
 jobs=$(nproc)
+log() { printf '[gpu_check +%ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
+time_left() { (( $(date +%s) - t0 < deadline )); }
+# A phase's time limit: its own, or what is left before the deadline plus 30 s, if less.
+limit() { local left=$(( deadline + 30 - ($(date +%s) - t0) )); echo $(( $1 < left ? $1 : left )); }
 
-log "setting up carried Debian packages"
-# shellcheck disable=SC1091
-source .device/setup.sh >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
-tail -2 "$out/setup.log"
-
-log "configuring and building ($jobs jobs)"
-start=$(date +%s)
-if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$GALAXY_PREFIX" \
-     -DTORCH_CUDA_ARCH_LIST=9.0 >"$out/configure.log" 2>&1; then
-  tail -40 "$out/configure.log"; exit 1
+if [[ -z "${GPU_CHECK_SKIP_SETUP:-}" ]]; then
+  log "setting up carried Debian packages"
+  # shellcheck disable=SC1091
+  source .device/setup.sh >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
+  tail -2 "$out/setup.log"
 fi
-grep -E "galaxy-search|FAISS GPU" "$out/configure.log"
-if ! cmake --build "$build" -j "$jobs" >"$out/build.log" 2>&1; then
-  grep -E "error|Error" "$out/build.log" | head -40; exit 1
+
+if [[ -z "${GPU_CHECK_SKIP_BUILD:-}" ]]; then
+  log "configuring and building what the checks need ($jobs jobs)"
+  generator=()
+  keep_going=(-k)
+  if command -v ninja >/dev/null; then generator=(-G Ninja); keep_going=(-k 0); fi
+  if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$GALAXY_PREFIX" \
+       -DTORCH_CUDA_ARCH_LIST=9.0 >"$out/configure.log" 2>&1; then
+    tail -40 "$out/configure.log"; exit 1
+  fi
+  grep -E "galaxy-search|FAISS GPU|OpenMP" "$out/configure.log"
+  # Keep going past a target that fails, so that the others still get measured.
+  cmake --build "$build" -j "$jobs" --target galaxy-train cuda_test model_test trainer_test -- "${keep_going[@]}" \
+    >"$out/build.log" 2>&1
+  grep -E "error|Error" "$out/build.log" | head -30
+  log "built"
 fi
-build_s=$(( $(date +%s) - start ))
-log "built in ${build_s}s"
-"$build/bin/galaxy-train" devices | tee "$out/devices.txt"
+train="$build/bin/galaxy-train"
+tests="$build/tests"
+[[ -x "$train" ]] && timeout 60 "$train" devices | tee "$out/devices.txt"
 
-log "CUDA tests"
-ctest --test-dir "$build" -L cuda --output-on-failure >"$out/cuda_tests.log" 2>&1
-cuda_rc=$?
-grep -E "tests passed|tests failed|Failed|\*\*\*" "$out/cuda_tests.log" | tail -8
+# Which OpenMP runtimes a process of ours loads (two distinct ones is a known source of crashes).
+{
+  echo "torch lib: $(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null)/lib"
+  ls "$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null)/lib" 2>/dev/null | grep -i -E "omp|mkl|blas" || true
+  for b in "$train" "$tests/trainer_test"; do
+    [[ -x "$b" ]] && { echo "== $b"; ldd "$b" | grep -i -E "omp|blas|torch_cpu|cudart"; }
+  done
+} >"$out/runtimes.txt" 2>&1
+grep -i omp "$out/runtimes.txt"
 
-log "PyTorch-eager anchors (same card, same run)"
-OUT="$out" timeout 240 python3 .device/anchors.py >"$out/anchors.log" 2>&1
-grep -E "img/s|q/s" "$out/anchors.log"
+cuda_rc=0
+if [[ "$device" == cuda && -x "$tests/cuda_test" ]]; then
+  log "CUDA tests"
+  timeout 180 "$tests/cuda_test" >"$out/cuda_tests.log" 2>&1
+  cuda_rc=$?
+  grep -E "^\[  (PASSED|FAILED) |OK \]|FAILED \]|signal|Failure" "$out/cuda_tests.log" | head -20
+fi
 
-log "galaxy-search throughput"
-for stem in paper torchvision; do
-  "$build/bin/galaxy-train" bench --device cuda --arch resnet50 --stem "$stem" --batch 256 --steps 10 --json \
-    >"$out/bench_resnet50_${stem}.json" 2>>"$out/bench.log"
-  cat "$out/bench_resnet50_${stem}.json"; echo
-done
+if [[ "$device" == cuda ]] && time_left; then
+  log "PyTorch-eager anchors (same card, same run)"
+  OUT="$out" timeout "$(limit 200)" python3 .device/anchors.py >"$out/anchors.log" 2>&1
+  grep -E "img/s|q/s" "$out/anchors.log"
+fi
 
-log "CPU suite on this machine (tests that need no GPU)"
-ctest --test-dir "$build" -LE cuda -j "$jobs" --timeout 600 >"$out/cpu_tests.log" 2>&1
-cpu_rc=$?
-grep -E "tests passed|tests failed" "$out/cpu_tests.log"
+# galaxy-train bench: the defaults (what pretrain runs), then each lever switched off alone.
+bench() {
+  local name=$1; shift
+  time_left || { log "skipped $name (deadline)"; return; }
+  timeout "$(limit 150)" "$train" bench --device "$device" --json "$@" >"$out/bench_$name.json" 2>>"$out/bench.log"
+  cat "$out/bench_$name.json"
+}
+if [[ -x "$train" ]]; then
+  log "galaxy-search throughput"
+  if [[ "$device" == cuda ]]; then
+    size=(--arch resnet50 --batch 256 --steps 20)
+  else
+    size=(--arch tiny --batch 32 --steps 3)
+  fi
+  for stem in paper torchvision; do
+    bench "${stem}" "${size[@]}" --stem "$stem"
+    bench "${stem}_stepwise_aug" "${size[@]}" --stem "$stem" --augment-form stepwise
+    bench "${stem}_per_param_sgd" "${size[@]}" --stem "$stem" --no-multi-tensor-sgd
+  done
+fi
+
+# The in-process trainer tests (they crashed with SIGSEGV on this machine before; the stack of a
+# crash is in the log), then the model tests.
+trainer_rc=-1
+trainer() {
+  local name=$1 filter=$2 limit=$3
+  time_left || { log "skipped trainer tests $name (deadline)"; return; }
+  log "trainer tests $name (in process, CPU)"
+  timeout "$(limit "$limit")" "$tests/trainer_test" --gtest_filter="$filter" >"$out/trainer_tests_$name.log" 2>&1
+  local rc=$?
+  (( trainer_rc <= 0 )) && trainer_rc=$rc
+  grep -E "^\[  (PASSED|FAILED) |FAILED \]|signal|Failure" "$out/trainer_tests_$name.log" | head -20
+  grep -A30 "got signal" "$out/trainer_tests_$name.log" | head -40
+}
+if [[ -x "$tests/trainer_test" ]]; then
+  trainer quick 'TrainerFailureTest.*:TrainerResumeTest.*:PretrainOptionsTest.*' 90
+  trainer pipeline 'TrainerPipelineTest.*' 200
+fi
+model_rc=-1
+if [[ -x "$tests/model_test" ]] && time_left; then
+  log "model tests"
+  timeout "$(limit 120)" "$tests/model_test" >"$out/model_tests.log" 2>&1
+  model_rc=$?
+  grep -E "^\[  (PASSED|FAILED) |FAILED \]|signal" "$out/model_tests.log" | head -10
+fi
 
 # The short table, last.
 python3 - "$out" <<'PY'
 import json, re, sys, os
 out = sys.argv[1]
-text = open(os.path.join(out, "anchors.log")).read()
+try:
+    text = open(os.path.join(out, "anchors.log")).read()
+except OSError:
+    text = ""
 def anchor(pattern):
     m = re.search(pattern, text)
     return float(m.group(1).replace(",", "")) if m else float("nan")
-rows = []
-for stem, astem in (("paper", "cifar"), ("torchvision", "torchvision")):
+def load(name):
     try:
-        b = json.load(open(os.path.join(out, f"bench_resnet50_{stem}.json")))
+        return json.load(open(os.path.join(out, f"bench_{name}.json")))
     except Exception:
-        continue
+        return None
+print("\n| ResNet50 stem | variant | train img/s (aug) | anchor | ratio | train img/s (no aug) | aug cost | aug ms/view | embed img/s | anchor | ratio |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for stem, astem in (("paper", "cifar"), ("torchvision", "torchvision")):
     at = anchor(rf"train step, resnet50 {astem} stem, bs 256: ([\d,\.]+) img/s")
     ae = anchor(rf"resnet50 {astem} stem embedding bf16: ([\d,\.]+) img/s")
-    rows.append((stem, b["train_images_per_s"], at, b["train_no_augment_images_per_s"], b["embed_images_per_s"], ae))
-print("\n| ResNet50 stem | train img/s (aug) | anchor | ratio | train img/s (no aug) | embed img/s | anchor | ratio |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for s, t, at, tn, e, ae in rows:
-    print(f"| {s} | {t:,.0f} | {at:,.0f} | {t/at:.2f}x | {tn:,.0f} | {e:,.0f} | {ae:,.0f} | {e/ae:.2f}x |")
+    for variant in ("", "_stepwise_aug", "_per_param_sgd"):
+        b = load(stem + variant)
+        if not b:
+            print(f"| {stem} | {variant or 'default'} | (no result) |"); continue
+        t, tn, e = b["train_images_per_s"], b["train_no_augment_images_per_s"], b["embed_images_per_s"]
+        cost = tn / t - 1 if t > 0 else float("nan")
+        print(f"| {stem} | {variant.strip('_') or 'default'} | {t:,.0f} | {at:,.0f} | {t/at:.2f}x | {tn:,.0f} | {cost:+.0%} "
+              f"| {b.get('augment_ms_per_view', float('nan')):.2f} | {e:,.0f} | {ae:,.0f} | {e/ae:.2f}x |")
 PY
-log "CUDA tests rc=$cuda_rc, CPU tests rc=$cpu_rc, build ${build_s}s"
+log "CUDA tests rc=$cuda_rc, trainer tests rc=$trainer_rc, model tests rc=$model_rc"
 exit $(( cuda_rc != 0 ))
