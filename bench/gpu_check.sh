@@ -45,7 +45,7 @@ if [[ -z "${GPU_CHECK_SKIP_BUILD:-}" ]]; then
   fi
   grep -E "galaxy-search|FAISS GPU|OpenMP" "$out/configure.log"
   # Keep going past a target that fails, so that the others still get measured.
-  cmake --build "$build" -j "$jobs" --target galaxy-train cuda_test model_test trainer_test -- "${keep_going[@]}" \
+  cmake --build "$build" -j "$jobs" --target galaxy-train galaxy-data cuda_test model_test trainer_test -- "${keep_going[@]}" \
     >"$out/build.log" 2>&1
   grep -E "error|Error" "$out/build.log" | head -30
   log "built"
@@ -94,9 +94,29 @@ if [[ -x "$train" ]]; then
   fi
   for stem in paper torchvision; do
     bench "${stem}" "${size[@]}" --stem "$stem"
-    bench "${stem}_stepwise_aug" "${size[@]}" --stem "$stem" --augment-form stepwise
-    bench "${stem}_per_param_sgd" "${size[@]}" --stem "$stem" --no-multi-tensor-sgd
+    if [[ -z "${GPU_CHECK_NO_VARIANTS:-}" ]]; then
+      bench "${stem}_stepwise_aug" "${size[@]}" --stem "$stem" --augment-form stepwise
+      bench "${stem}_per_param_sgd" "${size[@]}" --stem "$stem" --no-multi-tensor-sgd
+    fi
   done
+fi
+
+# The real command end to end: galaxy-train pretrain on a synthetic survey (its img/s line).
+data="$out/work/survey.h5"
+mkdir -p "$out/work"
+if [[ -x "$build/bin/galaxy-data" ]] && time_left; then
+  timeout "$(limit 120)" "$build/bin/galaxy-data" synth --out "$data" --count 3000 --seed 1 >"$out/synth.log" 2>&1
+fi
+if [[ -f "$data" && -x "$train" ]] && time_left; then
+  log "galaxy-train pretrain, $device"
+  if [[ "$device" == cuda ]]; then
+    run=(--arch resnet50 --stem torchvision --batch 256 --queue 4096 --steps 60)
+  else
+    run=(--arch tiny --batch 64 --queue 512 --steps 5)
+  fi
+  timeout "$(limit 150)" "$train" pretrain --data "$data" --out "$out/work/pretrain" --device "$device" "${run[@]}" \
+    >"$out/pretrain.log" 2>&1
+  echo "pretrain rc=$?: $(grep -o 'pretrain: step.*' "$out/pretrain.log" | tail -1)"
 fi
 
 # The in-process trainer tests (they crashed with SIGSEGV on this machine before; the stack of a
@@ -114,6 +134,16 @@ trainer() {
 }
 if [[ -x "$tests/trainer_test" ]]; then
   trainer quick 'TrainerFailureTest.*:TrainerResumeTest.*:PretrainOptionsTest.*' 90
+  # The same CPU training through the binary, at the tests' 2 threads and at all cores.
+  if [[ -f "$data" ]]; then
+    for threads in 2 0; do
+      time_left || break
+      timeout "$(limit 90)" "$train" pretrain --data "$data" --out "$out/work/cpu$threads" --device cpu --arch tiny \
+        --batch 64 --queue 512 --steps 3 --threads "$threads" >"$out/pretrain_cpu_threads$threads.log" 2>&1
+      echo "galaxy-train pretrain --device cpu --threads $threads: rc=$?"
+      grep -A4 "got signal" "$out/pretrain_cpu_threads$threads.log" | head -6
+    done
+  fi
   trainer pipeline 'TrainerPipelineTest.*' 200
 fi
 model_rc=-1
@@ -148,11 +178,17 @@ for stem, astem in (("paper", "cifar"), ("torchvision", "torchvision")):
     for variant in ("", "_stepwise_aug", "_per_param_sgd"):
         b = load(stem + variant)
         if not b:
-            print(f"| {stem} | {variant or 'default'} | (no result) |"); continue
+            print(f"| {stem} | {variant.strip('_') or 'default'} | (no result) |"); continue
         t, tn, e = b["train_images_per_s"], b["train_no_augment_images_per_s"], b["embed_images_per_s"]
         cost = tn / t - 1 if t > 0 else float("nan")
         print(f"| {stem} | {variant.strip('_') or 'default'} | {t:,.0f} | {at:,.0f} | {t/at:.2f}x | {tn:,.0f} | {cost:+.0%} "
               f"| {b.get('augment_ms_per_view', float('nan')):.2f} | {e:,.0f} | {ae:,.0f} | {e/ae:.2f}x |")
 PY
+# What comes back from the machine is limited in files: the results in one JSON-lines file, the
+# logs in one archive.
+cat "$out"/bench_*.json >"$out/bench.jsonl" 2>/dev/null
+rm -rf "$out/work"
+(cd "$out" && tar czf logs.tar.gz --exclude=logs.tar.gz --exclude=bench.jsonl --exclude=anchors.json ./* \
+  && find . -maxdepth 1 -type f ! -name logs.tar.gz ! -name bench.jsonl ! -name anchors.json ! -name anchors.log -delete)
 log "CUDA tests rc=$cuda_rc, trainer tests rc=$trainer_rc, model tests rc=$model_rc"
 exit $(( cuda_rc != 0 ))

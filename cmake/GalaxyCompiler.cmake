@@ -7,6 +7,16 @@ if(GALAXY_CCACHE)
   message(STATUS "ccache: ${GALAXY_CCACHE}")
 endif()
 
+# PyTorch's LibTorch libraries carry and export their own copy of parts of libstdc++
+# (std::filesystem among them). A program whose first needed library is LibTorch binds its std::
+# calls to that copy, and LibTorch 2.11's std::filesystem::remove_all jumps to address 0 when
+# called so (the in-process trainer tests crashed there on the GPU machine, bench/gpu_symbols.sh
+# shows the bindings). libstdc++ is made the first library of every program of ours, so std::
+# resolves to it, as in a Python process that imports torch.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
+endif()
+
 # GALAXY_SANITIZE=address,undefined (deploy/sanitize.sh): every target of ours, tests included,
 # built with those sanitizers. Third-party libraries (LibTorch, FAISS, gRPC) stay uninstrumented;
 # ASan still sees their heap through its malloc replacement.
@@ -41,7 +51,7 @@ function(galaxy_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES} $<TARGET_OBJECTS:galaxy_crash_trace>)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests ENABLE_EXPORTS ON)
-  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main ${CMAKE_DL_LIBS})
   galaxy_warnings(${name})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)

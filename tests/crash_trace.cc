@@ -2,10 +2,14 @@
 // prints the stack of the crash to stderr before it dies of the same signal, so a crash on a
 // machine without a debugger (the GPU machine, a CI runner) still says where it happened.
 // Sanitizer builds keep the sanitizers' own, better reports.
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,11 +28,45 @@ void WriteAll(const char* text, size_t size) {
   }
 }
 
-void OnCrash(int signal_number) {
-  char line[96];
-  const int size = std::snprintf(line, sizeof(line), "\n*** test process got signal %d (%s); stack:\n", signal_number,
-                                 ::strsignal(signal_number));
-  if (size > 0) WriteAll(line, static_cast<size_t>(size));
+void OnCrash(int signal_number, siginfo_t* info, void* context) {
+  char line[512];
+  int size = std::snprintf(line, sizeof(line), "\n*** test process got signal %d (%s) in thread %ld, address %p\n",
+                           signal_number, ::strsignal(signal_number), static_cast<long>(::syscall(SYS_gettid)),
+                           info != nullptr ? info->si_addr : nullptr);
+  if (size > 0) WriteAll(line, static_cast<size_t>(std::min<size_t>(size, sizeof(line) - 1)));
+#if defined(__x86_64__)
+  // The faulting instruction, by library and symbol: code without unwind tables (JIT kernels,
+  // some assembly) stops the stack below at the signal frame, but this line still names it.
+  if (context != nullptr) {
+    void* pc = reinterpret_cast<void*>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+    Dl_info where{};
+    if (::dladdr(pc, &where) != 0) {
+      size = std::snprintf(line, sizeof(line), "*** at %p: %s+%#lx (%s+%#lx)\n", pc,
+                           where.dli_fname != nullptr ? where.dli_fname : "?",
+                           static_cast<unsigned long>(static_cast<char*>(pc) - static_cast<char*>(where.dli_fbase)),
+                           where.dli_sname != nullptr ? where.dli_sname : "?",
+                           where.dli_saddr != nullptr
+                               ? static_cast<unsigned long>(static_cast<char*>(pc) - static_cast<char*>(where.dli_saddr))
+                               : 0ul);
+    } else {
+      size = std::snprintf(line, sizeof(line), "*** at %p: in no loaded library (generated code?)\n", pc);
+    }
+    if (size > 0) WriteAll(line, static_cast<size_t>(std::min<size_t>(size, sizeof(line) - 1)));
+    if (pc == nullptr || ::dladdr(pc, &where) == 0) {
+      // A call through a null or stray pointer: the caller's return address is on top of the stack.
+      void* caller = *reinterpret_cast<void**>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RSP]);
+      Dl_info from{};
+      if (::dladdr(caller, &from) != 0) {
+        size = std::snprintf(line, sizeof(line), "*** called from %p: %s+%#lx (%s)\n", caller,
+                             from.dli_fname != nullptr ? from.dli_fname : "?",
+                             static_cast<unsigned long>(static_cast<char*>(caller) - static_cast<char*>(from.dli_fbase)),
+                             from.dli_sname != nullptr ? from.dli_sname : "?");
+        if (size > 0) WriteAll(line, static_cast<size_t>(std::min<size_t>(size, sizeof(line) - 1)));
+      }
+    }
+  }
+#endif
+  WriteAll("*** stack:\n", 11);
   void* frames[64];
   const int count = ::backtrace(frames, 64);
   ::backtrace_symbols_fd(frames, count, STDERR_FILENO);
@@ -48,8 +86,8 @@ struct InstallCrashTrace {
     ss.ss_size = sizeof(alternate_stack);
     ::sigaltstack(&ss, nullptr);
     struct sigaction action {};
-    action.sa_handler = OnCrash;
-    action.sa_flags = SA_RESETHAND | SA_ONSTACK;
+    action.sa_sigaction = OnCrash;
+    action.sa_flags = SA_RESETHAND | SA_ONSTACK | SA_SIGINFO;
     sigemptyset(&action.sa_mask);
     for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(s, &action, nullptr);
   }

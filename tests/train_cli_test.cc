@@ -94,6 +94,20 @@ TEST(TrainCliTest, BenchReportsThroughput) {
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["train_images_per_s"].get<double>(), 0);
   EXPECT_GT(j["embed_images_per_s"].get<double>(), 0);
+  EXPECT_GT(j["augment_ms_per_view"].get<double>(), 0);
+  // The layout: CUDA-only unless asked (what pretrain does), so off on the CPU by default.
+  EXPECT_EQ(j["channels_last_mode"], "auto");
+  EXPECT_EQ(j["channels_last"], false);
+  CommandResult on = RunTool("galaxy-train", {"bench", "--arch", "tiny", "--batch", "16", "--steps", "1", "--json",
+                                          "--device", "cpu", "--channels-last", "on", "--augment-form", "stepwise"});
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  nlohmann::json k = nlohmann::json::parse(on.out);
+  EXPECT_EQ(k["channels_last_mode"], "on");
+  EXPECT_EQ(k["channels_last"], true);
+  EXPECT_EQ(k["augment_form"], "stepwise");
+  CommandResult bad = RunTool("galaxy-train", {"bench", "--channels-last", "sometimes"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_TRUE(absl::StrContains(bad.err, "--channels-last")) << bad.err;
 }
 
 }  // namespace

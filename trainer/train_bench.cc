@@ -134,9 +134,10 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
 std::string TrainBenchJson(const TrainBenchOptions& o, const TrainBenchResult& r) {
   return absl::StrFormat(
       "{\"benchmark\":\"train\",\"arch\":\"%s\",\"stem\":\"%s\",\"batch\":%d,\"device\":\"%s\",\"threads\":%d,"
-      "\"channels_last\":%s,\"timing\":\"%s\",\"train_images_per_s\":%.1f,\"train_no_augment_images_per_s\":%.1f,"
+      "\"channels_last\":%s,\"channels_last_mode\":\"%s\",\"timing\":\"%s\",\"train_images_per_s\":%.1f,\"train_no_augment_images_per_s\":%.1f,"
       "\"embed_images_per_s\":%.1f,\"augment_ms_per_view\":%.3f,\"augment_form\":\"%s\",\"multi_tensor_sgd\":%s}",
       o.arch, o.stem, o.batch, r.device, r.threads, r.channels_last ? "true" : "false",
+      o.channels_last < 0 ? "auto" : o.channels_last == 1 ? "on" : "off",
       r.device == "cuda" ? "mean over steps" : "median step", r.train_images_per_s, r.train_no_augment_images_per_s,
       r.embed_images_per_s, r.augment_ms_per_view, o.augment_form, r.multi_tensor_sgd ? "true" : "false");
 }

@@ -209,8 +209,15 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--device", bench.device, "cpu | cuda | auto")->capture_default_str();
   bench_cmd->add_option("--threads", bench.threads, "CPU threads (0: all)")->capture_default_str();
   bench_cmd->add_flag("--json", bench_json, "JSON output");
-  bench_cmd->add_flag("--channels-last{1},--no-channels-last{0}", bench.channels_last,
-                      "Channels-last layout on every device, or on none (default: on CUDA only, as pretrain)");
+  // An option, not a pair of int flags: CLI11 2.3 sets an int flag declared as
+  // "--x{1},--no-x{0}" to 0 when neither is given (the auto default was lost on CUDA).
+  bench_cmd
+      ->add_option_function<std::string>(
+          "--channels-last",
+          [&bench](const std::string& mode) { bench.channels_last = mode == "on" ? 1 : mode == "off" ? 0 : -1; },
+          "Channels-last layout: auto (CUDA only, as pretrain), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_str("auto");
   bench_cmd->add_flag("--amp,!--no-amp", bench.amp, "bf16 autocast on CUDA (default on)");
   bench_cmd->add_option("--augment-form", bench.augment_form,
                         "auto (as training) | device | stepwise (the reference), to compare them")

@@ -14,29 +14,43 @@
 
 namespace galaxy {
 
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define GALAXY_AUTOCAST_PER_DEVICE_API 1
+#endif
+
+// Whether CUDA autocast is on, and switching it (the API changed in LibTorch 2.4).
+inline bool CudaAutocastEnabled() {
+#ifdef GALAXY_AUTOCAST_PER_DEVICE_API
+  return at::autocast::is_autocast_enabled(at::kCUDA);
+#else
+  return at::autocast::is_enabled();
+#endif
+}
+inline void SetCudaAutocast(bool enabled) {
+#ifdef GALAXY_AUTOCAST_PER_DEVICE_API
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+#else
+  at::autocast::set_enabled(enabled);
+#endif
+}
+
 // bf16 autocast on CUDA for the guard's lifetime (matmuls and convolutions in bfloat16,
 // reductions and losses in float32). Does nothing when `enabled` is false. Not for CPU.
 class CudaAutocast {
  public:
   explicit CudaAutocast(bool enabled) : enabled_(enabled) {
     if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    was_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    was_ = CudaAutocastEnabled();
+#ifdef GALAXY_AUTOCAST_PER_DEVICE_API
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
 #else
-    was_ = at::autocast::is_enabled();
     at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
 #endif
+    SetCudaAutocast(true);
   }
   ~CudaAutocast() {
     if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, was_);
-#else
-    at::autocast::set_enabled(was_);
-#endif
+    SetCudaAutocast(was_);
     at::autocast::clear_cache();
   }
   CudaAutocast(const CudaAutocast&) = delete;
@@ -51,28 +65,17 @@ class CudaAutocast {
 // inside an autocast region (the augmentation's resampling and blur matrices).
 class NoCudaAutocast {
  public:
-  NoCudaAutocast() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    was_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    if (was_) at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    was_ = at::autocast::is_enabled();
-    if (was_) at::autocast::set_enabled(false);
-#endif
+  NoCudaAutocast() : was_(CudaAutocastEnabled()) {
+    if (was_) SetCudaAutocast(false);
   }
   ~NoCudaAutocast() {
-    if (!was_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-    at::autocast::set_enabled(true);
-#endif
+    if (was_) SetCudaAutocast(true);
   }
   NoCudaAutocast(const NoCudaAutocast&) = delete;
   NoCudaAutocast& operator=(const NoCudaAutocast&) = delete;
 
  private:
-  bool was_ = false;
+  bool was_;
 };
 
 // `host` (a CPU tensor) on `device`. To a GPU the copy goes through pinned memory and does not

@@ -62,5 +62,26 @@ TEST(TorchCompatTest, MultiTensorSgdStepWithoutMomentumKeepsNoState) {
   EXPECT_TRUE(multi.state().empty());
 }
 
+TEST(TorchCompatTest, AutocastGuardsNestAndRestore) {
+  ASSERT_FALSE(CudaAutocastEnabled());
+  {
+    CudaAutocast on(true);
+    EXPECT_TRUE(CudaAutocastEnabled());
+    {
+      NoCudaAutocast off;
+      EXPECT_FALSE(CudaAutocastEnabled());
+      NoCudaAutocast nested;
+      EXPECT_FALSE(CudaAutocastEnabled());
+    }
+    EXPECT_TRUE(CudaAutocastEnabled());
+  }
+  EXPECT_FALSE(CudaAutocastEnabled());
+  {
+    NoCudaAutocast off;  // outside any autocast region: nothing to switch off or back on
+    EXPECT_FALSE(CudaAutocastEnabled());
+  }
+  EXPECT_FALSE(CudaAutocastEnabled());
+}
+
 }  // namespace
 }  // namespace galaxy
