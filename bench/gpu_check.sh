@@ -75,6 +75,8 @@ fi
 if [[ "$device" == cuda ]] && time_left; then
   log "PyTorch-eager anchors (same card, same run)"
   OUT="$out" timeout "$(limit 200)" python3 .device/anchors.py >"$out/anchors.log" 2>&1
+  # The same anchor with our 7x7 paper stem (anchors.py's is 3x3), for a like-for-like ratio.
+  timeout "$(limit 90)" python3 bench/gpu_anchor_paper_stem.py >>"$out/anchors.log" 2>&1
   grep -E "img/s|q/s" "$out/anchors.log"
 fi
 
@@ -183,6 +185,11 @@ for stem, astem in (("paper", "cifar"), ("torchvision", "torchvision")):
         cost = tn / t - 1 if t > 0 else float("nan")
         print(f"| {stem} | {variant.strip('_') or 'default'} | {t:,.0f} | {at:,.0f} | {t/at:.2f}x | {tn:,.0f} | {cost:+.0%} "
               f"| {b.get('augment_ms_per_view', float('nan')):.2f} | {e:,.0f} | {ae:,.0f} | {e/ae:.2f}x |")
+        if stem == "paper" and not variant:
+            at7 = anchor(r"train step, resnet50 paper7 stem, bs 256: ([\d,\.]+) img/s")
+            ae7 = anchor(r"resnet50 paper7 stem embedding bf16: ([\d,\.]+) img/s")
+            print(f"| {stem} | default, anchor with our 7x7 stem | {t:,.0f} | {at7:,.0f} | {t/at7:.2f}x | {tn:,.0f} | "
+                  f"{cost:+.0%} | | {e:,.0f} | {ae7:,.0f} | {e/ae7:.2f}x |")
 PY
 # What comes back from the machine is limited in files: the results in one JSON-lines file, the
 # logs in one archive.
