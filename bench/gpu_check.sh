@@ -135,7 +135,7 @@ trainer() {
   grep -A30 "got signal" "$out/trainer_tests_$name.log" | head -40
 }
 if [[ -x "$tests/trainer_test" ]]; then
-  trainer quick 'TrainerFailureTest.*:TrainerResumeTest.*:PretrainOptionsTest.*' 90
+  trainer quick 'TrainerCudaTest.*:TrainerFailureTest.*:TrainerResumeTest.*:PretrainOptionsTest.*' 120
   # The same CPU training through the binary, at the tests' 2 threads and at all cores.
   if [[ -f "$data" ]]; then
     for threads in 2 0; do

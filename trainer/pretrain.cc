@@ -86,13 +86,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     // Channels-last weights feed tensor cores; the dataset stays resident on the GPU when it
     // fits, so that batches never cross the PCIe bus.
     ToChannelsLast(*moco);
-    try {
-      data.images = data.images.to(device);
-      data.e_bv = data.e_bv.to(device);
-      log::Info("training data resident on the GPU");
-    } catch (const std::exception& e) {
-      log::Warn("training data does not fit on the GPU; batches are copied each step");
-    }
+    MoveToDeviceIfItFits(&data, device);
   }
   std::vector<torch::Tensor> trainable = moco->encoder_q->parameters();
   for (const auto& p : moco->head_q->parameters()) trainable.push_back(p);

@@ -134,6 +134,12 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.backbone->to(device);
   net.redshift->to(device);
   if (net.projection) net.projection->to(device);
+  const bool cuda = kind == DeviceKind::kCuda;
+  if (cuda) {
+    // As pretraining: channels-last weights and inputs, bf16 autocast, the data on the GPU.
+    ToChannelsLast(*net.backbone);
+    MoveToDeviceIfItFits(&train, device);
+  }
   net.backbone->train();
   net.redshift->train();
 
@@ -188,28 +194,52 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   Progress progress(net.metadata.kind, "steps", total);
   const std::vector<double> val_z = ToVector(val.redshift);
   const absl::Time start = absl::Now();
+  // Losses not read back yet (from step `pending_first` on): on a GPU they are read at each
+  // validation, so that the host never waits for the GPU between steps; on the CPU each is read
+  // before its backward pass. A non-finite loss stops the run before the next model is saved.
+  std::vector<torch::Tensor> pending;
+  int64_t pending_first = 0;
+  double last_loss = 0;
+  auto read_losses = [&]() -> absl::Status {
+    if (pending.empty()) return absl::OkStatus();
+    const torch::Tensor values = torch::stack(pending).to(torch::kCPU, torch::kFloat64).contiguous();
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      last_loss = values.data_ptr<double>()[i];
+      if (!std::isfinite(last_loss)) {
+        return absl::AbortedError(absl::StrFormat("loss became %f at step %d; stopped (best model so far: %s)",
+                                                  last_loss, pending_first + i, out_model));
+      }
+    }
+    pending.clear();
+    return absl::OkStatus();
+  };
   try {
     for (int64_t step = 0; step < total; ++step) {
       const double cosine = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
       SetLearningRates(optimizer, {backbone_lr * cosine, options.head_lr * cosine});
-      const torch::Tensor index = order.Batch(step, batch);
-      const torch::Tensor x = augmenter.Apply(train.images.index_select(0, index).to(device),
-                                              train.e_bv.index_select(0, index).to(device),
-                                              augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step)));
-      const torch::Tensor z = train.redshift.index_select(0, index).to(device);
-      const torch::Tensor logits = net.redshift(net.backbone(x));
+      const torch::Tensor index = ToDeviceAsync(order.Batch(step, batch), train.images.device());
+      torch::Tensor x = augmenter.Apply(ToDeviceAsync(train.images.index_select(0, index), device),
+                                        ToDeviceAsync(train.e_bv.index_select(0, index), device),
+                                        augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step)));
+      if (cuda) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      const torch::Tensor z = ToDeviceAsync(train.redshift.index_select(0, index), device);
+      torch::Tensor logits;
+      {
+        CudaAutocast autocast(cuda);
+        logits = net.redshift(net.backbone(x));
+      }
       const torch::Tensor loss = -(SoftTargets(z, net.bins, options.label_smoothing_bins) *
                                    torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        return absl::AbortedError(absl::StrFormat("loss became %f at step %d; stopped (best model so far: %s)",
-                                                  value, step, out_model));
-      }
+      if (pending.empty()) pending_first = step;
+      pending.push_back(loss.detach());
+      if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);
       loss.backward();
       optimizer.step();
       result.steps = step + 1;
       if ((step + 1) % validate_every == 0 || step + 1 == total) {
+        GALAXY_RETURN_IF_ERROR(read_losses());
+        const double value = last_loss;
         std::vector<double> mean, sigma;
         Predict(net, val, device, 256, &mean, &sigma);
         GALAXY_ASSIGN_OR_RETURN(PhotozMetrics m, ComputePhotozMetrics(mean, val_z));

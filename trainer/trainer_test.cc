@@ -50,6 +50,17 @@ PretrainOptions Tiny(const std::string& data, const std::string& out) {
   return o;
 }
 
+FinetuneOptions TinyFinetune(const std::string& data, const std::string& init, const std::string& out) {
+  FinetuneOptions o;
+  o.data_path = data;
+  o.init_path = init;
+  o.out_dir = out;
+  o.batch = 64;
+  o.device = "cpu";
+  o.threads = 2;
+  return o;
+}
+
 double Mean(const std::vector<double>& v, size_t from, size_t to) {
   double s = 0;
   for (size_t i = from; i < to; ++i) s += v[i];
@@ -101,15 +112,9 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   EXPECT_GT(agree, 1.5 * chance) << "agreement " << agree << " chance " << chance;
 
   // 3. Fine-tuning predicts redshift clearly better than the mean.
-  FinetuneOptions finetune;
-  finetune.data_path = data;
-  finetune.init_path = pre->model;
-  finetune.out_dir = dir.File("finetune");
+  FinetuneOptions finetune = TinyFinetune(data, pre->model, dir.File("finetune"));
   finetune.epochs = 6;
-  finetune.batch = 64;
   finetune.head_lr = 3e-3;
-  finetune.device = "cpu";
-  finetune.threads = 2;
   absl::StatusOr<RedshiftTrainResult> tuned = RunRedshiftTraining(finetune);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
   EvalOptions eval;
@@ -245,6 +250,33 @@ TEST(TrainerFailureTest, CorruptAndMismatchedCheckpointsAreRefusedClearly) {
   eval.model_path = good;
   eval.device = "cpu";
   EXPECT_EQ(RunEval(eval).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The GPU path end to end (run by bench/gpu_check.sh on the GPU machine; skipped elsewhere):
+// pretraining and fine-tuning with the data resident on the GPU, bf16 autocast, channels-last,
+// the device-side augmentation and losses read back only now and then.
+TEST(TrainerCudaTest, PretrainAndFinetuneRunOnTheGpuAndTheirModelsLoadOnTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  testutil::ScopedTempDir dir;
+  const std::string data = Synth(dir, 1200, 13);
+  PretrainOptions pretrain = Tiny(data, dir.File("pretrain"));
+  pretrain.device = "cuda";
+  pretrain.steps = 25;
+  pretrain.checkpoint_every = 10;
+  absl::StatusOr<PretrainResult> pre = RunPretrain(pretrain);
+  ASSERT_TRUE(pre.ok()) << pre.status();
+  ASSERT_EQ(pre->losses.size(), 25u);  // every loss read back, though not every step
+  for (double loss : pre->losses) EXPECT_TRUE(std::isfinite(loss));
+  FinetuneOptions finetune = TinyFinetune(data, pre->model, dir.File("finetune"));
+  finetune.steps = 30;
+  finetune.device = "cuda";
+  absl::StatusOr<RedshiftTrainResult> tuned = RunRedshiftTraining(finetune);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ(tuned->steps, 30);
+  EXPECT_TRUE(std::isfinite(tuned->best_validation_sigma_mad));
+  absl::StatusOr<GalaxyNet> net = LoadGalaxyNet(tuned->model, torch::kCPU);
+  ASSERT_TRUE(net.ok()) << net.status();
+  EXPECT_TRUE(net->metadata.has_redshift_head);
 }
 
 }  // namespace

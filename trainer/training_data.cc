@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/hdf5_dataset.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 
@@ -107,6 +108,22 @@ absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
     k += run;
   }
   return data;
+}
+
+bool MoveToDeviceIfItFits(TrainingData* data, const torch::Device& device) {
+  if (device.is_cpu()) return true;
+  try {
+    torch::Tensor images = data->images.to(device), e_bv = data->e_bv.to(device);
+    torch::Tensor redshift = data->redshift.defined() ? data->redshift.to(device) : data->redshift;
+    data->images = images;
+    data->e_bv = e_bv;
+    data->redshift = redshift;
+    log::Info("training data resident on the GPU");
+    return true;
+  } catch (const std::exception& e) {
+    log::Warn("training data does not fit on the GPU; batches are copied each step");
+    return false;
+  }
 }
 
 }  // namespace galaxy

@@ -51,6 +51,11 @@ absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
                                               const RowSelection& selection,
                                               int64_t max_bytes = 0);
 
+// Moves the images and the per-galaxy columns (E(B-V), redshift) to `device` (a GPU) so that
+// batches never cross the bus; true when they fit. When they do not, `data` stays as it was (on
+// the CPU), a warning says so, and false comes back: batches are then copied each step.
+bool MoveToDeviceIfItFits(TrainingData* data, const torch::Device& device);
+
 // The order in which training visits the data: a fresh permutation of the rows per epoch,
 // drawn from the seed, so that a run (and a resumed run) sees the same batches.
 class EpochOrder {
