@@ -187,6 +187,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   // tenth step and before every save: reading one makes the host wait for the GPU, which then
   // idles while the host queues the next step. A non-finite loss is still caught before any
   // checkpoint holds the weights it produced. On the CPU each is read before its backward pass.
+  const int64_t readback = options.loss_readback_every > 0 ? options.loss_readback_every : (cuda ? 10 : 1);
   std::vector<torch::Tensor> pending;
   int64_t pending_first = 0;
   auto read_losses = [&]() -> absl::Status {
@@ -196,9 +197,11 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     for (size_t i = 0; i < pending.size(); ++i) {
       const double loss = v[i];
       if (!std::isfinite(loss)) {
-        return absl::AbortedError(absl::StrFormat(
-            "loss became %f in step %d; stopped. The last good checkpoint is %s (after step %d); try a lower --lr",
-            loss, pending_first + static_cast<int64_t>(i) + 1, checkpoint_path, last_saved));
+        const std::string kept =
+            last_saved > 0 ? absl::StrFormat("The last good checkpoint is %s (after step %d)", checkpoint_path, last_saved)
+                           : std::string("No checkpoint had been written yet");
+        return absl::AbortedError(absl::StrFormat("loss became %f in step %d; stopped. %s; try a lower --lr", loss,
+                                                  pending_first + static_cast<int64_t>(i) + 1, kept));
       }
       result.losses.push_back(loss);
       loss_ema = result.losses.size() == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
@@ -226,7 +229,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       }
       if (pending.empty()) pending_first = step;
       pending.push_back(out.loss.detach());
-      if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
+      if (readback == 1) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);
       out.loss.backward();
       if (cuda) {
@@ -241,7 +244,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       images += options.batch;
       const bool save_now = step % options.checkpoint_every == 0 || step == total_steps;
       const bool log_now = step % 10 == 0 || step == total_steps;
-      if (save_now || log_now) GALAXY_RETURN_IF_ERROR(read_losses());
+      if (save_now || log_now || step % readback == 0) GALAXY_RETURN_IF_ERROR(read_losses());
       if (save_now) {
         GALAXY_RETURN_IF_ERROR(save(step));
         last_saved = step;

@@ -24,6 +24,9 @@ absl::Status PretrainOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--batch: ", batch, " must be >= 2 (contrastive pairs need a batch)"));
   }
+  if (loss_readback_every < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("loss_readback_every: ", loss_readback_every, " < 0"));
+  }
   if (queue < batch || queue % batch != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--queue: ", queue, " must be a positive multiple of --batch ", batch));

@@ -48,6 +48,11 @@ struct PretrainOptions {
   int threads = 0;
   // Largest PSF-blur sigma of the augmentation, pixels. Default 1.0.
   double max_blur = 1.0;
+  // Read the losses back from the device every this many steps (and at every log line and
+  // checkpoint); 0 (default): each step on the CPU, where it costs nothing and a non-finite loss
+  // is caught before its backward pass, every 10th on a GPU, where each read makes the host
+  // wait. Either way no checkpoint is written after a non-finite loss. Not a command-line flag.
+  int loss_readback_every = 0;
 
   // INVALID_ARGUMENT naming the first bad field, e.g. "--queue: 1000 is not a multiple of
   // --batch 256".

@@ -10,6 +10,8 @@
 #include <map>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "core/model/augment.h"
 #include "core/model/checkpoint.h"
 #include "core/photoz_metrics.h"
@@ -168,25 +170,43 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "batch")) << refused.status();
 }
 
+// Both ways of reading the loss back: each step before its backward pass (the CPU's), and every
+// few steps (a GPU's), where the weights of a diverged step exist but must never be saved.
 TEST(TrainerFailureTest, DivergingLossStopsAndKeepsTheLastGoodCheckpoint) {
   testutil::ScopedTempDir dir;
   const std::string data = Synth(dir, 400, 8);
-  PretrainOptions o = Tiny(data, dir.File("nan"));
-  o.steps = 40;
-  o.lr_per_256 = 1e7;
-  o.checkpoint_every = 1;
-  absl::StatusOr<PretrainResult> r = RunPretrain(o);
-  ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), "loss became")) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), "last good checkpoint")) << r.status();
-  // The checkpoint on disk is a complete, loadable, finite one.
-  absl::StatusOr<std::unique_ptr<CheckpointReader>> reader = CheckpointReader::Open(dir.File("nan/checkpoint.pt"));
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  EXPECT_LT((*reader)->metadata().step, 40);
-  absl::StatusOr<GalaxyNet> net = LoadGalaxyNet(dir.File("nan/checkpoint.pt"), torch::kCPU);
-  ASSERT_TRUE(net.ok()) << net.status();
-  for (const torch::Tensor& p : net->backbone->parameters()) {
-    EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  for (const int readback : {1, 4}) {
+    SCOPED_TRACE(absl::StrCat("loss read back every ", readback, " steps"));
+    const std::string out = dir.File(absl::StrCat("nan", readback));
+    PretrainOptions o = Tiny(data, out);
+    o.steps = 40;
+    o.lr_per_256 = 1e7;
+    o.checkpoint_every = readback == 1 ? 1 : 3;
+    o.loss_readback_every = readback;
+    absl::StatusOr<PretrainResult> r = RunPretrain(o);
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
+    const std::string message(r.status().message());
+    EXPECT_TRUE(absl::StrContains(message, "loss became")) << message;
+    int bad_step = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(message.substr(message.find("in step ") + 8, message.find(';') - message.find("in step ") - 8),
+                                 &bad_step))
+        << message;
+    if (!fs::exists(out + "/checkpoint.pt")) {
+      // It diverged before the first checkpoint: the message says there is none.
+      EXPECT_TRUE(absl::StrContains(message, "No checkpoint had been written yet")) << message;
+      EXPECT_LE(bad_step, o.checkpoint_every) << message;
+      continue;
+    }
+    EXPECT_TRUE(absl::StrContains(message, "last good checkpoint")) << message;
+    // The checkpoint on disk is a complete, loadable, finite one, from before the bad step.
+    absl::StatusOr<std::unique_ptr<CheckpointReader>> reader = CheckpointReader::Open(out + "/checkpoint.pt");
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    EXPECT_LT((*reader)->metadata().step, bad_step) << message;
+    absl::StatusOr<GalaxyNet> net = LoadGalaxyNet(out + "/checkpoint.pt", torch::kCPU);
+    ASSERT_TRUE(net.ok()) << net.status();
+    for (const torch::Tensor& p : net->backbone->parameters()) {
+      EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+    }
   }
 }
 
