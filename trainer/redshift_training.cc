@@ -159,6 +159,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   aug.max_dust = 0;
   aug.max_blur = 0.5;
   aug.band_noise = net.metadata.band_noise;
+  aug.noise_on_device = cuda;  // drawn on the GPU, not on the host and copied each step
   if (train.layout.bands != 5) aug.extinction.assign(static_cast<size_t>(train.layout.bands), 0.0);
   const Augmenter augmenter(aug, train.layout.bands, train.layout.height);
 
