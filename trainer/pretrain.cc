@@ -18,6 +18,7 @@
 #include "core/status_macros.h"
 #include "core/torch_info.h"
 #include "nlohmann/json.hpp"
+#include "trainer/pending_losses.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -183,31 +184,24 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   int64_t images = 0, steps_this_call = 0;
   double loss_ema = 0;
   int64_t last_saved = step;
-  // Losses not read back yet, from step `pending_first` (0-based) on. On a GPU they are read every
-  // tenth step and before every save: reading one makes the host wait for the GPU, which then
-  // idles while the host queues the next step. A non-finite loss is still caught before any
+  // Losses not read back yet (pending_losses.h). On a GPU they are read every tenth step and
+  // before every save: reading one makes the host wait for the GPU, which then idles while the
+  // host queues the next step. A non-finite loss is still caught before any
   // checkpoint holds the weights it produced. On the CPU each is read before its backward pass.
   const int64_t readback = options.loss_readback_every > 0 ? options.loss_readback_every : (cuda ? 10 : 1);
-  std::vector<torch::Tensor> pending;
-  int64_t pending_first = 0;
+  PendingLosses pending;
   auto read_losses = [&]() -> absl::Status {
-    if (pending.empty()) return absl::OkStatus();
-    const torch::Tensor values = torch::stack(pending).to(torch::kCPU, torch::kFloat64).contiguous();
-    const double* v = values.data_ptr<double>();
-    for (size_t i = 0; i < pending.size(); ++i) {
-      const double loss = v[i];
-      if (!std::isfinite(loss)) {
-        const std::string kept =
-            last_saved > 0 ? absl::StrFormat("The last good checkpoint is %s (after step %d)", checkpoint_path, last_saved)
-                           : std::string("No checkpoint had been written yet");
-        return absl::AbortedError(absl::StrFormat("loss became %f in step %d; stopped. %s; try a lower --lr", loss,
-                                                  pending_first + static_cast<int64_t>(i) + 1, kept));
-      }
-      result.losses.push_back(loss);
-      loss_ema = result.losses.size() == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
+    const size_t before = result.losses.size();
+    const std::optional<PendingLosses::NonFinite> bad = pending.ReadInto(&result.losses);
+    for (size_t i = before; i < result.losses.size(); ++i) {
+      loss_ema = i == 0 ? result.losses[i] : 0.95 * loss_ema + 0.05 * result.losses[i];
     }
-    pending.clear();
-    return absl::OkStatus();
+    if (!bad) return absl::OkStatus();
+    const std::string kept =
+        last_saved > 0 ? absl::StrFormat("The last good checkpoint is %s (after step %d)", checkpoint_path, last_saved)
+                       : std::string("No checkpoint had been written yet");
+    return absl::AbortedError(
+        absl::StrFormat("loss became %f in step %d; stopped. %s; try a lower --lr", bad->value, bad->step + 1, kept));
   };
   try {
     while (step < total_steps && (stop_after <= 0 || steps_this_call < stop_after)) {
@@ -227,8 +221,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
         }
         out = moco->forward(view_q, view_k);
       }
-      if (pending.empty()) pending_first = step;
-      pending.push_back(out.loss.detach());
+      pending.Add(step, out.loss);
       if (readback == 1) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);
       out.loss.backward();

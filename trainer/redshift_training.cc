@@ -16,6 +16,7 @@
 #include "core/status_macros.h"
 #include "core/torch_info.h"
 #include "nlohmann/json.hpp"
+#include "trainer/pending_losses.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -195,24 +196,18 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   Progress progress(net.metadata.kind, "steps", total);
   const std::vector<double> val_z = ToVector(val.redshift);
   const absl::Time start = absl::Now();
-  // Losses not read back yet (from step `pending_first` on): on a GPU they are read at each
-  // validation, so that the host never waits for the GPU between steps; on the CPU each is read
-  // before its backward pass. A non-finite loss stops the run before the next model is saved.
-  std::vector<torch::Tensor> pending;
-  int64_t pending_first = 0;
+  // Losses not read back yet (pending_losses.h): on a GPU they are read at each validation, so
+  // that the host never waits for the GPU between steps; on the CPU each is read before its
+  // backward pass. A non-finite loss stops the run before the next model is saved.
+  PendingLosses pending;
   double last_loss = 0;
   auto read_losses = [&]() -> absl::Status {
-    if (pending.empty()) return absl::OkStatus();
-    const torch::Tensor values = torch::stack(pending).to(torch::kCPU, torch::kFloat64).contiguous();
-    for (int64_t i = 0; i < values.numel(); ++i) {
-      last_loss = values.data_ptr<double>()[i];
-      if (!std::isfinite(last_loss)) {
-        return absl::AbortedError(absl::StrFormat("loss became %f at step %d; stopped (best model so far: %s)",
-                                                  last_loss, pending_first + i, out_model));
-      }
-    }
-    pending.clear();
-    return absl::OkStatus();
+    std::vector<double> read;
+    const std::optional<PendingLosses::NonFinite> bad = pending.ReadInto(&read);
+    if (!read.empty()) last_loss = read.back();
+    if (!bad) return absl::OkStatus();
+    return absl::AbortedError(absl::StrFormat("loss became %f at step %d; stopped (best model so far: %s)",
+                                              bad->value, bad->step, out_model));
   };
   try {
     for (int64_t step = 0; step < total; ++step) {
@@ -231,8 +226,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
       }
       const torch::Tensor loss = -(SoftTargets(z, net.bins, options.label_smoothing_bins) *
                                    torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();
-      if (pending.empty()) pending_first = step;
-      pending.push_back(loss.detach());
+      pending.Add(step, loss);
       if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);
       loss.backward();

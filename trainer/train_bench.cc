@@ -88,7 +88,7 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     };
     // Images per second over `count` calls of `run` (after one warm-up call): from the median
     // call on the CPU, from the total on CUDA (see TrainBenchResult).
-    auto throughput = [&](int64_t images, const std::function<void(int)>& run) {
+    auto throughput = [&](int64_t images_per_call, const std::function<void(int)>& run) {
       run(0);  // warm-up
       sync();
       std::vector<double> seconds;
@@ -100,9 +100,9 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
       }
       sync();
       if (kind == DeviceKind::kCuda) {
-        return static_cast<double>(images) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
+        return static_cast<double>(images_per_call) * o.steps / absl::ToDoubleSeconds(absl::Now() - start);
       }
-      return static_cast<double>(images) / Median(seconds);
+      return static_cast<double>(images_per_call) / Median(seconds);
     };
     auto time_steps = [&](bool augment) { return throughput(o.batch, [&](int k) { step(augment, k); }); };
     result.train_images_per_s = time_steps(true);

@@ -18,6 +18,7 @@
 #include "core/hdf5_dataset.h"
 #include "core/synth_survey.h"
 #include "tests/temp_dir.h"
+#include "trainer/pending_losses.h"
 #include "trainer/pretrain.h"
 #include "trainer/redshift_training.h"
 #include "trainer/training_data.h"
@@ -168,6 +169,24 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   absl::StatusOr<PretrainResult> refused = RunPretrain(changed);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "batch")) << refused.status();
+}
+
+TEST(PendingLossesTest, ReadsBackInStepOrderAndStopsAtTheFirstNonFiniteLoss) {
+  PendingLosses pending;
+  std::vector<double> values = {0.5};
+  EXPECT_FALSE(pending.ReadInto(&values).has_value());  // nothing pending: nothing read
+  for (int64_t step = 7; step < 12; ++step) {
+    pending.Add(step, torch::tensor(step == 9 ? NAN : 1.0 * step));
+  }
+  const std::optional<PendingLosses::NonFinite> bad = pending.ReadInto(&values);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->step, 9);
+  EXPECT_TRUE(std::isnan(bad->value));
+  EXPECT_EQ(values, (std::vector<double>{0.5, 7, 8}));  // those after the bad one are dropped
+  EXPECT_TRUE(pending.empty());
+  pending.Add(12, torch::tensor(2.5f));
+  EXPECT_FALSE(pending.ReadInto(&values).has_value());
+  EXPECT_EQ(values.back(), 2.5);
 }
 
 // Both ways of reading the loss back: each step before its backward pass (the CPU's), and every
