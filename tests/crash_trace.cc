@@ -28,19 +28,25 @@ void WriteAll(const char* text, size_t size) {
   }
 }
 
+// Writes what snprintf put in `line` (size: its return value; truncated output is cut at the end).
+void WriteFormatted(const char* line, int size, size_t capacity) {
+  if (size > 0) WriteAll(line, std::min<size_t>(static_cast<size_t>(size), capacity - 1));
+}
+
 void OnCrash(int signal_number, siginfo_t* info, void* context) {
   char line[512];
   int size = std::snprintf(line, sizeof(line), "\n*** test process got signal %d (%s) in thread %ld, address %p\n",
                            signal_number, ::strsignal(signal_number), static_cast<long>(::syscall(SYS_gettid)),
                            info != nullptr ? info->si_addr : nullptr);
-  if (size > 0) WriteAll(line, static_cast<size_t>(std::min<size_t>(size, sizeof(line) - 1)));
+  WriteFormatted(line, size, sizeof(line));
 #if defined(__x86_64__)
   // The faulting instruction, by library and symbol: code without unwind tables (JIT kernels,
   // some assembly) stops the stack below at the signal frame, but this line still names it.
   if (context != nullptr) {
     void* pc = reinterpret_cast<void*>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
     Dl_info where{};
-    if (::dladdr(pc, &where) != 0) {
+    const bool in_library = ::dladdr(pc, &where) != 0;
+    if (in_library) {
       size = std::snprintf(line, sizeof(line), "*** at %p: %s+%#lx (%s+%#lx)\n", pc,
                            where.dli_fname != nullptr ? where.dli_fname : "?",
                            static_cast<unsigned long>(static_cast<char*>(pc) - static_cast<char*>(where.dli_fbase)),
@@ -51,8 +57,8 @@ void OnCrash(int signal_number, siginfo_t* info, void* context) {
     } else {
       size = std::snprintf(line, sizeof(line), "*** at %p: in no loaded library (generated code?)\n", pc);
     }
-    if (size > 0) WriteAll(line, static_cast<size_t>(std::min<size_t>(size, sizeof(line) - 1)));
-    if (pc == nullptr || ::dladdr(pc, &where) == 0) {
+    WriteFormatted(line, size, sizeof(line));
+    if (!in_library) {
       // A call through a null or stray pointer: the caller's return address is on top of the stack.
       void* caller = *reinterpret_cast<void**>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RSP]);
       Dl_info from{};
@@ -61,7 +67,7 @@ void OnCrash(int signal_number, siginfo_t* info, void* context) {
                              from.dli_fname != nullptr ? from.dli_fname : "?",
                              static_cast<unsigned long>(static_cast<char*>(caller) - static_cast<char*>(from.dli_fbase)),
                              from.dli_sname != nullptr ? from.dli_sname : "?");
-        if (size > 0) WriteAll(line, static_cast<size_t>(std::min<size_t>(size, sizeof(line) - 1)));
+        WriteFormatted(line, size, sizeof(line));
       }
     }
   }
