@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--z-max", synth.z_max, "Largest redshift")->capture_default_str();
   synth_cmd->add_option("--seeing", synth.seeing_arcsec, "Median r-band seeing FWHM, arcsec")
       ->capture_default_str();
+  synth_cmd->add_option("--spectral-scatter", synth.spectral_scatter,
+                        "Spread of the spectral family (1: calibrated, colours as degenerate with z as "
+                        "on the real sky; 0: one spectrum per type)")
+      ->capture_default_str();
   synth_cmd->add_option("--threads", threads, "Threads (0: every usable CPU)")
       ->capture_default_str();
 
@@ -71,6 +75,10 @@ int main(int argc, char** argv) {
       });
   baseline_cmd->add_option("file", baseline.path, "Dataset with specz_redshift (.h5)")->required();
   baseline_cmd->add_option("--k", baseline.k, "Neighbours")->capture_default_str();
+  baseline_cmd->add_option("--colours", baseline.colours,
+                           "aperture (measured on the images) | catalog (the mag_u..mag_z columns)")
+      ->check(CLI::IsMember({"aperture", "catalog"}))
+      ->capture_default_str();
   baseline_cmd->add_option("--fractions", baseline_fractions, "train,validation,test by ID hash")
       ->capture_default_str();
   baseline_cmd->add_option("--seed", baseline.seed, "Split hash seed")->capture_default_str();

@@ -262,7 +262,11 @@ absl::Status RunSplit(const SplitOptions& options) {
 }
 
 absl::Status RunPhotozBaseline(const BaselineOptions& options) {
-  GALAXY_ASSIGN_OR_RETURN(ColourTable table, MeasureColourTable(options.path));
+  if (options.colours != "aperture" && options.colours != "catalog") {
+    return absl::InvalidArgumentError(absl::StrCat("--colours: '", options.colours, "' is not aperture or catalog"));
+  }
+  GALAXY_ASSIGN_OR_RETURN(ColourTable table, options.colours == "catalog" ? CatalogColourTable(options.path)
+                                                                          : MeasureColourTable(options.path));
   GALAXY_ASSIGN_OR_RETURN(PhotozBaselineReport report,
                           RunColourKnnBaseline(table, options.k, options.fractions, options.seed));
   const std::string json = PhotozBaselineJson(report);
@@ -272,10 +276,11 @@ absl::Status RunPhotozBaseline(const BaselineOptions& options) {
     return absl::OkStatus();
   }
   std::cout << absl::StrFormat(
-      "kNN on de-reddened colours (k=%d): train %d, test %d galaxies\n"
+      "kNN on de-reddened %s colours (k=%d): train %d, test %d galaxies\n"
       "  sigma_MAD %.4f   bias %+.4f   outlier rate %.3f\n"
       "reference: predicting the mean z gives sigma_MAD %.4f; spread of z itself %.4f\n",
-      report.k, report.train_count, report.test_count, report.test.sigma_mad, report.test.bias,
+      options.colours == "catalog" ? "catalog" : "aperture", report.k, report.train_count, report.test_count,
+      report.test.sigma_mad, report.test.bias,
       report.test.outlier_rate, report.predict_mean.sigma_mad, report.z_spread);
   std::cout << "per z_spec bin:\n";
   for (const PhotozMetrics& m : report.per_bin) {

@@ -44,6 +44,8 @@ absl::Status RunSplit(const SplitOptions& options);
 struct BaselineOptions {
   std::string path;
   int k = 20;
+  // "aperture" (default): colours measured on the images; "catalog": the mag_u .. mag_z columns.
+  std::string colours = "aperture";
   SplitFractions fractions;
   uint64_t seed = 0;
   std::string json_path;  // also write the JSON report here

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/bands.h"
 #include "core/hdf5_dataset.h"
 #include "core/parallel.h"
 #include "core/photometry.h"
@@ -125,6 +126,41 @@ absl::StatusOr<ColourTable> MeasureColourTable(const std::string& path, int thre
   }
   if (table.z.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": no galaxy has a redshift"));
+  }
+  return table;
+}
+
+absl::StatusOr<ColourTable> CatalogColourTable(const std::string& path) {
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(path));
+  if (!reader->has_redshift()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": no '", kRedshiftKey, "' column: the baseline needs redshifts"));
+  }
+  std::vector<std::vector<double>> mags;
+  for (const char* band : kSdssBandNames) {
+    absl::StatusOr<std::vector<double>> column = reader->ReadColumn(absl::StrCat("mag_", band));
+    if (!column.ok()) {
+      return absl::NotFoundError(absl::StrCat(path, ": no catalog magnitude column 'mag_", band,
+                                              "' (--colours catalog needs mag_u .. mag_z)"));
+    }
+    mags.push_back(*std::move(column));
+  }
+  GALAXY_ASSIGN_OR_RETURN(std::vector<double> z, reader->ReadColumn(kRedshiftKey));
+  GALAXY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, reader->ReadIds());
+  ColourTable table;
+  table.dim = kSdssBands;
+  for (size_t i = 0; i < z.size(); ++i) {
+    if (!std::isfinite(z[i]) || z[i] < 0) continue;
+    bool finite = true;
+    for (const auto& m : mags) finite = finite && std::isfinite(m[i]);
+    if (!finite) continue;
+    table.features.push_back(mags[kBandR][i]);
+    for (int b = 0; b + 1 < kSdssBands; ++b) table.features.push_back(mags[b][i] - mags[b + 1][i]);
+    table.z.push_back(z[i]);
+    table.ids.push_back(ids[i]);
+  }
+  if (table.z.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(path, ": no galaxy has a redshift and finite magnitudes"));
   }
   return table;
 }

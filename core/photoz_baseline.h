@@ -57,6 +57,13 @@ struct PhotozBaselineReport {
   double z_spread = 0;                     // RedshiftSpread of the test redshifts
 };
 
+// The same features from the catalog's own magnitudes instead of the pixels: the columns
+// mag_u .. mag_z (dust-corrected total magnitudes; on a synthetic survey, noise-free truth),
+// giving the r magnitude and the four colours. It measures how much of the redshift the colours
+// themselves hold, whatever the photometric noise. NOT_FOUND naming a missing column;
+// FAILED_PRECONDITION when the file has no redshifts.
+absl::StatusOr<ColourTable> CatalogColourTable(const std::string& path);
+
 // Splits by ID hash (core/dataset_split.h), fits on train, evaluates on test.
 absl::StatusOr<PhotozBaselineReport> RunColourKnnBaseline(const ColourTable& table, int k,
                                                           const SplitFractions& fractions,

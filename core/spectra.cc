@@ -1,6 +1,7 @@
 #include "core/spectra.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace galaxy {
@@ -154,6 +155,154 @@ std::array<double, kSdssBands> RestFrameColoursMinusR(const Spectrum& spectrum) 
   const double r = BandMeanFnu(spectrum, kBandR, 0);
   for (int b = 0; b < kSdssBands; ++b) out[b] = -2.5 * std::log10(BandMeanFnu(spectrum, b, 0) / r);
   return out;
+}
+
+namespace {
+
+// The unit-normalised basis of SpectralFamily (f_lambda = 1 at 5500 A for the continua; unit
+// H-alpha flux for the line sets).
+enum Basis {
+  kMetalRichAbove, kMetalRichBelow, kMetalPoorAbove, kMetalPoorBelow,  // old, split at 4000 A
+  kIntermediate, kYoungWarm, kYoungHot, kLinesHii, kLinesExcited,
+};
+
+// An old continuum of temperature `kelvin`, the part above (or below) the 4000 A break, with the
+// steep UV drop of old stars below 3000 A.
+double OldPart(double lambda, double kelvin, bool above) {
+  double f = Planck(lambda, kelvin) / Planck(5500, kelvin);
+  const double step = SmoothStep(lambda, 3975, 40);
+  f *= above ? step : 1 - step;
+  if (lambda < 3000) f *= std::pow(lambda / 3000, 2.5);
+  return f;
+}
+
+// A hot continuum with a Balmer break of depth `balmer` at 3646 A.
+double HotContinuum(double lambda, double kelvin, double balmer) {
+  const double above = SmoothStep(lambda, 3646, 30);
+  return Planck(lambda, kelvin) / Planck(5500, kelvin) * (above + (1 - above) / balmer);
+}
+
+// Emission lines relative to H-alpha (flux 1), sigma 4 A: HII-region ratios, or a high-excitation
+// set with strong [OIII].
+double Lines(double lambda, bool excited) {
+  struct Line {
+    double lambda, hii, excited;
+  };
+  static constexpr Line kLines[] = {{3727, 0.9, 0.6},   {4861, 0.35, 0.35}, {4959, 0.12, 0.45},
+                                    {5007, 0.36, 1.3},  {6563, 1.0, 1.0},   {6583, 0.3, 0.6}};
+  double f = 0;
+  for (const Line& line : kLines) f += (excited ? line.excited : line.hii) * Gaussian(lambda, line.lambda, 4.0);
+  return f;
+}
+
+double BasisAt(int k, double lambda) {
+  switch (k) {
+    case kMetalRichAbove: return OldPart(lambda, 4000, true);
+    case kMetalRichBelow: return OldPart(lambda, 4000, false);
+    case kMetalPoorAbove: return OldPart(lambda, 5200, true);
+    case kMetalPoorBelow: return OldPart(lambda, 5200, false);
+    case kIntermediate: return HotContinuum(lambda, 8000, 2.2);
+    case kYoungWarm: return HotContinuum(lambda, 9000, 1.3);
+    case kYoungHot: return HotContinuum(lambda, 20000, 1.2);
+    case kLinesHii: return Lines(lambda, false);
+    case kLinesExcited: return Lines(lambda, true);
+  }
+  return 0;
+}
+
+}  // namespace
+
+SpectralFamily::SpectralFamily(double z_max, int steps)
+    : z_max_(z_max), dz_(z_max / steps), basis_band_(static_cast<size_t>(steps) + 1) {
+  for (int k = 0; k < kBasis; ++k) {
+    Spectrum s;
+    s.lambda_min = kLambdaMin;
+    s.lambda_step = kStep;
+    for (double l = kLambdaMin; l <= kLambdaMax + 1e-9; l += kStep) s.flux.push_back(BasisAt(k, l));
+    rest_r_[k] = BandMeanFnu(s, kBandR, 0);
+    at_halpha_[k] = BasisAt(k, 6563);
+    basis_.push_back(std::move(s));
+  }
+  for (int i = 0; i <= steps; ++i) {
+    for (int k = 0; k < kBasis; ++k) {
+      for (int b = 0; b < kSdssBands; ++b) basis_band_[i][k][b] = BandMeanFnu(basis_[k], b, i * dz_);
+    }
+  }
+}
+
+std::array<double, SpectralFamily::kBasis> SpectralFamily::Weights(const SpectralParams& p) const {
+  std::array<double, kBasis> w{};
+  const double young = std::clamp(p.young, 0.0, 1.0);
+  const double intermediate = std::clamp(p.intermediate, 0.0, 1.0 - young);
+  const double old = 1 - young - intermediate;
+  const double metal = std::clamp(p.metallicity, 0.0, 1.0);
+  const double below = 1 / std::max(1.0, p.d4000);
+  w[kMetalRichAbove] = old * metal;
+  w[kMetalRichBelow] = old * metal * below;
+  w[kMetalPoorAbove] = old * (1 - metal);
+  w[kMetalPoorBelow] = old * (1 - metal) * below;
+  w[kIntermediate] = intermediate;
+  const double hot = std::clamp(p.young_hotness, 0.0, 1.0);
+  w[kYoungWarm] = young * (1 - hot);
+  w[kYoungHot] = young * hot;
+  // Line fluxes from the equivalent width and the continuum under H-alpha.
+  double continuum = 0;
+  for (int k = 0; k < kLinesHii; ++k) continuum += w[k] * at_halpha_[k];
+  const double line_flux = std::max(0.0, p.halpha_ew) * continuum;
+  const double excitation = std::clamp(p.excitation, 0.0, 1.0);
+  w[kLinesHii] = line_flux * (1 - excitation);
+  w[kLinesExcited] = line_flux * excitation;
+  return w;
+}
+
+ComponentFluxes SpectralFamily::Fluxes(const SpectralParams& params, double z) const {
+  const std::array<double, kBasis> w = Weights(params);
+  double rest_r = 0;
+  for (int k = 0; k < kBasis; ++k) rest_r += w[k] * rest_r_[k];
+  const double x = std::clamp(z, 0.0, z_max_) / dz_;
+  const size_t i = std::min(static_cast<size_t>(x), basis_band_.size() - 2);
+  const double f = x - static_cast<double>(i);
+  ComponentFluxes out;
+  for (int b = 0; b < kSdssBands; ++b) {
+    // Attenuation at the band's rest-frame wavelength.
+    const double rest_lambda = kSdssWavelength[b] / (1 + z);
+    const double a = 4.05 * std::max(0.0, params.internal_ebv) * std::pow(rest_lambda / 5500, -0.7);
+    const double dim = std::pow(10.0, -0.4 * a) / rest_r;
+    for (int k = 0; k < kBasis; ++k) {
+      const double band = basis_band_[i][k][b] + f * (basis_band_[i + 1][k][b] - basis_band_[i][k][b]);
+      const double part = w[k] * band * dim;
+      out.total[b] += part;
+      if (k >= kYoungWarm) out.young[b] += part;
+    }
+  }
+  return out;
+}
+
+std::array<double, kSdssBands> SpectralFamily::Offsets(const SpectralParams& params, double z,
+                                                       const FlatLcdm& cosmology) const {
+  const double zz = std::max(z, 1e-5);
+  const ComponentFluxes fluxes = Fluxes(params, zz);
+  std::array<double, kSdssBands> out;
+  for (int b = 0; b < kSdssBands; ++b) {
+    out[b] = cosmology.DistanceModulus(zz) - 2.5 * std::log10(1 + zz) - 2.5 * std::log10(fluxes.total[b]);
+  }
+  return out;
+}
+
+Spectrum SpectralFamily::Make(const SpectralParams& params) const {
+  const std::array<double, kBasis> w = Weights(params);
+  Spectrum s;
+  s.lambda_min = kLambdaMin;
+  s.lambda_step = kStep;
+  s.flux.assign(basis_[0].flux.size(), 0.0);
+  for (int k = 0; k < kBasis; ++k) {
+    for (size_t j = 0; j < s.flux.size(); ++j) s.flux[j] += w[k] * basis_[k].flux[j];
+  }
+  for (size_t j = 0; j < s.flux.size(); ++j) {
+    const double lambda = kLambdaMin + static_cast<double>(j) * kStep;
+    s.flux[j] *= std::pow(10.0, -0.4 * 4.05 * std::max(0.0, params.internal_ebv) * std::pow(lambda / 5500, -0.7));
+  }
+  return s;
 }
 
 }  // namespace galaxy

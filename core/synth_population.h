@@ -2,9 +2,14 @@
 // size, shape, colours, position, dust) and which are anomalous. The pixels are drawn by
 // core/synth_render.h.
 //
-// Physics (see ../shared/DESIGN.md):
-// - Five galaxy types, each a de Vaucouleurs/Sersic bulge plus an exponential disk with its own
-//   spectrum (core/spectra.h) and its own r-band Schechter luminosity function.
+// Physics (docs/SCIENCE.md, "The synthetic survey"):
+// - Five galaxy types, each a de Vaucouleurs/Sersic bulge plus an exponential disk, with its own
+//   r-band Schechter luminosity function.
+// - Each component's spectrum comes from a continuous family (core/spectra.h: age, metallicity,
+//   star formation, emission lines, internal dust) whose draw depends on the type, the luminosity
+//   (colour-magnitude relation), the size at fixed luminosity and the local density, so that
+//   colours are degenerate with redshift as on the real sky, and the images (size, profile,
+//   bulge fraction, neighbours) carry information that the colours do not.
 // - Redshift and luminosity are drawn jointly from a magnitude-limited sample: the comoving volume
 //   of a flat LCDM universe times the luminosity function, kept where the apparent r magnitude
 //   (K-correction included) is 14.5 < r < r_limit (17.8, as the SDSS main sample), z in (0, 0.4].
@@ -63,6 +68,12 @@ struct SynthOptions {
   double z_max = 0.4;
   // Median seeing FWHM in r, arcsec. Default 1.4.
   double seeing_arcsec = 1.4;
+  // Spread of the continuous spectral family (ages, metallicities, star formation, emission
+  // lines, internal dust) around each type's mean, as a multiple of the calibrated spread.
+  // 1 (default): kNN on the noise-free catalog colours gives sigma_MAD ~0.01, as on the real
+  // sky (docs/SCIENCE.md); 0: one fixed spectrum per type and component, which makes colour an
+  // almost exact redshift.
+  double spectral_scatter = 1.0;
 };
 
 // One galaxy's ground truth: everything needed to draw it, and the truth columns of the dataset.
@@ -84,6 +95,17 @@ struct GalaxyTruth {
   double bulge_re_px = 1, disk_re_px = 1;  // half-light radii, pixels
   double bulge_q = 1, disk_q = 1;          // axis ratios
   double position_angle = 0;               // radians
+  // Stellar populations of the bulge and the disk (core/spectra.h), and the part of the disk's
+  // flux (nanomaggies, Galactic dust included) from young stars and emission lines: the light
+  // of its spiral arms and star-forming clumps.
+  SpectralParams bulge_spectrum, disk_spectrum;
+  std::array<double, kSdssBands> disk_young_flux{};
+  // Local galaxy density, log, standardised (0: the field average): denser places hold older,
+  // redder galaxies and more close neighbours.
+  double environment = 0;
+  // Half-light radius relative to the size-luminosity relation, in units of its scatter
+  // (0.15 dex): at a fixed luminosity, larger disks form more stars.
+  double size_residual = 0;
   double center_dx = 0, center_dy = 0;     // offset from the cutout centre, pixels
   std::array<double, kSdssBands> psf_sigma_px{};  // Gaussian PSF sigma per band, pixels
   std::array<double, kSdssBands> sky_sigma{};     // sky noise per pixel, nanomaggies
@@ -123,6 +145,7 @@ class SurveyModel {
   FlatLcdm cosmology_;
   std::vector<std::unique_ptr<TypeTables>> types_;
   std::vector<double> type_cdf_;
+  std::unique_ptr<SpectralFamily> family_;
   std::unique_ptr<MagnitudeTable> old_table_, star_forming_table_;
   std::vector<std::unique_ptr<MagnitudeTable>> disk_tables_;
   std::vector<AnomalyKind> anomaly_of_;  // per index; empty when there are none

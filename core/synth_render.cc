@@ -125,6 +125,30 @@ class Stamp {
     }
   }
 
+  // Adds the spiral arms of a disk of scale `re` (half-light radius, pixels), axis ratio q and
+  // position angle pa: the exponential disk modulated by an m-armed logarithmic spiral of pitch
+  // angle `pitch` (radians), sharpened, faded towards the centre, normalised on the stamp.
+  void AddSpiralArms(std::vector<float>& img, double cx, double cy, double re, double q, double pa,
+                     int arms, double pitch, double phase, double flux) const {
+    std::vector<float> pattern(img.size(), 0.0f);
+    const double c = std::cos(pa), s = std::sin(pa), h = re / 1.678, winding = 1 / std::tan(pitch);
+    double sum = 0;
+    for (int y = 0; y < size_; ++y) {
+      for (int x = 0; x < size_; ++x) {
+        const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+        const double u = dx * c + dy * s, v = (-dx * s + dy * c) / q;
+        const double r = std::max(1e-3, std::sqrt(u * u + v * v));
+        const double angle = std::atan2(v, u);
+        const double wave = 0.5 * (1 + std::cos(arms * (angle - winding * std::log(r / h)) + phase));
+        const double value = std::exp(-r / h) * std::pow(wave, 4) * (1 - std::exp(-(r * r) / (h * h)));
+        pattern[static_cast<size_t>(y * size_ + x)] = static_cast<float>(value);
+        sum += value;
+      }
+    }
+    if (sum <= 0) return;
+    for (size_t i = 0; i < img.size(); ++i) img[i] += static_cast<float>(pattern[i] * flux / sum);
+  }
+
   // In-place separable Gaussian blur with standard deviation `sigma` pixels; zero outside.
   // Rows are copied into a zero-padded buffer so that both passes run fixed-length, vectorisable
   // loops.
@@ -209,7 +233,20 @@ void AddGalaxyComponents(const Stamp& stamp, const GalaxyTruth& g, double cx, do
       components.push_back(std::move(clumps));
     }
     if (ring) disk_share *= 0.3;  // the ring takes the rest
-    Component disk{std::vector<float>(pixels, 0.0f), g.disk_flux};
+    std::array<double, kSdssBands> smooth = g.disk_flux;
+    const bool spiral = g.type == GalaxyType::kEarlySpiral || g.type == GalaxyType::kLateSpiral;
+    if (spiral && !ring && g.disk_young_flux[kBandR] > 0) {
+      // The young stars and their emission lines trace the spiral arms: the arms carry the disk's
+      // young light, the smooth disk the rest (a colour gradient that aperture colours average
+      // away). Early spirals wind tighter.
+      Component arms{std::vector<float>(pixels, 0.0f), g.disk_young_flux};
+      const double pitch = (g.type == GalaxyType::kEarlySpiral ? rng.Uniform(10, 18) : rng.Uniform(18, 30)) * M_PI / 180;
+      stamp.AddSpiralArms(arms.image, cx, cy, g.disk_re_px, g.disk_q, g.position_angle, 2, pitch,
+                          rng.Uniform(0, 2 * M_PI), disk_share);
+      components.push_back(std::move(arms));
+      for (int b = 0; b < kSdssBands; ++b) smooth[b] = std::max(0.0, g.disk_flux[b] - g.disk_young_flux[b]);
+    }
+    Component disk{std::vector<float>(pixels, 0.0f), smooth};
     stamp.AddSersic(disk.image, cx, cy, g.disk_re_px, 1.0, g.disk_q, g.position_angle, disk_share);
     components.push_back(std::move(disk));
   }

@@ -1,6 +1,7 @@
 // Draws the pixels of one synthetic galaxy (and its anomaly, if any) from its truth: bulge and
-// disk profiles (plus clumps, rings, companions, tidal tails) with their own spectra, Galactic
-// dust, per-band Gaussian PSF, stars and satellite trails, and sky plus source noise.
+// disk profiles (plus spiral arms in young light, clumps, rings, companions, tidal tails) with
+// their own spectra, Galactic dust, per-band Gaussian PSF, stars and satellite trails, and sky
+// plus source noise.
 #ifndef GALAXY_CORE_SYNTH_RENDER_H_
 #define GALAXY_CORE_SYNTH_RENDER_H_
 

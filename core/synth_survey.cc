@@ -39,6 +39,10 @@ absl::Status ValidateSynthOptions(const SynthOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("--seeing: ", o.seeing_arcsec, " arcsec is outside (0.3, 5)"));
   }
+  if (!(o.spectral_scatter >= 0 && o.spectral_scatter <= 3)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--spectral-scatter: ", o.spectral_scatter, " is outside [0, 3]"));
+  }
   return absl::OkStatus();
 }
 

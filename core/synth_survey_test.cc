@@ -10,6 +10,7 @@
 
 #include "core/bands.h"
 #include "core/photometry.h"
+#include "core/photoz_baseline.h"
 #include "core/photoz_metrics.h"
 
 namespace galaxy {
@@ -155,6 +156,77 @@ TEST_F(SynthSurveyTest, IdsAreUnique) {
   EXPECT_EQ(static_cast<int64_t>(ids.size()), batch_->count);
 }
 
+// sigma_MAD of kNN (k = 20) on the noise-free catalog colours (r magnitude and four colours) of
+// `count` galaxies of a survey with the given spectral scatter: first 80% train, rest test.
+double CatalogColourKnnSigmaMad(double spectral_scatter, int count) {
+  SynthOptions o;
+  o.count = count;
+  o.seed = 11;
+  o.anomaly_fraction = 0;
+  o.spectral_scatter = spectral_scatter;
+  const SurveyModel model(o);
+  std::vector<double> train_x, test_x, train_z, test_z;
+  for (int i = 0; i < count; ++i) {
+    const GalaxyTruth g = model.Draw(i);
+    const bool train = i < count * 8 / 10;
+    auto& x = train ? train_x : test_x;
+    x.push_back(g.mag[kBandR]);
+    for (int b = 0; b + 1 < kSdssBands; ++b) x.push_back(g.mag[b] - g.mag[b + 1]);
+    (train ? train_z : test_z).push_back(g.z);
+  }
+  absl::StatusOr<KnnRegressor> knn = KnnRegressor::Fit(train_x, kSdssBands, train_z, 20);
+  EXPECT_TRUE(knn.ok()) << knn.status();
+  absl::StatusOr<PhotozMetrics> m = ComputePhotozMetrics(knn->Predict(test_x, 1), test_z);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m->sigma_mad;
+}
+
+TEST(SynthSpectraTest, CatalogColoursAreAsDegenerateWithRedshiftAsOnTheRealSky) {
+  // The real sky's noise-free colours leave sigma_MAD ~0.01 (the continuous variety of
+  // spectra); one spectrum per type leaves almost none, and then no image can beat colours.
+  const double calibrated = CatalogColourKnnSigmaMad(1.0, 10000);
+  const double fixed = CatalogColourKnnSigmaMad(0.0, 10000);
+  EXPECT_GT(calibrated, 0.008);
+  EXPECT_LT(calibrated, 0.015);
+  EXPECT_LT(fixed, 0.5 * calibrated);
+}
+
+TEST(SynthSpectraTest, StarFormationFollowsTypeSizeAndEnvironment) {
+  SynthOptions o;
+  o.count = 6000;
+  o.seed = 5;
+  o.anomaly_fraction = 0;
+  const SurveyModel model(o);
+  // Mean disk young fraction per type rises from S0 to irregulars; within late spirals it is
+  // higher for larger-than-typical disks and lower in dense places.
+  std::vector<double> sum(kGalaxyTypes, 0), n(kGalaxyTypes, 0);
+  double big = 0, small = 0, dense = 0, sparse = 0;
+  int nb = 0, ns = 0, nd = 0, nsp = 0;
+  for (int i = 0; i < o.count; ++i) {
+    const GalaxyTruth g = model.Draw(i);
+    const int t = static_cast<int>(g.type);
+    sum[t] += g.disk_spectrum.young;
+    n[t] += 1;
+    if (g.type != GalaxyType::kLateSpiral) continue;
+    if (g.size_residual > 1) big += g.disk_spectrum.young, ++nb;
+    if (g.size_residual < -1) small += g.disk_spectrum.young, ++ns;
+    if (g.environment > 0.8) dense += g.disk_spectrum.young, ++nd;
+    if (g.environment < -1.2) sparse += g.disk_spectrum.young, ++nsp;
+    // Young light is a part of the disk's light in every band.
+    for (int b = 0; b < kSdssBands; ++b) {
+      ASSERT_GE(g.disk_young_flux[b], 0);
+      ASSERT_LE(g.disk_young_flux[b], g.disk_flux[b] * (1 + 1e-9));
+    }
+  }
+  for (int t = 2; t < kGalaxyTypes; ++t) EXPECT_GT(sum[t] / n[t], sum[t - 1] / n[t - 1]) << t;
+  ASSERT_GT(nb, 20);
+  ASSERT_GT(ns, 20);
+  ASSERT_GT(nd, 20);
+  ASSERT_GT(nsp, 20);
+  EXPECT_GT(big / nb, small / ns);
+  EXPECT_LT(dense / nd, sparse / nsp);
+}
+
 TEST(SynthOptionsTest, BadOptionsAreNamed) {
   SynthOptions o;
   o.count = 0;
@@ -165,6 +237,9 @@ TEST(SynthOptionsTest, BadOptionsAreNamed) {
   o = SynthOptions();
   o.anomaly_fraction = 1.5;
   EXPECT_NE(ValidateSynthOptions(o).message().find("--anomaly-fraction"), std::string::npos);
+  o = SynthOptions();
+  o.spectral_scatter = -1;
+  EXPECT_NE(ValidateSynthOptions(o).message().find("--spectral-scatter"), std::string::npos);
 }
 
 }  // namespace
