@@ -43,6 +43,17 @@ absl::Status PretrainOptions::Validate() const {
   if (!(weight_decay >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("--weight-decay: ", weight_decay, " < 0"));
   }
+  if (monitor_every < 0) return absl::InvalidArgumentError(absl::StrCat("--monitor-every: ", monitor_every, " < 0"));
+  if (dust != "survey" && dust != "uniform" && dust != "none") {
+    return absl::InvalidArgumentError(absl::StrCat("--dust: unknown '", dust, "' (expected survey, uniform or none)"));
+  }
+  if (!(max_dust >= 0 && max_dust <= 2)) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-dust: ", max_dust, " is outside [0, 2]"));
+  }
+  if (bn_splits < 1 || batch % bn_splits != 0 || batch / bn_splits < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("--bn-splits: ", bn_splits, " must divide --batch ", batch,
+                                                   " into sub-batches of at least 2"));
+  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,5 @@
 // Hyper-parameters of MoCo v2 pretraining, with the defaults of the published recipe
-// (../shared/DESIGN.md: queue 65536, momentum 0.999, temperature 0.2, head 2048->2048->128,
+// (docs/SCIENCE.md: queue 65536, momentum 0.999, temperature 0.2, head 2048->2048->128,
 // SGD momentum 0.9, weight decay 1e-4, cosine schedule, lr 0.03 per 256 images).
 #ifndef GALAXY_TRAINER_TRAIN_OPTIONS_H_
 #define GALAXY_TRAINER_TRAIN_OPTIONS_H_
@@ -48,6 +48,17 @@ struct PretrainOptions {
   int threads = 0;
   // Largest PSF-blur sigma of the augmentation, pixels. Default 1.0.
   double max_blur = 1.0;
+  // The augmentation's new dust reddening: "survey" (default: a lognormal fitted to the data's
+  // own e_bv column, as Stein et al. 2021), "uniform" (U(0, max_dust)) or "none".
+  std::string dust = "survey";
+  double max_dust = 0.5;
+  // Shuffling BatchNorm (MocoConfig::bn_splits): sub-batches per step, each normalised with its
+  // own statistics, keys shuffled across them. Default 4; 1 disables; must divide batch.
+  int bn_splits = 4;
+  // Measure the representation (trainer/ssl_monitor.h: kNN redshift and type of a labelled
+  // held-out sample) every this many steps and at the end; logged and kept in the checkpoint's
+  // metadata. 0: never. Skipped (with a note) when the data has no redshifts. Default 500.
+  int64_t monitor_every = 500;
   // Read the losses back from the device every this many steps (and at every log line and
   // checkpoint); 0 (default): each step on the CPU, where it costs nothing and a non-finite loss
   // is caught before its backward pass, every 10th on a GPU, where each read makes the host

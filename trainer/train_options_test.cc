@@ -32,6 +32,20 @@ TEST(PretrainOptionsTest, QueueMustBeAMultipleOfTheBatch) {
   EXPECT_NE(status.message().find("--queue"), std::string::npos) << status;
 }
 
+TEST(PretrainOptionsTest, BatchNormSplitsMustDivideTheBatchAndDustIsNamed) {
+  PretrainOptions options = Valid();
+  EXPECT_EQ(options.bn_splits, 4);
+  EXPECT_EQ(options.dust, "survey");
+  options.batch = 30;
+  options.queue = 300;
+  options.bn_splits = 4;
+  EXPECT_NE(options.Validate().message().find("--bn-splits: 4 must divide --batch 30"), std::string::npos);
+  options.bn_splits = 1;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.dust = "wide";
+  EXPECT_NE(options.Validate().message().find("--dust: unknown 'wide'"), std::string::npos);
+}
+
 TEST(PretrainOptionsTest, RejectsUnknownArchAndStemByName) {
   PretrainOptions options = Valid();
   options.arch = "vit";

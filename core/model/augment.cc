@@ -75,7 +75,9 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
       const double scale = rng.Uniform(options_.min_scale, options_.max_scale);
       const std::array<float, 6> t = AffineCoefficients(angle, flip, dx, dy, scale);
       std::copy(t.begin(), t.end(), theta + 6 * i);
-      dust[i] = static_cast<float>(rng.Uniform(0, options_.max_dust));
+      dust[i] = static_cast<float>(options_.dust_log_sigma > 0
+                                       ? options_.dust_median * std::exp(options_.dust_log_sigma * rng.Normal())
+                                       : rng.Uniform(0, options_.max_dust));
       blur[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
       for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
       if (noise_all != nullptr) {
@@ -254,6 +256,16 @@ torch::Tensor PreprocessForModel(const torch::Tensor& images, const torch::Tenso
   if (bands != 5) options.extinction.assign(static_cast<size_t>(bands), 0.0);
   const Augmenter augmenter(options, bands, images.size(2));
   return augmenter.CentreCrop(augmenter.Deredden(images, e_bv.to(images.device())));
+}
+
+DustDistribution FitDustDistribution(const torch::Tensor& e_bv) {
+  const torch::Tensor v = e_bv.to(torch::kCPU, torch::kFloat64).flatten();
+  const torch::Tensor logs = v.masked_select(torch::isfinite(v) & (v > 0)).log();
+  DustDistribution d;
+  if (logs.numel() < 2) return d;
+  d.median = std::exp(logs.median().item<double>());
+  d.log_sigma = logs.std().item<double>();
+  return d;
 }
 
 std::vector<double> EstimateBandNoise(const torch::Tensor& images) {

@@ -1,10 +1,12 @@
 // The augmentations of self-supervised training, as batched tensor operations on the training
-// device (../shared/DESIGN.md):
+// device (docs/SCIENCE.md, "Augmentations"):
 //   1. de-redden with the catalog E(B-V):     x_b *= 10^(0.4 R_b E(B-V))
 //   2. ONE affine resampling per image: rotation U(0, 360 deg), horizontal flip (p = 0.5),
 //      jitter of the centre by up to +-7 px, scale U(0.9, 1.1), and the centre crop to 64 px,
 //      composed into a single matrix and applied with one bilinear grid_sample;
-//   3. dust reddening with E(B-V) ~ U(0, 0.5):  x_b *= 10^(-0.4 R_b E)
+//   3. dust reddening with a new E(B-V):        x_b *= 10^(-0.4 R_b E), E drawn from the
+//      survey's own distribution (a lognormal fitted to the catalog, as Stein et al. 2021) or
+//      from U(0, max_dust);
 //   4. PSF blur with a Gaussian of random width sigma ~ U(0, max_blur) px (separable);
 //   5. Gaussian noise per band at a level u * sigma_b, u ~ U(0, 1), where sigma_b is the data's
 //      own per-band noise.
@@ -28,7 +30,11 @@ struct AugmentOptions {
   double max_jitter = 7;
   // Scale range. Default 0.9 .. 1.1.
   double min_scale = 0.9, max_scale = 1.1;
-  // Largest added dust reddening E(B-V). Default 0.5.
+  // The new dust reddening E(B-V): lognormal with median `dust_median` and standard deviation
+  // `dust_log_sigma` of ln E when dust_log_sigma > 0 (FitDustDistribution gives the survey's
+  // own), otherwise U(0, max_dust). Defaults: U(0, 0.5); 0 and 0: no dust change.
+  double dust_median = 0;
+  double dust_log_sigma = 0;
   double max_dust = 0.5;
   // Largest PSF blur sigma, pixels. Default 1.0.
   double max_blur = 1.0;
@@ -109,6 +115,14 @@ class Augmenter {
 // (SDSS coefficients for five bands; no correction for other band counts) and centre-cropped to
 // `crop` pixels. images: N x C x S x S; e_bv: N.
 torch::Tensor PreprocessForModel(const torch::Tensor& images, const torch::Tensor& e_bv, int64_t crop);
+
+// The lognormal that fits the positive values of a catalog's E(B-V) (N): median and standard
+// deviation of ln E(B-V). {0, 0} when fewer than two values are positive and finite.
+struct DustDistribution {
+  double median = 0;
+  double log_sigma = 0;
+};
+DustDistribution FitDustDistribution(const torch::Tensor& e_bv);
 
 // Robust per-band noise estimate of images (N x C x H x W): 1.4826 * median |x - median| over the
 // outer 8-pixel frame of each image, then the median over images. C values.

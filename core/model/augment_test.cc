@@ -33,6 +33,29 @@ TEST(AugmentTest, ReddeningDimsEachBandByExactlyItsExtinction) {
   EXPECT_TRUE(torch::allclose(a.Deredden(red, ebv), ones, 1e-5, 1e-6));
 }
 
+TEST(AugmentTest, SurveyDustIsTheLognormalFittedToTheCatalog) {
+  // A catalog whose E(B-V) is lognormal with median 0.03 and sigma(ln) 0.5 (and a few
+  // zero and NaN entries, which the fit ignores).
+  torch::manual_seed(1);
+  torch::Tensor ebv = 0.03 * torch::exp(0.5 * torch::randn({20000}, torch::kFloat64));
+  ebv.narrow(0, 0, 10).zero_();
+  ebv[10] = std::nan("");
+  const DustDistribution fit = FitDustDistribution(ebv);
+  EXPECT_NEAR(fit.median, 0.03, 0.001);
+  EXPECT_NEAR(fit.log_sigma, 0.5, 0.02);
+  AugmentOptions o;
+  o.dust_median = fit.median;
+  o.dust_log_sigma = fit.log_sigma;
+  const Augmenter a(o, 5, 64);
+  const torch::Tensor drawn = a.Draw(4000, /*seed=*/3, /*stream=*/0).dust_ebv;
+  // The views' dust follows the survey's: median ~0.03, 95% below ~0.07; never the 0.25 that
+  // U(0, 0.5) gives on average.
+  EXPECT_NEAR(drawn.median().item<double>(), 0.03, 0.003);
+  EXPECT_LT(drawn.quantile(0.95).item<double>(), 0.08);
+  EXPECT_GT(drawn.min().item<double>(), 0.0);
+  EXPECT_EQ(FitDustDistribution(torch::zeros({5})).log_sigma, 0.0);
+}
+
 TEST(AugmentTest, IdentityAffineReproducesTheImage) {
   Augmenter a = Make(64);
   const torch::Tensor x = torch::randn({1, 5, 64, 64});

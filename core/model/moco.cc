@@ -8,6 +8,8 @@ MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : co
   const int64_t dim = backbone.feature_dim();
   head_q = register_module("head_q", ProjectionHead(dim, config.projection_dim));
   head_k = register_module("head_k", ProjectionHead(dim, config.projection_dim));
+  encoder_q->SetBatchNormSplits(config.bn_splits);
+  encoder_k->SetBatchNormSplits(config.bn_splits);
   queue = register_buffer(
       "queue", torch::nn::functional::normalize(torch::randn({config.projection_dim, config.queue}),
                                                 torch::nn::functional::NormalizeFuncOptions().dim(0)));
@@ -26,14 +28,26 @@ MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : co
   }
 }
 
-MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view) {
+MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
+                           const torch::Tensor& key_order) {
   namespace F = torch::nn::functional;
   const torch::Tensor q =
       F::normalize(head_q(encoder_q(query_view)), F::NormalizeFuncOptions().dim(1));
   torch::Tensor k;
   {
     torch::NoGradGuard no_grad;
-    k = F::normalize(head_k(encoder_k(key_view)), F::NormalizeFuncOptions().dim(1));
+    if (config.bn_splits > 1 && is_training()) {
+      // Shuffle the keys across sub-batches, encode, and put them back in the queries' order.
+      const torch::Tensor order =
+          key_order.defined()
+              ? key_order.to(key_view.device(), torch::kInt64)
+              : torch::randperm(key_view.size(0), torch::TensorOptions().dtype(torch::kInt64).device(key_view.device()));
+      const torch::Tensor shuffled = F::normalize(head_k(encoder_k(key_view.index_select(0, order))),
+                                                  F::NormalizeFuncOptions().dim(1));
+      k = torch::empty_like(shuffled).index_copy_(0, order, shuffled);
+    } else {
+      k = F::normalize(head_k(encoder_k(key_view)), F::NormalizeFuncOptions().dim(1));
+    }
   }
   last_keys_ = k.detach();
   // Logits: the positive pair first, then the queue's negatives.

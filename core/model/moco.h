@@ -20,6 +20,13 @@ struct MocoConfig {
   double temperature = 0.2;
   // Projection dimension. Default 128.
   int64_t projection_dim = 128;
+  // Shuffling BatchNorm (He et al. 2020, sec. 3.3) on one device: both encoders normalise each
+  // of this many sub-batches with its own statistics, and the keys are shuffled across
+  // sub-batches before the key encoder and put back after, so that a query and its positive
+  // key are (in all but 1/bn_splits of cases) normalised with different statistics and the model
+  // cannot find its positive through them. The batch must be a multiple. 1: plain BatchNorm.
+  // Default 1 (the trainer's default is in PretrainOptions).
+  int64_t bn_splits = 1;
 };
 
 struct MocoStep {
@@ -32,9 +39,12 @@ struct MocoImpl : torch::nn::Module {
 
   // One contrastive step's forward pass on two augmented views (N x C x 64 x 64 each): query
   // features from `query_view`, keys (no gradient) from `key_view` with the momentum encoder.
-  // Does not update the key encoder or the queue: call MomentumUpdate() and Enqueue() after the
-  // optimizer step.
-  MocoStep forward(const torch::Tensor& query_view, const torch::Tensor& key_view);
+  // With shuffling BatchNorm (config.bn_splits > 1, training mode) the keys are encoded in the
+  // order `key_order` (a permutation of 0..N-1, int64, any device; undefined: torch::randperm
+  // from the global generator) and put back in the queries' order. Does not update the key
+  // encoder or the queue: call MomentumUpdate() and Enqueue() after the optimizer step.
+  MocoStep forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
+                   const torch::Tensor& key_order = {});
 
   // keys <- m * keys + (1 - m) * query, for every parameter (BatchNorm statistics stay the key
   // encoder's own).

@@ -33,6 +33,28 @@ void FoldInto(nn::Conv2dImpl& conv, const nn::BatchNorm2dImpl& bn) {
   conv.bias = conv.bias.defined() ? conv.bias * scale + shift : shift.to(conv.weight.dtype());
 }
 
+// `bn` on x (N x C x H x W). With splits > 1 in training mode, each of `splits` sub-batches
+// (images i with i mod splits == g) is normalised with its own statistics, in one batch_norm call
+// over x viewed as N/splits x (splits C) x H x W, and the running statistics become the mean of
+// the sub-batches' (the split BatchNorm of the MoCo reference code).
+torch::Tensor Normalize(nn::BatchNorm2dImpl& bn, const torch::Tensor& x, int64_t splits) {
+  if (splits <= 1 || !bn.is_training()) return bn.forward(x);
+  const int64_t n = x.size(0), c = x.size(1);
+  TORCH_CHECK(n % splits == 0, "split BatchNorm: batch ", n, " is not a multiple of ", splits, " sub-batches");
+  torch::Tensor mean = bn.running_mean.repeat(splits), var = bn.running_var.repeat(splits);
+  const torch::Tensor y = torch::batch_norm(x.reshape({n / splits, c * splits, x.size(2), x.size(3)}),
+                                            bn.weight.repeat(splits), bn.bias.repeat(splits), mean, var,
+                                            /*training=*/true, bn.options.momentum().value_or(0.1),
+                                            bn.options.eps(), /*cudnn_enabled=*/true);
+  {
+    torch::NoGradGuard no_grad;
+    bn.running_mean.copy_(mean.view({splits, c}).mean(0));
+    bn.running_var.copy_(var.view({splits, c}).mean(0));
+    bn.num_batches_tracked.add_(1);
+  }
+  return y.view(x.sizes());
+}
+
 }  // namespace
 
 absl::Status ResNetConfig::Validate() const {
@@ -94,14 +116,18 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
     return y.relu_();
   }
   // In-place ReLUs, as torchvision: less memory traffic, same gradients.
-  torch::Tensor y = bn1(conv1(x)).relu_();
+  torch::Tensor y = Normalize(*bn1, conv1(x), bn_splits).relu_();
   if (bottleneck) {
-    y = bn2(conv2(y)).relu_();
-    y = bn3(conv3(y));
+    y = Normalize(*bn2, conv2(y), bn_splits).relu_();
+    y = Normalize(*bn3, conv3(y), bn_splits);
   } else {
-    y = bn2(conv2(y));
+    y = Normalize(*bn2, conv2(y), bn_splits);
   }
-  y += downsample ? downsample->forward(x) : x;
+  if (downsample) {
+    y += Normalize(*downsample[1]->as<nn::BatchNorm2d>(), downsample[0]->as<nn::Conv2d>()->forward(x), bn_splits);
+  } else {
+    y += x;
+  }
   return y.relu_();
 }
 
@@ -139,12 +165,18 @@ void ResNetImpl::FoldBatchNorm() {
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   TORCH_CHECK(!(folded_ && is_training()),
               "ResNet: BatchNorm was folded for inference; this network cannot be trained");
-  x = folded_ ? stem_conv(x).relu_() : stem_bn(stem_conv(x)).relu_();
+  x = folded_ ? stem_conv(x).relu_() : Normalize(*stem_bn, stem_conv(x), bn_splits_).relu_();
   if (config.stem == "torchvision") {
     x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   }
   x = layers->forward(x);
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+void ResNetImpl::SetBatchNormSplits(int64_t splits) {
+  TORCH_CHECK(splits >= 1, "SetBatchNormSplits: ", splits, " < 1");
+  bn_splits_ = splits;
+  for (const auto& block : layers->children()) block->as<Block>()->bn_splits = splits;
 }
 
 void ToChannelsLast(torch::nn::Module& module) {

@@ -40,6 +40,7 @@ struct BlockImpl : torch::nn::Module {
 
   bool bottleneck;
   bool folded = false;
+  int64_t bn_splits = 1;  // see ResNetImpl::SetBatchNormSplits
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
@@ -61,6 +62,13 @@ struct ResNetImpl : torch::nn::Module {
   void FoldBatchNorm();
   bool folded() const { return folded_; }
 
+  // In training mode, normalise each of `splits` sub-batches (the images i with
+  // i mod splits == g) with its own BatchNorm statistics, as if each ran on its own device: what
+  // MoCo's shuffling BatchNorm needs on one device. The batch must then be a multiple of
+  // `splits`. 1 (default): ordinary BatchNorm. Evaluation mode is unaffected.
+  void SetBatchNormSplits(int64_t splits);
+  int64_t batch_norm_splits() const { return bn_splits_; }
+
   ResNetConfig config;
   torch::nn::Conv2d stem_conv{nullptr};
   torch::nn::BatchNorm2d stem_bn{nullptr};
@@ -68,6 +76,7 @@ struct ResNetImpl : torch::nn::Module {
 
  private:
   bool folded_ = false;
+  int64_t bn_splits_ = 1;
 };
 TORCH_MODULE(ResNet);
 
