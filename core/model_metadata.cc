@@ -26,6 +26,7 @@ std::string ModelMetadata::ToJson() const {
                       {"total_steps", total_steps},
                       {"seed", seed},
                       {"training", nlohmann::json::parse(training_json.empty() ? "{}" : training_json)},
+                      {"monitor", nlohmann::json::parse(monitor_json.empty() ? "[]" : monitor_json)},
                       {"created_at", created_at},
                       {"software_version", software_version}};
   return j.dump(2);
@@ -62,6 +63,7 @@ absl::StatusOr<ModelMetadata> ModelMetadata::FromJson(const std::string& text) {
     m.total_steps = j.value("total_steps", int64_t{0});
     m.seed = j.value("seed", uint64_t{0});
     m.training_json = j.contains("training") ? j["training"].dump() : "{}";
+    m.monitor_json = j.contains("monitor") ? j["monitor"].dump() : "[]";
     m.created_at = j.value("created_at", "");
     m.software_version = j.value("software_version", "");
   } catch (const nlohmann::json::exception& e) {

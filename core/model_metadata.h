@@ -42,6 +42,9 @@ struct ModelMetadata {
   uint64_t seed = 0;
   // Hyper-parameters of the run, for resume (JSON object text).
   std::string training_json = "{}";
+  // The representation monitor's readings during pretraining (trainer/ssl_monitor.h): a JSON
+  // array of {"step", "knn_z_sigma_mad_backbone", ...} objects; "[]" when none were taken.
+  std::string monitor_json = "[]";
   std::string created_at;
   std::string software_version;
 

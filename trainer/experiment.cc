@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "core/file_util.h"
 #include "core/log.h"
+#include "core/model/checkpoint.h"
 #include "core/plot.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -51,11 +52,20 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     GALAXY_ASSIGN_OR_RETURN(PretrainResult p, RunPretrain(pretrain));
     pretrained = p.model;
   }
+  // The supervised baseline is always the pretrained network's architecture: the comparison is
+  // of the initialisation, nothing else.
+  FinetuneOptions redshift = options.redshift;
+  {
+    GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(pretrained));
+    redshift.arch = reader->metadata().arch;
+    redshift.stem = reader->metadata().stem;
+  }
+  log::Info(absl::StrFormat("label-efficiency: both arms use %s with the %s stem", redshift.arch, redshift.stem));
   ExperimentResult result;
   for (double fraction : options.fractions) {
     ExperimentRow row;
     row.fraction = fraction;
-    FinetuneOptions ssl = options.redshift;
+    FinetuneOptions ssl = redshift;
     ssl.data_path = options.data_path;
     ssl.init_path = pretrained;
     ssl.label_fraction = fraction;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,6 +20,7 @@
 #include "core/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/pending_losses.h"
+#include "trainer/ssl_monitor.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -29,7 +31,19 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"momentum", o.momentum},   {"temperature", o.temperature},
           {"lr_per_256", o.lr_per_256}, {"weight_decay", o.weight_decay},
           {"sgd_momentum", o.sgd_momentum}, {"total_steps", total_steps},
-          {"max_blur", o.max_blur},   {"rows", rows}};
+          {"max_blur", o.max_blur},   {"rows", rows},
+          {"dust", o.dust},           {"max_dust", o.max_dust},
+          {"bn_splits", o.bn_splits}};
+}
+
+// The order in which step `step`'s keys pass the key encoder under shuffling BatchNorm: a
+// permutation drawn from (seed, step), so that a resumed run shuffles as the uninterrupted one.
+torch::Tensor KeyOrder(int64_t n, uint64_t seed, int64_t step) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  Random rng(seed ^ 0x5B0FF1Eull, static_cast<uint64_t>(step));
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng.Below(static_cast<uint64_t>(i) + 1)]);
+  return torch::tensor(order, torch::kInt64);
 }
 
 void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
@@ -51,7 +65,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   const std::string model_path = options.out_dir + "/model.pt";
 
   log::Info("loading training data", {{"path", options.data_path}});
-  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(options.data_path, RowSelection()));
+  RowSelection rows;
+  rows.extra_columns = {"type"};  // for the representation monitor only, when present
+  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(options.data_path, rows));
   GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256File(options.data_path));
   const int64_t n = data.size();
   if (n < options.batch) {
@@ -78,6 +94,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   moco_config.queue = options.queue;
   moco_config.momentum = options.momentum;
   moco_config.temperature = options.temperature;
+  moco_config.bn_splits = options.bn_splits;
 
   torch::manual_seed(options.seed);
   Moco moco(backbone, moco_config);
@@ -148,6 +165,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     GALAXY_RETURN_IF_ERROR(reader->LoadOptimizer(optimizer));
     step = old.step;
     meta.band_noise = old.band_noise;
+    meta.monitor_json = old.monitor_json;
     log::Info("resuming", {{"checkpoint", checkpoint_path}, {"step", absl::StrCat(step)}});
   } else {
     meta.band_noise = EstimateBandNoise(data.images.narrow(0, 0, std::min<int64_t>(n, 2000)));
@@ -156,10 +174,41 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   AugmentOptions aug;
   aug.crop = crop;
   aug.max_blur = options.max_blur;
+  if (options.dust == "survey") {
+    const DustDistribution dust = FitDustDistribution(data.e_bv);
+    aug.dust_median = dust.median;
+    aug.dust_log_sigma = dust.log_sigma;
+    aug.max_dust = 0;  // no positive E(B-V) in the catalog: no dust change
+    log::Info(absl::StrFormat("dust augmentation: lognormal E(B-V), median %.4f, sigma(ln) %.3f (fitted to the data)",
+                              dust.median, dust.log_sigma));
+  } else {
+    aug.max_dust = options.dust == "uniform" ? options.max_dust : 0;
+  }
   aug.band_noise = meta.band_noise;
   aug.noise_on_device = cuda;
   aug.max_jitter = std::min(aug.max_jitter, std::max(0.0, (data.layout.height - crop) / 2.0 + 7));
   const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
+
+  std::optional<SslMonitor> monitor;
+  if (options.monitor_every > 0) {
+    SslMonitorOptions monitor_options;
+    monitor_options.crop = crop;
+    absl::StatusOr<SslMonitor> made = SslMonitor::Create(data, monitor_options);
+    if (made.ok()) {
+      monitor.emplace(*std::move(made));
+    } else {
+      log::Info(absl::StrCat("representation monitor off: ", made.status().message()));
+    }
+  }
+  PretrainResult result;
+  auto measure = [&](int64_t at) {
+    const SslMonitorReading reading = monitor->Measure(*moco->encoder_q, *moco->head_q, at);
+    log::Info(absl::StrCat("monitor: ", reading.Line()));
+    nlohmann::json history = nlohmann::json::parse(meta.monitor_json);
+    history.push_back(nlohmann::json::parse(reading.Json()));
+    meta.monitor_json = history.dump();
+    result.monitor.push_back(reading.Json());
+  };
 
   auto save = [&](int64_t at) -> absl::Status {
     meta.step = at;
@@ -175,7 +224,6 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     return writer.Save(checkpoint_path);
   };
 
-  PretrainResult result;
   result.checkpoint = checkpoint_path;
   EpochOrder order(n, options.seed);
   moco->train();
@@ -204,6 +252,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
         absl::StrFormat("loss became %f in step %d; stopped. %s; try a lower --lr", bad->value, bad->step + 1, kept));
   };
   try {
+    // The untrained network's reading: what pretraining has to beat.
+    if (monitor && step == 0) measure(0);
     while (step < total_steps && (stop_after <= 0 || steps_this_call < stop_after)) {
       const double lr = base_lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total_steps)));
       SetLearningRate(optimizer, lr);
@@ -219,7 +269,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
           view_q = view_q.contiguous(torch::MemoryFormat::ChannelsLast);
           view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
         }
-        out = moco->forward(view_q, view_k);
+        const torch::Tensor key_order =
+            options.bn_splits > 1 ? ToDeviceAsync(KeyOrder(options.batch, options.seed, step), device) : torch::Tensor();
+        out = moco->forward(view_q, view_k, key_order);
       }
       pending.Add(step, out.loss);
       if (readback == 1) GALAXY_RETURN_IF_ERROR(read_losses());
@@ -238,6 +290,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       const bool save_now = step % options.checkpoint_every == 0 || step == total_steps;
       const bool log_now = step % 10 == 0 || step == total_steps;
       if (save_now || log_now || step % readback == 0) GALAXY_RETURN_IF_ERROR(read_losses());
+      if (monitor && (step % options.monitor_every == 0 || step == total_steps)) measure(step);
       if (save_now) {
         GALAXY_RETURN_IF_ERROR(save(step));
         last_saved = step;

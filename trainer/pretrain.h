@@ -16,6 +16,8 @@ struct PretrainResult {
   double images_per_second = 0;
   std::string checkpoint;      // out_dir/checkpoint.pt
   std::string model;           // out_dir/model.pt (written when training completes)
+  // The representation monitor's readings of this call, as JSON objects (SslMonitorReading).
+  std::vector<std::string> monitor;
 };
 
 // Trains, logging progress (loss, accuracy, img/s, ETA), checkpointing every

@@ -72,6 +72,19 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--lr", pretrain.lr_per_256, "SGD learning rate per 256 images (cosine schedule)")->capture_default_str();
   pretrain_cmd->add_option("--weight-decay", pretrain.weight_decay, "SGD weight decay")->capture_default_str();
   pretrain_cmd->add_option("--max-blur", pretrain.max_blur, "Largest PSF-blur sigma of the augmentation, px")->capture_default_str();
+  pretrain_cmd->add_option("--dust", pretrain.dust,
+                           "New dust reddening of the views: survey (lognormal fitted to the data's e_bv) | "
+                           "uniform (U(0, --max-dust)) | none")
+      ->check(CLI::IsMember({"survey", "uniform", "none"}))
+      ->capture_default_str();
+  pretrain_cmd->add_option("--max-dust", pretrain.max_dust, "Largest E(B-V) of --dust uniform")->capture_default_str();
+  pretrain_cmd->add_option("--bn-splits", pretrain.bn_splits,
+                           "Shuffling BatchNorm: sub-batches with their own statistics (1: off)")
+      ->capture_default_str();
+  pretrain_cmd->add_option("--monitor-every", pretrain.monitor_every,
+                           "Steps between measurements of the representation (kNN redshift and type of a "
+                           "labelled held-out sample; 0: never)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--checkpoint-every", pretrain.checkpoint_every, "Steps between checkpoints")->capture_default_str();
   pretrain_cmd->add_option("--device", pretrain.device, "cpu | cuda | auto")->capture_default_str();
   pretrain_cmd->add_option("--seed", pretrain.seed, "Random seed")->capture_default_str();
@@ -174,6 +187,14 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--pretrain-steps", experiment.pretrain.steps, "Pretraining steps (when pretraining here)");
   label_efficiency->add_option("--pretrain-batch", experiment.pretrain.batch, "Pretraining batch")->capture_default_str();
   label_efficiency->add_option("--queue", experiment.pretrain.queue, "MoCo queue")->capture_default_str();
+  label_efficiency->add_option("--monitor-every", experiment.pretrain.monitor_every,
+                               "Representation monitor interval (when pretraining here)")
+      ->capture_default_str();
+  label_efficiency->add_option("--bn-splits", experiment.pretrain.bn_splits, "Shuffling BatchNorm sub-batches (when pretraining here)")
+      ->capture_default_str();
+  label_efficiency->add_option("--dust", experiment.pretrain.dust, "Dust augmentation (when pretraining here)")
+      ->check(CLI::IsMember({"survey", "uniform", "none"}))
+      ->capture_default_str();
   label_efficiency->add_option("--epochs", experiment.redshift.epochs, "Redshift-training epochs per run")->capture_default_str();
   label_efficiency->add_option("--steps", experiment.redshift.steps,
                                "Redshift-training steps per run, the same for every fraction (instead of --epochs)");

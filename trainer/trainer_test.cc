@@ -17,6 +17,7 @@
 #include "core/photoz_metrics.h"
 #include "core/hdf5_dataset.h"
 #include "core/synth_survey.h"
+#include "nlohmann/json.hpp"
 #include "tests/temp_dir.h"
 #include "trainer/pending_losses.h"
 #include "trainer/pretrain.h"
@@ -85,12 +86,24 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   const double early = Mean(pre->losses, 15, 35), late = Mean(pre->losses, 130, 150);
   EXPECT_LT(late, early - 0.1) << "early " << early << " late " << late;
   ASSERT_FALSE(pre->model.empty());
+  // The representation monitor read the untrained and the trained network; the checkpoint
+  // keeps its readings.
+  ASSERT_EQ(pre->monitor.size(), 2u);
+  for (const std::string& reading : pre->monitor) {
+    const nlohmann::json j = nlohmann::json::parse(reading);
+    EXPECT_GT(j.at("knn_z_sigma_mad_backbone").get<double>(), 0) << reading;
+    EXPECT_LT(j.at("knn_z_sigma_mad_backbone").get<double>(), 0.2) << reading;
+    EXPECT_GE(j.at("knn_type_accuracy_projection").get<double>(), 0) << reading;
+    EXPECT_LE(j.at("knn_type_accuracy_projection").get<double>(), 1) << reading;
+  }
+  EXPECT_EQ(nlohmann::json::parse(pre->monitor.back()).at("step").get<int64_t>(), 150);
 
   // 2. Nearest neighbours in the learned space share galaxy type far more often than chance.
   //    The checkpoint is loaded by the model library alone (what the indexer and server do).
   absl::StatusOr<GalaxyNet> net = LoadGalaxyNet(pre->model, torch::kCPU);
   ASSERT_TRUE(net.ok()) << net.status();
   EXPECT_EQ(net->metadata.embedding_dim, 128);
+  EXPECT_EQ(nlohmann::json::parse(net->metadata.monitor_json).size(), 2u);
   RowSelection all;
   all.extra_columns = {"type", "is_anomaly"};
   absl::StatusOr<TrainingData> loaded = LoadTrainingData(data, all);

@@ -1,0 +1,126 @@
+#include "trainer/ssl_monitor.h"
+
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/dataset_split.h"
+#include "core/model/augment.h"
+#include "core/photoz_metrics.h"
+
+namespace galaxy {
+namespace {
+
+// Rows of `data` in split part `part` with a finite redshift, at most `limit` of them.
+std::vector<int64_t> PickRows(const TrainingData& data, SplitPart part, int64_t limit) {
+  SplitFractions fractions;  // the default 0.8 / 0.1 / 0.1
+  const torch::Tensor z = data.redshift.to(torch::kCPU, torch::kFloat64);
+  const double* zp = z.data_ptr<double>();
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < data.size() && static_cast<int64_t>(rows.size()) < limit; ++i) {
+    if (!std::isfinite(zp[i]) || zp[i] < 0) continue;
+    if (SplitOf(data.ids[static_cast<size_t>(i)], /*seed=*/0, fractions) == part) rows.push_back(i);
+  }
+  return rows;
+}
+
+// L2-normalised backbone features and projection outputs of preprocessed images, in chunks.
+std::pair<torch::Tensor, torch::Tensor> Embed(ResNetImpl& encoder, ProjectionHeadImpl& head, const torch::Tensor& images) {
+  std::vector<torch::Tensor> features, projections;
+  for (int64_t start = 0; start < images.size(0); start += 256) {
+    const torch::Tensor f = encoder.forward(images.narrow(0, start, std::min<int64_t>(256, images.size(0) - start)));
+    features.push_back(f.to(torch::kFloat32));
+    projections.push_back(head.forward(f).to(torch::kFloat32));
+  }
+  namespace F = torch::nn::functional;
+  const auto unit = F::NormalizeFuncOptions().dim(1);
+  return {F::normalize(torch::cat(features), unit).cpu(), F::normalize(torch::cat(projections), unit).cpu()};
+}
+
+// kNN redshift sigma_MAD and type accuracy of queries against references (cosine similarity).
+void Score(const torch::Tensor& reference, const torch::Tensor& queries, const torch::Tensor& ref_z,
+           const torch::Tensor& query_z, const torch::Tensor& ref_type, const torch::Tensor& query_type, int k,
+           double* sigma_mad, double* accuracy) {
+  const int64_t kk = std::min<int64_t>(k, reference.size(0));
+  const torch::Tensor neighbours = std::get<1>(torch::mm(queries, reference.t()).topk(kk, 1));
+  const torch::Tensor z_hat = ref_z.index({neighbours}).mean(1);
+  std::vector<double> phot(z_hat.data_ptr<double>(), z_hat.data_ptr<double>() + z_hat.numel());
+  std::vector<double> spec(query_z.data_ptr<double>(), query_z.data_ptr<double>() + query_z.numel());
+  const absl::StatusOr<PhotozMetrics> m = ComputePhotozMetrics(phot, spec);
+  *sigma_mad = m.ok() ? m->sigma_mad : std::nan("");
+  if (!ref_type.defined()) return;
+  const int64_t classes = std::max(ref_type.max().item<int64_t>(), query_type.max().item<int64_t>()) + 1;
+  const torch::Tensor votes = torch::one_hot(ref_type.index({neighbours}), classes).sum(1);
+  *accuracy = (votes.argmax(1) == query_type).to(torch::kFloat64).mean().item<double>();
+}
+
+}  // namespace
+
+std::string SslMonitorReading::Line() const {
+  std::string line = absl::StrFormat("step %d: kNN z sigma_MAD %.4f (backbone) %.4f (projection)", step,
+                                     z_sigma_mad_backbone, z_sigma_mad_projection);
+  if (type_accuracy_backbone >= 0) {
+    absl::StrAppendFormat(&line, "; kNN type accuracy %.3f (backbone) %.3f (projection)", type_accuracy_backbone,
+                          type_accuracy_projection);
+  }
+  return line;
+}
+
+std::string SslMonitorReading::Json() const {
+  std::string json = absl::StrFormat(
+      "{\"step\":%d,\"knn_z_sigma_mad_backbone\":%.6f,\"knn_z_sigma_mad_projection\":%.6f", step,
+      z_sigma_mad_backbone, z_sigma_mad_projection);
+  if (type_accuracy_backbone >= 0) {
+    absl::StrAppendFormat(&json, ",\"knn_type_accuracy_backbone\":%.6f,\"knn_type_accuracy_projection\":%.6f",
+                          type_accuracy_backbone, type_accuracy_projection);
+  }
+  return json + "}";
+}
+
+absl::StatusOr<SslMonitor> SslMonitor::Create(const TrainingData& data, const SslMonitorOptions& options) {
+  const std::vector<int64_t> reference = PickRows(data, SplitPart::kTrain, options.reference);
+  const std::vector<int64_t> queries = PickRows(data, SplitPart::kTest, options.queries);
+  if (static_cast<int64_t>(reference.size()) <= options.k || queries.size() < 10) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        data.path, ": the representation monitor needs redshifts: ", reference.size(), " reference and ",
+        queries.size(), " query galaxies have one (need more than ", options.k, " and at least 10)"));
+  }
+  SslMonitor monitor;
+  monitor.options_ = options;
+  auto take = [&](const std::vector<int64_t>& rows, torch::Tensor* images, torch::Tensor* z, torch::Tensor* type) {
+    const torch::Tensor index = torch::tensor(rows, torch::kInt64);
+    const torch::Tensor on_device = index.to(data.images.device());
+    *images = PreprocessForModel(data.images.index_select(0, on_device), data.e_bv.index_select(0, on_device),
+                                 std::min<int64_t>(options.crop, data.images.size(2)))
+                  .contiguous();
+    *z = data.redshift.index_select(0, on_device).to(torch::kCPU, torch::kFloat64);
+    const auto it = data.extra.find("type");
+    if (it != data.extra.end()) *type = it->second.to(torch::kCPU).index_select(0, index).to(torch::kInt64);
+  };
+  take(reference, &monitor.reference_images_, &monitor.reference_z_, &monitor.reference_type_);
+  take(queries, &monitor.query_images_, &monitor.query_z_, &monitor.query_type_);
+  return monitor;
+}
+
+SslMonitorReading SslMonitor::Measure(ResNetImpl& encoder, ProjectionHeadImpl& head, int64_t step) const {
+  const bool encoder_training = encoder.is_training(), head_training = head.is_training();
+  encoder.eval();
+  head.eval();
+  SslMonitorReading r;
+  r.step = step;
+  {
+    torch::NoGradGuard no_grad;
+    const auto [ref_features, ref_projection] = Embed(encoder, head, reference_images_);
+    const auto [query_features, query_projection] = Embed(encoder, head, query_images_);
+    Score(ref_features, query_features, reference_z_, query_z_, reference_type_, query_type_, options_.k,
+          &r.z_sigma_mad_backbone, &r.type_accuracy_backbone);
+    Score(ref_projection, query_projection, reference_z_, query_z_, reference_type_, query_type_, options_.k,
+          &r.z_sigma_mad_projection, &r.type_accuracy_projection);
+  }
+  encoder.train(encoder_training);
+  head.train(head_training);
+  return r;
+}
+
+}  // namespace galaxy
