@@ -1,13 +1,57 @@
 #include "core/ingest_catalog.h"
 
 #include <cmath>
+#include <fstream>
 #include <unordered_set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace galaxy {
+
+absl::StatusOr<InputCatalog> ReadNumericCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::string line;
+  if (!std::getline(in, line)) return absl::InvalidArgumentError(absl::StrCat(path, ": empty"));
+  InputCatalog catalog;
+  for (absl::string_view h : absl::StrSplit(line, ',')) {
+    catalog.order.emplace_back(absl::StripAsciiWhitespace(h));
+  }
+  int64_t row = 0;
+  while (std::getline(in, line)) {
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    if (cells.size() != catalog.order.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", row + 2, " has ", cells.size(),
+                                                     " cells, the header ", catalog.order.size()));
+    }
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const std::string cell(absl::StripAsciiWhitespace(cells[c]));
+      const std::string& name = catalog.order[c];
+      double v = 0;
+      if (!absl::SimpleAtod(cell, &v)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", row + 2, " column '", name,
+                                                       "': '", cell, "' is not a number"));
+      }
+      catalog.values[name].push_back(v);
+      int64_t exact = 0;
+      if (absl::SimpleAtoi(cell, &exact)) catalog.integers[name].push_back(exact);
+    }
+    ++row;
+  }
+  // Keep exact integers only for columns that were integers on every row.
+  for (auto it = catalog.integers.begin(); it != catalog.integers.end();) {
+    it = static_cast<int64_t>(it->second.size()) == row ? std::next(it) : catalog.integers.erase(it);
+  }
+  catalog.rows = row;
+  if (row == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no rows after the header"));
+  return catalog;
+}
 
 std::string NativeColumnName(const std::string& name,
                              const std::map<std::string, std::string>& renames) {

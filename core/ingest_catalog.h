@@ -21,6 +21,12 @@ struct InputCatalog {
   std::map<std::string, std::vector<int64_t>> integers;  // exact 64-bit integer columns
 };
 
+// Reads a CSV file: a header line of column names, then rows of numeric cells (blank lines
+// skipped); columns whose every cell is an integer are also kept exactly in `integers`.
+// NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT naming the line and column of a
+// cell that is not a number, a row of the wrong length, or a file without rows.
+absl::StatusOr<InputCatalog> ReadNumericCsv(const std::string& path);
+
 // How input columns map onto the native layout.
 struct CatalogPlan {
   std::string id, ra, dec, e_bv, redshift;  // input names ("" when absent)

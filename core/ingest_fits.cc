@@ -271,47 +271,6 @@ absl::StatusOr<Frame> ReadFrame(const std::string& path, int band) {
   return frame;
 }
 
-// Reads a CSV of positions into a catalog (header line; numeric cells).
-absl::StatusOr<InputCatalog> ReadPositions(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::string line;
-  if (!std::getline(in, line)) return absl::InvalidArgumentError(absl::StrCat(path, ": empty"));
-  InputCatalog catalog;
-  for (absl::string_view h : absl::StrSplit(line, ',')) {
-    catalog.order.emplace_back(absl::StripAsciiWhitespace(h));
-  }
-  int64_t row = 0;
-  while (std::getline(in, line)) {
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    std::vector<std::string> cells = absl::StrSplit(line, ',');
-    if (cells.size() != catalog.order.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", row + 2, " has ", cells.size(),
-                                                     " cells, the header ", catalog.order.size()));
-    }
-    for (size_t c = 0; c < cells.size(); ++c) {
-      const std::string cell(absl::StripAsciiWhitespace(cells[c]));
-      const std::string& name = catalog.order[c];
-      double v = 0;
-      if (!absl::SimpleAtod(cell, &v)) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", row + 2, " column '", name,
-                                                       "': '", cell, "' is not a number"));
-      }
-      catalog.values[name].push_back(v);
-      int64_t exact = 0;
-      if (absl::SimpleAtoi(cell, &exact)) catalog.integers[name].push_back(exact);
-    }
-    ++row;
-  }
-  // Keep exact integers only for columns that were integers on every row.
-  for (auto it = catalog.integers.begin(); it != catalog.integers.end();) {
-    it = static_cast<int64_t>(it->second.size()) == row ? std::next(it) : catalog.integers.erase(it);
-  }
-  catalog.rows = row;
-  if (row == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no positions"));
-  return catalog;
-}
-
 // Bilinear sample of a frame at 0-based pixel-centre coordinates (inside the frame).
 float Bilinear(const Frame& f, double x, double y) {
   const long x0 = static_cast<long>(std::floor(x)), y0 = static_cast<long>(std::floor(y));
@@ -453,7 +412,7 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
     }
   }
   const int reference = options.bands.size() == 5 ? 2 : 0;  // r for ugriz
-  GALAXY_ASSIGN_OR_RETURN(InputCatalog catalog, ReadPositions(positions_csv));
+  GALAXY_ASSIGN_OR_RETURN(InputCatalog catalog, ReadNumericCsv(positions_csv));
   IngestReport report;
   // Pixel positions (r frame) become sky positions through the r frame's WCS.
   auto find = [&](const char* want) -> std::string {

@@ -59,6 +59,15 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_GT(table["knn_colours"]["sigma_mad"].get<double>(), 0.0);
   EXPECT_TRUE(IsPng(dir.File("le/label_efficiency.png")));
 
+  CommandResult probe = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data", data,
+                                             "--label", "type", "--fractions", "0.5,1", "--steps", "50", "--json",
+                                             dir.File("probe.json"), "--device", "cpu"});
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  EXPECT_TRUE(absl::StrContains(probe.out, "Linear probe: 5 classes")) << probe.out;
+  nlohmann::json probed = nlohmann::json::parse(std::ifstream(dir.File("probe.json")));
+  ASSERT_EQ(probed["rows"].size(), 2u);
+  EXPECT_EQ(probed["rows"][1]["confusion"].size(), 5u);
+
   CommandResult eval = RunTool("galaxy-train", {"eval", "--data", data, "--model", dir.File("le/ssl_1/model.pt"),
                                             "--json", dir.File("eval.json"), "--plot", dir.File("eval.png"),
                                             "--device", "cpu"});
@@ -85,6 +94,10 @@ TEST(TrainCliTest, ErrorsAreOneClearLine) {
   CommandResult bad = RunTool("galaxy-train", {"eval", "--data", "x.h5", "--model", dir.File("bad.pt"), "--device", "cpu"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(bad.err, "not a readable checkpoint")) << bad.err;
+  CommandResult fraction = RunTool("galaxy-train", {"probe", "--model", dir.File("bad.pt"), "--data", "x.h5", "--label",
+                                                "type", "--fractions", "0.1,2"});
+  EXPECT_EQ(fraction.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(fraction.err, "--fractions: 2 is outside (0, 1]")) << fraction.err;
 }
 
 TEST(TrainCliTest, BenchReportsThroughput) {

@@ -168,7 +168,9 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   const int64_t batch = std::min<int64_t>(options.batch, n);
   const int64_t per_epoch = std::max<int64_t>(1, n / batch);
   const int64_t total = options.steps > 0 ? options.steps : options.epochs * per_epoch;
-  const int64_t validate_every = std::max<int64_t>(1, std::min(per_epoch, total / 10));
+  // About 20 validations per run, whatever the label count: with few labels an epoch is a handful
+  // of steps, and validating every epoch (2,000 galaxies each time) cost more than the training.
+  const int64_t validate_every = std::max<int64_t>(1, total / 20);
   const std::string out_model = options.out_dir + "/model.pt";
   std::filesystem::create_directories(options.out_dir);
   GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256File(options.data_path));

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_join.h"
 #include "core/command_line.h"
+#include "core/file_util.h"
 #include "core/library_versions.h"
 #include "core/torch_info.h"
 #include "absl/strings/str_format.h"
@@ -11,6 +12,7 @@
 #include "core/status_macros.h"
 #include "trainer/experiment.h"
 #include "trainer/pretrain.h"
+#include "trainer/probe.h"
 #include "trainer/train_bench.h"
 #include "trainer/redshift_training.h"
 #include "trainer/train_commands.h"
@@ -202,6 +204,44 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")->capture_default_str();
   label_efficiency->add_option("--device", experiment.pretrain.device, "cpu | cuda | auto")->capture_default_str();
   label_efficiency->add_option("--threads", experiment.pretrain.threads, "CPU threads (0: all)")->capture_default_str();
+
+  galaxy::ProbeOptions probe;
+  std::string probe_fractions = "0.01,0.05,0.25,1", probe_json;
+  bool probe_print_json = false;
+  CLI::App* probe_cmd = cli.AddCommand(
+      "probe",
+      "Linear probe: a softmax regression on the frozen representation predicts a class label\n"
+      "(e.g. galaxy type) from a fraction of the labels; accuracy, recall per class, confusion matrix",
+      [&]() -> absl::Status {
+        probe.fractions.clear();
+        for (absl::string_view f : absl::StrSplit(probe_fractions, ',')) {
+          double v = 0;
+          if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat("--fractions: '", f, "' is not a number"));
+          probe.fractions.push_back(v);
+        }
+        GALAXY_ASSIGN_OR_RETURN(galaxy::ProbeReport report, galaxy::RunProbe(probe));
+        if (!probe_json.empty()) GALAXY_RETURN_IF_ERROR(galaxy::WriteFileAtomically(probe_json, report.Json() + "\n"));
+        std::cout << (probe_print_json ? report.Json() + "\n" : report.Markdown());
+        return absl::OkStatus();
+      });
+  probe_cmd->add_option("--model", probe.model_path, "Checkpoint (pretrained or trained)")->required();
+  probe_cmd->add_option("--data", probe.data_path, "Dataset (.h5)")->required();
+  probe_cmd->add_option("--label", probe.label_column, "Column of integer classes (in --data, or in --labels)")->required();
+  probe_cmd->add_option("--labels", probe.labels_csv, "CSV with ObjID and the --label column, joined by ObjID");
+  probe_cmd->add_option("--features", probe.features, "backbone | projection")
+      ->check(CLI::IsMember({"backbone", "projection"}))
+      ->capture_default_str();
+  probe_cmd->add_option("--fractions", probe_fractions, "Label fractions of the training part")->capture_default_str();
+  probe_cmd->add_option("--split", probe.split, "train,validation,test split by ID hash")->capture_default_str();
+  probe_cmd->add_option("--split-seed", probe.split_seed, "Seed of the split hash")->capture_default_str();
+  probe_cmd->add_option("--steps", probe.steps, "Full-batch optimiser steps")->capture_default_str();
+  probe_cmd->add_option("--lr", probe.lr, "Adam learning rate")->capture_default_str();
+  probe_cmd->add_option("--weight-decay", probe.weight_decay, "L2 penalty on the weights")->capture_default_str();
+  probe_cmd->add_option("--json", probe_json, "Write the report as JSON to this file");
+  probe_cmd->add_flag("--print-json", probe_print_json, "Print the JSON report instead of the table");
+  probe_cmd->add_option("--device", probe.device, "cpu | cuda | auto")->capture_default_str();
+  probe_cmd->add_option("--threads", probe.threads, "CPU threads (0: all)")->capture_default_str();
+  probe_cmd->add_option("--seed", probe.seed, "Random seed")->capture_default_str();
 
   galaxy::TrainBenchOptions bench;
   bool bench_json = false;

@@ -21,6 +21,7 @@
 #include "tests/temp_dir.h"
 #include "trainer/pending_losses.h"
 #include "trainer/pretrain.h"
+#include "trainer/probe.h"
 #include "trainer/redshift_training.h"
 #include "trainer/training_data.h"
 
@@ -152,6 +153,44 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   ASSERT_TRUE(tuned_net.ok());
   EXPECT_TRUE(tuned_net->metadata.has_redshift_head);
   EXPECT_TRUE(tuned_net->metadata.has_projection_head);
+
+  // 4. A linear probe on the frozen backbone predicts galaxy type better than the majority
+  //    class, from the dataset's column and from a CSV joined by ObjID alike.
+  ProbeOptions probe;
+  probe.model_path = pre->model;
+  probe.data_path = data;
+  probe.label_column = "type";
+  probe.fractions = {0.2, 1.0};
+  probe.steps = 200;
+  probe.device = "cpu";
+  absl::StatusOr<ProbeReport> probed = RunProbe(probe);
+  ASSERT_TRUE(probed.ok()) << probed.status();
+  ASSERT_EQ(probed->rows.size(), 2u);
+  EXPECT_EQ(probed->classes, 5);
+  EXPECT_LT(probed->rows[0].labels, probed->rows[1].labels);
+  int64_t counted = 0;
+  for (const auto& row : probed->rows[1].confusion) {
+    for (int64_t v : row) counted += v;
+  }
+  EXPECT_EQ(counted, probed->test_count);
+  std::cout << probed->Markdown();
+  EXPECT_GT(probed->rows[1].accuracy, probed->majority_accuracy + 0.05) << probed->Markdown();
+  {
+    std::ofstream csv(dir.File("labels.csv"));
+    csv << "ObjID,morph\n";
+    for (size_t i = 0; i < loaded->ids.size(); ++i) {
+      csv << loaded->ids[i] << "," << static_cast<int>(type[static_cast<int64_t>(i)].item<double>()) << "\n";
+    }
+  }
+  ProbeOptions from_csv = probe;
+  from_csv.labels_csv = dir.File("labels.csv");
+  from_csv.label_column = "morph";
+  absl::StatusOr<ProbeReport> joined = RunProbe(from_csv);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_NEAR(joined->rows[1].accuracy, probed->rows[1].accuracy, 1e-9);
+  ProbeOptions missing = probe;
+  missing.label_column = "morphology";
+  EXPECT_EQ(RunProbe(missing).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {

@@ -1,0 +1,235 @@
+#include "trainer/probe.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/dataset_split.h"
+#include "core/ingest_catalog.h"
+#include "core/log.h"
+#include "core/model/augment.h"
+#include "core/model/checkpoint.h"
+#include "core/status_macros.h"
+#include "core/torch_info.h"
+#include "nlohmann/json.hpp"
+#include "trainer/training_data.h"
+
+namespace galaxy {
+namespace {
+
+constexpr int64_t kMaxClasses = 1000;
+
+absl::Status Validate(const ProbeOptions& o) {
+  if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
+  if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
+  if (o.label_column.empty()) return absl::InvalidArgumentError("--label: required");
+  if (o.features != "backbone" && o.features != "projection") {
+    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", o.features, "' (backbone or projection)"));
+  }
+  if (o.fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
+  for (double f : o.fractions) {
+    if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
+  }
+  if (o.steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps: ", o.steps, " < 1"));
+  if (!(o.lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--lr: ", o.lr, " must be > 0"));
+  if (!(o.weight_decay >= 0)) return absl::InvalidArgumentError(absl::StrCat("--weight-decay: ", o.weight_decay, " < 0"));
+  return absl::OkStatus();
+}
+
+// The label of every row (-1: unlabelled): the dataset's column, or the CSV's joined by ObjID.
+absl::StatusOr<std::vector<int64_t>> Labels(const ProbeOptions& o, const TrainingData& data) {
+  std::vector<double> values(static_cast<size_t>(data.size()), std::nan(""));
+  if (o.labels_csv.empty()) {
+    const auto it = data.extra.find(o.label_column);
+    if (it == data.extra.end()) {
+      return absl::NotFoundError(absl::StrCat(o.data_path, ": no column '", o.label_column,
+                                              "' (give --labels CSV with ObjID and ", o.label_column, ")"));
+    }
+    const torch::Tensor column = it->second.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::copy(column.data_ptr<double>(), column.data_ptr<double>() + column.numel(), values.begin());
+  } else {
+    GALAXY_ASSIGN_OR_RETURN(InputCatalog csv, ReadNumericCsv(o.labels_csv));
+    const auto ids = csv.integers.find("ObjID");
+    const auto labels = csv.values.find(o.label_column);
+    if (ids == csv.integers.end() || labels == csv.values.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(o.labels_csv, ": needs integer column 'ObjID' and column '",
+                                                     o.label_column, "'"));
+    }
+    std::unordered_map<int64_t, double> by_id;
+    for (int64_t r = 0; r < csv.rows; ++r) by_id[ids->second[static_cast<size_t>(r)]] = labels->second[static_cast<size_t>(r)];
+    int64_t joined = 0;
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (auto hit = by_id.find(data.ids[i]); hit != by_id.end()) {
+        values[i] = hit->second;
+        ++joined;
+      }
+    }
+    log::Info(absl::StrFormat("probe: %d of %d CSV labels joined to galaxies of %s", joined, csv.rows, o.data_path));
+  }
+  std::vector<int64_t> out(values.size(), -1);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    if (!std::isfinite(v) || v < 0) continue;
+    if (v != std::floor(v) || v >= kMaxClasses) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "label '", o.label_column, "' of galaxy ", data.ids[i], " is ", v, ": classes must be integers in 0..",
+          kMaxClasses - 1));
+    }
+    out[i] = static_cast<int64_t>(v);
+  }
+  return out;
+}
+
+// Frozen features of every row, N x D float32 on the CPU.
+torch::Tensor Features(GalaxyNet& net, const TrainingData& data, bool projection, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  const int64_t crop = std::min<int64_t>(net.metadata.image_size, data.images.size(2));
+  for (int64_t start = 0; start < data.size(); start += 256) {
+    const int64_t n = std::min<int64_t>(256, data.size() - start);
+    const torch::Tensor x = PreprocessForModel(data.images.narrow(0, start, n).to(device),
+                                               data.e_bv.narrow(0, start, n).to(device), crop);
+    torch::Tensor f = net.backbone(x);
+    if (projection) f = net.projection(f);
+    parts.push_back(f.to(torch::kCPU, torch::kFloat32));
+  }
+  return torch::cat(parts);
+}
+
+// Multinomial logistic regression, full batch, Adam; returns the test part's predictions.
+torch::Tensor FitAndPredict(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
+                            int64_t classes, const ProbeOptions& o) {
+  torch::manual_seed(o.seed);
+  torch::nn::Linear linear(train_x.size(1), classes);
+  torch::optim::Adam adam(linear->parameters(), torch::optim::AdamOptions(o.lr));
+  for (int step = 0; step < o.steps; ++step) {
+    adam.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(linear(train_x), train_y) +
+                         o.weight_decay * linear->weight.pow(2).sum();
+    loss.backward();
+    adam.step();
+  }
+  torch::NoGradGuard no_grad;
+  return linear(test_x).argmax(1);
+}
+
+}  // namespace
+
+std::string ProbeReport::Markdown() const {
+  std::string md = absl::StrFormat(
+      "Linear probe: %d classes, %d test galaxies; predicting the most common class: accuracy %.3f\n\n"
+      "| label fraction | labels | accuracy | recall per class |\n| --- | --- | --- | --- |\n",
+      classes, test_count, majority_accuracy);
+  for (const ProbeRow& r : rows) {
+    std::string recall;
+    for (size_t c = 0; c < r.recall.size(); ++c) absl::StrAppendFormat(&recall, "%s%.2f", c ? " " : "", r.recall[c]);
+    absl::StrAppendFormat(&md, "| %g | %d | %.3f | %s |\n", r.fraction, r.labels, r.accuracy, recall);
+  }
+  if (!rows.empty()) {
+    const ProbeRow& last = rows.back();
+    absl::StrAppendFormat(&md, "\nConfusion matrix at fraction %g (rows: true class, columns: predicted):\n\n", last.fraction);
+    for (const auto& row : last.confusion) {
+      std::string line = "|";
+      for (int64_t v : row) absl::StrAppendFormat(&line, " %d |", v);
+      md += line + "\n";
+    }
+  }
+  return md;
+}
+
+std::string ProbeReport::Json() const {
+  nlohmann::json j = {{"classes", classes}, {"test_count", test_count}, {"majority_accuracy", majority_accuracy},
+                      {"class_counts", class_counts}};
+  nlohmann::json list = nlohmann::json::array();
+  for (const ProbeRow& r : rows) {
+    list.push_back({{"fraction", r.fraction}, {"labels", r.labels}, {"accuracy", r.accuracy},
+                    {"recall", r.recall}, {"confusion", r.confusion}});
+  }
+  j["rows"] = list;
+  return j.dump(2);
+}
+
+absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
+  GALAXY_RETURN_IF_ERROR(Validate(o));
+  SetCpuThreads(o.threads);
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(o.device));
+  const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions split, ParseSplitFractions(o.split));
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(o.model_path, device));
+  if (o.features == "projection" && !net.projection) {
+    return absl::InvalidArgumentError(absl::StrCat("--features projection: ", o.model_path, " has no projection head"));
+  }
+  RowSelection rows;
+  if (o.labels_csv.empty()) rows.extra_columns = {o.label_column};
+  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
+  if (data.layout.bands != net.metadata.bands()) {
+    return absl::InvalidArgumentError(absl::StrCat(o.model_path, " was trained on ", net.metadata.bands(),
+                                                   " bands; ", o.data_path, " has ", data.layout.bands));
+  }
+  GALAXY_ASSIGN_OR_RETURN(std::vector<int64_t> labels, Labels(o, data));
+
+  std::vector<int64_t> train_rows, test_rows;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    if (labels[static_cast<size_t>(i)] < 0) continue;
+    const SplitPart part = SplitOf(data.ids[static_cast<size_t>(i)], o.split_seed, split);
+    if (part == SplitPart::kTrain) train_rows.push_back(i);
+    if (part == SplitPart::kTest) test_rows.push_back(i);
+  }
+  if (train_rows.size() < 10 || test_rows.size() < 10) {
+    return absl::FailedPreconditionError(absl::StrCat("probe: ", train_rows.size(), " training and ", test_rows.size(),
+                                                      " test galaxies are labelled; at least 10 of each are needed"));
+  }
+  log::Info(absl::StrFormat("probe: embedding %d galaxies with %s (%s features)", data.size(), o.model_path, o.features));
+  const torch::Tensor features = Features(net, data, o.features == "projection", device);
+  const torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64);
+  const torch::Tensor test_index = torch::tensor(test_rows, torch::kInt64);
+  const torch::Tensor all_train = torch::tensor(train_rows, torch::kInt64);
+  // Standardised on the whole training part (no labels are used for that).
+  const torch::Tensor mean = features.index_select(0, all_train).mean(0);
+  const torch::Tensor scale = features.index_select(0, all_train).std(0).clamp_min(1e-6);
+  const torch::Tensor x = (features - mean) / scale;
+  const torch::Tensor test_x = x.index_select(0, test_index), test_y = label_tensor.index_select(0, test_index);
+
+  ProbeReport report;
+  report.classes = label_tensor.max().item<int64_t>() + 1;
+  report.test_count = static_cast<int64_t>(test_rows.size());
+  report.class_counts.assign(static_cast<size_t>(report.classes), 0);
+  for (int64_t r : test_rows) ++report.class_counts[static_cast<size_t>(labels[static_cast<size_t>(r)])];
+  const int64_t majority = torch::bincount(label_tensor.index_select(0, all_train)).argmax().item<int64_t>();
+  report.majority_accuracy = (test_y == majority).to(torch::kFloat64).mean().item<double>();
+  for (double fraction : o.fractions) {
+    std::vector<int64_t> chosen;
+    for (int64_t r : train_rows) {
+      if (InLabelFraction(data.ids[static_cast<size_t>(r)], fraction)) chosen.push_back(r);
+    }
+    if (chosen.size() < 2) {
+      log::Warn(absl::StrFormat("probe: fraction %g leaves %d labels; skipped", fraction, chosen.size()));
+      continue;
+    }
+    const torch::Tensor index = torch::tensor(chosen, torch::kInt64);
+    const torch::Tensor predicted =
+        FitAndPredict(x.index_select(0, index), label_tensor.index_select(0, index), test_x, report.classes, o);
+    ProbeRow row;
+    row.fraction = fraction;
+    row.labels = static_cast<int64_t>(chosen.size());
+    row.accuracy = (predicted == test_y).to(torch::kFloat64).mean().item<double>();
+    row.confusion.assign(static_cast<size_t>(report.classes), std::vector<int64_t>(static_cast<size_t>(report.classes), 0));
+    for (int64_t i = 0; i < test_y.size(0); ++i) {
+      ++row.confusion[static_cast<size_t>(test_y[i].item<int64_t>())][static_cast<size_t>(predicted[i].item<int64_t>())];
+    }
+    for (int64_t c = 0; c < report.classes; ++c) {
+      const int64_t total = report.class_counts[static_cast<size_t>(c)];
+      row.recall.push_back(total > 0 ? static_cast<double>(row.confusion[static_cast<size_t>(c)][static_cast<size_t>(c)]) / total
+                                     : std::nan(""));
+    }
+    log::Info(absl::StrFormat("probe: fraction %g (%d labels): test accuracy %.3f", fraction, row.labels, row.accuracy));
+    report.rows.push_back(std::move(row));
+  }
+  return report;
+}
+
+}  // namespace galaxy
