@@ -77,6 +77,14 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_EQ(report["model_kind"], "finetuned");
   EXPECT_EQ(report["test"]["count"], report["knn_colours_baseline"]["test_count"]);
   EXPECT_EQ(report["per_bin"].size(), 8u);
+  // The pdfs' calibration: a PIT histogram over every test galaxy, coverages and CRPS in range.
+  int64_t pit_total = 0;
+  for (const auto& c : report["pdf"]["pit_histogram"]) pit_total += c.get<int64_t>();
+  EXPECT_EQ(pit_total, report["test"]["count"].get<int64_t>());
+  EXPECT_GE(report["pdf"]["coverage_95"].get<double>(), report["pdf"]["coverage_68"].get<double>());
+  EXPECT_GT(report["pdf"]["crps_mean"].get<double>(), 0.0);
+  EXPECT_LT(report["pdf"]["crps_mean"].get<double>(), 0.2);
+  EXPECT_TRUE(absl::StrContains(eval.out, "PIT histogram")) << eval.out;
   EXPECT_TRUE(IsPng(dir.File("eval.png")));
 }
 

@@ -1,5 +1,6 @@
 #include "trainer/redshift_training.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -25,8 +26,11 @@ namespace {
 torch::Device DeviceOf(DeviceKind kind) { return kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU; }
 
 // Mean and sigma of the redshift pdf for every galaxy of `data`, in eval mode.
+// Mean and spread of each galaxy's redshift pdf; with `pit` and `crps`, also how well the pdf
+// describes the galaxy's known redshift (ScorePdf).
 void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch,
-             std::vector<double>* mean, std::vector<double>* sigma) {
+             std::vector<double>* mean, std::vector<double>* sigma, std::vector<double>* pit = nullptr,
+             std::vector<double>* crps = nullptr) {
   torch::NoGradGuard no_grad;
   const bool was_training = net.backbone->is_training();
   net.backbone->eval();
@@ -41,6 +45,12 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
     const torch::Tensor m = e.mean.to(torch::kCPU, torch::kFloat64), s = e.sigma.to(torch::kCPU, torch::kFloat64);
     mean->insert(mean->end(), m.data_ptr<double>(), m.data_ptr<double>() + n);
     sigma->insert(sigma->end(), s.data_ptr<double>(), s.data_ptr<double>() + n);
+    if (pit != nullptr && crps != nullptr) {
+      const PdfScores scores = ScorePdf(e.pdf, data.redshift.narrow(0, start, n), net.bins);
+      const torch::Tensor p = scores.pit.cpu(), c = scores.crps.cpu();
+      pit->insert(pit->end(), p.data_ptr<double>(), p.data_ptr<double>() + n);
+      crps->insert(crps->end(), c.data_ptr<double>(), c.data_ptr<double>() + n);
+    }
   }
   if (was_training) {
     net.backbone->train();
@@ -287,11 +297,25 @@ absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
   EvalReport report;
   report.model_kind = net.metadata.kind;
   try {
-    Predict(net, test, device, options.batch, &report.z_phot, &report.z_err);
+    Predict(net, test, device, options.batch, &report.z_phot, &report.z_err, &report.pit, &report.crps);
   } catch (const std::exception& e) {
     return StatusFromException(e, "evaluation");
   }
   report.z_spec = ToVector(test.redshift);
+  report.pit_histogram.assign(10, 0);
+  double crps_sum = 0;
+  int64_t in_68 = 0, in_95 = 0;
+  for (size_t i = 0; i < report.pit.size(); ++i) {
+    const double p = report.pit[i];
+    ++report.pit_histogram[static_cast<size_t>(std::clamp(static_cast<int>(p * 10), 0, 9))];
+    in_68 += p >= 0.16 && p <= 0.84;
+    in_95 += p >= 0.025 && p <= 0.975;
+    crps_sum += report.crps[i];
+  }
+  const double count = std::max<double>(1, static_cast<double>(report.pit.size()));
+  report.crps_mean = crps_sum / count;
+  report.coverage_68 = static_cast<double>(in_68) / count;
+  report.coverage_95 = static_cast<double>(in_95) / count;
   GALAXY_ASSIGN_OR_RETURN(report.overall, ComputePhotozMetrics(report.z_phot, report.z_spec));
   std::vector<double> edges;
   for (double e = 0; e < 0.4 + 1e-9; e += 0.05) edges.push_back(e);
@@ -310,7 +334,11 @@ std::string EvalReportJson(const EvalReport& r) {
   for (const PhotozMetrics& m : r.per_bin) bins.push_back(nlohmann::json::parse(PhotozMetricsJson(m)));
   nlohmann::json j = {{"model_kind", r.model_kind},
                       {"test", nlohmann::json::parse(PhotozMetricsJson(r.overall))},
-                      {"per_bin", bins}};
+                      {"per_bin", bins},
+                      {"pdf", {{"crps_mean", r.crps_mean},
+                               {"coverage_68", r.coverage_68},
+                               {"coverage_95", r.coverage_95},
+                               {"pit_histogram", r.pit_histogram}}}};
   if (r.has_baseline) j["knn_colours_baseline"] = nlohmann::json::parse(PhotozBaselineJson(r.baseline));
   return j.dump(2);
 }

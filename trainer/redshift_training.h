@@ -45,6 +45,12 @@ struct EvalReport {
   bool has_baseline = false;
   PhotozBaselineReport baseline;
   std::vector<double> z_spec, z_phot, z_err;  // per test galaxy
+  // Calibration of the predicted pdfs (core/model/heads.h ScorePdf): per test galaxy PIT and
+  // CRPS; their summary: the PIT histogram in 10 equal bins (flat when calibrated), mean CRPS,
+  // and the fractions of true redshifts inside the central 68% and 95% intervals.
+  std::vector<double> pit, crps;
+  std::vector<int64_t> pit_histogram;
+  double crps_mean = 0, coverage_68 = 0, coverage_95 = 0;
   std::string model_kind;
 };
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/file_util.h"
 #include "core/plot.h"
@@ -51,6 +52,12 @@ absl::Status RunEvalCommand(const EvalOptions& options, const std::string& json_
     std::cout << absl::StrFormat("%-22s %8d %10.4f\n", "predict the mean", report.baseline.predict_mean.count,
                                  report.baseline.predict_mean.sigma_mad);
   }
+  std::string pit;
+  for (int64_t c : report.pit_histogram) absl::StrAppend(&pit, pit.empty() ? "" : " ", c);
+  std::cout << absl::StrFormat(
+      "redshift pdfs: mean CRPS %.4f; true z inside the 68%% interval %.3f, the 95%% interval %.3f\n"
+      "  PIT histogram (10 bins, flat when calibrated): %s\n",
+      report.crps_mean, report.coverage_68, report.coverage_95, pit);
   std::cout << "per z_spec bin:\n";
   for (const PhotozMetrics& m : report.per_bin) {
     if (m.count == 0) continue;

@@ -36,6 +36,18 @@ absl::Status Devices() {
   return absl::OkStatus();
 }
 
+// "0.01,0.05,1" -> {0.01, 0.05, 1}; INVALID_ARGUMENT naming a cell that is not a number (the
+// range is checked by the command's own options).
+absl::StatusOr<std::vector<double>> ParseFractionList(const std::string& text) {
+  std::vector<double> out;
+  for (absl::string_view f : absl::StrSplit(text, ',')) {
+    double v = 0;
+    if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat("--fractions: '", f, "' is not a number"));
+    out.push_back(v);
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace galaxy
 
@@ -155,13 +167,9 @@ int main(int argc, char** argv) {
   std::string experiment_fractions = "0.01,0.05,0.25,1";
   CLI::App* label_efficiency = nullptr;
   auto run_label_efficiency = [&]() -> absl::Status {
-    experiment.fractions.clear();
-    for (absl::string_view f : absl::StrSplit(experiment_fractions, ',')) {
-      double v = 0;
-      if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat("--fractions: '", f, "' is not a number"));
-      experiment.fractions.push_back(v);
-    }
+    GALAXY_ASSIGN_OR_RETURN(experiment.fractions, galaxy::ParseFractionList(experiment_fractions));
     experiment.redshift.device = experiment.pretrain.device;
+    experiment.pretrain.seed = experiment.redshift.seed;
     experiment.redshift.threads = experiment.pretrain.threads;
     experiment.redshift.arch = experiment.pretrain.arch;
     experiment.redshift.stem = experiment.pretrain.stem;
@@ -202,6 +210,9 @@ int main(int argc, char** argv) {
                                "Redshift-training steps per run, the same for every fraction (instead of --epochs)");
   label_efficiency->add_option("--batch", experiment.redshift.batch, "Redshift-training batch")->capture_default_str();
   label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")->capture_default_str();
+  label_efficiency->add_option("--seed", experiment.redshift.seed,
+                               "Seed of the redshift trainings (and of pretraining, when done here)")
+      ->capture_default_str();
   label_efficiency->add_option("--device", experiment.pretrain.device, "cpu | cuda | auto")->capture_default_str();
   label_efficiency->add_option("--threads", experiment.pretrain.threads, "CPU threads (0: all)")->capture_default_str();
 
@@ -213,12 +224,7 @@ int main(int argc, char** argv) {
       "Linear probe: a softmax regression on the frozen representation predicts a class label\n"
       "(e.g. galaxy type) from a fraction of the labels; accuracy, recall per class, confusion matrix",
       [&]() -> absl::Status {
-        probe.fractions.clear();
-        for (absl::string_view f : absl::StrSplit(probe_fractions, ',')) {
-          double v = 0;
-          if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat("--fractions: '", f, "' is not a number"));
-          probe.fractions.push_back(v);
-        }
+        GALAXY_ASSIGN_OR_RETURN(probe.fractions, galaxy::ParseFractionList(probe_fractions));
         GALAXY_ASSIGN_OR_RETURN(galaxy::ProbeReport report, galaxy::RunProbe(probe));
         if (!probe_json.empty()) GALAXY_RETURN_IF_ERROR(galaxy::WriteFileAtomically(probe_json, report.Json() + "\n"));
         std::cout << (probe_print_json ? report.Json() + "\n" : report.Markdown());

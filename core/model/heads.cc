@@ -39,4 +39,32 @@ RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBin
   return e;
 }
 
+PdfScores ScorePdf(const torch::Tensor& pdf, const torch::Tensor& z_true, const RedshiftBins& bins) {
+  const torch::Tensor p = pdf.to(torch::kFloat64);
+  const torch::Tensor z = z_true.to(p.device(), torch::kFloat64);
+  const int64_t n_bins = p.size(1);
+  const double width = bins.width();
+  // CDF at each bin's upper edge, and below each bin's lower edge.
+  const torch::Tensor upper = p.cumsum(1);
+  const torch::Tensor lower = upper - p;
+  // Position of z in bin units, clamped to the range; the CDF is linear inside a bin.
+  const torch::Tensor u = ((z - bins.z_min) / width).clamp(0, static_cast<double>(n_bins));
+  const torch::Tensor k = u.floor().clamp_max(static_cast<double>(n_bins - 1)).to(torch::kInt64).unsqueeze(1);
+  const torch::Tensor frac = (u.unsqueeze(1) - k.to(torch::kFloat64)).clamp(0, 1);
+  PdfScores out;
+  out.pit = (lower.gather(1, k) + p.gather(1, k) * frac).squeeze(1);
+  // CRPS, exactly for a CDF linear inside each bin: the bins wholly below z add
+  // integral F^2, those wholly above add integral (1 - F)^2, and z's own bin is split at z.
+  // For F going linearly from a to b over a length L: integral F^2 = L (a^2 + ab + b^2) / 3.
+  auto squares = [](const torch::Tensor& a, const torch::Tensor& b) { return (a * a + a * b + b * b) / 3; };
+  const torch::Tensor index = torch::arange(n_bins, p.options().dtype(torch::kInt64)).unsqueeze(0);
+  const torch::Tensor below = (index < k).to(torch::kFloat64), above = (index > k).to(torch::kFloat64);
+  const torch::Tensor whole = (below * squares(lower, upper) + above * squares(1 - lower, 1 - upper)).sum(1) * width;
+  const torch::Tensor a = lower.gather(1, k).squeeze(1), b = upper.gather(1, k).squeeze(1);
+  const torch::Tensor f = frac.squeeze(1), at_z = a + (b - a) * f;
+  const torch::Tensor own = (f * squares(a, at_z) + (1 - f) * squares(1 - at_z, 1 - b)) * width;
+  out.crps = whole + own;
+  return out;
+}
+
 }  // namespace galaxy

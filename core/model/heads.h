@@ -41,6 +41,16 @@ struct RedshiftEstimate {
 };
 RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins);
 
+// How well binned pdfs (N x bins, rows summing to 1, uniform within each bin) describe the true
+// redshifts z_true (N): the probability integral transform PIT = CDF(z_true) (uniform on [0, 1]
+// for calibrated pdfs; z_true inside the central 68% interval exactly when 0.16 <= PIT <= 0.84)
+// and the continuous ranked probability score CRPS = integral (CDF(z) - H(z - z_true))^2 dz over
+// [z_min, z_max], in redshift units (lower is better). Both N, float64, on the pdf's device.
+struct PdfScores {
+  torch::Tensor pit, crps;
+};
+PdfScores ScorePdf(const torch::Tensor& pdf, const torch::Tensor& z_true, const RedshiftBins& bins);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_CORE_MODEL_HEADS_H_
