@@ -196,6 +196,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     absl::StatusOr<SslMonitor> made = SslMonitor::Create(data, monitor_options);
     if (made.ok()) {
       monitor.emplace(*std::move(made));
+      log::Info(absl::StrFormat("monitor: %d reference and %d query galaxies; kNN on their aperture colours: "
+                                "sigma_MAD %.4f",
+                                monitor->reference_count(), monitor->query_count(), monitor->colour_sigma_mad()));
     } else {
       log::Info(absl::StrCat("representation monitor off: ", made.status().message()));
     }

@@ -7,6 +7,8 @@
 #include "absl/strings/str_format.h"
 #include "core/dataset_split.h"
 #include "core/model/augment.h"
+#include "core/photometry.h"
+#include "core/photoz_baseline.h"
 #include "core/photoz_metrics.h"
 
 namespace galaxy {
@@ -55,6 +57,24 @@ void Score(const torch::Tensor& reference, const torch::Tensor& queries, const t
   *accuracy = (votes.argmax(1) == query_type).to(torch::kFloat64).mean().item<double>();
 }
 
+// Colour features (core/photometry.h) of rows of the raw images (N x C x H x W), row-major.
+std::vector<double> ColourRows(const TrainingData& data, const std::vector<int64_t>& rows) {
+  const torch::Tensor images = data.images.index_select(0, torch::tensor(rows, torch::kInt64).to(data.images.device()))
+                                   .to(torch::kCPU, torch::kFloat32)
+                                   .contiguous();
+  const torch::Tensor ebv = data.e_bv.to(torch::kCPU, torch::kFloat64);
+  const int64_t c = images.size(1), h = images.size(2), w = images.size(3);
+  std::vector<double> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::vector<double> fluxes =
+        ApertureFluxes(images.data_ptr<float>() + static_cast<int64_t>(i) * c * h * w, static_cast<int>(c),
+                       static_cast<int>(h), static_cast<int>(w), kDefaultApertureRadiusPx);
+    const std::vector<double> f = ColourFeatures(fluxes, ebv[rows[i]].item<double>());
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string SslMonitorReading::Line() const {
@@ -100,6 +120,18 @@ absl::StatusOr<SslMonitor> SslMonitor::Create(const TrainingData& data, const Ss
   };
   take(reference, &monitor.reference_images_, &monitor.reference_z_, &monitor.reference_type_);
   take(queries, &monitor.query_images_, &monitor.query_z_, &monitor.query_type_);
+  // The classical reference on the same galaxies.
+  const std::vector<double> ref_colours = ColourRows(data, reference), query_colours = ColourRows(data, queries);
+  const int dim = static_cast<int>(ref_colours.size() / reference.size());
+  const std::vector<double> ref_z(monitor.reference_z_.data_ptr<double>(),
+                                  monitor.reference_z_.data_ptr<double>() + monitor.reference_z_.numel());
+  const std::vector<double> query_z(monitor.query_z_.data_ptr<double>(),
+                                    monitor.query_z_.data_ptr<double>() + monitor.query_z_.numel());
+  absl::StatusOr<KnnRegressor> knn = KnnRegressor::Fit(ref_colours, dim, ref_z, options.k);
+  if (knn.ok()) {
+    const absl::StatusOr<PhotozMetrics> m = ComputePhotozMetrics(knn->Predict(query_colours), query_z);
+    if (m.ok()) monitor.colour_sigma_mad_ = m->sigma_mad;
+  }
   return monitor;
 }
 

@@ -58,6 +58,10 @@ class SslMonitor {
   // and scores the neighbours. Not thread-safe with training on the same modules.
   SslMonitorReading Measure(ResNetImpl& encoder, ProjectionHeadImpl& head, int64_t step) const;
 
+  // sigma_MAD of the same kNN on the sample's de-reddened aperture colours and r magnitude
+  // (core/photometry.h): the classical figure the representation's is to be read against.
+  double colour_sigma_mad() const { return colour_sigma_mad_; }
+
   int64_t reference_count() const { return reference_z_.size(0); }
   int64_t query_count() const { return query_z_.size(0); }
 
@@ -66,6 +70,7 @@ class SslMonitor {
   torch::Tensor reference_images_, query_images_;  // preprocessed: de-reddened, centre-cropped
   torch::Tensor reference_z_, query_z_;            // float64, CPU
   torch::Tensor reference_type_, query_type_;      // int64, CPU; undefined without types
+  double colour_sigma_mad_ = 0;
 };
 
 }  // namespace galaxy
