@@ -68,6 +68,17 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   ASSERT_EQ(probed["rows"].size(), 2u);
   EXPECT_EQ(probed["rows"][1]["confusion"].size(), 5u);
 
+  CommandResult quality = RunTool("galaxy-train", {"quality", "--model", dir.File("le/pretrain/model.pt"), "--data",
+                                               data, "--k", "5", "--json", dir.File("quality.json"), "--device", "cpu"});
+  ASSERT_EQ(quality.exit_code, 0) << quality.err;
+  EXPECT_TRUE(absl::StrContains(quality.out, "same-type precision@5")) << quality.out;
+  nlohmann::json q = nlohmann::json::parse(std::ifstream(dir.File("quality.json")));
+  EXPECT_EQ(q["galaxies"].get<int>(), 1200);
+  EXPECT_GT(q["type_precision"].get<double>(), q["type_precision_chance"].get<double>());
+  EXPECT_GE(q["rotation_overlap"].get<double>(), 0.0);
+  EXPECT_LE(q["rotation_overlap"].get<double>(), 1.0);
+  EXPECT_GT(q["anomaly_kinds"].size(), 0u);
+
   CommandResult eval = RunTool("galaxy-train", {"eval", "--data", data, "--model", dir.File("le/ssl_1/model.pt"),
                                             "--json", dir.File("eval.json"), "--plot", dir.File("eval.png"),
                                             "--device", "cpu"});

@@ -11,11 +11,11 @@
 #include "core/dataset_split.h"
 #include "core/ingest_catalog.h"
 #include "core/log.h"
-#include "core/model/augment.h"
 #include "core/model/checkpoint.h"
 #include "core/status_macros.h"
 #include "core/torch_info.h"
 #include "nlohmann/json.hpp"
+#include "trainer/galaxy_features.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -82,22 +82,6 @@ absl::StatusOr<std::vector<int64_t>> Labels(const ProbeOptions& o, const Trainin
     out[i] = static_cast<int64_t>(v);
   }
   return out;
-}
-
-// Frozen features of every row, N x D float32 on the CPU.
-torch::Tensor Features(GalaxyNet& net, const TrainingData& data, bool projection, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  const int64_t crop = std::min<int64_t>(net.metadata.image_size, data.images.size(2));
-  for (int64_t start = 0; start < data.size(); start += 256) {
-    const int64_t n = std::min<int64_t>(256, data.size() - start);
-    const torch::Tensor x = PreprocessForModel(data.images.narrow(0, start, n).to(device),
-                                               data.e_bv.narrow(0, start, n).to(device), crop);
-    torch::Tensor f = net.backbone(x);
-    if (projection) f = net.projection(f);
-    parts.push_back(f.to(torch::kCPU, torch::kFloat32));
-  }
-  return torch::cat(parts);
 }
 
 // Multinomial logistic regression, full batch, Adam; returns the test part's predictions.
@@ -184,7 +168,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
                                                       " test galaxies are labelled; at least 10 of each are needed"));
   }
   log::Info(absl::StrFormat("probe: embedding %d galaxies with %s (%s features)", data.size(), o.model_path, o.features));
-  const torch::Tensor features = Features(net, data, o.features == "projection", device);
+  const torch::Tensor features = FrozenFeatures(net, data.images, data.e_bv, o.features == "projection", device);
   const torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64);
   const torch::Tensor test_index = torch::tensor(test_rows, torch::kInt64);
   const torch::Tensor all_train = torch::tensor(train_rows, torch::kInt64);

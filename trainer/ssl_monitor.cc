@@ -7,9 +7,9 @@
 #include "absl/strings/str_format.h"
 #include "core/dataset_split.h"
 #include "core/model/augment.h"
-#include "core/photometry.h"
 #include "core/photoz_baseline.h"
 #include "core/photoz_metrics.h"
+#include "trainer/galaxy_features.h"
 
 namespace galaxy {
 namespace {
@@ -55,24 +55,6 @@ void Score(const torch::Tensor& reference, const torch::Tensor& queries, const t
   const int64_t classes = std::max(ref_type.max().item<int64_t>(), query_type.max().item<int64_t>()) + 1;
   const torch::Tensor votes = torch::one_hot(ref_type.index({neighbours}), classes).sum(1);
   *accuracy = (votes.argmax(1) == query_type).to(torch::kFloat64).mean().item<double>();
-}
-
-// Colour features (core/photometry.h) of rows of the raw images (N x C x H x W), row-major.
-std::vector<double> ColourRows(const TrainingData& data, const std::vector<int64_t>& rows) {
-  const torch::Tensor images = data.images.index_select(0, torch::tensor(rows, torch::kInt64).to(data.images.device()))
-                                   .to(torch::kCPU, torch::kFloat32)
-                                   .contiguous();
-  const torch::Tensor ebv = data.e_bv.to(torch::kCPU, torch::kFloat64);
-  const int64_t c = images.size(1), h = images.size(2), w = images.size(3);
-  std::vector<double> out;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::vector<double> fluxes =
-        ApertureFluxes(images.data_ptr<float>() + static_cast<int64_t>(i) * c * h * w, static_cast<int>(c),
-                       static_cast<int>(h), static_cast<int>(w), kDefaultApertureRadiusPx);
-    const std::vector<double> f = ColourFeatures(fluxes, ebv[rows[i]].item<double>());
-    out.insert(out.end(), f.begin(), f.end());
-  }
-  return out;
 }
 
 }  // namespace
@@ -121,8 +103,9 @@ absl::StatusOr<SslMonitor> SslMonitor::Create(const TrainingData& data, const Ss
   take(reference, &monitor.reference_images_, &monitor.reference_z_, &monitor.reference_type_);
   take(queries, &monitor.query_images_, &monitor.query_z_, &monitor.query_type_);
   // The classical reference on the same galaxies.
-  const std::vector<double> ref_colours = ColourRows(data, reference), query_colours = ColourRows(data, queries);
-  const int dim = static_cast<int>(ref_colours.size() / reference.size());
+  int dim = 0;
+  const std::vector<double> ref_colours = ApertureColourRows(data, reference, &dim);
+  const std::vector<double> query_colours = ApertureColourRows(data, queries, &dim);
   const std::vector<double> ref_z(monitor.reference_z_.data_ptr<double>(),
                                   monitor.reference_z_.data_ptr<double>() + monitor.reference_z_.numel());
   const std::vector<double> query_z(monitor.query_z_.data_ptr<double>(),

@@ -13,6 +13,7 @@
 #include "trainer/experiment.h"
 #include "trainer/pretrain.h"
 #include "trainer/probe.h"
+#include "trainer/representation_quality.h"
 #include "trainer/train_bench.h"
 #include "trainer/redshift_training.h"
 #include "trainer/train_commands.h"
@@ -248,6 +249,30 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--device", probe.device, "cpu | cuda | auto")->capture_default_str();
   probe_cmd->add_option("--threads", probe.threads, "CPU threads (0: all)")->capture_default_str();
   probe_cmd->add_option("--seed", probe.seed, "Random seed")->capture_default_str();
+
+  galaxy::QualityOptions quality;
+  std::string quality_json;
+  CLI::App* quality_cmd = cli.AddCommand(
+      "quality",
+      "Similarity and anomaly quality of the frozen representation on a dataset with truth columns:\n"
+      "same-type precision@k, neighbours' redshift spread, rotation stability, anomaly ROC AUC per kind",
+      [&]() -> absl::Status {
+        GALAXY_ASSIGN_OR_RETURN(galaxy::QualityReport report, galaxy::RunQuality(quality));
+        if (!quality_json.empty()) GALAXY_RETURN_IF_ERROR(galaxy::WriteFileAtomically(quality_json, report.Json() + "\n"));
+        std::cout << report.Markdown();
+        return absl::OkStatus();
+      });
+  quality_cmd->add_option("--model", quality.model_path, "Checkpoint")->required();
+  quality_cmd->add_option("--data", quality.data_path, "Dataset (.h5) with type / anomaly_kind / specz_redshift")->required();
+  quality_cmd->add_option("--features", quality.features, "backbone | projection")
+      ->check(CLI::IsMember({"backbone", "projection"}))
+      ->capture_default_str();
+  quality_cmd->add_option("--k", quality.k, "Neighbours")->capture_default_str();
+  quality_cmd->add_option("--max-galaxies", quality.max_galaxies, "Use at most this many (the file's first)")
+      ->capture_default_str();
+  quality_cmd->add_option("--json", quality_json, "Write the report as JSON to this file");
+  quality_cmd->add_option("--device", quality.device, "cpu | cuda | auto")->capture_default_str();
+  quality_cmd->add_option("--threads", quality.threads, "CPU threads (0: all)")->capture_default_str();
 
   galaxy::TrainBenchOptions bench;
   bool bench_json = false;

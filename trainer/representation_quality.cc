@@ -1,0 +1,257 @@
+#include "trainer/representation_quality.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/log.h"
+#include "core/model/checkpoint.h"
+#include "core/photoz_metrics.h"
+#include "core/random.h"
+#include "core/status_macros.h"
+#include "core/synth_population.h"
+#include "core/torch_info.h"
+#include "nlohmann/json.hpp"
+#include "trainer/galaxy_features.h"
+#include "trainer/training_data.h"
+
+namespace galaxy {
+namespace {
+
+// Indices (N x k, int64) of each row's k nearest other rows of `x` (N x D): by cosine
+// similarity for unit rows (`euclidean` false) or by Euclidean distance. Also the mean cosine
+// distance to them (N) when `mean_distance` is given. Queries go in chunks.
+torch::Tensor Neighbours(const torch::Tensor& x, int k, bool euclidean, torch::Tensor* mean_distance = nullptr) {
+  const int64_t n = x.size(0);
+  const torch::Tensor norms = euclidean ? x.pow(2).sum(1) : torch::Tensor();
+  std::vector<torch::Tensor> index, distance;
+  for (int64_t start = 0; start < n; start += 1024) {
+    const int64_t m = std::min<int64_t>(1024, n - start);
+    torch::Tensor score = torch::mm(x.narrow(0, start, m), x.t());
+    if (euclidean) score = 2 * score - norms.unsqueeze(0);  // -|a - b|^2 up to a per-row constant
+    // The galaxy itself is not its own neighbour.
+    score.scatter_(1, torch::arange(start, start + m, torch::kInt64).unsqueeze(1), -1e30);
+    auto [top, idx] = score.topk(k, 1);
+    index.push_back(idx);
+    if (mean_distance != nullptr) distance.push_back((1 - top.clamp(-1, 1)).mean(1));
+  }
+  if (mean_distance != nullptr) *mean_distance = torch::cat(distance);
+  return torch::cat(index);
+}
+
+// Mean over rows of the share of neighbours whose label equals the row's.
+double SameLabelPrecision(const torch::Tensor& neighbours, const torch::Tensor& labels, const torch::Tensor& rows) {
+  const torch::Tensor own = labels.index_select(0, rows).unsqueeze(1);
+  const torch::Tensor theirs = labels.index({neighbours.index_select(0, rows)});
+  return (theirs == own).to(torch::kFloat64).mean().item<double>();
+}
+
+// Median over rows of the median |z_neighbour - z| / (1 + z).
+double NeighbourDz(const torch::Tensor& neighbours, const torch::Tensor& z) {
+  const torch::Tensor dz = (z.index({neighbours}) - z.unsqueeze(1)).abs() / (1 + z.unsqueeze(1));
+  return std::get<0>(dz.median(1)).median().item<double>();
+}
+
+// Mean overlap of two neighbour lists (rows x k), as a fraction of k.
+double Overlap(const torch::Tensor& a, const torch::Tensor& b) {
+  const torch::Tensor same = (a.unsqueeze(2) == b.unsqueeze(1)).any(2);
+  return same.to(torch::kFloat64).mean().item<double>();
+}
+
+// The k nearest of `queries` (Q x D, unit rows) among `base` (N x D), leaving out row
+// `exclude[i]` of base for query i.
+torch::Tensor NeighboursOf(const torch::Tensor& queries, const torch::Tensor& base, const torch::Tensor& exclude, int k) {
+  torch::Tensor score = torch::mm(queries, base.t());
+  score.scatter_(1, exclude.unsqueeze(1), -1e30);
+  return std::get<1>(score.topk(k, 1));
+}
+
+std::string Optional(double v, const char* format) { return v < 0 ? std::string("-") : absl::StrFormat(format, v); }
+
+}  // namespace
+
+double RocAuc(const std::vector<double>& scores, const std::vector<bool>& positive) {
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  // Mid-ranks (ties share their mean rank); AUC = (R_pos - n_pos (n_pos + 1) / 2) / (n_pos n_neg).
+  double rank_sum = 0;
+  int64_t n_pos = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j + 1 < order.size() && scores[order[j + 1]] == scores[order[i]]) ++j;
+    const double mid = (static_cast<double>(i) + static_cast<double>(j)) / 2 + 1;
+    for (size_t t = i; t <= j; ++t) {
+      if (positive[order[t]]) {
+        rank_sum += mid;
+        ++n_pos;
+      }
+    }
+    i = j + 1;
+  }
+  const int64_t n_neg = static_cast<int64_t>(scores.size()) - n_pos;
+  if (n_pos == 0 || n_neg == 0) return -1;
+  return (rank_sum - static_cast<double>(n_pos) * (n_pos + 1) / 2) / (static_cast<double>(n_pos) * n_neg);
+}
+
+std::string QualityReport::Markdown() const {
+  std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d\n\n"
+                                   "| measure | representation | aperture colours | random |\n| --- | --- | --- | --- |\n",
+                                   galaxies, k);
+  absl::StrAppendFormat(&md, "| same-type precision@%d | %s | %s | %s |\n", k, Optional(type_precision, "%.3f"),
+                        Optional(type_precision_colour, "%.3f"), Optional(type_precision_chance, "%.3f"));
+  absl::StrAppendFormat(&md, "| neighbours' median abs(dz)/(1+z) | %s | %s | %s |\n", Optional(dz_median, "%.4f"),
+                        Optional(dz_median_colour, "%.4f"), Optional(dz_median_random, "%.4f"));
+  absl::StrAppendFormat(&md, "\nTop-%d overlap with the image turned by 90 degrees: %.3f; mirrored: %.3f\n", k,
+                        rotation_overlap, flip_overlap);
+  if (!kinds.empty()) {
+    absl::StrAppendFormat(&md,
+                          "\nAnomaly score (mean cosine distance to the %d nearest): ROC AUC %.3f over all kinds; "
+                          "anomalies make up %.3f of the top 1%%\n\n"
+                          "| kind | count | ROC AUC | found in the top 1%% | same-kind precision@%d |\n"
+                          "| --- | --- | --- | --- | --- |\n",
+                          k, anomaly_auc, top1_precision, k);
+    for (const AnomalyKindQuality& q : kinds) {
+      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f |\n", q.name, q.count, q.auc, q.found_in_top1,
+                            q.same_kind_precision);
+    }
+  }
+  return md;
+}
+
+std::string QualityReport::Json() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const AnomalyKindQuality& q : kinds) {
+    list.push_back({{"kind", q.name}, {"count", q.count}, {"auc", q.auc}, {"found_in_top1", q.found_in_top1},
+                    {"same_kind_precision", q.same_kind_precision}});
+  }
+  return nlohmann::json({{"galaxies", galaxies},
+                         {"k", k},
+                         {"type_precision", type_precision},
+                         {"type_precision_colour", type_precision_colour},
+                         {"type_precision_chance", type_precision_chance},
+                         {"dz_median", dz_median},
+                         {"dz_median_colour", dz_median_colour},
+                         {"dz_median_random", dz_median_random},
+                         {"rotation_overlap", rotation_overlap},
+                         {"flip_overlap", flip_overlap},
+                         {"anomaly_auc", anomaly_auc},
+                         {"top1_precision", top1_precision},
+                         {"anomaly_kinds", list}})
+      .dump(2);
+}
+
+absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
+  if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
+  if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
+  if (o.features != "backbone" && o.features != "projection") {
+    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", o.features, "' (backbone or projection)"));
+  }
+  if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
+  if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
+  SetCpuThreads(o.threads);
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(o.device));
+  const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(o.model_path, device));
+  if (o.features == "projection" && !net.projection) {
+    return absl::InvalidArgumentError(absl::StrCat("--features projection: ", o.model_path, " has no projection head"));
+  }
+  RowSelection rows;
+  rows.extra_columns = {"type", "anomaly_kind"};
+  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
+  const int64_t n = std::min(data.size(), o.max_galaxies);
+  if (n < 2 * o.k) {
+    return absl::FailedPreconditionError(absl::StrCat(o.data_path, ": ", n, " galaxies; need at least ", 2 * o.k));
+  }
+  const bool projection = o.features == "projection";
+  namespace F = torch::nn::functional;
+  const auto unit = F::NormalizeFuncOptions().dim(1);
+  const torch::Tensor images = data.images.narrow(0, 0, n), ebv = data.e_bv.narrow(0, 0, n);
+  log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features)", n, o.features));
+  const torch::Tensor x = F::normalize(FrozenFeatures(net, images, ebv, projection, device), unit);
+
+  QualityReport report;
+  report.galaxies = n;
+  report.k = o.k;
+  torch::Tensor score;
+  const torch::Tensor neighbours = Neighbours(x, o.k, /*euclidean=*/false, &score);
+  // Neighbours in the classical colour space (standardised), for comparison.
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  int dim = 0;
+  const std::vector<double> colours = ApertureColourRows(data, all, &dim);
+  torch::Tensor c = torch::tensor(colours, torch::kFloat64).view({n, dim}).to(torch::kFloat32);
+  c = (c - c.mean(0)) / c.std(0).clamp_min(1e-6);
+  const torch::Tensor colour_neighbours = Neighbours(c, o.k, /*euclidean=*/true);
+  const torch::Tensor everyone = torch::arange(n, torch::kInt64);
+
+  if (auto it = data.extra.find("type"); it != data.extra.end()) {
+    const torch::Tensor type = it->second.narrow(0, 0, n).to(torch::kInt64);
+    report.type_precision = SameLabelPrecision(neighbours, type, everyone);
+    report.type_precision_colour = SameLabelPrecision(colour_neighbours, type, everyone);
+    const torch::Tensor share = torch::bincount(type).to(torch::kFloat64) / static_cast<double>(n);
+    report.type_precision_chance = share.pow(2).sum().item<double>();
+  }
+  const torch::Tensor z = data.redshift.narrow(0, 0, n).to(torch::kFloat64);
+  if (torch::isfinite(z).all().item<bool>()) {
+    report.dz_median = NeighbourDz(neighbours, z);
+    report.dz_median_colour = NeighbourDz(colour_neighbours, z);
+    torch::manual_seed(0);
+    report.dz_median_random = NeighbourDz(torch::randint(n, {n, o.k}, torch::kInt64), z);
+  }
+
+  // Stability under the augmentations' symmetries.
+  const int64_t q = std::min(o.stability_queries, n);
+  const torch::Tensor first = everyone.narrow(0, 0, q);
+  const torch::Tensor own = neighbours.narrow(0, 0, q);
+  auto overlap_with = [&](const torch::Tensor& changed) {
+    const torch::Tensor y = F::normalize(FrozenFeatures(net, changed, ebv.narrow(0, 0, q), projection, device), unit);
+    return Overlap(own, NeighboursOf(y, x, first, o.k));
+  };
+  report.rotation_overlap = overlap_with(torch::rot90(images.narrow(0, 0, q), 1, {2, 3}));
+  report.flip_overlap = overlap_with(images.narrow(0, 0, q).flip({3}));
+
+  // Anomalies.
+  if (auto it = data.extra.find("anomaly_kind"); it != data.extra.end()) {
+    const torch::Tensor kinds = it->second.narrow(0, 0, n).to(torch::kInt64);
+    const std::vector<double> s(score.data_ptr<float>(), score.data_ptr<float>() + n);
+    std::vector<int64_t> kind(kinds.data_ptr<int64_t>(), kinds.data_ptr<int64_t>() + n);
+    std::vector<bool> anomalous(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) anomalous[static_cast<size_t>(i)] = kind[static_cast<size_t>(i)] != 0;
+    if (std::count(anomalous.begin(), anomalous.end(), true) > 0) {
+      report.anomaly_auc = RocAuc(s, anomalous);
+      const int64_t top = std::max<int64_t>(1, n / 100);
+      const torch::Tensor top_rows = std::get<1>(score.topk(top));
+      const torch::Tensor top_kinds = kinds.index_select(0, top_rows);
+      report.top1_precision = (top_kinds != 0).to(torch::kFloat64).mean().item<double>();
+      for (int k = 1; k < kAnomalyKinds; ++k) {
+        std::vector<double> scores;
+        std::vector<bool> positive;
+        std::vector<int64_t> members;
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t ki = kind[static_cast<size_t>(i)];
+          if (ki != 0 && ki != k) continue;
+          scores.push_back(s[static_cast<size_t>(i)]);
+          positive.push_back(ki == k);
+          if (ki == k) members.push_back(i);
+        }
+        if (members.empty()) continue;
+        AnomalyKindQuality quality;
+        quality.kind = k;
+        quality.name = AnomalyKindName(static_cast<AnomalyKind>(k));
+        quality.count = static_cast<int64_t>(members.size());
+        quality.auc = RocAuc(scores, positive);
+        quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
+        quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
+        report.kinds.push_back(quality);
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace galaxy

@@ -1,0 +1,77 @@
+// How good a frozen representation is for what the server does with it (galaxy-train quality):
+// similarity search ("galaxies like this one") and anomaly ranking. On a dataset with truth
+// columns (type, anomaly_kind, specz_redshift; the synthetic survey has them all) it measures
+//   - same-type precision@k of each galaxy's k nearest neighbours (cosine), beside the same
+//     for neighbours in aperture-colour space and for random galaxies (chance);
+//   - the neighbours' median |z_neighbour - z| / (1 + z), beside colour space and random;
+//   - stability: the overlap of the k neighbours of an image and of its copy turned by 90
+//     degrees (and of its mirror image), which the augmentations teach the network to ignore;
+//   - for anomalies: the anomaly score the indexer stores (mean cosine distance to the k
+//     nearest other galaxies), its ROC AUC per anomaly kind against normal galaxies, the share
+//     of each kind found in the top 1% of scores, the precision of the top 1%, and the same-kind
+//     precision@k of anomalies.
+#ifndef GALAXY_TRAINER_REPRESENTATION_QUALITY_H_
+#define GALAXY_TRAINER_REPRESENTATION_QUALITY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace galaxy {
+
+struct QualityOptions {
+  // Checkpoint and dataset. Required.
+  std::string model_path;
+  std::string data_path;
+  // "backbone" (default) or "projection".
+  std::string features = "backbone";
+  // Neighbours. Default 10.
+  int k = 10;
+  // Galaxies used (the first ones of the file). Default 50,000.
+  int64_t max_galaxies = 50000;
+  // Galaxies whose turned and mirrored copies are searched. Default 1,000.
+  int64_t stability_queries = 1000;
+  std::string device = "auto";
+  int threads = 0;
+};
+
+struct AnomalyKindQuality {
+  int kind = 0;
+  std::string name;
+  int64_t count = 0;
+  double auc = 0;             // ROC AUC of the anomaly score against normal galaxies
+  double found_in_top1 = 0;   // share of this kind among the top 1% of scores
+  double same_kind_precision = 0;  // of its k neighbours, the share of the same kind
+};
+
+struct QualityReport {
+  int64_t galaxies = 0;
+  int k = 10;
+  // Same-type precision@k: representation, aperture-colour space, chance (sum of p_type^2).
+  double type_precision = -1, type_precision_colour = -1, type_precision_chance = -1;
+  // Median over galaxies of the neighbours' median |dz| / (1 + z).
+  double dz_median = -1, dz_median_colour = -1, dz_median_random = -1;
+  // Mean top-k overlap between an image and its 90-degree turned / mirrored copy.
+  double rotation_overlap = 0, flip_overlap = 0;
+  // Anomalies (empty without an anomaly_kind column or without anomalies).
+  double anomaly_auc = -1;          // all kinds together
+  double top1_precision = -1;       // share of anomalies among the top 1% of scores
+  std::vector<AnomalyKindQuality> kinds;
+  std::string Markdown() const;
+  std::string Json() const;
+};
+
+// INVALID_ARGUMENT for bad options; FAILED_PRECONDITION for fewer than 2k galaxies; errors of
+// the checkpoint and dataset readers pass through. Metrics whose truth column is missing stay
+// at -1 (and are left out of the markdown).
+absl::StatusOr<QualityReport> RunQuality(const QualityOptions& options);
+
+// ROC AUC of `scores` for telling `positive` from the rest (the Mann-Whitney statistic, ties
+// counted half); -1 when either class is empty.
+double RocAuc(const std::vector<double>& scores, const std::vector<bool>& positive);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_REPRESENTATION_QUALITY_H_
