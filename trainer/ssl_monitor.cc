@@ -27,11 +27,15 @@ std::vector<int64_t> PickRows(const TrainingData& data, SplitPart part, int64_t 
   return rows;
 }
 
-// L2-normalised backbone features and projection outputs of preprocessed images, in chunks.
-std::pair<torch::Tensor, torch::Tensor> Embed(ResNetImpl& encoder, ProjectionHeadImpl& head, const torch::Tensor& images) {
+// L2-normalised backbone features and projection outputs of rows `rows` of the raw images
+// (N x C x S x S, on their own device), preprocessed as the model sees them, in chunks of 256.
+std::pair<torch::Tensor, torch::Tensor> Embed(ResNetImpl& encoder, ProjectionHeadImpl& head, const torch::Tensor& images,
+                                              const torch::Tensor& e_bv, const torch::Tensor& rows, int64_t crop) {
   std::vector<torch::Tensor> features, projections;
-  for (int64_t start = 0; start < images.size(0); start += 256) {
-    const torch::Tensor f = encoder.forward(images.narrow(0, start, std::min<int64_t>(256, images.size(0) - start)));
+  for (int64_t start = 0; start < rows.size(0); start += 256) {
+    const torch::Tensor chunk = rows.narrow(0, start, std::min<int64_t>(256, rows.size(0) - start));
+    const torch::Tensor x = PreprocessForModel(images.index_select(0, chunk), e_bv.index_select(0, chunk), crop);
+    const torch::Tensor f = encoder.forward(x);
     features.push_back(f.to(torch::kFloat32));
     projections.push_back(head.forward(f).to(torch::kFloat32));
   }
@@ -90,18 +94,18 @@ absl::StatusOr<SslMonitor> SslMonitor::Create(const TrainingData& data, const Ss
   }
   SslMonitor monitor;
   monitor.options_ = options;
-  auto take = [&](const std::vector<int64_t>& rows, torch::Tensor* images, torch::Tensor* z, torch::Tensor* type) {
-    const torch::Tensor index = torch::tensor(rows, torch::kInt64);
-    const torch::Tensor on_device = index.to(data.images.device());
-    *images = PreprocessForModel(data.images.index_select(0, on_device), data.e_bv.index_select(0, on_device),
-                                 std::min<int64_t>(options.crop, data.images.size(2)))
-                  .contiguous();
-    *z = data.redshift.index_select(0, on_device).to(torch::kCPU, torch::kFloat64);
+  monitor.images_ = data.images;  // shares the training data's storage, no copy
+  monitor.e_bv_ = data.e_bv;
+  monitor.crop_ = std::min<int64_t>(options.crop, data.images.size(2));
+  auto take = [&](const std::vector<int64_t>& rows, torch::Tensor* index, torch::Tensor* z, torch::Tensor* type) {
+    const torch::Tensor cpu = torch::tensor(rows, torch::kInt64);
+    *index = cpu.to(data.images.device());
+    *z = data.redshift.index_select(0, *index).to(torch::kCPU, torch::kFloat64);
     const auto it = data.extra.find("type");
-    if (it != data.extra.end()) *type = it->second.to(torch::kCPU).index_select(0, index).to(torch::kInt64);
+    if (it != data.extra.end()) *type = it->second.to(torch::kCPU).index_select(0, cpu).to(torch::kInt64);
   };
-  take(reference, &monitor.reference_images_, &monitor.reference_z_, &monitor.reference_type_);
-  take(queries, &monitor.query_images_, &monitor.query_z_, &monitor.query_type_);
+  take(reference, &monitor.reference_rows_, &monitor.reference_z_, &monitor.reference_type_);
+  take(queries, &monitor.query_rows_, &monitor.query_z_, &monitor.query_type_);
   // The classical reference on the same galaxies.
   int dim = 0;
   const std::vector<double> ref_colours = ApertureColourRows(data, reference, &dim);
@@ -126,8 +130,8 @@ SslMonitorReading SslMonitor::Measure(ResNetImpl& encoder, ProjectionHeadImpl& h
   r.step = step;
   {
     torch::NoGradGuard no_grad;
-    const auto [ref_features, ref_projection] = Embed(encoder, head, reference_images_);
-    const auto [query_features, query_projection] = Embed(encoder, head, query_images_);
+    const auto [ref_features, ref_projection] = Embed(encoder, head, images_, e_bv_, reference_rows_, crop_);
+    const auto [query_features, query_projection] = Embed(encoder, head, images_, e_bv_, query_rows_, crop_);
     Score(ref_features, query_features, reference_z_, query_z_, reference_type_, query_type_, options_.k,
           &r.z_sigma_mad_backbone, &r.type_accuracy_backbone);
     Score(ref_projection, query_projection, reference_z_, query_z_, reference_type_, query_type_, options_.k,

@@ -49,8 +49,9 @@ struct SslMonitorReading {
 
 class SslMonitor {
  public:
-  // Picks the reference and query galaxies (finite redshift) of `data` by ID hash and keeps
-  // their images (on `data`'s device). FAILED_PRECONDITION when fewer than k + 1 reference or
+  // Picks the reference and query galaxies (finite redshift) of `data` by ID hash. Shares
+  // (does not copy) `data`'s image and E(B-V) tensors, which must not be modified in place
+  // while the monitor lives. FAILED_PRECONDITION when fewer than k + 1 reference or
   // fewer than 10 query galaxies have a redshift.
   static absl::StatusOr<SslMonitor> Create(const TrainingData& data, const SslMonitorOptions& options);
 
@@ -67,7 +68,9 @@ class SslMonitor {
 
  private:
   SslMonitorOptions options_;
-  torch::Tensor reference_images_, query_images_;  // preprocessed: de-reddened, centre-cropped
+  torch::Tensor images_, e_bv_;                    // the training data's (shared storage)
+  int64_t crop_ = 64;
+  torch::Tensor reference_rows_, query_rows_;      // rows of images_, on its device
   torch::Tensor reference_z_, query_z_;            // float64, CPU
   torch::Tensor reference_type_, query_type_;      // int64, CPU; undefined without types
   double colour_sigma_mad_ = 0;
