@@ -154,9 +154,9 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.backbone->train();
   net.redshift->train();
 
-  // Backbone at a tenth of the head's rate when fine-tuning; the whole network at the head's
-  // rate from scratch.
-  const double backbone_lr = finetune ? options.head_lr / 10 : options.head_lr;
+  // Backbone at backbone_lr_factor of the head's rate when fine-tuning; the whole network at the
+  // head's rate from scratch.
+  const double backbone_lr = finetune ? options.head_lr * options.backbone_lr_factor : options.head_lr;
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(net.backbone->parameters(),
                       std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(backbone_lr).weight_decay(options.weight_decay)));

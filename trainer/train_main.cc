@@ -143,6 +143,9 @@ int main(int argc, char** argv) {
   CLI::App* finetune_cmd = cli.AddCommand(
       "finetune", "Fine-tune a pretrained network with a 180-bin redshift head on [0, 0.4]", run_redshift);
   finetune_cmd->add_option("--init", finetune.init_path, "Pretrained checkpoint (galaxy-train pretrain)")->required();
+  finetune_cmd->add_option("--backbone-lr-factor", finetune.backbone_lr_factor,
+                           "Backbone learning rate as a multiple of --lr")
+      ->capture_default_str();
   add_redshift_flags(finetune_cmd, false);
   CLI::App* supervised_cmd = cli.AddCommand(
       "supervised", "The same network trained from scratch on the labels (the baseline)", run_redshift);
@@ -211,6 +214,9 @@ int main(int argc, char** argv) {
                                "Redshift-training steps per run, the same for every fraction (instead of --epochs)");
   label_efficiency->add_option("--batch", experiment.redshift.batch, "Redshift-training batch")->capture_default_str();
   label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")->capture_default_str();
+  label_efficiency->add_option("--backbone-lr-factor", experiment.redshift.backbone_lr_factor,
+                               "Fine-tuning: backbone learning rate as a multiple of --lr")
+      ->capture_default_str();
   label_efficiency->add_option("--seed", experiment.redshift.seed,
                                "Seed of the redshift trainings (and of pretraining, when done here)")
       ->capture_default_str();

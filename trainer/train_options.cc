@@ -69,6 +69,9 @@ absl::Status FinetuneOptions::Validate() const {
   }
   if (batch < 2) return absl::InvalidArgumentError(absl::StrCat("--batch: ", batch, " < 2"));
   if (!(head_lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--lr: ", head_lr, " <= 0"));
+  if (!(backbone_lr_factor > 0 && backbone_lr_factor <= 10)) {
+    return absl::InvalidArgumentError(absl::StrCat("--backbone-lr-factor: ", backbone_lr_factor, " is outside (0, 10]"));
+  }
   if (bins < 2 || bins > 10000) return absl::InvalidArgumentError(absl::StrCat("--bins: ", bins, " is outside 2..10000"));
   if (!(z_max > 0 && z_max <= 10)) return absl::InvalidArgumentError(absl::StrCat("--z-max: ", z_max, " is outside (0, 10]"));
   return absl::OkStatus();

@@ -86,9 +86,12 @@ struct FinetuneOptions {
   int64_t steps = 0;
   // Images per step. Default 128.
   int batch = 128;
-  // Adam learning rate of the redshift head; the backbone's is 10x smaller when fine-tuning
-  // (the whole network uses head_lr from scratch). Default 2e-3.
+  // Adam learning rate of the redshift head; the backbone's is backbone_lr_factor times it when
+  // fine-tuning (the whole network uses head_lr from scratch). Default 2e-3.
   double head_lr = 2e-3;
+  // When fine-tuning, the backbone's learning rate as a multiple of head_lr. Default 0.1 (as
+  // Hayat et al.); 1 trains the pretrained backbone as fast as the head.
+  double backbone_lr_factor = 0.1;
   double weight_decay = 1e-5;
   // Backbone for the supervised baseline (fine-tuning takes the checkpoint's).
   std::string arch = "resnet50";

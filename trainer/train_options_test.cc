@@ -74,3 +74,20 @@ TEST(PretrainOptionsTest, RejectsOutOfRangeNumbers) {
 
 }  // namespace
 }  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+TEST(FinetuneOptionsTest, BackboneRateFactorIsATenthByDefaultAndBounded) {
+  FinetuneOptions options;
+  options.data_path = "d.h5";
+  options.out_dir = "out";
+  EXPECT_DOUBLE_EQ(options.backbone_lr_factor, 0.1);
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.backbone_lr_factor = 0;
+  EXPECT_NE(options.Validate().message().find("--backbone-lr-factor: 0 is outside (0, 10]"), std::string::npos)
+      << options.Validate();
+}
+
+}  // namespace
+}  // namespace galaxy
