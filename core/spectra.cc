@@ -29,23 +29,50 @@ double Gaussian(double x, double mean, double sigma) {
 }
 
 
-// Old population: a ~4500 K continuum, dimmed below the 4000 A break by d4000 and falling
-// steeply in the UV below 3000 A.
-double OldPopulation(double lambda, double d4000) {
-  double f = Planck(lambda, 4500);
-  const double above = SmoothStep(lambda, 3975, 40);
-  f *= above + (1 - above) / d4000;
+// An old continuum of temperature `kelvin`, the part above (or below) the 4000 A break, with the
+// steep UV drop of old stars below 3000 A.
+double OldPart(double lambda, double kelvin, bool above) {
+  double f = Planck(lambda, kelvin) / Planck(5500, kelvin);
+  const double step = SmoothStep(lambda, 3975, 40);
+  f *= above ? step : 1 - step;
   if (lambda < 3000) f *= std::pow(lambda / 3000, 2.5);
   return f;
 }
 
-// Young population: a hot (~9000 K) continuum with a Balmer break at 3646 A.
-double YoungPopulation(double lambda) {
-  double f = Planck(lambda, 9000);
+// A hot continuum with a Balmer break of depth `balmer` at 3646 A.
+double HotContinuum(double lambda, double kelvin, double balmer) {
   const double above = SmoothStep(lambda, 3646, 30);
-  f *= above + (1 - above) / 1.3;
+  return Planck(lambda, kelvin) / Planck(5500, kelvin) * (above + (1 - above) / balmer);
+}
+
+// Emission lines relative to H-alpha (flux 1), sigma 4 A: HII-region ratios, or a high-excitation
+// set with strong [OIII].
+double Lines(double lambda, bool excited) {
+  struct Line {
+    double lambda, hii, excited;
+  };
+  static constexpr Line kLines[] = {{3727, 0.9, 0.6},   {4861, 0.35, 0.35}, {4959, 0.12, 0.45},
+                                    {5007, 0.36, 1.3},  {6563, 1.0, 1.0},   {6583, 0.3, 0.6}};
+  double f = 0;
+  for (const Line& line : kLines) f += (excited ? line.excited : line.hii) * Gaussian(lambda, line.lambda, 4.0);
   return f;
 }
+
+// Internal dust: attenuation in magnitudes at rest-frame `lambda` of a Charlot & Fall (2000)
+// lambda^-0.7 law with A_V = 4.05 E(B-V).
+double InternalAttenuation(double ebv, double lambda) {
+  return 4.05 * std::max(0.0, ebv) * std::pow(lambda / 5500, -0.7);
+}
+
+// The fixed templates of MakeGalaxySpectrum, from the same parts as SpectralFamily's basis (each
+// is used only divided by its own value at 5500 A). Old population: a ~4500 K continuum, dimmed
+// below the 4000 A break by d4000 and falling steeply in the UV below 3000 A.
+double OldPopulation(double lambda, double d4000) {
+  return OldPart(lambda, 4500, true) + OldPart(lambda, 4500, false) / d4000;
+}
+
+// Young population: a hot (~9000 K) continuum with a Balmer break at 3646 A.
+double YoungPopulation(double lambda) { return HotContinuum(lambda, 9000, 1.3); }
 
 }  // namespace
 
@@ -68,17 +95,10 @@ Spectrum MakeGalaxySpectrum(const SpectrumRecipe& recipe) {
                                       old_norm +
                                   recipe.young_fraction * YoungPopulation(6563) / young_norm;
   const double line_flux = recipe.halpha_ew * continuum_halpha;
-  // Line ratios typical of star-forming galaxies (relative to H-alpha), sigma 4 A.
-  struct Line {
-    double lambda, ratio;
-  };
-  const Line lines[] = {{3727, 0.9}, {4861, 0.35}, {4959, 0.12}, {5007, 0.36}, {6563, 1.0},
-                        {6583, 0.3}};
   for (double l = kLambdaMin; l <= kLambdaMax + 1e-9; l += kStep) {
-    double f = (1 - recipe.young_fraction) * OldPopulation(l, recipe.d4000) / old_norm +
-               recipe.young_fraction * YoungPopulation(l) / young_norm;
-    for (const Line& line : lines) f += line_flux * line.ratio * Gaussian(l, line.lambda, 4.0);
-    s.flux.push_back(f);
+    const double f = (1 - recipe.young_fraction) * OldPopulation(l, recipe.d4000) / old_norm +
+                     recipe.young_fraction * YoungPopulation(l) / young_norm;
+    s.flux.push_back(f + line_flux * Lines(l, /*excited=*/false));  // HII-region line ratios
   }
   return s;
 }
@@ -166,35 +186,6 @@ enum Basis {
   kIntermediate, kYoungWarm, kYoungHot, kLinesHii, kLinesExcited,
 };
 
-// An old continuum of temperature `kelvin`, the part above (or below) the 4000 A break, with the
-// steep UV drop of old stars below 3000 A.
-double OldPart(double lambda, double kelvin, bool above) {
-  double f = Planck(lambda, kelvin) / Planck(5500, kelvin);
-  const double step = SmoothStep(lambda, 3975, 40);
-  f *= above ? step : 1 - step;
-  if (lambda < 3000) f *= std::pow(lambda / 3000, 2.5);
-  return f;
-}
-
-// A hot continuum with a Balmer break of depth `balmer` at 3646 A.
-double HotContinuum(double lambda, double kelvin, double balmer) {
-  const double above = SmoothStep(lambda, 3646, 30);
-  return Planck(lambda, kelvin) / Planck(5500, kelvin) * (above + (1 - above) / balmer);
-}
-
-// Emission lines relative to H-alpha (flux 1), sigma 4 A: HII-region ratios, or a high-excitation
-// set with strong [OIII].
-double Lines(double lambda, bool excited) {
-  struct Line {
-    double lambda, hii, excited;
-  };
-  static constexpr Line kLines[] = {{3727, 0.9, 0.6},   {4861, 0.35, 0.35}, {4959, 0.12, 0.45},
-                                    {5007, 0.36, 1.3},  {6563, 1.0, 1.0},   {6583, 0.3, 0.6}};
-  double f = 0;
-  for (const Line& line : kLines) f += (excited ? line.excited : line.hii) * Gaussian(lambda, line.lambda, 4.0);
-  return f;
-}
-
 double BasisAt(int k, double lambda) {
   switch (k) {
     case kMetalRichAbove: return OldPart(lambda, 4000, true);
@@ -266,8 +257,7 @@ ComponentFluxes SpectralFamily::Fluxes(const SpectralParams& params, double z) c
   for (int b = 0; b < kSdssBands; ++b) {
     // Attenuation at the band's rest-frame wavelength.
     const double rest_lambda = kSdssWavelength[b] / (1 + z);
-    const double a = 4.05 * std::max(0.0, params.internal_ebv) * std::pow(rest_lambda / 5500, -0.7);
-    const double dim = std::pow(10.0, -0.4 * a) / rest_r;
+    const double dim = std::pow(10.0, -0.4 * InternalAttenuation(params.internal_ebv, rest_lambda)) / rest_r;
     for (int k = 0; k < kBasis; ++k) {
       const double band = basis_band_[i][k][b] + f * (basis_band_[i + 1][k][b] - basis_band_[i][k][b]);
       const double part = w[k] * band * dim;
@@ -300,7 +290,7 @@ Spectrum SpectralFamily::Make(const SpectralParams& params) const {
   }
   for (size_t j = 0; j < s.flux.size(); ++j) {
     const double lambda = kLambdaMin + static_cast<double>(j) * kStep;
-    s.flux[j] *= std::pow(10.0, -0.4 * 4.05 * std::max(0.0, params.internal_ebv) * std::pow(lambda / 5500, -0.7));
+    s.flux[j] *= std::pow(10.0, -0.4 * InternalAttenuation(params.internal_ebv, lambda));
   }
   return s;
 }

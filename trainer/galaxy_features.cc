@@ -2,27 +2,65 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "core/model/augment.h"
 #include "core/photometry.h"
+#include "core/status_macros.h"
+#include "core/torch_info.h"
 
 namespace galaxy {
 
-torch::Tensor FrozenFeatures(GalaxyNet& net, const torch::Tensor& images, const torch::Tensor& e_bv,
-                             bool projection, const torch::Device& device) {
+Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& images,
+                       const torch::Tensor& e_bv, int64_t crop, const torch::Device& device, const torch::Tensor& rows) {
   torch::NoGradGuard no_grad;
-  net.backbone->eval();
-  if (net.projection) net.projection->eval();
-  std::vector<torch::Tensor> parts;
-  const int64_t crop = std::min<int64_t>(net.metadata.image_size, images.size(2));
-  for (int64_t start = 0; start < images.size(0); start += 256) {
-    const int64_t n = std::min<int64_t>(256, images.size(0) - start);
-    const torch::Tensor x =
-        PreprocessForModel(images.narrow(0, start, n).to(device), e_bv.narrow(0, start, n).to(device), crop);
-    torch::Tensor f = net.backbone(x);
-    if (projection) f = net.projection(f);
-    parts.push_back(f.to(torch::kCPU, torch::kFloat32));
+  std::vector<torch::Tensor> features, projections;
+  const int64_t n = rows.defined() ? rows.size(0) : images.size(0);
+  for (int64_t start = 0; start < n; start += 256) {
+    const int64_t m = std::min<int64_t>(256, n - start);
+    torch::Tensor x, ebv;
+    if (rows.defined()) {
+      const torch::Tensor chunk = rows.narrow(0, start, m);
+      x = images.index_select(0, chunk);
+      ebv = e_bv.index_select(0, chunk);
+    } else {
+      x = images.narrow(0, start, m);
+      ebv = e_bv.narrow(0, start, m);
+    }
+    const torch::Tensor f = backbone.forward(PreprocessForModel(x.to(device), ebv.to(device), crop));
+    features.push_back(f.to(torch::kCPU, torch::kFloat32));
+    if (head != nullptr) projections.push_back(head->forward(f).to(torch::kCPU, torch::kFloat32));
   }
-  return torch::cat(parts);
+  Embeddings out;
+  out.features = torch::cat(features);
+  if (head != nullptr) out.projections = torch::cat(projections);
+  return out;
+}
+
+absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
+                                            const std::string& device_name, int threads) {
+  if (features != "backbone" && features != "projection") {
+    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", features, "' (backbone or projection)"));
+  }
+  SetCpuThreads(threads);
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device_name));
+  FrozenModel model;
+  model.device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
+  model.projection = features == "projection";
+  GALAXY_ASSIGN_OR_RETURN(model.net, LoadGalaxyNet(model_path, model.device));
+  if (model.projection && !model.net.projection) {
+    return absl::InvalidArgumentError(absl::StrCat("--features projection: ", model_path, " has no projection head"));
+  }
+  model.net.backbone->eval();
+  if (model.net.projection) model.net.projection->eval();
+  return model;
+}
+
+torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv) {
+  GalaxyNet& net = model.net;
+  const int64_t crop = std::min<int64_t>(net.metadata.image_size, images.size(2));
+  const Embeddings e = EmbedImages(*net.backbone, model.projection ? net.projection.get() : nullptr, images, e_bv,
+                                   crop, model.device);
+  return model.projection ? e.projections : e.features;
 }
 
 std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim) {

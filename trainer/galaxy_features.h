@@ -6,20 +6,44 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/model/checkpoint.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
 
-// The frozen representation of `images` (N x C x S x S, raw fluxes) with catalog E(B-V) `e_bv`
-// (N): de-reddened, centre-cropped to the model's size, through the backbone (and the
-// projection head when `projection`), in evaluation mode and batches of 256 on `device`.
-// N x D float32 on the CPU, not normalised. `net` must have a projection head when
-// `projection`.
-torch::Tensor FrozenFeatures(GalaxyNet& net, const torch::Tensor& images, const torch::Tensor& e_bv,
-                             bool projection, const torch::Device& device);
+// Backbone features and, with `head`, projection outputs of images (N x C x S x S, raw fluxes,
+// any device) with catalog E(B-V) `e_bv` (N), or only of rows `rows` (int64 on the images'
+// device; undefined: all): de-reddened, centre-cropped to `crop`, moved to `device`, in batches
+// of 256, without gradients. The modules are used in whatever mode they are in (callers put
+// them in evaluation mode). Both float32 on the CPU, not normalised; `projections` undefined
+// without a head.
+struct Embeddings {
+  torch::Tensor features, projections;
+};
+Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& images,
+                       const torch::Tensor& e_bv, int64_t crop, const torch::Device& device,
+                       const torch::Tensor& rows = {});
+
+// A checkpoint loaded for frozen use: in evaluation mode on the device `device_name` names
+// (cpu | cuda | auto), with `threads` CPU threads; `projection` says whether the representation
+// is the projection head's output (`features` "projection") or the backbone's ("backbone").
+struct FrozenModel {
+  GalaxyNet net;
+  torch::Device device = torch::kCPU;
+  bool projection = false;
+};
+// INVALID_ARGUMENT naming --features when it is neither, or "projection" for a model without
+// that head; errors of the checkpoint reader and device resolution pass through.
+absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
+                                            const std::string& device_name, int threads);
+
+// The frozen representation of every image: the projection output when model.projection,
+// else the backbone features. N x D float32 on the CPU, not normalised.
+torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv);
 
 // The classical photo-z features (core/photometry.h: de-reddened aperture r magnitude and
 // colours) of rows `rows` of `data`, row-major: rows.size() x dim values; *dim is set.

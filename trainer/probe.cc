@@ -13,7 +13,6 @@
 #include "core/log.h"
 #include "core/model/checkpoint.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
 #include "trainer/training_data.h"
@@ -27,9 +26,6 @@ absl::Status Validate(const ProbeOptions& o) {
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
   if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (o.label_column.empty()) return absl::InvalidArgumentError("--label: required");
-  if (o.features != "backbone" && o.features != "projection") {
-    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", o.features, "' (backbone or projection)"));
-  }
   if (o.fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
   for (double f : o.fractions) {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
@@ -139,14 +135,9 @@ std::string ProbeReport::Json() const {
 
 absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   GALAXY_RETURN_IF_ERROR(Validate(o));
-  SetCpuThreads(o.threads);
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(o.device));
-  const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
   GALAXY_ASSIGN_OR_RETURN(SplitFractions split, ParseSplitFractions(o.split));
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(o.model_path, device));
-  if (o.features == "projection" && !net.projection) {
-    return absl::InvalidArgumentError(absl::StrCat("--features projection: ", o.model_path, " has no projection head"));
-  }
+  GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
+  const GalaxyNet& net = model.net;
   RowSelection rows;
   if (o.labels_csv.empty()) rows.extra_columns = {o.label_column};
   GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
@@ -168,7 +159,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
                                                       " test galaxies are labelled; at least 10 of each are needed"));
   }
   log::Info(absl::StrFormat("probe: embedding %d galaxies with %s (%s features)", data.size(), o.model_path, o.features));
-  const torch::Tensor features = FrozenFeatures(net, data.images, data.e_bv, o.features == "projection", device);
+  const torch::Tensor features = FrozenFeatures(model, data.images, data.e_bv);
   const torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64);
   const torch::Tensor test_index = torch::tensor(test_rows, torch::kInt64);
   const torch::Tensor all_train = torch::tensor(train_rows, torch::kInt64);

@@ -9,12 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/log.h"
-#include "core/model/checkpoint.h"
-#include "core/photoz_metrics.h"
-#include "core/random.h"
 #include "core/status_macros.h"
 #include "core/synth_population.h"
-#include "core/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
 #include "trainer/training_data.h"
@@ -148,18 +144,9 @@ std::string QualityReport::Json() const {
 absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
   if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
-  if (o.features != "backbone" && o.features != "projection") {
-    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", o.features, "' (backbone or projection)"));
-  }
   if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
   if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
-  SetCpuThreads(o.threads);
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(o.device));
-  const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(o.model_path, device));
-  if (o.features == "projection" && !net.projection) {
-    return absl::InvalidArgumentError(absl::StrCat("--features projection: ", o.model_path, " has no projection head"));
-  }
+  GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
   RowSelection rows;
   rows.extra_columns = {"type", "anomaly_kind"};
   GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
@@ -167,12 +154,11 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   if (n < 2 * o.k) {
     return absl::FailedPreconditionError(absl::StrCat(o.data_path, ": ", n, " galaxies; need at least ", 2 * o.k));
   }
-  const bool projection = o.features == "projection";
   namespace F = torch::nn::functional;
   const auto unit = F::NormalizeFuncOptions().dim(1);
   const torch::Tensor images = data.images.narrow(0, 0, n), ebv = data.e_bv.narrow(0, 0, n);
   log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features)", n, o.features));
-  const torch::Tensor x = F::normalize(FrozenFeatures(net, images, ebv, projection, device), unit);
+  const torch::Tensor x = F::normalize(FrozenFeatures(model, images, ebv), unit);
 
   QualityReport report;
   report.galaxies = n;
@@ -209,7 +195,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   const torch::Tensor first = everyone.narrow(0, 0, q);
   const torch::Tensor own = neighbours.narrow(0, 0, q);
   auto overlap_with = [&](const torch::Tensor& changed) {
-    const torch::Tensor y = F::normalize(FrozenFeatures(net, changed, ebv.narrow(0, 0, q), projection, device), unit);
+    const torch::Tensor y = F::normalize(FrozenFeatures(model, changed, ebv.narrow(0, 0, q)), unit);
     return Overlap(own, NeighboursOf(y, x, first, o.k));
   };
   report.rotation_overlap = overlap_with(torch::rot90(images.narrow(0, 0, q), 1, {2, 3}));

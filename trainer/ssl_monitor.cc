@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/dataset_split.h"
-#include "core/model/augment.h"
 #include "core/photoz_baseline.h"
 #include "core/photoz_metrics.h"
 #include "trainer/galaxy_features.h"
@@ -25,23 +24,6 @@ std::vector<int64_t> PickRows(const TrainingData& data, SplitPart part, int64_t 
     if (SplitOf(data.ids[static_cast<size_t>(i)], /*seed=*/0, fractions) == part) rows.push_back(i);
   }
   return rows;
-}
-
-// L2-normalised backbone features and projection outputs of rows `rows` of the raw images
-// (N x C x S x S, on their own device), preprocessed as the model sees them, in chunks of 256.
-std::pair<torch::Tensor, torch::Tensor> Embed(ResNetImpl& encoder, ProjectionHeadImpl& head, const torch::Tensor& images,
-                                              const torch::Tensor& e_bv, const torch::Tensor& rows, int64_t crop) {
-  std::vector<torch::Tensor> features, projections;
-  for (int64_t start = 0; start < rows.size(0); start += 256) {
-    const torch::Tensor chunk = rows.narrow(0, start, std::min<int64_t>(256, rows.size(0) - start));
-    const torch::Tensor x = PreprocessForModel(images.index_select(0, chunk), e_bv.index_select(0, chunk), crop);
-    const torch::Tensor f = encoder.forward(x);
-    features.push_back(f.to(torch::kFloat32));
-    projections.push_back(head.forward(f).to(torch::kFloat32));
-  }
-  namespace F = torch::nn::functional;
-  const auto unit = F::NormalizeFuncOptions().dim(1);
-  return {F::normalize(torch::cat(features), unit).cpu(), F::normalize(torch::cat(projections), unit).cpu()};
 }
 
 // kNN redshift sigma_MAD and type accuracy of queries against references (cosine similarity).
@@ -130,8 +112,14 @@ SslMonitorReading SslMonitor::Measure(ResNetImpl& encoder, ProjectionHeadImpl& h
   r.step = step;
   {
     torch::NoGradGuard no_grad;
-    const auto [ref_features, ref_projection] = Embed(encoder, head, images_, e_bv_, reference_rows_, crop_);
-    const auto [query_features, query_projection] = Embed(encoder, head, images_, e_bv_, query_rows_, crop_);
+    namespace F = torch::nn::functional;
+    const auto unit = F::NormalizeFuncOptions().dim(1);
+    const torch::Device device = images_.device();
+    const Embeddings ref = EmbedImages(encoder, &head, images_, e_bv_, crop_, device, reference_rows_);
+    const Embeddings query = EmbedImages(encoder, &head, images_, e_bv_, crop_, device, query_rows_);
+    const torch::Tensor ref_features = F::normalize(ref.features, unit), ref_projection = F::normalize(ref.projections, unit);
+    const torch::Tensor query_features = F::normalize(query.features, unit),
+                        query_projection = F::normalize(query.projections, unit);
     Score(ref_features, query_features, reference_z_, query_z_, reference_type_, query_type_, options_.k,
           &r.z_sigma_mad_backbone, &r.type_accuracy_backbone);
     Score(ref_projection, query_projection, reference_z_, query_z_, reference_type_, query_type_, options_.k,
