@@ -21,7 +21,7 @@
 namespace galaxy {
 namespace {
 
-// The anchor's network and step (../shared/anchors/cpu_moco_anchor.py), parameterised by batch,
+// The anchor's network and step (the reference program cpu_moco_anchor.py), parameterised by batch,
 // steps and threads; prints "train_img_per_s embed_img_per_s", each from the median of `steps`
 // timed calls (the anchor file times their total; the median is what galaxy-train bench reports
 // on the CPU, and resists the steal time of shared machines).

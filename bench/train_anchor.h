@@ -1,5 +1,5 @@
 // Training-step and embedding throughput on the CPU as a ratio to PyTorch eager, both measured in
-// one run: the anchor (../shared/anchors/cpu_moco_anchor.py's ResNet18 torchvision-stem network
+// one run: the anchor (the reference program cpu_moco_anchor.py's ResNet18 torchvision-stem network
 // and MoCo step) runs in Debian's python3-torch, alternately with galaxy-train's own step, and
 // the medians are compared. Used by `galaxy-bench train-ratio`, `galaxy-bench run` and
 // bench/cpu_anchor_ratio.sh.

@@ -1,6 +1,6 @@
 # Every third-party dependency, found once here. All come from Debian bookworm's packages
 # (deploy/install-deps.sh installs them); on the GPU machine LibTorch comes from the machine's
-# PyTorch and the rest from carried Debian packages (../shared/device/README.md).
+# PyTorch and the rest from carried Debian packages (docs/DEVELOPING.md, "GPU machine").
 
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)

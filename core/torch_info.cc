@@ -1,5 +1,5 @@
 // LibTorch queries. Only files of the galaxy_model library include LibTorch headers, so the rest
-// of core compiles without them (../shared/STYLE.md rule 7).
+// of core compiles without them (docs/ARCHITECTURE.md: heavy headers stay in .cc files).
 #include "core/torch_info.h"
 
 #include <malloc.h>
