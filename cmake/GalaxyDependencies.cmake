@@ -67,6 +67,7 @@ find_package(nlohmann_json CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # stb (image writing) ships a pkg-config file and a compiled libstb.
 pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
+pkg_check_modules(PLPLOT REQUIRED IMPORTED_TARGET plplot)
 
 # --- tests and benchmarks ------------------------------------------------------------------------
 if(GALAXY_BUILD_TESTS)

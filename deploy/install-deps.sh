@@ -21,6 +21,8 @@ packages=(
   librocksdb-dev libhdf5-dev libcfitsio-dev wcslib-dev libzip-dev libbz2-dev zlib1g-dev
   # support libraries: logging, CLI, JSON, HTTP (metrics), images
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libstb-dev libssl-dev
+  # plots (PLplot with its cairo PNG driver)
+  libplplot-dev plplot-driver-cairo
   # tests and benchmarks; clang + its runtime for the libFuzzer targets; openssl makes test
   # certificates
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
@@ -40,7 +42,7 @@ if [ "${1:-}" = "--runtime" ]; then
     ca-certificates libtorch1.13 libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 librocksdb7.8
     libhdf5-103-1 libcfitsio10 libwcs7 libzip4 libspdlog1.10 libfmt9 libcpp-httplib0.11 libstb0
     libopenblas0-pthread libgomp1 libssl3 libbz2-1.0 zlib1g libc-ares2 libre2-9 libgflags2.2
-    libgoogle-glog0v6
+    libgoogle-glog0v6 libplplot17 plplot-driver-cairo
   )
 fi
 

@@ -97,6 +97,8 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_LT(report["pdf"]["crps_mean"].get<double>(), 0.2);
   EXPECT_TRUE(absl::StrContains(eval.out, "PIT histogram")) << eval.out;
   EXPECT_TRUE(IsPng(dir.File("eval.png")));
+  EXPECT_TRUE(IsPng(dir.File("eval_per_bin.png")));
+  EXPECT_TRUE(IsPng(dir.File("eval_pit.png")));
 }
 
 TEST(TrainCliTest, ErrorsAreOneClearLine) {

@@ -93,9 +93,9 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
       "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
       options.data_path, pretrained, options.redshift.fractions);
   nlohmann::json rows = nlohmann::json::array();
-  PlotSeries ssl_line{"SSL + FINETUNE", {}, {}, 31, 119, 180, true};
-  PlotSeries sup_line{"SUPERVISED", {}, {}, 214, 39, 40, true};
-  PlotSeries knn_line{"KNN COLOURS", {}, {}, 120, 120, 120, true};
+  PlotSeries ssl_line{"SSL + fine-tune", {}, {}, 31, 119, 180, true, {}};
+  PlotSeries sup_line{"supervised from scratch", {}, {}, 214, 39, 40, true, {}};
+  PlotSeries knn_line{"kNN on colours (all labels)", {}, {}, 120, 120, 120, true, {}};
   for (const ExperimentRow& r : result.rows) {
     absl::StrAppendFormat(&md, "| %g | %d | %.4f | %.4f | %+.4f | %+.4f | %.3f | %.3f |\n", r.fraction, r.labels,
                           r.ssl.sigma_mad, r.supervised.sigma_mad, r.ssl.bias, r.supervised.bias,
@@ -123,11 +123,10 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
   GALAXY_RETURN_IF_ERROR(WriteFileAtomically(result.table_md, md));
   GALAXY_RETURN_IF_ERROR(WriteFileAtomically(result.table_json, j.dump(2) + "\n"));
   PlotOptions plot;
-  plot.title = "SIGMA_MAD VS NUMBER OF LABELS";
-  plot.x_label = "LABELS";
-  plot.y_label = "SIGMA_MAD";
+  plot.title = "redshift sigma_MAD against the number of labels";
+  plot.x_label = "labelled galaxies";
+  plot.y_label = "sigma_MAD (test part)";
   plot.log_x = true;
-  plot.y_lo = 0;
   GALAXY_RETURN_IF_ERROR(WritePlotPng(result.plot_png, {ssl_line, sup_line, knn_line}, plot));
   return result;
 }

@@ -14,9 +14,13 @@ namespace galaxy {
 absl::Status RunEvalCommand(const EvalOptions& options, const std::string& json_path,
                             const std::string& plot_path, bool print_json);
 
-// Writes predicted vs true redshift (with the y = x line) as a PNG.
-absl::Status WriteRedshiftPlot(const std::string& path, const EvalReport& report,
-                               const std::string& title);
+// Writes the plots of an evaluation: predicted vs true redshift as a density plot with the
+// metrics on it (`path`), the metrics per true-redshift bin (<stem>_per_bin.png) and the PIT
+// histogram (<stem>_pit.png), beside it.
+absl::Status WriteRedshiftPlots(const std::string& path, const EvalReport& report, const std::string& title);
+
+// `path` with `suffix` before its extension: ("a/b.png", "_pit") -> "a/b_pit.png".
+std::string SiblingPath(const std::string& path, const std::string& suffix);
 
 // The contents of a text file, or "" when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
