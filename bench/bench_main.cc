@@ -10,6 +10,10 @@
 #include "bench/machine_info.h"
 #include "bench/synth_bench.h"
 #include "bench/train_anchor.h"
+#include "absl/strings/str_join.h"
+#include "trainer/science.h"
+#include "trainer/train_options.h"
+#include "trainer/train_commands.h"
 #include "core/status_macros.h"
 #include "core/command_line.h"
 #include "core/file_util.h"
@@ -139,6 +143,97 @@ int main(int argc, char** argv) {
   ratio_cmd->add_option("--python", ratio.python, "Python with torch and torchvision")->capture_default_str();
   ratio_cmd->add_flag("--json", ratio_json, "JSON output");
   ratio_cmd->add_option("--json-out", ratio_json_out, "Also write the JSON to this file");
+  // science: options given on the command line override --quick's scale.
+  galaxy::ScienceOptions science_given;
+  bool science_quick = false, science_json = false;
+  std::string science_fractions = "0.01,0.04,0.05,0.2,1", science_probe_fractions = "0.01,0.05,0.2,1";
+  CLI::App* science = nullptr;
+  science = cli.AddCommand(
+      "science",
+      "The science report in one command: on a synthetic survey (or --data), over several seeds, pretrain,\n"
+      "label efficiency (SSL + fine-tune against supervised, kNN on colours), the linear probe of type against\n"
+      "the network from scratch, similarity and anomaly quality, redshift pdf calibration; writes\n"
+      "results.json, report.md and the plots, with the acceptance checks",
+      [&]() -> absl::Status {
+        galaxy::ScienceOptions o;
+        if (science_quick) o.SetQuick();
+        auto given = [&](const char* flag) { return science->count(flag) > 0; };
+        o.out_dir = science_given.out_dir;
+        if (given("--data")) o.data_path = science_given.data_path;
+        if (given("--galaxies")) o.galaxies = science_given.galaxies;
+        if (given("--survey-seed")) o.survey_seed = science_given.survey_seed;
+        if (given("--seeds")) o.seeds = science_given.seeds;
+        if (given("--arch")) o.arch = science_given.arch;
+        if (given("--stem")) o.stem = science_given.stem;
+        if (given("--pretrain-steps")) o.pretrain_steps = science_given.pretrain_steps;
+        if (given("--pretrain-batch")) o.pretrain_batch = science_given.pretrain_batch;
+        if (given("--queue")) o.queue = science_given.queue;
+        if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
+        if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
+        if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
+        if (given("--scratch-steps")) o.scratch_steps = science_given.scratch_steps;
+        if (given("--k")) o.k = science_given.k;
+        if (given("--quality-galaxies")) o.quality_galaxies = science_given.quality_galaxies;
+        if (given("--fractions")) {
+          GALAXY_ASSIGN_OR_RETURN(o.fractions, galaxy::ParseFractionList(science_fractions));
+        }
+        if (given("--probe-fractions")) {
+          GALAXY_ASSIGN_OR_RETURN(o.probe_fractions, galaxy::ParseFractionList(science_probe_fractions, "--probe-fractions"));
+        }
+        o.device = science_given.device;
+        o.threads = science_given.threads;
+        std::vector<std::string> words(argv, argv + argc);
+        o.command = absl::StrJoin(words, " ");
+        o.machine = galaxy::MachineInfoMarkdown(galaxy::ReadMachineInfo());
+        GALAXY_ASSIGN_OR_RETURN(galaxy::ScienceResult r, galaxy::RunScience(o));
+        if (science_json) {
+          std::cout << galaxy::ReadFileOrEmpty(r.results_json);
+          return absl::OkStatus();
+        }
+        std::cout << "acceptance checks:\n";
+        for (const galaxy::ScienceCheck& c : r.checks) {
+          std::cout << absl::StrFormat("  %-4s %s: %s\n",
+                                       !c.measured ? "-" : c.holds ? (c.significant ? "yes" : "yes?") : "no",
+                                       c.description,
+                                       c.measured ? absl::StrFormat("%.4f ± %.4f vs %.4f ± %.4f", c.lhs, c.lhs_std,
+                                                                    c.rhs, c.rhs_std)
+                                                  : "not measured");
+        }
+        std::cout << "report " << r.report_md << "\nresults " << r.results_json << "\n";
+        return absl::OkStatus();
+      });
+  science->add_option("--out", science_given.out_dir, "Output directory")->required();
+  science->add_flag("--quick", science_quick,
+                    "The small scale (2,400 galaxies, 2 seeds, tens of steps; a couple of minutes on 2 cores)");
+  science->add_option("--data", science_given.data_path, "An existing dataset with truth columns instead of simulating");
+  science->add_option("--galaxies", science_given.galaxies, "Galaxies to simulate")->capture_default_str();
+  science->add_option("--survey-seed", science_given.survey_seed, "Seed of the simulated survey")->capture_default_str();
+  science->add_option("--seeds", science_given.seeds, "Seeds of pretraining and training")->capture_default_str();
+  science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+  science->add_option("--stem", science_given.stem, "paper | torchvision")->capture_default_str();
+  science->add_option("--pretrain-steps", science_given.pretrain_steps, "MoCo steps")->capture_default_str();
+  science->add_option("--pretrain-batch", science_given.pretrain_batch, "MoCo batch")->capture_default_str();
+  science->add_option("--queue", science_given.queue, "MoCo queue")->capture_default_str();
+  science->add_option("--finetune-steps", science_given.finetune_steps, "Steps of each redshift training")
+      ->capture_default_str();
+  science->add_option("--finetune-batch", science_given.finetune_batch, "Batch of each redshift training")
+      ->capture_default_str();
+  science->add_option("--backbone-lr-factor", science_given.backbone_lr_factor,
+                      "Fine-tuning's backbone rate as a multiple of the head's")
+      ->capture_default_str();
+  science->add_option("--fractions", science_fractions, "Label fractions of the redshift experiment")
+      ->capture_default_str();
+  science->add_option("--probe-fractions", science_probe_fractions, "Label fractions of the type probe")
+      ->capture_default_str();
+  science->add_option("--scratch-steps", science_given.scratch_steps,
+                      "Steps of the type classifier trained from scratch (0: none)")
+      ->capture_default_str();
+  science->add_option("--k", science_given.k, "Neighbours of the similarity measures")->capture_default_str();
+  science->add_option("--quality-galaxies", science_given.quality_galaxies, "Galaxies of the similarity measures")
+      ->capture_default_str();
+  science->add_option("--device", science_given.device, "cpu | cuda | auto")->capture_default_str();
+  science->add_option("--threads", science_given.threads, "CPU threads (0: all)")->capture_default_str();
+  science->add_flag("--json", science_json, "Print results.json instead of the summary");
   galaxy::SuiteOptions suite;
   CLI::App* run = cli.AddCommand("run", "Run the whole suite; write results.json and results.md (machine, date, tables)",
                                  [&] { return galaxy::RunSuite(suite); });

@@ -19,6 +19,7 @@ std::string ModelMetadata::ToJson() const {
                       {"z_min", z_min},
                       {"z_max", z_max},
                       {"redshift_bins", redshift_bins},
+                      {"redshift_head_norm", redshift_head_norm},
                       {"band_noise", band_noise},
                       {"data_path", data_path},
                       {"data_checksum", data_checksum},
@@ -56,6 +57,7 @@ absl::StatusOr<ModelMetadata> ModelMetadata::FromJson(const std::string& text) {
     m.z_min = j.at("z_min").get<double>();
     m.z_max = j.at("z_max").get<double>();
     m.redshift_bins = j.at("redshift_bins").get<int64_t>();
+    m.redshift_head_norm = j.value("redshift_head_norm", false);
     m.band_noise = j.value("band_noise", std::vector<double>{});
     m.data_path = j.value("data_path", "");
     m.data_checksum = j.value("data_checksum", "");

@@ -31,6 +31,9 @@ struct ModelMetadata {
   bool has_redshift_head = false;
   double z_min = 0.0, z_max = 0.4;
   int64_t redshift_bins = 180;
+  // The redshift head normalises its input features (a BatchNorm1d) first. Models written before
+  // it existed lack it (false when absent).
+  bool redshift_head_norm = false;
   // Per-band noise of the training data (nanomaggies), used by the noise augmentation.
   std::vector<double> band_noise;
   // The training dataset: path as given and SHA-256 of its bytes.

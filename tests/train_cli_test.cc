@@ -61,12 +61,19 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
 
   CommandResult probe = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data", data,
                                              "--label", "type", "--fractions", "0.5,1", "--steps", "50", "--json",
-                                             dir.File("probe.json"), "--device", "cpu"});
+                                             dir.File("probe.json"), "--scratch-steps", "3", "--scratch-batch", "16",
+                                             "--device", "cpu"});
   ASSERT_EQ(probe.exit_code, 0) << probe.err;
   EXPECT_TRUE(absl::StrContains(probe.out, "Linear probe: 5 classes")) << probe.out;
   nlohmann::json probed = nlohmann::json::parse(std::ifstream(dir.File("probe.json")));
   ASSERT_EQ(probed["rows"].size(), 2u);
   EXPECT_EQ(probed["rows"][1]["confusion"].size(), 5u);
+  // The same network from scratch on the same labels, scored on the same test part.
+  const double scratch = probed["rows"][1]["scratch_accuracy"].get<double>();
+  EXPECT_GE(scratch, 0.0);
+  EXPECT_LE(scratch, 1.0);
+  EXPECT_EQ(probed["rows"][1]["scratch_recall"].size(), 5u);
+  EXPECT_TRUE(absl::StrContains(probe.out, "from scratch accuracy")) << probe.out;
 
   CommandResult quality = RunTool("galaxy-train", {"quality", "--model", dir.File("le/pretrain/model.pt"), "--data",
                                                data, "--k", "5", "--json", dir.File("quality.json"), "--device", "cpu"});
@@ -78,6 +85,10 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_GE(q["rotation_overlap"].get<double>(), 0.0);
   EXPECT_LE(q["rotation_overlap"].get<double>(), 1.0);
   EXPECT_GT(q["anomaly_kinds"].size(), 0u);
+  // The isolation forest and the mean rank of both scores, beside the kNN score, per kind.
+  EXPECT_GE(q["iforest_anomaly_auc"].get<double>(), 0.0);
+  EXPECT_LE(q["combined_anomaly_auc"].get<double>(), 1.0);
+  EXPECT_TRUE(q["anomaly_kinds"][0].contains("iforest_auc")) << q.dump();
 
   CommandResult eval = RunTool("galaxy-train", {"eval", "--data", data, "--model", dir.File("le/ssl_1/model.pt"),
                                             "--json", dir.File("eval.json"), "--plot", dir.File("eval.png"),

@@ -11,6 +11,8 @@
 #include "core/dataset_split.h"
 #include "core/ingest_catalog.h"
 #include "core/log.h"
+#include "core/model/augment.h"
+#include "core/progress.h"
 #include "core/model/checkpoint.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -33,6 +35,9 @@ absl::Status Validate(const ProbeOptions& o) {
   if (o.steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps: ", o.steps, " < 1"));
   if (!(o.lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--lr: ", o.lr, " must be > 0"));
   if (!(o.weight_decay >= 0)) return absl::InvalidArgumentError(absl::StrCat("--weight-decay: ", o.weight_decay, " < 0"));
+  if (o.scratch_steps < 0) return absl::InvalidArgumentError(absl::StrCat("--scratch-steps: ", o.scratch_steps, " < 0"));
+  if (o.scratch_batch < 2) return absl::InvalidArgumentError(absl::StrCat("--scratch-batch: ", o.scratch_batch, " < 2"));
+  if (!(o.scratch_lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--scratch-lr: ", o.scratch_lr, " must be > 0"));
   return absl::OkStatus();
 }
 
@@ -97,17 +102,96 @@ torch::Tensor FitAndPredict(const torch::Tensor& train_x, const torch::Tensor& t
   return linear(test_x).argmax(1);
 }
 
+// Recall per class from true and predicted classes (int64 tensors of one length).
+std::vector<double> RecallPerClass(const torch::Tensor& truth, const torch::Tensor& predicted, int64_t classes,
+                                   std::vector<std::vector<int64_t>>* confusion) {
+  std::vector<std::vector<int64_t>> matrix(static_cast<size_t>(classes), std::vector<int64_t>(static_cast<size_t>(classes), 0));
+  const torch::Tensor t = truth.contiguous(), p = predicted.to(torch::kCPU).contiguous();
+  for (int64_t i = 0; i < t.size(0); ++i) {
+    ++matrix[static_cast<size_t>(t.data_ptr<int64_t>()[i])][static_cast<size_t>(p.data_ptr<int64_t>()[i])];
+  }
+  std::vector<double> recall;
+  for (size_t c = 0; c < matrix.size(); ++c) {
+    int64_t total = 0;
+    for (int64_t v : matrix[c]) total += v;
+    recall.push_back(total > 0 ? static_cast<double>(matrix[c][c]) / static_cast<double>(total) : std::nan(""));
+  }
+  if (confusion != nullptr) *confusion = std::move(matrix);
+  return recall;
+}
+
+// The model's network from random weights with a linear classifier, trained on rows `chosen` of
+// `data` with their labels; returns its predictions for rows `test`.
+torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const TrainingData& data,
+                                         const torch::Tensor& labels, const std::vector<int64_t>& chosen,
+                                         const torch::Tensor& test, int64_t classes, const ProbeOptions& o) {
+  torch::manual_seed(o.seed);
+  const ModelMetadata& meta = model.net.metadata;
+  ResNetConfig config;
+  config.arch = meta.arch;
+  config.stem = meta.stem;
+  config.in_channels = static_cast<int>(data.layout.bands);
+  ResNet backbone(config);
+  torch::nn::Linear head(config.feature_dim(), classes);
+  backbone->to(model.device);
+  head->to(model.device);
+  std::vector<torch::Tensor> params = backbone->parameters();
+  for (const torch::Tensor& p : head->parameters()) params.push_back(p);
+  torch::optim::Adam adam(params, torch::optim::AdamOptions(o.scratch_lr).weight_decay(1e-4));
+  AugmentOptions aug;
+  aug.crop = meta.image_size;
+  aug.max_dust = 0;
+  aug.max_blur = 0.5;
+  aug.band_noise = meta.band_noise;
+  if (data.layout.bands != 5) aug.extinction.assign(static_cast<size_t>(data.layout.bands), 0.0);
+  const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
+  const torch::Tensor rows = torch::tensor(chosen, torch::kInt64);
+  const int64_t n = rows.size(0);
+  const int64_t batch = std::min<int64_t>(o.scratch_batch, n);
+  EpochOrder order(n, o.seed);
+  Progress progress("probe from scratch", "steps", o.scratch_steps);
+  backbone->train();
+  head->train();
+  for (int step = 0; step < o.scratch_steps; ++step) {
+    const double cosine = 0.5 * (1 + std::cos(M_PI * step / o.scratch_steps));
+    for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(o.scratch_lr * cosine);
+    const torch::Tensor index = rows.index_select(0, order.Batch(step, batch));
+    const torch::Tensor x = augmenter.Apply(data.images.index_select(0, index).to(model.device),
+                                            data.e_bv.index_select(0, index).to(model.device),
+                                            augmenter.Draw(batch, o.seed, static_cast<uint64_t>(step)));
+    const torch::Tensor loss =
+        torch::nn::functional::cross_entropy(head(backbone(x)), labels.index_select(0, index).to(model.device));
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    progress.Update(step + 1);
+  }
+  progress.Finish(o.scratch_steps);
+  backbone->eval();
+  head->eval();
+  torch::NoGradGuard no_grad;
+  const Embeddings e = EmbedImages(*backbone, nullptr, data.images, data.e_bv, meta.image_size, model.device, test);
+  return head(e.features.to(model.device)).argmax(1).to(torch::kCPU);
+}
+
 }  // namespace
 
 std::string ProbeReport::Markdown() const {
+  const bool scratch = !rows.empty() && rows.front().scratch_accuracy >= 0;
   std::string md = absl::StrFormat(
       "Linear probe: %d classes, %d test galaxies; predicting the most common class: accuracy %.3f\n\n"
-      "| label fraction | labels | accuracy | recall per class |\n| --- | --- | --- | --- |\n",
-      classes, test_count, majority_accuracy);
+      "| label fraction | labels | probe accuracy | probe recall per class |%s\n| --- | --- | --- | --- |%s\n",
+      classes, test_count, majority_accuracy,
+      scratch ? " from scratch accuracy | from scratch recall per class |" : "", scratch ? " --- | --- |" : "");
+  auto join = [](const std::vector<double>& v) {
+    std::string out;
+    for (size_t c = 0; c < v.size(); ++c) absl::StrAppendFormat(&out, "%s%.2f", c ? " " : "", v[c]);
+    return out;
+  };
   for (const ProbeRow& r : rows) {
-    std::string recall;
-    for (size_t c = 0; c < r.recall.size(); ++c) absl::StrAppendFormat(&recall, "%s%.2f", c ? " " : "", r.recall[c]);
-    absl::StrAppendFormat(&md, "| %g | %d | %.3f | %s |\n", r.fraction, r.labels, r.accuracy, recall);
+    absl::StrAppendFormat(&md, "| %g | %d | %.3f | %s |", r.fraction, r.labels, r.accuracy, join(r.recall));
+    if (scratch) absl::StrAppendFormat(&md, " %.3f | %s |", r.scratch_accuracy, join(r.scratch_recall));
+    md += "\n";
   }
   if (!rows.empty()) {
     const ProbeRow& last = rows.back();
@@ -128,6 +212,10 @@ std::string ProbeReport::Json() const {
   for (const ProbeRow& r : rows) {
     list.push_back({{"fraction", r.fraction}, {"labels", r.labels}, {"accuracy", r.accuracy},
                     {"recall", r.recall}, {"confusion", r.confusion}});
+    if (r.scratch_accuracy >= 0) {
+      list.back()["scratch_accuracy"] = r.scratch_accuracy;
+      list.back()["scratch_recall"] = r.scratch_recall;
+    }
   }
   j["rows"] = list;
   return j.dump(2);
@@ -192,16 +280,16 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
     row.fraction = fraction;
     row.labels = static_cast<int64_t>(chosen.size());
     row.accuracy = (predicted == test_y).to(torch::kFloat64).mean().item<double>();
-    row.confusion.assign(static_cast<size_t>(report.classes), std::vector<int64_t>(static_cast<size_t>(report.classes), 0));
-    for (int64_t i = 0; i < test_y.size(0); ++i) {
-      ++row.confusion[static_cast<size_t>(test_y[i].item<int64_t>())][static_cast<size_t>(predicted[i].item<int64_t>())];
-    }
-    for (int64_t c = 0; c < report.classes; ++c) {
-      const int64_t total = report.class_counts[static_cast<size_t>(c)];
-      row.recall.push_back(total > 0 ? static_cast<double>(row.confusion[static_cast<size_t>(c)][static_cast<size_t>(c)]) / total
-                                     : std::nan(""));
-    }
+    row.recall = RecallPerClass(test_y, predicted, report.classes, &row.confusion);
     log::Info(absl::StrFormat("probe: fraction %g (%d labels): test accuracy %.3f", fraction, row.labels, row.accuracy));
+    if (o.scratch_steps > 0) {
+      const torch::Tensor scratch =
+          TrainFromScratchAndPredict(model, data, label_tensor, chosen, test_index, report.classes, o);
+      row.scratch_accuracy = (scratch == test_y).to(torch::kFloat64).mean().item<double>();
+      row.scratch_recall = RecallPerClass(test_y, scratch, report.classes, nullptr);
+      log::Info(absl::StrFormat("probe: fraction %g: the network from scratch, test accuracy %.3f", fraction,
+                                row.scratch_accuracy));
+    }
     report.rows.push_back(std::move(row));
   }
   return report;

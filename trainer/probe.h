@@ -46,6 +46,14 @@ struct ProbeOptions {
   std::string device = "auto";
   int threads = 0;
   uint64_t seed = 0;
+  // The comparison the probe exists for: when > 0, the same network (the model's architecture
+  // and stem, random weights) with a linear classifier on top is also trained from scratch on
+  // the same labelled galaxies of each fraction, for this many Adam steps of `scratch_batch`
+  // (geometric augmentations, blur and noise, as redshift training), and scored on the same test
+  // part. 0 (default): the probe alone.
+  int scratch_steps = 0;
+  int scratch_batch = 128;
+  double scratch_lr = 1e-3;
 };
 
 struct ProbeRow {
@@ -54,6 +62,10 @@ struct ProbeRow {
   double accuracy = 0;      // on the test part
   std::vector<double> recall;                  // per class
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
+  // The network trained from scratch on the same labels (ProbeOptions::scratch_steps); -1 and
+  // empty when not run.
+  double scratch_accuracy = -1;
+  std::vector<double> scratch_recall;
 };
 
 struct ProbeReport {

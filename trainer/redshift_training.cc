@@ -141,7 +141,8 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.bins.z_min = 0;
   net.bins.z_max = options.z_max;
   net.bins.bins = options.bins;
-  net.redshift = RedshiftHead(config.feature_dim(), options.bins);
+  net.metadata.redshift_head_norm = options.head_norm;
+  net.redshift = RedshiftHead(config.feature_dim(), options.bins, options.head_norm);
   net.backbone->to(device);
   net.redshift->to(device);
   if (net.projection) net.projection->to(device);

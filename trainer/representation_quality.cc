@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/isolation_forest.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "core/synth_population.h"
@@ -17,6 +18,20 @@
 
 namespace galaxy {
 namespace {
+
+// For each row, the mean of its rank under `a` and under `b` (0 = lowest; ties by order), over
+// the row count: a combination of two scores on different scales.
+std::vector<double> MeanRank(const std::vector<double>& a, const std::vector<double>& b) {
+  const size_t n = a.size();
+  std::vector<double> out(n, 0.0);
+  for (const std::vector<double>* s : {&a, &b}) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t i, size_t j) { return (*s)[i] < (*s)[j]; });
+    for (size_t r = 0; r < n; ++r) out[order[r]] += 0.5 * static_cast<double>(r) / static_cast<double>(n);
+  }
+  return out;
+}
 
 // Indices (N x k, int64) of each row's k nearest other rows of `x` (N x D): by cosine
 // similarity for unit rows (`euclidean` false) or by Euclidean distance. Also the mean cosine
@@ -107,13 +122,15 @@ std::string QualityReport::Markdown() const {
   if (!kinds.empty()) {
     absl::StrAppendFormat(&md,
                           "\nAnomaly score (mean cosine distance to the %d nearest): ROC AUC %.3f over all kinds; "
-                          "anomalies make up %.3f of the top 1%%\n\n"
-                          "| kind | count | ROC AUC | found in the top 1%% | same-kind precision@%d |\n"
-                          "| --- | --- | --- | --- | --- |\n",
-                          k, anomaly_auc, top1_precision, k);
+                          "anomalies make up %.3f of the top 1%%. Isolation forest: ROC AUC %.3f; both scores' "
+                          "mean rank: %.3f\n\n"
+                          "| kind | count | ROC AUC | isolation forest AUC | mean-rank AUC | found in the top 1%% | "
+                          "same-kind precision@%d |\n"
+                          "| --- | --- | --- | --- | --- | --- | --- |\n",
+                          k, anomaly_auc, top1_precision, iforest_anomaly_auc, combined_anomaly_auc, k);
     for (const AnomalyKindQuality& q : kinds) {
-      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f |\n", q.name, q.count, q.auc, q.found_in_top1,
-                            q.same_kind_precision);
+      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f |\n", q.name, q.count, q.auc,
+                            q.iforest_auc, q.combined_auc, q.found_in_top1, q.same_kind_precision);
     }
   }
   return md;
@@ -122,7 +139,8 @@ std::string QualityReport::Markdown() const {
 std::string QualityReport::Json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const AnomalyKindQuality& q : kinds) {
-    list.push_back({{"kind", q.name}, {"count", q.count}, {"auc", q.auc}, {"found_in_top1", q.found_in_top1},
+    list.push_back({{"kind", q.name}, {"count", q.count}, {"auc", q.auc}, {"iforest_auc", q.iforest_auc},
+                    {"combined_auc", q.combined_auc}, {"found_in_top1", q.found_in_top1},
                     {"same_kind_precision", q.same_kind_precision}});
   }
   return nlohmann::json({{"galaxies", galaxies},
@@ -136,6 +154,8 @@ std::string QualityReport::Json() const {
                          {"rotation_overlap", rotation_overlap},
                          {"flip_overlap", flip_overlap},
                          {"anomaly_auc", anomaly_auc},
+                         {"iforest_anomaly_auc", iforest_anomaly_auc},
+                         {"combined_anomaly_auc", combined_anomaly_auc},
                          {"top1_precision", top1_precision},
                          {"anomaly_kinds", list}})
       .dump(2);
@@ -210,18 +230,26 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
     for (int64_t i = 0; i < n; ++i) anomalous[static_cast<size_t>(i)] = kind[static_cast<size_t>(i)] != 0;
     if (std::count(anomalous.begin(), anomalous.end(), true) > 0) {
       report.anomaly_auc = RocAuc(s, anomalous);
+      const torch::Tensor xc = x.contiguous();
+      IsolationForestOptions forest;
+      const std::vector<double> iforest = IsolationForestScores(xc.data_ptr<float>(), n, xc.size(1), forest);
+      const std::vector<double> combined = MeanRank(s, iforest);
+      report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
+      report.combined_anomaly_auc = RocAuc(combined, anomalous);
       const int64_t top = std::max<int64_t>(1, n / 100);
       const torch::Tensor top_rows = std::get<1>(score.topk(top));
       const torch::Tensor top_kinds = kinds.index_select(0, top_rows);
       report.top1_precision = (top_kinds != 0).to(torch::kFloat64).mean().item<double>();
       for (int k = 1; k < kAnomalyKinds; ++k) {
-        std::vector<double> scores;
+        std::vector<double> scores, forest_scores, combined_scores;
         std::vector<bool> positive;
         std::vector<int64_t> members;
         for (int64_t i = 0; i < n; ++i) {
           const int64_t ki = kind[static_cast<size_t>(i)];
           if (ki != 0 && ki != k) continue;
           scores.push_back(s[static_cast<size_t>(i)]);
+          forest_scores.push_back(iforest[static_cast<size_t>(i)]);
+          combined_scores.push_back(combined[static_cast<size_t>(i)]);
           positive.push_back(ki == k);
           if (ki == k) members.push_back(i);
         }
@@ -231,6 +259,8 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
         quality.name = AnomalyKindName(static_cast<AnomalyKind>(k));
         quality.count = static_cast<int64_t>(members.size());
         quality.auc = RocAuc(scores, positive);
+        quality.iforest_auc = RocAuc(forest_scores, positive);
+        quality.combined_auc = RocAuc(combined_scores, positive);
         quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
         quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
         report.kinds.push_back(quality);

@@ -9,7 +9,8 @@
 //   - for anomalies: the anomaly score the indexer stores (mean cosine distance to the k
 //     nearest other galaxies), its ROC AUC per anomaly kind against normal galaxies, the share
 //     of each kind found in the top 1% of scores, the precision of the top 1%, and the same-kind
-//     precision@k of anomalies.
+//     precision@k of anomalies; beside it, the ROC AUC of an isolation forest on the same
+//     embedding (200 trees of 256, Stein et al.'s method) and of the mean of both scores' ranks.
 #ifndef GALAXY_TRAINER_REPRESENTATION_QUALITY_H_
 #define GALAXY_TRAINER_REPRESENTATION_QUALITY_H_
 
@@ -42,6 +43,8 @@ struct AnomalyKindQuality {
   std::string name;
   int64_t count = 0;
   double auc = 0;             // ROC AUC of the anomaly score against normal galaxies
+  double iforest_auc = 0;     // the same for the isolation forest's score
+  double combined_auc = 0;    // and for the mean of both scores' ranks
   double found_in_top1 = 0;   // share of this kind among the top 1% of scores
   double same_kind_precision = 0;  // of its k neighbours, the share of the same kind
 };
@@ -57,6 +60,8 @@ struct QualityReport {
   double rotation_overlap = 0, flip_overlap = 0;
   // Anomalies (empty without an anomaly_kind column or without anomalies).
   double anomaly_auc = -1;          // all kinds together
+  double iforest_anomaly_auc = -1;  // the isolation forest's score (core/isolation_forest.h)
+  double combined_anomaly_auc = -1; // the mean of the two scores' ranks
   double top1_precision = -1;       // share of anomalies among the top 1% of scores
   std::vector<AnomalyKindQuality> kinds;
   std::string Markdown() const;

@@ -37,18 +37,6 @@ absl::Status Devices() {
   return absl::OkStatus();
 }
 
-// "0.01,0.05,1" -> {0.01, 0.05, 1}; INVALID_ARGUMENT naming a cell that is not a number (the
-// range is checked by the command's own options).
-absl::StatusOr<std::vector<double>> ParseFractionList(const std::string& text) {
-  std::vector<double> out;
-  for (absl::string_view f : absl::StrSplit(text, ',')) {
-    double v = 0;
-    if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat("--fractions: '", f, "' is not a number"));
-    out.push_back(v);
-  }
-  return out;
-}
-
 }  // namespace
 }  // namespace galaxy
 
@@ -114,6 +102,8 @@ int main(int argc, char** argv) {
                     "Fraction of the training part's labels to use (nested across fractions)")->capture_default_str();
     cmd->add_option("--epochs", finetune.epochs, "Passes over the labelled galaxies")->capture_default_str();
     cmd->add_option("--steps", finetune.steps, "Exact number of steps (instead of --epochs)");
+    cmd->add_flag("--no-head-norm{false}", finetune.head_norm,
+                  "No BatchNorm on the redshift head's input features (the head of models before it)");
     cmd->add_option("--batch", finetune.batch, "Images per step")->capture_default_str();
     cmd->add_option("--lr", finetune.head_lr,
                     from_scratch ? "Adam learning rate" : "Adam learning rate of the head (backbone: 10x smaller)")
@@ -217,6 +207,8 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--backbone-lr-factor", experiment.redshift.backbone_lr_factor,
                                "Fine-tuning: backbone learning rate as a multiple of --lr")
       ->capture_default_str();
+  label_efficiency->add_flag("--no-head-norm{false}", experiment.redshift.head_norm,
+                             "No BatchNorm on the redshift head's input features");
   label_efficiency->add_option("--seed", experiment.redshift.seed,
                                "Seed of the redshift trainings (and of pretraining, when done here)")
       ->capture_default_str();
@@ -247,6 +239,12 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--fractions", probe_fractions, "Label fractions of the training part")->capture_default_str();
   probe_cmd->add_option("--split", probe.split, "train,validation,test split by ID hash")->capture_default_str();
   probe_cmd->add_option("--split-seed", probe.split_seed, "Seed of the split hash")->capture_default_str();
+  probe_cmd->add_option("--scratch-steps", probe.scratch_steps,
+                        "Also train the same network from scratch on each fraction's labels for this many steps "
+                        "and compare (0: off)")
+      ->capture_default_str();
+  probe_cmd->add_option("--scratch-batch", probe.scratch_batch, "Batch of the from-scratch training")->capture_default_str();
+  probe_cmd->add_option("--scratch-lr", probe.scratch_lr, "Adam rate of the from-scratch training")->capture_default_str();
   probe_cmd->add_option("--steps", probe.steps, "Full-batch optimiser steps")->capture_default_str();
   probe_cmd->add_option("--lr", probe.lr, "Adam learning rate")->capture_default_str();
   probe_cmd->add_option("--weight-decay", probe.weight_decay, "L2 penalty on the weights")->capture_default_str();

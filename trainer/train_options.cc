@@ -1,6 +1,8 @@
 #include "trainer/train_options.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace galaxy {
 
@@ -75,6 +77,16 @@ absl::Status FinetuneOptions::Validate() const {
   if (bins < 2 || bins > 10000) return absl::InvalidArgumentError(absl::StrCat("--bins: ", bins, " is outside 2..10000"));
   if (!(z_max > 0 && z_max <= 10)) return absl::InvalidArgumentError(absl::StrCat("--z-max: ", z_max, " is outside (0, 10]"));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<double>> ParseFractionList(const std::string& text, const std::string& flag) {
+  std::vector<double> out;
+  for (absl::string_view f : absl::StrSplit(text, ',')) {
+    double v = 0;
+    if (!absl::SimpleAtod(f, &v)) return absl::InvalidArgumentError(absl::StrCat(flag, ": '", f, "' is not a number"));
+    out.push_back(v);
+  }
+  return out;
 }
 
 }  // namespace galaxy

@@ -78,11 +78,12 @@ TEST(PretrainOptionsTest, RejectsOutOfRangeNumbers) {
 namespace galaxy {
 namespace {
 
-TEST(FinetuneOptionsTest, BackboneRateFactorIsATenthByDefaultAndBounded) {
+TEST(FinetuneOptionsTest, BackboneRateFactorIsOneByDefaultAndBounded) {
   FinetuneOptions options;
   options.data_path = "d.h5";
   options.out_dir = "out";
-  EXPECT_DOUBLE_EQ(options.backbone_lr_factor, 0.1);
+  EXPECT_DOUBLE_EQ(options.backbone_lr_factor, 1.0);
+  EXPECT_TRUE(options.head_norm);
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
   options.backbone_lr_factor = 0;
   EXPECT_NE(options.Validate().message().find("--backbone-lr-factor: 0 is outside (0, 10]"), std::string::npos)

@@ -141,7 +141,7 @@ absl::StatusOr<GalaxyNet> LoadGalaxyNet(const std::string& path, torch::Device d
     net.projection->eval();
   }
   if (net.metadata.has_redshift_head) {
-    net.redshift = RedshiftHead(config.feature_dim(), net.metadata.redshift_bins);
+    net.redshift = RedshiftHead(config.feature_dim(), net.metadata.redshift_bins, net.metadata.redshift_head_norm);
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kRedshiftPart, *net.redshift));
     net.redshift->to(device);
     net.redshift->eval();

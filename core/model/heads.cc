@@ -21,12 +21,14 @@ torch::Tensor RedshiftBins::Index(const torch::Tensor& z) const {
   return ((z - z_min) / width()).floor().clamp(0, bins - 1).to(torch::kInt64);
 }
 
-RedshiftHeadImpl::RedshiftHeadImpl(int64_t in, int64_t bins)
+RedshiftHeadImpl::RedshiftHeadImpl(int64_t in, int64_t bins, bool input_norm)
     : fc1(register_module("fc1", torch::nn::Linear(in, std::max<int64_t>(in / 2, 32)))),
-      fc2(register_module("fc2", torch::nn::Linear(std::max<int64_t>(in / 2, 32), bins))) {}
+      fc2(register_module("fc2", torch::nn::Linear(std::max<int64_t>(in / 2, 32), bins))) {
+  if (input_norm) norm = register_module("norm", torch::nn::BatchNorm1d(in));
+}
 
 torch::Tensor RedshiftHeadImpl::forward(const torch::Tensor& features) {
-  return fc2(torch::relu(fc1(features)));
+  return fc2(torch::relu(fc1(norm ? norm(features) : features)));
 }
 
 RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins) {

@@ -27,10 +27,14 @@ struct RedshiftBins {
   torch::Tensor Index(const torch::Tensor& z) const;
 };
 
-// Redshift head: Linear(d, d/2) - ReLU - Linear(d/2, bins), logits over redshift bins.
+// Redshift head: [BatchNorm1d(d)] - Linear(d, d/2) - ReLU - Linear(d/2, bins), logits over
+// redshift bins. The input BatchNorm (input_norm) puts a pretrained backbone's features, whose
+// scale MoCo leaves arbitrary, on the scale the head's learning rate is meant for (as linear
+// probes of self-supervised models do).
 struct RedshiftHeadImpl : torch::nn::Module {
-  RedshiftHeadImpl(int64_t in, int64_t bins);
+  RedshiftHeadImpl(int64_t in, int64_t bins, bool input_norm = false);
   torch::Tensor forward(const torch::Tensor& features);
+  torch::nn::BatchNorm1d norm{nullptr};
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(RedshiftHead);

@@ -1,0 +1,113 @@
+// galaxy-bench science --quick end to end through the binary: the whole science report (survey,
+// pretraining, label efficiency, probe against the network from scratch, quality, pdfs) at the
+// small scale, with the directions that must hold at any scale asserted, every acceptance check
+// measured and consistent with its own numbers, and a second run resuming from the saved seeds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "nlohmann/json.hpp"
+#include "tests/subprocess.h"
+#include "tests/temp_dir.h"
+
+namespace galaxy {
+namespace {
+
+using testutil::CommandResult;
+
+bool IsPng(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(8, '\0');
+  in.read(head.data(), 8);
+  return head == std::string("\x89PNG\r\n\x1a\n", 8);
+}
+
+TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
+  testutil::ScopedTempDir dir;
+  const std::string out = dir.File("science");
+  absl::StatusOr<CommandResult> run = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--quick", "--out", out, "--device", "cpu"}, absl::Seconds(1200));
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->err;
+  EXPECT_TRUE(absl::StrContains(run->out, "acceptance checks:")) << run->out;
+
+  nlohmann::json r = nlohmann::json::parse(std::ifstream(out + "/results.json"));
+  EXPECT_EQ(r["seeds"].get<int>(), 2);
+  // Every acceptance check is measured, and "holds" says what its own numbers say.
+  ASSERT_EQ(r["acceptance"].size(), 6u);
+  for (const auto& c : r["acceptance"]) {
+    SCOPED_TRACE(c.dump());
+    ASSERT_TRUE(c["measured"].get<bool>());
+    const double lhs = c["lhs"].get<double>(), rhs = c["rhs"].get<double>();
+    const bool at_most = absl::StrContains(c["description"].get<std::string>(), "<");
+    EXPECT_EQ(c["holds"].get<bool>(), at_most ? lhs <= rhs : lhs >= rhs);
+    EXPECT_TRUE(std::isfinite(lhs) && std::isfinite(rhs));
+  }
+  // What must hold at any scale: the network beats predicting the mean, the probe beats the most
+  // common class, similar galaxies share their type more often than chance, anomalies score high.
+  ASSERT_EQ(r["sanity"].size(), 4u);
+  for (const auto& c : r["sanity"]) EXPECT_TRUE(c["holds"].get<bool>()) << c.dump();
+
+  // The redshift table: five fractions, both arms per seed, the baselines beside them.
+  const auto& rows = r["redshift"]["rows"];
+  ASSERT_EQ(rows.size(), 5u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row["ssl_per_seed"].size(), 2u);
+    EXPECT_GT(row["ssl_sigma_mad"]["mean"].get<double>(), 0.0);
+    EXPECT_GE(row["ssl_sigma_mad"]["std"].get<double>(), 0.0);
+  }
+  EXPECT_LT(r["redshift"]["knn_colours_sigma_mad"]["mean"].get<double>(),
+            r["redshift"]["predict_mean_sigma_mad"]["mean"].get<double>());
+  EXPECT_GT(r["redshift"]["pdf"]["coverage_95"]["mean"].get<double>(),
+            r["redshift"]["pdf"]["coverage_68"]["mean"].get<double>());
+  // The probe against the network from scratch at every fraction.
+  for (const auto& row : r["probe"]["rows"]) {
+    EXPECT_GT(row["probe_accuracy"]["mean"].get<double>(), 0.0);
+    EXPECT_FALSE(row["scratch_accuracy"].is_null()) << row.dump();
+  }
+  EXPECT_EQ(r["quality"]["kinds"].size(), 4u);
+
+  std::ifstream md_in(out + "/report.md");
+  const std::string md((std::istreambuf_iterator<char>(md_in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(md, "## Acceptance")) << md;
+  EXPECT_TRUE(absl::StrContains(md, "same network from scratch")) << md;
+  for (const char* plot : {"label_efficiency.png", "probe.png", "confusion.png", "redshift.png",
+                           "redshift_per_bin.png", "redshift_pit.png"}) {
+    EXPECT_TRUE(IsPng(out + "/" + plot)) << plot;
+    EXPECT_TRUE(absl::StrContains(md, plot)) << plot;
+  }
+  EXPECT_TRUE(std::filesystem::exists(out + "/seed_1/probe.json"));
+
+  // Run again: both finished seeds are reused (seconds, not minutes) and give the same numbers.
+  absl::StatusOr<CommandResult> again = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--quick", "--out", out, "--device", "cpu"}, absl::Seconds(120));
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->exit_code, 0) << again->err;
+  EXPECT_TRUE(absl::StrContains(again->err, "seed 1: reusing the finished seed")) << again->err;
+  EXPECT_FALSE(absl::StrContains(again->err, "pretraining")) << again->err;
+  nlohmann::json r2 = nlohmann::json::parse(std::ifstream(out + "/results.json"));
+  EXPECT_EQ(r2["acceptance"], r["acceptance"]);
+  EXPECT_EQ(r2["redshift"], r["redshift"]);
+  EXPECT_EQ(r2["quality"], r["quality"]);
+}
+
+TEST(ScienceCliTest, BadOptionsAreOneClearError) {
+  testutil::ScopedTempDir dir;
+  absl::StatusOr<CommandResult> run = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--fractions", "0.5,2"}, absl::Seconds(60));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(run->err, "--fractions: 2 is outside (0, 1]")) << run->err;
+  absl::StatusOr<CommandResult> seeds = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--seeds", "0"}, absl::Seconds(60));
+  ASSERT_TRUE(seeds.ok()) << seeds.status();
+  EXPECT_EQ(seeds->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(seeds->err, "--seeds: 0 is outside 1..20")) << seeds->err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("s/survey.h5")));
+}
+
+}  // namespace
+}  // namespace galaxy

@@ -1,0 +1,781 @@
+#include "trainer/science.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/file_util.h"
+#include "core/log.h"
+#include "core/plot.h"
+#include "core/status_macros.h"
+#include "core/synth_population.h"
+#include "core/synth_survey.h"
+#include "nlohmann/json.hpp"
+#include "trainer/experiment.h"
+#include "trainer/pretrain.h"
+#include "trainer/probe.h"
+#include "trainer/redshift_training.h"
+#include "trainer/representation_quality.h"
+#include "trainer/train_commands.h"
+
+namespace galaxy {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
+
+// Everything measured with one seed.
+struct SeedRun {
+  uint64_t seed = 0;
+  std::string pretrained;
+  std::string monitor;  // the last monitor reading (JSON), empty without one
+  ExperimentResult redshift;
+  ProbeReport probe;
+  QualityReport quality;
+  EvalReport eval;  // the SSL model fine-tuned on the largest fraction
+  std::string eval_model;
+};
+
+// A finished seed is saved (seed_<s>/seed_run.json) with the options it ran under, so that an
+// interrupted run resumes after its last finished seed.
+Json MetricsJson(const PhotozMetrics& m) {
+  return {{"count", m.count}, {"sigma_mad", m.sigma_mad}, {"bias", m.bias}, {"outlier_rate", m.outlier_rate},
+          {"z_lo", m.z_lo}, {"z_hi", m.z_hi}};
+}
+
+PhotozMetrics MetricsFrom(const Json& j) {
+  PhotozMetrics m;
+  m.count = j.at("count").get<int64_t>();
+  m.sigma_mad = j.at("sigma_mad").get<double>();
+  m.bias = j.at("bias").get<double>();
+  m.outlier_rate = j.at("outlier_rate").get<double>();
+  m.z_lo = j.at("z_lo").get<double>();
+  m.z_hi = j.at("z_hi").get<double>();
+  return m;
+}
+
+// NaN-safe numbers: JSON has no NaN (nlohmann writes null), read back as NaN.
+double Number(const Json& j) { return j.is_number() ? j.get<double>() : kNotMeasured; }
+
+Json SeedRunJson(const SeedRun& r) {
+  Json rows = Json::array();
+  for (const ExperimentRow& row : r.redshift.rows) {
+    rows.push_back({{"fraction", row.fraction}, {"labels", row.labels}, {"ssl", MetricsJson(row.ssl)},
+                    {"supervised", MetricsJson(row.supervised)}});
+  }
+  Json probe = Json::array();
+  for (const ProbeRow& row : r.probe.rows) {
+    probe.push_back({{"fraction", row.fraction}, {"labels", row.labels}, {"accuracy", row.accuracy},
+                     {"recall", row.recall}, {"confusion", row.confusion}, {"scratch_accuracy", row.scratch_accuracy},
+                     {"scratch_recall", row.scratch_recall}});
+  }
+  Json kinds = Json::array();
+  for (const AnomalyKindQuality& k : r.quality.kinds) {
+    kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
+                     {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
+                     {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
+  }
+  Json bins = Json::array();
+  for (const PhotozMetrics& m : r.eval.per_bin) bins.push_back(MetricsJson(m));
+  const QualityReport& q = r.quality;
+  return {{"seed", r.seed},
+          {"pretrained", r.pretrained},
+          {"monitor", r.monitor},
+          {"redshift", {{"rows", rows}, {"knn", MetricsJson(r.redshift.knn)}, {"predict_mean", r.redshift.predict_mean_sigma_mad}}},
+          {"probe", {{"classes", r.probe.classes}, {"test_count", r.probe.test_count},
+                     {"majority_accuracy", r.probe.majority_accuracy}, {"class_counts", r.probe.class_counts}, {"rows", probe}}},
+          {"quality", {{"galaxies", q.galaxies}, {"k", q.k}, {"type_precision", q.type_precision},
+                       {"type_precision_colour", q.type_precision_colour}, {"type_precision_chance", q.type_precision_chance},
+                       {"dz_median", q.dz_median}, {"dz_median_colour", q.dz_median_colour},
+                       {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
+                       {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
+                       {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
+                       {"top1_precision", q.top1_precision}, {"kinds", kinds}}},
+          {"eval", {{"model", r.eval_model}, {"overall", MetricsJson(r.eval.overall)}, {"per_bin", bins},
+                    {"z_spec", r.eval.z_spec}, {"z_phot", r.eval.z_phot}, {"pit_count", r.eval.pit.size()},
+                    {"pit_histogram", r.eval.pit_histogram}, {"crps_mean", r.eval.crps_mean},
+                    {"coverage_68", r.eval.coverage_68}, {"coverage_95", r.eval.coverage_95},
+                    {"model_kind", r.eval.model_kind}}}};
+}
+
+SeedRun SeedRunFrom(const Json& j) {
+  SeedRun r;
+  r.seed = j.at("seed").get<uint64_t>();
+  r.pretrained = j.at("pretrained").get<std::string>();
+  r.monitor = j.at("monitor").get<std::string>();
+  const Json& z = j.at("redshift");
+  for (const Json& row : z.at("rows")) {
+    ExperimentRow e;
+    e.fraction = row.at("fraction").get<double>();
+    e.labels = row.at("labels").get<int64_t>();
+    e.ssl = MetricsFrom(row.at("ssl"));
+    e.supervised = MetricsFrom(row.at("supervised"));
+    r.redshift.rows.push_back(e);
+  }
+  r.redshift.knn = MetricsFrom(z.at("knn"));
+  r.redshift.predict_mean_sigma_mad = z.at("predict_mean").get<double>();
+  const Json& p = j.at("probe");
+  r.probe.classes = p.at("classes").get<int64_t>();
+  r.probe.test_count = p.at("test_count").get<int64_t>();
+  r.probe.majority_accuracy = p.at("majority_accuracy").get<double>();
+  r.probe.class_counts = p.at("class_counts").get<std::vector<int64_t>>();
+  for (const Json& row : p.at("rows")) {
+    ProbeRow e;
+    e.fraction = row.at("fraction").get<double>();
+    e.labels = row.at("labels").get<int64_t>();
+    e.accuracy = row.at("accuracy").get<double>();
+    for (const Json& v : row.at("recall")) e.recall.push_back(Number(v));
+    e.confusion = row.at("confusion").get<std::vector<std::vector<int64_t>>>();
+    e.scratch_accuracy = row.at("scratch_accuracy").get<double>();
+    for (const Json& v : row.at("scratch_recall")) e.scratch_recall.push_back(Number(v));
+    r.probe.rows.push_back(e);
+  }
+  const Json& q = j.at("quality");
+  r.quality.galaxies = q.at("galaxies").get<int64_t>();
+  r.quality.k = q.at("k").get<int>();
+  r.quality.type_precision = Number(q.at("type_precision"));
+  r.quality.type_precision_colour = Number(q.at("type_precision_colour"));
+  r.quality.type_precision_chance = Number(q.at("type_precision_chance"));
+  r.quality.dz_median = Number(q.at("dz_median"));
+  r.quality.dz_median_colour = Number(q.at("dz_median_colour"));
+  r.quality.dz_median_random = Number(q.at("dz_median_random"));
+  r.quality.rotation_overlap = Number(q.at("rotation_overlap"));
+  r.quality.flip_overlap = Number(q.at("flip_overlap"));
+  r.quality.anomaly_auc = Number(q.at("anomaly_auc"));
+  r.quality.iforest_anomaly_auc = Number(q.at("iforest_anomaly_auc"));
+  r.quality.combined_anomaly_auc = Number(q.at("combined_anomaly_auc"));
+  r.quality.top1_precision = Number(q.at("top1_precision"));
+  for (const Json& k : q.at("kinds")) {
+    AnomalyKindQuality e;
+    e.kind = k.at("kind").get<int>();
+    e.name = k.at("name").get<std::string>();
+    e.count = k.at("count").get<int64_t>();
+    e.auc = Number(k.at("auc"));
+    e.iforest_auc = Number(k.at("iforest_auc"));
+    e.combined_auc = Number(k.at("combined_auc"));
+    e.found_in_top1 = Number(k.at("found_in_top1"));
+    e.same_kind_precision = Number(k.at("same_kind_precision"));
+    r.quality.kinds.push_back(e);
+  }
+  const Json& e = j.at("eval");
+  r.eval_model = e.at("model").get<std::string>();
+  r.eval.overall = MetricsFrom(e.at("overall"));
+  for (const Json& b : e.at("per_bin")) r.eval.per_bin.push_back(MetricsFrom(b));
+  r.eval.z_spec = e.at("z_spec").get<std::vector<double>>();
+  r.eval.z_phot = e.at("z_phot").get<std::vector<double>>();
+  r.eval.pit.assign(e.at("pit_count").get<size_t>(), 0.0);  // only their number is used (the plot's scale)
+  r.eval.pit_histogram = e.at("pit_histogram").get<std::vector<int64_t>>();
+  r.eval.crps_mean = e.at("crps_mean").get<double>();
+  r.eval.coverage_68 = e.at("coverage_68").get<double>();
+  r.eval.coverage_95 = e.at("coverage_95").get<double>();
+  r.eval.model_kind = e.at("model_kind").get<std::string>();
+  return r;
+}
+
+// What a seed's results depend on: a saved seed is reused only under the same values.
+Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) {
+  return {{"data", data},
+          {"galaxies", o.data_path.empty() ? o.galaxies : -1},
+          {"survey_seed", o.survey_seed},
+          {"seed", seed},
+          {"arch", o.arch},
+          {"stem", o.stem},
+          {"pretrain_steps", o.pretrain_steps},
+          {"pretrain_batch", o.pretrain_batch},
+          {"queue", o.queue},
+          {"finetune_steps", o.finetune_steps},
+          {"finetune_batch", o.finetune_batch},
+          {"backbone_lr_factor", o.backbone_lr_factor},
+          {"fractions", o.fractions},
+          {"probe_fractions", o.probe_fractions},
+          {"scratch_steps", o.scratch_steps},
+          {"k", o.k},
+          {"quality_galaxies", o.quality_galaxies}};
+}
+
+bool Same(double a, double b) { return std::abs(a - b) < 1e-9; }
+
+double SslAt(const SeedRun& run, double fraction) {
+  for (const ExperimentRow& r : run.redshift.rows) {
+    if (Same(r.fraction, fraction)) return r.ssl.sigma_mad;
+  }
+  return kNotMeasured;
+}
+
+double SupervisedAt(const SeedRun& run, double fraction) {
+  for (const ExperimentRow& r : run.redshift.rows) {
+    if (Same(r.fraction, fraction)) return r.supervised.sigma_mad;
+  }
+  return kNotMeasured;
+}
+
+const ProbeRow* ProbeAt(const SeedRun& run, double fraction) {
+  for (const ProbeRow& r : run.probe.rows) {
+    if (Same(r.fraction, fraction)) return &r;
+  }
+  return nullptr;
+}
+
+// The anomaly AUC of the weakest kind, for the better of the three scores (kNN distance,
+// isolation forest, their mean rank): the one whose weakest kind is best.
+double MinKindAuc(const QualityReport& q) {
+  if (q.kinds.empty()) return kNotMeasured;
+  double knn = 1, forest = 1, combined = 1;
+  for (const AnomalyKindQuality& k : q.kinds) {
+    knn = std::min(knn, k.auc);
+    forest = std::min(forest, k.iforest_auc);
+    combined = std::min(combined, k.combined_auc);
+  }
+  return std::max({knn, forest, combined});
+}
+
+template <typename F>
+std::vector<double> PerSeed(const std::vector<SeedRun>& runs, F f) {
+  std::vector<double> out;
+  for (const SeedRun& r : runs) out.push_back(f(r));
+  return out;
+}
+
+std::string Pm(const MeanStd& m, int digits = 4) {
+  if (m.n == 0) return "n/a";
+  return absl::StrFormat("%.*f ± %.*f", digits, m.mean, digits, m.std);
+}
+
+Json MeanStdJson(const MeanStd& m) {
+  if (m.n == 0) return Json(nullptr);
+  return {{"mean", m.mean}, {"std", m.std}, {"n", m.n}};
+}
+
+absl::StatusOr<std::string> EnsureSurvey(const ScienceOptions& o) {
+  if (!o.data_path.empty()) return o.data_path;
+  const std::string path = o.out_dir + "/survey.h5";
+  const std::string stamp_path = o.out_dir + "/survey.json";
+  const Json stamp = {{"galaxies", o.galaxies}, {"seed", o.survey_seed}, {"image_size", 64}};
+  if (std::filesystem::exists(path) && std::filesystem::exists(stamp_path)) {
+    std::ifstream in(stamp_path);
+    const Json old = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (old == stamp) {
+      log::Info("science: reusing the survey", {{"path", path}});
+      return path;
+    }
+  }
+  SynthOptions synth;
+  synth.count = o.galaxies;
+  synth.seed = o.survey_seed;
+  synth.image_size = 64;
+  log::Info(absl::StrFormat("science: simulating %d galaxies (seed %d)", o.galaxies, o.survey_seed), {{"path", path}});
+  GALAXY_RETURN_IF_ERROR(WriteSyntheticSurvey(synth, path, o.threads));
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(stamp_path, stamp.dump() + "\n"));
+  return path;
+}
+
+absl::Status Stage(const std::string& name, absl::Status status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("science: ", name, ": ", status.message()));
+}
+
+absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data, uint64_t seed) {
+  SeedRun run;
+  run.seed = seed;
+  const std::string dir = absl::StrCat(o.out_dir, "/seed_", seed);
+  std::filesystem::create_directories(dir);
+  const absl::Time start = absl::Now();
+
+  PretrainOptions pretrain;
+  pretrain.data_path = data;
+  pretrain.out_dir = dir + "/pretrain";
+  pretrain.arch = o.arch;
+  pretrain.stem = o.stem;
+  pretrain.steps = o.pretrain_steps;
+  pretrain.batch = o.pretrain_batch;
+  pretrain.queue = o.queue;
+  pretrain.seed = seed;
+  pretrain.device = o.device;
+  pretrain.threads = o.threads;
+  pretrain.checkpoint_every = o.pretrain_steps;
+  pretrain.monitor_every = std::max<int64_t>(1, o.pretrain_steps / 3);
+  log::Info(absl::StrFormat("science: seed %d: pretraining %s/%s for %d steps", seed, o.arch, o.stem, o.pretrain_steps));
+  absl::StatusOr<PretrainResult> pretrained = RunPretrain(pretrain);
+  GALAXY_RETURN_IF_ERROR(Stage("pretraining", pretrained.status()));
+  run.pretrained = pretrained->model;
+  if (!pretrained->monitor.empty()) run.monitor = pretrained->monitor.back();
+
+  ExperimentOptions experiment;
+  experiment.data_path = data;
+  experiment.out_dir = dir + "/label_efficiency";
+  experiment.pretrained = run.pretrained;
+  experiment.fractions = o.fractions;
+  experiment.redshift.steps = o.finetune_steps;
+  experiment.redshift.batch = o.finetune_batch;
+  experiment.redshift.backbone_lr_factor = o.backbone_lr_factor;
+  experiment.redshift.seed = seed;
+  experiment.redshift.device = o.device;
+  experiment.redshift.threads = o.threads;
+  log::Info(absl::StrFormat("science: seed %d: label efficiency", seed));
+  absl::StatusOr<ExperimentResult> redshift = RunLabelEfficiency(experiment);
+  GALAXY_RETURN_IF_ERROR(Stage("label efficiency", redshift.status()));
+  run.redshift = *std::move(redshift);
+
+  const double largest = *std::max_element(o.fractions.begin(), o.fractions.end());
+  EvalOptions eval;
+  eval.data_path = data;
+  eval.model_path = run.eval_model = absl::StrFormat("%s/ssl_%g/model.pt", experiment.out_dir, largest);
+  eval.with_baseline = false;
+  eval.device = o.device;
+  eval.threads = o.threads;
+  absl::StatusOr<EvalReport> evaluated = RunEval(eval);
+  GALAXY_RETURN_IF_ERROR(Stage("evaluation", evaluated.status()));
+  run.eval = *std::move(evaluated);
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/eval.json", EvalReportJson(run.eval) + "\n"));
+
+  ProbeOptions probe;
+  probe.model_path = run.pretrained;
+  probe.data_path = data;
+  probe.label_column = "type";
+  probe.fractions = o.probe_fractions;
+  probe.scratch_steps = o.scratch_steps;
+  probe.scratch_batch = o.finetune_batch;
+  probe.seed = seed;
+  probe.device = o.device;
+  probe.threads = o.threads;
+  log::Info(absl::StrFormat("science: seed %d: linear probe of galaxy type", seed));
+  absl::StatusOr<ProbeReport> probed = RunProbe(probe);
+  GALAXY_RETURN_IF_ERROR(Stage("probe", probed.status()));
+  run.probe = *std::move(probed);
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/probe.json", run.probe.Json() + "\n"));
+
+  QualityOptions quality;
+  quality.model_path = run.pretrained;
+  quality.data_path = data;
+  quality.k = o.k;
+  quality.max_galaxies = o.quality_galaxies;
+  quality.stability_queries = std::min<int64_t>(1000, o.quality_galaxies / 4);
+  quality.device = o.device;
+  quality.threads = o.threads;
+  log::Info(absl::StrFormat("science: seed %d: similarity and anomaly quality", seed));
+  absl::StatusOr<QualityReport> measured = RunQuality(quality);
+  GALAXY_RETURN_IF_ERROR(Stage("quality", measured.status()));
+  run.quality = *std::move(measured);
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/quality.json", run.quality.Json() + "\n"));
+  log::Info(absl::StrFormat("science: seed %d done in %s", seed, absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1)))));
+  return run;
+}
+
+// The label-efficiency and probe plots (means over seeds with their spread).
+absl::Status WriteSummaryPlots(const ScienceOptions& o, const std::vector<SeedRun>& runs, std::vector<std::string>* plots) {
+  PlotSeries ssl{"SSL + fine-tune", {}, {}, 31, 119, 180, true, {}};
+  PlotSeries sup{"supervised from scratch", {}, {}, 214, 39, 40, true, {}};
+  PlotSeries knn{"kNN on colours (all labels)", {}, {}, 120, 120, 120, true, {}};
+  for (size_t i = 0; i < runs.front().redshift.rows.size(); ++i) {
+    const ExperimentRow& row = runs.front().redshift.rows[i];
+    const MeanStd a = Summarise(PerSeed(runs, [&](const SeedRun& r) { return SslAt(r, row.fraction); }));
+    const MeanStd b = Summarise(PerSeed(runs, [&](const SeedRun& r) { return SupervisedAt(r, row.fraction); }));
+    ssl.x.push_back(static_cast<double>(row.labels));
+    ssl.y.push_back(a.mean);
+    ssl.y_err.push_back(a.std);
+    sup.x.push_back(static_cast<double>(row.labels));
+    sup.y.push_back(b.mean);
+    sup.y_err.push_back(b.std);
+  }
+  knn.x = {ssl.x.front(), ssl.x.back()};
+  knn.y = {runs.front().redshift.knn.sigma_mad, runs.front().redshift.knn.sigma_mad};
+  PlotOptions le;
+  le.title = absl::StrFormat("redshift: sigma_MAD against labels (mean ± std over %d seeds)", runs.size());
+  le.x_label = "labelled galaxies";
+  le.y_label = "sigma_MAD (test part)";
+  le.log_x = ssl.x.front() > 0;
+  const std::string le_path = o.out_dir + "/label_efficiency.png";
+  GALAXY_RETURN_IF_ERROR(WritePlotPng(le_path, {ssl, sup, knn}, le));
+  plots->push_back(le_path);
+
+  PlotSeries probe{"linear probe on the frozen embedding", {}, {}, 31, 119, 180, true, {}};
+  PlotSeries scratch{"same network from scratch", {}, {}, 214, 39, 40, true, {}};
+  for (const ProbeRow& row : runs.front().probe.rows) {
+    const MeanStd a = Summarise(PerSeed(runs, [&](const SeedRun& r) {
+      const ProbeRow* p = ProbeAt(r, row.fraction);
+      return p ? p->accuracy : kNotMeasured;
+    }));
+    const MeanStd b = Summarise(PerSeed(runs, [&](const SeedRun& r) {
+      const ProbeRow* p = ProbeAt(r, row.fraction);
+      return p && p->scratch_accuracy >= 0 ? p->scratch_accuracy : kNotMeasured;
+    }));
+    probe.x.push_back(static_cast<double>(row.labels));
+    probe.y.push_back(a.mean);
+    probe.y_err.push_back(a.std);
+    if (b.n > 0) {
+      scratch.x.push_back(static_cast<double>(row.labels));
+      scratch.y.push_back(b.mean);
+      scratch.y_err.push_back(b.std);
+    }
+  }
+  if (!probe.x.empty()) {
+    PlotOptions p;
+    p.title = "galaxy type: test accuracy against labels";
+    p.x_label = "labelled galaxies";
+    p.y_label = "accuracy";
+    p.log_x = true;
+    p.notes = {absl::StrFormat("most common class: %.3f", runs.front().probe.majority_accuracy)};
+    std::vector<PlotSeries> series = {probe};
+    if (!scratch.x.empty()) series.push_back(scratch);
+    const std::string path = o.out_dir + "/probe.png";
+    GALAXY_RETURN_IF_ERROR(WritePlotPng(path, series, p));
+    plots->push_back(path);
+    const ProbeRow& last = runs.front().probe.rows.back();
+    std::vector<std::string> names;
+    for (int64_t c = 0; c < runs.front().probe.classes; ++c) {
+      names.push_back(c < kGalaxyTypes ? GalaxyTypeName(static_cast<GalaxyType>(c)) : absl::StrCat(c));
+    }
+    PlotOptions m;
+    m.title = absl::StrFormat("linear probe, %d labels (seed %d): confusion matrix", last.labels, runs.front().seed);
+    m.x_label = "predicted type";
+    m.y_label = "true type";
+    const std::string confusion = o.out_dir + "/confusion.png";
+    GALAXY_RETURN_IF_ERROR(WriteMatrixPlotPng(confusion, last.confusion, names, m));
+    plots->push_back(confusion);
+  }
+  const std::string redshift = o.out_dir + "/redshift.png";
+  GALAXY_RETURN_IF_ERROR(WriteRedshiftPlots(
+      redshift, runs.front().eval,
+      absl::StrFormat("SSL + fine-tune on %d labels (seed %d), test part", runs.front().redshift.rows.back().labels,
+                      runs.front().seed)));
+  for (const char* suffix : {"", "_per_bin", "_pit"}) {
+    const std::string path = SiblingPath(redshift, suffix);
+    if (std::filesystem::exists(path)) plots->push_back(path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ScienceOptions::SetQuick() {
+  galaxies = 2400;
+  seeds = 2;
+  pretrain_steps = 60;
+  pretrain_batch = 32;
+  queue = 256;
+  finetune_steps = 200;
+  finetune_batch = 32;
+  fractions = {0.01, 0.04, 0.05, 0.2, 1.0};
+  probe_fractions = {0.01, 0.05, 1.0};
+  scratch_steps = 100;
+  quality_galaxies = 2400;
+}
+
+absl::Status ScienceOptions::Validate() const {
+  if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
+  if (data_path.empty() && galaxies < 500) {
+    return absl::InvalidArgumentError(absl::StrCat("--galaxies: ", galaxies, " < 500 (too few for a test part)"));
+  }
+  if (seeds < 1 || seeds > 20) return absl::InvalidArgumentError(absl::StrCat("--seeds: ", seeds, " is outside 1..20"));
+  if (pretrain_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--pretrain-steps: ", pretrain_steps, " < 1"));
+  if (finetune_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--finetune-steps: ", finetune_steps, " < 1"));
+  if (scratch_steps < 0) return absl::InvalidArgumentError(absl::StrCat("--scratch-steps: ", scratch_steps, " < 0"));
+  if (fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
+  if (probe_fractions.empty()) return absl::InvalidArgumentError("--probe-fractions: at least one");
+  for (double f : fractions) {
+    if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
+  }
+  for (double f : probe_fractions) {
+    if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--probe-fractions: ", f, " is outside (0, 1]"));
+  }
+  if (k < 1) return absl::InvalidArgumentError(absl::StrCat("--k: ", k, " < 1"));
+  return absl::OkStatus();
+}
+
+MeanStd Summarise(const std::vector<double>& values) {
+  MeanStd m;
+  double sum = 0;
+  for (double v : values) {
+    if (std::isfinite(v)) sum += v, ++m.n;
+  }
+  if (m.n == 0) {
+    m.mean = m.std = kNotMeasured;
+    return m;
+  }
+  m.mean = sum / m.n;
+  if (m.n > 1) {
+    double ss = 0;
+    for (double v : values) {
+      if (std::isfinite(v)) ss += (v - m.mean) * (v - m.mean);
+    }
+    m.std = std::sqrt(ss / (m.n - 1));
+  }
+  return m;
+}
+
+ScienceCheck Compare(const std::string& name, const std::string& description, const std::vector<double>& lhs,
+                     const std::vector<double>& rhs, bool at_most) {
+  ScienceCheck c;
+  c.name = name;
+  c.description = description;
+  const MeanStd a = Summarise(lhs), b = Summarise(rhs);
+  c.lhs = a.mean, c.lhs_std = a.std, c.rhs = b.mean, c.rhs_std = b.std;
+  c.measured = a.n > 0 && b.n > 0;
+  if (!c.measured) return c;
+  c.holds = at_most ? a.mean <= b.mean : a.mean >= b.mean;
+  c.significant = c.holds && std::abs(a.mean - b.mean) > std::max(a.std, b.std);
+  return c;
+}
+
+absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
+  GALAXY_RETURN_IF_ERROR(o.Validate());
+  std::filesystem::create_directories(o.out_dir);
+  const absl::Time start = absl::Now();
+  GALAXY_ASSIGN_OR_RETURN(const std::string data, EnsureSurvey(o));
+  std::vector<SeedRun> runs;
+  for (int s = 0; s < o.seeds; ++s) {
+    const uint64_t seed = static_cast<uint64_t>(s);
+    const std::string saved = absl::StrCat(o.out_dir, "/seed_", seed, "/seed_run.json");
+    const Json stamp = SeedStamp(o, data, seed);
+    if (std::filesystem::exists(saved)) {
+      std::ifstream in(saved);
+      const Json old = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (!old.is_discarded() && old.value("stamp", Json()) == stamp && old.contains("run")) {
+        try {
+          runs.push_back(SeedRunFrom(old.at("run")));
+          log::Info(absl::StrFormat("science: seed %d: reusing the finished seed", seed), {{"path", saved}});
+          continue;
+        } catch (const Json::exception& e) {
+          log::Warn(absl::StrFormat("science: seed %d: %s is unreadable (%s); running it again", seed, saved, e.what()));
+        }
+      }
+    }
+    GALAXY_ASSIGN_OR_RETURN(SeedRun run, RunSeed(o, data, seed));
+    GALAXY_RETURN_IF_ERROR(WriteFileAtomically(saved, Json({{"stamp", stamp}, {"run", SeedRunJson(run)}}).dump() + "\n"));
+    runs.push_back(std::move(run));
+  }
+
+  // The acceptance checks (docs/SCIENCE.md).
+  auto ssl = [&](double f) { return PerSeed(runs, [&](const SeedRun& r) { return SslAt(r, f); }); };
+  auto sup = [&](double f) { return PerSeed(runs, [&](const SeedRun& r) { return SupervisedAt(r, f); }); };
+  const std::vector<double> knn = PerSeed(runs, [](const SeedRun& r) { return r.redshift.knn.sigma_mad; });
+  const std::vector<double> mean_z = PerSeed(runs, [](const SeedRun& r) { return r.redshift.predict_mean_sigma_mad; });
+  auto probe_at = [&](double f, bool scratch) {
+    return PerSeed(runs, [&](const SeedRun& r) {
+      const ProbeRow* p = ProbeAt(r, f);
+      if (p == nullptr) return kNotMeasured;
+      if (scratch) return p->scratch_accuracy >= 0 ? p->scratch_accuracy : kNotMeasured;
+      return p->accuracy;
+    });
+  };
+  const double largest_probe = *std::max_element(o.probe_fractions.begin(), o.probe_fractions.end());
+  const double largest = *std::max_element(o.fractions.begin(), o.fractions.end());
+  const std::vector<double> type_p = PerSeed(runs, [](const SeedRun& r) { return r.quality.type_precision; });
+  const std::vector<double> min_auc = PerSeed(runs, [](const SeedRun& r) { return MinKindAuc(r.quality); });
+  ScienceResult result;
+  result.checks = {
+      Compare("ssl_5pc_vs_supervised_20pc", "SSL + fine-tune at 5% of the labels <= supervised at 20% (sigma_MAD)",
+              ssl(0.05), sup(0.2), true),
+      Compare("ssl_1pc_vs_supervised_4pc", "SSL + fine-tune at 1% of the labels <= supervised at 4% (sigma_MAD)",
+              ssl(0.01), sup(0.04), true),
+      Compare("network_vs_knn_colours", "SSL + fine-tune at 100% of the labels < kNN on colours (sigma_MAD)", ssl(1.0),
+              knn, true),
+      Compare("probe_vs_scratch_1pc", "linear probe of type at 1% of the labels >= the network from scratch (accuracy)",
+              probe_at(0.01, false), probe_at(0.01, true), false),
+      Compare("type_precision_at_k", "same-type precision@k of the embedding >= 0.7", type_p,
+              std::vector<double>(runs.size(), 0.7), false),
+      Compare("anomaly_auc_every_kind", "anomaly ROC AUC >= 0.9 for every anomaly kind (the weakest kind, best of kNN, isolation forest, both)", min_auc,
+              std::vector<double>(runs.size(), 0.9), false),
+  };
+  // Directions that must hold at any scale (the quick form's test asserts these).
+  const std::vector<ScienceCheck> sanity = {
+      Compare("network_vs_predict_mean", "the fine-tuned network (largest fraction) beats predicting the mean",
+              ssl(largest), mean_z, true),
+      Compare("probe_vs_majority", "the probe at the largest fraction beats predicting the most common type",
+              probe_at(largest_probe, false),
+              PerSeed(runs, [](const SeedRun& r) { return r.probe.majority_accuracy; }), false),
+      Compare("type_precision_vs_chance", "same-type precision@k beats chance", type_p,
+              PerSeed(runs, [](const SeedRun& r) { return r.quality.type_precision_chance; }), false),
+      Compare("anomaly_auc_vs_chance", "anomaly ROC AUC over all kinds beats 0.5",
+              PerSeed(runs, [](const SeedRun& r) { return r.quality.anomaly_auc; }),
+              std::vector<double>(runs.size(), 0.5), false),
+  };
+
+  // results.json
+  auto check_json = [](const ScienceCheck& c) {
+    return Json{{"name", c.name},       {"description", c.description}, {"lhs", c.lhs},
+                {"lhs_std", c.lhs_std}, {"rhs", c.rhs},                 {"rhs_std", c.rhs_std},
+                {"measured", c.measured}, {"holds", c.holds},           {"significant", c.significant}};
+  };
+  Json j;
+  j["command"] = o.command;
+  j["date"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  j["data"] = data;
+  j["seeds"] = o.seeds;
+  j["options"] = {{"galaxies", o.galaxies},         {"survey_seed", o.survey_seed},
+                  {"arch", o.arch},                 {"stem", o.stem},
+                  {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
+                  {"queue", o.queue},               {"finetune_steps", o.finetune_steps},
+                  {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
+                  {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
+                  {"scratch_steps", o.scratch_steps}, {"k", o.k}};
+  Json redshift = Json::array();
+  for (const ExperimentRow& row : runs.front().redshift.rows) {
+    redshift.push_back({{"fraction", row.fraction},
+                        {"labels", row.labels},
+                        {"ssl_sigma_mad", MeanStdJson(Summarise(ssl(row.fraction)))},
+                        {"supervised_sigma_mad", MeanStdJson(Summarise(sup(row.fraction)))},
+                        {"ssl_per_seed", ssl(row.fraction)},
+                        {"supervised_per_seed", sup(row.fraction)}});
+  }
+  j["redshift"] = {{"rows", redshift},
+                   {"knn_colours_sigma_mad", MeanStdJson(Summarise(knn))},
+                   {"predict_mean_sigma_mad", MeanStdJson(Summarise(mean_z))},
+                   {"pdf",
+                    {{"model_fraction", largest},
+                     {"crps_mean", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.crps_mean; })))},
+                     {"coverage_68", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_68; })))},
+                     {"coverage_95", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_95; })))},
+                     {"outlier_rate", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.overall.outlier_rate; })))}}}};
+  Json probe = Json::array();
+  for (const ProbeRow& row : runs.front().probe.rows) {
+    probe.push_back({{"fraction", row.fraction},
+                     {"labels", row.labels},
+                     {"probe_accuracy", MeanStdJson(Summarise(probe_at(row.fraction, false)))},
+                     {"scratch_accuracy", MeanStdJson(Summarise(probe_at(row.fraction, true)))}});
+  }
+  j["probe"] = {{"rows", probe},
+                {"majority_accuracy", runs.front().probe.majority_accuracy},
+                {"classes", runs.front().probe.classes}};
+  auto quality = [&](auto field) { return MeanStdJson(Summarise(PerSeed(runs, field))); };
+  Json kinds = Json::array();
+  for (size_t i = 0; i < runs.front().quality.kinds.size(); ++i) {
+    const AnomalyKindQuality& first = runs.front().quality.kinds[i];
+    auto kind_field = [&](auto get) {
+      return MeanStdJson(Summarise(PerSeed(runs, [&](const SeedRun& r) {
+        for (const AnomalyKindQuality& q : r.quality.kinds) {
+          if (q.kind == first.kind) return get(q);
+        }
+        return kNotMeasured;
+      })));
+    };
+    kinds.push_back({{"kind", first.name},
+                     {"count", first.count},
+                     {"auc", kind_field([](const AnomalyKindQuality& q) { return q.auc; })},
+                     {"iforest_auc", kind_field([](const AnomalyKindQuality& q) { return q.iforest_auc; })},
+                     {"combined_auc", kind_field([](const AnomalyKindQuality& q) { return q.combined_auc; })},
+                     {"found_in_top1", kind_field([](const AnomalyKindQuality& q) { return q.found_in_top1; })},
+                     {"same_kind_precision", kind_field([](const AnomalyKindQuality& q) { return q.same_kind_precision; })}});
+  }
+  j["quality"] = {
+      {"k", o.k},
+      {"type_precision", quality([](const SeedRun& r) { return r.quality.type_precision; })},
+      {"type_precision_colour", quality([](const SeedRun& r) { return r.quality.type_precision_colour; })},
+      {"type_precision_chance", quality([](const SeedRun& r) { return r.quality.type_precision_chance; })},
+      {"dz_median", quality([](const SeedRun& r) { return r.quality.dz_median; })},
+      {"dz_median_colour", quality([](const SeedRun& r) { return r.quality.dz_median_colour; })},
+      {"dz_median_random", quality([](const SeedRun& r) { return r.quality.dz_median_random; })},
+      {"rotation_overlap", quality([](const SeedRun& r) { return r.quality.rotation_overlap; })},
+      {"flip_overlap", quality([](const SeedRun& r) { return r.quality.flip_overlap; })},
+      {"anomaly_auc", quality([](const SeedRun& r) { return r.quality.anomaly_auc; })},
+      {"iforest_anomaly_auc", quality([](const SeedRun& r) { return r.quality.iforest_anomaly_auc; })},
+      {"combined_anomaly_auc", quality([](const SeedRun& r) { return r.quality.combined_anomaly_auc; })},
+      {"top1_precision", quality([](const SeedRun& r) { return r.quality.top1_precision; })},
+      {"kinds", kinds}};
+  Json monitors = Json::array();
+  for (const SeedRun& r : runs) monitors.push_back(r.monitor.empty() ? Json(nullptr) : Json::parse(r.monitor));
+  j["pretraining_monitor"] = monitors;
+  Json checks = Json::array(), sanity_json = Json::array();
+  for (const ScienceCheck& c : result.checks) checks.push_back(check_json(c));
+  for (const ScienceCheck& c : sanity) sanity_json.push_back(check_json(c));
+  j["acceptance"] = checks;
+  j["sanity"] = sanity_json;
+  const double minutes = absl::ToDoubleMinutes(absl::Now() - start);
+  j["minutes"] = minutes;
+
+  GALAXY_RETURN_IF_ERROR(WriteSummaryPlots(o, runs, &result.plots));
+
+  // report.md
+  std::string md = absl::StrFormat(
+      "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, "
+      "%d pretraining steps of %d, queue %d; redshift training %d steps of %d, backbone rate x%g. Took %.1f "
+      "minutes.\n\n",
+      o.command, data, o.seeds, o.arch, o.stem, o.pretrain_steps, o.pretrain_batch, o.queue, o.finetune_steps,
+      o.finetune_batch, o.backbone_lr_factor, minutes);
+  if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
+  md += "## Acceptance\n\n| check | measured | holds | beyond the spread |\n| --- | --- | --- | --- |\n";
+  for (const ScienceCheck& c : result.checks) {
+    absl::StrAppendFormat(&md, "| %s | %s | %s | %s |\n", c.description,
+                          c.measured ? absl::StrFormat("%.4f ± %.4f vs %.4f ± %.4f", c.lhs, c.lhs_std, c.rhs, c.rhs_std)
+                                     : "not measured",
+                          c.measured ? (c.holds ? "yes" : "**no**") : "-", c.measured ? (c.significant ? "yes" : "no") : "-");
+  }
+  md += "\nDirections that hold at any scale:\n\n";
+  for (const ScienceCheck& c : sanity) {
+    absl::StrAppendFormat(&md, "- %s: %.4f vs %.4f: %s\n", c.description, c.lhs, c.rhs, c.holds ? "yes" : "**no**");
+  }
+  md += "\n## Redshift: label efficiency (sigma_MAD on the test part, mean ± std over seeds)\n\n"
+        "| label fraction | labels | SSL + fine-tune | supervised from scratch |\n| --- | --- | --- | --- |\n";
+  for (const ExperimentRow& row : runs.front().redshift.rows) {
+    absl::StrAppendFormat(&md, "| %g | %d | %s | %s |\n", row.fraction, row.labels, Pm(Summarise(ssl(row.fraction))),
+                          Pm(Summarise(sup(row.fraction))));
+  }
+  absl::StrAppendFormat(&md, "\nkNN on colours (all training labels): %s; predicting the mean: %s.\n",
+                        Pm(Summarise(knn)), Pm(Summarise(mean_z)));
+  absl::StrAppendFormat(
+      &md,
+      "\nRedshift pdfs of the model fine-tuned on %g%% of the labels: CRPS %s, 68%% interval holds %s, 95%% holds %s.\n",
+      100 * largest, Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.crps_mean; }))),
+      Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_68; })), 3),
+      Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_95; })), 3));
+  absl::StrAppendFormat(&md,
+                        "\n## Galaxy type from the frozen embedding\n\nPredicting the most common type: %.3f.\n\n"
+                        "| label fraction | labels | linear probe | same network from scratch |\n| --- | --- | --- | --- |\n",
+                        runs.front().probe.majority_accuracy);
+  for (const ProbeRow& row : runs.front().probe.rows) {
+    absl::StrAppendFormat(&md, "| %g | %d | %s | %s |\n", row.fraction, row.labels,
+                          Pm(Summarise(probe_at(row.fraction, false)), 3),
+                          Pm(Summarise(probe_at(row.fraction, true)), 3));
+  }
+  auto q = [&](auto field, int digits = 3) { return Pm(Summarise(PerSeed(runs, field)), digits); };
+  absl::StrAppendFormat(
+      &md,
+      "\n## Similarity and anomalies (frozen embedding, k = %d)\n\n"
+      "| | embedding | aperture colours | chance |\n| --- | --- | --- | --- |\n"
+      "| same-type precision@k | %s | %s | %s |\n| neighbours' median abs(dz)/(1+z) | %s | %s | %s |\n\n"
+      "Top-k overlap with the 90-degree turned copy %s, with the mirror image %s. Anomaly ROC AUC over all kinds "
+      "%s (kNN distance), %s (isolation forest), %s (mean rank of both); anomalies among the top 1%% of the kNN "
+      "scores %s.\n\n| anomaly kind | galaxies | ROC AUC kNN | isolation forest | both | share found in the "
+      "top 1%% | same-kind precision@k |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+      o.k, q([](const SeedRun& r) { return r.quality.type_precision; }),
+      q([](const SeedRun& r) { return r.quality.type_precision_colour; }),
+      q([](const SeedRun& r) { return r.quality.type_precision_chance; }),
+      q([](const SeedRun& r) { return r.quality.dz_median; }, 4),
+      q([](const SeedRun& r) { return r.quality.dz_median_colour; }, 4),
+      q([](const SeedRun& r) { return r.quality.dz_median_random; }, 4),
+      q([](const SeedRun& r) { return r.quality.rotation_overlap; }),
+      q([](const SeedRun& r) { return r.quality.flip_overlap; }),
+      q([](const SeedRun& r) { return r.quality.anomaly_auc; }),
+      q([](const SeedRun& r) { return r.quality.iforest_anomaly_auc; }),
+      q([](const SeedRun& r) { return r.quality.combined_anomaly_auc; }),
+      q([](const SeedRun& r) { return r.quality.top1_precision; }));
+  for (const Json& k : kinds) {
+    auto cell = [&](const char* key) {
+      return k[key].is_null() ? std::string("n/a")
+                              : absl::StrFormat("%.3f ± %.3f", k[key]["mean"].get<double>(), k[key]["std"].get<double>());
+    };
+    absl::StrAppendFormat(&md, "| %s | %d | %s | %s | %s | %s | %s |\n", k["kind"].get<std::string>(),
+                          k["count"].get<int64_t>(), cell("auc"), cell("iforest_auc"), cell("combined_auc"),
+                          cell("found_in_top1"), cell("same_kind_precision"));
+  }
+  md += "\n## Plots\n\n";
+  for (const std::string& p : result.plots) {
+    const std::string name = std::filesystem::path(p).filename().string();
+    absl::StrAppendFormat(&md, "![%s](%s)\n", name, name);
+  }
+  result.results_json = o.out_dir + "/results.json";
+  result.report_md = o.out_dir + "/report.md";
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(result.results_json, j.dump(2) + "\n"));
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(result.report_md, md));
+  return result;
+}
+
+}  // namespace galaxy
