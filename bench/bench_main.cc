@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
         if (given("--galaxies")) o.galaxies = science_given.galaxies;
         if (given("--survey-seed")) o.survey_seed = science_given.survey_seed;
         if (given("--seeds")) o.seeds = science_given.seeds;
+        if (given("--only-seed")) o.only_seed = science_given.only_seed;
         if (given("--arch")) o.arch = science_given.arch;
         if (given("--stem")) o.stem = science_given.stem;
         if (given("--pretrain-steps")) o.pretrain_steps = science_given.pretrain_steps;
@@ -186,6 +187,10 @@ int main(int argc, char** argv) {
         o.command = absl::StrJoin(words, " ");
         o.machine = galaxy::MachineInfoMarkdown(galaxy::ReadMachineInfo());
         GALAXY_ASSIGN_OR_RETURN(galaxy::ScienceResult r, galaxy::RunScience(o));
+        if (!r.seed_run.empty()) {
+          std::cout << "seed saved: " << r.seed_run << "\n(run again without --only-seed for the report)\n";
+          return absl::OkStatus();
+        }
         if (science_json) {
           std::cout << galaxy::ReadFileOrEmpty(r.results_json);
           return absl::OkStatus();
@@ -209,6 +214,8 @@ int main(int argc, char** argv) {
   science->add_option("--galaxies", science_given.galaxies, "Galaxies to simulate")->capture_default_str();
   science->add_option("--survey-seed", science_given.survey_seed, "Seed of the simulated survey")->capture_default_str();
   science->add_option("--seeds", science_given.seeds, "Seeds of pretraining and training")->capture_default_str();
+  science->add_option("--only-seed", science_given.only_seed,
+                      "Run and save only this seed (parallel runs sharing --out); a run without it reports");
   science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
   science->add_option("--stem", science_given.stem, "paper | torchvision")->capture_default_str();
   science->add_option("--pretrain-steps", science_given.pretrain_steps, "MoCo steps")->capture_default_str();

@@ -92,6 +92,14 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   EXPECT_EQ(r2["acceptance"], r["acceptance"]);
   EXPECT_EQ(r2["redshift"], r["redshift"]);
   EXPECT_EQ(r2["quality"], r["quality"]);
+  // One seed alone (as parallel processes sharing --out do): saved, no report.
+  absl::StatusOr<CommandResult> one = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--quick", "--out", out, "--device", "cpu", "--only-seed", "1"},
+      absl::Seconds(120));
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->exit_code, 0) << one->err;
+  EXPECT_TRUE(absl::StrContains(one->out, "seed saved: " + out + "/seed_1/seed_run.json")) << one->out;
+  EXPECT_FALSE(absl::StrContains(one->err, "seed 0:")) << one->err;
 }
 
 TEST(ScienceCliTest, BadOptionsAreOneClearError) {
@@ -106,6 +114,12 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
   ASSERT_TRUE(seeds.ok()) << seeds.status();
   EXPECT_EQ(seeds->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(seeds->err, "--seeds: 0 is outside 1..20")) << seeds->err;
+  absl::StatusOr<CommandResult> only = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--seeds", "2", "--only-seed", "2"},
+      absl::Seconds(60));
+  ASSERT_TRUE(only.ok()) << only.status();
+  EXPECT_EQ(only->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(only->err, "--only-seed: 2 is outside 0..1")) << only->err;
   EXPECT_FALSE(std::filesystem::exists(dir.File("s/survey.h5")));
 }
 

@@ -36,6 +36,10 @@ struct ScienceOptions {
   uint64_t survey_seed = 1;
   // Seeds of pretraining and of every training after it. Default 3.
   int seeds = 3;
+  // Run only this seed (0..seeds-1) and save it, without the report: seeds can then run in
+  // parallel processes or machines sharing out_dir, and a run without it reuses them all and
+  // writes the report. -1 (default): every seed, then the report.
+  int only_seed = -1;
   // Model and pretraining.
   std::string arch = "tiny";
   std::string stem = "torchvision";
@@ -75,7 +79,8 @@ struct ScienceCheck {
 };
 
 struct ScienceResult {
-  std::string results_json, report_md;
+  // Empty with only_seed (then `seed_run` is the saved seed).
+  std::string results_json, report_md, seed_run;
   std::vector<std::string> plots;
   std::vector<ScienceCheck> checks;
 };
