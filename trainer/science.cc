@@ -150,8 +150,9 @@ SeedRun SeedRunFrom(const Json& j) {
   r.quality.rotation_overlap = Number(q.at("rotation_overlap"));
   r.quality.flip_overlap = Number(q.at("flip_overlap"));
   r.quality.anomaly_auc = Number(q.at("anomaly_auc"));
-  r.quality.iforest_anomaly_auc = Number(q.at("iforest_anomaly_auc"));
-  r.quality.combined_anomaly_auc = Number(q.at("combined_anomaly_auc"));
+  // Seeds saved before the isolation forest existed lack its figures: not measured.
+  r.quality.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
+  r.quality.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
   r.quality.top1_precision = Number(q.at("top1_precision"));
   for (const Json& k : q.at("kinds")) {
     AnomalyKindQuality e;
@@ -159,8 +160,8 @@ SeedRun SeedRunFrom(const Json& j) {
     e.name = k.at("name").get<std::string>();
     e.count = k.at("count").get<int64_t>();
     e.auc = Number(k.at("auc"));
-    e.iforest_auc = Number(k.at("iforest_auc"));
-    e.combined_auc = Number(k.at("combined_auc"));
+    e.iforest_auc = Number(k.value("iforest_auc", Json()));
+    e.combined_auc = Number(k.value("combined_auc", Json()));
     e.found_in_top1 = Number(k.at("found_in_top1"));
     e.same_kind_precision = Number(k.at("same_kind_precision"));
     r.quality.kinds.push_back(e);
@@ -231,8 +232,9 @@ double MinKindAuc(const QualityReport& q) {
   double knn = 1, forest = 1, combined = 1;
   for (const AnomalyKindQuality& k : q.kinds) {
     knn = std::min(knn, k.auc);
-    forest = std::min(forest, k.iforest_auc);
-    combined = std::min(combined, k.combined_auc);
+    // NaN (not measured) loses every comparison: that method does not count.
+    forest = std::isnan(k.iforest_auc) ? -1 : std::min(forest, k.iforest_auc);
+    combined = std::isnan(k.combined_auc) ? -1 : std::min(combined, k.combined_auc);
   }
   return std::max({knn, forest, combined});
 }
