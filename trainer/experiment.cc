@@ -16,8 +16,7 @@
 namespace galaxy {
 namespace {
 
-absl::StatusOr<PhotozMetrics> TrainAndEvaluate(FinetuneOptions options, const std::string& out,
-                                               int64_t* labels) {
+absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::string& out, int64_t* labels) {
   options.out_dir = out;
   GALAXY_ASSIGN_OR_RETURN(RedshiftTrainResult trained, RunRedshiftTraining(options));
   *labels = trained.labels;
@@ -29,8 +28,7 @@ absl::StatusOr<PhotozMetrics> TrainAndEvaluate(FinetuneOptions options, const st
   eval.with_baseline = false;
   eval.device = options.device;
   eval.threads = options.threads;
-  GALAXY_ASSIGN_OR_RETURN(EvalReport report, RunEval(eval));
-  return report.overall;
+  return RunEval(eval);
 }
 
 }  // namespace
@@ -69,12 +67,15 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     ssl.data_path = options.data_path;
     ssl.init_path = pretrained;
     ssl.label_fraction = fraction;
-    GALAXY_ASSIGN_OR_RETURN(row.ssl, TrainAndEvaluate(ssl, absl::StrFormat("%s/ssl_%g", options.out_dir, fraction), &row.labels));
+    GALAXY_ASSIGN_OR_RETURN(row.ssl_eval,
+                            TrainAndEvaluate(ssl, absl::StrFormat("%s/ssl_%g", options.out_dir, fraction), &row.labels));
+    row.ssl = row.ssl_eval.overall;
     FinetuneOptions supervised = ssl;
     supervised.init_path.clear();
     int64_t labels = 0;
-    GALAXY_ASSIGN_OR_RETURN(row.supervised,
+    GALAXY_ASSIGN_OR_RETURN(EvalReport supervised_eval,
                             TrainAndEvaluate(supervised, absl::StrFormat("%s/supervised_%g", options.out_dir, fraction), &labels));
+    row.supervised = supervised_eval.overall;
     log::Info(absl::StrFormat("label-efficiency: fraction %g (%d labels): SSL sigma_MAD %.4f, supervised %.4f",
                               fraction, row.labels, row.ssl.sigma_mad, row.supervised.sigma_mad));
     result.rows.push_back(row);

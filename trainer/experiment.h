@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/photoz_metrics.h"
+#include "trainer/redshift_training.h"
 #include "trainer/train_options.h"
 
 namespace galaxy {
@@ -29,6 +30,8 @@ struct ExperimentRow {
   double fraction = 0;
   int64_t labels = 0;
   PhotozMetrics ssl, supervised;
+  // The SSL model's whole evaluation on the test part (pdf calibration, per-galaxy predictions).
+  EvalReport ssl_eval;
 };
 
 struct ExperimentResult {

@@ -138,13 +138,8 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
   std::vector<torch::Tensor> params = backbone->parameters();
   for (const torch::Tensor& p : head->parameters()) params.push_back(p);
   torch::optim::Adam adam(params, torch::optim::AdamOptions(o.scratch_lr).weight_decay(1e-4));
-  AugmentOptions aug;
-  aug.crop = meta.image_size;
-  aug.max_dust = 0;
-  aug.max_blur = 0.5;
-  aug.band_noise = meta.band_noise;
-  if (data.layout.bands != 5) aug.extinction.assign(static_cast<size_t>(data.layout.bands), 0.0);
-  const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
+  const Augmenter augmenter(LabelTrainingAugmentations(meta.image_size, meta.band_noise, data.layout.bands),
+                            data.layout.bands, data.layout.height);
   const torch::Tensor rows = torch::tensor(chosen, torch::kInt64);
   const int64_t n = rows.size(0);
   const int64_t batch = std::min<int64_t>(o.scratch_batch, n);
@@ -154,7 +149,7 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
   head->train();
   for (int step = 0; step < o.scratch_steps; ++step) {
     const double cosine = 0.5 * (1 + std::cos(M_PI * step / o.scratch_steps));
-    for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(o.scratch_lr * cosine);
+    SetLearningRates(adam, {o.scratch_lr * cosine});
     const torch::Tensor index = rows.index_select(0, order.Batch(step, batch));
     const torch::Tensor x = augmenter.Apply(data.images.index_select(0, index).to(model.device),
                                             data.e_bv.index_select(0, index).to(model.device),

@@ -76,12 +76,6 @@ torch::Tensor SoftTargets(const torch::Tensor& z, const RedshiftBins& bins, doub
   return t / t.sum(1, /*keepdim=*/true).clamp_min(1e-12);
 }
 
-void SetLearningRates(torch::optim::Adam& optimizer, const std::vector<double>& rates) {
-  for (size_t i = 0; i < optimizer.param_groups().size() && i < rates.size(); ++i) {
-    static_cast<torch::optim::AdamOptions&>(optimizer.param_groups()[i].options()).lr(rates[i]);
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options) {
@@ -165,14 +159,8 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                       std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(options.head_lr).weight_decay(options.weight_decay)));
   torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(options.head_lr));
 
-  // Geometric augmentations, blur and noise; no dust reddening (colours carry the redshift).
-  AugmentOptions aug;
-  aug.crop = net.metadata.image_size;
-  aug.max_dust = 0;
-  aug.max_blur = 0.5;
-  aug.band_noise = net.metadata.band_noise;
+  AugmentOptions aug = LabelTrainingAugmentations(net.metadata.image_size, net.metadata.band_noise, train.layout.bands);
   aug.noise_on_device = cuda;  // drawn on the GPU, not on the host and copied each step
-  if (train.layout.bands != 5) aug.extinction.assign(static_cast<size_t>(train.layout.bands), 0.0);
   const Augmenter augmenter(aug, train.layout.bands, train.layout.height);
 
   const int64_t n = train.size();

@@ -126,4 +126,20 @@ bool MoveToDeviceIfItFits(TrainingData* data, const torch::Device& device) {
   }
 }
 
+AugmentOptions LabelTrainingAugmentations(int64_t crop, const std::vector<double>& band_noise, int64_t bands) {
+  AugmentOptions aug;
+  aug.crop = crop;
+  aug.max_dust = 0;
+  aug.max_blur = 0.5;
+  aug.band_noise = band_noise;
+  if (bands != 5) aug.extinction.assign(static_cast<size_t>(bands), 0.0);
+  return aug;
+}
+
+void SetLearningRates(torch::optim::Adam& optimizer, const std::vector<double>& rates) {
+  for (size_t i = 0; i < optimizer.param_groups().size() && i < rates.size(); ++i) {
+    static_cast<torch::optim::AdamOptions&>(optimizer.param_groups()[i].options()).lr(rates[i]);
+  }
+}
+
 }  // namespace galaxy

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "core/dataset_split.h"
 #include "core/galaxy_batch.h"
+#include "core/model/augment.h"
 
 namespace galaxy {
 
@@ -73,6 +74,14 @@ class EpochOrder {
 
 // Whether galaxy `id` is inside the label fraction (the nested second hash).
 bool InLabelFraction(int64_t id, double fraction);
+
+// The augmentations of training on labels (redshift, and the probe's network from scratch):
+// geometric ones, blur up to 0.5 px and noise up to the data's `band_noise`; no dust reddening
+// (colours carry the redshift); no extinction correction for other than 5 bands.
+AugmentOptions LabelTrainingAugmentations(int64_t crop, const std::vector<double>& band_noise, int64_t bands);
+
+// Sets the learning rate of each of the optimizer's parameter groups (rates in group order).
+void SetLearningRates(torch::optim::Adam& optimizer, const std::vector<double>& rates);
 
 }  // namespace galaxy
 

@@ -1,0 +1,194 @@
+#include "trainer/science_seed.h"
+
+#include <fstream>
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/log.h"
+
+namespace galaxy {
+namespace {
+
+using Json = nlohmann::json;
+
+Json MetricsJson(const PhotozMetrics& m) {
+  return {{"count", m.count}, {"sigma_mad", m.sigma_mad}, {"bias", m.bias}, {"outlier_rate", m.outlier_rate},
+          {"z_lo", m.z_lo}, {"z_hi", m.z_hi}};
+}
+
+PhotozMetrics MetricsFrom(const Json& j) {
+  PhotozMetrics m;
+  m.count = j.at("count").get<int64_t>();
+  m.sigma_mad = j.at("sigma_mad").get<double>();
+  m.bias = j.at("bias").get<double>();
+  m.outlier_rate = j.at("outlier_rate").get<double>();
+  m.z_lo = j.at("z_lo").get<double>();
+  m.z_hi = j.at("z_hi").get<double>();
+  return m;
+}
+
+// NaN-safe numbers: JSON has no NaN (nlohmann writes null), read back as NaN.
+double Number(const Json& j) { return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN(); }
+
+}  // namespace
+
+Json SeedRunJson(const SeedRun& r) {
+  Json rows = Json::array();
+  for (const ExperimentRow& row : r.redshift.rows) {
+    rows.push_back({{"fraction", row.fraction}, {"labels", row.labels}, {"ssl", MetricsJson(row.ssl)},
+                    {"supervised", MetricsJson(row.supervised)}});
+  }
+  Json probe = Json::array();
+  for (const ProbeRow& row : r.probe.rows) {
+    probe.push_back({{"fraction", row.fraction}, {"labels", row.labels}, {"accuracy", row.accuracy},
+                     {"recall", row.recall}, {"confusion", row.confusion}, {"scratch_accuracy", row.scratch_accuracy},
+                     {"scratch_recall", row.scratch_recall}});
+  }
+  Json kinds = Json::array();
+  for (const AnomalyKindQuality& k : r.quality.kinds) {
+    kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
+                     {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
+                     {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
+  }
+  Json bins = Json::array();
+  for (const PhotozMetrics& m : r.eval.per_bin) bins.push_back(MetricsJson(m));
+  const QualityReport& q = r.quality;
+  return {{"seed", r.seed},
+          {"pretrained", r.pretrained},
+          {"monitor", r.monitor},
+          {"redshift", {{"rows", rows}, {"knn", MetricsJson(r.redshift.knn)}, {"predict_mean", r.redshift.predict_mean_sigma_mad}}},
+          {"probe", {{"classes", r.probe.classes}, {"test_count", r.probe.test_count},
+                     {"majority_accuracy", r.probe.majority_accuracy}, {"class_counts", r.probe.class_counts}, {"rows", probe}}},
+          {"quality", {{"galaxies", q.galaxies}, {"k", q.k}, {"type_precision", q.type_precision},
+                       {"type_precision_colour", q.type_precision_colour}, {"type_precision_chance", q.type_precision_chance},
+                       {"dz_median", q.dz_median}, {"dz_median_colour", q.dz_median_colour},
+                       {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
+                       {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
+                       {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
+                       {"top1_precision", q.top1_precision}, {"kinds", kinds}}},
+          {"eval", {{"model", r.eval_model}, {"overall", MetricsJson(r.eval.overall)}, {"per_bin", bins},
+                    {"z_spec", r.eval.z_spec}, {"z_phot", r.eval.z_phot}, {"pit_count", r.eval.pit.size()},
+                    {"pit_histogram", r.eval.pit_histogram}, {"crps_mean", r.eval.crps_mean},
+                    {"coverage_68", r.eval.coverage_68}, {"coverage_95", r.eval.coverage_95},
+                    {"model_kind", r.eval.model_kind}}}};
+}
+
+SeedRun SeedRunFrom(const Json& j) {
+  SeedRun r;
+  r.seed = j.at("seed").get<uint64_t>();
+  r.pretrained = j.at("pretrained").get<std::string>();
+  r.monitor = j.at("monitor").get<std::string>();
+  const Json& z = j.at("redshift");
+  for (const Json& row : z.at("rows")) {
+    ExperimentRow e;
+    e.fraction = row.at("fraction").get<double>();
+    e.labels = row.at("labels").get<int64_t>();
+    e.ssl = MetricsFrom(row.at("ssl"));
+    e.supervised = MetricsFrom(row.at("supervised"));
+    r.redshift.rows.push_back(e);
+  }
+  r.redshift.knn = MetricsFrom(z.at("knn"));
+  r.redshift.predict_mean_sigma_mad = z.at("predict_mean").get<double>();
+  const Json& p = j.at("probe");
+  r.probe.classes = p.at("classes").get<int64_t>();
+  r.probe.test_count = p.at("test_count").get<int64_t>();
+  r.probe.majority_accuracy = p.at("majority_accuracy").get<double>();
+  r.probe.class_counts = p.at("class_counts").get<std::vector<int64_t>>();
+  for (const Json& row : p.at("rows")) {
+    ProbeRow e;
+    e.fraction = row.at("fraction").get<double>();
+    e.labels = row.at("labels").get<int64_t>();
+    e.accuracy = row.at("accuracy").get<double>();
+    for (const Json& v : row.at("recall")) e.recall.push_back(Number(v));
+    e.confusion = row.at("confusion").get<std::vector<std::vector<int64_t>>>();
+    e.scratch_accuracy = row.at("scratch_accuracy").get<double>();
+    for (const Json& v : row.at("scratch_recall")) e.scratch_recall.push_back(Number(v));
+    r.probe.rows.push_back(e);
+  }
+  const Json& q = j.at("quality");
+  r.quality.galaxies = q.at("galaxies").get<int64_t>();
+  r.quality.k = q.at("k").get<int>();
+  r.quality.type_precision = Number(q.at("type_precision"));
+  r.quality.type_precision_colour = Number(q.at("type_precision_colour"));
+  r.quality.type_precision_chance = Number(q.at("type_precision_chance"));
+  r.quality.dz_median = Number(q.at("dz_median"));
+  r.quality.dz_median_colour = Number(q.at("dz_median_colour"));
+  r.quality.dz_median_random = Number(q.at("dz_median_random"));
+  r.quality.rotation_overlap = Number(q.at("rotation_overlap"));
+  r.quality.flip_overlap = Number(q.at("flip_overlap"));
+  r.quality.anomaly_auc = Number(q.at("anomaly_auc"));
+  // Seeds saved before the isolation forest existed lack its figures: not measured.
+  r.quality.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
+  r.quality.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
+  r.quality.top1_precision = Number(q.at("top1_precision"));
+  for (const Json& k : q.at("kinds")) {
+    AnomalyKindQuality e;
+    e.kind = k.at("kind").get<int>();
+    e.name = k.at("name").get<std::string>();
+    e.count = k.at("count").get<int64_t>();
+    e.auc = Number(k.at("auc"));
+    e.iforest_auc = Number(k.value("iforest_auc", Json()));
+    e.combined_auc = Number(k.value("combined_auc", Json()));
+    e.found_in_top1 = Number(k.at("found_in_top1"));
+    e.same_kind_precision = Number(k.at("same_kind_precision"));
+    r.quality.kinds.push_back(e);
+  }
+  const Json& e = j.at("eval");
+  r.eval_model = e.at("model").get<std::string>();
+  r.eval.overall = MetricsFrom(e.at("overall"));
+  for (const Json& b : e.at("per_bin")) r.eval.per_bin.push_back(MetricsFrom(b));
+  r.eval.z_spec = e.at("z_spec").get<std::vector<double>>();
+  r.eval.z_phot = e.at("z_phot").get<std::vector<double>>();
+  r.eval.pit.assign(e.at("pit_count").get<size_t>(), 0.0);  // only their number is used (the plot's scale)
+  r.eval.pit_histogram = e.at("pit_histogram").get<std::vector<int64_t>>();
+  r.eval.crps_mean = e.at("crps_mean").get<double>();
+  r.eval.coverage_68 = e.at("coverage_68").get<double>();
+  r.eval.coverage_95 = e.at("coverage_95").get<double>();
+  r.eval.model_kind = e.at("model_kind").get<std::string>();
+  return r;
+}
+
+Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) {
+  return {{"data", data},
+          {"galaxies", o.data_path.empty() ? o.galaxies : -1},
+          {"survey_seed", o.survey_seed},
+          {"seed", seed},
+          {"arch", o.arch},
+          {"stem", o.stem},
+          {"pretrain_steps", o.pretrain_steps},
+          {"pretrain_batch", o.pretrain_batch},
+          {"queue", o.queue},
+          {"finetune_steps", o.finetune_steps},
+          {"finetune_batch", o.finetune_batch},
+          {"backbone_lr_factor", o.backbone_lr_factor},
+          {"fractions", o.fractions},
+          {"probe_fractions", o.probe_fractions},
+          {"scratch_steps", o.scratch_steps},
+          {"k", o.k},
+          {"quality_galaxies", o.quality_galaxies}};
+}
+
+std::string SeedRunPath(const std::string& out_dir, uint64_t seed) {
+  return absl::StrCat(out_dir, "/seed_", seed, "/seed_run.json");
+}
+
+Json ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Json(Json::value_t::discarded);
+  return Json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+std::optional<SeedRun> LoadSavedSeed(const std::string& path, const Json& stamp) {
+  const Json saved = ReadJsonFile(path);
+  if (saved.is_discarded() || saved.value("stamp", Json()) != stamp || !saved.contains("run")) return std::nullopt;
+  try {
+    return SeedRunFrom(saved.at("run"));
+  } catch (const Json::exception& e) {
+    log::Warn(absl::StrFormat("science: %s is unreadable (%s); running that seed again", path, e.what()));
+    return std::nullopt;
+  }
+}
+
+}  // namespace galaxy

@@ -1,0 +1,53 @@
+// One seed of the science report (trainer/science.h): everything it measured, and its saved
+// form. A finished seed is saved (seed_<s>/seed_run.json) with the options it ran under, so that
+// an interrupted run resumes after its last finished seed. Include only from trainer .cc files.
+#ifndef GALAXY_TRAINER_SCIENCE_SEED_H_
+#define GALAXY_TRAINER_SCIENCE_SEED_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "trainer/experiment.h"
+#include "trainer/probe.h"
+#include "trainer/redshift_training.h"
+#include "trainer/representation_quality.h"
+#include "trainer/science.h"
+
+namespace galaxy {
+
+// Everything measured with one seed.
+struct SeedRun {
+  uint64_t seed = 0;
+  std::string pretrained;
+  std::string monitor;  // the last monitor reading (JSON), empty without one
+  ExperimentResult redshift;
+  ProbeReport probe;
+  QualityReport quality;
+  EvalReport eval;  // the SSL model fine-tuned on the largest fraction
+  std::string eval_model;
+};
+
+
+// The saved form of a seed and back. SeedRunFrom throws nlohmann::json::exception for a file
+// that lacks a required field; figures added later (the isolation forest's) read as NaN.
+nlohmann::json SeedRunJson(const SeedRun& run);
+SeedRun SeedRunFrom(const nlohmann::json& j);
+
+// What a seed's results depend on: a saved seed is reused only under the same values.
+nlohmann::json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed);
+
+// out_dir/seed_<seed>/seed_run.json
+std::string SeedRunPath(const std::string& out_dir, uint64_t seed);
+
+// The seed saved at `path` when it was saved under `stamp`; nullopt when there is none, it ran
+// under other options, or it is unreadable (logged: it is then run again).
+std::optional<SeedRun> LoadSavedSeed(const std::string& path, const nlohmann::json& stamp);
+
+// The JSON in file `path`; a discarded value when it is missing or not JSON.
+nlohmann::json ReadJsonFile(const std::string& path);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_TRAINER_SCIENCE_SEED_H_
