@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
         if (given("--only-seed")) o.only_seed = science_given.only_seed;
         if (given("--arch")) o.arch = science_given.arch;
         if (given("--stem")) o.stem = science_given.stem;
+        if (given("--input-stretch")) o.input_stretch = science_given.input_stretch;
         if (given("--pretrain-steps")) o.pretrain_steps = science_given.pretrain_steps;
         if (given("--pretrain-batch")) o.pretrain_batch = science_given.pretrain_batch;
         if (given("--queue")) o.queue = science_given.queue;
@@ -218,6 +219,8 @@ int main(int argc, char** argv) {
                       "Run and save only this seed (parallel runs sharing --out); a run without it reports");
   science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
   science->add_option("--stem", science_given.stem, "paper | torchvision")->capture_default_str();
+  science->add_option("--input-stretch", science_given.input_stretch, "asinh | linear (the network's input)")
+      ->capture_default_str();
   science->add_option("--pretrain-steps", science_given.pretrain_steps, "MoCo steps")->capture_default_str();
   science->add_option("--pretrain-batch", science_given.pretrain_batch, "MoCo batch")->capture_default_str();
   science->add_option("--queue", science_given.queue, "MoCo queue")->capture_default_str();

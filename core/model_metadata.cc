@@ -21,6 +21,7 @@ std::string ModelMetadata::ToJson() const {
                       {"redshift_bins", redshift_bins},
                       {"redshift_head_norm", redshift_head_norm},
                       {"band_noise", band_noise},
+                      {"input_softening", input_softening},
                       {"data_path", data_path},
                       {"data_checksum", data_checksum},
                       {"step", step},
@@ -59,6 +60,7 @@ absl::StatusOr<ModelMetadata> ModelMetadata::FromJson(const std::string& text) {
     m.redshift_bins = j.at("redshift_bins").get<int64_t>();
     m.redshift_head_norm = j.value("redshift_head_norm", false);
     m.band_noise = j.value("band_noise", std::vector<double>{});
+    m.input_softening = j.value("input_softening", std::vector<double>{});
     m.data_path = j.value("data_path", "");
     m.data_checksum = j.value("data_checksum", "");
     m.step = j.value("step", int64_t{0});
@@ -70,6 +72,10 @@ absl::StatusOr<ModelMetadata> ModelMetadata::FromJson(const std::string& text) {
     m.software_version = j.value("software_version", "");
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint metadata: ", e.what()));
+  }
+  if (!m.input_softening.empty() && m.input_softening.size() != m.band_names.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint metadata: input_softening has ", m.input_softening.size(),
+                                                   " values for ", m.band_names.size(), " bands"));
   }
   if (m.band_names.empty() || m.image_size < 8 || m.embedding_dim < 1 || m.redshift_bins < 2) {
     return absl::InvalidArgumentError("checkpoint metadata: bands, image size, embedding dimension "

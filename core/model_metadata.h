@@ -36,6 +36,10 @@ struct ModelMetadata {
   bool redshift_head_norm = false;
   // Per-band noise of the training data (nanomaggies), used by the noise augmentation.
   std::vector<double> band_noise;
+  // The network's input stretch, asinh(flux / softening) per band (ResNetConfig::input_softening;
+  // the training data's band noise when trained with --input-stretch asinh). Empty: linear flux
+  // (every model before it).
+  std::vector<double> input_softening;
   // The training dataset: path as given and SHA-256 of its bytes.
   std::string data_path;
   std::string data_checksum;

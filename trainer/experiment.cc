@@ -57,8 +57,10 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(pretrained));
     redshift.arch = reader->metadata().arch;
     redshift.stem = reader->metadata().stem;
+    redshift.input_stretch = reader->metadata().input_softening.empty() ? "linear" : "asinh";
   }
-  log::Info(absl::StrFormat("label-efficiency: both arms use %s with the %s stem", redshift.arch, redshift.stem));
+  log::Info(absl::StrFormat("label-efficiency: both arms use %s with the %s stem and %s input", redshift.arch,
+                            redshift.stem, redshift.input_stretch));
   ExperimentResult result;
   for (double fraction : options.fractions) {
     ExperimentRow row;

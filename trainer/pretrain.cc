@@ -33,7 +33,7 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"sgd_momentum", o.sgd_momentum}, {"total_steps", total_steps},
           {"max_blur", o.max_blur},   {"rows", rows},
           {"dust", o.dust},           {"max_dust", o.max_dust},
-          {"bn_splits", o.bn_splits}};
+          {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch}};
 }
 
 // The order in which step `step`'s keys pass the key encoder under shuffling BatchNorm: a
@@ -85,10 +85,14 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
               {{"queue", absl::StrCat(options.queue)}, {"galaxies", absl::StrCat(n)}});
   }
 
+  // The band noise sets the noise augmentation and the input stretch; the data's first images
+  // give the same figure on every resume (the checksum is checked below).
+  const std::vector<double> band_noise = EstimateBandNoise(data.images.narrow(0, 0, std::min<int64_t>(n, 2000)));
   ResNetConfig backbone;
   backbone.arch = options.arch;
   backbone.stem = options.stem;
   backbone.in_channels = data.layout.bands;
+  GALAXY_ASSIGN_OR_RETURN(backbone.input_softening, InputSoftening(options.input_stretch, band_noise));
   GALAXY_RETURN_IF_ERROR(backbone.Validate());
   MocoConfig moco_config;
   moco_config.queue = options.queue;
@@ -122,6 +126,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   meta.feature_dim = backbone.feature_dim();
   meta.embedding_dim = moco_config.projection_dim;
   meta.has_projection_head = true;
+  meta.input_softening = backbone.input_softening;
+  meta.band_noise = band_noise;
   meta.data_path = options.data_path;
   meta.data_checksum = checksum;
   meta.total_steps = total_steps;
@@ -164,11 +170,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     moco->to(device);
     GALAXY_RETURN_IF_ERROR(reader->LoadOptimizer(optimizer));
     step = old.step;
-    meta.band_noise = old.band_noise;
     meta.monitor_json = old.monitor_json;
     log::Info("resuming", {{"checkpoint", checkpoint_path}, {"step", absl::StrCat(step)}});
-  } else {
-    meta.band_noise = EstimateBandNoise(data.images.narrow(0, 0, std::min<int64_t>(n, 2000)));
   }
 
   AugmentOptions aug;

@@ -127,10 +127,7 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
                                          const torch::Tensor& test, int64_t classes, const ProbeOptions& o) {
   torch::manual_seed(o.seed);
   const ModelMetadata& meta = model.net.metadata;
-  ResNetConfig config;
-  config.arch = meta.arch;
-  config.stem = meta.stem;
-  config.in_channels = static_cast<int>(data.layout.bands);
+  const ResNetConfig config = BackboneConfig(meta);  // the model's own input stretch included
   ResNet backbone(config);
   torch::nn::Linear head(config.feature_dim(), classes);
   backbone->to(model.device);

@@ -117,6 +117,8 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
     net.metadata.image_size = std::min<int64_t>(64, train.layout.height);
     net.metadata.has_projection_head = false;
     net.metadata.band_noise = EstimateBandNoise(train.images.narrow(0, 0, std::min<int64_t>(train.size(), 2000)));
+    GALAXY_ASSIGN_OR_RETURN(config.input_softening, InputSoftening(options.input_stretch, net.metadata.band_noise));
+    net.metadata.input_softening = config.input_softening;
   }
   config.in_channels = train.layout.bands;
   GALAXY_RETURN_IF_ERROR(config.Validate());

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -11,7 +10,6 @@
 #include "absl/time/time.h"
 #include "core/file_util.h"
 #include "core/log.h"
-#include "core/plot.h"
 #include "core/status_macros.h"
 #include "core/synth_population.h"
 #include "core/synth_survey.h"
@@ -22,37 +20,11 @@
 #include "trainer/redshift_training.h"
 #include "trainer/representation_quality.h"
 #include "trainer/science_seed.h"
-#include "trainer/train_commands.h"
 
 namespace galaxy {
 namespace {
 
 using Json = nlohmann::json;
-
-constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
-
-bool Same(double a, double b) { return std::abs(a - b) < 1e-9; }
-
-double SslAt(const SeedRun& run, double fraction) {
-  for (const ExperimentRow& r : run.redshift.rows) {
-    if (Same(r.fraction, fraction)) return r.ssl.sigma_mad;
-  }
-  return kNotMeasured;
-}
-
-double SupervisedAt(const SeedRun& run, double fraction) {
-  for (const ExperimentRow& r : run.redshift.rows) {
-    if (Same(r.fraction, fraction)) return r.supervised.sigma_mad;
-  }
-  return kNotMeasured;
-}
-
-const ProbeRow* ProbeAt(const SeedRun& run, double fraction) {
-  for (const ProbeRow& r : run.probe.rows) {
-    if (Same(r.fraction, fraction)) return &r;
-  }
-  return nullptr;
-}
 
 // The anomaly AUC of the weakest kind, for the better of the three scores (kNN distance,
 // isolation forest, their mean rank): the one whose weakest kind is best.
@@ -66,13 +38,6 @@ double MinKindAuc(const QualityReport& q) {
     combined = std::isnan(k.combined_auc) ? -1 : std::min(combined, k.combined_auc);
   }
   return std::max({knn, forest, combined});
-}
-
-template <typename F>
-std::vector<double> PerSeed(const std::vector<SeedRun>& runs, F f) {
-  std::vector<double> out;
-  for (const SeedRun& r : runs) out.push_back(f(r));
-  return out;
 }
 
 std::string Pm(const MeanStd& m, int digits = 4) {
@@ -123,6 +88,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   pretrain.out_dir = dir + "/pretrain";
   pretrain.arch = o.arch;
   pretrain.stem = o.stem;
+  pretrain.input_stretch = o.input_stretch;
   pretrain.steps = o.pretrain_steps;
   pretrain.batch = o.pretrain_batch;
   pretrain.queue = o.queue;
@@ -193,90 +159,6 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   return run;
 }
 
-// The label-efficiency and probe plots (means over seeds with their spread).
-absl::Status WriteSummaryPlots(const ScienceOptions& o, const std::vector<SeedRun>& runs, std::vector<std::string>* plots) {
-  PlotSeries ssl{"SSL + fine-tune", {}, {}, 31, 119, 180, true, {}};
-  PlotSeries sup{"supervised from scratch", {}, {}, 214, 39, 40, true, {}};
-  PlotSeries knn{"kNN on colours (all labels)", {}, {}, 120, 120, 120, true, {}};
-  for (size_t i = 0; i < runs.front().redshift.rows.size(); ++i) {
-    const ExperimentRow& row = runs.front().redshift.rows[i];
-    const MeanStd a = Summarise(PerSeed(runs, [&](const SeedRun& r) { return SslAt(r, row.fraction); }));
-    const MeanStd b = Summarise(PerSeed(runs, [&](const SeedRun& r) { return SupervisedAt(r, row.fraction); }));
-    ssl.x.push_back(static_cast<double>(row.labels));
-    ssl.y.push_back(a.mean);
-    ssl.y_err.push_back(a.std);
-    sup.x.push_back(static_cast<double>(row.labels));
-    sup.y.push_back(b.mean);
-    sup.y_err.push_back(b.std);
-  }
-  knn.x = {ssl.x.front(), ssl.x.back()};
-  knn.y = {runs.front().redshift.knn.sigma_mad, runs.front().redshift.knn.sigma_mad};
-  PlotOptions le;
-  le.title = absl::StrFormat("redshift: sigma_MAD against labels (mean ± std over %d seeds)", runs.size());
-  le.x_label = "labelled galaxies";
-  le.y_label = "sigma_MAD (test part)";
-  le.log_x = ssl.x.front() > 0;
-  const std::string le_path = o.out_dir + "/label_efficiency.png";
-  GALAXY_RETURN_IF_ERROR(WritePlotPng(le_path, {ssl, sup, knn}, le));
-  plots->push_back(le_path);
-
-  PlotSeries probe{"linear probe on the frozen embedding", {}, {}, 31, 119, 180, true, {}};
-  PlotSeries scratch{"same network from scratch", {}, {}, 214, 39, 40, true, {}};
-  for (const ProbeRow& row : runs.front().probe.rows) {
-    const MeanStd a = Summarise(PerSeed(runs, [&](const SeedRun& r) {
-      const ProbeRow* p = ProbeAt(r, row.fraction);
-      return p ? p->accuracy : kNotMeasured;
-    }));
-    const MeanStd b = Summarise(PerSeed(runs, [&](const SeedRun& r) {
-      const ProbeRow* p = ProbeAt(r, row.fraction);
-      return p && p->scratch_accuracy >= 0 ? p->scratch_accuracy : kNotMeasured;
-    }));
-    probe.x.push_back(static_cast<double>(row.labels));
-    probe.y.push_back(a.mean);
-    probe.y_err.push_back(a.std);
-    if (b.n > 0) {
-      scratch.x.push_back(static_cast<double>(row.labels));
-      scratch.y.push_back(b.mean);
-      scratch.y_err.push_back(b.std);
-    }
-  }
-  if (!probe.x.empty()) {
-    PlotOptions p;
-    p.title = "galaxy type: test accuracy against labels";
-    p.x_label = "labelled galaxies";
-    p.y_label = "accuracy";
-    p.log_x = true;
-    p.notes = {absl::StrFormat("most common class: %.3f", runs.front().probe.majority_accuracy)};
-    std::vector<PlotSeries> series = {probe};
-    if (!scratch.x.empty()) series.push_back(scratch);
-    const std::string path = o.out_dir + "/probe.png";
-    GALAXY_RETURN_IF_ERROR(WritePlotPng(path, series, p));
-    plots->push_back(path);
-    const ProbeRow& last = runs.front().probe.rows.back();
-    std::vector<std::string> names;
-    for (int64_t c = 0; c < runs.front().probe.classes; ++c) {
-      names.push_back(c < kGalaxyTypes ? GalaxyTypeName(static_cast<GalaxyType>(c)) : absl::StrCat(c));
-    }
-    PlotOptions m;
-    m.title = absl::StrFormat("linear probe, %d labels (seed %d): confusion matrix", last.labels, runs.front().seed);
-    m.x_label = "predicted type";
-    m.y_label = "true type";
-    const std::string confusion = o.out_dir + "/confusion.png";
-    GALAXY_RETURN_IF_ERROR(WriteMatrixPlotPng(confusion, last.confusion, names, m));
-    plots->push_back(confusion);
-  }
-  const std::string redshift = o.out_dir + "/redshift.png";
-  GALAXY_RETURN_IF_ERROR(WriteRedshiftPlots(
-      redshift, runs.front().eval,
-      absl::StrFormat("SSL + fine-tune on %d labels (seed %d), test part", runs.front().redshift.rows.back().labels,
-                      runs.front().seed)));
-  for (const char* suffix : {"", "_per_bin", "_pit"}) {
-    const std::string path = SiblingPath(redshift, suffix);
-    if (std::filesystem::exists(path)) plots->push_back(path);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 void ScienceOptions::SetQuick() {
@@ -314,6 +196,9 @@ absl::Status ScienceOptions::Validate() const {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--probe-fractions: ", f, " is outside (0, 1]"));
   }
   if (k < 1) return absl::InvalidArgumentError(absl::StrCat("--k: ", k, " < 1"));
+  if (input_stretch != "asinh" && input_stretch != "linear") {
+    return absl::InvalidArgumentError(absl::StrCat("--input-stretch: unknown '", input_stretch, "' (expected asinh or linear)"));
+  }
   return absl::OkStatus();
 }
 
@@ -437,6 +322,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   j["seeds"] = o.seeds;
   j["options"] = {{"galaxies", o.galaxies},         {"survey_seed", o.survey_seed},
                   {"arch", o.arch},                 {"stem", o.stem},
+                  {"input_stretch", o.input_stretch},
                   {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
                   {"queue", o.queue},               {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
@@ -520,10 +406,10 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
 
   // report.md
   std::string md = absl::StrFormat(
-      "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, "
+      "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
       "%d pretraining steps of %d, queue %d; redshift training %d steps of %d, backbone rate x%g. Took %.1f "
       "minutes.\n\n",
-      o.command, data, o.seeds, o.arch, o.stem, o.pretrain_steps, o.pretrain_batch, o.queue, o.finetune_steps,
+      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
   md += "## Acceptance\n\n| check | measured | holds | beyond the spread |\n| --- | --- | --- | --- |\n";

@@ -43,6 +43,7 @@ struct ScienceOptions {
   // Model and pretraining.
   std::string arch = "tiny";
   std::string stem = "torchvision";
+  std::string input_stretch = "asinh";  // PretrainOptions::input_stretch
   int64_t pretrain_steps = 1500;
   int pretrain_batch = 128;
   int queue = 4096;

@@ -1,5 +1,6 @@
 #include "trainer/science_seed.h"
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <vector>
@@ -31,6 +32,9 @@ PhotozMetrics MetricsFrom(const Json& j) {
 
 // NaN-safe numbers: JSON has no NaN (nlohmann writes null), read back as NaN.
 double Number(const Json& j) { return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN(); }
+
+// Label fractions are compared as the same numbers parsed from the same flags.
+bool Same(double a, double b) { return std::abs(a - b) < 1e-9; }
 
 }  // namespace
 
@@ -157,6 +161,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"seed", seed},
           {"arch", o.arch},
           {"stem", o.stem},
+          {"input_stretch", o.input_stretch},
           {"pretrain_steps", o.pretrain_steps},
           {"pretrain_batch", o.pretrain_batch},
           {"queue", o.queue},
@@ -189,6 +194,27 @@ std::optional<SeedRun> LoadSavedSeed(const std::string& path, const Json& stamp)
     log::Warn(absl::StrFormat("science: %s is unreadable (%s); running that seed again", path, e.what()));
     return std::nullopt;
   }
+}
+
+double SslAt(const SeedRun& run, double fraction) {
+  for (const ExperimentRow& r : run.redshift.rows) {
+    if (Same(r.fraction, fraction)) return r.ssl.sigma_mad;
+  }
+  return kNotMeasured;
+}
+
+double SupervisedAt(const SeedRun& run, double fraction) {
+  for (const ExperimentRow& r : run.redshift.rows) {
+    if (Same(r.fraction, fraction)) return r.supervised.sigma_mad;
+  }
+  return kNotMeasured;
+}
+
+const ProbeRow* ProbeAt(const SeedRun& run, double fraction) {
+  for (const ProbeRow& r : run.probe.rows) {
+    if (Same(r.fraction, fraction)) return &r;
+  }
+  return nullptr;
 }
 
 }  // namespace galaxy

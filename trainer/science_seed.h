@@ -5,9 +5,12 @@
 #define GALAXY_TRAINER_SCIENCE_SEED_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "nlohmann/json.hpp"
 #include "trainer/experiment.h"
 #include "trainer/probe.h"
@@ -44,6 +47,28 @@ std::string SeedRunPath(const std::string& out_dir, uint64_t seed);
 // The seed saved at `path` when it was saved under `stamp`; nullopt when there is none, it ran
 // under other options, or it is unreadable (logged: it is then run again).
 std::optional<SeedRun> LoadSavedSeed(const std::string& path, const nlohmann::json& stamp);
+
+// A figure a seed did not measure (a fraction or stage left out).
+inline constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
+
+// A seed's figure at one label fraction: the test sigma_MAD of each redshift arm
+// (kNotMeasured when the fraction was not run) and the probe's row (nullptr when not run).
+double SslAt(const SeedRun& run, double fraction);
+double SupervisedAt(const SeedRun& run, double fraction);
+const ProbeRow* ProbeAt(const SeedRun& run, double fraction);
+
+// f(run) for every seed's run.
+template <typename F>
+std::vector<double> PerSeed(const std::vector<SeedRun>& runs, F f) {
+  std::vector<double> out;
+  for (const SeedRun& r : runs) out.push_back(f(r));
+  return out;
+}
+
+// The summary plots of the report, written into o.out_dir and listed in `plots`: label
+// efficiency and the probe against labels (means over seeds with their spread), the probe's
+// confusion matrix and the first seed's redshift plots (trainer/science_plots.cc).
+absl::Status WriteSummaryPlots(const ScienceOptions& o, const std::vector<SeedRun>& runs, std::vector<std::string>* plots);
 
 // The JSON in file `path`; a discarded value when it is missing or not JSON.
 nlohmann::json ReadJsonFile(const std::string& path);

@@ -24,6 +24,8 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
   config.arch = o.arch;
   config.stem = o.stem;
   config.in_channels = o.bands;
+  // The default pretraining's input stretch at the bench's band noise: the path being timed.
+  config.input_softening.assign(static_cast<size_t>(o.bands), 0.05 * kSofteningInNoise);
   GALAXY_RETURN_IF_ERROR(config.Validate());
   if (o.batch < 2 || o.steps < 1) return absl::InvalidArgumentError("--batch >= 2 and --steps >= 1");
   TrainBenchResult result;

@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--out", pretrain.out_dir, "Output directory (checkpoint.pt, model.pt)")->required();
   pretrain_cmd->add_option("--arch", pretrain.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
   pretrain_cmd->add_option("--stem", pretrain.stem, "paper | torchvision")->capture_default_str();
+  pretrain_cmd->add_option("--input-stretch", pretrain.input_stretch,
+                           "asinh (flux / band noise; bright stars cannot swamp BatchNorm) | linear")
+      ->capture_default_str();
   pretrain_cmd->add_option("--epochs", pretrain.epochs, "Passes over the data")->capture_default_str();
   pretrain_cmd->add_option("--steps", pretrain.steps, "Exact number of steps (instead of --epochs)");
   pretrain_cmd->add_option("--batch", pretrain.batch, "Images per step")->capture_default_str();
@@ -106,7 +109,7 @@ int main(int argc, char** argv) {
                   "No BatchNorm on the redshift head's input features (the head of models before it)");
     cmd->add_option("--batch", finetune.batch, "Images per step")->capture_default_str();
     cmd->add_option("--lr", finetune.head_lr,
-                    from_scratch ? "Adam learning rate" : "Adam learning rate of the head (backbone: 10x smaller)")
+                    from_scratch ? "Adam learning rate" : "Adam learning rate of the head (backbone: --backbone-lr-factor times it)")
         ->capture_default_str();
     cmd->add_option("--bins", finetune.bins, "Redshift bins on [0, --z-max]")->capture_default_str();
     cmd->add_option("--label-smoothing", finetune.label_smoothing_bins,
@@ -121,6 +124,8 @@ int main(int argc, char** argv) {
     if (from_scratch) {
       cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
       cmd->add_option("--stem", finetune.stem, "paper | torchvision")->capture_default_str();
+      cmd->add_option("--input-stretch", finetune.input_stretch, "asinh (flux / band noise) | linear")
+          ->capture_default_str();
     }
   };
   auto run_redshift = [&]() -> absl::Status {
@@ -188,6 +193,9 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--fractions", experiment_fractions, "Label fractions")->capture_default_str();
   label_efficiency->add_option("--arch", experiment.pretrain.arch, "Backbone (when pretraining here)")->capture_default_str();
   label_efficiency->add_option("--stem", experiment.pretrain.stem, "Stem (when pretraining here)")->capture_default_str();
+  label_efficiency->add_option("--input-stretch", experiment.pretrain.input_stretch,
+                               "asinh | linear (when pretraining here; the supervised arm takes the model's)")
+      ->capture_default_str();
   label_efficiency->add_option("--pretrain-steps", experiment.pretrain.steps, "Pretraining steps (when pretraining here)");
   label_efficiency->add_option("--pretrain-batch", experiment.pretrain.batch, "Pretraining batch")->capture_default_str();
   label_efficiency->add_option("--queue", experiment.pretrain.queue, "MoCo queue")->capture_default_str();

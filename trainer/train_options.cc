@@ -3,8 +3,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/status_macros.h"
 
 namespace galaxy {
+namespace {
+
+absl::Status ValidateInputStretch(const std::string& stretch) {
+  if (stretch == "asinh" || stretch == "linear") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--input-stretch: unknown '", stretch, "' (expected asinh or linear)"));
+}
+
+}  // namespace
 
 absl::Status PretrainOptions::Validate() const {
   if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
@@ -17,6 +26,7 @@ absl::Status PretrainOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--stem: unknown '", stem, "' (expected paper or torchvision)"));
   }
+  GALAXY_RETURN_IF_ERROR(ValidateInputStretch(input_stretch));
   if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("--steps: ", steps, " < 0"));
   if (steps == 0 && epochs <= 0) {
     return absl::InvalidArgumentError(
@@ -66,6 +76,7 @@ absl::Status FinetuneOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--label-fraction: ", label_fraction, " is outside (0, 1]"));
   }
+  GALAXY_RETURN_IF_ERROR(ValidateInputStretch(input_stretch));
   if (steps < 0 || (steps == 0 && epochs <= 0)) {
     return absl::InvalidArgumentError("--epochs or --steps: must be > 0");
   }

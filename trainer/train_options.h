@@ -22,6 +22,9 @@ struct PretrainOptions {
   std::string arch = "resnet50";
   // Stem: "paper" (7x7 stride 1, no max-pool; default) or "torchvision" (stride 2 + max-pool).
   std::string stem = "paper";
+  // The network's input stretch: "asinh" (default; asinh(flux / band noise), ResNetConfig::
+  // input_softening) or "linear" (raw flux, as models before it).
+  std::string input_stretch = "asinh";
   // Training length: epochs over the dataset, or (when > 0) an exact number of steps.
   int epochs = 100;
   int64_t steps = 0;
@@ -98,9 +101,10 @@ struct FinetuneOptions {
   // A BatchNorm on the head's input features (RedshiftHeadImpl). Default true.
   bool head_norm = true;
   double weight_decay = 1e-5;
-  // Backbone for the supervised baseline (fine-tuning takes the checkpoint's).
+  // Backbone and input stretch for the supervised baseline (fine-tuning takes the checkpoint's).
   std::string arch = "resnet50";
   std::string stem = "paper";
+  std::string input_stretch = "asinh";
   // Width (in bins) of the Gaussian spread of each training target over neighbouring bins; 0
   // trains on one-hot bins. Default 1.5.
   double label_smoothing_bins = 1.5;

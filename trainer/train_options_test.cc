@@ -53,6 +53,12 @@ TEST(PretrainOptionsTest, RejectsUnknownArchAndStemByName) {
   options = Valid();
   options.stem = "fancy";
   EXPECT_NE(options.Validate().message().find("--stem"), std::string::npos);
+  options = Valid();
+  EXPECT_EQ(options.input_stretch, "asinh");
+  options.input_stretch = "log";
+  EXPECT_NE(options.Validate().message().find("--input-stretch: unknown 'log'"), std::string::npos);
+  options.input_stretch = "linear";
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
 }
 
 TEST(PretrainOptionsTest, RejectsOutOfRangeNumbers) {
@@ -84,7 +90,11 @@ TEST(FinetuneOptionsTest, BackboneRateFactorIsOneByDefaultAndBounded) {
   options.out_dir = "out";
   EXPECT_DOUBLE_EQ(options.backbone_lr_factor, 1.0);
   EXPECT_TRUE(options.head_norm);
+  EXPECT_EQ(options.input_stretch, "asinh");
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.input_stretch = "sqrt";
+  EXPECT_NE(options.Validate().message().find("--input-stretch: unknown 'sqrt'"), std::string::npos);
+  options.input_stretch = "asinh";
   options.backbone_lr_factor = 0;
   EXPECT_NE(options.Validate().message().find("--backbone-lr-factor: 0 is outside (0, 10]"), std::string::npos)
       << options.Validate();

@@ -105,6 +105,13 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   ASSERT_TRUE(net.ok()) << net.status();
   EXPECT_EQ(net->metadata.embedding_dim, 128);
   EXPECT_EQ(nlohmann::json::parse(net->metadata.monitor_json).size(), 2u);
+  // The default asinh input stretch, softened at a multiple of each band's measured noise.
+  ASSERT_EQ(net->metadata.input_softening.size(), 5u);
+  ASSERT_EQ(net->metadata.band_noise.size(), 5u);
+  for (size_t b = 0; b < 5; ++b) {
+    EXPECT_GT(net->metadata.band_noise[b], 0);
+    EXPECT_DOUBLE_EQ(net->metadata.input_softening[b], kSofteningInNoise * net->metadata.band_noise[b]);
+  }
   RowSelection all;
   all.extra_columns = {"type", "is_anomaly"};
   absl::StatusOr<TrainingData> loaded = LoadTrainingData(data, all);
@@ -153,6 +160,7 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   ASSERT_TRUE(tuned_net.ok());
   EXPECT_TRUE(tuned_net->metadata.has_redshift_head);
   EXPECT_TRUE(tuned_net->metadata.has_projection_head);
+  EXPECT_EQ(tuned_net->metadata.input_softening, net->metadata.input_softening);  // kept from pretraining
 
   // 4. A linear probe on the frozen backbone predicts galaxy type better than the majority
   //    class, from the dataset's column and from a CSV joined by ObjID alike.

@@ -2,9 +2,11 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "core/model/augment_cpu.h"
 #include "core/model/torch_compat.h"
 #include "core/random.h"
@@ -266,6 +268,21 @@ DustDistribution FitDustDistribution(const torch::Tensor& e_bv) {
   d.median = std::exp(logs.median().item<double>());
   d.log_sigma = logs.std().item<double>();
   return d;
+}
+
+absl::StatusOr<std::vector<double>> InputSoftening(absl::string_view stretch, const std::vector<double>& band_noise) {
+  if (stretch == "linear") return std::vector<double>{};
+  if (stretch != "asinh") {
+    return absl::InvalidArgumentError(absl::StrCat("--input-stretch: unknown '", stretch, "' (expected asinh or linear)"));
+  }
+  double largest = 0;
+  for (double s : band_noise) {
+    if (std::isfinite(s)) largest = std::max(largest, s);
+  }
+  const double fallback = largest > 0 ? 0.01 * largest : 1.0;
+  std::vector<double> softening;
+  for (double s : band_noise) softening.push_back(kSofteningInNoise * (std::isfinite(s) && s > 0 ? s : fallback));
+  return softening;
 }
 
 std::vector<double> EstimateBandNoise(const torch::Tensor& images) {

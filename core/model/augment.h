@@ -21,6 +21,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
 namespace galaxy {
 
 struct AugmentOptions {
@@ -127,6 +130,17 @@ DustDistribution FitDustDistribution(const torch::Tensor& e_bv);
 // Robust per-band noise estimate of images (N x C x H x W): 1.4826 * median |x - median| over the
 // outer 8-pixel frame of each image, then the median over images. C values.
 std::vector<double> EstimateBandNoise(const torch::Tensor& images);
+
+// The network's input stretch (ResNetConfig::input_softening) for `stretch`: "asinh" softens
+// each band at kSofteningInNoise times its noise (`band_noise`; a band without a measured noise,
+// e.g. noise-free images, at 1% of the largest band noise, or 1 when none is known); "linear":
+// none (empty). INVALID_ARGUMENT for another name.
+//
+// kSofteningInNoise = 10: faint outskirts stay linear, a galaxy's core (~100x the noise)
+// enters as ~3, a saturated star's (~10^4x) as ~8. Measured on the 50,000-galaxy survey
+// (docs/SCIENCE.md, "The input stretch"): 1x the noise was worse, 100x the same as 10x.
+inline constexpr double kSofteningInNoise = 10;
+absl::StatusOr<std::vector<double>> InputSoftening(absl::string_view stretch, const std::vector<double>& band_noise);
 
 }  // namespace galaxy
 

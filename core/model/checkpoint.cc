@@ -123,14 +123,20 @@ torch::Tensor GalaxyNet::Embed(const torch::Tensor& images) {
   return F::normalize(features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
 }
 
+ResNetConfig BackboneConfig(const ModelMetadata& metadata) {
+  ResNetConfig config;
+  config.arch = metadata.arch;
+  config.stem = metadata.stem;
+  config.in_channels = metadata.bands();
+  config.input_softening = metadata.input_softening;
+  return config;
+}
+
 absl::StatusOr<GalaxyNet> LoadGalaxyNet(const std::string& path, torch::Device device) {
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(path));
   GalaxyNet net;
   net.metadata = reader->metadata();
-  ResNetConfig config;
-  config.arch = net.metadata.arch;
-  config.stem = net.metadata.stem;
-  config.in_channels = net.metadata.bands();
+  const ResNetConfig config = BackboneConfig(net.metadata);
   if (absl::Status s = config.Validate(); !s.ok()) return Annotate(s, path);
   net.backbone = ResNet(config);
   GALAXY_RETURN_IF_ERROR(reader->LoadModule(kBackbonePart, *net.backbone));

@@ -69,6 +69,9 @@ struct GalaxyNet {
   torch::Tensor Embed(const torch::Tensor& images);
 };
 
+// The backbone a checkpoint's metadata describes: architecture, stem, bands, input stretch.
+ResNetConfig BackboneConfig(const ModelMetadata& metadata);
+
 // Loads backbone and heads for inference, in eval mode, on `device`. Errors as CheckpointReader,
 // plus INVALID_ARGUMENT for metadata that names an unknown architecture.
 absl::StatusOr<GalaxyNet> LoadGalaxyNet(const std::string& path, torch::Device device);

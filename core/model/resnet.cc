@@ -1,5 +1,7 @@
 #include "core/model/resnet.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace galaxy {
@@ -69,6 +71,15 @@ absl::Status ResNetConfig::Validate() const {
   if (in_channels < 1 || in_channels > 64) {
     return absl::InvalidArgumentError(absl::StrCat("bands: ", in_channels, " is outside 1..64"));
   }
+  if (!input_softening.empty() && input_softening.size() != static_cast<size_t>(in_channels)) {
+    return absl::InvalidArgumentError(absl::StrCat("input softening: ", input_softening.size(), " values for ",
+                                                   in_channels, " bands"));
+  }
+  for (double s : input_softening) {
+    if (!(std::isfinite(s) && s > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("input softening: ", s, " is not a positive number"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -137,6 +148,11 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config_) : config(config_) {
   stem_conv = register_module("stem_conv", Conv(config.in_channels, plan.stem_width, 7,
                                                 /*stride=*/paper ? 1 : 2, /*padding=*/3));
   stem_bn = register_module("stem_bn", nn::BatchNorm2d(plan.stem_width));
+  if (!config.input_softening.empty()) {
+    const std::vector<float> softening(config.input_softening.begin(), config.input_softening.end());
+    softening_ = register_buffer("input_softening",
+                                 torch::tensor(softening).view({1, config.in_channels, 1, 1}));
+  }
   layers = nn::Sequential();
   int64_t in = plan.stem_width;
   for (size_t stage = 0; stage < plan.blocks.size(); ++stage) {
@@ -165,6 +181,7 @@ void ResNetImpl::FoldBatchNorm() {
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   TORCH_CHECK(!(folded_ && is_training()),
               "ResNet: BatchNorm was folded for inference; this network cannot be trained");
+  if (softening_.defined()) x = torch::asinh(x / softening_);
   x = folded_ ? stem_conv(x).relu_() : Normalize(*stem_bn, stem_conv(x), bn_splits_).relu_();
   if (config.stem == "torchvision") {
     x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -24,8 +25,15 @@ struct ResNetConfig {
   std::string stem = "paper";
   // Input bands. Default 5 (u, g, r, i, z).
   int in_channels = 5;
+  // Softening of the input stretch, per band (flux units, e.g. the sky noise): the network's
+  // first step maps each band's flux x to asinh(x / softening), Lupton et al. (1999)'s asinh
+  // magnitudes: linear within the noise, logarithmic beyond it, so that a bright star's core
+  // (thousands of times the noise) cannot swamp a batch's BatchNorm statistics. Saved with the
+  // weights. Empty (the default, and every model before it): linear flux.
+  std::vector<double> input_softening;
 
-  // INVALID_ARGUMENT naming an unknown arch or stem, or bands outside 1..64.
+  // INVALID_ARGUMENT naming an unknown arch or stem, bands outside 1..64, or a softening that
+  // is not one positive number per band.
   absl::Status Validate() const;
   // Dimension of the pooled features: 2048, 512 or 128.
   int64_t feature_dim() const;
@@ -77,6 +85,7 @@ struct ResNetImpl : torch::nn::Module {
  private:
   bool folded_ = false;
   int64_t bn_splits_ = 1;
+  torch::Tensor softening_;  // 1 x C x 1 x 1 when config.input_softening is set
 };
 TORCH_MODULE(ResNet);
 

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "core/model/augment.h"
 #include "core/model/checkpoint.h"
+#include "tests/temp_dir.h"
 
 namespace galaxy {
 namespace {
@@ -68,6 +70,81 @@ TEST(ResNetTest, FoldingNeedsEvalModeAndForbidsTrainingAndSaving) {
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("folded"), std::string::npos) << e.what();
   }
+}
+
+// The asinh input stretch is the network's first step: the same weights on asinh(x / s) give
+// the same features, a star's core hundreds of times the noise enters as a few units, and the
+// softening travels in the checkpoint, so that every reader applies it.
+TEST(ResNetTest, InputStretchIsPartOfTheNetworkAndItsCheckpoint) {
+  const std::vector<double> softening = {0.05, 0.02, 0.03, 0.04, 0.1};
+  ResNetConfig linear_config;
+  linear_config.arch = "tiny";
+  linear_config.stem = "torchvision";
+  ResNetConfig config = linear_config;
+  config.input_softening = softening;
+  ASSERT_TRUE(config.Validate().ok());
+  torch::manual_seed(3);
+  ResNet linear(linear_config);
+  torch::manual_seed(3);
+  ResNet stretched(config);
+  linear->eval();
+  stretched->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor s = torch::tensor(std::vector<float>(softening.begin(), softening.end())).view({1, 5, 1, 1});
+  torch::Tensor x = torch::randn({2, 5, 64, 64}) * 0.05;
+  x.index_put_({0, torch::indexing::Slice(), 32, 32}, 800.0);  // a saturated star's core
+  const torch::Tensor expected = linear(torch::asinh(x / s));
+  const torch::Tensor got = stretched(x);
+  EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5 * expected.abs().max().item<double>() + 1e-6);
+  EXPECT_GT((linear(x) - got).abs().max().item<double>(), 1e-3);  // the stretch does something
+
+  ModelMetadata meta;
+  meta.arch = "tiny";
+  meta.stem = "torchvision";
+  meta.kind = "supervised";
+  meta.has_projection_head = false;
+  meta.embedding_dim = config.feature_dim();
+  meta.feature_dim = config.feature_dim();
+  meta.input_softening = softening;
+  testutil::ScopedTempDir dir;
+  CheckpointWriter writer(meta);
+  writer.AddModule(kBackbonePart, *stretched);
+  ASSERT_TRUE(writer.Save(dir.File("model.pt")).ok());
+  absl::StatusOr<GalaxyNet> loaded = LoadGalaxyNet(dir.File("model.pt"), torch::kCPU);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->metadata.input_softening, softening);
+  EXPECT_LT((loaded->backbone(x) - got).abs().max().item<double>(), 1e-6);
+  // A model from before the stretch (no softening in its metadata) loads as linear flux.
+  meta.input_softening.clear();
+  CheckpointWriter old_writer(meta);
+  old_writer.AddModule(kBackbonePart, *linear);
+  ASSERT_TRUE(old_writer.Save(dir.File("old.pt")).ok());
+  absl::StatusOr<GalaxyNet> old = LoadGalaxyNet(dir.File("old.pt"), torch::kCPU);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_LT((old->backbone(x) - linear(x)).abs().max().item<double>(), 1e-6);
+
+  ResNetConfig bad = config;
+  bad.input_softening = {0.05, 0.02};
+  EXPECT_NE(bad.Validate().message().find("2 values for 5 bands"), std::string::npos) << bad.Validate();
+  bad.input_softening = {0.05, 0.02, 0.0, 0.04, 0.1};
+  EXPECT_NE(bad.Validate().message().find("not a positive number"), std::string::npos) << bad.Validate();
+}
+
+TEST(ResNetTest, InputSofteningFollowsTheBandNoise) {
+  absl::StatusOr<std::vector<double>> s = InputSoftening("asinh", {0.05, 0.0, 0.2});
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->size(), 3u);
+  EXPECT_DOUBLE_EQ((*s)[0], 0.05 * kSofteningInNoise);
+  EXPECT_DOUBLE_EQ((*s)[1], 0.002 * kSofteningInNoise);  // a noise-free band: 1% of the largest
+  EXPECT_DOUBLE_EQ((*s)[2], 0.2 * kSofteningInNoise);
+  s = InputSoftening("asinh", {0.0, 0.0});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, (std::vector<double>{kSofteningInNoise, kSofteningInNoise}));
+  s = InputSoftening("linear", {0.05});
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->empty());
+  EXPECT_NE(InputSoftening("log", {0.05}).status().message().find("--input-stretch: unknown 'log'"),
+            std::string::npos);
 }
 
 }  // namespace
