@@ -20,6 +20,7 @@
 #include "trainer/redshift_training.h"
 #include "trainer/representation_quality.h"
 #include "trainer/science_seed.h"
+#include "trainer/train_options.h"
 
 namespace galaxy {
 namespace {
@@ -196,10 +197,7 @@ absl::Status ScienceOptions::Validate() const {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--probe-fractions: ", f, " is outside (0, 1]"));
   }
   if (k < 1) return absl::InvalidArgumentError(absl::StrCat("--k: ", k, " < 1"));
-  if (input_stretch != "asinh" && input_stretch != "linear") {
-    return absl::InvalidArgumentError(absl::StrCat("--input-stretch: unknown '", input_stretch, "' (expected asinh or linear)"));
-  }
-  return absl::OkStatus();
+  return ValidateInputStretch(input_stretch);
 }
 
 MeanStd Summarise(const std::vector<double>& values) {

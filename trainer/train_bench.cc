@@ -25,7 +25,8 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
   config.stem = o.stem;
   config.in_channels = o.bands;
   // The default pretraining's input stretch at the bench's band noise: the path being timed.
-  config.input_softening.assign(static_cast<size_t>(o.bands), 0.05 * kSofteningInNoise);
+  const std::vector<double> band_noise(static_cast<size_t>(o.bands), 0.05);
+  GALAXY_ASSIGN_OR_RETURN(config.input_softening, InputSoftening("asinh", band_noise));
   GALAXY_RETURN_IF_ERROR(config.Validate());
   if (o.batch < 2 || o.steps < 1) return absl::InvalidArgumentError("--batch >= 2 and --steps >= 1");
   TrainBenchResult result;
@@ -45,7 +46,7 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     for (const auto& p : moco->head_q->parameters()) params.push_back(p);
     torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.03).momentum(0.9).weight_decay(1e-4));
     AugmentOptions aug;
-    aug.band_noise.assign(static_cast<size_t>(o.bands), 0.05);
+    aug.band_noise = band_noise;
     aug.noise_on_device = kind == DeviceKind::kCuda;
     const Augmenter augmenter(aug, o.bands, o.image_size);
     const torch::Tensor images = torch::randn({o.batch, o.bands, o.image_size, o.image_size}).abs().to(device);

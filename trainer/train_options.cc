@@ -6,14 +6,11 @@
 #include "core/status_macros.h"
 
 namespace galaxy {
-namespace {
 
 absl::Status ValidateInputStretch(const std::string& stretch) {
   if (stretch == "asinh" || stretch == "linear") return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("--input-stretch: unknown '", stretch, "' (expected asinh or linear)"));
 }
-
-}  // namespace
 
 absl::Status PretrainOptions::Validate() const {
   if (data_path.empty()) return absl::InvalidArgumentError("--data: required");

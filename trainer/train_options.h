@@ -122,6 +122,9 @@ struct FinetuneOptions {
 };
 
 
+// OK for "asinh" or "linear" (the values of --input-stretch); INVALID_ARGUMENT naming it otherwise.
+absl::Status ValidateInputStretch(const std::string& stretch);
+
 // "0.01,0.05,1" -> {0.01, 0.05, 1}; INVALID_ARGUMENT naming `flag` and a cell that is not a
 // number (the range is checked by the command's own options).
 absl::StatusOr<std::vector<double>> ParseFractionList(const std::string& text, const std::string& flag = "--fractions");
