@@ -58,6 +58,7 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     redshift.arch = reader->metadata().arch;
     redshift.stem = reader->metadata().stem;
     redshift.input_stretch = reader->metadata().input_softening.empty() ? "linear" : "asinh";
+    redshift.band_noise = reader->metadata().band_noise;  // hence the same input softening
   }
   log::Info(absl::StrFormat("label-efficiency: both arms use %s with the %s stem and %s input", redshift.arch,
                             redshift.stem, redshift.input_stretch));

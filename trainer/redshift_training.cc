@@ -116,7 +116,14 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
     net.metadata.band_names = train.layout.band_names;
     net.metadata.image_size = std::min<int64_t>(64, train.layout.height);
     net.metadata.has_projection_head = false;
-    net.metadata.band_noise = EstimateBandNoise(train.images.narrow(0, 0, std::min<int64_t>(train.size(), 2000)));
+    if (options.band_noise.empty()) {
+      net.metadata.band_noise = EstimateBandNoise(train.images.narrow(0, 0, std::min<int64_t>(train.size(), 2000)));
+    } else if (static_cast<int64_t>(options.band_noise.size()) != train.layout.bands) {
+      return absl::InvalidArgumentError(absl::StrCat("band noise: ", options.band_noise.size(), " values for ",
+                                                     options.data_path, "'s ", train.layout.bands, " bands"));
+    } else {
+      net.metadata.band_noise = options.band_noise;
+    }
     GALAXY_ASSIGN_OR_RETURN(config.input_softening, InputSoftening(options.input_stretch, net.metadata.band_noise));
     net.metadata.input_softening = config.input_softening;
   }

@@ -102,6 +102,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   absl::StatusOr<PretrainResult> pretrained = RunPretrain(pretrain);
   GALAXY_RETURN_IF_ERROR(Stage("pretraining", pretrained.status()));
   run.pretrained = pretrained->model;
+  run.pretrain_minutes = absl::ToDoubleMinutes(absl::Now() - start);
   if (!pretrained->monitor.empty()) run.monitor = pretrained->monitor.back();
 
   ExperimentOptions experiment;
@@ -156,6 +157,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   GALAXY_RETURN_IF_ERROR(Stage("quality", measured.status()));
   run.quality = *std::move(measured);
   GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/quality.json", run.quality.Json() + "\n"));
+  run.minutes = absl::ToDoubleMinutes(absl::Now() - start);
   log::Info(absl::StrFormat("science: seed %d done in %s", seed, absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1)))));
   return run;
 }
@@ -399,16 +401,22 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   j["sanity"] = sanity_json;
   const double minutes = absl::ToDoubleMinutes(absl::Now() - start);
   j["minutes"] = minutes;
+  const MeanStd seed_minutes = Summarise(PerSeed(runs, [](const SeedRun& r) { return r.minutes; }));
+  const MeanStd pretrain_minutes = Summarise(PerSeed(runs, [](const SeedRun& r) { return r.pretrain_minutes; }));
+  j["seed_minutes"] = MeanStdJson(seed_minutes);
+  j["pretrain_minutes"] = MeanStdJson(pretrain_minutes);
 
   GALAXY_RETURN_IF_ERROR(WriteSummaryPlots(o, runs, &result.plots));
 
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d; redshift training %d steps of %d, backbone rate x%g. Took %.1f "
-      "minutes.\n\n",
+      "%d pretraining steps of %d, queue %d; redshift training %d steps of %d, backbone rate x%g.\n\n"
+      "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
+      "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.finetune_steps,
-      o.finetune_batch, o.backbone_lr_factor, minutes);
+      o.finetune_batch, o.backbone_lr_factor, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
+      o.threads > 0 ? absl::StrCat(o.threads, " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
   md += "## Acceptance\n\n| check | measured | holds | beyond the spread |\n| --- | --- | --- | --- |\n";
   for (const ScienceCheck& c : result.checks) {

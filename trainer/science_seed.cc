@@ -60,6 +60,8 @@ Json SeedRunJson(const SeedRun& r) {
   for (const PhotozMetrics& m : r.eval.per_bin) bins.push_back(MetricsJson(m));
   const QualityReport& q = r.quality;
   return {{"seed", r.seed},
+          {"minutes", r.minutes},
+          {"pretrain_minutes", r.pretrain_minutes},
           {"pretrained", r.pretrained},
           {"monitor", r.monitor},
           {"redshift", {{"rows", rows}, {"knn", MetricsJson(r.redshift.knn)}, {"predict_mean", r.redshift.predict_mean_sigma_mad}}},
@@ -82,6 +84,8 @@ Json SeedRunJson(const SeedRun& r) {
 SeedRun SeedRunFrom(const Json& j) {
   SeedRun r;
   r.seed = j.at("seed").get<uint64_t>();
+  r.minutes = Number(j.value("minutes", Json()));
+  r.pretrain_minutes = Number(j.value("pretrain_minutes", Json()));
   r.pretrained = j.at("pretrained").get<std::string>();
   r.monitor = j.at("monitor").get<std::string>();
   const Json& z = j.at("redshift");

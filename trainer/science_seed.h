@@ -30,6 +30,10 @@ struct SeedRun {
   QualityReport quality;
   EvalReport eval;  // the SSL model fine-tuned on the largest fraction
   std::string eval_model;
+  // Wall-clock minutes of the whole seed and of its pretraining; NaN in seeds saved before they
+  // were recorded.
+  double minutes = std::numeric_limits<double>::quiet_NaN();
+  double pretrain_minutes = std::numeric_limits<double>::quiet_NaN();
 };
 
 

@@ -1,5 +1,7 @@
 #include "trainer/train_options.h"
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -59,6 +61,12 @@ absl::Status PretrainOptions::Validate() const {
   if (!(max_dust >= 0 && max_dust <= 2)) {
     return absl::InvalidArgumentError(absl::StrCat("--max-dust: ", max_dust, " is outside [0, 2]"));
   }
+  if (!(max_blur >= 0 && max_blur <= 5)) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-blur: ", max_blur, " is outside [0, 5] px"));
+  }
+  if (!(scale_jitter >= 0 && scale_jitter <= 0.5)) {
+    return absl::InvalidArgumentError(absl::StrCat("--scale-jitter: ", scale_jitter, " is outside [0, 0.5]"));
+  }
   if (bn_splits < 1 || batch % bn_splits != 0 || batch / bn_splits < 2) {
     return absl::InvalidArgumentError(absl::StrCat("--bn-splits: ", bn_splits, " must divide --batch ", batch,
                                                    " into sub-batches of at least 2"));
@@ -74,6 +82,11 @@ absl::Status FinetuneOptions::Validate() const {
         absl::StrCat("--label-fraction: ", label_fraction, " is outside (0, 1]"));
   }
   GALAXY_RETURN_IF_ERROR(ValidateInputStretch(input_stretch));
+  for (double noise : band_noise) {
+    if (!(noise > 0 && std::isfinite(noise))) {
+      return absl::InvalidArgumentError(absl::StrCat("band noise: ", noise, " is not a positive number"));
+    }
+  }
   if (steps < 0 || (steps == 0 && epochs <= 0)) {
     return absl::InvalidArgumentError("--epochs or --steps: must be > 0");
   }

@@ -53,6 +53,9 @@ struct PretrainOptions {
   int threads = 0;
   // Largest PSF-blur sigma of the augmentation, pixels. Default 1.0.
   double max_blur = 1.0;
+  // Largest relative change of scale of the augmentation: views are resized by U(1 - s, 1 + s).
+  // Default 0.1; 0: none (the view keeps the galaxy's angular size, a cue to its distance).
+  double scale_jitter = 0.1;
   // The augmentation's new dust reddening: "survey" (default: a lognormal fitted to the data's
   // own e_bv column, as Stein et al. 2021), "uniform" (U(0, max_dust)) or "none".
   std::string dust = "survey";
@@ -105,6 +108,11 @@ struct FinetuneOptions {
   std::string arch = "resnet50";
   std::string stem = "paper";
   std::string input_stretch = "asinh";
+  // The supervised network's per-band noise (nanomaggies per pixel), from which its input
+  // softening and its augmentation's noise follow; empty (default): measured on its own training
+  // images. label-efficiency sets the pretrained model's, so that both arms see the same input.
+  // Not a command-line flag; fine-tuning always takes the checkpoint's.
+  std::vector<double> band_noise;
   // Width (in bins) of the Gaussian spread of each training target over neighbouring bins; 0
   // trains on one-hot bins. Default 1.5.
   double label_smoothing_bins = 1.5;

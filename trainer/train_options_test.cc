@@ -46,6 +46,29 @@ TEST(PretrainOptionsTest, BatchNormSplitsMustDivideTheBatchAndDustIsNamed) {
   EXPECT_NE(options.Validate().message().find("--dust: unknown 'wide'"), std::string::npos);
 }
 
+TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {
+  PretrainOptions options = Valid();
+  EXPECT_DOUBLE_EQ(options.scale_jitter, 0.1);
+  options.scale_jitter = 0;
+  options.max_blur = 0;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.scale_jitter = 0.7;
+  EXPECT_NE(options.Validate().message().find("--scale-jitter: 0.7 is outside [0, 0.5]"), std::string::npos);
+  options.scale_jitter = 0.1;
+  options.max_blur = -1;
+  EXPECT_NE(options.Validate().message().find("--max-blur: -1"), std::string::npos);
+}
+
+TEST(FinetuneOptionsTest, BandNoiseMustBePositive) {
+  FinetuneOptions options;
+  options.data_path = "survey.h5";
+  options.out_dir = "run";
+  options.band_noise = {0.01, 0.02};
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.band_noise = {0.01, 0};
+  EXPECT_NE(options.Validate().message().find("band noise: 0 is not a positive number"), std::string::npos);
+}
+
 TEST(PretrainOptionsTest, RejectsUnknownArchAndStemByName) {
   PretrainOptions options = Valid();
   options.arch = "vit";

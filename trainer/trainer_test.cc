@@ -162,6 +162,25 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   EXPECT_TRUE(tuned_net->metadata.has_projection_head);
   EXPECT_EQ(tuned_net->metadata.input_softening, net->metadata.input_softening);  // kept from pretraining
 
+  // 3b. The supervised baseline given the pretrained model's band noise (what label-efficiency
+  //     does) softens its input exactly as the pretrained model; a noise per band of the wrong
+  //     length is refused, naming it.
+  FinetuneOptions supervised = TinyFinetune(data, "", dir.File("supervised"));
+  supervised.arch = "tiny";
+  supervised.stem = "torchvision";
+  supervised.steps = 2;
+  supervised.band_noise = net->metadata.band_noise;
+  absl::StatusOr<RedshiftTrainResult> baseline = RunRedshiftTraining(supervised);
+  ASSERT_TRUE(baseline.ok()) << baseline.status();
+  absl::StatusOr<GalaxyNet> baseline_net = LoadGalaxyNet(baseline->model, torch::kCPU);
+  ASSERT_TRUE(baseline_net.ok()) << baseline_net.status();
+  EXPECT_EQ(baseline_net->metadata.input_softening, net->metadata.input_softening);
+  EXPECT_EQ(baseline_net->metadata.band_noise, net->metadata.band_noise);
+  supervised.band_noise.pop_back();
+  const absl::Status short_noise = RunRedshiftTraining(supervised).status();
+  EXPECT_EQ(short_noise.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(short_noise.message(), "4 values")) << short_noise;
+
   // 4. A linear probe on the frozen backbone predicts galaxy type better than the majority
   //    class, from the dataset's column and from a CSV joined by ObjID alike.
   ProbeOptions probe;
