@@ -74,6 +74,29 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_LE(scratch, 1.0);
   EXPECT_EQ(probed["rows"][1]["scratch_recall"].size(), 5u);
   EXPECT_TRUE(absl::StrContains(probe.out, "from scratch accuracy")) << probe.out;
+  // The penalty was chosen by cross-validation, from the grid.
+  EXPECT_GE(probed["rows"][0]["penalty"].get<double>(), 1e-5);
+  EXPECT_LE(probed["rows"][0]["penalty"].get<double>(), 1.0);
+
+  // A continuous label (the bulge-to-total ratio, as a Galaxy Zoo vote fraction would be) is a
+  // ridge regression, with the network from scratch beside it.
+  CommandResult regression = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data",
+                                                  data, "--label", "bulge_fraction", "--fractions", "0.5,1", "--json",
+                                                  dir.File("probe_bt.json"), "--scratch-steps", "3", "--scratch-batch",
+                                                  "16", "--device", "cpu"});
+  ASSERT_EQ(regression.exit_code, 0) << regression.err;
+  EXPECT_TRUE(absl::StrContains(regression.out, "ridge regression")) << regression.out;
+  nlohmann::json bt = nlohmann::json::parse(std::ifstream(dir.File("probe_bt.json")));
+  EXPECT_EQ(bt["task"], "regression");
+  ASSERT_EQ(bt["rows"].size(), 2u);
+  EXPECT_LT(bt["rows"][1]["rmse"].get<double>(), bt["mean_rmse"].get<double>()) << bt.dump();
+  EXPECT_GT(bt["rows"][1]["r2"].get<double>(), 0.0) << bt.dump();
+  EXPECT_GT(bt["rows"][1]["scratch_rmse"].get<double>(), 0.0) << bt.dump();
+  // Forcing classes on it names the galaxy and the way out.
+  CommandResult forced = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data", data,
+                                              "--label", "bulge_fraction", "--task", "classification", "--device", "cpu"});
+  EXPECT_NE(forced.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(forced.err, "--task regression")) << forced.err;
 
   CommandResult quality = RunTool("galaxy-train", {"quality", "--model", dir.File("le/pretrain/model.pt"), "--data",
                                                data, "--k", "5", "--json", dir.File("quality.json"), "--device", "cpu"});

@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
+#include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,21 +32,26 @@ absl::Status Validate(const ProbeOptions& o) {
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
   if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (o.label_column.empty()) return absl::InvalidArgumentError("--label: required");
+  if (o.task != "auto" && o.task != "classification" && o.task != "regression") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--task: unknown '", o.task, "' (expected auto, classification or regression)"));
+  }
   if (o.fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
   for (double f : o.fractions) {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
   }
   if (o.steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps: ", o.steps, " < 1"));
   if (!(o.lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--lr: ", o.lr, " must be > 0"));
-  if (!(o.weight_decay >= 0)) return absl::InvalidArgumentError(absl::StrCat("--weight-decay: ", o.weight_decay, " < 0"));
+  if (std::isnan(o.weight_decay)) return absl::InvalidArgumentError("--weight-decay: NaN");
   if (o.scratch_steps < 0) return absl::InvalidArgumentError(absl::StrCat("--scratch-steps: ", o.scratch_steps, " < 0"));
   if (o.scratch_batch < 2) return absl::InvalidArgumentError(absl::StrCat("--scratch-batch: ", o.scratch_batch, " < 2"));
   if (!(o.scratch_lr > 0)) return absl::InvalidArgumentError(absl::StrCat("--scratch-lr: ", o.scratch_lr, " must be > 0"));
   return absl::OkStatus();
 }
 
-// The label of every row (-1: unlabelled): the dataset's column, or the CSV's joined by ObjID.
-absl::StatusOr<std::vector<int64_t>> Labels(const ProbeOptions& o, const TrainingData& data) {
+// The label value of every row (NaN: unlabelled): the dataset's column, or the CSV's joined by
+// ObjID.
+absl::StatusOr<std::vector<double>> LabelValues(const ProbeOptions& o, const TrainingData& data) {
   std::vector<double> values(static_cast<size_t>(data.size()), std::nan(""));
   if (o.labels_csv.empty()) {
     const auto it = data.extra.find(o.label_column);
@@ -52,25 +61,41 @@ absl::StatusOr<std::vector<int64_t>> Labels(const ProbeOptions& o, const Trainin
     }
     const torch::Tensor column = it->second.to(torch::kCPU, torch::kFloat64).contiguous();
     std::copy(column.data_ptr<double>(), column.data_ptr<double>() + column.numel(), values.begin());
-  } else {
-    GALAXY_ASSIGN_OR_RETURN(InputCatalog csv, ReadNumericCsv(o.labels_csv));
-    const auto ids = csv.integers.find("ObjID");
-    const auto labels = csv.values.find(o.label_column);
-    if (ids == csv.integers.end() || labels == csv.values.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(o.labels_csv, ": needs integer column 'ObjID' and column '",
-                                                     o.label_column, "'"));
-    }
-    std::unordered_map<int64_t, double> by_id;
-    for (int64_t r = 0; r < csv.rows; ++r) by_id[ids->second[static_cast<size_t>(r)]] = labels->second[static_cast<size_t>(r)];
-    int64_t joined = 0;
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (auto hit = by_id.find(data.ids[i]); hit != by_id.end()) {
-        values[i] = hit->second;
-        ++joined;
-      }
-    }
-    log::Info(absl::StrFormat("probe: %d of %d CSV labels joined to galaxies of %s", joined, csv.rows, o.data_path));
+    return values;
   }
+  GALAXY_ASSIGN_OR_RETURN(InputCatalog csv, ReadNumericCsv(o.labels_csv));
+  const auto ids = csv.integers.find("ObjID");
+  const auto labels = csv.values.find(o.label_column);
+  if (ids == csv.integers.end() || labels == csv.values.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(o.labels_csv, ": needs integer column 'ObjID' and column '",
+                                                   o.label_column, "'"));
+  }
+  std::unordered_map<int64_t, double> by_id;
+  for (int64_t r = 0; r < csv.rows; ++r) by_id[ids->second[static_cast<size_t>(r)]] = labels->second[static_cast<size_t>(r)];
+  int64_t joined = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (auto hit = by_id.find(data.ids[i]); hit != by_id.end()) {
+      values[i] = hit->second;
+      ++joined;
+    }
+  }
+  log::Info(absl::StrFormat("probe: %d of %d CSV labels joined to galaxies of %s", joined, csv.rows, o.data_path));
+  return values;
+}
+
+// "classification" or "regression" for o.task "auto": classes when every finite label is a
+// non-negative integer.
+std::string ResolveTask(const ProbeOptions& o, const std::vector<double>& values) {
+  if (o.task != "auto") return o.task;
+  for (double v : values) {
+    if (std::isfinite(v) && (v < 0 || v != std::floor(v) || v >= kMaxClasses)) return "regression";
+  }
+  return "classification";
+}
+
+// The class of every row (-1: unlabelled, as are negative values).
+absl::StatusOr<std::vector<int64_t>> Classes(const ProbeOptions& o, const TrainingData& data,
+                                             const std::vector<double>& values) {
   std::vector<int64_t> out(values.size(), -1);
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
@@ -78,28 +103,74 @@ absl::StatusOr<std::vector<int64_t>> Labels(const ProbeOptions& o, const Trainin
     if (v != std::floor(v) || v >= kMaxClasses) {
       return absl::FailedPreconditionError(absl::StrCat(
           "label '", o.label_column, "' of galaxy ", data.ids[i], " is ", v, ": classes must be integers in 0..",
-          kMaxClasses - 1));
+          kMaxClasses - 1, " (--task regression for a continuous label)"));
     }
     out[i] = static_cast<int64_t>(v);
   }
   return out;
 }
 
-// Multinomial logistic regression, full batch, Adam; returns the test part's predictions.
-torch::Tensor FitAndPredict(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
-                            int64_t classes, const ProbeOptions& o) {
+// Multinomial logistic regression with L2 penalty `penalty` on the weights, full batch, Adam;
+// returns the logits of `test_x`.
+torch::Tensor SoftmaxFitAndPredict(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
+                                   int64_t classes, double penalty, const ProbeOptions& o) {
   torch::manual_seed(o.seed);
   torch::nn::Linear linear(train_x.size(1), classes);
   torch::optim::Adam adam(linear->parameters(), torch::optim::AdamOptions(o.lr));
   for (int step = 0; step < o.steps; ++step) {
     adam.zero_grad();
     torch::Tensor loss = torch::nn::functional::cross_entropy(linear(train_x), train_y) +
-                         o.weight_decay * linear->weight.pow(2).sum();
+                         penalty * linear->weight.pow(2).sum();
     loss.backward();
     adam.step();
   }
   torch::NoGradGuard no_grad;
-  return linear(test_x).argmax(1);
+  return linear(test_x);
+}
+
+// Ridge regression with an intercept, solved exactly in double precision: the penalty is
+// `penalty` per training galaxy on the (standardised) features' weights. Returns the test part's
+// predictions (float64).
+torch::Tensor RidgeFitAndPredict(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
+                                 double penalty) {
+  const torch::Tensor x = train_x.to(torch::kFloat64), y = train_y.to(torch::kFloat64);
+  const torch::Tensor x_mean = x.mean(0), y_mean = y.mean();
+  const torch::Tensor xc = x - x_mean;
+  const int64_t n = x.size(0), d = x.size(1);
+  const torch::Tensor gram = xc.t().mm(xc) + penalty * static_cast<double>(n) * torch::eye(d, torch::kFloat64) +
+                             1e-9 * torch::eye(d, torch::kFloat64);
+  const torch::Tensor w = torch::linalg::solve(gram, xc.t().mv(y - y_mean).unsqueeze(1), /*left=*/true).squeeze(1);
+  return (test_x.to(torch::kFloat64) - x_mean).mv(w) + y_mean;
+}
+
+// The L2 penalty of the linear model: o.weight_decay when it is >= 0; otherwise the value of
+// kPenaltyGrid with the lowest mean validation loss over kFolds folds of the labelled rows (row i
+// in fold i % kFolds; at most kMaxCrossValidationRows of them, evenly spaced), the standard way
+// to regularise a linear probe: a fixed penalty right for 40,000 labels overfits 400.
+constexpr int kFolds = 5;
+constexpr int64_t kMaxCrossValidationRows = 5000;
+constexpr double kPenaltyGrid[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+
+double ChoosePenalty(const torch::Tensor& x, const torch::Tensor& y, const ProbeOptions& o,
+                     const std::function<double(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                                                const torch::Tensor&, double)>& validation_loss) {
+  if (o.weight_decay >= 0) return o.weight_decay;
+  const int64_t n = x.size(0);
+  if (n < 2 * kFolds) return 1e-3;
+  const int64_t m = std::min(n, kMaxCrossValidationRows);
+  const torch::Tensor rows = torch::linspace(0, static_cast<double>(n - 1), m, torch::kFloat64).round().to(torch::kInt64);
+  const torch::Tensor fold = torch::arange(m, torch::kInt64).remainder(kFolds);
+  double best_penalty = kPenaltyGrid[0], best_loss = std::numeric_limits<double>::infinity();
+  for (double penalty : kPenaltyGrid) {
+    double loss = 0;
+    for (int f = 0; f < kFolds; ++f) {
+      const torch::Tensor train = rows.masked_select(fold != f), val = rows.masked_select(fold == f);
+      loss += validation_loss(x.index_select(0, train), y.index_select(0, train), x.index_select(0, val),
+                              y.index_select(0, val), penalty);
+    }
+    if (loss < best_loss) best_loss = loss, best_penalty = penalty;
+  }
+  return best_penalty;
 }
 
 // Recall per class from true and predicted classes (int64 tensors of one length).
@@ -120,16 +191,18 @@ std::vector<double> RecallPerClass(const torch::Tensor& truth, const torch::Tens
   return recall;
 }
 
-// The model's network from random weights with a linear classifier, trained on rows `chosen` of
-// `data` with their labels; returns its predictions for rows `test`.
-torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const TrainingData& data,
-                                         const torch::Tensor& labels, const std::vector<int64_t>& chosen,
-                                         const torch::Tensor& test, int64_t classes, const ProbeOptions& o) {
+// The model's network from random weights with a linear output of `outputs` values, trained on
+// rows `chosen` of `data` against `targets` (int64 classes with cross-entropy when `regression`
+// is false, float standardised values with squared error when true); returns its outputs for
+// rows `test` (CPU, test x outputs).
+torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const TrainingData& data, const torch::Tensor& targets,
+                                         const std::vector<int64_t>& chosen, const torch::Tensor& test, int64_t outputs,
+                                         bool regression, const ProbeOptions& o) {
   torch::manual_seed(o.seed);
   const ModelMetadata& meta = model.net.metadata;
   const ResNetConfig config = BackboneConfig(meta);  // the model's own input stretch included
   ResNet backbone(config);
-  torch::nn::Linear head(config.feature_dim(), classes);
+  torch::nn::Linear head(config.feature_dim(), outputs);
   backbone->to(model.device);
   head->to(model.device);
   std::vector<torch::Tensor> params = backbone->parameters();
@@ -151,8 +224,10 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
     const torch::Tensor x = augmenter.Apply(data.images.index_select(0, index).to(model.device),
                                             data.e_bv.index_select(0, index).to(model.device),
                                             augmenter.Draw(batch, o.seed, static_cast<uint64_t>(step)));
-    const torch::Tensor loss =
-        torch::nn::functional::cross_entropy(head(backbone(x)), labels.index_select(0, index).to(model.device));
+    const torch::Tensor out = head(backbone(x));
+    const torch::Tensor target = targets.index_select(0, index).to(model.device);
+    const torch::Tensor loss = regression ? torch::nn::functional::mse_loss(out.squeeze(1), target)
+                                          : torch::nn::functional::cross_entropy(out, target);
     adam.zero_grad();
     loss.backward();
     adam.step();
@@ -163,16 +238,38 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
   head->eval();
   torch::NoGradGuard no_grad;
   const Embeddings e = EmbedImages(*backbone, nullptr, data.images, data.e_bv, meta.image_size, model.device, test);
-  return head(e.features.to(model.device)).argmax(1).to(torch::kCPU);
+  return head(e.features.to(model.device)).to(torch::kCPU);
+}
+
+// Root-mean-square error and R^2 (against the variance of `truth`) of `predicted`.
+std::pair<double, double> RmseAndR2(const torch::Tensor& truth, const torch::Tensor& predicted) {
+  const torch::Tensor t = truth.to(torch::kFloat64), p = predicted.to(torch::kCPU, torch::kFloat64).reshape({-1});
+  const double mse = (p - t).pow(2).mean().item<double>();
+  const double variance = (t - t.mean()).pow(2).mean().item<double>();
+  return {std::sqrt(mse), variance > 0 ? 1 - mse / variance : std::nan("")};
 }
 
 }  // namespace
 
 std::string ProbeReport::Markdown() const {
+  if (task == "regression") {
+    const bool scratch = !rows.empty() && std::isfinite(rows.front().scratch_rmse);
+    std::string md = absl::StrFormat(
+        "Linear probe (ridge regression): %d test galaxies, label mean %.4g, standard deviation %.4g; predicting "
+        "the training mean: RMSE %.4g\n\n| label fraction | labels | penalty | probe RMSE | probe R^2 |%s\n| --- | --- | --- | --- | --- |%s\n",
+        test_count, label_mean, label_std, mean_rmse, scratch ? " from scratch RMSE | from scratch R^2 |" : "",
+        scratch ? " --- | --- |" : "");
+    for (const ProbeRow& r : rows) {
+      absl::StrAppendFormat(&md, "| %g | %d | %g | %.4g | %.3f |", r.fraction, r.labels, r.penalty, r.rmse, r.r2);
+      if (scratch) absl::StrAppendFormat(&md, " %.4g | %.3f |", r.scratch_rmse, r.scratch_r2);
+      md += "\n";
+    }
+    return md;
+  }
   const bool scratch = !rows.empty() && rows.front().scratch_accuracy >= 0;
   std::string md = absl::StrFormat(
       "Linear probe: %d classes, %d test galaxies; predicting the most common class: accuracy %.3f\n\n"
-      "| label fraction | labels | probe accuracy | probe recall per class |%s\n| --- | --- | --- | --- |%s\n",
+      "| label fraction | labels | penalty | probe accuracy | probe recall per class |%s\n| --- | --- | --- | --- | --- |%s\n",
       classes, test_count, majority_accuracy,
       scratch ? " from scratch accuracy | from scratch recall per class |" : "", scratch ? " --- | --- |" : "");
   auto join = [](const std::vector<double>& v) {
@@ -181,7 +278,7 @@ std::string ProbeReport::Markdown() const {
     return out;
   };
   for (const ProbeRow& r : rows) {
-    absl::StrAppendFormat(&md, "| %g | %d | %.3f | %s |", r.fraction, r.labels, r.accuracy, join(r.recall));
+    absl::StrAppendFormat(&md, "| %g | %d | %g | %.3f | %s |", r.fraction, r.labels, r.penalty, r.accuracy, join(r.recall));
     if (scratch) absl::StrAppendFormat(&md, " %.3f | %s |", r.scratch_accuracy, join(r.scratch_recall));
     md += "\n";
   }
@@ -198,15 +295,29 @@ std::string ProbeReport::Markdown() const {
 }
 
 std::string ProbeReport::Json() const {
-  nlohmann::json j = {{"classes", classes}, {"test_count", test_count}, {"majority_accuracy", majority_accuracy},
-                      {"class_counts", class_counts}};
+  // NaN (a figure not measured) is written as null.
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j = {{"task", task}, {"test_count", test_count}};
   nlohmann::json list = nlohmann::json::array();
-  for (const ProbeRow& r : rows) {
-    list.push_back({{"fraction", r.fraction}, {"labels", r.labels}, {"accuracy", r.accuracy},
-                    {"recall", r.recall}, {"confusion", r.confusion}});
-    if (r.scratch_accuracy >= 0) {
-      list.back()["scratch_accuracy"] = r.scratch_accuracy;
-      list.back()["scratch_recall"] = r.scratch_recall;
+  if (task == "regression") {
+    j["label_mean"] = label_mean;
+    j["label_std"] = label_std;
+    j["mean_rmse"] = mean_rmse;
+    for (const ProbeRow& r : rows) {
+      list.push_back({{"fraction", r.fraction}, {"labels", r.labels}, {"penalty", r.penalty}, {"rmse", number(r.rmse)}, {"r2", number(r.r2)},
+                      {"scratch_rmse", number(r.scratch_rmse)}, {"scratch_r2", number(r.scratch_r2)}});
+    }
+  } else {
+    j["classes"] = classes;
+    j["majority_accuracy"] = majority_accuracy;
+    j["class_counts"] = class_counts;
+    for (const ProbeRow& r : rows) {
+      list.push_back({{"fraction", r.fraction}, {"labels", r.labels}, {"penalty", r.penalty}, {"accuracy", r.accuracy},
+                      {"recall", r.recall}, {"confusion", r.confusion}});
+      if (r.scratch_accuracy >= 0) {
+        list.back()["scratch_accuracy"] = r.scratch_accuracy;
+        list.back()["scratch_recall"] = r.scratch_recall;
+      }
     }
   }
   j["rows"] = list;
@@ -218,18 +329,26 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   GALAXY_ASSIGN_OR_RETURN(SplitFractions split, ParseSplitFractions(o.split));
   GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
   const GalaxyNet& net = model.net;
-  RowSelection rows;
-  if (o.labels_csv.empty()) rows.extra_columns = {o.label_column};
-  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
+  RowSelection selection;
+  if (o.labels_csv.empty()) selection.extra_columns = {o.label_column};
+  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, selection));
   if (data.layout.bands != net.metadata.bands()) {
     return absl::InvalidArgumentError(absl::StrCat(o.model_path, " was trained on ", net.metadata.bands(),
                                                    " bands; ", o.data_path, " has ", data.layout.bands));
   }
-  GALAXY_ASSIGN_OR_RETURN(std::vector<int64_t> labels, Labels(o, data));
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<double> values, LabelValues(o, data));
+  ProbeReport report;
+  report.task = ResolveTask(o, values);
+  const bool regression = report.task == "regression";
+  std::vector<int64_t> classes;
+  if (!regression) {
+    GALAXY_ASSIGN_OR_RETURN(classes, Classes(o, data, values));
+  }
+  auto labelled = [&](size_t i) { return regression ? std::isfinite(values[i]) : classes[i] >= 0; };
 
   std::vector<int64_t> train_rows, test_rows;
   for (int64_t i = 0; i < data.size(); ++i) {
-    if (labels[static_cast<size_t>(i)] < 0) continue;
+    if (!labelled(static_cast<size_t>(i))) continue;
     const SplitPart part = SplitOf(data.ids[static_cast<size_t>(i)], o.split_seed, split);
     if (part == SplitPart::kTrain) train_rows.push_back(i);
     if (part == SplitPart::kTest) test_rows.push_back(i);
@@ -238,24 +357,33 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
     return absl::FailedPreconditionError(absl::StrCat("probe: ", train_rows.size(), " training and ", test_rows.size(),
                                                       " test galaxies are labelled; at least 10 of each are needed"));
   }
-  log::Info(absl::StrFormat("probe: embedding %d galaxies with %s (%s features)", data.size(), o.model_path, o.features));
+  log::Info(absl::StrFormat("probe: %s of '%s'; embedding %d galaxies with %s (%s features)", report.task,
+                            o.label_column, data.size(), o.model_path, o.features));
   const torch::Tensor features = FrozenFeatures(model, data.images, data.e_bv);
-  const torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64);
   const torch::Tensor test_index = torch::tensor(test_rows, torch::kInt64);
   const torch::Tensor all_train = torch::tensor(train_rows, torch::kInt64);
   // Standardised on the whole training part (no labels are used for that).
   const torch::Tensor mean = features.index_select(0, all_train).mean(0);
   const torch::Tensor scale = features.index_select(0, all_train).std(0).clamp_min(1e-6);
   const torch::Tensor x = (features - mean) / scale;
-  const torch::Tensor test_x = x.index_select(0, test_index), test_y = label_tensor.index_select(0, test_index);
-
-  ProbeReport report;
-  report.classes = label_tensor.max().item<int64_t>() + 1;
+  const torch::Tensor test_x = x.index_select(0, test_index);
+  // Classes as int64 (-1 unlabelled); regression labels as float64 (0 where unlabelled, never read).
+  const torch::Tensor label_tensor =
+      regression ? torch::tensor(values, torch::kFloat64).nan_to_num(0.0) : torch::tensor(classes, torch::kInt64);
+  const torch::Tensor test_y = label_tensor.index_select(0, test_index);
   report.test_count = static_cast<int64_t>(test_rows.size());
-  report.class_counts.assign(static_cast<size_t>(report.classes), 0);
-  for (int64_t r : test_rows) ++report.class_counts[static_cast<size_t>(labels[static_cast<size_t>(r)])];
-  const int64_t majority = torch::bincount(label_tensor.index_select(0, all_train)).argmax().item<int64_t>();
-  report.majority_accuracy = (test_y == majority).to(torch::kFloat64).mean().item<double>();
+  if (regression) {
+    const double train_mean = label_tensor.index_select(0, all_train).mean().item<double>();
+    report.label_mean = test_y.mean().item<double>();
+    report.label_std = test_y.std(/*unbiased=*/false).item<double>();
+    report.mean_rmse = (test_y - train_mean).pow(2).mean().sqrt().item<double>();
+  } else {
+    report.classes = label_tensor.max().item<int64_t>() + 1;
+    report.class_counts.assign(static_cast<size_t>(report.classes), 0);
+    for (int64_t r : test_rows) ++report.class_counts[static_cast<size_t>(classes[static_cast<size_t>(r)])];
+    const int64_t majority = torch::bincount(label_tensor.index_select(0, all_train)).argmax().item<int64_t>();
+    report.majority_accuracy = (test_y == majority).to(torch::kFloat64).mean().item<double>();
+  }
   for (double fraction : o.fractions) {
     std::vector<int64_t> chosen;
     for (int64_t r : train_rows) {
@@ -266,21 +394,51 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
       continue;
     }
     const torch::Tensor index = torch::tensor(chosen, torch::kInt64);
-    const torch::Tensor predicted =
-        FitAndPredict(x.index_select(0, index), label_tensor.index_select(0, index), test_x, report.classes, o);
+    const torch::Tensor train_y = label_tensor.index_select(0, index);
     ProbeRow row;
     row.fraction = fraction;
     row.labels = static_cast<int64_t>(chosen.size());
-    row.accuracy = (predicted == test_y).to(torch::kFloat64).mean().item<double>();
-    row.recall = RecallPerClass(test_y, predicted, report.classes, &row.confusion);
-    log::Info(absl::StrFormat("probe: fraction %g (%d labels): test accuracy %.3f", fraction, row.labels, row.accuracy));
+    const torch::Tensor train_x = x.index_select(0, index);
+    if (regression) {
+      row.penalty = ChoosePenalty(train_x, train_y, o, [](const torch::Tensor& tx, const torch::Tensor& ty,
+                                                          const torch::Tensor& vx, const torch::Tensor& vy, double penalty) {
+        return (RidgeFitAndPredict(tx, ty, vx, penalty) - vy).pow(2).mean().item<double>();
+      });
+      std::tie(row.rmse, row.r2) = RmseAndR2(test_y, RidgeFitAndPredict(train_x, train_y, test_x, row.penalty));
+      log::Info(absl::StrFormat("probe: fraction %g (%d labels, penalty %g): test RMSE %.4g, R^2 %.3f", fraction,
+                                row.labels, row.penalty, row.rmse, row.r2));
+    } else {
+      const int64_t classes_n = report.classes;
+      row.penalty = ChoosePenalty(train_x, train_y, o, [&](const torch::Tensor& tx, const torch::Tensor& ty,
+                                                           const torch::Tensor& vx, const torch::Tensor& vy, double penalty) {
+        return torch::nn::functional::cross_entropy(SoftmaxFitAndPredict(tx, ty, vx, classes_n, penalty, o), vy).item<double>();
+      });
+      const torch::Tensor predicted =
+          SoftmaxFitAndPredict(train_x, train_y, test_x, report.classes, row.penalty, o).argmax(1);
+      row.accuracy = (predicted == test_y).to(torch::kFloat64).mean().item<double>();
+      row.recall = RecallPerClass(test_y, predicted, report.classes, &row.confusion);
+      log::Info(absl::StrFormat("probe: fraction %g (%d labels, penalty %g): test accuracy %.3f", fraction, row.labels,
+                                row.penalty, row.accuracy));
+    }
     if (o.scratch_steps > 0) {
-      const torch::Tensor scratch =
-          TrainFromScratchAndPredict(model, data, label_tensor, chosen, test_index, report.classes, o);
-      row.scratch_accuracy = (scratch == test_y).to(torch::kFloat64).mean().item<double>();
-      row.scratch_recall = RecallPerClass(test_y, scratch, report.classes, nullptr);
-      log::Info(absl::StrFormat("probe: fraction %g: the network from scratch, test accuracy %.3f", fraction,
-                                row.scratch_accuracy));
+      if (regression) {
+        // Trained on the labels standardised with this fraction's own mean and spread.
+        const double mu = train_y.mean().item<double>();
+        const double sd = std::max(train_y.std().item<double>(), 1e-12);
+        const torch::Tensor targets = ((label_tensor - mu) / sd).to(torch::kFloat32);
+        const torch::Tensor out =
+            TrainFromScratchAndPredict(model, data, targets, chosen, test_index, 1, /*regression=*/true, o);
+        std::tie(row.scratch_rmse, row.scratch_r2) = RmseAndR2(test_y, out.to(torch::kFloat64) * sd + mu);
+        log::Info(absl::StrFormat("probe: fraction %g: the network from scratch, test RMSE %.4g, R^2 %.3f", fraction,
+                                  row.scratch_rmse, row.scratch_r2));
+      } else {
+        const torch::Tensor scratch =
+            TrainFromScratchAndPredict(model, data, label_tensor, chosen, test_index, report.classes, false, o).argmax(1);
+        row.scratch_accuracy = (scratch == test_y).to(torch::kFloat64).mean().item<double>();
+        row.scratch_recall = RecallPerClass(test_y, scratch, report.classes, nullptr);
+        log::Info(absl::StrFormat("probe: fraction %g: the network from scratch, test accuracy %.3f", fraction,
+                                  row.scratch_accuracy));
+      }
     }
     report.rows.push_back(std::move(row));
   }

@@ -231,8 +231,9 @@ int main(int argc, char** argv) {
   bool probe_print_json = false;
   CLI::App* probe_cmd = cli.AddCommand(
       "probe",
-      "Linear probe: a softmax regression on the frozen representation predicts a class label\n"
-      "(e.g. galaxy type) from a fraction of the labels; accuracy, recall per class, confusion matrix",
+      "Linear probe: a linear model on the frozen representation predicts a label from a fraction of the\n"
+      "labels: a class (e.g. galaxy type; accuracy, recall per class, confusion matrix) or a continuous value\n"
+      "(e.g. a Galaxy Zoo vote fraction; ridge regression, RMSE and R^2)",
       [&]() -> absl::Status {
         GALAXY_ASSIGN_OR_RETURN(probe.fractions, galaxy::ParseFractionList(probe_fractions));
         GALAXY_ASSIGN_OR_RETURN(galaxy::ProbeReport report, galaxy::RunProbe(probe));
@@ -242,7 +243,11 @@ int main(int argc, char** argv) {
       });
   probe_cmd->add_option("--model", probe.model_path, "Checkpoint (pretrained or trained)")->required();
   probe_cmd->add_option("--data", probe.data_path, "Dataset (.h5)")->required();
-  probe_cmd->add_option("--label", probe.label_column, "Column of integer classes (in --data, or in --labels)")->required();
+  probe_cmd->add_option("--label", probe.label_column, "Column of the label (in --data, or in --labels)")->required();
+  probe_cmd->add_option("--task", probe.task,
+                        "classification | regression | auto (classes when every label is a non-negative integer)")
+      ->check(CLI::IsMember({"auto", "classification", "regression"}))
+      ->capture_default_str();
   probe_cmd->add_option("--labels", probe.labels_csv, "CSV with ObjID and the --label column, joined by ObjID");
   probe_cmd->add_option("--features", probe.features, "backbone | projection")
       ->check(CLI::IsMember({"backbone", "projection"}))
@@ -256,9 +261,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   probe_cmd->add_option("--scratch-batch", probe.scratch_batch, "Batch of the from-scratch training")->capture_default_str();
   probe_cmd->add_option("--scratch-lr", probe.scratch_lr, "Adam rate of the from-scratch training")->capture_default_str();
-  probe_cmd->add_option("--steps", probe.steps, "Full-batch optimiser steps")->capture_default_str();
-  probe_cmd->add_option("--lr", probe.lr, "Adam learning rate")->capture_default_str();
-  probe_cmd->add_option("--weight-decay", probe.weight_decay, "L2 penalty on the weights")->capture_default_str();
+  probe_cmd->add_option("--steps", probe.steps, "Full-batch optimiser steps (classification)")->capture_default_str();
+  probe_cmd->add_option("--lr", probe.lr, "Adam learning rate (classification)")->capture_default_str();
+  probe_cmd->add_option("--weight-decay", probe.weight_decay,
+                        "L2 penalty on the weights (per labelled galaxy for the ridge regression); negative: chosen "
+                        "by 5-fold cross-validation on each fraction's labels")
+      ->capture_default_str();
   probe_cmd->add_option("--json", probe_json, "Write the report as JSON to this file");
   probe_cmd->add_flag("--print-json", probe_print_json, "Print the JSON report instead of the table");
   probe_cmd->add_option("--device", probe.device, "cpu | cuda | auto")->capture_default_str();
