@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
         std::cout << "acceptance checks:\n";
         for (const galaxy::ScienceCheck& c : r.checks) {
           std::cout << absl::StrFormat("  %-4s %s: %s\n",
-                                       !c.measured ? "-" : c.holds ? (c.significant ? "yes" : "yes?") : "no",
+                                       !c.measured ? "-" : c.holds ? (c.significant ? "yes" : "yes?") : (c.significant ? "no" : "no?"),
                                        c.description,
                                        c.measured ? absl::StrFormat("%.4f ± %.4f vs %.4f ± %.4f", c.lhs, c.lhs_std,
                                                                     c.rhs, c.rhs_std)

@@ -233,7 +233,7 @@ ScienceCheck Compare(const std::string& name, const std::string& description, co
   c.measured = a.n > 0 && b.n > 0;
   if (!c.measured) return c;
   c.holds = at_most ? a.mean <= b.mean : a.mean >= b.mean;
-  c.significant = c.holds && std::abs(a.mean - b.mean) > std::max(a.std, b.std);
+  c.significant = std::abs(a.mean - b.mean) > std::max(a.std, b.std);
   return c;
 }
 
@@ -416,9 +416,9 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
-      o.threads > 0 ? absl::StrCat(o.threads, " CPU threads") : std::string("every CPU thread"), minutes);
+      o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
-  md += "## Acceptance\n\n| check | measured | holds | beyond the spread |\n| --- | --- | --- | --- |\n";
+  md += "## Acceptance\n\n| check | measured | holds | difference beyond the spread |\n| --- | --- | --- | --- |\n";
   for (const ScienceCheck& c : result.checks) {
     absl::StrAppendFormat(&md, "| %s | %s | %s | %s |\n", c.description,
                           c.measured ? absl::StrFormat("%.4f ± %.4f vs %.4f ± %.4f", c.lhs, c.lhs_std, c.rhs, c.rhs_std)

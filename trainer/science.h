@@ -70,8 +70,9 @@ struct ScienceOptions {
 };
 
 // One acceptance check of the science issue: `lhs` compared with `rhs` (means over seeds), with
-// their spreads. holds: the comparison is true of the means; significant: and the difference is
-// larger than the larger of the two standard deviations. measured: false when a stage that
+// their spreads. holds: the comparison is true of the means; significant: the difference of the
+// means is larger than the larger of the two standard deviations (whether it holds or fails).
+// measured: false when a stage that
 // feeds it was not run (e.g. a fraction left out); then the rest is meaningless.
 struct ScienceCheck {
   std::string name, description;
