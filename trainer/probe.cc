@@ -83,12 +83,15 @@ absl::StatusOr<std::vector<double>> LabelValues(const ProbeOptions& o, const Tra
   return values;
 }
 
+// Whether a finite, non-negative label value can be a class: an integer below kMaxClasses.
+bool IsClass(double v) { return v == std::floor(v) && v < kMaxClasses; }
+
 // "classification" or "regression" for o.task "auto": classes when every finite label is a
 // non-negative integer.
 std::string ResolveTask(const ProbeOptions& o, const std::vector<double>& values) {
   if (o.task != "auto") return o.task;
   for (double v : values) {
-    if (std::isfinite(v) && (v < 0 || v != std::floor(v) || v >= kMaxClasses)) return "regression";
+    if (std::isfinite(v) && (v < 0 || !IsClass(v))) return "regression";
   }
   return "classification";
 }
@@ -100,7 +103,7 @@ absl::StatusOr<std::vector<int64_t>> Classes(const ProbeOptions& o, const Traini
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     if (!std::isfinite(v) || v < 0) continue;
-    if (v != std::floor(v) || v >= kMaxClasses) {
+    if (!IsClass(v)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "label '", o.label_column, "' of galaxy ", data.ids[i], " is ", v, ": classes must be integers in 0..",
           kMaxClasses - 1, " (--task regression for a continuous label)"));
@@ -376,7 +379,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
     const double train_mean = label_tensor.index_select(0, all_train).mean().item<double>();
     report.label_mean = test_y.mean().item<double>();
     report.label_std = test_y.std(/*unbiased=*/false).item<double>();
-    report.mean_rmse = (test_y - train_mean).pow(2).mean().sqrt().item<double>();
+    report.mean_rmse = RmseAndR2(test_y, torch::full_like(test_y, train_mean)).first;
   } else {
     report.classes = label_tensor.max().item<int64_t>() + 1;
     report.class_counts.assign(static_cast<size_t>(report.classes), 0);
