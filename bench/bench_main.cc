@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
         if (given("--pretrain-steps")) o.pretrain_steps = science_given.pretrain_steps;
         if (given("--pretrain-batch")) o.pretrain_batch = science_given.pretrain_batch;
         if (given("--queue")) o.queue = science_given.queue;
+        if (given("--momentum")) o.momentum = science_given.momentum;
         if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
@@ -217,13 +218,14 @@ int main(int argc, char** argv) {
   science->add_option("--seeds", science_given.seeds, "Seeds of pretraining and training")->capture_default_str();
   science->add_option("--only-seed", science_given.only_seed,
                       "Run and save only this seed (parallel runs sharing --out); a run without it reports");
-  science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+  science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
   science->add_option("--stem", science_given.stem, "paper | torchvision")->capture_default_str();
   science->add_option("--input-stretch", science_given.input_stretch, "asinh | linear (the network's input)")
       ->capture_default_str();
   science->add_option("--pretrain-steps", science_given.pretrain_steps, "MoCo steps")->capture_default_str();
   science->add_option("--pretrain-batch", science_given.pretrain_batch, "MoCo batch")->capture_default_str();
   science->add_option("--queue", science_given.queue, "MoCo queue")->capture_default_str();
+  science->add_option("--momentum", science_given.momentum, "MoCo key-encoder momentum")->capture_default_str();
   science->add_option("--finetune-steps", science_given.finetune_steps, "Steps of each redshift training")
       ->capture_default_str();
   science->add_option("--finetune-batch", science_given.finetune_batch, "Batch of each redshift training")

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
@@ -36,6 +39,7 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
 
   nlohmann::json r = nlohmann::json::parse(std::ifstream(out + "/results.json"));
   EXPECT_EQ(r["seeds"].get<int>(), 2);
+  EXPECT_DOUBLE_EQ(r["options"]["momentum"].get<double>(), 0.99);
   // Every acceptance check is measured, and "holds" says what its own numbers say.
   ASSERT_EQ(r["acceptance"].size(), 6u);
   for (const auto& c : r["acceptance"]) {
@@ -104,22 +108,20 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
 
 TEST(ScienceCliTest, BadOptionsAreOneClearError) {
   testutil::ScopedTempDir dir;
-  absl::StatusOr<CommandResult> run = testutil::RunCommand(
-      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--fractions", "0.5,2"}, absl::Seconds(60));
-  ASSERT_TRUE(run.ok()) << run.status();
-  EXPECT_EQ(run->exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(run->err, "--fractions: 2 is outside (0, 1]")) << run->err;
-  absl::StatusOr<CommandResult> seeds = testutil::RunCommand(
-      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--seeds", "0"}, absl::Seconds(60));
-  ASSERT_TRUE(seeds.ok()) << seeds.status();
-  EXPECT_EQ(seeds->exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(seeds->err, "--seeds: 0 is outside 1..20")) << seeds->err;
-  absl::StatusOr<CommandResult> only = testutil::RunCommand(
-      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--seeds", "2", "--only-seed", "2"},
-      absl::Seconds(60));
-  ASSERT_TRUE(only.ok()) << only.status();
-  EXPECT_EQ(only->exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(only->err, "--only-seed: 2 is outside 0..1")) << only->err;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--fractions", "0.5,2"}, "--fractions: 2 is outside (0, 1]"},
+      {{"--seeds", "0"}, "--seeds: 0 is outside 1..20"},
+      {{"--seeds", "2", "--only-seed", "2"}, "--only-seed: 2 is outside 0..1"},
+      {{"--momentum", "1"}, "--momentum: 1 is outside [0, 1)"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s")};
+    args.insert(args.end(), flags.begin(), flags.end());
+    absl::StatusOr<CommandResult> run = testutil::RunCommand(args, absl::Seconds(60));
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->exit_code, 1) << message;
+    EXPECT_TRUE(absl::StrContains(run->err, message)) << run->err;
+  }
   EXPECT_FALSE(std::filesystem::exists(dir.File("s/survey.h5")));
 }
 

@@ -93,6 +93,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   pretrain.steps = o.pretrain_steps;
   pretrain.batch = o.pretrain_batch;
   pretrain.queue = o.queue;
+  pretrain.momentum = o.momentum;
   pretrain.seed = seed;
   pretrain.device = o.device;
   pretrain.threads = o.threads;
@@ -186,6 +187,9 @@ absl::Status ScienceOptions::Validate() const {
   if (seeds < 1 || seeds > 20) return absl::InvalidArgumentError(absl::StrCat("--seeds: ", seeds, " is outside 1..20"));
   if (only_seed < -1 || only_seed >= seeds) {
     return absl::InvalidArgumentError(absl::StrCat("--only-seed: ", only_seed, " is outside 0..", seeds - 1));
+  }
+  if (!(momentum >= 0 && momentum < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--momentum: ", momentum, " is outside [0, 1)"));
   }
   if (pretrain_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--pretrain-steps: ", pretrain_steps, " < 1"));
   if (finetune_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--finetune-steps: ", finetune_steps, " < 1"));
@@ -324,7 +328,8 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"arch", o.arch},                 {"stem", o.stem},
                   {"input_stretch", o.input_stretch},
                   {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
-                  {"queue", o.queue},               {"finetune_steps", o.finetune_steps},
+                  {"queue", o.queue},               {"momentum", o.momentum},
+                  {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
                   {"scratch_steps", o.scratch_steps}, {"k", o.k}};
@@ -411,10 +416,10 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d; redshift training %d steps of %d, backbone rate x%g.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g; redshift training %d steps of %d, backbone rate x%g.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
-      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.finetune_steps,
+      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";

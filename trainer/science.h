@@ -47,6 +47,9 @@ struct ScienceOptions {
   int64_t pretrain_steps = 1500;
   int pretrain_batch = 128;
   int queue = 4096;
+  // Key-encoder momentum. 0.99, not the 0.999 of long ImageNet runs: over a few thousand steps the
+  // slower key encoder lags most of the run (docs/SCIENCE.md, "What each knob was worth").
+  double momentum = 0.99;
   // Redshift training (both arms) and its label fractions.
   int64_t finetune_steps = 1000;
   int finetune_batch = 128;

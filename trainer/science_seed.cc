@@ -169,6 +169,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"pretrain_steps", o.pretrain_steps},
           {"pretrain_batch", o.pretrain_batch},
           {"queue", o.queue},
+          {"momentum", o.momentum},
           {"finetune_steps", o.finetune_steps},
           {"finetune_batch", o.finetune_batch},
           {"backbone_lr_factor", o.backbone_lr_factor},

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       });
   pretrain_cmd->add_option("--data", pretrain.data_path, "Dataset (.h5)")->required();
   pretrain_cmd->add_option("--out", pretrain.out_dir, "Output directory (checkpoint.pt, model.pt)")->required();
-  pretrain_cmd->add_option("--arch", pretrain.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+  pretrain_cmd->add_option("--arch", pretrain.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
   pretrain_cmd->add_option("--stem", pretrain.stem, "paper | torchvision")->capture_default_str();
   pretrain_cmd->add_option("--input-stretch", pretrain.input_stretch,
                            "asinh (flux / band noise; bright stars cannot swamp BatchNorm) | linear")
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--seed", finetune.seed, "Random seed")->capture_default_str();
     cmd->add_option("--threads", finetune.threads, "CPU threads (0: all)")->capture_default_str();
     if (from_scratch) {
-      cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+      cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
       cmd->add_option("--stem", finetune.stem, "paper | torchvision")->capture_default_str();
       cmd->add_option("--input-stretch", finetune.input_stretch, "asinh (flux / band noise) | linear")
           ->capture_default_str();
@@ -202,6 +202,8 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--pretrain-steps", experiment.pretrain.steps, "Pretraining steps (when pretraining here)");
   label_efficiency->add_option("--pretrain-batch", experiment.pretrain.batch, "Pretraining batch")->capture_default_str();
   label_efficiency->add_option("--queue", experiment.pretrain.queue, "MoCo queue")->capture_default_str();
+  label_efficiency->add_option("--momentum", experiment.pretrain.momentum, "MoCo key-encoder momentum (when pretraining here)")
+      ->capture_default_str();
   label_efficiency->add_option("--monitor-every", experiment.pretrain.monitor_every,
                                "Representation monitor interval (when pretraining here)")
       ->capture_default_str();
@@ -316,7 +318,7 @@ int main(int argc, char** argv) {
         }
         return absl::OkStatus();
       });
-  bench_cmd->add_option("--arch", bench.arch, "resnet50 | resnet18 | tiny")->capture_default_str();
+  bench_cmd->add_option("--arch", bench.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
   bench_cmd->add_option("--stem", bench.stem, "paper | torchvision")->capture_default_str();
   bench_cmd->add_option("--batch", bench.batch, "Images per step")->capture_default_str();
   bench_cmd->add_option("--steps", bench.steps, "Timed steps")->capture_default_str();

@@ -17,9 +17,9 @@ absl::Status ValidateInputStretch(const std::string& stretch) {
 absl::Status PretrainOptions::Validate() const {
   if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
-  if (arch != "resnet50" && arch != "resnet18" && arch != "tiny") {
+  if (arch != "resnet50" && arch != "resnet18" && arch != "small" && arch != "tiny") {
     return absl::InvalidArgumentError(
-        absl::StrCat("--arch: unknown '", arch, "' (expected resnet50, resnet18 or tiny)"));
+        absl::StrCat("--arch: unknown '", arch, "' (expected resnet50, resnet18, small or tiny)"));
   }
   if (stem != "paper" && stem != "torchvision") {
     return absl::InvalidArgumentError(

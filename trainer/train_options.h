@@ -18,7 +18,8 @@ struct PretrainOptions {
   std::string data_path;
   // Output directory for checkpoints and logs. Required.
   std::string out_dir;
-  // Backbone: "resnet50" (default), "resnet18", or "tiny" (CPU tests).
+  // Backbone: "resnet50" (default), "resnet18", "small" (tiny at twice the width: CPU science
+  // runs) or "tiny" (CPU tests).
   std::string arch = "resnet50";
   // Stem: "paper" (7x7 stride 1, no max-pool; default) or "torchvision" (stride 2 + max-pool).
   std::string stem = "paper";

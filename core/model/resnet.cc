@@ -22,6 +22,7 @@ struct Plan {
 Plan PlanFor(const std::string& arch) {
   if (arch == "resnet18") return {false, {2, 2, 2, 2}, {64, 128, 256, 512}, 64};
   if (arch == "tiny") return {false, {1, 1, 1, 1}, {16, 32, 64, 128}, 16};
+  if (arch == "small") return {false, {1, 1, 1, 1}, {32, 64, 128, 256}, 32};
   return {true, {3, 4, 6, 3}, {64, 128, 256, 512}, 64};
 }
 
@@ -60,9 +61,9 @@ torch::Tensor Normalize(nn::BatchNorm2dImpl& bn, const torch::Tensor& x, int64_t
 }  // namespace
 
 absl::Status ResNetConfig::Validate() const {
-  if (arch != "resnet50" && arch != "resnet18" && arch != "tiny") {
+  if (arch != "resnet50" && arch != "resnet18" && arch != "small" && arch != "tiny") {
     return absl::InvalidArgumentError(
-        absl::StrCat("arch: unknown '", arch, "' (expected resnet50, resnet18 or tiny)"));
+        absl::StrCat("arch: unknown '", arch, "' (expected resnet50, resnet18, small or tiny)"));
   }
   if (stem != "paper" && stem != "torchvision") {
     return absl::InvalidArgumentError(

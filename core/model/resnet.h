@@ -19,7 +19,7 @@
 namespace galaxy {
 
 struct ResNetConfig {
-  // "resnet50" (default), "resnet18" or "tiny".
+  // "resnet50" (default), "resnet18", "small" or "tiny".
   std::string arch = "resnet50";
   // "paper" (default) or "torchvision".
   std::string stem = "paper";

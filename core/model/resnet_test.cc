@@ -34,7 +34,7 @@ ResNet TrainedLooking(const std::string& arch, const std::string& stem) {
 
 TEST(ResNetTest, FoldedBatchNormGivesTheSameFeatures) {
   for (const auto& [arch, stem] : std::vector<std::pair<std::string, std::string>>{
-           {"tiny", "torchvision"}, {"resnet18", "torchvision"}, {"resnet50", "paper"}}) {
+           {"tiny", "torchvision"}, {"small", "torchvision"}, {"resnet18", "torchvision"}, {"resnet50", "paper"}}) {
     ResNet net = TrainedLooking(arch, stem);
     torch::NoGradGuard no_grad;
     const torch::Tensor x = torch::randn({3, 5, 64, 64});
@@ -75,6 +75,28 @@ TEST(ResNetTest, FoldingNeedsEvalModeAndForbidsTrainingAndSaving) {
 // The asinh input stretch is the network's first step: the same weights on asinh(x / s) give
 // the same features, a star's core hundreds of times the noise enters as a few units, and the
 // softening travels in the checkpoint, so that every reader applies it.
+TEST(ResNetTest, SmallIsTinyAtTwiceTheWidth) {
+  ResNetConfig tiny, small, wrong;
+  tiny.arch = "tiny";
+  small.arch = "small";
+  wrong.arch = "medium";
+  EXPECT_EQ(tiny.feature_dim(), 128);
+  EXPECT_EQ(small.feature_dim(), 256);
+  ASSERT_TRUE(small.Validate().ok());
+  EXPECT_NE(wrong.Validate().message().find("unknown 'medium' (expected resnet50, resnet18, small or tiny)"),
+            std::string::npos)
+      << wrong.Validate();
+  auto count = [](const ResNetConfig& c) {
+    int64_t n = 0;
+    for (const torch::Tensor& p : ResNet(c)->parameters()) n += p.numel();
+    return n;
+  };
+  // Twice the width of every convolution: about four times the weights.
+  const double ratio = static_cast<double>(count(small)) / static_cast<double>(count(tiny));
+  EXPECT_GT(ratio, 3.5);
+  EXPECT_LT(ratio, 4.1);
+}
+
 TEST(ResNetTest, InputStretchIsPartOfTheNetworkAndItsCheckpoint) {
   const std::vector<double> softening = {0.05, 0.02, 0.03, 0.04, 0.1};
   ResNetConfig linear_config;
