@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/model/arch.h"
 #include "core/status_macros.h"
 
 namespace galaxy {
@@ -17,10 +18,7 @@ absl::Status ValidateInputStretch(const std::string& stretch) {
 absl::Status PretrainOptions::Validate() const {
   if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
-  if (arch != "resnet50" && arch != "resnet18" && arch != "small" && arch != "tiny") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--arch: unknown '", arch, "' (expected resnet50, resnet18, small or tiny)"));
-  }
+  GALAXY_RETURN_IF_ERROR(ValidateArch(arch, "--arch"));
   if (stem != "paper" && stem != "torchvision") {
     return absl::InvalidArgumentError(
         absl::StrCat("--stem: unknown '", stem, "' (expected paper or torchvision)"));

@@ -44,6 +44,13 @@ TEST(PretrainOptionsTest, BatchNormSplitsMustDivideTheBatchAndDustIsNamed) {
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
   options.dust = "wide";
   EXPECT_NE(options.Validate().message().find("--dust: unknown 'wide'"), std::string::npos);
+  options.dust = "survey";
+  options.arch = "small";
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.arch = "medium";
+  EXPECT_NE(options.Validate().message().find("--arch: unknown 'medium' (expected resnet50, resnet18, small or tiny)"),
+            std::string::npos)
+      << options.Validate();
 }
 
 TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {

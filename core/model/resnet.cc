@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/model/arch.h"
+#include "core/status_macros.h"
 
 namespace galaxy {
 namespace {
@@ -61,10 +63,7 @@ torch::Tensor Normalize(nn::BatchNorm2dImpl& bn, const torch::Tensor& x, int64_t
 }  // namespace
 
 absl::Status ResNetConfig::Validate() const {
-  if (arch != "resnet50" && arch != "resnet18" && arch != "small" && arch != "tiny") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("arch: unknown '", arch, "' (expected resnet50, resnet18, small or tiny)"));
-  }
+  GALAXY_RETURN_IF_ERROR(ValidateArch(arch, "arch"));
   if (stem != "paper" && stem != "torchvision") {
     return absl::InvalidArgumentError(
         absl::StrCat("stem: unknown '", stem, "' (expected paper or torchvision)"));

@@ -2,7 +2,8 @@
 // vector. Include only from .cc files that already use LibTorch (this header pulls it in).
 //
 // Depths: resnet50 (bottleneck blocks 3-4-6-3, 2048-d features), resnet18 (basic blocks 2-2-2-2,
-// 512-d) and tiny (basic blocks 1-1-1-1, widths 16-32-64-128, 128-d; for CPU tests).
+// 512-d), small (basic blocks 1-1-1-1, widths 32-64-128-256, 256-d; CPU science runs) and tiny
+// (the same at half the width, 128-d; for CPU tests). The accepted names: core/model/arch.h.
 // Stems: "paper" keeps full resolution (7x7 stride 1, no max-pool: a 64x64 input reaches the last
 // stage at 8x8), as published for galaxies; "torchvision" is the ImageNet stem (7x7 stride 2 +
 // 3x3 max-pool), ~4x cheaper.

@@ -72,9 +72,6 @@ TEST(ResNetTest, FoldingNeedsEvalModeAndForbidsTrainingAndSaving) {
   }
 }
 
-// The asinh input stretch is the network's first step: the same weights on asinh(x / s) give
-// the same features, a star's core hundreds of times the noise enters as a few units, and the
-// softening travels in the checkpoint, so that every reader applies it.
 TEST(ResNetTest, SmallIsTinyAtTwiceTheWidth) {
   ResNetConfig tiny, small, wrong;
   tiny.arch = "tiny";
@@ -97,6 +94,9 @@ TEST(ResNetTest, SmallIsTinyAtTwiceTheWidth) {
   EXPECT_LT(ratio, 4.1);
 }
 
+// The asinh input stretch is the network's first step: the same weights on asinh(x / s) give
+// the same features, a star's core hundreds of times the noise enters as a few units, and the
+// softening travels in the checkpoint, so that every reader applies it.
 TEST(ResNetTest, InputStretchIsPartOfTheNetworkAndItsCheckpoint) {
   const std::vector<double> softening = {0.05, 0.02, 0.03, 0.04, 0.1};
   ResNetConfig linear_config;
