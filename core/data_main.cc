@@ -35,6 +35,13 @@ int main(int argc, char** argv) {
                         "Spread of the spectral family (1: calibrated, colours as degenerate with z as "
                         "on the real sky; 0: one spectrum per type)")
       ->capture_default_str();
+  synth_cmd->add_option("--bars", synth.bar_scale,
+                        "Share of barred disks, times the default (0.25 S0, 0.45 Sab, 0.35 Scd); 0: none")
+      ->capture_default_str();
+  synth_cmd->add_option("--neighbours", synth.neighbour_scale,
+                        "Density of other sources in the cutouts (physical neighbours, background "
+                        "galaxies, stars), times the default; 0: isolated galaxies")
+      ->capture_default_str();
   synth_cmd->add_option("--threads", threads, "Threads (0: every usable CPU)")
       ->capture_default_str();
 

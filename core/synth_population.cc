@@ -39,6 +39,26 @@ const TypeParams kTypes[kGalaxyTypes] = {
     {-20.3, -1.4, 0.10, 0.75, 70, 0.0, 0.0, 0.0, 0.0, 1, 0.35, -0.4},
 };
 
+// Share of each type with a stellar bar (SynthOptions::bar_scale multiplies it).
+constexpr double kBarShare[kGalaxyTypes] = {0, 0.25, 0.45, 0.35, 0};
+
+// Sources around a galaxy (SynthOptions::neighbour_scale multiplies the densities): physical
+// neighbours per 64 x 64 cutout at the average local density, background galaxies and stars per
+// arcmin^2 down to kNeighbourFaintLimit (r), after SDSS number counts at high latitude.
+constexpr double kPhysicalNeighbours = 0.3;
+constexpr double kBackgroundGalaxiesPerArcmin2 = 2.5;
+constexpr double kStarsPerArcmin2 = 0.6;
+constexpr double kNeighbourFaintLimit = 22.5;
+constexpr double kMinNeighbourDistancePx = 3.0 / kSdssPixelScale;
+
+// A Poisson draw by multiplication of uniforms (the means here are a few at most).
+int Poisson(Random& rng, double mean) {
+  const double limit = std::exp(-mean);
+  int k = 0;
+  for (double p = rng.Uniform(); p > limit && k < 1000; p *= rng.Uniform()) ++k;
+  return k;
+}
+
 // The mean spectrum of a type's disk (and of any bulge: an old, half-solar-metallicity
 // population): what the selection tables use.
 SpectralParams MeanDisk(const TypeParams& p) {
@@ -113,7 +133,7 @@ struct SpectralNoise {
 // residual g->environment and g->size_residual, with its disk axis ratio g->disk_q. `scatter`
 // scales every spread (SynthOptions::spectral_scatter); at 1 they are calibrated so that kNN
 // (k = 20) on the noise-free catalog colours of 20,000 galaxies gives sigma_MAD 0.010, as on
-// the real sky (docs/SCIENCE.md). The relations are those seen among SDSS galaxies:
+// the real sky (docs/SYNTHETIC_SURVEY.md). The relations are those seen among SDSS galaxies:
 // brighter galaxies are more metal-rich (the colour-magnitude relation); at a fixed type, star
 // formation rises with disk size and falls with local density; emission lines follow star
 // formation; internal dust follows star formation and inclination; a few percent are
@@ -277,6 +297,7 @@ std::array<double, kSdssBands> SurveyModel::StarColours(double kelvin) const {
 GalaxyTruth SurveyModel::Draw(int64_t index) const {
   GalaxyTruth truth = DrawNormal(static_cast<uint64_t>(index), index, -1);
   truth.anomaly = AnomalyOf(index);
+  DrawNeighbours(index, &truth);
   return truth;
 }
 
@@ -381,6 +402,92 @@ GalaxyTruth SurveyModel::DrawNormal(uint64_t stream, int64_t index, double fixed
         2.3548 / kSdssPixelScale;
     g.sky_sigma[b] = Flux(kSdssDepth[b]) / (5 * std::sqrt(4 * M_PI) * nominal_sigma);
   }
+
+  // A stellar bar, from its own stream so that the draws above are those of an unbarred survey.
+  Random bar_rng(options_.seed ^ 0xBA7ull, stream);
+  if (g.disk_flux[kBandR] > 0 && bar_rng.Uniform() < std::min(1.0, kBarShare[t] * options_.bar_scale)) {
+    g.bar = true;
+    g.bar_length_px = bar_rng.Uniform(0.6, 1.2) * g.disk_re_px;
+    g.bar_q = bar_rng.Uniform(0.2, 0.35);
+    g.bar_angle = bar_rng.Uniform(0, M_PI);
+    g.bar_share = bar_rng.Uniform(0.1, 0.25);
+  }
+  return g;
+}
+
+void SurveyModel::DrawNeighbours(int64_t index, GalaxyTruth* g) const {
+  if (options_.neighbour_scale <= 0) return;
+  Random rng(options_.seed ^ 0x4E16B0ull, static_cast<uint64_t>(index));
+  const double side_arcmin = options_.image_size * kSdssPixelScale / 60;
+  const double area = side_arcmin * side_arcmin;
+  const double area_64 = std::pow(64 * kSdssPixelScale / 60, 2);
+  const double half = options_.image_size / 2.0;
+  // Uniform in the cutout, but not within 3" of the galaxy's centre: a source that close is
+  // blended into it by a survey's deblender and is part of "the galaxy".
+  auto place = [&](Neighbour* n) {
+    for (int attempt = 0; attempt < 32; ++attempt) {
+      n->dx = rng.Uniform(-half, half);
+      n->dy = rng.Uniform(-half, half);
+      if (std::hypot(n->dx, n->dy) >= kMinNeighbourDistancePx) return;
+    }
+  };
+  // Magnitudes from number counts N(<m) ~ 10^(slope m) between m_lo and m_hi.
+  auto counts_magnitude = [&](double slope, double m_lo, double m_hi) {
+    const double lo = std::pow(10.0, slope * m_lo), hi = std::pow(10.0, slope * m_hi);
+    return std::log10(lo + rng.Uniform() * (hi - lo)) / slope;
+  };
+  const double scale = options_.neighbour_scale;
+  // Physical neighbours: at the galaxy's redshift, fainter than it, more of them where the local
+  // density is higher (the morphology-density relation's other half).
+  const int physical = Poisson(rng, scale * kPhysicalNeighbours * std::exp(0.6 * g->environment) * area / area_64);
+  for (int i = 0; i < physical; ++i) {
+    Neighbour n;
+    place(&n);
+    n.z = g->z;
+    n.mag_r = g->mag[kBandR] + rng.Uniform(0.5, 4.0);
+    n.stream = rng.Next();
+    g->neighbours.push_back(n);
+  }
+  const int background = Poisson(rng, scale * kBackgroundGalaxiesPerArcmin2 * area);
+  for (int i = 0; i < background; ++i) {
+    Neighbour n;
+    place(&n);
+    n.z = rng.Uniform(0.02, options_.z_max);
+    n.mag_r = counts_magnitude(0.45, 16.0, kNeighbourFaintLimit);
+    n.stream = rng.Next();
+    g->neighbours.push_back(n);
+  }
+  const int stars = Poisson(rng, scale * kStarsPerArcmin2 * area);
+  for (int i = 0; i < stars; ++i) {
+    Neighbour n;
+    n.star = true;
+    place(&n);
+    n.mag_r = counts_magnitude(0.2, 17.0, kNeighbourFaintLimit);  // brighter ones: the star anomaly
+    n.kelvin = rng.Uniform(3300, 7500);
+    g->neighbours.push_back(n);
+  }
+}
+
+GalaxyTruth SurveyModel::DrawNeighbour(const Neighbour& n, const GalaxyTruth& host) const {
+  GalaxyTruth g = DrawNormal(n.stream ^ 0x4E16B0ull << 32, -1, n.z);
+  // Scaled to n.mag_r and seen through the host's Galactic dust rather than that of the position
+  // it was drawn at.
+  const double drawn_r = g.bulge_flux[kBandR] + g.disk_flux[kBandR];
+  const double target_r = MagToNanomaggies(n.mag_r + kSdssExtinction[kBandR] * host.e_bv);
+  const double ratio = target_r / drawn_r;
+  for (int b = 0; b < kSdssBands; ++b) {
+    const double f = ratio * std::pow(10.0, -0.4 * (kSdssExtinction[b] - kSdssExtinction[kBandR]) * (host.e_bv - g.e_bv));
+    g.bulge_flux[b] *= f;
+    g.disk_flux[b] *= f;
+    g.disk_young_flux[b] *= f;
+    g.mag[b] += -2.5 * std::log10(ratio);
+  }
+  // Fainter at the same redshift means smaller (R ~ L^0.25), and brighter larger.
+  const double size = std::pow(ratio, 0.25);
+  g.bulge_re_px = std::max(0.3, g.bulge_re_px * size);
+  g.disk_re_px = std::max(0.3, g.disk_re_px * size);
+  g.bar_length_px *= size;
+  g.e_bv = host.e_bv;
   return g;
 }
 

@@ -2,7 +2,7 @@
 // size, shape, colours, position, dust) and which are anomalous. The pixels are drawn by
 // core/synth_render.h.
 //
-// Physics (docs/SCIENCE.md, "The synthetic survey"):
+// Physics (docs/SYNTHETIC_SURVEY.md):
 // - Five galaxy types, each a de Vaucouleurs/Sersic bulge plus an exponential disk, with its own
 //   r-band Schechter luminosity function.
 // - Each component's spectrum comes from a continuous family (core/spectra.h: age, metallicity,
@@ -17,6 +17,8 @@
 //   angular-diameter distance; disks seen at random inclination (internal dust reddens edge-on
 //   disks); per-band seeing and sky noise from SDSS depths; Galactic E(B-V) from a cosecant law
 //   in Galactic latitude with scatter.
+// - Bars in a share of disks, and other sources in the cutout (physical neighbours, more in dense
+//   places; background galaxies; field stars), each from its own random stream.
 #ifndef GALAXY_CORE_SYNTH_POPULATION_H_
 #define GALAXY_CORE_SYNTH_POPULATION_H_
 
@@ -71,9 +73,28 @@ struct SynthOptions {
   // Spread of the continuous spectral family (ages, metallicities, star formation, emission
   // lines, internal dust) around each type's mean, as a multiple of the calibrated spread.
   // 1 (default): kNN on the noise-free catalog colours gives sigma_MAD ~0.01, as on the real
-  // sky (docs/SCIENCE.md); 0: one fixed spectrum per type and component, which makes colour an
+  // sky (docs/SYNTHETIC_SURVEY.md); 0: one fixed spectrum per type and component, which makes colour an
   // almost exact redshift.
   double spectral_scatter = 1.0;
+  // Stellar bars: the share of barred lenticulars, early and late spirals, as a multiple of the
+  // default shares (0.25, 0.45, 0.35; ~1/3 of disks are strongly barred in the optical,
+  // Galaxy Zoo 2). 0: no bars.
+  double bar_scale = 1.0;
+  // Other sources in the cutout, as a multiple of the default densities: physical neighbours at
+  // the galaxy's redshift (0.3 per 25" cutout at the average density, more in dense places),
+  // background galaxies (2.5 per arcmin^2 down to r = 22.5) and field stars (0.6 per arcmin^2).
+  // 0: every galaxy alone in its cutout.
+  double neighbour_scale = 1.0;
+};
+
+// Another source in a galaxy's cutout, drawn with it (SurveyModel::Draw) and rendered beside it.
+struct Neighbour {
+  bool star = false;
+  double dx = 0, dy = 0;  // offset from the galaxy's centre, pixels
+  double mag_r = 0;       // apparent r magnitude, Galactic dust not included
+  double z = 0;           // a galaxy's redshift (the same as the galaxy's for a physical neighbour)
+  double kelvin = 0;      // a star's temperature
+  uint64_t stream = 0;    // the random stream that draws a galaxy (SurveyModel::DrawNeighbour)
 };
 
 // One galaxy's ground truth: everything needed to draw it, and the truth columns of the dataset.
@@ -109,6 +130,14 @@ struct GalaxyTruth {
   double center_dx = 0, center_dy = 0;     // offset from the cutout centre, pixels
   std::array<double, kSdssBands> psf_sigma_px{};  // Gaussian PSF sigma per band, pixels
   std::array<double, kSdssBands> sky_sigma{};     // sky noise per pixel, nanomaggies
+  // A stellar bar (lenticulars and spirals only): half-length in the disk plane (pixels), axis
+  // ratio, angle from the disk's major axis in the disk plane (radians), and the share of the
+  // smooth disk's light it holds. The truth column `bar`.
+  bool bar = false;
+  double bar_length_px = 0, bar_q = 1, bar_angle = 0, bar_share = 0;
+  // Other sources in the cutout (none for companions and neighbours themselves). Their number
+  // is the truth column `neighbours`.
+  std::vector<Neighbour> neighbours;
 };
 
 // The survey model. Tables are built on construction (tens of milliseconds); then Draw() is
@@ -129,6 +158,11 @@ class SurveyModel {
   // A normal galaxy at a given redshift drawn from stream `stream` (for merger companions).
   GalaxyTruth DrawCompanion(uint64_t stream, double z) const;
 
+  // The galaxy that neighbour `n` of galaxy `host` is: drawn at n.z, scaled to n.mag_r (sizes
+  // follow the size-luminosity relation), seen through the host's Galactic dust, at the host's
+  // position angle origin (the render places it at n.dx, n.dy).
+  GalaxyTruth DrawNeighbour(const Neighbour& n, const GalaxyTruth& host) const;
+
   // Apparent AB magnitude offsets m_b - M_r of the young star-forming template at z (rings and
   // clumps), and rest-frame colours m_b - m_r of a blackbody star.
   std::array<double, kSdssBands> StarFormingOffsets(double z) const;
@@ -140,6 +174,7 @@ class SurveyModel {
  private:
   struct TypeTables;
   GalaxyTruth DrawNormal(uint64_t stream, int64_t index, double fixed_z) const;
+  void DrawNeighbours(int64_t index, GalaxyTruth* g) const;
 
   SynthOptions options_;
   FlatLcdm cosmology_;

@@ -43,6 +43,12 @@ absl::Status ValidateSynthOptions(const SynthOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("--spectral-scatter: ", o.spectral_scatter, " is outside [0, 3]"));
   }
+  if (!(o.bar_scale >= 0 && o.bar_scale <= 3)) {
+    return absl::InvalidArgumentError(absl::StrCat("--bars: ", o.bar_scale, " is outside [0, 3]"));
+  }
+  if (!(o.neighbour_scale >= 0 && o.neighbour_scale <= 10)) {
+    return absl::InvalidArgumentError(absl::StrCat("--neighbours: ", o.neighbour_scale, " is outside [0, 10]"));
+  }
   return absl::OkStatus();
 }
 
@@ -54,7 +60,9 @@ DatasetLayout SyntheticLayout(const SynthOptions& options) {
   for (const char* b : kSdssBandNames) layout.band_names.push_back(b);
   layout.extra_columns = {{"type", ColumnType::kUInt8},
                           {"is_anomaly", ColumnType::kUInt8},
-                          {"anomaly_kind", ColumnType::kUInt8}};
+                          {"anomaly_kind", ColumnType::kUInt8},
+                          {"bar", ColumnType::kUInt8},
+                          {"neighbours", ColumnType::kUInt8}};
   for (const char* m : kMagColumns) layout.extra_columns.push_back({m, ColumnType::kFloat32});
   layout.extra_columns.push_back({"abs_mag_r", ColumnType::kFloat32});
   layout.extra_columns.push_back({"bulge_fraction", ColumnType::kFloat32});
@@ -90,6 +98,8 @@ void SynthesizeBatch(const SurveyModel& model, int64_t start, int64_t n, int thr
       batch->extra["type"][r] = static_cast<double>(g.type);
       batch->extra["is_anomaly"][r] = g.anomaly != AnomalyKind::kNone ? 1 : 0;
       batch->extra["anomaly_kind"][r] = static_cast<double>(g.anomaly);
+      batch->extra["bar"][r] = g.bar ? 1 : 0;
+      batch->extra["neighbours"][r] = static_cast<double>(std::min<size_t>(g.neighbours.size(), 255));
       for (int b = 0; b < kSdssBands; ++b) {
         batch->extra[kMagColumns[b]][r] = static_cast<float>(g.mag[b]);
       }

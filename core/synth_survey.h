@@ -1,7 +1,8 @@
 // The synthetic survey end to end: galaxies drawn by core/synth_population.h, pixels by
 // core/synth_render.h, written in the native HDF5 layout with truth columns:
-//   specz_redshift (the true z), type, is_anomaly, anomaly_kind, mag_u..mag_z (dust-corrected
-//   total model magnitudes), abs_mag_r, bulge_fraction, half_light_radius (arcsec).
+//   specz_redshift (the true z), type, is_anomaly, anomaly_kind, bar (1: a barred disk),
+//   neighbours (other sources in the cutout), mag_u..mag_z (dust-corrected total model
+//   magnitudes of the galaxy alone), abs_mag_r, bulge_fraction, half_light_radius (arcsec).
 // Deterministic for a given seed and count, whatever the thread count.
 #ifndef GALAXY_CORE_SYNTH_SURVEY_H_
 #define GALAXY_CORE_SYNTH_SURVEY_H_

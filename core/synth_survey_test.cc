@@ -12,6 +12,7 @@
 #include "core/photometry.h"
 #include "core/photoz_baseline.h"
 #include "core/photoz_metrics.h"
+#include "core/synth_render.h"
 
 namespace galaxy {
 namespace {
@@ -156,6 +157,173 @@ TEST_F(SynthSurveyTest, IdsAreUnique) {
   EXPECT_EQ(static_cast<int64_t>(ids.size()), batch_->count);
 }
 
+TEST_F(SynthSurveyTest, BarsComeInDisksAtTheirShares) {
+  std::vector<int> barred(kGalaxyTypes, 0), all(kGalaxyTypes, 0);
+  for (int64_t i = 0; i < batch_->count; ++i) {
+    const GalaxyTruth g = model_->Draw(i);
+    ASSERT_EQ(batch_->extra["bar"][i], g.bar ? 1 : 0) << "galaxy " << i;
+    barred[static_cast<int>(g.type)] += g.bar;
+    all[static_cast<int>(g.type)] += 1;
+    if (g.bar) {
+      EXPECT_GT(g.bar_share, 0);
+      EXPECT_LT(g.bar_share, 0.5);
+      EXPECT_LT(g.bar_q, 0.5);
+    }
+  }
+  EXPECT_EQ(barred[static_cast<int>(GalaxyType::kElliptical)], 0);
+  EXPECT_EQ(barred[static_cast<int>(GalaxyType::kIrregular)], 0);
+  const double expected[] = {0, 0.25, 0.45, 0.35, 0};
+  for (int t = 1; t <= 3; ++t) {
+    ASSERT_GT(all[t], 300) << t;
+    EXPECT_NEAR(static_cast<double>(barred[t]) / all[t], expected[t], 0.06) << GalaxyTypeName(static_cast<GalaxyType>(t));
+  }
+  SynthOptions none = *options_;
+  none.bar_scale = 0;
+  const SurveyModel unbarred(none);
+  for (int i = 0; i < 500; ++i) ASSERT_FALSE(unbarred.Draw(i).bar) << i;
+}
+
+// Second moments of the positive part of `image` (size x size) about its centre: the axis ratio
+// (minor over major) and the major axis's angle, radians in [0, pi).
+std::pair<double, double> PositiveShape(const std::vector<float>& image, int size, double cx, double cy) {
+  double xx = 0, yy = 0, xy = 0;
+  for (int y = 0; y < size; ++y) {
+    for (int x = 0; x < size; ++x) {
+      const double w = std::max(0.0f, image[static_cast<size_t>(y * size + x)]);
+      const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+      xx += w * dx * dx, yy += w * dy * dy, xy += w * dx * dy;
+    }
+  }
+  const double mean = (xx + yy) / 2, diff = std::hypot((xx - yy) / 2, xy);
+  const double angle = std::fmod(0.5 * std::atan2(2 * xy, xx - yy) + M_PI, M_PI);
+  return {std::sqrt((mean - diff) / (mean + diff)), angle};
+}
+
+TEST_F(SynthSurveyTest, ABarIsAnElongatedShareOfTheDisksLight) {
+  // A face-on-ish barred galaxy, drawn with its bar and without: the same noise draws, so the
+  // difference is the bar less the light it took from the disk.
+  const int size = options_->image_size, pixels = size * size, band = kBandR;
+  int checked = 0;
+  for (int64_t i = 0; i < batch_->count && checked < 3; ++i) {
+    GalaxyTruth g = model_->Draw(i);
+    if (!g.bar || g.anomaly != AnomalyKind::kNone || g.disk_q < 0.8 || g.bar_share < 0.15 ||
+        g.bar_length_px < 4 || g.bulge_fraction_r > 0.4) {
+      continue;
+    }
+    g.neighbours.clear();
+    std::vector<float> with(5 * pixels), without(5 * pixels);
+    RenderGalaxy(*model_, g, i, with.data());
+    GalaxyTruth plain = g;
+    plain.bar = false;
+    RenderGalaxy(*model_, plain, i, without.data());
+    std::vector<float> bar(pixels);
+    double total = 0, moved = 0;
+    for (int p = 0; p < pixels; ++p) {
+      bar[p] = with[band * pixels + p] - without[band * pixels + p];
+      total += without[band * pixels + p];
+      moved += bar[p];
+    }
+    EXPECT_LT(std::abs(moved), 0.02 * total) << "galaxy " << i << ": the bar must move light, not add it";
+    const double cx = size / 2.0 + g.center_dx, cy = size / 2.0 + g.center_dy;
+    const auto [ratio, angle] = PositiveShape(bar, size, cx, cy);
+    EXPECT_LT(ratio, 0.6) << "galaxy " << i;
+    const double expected = std::fmod(g.position_angle +
+                                          std::atan2(g.disk_q * std::sin(g.bar_angle), std::cos(g.bar_angle)) + 2 * M_PI,
+                                      M_PI);
+    const double off = std::abs(angle - expected);
+    EXPECT_LT(std::min(off, M_PI - off), 0.35) << "galaxy " << i << ": bar at " << angle << ", drawn at " << expected;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}
+
+TEST_F(SynthSurveyTest, NeighboursComeAtTheirDensitiesMoreInDensePlacesAndAwayFromTheCentre) {
+  const double half = options_->image_size / 2.0;
+  double sources = 0;
+  double dense = 0, sparse = 0;
+  int n_dense = 0, n_sparse = 0;
+  for (int64_t i = 0; i < batch_->count; ++i) {
+    const GalaxyTruth g = model_->Draw(i);
+    ASSERT_EQ(batch_->extra["neighbours"][i], static_cast<double>(g.neighbours.size())) << "galaxy " << i;
+    sources += static_cast<double>(g.neighbours.size());
+    int physical = 0;
+    for (const Neighbour& n : g.neighbours) {
+      EXPECT_GE(std::hypot(n.dx, n.dy), 3.0 / kSdssPixelScale - 1e-9);
+      EXPECT_LE(std::max(std::abs(n.dx), std::abs(n.dy)), half);
+      EXPECT_GT(n.mag_r, 15.0);
+      if (!n.star && n.z == g.z) ++physical;
+    }
+    if (g.environment > 1) dense += physical, ++n_dense;
+    if (g.environment < -1) sparse += physical, ++n_sparse;
+  }
+  // 0.3 physical neighbours (times e^(0.6 environment)), 2.5 background galaxies and 0.6 stars
+  // per arcmin^2 over a 25.3" cutout: ~0.9 sources per cutout.
+  EXPECT_NEAR(sources / static_cast<double>(batch_->count), 0.9, 0.25);
+  ASSERT_GT(n_dense, 200);
+  ASSERT_GT(n_sparse, 200);
+  EXPECT_GT(dense / n_dense, 2 * sparse / n_sparse);
+}
+
+TEST_F(SynthSurveyTest, ANeighbourIsLightAtItsPlace) {
+  // A galaxy with a bright neighbouring galaxy well inside the cutout, drawn with it and alone.
+  const int size = options_->image_size, pixels = size * size, band = kBandR;
+  int checked = 0;
+  for (int64_t i = 0; i < batch_->count && checked < 3; ++i) {
+    GalaxyTruth g = model_->Draw(i);
+    const Neighbour* bright = nullptr;
+    for (const Neighbour& n : g.neighbours) {
+      if (!n.star && n.mag_r < 19.5 && std::max(std::abs(n.dx), std::abs(n.dy)) < size / 2.0 - 8) bright = &n;
+    }
+    if (bright == nullptr) continue;
+    std::vector<float> with(5 * pixels), alone(5 * pixels);
+    RenderGalaxy(*model_, g, i, with.data());
+    const double x = size / 2.0 + g.center_dx + bright->dx, y = size / 2.0 + g.center_dy + bright->dy;
+    const double expected = MagToNanomaggies(bright->mag_r + kSdssExtinction[band] * g.e_bv);
+    g.neighbours.clear();
+    RenderGalaxy(*model_, g, i, alone.data());
+    double added = 0;
+    for (int py = static_cast<int>(y) - 4; py <= static_cast<int>(y) + 4; ++py) {
+      for (int px = static_cast<int>(x) - 4; px <= static_cast<int>(x) + 4; ++px) {
+        const size_t p = static_cast<size_t>(band * pixels + py * size + px);
+        added += with[p] - alone[p];
+      }
+    }
+    // Most of a compact faint galaxy's light lands within 4 pixels (1.6") of its centre, and
+    // none of it is more than it has.
+    EXPECT_GT(added, 0.3 * expected) << "galaxy " << i;
+    EXPECT_LT(added, 1.1 * expected) << "galaxy " << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}
+
+TEST_F(SynthSurveyTest, BarsAndNeighboursDrawFromTheirOwnStreams) {
+  // Without bars and neighbours, a survey is the same galaxies, pixel for pixel, as the default
+  // survey's with its bars and neighbours taken out: adding them changed nothing else.
+  SynthOptions alone_options = *options_;
+  alone_options.bar_scale = 0;
+  alone_options.neighbour_scale = 0;
+  const SurveyModel alone(alone_options);
+  const int pixels = 5 * options_->image_size * options_->image_size;
+  int barred = 0, crowded = 0;
+  for (int64_t i = 0; i < 60; ++i) {
+    GalaxyTruth g = model_->Draw(i);
+    barred += g.bar;
+    crowded += !g.neighbours.empty();
+    g.bar = false;
+    g.neighbours.clear();
+    const GalaxyTruth a = alone.Draw(i);
+    ASSERT_EQ(a.z, g.z);
+    ASSERT_TRUE(a.neighbours.empty());
+    std::vector<float> mine(pixels), theirs(pixels);
+    RenderGalaxy(*model_, g, i, mine.data());
+    RenderGalaxy(alone, a, i, theirs.data());
+    ASSERT_EQ(mine, theirs) << "galaxy " << i;
+  }
+  EXPECT_GT(barred, 3);
+  EXPECT_GT(crowded, 10);
+}
+
 // sigma_MAD of kNN (k = 20) on the noise-free catalog colours (r magnitude and four colours) of
 // `count` galaxies of a survey with the given spectral scatter: first 80% train, rest test.
 double CatalogColourKnnSigmaMad(double spectral_scatter, int count) {
@@ -240,6 +408,12 @@ TEST(SynthOptionsTest, BadOptionsAreNamed) {
   o = SynthOptions();
   o.spectral_scatter = -1;
   EXPECT_NE(ValidateSynthOptions(o).message().find("--spectral-scatter"), std::string::npos);
+  o = SynthOptions();
+  o.bar_scale = -0.5;
+  EXPECT_NE(ValidateSynthOptions(o).message().find("--bars"), std::string::npos);
+  o = SynthOptions();
+  o.neighbour_scale = std::nan("");
+  EXPECT_NE(ValidateSynthOptions(o).message().find("--neighbours"), std::string::npos);
 }
 
 }  // namespace
