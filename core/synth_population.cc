@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <unordered_set>
 
 #include "core/random.h"
@@ -49,6 +50,20 @@ constexpr double kPhysicalNeighbours = 0.3;
 constexpr double kBackgroundGalaxiesPerArcmin2 = 2.5;
 constexpr double kStarsPerArcmin2 = 0.6;
 constexpr double kNeighbourFaintLimit = 22.5;
+// Each kind of draw has its own stream (synth_population.h); two kinds with one salt would draw
+// the same numbers (a neighbour's clumps once followed its placement that way).
+constexpr bool SaltsDistinct() {
+  constexpr uint64_t salts[] = {synth_stream::kGalaxy, synth_stream::kAnomalyKind, synth_stream::kBar,
+                                synth_stream::kNeighbourPlacement, synth_stream::kNeighbourPixels,
+                                synth_stream::kPixels};
+  for (size_t i = 0; i < std::size(salts); ++i) {
+    for (size_t j = i + 1; j < std::size(salts); ++j) {
+      if (salts[i] == salts[j]) return false;
+    }
+  }
+  return true;
+}
+static_assert(SaltsDistinct(), "two kinds of simulator draws share a random stream");
 constexpr double kMinNeighbourDistancePx = 3.0 / kSdssPixelScale;
 
 // A Poisson draw by multiplication of uniforms (the means here are a few at most).
@@ -259,7 +274,7 @@ SurveyModel::SurveyModel(const SynthOptions& options)
                                          std::clamp(options_.anomaly_fraction, 0.0, 1.0));
   if (anomalies > 0) {
     anomaly_of_.assign(static_cast<size_t>(options_.count), AnomalyKind::kNone);
-    Random rng(options_.seed, 0xA11011A1ull);
+    Random rng(options_.seed, synth_stream::kAnomalyChoiceItem);
     std::unordered_set<int64_t> chosen;
     for (int64_t j = options_.count - anomalies; j < options_.count; ++j) {
       int64_t pick = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(j) + 1));
@@ -271,7 +286,7 @@ SurveyModel::SurveyModel(const SynthOptions& options)
     std::vector<int64_t> sorted(chosen.begin(), chosen.end());
     std::sort(sorted.begin(), sorted.end());
     for (int64_t index : sorted) {
-      Random kind_rng(options_.seed ^ 0x5EEDull, static_cast<uint64_t>(index));
+      Random kind_rng(options_.seed ^ synth_stream::kAnomalyKind, static_cast<uint64_t>(index));
       anomaly_of_[static_cast<size_t>(index)] = static_cast<AnomalyKind>(1 + kind_rng.Below(4));
     }
   }
@@ -302,11 +317,11 @@ GalaxyTruth SurveyModel::Draw(int64_t index) const {
 }
 
 GalaxyTruth SurveyModel::DrawCompanion(uint64_t stream, double z) const {
-  return DrawNormal(stream ^ 0xC0A7ull << 40, -1, z);
+  return DrawNormal(stream ^ synth_stream::kCompanionItem, -1, z);
 }
 
 GalaxyTruth SurveyModel::DrawNormal(uint64_t stream, int64_t index, double fixed_z) const {
-  Random rng(options_.seed, stream);
+  Random rng(options_.seed ^ synth_stream::kGalaxy, stream);
   GalaxyTruth g;
   g.id = 1237600000000000000LL + static_cast<int64_t>(options_.seed % 1000000) * 10000000000LL +
          std::max<int64_t>(index, 0);
@@ -404,7 +419,7 @@ GalaxyTruth SurveyModel::DrawNormal(uint64_t stream, int64_t index, double fixed
   }
 
   // A stellar bar, from its own stream so that the draws above are those of an unbarred survey.
-  Random bar_rng(options_.seed ^ 0xBA7ull, stream);
+  Random bar_rng(options_.seed ^ synth_stream::kBar, stream);
   if (g.disk_flux[kBandR] > 0 && bar_rng.Uniform() < std::min(1.0, kBarShare[t] * options_.bar_scale)) {
     g.bar = true;
     g.bar_length_px = bar_rng.Uniform(0.6, 1.2) * g.disk_re_px;
@@ -417,7 +432,7 @@ GalaxyTruth SurveyModel::DrawNormal(uint64_t stream, int64_t index, double fixed
 
 void SurveyModel::DrawNeighbours(int64_t index, GalaxyTruth* g) const {
   if (options_.neighbour_scale <= 0) return;
-  Random rng(options_.seed ^ 0x4E16B0ull, static_cast<uint64_t>(index));
+  Random rng(options_.seed ^ synth_stream::kNeighbourPlacement, static_cast<uint64_t>(index));
   const double side_arcmin = options_.image_size * kSdssPixelScale / 60;
   const double area = side_arcmin * side_arcmin;
   const double area_64 = std::pow(64 * kSdssPixelScale / 60, 2);
@@ -469,7 +484,7 @@ void SurveyModel::DrawNeighbours(int64_t index, GalaxyTruth* g) const {
 }
 
 GalaxyTruth SurveyModel::DrawNeighbour(const Neighbour& n, const GalaxyTruth& host) const {
-  GalaxyTruth g = DrawNormal(n.stream ^ 0x4E16B0ull << 32, -1, n.z);
+  GalaxyTruth g = DrawNormal(n.stream ^ synth_stream::kNeighbourItem, -1, n.z);
   // Scaled to n.mag_r and seen through the host's Galactic dust rather than that of the position
   // it was drawn at.
   const double drawn_r = g.bulge_flux[kBandR] + g.disk_flux[kBandR];

@@ -53,6 +53,25 @@ enum class AnomalyKind : int {
 inline constexpr int kAnomalyKinds = 5;
 const char* AnomalyKindName(AnomalyKind kind);
 
+// The simulator's random streams. Each draw of a survey comes from `Random(seed ^ salt, item)`
+// with its own salt here (item: the galaxy's index, or a drawn stream), so that adding one kind
+// of draw leaves every other draw of the survey as it was, and no two kinds share numbers.
+// Changing a value changes the surveys of every seed.
+namespace synth_stream {
+inline constexpr uint64_t kGalaxy = 0;                          // a galaxy's truth (item: its stream)
+inline constexpr uint64_t kAnomalyKind = 0x5EEDull;             // the kind of a chosen anomaly
+inline constexpr uint64_t kBar = 0xBA7ull;                      // whether and how a disk is barred
+inline constexpr uint64_t kNeighbourPlacement = 0x4E16B0ull;    // the other sources in a cutout
+inline constexpr uint64_t kNeighbourPixels = 0x4E16B0D5ull;     // their rendering (clumps, arms)
+inline constexpr uint64_t kPixels = 0x9E3779B97F4A7C15ull;      // the galaxy's own rendering
+// The anomalies' choice: one stream of the seed itself, this item.
+inline constexpr uint64_t kAnomalyChoiceItem = 0xA11011A1ull;
+// Streams of galaxies drawn for another: a merger's companion, a neighbour (xor-ed into the
+// companion's host index or the neighbour's drawn stream).
+inline constexpr uint64_t kCompanionItem = 0xC0A7ull << 40;
+inline constexpr uint64_t kNeighbourItem = 0x4E16B0ull << 32;
+}  // namespace synth_stream
+
 struct SynthOptions {
   // Number of galaxies. Default 1000.
   int64_t count = 1000;

@@ -328,7 +328,7 @@ void RenderGalaxy(const SurveyModel& model, const GalaxyTruth& g, int64_t index,
   const size_t pixels = static_cast<size_t>(size) * size;
   const Stamp stamp(size);
   // A stream separate from the one that drew the truth.
-  Random rng(model.options().seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint64_t>(index));
+  Random rng(model.options().seed ^ synth_stream::kPixels, static_cast<uint64_t>(index));
   const double cx = stamp.center() + g.center_dx, cy = stamp.center() + g.center_dy;
 
   std::vector<Component> components;
@@ -383,7 +383,7 @@ void RenderGalaxy(const SurveyModel& model, const GalaxyTruth& g, int64_t index,
 
   // Other galaxies in the cutout, from their own stream (the galaxy's own draws stay as they are
   // without them).
-  Random neighbour_rng(model.options().seed ^ 0x4E16B0ull, static_cast<uint64_t>(index));
+  Random neighbour_rng(model.options().seed ^ synth_stream::kNeighbourPixels, static_cast<uint64_t>(index));
   for (const Neighbour& n : g.neighbours) {
     if (n.star) continue;
     // Drawn out to 8 half-light radii: what lies beyond is far below the sky noise of a galaxy
