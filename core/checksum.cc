@@ -3,11 +3,14 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 
 namespace galaxy {
 namespace {
@@ -37,6 +40,24 @@ absl::StatusOr<std::string> Sha256File(const std::string& path) {
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
   return Hex(digest, len);
+}
+
+absl::StatusOr<std::string> Sha256FileRemembered(const std::string& path) {
+  const std::optional<FileIdentity> id = IdentityOf(path);
+  if (!id) return Sha256File(path);  // its error names the problem
+  static std::mutex mu;
+  static auto* known = new std::map<FileIdentity, std::string>();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = known->find(*id);
+    if (it != known->end()) return it->second;
+  }
+  absl::StatusOr<std::string> sha = Sha256File(path);
+  if (sha.ok()) {
+    std::lock_guard<std::mutex> lock(mu);
+    (*known)[*id] = *sha;
+  }
+  return sha;
 }
 
 std::string Sha256(absl::string_view bytes) {

@@ -13,6 +13,11 @@ namespace galaxy {
 // Lower-case hex SHA-256 of a file's bytes, streamed. NOT_FOUND if it cannot be opened.
 absl::StatusOr<std::string> Sha256File(const std::string& path);
 
+// Sha256File, remembered for the life of the process while the file's identity (device, inode,
+// size, modification time) stays the same: a science run trains a dozen networks on one
+// dataset of several GB, and each checkpoint names the data's checksum.
+absl::StatusOr<std::string> Sha256FileRemembered(const std::string& path);
+
 // Lower-case hex SHA-256 of bytes.
 std::string Sha256(absl::string_view bytes);
 

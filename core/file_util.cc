@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -101,6 +102,18 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     return error;
   }
   return SyncDirectory(DirectoryOf(path));
+}
+
+std::optional<FileIdentity> IdentityOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  FileIdentity id;
+  id.device = static_cast<uint64_t>(st.st_dev);
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<int64_t>(st.st_size);
+  id.mtime_sec = static_cast<int64_t>(st.st_mtim.tv_sec);
+  id.mtime_nsec = static_cast<int64_t>(st.st_mtim.tv_nsec);
+  return id;
 }
 
 }  // namespace galaxy

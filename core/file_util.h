@@ -3,7 +3,10 @@
 #ifndef GALAXY_CORE_FILE_UTIL_H_
 #define GALAXY_CORE_FILE_UTIL_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -26,6 +29,19 @@ absl::Status SyncDirectory(const std::string& dir);
 
 // Writes `contents` to `path` durably through a temporary file.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+// What tells a file's current contents apart without reading them: device, inode, size and
+// modification time (as make and rsync judge). Equal identities: the same, unchanged file; a
+// file rewritten in place or replaced by a rename gets another.
+struct FileIdentity {
+  uint64_t device = 0, inode = 0;
+  int64_t size = 0, mtime_sec = 0, mtime_nsec = 0;
+  auto Tied() const { return std::tie(device, inode, size, mtime_sec, mtime_nsec); }
+  bool operator==(const FileIdentity& o) const { return Tied() == o.Tied(); }
+  bool operator<(const FileIdentity& o) const { return Tied() < o.Tied(); }
+};
+// nullopt when the file cannot be stat'ed.
+std::optional<FileIdentity> IdentityOf(const std::string& path);
 
 }  // namespace galaxy
 

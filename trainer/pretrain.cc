@@ -68,7 +68,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   RowSelection rows;
   rows.extra_columns = {"type"};  // for the representation monitor only, when present
   GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(options.data_path, rows));
-  GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256File(options.data_path));
+  GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256FileRemembered(options.data_path));
   const int64_t n = data.size();
   if (n < options.batch) {
     return absl::InvalidArgumentError(absl::StrCat(options.data_path, " has ", n,

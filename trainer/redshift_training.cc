@@ -181,7 +181,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   const int64_t validate_every = std::max<int64_t>(1, total / 20);
   const std::string out_model = options.out_dir + "/model.pt";
   std::filesystem::create_directories(options.out_dir);
-  GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256File(options.data_path));
+  GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256FileRemembered(options.data_path));
   net.metadata.data_path = options.data_path;
   net.metadata.data_checksum = checksum;
   net.metadata.seed = options.seed;
