@@ -14,6 +14,7 @@
 #include "core/synth_population.h"
 #include "core/synth_survey.h"
 #include "nlohmann/json.hpp"
+#include "trainer/dataset_cache.h"
 #include "trainer/experiment.h"
 #include "trainer/pretrain.h"
 #include "trainer/probe.h"
@@ -246,6 +247,8 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   std::filesystem::create_directories(o.out_dir);
   const absl::Time start = absl::Now();
   GALAXY_ASSIGN_OR_RETURN(const std::string data, EnsureSurvey(o));
+  // Every stage of every seed loads this survey: read it once.
+  const ScopedDatasetCache cache;
   std::vector<SeedRun> runs;
   for (int s = 0; s < o.seeds; ++s) {
     if (o.only_seed >= 0 && s != o.only_seed) continue;

@@ -250,6 +250,72 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "batch")) << refused.status();
 }
 
+void ExpectSameData(const TrainingData& a, const TrainingData& b) {
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_TRUE(torch::equal(a.images, b.images));
+  EXPECT_TRUE(torch::equal(a.e_bv, b.e_bv));
+  EXPECT_TRUE(a.redshift.isnan().equal(b.redshift.isnan()));
+  EXPECT_TRUE(torch::equal(a.redshift.nan_to_num(-1), b.redshift.nan_to_num(-1)));
+  ASSERT_EQ(a.extra.size(), b.extra.size());
+  for (const auto& [name, column] : a.extra) EXPECT_TRUE(torch::equal(column, b.extra.at(name))) << name;
+}
+
+TEST(DatasetCacheTest, ServesTheSameRowsFromMemoryAndNoticesARewrittenFile) {
+  testutil::ScopedTempDir dir;
+  const std::string data = Synth(dir, 300, 5);
+  SplitFractions fractions;
+  RowSelection val = LabelledPart(SplitPart::kValidation, fractions, 0);
+  val.extra_columns = {"type", "no_such_column"};
+  RowSelection few = LabelledPart(SplitPart::kTrain, fractions, 0);
+  few.label_fraction = 0.2;
+  RowSelection all;
+  // The reference: straight from the file.
+  const TrainingData val_file = LoadTrainingData(data, val).value();
+  const TrainingData few_file = LoadTrainingData(data, few).value();
+  const TrainingData all_file = LoadTrainingData(data, all).value();
+  ASSERT_GT(val_file.size(), 10);
+  ASSERT_LT(few_file.size(), all_file.size());
+  EXPECT_EQ(val_file.extra.count("type"), 1u);
+
+  const int64_t hits = ScopedDatasetCache::Hits();
+  {
+    const ScopedDatasetCache cache;
+    ExpectSameData(LoadTrainingData(data, val).value(), val_file);  // fills the cache
+    EXPECT_EQ(ScopedDatasetCache::Hits(), hits);
+    ExpectSameData(LoadTrainingData(data, few).value(), few_file);
+    ExpectSameData(LoadTrainingData(data, all).value(), all_file);
+    ExpectSameData(LoadTrainingData(data, val).value(), val_file);
+    EXPECT_EQ(ScopedDatasetCache::Hits(), hits + 3);
+    // What a load returns is its own: changing it leaves the cache as it was.
+    TrainingData scratch = LoadTrainingData(data, all).value();
+    scratch.images.mul_(0);
+    ExpectSameData(LoadTrainingData(data, all).value(), all_file);
+    // The same bad selections as without the cache.
+    RowSelection none = few;
+    none.label_fraction = 1e-9;
+    const absl::StatusOr<TrainingData> empty = LoadTrainingData(data, none);
+    EXPECT_EQ(empty.status().code(), absl::StatusCode::kFailedPrecondition) << empty.status();
+    const absl::StatusOr<TrainingData> big = LoadTrainingData(data, all, /*max_bytes=*/1000);
+    EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted) << big.status();
+
+    // Another survey written over the file: the cache notices and reads the new one.
+    const std::string other = dir.File("other.h5");
+    SynthOptions o;
+    o.count = 200;
+    o.seed = 6;
+    ASSERT_TRUE(WriteSyntheticSurvey(o, other, 0).ok());
+    fs::rename(other, data);
+    const int64_t before = ScopedDatasetCache::Hits();
+    const TrainingData rewritten = LoadTrainingData(data, all).value();
+    EXPECT_EQ(rewritten.size(), 200);
+    EXPECT_EQ(ScopedDatasetCache::Hits(), before);
+  }
+  // Without a live cache every load reads the file again.
+  const int64_t after = ScopedDatasetCache::Hits();
+  EXPECT_EQ(LoadTrainingData(data, all).value().size(), 200);
+  EXPECT_EQ(ScopedDatasetCache::Hits(), after);
+}
+
 TEST(PendingLossesTest, ReadsBackInStepOrderAndStopsAtTheFirstNonFiniteLoss) {
   PendingLosses pending;
   std::vector<double> values = {0.5};

@@ -2,11 +2,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <optional>
 
 #include "absl/strings/str_format.h"
+#include "core/file_util.h"
 #include "core/hdf5_dataset.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 
@@ -43,19 +49,15 @@ torch::Tensor EpochOrder::Batch(int64_t step, int64_t batch) {
   return torch::from_blob(perm_.data() + offset, {batch}, torch::kInt64).clone();
 }
 
-absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
-                                              const RowSelection& selection, int64_t max_bytes) {
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(path));
-  const DatasetLayout& layout = reader->layout();
-  if (max_bytes <= 0) {
-    max_bytes = static_cast<int64_t>(0.6 * static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
-                                     static_cast<double>(sysconf(_SC_PAGESIZE)));
-  }
-  // Choose the rows from the catalog columns first (cheap), then read their images.
-  GalaxyBatch catalog;
-  GALAXY_RETURN_IF_ERROR(reader->Read(0, reader->count(), &catalog, /*images=*/false));
+namespace {
+
+// The rows of `catalog` (a whole file's columns) that `selection` keeps; FAILED_PRECONDITION
+// when none, RESOURCE_EXHAUSTED when their images would take more than `max_bytes`.
+absl::StatusOr<std::vector<int64_t>> ChooseRows(const std::string& path, const DatasetLayout& layout,
+                                                const GalaxyBatch& catalog, const RowSelection& selection,
+                                                int64_t max_bytes) {
   std::vector<int64_t> rows;
-  for (int64_t i = 0; i < reader->count(); ++i) {
+  for (int64_t i = 0; i < catalog.count; ++i) {
     const int64_t id = catalog.ids[static_cast<size_t>(i)];
     if (selection.use_split && SplitOf(id, selection.split_seed, selection.fractions) != selection.part) continue;
     const float z = catalog.redshift[static_cast<size_t>(i)];
@@ -76,38 +78,150 @@ absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
         "train on a part (galaxy-data split) or on a machine with more memory",
         path, rows.size(), bytes / 1073741824.0, max_bytes / 1073741824.0));
   }
+  return rows;
+}
+
+// The selected rows' catalog columns; images allocated, not filled.
+TrainingData Columns(const std::string& path, const DatasetLayout& layout, const GalaxyBatch& catalog,
+                     const std::vector<int64_t>& rows, const RowSelection& selection) {
   TrainingData data;
   data.path = path;
   data.layout = layout;
   const int64_t n = static_cast<int64_t>(rows.size());
-  data.images = torch::empty({n, layout.bands, layout.height, layout.width}, torch::kFloat32);
   data.e_bv = torch::empty({n}, torch::kFloat32);
   data.redshift = torch::empty({n}, torch::kFloat32);
-  for (const std::string& name : selection.extra_columns) {
-    if (catalog.extra.count(name)) data.extra[name] = torch::empty({n}, torch::kFloat64);
-  }
-  // Read contiguous runs of selected rows in chunks.
-  GalaxyBatch batch;
-  const int64_t ppi = layout.pixels_per_image();
-  float* out = data.images.data_ptr<float>();
   float* ebv = data.e_bv.data_ptr<float>();
   float* z = data.redshift.data_ptr<float>();
+  data.ids.reserve(rows.size());
+  for (int64_t k = 0; k < n; ++k) {
+    const size_t r = static_cast<size_t>(rows[static_cast<size_t>(k)]);
+    ebv[k] = catalog.e_bv[r];
+    z[k] = catalog.redshift[r];
+    data.ids.push_back(catalog.ids[r]);
+  }
+  for (const std::string& name : selection.extra_columns) {
+    auto column = catalog.extra.find(name);
+    if (column == catalog.extra.end()) continue;
+    torch::Tensor t = torch::empty({n}, torch::kFloat64);
+    double* v = t.data_ptr<double>();
+    for (int64_t k = 0; k < n; ++k) v[k] = column->second[static_cast<size_t>(rows[static_cast<size_t>(k)])];
+    data.extra[name] = t;
+  }
+  return data;
+}
+
+// The selected rows read from the file, contiguous runs of rows at a time.
+absl::StatusOr<TrainingData> LoadFromReader(DatasetReader& reader, const std::string& path, const GalaxyBatch& catalog,
+                                            const RowSelection& selection, int64_t max_bytes) {
+  const DatasetLayout& layout = reader.layout();
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<int64_t> rows, ChooseRows(path, layout, catalog, selection, max_bytes));
+  TrainingData data = Columns(path, layout, catalog, rows, selection);
+  const int64_t n = static_cast<int64_t>(rows.size()), ppi = layout.pixels_per_image();
+  data.images = torch::empty({n, layout.bands, layout.height, layout.width}, torch::kFloat32);
+  float* out = data.images.data_ptr<float>();
+  GalaxyBatch batch;
   for (int64_t k = 0; k < n;) {
     int64_t run = 1;
     while (k + run < n && rows[k + run] == rows[k] + run && run < 1024) ++run;
-    GALAXY_RETURN_IF_ERROR(reader->Read(rows[k], run, &batch));
+    GALAXY_RETURN_IF_ERROR(reader.Read(rows[k], run, &batch));
     std::copy(batch.images.begin(), batch.images.end(), out + k * ppi);
-    for (int64_t j = 0; j < run; ++j) {
-      ebv[k + j] = batch.e_bv[static_cast<size_t>(j)];
-      z[k + j] = batch.redshift[static_cast<size_t>(j)];
-      data.ids.push_back(batch.ids[static_cast<size_t>(j)]);
-      for (auto& [name, tensor] : data.extra) {
-        tensor.data_ptr<double>()[k + j] = batch.extra[name][static_cast<size_t>(j)];
-      }
-    }
     k += run;
   }
   return data;
+}
+
+
+// The dataset held by a live ScopedDatasetCache: a whole file's catalog and images.
+struct CachedDataset {
+  FileIdentity identity;
+  DatasetLayout layout;
+  GalaxyBatch catalog;    // every row, without images
+  torch::Tensor images;   // every row
+};
+
+std::mutex cache_mu;
+int cache_scopes = 0;
+int64_t cache_hits = 0;
+std::unique_ptr<CachedDataset> cached;
+
+// Reads rows [0, count) of the images into `out` (count x pixels floats), in runs of 1024,
+// with progress for large files.
+absl::Status ReadAllImages(DatasetReader& reader, float* out) {
+  const int64_t count = reader.count(), ppi = reader.layout().pixels_per_image();
+  Progress progress("reading images", "galaxies", count);
+  GalaxyBatch batch;
+  for (int64_t start = 0; start < count; start += 1024) {
+    const int64_t n = std::min<int64_t>(1024, count - start);
+    GALAXY_RETURN_IF_ERROR(reader.Read(start, n, &batch));
+    std::copy(batch.images.begin(), batch.images.end(), out + start * ppi);
+    progress.Update(start + n);
+  }
+  progress.Finish(count);
+  return absl::OkStatus();
+}
+
+// The selected rows from a cached whole file.
+absl::StatusOr<TrainingData> SelectFromCache(const CachedDataset& whole, const std::string& path,
+                                             const RowSelection& selection, int64_t max_bytes) {
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<int64_t> rows,
+                          ChooseRows(path, whole.layout, whole.catalog, selection, max_bytes));
+  TrainingData data = Columns(path, whole.layout, whole.catalog, rows, selection);
+  data.images = whole.images.index_select(0, torch::tensor(rows, torch::kInt64));
+  return data;
+}
+
+}  // namespace
+
+ScopedDatasetCache::ScopedDatasetCache() {
+  std::lock_guard<std::mutex> lock(cache_mu);
+  ++cache_scopes;
+}
+
+ScopedDatasetCache::~ScopedDatasetCache() {
+  std::lock_guard<std::mutex> lock(cache_mu);
+  if (--cache_scopes == 0) cached.reset();
+}
+
+int64_t ScopedDatasetCache::Hits() {
+  std::lock_guard<std::mutex> lock(cache_mu);
+  return cache_hits;
+}
+
+absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
+                                              const RowSelection& selection, int64_t max_bytes) {
+  if (max_bytes <= 0) {
+    max_bytes = static_cast<int64_t>(0.6 * static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                                     static_cast<double>(sysconf(_SC_PAGESIZE)));
+  }
+  // Served from a live cache when it holds this file unchanged; filled with the whole file first
+  // when a cache is live, holds another file (or none) and the whole file fits in memory.
+  std::unique_lock<std::mutex> lock(cache_mu);
+  const std::optional<FileIdentity> identity = cache_scopes > 0 ? IdentityOf(path) : std::nullopt;
+  if (!identity || !cached || !(cached->identity == *identity)) {
+    if (!identity) lock.unlock();
+    GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(path));
+    auto whole = std::make_unique<CachedDataset>();
+    whole->layout = reader->layout();
+    // Choose the rows from the catalog columns first (cheap), then read their images.
+    GALAXY_RETURN_IF_ERROR(reader->Read(0, reader->count(), &whole->catalog, /*images=*/false));
+    const int64_t file_bytes = reader->count() * whole->layout.pixels_per_image() * 4;
+    if (identity && file_bytes <= max_bytes / 2) {
+      log::Info(absl::StrFormat("reading all %d images into memory (%.1f GiB) for the stages that follow",
+                                reader->count(), file_bytes / 1073741824.0), {{"path", path}});
+      whole->identity = *identity;
+      whole->images = torch::empty({reader->count(), whole->layout.bands, whole->layout.height, whole->layout.width},
+                                   torch::kFloat32);
+      cached.reset();  // the previous file's memory first
+      GALAXY_RETURN_IF_ERROR(ReadAllImages(*reader, whole->images.data_ptr<float>()));
+      cached = std::move(whole);
+    } else {
+      if (lock.owns_lock()) lock.unlock();
+      return LoadFromReader(*reader, path, whole->catalog, selection, max_bytes);
+    }
+  } else {
+    ++cache_hits;
+  }
+  return SelectFromCache(*cached, path, selection, max_bytes);
 }
 
 bool MoveToDeviceIfItFits(TrainingData* data, const torch::Device& device) {

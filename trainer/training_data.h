@@ -12,6 +12,7 @@
 #include "core/dataset_split.h"
 #include "core/galaxy_batch.h"
 #include "core/model/augment.h"
+#include "trainer/dataset_cache.h"
 
 namespace galaxy {
 
@@ -45,7 +46,7 @@ struct TrainingData {
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
 };
 
-// Loads the selected rows. RESOURCE_EXHAUSTED when they would take more than `max_bytes` of
+// Loads the selected rows (from memory under a ScopedDatasetCache). RESOURCE_EXHAUSTED when they would take more than `max_bytes` of
 // memory (the message gives the size and what to do); FAILED_PRECONDITION when no row is
 // selected. Errors of the reader (file, key) pass through.
 absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
