@@ -142,7 +142,7 @@ torch::Tensor RidgeFitAndPredict(const torch::Tensor& train_x, const torch::Tens
   const int64_t n = x.size(0), d = x.size(1);
   const torch::Tensor gram = xc.t().mm(xc) + penalty * static_cast<double>(n) * torch::eye(d, torch::kFloat64) +
                              1e-9 * torch::eye(d, torch::kFloat64);
-  const torch::Tensor w = torch::linalg::solve(gram, xc.t().mv(y - y_mean).unsqueeze(1), /*left=*/true).squeeze(1);
+  const torch::Tensor w = at::linalg_solve(gram, xc.t().mv(y - y_mean).unsqueeze(1)).squeeze(1);
   return (test_x.to(torch::kFloat64) - x_mean).mv(w) + y_mean;
 }
 
