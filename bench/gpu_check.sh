@@ -9,7 +9,8 @@
 # phases after GPU_CHECK_DEADLINE seconds (default 540) are skipped, so what was measured comes
 # back. The CPU suite is left to CI.
 #
-# Prepare here first: ../shared/device/fetch-debs.sh wcslib-dev libwcs7
+# Prepare here first: ../shared/device/fetch-debs.sh with the packages docs/DEVELOPING.md lists
+# ("GPU machine").
 # Then run there from the repository root, with .device carried.
 # A dry run of the flow on a CPU machine with an existing build:
 #   GPU_CHECK_BUILD=build GPU_CHECK_SKIP_SETUP=1 GPU_CHECK_SKIP_BUILD=1 GPU_CHECK_DEVICE=cpu bench/gpu_check.sh

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The science report on the GPU machine (docs/DEVELOPING.md, "GPU machine"): ResNet50 on a
+# simulated survey of 100,000 galaxies through the one command `galaxy-bench science`, within
+# one call of the device budget. It builds against the machine's CUDA LibTorch, runs the science
+# with a deadline, then the CUDA and in-process trainer tests with whatever time is left, and
+# writes to $OUT (or bench/results/gpu_science):
+#   science.tar.gz   report.md, results.json, the plots and every stage's JSON (no checkpoints)
+#   summary.txt      the report's tables and checks, and the phases' times
+#   logs.tar.gz      build, science and test logs
+#
+# The sizes (environment, defaults in brackets): SCIENCE_GALAXIES [100000], SCIENCE_SEEDS [1],
+# SCIENCE_ARCH [resnet50], SCIENCE_STEM [torchvision], SCIENCE_SIZES (the steps, batches and
+# fractions as `galaxy-bench science` flags, replacing the defaults below), GPU_SCIENCE_CALL [the
+# seconds the whole call may take, 585]: the science gets what the build leaves of it (less 30 s
+# to pack the results), the tests what the science leaves.
+#
+# Prepare here: the device kit's fetch-debs.sh with the packages docs/DEVELOPING.md lists (fills
+# .device/), then run there from the repository root with .device carried.
+# A dry run of the flow on a CPU machine with an existing build:
+#   GPU_SCIENCE_BUILD=build GPU_SCIENCE_SKIP_SETUP=1 GPU_SCIENCE_SKIP_BUILD=1 GPU_SCIENCE_DEVICE=cpu \
+#   SCIENCE_GALAXIES=600 SCIENCE_ARCH=tiny SCIENCE_SIZES="--pretrain-steps 10 --pretrain-batch 32 --queue 256 \
+#   --finetune-steps 10 --finetune-batch 32 --scratch-steps 10 --quality-galaxies 600" bench/gpu_science.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-bench/results/gpu_science}
+mkdir -p "$out"
+t0=$(date +%s)
+device=${GPU_SCIENCE_DEVICE:-cuda}
+build=${GPU_SCIENCE_BUILD:-/tmp/galaxy-gpu-build}
+work=${GPU_SCIENCE_WORK:-/tmp/galaxy-gpu-science}
+call=${GPU_SCIENCE_CALL:-585}
+left() { echo $(( call - ($(date +%s) - t0) )); }
+log() { printf '[gpu_science +%ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" | tee -a "$out/phases.txt"; }
+
+if [[ -z "${GPU_SCIENCE_SKIP_SETUP:-}" ]]; then
+  log "setting up carried Debian packages"
+  # shellcheck disable=SC1091
+  source .device/setup.sh >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
+  tail -2 "$out/setup.log" | tee -a "$out/phases.txt"
+  # PLplot's drivers and fonts where the carried packages were unpacked.
+  export PLPLOT_DRIVER_DIR=/opt/deb/usr/lib/x86_64-linux-gnu/plplot5.15.0/drivers PLPLOT_LIB=/opt/deb/usr/share/plplot5.15.0
+fi
+
+if [[ -z "${GPU_SCIENCE_SKIP_BUILD:-}" ]]; then
+  log "configuring and building ($(nproc) jobs)"
+  generator=()
+  keep_going=(-k)
+  if command -v ninja >/dev/null; then generator=(-G Ninja); keep_going=(-k 0); fi
+  if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$GALAXY_PREFIX" \
+       -DTORCH_CUDA_ARCH_LIST=9.0 >"$out/configure.log" 2>&1; then
+    tail -40 "$out/configure.log"; exit 1
+  fi
+  grep -E "galaxy-search|FAISS GPU" "$out/configure.log"
+  # The tests build beside the programs (16 cores: they cost little wall time); keep going past a
+  # target that fails so that the others still run.
+  cmake --build "$build" -j "$(nproc)" --target galaxy-bench galaxy-train cuda_test trainer_test -- "${keep_going[@]}" \
+    >"$out/build.log" 2>&1
+  grep -E "error|Error" "$out/build.log" | head -30
+  log "built"
+fi
+bench="$build/bin/galaxy-bench"
+train="$build/bin/galaxy-train"
+[[ -x "$train" ]] && timeout 60 "$train" devices 2>&1 | tee "$out/devices.txt"
+
+science_rc=-1
+if [[ -x "$bench" ]]; then
+  mkdir -p "$work"
+  args=(--out "$work/science" --galaxies "${SCIENCE_GALAXIES:-100000}" --seeds "${SCIENCE_SEEDS:-1}"
+        --arch "${SCIENCE_ARCH:-resnet50}" --stem "${SCIENCE_STEM:-torchvision}" --device "$device")
+  # ResNet50 at batch 256 (the queue 32 batches, as the CPU defaults' 4,096 of 128); the
+  # redshift trainings and the probe's network from scratch at 400 steps of 256 (1.3 epochs of
+  # the full label set). Measured on an H200 (docs/SCIENCE.md): cold build ~70 s, survey 12 s,
+  # 1,500 steps 90 s, ~30 s per redshift training: about what fits the deadline.
+  # shellcheck disable=SC2206
+  sizes=(${SCIENCE_SIZES:---pretrain-steps 1500 --pretrain-batch 256 --queue 8192 --finetune-steps 400 --finetune-batch 256 --scratch-steps 400 --probe-fractions 0.01,0.05,1})
+  deadline=$(( $(left) - 30 ))
+  log "galaxy-bench science ${args[*]} ${sizes[*]} (deadline ${deadline} s)"
+  timeout "$deadline" "$bench" science "${args[@]}" "${sizes[@]}" >"$out/science.log" 2>&1
+  science_rc=$?
+  log "science rc=$science_rc"
+  grep -E "science:|img/s|best validation|error|Error" "$out/science.log" | tail -40
+elif [[ -x "$train" && -x "$build/bin/galaxy-data" ]]; then
+  # galaxy-bench links the server and indexer too; if it did not build here, the same stages
+  # through galaxy-train (no combined report; each stage writes its own).
+  log "galaxy-bench did not build: the stages through galaxy-train"
+  s="$work/science"
+  mkdir -p "$s/seed_0"
+  {
+    "$build/bin/galaxy-data" synth --out "$s/survey.h5" --count "${SCIENCE_GALAXIES:-100000}" --seed 1 &&
+    "$train" pretrain --data "$s/survey.h5" --out "$s/seed_0/pretrain" --arch "${SCIENCE_ARCH:-resnet50}" \
+      --stem "${SCIENCE_STEM:-torchvision}" --steps 1500 --batch 256 --queue 8192 --momentum 0.99 --monitor-every 500 \
+      --device "$device" --seed 0 &&
+    "$train" experiment label-efficiency --data "$s/survey.h5" --out "$s/seed_0/label_efficiency" \
+      --pretrained "$s/seed_0/pretrain/model.pt" --fractions 0.01,0.04,0.05,0.2,1 --steps 400 --batch 256 --device "$device" --seed 0 &&
+    "$train" probe --model "$s/seed_0/pretrain/model.pt" --data "$s/survey.h5" --label type --fractions 0.01,0.05,1 \
+      --scratch-steps 400 --scratch-batch 256 --device "$device" --seed 0 --json "$s/seed_0/probe.json" &&
+    "$train" quality --model "$s/seed_0/pretrain/model.pt" --data "$s/survey.h5" --max-galaxies 50000 \
+      --device "$device" --json "$s/seed_0/quality.json"
+  } >"$out/science.log" 2>&1 &
+  # The call's time limit would otherwise end the packing below too.
+  stages=$!
+  (sleep $(( $(left) - 30 )); pkill -P $stages) &
+  watchdog=$!
+  wait $stages
+  science_rc=$?
+  kill $watchdog 2>/dev/null
+  log "stages rc=$science_rc"
+  grep -E "img/s|best validation|probe:|error|Error" "$out/science.log" | tail -40
+else
+  log "neither galaxy-bench nor galaxy-train built: no science run"
+fi
+
+# What the science wrote (checkpoints and the survey stay behind).
+if [[ -d "$work/science" ]]; then
+  (cd "$work/science" && find . \( -name '*.json' -o -name '*.md' -o -name '*.png' -o -name '*.log' -o -name '*.csv' \) \
+     -print0 | tar czf - --null -T -) >"$out/science.tar.gz"
+  if [[ -f "$work/science/report.md" ]]; then
+    cp "$work/science/report.md" "$out/report.md"
+  fi
+fi
+
+# The tests, with the time left in the call (the caller's timeout ends them otherwise).
+test_rc=()
+run_test() {
+  local name=$1 binary=$2 filter=$3 limit=$4
+  [[ -x "$binary" ]] || { log "$name: not built"; test_rc+=("$name=unbuilt"); return; }
+  local most=$(( $(left) - 10 ))
+  (( most < limit )) && limit=$most
+  (( limit >= 20 )) || { log "$name: skipped (no time left)"; test_rc+=("$name=skipped"); return; }
+  log "$name (at most $limit s)"
+  timeout "$limit" "$binary" --gtest_filter="$filter" >"$out/$name.log" 2>&1
+  local rc=$?
+  test_rc+=("$name=$rc")
+  grep -E "^\[  (PASSED|FAILED) |FAILED \]|signal|Failure" "$out/$name.log" | head -20
+  grep -A30 "got signal" "$out/$name.log" | head -40
+}
+if [[ "$device" == cuda ]]; then
+  run_test cuda_tests "$build/tests/cuda_test" '*' 90
+  run_test trainer_cuda_tests "$build/tests/trainer_test" 'TrainerCudaTest.*:TrainerFailureTest.*:PretrainOptionsTest.*' 120
+fi
+log "science rc=$science_rc, tests: ${test_rc[*]:-none}"
+
+{
+  cat "$out/phases.txt"
+  [[ -f "$out/report.md" ]] && cat "$out/report.md"
+} >"$out/summary.txt"
+rm -f "$out/phases.txt"
+(cd "$out" && tar czf logs.tar.gz --exclude=logs.tar.gz --exclude=science.tar.gz --exclude=summary.txt ./*.log ./*.txt 2>/dev/null \
+  && find . -maxdepth 1 -type f -name '*.log' -delete && rm -f devices.txt)
+exit $(( science_rc != 0 ))
