@@ -28,27 +28,16 @@ time_left() { (( $(date +%s) - t0 < deadline )); }
 # A phase's time limit: its own, or what is left before the deadline plus 30 s, if less.
 limit() { local left=$(( deadline + 30 - ($(date +%s) - t0) )); echo $(( $1 < left ? $1 : left )); }
 
+# shellcheck source=bench/gpu_build.sh
+source bench/gpu_build.sh
 if [[ -z "${GPU_CHECK_SKIP_SETUP:-}" ]]; then
   log "setting up carried Debian packages"
-  # shellcheck disable=SC1091
-  source .device/setup.sh >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
-  tail -2 "$out/setup.log"
+  gpu_setup "$out" || exit 1
 fi
 
 if [[ -z "${GPU_CHECK_SKIP_BUILD:-}" ]]; then
   log "configuring and building what the checks need ($jobs jobs)"
-  generator=()
-  keep_going=(-k)
-  if command -v ninja >/dev/null; then generator=(-G Ninja); keep_going=(-k 0); fi
-  if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$GALAXY_PREFIX" \
-       -DTORCH_CUDA_ARCH_LIST=9.0 >"$out/configure.log" 2>&1; then
-    tail -40 "$out/configure.log"; exit 1
-  fi
-  grep -E "galaxy-search|FAISS GPU|OpenMP" "$out/configure.log"
-  # Keep going past a target that fails, so that the others still get measured.
-  cmake --build "$build" -j "$jobs" --target galaxy-train galaxy-data cuda_test model_test trainer_test -- "${keep_going[@]}" \
-    >"$out/build.log" 2>&1
-  grep -E "error|Error" "$out/build.log" | head -30
+  gpu_build "$build" "$out" galaxy-train galaxy-data cuda_test model_test trainer_test || exit 1
   log "built"
 fi
 train="$build/bin/galaxy-train"

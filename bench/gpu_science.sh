@@ -32,30 +32,17 @@ call=${GPU_SCIENCE_CALL:-585}
 left() { echo $(( call - ($(date +%s) - t0) )); }
 log() { printf '[gpu_science +%ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" | tee -a "$out/phases.txt"; }
 
+# shellcheck source=bench/gpu_build.sh
+source bench/gpu_build.sh
 if [[ -z "${GPU_SCIENCE_SKIP_SETUP:-}" ]]; then
   log "setting up carried Debian packages"
-  # shellcheck disable=SC1091
-  source .device/setup.sh >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
-  tail -2 "$out/setup.log" | tee -a "$out/phases.txt"
-  # PLplot's drivers and fonts where the carried packages were unpacked.
-  export PLPLOT_DRIVER_DIR=/opt/deb/usr/lib/x86_64-linux-gnu/plplot5.15.0/drivers PLPLOT_LIB=/opt/deb/usr/share/plplot5.15.0
+  gpu_setup "$out" || exit 1  # not in a pipeline: its exports must reach this shell
+  tail -2 "$out/setup.log" >>"$out/phases.txt"
 fi
-
 if [[ -z "${GPU_SCIENCE_SKIP_BUILD:-}" ]]; then
   log "configuring and building ($(nproc) jobs)"
-  generator=()
-  keep_going=(-k)
-  if command -v ninja >/dev/null; then generator=(-G Ninja); keep_going=(-k 0); fi
-  if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$GALAXY_PREFIX" \
-       -DTORCH_CUDA_ARCH_LIST=9.0 >"$out/configure.log" 2>&1; then
-    tail -40 "$out/configure.log"; exit 1
-  fi
-  grep -E "galaxy-search|FAISS GPU" "$out/configure.log"
-  # The tests build beside the programs (16 cores: they cost little wall time); keep going past a
-  # target that fails so that the others still run.
-  cmake --build "$build" -j "$(nproc)" --target galaxy-bench galaxy-train cuda_test trainer_test -- "${keep_going[@]}" \
-    >"$out/build.log" 2>&1
-  grep -E "error|Error" "$out/build.log" | head -30
+  # The tests build beside the programs (16 cores: they cost little wall time).
+  gpu_build "$build" "$out" galaxy-bench galaxy-train galaxy-data cuda_test trainer_test || exit 1
   log "built"
 fi
 bench="$build/bin/galaxy-bench"
