@@ -8,11 +8,12 @@
 #   summary.txt      the report's tables and checks, and the phases' times
 #   logs.tar.gz      build, science and test logs
 #
-# The sizes (environment, defaults in brackets): SCIENCE_GALAXIES [100000], SCIENCE_SEEDS [1],
-# SCIENCE_ARCH [resnet50], SCIENCE_STEM [torchvision], SCIENCE_SIZES (the steps, batches and
-# fractions as `galaxy-bench science` flags, replacing the defaults below), GPU_SCIENCE_CALL [the
-# seconds the whole call may take, 585]: the science gets what the build leaves of it (less 30 s
-# to pack the results), the tests what the science leaves.
+# The sizes (environment, defaults in brackets): GPU_SCIENCE_PREFLIGHT (short pretrainings
+# first, below), SCIENCE_GALAXIES [100000], SCIENCE_SEEDS [1], SCIENCE_ARCH [resnet50],
+# SCIENCE_STEM [torchvision], SCIENCE_SIZES (the steps, batches and fractions as `galaxy-bench
+# science` flags, replacing the defaults below), GPU_SCIENCE_CALL [the seconds the whole call
+# may take, 585]: the science gets what the build and preflight leave of it (less 30 s to pack
+# the results), the tests what the science leaves.
 #
 # Prepare here: the device kit's fetch-debs.sh with the packages docs/DEVELOPING.md lists (fills
 # .device/), then run there from the repository root with .device carried.
@@ -48,6 +49,29 @@ fi
 bench="$build/bin/galaxy-bench"
 train="$build/bin/galaxy-train"
 [[ -x "$train" ]] && timeout 60 "$train" devices 2>&1 | tee "$out/devices.txt"
+
+# Preflight: short pretrainings on a 50,000-galaxy survey whose monitor curves on the CPU are in
+# docs/SCIENCE.md ("The first ResNet50 run on a GPU"), to tell a problem of the GPU path (bf16
+# autocast, channels-last) from one of ResNet50's size or schedule. Each is ARCH:PRECISION, 500
+# steps of 256; GPU_SCIENCE_PREFLIGHT="" skips them (~25 s each for tiny, ~45 s for resnet50).
+# GPU_SCIENCE_PREFLIGHT_STEPS and _GALAXIES shrink them for a dry run.
+preflight=${GPU_SCIENCE_PREFLIGHT-tiny:bf16 tiny:fp32 resnet50:fp32}
+preflight_steps=${GPU_SCIENCE_PREFLIGHT_STEPS:-500}
+if [[ -n "$preflight" && -x "$train" && -x "$build/bin/galaxy-data" ]]; then
+  mkdir -p "$work/preflight"
+  [[ -f "$work/preflight/survey.h5" ]] ||
+    timeout 120 "$build/bin/galaxy-data" synth --out "$work/preflight/survey.h5" --count "${GPU_SCIENCE_PREFLIGHT_GALAXIES:-50000}" --seed 1 \
+      >"$out/preflight_synth.log" 2>&1
+  for run in $preflight; do
+    arch=${run%%:*} precision=${run##*:}
+    log "preflight $arch $precision"
+    timeout 150 "$train" pretrain --data "$work/preflight/survey.h5" --out "$work/preflight/$arch-$precision" --arch "$arch" \
+      --stem torchvision --steps "$preflight_steps" --batch 256 --queue 8192 --momentum 0.99 \
+      --monitor-every $(( (preflight_steps + 1) / 2 )) --precision "$precision" \
+      --device "$device" --seed 0 >"$out/preflight_$arch-$precision.log" 2>&1
+    grep -E "monitor: step|img/s|rror" "$out/preflight_$arch-$precision.log" | sed 's/^.* info //' | tee -a "$out/phases.txt"
+  done
+fi
 
 science_rc=-1
 if [[ -x "$bench" ]]; then

@@ -109,6 +109,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     // fits, so that batches never cross the PCIe bus.
     ToChannelsLast(*moco);
     MoveToDeviceIfItFits(&data, device);
+    log::Info(absl::StrFormat("pretrain on the GPU: %s arithmetic, channels-last, %d BatchNorm sub-batches",
+                              options.precision, options.bn_splits));
   }
   std::vector<torch::Tensor> trainable = moco->encoder_q->parameters();
   for (const auto& p : moco->head_q->parameters()) trainable.push_back(p);
@@ -270,7 +272,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       const torch::Tensor ebv = ToDeviceAsync(data.e_bv.index_select(0, index), device);
       MocoStep out;
       {
-        CudaAutocast autocast(cuda);
+        CudaAutocast autocast(cuda && options.precision == "bf16");
         torch::Tensor view_q = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step)));
         torch::Tensor view_k = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1));
         if (cuda) {

@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--bn-splits", pretrain.bn_splits,
                            "Shuffling BatchNorm: sub-batches with their own statistics (1: off)")
       ->capture_default_str();
+  pretrain_cmd->add_option("--precision", pretrain.precision,
+                           "Arithmetic of the step on a GPU: bf16 (autocast) | fp32 (the CPU is always fp32)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--monitor-every", pretrain.monitor_every,
                            "Steps between measurements of the representation (kNN redshift and type of a "
                            "labelled held-out sample; 0: never)")

@@ -69,6 +69,9 @@ absl::Status PretrainOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("--bn-splits: ", bn_splits, " must divide --batch ", batch,
                                                    " into sub-batches of at least 2"));
   }
+  if (precision != "bf16" && precision != "fp32") {
+    return absl::InvalidArgumentError(absl::StrCat("--precision: '", precision, "' is not bf16 or fp32"));
+  }
   return absl::OkStatus();
 }
 

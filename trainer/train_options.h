@@ -64,6 +64,9 @@ struct PretrainOptions {
   // Shuffling BatchNorm (MocoConfig::bn_splits): sub-batches per step, each normalised with its
   // own statistics, keys shuffled across them. Default 4; 1 disables; must divide batch.
   int bn_splits = 4;
+  // Arithmetic of the training step on a GPU: "bf16" (default: autocast, matmuls and
+  // convolutions in bfloat16) or "fp32". On the CPU the step is always fp32.
+  std::string precision = "bf16";
   // Measure the representation (trainer/ssl_monitor.h: kNN redshift and type of a labelled
   // held-out sample) every this many steps and at the end; logged and kept in the checkpoint's
   // metadata. 0: never. Skipped (with a note) when the data has no redshifts. Default 500.

@@ -45,6 +45,12 @@ TEST(PretrainOptionsTest, BatchNormSplitsMustDivideTheBatchAndDustIsNamed) {
   options.dust = "wide";
   EXPECT_NE(options.Validate().message().find("--dust: unknown 'wide'"), std::string::npos);
   options.dust = "survey";
+  EXPECT_EQ(options.precision, "bf16");
+  options.precision = "fp32";
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.precision = "fp16";
+  EXPECT_NE(options.Validate().message().find("--precision: 'fp16' is not bf16 or fp32"), std::string::npos);
+  options.precision = "bf16";
   options.arch = "small";
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
   options.arch = "medium";
