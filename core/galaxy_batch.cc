@@ -42,10 +42,14 @@ absl::Status DatasetLayout::Validate() const {
   return absl::OkStatus();
 }
 
-void GalaxyBatch::Resize(const DatasetLayout& layout, int64_t n) {
+void GalaxyBatch::Resize(const DatasetLayout& layout, int64_t n, bool with_images) {
   count = n;
   const size_t rows = static_cast<size_t>(n);
-  images.resize(rows * static_cast<size_t>(layout.pixels_per_image()));
+  if (with_images) {
+    images.resize(rows * static_cast<size_t>(layout.pixels_per_image()));
+  } else {
+    std::vector<float>().swap(images);
+  }
   ids.resize(rows);
   ra.resize(rows);
   dec.resize(rows);

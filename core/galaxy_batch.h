@@ -66,7 +66,9 @@ struct GalaxyBatch {
   std::map<std::string, std::vector<double>> extra;
 
   // Sizes every column for n galaxies of `layout` (extra columns from the layout).
-  void Resize(const DatasetLayout& layout, int64_t n);
+  // Without images, `images` is emptied and its memory released (a catalog of many rows would
+  // otherwise hold their pixels' worth of zeros).
+  void Resize(const DatasetLayout& layout, int64_t n, bool with_images = true);
   // INVALID_ARGUMENT naming the first column whose length does not match count, or an extra
   // column the layout does not declare.
   absl::Status CheckShape(const DatasetLayout& layout) const;

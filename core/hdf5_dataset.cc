@@ -471,8 +471,7 @@ absl::Status DatasetReader::Read(int64_t start, int64_t n, GalaxyBatch* batch, b
                                               " are outside 0..", count_));
   }
   batch->extra.clear();
-  batch->Resize(layout_, n);
-  if (!images) batch->images.clear();
+  batch->Resize(layout_, n, images);
   {
     std::lock_guard<std::recursive_mutex> lock(Hdf5Mutex());
     const hsize_t s = static_cast<hsize_t>(start), c = static_cast<hsize_t>(n);

@@ -80,6 +80,14 @@ TEST_F(Hdf5DatasetTest, WriteThenReadGivesIdenticalArrays) {
   ASSERT_TRUE((*reader)->Read(17, 5, &window).ok());
   EXPECT_EQ(window.ids[0], written.ids[17]);
   EXPECT_EQ(window.images[0], written.images[17 * layout.pixels_per_image()]);
+  // The catalog alone: every column, and no memory kept for pixels (the batch had images).
+  ASSERT_TRUE((*reader)->Read(0, 50, &read, /*images=*/false).ok());
+  EXPECT_EQ(read.count, 50);
+  EXPECT_EQ(read.ids, written.ids);
+  EXPECT_EQ(read.redshift, written.redshift);
+  EXPECT_EQ(read.extra.size(), layout.extra_columns.size());
+  EXPECT_TRUE(read.images.empty());
+  EXPECT_EQ(read.images.capacity(), 0u);
 }
 
 TEST_F(Hdf5DatasetTest, UncommittedWriterLeavesNoFile) {

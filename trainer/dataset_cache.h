@@ -14,7 +14,10 @@ namespace galaxy {
 // images): a training's rows of a 50,000-galaxy survey took 32 s to load on 2 cores, 3 s from
 // memory (100,000 galaxies on the GPU machine: ~16 s per training from the file).
 // The cache holds one file, only when it takes at most half of the memory allowed to a load;
-// it is dropped when the last of these goes. Thread-safe; loads of other files pass through.
+// it is dropped when the last of these goes. A load of every row shares the cache's images
+// (a second copy could exhaust memory): nothing may write into a loaded TrainingData's images
+// in place (no code does; index_select, augmentation and preprocessing make new tensors).
+// Thread-safe; loads of other files pass through.
 class ScopedDatasetCache {
  public:
   ScopedDatasetCache();

@@ -286,10 +286,13 @@ TEST(DatasetCacheTest, ServesTheSameRowsFromMemoryAndNoticesARewrittenFile) {
     ExpectSameData(LoadTrainingData(data, all).value(), all_file);
     ExpectSameData(LoadTrainingData(data, val).value(), val_file);
     EXPECT_EQ(ScopedDatasetCache::Hits(), hits + 3);
-    // What a load returns is its own: changing it leaves the cache as it was.
-    TrainingData scratch = LoadTrainingData(data, all).value();
-    scratch.images.mul_(0);
-    ExpectSameData(LoadTrainingData(data, all).value(), all_file);
+    // A part is a copy of its own: changing it leaves the cache as it was. Every row shares the
+    // cache's images instead of copying them.
+    TrainingData part = LoadTrainingData(data, few).value();
+    part.images.mul_(0);
+    ExpectSameData(LoadTrainingData(data, few).value(), few_file);
+    EXPECT_EQ(LoadTrainingData(data, all).value().images.data_ptr(), LoadTrainingData(data, all).value().images.data_ptr());
+    EXPECT_NE(LoadTrainingData(data, few).value().images.data_ptr(), LoadTrainingData(data, few).value().images.data_ptr());
     // The same bad selections as without the cache.
     RowSelection none = few;
     none.label_fraction = 1e-9;

@@ -166,7 +166,11 @@ absl::StatusOr<TrainingData> SelectFromCache(const CachedDataset& whole, const s
   GALAXY_ASSIGN_OR_RETURN(const std::vector<int64_t> rows,
                           ChooseRows(path, whole.layout, whole.catalog, selection, max_bytes));
   TrainingData data = Columns(path, whole.layout, whole.catalog, rows, selection);
-  data.images = whole.images.index_select(0, torch::tensor(rows, torch::kInt64));
+  // Every row (pretraining, the probe, quality): the cache's own tensor, not a second copy of a
+  // survey that may take a third of the memory.
+  data.images = static_cast<int64_t>(rows.size()) == whole.catalog.count
+                    ? whole.images
+                    : whole.images.index_select(0, torch::tensor(rows, torch::kInt64));
   return data;
 }
 
