@@ -8,9 +8,9 @@
 namespace galaxy {
 
 // While at least one of these lives, LoadTrainingData (trainer/training_data.h) reads a
-// dataset's images whole, once, and serves every later selection of the same unchanged file (FileIdentity) from memory. The
-// science report trains a dozen networks on one survey, and the parts of the ID-hash split are
-// scattered through the file, where reading one row reads its whole HDF5 chunk (twelve 64 x 64
+// dataset's images whole, once, and serves every later selection of the same unchanged file
+// (FileIdentity) from memory. The science report trains a dozen networks on one survey, and the
+// parts of the ID-hash split are scattered through the file, where reading one row reads its whole HDF5 chunk (twelve 64 x 64
 // images): a training's rows of a 50,000-galaxy survey took 32 s to load on 2 cores, 3 s from
 // memory (100,000 galaxies on the GPU machine: ~16 s per training from the file).
 // The cache holds one file, only when it takes at most half of the memory allowed to a load;

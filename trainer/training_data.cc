@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 
 #include "absl/strings/str_format.h"
@@ -110,15 +111,14 @@ TrainingData Columns(const std::string& path, const DatasetLayout& layout, const
   return data;
 }
 
-// The selected rows read from the file, contiguous runs of rows at a time.
-absl::StatusOr<TrainingData> LoadFromReader(DatasetReader& reader, const std::string& path, const GalaxyBatch& catalog,
-                                            const RowSelection& selection, int64_t max_bytes) {
+// The images of `rows` (ascending) read into a new tensor, contiguous runs of up to 1024 rows at
+// a time; with `progress`, logged as they come.
+absl::StatusOr<torch::Tensor> ReadImages(DatasetReader& reader, const std::vector<int64_t>& rows,
+                                         Progress* progress = nullptr) {
   const DatasetLayout& layout = reader.layout();
-  GALAXY_ASSIGN_OR_RETURN(const std::vector<int64_t> rows, ChooseRows(path, layout, catalog, selection, max_bytes));
-  TrainingData data = Columns(path, layout, catalog, rows, selection);
   const int64_t n = static_cast<int64_t>(rows.size()), ppi = layout.pixels_per_image();
-  data.images = torch::empty({n, layout.bands, layout.height, layout.width}, torch::kFloat32);
-  float* out = data.images.data_ptr<float>();
+  torch::Tensor images = torch::empty({n, layout.bands, layout.height, layout.width}, torch::kFloat32);
+  float* out = images.data_ptr<float>();
   GalaxyBatch batch;
   for (int64_t k = 0; k < n;) {
     int64_t run = 1;
@@ -126,10 +126,21 @@ absl::StatusOr<TrainingData> LoadFromReader(DatasetReader& reader, const std::st
     GALAXY_RETURN_IF_ERROR(reader.Read(rows[k], run, &batch));
     std::copy(batch.images.begin(), batch.images.end(), out + k * ppi);
     k += run;
+    if (progress != nullptr) progress->Update(k);
   }
-  return data;
+  if (progress != nullptr) progress->Finish(n);
+  return images;
 }
 
+// The selected rows read from the file.
+absl::StatusOr<TrainingData> LoadFromReader(DatasetReader& reader, const std::string& path, const GalaxyBatch& catalog,
+                                            const RowSelection& selection, int64_t max_bytes) {
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<int64_t> rows,
+                          ChooseRows(path, reader.layout(), catalog, selection, max_bytes));
+  TrainingData data = Columns(path, reader.layout(), catalog, rows, selection);
+  GALAXY_ASSIGN_OR_RETURN(data.images, ReadImages(reader, rows));
+  return data;
+}
 
 // The dataset held by a live ScopedDatasetCache: a whole file's catalog and images.
 struct CachedDataset {
@@ -143,22 +154,6 @@ std::mutex cache_mu;
 int cache_scopes = 0;
 int64_t cache_hits = 0;
 std::unique_ptr<CachedDataset> cached;
-
-// Reads rows [0, count) of the images into `out` (count x pixels floats), in runs of 1024,
-// with progress for large files.
-absl::Status ReadAllImages(DatasetReader& reader, float* out) {
-  const int64_t count = reader.count(), ppi = reader.layout().pixels_per_image();
-  Progress progress("reading images", "galaxies", count);
-  GalaxyBatch batch;
-  for (int64_t start = 0; start < count; start += 1024) {
-    const int64_t n = std::min<int64_t>(1024, count - start);
-    GALAXY_RETURN_IF_ERROR(reader.Read(start, n, &batch));
-    std::copy(batch.images.begin(), batch.images.end(), out + start * ppi);
-    progress.Update(start + n);
-  }
-  progress.Finish(count);
-  return absl::OkStatus();
-}
 
 // The selected rows from a cached whole file.
 absl::StatusOr<TrainingData> SelectFromCache(const CachedDataset& whole, const std::string& path,
@@ -213,10 +208,11 @@ absl::StatusOr<TrainingData> LoadTrainingData(const std::string& path,
       log::Info(absl::StrFormat("reading all %d images into memory (%.1f GiB) for the stages that follow",
                                 reader->count(), file_bytes / 1073741824.0), {{"path", path}});
       whole->identity = *identity;
-      whole->images = torch::empty({reader->count(), whole->layout.bands, whole->layout.height, whole->layout.width},
-                                   torch::kFloat32);
       cached.reset();  // the previous file's memory first
-      GALAXY_RETURN_IF_ERROR(ReadAllImages(*reader, whole->images.data_ptr<float>()));
+      std::vector<int64_t> every_row(static_cast<size_t>(reader->count()));
+      std::iota(every_row.begin(), every_row.end(), int64_t{0});
+      Progress progress("reading images", "galaxies", reader->count());
+      GALAXY_ASSIGN_OR_RETURN(whole->images, ReadImages(*reader, every_row, &progress));
       cached = std::move(whole);
     } else {
       if (lock.owns_lock()) lock.unlock();
