@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
         if (given("--pretrain-batch")) o.pretrain_batch = science_given.pretrain_batch;
         if (given("--queue")) o.queue = science_given.queue;
         if (given("--momentum")) o.momentum = science_given.momentum;
+        if (given("--mask-outskirts")) o.mask_outskirts = science_given.mask_outskirts;
         if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
@@ -226,6 +227,9 @@ int main(int argc, char** argv) {
   science->add_option("--pretrain-batch", science_given.pretrain_batch, "MoCo batch")->capture_default_str();
   science->add_option("--queue", science_given.queue, "MoCo queue")->capture_default_str();
   science->add_option("--momentum", science_given.momentum, "MoCo key-encoder momentum")->capture_default_str();
+  science->add_option("--mask-outskirts", science_given.mask_outskirts,
+                      "Share of the MoCo views whose outskirts become sky (galaxy-train pretrain --mask-outskirts)")
+      ->capture_default_str();
   science->add_option("--finetune-steps", science_given.finetune_steps, "Steps of each redshift training")
       ->capture_default_str();
   science->add_option("--finetune-batch", science_given.finetune_batch, "Batch of each redshift training")

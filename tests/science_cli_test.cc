@@ -113,6 +113,7 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
       {{"--seeds", "0"}, "--seeds: 0 is outside 1..20"},
       {{"--seeds", "2", "--only-seed", "2"}, "--only-seed: 2 is outside 0..1"},
       {{"--momentum", "1"}, "--momentum: 1 is outside [0, 1)"},
+      {{"--mask-outskirts", "2"}, "--mask-outskirts: 2 is outside [0, 1]"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> args = {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s")};

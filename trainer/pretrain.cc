@@ -33,7 +33,8 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"sgd_momentum", o.sgd_momentum}, {"total_steps", total_steps},
           {"max_blur", o.max_blur},   {"scale_jitter", o.scale_jitter}, {"rows", rows},
           {"dust", o.dust},           {"max_dust", o.max_dust},
-          {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch}};
+          {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch},
+          {"mask_outskirts", o.mask_outskirts}, {"outskirt_radius", o.outskirt_radius}};
 }
 
 // The order in which step `step`'s keys pass the key encoder under shuffling BatchNorm: a
@@ -194,6 +195,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   aug.band_noise = meta.band_noise;
   aug.noise_on_device = cuda;
   aug.max_jitter = std::min(aug.max_jitter, std::max(0.0, (data.layout.height - crop) / 2.0 + 7));
+  aug.outskirt_mask_prob = options.mask_outskirts;
+  aug.outskirt_max_radius = data.layout.height / 2.0;
+  aug.outskirt_min_radius = std::min(options.outskirt_radius, aug.outskirt_max_radius);
   const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
 
   std::optional<SslMonitor> monitor;

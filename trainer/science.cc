@@ -95,6 +95,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   pretrain.batch = o.pretrain_batch;
   pretrain.queue = o.queue;
   pretrain.momentum = o.momentum;
+  pretrain.mask_outskirts = o.mask_outskirts;
   pretrain.seed = seed;
   pretrain.device = o.device;
   pretrain.threads = o.threads;
@@ -191,6 +192,9 @@ absl::Status ScienceOptions::Validate() const {
   }
   if (!(momentum >= 0 && momentum < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("--momentum: ", momentum, " is outside [0, 1)"));
+  }
+  if (!(mask_outskirts >= 0 && mask_outskirts <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--mask-outskirts: ", mask_outskirts, " is outside [0, 1]"));
   }
   if (pretrain_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--pretrain-steps: ", pretrain_steps, " < 1"));
   if (finetune_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--finetune-steps: ", finetune_steps, " < 1"));
@@ -332,6 +336,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"input_stretch", o.input_stretch},
                   {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
                   {"queue", o.queue},               {"momentum", o.momentum},
+                  {"mask_outskirts", o.mask_outskirts},
                   {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
@@ -419,10 +424,10 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g; redshift training %d steps of %d, backbone rate x%g.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
-      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.finetune_steps,
+      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.mask_outskirts, o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";

@@ -170,6 +170,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"pretrain_batch", o.pretrain_batch},
           {"queue", o.queue},
           {"momentum", o.momentum},
+          {"mask_outskirts", o.mask_outskirts},
           {"finetune_steps", o.finetune_steps},
           {"finetune_batch", o.finetune_batch},
           {"backbone_lr_factor", o.backbone_lr_factor},

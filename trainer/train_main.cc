@@ -87,6 +87,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"survey", "uniform", "none"}))
       ->capture_default_str();
   pretrain_cmd->add_option("--max-dust", pretrain.max_dust, "Largest E(B-V) of --dust uniform")->capture_default_str();
+  pretrain_cmd->add_option("--mask-outskirts", pretrain.mask_outskirts,
+                           "Share of the views whose outskirts become sky (neighbouring sources then differ "
+                           "between views)")
+      ->capture_default_str();
+  pretrain_cmd->add_option("--outskirt-radius", pretrain.outskirt_radius,
+                           "Smallest radius kept around the centre of a masked view, px of the stored cutout "
+                           "(the largest is half its side)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--bn-splits", pretrain.bn_splits,
                            "Shuffling BatchNorm: sub-batches with their own statistics (1: off)")
       ->capture_default_str();

@@ -65,6 +65,12 @@ absl::Status PretrainOptions::Validate() const {
   if (!(scale_jitter >= 0 && scale_jitter <= 0.5)) {
     return absl::InvalidArgumentError(absl::StrCat("--scale-jitter: ", scale_jitter, " is outside [0, 0.5]"));
   }
+  if (!(mask_outskirts >= 0 && mask_outskirts <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--mask-outskirts: ", mask_outskirts, " is outside [0, 1]"));
+  }
+  if (!(outskirt_radius >= 1 && outskirt_radius <= 256)) {
+    return absl::InvalidArgumentError(absl::StrCat("--outskirt-radius: ", outskirt_radius, " is outside [1, 256] px"));
+  }
   if (bn_splits < 1 || batch % bn_splits != 0 || batch / bn_splits < 2) {
     return absl::InvalidArgumentError(absl::StrCat("--bn-splits: ", bn_splits, " must divide --batch ", batch,
                                                    " into sub-batches of at least 2"));

@@ -61,6 +61,11 @@ struct PretrainOptions {
   // own e_bv column, as Stein et al. 2021), "uniform" (U(0, max_dust)) or "none".
   std::string dust = "survey";
   double max_dust = 0.5;
+  // Share of the views whose outskirts (beyond U(outskirt_radius, half the cutout) px from the
+  // centre) become sky (AugmentOptions::outskirt_mask_prob), so that neighbouring sources stop
+  // being a cue to which two views belong together. Default 0.
+  double mask_outskirts = 0;
+  double outskirt_radius = 12;
   // Shuffling BatchNorm (MocoConfig::bn_splits): sub-batches per step, each normalised with its
   // own statistics, keys shuffled across them. Default 4; 1 disables; must divide batch.
   int bn_splits = 4;

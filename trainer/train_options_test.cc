@@ -70,6 +70,15 @@ TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {
   options.scale_jitter = 0.1;
   options.max_blur = -1;
   EXPECT_NE(options.Validate().message().find("--max-blur: -1"), std::string::npos);
+  options.max_blur = 1;
+  EXPECT_DOUBLE_EQ(options.mask_outskirts, 0);
+  options.mask_outskirts = 1.5;
+  EXPECT_NE(options.Validate().message().find("--mask-outskirts: 1.5 is outside [0, 1]"), std::string::npos);
+  options.mask_outskirts = 0.5;
+  options.outskirt_radius = 0;
+  EXPECT_NE(options.Validate().message().find("--outskirt-radius: 0 is outside [1, 256] px"), std::string::npos);
+  options.outskirt_radius = 12;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
 }
 
 TEST(FinetuneOptionsTest, BandNoiseMustBePositive) {

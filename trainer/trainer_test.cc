@@ -226,6 +226,7 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   PretrainOptions straight = Tiny(data, dir.File("straight"));
   straight.steps = 10;
   straight.checkpoint_every = 5;
+  straight.mask_outskirts = 0.5;  // its draws too are repeated from (seed, step)
   absl::StatusOr<PretrainResult> a = RunPretrain(straight);
   ASSERT_TRUE(a.ok()) << a.status();
 
@@ -248,6 +249,11 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   absl::StatusOr<PretrainResult> refused = RunPretrain(changed);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "batch")) << refused.status();
+  changed = split;
+  changed.mask_outskirts = 0;
+  refused = RunPretrain(changed);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "mask_outskirts = 0.5, now 0.0")) << refused.status();
 }
 
 void ExpectSameData(const TrainingData& a, const TrainingData& b) {

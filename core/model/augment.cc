@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "core/model/augment_cpu.h"
@@ -23,6 +24,9 @@ torch::Tensor ExtinctionFactors(const std::vector<double>& extinction, int64_t b
   const torch::Tensor exponent = e_bv.to(torch::kFloat32).view({-1, 1}) * coeff.view({1, -1}) * (sign * 0.4);
   return torch::pow(10.0, exponent).view({-1, bands, 1, 1});
 }
+
+// The outskirt masks' own seed: their draws leave every other draw as it was without them.
+constexpr uint64_t kOutskirtSeedSalt = 0x6f75747369646573ull;
 
 }  // namespace
 
@@ -65,6 +69,13 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
   float* level = d.noise_level.data_ptr<float>();
   float* noise_all = noise_here ? d.noise.data_ptr<float>() : nullptr;
   const int64_t count = bands_ * options_.crop * options_.crop;
+  const bool mask = options_.outskirt_mask_prob > 0;
+  const bool sky_here = mask && !options_.band_noise.empty() && !options_.noise_on_device;
+  if (mask) d.outskirt_radius = torch::full({n}, std::numeric_limits<float>::infinity());
+  if (sky_here) d.outskirt_sky = torch::zeros({n, bands_, input_size_, input_size_});
+  float* radius = mask ? d.outskirt_radius.data_ptr<float>() : nullptr;
+  float* sky_all = sky_here ? d.outskirt_sky.data_ptr<float>() : nullptr;
+  const int64_t sky_count = bands_ * input_size_ * input_size_;
   // Each image has its own stream, so the draws do not depend on how the images are split
   // across threads.
   at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
@@ -87,6 +98,17 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
         float* noise = noise_all + i * count;
         for (int64_t k = 0; k + 1 < count; k += 2) rng.FastNormalPair(noise + k, noise + k + 1);
         if (count % 2 == 1) noise[count - 1] = rng.FastNormal();
+      }
+      if (mask) {
+        Random outskirts(seed ^ kOutskirtSeedSalt, stream * 1000003ull + static_cast<uint64_t>(i));
+        if (outskirts.Uniform() < options_.outskirt_mask_prob) {
+          radius[i] = static_cast<float>(outskirts.Uniform(options_.outskirt_min_radius, options_.outskirt_max_radius));
+          if (sky_all != nullptr) {
+            float* sky = sky_all + i * sky_count;
+            for (int64_t k = 0; k + 1 < sky_count; k += 2) outskirts.FastNormalPair(sky + k, sky + k + 1);
+            if (sky_count % 2 == 1) sky[sky_count - 1] = outskirts.FastNormal();
+          }
+        }
       }
     }
   });
@@ -139,6 +161,28 @@ torch::Tensor Augmenter::CentreCrop(const torch::Tensor& images) const {
   return images.narrow(2, top, options_.crop).narrow(3, left, options_.crop);
 }
 
+torch::Tensor Augmenter::MaskOutskirts(const torch::Tensor& images, const torch::Tensor& radius,
+                                       const torch::Tensor& sky) const {
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const auto on_device = torch::TensorOptions().device(images.device()).dtype(torch::kFloat32);
+  const torch::Tensor y = torch::arange(h, on_device) - static_cast<float>(h - 1) / 2;
+  const torch::Tensor x = torch::arange(w, on_device) - static_cast<float>(w - 1) / 2;
+  const torch::Tensor distance2 = (y.view({h, 1}) * y.view({h, 1}) + x.view({1, w}) * x.view({1, w})).view({1, 1, h, w});
+  const torch::Tensor r = radius.to(images.device(), torch::kFloat32).view({n, 1, 1, 1});
+  const torch::Tensor outside = distance2 > r * r;
+  torch::Tensor fill = torch::zeros({1, c, 1, 1}, on_device);
+  if (!options_.band_noise.empty()) {
+    std::vector<float> level(options_.band_noise.begin(), options_.band_noise.end());
+    const torch::Tensor field = sky.defined() ? sky.to(images.device(), torch::kFloat32) : torch::randn({n, c, h, w}, on_device);
+    fill = field * torch::tensor(level).to(images.device()).view({1, c, 1, 1});
+  }
+  return torch::where(outside, fill, images.to(torch::kFloat32)).to(images.scalar_type());
+}
+
+bool Augmenter::MasksAny(const AugmentDraws& draws) const {
+  return draws.outskirt_radius.defined() && torch::isfinite(draws.outskirt_radius).any().item<bool>();
+}
+
 bool Augmenter::AddsNoise(const AugmentDraws& draws) const {
   return !options_.band_noise.empty() && (draws.noise.defined() || options_.noise_on_device);
 }
@@ -164,6 +208,13 @@ torch::Tensor Augmenter::Apply(const torch::Tensor& images, const torch::Tensor&
                                      : torch::randn({images.size(0), bands_, options_.crop, options_.crop});
     in.noise_sigma = NoiseSigma(draws, torch::kCPU);
   }
+  if (MasksAny(draws)) {
+    in.outskirt_radius = draws.outskirt_radius;
+    in.sky_sigma.assign(options_.band_noise.begin(), options_.band_noise.end());
+    if (!in.sky_sigma.empty()) {
+      in.outskirt_sky = draws.outskirt_sky.defined() ? draws.outskirt_sky : torch::randn(images.sizes());
+    }
+  }
   return FusedAugmentCpu(in, options_.crop, BlurRadius(), options_.extinction);
 }
 
@@ -177,6 +228,8 @@ torch::Tensor Augmenter::ApplyOnDevice(const torch::Tensor& images, const torch:
   std::vector<torch::Tensor> parts = {
       draws.theta.reshape({-1}), draws.dust_ebv.reshape({-1}), draws.blur_sigma.reshape({-1}),
       torch::tensor(ExtinctionPerBand(options_.extinction, c)).to(torch::kFloat32)};
+  const bool masks = MasksAny(draws);
+  if (masks) parts.push_back(draws.outskirt_radius.reshape({-1}));
   const bool ebv_on_host = !e_bv.device().is_cuda() && device.is_cuda();
   if (ebv_on_host) parts.push_back(e_bv.reshape({-1}));
   if (noise) {
@@ -196,13 +249,15 @@ torch::Tensor Augmenter::ApplyOnDevice(const torch::Tensor& images, const torch:
   const torch::Tensor dust = take(n);
   const torch::Tensor sigma = take(n).clamp_min(1e-3).view({n, 1});  // 0: a delta kernel
   const torch::Tensor coeff = take(c);
+  const torch::Tensor kept_radius = masks ? take(n) : torch::Tensor();
   const torch::Tensor catalog = ebv_on_host ? take(n) : e_bv.to(device, torch::kFloat32).reshape({-1});
   // 2. De-redden (catalog) times redden (drawn dust), per image and band: 10^(0.4 R (E_cat - E)).
   const torch::Tensor factor =
       torch::exp((catalog - dust).view({n, 1}) * coeff.view({1, c}) * (0.4 * std::log(10.0))).view({n, c, 1, 1});
   // 3. The affine resampling, as in Resample.
   const torch::Tensor grid = F::affine_grid(theta, {n, c, crop, crop}, /*align_corners=*/false);
-  torch::Tensor x = F::grid_sample(images.to(torch::kFloat32), grid,
+  const torch::Tensor input = masks ? MaskOutskirts(images, kept_radius, draws.outskirt_sky) : images;
+  torch::Tensor x = F::grid_sample(input.to(torch::kFloat32), grid,
                                    F::GridSampleFuncOptions()
                                        .mode(torch::kBilinear)
                                        .padding_mode(torch::kReflection)
@@ -238,7 +293,8 @@ torch::Tensor Augmenter::ApplyOnDevice(const torch::Tensor& images, const torch:
 torch::Tensor Augmenter::ApplyStepByStep(const torch::Tensor& images, const torch::Tensor& e_bv,
                                          const AugmentDraws& draws) const {
   const torch::Device device = images.device();
-  torch::Tensor x = Deredden(images, e_bv.to(device));
+  torch::Tensor x = MasksAny(draws) ? MaskOutskirts(images, draws.outskirt_radius, draws.outskirt_sky) : images;
+  x = Deredden(x, e_bv.to(device));
   x = Resample(x, draws.theta);
   x = Redden(x, draws.dust_ebv.to(device));
   x = Blur(x, draws.blur_sigma);

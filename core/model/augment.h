@@ -50,6 +50,11 @@ struct AugmentOptions {
   bool noise_on_device = false;
   // Galactic extinction coefficients R_b per band. Default SDSS u, g, r, i, z.
   std::vector<double> extinction = {4.239, 3.303, 2.285, 1.698, 1.263};
+  // Share of the views whose outskirts are masked (step 0), and the range of the radius that is
+  // kept, in pixels of the stored cutout around its centre. Defaults: none; 12 .. 32 px.
+  // Without band_noise the masked sky is 0.
+  double outskirt_mask_prob = 0;
+  double outskirt_min_radius = 12, outskirt_max_radius = 32;
 };
 
 // Every random number of one batch's augmentation. CPU float32 tensors.
@@ -60,6 +65,11 @@ struct AugmentDraws {
   torch::Tensor noise_level; // N x C, fraction of band_noise
   torch::Tensor noise;       // N x C x crop x crop standard normals (undefined: none, or drawn on
                              // the device by Apply when noise_on_device)
+  torch::Tensor outskirt_radius;  // N, pixels of the stored cutout kept around its centre;
+                                  // +infinity: not masked. Undefined: no view is masked.
+  torch::Tensor outskirt_sky;     // N x C x S x S standard normals, the masked views' new sky
+                                  // (zero for the others); undefined: none, no band_noise, or
+                                  // drawn on the device (noise_on_device)
 };
 
 class Augmenter {
@@ -94,6 +104,10 @@ class Augmenter {
   torch::Tensor Blur(const torch::Tensor& images, const torch::Tensor& sigma) const;
   // The central crop x crop pixels (no augmentation): what the model sees at inference.
   torch::Tensor CentreCrop(const torch::Tensor& images) const;
+  // Step 0: the images (N x C x S x S, any device) with every pixel farther than `radius` (N,
+  // stored-cutout pixels) from the centre replaced by `sky` (N x C x S x S standard normals,
+  // undefined: drawn on the images' device) times the band noise (0 without one).
+  torch::Tensor MaskOutskirts(const torch::Tensor& images, const torch::Tensor& radius, const torch::Tensor& sky) const;
 
   // The affine matrix of one draw: rotation `radians`, flip, jitter (dx, dy) px, scale.
   torch::Tensor AffineTheta(double radians, bool flip, double dx, double dy, double scale) const;
@@ -109,6 +123,8 @@ class Augmenter {
   bool AddsNoise(const AugmentDraws& draws) const;
   // N x C: the noise field's scale, noise_level x band_noise, on `device`.
   torch::Tensor NoiseSigma(const AugmentDraws& draws, const torch::Device& device) const;
+  // Whether the draws mask the outskirts of any view (step 0).
+  bool MasksAny(const AugmentDraws& draws) const;
 
   AugmentOptions options_;
   int64_t bands_, input_size_;

@@ -40,6 +40,7 @@ struct Scratch {
   std::vector<float> padded;    // crop + 2 radius: one reflect-padded row
   std::vector<float> kernel;    // 2 radius + 1
   std::vector<float> factor;    // C: the net extinction factor per band
+  std::vector<float> masked;    // C x S x S: the stored image with its outskirts masked
 };
 
 }  // namespace
@@ -74,6 +75,20 @@ torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_
   }
   TORCH_CHECK(catalog.numel() == n && dust.numel() == n && blur.numel() == n && theta.numel() == 6 * n,
               "augmentation: per-image draws do not match the batch of ", n);
+  const bool masking = in.outskirt_radius.defined();
+  torch::Tensor outskirt_radius, outskirt_sky;
+  if (masking) {
+    outskirt_radius = as_float(in.outskirt_radius);
+    TORCH_CHECK(outskirt_radius.numel() == n, "augmentation: ", outskirt_radius.numel(),
+                " outskirt radii for a batch of ", n);
+    TORCH_CHECK(in.sky_sigma.empty() || static_cast<int64_t>(in.sky_sigma.size()) == bands,
+                "augmentation: ", in.sky_sigma.size(), " sky noise levels for ", bands, " bands");
+    if (!in.sky_sigma.empty()) {
+      outskirt_sky = as_float(in.outskirt_sky);
+      TORCH_CHECK(outskirt_sky.sizes() == in.images.sizes(), "augmentation: outskirt sky ", outskirt_sky.sizes(),
+                  " does not match the images ", in.images.sizes());
+    }
+  }
   const std::vector<float> coefficient = ExtinctionPerBand(extinction, bands);
   torch::Tensor result = torch::empty({n, bands, crop, crop}, torch::kFloat32);
   const float* src_all = images.data_ptr<float>();
@@ -92,6 +107,28 @@ torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_
     s.kernel.resize(static_cast<size_t>(taps));
     s.factor.resize(static_cast<size_t>(bands));
     for (int64_t i = begin; i < end; ++i) {
+      // 0. The outskirts replaced by sky, in a copy of the stored image.
+      const float* image = src_all + i * bands * size * size;
+      const float radius = masking ? outskirt_radius.data_ptr<float>()[i] : 0.0f;
+      if (masking && std::isfinite(radius)) {
+        s.masked.resize(static_cast<size_t>(bands * size * size));
+        const float r2 = radius * radius, centre = static_cast<float>(size - 1) / 2;
+        for (int64_t b = 0; b < bands; ++b) {
+          const int64_t at = b * size * size;
+          const float level = in.sky_sigma.empty() ? 0.0f : in.sky_sigma[static_cast<size_t>(b)];
+          const float* sky = in.sky_sigma.empty() ? nullptr : outskirt_sky.data_ptr<float>() + i * bands * size * size + at;
+          for (int64_t y = 0; y < size; ++y) {
+            const float dy = static_cast<float>(y) - centre;
+            for (int64_t x = 0; x < size; ++x) {
+              const float dx = static_cast<float>(x) - centre;
+              const int64_t k = at + y * size + x;
+              const bool outside = dy * dy + dx * dx > r2;
+              s.masked[static_cast<size_t>(k)] = !outside ? image[k] : sky == nullptr ? 0.0f : sky[k - at] * level;
+            }
+          }
+        }
+        image = s.masked.data();
+      }
       // 1 + 3. De-reddening and reddening are per-band factors, so they commute with the
       // resampling and blur: one factor 10^(0.4 R_b (E_catalog - E_dust)) per band.
       const float e_catalog = catalog.data_ptr<float>()[i], e_dust = dust.data_ptr<float>()[i];
@@ -120,7 +157,7 @@ torch::Tensor FusedAugmentCpu(const FusedAugmentInputs& in, int64_t crop, int64_
         }
       }
       for (int64_t b = 0; b < bands; ++b) {
-        const float* src = src_all + (i * bands + b) * size * size;
+        const float* src = image + b * size * size;
         float* dst = s.sampled.data() + b * plane;
         const float f = s.factor[static_cast<size_t>(b)];
         for (int64_t k = 0; k < plane; ++k) {

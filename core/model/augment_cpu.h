@@ -21,6 +21,12 @@ struct FusedAugmentInputs {
   torch::Tensor blur_sigma;   // N, pixels (clamped below at 1e-3, as the tensor form does)
   torch::Tensor noise;        // N x C x crop x crop, or undefined: no noise
   torch::Tensor noise_sigma;  // N x C: the noise field's scale per image and band
+  // Step 0 (Augmenter::MaskOutskirts): the stored pixels farther than outskirt_radius (N; +inf:
+  // none; undefined: no image) from the centre become outskirt_sky (N x C x S x S standard
+  // normals) times sky_sigma (C; empty: 0).
+  torch::Tensor outskirt_radius;
+  torch::Tensor outskirt_sky;
+  std::vector<float> sky_sigma;
 };
 
 // The extinction coefficients R_b as `bands` floats: bands past the end of `extinction` get 0

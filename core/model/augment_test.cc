@@ -10,10 +10,11 @@ namespace {
 
 const std::vector<double> kR = {4.239, 3.303, 2.285, 1.698, 1.263};
 
-Augmenter Make(int64_t input, double max_blur = 1.0, std::vector<double> noise = {}) {
+Augmenter Make(int64_t input, double max_blur = 1.0, std::vector<double> noise = {}, double mask_prob = 0) {
   AugmentOptions o;
   o.max_blur = max_blur;
   o.band_noise = std::move(noise);
+  o.outskirt_mask_prob = mask_prob;
   return Augmenter(o, 5, input);
 }
 
@@ -136,16 +137,26 @@ TEST(AugmentTest, FusedCpuKernelAndDeviceFormMatchTheStepByStepForm) {
     int64_t input;
     double max_blur;
     std::vector<double> noise;
+    double mask_prob;  // outskirts masked (half the views: some masked, some not)
   };
-  const std::vector<Case> cases = {{64, 1.0, {0.05, 0.05, 0.05, 0.1, 0.2}}, {80, 2.0, {}}, {72, 0.3, {0.1, 0.1, 0.1, 0.1, 0.1}}};
+  const std::vector<Case> cases = {{64, 1.0, {0.05, 0.05, 0.05, 0.1, 0.2}, 0},
+                                   {80, 2.0, {}, 0},
+                                   {72, 0.3, {0.1, 0.1, 0.1, 0.1, 0.1}, 0},
+                                   {64, 1.0, {0.05, 0.05, 0.05, 0.1, 0.2}, 0.5},
+                                   {80, 0.3, {}, 0.5}};
   for (const Case& k : cases) {
-    Augmenter a = Make(k.input, k.max_blur, k.noise);
+    Augmenter a = Make(k.input, k.max_blur, k.noise, k.mask_prob);
     const int64_t n = 12;
     torch::manual_seed(k.input);
     const torch::Tensor images = torch::randn({n, 5, k.input, k.input}).abs() + torch::linspace(0, 2, k.input);
     const torch::Tensor ebv = torch::rand({n}) * 0.2;
     AugmentDraws d = a.Draw(n, 11, static_cast<uint64_t>(k.input));
     d.blur_sigma[0] = 0.0f;  // no blur at all for one image
+    if (k.mask_prob > 0) {
+      const int64_t masked = torch::isfinite(d.outskirt_radius).sum().item<int64_t>();
+      ASSERT_GT(masked, 0) << k.input;
+      ASSERT_LT(masked, n) << k.input;
+    }
     const torch::Tensor reference = a.ApplyStepByStep(images, ebv, d);
     for (const bool device_form : {false, true}) {
       const torch::Tensor fast = device_form ? a.ApplyOnDevice(images, ebv, d) : a.Apply(images, ebv, d);
@@ -157,6 +168,57 @@ TEST(AugmentTest, FusedCpuKernelAndDeviceFormMatchTheStepByStepForm) {
       EXPECT_GT((fast - a.CentreCrop(images)).abs().mean().item<double>(), 0.05) << k.input;
     }
   }
+}
+
+TEST(AugmentTest, MaskedOutskirtsKeepTheGalaxyAndBecomeSkyOfTheBandNoise) {
+  const std::vector<double> noise = {0.05, 0.05, 0.05, 0.1, 0.2};
+  AugmentOptions o;
+  o.band_noise = noise;
+  o.outskirt_mask_prob = 1;
+  o.outskirt_min_radius = o.outskirt_max_radius = 12;
+  const Augmenter a(o, 5, 64);
+  const int64_t n = 16;
+  AugmentDraws d = a.Draw(n, 3, 0);
+  ASSERT_TRUE(torch::allclose(d.outskirt_radius, torch::full({n}, 12.0f)));
+  d.theta = a.AffineTheta(0, false, 0, 0, 1).unsqueeze(0).repeat({n, 1, 1});
+  d.dust_ebv.zero_();
+  d.blur_sigma.zero_();
+  d.noise_level.zero_();
+  const torch::Tensor out = a.Apply(torch::full({n, 5, 64, 64}, 3.0f), torch::zeros({n}), d);
+  // Within 11 px of the centre (31.5, 31.5) the image is untouched; beyond 13 px it is sky.
+  const torch::Tensor y = torch::arange(64, torch::kFloat32) - 31.5f;
+  const torch::Tensor r = (y.view({64, 1}).pow(2) + y.view({1, 64}).pow(2)).sqrt();
+  const torch::Tensor inner = (r < 11).expand({n, 64, 64}), outer = (r > 13).expand({n, 64, 64});
+  for (int b = 0; b < 5; ++b) {
+    const torch::Tensor band = out.select(1, b);
+    EXPECT_TRUE(torch::allclose(band.masked_select(inner), torch::full({1}, 3.0f), 1e-5, 1e-5)) << b;
+    const torch::Tensor sky = band.masked_select(outer);
+    EXPECT_NEAR(sky.mean().item<double>(), 0.0, 0.01) << b;
+    EXPECT_NEAR(sky.std().item<double>(), noise[b], 0.05 * noise[b]) << b;
+  }
+}
+
+TEST(AugmentTest, OutskirtMasksLeaveTheOtherDrawsAsTheyWere) {
+  const std::vector<double> noise = {0.1, 0.1, 0.1, 0.1, 0.1};
+  const Augmenter plain = Make(64, 1.0, noise), masking = Make(64, 1.0, noise, 0.5);
+  const int64_t n = 400;
+  const AugmentDraws a = plain.Draw(n, 5, 2), b = masking.Draw(n, 5, 2);
+  EXPECT_FALSE(a.outskirt_radius.defined());
+  EXPECT_TRUE(torch::equal(a.theta, b.theta));
+  EXPECT_TRUE(torch::equal(a.dust_ebv, b.dust_ebv));
+  EXPECT_TRUE(torch::equal(a.noise, b.noise));
+  // About half the views masked, with radii in [12, 32); the others' sky left at zero.
+  const torch::Tensor finite = torch::isfinite(b.outskirt_radius);
+  const double share = finite.to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(share, 0.4);
+  EXPECT_LT(share, 0.6);
+  const torch::Tensor radii = b.outskirt_radius.masked_select(finite);
+  EXPECT_GE(radii.min().item<float>(), 12.0f);
+  EXPECT_LT(radii.max().item<float>(), 32.0f);
+  const int64_t kept = (~finite).nonzero()[0][0].item<int64_t>();
+  EXPECT_EQ(b.outskirt_sky[kept].abs().max().item<float>(), 0.0f);
+  const int64_t masked = finite.nonzero()[0][0].item<int64_t>();
+  EXPECT_NEAR(b.outskirt_sky[masked].std().item<double>(), 1.0, 0.05);
 }
 
 TEST(AugmentTest, FusedCpuKernelRefusesMismatchedDraws) {
