@@ -51,25 +51,29 @@ train="$build/bin/galaxy-train"
 [[ -x "$train" ]] && timeout 60 "$train" devices 2>&1 | tee "$out/devices.txt"
 
 # Preflight: short pretrainings on a 50,000-galaxy survey whose monitor curves on the CPU are in
-# docs/SCIENCE.md ("The first ResNet50 run on a GPU"), to tell a problem of the GPU path (bf16
-# autocast, channels-last) from one of ResNet50's size or schedule. Each is ARCH:PRECISION, 500
-# steps of 256; GPU_SCIENCE_PREFLIGHT="" skips them (~25 s each for tiny, ~45 s for resnet50).
+# docs/SCIENCE.md ("The first ResNet50 run on a GPU"). The CPU showed that ResNet50 learns
+# slowly with the tiny network's recipe in fp32 as well (not a GPU-path problem), so these try
+# ResNet50 recipes against each other and against tiny. Each is ARCH:PRECISION[:FLAG=VALUE...]
+# (extra `galaxy-train pretrain` flags, colon-separated), 1,000 steps of 256, the monitor every
+# 250; GPU_SCIENCE_PREFLIGHT="" skips them (~60 s each for resnet50, ~25 s for tiny).
 # GPU_SCIENCE_PREFLIGHT_STEPS and _GALAXIES shrink them for a dry run.
-preflight=${GPU_SCIENCE_PREFLIGHT-tiny:bf16 tiny:fp32 resnet50:fp32}
-preflight_steps=${GPU_SCIENCE_PREFLIGHT_STEPS:-500}
+preflight=${GPU_SCIENCE_PREFLIGHT-resnet50:bf16 resnet50:bf16:--bn-splits=1 resnet50:bf16:--lr=0.0075 tiny:bf16}
+preflight_steps=${GPU_SCIENCE_PREFLIGHT_STEPS:-1000}
 if [[ -n "$preflight" && -x "$train" && -x "$build/bin/galaxy-data" ]]; then
   mkdir -p "$work/preflight"
   [[ -f "$work/preflight/survey.h5" ]] ||
     timeout 120 "$build/bin/galaxy-data" synth --out "$work/preflight/survey.h5" --count "${GPU_SCIENCE_PREFLIGHT_GALAXIES:-50000}" --seed 1 \
       >"$out/preflight_synth.log" 2>&1
   for run in $preflight; do
-    arch=${run%%:*} precision=${run##*:}
-    log "preflight $arch $precision"
-    timeout 150 "$train" pretrain --data "$work/preflight/survey.h5" --out "$work/preflight/$arch-$precision" --arch "$arch" \
+    IFS=: read -r -a part <<<"$run"
+    arch=${part[0]} precision=${part[1]} extra=("${part[@]:2}")
+    name=$(tr -c 'A-Za-z0-9.\n' '_' <<<"$run")
+    log "preflight $arch $precision ${extra[*]}"
+    timeout 150 "$train" pretrain --data "$work/preflight/survey.h5" --out "$work/preflight/$name" --arch "$arch" \
       --stem torchvision --steps "$preflight_steps" --batch 256 --queue 8192 --momentum 0.99 \
-      --monitor-every $(( (preflight_steps + 1) / 2 )) --precision "$precision" \
-      --device "$device" --seed 0 >"$out/preflight_$arch-$precision.log" 2>&1
-    grep -E "monitor: step|img/s|rror" "$out/preflight_$arch-$precision.log" | sed 's/^.* info //' | tee -a "$out/phases.txt"
+      --monitor-every $(( (preflight_steps + 3) / 4 )) --precision "$precision" \
+      --device "$device" --seed 0 "${extra[@]}" >"$out/preflight_$name.log" 2>&1
+    grep -E "monitor: step|img/s|rror" "$out/preflight_$name.log" | sed 's/^.* info //' | tee -a "$out/phases.txt"
   done
 fi
 
