@@ -52,6 +52,12 @@ class Random {
     *a = TableNormal(static_cast<uint32_t>(bits >> 32));
     *b = TableNormal(static_cast<uint32_t>(bits));
   }
+  // n FastNormal() values into out, two per 64-bit draw (FastNormalPair), the last alone when n
+  // is odd.
+  void FastNormals(float* out, int64_t n) {
+    for (int64_t k = 0; k + 1 < n; k += 2) FastNormalPair(out + k, out + k + 1);
+    if (n % 2 == 1) out[n - 1] = FastNormal();
+  }
 
  private:
   // Inverse-CDF table lookup from 32 random bits: 12 pick the bin, 20 interpolate inside it.

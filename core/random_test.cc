@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 namespace galaxy {
 namespace {
@@ -32,6 +33,16 @@ TEST(RandomTest, NormalDrawsHaveUnitMomentsAndFastNormalToo) {
   EXPECT_NEAR(s2 / n, 1, 0.015);
   EXPECT_NEAR(f1 / n, 0, 0.01);
   EXPECT_NEAR(f2 / n, 1, 0.015);
+}
+
+TEST(RandomTest, FastNormalsArePairsThenOneAlone) {
+  Random filled(4, 2), by_hand(4, 2);
+  std::vector<float> out(7), want(7);
+  filled.FastNormals(out.data(), 7);
+  for (int k = 0; k < 6; k += 2) by_hand.FastNormalPair(&want[k], &want[k + 1]);
+  want[6] = by_hand.FastNormal();
+  EXPECT_EQ(out, want);
+  EXPECT_EQ(filled.Next(), by_hand.Next());  // the same number of draws consumed
 }
 
 TEST(RandomTest, UniformStaysInRange) {

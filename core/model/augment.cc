@@ -95,19 +95,13 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
       for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
       if (noise_all != nullptr) {
         // Table normals (core/random.h): cheap enough that the noise field costs little.
-        float* noise = noise_all + i * count;
-        for (int64_t k = 0; k + 1 < count; k += 2) rng.FastNormalPair(noise + k, noise + k + 1);
-        if (count % 2 == 1) noise[count - 1] = rng.FastNormal();
+        rng.FastNormals(noise_all + i * count, count);
       }
       if (mask) {
         Random outskirts(seed ^ kOutskirtSeedSalt, stream * 1000003ull + static_cast<uint64_t>(i));
         if (outskirts.Uniform() < options_.outskirt_mask_prob) {
           radius[i] = static_cast<float>(outskirts.Uniform(options_.outskirt_min_radius, options_.outskirt_max_radius));
-          if (sky_all != nullptr) {
-            float* sky = sky_all + i * sky_count;
-            for (int64_t k = 0; k + 1 < sky_count; k += 2) outskirts.FastNormalPair(sky + k, sky + k + 1);
-            if (sky_count % 2 == 1) sky[sky_count - 1] = outskirts.FastNormal();
-          }
+          if (sky_all != nullptr) outskirts.FastNormals(sky_all + i * sky_count, sky_count);
         }
       }
     }
