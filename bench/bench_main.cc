@@ -175,6 +175,7 @@ int main(int argc, char** argv) {
         if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
+        if (given("--head-warmup-steps")) o.head_warmup_steps = science_given.head_warmup_steps;
         if (given("--scratch-steps")) o.scratch_steps = science_given.scratch_steps;
         if (given("--k")) o.k = science_given.k;
         if (given("--quality-galaxies")) o.quality_galaxies = science_given.quality_galaxies;
@@ -236,6 +237,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   science->add_option("--backbone-lr-factor", science_given.backbone_lr_factor,
                       "Fine-tuning's backbone rate as a multiple of the head's")
+      ->capture_default_str();
+  science->add_option("--head-warmup-steps", science_given.head_warmup_steps,
+                      "Steps of each fine-tuning that train the redshift head alone on the frozen backbone first")
       ->capture_default_str();
   science->add_option("--fractions", science_fractions, "Label fractions of the redshift experiment")
       ->capture_default_str();

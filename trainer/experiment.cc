@@ -40,6 +40,9 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
   for (double f : options.fractions) {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
   }
+  if (options.redshift.steps > 0) {
+    GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(options.redshift.head_warmup_steps, options.redshift.steps));
+  }
   std::filesystem::create_directories(options.out_dir);
   std::string pretrained = options.pretrained;
   if (pretrained.empty()) {
@@ -75,6 +78,7 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     row.ssl = row.ssl_eval.overall;
     FinetuneOptions supervised = ssl;
     supervised.init_path.clear();
+    supervised.head_warmup_steps = 0;  // nothing pretrained to keep
     int64_t labels = 0;
     GALAXY_ASSIGN_OR_RETURN(EvalReport supervised_eval,
                             TrainAndEvaluate(supervised, absl::StrFormat("%s/supervised_%g", options.out_dir, fraction), &labels));

@@ -25,14 +25,15 @@ namespace {
 
 torch::Device DeviceOf(DeviceKind kind) { return kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU; }
 
-// Mean and sigma of the redshift pdf for every galaxy of `data`, in eval mode.
 // Mean and spread of each galaxy's redshift pdf; with `pit` and `crps`, also how well the pdf
 // describes the galaxy's known redshift (ScorePdf).
 void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch,
              std::vector<double>* mean, std::vector<double>* sigma, std::vector<double>* pit = nullptr,
              std::vector<double>* crps = nullptr) {
   torch::NoGradGuard no_grad;
-  const bool was_training = net.backbone->is_training();
+  // Each part's mode is put back as it was: during a head warm-up the backbone is in eval mode
+  // and the head is training.
+  const bool backbone_training = net.backbone->is_training(), head_training = net.redshift->is_training();
   net.backbone->eval();
   net.redshift->eval();
   mean->clear();
@@ -52,10 +53,8 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
       crps->insert(crps->end(), c.data_ptr<double>(), c.data_ptr<double>() + n);
     }
   }
-  if (was_training) {
-    net.backbone->train();
-    net.redshift->train();
-  }
+  net.backbone->train(backbone_training);
+  net.redshift->train(head_training);
 }
 
 std::vector<double> ToVector(const torch::Tensor& t) {
@@ -155,7 +154,10 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
     ToChannelsLast(*net.backbone);
     MoveToDeviceIfItFits(&train, device);
   }
-  net.backbone->train();
+  // A head warm-up keeps the pretrained BatchNorm statistics: the backbone is in eval mode until
+  // the joint phase.
+  const int64_t warmup = finetune ? options.head_warmup_steps : 0;
+  net.backbone->train(warmup == 0);
   net.redshift->train();
 
   // Backbone at backbone_lr_factor of the head's rate when fine-tuning; the whole network at the
@@ -176,6 +178,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   const int64_t batch = std::min<int64_t>(options.batch, n);
   const int64_t per_epoch = std::max<int64_t>(1, n / batch);
   const int64_t total = options.steps > 0 ? options.steps : options.epochs * per_epoch;
+  GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(warmup, total));
   // About 20 validations per run, whatever the label count: with few labels an epoch is a handful
   // of steps, and validating every epoch (2,000 galaxies each time) cost more than the training.
   const int64_t validate_every = std::max<int64_t>(1, total / 20);
@@ -192,6 +195,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                                                {"batch", batch},
                                                {"head_lr", options.head_lr},
                                                {"backbone_lr", backbone_lr},
+                                               {"head_warmup_steps", warmup},
                                                {"init", options.init_path},
                                                {"fractions", options.fractions},
                                                {"split_seed", options.split_seed}})
@@ -229,10 +233,24 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                                         augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step)));
       if (cuda) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
       const torch::Tensor z = ToDeviceAsync(train.redshift.index_select(0, index), device);
+      if (step == warmup && warmup > 0) {
+        net.backbone->train();
+        log::Info(absl::StrFormat("%s: head warmed up for %d steps; the backbone trains from here", net.metadata.kind,
+                                  warmup));
+      }
       torch::Tensor logits;
       {
         CudaAutocast autocast(cuda);
-        logits = net.redshift(net.backbone(x));
+        torch::Tensor features;
+        if (step < warmup) {
+          // The frozen backbone: no graph, so its parameters get no gradient and Adam leaves them
+          // (and their moments) untouched.
+          torch::NoGradGuard frozen;
+          features = net.backbone(x);
+        } else {
+          features = net.backbone(x);
+        }
+        logits = net.redshift(features);
       }
       const torch::Tensor loss = -(SoftTargets(z, net.bins, options.label_smoothing_bins) *
                                    torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();

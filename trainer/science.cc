@@ -116,6 +116,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   experiment.redshift.steps = o.finetune_steps;
   experiment.redshift.batch = o.finetune_batch;
   experiment.redshift.backbone_lr_factor = o.backbone_lr_factor;
+  experiment.redshift.head_warmup_steps = o.head_warmup_steps;
   experiment.redshift.seed = seed;
   experiment.redshift.device = o.device;
   experiment.redshift.threads = o.threads;
@@ -198,6 +199,7 @@ absl::Status ScienceOptions::Validate() const {
   }
   if (pretrain_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--pretrain-steps: ", pretrain_steps, " < 1"));
   if (finetune_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--finetune-steps: ", finetune_steps, " < 1"));
+  GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(head_warmup_steps, finetune_steps));
   if (scratch_steps < 0) return absl::InvalidArgumentError(absl::StrCat("--scratch-steps: ", scratch_steps, " < 0"));
   if (fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
   if (probe_fractions.empty()) return absl::InvalidArgumentError("--probe-fractions: at least one");
@@ -339,6 +341,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"mask_outskirts", o.mask_outskirts},
                   {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
+                  {"head_warmup_steps", o.head_warmup_steps},
                   {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
                   {"scratch_steps", o.scratch_steps}, {"k", o.k}};
   Json redshift = Json::array();
@@ -424,11 +427,11 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.mask_outskirts, o.finetune_steps,
-      o.finetune_batch, o.backbone_lr_factor, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
+      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
   md += "## Acceptance\n\n| check | measured | holds | difference beyond the spread |\n| --- | --- | --- | --- |\n";

@@ -155,6 +155,10 @@ int main(int argc, char** argv) {
   finetune_cmd->add_option("--backbone-lr-factor", finetune.backbone_lr_factor,
                            "Backbone learning rate as a multiple of --lr")
       ->capture_default_str();
+  finetune_cmd->add_option("--head-warmup-steps", finetune.head_warmup_steps,
+                           "First steps that train the head alone on the frozen backbone (pretrained "
+                           "BatchNorm statistics kept); then the whole network")
+      ->capture_default_str();
   add_redshift_flags(finetune_cmd, false);
   CLI::App* supervised_cmd = cli.AddCommand(
       "supervised", "The same network trained from scratch on the labels (the baseline)", run_redshift);
@@ -230,6 +234,9 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")->capture_default_str();
   label_efficiency->add_option("--backbone-lr-factor", experiment.redshift.backbone_lr_factor,
                                "Fine-tuning: backbone learning rate as a multiple of --lr")
+      ->capture_default_str();
+  label_efficiency->add_option("--head-warmup-steps", experiment.redshift.head_warmup_steps,
+                               "Fine-tuning: first steps that train the head alone on the frozen backbone")
       ->capture_default_str();
   label_efficiency->add_flag("--no-head-norm{false}", experiment.redshift.head_norm,
                              "No BatchNorm on the redshift head's input features");

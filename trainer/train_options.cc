@@ -102,9 +102,24 @@ absl::Status FinetuneOptions::Validate() const {
   if (!(backbone_lr_factor > 0 && backbone_lr_factor <= 10)) {
     return absl::InvalidArgumentError(absl::StrCat("--backbone-lr-factor: ", backbone_lr_factor, " is outside (0, 10]"));
   }
+  // With --epochs the run's steps are known once the labels are counted; RunRedshiftTraining
+  // checks the warm-up against them then.
+  if (head_warmup_steps < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--head-warmup-steps: ", head_warmup_steps, " < 0"));
+  }
+  if (steps > 0) GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(head_warmup_steps, steps));
+  if (head_warmup_steps > 0 && init_path.empty()) {
+    return absl::InvalidArgumentError("--head-warmup-steps: only when fine-tuning a pretrained network (--init)");
+  }
   if (bins < 2 || bins > 10000) return absl::InvalidArgumentError(absl::StrCat("--bins: ", bins, " is outside 2..10000"));
   if (!(z_max > 0 && z_max <= 10)) return absl::InvalidArgumentError(absl::StrCat("--z-max: ", z_max, " is outside (0, 10]"));
   return absl::OkStatus();
+}
+
+absl::Status ValidateHeadWarmup(int64_t warmup_steps, int64_t steps) {
+  if (warmup_steps >= 0 && warmup_steps <= steps) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--head-warmup-steps: ", warmup_steps, " is outside 0..", steps, " (the run's steps)"));
 }
 
 absl::StatusOr<std::vector<double>> ParseFractionList(const std::string& text, const std::string& flag) {

@@ -52,8 +52,11 @@ struct PretrainOptions {
   int64_t checkpoint_every = 500;
   // CPU threads for LibTorch (0: every usable CPU).
   int threads = 0;
-  // Largest PSF-blur sigma of the augmentation, pixels. Default 1.0.
-  double max_blur = 1.0;
+  // Largest PSF-blur sigma of the augmentation, pixels (each view: U(0, max_blur)). Default 3:
+  // views blurred up to about twice the survey's seeing cannot be told apart by fine structure,
+  // so the network keeps colour and overall shape; against 1 px it gained redshift and type
+  // information in two pretraining seeds (docs/SCIENCE.md, "Blurred views").
+  double max_blur = 3.0;
   // Largest relative change of scale of the augmentation: views are resized by U(1 - s, 1 + s).
   // Default 0.1; 0: none (the view keeps the galaxy's angular size, a cue to its distance).
   double scale_jitter = 0.1;
@@ -110,6 +113,13 @@ struct FinetuneOptions {
   // pretrained backbone trains as fast as the head; a tenth of the rate (Hayat et al.'s choice)
   // was worse at every label fraction on our survey (docs/SCIENCE.md).
   double backbone_lr_factor = 1.0;
+  // When fine-tuning, the first head_warmup_steps steps train the head alone on the frozen
+  // backbone (its BatchNorms keep the pretrained statistics), then the whole network trains
+  // ("linear probing, then fine-tuning": the head starts the joint phase from a fit, not from
+  // random weights that send large gradients into the pretrained features). They count in the
+  // run's steps and share its cosine schedule. Default 0 (no warm-up); as many as the steps keeps
+  // the backbone frozen throughout (what the frozen representation alone gives, with this head).
+  int64_t head_warmup_steps = 0;
   // A BatchNorm on the head's input features (RedshiftHeadImpl). Default true.
   bool head_norm = true;
   double weight_decay = 1e-5;
@@ -141,6 +151,11 @@ struct FinetuneOptions {
 
 // OK for "asinh" or "linear" (the values of --input-stretch); INVALID_ARGUMENT naming it otherwise.
 absl::Status ValidateInputStretch(const std::string& stretch);
+
+// OK when 0 <= warmup_steps <= steps (the head warm-up of a fine-tuning run of `steps` steps;
+// all of them: the backbone stays frozen);
+// INVALID_ARGUMENT naming --head-warmup-steps otherwise.
+absl::Status ValidateHeadWarmup(int64_t warmup_steps, int64_t steps);
 
 // "0.01,0.05,1" -> {0.01, 0.05, 1}; INVALID_ARGUMENT naming `flag` and a cell that is not a
 // number (the range is checked by the command's own options).

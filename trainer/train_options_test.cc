@@ -145,5 +145,29 @@ TEST(FinetuneOptionsTest, BackboneRateFactorIsOneByDefaultAndBounded) {
       << options.Validate();
 }
 
+TEST(FinetuneOptionsTest, HeadWarmupIsForFineTuningAndFitsInTheRun) {
+  FinetuneOptions options;
+  options.data_path = "d.h5";
+  options.out_dir = "out";
+  options.init_path = "pretrained.pt";
+  options.steps = 100;
+  EXPECT_EQ(options.head_warmup_steps, 0);
+  options.head_warmup_steps = 100;  // all of them: the backbone stays frozen
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.head_warmup_steps = 101;
+  EXPECT_EQ(options.Validate().message(), "--head-warmup-steps: 101 is outside 0..100 (the run's steps)");
+  options.head_warmup_steps = -1;
+  EXPECT_EQ(options.Validate().message(), "--head-warmup-steps: -1 < 0");
+  // With --epochs the steps are not known yet: only the sign is checked here.
+  options.steps = 0;
+  options.head_warmup_steps = 5000;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  // The supervised network has no pretrained backbone to keep.
+  options.init_path.clear();
+  EXPECT_EQ(options.Validate().message(), "--head-warmup-steps: only when fine-tuning a pretrained network (--init)");
+  EXPECT_TRUE(ValidateHeadWarmup(0, 1).ok());
+  EXPECT_FALSE(ValidateHeadWarmup(2, 1).ok());
+}
+
 }  // namespace
 }  // namespace galaxy
