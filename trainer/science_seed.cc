@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/log.h"
+#include "trainer/train_options.h"
 
 namespace galaxy {
 namespace {
@@ -170,10 +171,14 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"pretrain_batch", o.pretrain_batch},
           {"queue", o.queue},
           {"momentum", o.momentum},
+          // Not a science option, but a seed pretrained under another default blur (1 px before
+          // 2026-12-01) is another run.
+          {"max_blur", PretrainOptions().max_blur},
           {"mask_outskirts", o.mask_outskirts},
           {"finetune_steps", o.finetune_steps},
           {"finetune_batch", o.finetune_batch},
           {"backbone_lr_factor", o.backbone_lr_factor},
+          {"head_warmup_steps", o.head_warmup_steps},
           {"fractions", o.fractions},
           {"probe_fractions", o.probe_fractions},
           {"scratch_steps", o.scratch_steps},
