@@ -16,6 +16,18 @@
 namespace galaxy {
 namespace {
 
+// A table column's string-valued keyword (TTYPEn, TFORMn, TUNITn, TDISPn, TDIMn): cfitsio copies
+// an unquoted value of up to 70 characters whole into a 70-byte column name and overflowed it
+// (core/fits_fuzzer.cc, in CI); FITS requires these values in quotes (FITS 4.0, section 4.2.1).
+bool IsColumnStringKeyword(absl::string_view key) {
+  for (absl::string_view stem : {"TTYPE", "TFORM", "TUNIT", "TDISP", "TDIM"}) {
+    if (!absl::StartsWith(key, stem) || key.size() == stem.size()) continue;
+    const absl::string_view index = key.substr(stem.size());
+    if (std::all_of(index.begin(), index.end(), absl::ascii_isdigit)) return true;
+  }
+  return false;
+}
+
 // Walks every HDU's header; `read(offset, buffer, n)` returns the bytes read (fewer at the end of
 // the file).
 absl::Status CheckHeadersArePrintable(const std::string& path,
@@ -46,6 +58,12 @@ absl::Status CheckHeadersArePrintable(const std::string& path,
         }
         if (card[8] != '=' || card[9] != ' ') continue;
         absl::string_view value(card + 10, kCard - 10);
+        const absl::string_view text = absl::StripLeadingAsciiWhitespace(value);
+        if (IsColumnStringKeyword(key) && !text.empty() && text.front() != '\'') {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": HDU ", hdu, " header: ", key, " at offset ", offset + c,
+              " has a value that is not a quoted string (FITS column names and formats are in quotes)"));
+        }
         value = absl::StripAsciiWhitespace(value.substr(0, value.find('/')));
         int64_t number = 0;
         if (!absl::SimpleAtoi(value, &number)) continue;

@@ -300,6 +300,31 @@ TEST_F(IngestTest, FitsHeaderBytesThatAreNotPrintableAsciiAreRefused) {
   EXPECT_FALSE(fs::exists(options.out));
 }
 
+// An unquoted 70-character column name (TTYPE2 = [[[...) made cfitsio overflow the column's
+// 70-byte name field and abort (core/fits_fuzzer.cc, in CI): refused before cfitsio reads it.
+TEST_F(IngestTest, FitsColumnNameThatIsNotQuotedIsRefused) {
+  const std::string path = Path("unquoted.fits");
+  WriteStack(path);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t card = bytes.find("TTYPE2  = ");
+  ASSERT_NE(card, std::string::npos);
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(card + 10), bytes.begin() + static_cast<std::ptrdiff_t>(card + 80),
+            '[');
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  IngestOptions options;
+  options.out = Path("unquoted.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                absl::StrCat("TTYPE2 at offset ", card, " has a value that is not a quoted string")))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
+}
+
 // ---- SDSS frames ------------------------------------------------------------------------------
 
 constexpr double kScale = 0.396 / 3600;  // degrees per pixel
