@@ -275,54 +275,48 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
   EXPECT_FALSE(fs::exists(options.out));
 }
 
-// A header byte outside printable ASCII made cfitsio overflow a fixed-size field and abort the
-// process (core/fits_fuzzer.cc, in CI): such headers are refused before cfitsio parses them.
-TEST_F(IngestTest, FitsHeaderBytesThatAreNotPrintableAsciiAreRefused) {
-  const std::string path = Path("bytes.fits");
+// Writes a good stack to `path`, fills the value field (columns 11-80) of its TTYPE2 card with
+// `fill`, and ingests it into `out`: nothing may be written there; returns the error and the
+// card's offset.
+absl::Status IngestWithTtype2ValueFilled(const std::string& path, const std::string& out, char fill, size_t* card) {
   WriteStack(path);
   std::string bytes;
   {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  const size_t card = bytes.find("TTYPE2  = ");
-  ASSERT_NE(card, std::string::npos);
-  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(card + 10), bytes.begin() + static_cast<std::ptrdiff_t>(card + 80),
-            '\xde');
+  *card = bytes.find("TTYPE2  = ");
+  EXPECT_NE(*card, std::string::npos);
+  if (*card == std::string::npos) return absl::InternalError("no TTYPE2 card");
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(*card + 10), bytes.begin() + static_cast<std::ptrdiff_t>(*card + 80),
+            fill);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   IngestOptions options;
-  options.out = Path("bytes.h5");
-  absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
-  EXPECT_TRUE(absl::StrContains(report.status().message(),
-                                absl::StrCat("header holds byte 0xde at offset ", card + 10)))
-      << report.status();
+  options.out = out;
+  const absl::Status status = IngestFitsCube(path, options).status();
   EXPECT_FALSE(fs::exists(options.out));
+  return status;
+}
+
+// A header byte outside printable ASCII made cfitsio overflow a fixed-size field and abort the
+// process (core/fits_fuzzer.cc, in CI): such headers are refused before cfitsio parses them.
+TEST_F(IngestTest, FitsHeaderBytesThatAreNotPrintableAsciiAreRefused) {
+  size_t card = 0;
+  const absl::Status status = IngestWithTtype2ValueFilled(Path("bytes.fits"), Path("bytes.h5"), '\xde', &card);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), absl::StrCat("header holds byte 0xde at offset ", card + 10)))
+      << status;
 }
 
 // An unquoted 70-character column name (TTYPE2 = [[[...) made cfitsio overflow the column's
 // 70-byte name field and abort (core/fits_fuzzer.cc, in CI): refused before cfitsio reads it.
 TEST_F(IngestTest, FitsColumnNameThatIsNotQuotedIsRefused) {
-  const std::string path = Path("unquoted.fits");
-  WriteStack(path);
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  const size_t card = bytes.find("TTYPE2  = ");
-  ASSERT_NE(card, std::string::npos);
-  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(card + 10), bytes.begin() + static_cast<std::ptrdiff_t>(card + 80),
-            '[');
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  IngestOptions options;
-  options.out = Path("unquoted.h5");
-  absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
-  EXPECT_TRUE(absl::StrContains(report.status().message(),
+  size_t card = 0;
+  const absl::Status status = IngestWithTtype2ValueFilled(Path("unquoted.fits"), Path("unquoted.h5"), '[', &card);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(),
                                 absl::StrCat("TTYPE2 at offset ", card, " has a value that is not a quoted string")))
-      << report.status();
-  EXPECT_FALSE(fs::exists(options.out));
+      << status;
 }
 
 // ---- SDSS frames ------------------------------------------------------------------------------
