@@ -16,7 +16,8 @@
 namespace galaxy {
 
 // INVALID_ARGUMENT naming `path`, the HDU and the offset of the first header byte outside
-// printable ASCII, or of the first unquoted TTYPEn/TFORMn/TUNITn/TDISPn/TDIMn value. A file that ends early passes: cfitsio reports truncation in its own words.
+// printable ASCII, or of the first unquoted TTYPEn/TFORMn/TUNITn/TDISPn/TDIMn value. A file that
+// ends early passes: cfitsio reports truncation in its own words.
 absl::Status CheckFitsHeadersInFile(const std::string& path);
 // The same over a FITS file held in memory (a decompressed .fits.bz2); `path` names it in errors.
 absl::Status CheckFitsHeadersInMemory(const std::string& path, const std::vector<char>& bytes);

@@ -242,12 +242,10 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
       {
         CudaAutocast autocast(cuda);
         torch::Tensor features;
-        if (step < warmup) {
-          // The frozen backbone: no graph, so its parameters get no gradient and Adam leaves them
-          // (and their moments) untouched.
-          torch::NoGradGuard frozen;
-          features = net.backbone(x);
-        } else {
+        {
+          // During the warm-up the backbone runs without a graph: its parameters get no gradient,
+          // and Adam leaves them (and their moments) untouched.
+          torch::AutoGradMode backbone_grad(step >= warmup);
           features = net.backbone(x);
         }
         logits = net.redshift(features);

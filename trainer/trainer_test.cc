@@ -182,9 +182,9 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   EXPECT_EQ(short_noise.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(short_noise.message(), "4 values")) << short_noise;
 
-  // 3c. A head warm-up trains the head alone: with every step a warm-up step the saved backbone
-  //     is the pretrained one, weights and BatchNorm statistics alike; with half of them it is
-  //     not. The warm-up is recorded in the checkpoint.
+  // 3c. A head warm-up trains the head alone: a model saved at a warm-up step has the pretrained
+  //     backbone, weights and BatchNorm statistics alike (every step, when all 4 are warm-up
+  //     steps), one saved after it does not. The warm-up is recorded in the checkpoint.
   auto same_backbone = [](const GalaxyNet& a, const GalaxyNet& b) {
     const auto pb = b.backbone->named_parameters(), bb = b.backbone->named_buffers();
     for (const auto& p : a.backbone->named_parameters()) {
