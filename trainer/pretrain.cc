@@ -31,7 +31,8 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"momentum", o.momentum},   {"temperature", o.temperature},
           {"lr_per_256", o.lr_per_256}, {"weight_decay", o.weight_decay},
           {"sgd_momentum", o.sgd_momentum}, {"total_steps", total_steps},
-          {"max_blur", o.max_blur},   {"scale_jitter", o.scale_jitter}, {"rows", rows},
+          {"max_blur", o.max_blur},   {"max_noise", o.max_noise},
+          {"scale_jitter", o.scale_jitter}, {"rows", rows},
           {"dust", o.dust},           {"max_dust", o.max_dust},
           {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch},
           {"mask_outskirts", o.mask_outskirts}, {"outskirt_radius", o.outskirt_radius}};
@@ -180,6 +181,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   AugmentOptions aug;
   aug.crop = crop;
   aug.max_blur = options.max_blur;
+  aug.max_noise = options.max_noise;
   aug.min_scale = 1 - options.scale_jitter;
   aug.max_scale = 1 + options.scale_jitter;
   if (options.dust == "survey") {

@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--lr", pretrain.lr_per_256, "SGD learning rate per 256 images (cosine schedule)")->capture_default_str();
   pretrain_cmd->add_option("--weight-decay", pretrain.weight_decay, "SGD weight decay")->capture_default_str();
   pretrain_cmd->add_option("--max-blur", pretrain.max_blur, "Largest PSF-blur sigma of the augmentation, px")->capture_default_str();
+  pretrain_cmd->add_option("--max-noise", pretrain.max_noise,
+                           "Largest noise added to each band of a view, in units of the data's band noise (0: none)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--scale-jitter", pretrain.scale_jitter,
                            "Largest relative change of scale of the augmentation (views resized by U(1-s, 1+s))")
       ->capture_default_str();

@@ -62,6 +62,9 @@ absl::Status PretrainOptions::Validate() const {
   if (!(max_blur >= 0 && max_blur <= 5)) {
     return absl::InvalidArgumentError(absl::StrCat("--max-blur: ", max_blur, " is outside [0, 5] px"));
   }
+  if (!(max_noise >= 0 && max_noise <= 5)) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-noise: ", max_noise, " is outside [0, 5] (units of the data's noise)"));
+  }
   if (!(scale_jitter >= 0 && scale_jitter <= 0.5)) {
     return absl::InvalidArgumentError(absl::StrCat("--scale-jitter: ", scale_jitter, " is outside [0, 0.5]"));
   }

@@ -57,6 +57,9 @@ struct PretrainOptions {
   // so the network keeps colour and overall shape; against 1 px it gained redshift and type
   // information in two pretraining seeds (docs/SCIENCE.md, "Blurred views").
   double max_blur = 3.0;
+  // Largest noise the augmentation adds to each band of a view, in units of the data's own band
+  // noise (AugmentOptions::max_noise). Default 1; 0: none.
+  double max_noise = 1.0;
   // Largest relative change of scale of the augmentation: views are resized by U(1 - s, 1 + s).
   // Default 0.1; 0: none (the view keeps the galaxy's angular size, a cue to its distance).
   double scale_jitter = 0.1;

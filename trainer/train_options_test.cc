@@ -71,6 +71,11 @@ TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {
   options.max_blur = -1;
   EXPECT_NE(options.Validate().message().find("--max-blur: -1"), std::string::npos);
   options.max_blur = 1;
+  options.max_noise = 0;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.max_noise = -0.5;
+  EXPECT_NE(options.Validate().message().find("--max-noise: -0.5 is outside [0, 5]"), std::string::npos);
+  options.max_noise = 1;
   EXPECT_DOUBLE_EQ(options.mask_outskirts, 0);
   options.mask_outskirts = 1.5;
   EXPECT_NE(options.Validate().message().find("--mask-outskirts: 1.5 is outside [0, 1]"), std::string::npos);

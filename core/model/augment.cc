@@ -92,7 +92,7 @@ AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
                                        ? options_.dust_median * std::exp(options_.dust_log_sigma * rng.Normal())
                                        : rng.Uniform(0, options_.max_dust));
       blur[i] = static_cast<float>(rng.Uniform(0, options_.max_blur));
-      for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform());
+      for (int64_t b = 0; b < bands_; ++b) level[i * bands_ + b] = static_cast<float>(rng.Uniform() * options_.max_noise);
       if (noise_all != nullptr) {
         // Table normals (core/random.h): cheap enough that the noise field costs little.
         rng.FastNormals(noise_all + i * count, count);

@@ -8,8 +8,8 @@
 //      survey's own distribution (a lognormal fitted to the catalog, as Stein et al. 2021) or
 //      from U(0, max_dust);
 //   4. PSF blur with a Gaussian of random width sigma ~ U(0, max_blur) px (separable);
-//   5. Gaussian noise per band at a level u * sigma_b, u ~ U(0, 1), where sigma_b is the data's
-//      own per-band noise.
+//   5. Gaussian noise per band at a level u * sigma_b, u ~ U(0, max_noise), where sigma_b is the
+//      data's own per-band noise.
 // The random draws (AugmentDraws) are separate from their application so that the same draws
 // can be applied on CPU and GPU and compared. Include only from .cc files using LibTorch.
 #ifndef GALAXY_CORE_MODEL_AUGMENT_H_
@@ -41,9 +41,12 @@ struct AugmentOptions {
   double max_dust = 0.5;
   // Largest PSF blur sigma, pixels. Default 1.0.
   double max_blur = 1.0;
-  // Per-band noise level of the data (nanomaggies per pixel); the added noise is up to this.
-  // Empty: no noise is added.
+  // Per-band noise level of the data (nanomaggies per pixel); the added noise is up to
+  // max_noise times this. Empty: no noise is added.
   std::vector<double> band_noise;
+  // Largest added noise, in units of band_noise (each band of each view: U(0, max_noise)).
+  // Default 1; 0 adds none (the masked outskirts' sky still has the data's noise).
+  double max_noise = 1.0;
   // Draw the noise field on the images' device at Apply time (torch::randn with that device's
   // generator) instead of on the CPU in Draw: what training on a GPU wants. The CPU path keeps
   // drawing it in Draw, reproducibly. Default false.

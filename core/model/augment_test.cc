@@ -117,6 +117,30 @@ TEST(AugmentTest, NoiseMatchesTheDrawnLevelPerBand) {
   }
 }
 
+// max_noise scales each view's drawn level and nothing else: half of it halves every level of the
+// same draws, 0 adds no noise at all, and the other draws stay those of the default.
+TEST(AugmentTest, MaxNoiseScalesTheDrawnLevelsOnly) {
+  AugmentOptions o;
+  o.band_noise = {0.05, 0.05, 0.05, 0.1, 0.2};
+  const Augmenter full(o, 5, 64);
+  o.max_noise = 0.5;
+  const Augmenter half(o, 5, 64);
+  o.max_noise = 0;
+  const Augmenter none(o, 5, 64);
+  const AugmentDraws f = full.Draw(32, 7, 1), h = half.Draw(32, 7, 1), z = none.Draw(32, 7, 1);
+  EXPECT_GT(f.noise_level.max().item<float>(), 0.5f);
+  EXPECT_TRUE(torch::allclose(h.noise_level, f.noise_level * 0.5));
+  EXPECT_EQ(z.noise_level.abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(h.theta, f.theta));
+  EXPECT_TRUE(torch::equal(h.blur_sigma, f.blur_sigma));
+  EXPECT_TRUE(torch::equal(h.noise, f.noise));
+  // Without added noise a noise-free image stays noise-free.
+  AugmentDraws d = z;
+  d.theta = none.AffineTheta(0, false, 0, 0, 1).unsqueeze(0).repeat({32, 1, 1});
+  const torch::Tensor out = none.Apply(torch::zeros({32, 5, 64, 64}), torch::zeros({32}), d);
+  EXPECT_EQ(out.abs().max().item<float>(), 0.0f);
+}
+
 TEST(AugmentTest, DrawsAreDeterministicPerSeedAndStream) {
   Augmenter a = Make(64, 1.0, {0.1, 0.1, 0.1, 0.1, 0.1});
   AugmentDraws d1 = a.Draw(8, 5, 9), d2 = a.Draw(8, 5, 9), d3 = a.Draw(8, 5, 10);
