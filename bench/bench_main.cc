@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
   galaxy::ScienceOptions science_given;
   bool science_quick = false, science_json = false;
   std::string science_fractions = "0.01,0.04,0.05,0.2,1", science_probe_fractions = "0.01,0.05,0.2,1";
+  std::string science_dihedral = galaxy::ScienceOptions().dihedral ? "on" : "off";
   CLI::App* science = nullptr;
   science = cli.AddCommand(
       "science",
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
         if (given("--head-warmup-steps")) o.head_warmup_steps = science_given.head_warmup_steps;
         if (given("--scratch-steps")) o.scratch_steps = science_given.scratch_steps;
+        if (given("--dihedral")) o.dihedral = science_dihedral == "on";
         if (given("--k")) o.k = science_given.k;
         if (given("--quality-galaxies")) o.quality_galaxies = science_given.quality_galaxies;
         if (given("--fractions")) {
@@ -247,6 +249,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   science->add_option("--scratch-steps", science_given.scratch_steps,
                       "Steps of the type classifier trained from scratch (0: none)")
+      ->capture_default_str();
+  science->add_option("--dihedral", science_dihedral,
+                      "on: the probe (both arms) and the quality measures average the representation over each "
+                      "image's 4 turns and their mirrors; off: one view")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   science->add_option("--k", science_given.k, "Neighbours of the similarity measures")->capture_default_str();
   science->add_option("--quality-galaxies", science_given.quality_galaxies, "Galaxies of the similarity measures")

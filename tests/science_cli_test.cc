@@ -73,6 +73,10 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
     EXPECT_FALSE(row["scratch_accuracy"].is_null()) << row.dump();
   }
   EXPECT_EQ(r["quality"]["kinds"].size(), 4u);
+  // By default the representation is averaged over each image's turns and mirrors, so a turned
+  // image finds the same neighbours.
+  EXPECT_TRUE(r["options"]["dihedral"].get<bool>());
+  EXPECT_GT(r["quality"]["rotation_overlap"]["mean"].get<double>(), 0.99) << r["quality"].dump();
 
   std::ifstream md_in(out + "/report.md");
   const std::string md((std::istreambuf_iterator<char>(md_in)), std::istreambuf_iterator<char>());

@@ -11,7 +11,8 @@
 namespace galaxy {
 
 Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& images,
-                       const torch::Tensor& e_bv, int64_t crop, const torch::Device& device, const torch::Tensor& rows) {
+                       const torch::Tensor& e_bv, int64_t crop, const torch::Device& device, const torch::Tensor& rows,
+                       bool dihedral) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> features, projections;
   const int64_t n = rows.defined() ? rows.size(0) : images.size(0);
@@ -26,9 +27,24 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
       x = images.narrow(0, start, m);
       ebv = e_bv.narrow(0, start, m);
     }
-    const torch::Tensor f = backbone.forward(PreprocessForModel(x.to(device), ebv.to(device), crop));
-    features.push_back(f.to(torch::kCPU, torch::kFloat32));
-    if (head != nullptr) projections.push_back(head->forward(f).to(torch::kCPU, torch::kFloat32));
+    const torch::Tensor input = PreprocessForModel(x.to(device), ebv.to(device), crop);
+    torch::Tensor f, p;
+    for (int turn = 0; turn < (dihedral ? 4 : 1); ++turn) {
+      for (int mirror = 0; mirror < (dihedral ? 2 : 1); ++mirror) {
+        torch::Tensor view = turn == 0 ? input : torch::rot90(input, turn, {2, 3});
+        if (mirror == 1) view = view.flip({3});
+        const torch::Tensor out = backbone.forward(view);
+        const torch::Tensor fv = out.to(torch::kFloat32);
+        f = f.defined() ? f + fv : fv;
+        if (head != nullptr) {
+          const torch::Tensor pv = head->forward(out).to(torch::kFloat32);
+          p = p.defined() ? p + pv : pv;
+        }
+      }
+    }
+    const double views = dihedral ? 8 : 1;
+    features.push_back((f / views).to(torch::kCPU));
+    if (head != nullptr) projections.push_back((p / views).to(torch::kCPU));
   }
   Embeddings out;
   out.features = torch::cat(features);
@@ -59,7 +75,7 @@ torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, co
   GalaxyNet& net = model.net;
   const int64_t crop = std::min<int64_t>(net.metadata.image_size, images.size(2));
   const Embeddings e = EmbedImages(*net.backbone, model.projection ? net.projection.get() : nullptr, images, e_bv,
-                                   crop, model.device);
+                                   crop, model.device, /*rows=*/{}, model.dihedral);
   return model.projection ? e.projections : e.features;
 }
 

@@ -20,21 +20,25 @@ namespace galaxy {
 // device; undefined: all): de-reddened, centre-cropped to `crop`, moved to `device`, in batches
 // of 256, without gradients. The modules are used in whatever mode they are in (callers put
 // them in evaluation mode). Both float32 on the CPU, not normalised; `projections` undefined
-// without a head.
+// without a head. With `dihedral`, each image's features (and projections) are the mean over its
+// eight turns by multiples of 90 degrees and their mirror images: exactly invariant to those,
+// at 8x the cost.
 struct Embeddings {
   torch::Tensor features, projections;
 };
 Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& images,
                        const torch::Tensor& e_bv, int64_t crop, const torch::Device& device,
-                       const torch::Tensor& rows = {});
+                       const torch::Tensor& rows = {}, bool dihedral = false);
 
 // A checkpoint loaded for frozen use: in evaluation mode on the device `device_name` names
 // (cpu | cuda | auto), with `threads` CPU threads; `projection` says whether the representation
-// is the projection head's output (`features` "projection") or the backbone's ("backbone").
+// is the projection head's output (`features` "projection") or the backbone's ("backbone");
+// `dihedral` averages it over each image's turns and mirrors (EmbedImages).
 struct FrozenModel {
   GalaxyNet net;
   torch::Device device = torch::kCPU;
   bool projection = false;
+  bool dihedral = false;
 };
 // INVALID_ARGUMENT naming --features when it is neither, or "projection" for a model without
 // that head; errors of the checkpoint reader and device resolution pass through.

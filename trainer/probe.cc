@@ -240,7 +240,10 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
   backbone->eval();
   head->eval();
   torch::NoGradGuard no_grad;
-  const Embeddings e = EmbedImages(*backbone, nullptr, data.images, data.e_bv, meta.image_size, model.device, test);
+  // With --dihedral the network from scratch is scored on the same eight-view average as the
+  // probe (for its linear output layer, the mean of its eight outputs).
+  const Embeddings e =
+      EmbedImages(*backbone, nullptr, data.images, data.e_bv, meta.image_size, model.device, test, o.dihedral);
   return head(e.features.to(model.device)).to(torch::kCPU);
 }
 
@@ -255,9 +258,10 @@ std::pair<double, double> RmseAndR2(const torch::Tensor& truth, const torch::Ten
 }  // namespace
 
 std::string ProbeReport::Markdown() const {
+  const std::string views = dihedral ? "Representation: the mean over each image's 4 turns and their mirrors.\n\n" : "";
   if (task == "regression") {
     const bool scratch = !rows.empty() && std::isfinite(rows.front().scratch_rmse);
-    std::string md = absl::StrFormat(
+    std::string md = views + absl::StrFormat(
         "Linear probe (ridge regression): %d test galaxies, label mean %.4g, standard deviation %.4g; predicting "
         "the training mean: RMSE %.4g\n\n| label fraction | labels | penalty | probe RMSE | probe R^2 |%s\n| --- | --- | --- | --- | --- |%s\n",
         test_count, label_mean, label_std, mean_rmse, scratch ? " from scratch RMSE | from scratch R^2 |" : "",
@@ -270,7 +274,7 @@ std::string ProbeReport::Markdown() const {
     return md;
   }
   const bool scratch = !rows.empty() && rows.front().scratch_accuracy >= 0;
-  std::string md = absl::StrFormat(
+  std::string md = views + absl::StrFormat(
       "Linear probe: %d classes, %d test galaxies; predicting the most common class: accuracy %.3f\n\n"
       "| label fraction | labels | penalty | probe accuracy | probe recall per class |%s\n| --- | --- | --- | --- | --- |%s\n",
       classes, test_count, majority_accuracy,
@@ -300,7 +304,7 @@ std::string ProbeReport::Markdown() const {
 std::string ProbeReport::Json() const {
   // NaN (a figure not measured) is written as null.
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json j = {{"task", task}, {"test_count", test_count}};
+  nlohmann::json j = {{"task", task}, {"test_count", test_count}, {"dihedral", dihedral}};
   nlohmann::json list = nlohmann::json::array();
   if (task == "regression") {
     j["label_mean"] = label_mean;
@@ -331,6 +335,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   GALAXY_RETURN_IF_ERROR(Validate(o));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions split, ParseSplitFractions(o.split));
   GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
+  model.dihedral = o.dihedral;
   const GalaxyNet& net = model.net;
   RowSelection selection;
   if (o.labels_csv.empty()) selection.extra_columns = {o.label_column};
@@ -342,6 +347,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   GALAXY_ASSIGN_OR_RETURN(const std::vector<double> values, LabelValues(o, data));
   ProbeReport report;
   report.task = ResolveTask(o, values);
+  report.dihedral = o.dihedral;
   const bool regression = report.task == "regression";
   std::vector<int64_t> classes;
   if (!regression) {

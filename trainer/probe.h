@@ -41,6 +41,8 @@ struct ProbeOptions {
   std::string labels_csv;
   // "backbone" (default: the representation before the projection head) or "projection".
   std::string features = "backbone";
+  // Average the representation over each image's turns by 90 degrees and mirrors (EmbedImages).
+  bool dihedral = false;
   // Label fractions of the training part (nested). Default 1%, 5%, 25%, 100%.
   std::vector<double> fractions = {0.01, 0.05, 0.25, 1.0};
   // train,validation,test split by ID hash and its seed.
@@ -95,6 +97,9 @@ struct ProbeReport {
   // Regression: the test labels' mean and standard deviation, and the RMSE of predicting the
   // training part's mean.
   double label_mean = 0, label_std = 0, mean_rmse = 0;
+  // Whether the representation (and the network from scratch) was averaged over each image's
+  // turns and mirrors (ProbeOptions::dihedral).
+  bool dihedral = false;
   std::vector<ProbeRow> rows;
   std::string Markdown() const;
   std::string Json() const;

@@ -110,9 +110,10 @@ double RocAuc(const std::vector<double>& scores, const std::vector<bool>& positi
 }
 
 std::string QualityReport::Markdown() const {
-  std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d\n\n"
+  std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d%s\n\n"
                                    "| measure | representation | aperture colours | random |\n| --- | --- | --- | --- |\n",
-                                   galaxies, k);
+                                   galaxies, k,
+                                   dihedral ? "; representation averaged over each image's 4 turns and their mirrors" : "");
   absl::StrAppendFormat(&md, "| same-type precision@%d | %s | %s | %s |\n", k, Optional(type_precision, "%.3f"),
                         Optional(type_precision_colour, "%.3f"), Optional(type_precision_chance, "%.3f"));
   absl::StrAppendFormat(&md, "| neighbours' median abs(dz)/(1+z) | %s | %s | %s |\n", Optional(dz_median, "%.4f"),
@@ -145,6 +146,7 @@ std::string QualityReport::Json() const {
   }
   return nlohmann::json({{"galaxies", galaxies},
                          {"k", k},
+                         {"dihedral", dihedral},
                          {"type_precision", type_precision},
                          {"type_precision_colour", type_precision_colour},
                          {"type_precision_chance", type_precision_chance},
@@ -167,6 +169,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
   if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
   GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
+  model.dihedral = o.dihedral;
   RowSelection rows;
   rows.extra_columns = {"type", "anomaly_kind"};
   GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
@@ -181,6 +184,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   const torch::Tensor x = F::normalize(FrozenFeatures(model, images, ebv), unit);
 
   QualityReport report;
+  report.dihedral = o.dihedral;
   report.galaxies = n;
   report.k = o.k;
   torch::Tensor score;

@@ -28,6 +28,8 @@ struct QualityOptions {
   std::string data_path;
   // "backbone" (default) or "projection".
   std::string features = "backbone";
+  // Average the representation over each image's turns by 90 degrees and mirrors (EmbedImages).
+  bool dihedral = false;
   // Neighbours. Default 10.
   int k = 10;
   // Galaxies used (the first ones of the file). Default 50,000.
@@ -52,6 +54,9 @@ struct AnomalyKindQuality {
 struct QualityReport {
   int64_t galaxies = 0;
   int k = 10;
+  // Whether the representation was averaged over each image's turns and mirrors (then exactly
+  // invariant to the 90-degree turn and the mirror image that the overlaps below measure).
+  bool dihedral = false;
   // Same-type precision@k: representation, aperture-colour space, chance (sum of p_type^2).
   double type_precision = -1, type_precision_colour = -1, type_precision_chance = -1;
   // Median over galaxies of the neighbours' median |dz| / (1 + z).

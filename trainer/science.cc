@@ -138,6 +138,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   probe.label_column = "type";
   probe.fractions = o.probe_fractions;
   probe.scratch_steps = o.scratch_steps;
+  probe.dihedral = o.dihedral;
   probe.scratch_batch = o.finetune_batch;
   probe.seed = seed;
   probe.device = o.device;
@@ -152,6 +153,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   quality.model_path = run.pretrained;
   quality.data_path = data;
   quality.k = o.k;
+  quality.dihedral = o.dihedral;
   quality.max_galaxies = o.quality_galaxies;
   quality.stability_queries = std::min<int64_t>(1000, o.quality_galaxies / 4);
   quality.device = o.device;
@@ -343,7 +345,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"head_warmup_steps", o.head_warmup_steps},
                   {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
-                  {"scratch_steps", o.scratch_steps}, {"k", o.k}};
+                  {"scratch_steps", o.scratch_steps}, {"dihedral", o.dihedral}, {"k", o.k}};
   Json redshift = Json::array();
   for (const ExperimentRow& row : runs.front().redshift.rows) {
     redshift.push_back({{"fraction", row.fraction},
@@ -427,11 +429,13 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.mask_outskirts, o.finetune_steps,
-      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
+      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps,
+      o.dihedral ? "representation averaged over each image's 4 turns and their mirrors" : "single-view representation",
+      Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
   md += "## Acceptance\n\n| check | measured | holds | difference beyond the spread |\n| --- | --- | --- | --- |\n";

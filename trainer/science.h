@@ -62,6 +62,9 @@ struct ScienceOptions {
   // The probe's label fractions and the from-scratch classifier's steps.
   std::vector<double> probe_fractions = {0.01, 0.05, 0.2, 1.0};
   int scratch_steps = 1000;
+  // The probe (both arms) and the quality measures average the frozen representation over each
+  // image's four 90-degree turns and their mirrors (ProbeOptions::dihedral). Default on.
+  bool dihedral = true;
   // Similarity and anomaly quality: neighbours and galaxies used.
   int k = 10;
   int64_t quality_galaxies = 50000;

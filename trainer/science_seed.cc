@@ -182,6 +182,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"fractions", o.fractions},
           {"probe_fractions", o.probe_fractions},
           {"scratch_steps", o.scratch_steps},
+          {"dihedral", o.dihedral},
           {"k", o.k},
           {"quality_galaxies", o.quality_galaxies}};
 }

@@ -275,6 +275,8 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--features", probe.features, "backbone | projection")
       ->check(CLI::IsMember({"backbone", "projection"}))
       ->capture_default_str();
+  probe_cmd->add_flag("--dihedral", probe.dihedral,
+                      "Average the representation over each image's four turns by 90 degrees and their mirrors");
   probe_cmd->add_option("--fractions", probe_fractions, "Label fractions of the training part")->capture_default_str();
   probe_cmd->add_option("--split", probe.split, "train,validation,test split by ID hash")->capture_default_str();
   probe_cmd->add_option("--split-seed", probe.split_seed, "Seed of the split hash")->capture_default_str();
@@ -313,6 +315,8 @@ int main(int argc, char** argv) {
   quality_cmd->add_option("--features", quality.features, "backbone | projection")
       ->check(CLI::IsMember({"backbone", "projection"}))
       ->capture_default_str();
+  quality_cmd->add_flag("--dihedral", quality.dihedral,
+                        "Average the representation over each image's four turns by 90 degrees and their mirrors");
   quality_cmd->add_option("--k", quality.k, "Neighbours")->capture_default_str();
   quality_cmd->add_option("--max-galaxies", quality.max_galaxies, "Use at most this many (the file's first)")
       ->capture_default_str();
