@@ -2,6 +2,7 @@
 // ratio to a reference measured in the same run.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/index_bench.h"
 #include "bench/serve_bench.h"
@@ -11,6 +12,7 @@
 #include "bench/synth_bench.h"
 #include "bench/train_anchor.h"
 #include "absl/strings/str_join.h"
+#include "trainer/probe.h"
 #include "trainer/science.h"
 #include "trainer/train_options.h"
 #include "trainer/train_commands.h"
@@ -251,8 +253,8 @@ int main(int argc, char** argv) {
                       "Steps of the type classifier trained from scratch (0: none)")
       ->capture_default_str();
   science->add_option("--dihedral", science_dihedral,
-                      "on: the probe (both arms) and the quality measures average the representation over each "
-                      "image's 4 turns and their mirrors; off: one view")
+                      absl::StrCat("on: the probe (both arms) and the quality measures average the representation over ",
+                                   galaxy::kDihedralViews, "; off: one view"))
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   science->add_option("--k", science_given.k, "Neighbours of the similarity measures")->capture_default_str();

@@ -29,20 +29,19 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
     }
     const torch::Tensor input = PreprocessForModel(x.to(device), ebv.to(device), crop);
     torch::Tensor f, p;
-    for (int turn = 0; turn < (dihedral ? 4 : 1); ++turn) {
-      for (int mirror = 0; mirror < (dihedral ? 2 : 1); ++mirror) {
-        torch::Tensor view = turn == 0 ? input : torch::rot90(input, turn, {2, 3});
-        if (mirror == 1) view = view.flip({3});
-        const torch::Tensor out = backbone.forward(view);
-        const torch::Tensor fv = out.to(torch::kFloat32);
-        f = f.defined() ? f + fv : fv;
-        if (head != nullptr) {
-          const torch::Tensor pv = head->forward(out).to(torch::kFloat32);
-          p = p.defined() ? p + pv : pv;
-        }
+    const int views = dihedral ? 8 : 1;
+    for (int v = 0; v < views; ++v) {
+      // View v: turned by (v / 2) quarter turns, mirrored when v is odd.
+      torch::Tensor view = v / 2 == 0 ? input : torch::rot90(input, v / 2, {2, 3});
+      if (v % 2 == 1) view = view.flip({3});
+      const torch::Tensor out = backbone.forward(view);
+      const torch::Tensor fv = out.to(torch::kFloat32);
+      f = f.defined() ? f + fv : fv;
+      if (head != nullptr) {
+        const torch::Tensor pv = head->forward(out).to(torch::kFloat32);
+        p = p.defined() ? p + pv : pv;
       }
     }
-    const double views = dihedral ? 8 : 1;
     features.push_back((f / views).to(torch::kCPU));
     if (head != nullptr) projections.push_back((p / views).to(torch::kCPU));
   }

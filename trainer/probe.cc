@@ -258,7 +258,7 @@ std::pair<double, double> RmseAndR2(const torch::Tensor& truth, const torch::Ten
 }  // namespace
 
 std::string ProbeReport::Markdown() const {
-  const std::string views = dihedral ? "Representation: the mean over each image's 4 turns and their mirrors.\n\n" : "";
+  const std::string views = dihedral ? absl::StrCat("Representation: the mean over ", kDihedralViews, ".\n\n") : "";
   if (task == "regression") {
     const bool scratch = !rows.empty() && std::isfinite(rows.front().scratch_rmse);
     std::string md = views + absl::StrFormat(

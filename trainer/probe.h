@@ -25,6 +25,10 @@
 
 namespace galaxy {
 
+// What the eight-view average (`dihedral` of the probe, quality and science options;
+// EmbedImages) averages over, for reports and help texts.
+inline constexpr char kDihedralViews[] = "each image's 4 turns by 90 degrees and their mirrors";
+
 struct ProbeOptions {
   // Checkpoint (any kind) and dataset. Required.
   std::string model_path;

@@ -14,6 +14,7 @@
 #include "core/synth_population.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
+#include "trainer/probe.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -113,7 +114,7 @@ std::string QualityReport::Markdown() const {
   std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d%s\n\n"
                                    "| measure | representation | aperture colours | random |\n| --- | --- | --- | --- |\n",
                                    galaxies, k,
-                                   dihedral ? "; representation averaged over each image's 4 turns and their mirrors" : "");
+                                   dihedral ? absl::StrCat("; representation averaged over ", kDihedralViews) : "");
   absl::StrAppendFormat(&md, "| same-type precision@%d | %s | %s | %s |\n", k, Optional(type_precision, "%.3f"),
                         Optional(type_precision_colour, "%.3f"), Optional(type_precision_chance, "%.3f"));
   absl::StrAppendFormat(&md, "| neighbours' median abs(dz)/(1+z) | %s | %s | %s |\n", Optional(dz_median, "%.4f"),

@@ -434,7 +434,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.mask_outskirts, o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps,
-      o.dihedral ? "representation averaged over each image's 4 turns and their mirrors" : "single-view representation",
+      o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",
       Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";

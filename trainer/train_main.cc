@@ -1,6 +1,7 @@
 // galaxy-train: learns galaxy representations (MoCo v2) and fine-tunes a redshift head.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/command_line.h"
 #include "core/file_util.h"
@@ -276,7 +277,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"backbone", "projection"}))
       ->capture_default_str();
   probe_cmd->add_flag("--dihedral", probe.dihedral,
-                      "Average the representation over each image's four turns by 90 degrees and their mirrors");
+                      absl::StrCat("Average the representation over ", galaxy::kDihedralViews));
   probe_cmd->add_option("--fractions", probe_fractions, "Label fractions of the training part")->capture_default_str();
   probe_cmd->add_option("--split", probe.split, "train,validation,test split by ID hash")->capture_default_str();
   probe_cmd->add_option("--split-seed", probe.split_seed, "Seed of the split hash")->capture_default_str();
@@ -316,7 +317,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"backbone", "projection"}))
       ->capture_default_str();
   quality_cmd->add_flag("--dihedral", quality.dihedral,
-                        "Average the representation over each image's four turns by 90 degrees and their mirrors");
+                        absl::StrCat("Average the representation over ", galaxy::kDihedralViews));
   quality_cmd->add_option("--k", quality.k, "Neighbours")->capture_default_str();
   quality_cmd->add_option("--max-galaxies", quality.max_galaxies, "Use at most this many (the file's first)")
       ->capture_default_str();
