@@ -12,7 +12,7 @@ namespace galaxy {
 
 Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& images,
                        const torch::Tensor& e_bv, int64_t crop, const torch::Device& device, const torch::Tensor& rows,
-                       bool dihedral) {
+                       const EmbedOptions& options) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> features, projections;
   const int64_t n = rows.defined() ? rows.size(0) : images.size(0);
@@ -29,16 +29,15 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
     }
     const torch::Tensor input = PreprocessForModel(x.to(device), ebv.to(device), crop);
     torch::Tensor f, p;
-    const int views = dihedral ? 8 : 1;
+    const int views = options.dihedral ? kDihedralViewCount : 1;
+    const int64_t last = backbone.config.feature_dim();
     for (int v = 0; v < views; ++v) {
-      // View v: turned by (v / 2) quarter turns, mirrored when v is odd.
-      torch::Tensor view = v / 2 == 0 ? input : torch::rot90(input, v / 2, {2, 3});
-      if (v % 2 == 1) view = view.flip({3});
-      const torch::Tensor out = backbone.forward(view);
+      const torch::Tensor view = DihedralView(input, v);
+      const torch::Tensor out = options.stages ? backbone.StageFeatures(view) : backbone.forward(view);
       const torch::Tensor fv = out.to(torch::kFloat32);
       f = f.defined() ? f + fv : fv;
       if (head != nullptr) {
-        const torch::Tensor pv = head->forward(out).to(torch::kFloat32);
+        const torch::Tensor pv = head->forward(out.narrow(1, out.size(1) - last, last)).to(torch::kFloat32);
         p = p.defined() ? p + pv : pv;
       }
     }
@@ -53,14 +52,15 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
 
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads) {
-  if (features != "backbone" && features != "projection") {
-    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", features, "' (backbone or projection)"));
+  if (features != "backbone" && features != "stages" && features != "projection") {
+    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", features, "' (backbone, stages or projection)"));
   }
   SetCpuThreads(threads);
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device_name));
   FrozenModel model;
   model.device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
   model.projection = features == "projection";
+  model.embed.stages = features == "stages";
   GALAXY_ASSIGN_OR_RETURN(model.net, LoadGalaxyNet(model_path, model.device));
   if (model.projection && !model.net.projection) {
     return absl::InvalidArgumentError(absl::StrCat("--features projection: ", model_path, " has no projection head"));
@@ -74,7 +74,7 @@ torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, co
   GalaxyNet& net = model.net;
   const int64_t crop = std::min<int64_t>(net.metadata.image_size, images.size(2));
   const Embeddings e = EmbedImages(*net.backbone, model.projection ? net.projection.get() : nullptr, images, e_bv,
-                                   crop, model.device, /*rows=*/{}, model.dihedral);
+                                   crop, model.device, /*rows=*/{}, model.embed);
   return model.projection ? e.projections : e.features;
 }
 

@@ -15,33 +15,42 @@
 
 namespace galaxy {
 
+// How EmbedImages reads each image.
+struct EmbedOptions {
+  // The mean over the image's eight turns by multiples of 90 degrees and their mirror images:
+  // exactly invariant to those, at 8x the cost.
+  bool dihedral = false;
+  // The features are every stage's pooled output concatenated (ResNetImpl::StageFeatures), not
+  // only the last stage's; the projection head still reads the last.
+  bool stages = false;
+};
+
 // Backbone features and, with `head`, projection outputs of images (N x C x S x S, raw fluxes,
 // any device) with catalog E(B-V) `e_bv` (N), or only of rows `rows` (int64 on the images'
 // device; undefined: all): de-reddened, centre-cropped to `crop`, moved to `device`, in batches
 // of 256, without gradients. The modules are used in whatever mode they are in (callers put
 // them in evaluation mode). Both float32 on the CPU, not normalised; `projections` undefined
-// without a head. With `dihedral`, each image's features (and projections) are the mean over its
-// eight turns by multiples of 90 degrees and their mirror images: exactly invariant to those,
-// at 8x the cost.
+// without a head.
 struct Embeddings {
   torch::Tensor features, projections;
 };
 Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& images,
                        const torch::Tensor& e_bv, int64_t crop, const torch::Device& device,
-                       const torch::Tensor& rows = {}, bool dihedral = false);
+                       const torch::Tensor& rows = {}, const EmbedOptions& options = {});
 
 // A checkpoint loaded for frozen use: in evaluation mode on the device `device_name` names
 // (cpu | cuda | auto), with `threads` CPU threads; `projection` says whether the representation
-// is the projection head's output (`features` "projection") or the backbone's ("backbone");
-// `dihedral` averages it over each image's turns and mirrors (EmbedImages).
+// is the projection head's output (`features` "projection") or the backbone's ("backbone", or
+// "stages": every stage's pooled output, embed.stages); embed.dihedral averages it over each
+// image's turns and mirrors (EmbedImages).
 struct FrozenModel {
   GalaxyNet net;
   torch::Device device = torch::kCPU;
   bool projection = false;
-  bool dihedral = false;
+  EmbedOptions embed;
 };
-// INVALID_ARGUMENT naming --features when it is neither, or "projection" for a model without
-// that head; errors of the checkpoint reader and device resolution pass through.
+// INVALID_ARGUMENT naming --features when it is none of those, or "projection" for a model
+// without that head; errors of the checkpoint reader and device resolution pass through.
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads);
 

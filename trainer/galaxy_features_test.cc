@@ -23,7 +23,9 @@ TEST(EmbedImagesTest, DihedralAverageIsInvariantToTurnsAndMirrors) {
   const torch::Tensor ebv = torch::full({6}, 0.03);
   const torch::Device cpu(torch::kCPU);
   auto embed = [&](const torch::Tensor& x, bool dihedral) {
-    return EmbedImages(*backbone, head.get(), x, ebv, 64, cpu, {}, dihedral);
+    EmbedOptions views;
+    views.dihedral = dihedral;
+    return EmbedImages(*backbone, head.get(), x, ebv, 64, cpu, {}, views);
   };
   const Embeddings plain = embed(images, false), turned_plain = embed(torch::rot90(images, 1, {2, 3}), false);
   // A single embedding is not invariant (so the comparison below could fail).

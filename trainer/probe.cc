@@ -242,8 +242,10 @@ torch::Tensor TrainFromScratchAndPredict(const FrozenModel& model, const Trainin
   torch::NoGradGuard no_grad;
   // With --dihedral the network from scratch is scored on the same eight-view average as the
   // probe (for its linear output layer, the mean of its eight outputs).
+  EmbedOptions views;
+  views.dihedral = o.dihedral;
   const Embeddings e =
-      EmbedImages(*backbone, nullptr, data.images, data.e_bv, meta.image_size, model.device, test, o.dihedral);
+      EmbedImages(*backbone, nullptr, data.images, data.e_bv, meta.image_size, model.device, test, views);
   return head(e.features.to(model.device)).to(torch::kCPU);
 }
 
@@ -335,7 +337,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   GALAXY_RETURN_IF_ERROR(Validate(o));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions split, ParseSplitFractions(o.split));
   GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
-  model.dihedral = o.dihedral;
+  model.embed.dihedral = o.dihedral;
   const GalaxyNet& net = model.net;
   RowSelection selection;
   if (o.labels_csv.empty()) selection.extra_columns = {o.label_column};

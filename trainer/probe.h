@@ -43,7 +43,8 @@ struct ProbeOptions {
   // Optional CSV with a header row naming "ObjID" and label_column; its labels replace the
   // dataset's, joined by ObjID (galaxies without a row are unlabelled).
   std::string labels_csv;
-  // "backbone" (default: the representation before the projection head) or "projection".
+  // "backbone" (default: the representation before the projection head), "stages" (every stage of
+  // the backbone pooled, concatenated) or "projection".
   std::string features = "backbone";
   // Average the representation over each image's turns by 90 degrees and mirrors (EmbedImages).
   bool dihedral = false;

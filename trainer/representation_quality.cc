@@ -170,7 +170,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
   if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
   GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
-  model.dihedral = o.dihedral;
+  model.embed.dihedral = o.dihedral;
   RowSelection rows;
   rows.extra_columns = {"type", "anomaly_kind"};
   GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));

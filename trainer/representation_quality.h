@@ -26,7 +26,8 @@ struct QualityOptions {
   // Checkpoint and dataset. Required.
   std::string model_path;
   std::string data_path;
-  // "backbone" (default) or "projection".
+  // "backbone" (default), "stages" (every stage of the backbone pooled, concatenated) or
+  // "projection".
   std::string features = "backbone";
   // Average the representation over each image's turns by 90 degrees and mirrors (EmbedImages).
   bool dihedral = false;

@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--threads", pretrain.threads, "CPU threads (0: all)")->capture_default_str();
   pretrain_cmd->add_flag("--resume", pretrain.resume, "Continue exactly from --out/checkpoint.pt");
 
+  // The frozen representation that probe and quality read (galaxy::LoadFrozenModel).
+  const std::vector<std::string> kFeatureKinds = {"backbone", "stages", "projection"};
+  const char* const kFeaturesHelp =
+      "backbone (the last stage, pooled) | stages (every stage's, concatenated) | projection";
   galaxy::FinetuneOptions finetune;
   auto add_redshift_flags = [&](CLI::App* cmd, bool from_scratch) {
     cmd->add_option("--data", finetune.data_path, "Dataset with specz_redshift (.h5)")->required();
@@ -273,8 +277,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "classification", "regression"}))
       ->capture_default_str();
   probe_cmd->add_option("--labels", probe.labels_csv, "CSV with ObjID and the --label column, joined by ObjID");
-  probe_cmd->add_option("--features", probe.features, "backbone | projection")
-      ->check(CLI::IsMember({"backbone", "projection"}))
+  probe_cmd->add_option("--features", probe.features, kFeaturesHelp)
+      ->check(CLI::IsMember(kFeatureKinds))
       ->capture_default_str();
   probe_cmd->add_flag("--dihedral", probe.dihedral,
                       absl::StrCat("Average the representation over ", galaxy::kDihedralViews));
@@ -313,8 +317,8 @@ int main(int argc, char** argv) {
       });
   quality_cmd->add_option("--model", quality.model_path, "Checkpoint")->required();
   quality_cmd->add_option("--data", quality.data_path, "Dataset (.h5) with type / anomaly_kind / specz_redshift")->required();
-  quality_cmd->add_option("--features", quality.features, "backbone | projection")
-      ->check(CLI::IsMember({"backbone", "projection"}))
+  quality_cmd->add_option("--features", quality.features, kFeaturesHelp)
+      ->check(CLI::IsMember(kFeatureKinds))
       ->capture_default_str();
   quality_cmd->add_flag("--dihedral", quality.dihedral,
                         absl::StrCat("Average the representation over ", galaxy::kDihedralViews));

@@ -310,6 +310,12 @@ torch::Tensor PreprocessForModel(const torch::Tensor& images, const torch::Tenso
   return augmenter.CentreCrop(augmenter.Deredden(images, e_bv.to(images.device())));
 }
 
+torch::Tensor DihedralView(const torch::Tensor& images, int v) {
+  TORCH_CHECK(v >= 0 && v < kDihedralViewCount, "DihedralView: view ", v, " is outside 0..7");
+  torch::Tensor view = v / 2 == 0 ? images : torch::rot90(images, v / 2, {2, 3});
+  return v % 2 == 1 ? view.flip({3}) : view;
+}
+
 DustDistribution FitDustDistribution(const torch::Tensor& e_bv) {
   const torch::Tensor v = e_bv.to(torch::kCPU, torch::kFloat64).flatten();
   const torch::Tensor logs = v.masked_select(torch::isfinite(v) & (v > 0)).log();

@@ -138,6 +138,13 @@ class Augmenter {
 // `crop` pixels. images: N x C x S x S; e_bv: N.
 torch::Tensor PreprocessForModel(const torch::Tensor& images, const torch::Tensor& e_bv, int64_t crop);
 
+// The eight symmetries of a square image that every view of training may show (turns by
+// multiples of 90 degrees, and their mirror images): view v of images (N x C x S x S) is turned
+// by v / 2 quarter turns, and mirrored when v is odd; v in 0..7, view 0 the image itself.
+// Averaging a network's output over the eight makes it exactly invariant to them.
+inline constexpr int kDihedralViewCount = 8;
+torch::Tensor DihedralView(const torch::Tensor& images, int v);
+
 // The lognormal that fits the positive values of a catalog's E(B-V) (N): median and standard
 // deviation of ln E(B-V). {0, 0} when fewer than two values are positive and finite.
 struct DustDistribution {

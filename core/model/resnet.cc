@@ -178,7 +178,7 @@ void ResNetImpl::FoldBatchNorm() {
   folded_ = true;
 }
 
-torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+torch::Tensor ResNetImpl::Stem(torch::Tensor x) {
   TORCH_CHECK(!(folded_ && is_training()),
               "ResNet: BatchNorm was folded for inference; this network cannot be trained");
   if (softening_.defined()) x = torch::asinh(x / softening_);
@@ -186,8 +186,31 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   if (config.stem == "torchvision") {
     x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   }
-  x = layers->forward(x);
+  return x;
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = layers->forward(Stem(std::move(x)));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+torch::Tensor ResNetImpl::StageFeatures(torch::Tensor x) {
+  x = Stem(std::move(x));
+  // A stage's blocks share their output width and the next stage's is wider: the pool after a
+  // block replaces the one before it while the width stays.
+  std::vector<torch::Tensor> pooled;
+  int64_t width = -1;
+  for (const auto& block : layers->children()) {
+    x = block->as<Block>()->forward(x);
+    torch::Tensor p = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+    if (x.size(1) == width) {
+      pooled.back() = std::move(p);
+    } else {
+      pooled.push_back(std::move(p));
+    }
+    width = x.size(1);
+  }
+  return torch::cat(pooled, 1);
 }
 
 void ResNetImpl::SetBatchNormSplits(int64_t splits) {

@@ -61,6 +61,11 @@ struct ResNetImpl : torch::nn::Module {
   explicit ResNetImpl(const ResNetConfig& config);
   // x: N x C x H x W -> N x feature_dim (global average pool of the last stage).
   torch::Tensor forward(torch::Tensor x);
+  // The global average pool of each stage's output, concatenated: N x (the sum of the stages'
+  // output widths: 240 for tiny, 480 small, 960 resnet18, 3840 resnet50), its last part equal
+  // to forward(x). What a linear probe across depths reads (features of several layers, as
+  // self-supervised evaluations concatenate them).
+  torch::Tensor StageFeatures(torch::Tensor x);
 
   // For inference only: folds each eval-mode BatchNorm (a per-channel scale and shift with its
   // running statistics) into the convolution before it, which gains a bias, and skips the
@@ -84,6 +89,9 @@ struct ResNetImpl : torch::nn::Module {
   torch::nn::Sequential layers{nullptr};
 
  private:
+  // The input stretch and the stem: what every block sees first.
+  torch::Tensor Stem(torch::Tensor x);
+
   bool folded_ = false;
   int64_t bn_splits_ = 1;
   torch::Tensor softening_;  // 1 x C x 1 x 1 when config.input_softening is set

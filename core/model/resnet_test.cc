@@ -49,6 +49,22 @@ TEST(ResNetTest, FoldedBatchNormGivesTheSameFeatures) {
   }
 }
 
+// Every stage's pooled output, in order of depth: one part per stage (not per block), the last
+// the ordinary features.
+TEST(ResNetTest, StageFeaturesEndWithTheFeaturesAndHaveOnePartPerStage) {
+  for (const auto& [arch, width] : std::vector<std::pair<std::string, int64_t>>{
+           {"tiny", 16 + 32 + 64 + 128}, {"resnet18", 64 + 128 + 256 + 512}, {"resnet50", 256 + 512 + 1024 + 2048}}) {
+    ResNet net = TrainedLooking(arch, "torchvision");
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = torch::randn({3, 5, 64, 64});
+    const torch::Tensor features = net(x), stages = net->StageFeatures(x);
+    ASSERT_EQ(stages.size(1), width) << arch;
+    const int64_t d = net->config.feature_dim();
+    EXPECT_TRUE(torch::allclose(stages.narrow(1, width - d, d), features, 1e-5, 1e-6)) << arch;
+    EXPECT_GT(stages.narrow(1, 0, width - d).abs().max().item<double>(), 0) << arch;  // the earlier stages
+  }
+}
+
 TEST(ResNetTest, FoldingNeedsEvalModeAndForbidsTrainingAndSaving) {
   ResNet net = TrainedLooking("tiny", "torchvision");
   net->train();
