@@ -75,6 +75,86 @@ torch::Tensor SoftTargets(const torch::Tensor& z, const RedshiftBins& bins, doub
   return t / t.sum(1, /*keepdim=*/true).clamp_min(1e-12);
 }
 
+// The targets of a distillation run (FinetuneOptions::teacher_path), one row per galaxy of
+// `train` (N x bins, on the CPU): the teacher's pdf, or for the galaxies inside the label
+// fraction with a known redshift, their SoftTargets. `labelled` counts the latter. Checks first
+// that the teacher saw no labels that this run lacks.
+absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options, const TrainingData& train,
+                                                  const RedshiftBins& bins, torch::Device device, int64_t* labelled) {
+  const std::string& path = options.teacher_path;
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet teacher, LoadGalaxyNet(path, device));
+  if (!teacher.metadata.has_redshift_head) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--teacher ", path, " is a ", teacher.metadata.kind, " checkpoint without a redshift head; fine-tune it first"));
+  }
+  if (teacher.metadata.bands() != train.layout.bands) {
+    return absl::InvalidArgumentError(absl::StrCat("--teacher ", path, " expects ", teacher.metadata.bands(),
+                                                   " bands; ", options.data_path, " has ", train.layout.bands));
+  }
+  if (teacher.bins.bins != bins.bins || teacher.bins.z_min != bins.z_min || teacher.bins.z_max != bins.z_max) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--teacher %s: its redshift head has %d bins on [%g, %g]; this run's has %d on [%g, %g] (--bins, --z-max)",
+        path, teacher.bins.bins, teacher.bins.z_min, teacher.bins.z_max, bins.bins, bins.z_min, bins.z_max));
+  }
+  // The labels the teacher was trained on: the same split, and a label fraction no larger than
+  // this run's (fractions are nested, so then its labels are among this run's).
+  const nlohmann::json trained = nlohmann::json::parse(teacher.metadata.training_json, nullptr, false);
+  if (!trained.is_object() || !trained.contains("label_fraction") || !trained.contains("fractions") ||
+      !trained.contains("split_seed")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--teacher ", path, " does not record the labels it was trained on (label fraction and split); "
+        "only a model of galaxy-train finetune or supervised can be a teacher"));
+  }
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions ours, ParseSplitFractions(options.fractions));
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions theirs, ParseSplitFractions(trained["fractions"].get<std::string>()));
+  const auto near = [](double a, double b) { return std::abs(a - b) < 1e-9; };
+  if (!near(ours.train, theirs.train) || !near(ours.validation, theirs.validation) ||
+      trained["split_seed"].get<uint64_t>() != options.split_seed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--teacher ", path, " was trained on the split ", trained["fractions"].get<std::string>(), " (seed ",
+        trained["split_seed"].get<uint64_t>(), "); this run's is ", options.fractions, " (seed ", options.split_seed,
+        "): its pdfs could carry labels of this run's validation or test part"));
+  }
+  const double teacher_fraction = trained["label_fraction"].get<double>();
+  if (teacher_fraction > options.label_fraction * (1 + 1e-9)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--teacher ", path, " was trained on label fraction ", teacher_fraction, "; this run has ",
+        options.label_fraction, " (--label-fraction), and the teacher's pdfs would carry the labels it lacks"));
+  }
+  log::Info(absl::StrFormat("distillation: the teacher (%s, label fraction %g) predicts %d galaxies", path,
+                            teacher_fraction, train.size()));
+  teacher.backbone->eval();
+  teacher.redshift->eval();
+  std::vector<torch::Tensor> pdfs;
+  {
+    torch::NoGradGuard no_grad;
+    Progress progress("teacher", "galaxies", train.size());
+    for (int64_t start = 0; start < train.size(); start += 256) {
+      const int64_t n = std::min<int64_t>(256, train.size() - start);
+      const torch::Tensor x = PreprocessForModel(train.images.narrow(0, start, n).to(device),
+                                                 train.e_bv.narrow(0, start, n).to(device), teacher.metadata.image_size);
+      pdfs.push_back(torch::softmax(teacher.redshift(teacher.backbone(x)).to(torch::kFloat32), 1).cpu());
+      progress.Update(start + n);
+    }
+  }
+  torch::Tensor targets = torch::cat(pdfs);
+  std::vector<int64_t> rows;
+  const torch::Tensor z = train.redshift.to(torch::kCPU, torch::kFloat32).contiguous();
+  const float* zs = z.data_ptr<float>();
+  for (int64_t i = 0; i < train.size(); ++i) {
+    const float zi = zs[i];
+    if (std::isfinite(zi) && zi >= 0 && InLabelFraction(train.ids[static_cast<size_t>(i)], options.label_fraction)) {
+      rows.push_back(i);
+    }
+  }
+  *labelled = static_cast<int64_t>(rows.size());
+  if (!rows.empty()) {
+    const torch::Tensor index = torch::tensor(rows, torch::kInt64);
+    targets.index_copy_(0, index, SoftTargets(z.index_select(0, index), bins, options.label_smoothing_bins));
+  }
+  return targets;
+}
+
 }  // namespace
 
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options) {
@@ -86,12 +166,16 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   const bool finetune = !options.init_path.empty();
 
+  // Distillation trains on every galaxy of the training part, with or without a redshift.
+  const bool distil = !options.teacher_path.empty();
   RowSelection train_rows = LabelledPart(SplitPart::kTrain, fractions, options.split_seed);
-  train_rows.label_fraction = options.label_fraction;
+  if (distil) {
+    train_rows.require_redshift = false;
+  } else {
+    train_rows.label_fraction = options.label_fraction;
+  }
   GALAXY_ASSIGN_OR_RETURN(TrainingData train, LoadTrainingData(options.data_path, train_rows));
-  RowSelection val_rows = train_rows;
-  val_rows.part = SplitPart::kValidation;
-  val_rows.label_fraction = 1.0;
+  const RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
   GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
 
   torch::manual_seed(options.seed);
@@ -145,6 +229,17 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.bins.bins = options.bins;
   net.metadata.redshift_head_norm = options.head_norm;
   net.redshift = RedshiftHead(config.feature_dim(), options.bins, options.head_norm);
+  // Per-galaxy targets of a distillation run (labels and the teacher's pdfs); otherwise each
+  // batch's come from its labels.
+  torch::Tensor distil_targets;
+  int64_t labelled = train.size();
+  if (distil) {
+    try {
+      GALAXY_ASSIGN_OR_RETURN(distil_targets, DistillationTargets(options, train, net.bins, device, &labelled));
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "the teacher's predictions");
+    }
+  }
   net.backbone->to(device);
   net.redshift->to(device);
   if (net.projection) net.projection->to(device);
@@ -152,7 +247,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   if (cuda) {
     // As pretraining: channels-last weights and inputs, bf16 autocast, the data on the GPU.
     ToChannelsLast(*net.backbone);
-    MoveToDeviceIfItFits(&train, device);
+    if (MoveToDeviceIfItFits(&train, device) && distil) distil_targets = distil_targets.to(device);
   }
   // A head warm-up keeps the pretrained BatchNorm statistics: the backbone is in eval mode until
   // the joint phase.
@@ -190,21 +285,28 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.metadata.seed = options.seed;
   net.metadata.total_steps = total;
   net.metadata.software_version = std::string(Version());
-  net.metadata.training_json = nlohmann::json({{"label_fraction", options.label_fraction},
-                                               {"labels", n},
+  nlohmann::json training = nlohmann::json({{"label_fraction", options.label_fraction},
+                                               {"labels", labelled},
                                                {"batch", batch},
                                                {"head_lr", options.head_lr},
                                                {"backbone_lr", backbone_lr},
                                                {"head_warmup_steps", warmup},
                                                {"init", options.init_path},
                                                {"fractions", options.fractions},
-                                               {"split_seed", options.split_seed}})
-                                   .dump();
-  log::Info(absl::StrFormat("%s: %d labelled galaxies (label fraction %g), %d validation, %d steps",
-                            net.metadata.kind, n, options.label_fraction, val.size(), total));
+                                               {"split_seed", options.split_seed}});
+  if (distil) {
+    training["teacher"] = options.teacher_path;
+    training["teacher_galaxies"] = n - labelled;
+  }
+  net.metadata.training_json = training.dump();
+  log::Info(absl::StrFormat("%s: %d labelled galaxies (label fraction %g)%s, %d validation, %d steps",
+                            net.metadata.kind, labelled, options.label_fraction,
+                            distil ? absl::StrFormat(" and %d with the teacher's pdfs", n - labelled) : "",
+                            val.size(), total));
 
   RedshiftTrainResult result;
-  result.labels = n;
+  result.labels = labelled;
+  result.teacher_galaxies = n - labelled;
   result.best_validation_sigma_mad = std::numeric_limits<double>::infinity();
   EpochOrder order(n, options.seed);
   Progress progress(net.metadata.kind, "steps", total);
@@ -232,7 +334,10 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                                         ToDeviceAsync(train.e_bv.index_select(0, index), device),
                                         augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step)));
       if (cuda) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-      const torch::Tensor z = ToDeviceAsync(train.redshift.index_select(0, index), device);
+      const torch::Tensor targets =
+          distil ? ToDeviceAsync(distil_targets.index_select(0, index), device)
+                 : SoftTargets(ToDeviceAsync(train.redshift.index_select(0, index), device), net.bins,
+                               options.label_smoothing_bins);
       if (step == warmup && warmup > 0) {
         net.backbone->train();
         log::Info(absl::StrFormat("%s: head warmed up for %d steps; the backbone trains from here", net.metadata.kind,
@@ -250,8 +355,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
         }
         logits = net.redshift(features);
       }
-      const torch::Tensor loss = -(SoftTargets(z, net.bins, options.label_smoothing_bins) *
-                                   torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();
+      const torch::Tensor loss = -(targets * torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();
       pending.Add(step, loss);
       if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);

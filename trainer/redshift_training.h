@@ -16,13 +16,15 @@ namespace galaxy {
 
 struct RedshiftTrainResult {
   int64_t labels = 0;               // labelled galaxies trained on
+  int64_t teacher_galaxies = 0;     // galaxies trained on the teacher's pdfs (distillation)
   int64_t steps = 0;
   double best_validation_sigma_mad = 0;
   double images_per_second = 0;
   std::string model;                // out_dir/model.pt: the best on validation
 };
 
-// galaxy-train finetune (options.init_path set) and galaxy-train supervised (empty).
+// galaxy-train finetune (options.init_path set) and galaxy-train supervised (empty); with
+// options.teacher_path, either distils the teacher into the training part's unlabelled galaxies.
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options);
 
 struct EvalOptions {

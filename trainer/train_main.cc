@@ -130,6 +130,10 @@ int main(int argc, char** argv) {
     cmd->add_flag("--no-head-norm{false}", finetune.head_norm,
                   "No BatchNorm on the redshift head's input features (the head of models before it)");
     cmd->add_option("--batch", finetune.batch, "Images per step")->capture_default_str();
+    cmd->add_option("--teacher", finetune.teacher_path,
+                    "Distil this model with a redshift head (of the same split and at most this label "
+                    "fraction) into every galaxy of the training part: labelled galaxies train on their "
+                    "labels, the others on the teacher's pdfs");
     cmd->add_option("--lr", finetune.head_lr,
                     from_scratch ? "Adam learning rate" : "Adam learning rate of the head (backbone: --backbone-lr-factor times it)")
         ->capture_default_str();
@@ -153,8 +157,12 @@ int main(int argc, char** argv) {
   auto run_redshift = [&]() -> absl::Status {
     absl::StatusOr<galaxy::RedshiftTrainResult> r = galaxy::RunRedshiftTraining(finetune);
     if (!r.ok()) return r.status();
-    std::cout << absl::StrFormat("%d labelled galaxies, %d steps; best validation sigma_MAD %.4f; model %s\n",
-                                 r->labels, r->steps, r->best_validation_sigma_mad, r->model);
+    std::cout << absl::StrFormat("%d labelled galaxies%s, %d steps; best validation sigma_MAD %.4f; model %s\n",
+                                 r->labels,
+                                 finetune.teacher_path.empty()
+                                     ? ""
+                                     : absl::StrFormat(" and %d with the teacher's pdfs", r->teacher_galaxies),
+                                 r->steps, r->best_validation_sigma_mad, r->model);
     return absl::OkStatus();
   };
   CLI::App* finetune_cmd = cli.AddCommand(

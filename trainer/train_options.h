@@ -125,6 +125,14 @@ struct FinetuneOptions {
   int64_t head_warmup_steps = 0;
   // A BatchNorm on the head's input features (RedshiftHeadImpl). Default true.
   bool head_norm = true;
+  // Distillation into the unlabelled galaxies (the third step of "pretrain, fine-tune, distil",
+  // Chen et al. 2020, SimCLRv2): a model with a redshift head (the teacher: usually a fine-tuned
+  // model of this label fraction) predicts a pdf for every galaxy of the training part, labelled
+  // or not; the run then trains on all of them, towards its label where a galaxy is inside the
+  // label fraction and towards the teacher's pdf elsewhere. The teacher must have been trained on
+  // the same split and on no more labels than this run has (its pdfs would carry the others).
+  // Empty (default): the labelled galaxies only.
+  std::string teacher_path;
   double weight_decay = 1e-5;
   // Backbone and input stretch for the supervised baseline (fine-tuning takes the checkpoint's).
   std::string arch = "resnet50";

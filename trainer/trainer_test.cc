@@ -209,6 +209,53 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
         << "warm-up " << warmup << ", model of step " << warm_net->metadata.step;
   }
 
+  // 3d. Distillation: a teacher fine-tuned on a fifth of the labels teaches a student (from the
+  //     same pretrained backbone) on every galaxy of the training part: the fifth on their labels,
+  //     the rest on the teacher's pdfs; the student predicts redshift clearly better than the
+  //     mean. A teacher that saw more labels than the student has, a split other than the
+  //     student's, or a checkpoint without a redshift head is refused, naming what is wrong.
+  FinetuneOptions teach = TinyFinetune(data, pre->model, dir.File("teacher"));
+  teach.label_fraction = 0.2;
+  teach.epochs = 12;
+  teach.head_lr = 3e-3;
+  absl::StatusOr<RedshiftTrainResult> teacher = RunRedshiftTraining(teach);
+  ASSERT_TRUE(teacher.ok()) << teacher.status();
+  FinetuneOptions distil = TinyFinetune(data, pre->model, dir.File("student"));
+  distil.label_fraction = 0.2;
+  distil.teacher_path = teacher->model;
+  distil.steps = 60;
+  distil.head_lr = 3e-3;
+  absl::StatusOr<RedshiftTrainResult> student = RunRedshiftTraining(distil);
+  ASSERT_TRUE(student.ok()) << student.status();
+  EXPECT_EQ(student->labels, teacher->labels);
+  EXPECT_GT(student->teacher_galaxies, 3 * student->labels);  // the other four fifths of the training part
+  absl::StatusOr<GalaxyNet> student_net = LoadGalaxyNet(student->model, torch::kCPU);
+  ASSERT_TRUE(student_net.ok()) << student_net.status();
+  const nlohmann::json distilled = nlohmann::json::parse(student_net->metadata.training_json);
+  EXPECT_EQ(distilled.at("teacher").get<std::string>(), teacher->model);
+  EXPECT_EQ(distilled.at("teacher_galaxies").get<int64_t>(), student->teacher_galaxies);
+  eval.model_path = student->model;
+  eval.with_baseline = false;
+  absl::StatusOr<EvalReport> student_report = RunEval(eval);
+  ASSERT_TRUE(student_report.ok()) << student_report.status();
+  std::cout << "distilled student sigma_MAD " << student_report->overall.sigma_mad << " (" << student->labels
+            << " labels, " << student->teacher_galaxies << " taught)\n";
+  EXPECT_LT(student_report->overall.sigma_mad, 0.7 * report->baseline.predict_mean.sigma_mad);
+  distil.teacher_path = tuned->model;  // trained on all the labels
+  const absl::Status more_labels = RunRedshiftTraining(distil).status();
+  EXPECT_EQ(more_labels.code(), absl::StatusCode::kInvalidArgument) << more_labels;
+  EXPECT_TRUE(absl::StrContains(more_labels.message(), "label fraction 1")) << more_labels;
+  distil.teacher_path = teacher->model;
+  distil.split_seed = 5;
+  const absl::Status other_split = RunRedshiftTraining(distil).status();
+  EXPECT_EQ(other_split.code(), absl::StatusCode::kInvalidArgument) << other_split;
+  EXPECT_TRUE(absl::StrContains(other_split.message(), "split")) << other_split;
+  distil.split_seed = 0;
+  distil.teacher_path = pre->model;
+  const absl::Status no_head = RunRedshiftTraining(distil).status();
+  EXPECT_EQ(no_head.code(), absl::StatusCode::kFailedPrecondition) << no_head;
+  EXPECT_TRUE(absl::StrContains(no_head.message(), "without a redshift head")) << no_head;
+
   // 4. A linear probe on the frozen backbone predicts galaxy type better than the majority
   //    class, from the dataset's column and from a CSV joined by ObjID alike.
   ProbeOptions probe;
