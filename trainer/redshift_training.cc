@@ -75,45 +75,41 @@ torch::Tensor SoftTargets(const torch::Tensor& z, const RedshiftBins& bins, doub
   return t / t.sum(1, /*keepdim=*/true).clamp_min(1e-12);
 }
 
-// The targets of a distillation run (FinetuneOptions::teacher_path), one row per galaxy of
-// `train` (N x bins, on the CPU): the teacher's pdf, or for the galaxies inside the label
-// fraction with a known redshift, their SoftTargets. `labelled` counts the latter. Checks first
-// that the teacher saw no labels that this run lacks.
-absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options, const TrainingData& train,
-                                                  const RedshiftBins& bins, torch::Device device, int64_t* labelled) {
+// OK when the teacher of a distillation run (FinetuneOptions::teacher_path) can teach it: a model
+// with a redshift head binned as this run's, trained on the same split and on a label fraction
+// no larger than this run's (fractions are nested, so its labels are then among this run's).
+// Reads the checkpoint's metadata only, before any data is loaded.
+absl::Status CheckTeacher(const FinetuneOptions& options) {
   const std::string& path = options.teacher_path;
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet teacher, LoadGalaxyNet(path, device));
-  if (!teacher.metadata.has_redshift_head) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--teacher ", path, " is a ", teacher.metadata.kind, " checkpoint without a redshift head; fine-tune it first"));
+  absl::StatusOr<std::unique_ptr<CheckpointReader>> reader = CheckpointReader::Open(path);
+  if (!reader.ok()) return absl::Status(reader.status().code(), absl::StrCat("--teacher: ", reader.status().message()));
+  const ModelMetadata& meta = (*reader)->metadata();
+  if (!meta.has_redshift_head) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--teacher ", path, " is a ", meta.kind, " checkpoint without a redshift head; fine-tune it first"));
   }
-  if (teacher.metadata.bands() != train.layout.bands) {
-    return absl::InvalidArgumentError(absl::StrCat("--teacher ", path, " expects ", teacher.metadata.bands(),
-                                                   " bands; ", options.data_path, " has ", train.layout.bands));
-  }
-  if (teacher.bins.bins != bins.bins || teacher.bins.z_min != bins.z_min || teacher.bins.z_max != bins.z_max) {
+  if (meta.redshift_bins != options.bins || meta.z_min != 0 || meta.z_max != options.z_max) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "--teacher %s: its redshift head has %d bins on [%g, %g]; this run's has %d on [%g, %g] (--bins, --z-max)",
-        path, teacher.bins.bins, teacher.bins.z_min, teacher.bins.z_max, bins.bins, bins.z_min, bins.z_max));
+        "--teacher %s: its redshift head has %d bins on [%g, %g]; this run's has %d on [0, %g] (--bins, --z-max)", path,
+        meta.redshift_bins, meta.z_min, meta.z_max, options.bins, options.z_max));
   }
-  // The labels the teacher was trained on: the same split, and a label fraction no larger than
-  // this run's (fractions are nested, so then its labels are among this run's).
-  const nlohmann::json trained = nlohmann::json::parse(teacher.metadata.training_json, nullptr, false);
-  if (!trained.is_object() || !trained.contains("label_fraction") || !trained.contains("fractions") ||
-      !trained.contains("split_seed")) {
+  const nlohmann::json trained = nlohmann::json::parse(meta.training_json, nullptr, false);
+  if (!trained.is_object() || !trained.contains("label_fraction") || !trained["label_fraction"].is_number() ||
+      !trained.contains("fractions") || !trained["fractions"].is_string() || !trained.contains("split_seed") ||
+      !trained["split_seed"].is_number_unsigned()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--teacher ", path, " does not record the labels it was trained on (label fraction and split); "
         "only a model of galaxy-train finetune or supervised can be a teacher"));
   }
+  const std::string their_split = trained["fractions"].get<std::string>();
+  const uint64_t their_seed = trained["split_seed"].get<uint64_t>();
   GALAXY_ASSIGN_OR_RETURN(SplitFractions ours, ParseSplitFractions(options.fractions));
-  GALAXY_ASSIGN_OR_RETURN(SplitFractions theirs, ParseSplitFractions(trained["fractions"].get<std::string>()));
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions theirs, ParseSplitFractions(their_split));
   const auto near = [](double a, double b) { return std::abs(a - b) < 1e-9; };
-  if (!near(ours.train, theirs.train) || !near(ours.validation, theirs.validation) ||
-      trained["split_seed"].get<uint64_t>() != options.split_seed) {
+  if (!near(ours.train, theirs.train) || !near(ours.validation, theirs.validation) || their_seed != options.split_seed) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--teacher ", path, " was trained on the split ", trained["fractions"].get<std::string>(), " (seed ",
-        trained["split_seed"].get<uint64_t>(), "); this run's is ", options.fractions, " (seed ", options.split_seed,
-        "): its pdfs could carry labels of this run's validation or test part"));
+        "--teacher ", path, " was trained on the split ", their_split, " (seed ", their_seed, "); this run's is ",
+        options.fractions, " (seed ", options.split_seed, "): its pdfs could carry labels of this run's validation or test part"));
   }
   const double teacher_fraction = trained["label_fraction"].get<double>();
   if (teacher_fraction > options.label_fraction * (1 + 1e-9)) {
@@ -121,8 +117,21 @@ absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options
         "--teacher ", path, " was trained on label fraction ", teacher_fraction, "; this run has ",
         options.label_fraction, " (--label-fraction), and the teacher's pdfs would carry the labels it lacks"));
   }
-  log::Info(absl::StrFormat("distillation: the teacher (%s, label fraction %g) predicts %d galaxies", path,
-                            teacher_fraction, train.size()));
+  return absl::OkStatus();
+}
+
+// The targets of a distillation run (the teacher passed CheckTeacher), one row per galaxy of
+// `train` (N x bins, on the CPU): the teacher's pdf, or for the galaxies inside the label
+// fraction with a known redshift, their SoftTargets. `labelled` counts the latter.
+absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options, const TrainingData& train,
+                                                  const RedshiftBins& bins, torch::Device device, int64_t* labelled) {
+  const std::string& path = options.teacher_path;
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet teacher, LoadGalaxyNet(path, device));
+  if (teacher.metadata.bands() != train.layout.bands) {
+    return absl::InvalidArgumentError(absl::StrCat("--teacher ", path, " expects ", teacher.metadata.bands(),
+                                                   " bands; ", options.data_path, " has ", train.layout.bands));
+  }
+  log::Info(absl::StrFormat("distillation: the teacher (%s) predicts %d galaxies", path, train.size()));
   teacher.backbone->eval();
   teacher.redshift->eval();
   std::vector<torch::Tensor> pdfs;
@@ -168,6 +177,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
 
   // Distillation trains on every galaxy of the training part, with or without a redshift.
   const bool distil = !options.teacher_path.empty();
+  if (distil) GALAXY_RETURN_IF_ERROR(CheckTeacher(options));
   RowSelection train_rows = LabelledPart(SplitPart::kTrain, fractions, options.split_seed);
   if (distil) {
     train_rows.require_redshift = false;
