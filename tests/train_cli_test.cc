@@ -98,12 +98,21 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_NE(forced.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(forced.err, "--task regression")) << forced.err;
 
+  // Every stage's features: 16 + 32 + 64 + 128 values for tiny, named in the report.
+  CommandResult stages = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data", data,
+                                              "--label", "type", "--fractions", "1", "--steps", "20", "--features",
+                                              "stages", "--json", dir.File("probe_stages.json"), "--device", "cpu"});
+  ASSERT_EQ(stages.exit_code, 0) << stages.err;
+  EXPECT_TRUE(absl::StrContains(stages.out, "Representation: stages features.")) << stages.out;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir.File("probe_stages.json")))["features"], "stages");
+
   CommandResult quality = RunTool("galaxy-train", {"quality", "--model", dir.File("le/pretrain/model.pt"), "--data",
                                                data, "--k", "5", "--json", dir.File("quality.json"), "--device", "cpu"});
   ASSERT_EQ(quality.exit_code, 0) << quality.err;
   EXPECT_TRUE(absl::StrContains(quality.out, "same-type precision@5")) << quality.out;
   nlohmann::json q = nlohmann::json::parse(std::ifstream(dir.File("quality.json")));
   EXPECT_EQ(q["galaxies"].get<int>(), 1200);
+  EXPECT_EQ(q["features"], "backbone");
   EXPECT_GT(q["type_precision"].get<double>(), q["type_precision_chance"].get<double>());
   EXPECT_GE(q["rotation_overlap"].get<double>(), 0.0);
   EXPECT_LE(q["rotation_overlap"].get<double>(), 1.0);
@@ -133,6 +142,20 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_TRUE(IsPng(dir.File("eval.png")));
   EXPECT_TRUE(IsPng(dir.File("eval_per_bin.png")));
   EXPECT_TRUE(IsPng(dir.File("eval_pit.png")));
+
+  // Distillation: the 25% model teaches the rest of the training part; a teacher of more labels
+  // than the run has is refused before any data is read.
+  CommandResult distil = RunTool("galaxy-train", {"finetune", "--data", data, "--init", dir.File("le/pretrain/model.pt"),
+                                              "--teacher", dir.File("le/ssl_0.25/model.pt"), "--out", dir.File("distil"),
+                                              "--label-fraction", "0.25", "--steps", "4", "--batch", "32", "--device",
+                                              "cpu"});
+  ASSERT_EQ(distil.exit_code, 0) << distil.err;
+  EXPECT_TRUE(absl::StrContains(distil.out, "with the teacher's pdfs")) << distil.out;
+  CommandResult greedy = RunTool("galaxy-train", {"finetune", "--data", data, "--init", dir.File("le/pretrain/model.pt"),
+                                              "--teacher", dir.File("le/ssl_1/model.pt"), "--out", dir.File("greedy"),
+                                              "--label-fraction", "0.25", "--steps", "4", "--device", "cpu"});
+  EXPECT_EQ(greedy.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(greedy.err, "was trained on label fraction 1; this run has 0.25")) << greedy.err;
 }
 
 TEST(TrainCliTest, ErrorsAreOneClearLine) {

@@ -260,7 +260,11 @@ std::pair<double, double> RmseAndR2(const torch::Tensor& truth, const torch::Ten
 }  // namespace
 
 std::string ProbeReport::Markdown() const {
-  const std::string views = dihedral ? absl::StrCat("Representation: the mean over ", kDihedralViews, ".\n\n") : "";
+  const std::string views =
+      dihedral || features != "backbone"
+          ? absl::StrCat("Representation: ", features, " features",
+                         dihedral ? absl::StrCat(", the mean over ", kDihedralViews) : "", ".\n\n")
+          : "";
   if (task == "regression") {
     const bool scratch = !rows.empty() && std::isfinite(rows.front().scratch_rmse);
     std::string md = views + absl::StrFormat(
@@ -306,7 +310,7 @@ std::string ProbeReport::Markdown() const {
 std::string ProbeReport::Json() const {
   // NaN (a figure not measured) is written as null.
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json j = {{"task", task}, {"test_count", test_count}, {"dihedral", dihedral}};
+  nlohmann::json j = {{"task", task}, {"test_count", test_count}, {"dihedral", dihedral}, {"features", features}};
   nlohmann::json list = nlohmann::json::array();
   if (task == "regression") {
     j["label_mean"] = label_mean;
@@ -350,6 +354,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   ProbeReport report;
   report.task = ResolveTask(o, values);
   report.dihedral = o.dihedral;
+  report.features = o.features;
   const bool regression = report.task == "regression";
   std::vector<int64_t> classes;
   if (!regression) {

@@ -105,6 +105,8 @@ struct ProbeReport {
   // Whether the representation (and the network from scratch) was averaged over each image's
   // turns and mirrors (ProbeOptions::dihedral).
   bool dihedral = false;
+  // The frozen representation read (ProbeOptions::features).
+  std::string features = "backbone";
   std::vector<ProbeRow> rows;
   std::string Markdown() const;
   std::string Json() const;

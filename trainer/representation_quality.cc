@@ -111,10 +111,10 @@ double RocAuc(const std::vector<double>& scores, const std::vector<bool>& positi
 }
 
 std::string QualityReport::Markdown() const {
-  std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d%s\n\n"
+  std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d; %s features%s\n\n"
                                    "| measure | representation | aperture colours | random |\n| --- | --- | --- | --- |\n",
-                                   galaxies, k,
-                                   dihedral ? absl::StrCat("; representation averaged over ", kDihedralViews) : "");
+                                   galaxies, k, features,
+                                   dihedral ? absl::StrCat(", averaged over ", kDihedralViews) : "");
   absl::StrAppendFormat(&md, "| same-type precision@%d | %s | %s | %s |\n", k, Optional(type_precision, "%.3f"),
                         Optional(type_precision_colour, "%.3f"), Optional(type_precision_chance, "%.3f"));
   absl::StrAppendFormat(&md, "| neighbours' median abs(dz)/(1+z) | %s | %s | %s |\n", Optional(dz_median, "%.4f"),
@@ -148,6 +148,7 @@ std::string QualityReport::Json() const {
   return nlohmann::json({{"galaxies", galaxies},
                          {"k", k},
                          {"dihedral", dihedral},
+                         {"features", features},
                          {"type_precision", type_precision},
                          {"type_precision_colour", type_precision_colour},
                          {"type_precision_chance", type_precision_chance},
@@ -186,6 +187,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
 
   QualityReport report;
   report.dihedral = o.dihedral;
+  report.features = o.features;
   report.galaxies = n;
   report.k = o.k;
   torch::Tensor score;

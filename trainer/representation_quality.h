@@ -58,6 +58,8 @@ struct QualityReport {
   // Whether the representation was averaged over each image's turns and mirrors (then exactly
   // invariant to the 90-degree turn and the mirror image that the overlaps below measure).
   bool dihedral = false;
+  // The frozen representation read (QualityOptions::features).
+  std::string features = "backbone";
   // Same-type precision@k: representation, aperture-colour space, chance (sum of p_type^2).
   double type_precision = -1, type_precision_colour = -1, type_precision_chance = -1;
   // Median over galaxies of the neighbours' median |dz| / (1 + z).
