@@ -3,10 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/model/augment.h"
 #include "core/photometry.h"
 #include "core/status_macros.h"
 #include "core/torch_info.h"
+#include "trainer/probe.h"
 
 namespace galaxy {
 
@@ -52,8 +54,11 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
 
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads) {
-  if (features != "backbone" && features != "stages" && features != "projection") {
-    return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", features, "' (backbone, stages or projection)"));
+  if (std::find(FeatureKinds().begin(), FeatureKinds().end(), features) == FeatureKinds().end()) {
+    const std::vector<std::string>& kinds = FeatureKinds();
+    return absl::InvalidArgumentError(
+        absl::StrCat("--features: unknown '", features, "' (",
+                     absl::StrJoin(kinds.begin(), kinds.end() - 1, ", "), " or ", kinds.back(), ")"));
   }
   SetCpuThreads(threads);
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device_name));

@@ -49,7 +49,7 @@ struct FrozenModel {
   bool projection = false;
   EmbedOptions embed;
 };
-// INVALID_ARGUMENT naming --features when it is none of those, or "projection" for a model
+// INVALID_ARGUMENT naming --features when it is none of FeatureKinds() (trainer/probe.h), or "projection" for a model
 // without that head; errors of the checkpoint reader and device resolution pass through.
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads);

@@ -29,6 +29,14 @@ namespace galaxy {
 // EmbedImages) averages over, for reports and help texts.
 inline constexpr char kDihedralViews[] = "each image's 4 turns by 90 degrees and their mirrors";
 
+// The frozen representations that probe and quality read (--features; LoadFrozenModel): the
+// backbone's last stage pooled, every stage's pooled output concatenated, or the projection
+// head's output.
+inline const std::vector<std::string>& FeatureKinds() {
+  static const std::vector<std::string> kinds = {"backbone", "stages", "projection"};
+  return kinds;
+}
+
 struct ProbeOptions {
   // Checkpoint (any kind) and dataset. Required.
   std::string model_path;

@@ -25,24 +25,34 @@ namespace {
 
 torch::Device DeviceOf(DeviceKind kind) { return kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU; }
 
+// The network's redshift estimate of every galaxy of `data`, `batch` galaxies at a time, without
+// gradients and with the backbone and the head in evaluation mode: visit(start, n, estimate) for
+// each batch of rows [start, start + n). Each part's mode is put back as it was: during a head
+// warm-up the backbone is in eval mode and the head is training.
+template <typename Visit>
+void EstimateInBatches(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch, Visit&& visit) {
+  torch::NoGradGuard no_grad;
+  const bool backbone_training = net.backbone->is_training(), head_training = net.redshift->is_training();
+  net.backbone->eval();
+  net.redshift->eval();
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    const int64_t n = std::min(batch, data.size() - start);
+    const torch::Tensor x = PreprocessForModel(data.images.narrow(0, start, n).to(device),
+                                               data.e_bv.narrow(0, start, n), net.metadata.image_size);
+    visit(start, n, EstimateRedshift(net.redshift(net.backbone(x)), net.bins));
+  }
+  net.backbone->train(backbone_training);
+  net.redshift->train(head_training);
+}
+
 // Mean and spread of each galaxy's redshift pdf; with `pit` and `crps`, also how well the pdf
 // describes the galaxy's known redshift (ScorePdf).
 void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch,
              std::vector<double>* mean, std::vector<double>* sigma, std::vector<double>* pit = nullptr,
              std::vector<double>* crps = nullptr) {
-  torch::NoGradGuard no_grad;
-  // Each part's mode is put back as it was: during a head warm-up the backbone is in eval mode
-  // and the head is training.
-  const bool backbone_training = net.backbone->is_training(), head_training = net.redshift->is_training();
-  net.backbone->eval();
-  net.redshift->eval();
   mean->clear();
   sigma->clear();
-  for (int64_t start = 0; start < data.size(); start += batch) {
-    const int64_t n = std::min(batch, data.size() - start);
-    const torch::Tensor x = PreprocessForModel(data.images.narrow(0, start, n).to(device),
-                                               data.e_bv.narrow(0, start, n), net.metadata.image_size);
-    const RedshiftEstimate e = EstimateRedshift(net.redshift(net.backbone(x)), net.bins);
+  EstimateInBatches(net, data, device, batch, [&](int64_t start, int64_t n, const RedshiftEstimate& e) {
     const torch::Tensor m = e.mean.to(torch::kCPU, torch::kFloat64), s = e.sigma.to(torch::kCPU, torch::kFloat64);
     mean->insert(mean->end(), m.data_ptr<double>(), m.data_ptr<double>() + n);
     sigma->insert(sigma->end(), s.data_ptr<double>(), s.data_ptr<double>() + n);
@@ -52,9 +62,7 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
       pit->insert(pit->end(), p.data_ptr<double>(), p.data_ptr<double>() + n);
       crps->insert(crps->end(), c.data_ptr<double>(), c.data_ptr<double>() + n);
     }
-  }
-  net.backbone->train(backbone_training);
-  net.redshift->train(head_training);
+  });
 }
 
 std::vector<double> ToVector(const torch::Tensor& t) {
@@ -132,27 +140,18 @@ absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options
                                                    " bands; ", options.data_path, " has ", train.layout.bands));
   }
   log::Info(absl::StrFormat("distillation: the teacher (%s) predicts %d galaxies", path, train.size()));
-  teacher.backbone->eval();
-  teacher.redshift->eval();
   std::vector<torch::Tensor> pdfs;
-  {
-    torch::NoGradGuard no_grad;
-    Progress progress("teacher", "galaxies", train.size());
-    for (int64_t start = 0; start < train.size(); start += 256) {
-      const int64_t n = std::min<int64_t>(256, train.size() - start);
-      const torch::Tensor x = PreprocessForModel(train.images.narrow(0, start, n).to(device),
-                                                 train.e_bv.narrow(0, start, n).to(device), teacher.metadata.image_size);
-      pdfs.push_back(torch::softmax(teacher.redshift(teacher.backbone(x)).to(torch::kFloat32), 1).cpu());
-      progress.Update(start + n);
-    }
-  }
+  Progress progress("teacher", "galaxies", train.size());
+  EstimateInBatches(teacher, train, device, 256, [&](int64_t start, int64_t n, const RedshiftEstimate& e) {
+    pdfs.push_back(e.pdf.cpu());
+    progress.Update(start + n);
+  });
   torch::Tensor targets = torch::cat(pdfs);
   std::vector<int64_t> rows;
   const torch::Tensor z = train.redshift.to(torch::kCPU, torch::kFloat32).contiguous();
   const float* zs = z.data_ptr<float>();
   for (int64_t i = 0; i < train.size(); ++i) {
-    const float zi = zs[i];
-    if (std::isfinite(zi) && zi >= 0 && InLabelFraction(train.ids[static_cast<size_t>(i)], options.label_fraction)) {
+    if (HasKnownRedshift(zs[i]) && InLabelFraction(train.ids[static_cast<size_t>(i)], options.label_fraction)) {
       rows.push_back(i);
     }
   }

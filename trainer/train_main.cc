@@ -115,8 +115,7 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--threads", pretrain.threads, "CPU threads (0: all)")->capture_default_str();
   pretrain_cmd->add_flag("--resume", pretrain.resume, "Continue exactly from --out/checkpoint.pt");
 
-  // The frozen representation that probe and quality read (galaxy::LoadFrozenModel).
-  const std::vector<std::string> kFeatureKinds = {"backbone", "stages", "projection"};
+  // The frozen representation that probe and quality read (galaxy::FeatureKinds).
   const char* const kFeaturesHelp =
       "backbone (the last stage, pooled) | stages (every stage's, concatenated) | projection";
   galaxy::FinetuneOptions finetune;
@@ -286,7 +285,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   probe_cmd->add_option("--labels", probe.labels_csv, "CSV with ObjID and the --label column, joined by ObjID");
   probe_cmd->add_option("--features", probe.features, kFeaturesHelp)
-      ->check(CLI::IsMember(kFeatureKinds))
+      ->check(CLI::IsMember(galaxy::FeatureKinds()))
       ->capture_default_str();
   probe_cmd->add_flag("--dihedral", probe.dihedral,
                       absl::StrCat("Average the representation over ", galaxy::kDihedralViews));
@@ -326,7 +325,7 @@ int main(int argc, char** argv) {
   quality_cmd->add_option("--model", quality.model_path, "Checkpoint")->required();
   quality_cmd->add_option("--data", quality.data_path, "Dataset (.h5) with type / anomaly_kind / specz_redshift")->required();
   quality_cmd->add_option("--features", quality.features, kFeaturesHelp)
-      ->check(CLI::IsMember(kFeatureKinds))
+      ->check(CLI::IsMember(galaxy::FeatureKinds()))
       ->capture_default_str();
   quality_cmd->add_flag("--dihedral", quality.dihedral,
                         absl::StrCat("Average the representation over ", galaxy::kDihedralViews));

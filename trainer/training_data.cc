@@ -62,7 +62,7 @@ absl::StatusOr<std::vector<int64_t>> ChooseRows(const std::string& path, const D
     const int64_t id = catalog.ids[static_cast<size_t>(i)];
     if (selection.use_split && SplitOf(id, selection.split_seed, selection.fractions) != selection.part) continue;
     const float z = catalog.redshift[static_cast<size_t>(i)];
-    if (selection.require_redshift && !(std::isfinite(z) && z >= 0)) continue;
+    if (selection.require_redshift && !HasKnownRedshift(z)) continue;
     if (!InLabelFraction(id, selection.label_fraction)) continue;
     rows.push_back(i);
   }

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -75,6 +76,9 @@ class EpochOrder {
 
 // Whether galaxy `id` is inside the label fraction (the nested second hash).
 bool InLabelFraction(int64_t id, double fraction);
+
+// Whether a catalog redshift is known (finite and >= 0; NaN or negative: unlabelled).
+inline bool HasKnownRedshift(float z) { return std::isfinite(z) && z >= 0; }
 
 // The augmentations of training on labels (redshift, and the probe's network from scratch):
 // geometric ones, blur up to 0.5 px and noise up to the data's `band_noise`; no dust reddening
