@@ -4,21 +4,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "bench/index_bench.h"
+#include "bench/machine_info.h"
 #include "bench/serve_bench.h"
 #include "bench/suite.h"
-#include "absl/strings/str_split.h"
-#include "bench/machine_info.h"
 #include "bench/synth_bench.h"
 #include "bench/train_anchor.h"
-#include "absl/strings/str_join.h"
+#include "core/command_line.h"
+#include "core/file_util.h"
+#include "core/status_macros.h"
 #include "trainer/probe.h"
 #include "trainer/science.h"
 #include "trainer/train_options.h"
-#include "trainer/train_commands.h"
-#include "core/status_macros.h"
-#include "core/command_line.h"
-#include "core/file_util.h"
 
 int main(int argc, char** argv) {
   galaxy::CommandLine cli(

@@ -12,8 +12,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/library_versions.h"
-#include "core/torch_info.h"
+#include "data/data_versions.h"
 #include "indexer/index_versions.h"
+#include "model/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "proto/rpc_versions.h"
 
@@ -49,7 +50,7 @@ MachineInfo ReadMachineInfo() {
       static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   info.gpus = GetTorchInfo().device_names;
   info.libraries = JoinVersions({TorchLibraryVersions(), IndexLibraryVersions(),
-                                 RpcLibraryVersions(), CoreLibraryVersions()});
+                                 RpcLibraryVersions(), DataLibraryVersions(), CoreLibraryVersions()});
   info.os = FirstValue("/etc/os-release", "PRETTY_NAME", '=');
   info.date = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   return info;

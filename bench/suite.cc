@@ -14,7 +14,7 @@
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
+#include "model/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/train_bench.h"
 

@@ -8,7 +8,7 @@
 #include "absl/time/clock.h"
 #include "core/parallel.h"
 #include "core/status_macros.h"
-#include "core/synth_survey.h"
+#include "data/sim/synth_survey.h"
 
 namespace galaxy {
 

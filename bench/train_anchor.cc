@@ -13,8 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/log.h"
-#include "core/photoz_metrics.h"
 #include "core/status_macros.h"
+#include "data/photoz/photoz_metrics.h"
 #include "nlohmann/json.hpp"
 #include "trainer/train_bench.h"
 

@@ -5,9 +5,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "core/composite.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "data/composite.h"
 
 namespace galaxy {
 namespace {

@@ -9,11 +9,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/fits_header.h"
-#include "core/galaxy_batch.h"
-#include "core/hdf5_dataset.h"
-#include "core/npy.h"
 #include "core/status_macros.h"
+#include "data/fits_header.h"
+#include "data/galaxy_batch.h"
+#include "data/hdf5_dataset.h"
+#include "data/npy.h"
 
 namespace galaxy {
 namespace {
@@ -77,7 +77,7 @@ constexpr int64_t kMaxFitsPixels = int64_t{1} << 26;
 
 absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
   // cfitsio decompresses .gz itself; a plain file's headers are checked before cfitsio parses
-  // them (core/fits_header.h: bytes outside printable ASCII made it overflow a field).
+  // them (data/fits_header.h: bytes outside printable ASCII made it overflow a field).
   const bool compressed = absl::EndsWith(absl::AsciiStrToLower(path), ".gz");
   if (!compressed) GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInFile(path));
   int status = 0;

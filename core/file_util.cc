@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -114,6 +116,13 @@ std::optional<FileIdentity> IdentityOf(const std::string& path) {
   id.mtime_sec = static_cast<int64_t>(st.st_mtim.tv_sec);
   id.mtime_nsec = static_cast<int64_t>(st.st_mtim.tv_nsec);
   return id;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace galaxy

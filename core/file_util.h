@@ -43,6 +43,9 @@ struct FileIdentity {
 // nullopt when the file cannot be stat'ed.
 std::optional<FileIdentity> IdentityOf(const std::string& path);
 
+// The contents of a text file, or "" when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_CORE_FILE_UTIL_H_

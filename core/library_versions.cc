@@ -2,19 +2,11 @@
 
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
-#include "fitsio.h"
-#include "hdf5.h"
 
 namespace galaxy {
 
 std::vector<std::string> CoreLibraryVersions() {
   std::vector<std::string> lines;
-  unsigned major = 0, minor = 0, release = 0;
-  H5get_libversion(&major, &minor, &release);
-  lines.push_back(absl::StrCat("HDF5 ", major, ".", minor, ".", release));
-  float cfitsio = 0;
-  fits_get_version(&cfitsio);
-  lines.push_back(absl::StrCat("cfitsio ", cfitsio));
 #ifdef ABSL_LTS_RELEASE_VERSION
   lines.push_back(absl::StrCat("Abseil ", ABSL_LTS_RELEASE_VERSION));
 #endif

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes, with libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, for a bounded time:
 #   request_fuzzer  request validation (server/request_fuzzer.cc)
-#   npy_fuzzer      the .npy reader (core/npy_fuzzer.cc)
-#   hdf5_fuzzer     the native HDF5 dataset reader, structure-aware (core/hdf5_fuzzer.cc)
-#   fits_fuzzer     the FITS cutout-stack ingest (core/fits_fuzzer.cc)
+#   npy_fuzzer      the .npy reader (data/npy_fuzzer.cc)
+#   hdf5_fuzzer     the native HDF5 dataset reader, structure-aware (data/hdf5_fuzzer.cc)
+#   fits_fuzzer     the FITS cutout-stack ingest (data/fits_fuzzer.cc)
 # Builds only what the targets need, in its own clang build tree (build-fuzz/). Exits non-zero
 # when a fuzzer finds a crash; the input that crashed is left in build-fuzz/crashes/ (turn it into
 # a regression test). The file readers write each input to a temporary file, so they run far
@@ -48,7 +48,7 @@ fuzz request_fuzzer "$corpus" "request validation" -max_len=65536
 
 # .npy reader. Seeds: small arrays as numpy writes them (float32, float64, int64, a record array).
 mkdir -p "$build_dir/npy-corpus"
-/usr/bin/python3 core/fuzz_seeds/make_seeds.py npy "$build_dir/npy-corpus"
+/usr/bin/python3 data/fuzz_seeds/make_seeds.py npy "$build_dir/npy-corpus"
 fuzz npy_fuzzer "$build_dir/npy-corpus" "the .npy reader" -max_len=65536
 
 # HDF5 reader: the input describes the file's layout; libFuzzer starts from the empty input.
@@ -59,6 +59,6 @@ fuzz hdf5_fuzzer "$build_dir/hdf5-corpus" "the HDF5 dataset reader" -max_len=409
 # allocations that fail return NULL, as they do outside the sanitizer, and let single large (lazily
 # mapped) callocs through; memory actually touched is still capped by the default 2 GB RSS limit.
 mkdir -p "$build_dir/fits-corpus"
-/usr/bin/python3 core/fuzz_seeds/make_seeds.py fits "$build_dir/fits-corpus"
+/usr/bin/python3 data/fuzz_seeds/make_seeds.py fits "$build_dir/fits-corpus"
 ASAN_OPTIONS="allocator_may_return_null=1:${ASAN_OPTIONS:-}" \
   fuzz fits_fuzzer "$build_dir/fits-corpus" "the FITS cutout-stack ingest" -max_len=65536 -malloc_limit_mb=16384

@@ -9,27 +9,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/hdf5_dataset.h"
 #include "core/log.h"
-#include "core/npy.h"
 #include "core/progress.h"
 #include "core/status_macros.h"
+#include "data/hdf5_dataset.h"
+#include "data/npy.h"
+#include "indexer/anomaly_auc.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_dir.h"
 #include "nlohmann/json.hpp"
 
 namespace galaxy {
 namespace fs = std::filesystem;
-
-absl::StatusOr<std::string> ResolveSnapshotDir(const std::string& path) {
-  if (fs::exists(path + "/" + kManifestFile)) return path;
-  if (fs::exists(path + "/" + kCurrentFileName)) {
-    GALAXY_ASSIGN_OR_RETURN(std::string version, ReadCurrent(path));
-    return path + "/" + version;
-  }
-  return absl::NotFoundError(absl::StrCat(path, ": neither a snapshot (no ", kManifestFile,
-                                          ") nor a snapshots directory (no CURRENT)"));
-}
 
 absl::Status RunBuild(const BuildOptions& options) {
   std::unique_ptr<Progress> progress;
@@ -150,74 +141,6 @@ absl::Status RunListAnomalies(const std::string& path, int top, bool json) {
                                  r.anomaly_score(), r.anomaly_percentile());
   }
   return absl::OkStatus();
-}
-
-namespace {
-// ROC AUC by the Mann-Whitney statistic (ties count half).
-double Auc(std::vector<std::pair<float, bool>> scored) {
-  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  double rank_sum = 0;
-  int64_t pos = 0, neg = 0;
-  for (size_t i = 0; i < scored.size();) {
-    size_t j = i;
-    while (j < scored.size() && scored[j].first == scored[i].first) ++j;
-    const double mid = (static_cast<double>(i) + static_cast<double>(j) + 1) / 2;  // 1-based average rank
-    for (size_t t = i; t < j; ++t) {
-      if (scored[t].second) {
-        rank_sum += mid;
-        ++pos;
-      } else {
-        ++neg;
-      }
-    }
-    i = j;
-  }
-  if (pos == 0 || neg == 0) return std::nan("");
-  return (rank_sum - static_cast<double>(pos) * (pos + 1) / 2) / (static_cast<double>(pos) * neg);
-}
-}  // namespace
-
-absl::StatusOr<AnomalyAuc> ComputeAnomalyAuc(const std::string& path, const std::string& data_path,
-                                             const std::string& label_column) {
-  GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(data_path));
-  absl::StatusOr<std::vector<double>> labels = reader->ReadColumn(label_column);
-  if (!labels.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(data_path, ": no label column '", label_column, "'"));
-  }
-  std::vector<double> kinds;
-  if (absl::StatusOr<std::vector<double>> k = reader->ReadColumn("anomaly_kind"); k.ok()) kinds = *k;
-  GALAXY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, reader->ReadIds());
-  std::unordered_map<int64_t, size_t> row_of;
-  for (size_t i = 0; i < ids.size(); ++i) row_of[ids[i]] = i;
-  std::vector<std::pair<float, bool>> all;
-  std::map<int, std::vector<std::pair<float, bool>>> by_kind;
-  std::vector<float> normal_scores;
-  GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
-    auto it = row_of.find(r.id());
-    if (it == row_of.end()) return absl::OkStatus();
-    const bool positive = (*labels)[it->second] != 0;
-    all.emplace_back(r.anomaly_score(), positive);
-    if (!kinds.empty()) {
-      const int kind = static_cast<int>(kinds[it->second]);
-      if (positive) by_kind[kind].emplace_back(r.anomaly_score(), true);
-      else normal_scores.push_back(r.anomaly_score());
-    }
-    return absl::OkStatus();
-  }));
-  AnomalyAuc result;
-  for (const auto& [score, positive] : all) (positive ? result.positives : result.negatives)++;
-  if (result.positives == 0 || result.negatives == 0) {
-    return absl::FailedPreconditionError(absl::StrCat("'", label_column, "' has ", result.positives,
-                                                      " positives and ", result.negatives, " negatives; need both"));
-  }
-  result.auc = Auc(all);
-  for (auto& [kind, positives] : by_kind) {
-    for (float v : normal_scores) positives.emplace_back(v, false);
-    result.auc_by_kind[kind] = Auc(positives);
-  }
-  return result;
 }
 
 absl::Status RunAnomalyAuc(const std::string& path, const std::string& data_path, const std::string& label_column,

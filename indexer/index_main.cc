@@ -4,10 +4,11 @@
 #include "core/command_line.h"
 #include "core/library_versions.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
+#include "data/data_versions.h"
 #include "indexer/index_commands.h"
 #include "indexer/index_versions.h"
 #include "indexer/snapshot_dir.h"
+#include "model/torch_info.h"
 
 int main(int argc, char** argv) {
   galaxy::CommandLine cli(
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
       "SNAPSHOTS_DIR/CURRENT, and inspects, verifies and exports them.");
   cli.SetVersionDetails([] {
     return galaxy::JoinVersions({galaxy::IndexLibraryVersions(), galaxy::TorchLibraryVersions(),
-                                 galaxy::CoreLibraryVersions()});
+                                 galaxy::DataLibraryVersions(), galaxy::CoreLibraryVersions()});
   });
 
   galaxy::BuildOptions build;

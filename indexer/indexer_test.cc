@@ -11,15 +11,15 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
-#include "core/hdf5_dataset.h"
-#include "core/model/checkpoint.h"
-#include "core/synth_survey.h"
-#include "indexer/index_commands.h"
+#include "data/hdf5_dataset.h"
+#include "data/sim/synth_survey.h"
+#include "indexer/anomaly_auc.h"
 #include "indexer/metadata_store.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_builder.h"
 #include "indexer/snapshot_dir.h"
 #include "indexer/vector_index.h"
+#include "model/checkpoint.h"
 #include "tests/temp_dir.h"
 #include "trainer/pretrain.h"
 

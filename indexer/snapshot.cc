@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/checksum.h"
-#include "core/npy.h"
 #include "core/status_macros.h"
+#include "data/npy.h"
 #include "nlohmann/json.hpp"
 
 namespace galaxy {

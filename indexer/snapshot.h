@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/model_metadata.h"
 #include "indexer/metadata_store.h"
 #include "indexer/vector_index.h"
+#include "model/model_metadata.h"
 
 namespace galaxy {
 

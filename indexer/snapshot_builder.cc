@@ -17,17 +17,17 @@
 #include "absl/time/clock.h"
 #include "core/checksum.h"
 #include "core/file_util.h"
-#include "core/hdf5_dataset.h"
 #include "core/log.h"
-#include "core/model/augment.h"
-#include "core/model/checkpoint.h"
-#include "core/model/torch_compat.h"
-#include "core/npy.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
+#include "data/hdf5_dataset.h"
+#include "data/npy.h"
 #include "indexer/metadata_store.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_dir.h"
+#include "model/augment.h"
+#include "model/checkpoint.h"
+#include "model/torch_compat.h"
+#include "model/torch_info.h"
 
 namespace galaxy {
 namespace {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -15,6 +16,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "core/file_util.h"
+#include "core/status_macros.h"
+#include "indexer/snapshot.h"
 
 namespace galaxy {
 namespace {
@@ -80,6 +83,16 @@ std::string NewVersionName(absl::Time now) {
   uint32_t suffix = std::uniform_int_distribution<uint32_t>(0, 0xFFFFFF)(device);
   return absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone()), "-",
                       absl::StrFormat("%06x", suffix));
+}
+
+absl::StatusOr<std::string> ResolveSnapshotDir(const std::string& path) {
+  if (std::filesystem::exists(path + "/" + kManifestFile)) return path;
+  if (std::filesystem::exists(path + "/" + kCurrentFileName)) {
+    GALAXY_ASSIGN_OR_RETURN(std::string version, ReadCurrent(path));
+    return path + "/" + version;
+  }
+  return absl::NotFoundError(absl::StrCat(path, ": neither a snapshot (no ", kManifestFile,
+                                          ") nor a snapshots directory (no CURRENT)"));
 }
 
 }  // namespace galaxy

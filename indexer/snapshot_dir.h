@@ -20,6 +20,9 @@ namespace galaxy {
 
 inline constexpr char kCurrentFileName[] = "CURRENT";
 
+// A snapshot directory, or a snapshots directory (then the one CURRENT names).
+absl::StatusOr<std::string> ResolveSnapshotDir(const std::string& path);
+
 // The version CURRENT names. NOT_FOUND when there is no CURRENT (nothing published yet);
 // DATA_LOSS when CURRENT does not hold a valid version name; FAILED_PRECONDITION when it names a
 // directory that does not exist.

@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
 #include "indexer/snapshot_dir.h"
+#include "model/torch_info.h"
 #include "server/metrics.h"
 #include "server/search_service.h"
 

@@ -6,11 +6,11 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "core/model/augment.h"
-#include "core/model/checkpoint.h"
-#include "core/model/torch_compat.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
+#include "model/augment.h"
+#include "model/checkpoint.h"
+#include "model/torch_compat.h"
+#include "model/torch_info.h"
 
 namespace galaxy {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/model_metadata.h"
+#include "model/model_metadata.h"
 
 namespace galaxy {
 

@@ -10,8 +10,9 @@
 #include "core/library_versions.h"
 #include "core/log.h"
 #include "core/status_macros.h"
-#include "server/galaxy_server.h"
+#include "data/data_versions.h"
 #include "proto/rpc_versions.h"
+#include "server/galaxy_server.h"
 
 namespace galaxy {
 namespace {
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
       "(services galaxy.v1.GalaxySearch and galaxy.v1.GalaxyAdmin, grpc.health.v1.Health,\n"
       "server reflection). Stops cleanly on SIGTERM/SIGINT, draining in-flight requests.");
   cli.SetVersionDetails([] {
-    return galaxy::JoinVersions({galaxy::CoreLibraryVersions(), galaxy::RpcLibraryVersions()});
+    return galaxy::JoinVersions({galaxy::DataLibraryVersions(), galaxy::CoreLibraryVersions(), galaxy::RpcLibraryVersions()});
   });
 
   galaxy::ServerOptions options;

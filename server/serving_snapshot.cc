@@ -8,9 +8,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/galaxy_batch.h"
-#include "core/hdf5_dataset.h"
 #include "core/status_macros.h"
+#include "data/galaxy_batch.h"
+#include "data/hdf5_dataset.h"
 
 namespace galaxy {
 namespace {

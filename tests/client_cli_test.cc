@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/npy.h"
+#include "data/npy.h"
 #include "nlohmann/json.hpp"
 #include "server/galaxy_server.h"
 #include "tests/serving_fixture.h"

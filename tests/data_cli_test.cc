@@ -10,8 +10,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/hdf5_dataset.h"
-#include "core/synth_survey.h"
+#include "data/hdf5_dataset.h"
+#include "data/sim/synth_survey.h"
 #include "nlohmann/json.hpp"
 #include "tests/subprocess.h"
 

@@ -5,9 +5,9 @@
 
 #include <filesystem>
 
-#include "core/galaxy_batch.h"
-#include "core/hdf5_dataset.h"
-#include "core/synth_survey.h"
+#include "data/galaxy_batch.h"
+#include "data/hdf5_dataset.h"
+#include "data/sim/synth_survey.h"
 #include "indexer/snapshot_builder.h"
 #include "trainer/pretrain.h"
 #include "trainer/redshift_training.h"

@@ -20,8 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/galaxy_batch.h"
-#include "core/hdf5_dataset.h"
+#include "data/galaxy_batch.h"
+#include "data/hdf5_dataset.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
 #include "indexer/snapshot_builder.h"
 #include "indexer/snapshot_dir.h"
@@ -29,9 +29,9 @@
 #include "server/serving_snapshot.h"
 #include "tests/served.h"
 #include "tests/serving_fixture.h"
-#include "tests/test_certificates.h"
 #include "tests/subprocess.h"
 #include "tests/temp_dir.h"
+#include "tests/test_certificates.h"
 
 namespace fs = std::filesystem;
 

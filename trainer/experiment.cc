@@ -6,10 +6,10 @@
 #include "absl/strings/str_format.h"
 #include "core/file_util.h"
 #include "core/log.h"
-#include "core/model/checkpoint.h"
-#include "core/plot.h"
 #include "core/status_macros.h"
+#include "model/checkpoint.h"
 #include "nlohmann/json.hpp"
+#include "trainer/plot.h"
 #include "trainer/pretrain.h"
 #include "trainer/redshift_training.h"
 

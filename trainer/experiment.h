@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/photoz_metrics.h"
+#include "data/photoz/photoz_metrics.h"
 #include "trainer/redshift_training.h"
 #include "trainer/train_options.h"
 

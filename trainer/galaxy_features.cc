@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/model/augment.h"
-#include "core/photometry.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
+#include "data/photoz/photometry.h"
+#include "model/augment.h"
+#include "model/torch_info.h"
 #include "trainer/probe.h"
 
 namespace galaxy {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/model/checkpoint.h"
+#include "model/checkpoint.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -58,7 +58,7 @@ absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const
 // else the backbone features. N x D float32 on the CPU, not normalised.
 torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv);
 
-// The classical photo-z features (core/photometry.h: de-reddened aperture r magnitude and
+// The classical photo-z features (data/photoz/photometry.h: de-reddened aperture r magnitude and
 // colours) of rows `rows` of `data`, row-major: rows.size() x dim values; *dim is set.
 std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim);
 

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/model/heads.h"
-#include "core/model/resnet.h"
+#include "model/heads.h"
+#include "model/resnet.h"
 
 namespace galaxy {
 namespace {

@@ -1,6 +1,6 @@
 // Redshift training: fine-tuning a pretrained network with a 180-bin classification head
 // (backbone learning rate 10x smaller than the head's), or the same network from scratch (the
-// supervised baseline). Evaluation with the photo-z metrics (core/photoz_metrics.h).
+// supervised baseline). Evaluation with the photo-z metrics (data/photoz/photoz_metrics.h).
 #ifndef GALAXY_TRAINER_REDSHIFT_TRAINING_H_
 #define GALAXY_TRAINER_REDSHIFT_TRAINING_H_
 
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/photoz_baseline.h"
-#include "core/photoz_metrics.h"
+#include "data/photoz/photoz_baseline.h"
+#include "data/photoz/photoz_metrics.h"
 #include "trainer/train_options.h"
 
 namespace galaxy {
@@ -47,7 +47,7 @@ struct EvalReport {
   bool has_baseline = false;
   PhotozBaselineReport baseline;
   std::vector<double> z_spec, z_phot, z_err;  // per test galaxy
-  // Calibration of the predicted pdfs (core/model/heads.h ScorePdf): per test galaxy PIT and
+  // Calibration of the predicted pdfs (model/heads.h ScorePdf): per test galaxy PIT and
   // CRPS; their summary: the PIT histogram in 10 equal bins (flat when calibrated), mean CRPS,
   // and the fractions of true redshifts inside the central 68% and 95% intervals.
   std::vector<double> pit, crps;

@@ -8,12 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/isolation_forest.h"
 #include "core/log.h"
+#include "core/statistics.h"
 #include "core/status_macros.h"
-#include "core/synth_population.h"
+#include "data/sim/synth_population.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
+#include "trainer/isolation_forest.h"
 #include "trainer/probe.h"
 #include "trainer/training_data.h"
 
@@ -85,30 +86,6 @@ torch::Tensor NeighboursOf(const torch::Tensor& queries, const torch::Tensor& ba
 std::string Optional(double v, const char* format) { return v < 0 ? std::string("-") : absl::StrFormat(format, v); }
 
 }  // namespace
-
-double RocAuc(const std::vector<double>& scores, const std::vector<bool>& positive) {
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
-  // Mid-ranks (ties share their mean rank); AUC = (R_pos - n_pos (n_pos + 1) / 2) / (n_pos n_neg).
-  double rank_sum = 0;
-  int64_t n_pos = 0;
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && scores[order[j + 1]] == scores[order[i]]) ++j;
-    const double mid = (static_cast<double>(i) + static_cast<double>(j)) / 2 + 1;
-    for (size_t t = i; t <= j; ++t) {
-      if (positive[order[t]]) {
-        rank_sum += mid;
-        ++n_pos;
-      }
-    }
-    i = j + 1;
-  }
-  const int64_t n_neg = static_cast<int64_t>(scores.size()) - n_pos;
-  if (n_pos == 0 || n_neg == 0) return -1;
-  return (rank_sum - static_cast<double>(n_pos) * (n_pos + 1) / 2) / (static_cast<double>(n_pos) * n_neg);
-}
 
 std::string QualityReport::Markdown() const {
   std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d; %s features%s\n\n"

@@ -68,7 +68,7 @@ struct QualityReport {
   double rotation_overlap = 0, flip_overlap = 0;
   // Anomalies (empty without an anomaly_kind column or without anomalies).
   double anomaly_auc = -1;          // all kinds together
-  double iforest_anomaly_auc = -1;  // the isolation forest's score (core/isolation_forest.h)
+  double iforest_anomaly_auc = -1;  // the isolation forest's score (trainer/isolation_forest.h)
   double combined_anomaly_auc = -1; // the mean of the two scores' ranks
   double top1_precision = -1;       // share of anomalies among the top 1% of scores
   std::vector<AnomalyKindQuality> kinds;
@@ -80,10 +80,6 @@ struct QualityReport {
 // the checkpoint and dataset readers pass through. Metrics whose truth column is missing stay
 // at -1 (and are left out of the markdown).
 absl::StatusOr<QualityReport> RunQuality(const QualityOptions& options);
-
-// ROC AUC of `scores` for telling `positive` from the rest (the Mann-Whitney statistic, ties
-// counted half); -1 when either class is empty.
-double RocAuc(const std::vector<double>& scores, const std::vector<bool>& positive);
 
 }  // namespace galaxy
 

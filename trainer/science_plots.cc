@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/plot.h"
 #include "core/status_macros.h"
-#include "core/synth_population.h"
+#include "data/sim/synth_population.h"
+#include "trainer/plot.h"
+#include "trainer/redshift_plots.h"
 #include "trainer/science_seed.h"
-#include "trainer/train_commands.h"
 
 namespace galaxy {
 

@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/dataset_split.h"
-#include "core/photoz_baseline.h"
-#include "core/photoz_metrics.h"
+#include "data/dataset_split.h"
+#include "data/photoz/photoz_baseline.h"
+#include "data/photoz/photoz_metrics.h"
 #include "trainer/galaxy_features.h"
 
 namespace galaxy {

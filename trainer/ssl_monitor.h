@@ -18,8 +18,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/model/heads.h"
-#include "core/model/resnet.h"
+#include "model/heads.h"
+#include "model/resnet.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -60,7 +60,7 @@ class SslMonitor {
   SslMonitorReading Measure(ResNetImpl& encoder, ProjectionHeadImpl& head, int64_t step) const;
 
   // sigma_MAD of the same kNN on the sample's de-reddened aperture colours and r magnitude
-  // (core/photometry.h): the classical figure the representation's is to be read against.
+  // (data/photoz/photometry.h): the classical figure the representation's is to be read against.
   double colour_sigma_mad() const { return colour_sigma_mad_; }
 
   int64_t reference_count() const { return reference_z_.size(0); }

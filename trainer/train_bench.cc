@@ -6,12 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "core/model/augment.h"
-#include "core/model/moco.h"
-#include "core/model/torch_compat.h"
-#include "core/photoz_metrics.h"
 #include "core/status_macros.h"
-#include "core/torch_info.h"
+#include "data/photoz/photoz_metrics.h"
+#include "model/augment.h"
+#include "model/moco.h"
+#include "model/torch_compat.h"
+#include "model/torch_info.h"
 
 namespace galaxy {
 

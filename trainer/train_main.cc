@@ -1,22 +1,23 @@
 // galaxy-train: learns galaxy representations (MoCo v2) and fine-tunes a redshift head.
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/command_line.h"
 #include "core/file_util.h"
 #include "core/library_versions.h"
-#include "core/torch_info.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "core/status_macros.h"
+#include "data/data_versions.h"
+#include "model/torch_info.h"
 #include "trainer/experiment.h"
 #include "trainer/pretrain.h"
 #include "trainer/probe.h"
+#include "trainer/redshift_training.h"
 #include "trainer/representation_quality.h"
 #include "trainer/train_bench.h"
-#include "trainer/redshift_training.h"
 #include "trainer/train_commands.h"
 #include "trainer/train_options.h"
 
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
       "Self-supervised MoCo v2 pretraining of a ResNet on multi-band galaxy images, redshift\n"
       "fine-tuning, the supervised baseline, evaluation and the label-efficiency experiment.");
   cli.SetVersionDetails([] {
-    return galaxy::JoinVersions({galaxy::TorchLibraryVersions(), galaxy::CoreLibraryVersions()});
+    return galaxy::JoinVersions({galaxy::TorchLibraryVersions(), galaxy::DataLibraryVersions(), galaxy::CoreLibraryVersions()});
   });
   cli.AddCommand("devices", "Show LibTorch, CUDA devices and CPU threads",
                  [] { return galaxy::Devices(); });

@@ -5,8 +5,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/model/arch.h"
 #include "core/status_macros.h"
+#include "model/arch.h"
 
 namespace galaxy {
 

@@ -11,11 +11,11 @@
 
 #include "absl/strings/str_format.h"
 #include "core/file_util.h"
-#include "core/hdf5_dataset.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "data/hdf5_dataset.h"
 
 namespace galaxy {
 

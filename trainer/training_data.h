@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/dataset_split.h"
-#include "core/galaxy_batch.h"
-#include "core/model/augment.h"
+#include "data/dataset_split.h"
+#include "data/galaxy_batch.h"
+#include "model/augment.h"
 #include "trainer/dataset_cache.h"
 
 namespace galaxy {

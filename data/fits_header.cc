@@ -1,0 +1,114 @@
+#include "data/fits_header.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace galaxy {
+namespace {
+
+// A table column's string-valued keyword (TTYPEn, TFORMn, TUNITn, TDISPn, TDIMn): cfitsio copies
+// an unquoted value of up to 70 characters whole into a 70-byte column name and overflowed it
+// (data/fits_fuzzer.cc, in CI); FITS requires these values in quotes (FITS 4.0, section 4.2.1).
+bool IsColumnStringKeyword(absl::string_view key) {
+  for (absl::string_view stem : {"TTYPE", "TFORM", "TUNIT", "TDISP", "TDIM"}) {
+    if (!absl::StartsWith(key, stem) || key.size() == stem.size()) continue;
+    const absl::string_view index = key.substr(stem.size());
+    if (std::all_of(index.begin(), index.end(), absl::ascii_isdigit)) return true;
+  }
+  return false;
+}
+
+// Walks every HDU's header; `read(offset, buffer, n)` returns the bytes read (fewer at the end of
+// the file).
+absl::Status CheckHeadersArePrintable(const std::string& path,
+                                      const std::function<int64_t(int64_t, char*, int64_t)>& read) {
+  constexpr int64_t kBlock = 2880, kCard = 80;
+  char block[kBlock];
+  int64_t offset = 0;
+  for (int hdu = 1;; ++hdu) {
+    int64_t bitpix = 8, naxis = 0, pcount = 0, gcount = 1;
+    std::vector<int64_t> axes;
+    bool end = false;
+    while (!end) {
+      if (read(offset, block, kBlock) < kBlock) return absl::OkStatus();  // end (or truncated: cfitsio says)
+      for (int64_t c = 0; c < kBlock; c += kCard) {
+        const char* card = block + c;
+        for (int64_t i = 0; i < kCard; ++i) {
+          const unsigned char ch = static_cast<unsigned char>(card[i]);
+          if (ch < 0x20 || ch > 0x7e) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                path, ": HDU ", hdu, " header holds byte 0x", absl::Hex(ch), " at offset ", offset + c + i,
+                "; FITS headers are printable ASCII (corrupt, or not a FITS file)"));
+          }
+        }
+        const std::string key(absl::StripTrailingAsciiWhitespace(absl::string_view(card, 8)));
+        if (key == "END") {
+          end = true;
+          break;
+        }
+        if (card[8] != '=' || card[9] != ' ') continue;
+        absl::string_view value(card + 10, kCard - 10);
+        const absl::string_view text = absl::StripLeadingAsciiWhitespace(value);
+        if (IsColumnStringKeyword(key) && !text.empty() && text.front() != '\'') {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": HDU ", hdu, " header: ", key, " at offset ", offset + c,
+              " has a value that is not a quoted string (FITS column names and formats are in quotes)"));
+        }
+        value = absl::StripAsciiWhitespace(value.substr(0, value.find('/')));
+        int64_t number = 0;
+        if (!absl::SimpleAtoi(value, &number)) continue;
+        if (key == "BITPIX") bitpix = number;
+        if (key == "NAXIS") naxis = number;
+        if (key == "PCOUNT") pcount = number;
+        if (key == "GCOUNT") gcount = number;
+        if (absl::StartsWith(key, "NAXIS") && key != "NAXIS") axes.push_back(number);
+      }
+      offset += kBlock;
+    }
+    // Skip the data, padded to whole blocks; sizes out of any sane range end the walk (cfitsio
+    // and CheckDeclaredData then refuse the file with their own messages).
+    int64_t elements = naxis > 0 ? 1 : 0;
+    for (int64_t i = 0; i < naxis && i < static_cast<int64_t>(axes.size()); ++i) {
+      if (axes[i] < 0 || (axes[i] > 0 && elements > (int64_t{1} << 50) / axes[i])) return absl::OkStatus();
+      elements *= axes[i];
+    }
+    if (pcount < 0 || pcount > (int64_t{1} << 50) || gcount < 0 || gcount > 1024 || bitpix == 0) {
+      return absl::OkStatus();
+    }
+    const int64_t bytes = std::abs(bitpix) / 8 * gcount * (pcount + elements);
+    offset += (bytes + kBlock - 1) / kBlock * kBlock;
+  }
+}
+
+}  // namespace
+
+absl::Status CheckFitsHeadersInFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return CheckHeadersArePrintable(path, [&](int64_t at, char* buffer, int64_t n) -> int64_t {
+    in.clear();
+    in.seekg(at);
+    in.read(buffer, n);
+    return static_cast<int64_t>(in.gcount());
+  });
+}
+
+absl::Status CheckFitsHeadersInMemory(const std::string& path, const std::vector<char>& bytes) {
+  const int64_t size = static_cast<int64_t>(bytes.size());
+  return CheckHeadersArePrintable(path, [&](int64_t at, char* buffer, int64_t n) -> int64_t {
+    const int64_t take = at >= size ? 0 : std::min(n, size - at);
+    if (take > 0) std::memcpy(buffer, bytes.data() + at, static_cast<size_t>(take));
+    return take;
+  });
+}
+
+}  // namespace galaxy

@@ -1,0 +1,69 @@
+"""Seed inputs for the file-reader fuzzers (deploy/fuzz.sh): small valid files as the readers
+expect them, written without any FITS library (the format is 80-character header cards in
+2880-byte blocks, big-endian data).
+    python3 data/fuzz_seeds/make_seeds.py npy DIR
+    python3 data/fuzz_seeds/make_seeds.py fits DIR
+"""
+import sys
+
+import numpy as np
+
+
+def npy(d):
+    np.save(f"{d}/f4.npy", np.arange(60, dtype="<f4").reshape(3, 4, 5))
+    np.save(f"{d}/f8.npy", np.arange(8, dtype="<f8"))
+    np.save(f"{d}/i8.npy", np.array([1237648720693755918, -1], dtype="<i8"))
+    np.save(f"{d}/rec.npy", np.zeros(2, dtype=[("objid", "<i8"), ("z", "<f4"), ("mag", "<f4", (5,))]))
+
+
+def card(key, value=None):
+    if value is None:
+        text = key
+    else:
+        if isinstance(value, bool):
+            v = "T" if value else "F"
+        elif isinstance(value, str):
+            v = "'" + value.ljust(8) + "'"
+        else:
+            v = str(value)
+        text = key.ljust(8) + "= " + v.rjust(20)
+    return text[:80].ljust(80).encode()
+
+
+def padded(data, fill):
+    return data + fill * (-len(data) % 2880)
+
+
+def header(cards):
+    return padded(b"".join(cards + [card("END")]), b" ")
+
+
+def cube(n, bands=5, side=4, extend=True):
+    cards = [card("SIMPLE", True), card("BITPIX", -32), card("NAXIS", 4), card("NAXIS1", side),
+             card("NAXIS2", side), card("NAXIS3", bands), card("NAXIS4", n)]
+    if extend:
+        cards.append(card("EXTEND", True))
+    return header(cards) + padded(np.arange(n * bands * side * side, dtype=">f4").tobytes(), b"\0")
+
+
+def table(n):
+    rows = np.zeros(n, dtype=[("ObjID", ">i8"), ("z", ">f4"), ("ra", ">f8"), ("dec", ">f8"), ("mag", ">f4", (3,))])
+    rows["ObjID"] = np.arange(n) + 1237648720693755918
+    rows["z"], rows["ra"], rows["dec"] = 0.1, 180.0, 1.0
+    forms = ["K", "E", "D", "D", "3E"]
+    cards = [card("XTENSION", "BINTABLE"), card("BITPIX", 8), card("NAXIS", 2),
+             card("NAXIS1", rows.dtype.itemsize), card("NAXIS2", n), card("PCOUNT", 0), card("GCOUNT", 1),
+             card("TFIELDS", len(forms))]
+    for i, (name, form) in enumerate(zip(rows.dtype.names, forms), 1):
+        cards += [card(f"TTYPE{i}", name), card(f"TFORM{i}", form)]
+    return header(cards) + padded(rows.tobytes(), b"\0")
+
+
+def fits(d):
+    open(f"{d}/cube.fits", "wb").write(cube(3, extend=False))
+    open(f"{d}/cube-table.fits", "wb").write(cube(3) + table(3))
+    open(f"{d}/three-bands.fits", "wb").write(cube(2, bands=3) + table(2))
+
+
+if __name__ == "__main__":
+    {"npy": npy, "fits": fits}[sys.argv[1]](sys.argv[2])

@@ -1,0 +1,61 @@
+// Converting what users bring into the native HDF5 layout (data/galaxy_batch.h):
+//   - Pasquet et al. (2019) style .npz: `cube` N x H x W x C float32 + `labels` record array;
+//   - FITS cutout stacks: a 4-D image HDU N x C x H x W (FITS axes W, H, C, N) plus an optional
+//     binary table with one row per cutout;
+//   - full SDSS frames frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2] (nanomaggies, TAN WCS),
+//     cut at positions from a CSV (ra/dec through each band's WCS, or r-frame pixel x/y), the
+//     five bands aligned on the sky with sub-pixel (bilinear) resampling.
+// Catalog columns are recognised by name (case-insensitive aliases: objid/id -> ObjID,
+// z/specz/redshift -> specz_redshift, ebv -> e_bv, ra, dec); `renames` overrides; every other
+// numeric column becomes an extra column. Output goes through a temporary file: a failed ingest
+// leaves nothing under the output name.
+#ifndef GALAXY_DATA_INGEST_INGEST_H_
+#define GALAXY_DATA_INGEST_INGEST_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace galaxy {
+
+struct IngestOptions {
+  // Output dataset path. Required.
+  std::string out;
+  // Input column name -> native name (ObjID, ra, dec, e_bv, specz_redshift, or a new name).
+  std::map<std::string, std::string> renames;
+  // Band names of the output, in order. Default u,g,r,i,z (must match the band count).
+  std::vector<std::string> bands = {"u", "g", "r", "i", "z"};
+  // When the input has no ID column: IDs are id_base + row. Unset (-1): an ID column is required.
+  int64_t id_base = -1;
+  // SDSS frames: cutout side in pixels. Default 64.
+  int cutout_size = 64;
+};
+
+struct IngestReport {
+  int64_t written = 0;
+  // Positions skipped (cutout off a frame edge), with the reason per position.
+  std::vector<std::string> skipped;
+  // Things the user should know (defaults applied, columns ignored).
+  std::vector<std::string> notes;
+};
+
+absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOptions& options);
+absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options);
+// `frames`: the five frame files (any order; the band is read from the name frame-<band>-...).
+// `positions_csv`: a header line, then one row per galaxy, with ra,dec or x,y columns (x, y:
+// 0-based pixel-centre coordinates in the r frame) and optional ObjID, specz_redshift, e_bv
+// (aliases as above) and other numeric columns.
+absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& frames,
+                                              const std::string& positions_csv,
+                                              const IngestOptions& options);
+
+// The native name an input column maps to, after `renames` and the aliases ("" if none).
+std::string NativeColumnName(const std::string& name,
+                             const std::map<std::string, std::string>& renames);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_DATA_INGEST_INGEST_H_

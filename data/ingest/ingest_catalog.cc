@@ -1,0 +1,161 @@
+#include "data/ingest/ingest_catalog.h"
+
+#include <cmath>
+#include <fstream>
+#include <unordered_set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace galaxy {
+
+absl::StatusOr<InputCatalog> ReadNumericCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::string line;
+  if (!std::getline(in, line)) return absl::InvalidArgumentError(absl::StrCat(path, ": empty"));
+  InputCatalog catalog;
+  for (absl::string_view h : absl::StrSplit(line, ',')) {
+    catalog.order.emplace_back(absl::StripAsciiWhitespace(h));
+  }
+  int64_t row = 0;
+  while (std::getline(in, line)) {
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    if (cells.size() != catalog.order.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", row + 2, " has ", cells.size(),
+                                                     " cells, the header ", catalog.order.size()));
+    }
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const std::string cell(absl::StripAsciiWhitespace(cells[c]));
+      const std::string& name = catalog.order[c];
+      double v = 0;
+      if (!absl::SimpleAtod(cell, &v)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", row + 2, " column '", name,
+                                                       "': '", cell, "' is not a number"));
+      }
+      catalog.values[name].push_back(v);
+      int64_t exact = 0;
+      if (absl::SimpleAtoi(cell, &exact)) catalog.integers[name].push_back(exact);
+    }
+    ++row;
+  }
+  // Keep exact integers only for columns that were integers on every row.
+  for (auto it = catalog.integers.begin(); it != catalog.integers.end();) {
+    it = static_cast<int64_t>(it->second.size()) == row ? std::next(it) : catalog.integers.erase(it);
+  }
+  catalog.rows = row;
+  if (row == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no rows after the header"));
+  return catalog;
+}
+
+std::string NativeColumnName(const std::string& name,
+                             const std::map<std::string, std::string>& renames) {
+  if (auto it = renames.find(name); it != renames.end()) return it->second;
+  const std::string lower = absl::AsciiStrToLower(name);
+  if (lower == "objid" || lower == "obj_id" || lower == "id") return kIdKey;
+  if (lower == "ra") return kRaKey;
+  if (lower == "dec") return kDecKey;
+  if (lower == "ebv" || lower == "e_bv" || lower == "e(b-v)") return kEbvKey;
+  if (lower == "z" || lower == "specz" || lower == "redshift" || lower == "specz_redshift" ||
+      lower == "zspec") {
+    return kRedshiftKey;
+  }
+  return "";
+}
+
+absl::StatusOr<CatalogPlan> PlanCatalog(const InputCatalog& catalog, const IngestOptions& options,
+                                        std::vector<std::string>* notes) {
+  CatalogPlan plan;
+  std::map<std::string, std::string> taken;  // output name -> input name
+  for (const std::string& name : catalog.order) {
+    std::string native = NativeColumnName(name, options.renames);
+    std::string* slot = nullptr;
+    if (native == kIdKey) slot = &plan.id;
+    if (native == kRaKey) slot = &plan.ra;
+    if (native == kDecKey) slot = &plan.dec;
+    if (native == kEbvKey) slot = &plan.e_bv;
+    if (native == kRedshiftKey) slot = &plan.redshift;
+    const std::string out = native.empty() ? name : native;
+    if (auto it = taken.find(out); it != taken.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("columns '", it->second, "' and '", name,
+                                                     "' both map to '", out, "'; use --rename"));
+    }
+    taken[out] = name;
+    if (slot != nullptr) {
+      *slot = name;
+    } else if (out != kImagesKey) {
+      plan.extra.emplace_back(name, out);
+    }
+  }
+  const std::string found = absl::StrJoin(catalog.order, ", ");
+  if (plan.id.empty() && options.id_base < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no ID column (ObjID/objid/id) among [", found,
+        "]; use --rename NAME=ObjID or --id-base N to number the rows"));
+  }
+  if (plan.ra.empty() || plan.dec.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no ra/dec columns among [", found, "]; use --rename NAME=ra"));
+  }
+  if (plan.id.empty()) notes->push_back(absl::StrCat("IDs numbered from ", options.id_base));
+  if (plan.e_bv.empty()) notes->push_back("no E(B-V) column: e_bv set to 0 (no de-reddening)");
+  if (plan.redshift.empty()) notes->push_back("no redshift column: specz_redshift left unknown");
+  return plan;
+}
+
+std::vector<ColumnSpec> PlanExtraColumns(const CatalogPlan& plan) {
+  std::vector<ColumnSpec> out;
+  for (const auto& [in, name] : plan.extra) out.push_back({name, ColumnType::kFloat64});
+  return out;
+}
+
+int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
+             int64_t row) {
+  if (plan.id.empty()) return options.id_base + row;
+  if (auto it = catalog.integers.find(plan.id); it != catalog.integers.end()) {
+    return it->second[static_cast<size_t>(row)];
+  }
+  return static_cast<int64_t>(std::llround(catalog.values.at(plan.id)[static_cast<size_t>(row)]));
+}
+
+void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan,
+                     const IngestOptions& options, int64_t start, int64_t n, GalaxyBatch* batch) {
+  auto value = [&](const std::string& name, int64_t row) {
+    if (auto it = catalog.integers.find(name); it != catalog.integers.end()) {
+      return static_cast<double>(it->second[static_cast<size_t>(row)]);
+    }
+    return catalog.values.at(name)[static_cast<size_t>(row)];
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t row = start + i;
+    const size_t r = static_cast<size_t>(i);
+    batch->ids[r] = IdAt(catalog, plan, options, row);
+    batch->ra[r] = value(plan.ra, row);
+    batch->dec[r] = value(plan.dec, row);
+    batch->e_bv[r] = plan.e_bv.empty() ? 0.0f : static_cast<float>(value(plan.e_bv, row));
+    batch->redshift[r] = plan.redshift.empty() ? std::nanf("") : static_cast<float>(value(plan.redshift, row));
+    for (const auto& [in, out] : plan.extra) batch->extra[out][r] = value(in, row);
+  }
+}
+
+absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,
+                            const IngestOptions& options, const std::string& source) {
+  if (plan.id.empty()) return absl::OkStatus();
+  std::unordered_set<int64_t> seen;
+  seen.reserve(static_cast<size_t>(catalog.rows));
+  for (int64_t row = 0; row < catalog.rows; ++row) {
+    const int64_t id = IdAt(catalog, plan, options, row);
+    if (!seen.insert(id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": column '", plan.id, "': ID ", id,
+                                                     " appears more than once (row ", row, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

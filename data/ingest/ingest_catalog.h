@@ -1,0 +1,59 @@
+// Shared by the ingest formats: turning named catalog columns into a GalaxyBatch's columns.
+#ifndef GALAXY_DATA_INGEST_INGEST_CATALOG_H_
+#define GALAXY_DATA_INGEST_INGEST_CATALOG_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/galaxy_batch.h"
+#include "data/ingest/ingest.h"
+
+namespace galaxy {
+
+// Named numeric columns of an input catalog, all of the same length. IDs are kept apart as
+// int64 (a double cannot hold every 64-bit ID).
+struct InputCatalog {
+  int64_t rows = 0;
+  std::vector<std::string> order;                        // column names as found
+  std::map<std::string, std::vector<double>> values;     // numeric columns
+  std::map<std::string, std::vector<int64_t>> integers;  // exact 64-bit integer columns
+};
+
+// Reads a CSV file: a header line of column names, then rows of numeric cells (blank lines
+// skipped); columns whose every cell is an integer are also kept exactly in `integers`.
+// NOT_FOUND when the file cannot be opened; INVALID_ARGUMENT naming the line and column of a
+// cell that is not a number, a row of the wrong length, or a file without rows.
+absl::StatusOr<InputCatalog> ReadNumericCsv(const std::string& path);
+
+// How input columns map onto the native layout.
+struct CatalogPlan {
+  std::string id, ra, dec, e_bv, redshift;  // input names ("" when absent)
+  std::vector<std::pair<std::string, std::string>> extra;  // input name -> output name
+};
+
+// Plans the mapping; INVALID_ARGUMENT when ObjID (without id_base), ra or dec is missing (the
+// message lists the columns found), or two columns map to one name.
+absl::StatusOr<CatalogPlan> PlanCatalog(const InputCatalog& catalog, const IngestOptions& options,
+                                        std::vector<std::string>* notes);
+
+// The layout extra columns of a plan (float64).
+std::vector<ColumnSpec> PlanExtraColumns(const CatalogPlan& plan);
+
+// Fills rows [start, start + n) of the catalog into batch columns at batch rows [0, n)
+// (batch already sized).
+void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan,
+                     const IngestOptions& options, int64_t start, int64_t n, GalaxyBatch* batch);
+
+// The ID of catalog row `row` (from the ID column, or id_base + row).
+int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
+             int64_t row);
+
+// Checks that IDs are unique; INVALID_ARGUMENT naming a duplicate.
+absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,
+                            const IngestOptions& options, const std::string& source);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_DATA_INGEST_INGEST_CATALOG_H_

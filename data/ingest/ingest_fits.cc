@@ -1,0 +1,492 @@
+// FITS ingest: cutout stacks (4-D image HDU + optional binary table) and SDSS frames cut at
+// catalog positions through each band's TAN WCS (wcslib).
+#include <bzlib.h>
+#include <fitsio.h>
+#include <wcslib/wcs.h>
+#include <wcslib/wcshdr.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/progress.h"
+#include "core/status_macros.h"
+#include "data/fits_header.h"
+#include "data/hdf5_dataset.h"
+#include "data/ingest/ingest.h"
+#include "data/ingest/ingest_catalog.h"
+
+namespace galaxy {
+namespace {
+
+std::string FitsError(int status) {
+  char text[FLEN_STATUS] = {0};
+  fits_get_errstatus(status, text);
+  return text;
+}
+
+// An open FITS file (from disk, or from memory for .bz2), closed on destruction.
+class FitsFile {
+ public:
+  static absl::StatusOr<std::unique_ptr<FitsFile>> Open(const std::string& path) {
+    std::unique_ptr<FitsFile> f(new FitsFile);
+    f->path_ = path;
+    int status = 0;
+    if (absl::EndsWith(path, ".bz2")) {
+      GALAXY_RETURN_IF_ERROR(f->Decompress());
+      f->file_size_ = static_cast<int64_t>(f->memory_.size());
+      GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInMemory(path, f->memory_));
+      f->mem_ptr_ = f->memory_.data();
+      f->mem_size_ = f->memory_.size();
+      fits_open_memfile(&f->fptr_, path.c_str(), READONLY, &f->mem_ptr_, &f->mem_size_, 0, nullptr,
+                        &status);
+    } else {
+      std::error_code error;
+      f->file_size_ = static_cast<int64_t>(std::filesystem::file_size(path, error));
+      if (error) f->file_size_ = -1;
+      GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInFile(path));
+      fits_open_file(&f->fptr_, path.c_str(), READONLY, &status);
+    }
+    if (status != 0) {
+      f->fptr_ = nullptr;
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": not a readable FITS file: ", FitsError(status)));
+    }
+    return f;
+  }
+  ~FitsFile() {
+    int status = 0;
+    if (fptr_ != nullptr) fits_close_file(fptr_, &status);
+  }
+  fitsfile* get() const { return fptr_; }
+  const std::string& path() const { return path_; }
+
+  absl::Status Check(int status, const std::string& what) const {
+    if (status == 0) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat(path_, ": ", what, ": ", FitsError(status)));
+  }
+
+  // Before anything is sized from the current HDU's header: DATA_LOSS unless the file holds the
+  // `elements` x `element_bytes` bytes of data the header declares (a truncated file, or a header
+  // that claims 10^15 rows, must not turn into an allocation of that size). Tile-compressed
+  // images hold fewer bytes than they declare: for them only the element count is bounded.
+  absl::Status CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const {
+    constexpr int64_t kMaxElements = int64_t{1} << 34;  // 64 GiB of float32
+    int status = 0;
+    if (elements < 0 || element_bytes <= 0 || elements > kMaxElements) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, ": ", elements,
+                                                     " elements declared; out of range"));
+    }
+    if (fits_is_compressed_image(fptr_, &status)) return absl::OkStatus();
+    LONGLONG head = 0, data_start = 0, data_end = 0;
+    fits_get_hduaddrll(fptr_, &head, &data_start, &data_end, &status);
+    GALAXY_RETURN_IF_ERROR(Check(status, "locating the data"));
+    const int64_t available = file_size_ < 0 ? 0 : file_size_ - data_start;
+    if (elements * element_bytes > available) {
+      return absl::DataLossError(absl::StrCat(path_, ": ", what, ": the header declares ",
+                                              elements * element_bytes, " bytes of data, the file holds ",
+                                              std::max<int64_t>(0, available), " after it (truncated?)"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  FitsFile() = default;
+  absl::Status Decompress() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat(path_, ": cannot open"));
+    std::string packed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bz_stream stream{};
+    if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK) return absl::InternalError("bzip2 init failed");
+    stream.next_in = packed.data();
+    stream.avail_in = static_cast<unsigned>(packed.size());
+    std::string out(packed.size() * 4 + 65536, '\0');
+    size_t used = 0;
+    int rc = BZ_OK;
+    while (rc == BZ_OK) {
+      if (used == out.size()) out.resize(out.size() * 2);
+      stream.next_out = out.data() + used;
+      stream.avail_out = static_cast<unsigned>(out.size() - used);
+      rc = BZ2_bzDecompress(&stream);
+      used = out.size() - stream.avail_out;
+    }
+    BZ2_bzDecompressEnd(&stream);
+    if (rc != BZ_STREAM_END) {
+      return absl::DataLossError(absl::StrCat(path_, ": corrupt or truncated bzip2 data"));
+    }
+    out.resize(used);
+    memory_.assign(out.begin(), out.end());
+    return absl::OkStatus();
+  }
+
+  std::string path_;
+  fitsfile* fptr_ = nullptr;
+  std::vector<char> memory_;
+  void* mem_ptr_ = nullptr;
+  size_t mem_size_ = 0;
+  int64_t file_size_ = -1;  // bytes of FITS data (decompressed for .bz2); -1 when unknown
+};
+
+// Reads every numeric column of the current binary-table HDU into a catalog.
+absl::StatusOr<InputCatalog> ReadTable(const FitsFile& f) {
+  int status = 0, cols = 0;
+  long rows = 0;
+  fits_get_num_rows(f.get(), &rows, &status);
+  fits_get_num_cols(f.get(), &cols, &status);
+  LONGLONG row_bytes = 0;
+  fits_read_key(f.get(), TLONGLONG, "NAXIS1", &row_bytes, nullptr, &status);
+  GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the table's size"));
+  GALAXY_RETURN_IF_ERROR(f.CheckDeclaredData(rows, std::max<LONGLONG>(1, row_bytes),
+                                             absl::StrCat("table of ", rows, " rows")));
+  InputCatalog catalog;
+  catalog.rows = rows;
+  for (int c = 1; c <= cols; ++c) {
+    char key[FLEN_KEYWORD], name[FLEN_VALUE] = {0};
+    std::snprintf(key, sizeof(key), "TTYPE%d", c);
+    fits_read_key(f.get(), TSTRING, key, name, nullptr, &status);
+    int typecode = 0;
+    long repeat = 0, width = 0;
+    fits_get_coltype(f.get(), c, &typecode, &repeat, &width, &status);
+    GALAXY_RETURN_IF_ERROR(f.Check(status, absl::StrCat("reading column ", c)));
+    if (typecode == TSTRING || typecode == TLOGICAL || typecode == TBIT || typecode < 0) continue;
+    for (long k = 0; k < repeat; ++k) {
+      const std::string col = repeat == 1 ? std::string(name) : absl::StrCat(name, "_", k);
+      catalog.order.push_back(col);
+      std::vector<double>& values = catalog.values[col];
+      values.resize(static_cast<size_t>(rows));
+      for (long r = 0; r < rows; ++r) {
+        double nul = std::nan("");
+        int anynul = 0;
+        fits_read_col(f.get(), TDOUBLE, c, r + 1, k + 1, 1, &nul, &values[static_cast<size_t>(r)], &anynul, &status);
+      }
+      if (typecode == TLONGLONG) {
+        std::vector<int64_t>& ints = catalog.integers[col];
+        ints.resize(static_cast<size_t>(rows));
+        for (long r = 0; r < rows; ++r) {
+          LONGLONG v = 0, nul = 0;
+          int anynul = 0;
+          fits_read_col(f.get(), TLONGLONG, c, r + 1, k + 1, 1, &nul, &v, &anynul, &status);
+          ints[static_cast<size_t>(r)] = v;
+        }
+      }
+      GALAXY_RETURN_IF_ERROR(f.Check(status, absl::StrCat("reading column '", col, "'")));
+    }
+  }
+  return catalog;
+}
+
+// A celestial WCS read from the current HDU's header.
+class Wcs {
+ public:
+  static absl::StatusOr<std::unique_ptr<Wcs>> FromHeader(const FitsFile& f) {
+    int status = 0, nkeys = 0;
+    char* header = nullptr;
+    fits_hdr2str(f.get(), 1, nullptr, 0, &header, &nkeys, &status);
+    GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the header"));
+    std::unique_ptr<Wcs> w(new Wcs);
+    int nreject = 0;
+    const int rc = wcspih(header, nkeys, WCSHDR_all, 0, &nreject, &w->nwcs_, &w->wcs_);
+    fits_free_memory(header, &status);
+    if (rc != 0 || w->nwcs_ < 1 || w->wcs_ == nullptr || wcsset(w->wcs_) != 0 || w->wcs_->naxis != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(f.path(), ": no usable celestial WCS in the header (CTYPE/CRVAL/CRPIX/CD)"));
+    }
+    return w;
+  }
+  ~Wcs() {
+    if (wcs_ != nullptr) wcsvfree(&nwcs_, &wcs_);
+  }
+  // Sky (degrees) to 0-based pixel-centre coordinates.
+  bool SkyToPixel(double ra, double dec, double* x, double* y) const {
+    double world[2] = {ra, dec}, phi, theta, img[2], pix[2];
+    int stat = 0;
+    if (wcss2p(wcs_, 1, 2, world, &phi, &theta, img, pix, &stat) != 0) return false;
+    *x = pix[0] - 1;
+    *y = pix[1] - 1;
+    return true;
+  }
+  bool PixelToSky(double x, double y, double* ra, double* dec) const {
+    double pix[2] = {x + 1, y + 1}, img[2], phi, theta, world[2];
+    int stat = 0;
+    if (wcsp2s(wcs_, 1, 2, pix, img, &phi, &theta, world, &stat) != 0) return false;
+    *ra = world[0];
+    *dec = world[1];
+    return true;
+  }
+
+ private:
+  Wcs() = default;
+  int nwcs_ = 0;
+  struct wcsprm* wcs_ = nullptr;
+};
+
+// One SDSS frame: its image (height x width, nanomaggies) and WCS.
+struct Frame {
+  std::string path;
+  int band = -1;
+  long width = 0, height = 0;
+  std::vector<float> pixels;
+  std::unique_ptr<Wcs> wcs;
+};
+
+absl::StatusOr<Frame> ReadFrame(const std::string& path, int band) {
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
+  int status = 0, naxis = 0;
+  fits_get_img_dim(f->get(), &naxis, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading NAXIS"));
+  if (naxis != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS: ", naxis, ", expected a 2-D frame image"));
+  }
+  long dims[2] = {0, 0};
+  int bitpix = 0;
+  fits_get_img_size(f->get(), 2, dims, &status);
+  fits_get_img_type(f->get(), &bitpix, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the image size"));
+  if (dims[0] < 1 || dims[1] < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": keys NAXIS1/NAXIS2: ", dims[0], " x ", dims[1], " is empty"));
+  }
+  GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData(static_cast<int64_t>(dims[0]) * dims[1], std::abs(bitpix) / 8, "frame image"));
+  Frame frame;
+  frame.path = path;
+  frame.band = band;
+  frame.width = dims[0];
+  frame.height = dims[1];
+  frame.pixels.resize(static_cast<size_t>(dims[0] * dims[1]));
+  float nul = 0;
+  int anynul = 0;
+  fits_read_img(f->get(), TFLOAT, 1, dims[0] * dims[1], &nul, frame.pixels.data(), &anynul, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the image"));
+  GALAXY_ASSIGN_OR_RETURN(frame.wcs, Wcs::FromHeader(*f));
+  return frame;
+}
+
+// Bilinear sample of a frame at 0-based pixel-centre coordinates (inside the frame).
+float Bilinear(const Frame& f, double x, double y) {
+  const long x0 = static_cast<long>(std::floor(x)), y0 = static_cast<long>(std::floor(y));
+  const double fx = x - x0, fy = y - y0;
+  auto at = [&](long xx, long yy) { return f.pixels[static_cast<size_t>(yy * f.width + xx)]; };
+  return static_cast<float>((1 - fx) * (1 - fy) * at(x0, y0) + fx * (1 - fy) * at(x0 + 1, y0) +
+                            (1 - fx) * fy * at(x0, y0 + 1) + fx * fy * at(x0 + 1, y0 + 1));
+}
+
+}  // namespace
+
+absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options) {
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
+  int status = 0, hdus = 0;
+  fits_get_num_hdus(f->get(), &hdus, &status);
+  int cube_hdu = 0, table_hdu = 0;
+  long dims[4] = {0, 0, 0, 0};
+  for (int h = 1; h <= hdus; ++h) {
+    int type = 0, naxis = 0;
+    fits_movabs_hdu(f->get(), h, &type, &status);
+    if (type == IMAGE_HDU && cube_hdu == 0) {
+      fits_get_img_dim(f->get(), &naxis, &status);
+      if (naxis == 4) {
+        fits_get_img_size(f->get(), 4, dims, &status);
+        cube_hdu = h;
+      } else if (naxis > 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": HDU ", h, " key NAXIS: ", naxis, ", expected 4 (N x C x H x W cutouts)"));
+      }
+    } else if (type == BINARY_TBL && table_hdu == 0) {
+      table_hdu = h;
+    }
+  }
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading HDUs"));
+  if (cube_hdu == 0) return absl::NotFoundError(absl::StrCat(path, ": no 4-D image HDU (cutout stack)"));
+  const int bands = static_cast<int>(options.bands.size());
+  if (dims[2] != bands) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS3: ", dims[2], " bands, expected ", bands));
+  }
+  for (int axis : {0, 1}) {
+    if (dims[axis] < 1 || dims[axis] > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS", axis + 1, ": ", dims[axis],
+                                                     " pixels, expected 1..4096"));
+    }
+  }
+  const int64_t count = dims[3];
+  {
+    int type = 0, bitpix = 0;
+    fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
+    fits_get_img_type(f->get(), &bitpix, &status);
+    GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the cutout HDU"));
+    int64_t elements = 0;  // saturates instead of overflowing: CheckDeclaredData refuses it
+    if (__builtin_mul_overflow(count, static_cast<int64_t>(bands) * dims[0] * dims[1], &elements)) elements = INT64_MAX;
+    GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData(elements, std::abs(bitpix) / 8,
+                                                absl::StrCat("HDU ", cube_hdu, ", ", count, " cutouts")));
+  }
+  IngestReport report;
+  InputCatalog catalog;
+  if (table_hdu != 0) {
+    int type = 0;
+    fits_movabs_hdu(f->get(), table_hdu, &type, &status);
+    GALAXY_ASSIGN_OR_RETURN(catalog, ReadTable(*f));
+    if (catalog.rows != count) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": table has ", catalog.rows, " rows for ", count, " cutouts"));
+    }
+  } else {
+    catalog.rows = count;
+  }
+  GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
+  GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
+  DatasetLayout layout;
+  layout.bands = bands;
+  layout.band_names = options.bands;
+  layout.width = static_cast<int>(dims[0]);
+  layout.height = static_cast<int>(dims[1]);
+  layout.extra_columns = PlanExtraColumns(plan);
+  layout.attributes = {{"source", path}};
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
+  int type = 0;
+  fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
+  const int64_t ppi = layout.pixels_per_image();
+  const int64_t step = std::max<int64_t>(1, (64ll << 20) / (ppi * 4));
+  GalaxyBatch batch;
+  for (int64_t start = 0; start < count; start += step) {
+    const int64_t n = std::min(step, count - start);
+    batch.Resize(layout, n);
+    long first[4] = {1, 1, 1, static_cast<long>(start + 1)};
+    long last[4] = {dims[0], dims[1], dims[2], static_cast<long>(start + n)};
+    long inc[4] = {1, 1, 1, 1};
+    float nul = std::nanf("");
+    int anynul = 0;
+    fits_read_subset(f->get(), TFLOAT, first, last, inc, &nul, batch.images.data(), &anynul, &status);
+    GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading cutouts ", start, "..", start + n)));
+    FillCatalogRows(catalog, plan, options, start, n, &batch);
+    GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+  }
+  GALAXY_RETURN_IF_ERROR(writer->Commit());
+  report.written = count;
+  return report;
+}
+
+absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& frame_paths,
+                                              const std::string& positions_csv,
+                                              const IngestOptions& options) {
+  const int bands = static_cast<int>(options.bands.size());
+  if (static_cast<int>(frame_paths.size()) != bands) {
+    return absl::InvalidArgumentError(absl::StrCat("need one frame per band (", bands, "), got ",
+                                                   frame_paths.size()));
+  }
+  const int size = options.cutout_size;
+  if (size < 8 || size > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("--size: ", size, " is outside 8..1024"));
+  }
+  std::vector<Frame> frames(static_cast<size_t>(bands));
+  const std::regex name_pattern("frame-([a-z])-[0-9]+-[0-9]+-[0-9]+\\.fits(\\.bz2)?$");
+  for (const std::string& path : frame_paths) {
+    std::smatch m;
+    const std::string base = path.substr(path.find_last_of('/') + 1);
+    if (!std::regex_search(base, m, name_pattern)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": not named frame-<band>-RUN-CAMCOL-FIELD.fits[.bz2]"));
+    }
+    const auto it = std::find(options.bands.begin(), options.bands.end(), m[1].str());
+    if (it == options.bands.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": band '", m[1].str(), "' is not one of ",
+                                                     absl::StrJoin(options.bands, ",")));
+    }
+    const int band = static_cast<int>(it - options.bands.begin());
+    if (frames[band].band >= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("two frames for band ", m[1].str(), ": ",
+                                                     frames[band].path, " and ", path));
+    }
+    GALAXY_ASSIGN_OR_RETURN(frames[band], ReadFrame(path, band));
+  }
+  for (const Frame& f : frames) {
+    if (f.width != frames[0].width || f.height != frames[0].height) {
+      return absl::InvalidArgumentError(absl::StrCat(f.path, ": key NAXIS1/NAXIS2: ", f.width, " x ", f.height,
+                                                     ", but ", frames[0].path, " is ", frames[0].width,
+                                                     " x ", frames[0].height));
+    }
+  }
+  const int reference = options.bands.size() == 5 ? 2 : 0;  // r for ugriz
+  GALAXY_ASSIGN_OR_RETURN(InputCatalog catalog, ReadNumericCsv(positions_csv));
+  IngestReport report;
+  // Pixel positions (r frame) become sky positions through the r frame's WCS.
+  auto find = [&](const char* want) -> std::string {
+    for (const std::string& c : catalog.order) {
+      if (absl::AsciiStrToLower(c) == want) return c;
+    }
+    return "";
+  };
+  const std::string xcol = find("x"), ycol = find("y");
+  bool has_sky = false;
+  for (const std::string& c : catalog.order) has_sky |= NativeColumnName(c, options.renames) == kRaKey;
+  if (!has_sky && !xcol.empty() && !ycol.empty()) {
+    std::vector<double>& ra = catalog.values["ra"];
+    std::vector<double>& dec = catalog.values["dec"];
+    for (int64_t r = 0; r < catalog.rows; ++r) {
+      double a = 0, d = 0;
+      frames[reference].wcs->PixelToSky(catalog.values[xcol][r], catalog.values[ycol][r], &a, &d);
+      ra.push_back(a);
+      dec.push_back(d);
+    }
+    catalog.order.push_back("ra");
+    catalog.order.push_back("dec");
+    report.notes.push_back(absl::StrCat("positions given as pixels of ", frames[reference].path));
+  }
+  GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
+  GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, positions_csv));
+
+  DatasetLayout layout;
+  layout.bands = bands;
+  layout.band_names = options.bands;
+  layout.height = layout.width = size;
+  layout.extra_columns = PlanExtraColumns(plan);
+  layout.attributes = {{"source", absl::StrJoin(frame_paths, ",")}, {"flux_unit", "nanomaggies"},
+                       {"pixel_scale_arcsec", "0.396"}};
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
+  GalaxyBatch all, one;
+  all.Resize(layout, 0);
+  one.Resize(layout, 1);
+  const double half = size / 2.0 - 0.5;  // cutout centre in 0-based pixel-centre coordinates
+  const int64_t plane = static_cast<int64_t>(size) * size;
+  for (int64_t r = 0; r < catalog.rows; ++r) {
+    FillCatalogRows(catalog, plan, options, r, 1, &one);
+    std::string problem;
+    for (int b = 0; b < bands && problem.empty(); ++b) {
+      const Frame& f = frames[b];
+      double x = 0, y = 0;
+      if (!f.wcs->SkyToPixel(one.ra[0], one.dec[0], &x, &y)) {
+        problem = absl::StrCat("no pixel for ra ", one.ra[0], ", dec ", one.dec[0], " in ", f.path);
+        break;
+      }
+      if (x - half < 0 || y - half < 0 || x + half > f.width - 1 || y + half > f.height - 1) {
+        problem = absl::StrCat("cutout at pixel (", x, ", ", y, ") falls off ", f.path);
+        break;
+      }
+      for (int j = 0; j < size; ++j) {
+        for (int i = 0; i < size; ++i) {
+          one.images[static_cast<size_t>(b * plane + j * size + i)] = Bilinear(f, x - half + i, y - half + j);
+        }
+      }
+    }
+    if (!problem.empty()) {
+      report.skipped.push_back(absl::StrCat("row ", r, " (ObjID ", one.ids[0], "): ", problem));
+      continue;
+    }
+    all.AppendRows(one, 0, 1, layout);
+  }
+  if (all.count == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("no position of ", positions_csv,
+                                                   " yields a cutout inside every frame"));
+  }
+  GALAXY_RETURN_IF_ERROR(writer->Append(all));
+  GALAXY_RETURN_IF_ERROR(writer->Commit());
+  report.written = all.count;
+  return report;
+}
+
+}  // namespace galaxy

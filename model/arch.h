@@ -1,0 +1,23 @@
+// The backbone names every tool accepts, free of LibTorch so that option parsing can check them
+// without pulling it in. What each one is: model/resnet.h.
+#ifndef GALAXY_MODEL_ARCH_H_
+#define GALAXY_MODEL_ARCH_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace galaxy {
+
+// OK for resnet50, resnet18, small or tiny; otherwise INVALID_ARGUMENT naming `what` (the flag or
+// field) and the value.
+inline absl::Status ValidateArch(const std::string& arch, const std::string& what) {
+  if (arch == "resnet50" || arch == "resnet18" || arch == "small" || arch == "tiny") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": unknown '", arch, "' (expected resnet50, resnet18, small or tiny)"));
+}
+
+}  // namespace galaxy
+
+#endif  // GALAXY_MODEL_ARCH_H_

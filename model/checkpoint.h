@@ -1,0 +1,86 @@
+// Checkpoint files: one LibTorch archive holding the metadata (JSON, model/model_metadata.h) and
+// named parts (modules, tensors, the optimizer state). Written through a temporary file and a
+// rename, so a crash mid-save keeps the previous checkpoint intact.
+//
+// The network a checkpoint describes (GalaxyNet) is loadable without the trainer: the indexer and
+// the server call LoadGalaxyNet(). Include only from .cc files that already use LibTorch.
+#ifndef GALAXY_MODEL_CHECKPOINT_H_
+#define GALAXY_MODEL_CHECKPOINT_H_
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/heads.h"
+#include "model/model_metadata.h"
+#include "model/resnet.h"
+
+namespace galaxy {
+
+class CheckpointWriter {
+ public:
+  explicit CheckpointWriter(ModelMetadata metadata) : metadata_(std::move(metadata)) {}
+  void AddModule(const std::string& name, const torch::nn::Module& module);
+  void AddTensor(const std::string& name, const torch::Tensor& tensor);
+  void AddOptimizer(const torch::optim::Optimizer& optimizer);
+  // Writes the archive to `path` atomically. INTERNAL on I/O failure.
+  absl::Status Save(const std::string& path);
+
+ private:
+  ModelMetadata metadata_;
+  torch::serialize::OutputArchive archive_;
+};
+
+class CheckpointReader {
+ public:
+  // Opens and parses the metadata. NOT_FOUND for a missing file; DATA_LOSS for a file that is
+  // not a readable checkpoint (truncated, corrupt, another format); errors name the path.
+  static absl::StatusOr<std::unique_ptr<CheckpointReader>> Open(const std::string& path);
+
+  const ModelMetadata& metadata() const { return metadata_; }
+  const std::string& path() const { return path_; }
+  // Loads part `name` into `module`. NOT_FOUND when absent; DATA_LOSS when shapes do not match
+  // (the message names the part).
+  absl::Status LoadModule(const std::string& name, torch::nn::Module& module);
+  absl::StatusOr<torch::Tensor> LoadTensor(const std::string& name);
+  absl::Status LoadOptimizer(torch::optim::Optimizer& optimizer);
+  bool Has(const std::string& name);
+
+ private:
+  CheckpointReader() = default;
+  std::string path_;
+  ModelMetadata metadata_;
+  torch::serialize::InputArchive archive_;
+};
+
+// The inference network of a checkpoint.
+struct GalaxyNet {
+  ModelMetadata metadata;
+  ResNet backbone{nullptr};
+  ProjectionHead projection{nullptr};  // when metadata.has_projection_head
+  RedshiftHead redshift{nullptr};      // when metadata.has_redshift_head
+  RedshiftBins bins;
+
+  // L2-normalised embeddings (N x embedding_dim) of centre-cropped images N x C x S x S.
+  torch::Tensor Embed(const torch::Tensor& images);
+};
+
+// The backbone a checkpoint's metadata describes: architecture, stem, bands, input stretch.
+ResNetConfig BackboneConfig(const ModelMetadata& metadata);
+
+// Loads backbone and heads for inference, in eval mode, on `device`. Errors as CheckpointReader,
+// plus INVALID_ARGUMENT for metadata that names an unknown architecture.
+absl::StatusOr<GalaxyNet> LoadGalaxyNet(const std::string& path, torch::Device device);
+
+// Names of the parts, shared by writers and readers.
+inline constexpr char kBackbonePart[] = "backbone";
+inline constexpr char kProjectionPart[] = "projection";
+inline constexpr char kRedshiftPart[] = "redshift_head";
+
+}  // namespace galaxy
+
+#endif  // GALAXY_MODEL_CHECKPOINT_H_

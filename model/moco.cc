@@ -1,0 +1,95 @@
+#include "model/moco.h"
+
+namespace galaxy {
+
+MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : config(config_) {
+  encoder_q = register_module("encoder_q", ResNet(backbone));
+  encoder_k = register_module("encoder_k", ResNet(backbone));
+  const int64_t dim = backbone.feature_dim();
+  head_q = register_module("head_q", ProjectionHead(dim, config.projection_dim));
+  head_k = register_module("head_k", ProjectionHead(dim, config.projection_dim));
+  encoder_q->SetBatchNormSplits(config.bn_splits);
+  encoder_k->SetBatchNormSplits(config.bn_splits);
+  queue = register_buffer(
+      "queue", torch::nn::functional::normalize(torch::randn({config.projection_dim, config.queue}),
+                                                torch::nn::functional::NormalizeFuncOptions().dim(0)));
+  queue_ptr = register_buffer("queue_ptr", torch::zeros({}, torch::kInt64));
+  // The key encoder starts as a copy of the query encoder and never receives gradients.
+  torch::NoGradGuard no_grad;
+  auto q = encoder_q->parameters(), k = encoder_k->parameters();
+  for (size_t i = 0; i < q.size(); ++i) {
+    k[i].copy_(q[i]);
+    k[i].set_requires_grad(false);
+  }
+  auto hq = head_q->parameters(), hk = head_k->parameters();
+  for (size_t i = 0; i < hq.size(); ++i) {
+    hk[i].copy_(hq[i]);
+    hk[i].set_requires_grad(false);
+  }
+}
+
+MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
+                           const torch::Tensor& key_order) {
+  namespace F = torch::nn::functional;
+  const torch::Tensor q =
+      F::normalize(head_q(encoder_q(query_view)), F::NormalizeFuncOptions().dim(1));
+  torch::Tensor k;
+  {
+    torch::NoGradGuard no_grad;
+    if (config.bn_splits > 1 && is_training()) {
+      // Shuffle the keys across sub-batches, encode, and put them back in the queries' order.
+      const torch::Tensor order =
+          key_order.defined()
+              ? key_order.to(key_view.device(), torch::kInt64)
+              : torch::randperm(key_view.size(0), torch::TensorOptions().dtype(torch::kInt64).device(key_view.device()));
+      const torch::Tensor shuffled = F::normalize(head_k(encoder_k(key_view.index_select(0, order))),
+                                                  F::NormalizeFuncOptions().dim(1));
+      k = torch::empty_like(shuffled).index_copy_(0, order, shuffled);
+    } else {
+      k = F::normalize(head_k(encoder_k(key_view)), F::NormalizeFuncOptions().dim(1));
+    }
+  }
+  last_keys_ = k.detach();
+  // Logits: the positive pair first, then the queue's negatives.
+  const torch::Tensor positive = (q * k).sum(1, /*keepdim=*/true).to(torch::kFloat32);
+  const torch::Tensor negative = torch::mm(q, queue.clone().detach().to(q.dtype())).to(torch::kFloat32);
+  const torch::Tensor logits = torch::cat({positive, negative}, 1) / config.temperature;
+  const torch::Tensor labels = torch::zeros({q.size(0)}, torch::TensorOptions().dtype(torch::kInt64).device(q.device()));
+  MocoStep step;
+  step.loss = torch::nn::functional::cross_entropy(logits, labels);
+  step.accuracy = (logits.argmax(1) == 0).to(torch::kFloat32).mean();
+  return step;
+}
+
+void MocoImpl::MomentumUpdate() {
+  torch::NoGradGuard no_grad;
+  const double m = config.momentum;
+  auto update = [m](const std::vector<torch::Tensor>& from, std::vector<torch::Tensor> to) {
+    if (!to.empty() && to[0].is_cuda()) {
+      // On a GPU, two multi-tensor kernels over all weights instead of one launch per tensor.
+      at::_foreach_mul_(to, m);
+      at::_foreach_add_(to, from, 1 - m);
+      return;
+    }
+    // k = m k + (1 - m) q as one pass over each tensor (mul_ then add_ would read and write the
+    // key weights twice: on the CPU this update is a few percent of a ResNet18 step).
+    for (size_t i = 0; i < from.size(); ++i) to[i].lerp_(from[i], 1 - m);
+  };
+  update(encoder_q->parameters(), encoder_k->parameters());
+  update(head_q->parameters(), head_k->parameters());
+  // Buffers (BatchNorm statistics) are not copied: the key encoder keeps its own, from its own
+  // forward passes, as in the reference implementation.
+}
+
+void MocoImpl::Enqueue(const torch::Tensor& keys) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = keys.size(0), k = queue.size(1);
+  TORCH_CHECK(k % n == 0, "queue length ", k, " is not a multiple of the batch ", n);
+  // The write position stays on the queue's device: reading it back each step would make the
+  // host wait for the GPU to finish the step, so it could not queue the next one meanwhile.
+  const torch::Tensor slots = (queue_ptr + torch::arange(n, queue_ptr.options())).remainder(k);
+  queue.index_copy_(1, slots, keys.t().to(queue.dtype()));
+  queue_ptr.add_(n).remainder_(k);
+}
+
+}  // namespace galaxy

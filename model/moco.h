@@ -1,0 +1,70 @@
+// MoCo v2 (He et al. 2020; Chen et al. 2020): a query encoder trained by InfoNCE against a
+// momentum-updated key encoder and a queue of K negative keys. Include only from .cc files that
+// already use LibTorch.
+#ifndef GALAXY_MODEL_MOCO_H_
+#define GALAXY_MODEL_MOCO_H_
+
+#include <torch/torch.h>
+
+#include "model/heads.h"
+#include "model/resnet.h"
+
+namespace galaxy {
+
+struct MocoConfig {
+  // Negatives in the queue, K. Default 65536; must be a multiple of the batch size.
+  int64_t queue = 65536;
+  // Key-encoder momentum m (keys <- m * keys + (1 - m) * query). Default 0.999.
+  double momentum = 0.999;
+  // InfoNCE temperature. Default 0.2.
+  double temperature = 0.2;
+  // Projection dimension. Default 128.
+  int64_t projection_dim = 128;
+  // Shuffling BatchNorm (He et al. 2020, sec. 3.3) on one device: both encoders normalise each
+  // of this many sub-batches with its own statistics, and the keys are shuffled across
+  // sub-batches before the key encoder and put back after, so that a query and its positive
+  // key are (in all but 1/bn_splits of cases) normalised with different statistics and the model
+  // cannot find its positive through them. The batch must be a multiple. 1: plain BatchNorm.
+  // Default 1 (the trainer's default is in PretrainOptions).
+  int64_t bn_splits = 1;
+};
+
+struct MocoStep {
+  torch::Tensor loss;      // scalar, InfoNCE
+  torch::Tensor accuracy;  // scalar, fraction of queries whose positive key scores highest
+};
+
+struct MocoImpl : torch::nn::Module {
+  MocoImpl(const ResNetConfig& backbone, const MocoConfig& config);
+
+  // One contrastive step's forward pass on two augmented views (N x C x 64 x 64 each): query
+  // features from `query_view`, keys (no gradient) from `key_view` with the momentum encoder.
+  // With shuffling BatchNorm (config.bn_splits > 1, training mode) the keys are encoded in the
+  // order `key_order` (a permutation of 0..N-1, int64, any device; undefined: torch::randperm
+  // from the global generator) and put back in the queries' order. Does not update the key
+  // encoder or the queue: call MomentumUpdate() and Enqueue() after the optimizer step.
+  MocoStep forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
+                   const torch::Tensor& key_order = {});
+
+  // keys <- m * keys + (1 - m) * query, for every parameter (BatchNorm statistics stay the key
+  // encoder's own).
+  void MomentumUpdate();
+  // Replaces the oldest batch of the queue with `keys` (N x projection_dim, normalised).
+  void Enqueue(const torch::Tensor& keys);
+  // The keys of the last forward(), for Enqueue().
+  const torch::Tensor& last_keys() const { return last_keys_; }
+
+  MocoConfig config;
+  ResNet encoder_q{nullptr}, encoder_k{nullptr};
+  ProjectionHead head_q{nullptr}, head_k{nullptr};
+  torch::Tensor queue;      // projection_dim x K, columns L2-normalised
+  torch::Tensor queue_ptr;  // int64 scalar
+
+ private:
+  torch::Tensor last_keys_;
+};
+TORCH_MODULE(Moco);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_MODEL_MOCO_H_
