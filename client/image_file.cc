@@ -3,6 +3,7 @@
 #include <fitsio.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -10,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
-#include "data/fits_header.h"
+#include "data/fits_file.h"
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
 #include "data/npy.h"
@@ -71,64 +72,31 @@ absl::StatusOr<v1::Image> FromNpy(const std::string& path, int64_t row) {
   return MakeImage(bands, height, width, values.data());
 }
 
-// Largest image the client reads: 256 MiB of float pixels (far above any server's default
-// --max-image-bytes), so that a header cannot make it allocate without bound.
-constexpr int64_t kMaxFitsPixels = int64_t{1} << 26;
-
 absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
-  // cfitsio decompresses .gz itself; a plain file's headers are checked before cfitsio parses
-  // them (data/fits_header.h: bytes outside printable ASCII made it overflow a field).
-  const bool compressed = absl::EndsWith(absl::AsciiStrToLower(path), ".gz");
-  if (!compressed) GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInFile(path));
-  int status = 0;
-  fitsfile* raw = nullptr;
-  fits_open_image(&raw, path.c_str(), READONLY, &status);
-  if (status != 0) {
-    char text[FLEN_STATUS];
-    fits_get_errstatus(status, text);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable FITS image (", text, ")"));
-  }
-  std::unique_ptr<fitsfile, void (*)(fitsfile*)> f(raw, [](fitsfile* p) {
-    int s = 0;
-    fits_close_file(p, &s);
-  });
-  int naxis = 0;
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
+  GALAXY_RETURN_IF_ERROR(f->MoveToFirstImage());
+  int status = 0, naxis = 0;
   long dims[4] = {0, 0, 0, 0};
-  fits_get_img_dim(f.get(), &naxis, &status);
-  if (status == 0 && (naxis == 3 || naxis == 4)) fits_get_img_size(f.get(), naxis, dims, &status);
+  fits_get_img_dim(f->get(), &naxis, &status);
+  if (status == 0 && (naxis == 3 || naxis == 4)) fits_get_img_size(f->get(), naxis, dims, &status);
   if (status != 0 || (naxis != 3 && naxis != 4)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected an image of 3 axes (width, height, bands) or 4 "
                                                    "(width, height, bands, n); it has ",
                                                    naxis));
   }
   const int64_t width = dims[0], height = dims[1], bands = dims[2], n = naxis == 4 ? dims[3] : 1;
-  if (width < 1 || width > 4096 || height < 1 || height > 4096 || bands < 1 || bands > 64 || n < 1 ||
-      bands * height * width > kMaxFitsPixels) {  // the product only once the axes are bounded
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the header declares an image of ", width, " x ", height, " pixels x ", bands, " bands",
-        naxis == 4 ? absl::StrCat(" x ", n) : "", "; expected 1..4096 pixels a side, 1..64 bands and at most ",
-        kMaxFitsPixels, " pixels an image"));
-  }
+  GALAXY_RETURN_IF_ERROR(CheckCutoutAxes(path, width, height, bands, naxis == 4 ? n : 0));
   if (row < 0 || row >= n) return absl::InvalidArgumentError(absl::StrCat("--row: ", row, " is outside 0..", n - 1));
   const int64_t count = bands * height * width;
   int bitpix = 0;
-  fits_get_img_type(f.get(), &bitpix, &status);
-  std::error_code size_error;
-  const auto file_bytes = std::filesystem::file_size(path, size_error);
-  const int64_t data_bytes = (row + 1) * count * (bitpix < 0 ? -bitpix : bitpix) / 8;
-  if (!compressed && status == 0 && !size_error && static_cast<int64_t>(file_bytes) < data_bytes) {
-    return absl::DataLossError(absl::StrCat(path, ": the header declares ", data_bytes, " bytes of pixels up to row ",
-                                            row, " but the file holds ", file_bytes, " bytes in all (truncated?)"));
-  }
+  fits_get_img_type(f->get(), &bitpix, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the image type"));
+  GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData((row + 1) * count, std::abs(bitpix) / 8, absl::StrCat("images up to row ", row)));
   std::vector<float> values(static_cast<size_t>(count));
   int anynul = 0;
   float nul = 0;
-  fits_read_img(f.get(), TFLOAT, row * count + 1, count, &nul, values.data(), &anynul, &status);
-  if (status != 0) {
-    char text[FLEN_STATUS];
-    fits_get_errstatus(status, text);
-    return absl::DataLossError(absl::StrCat(path, ": reading the pixels: ", text));
-  }
+  fits_read_img(f->get(), TFLOAT, row * count + 1, count, &nul, values.data(), &anynul, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the pixels"));
   return MakeImage(bands, height, width, values.data());
 }
 

@@ -179,7 +179,7 @@ TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
   std::ofstream(dir_.File("huge.fits"), std::ios::binary) << bad;
   ExpectOneLineError(Client({"similar", "--image", dir_.File("huge.fits")}), "declares an image of 9999999 x 64 pixels");
   std::ofstream(dir_.File("short.fits"), std::ios::binary) << bytes.substr(0, 2880 + 4000);
-  ExpectOneLineError(Client({"similar", "--image", dir_.File("short.fits")}), "but the file holds 6880 bytes");
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("short.fits")}), "the file holds 4000 after it (truncated?)");
   std::ofstream(dir_.File("g.png")) << "x";
   ExpectOneLineError(Client({"similar", "--image", dir_.File("g.png")}), "unknown image file type");
 }

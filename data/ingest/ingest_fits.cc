@@ -1,6 +1,5 @@
 // FITS ingest: cutout stacks (4-D image HDU + optional binary table) and SDSS frames cut at
 // catalog positions through each band's TAN WCS (wcslib).
-#include <bzlib.h>
 #include <fitsio.h>
 #include <wcslib/wcs.h>
 #include <wcslib/wcshdr.h>
@@ -23,121 +22,13 @@
 #include "absl/strings/strip.h"
 #include "core/progress.h"
 #include "core/status_macros.h"
-#include "data/fits_header.h"
+#include "data/fits_file.h"
 #include "data/hdf5_dataset.h"
 #include "data/ingest/ingest.h"
 #include "data/ingest/ingest_catalog.h"
 
 namespace galaxy {
 namespace {
-
-std::string FitsError(int status) {
-  char text[FLEN_STATUS] = {0};
-  fits_get_errstatus(status, text);
-  return text;
-}
-
-// An open FITS file (from disk, or from memory for .bz2), closed on destruction.
-class FitsFile {
- public:
-  static absl::StatusOr<std::unique_ptr<FitsFile>> Open(const std::string& path) {
-    std::unique_ptr<FitsFile> f(new FitsFile);
-    f->path_ = path;
-    int status = 0;
-    if (absl::EndsWith(path, ".bz2")) {
-      GALAXY_RETURN_IF_ERROR(f->Decompress());
-      f->file_size_ = static_cast<int64_t>(f->memory_.size());
-      GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInMemory(path, f->memory_));
-      f->mem_ptr_ = f->memory_.data();
-      f->mem_size_ = f->memory_.size();
-      fits_open_memfile(&f->fptr_, path.c_str(), READONLY, &f->mem_ptr_, &f->mem_size_, 0, nullptr,
-                        &status);
-    } else {
-      std::error_code error;
-      f->file_size_ = static_cast<int64_t>(std::filesystem::file_size(path, error));
-      if (error) f->file_size_ = -1;
-      GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInFile(path));
-      fits_open_file(&f->fptr_, path.c_str(), READONLY, &status);
-    }
-    if (status != 0) {
-      f->fptr_ = nullptr;
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": not a readable FITS file: ", FitsError(status)));
-    }
-    return f;
-  }
-  ~FitsFile() {
-    int status = 0;
-    if (fptr_ != nullptr) fits_close_file(fptr_, &status);
-  }
-  fitsfile* get() const { return fptr_; }
-  const std::string& path() const { return path_; }
-
-  absl::Status Check(int status, const std::string& what) const {
-    if (status == 0) return absl::OkStatus();
-    return absl::DataLossError(absl::StrCat(path_, ": ", what, ": ", FitsError(status)));
-  }
-
-  // Before anything is sized from the current HDU's header: DATA_LOSS unless the file holds the
-  // `elements` x `element_bytes` bytes of data the header declares (a truncated file, or a header
-  // that claims 10^15 rows, must not turn into an allocation of that size). Tile-compressed
-  // images hold fewer bytes than they declare: for them only the element count is bounded.
-  absl::Status CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const {
-    constexpr int64_t kMaxElements = int64_t{1} << 34;  // 64 GiB of float32
-    int status = 0;
-    if (elements < 0 || element_bytes <= 0 || elements > kMaxElements) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", what, ": ", elements,
-                                                     " elements declared; out of range"));
-    }
-    if (fits_is_compressed_image(fptr_, &status)) return absl::OkStatus();
-    LONGLONG head = 0, data_start = 0, data_end = 0;
-    fits_get_hduaddrll(fptr_, &head, &data_start, &data_end, &status);
-    GALAXY_RETURN_IF_ERROR(Check(status, "locating the data"));
-    const int64_t available = file_size_ < 0 ? 0 : file_size_ - data_start;
-    if (elements * element_bytes > available) {
-      return absl::DataLossError(absl::StrCat(path_, ": ", what, ": the header declares ",
-                                              elements * element_bytes, " bytes of data, the file holds ",
-                                              std::max<int64_t>(0, available), " after it (truncated?)"));
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  FitsFile() = default;
-  absl::Status Decompress() {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(path_, ": cannot open"));
-    std::string packed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    bz_stream stream{};
-    if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK) return absl::InternalError("bzip2 init failed");
-    stream.next_in = packed.data();
-    stream.avail_in = static_cast<unsigned>(packed.size());
-    std::string out(packed.size() * 4 + 65536, '\0');
-    size_t used = 0;
-    int rc = BZ_OK;
-    while (rc == BZ_OK) {
-      if (used == out.size()) out.resize(out.size() * 2);
-      stream.next_out = out.data() + used;
-      stream.avail_out = static_cast<unsigned>(out.size() - used);
-      rc = BZ2_bzDecompress(&stream);
-      used = out.size() - stream.avail_out;
-    }
-    BZ2_bzDecompressEnd(&stream);
-    if (rc != BZ_STREAM_END) {
-      return absl::DataLossError(absl::StrCat(path_, ": corrupt or truncated bzip2 data"));
-    }
-    out.resize(used);
-    memory_.assign(out.begin(), out.end());
-    return absl::OkStatus();
-  }
-
-  std::string path_;
-  fitsfile* fptr_ = nullptr;
-  std::vector<char> memory_;
-  void* mem_ptr_ = nullptr;
-  size_t mem_size_ = 0;
-  int64_t file_size_ = -1;  // bytes of FITS data (decompressed for .bz2); -1 when unknown
-};
 
 // Reads every numeric column of the current binary-table HDU into a catalog.
 absl::StatusOr<InputCatalog> ReadTable(const FitsFile& f) {
@@ -310,12 +201,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   if (dims[2] != bands) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS3: ", dims[2], " bands, expected ", bands));
   }
-  for (int axis : {0, 1}) {
-    if (dims[axis] < 1 || dims[axis] > 4096) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS", axis + 1, ": ", dims[axis],
-                                                     " pixels, expected 1..4096"));
-    }
-  }
+  GALAXY_RETURN_IF_ERROR(CheckCutoutAxes(path, dims[0], dims[1], dims[2]));
   const int64_t count = dims[3];
   {
     int type = 0, bitpix = 0;

@@ -1,0 +1,136 @@
+#include "data/fits_file.h"
+
+#include <bzlib.h>
+#include <fitsio.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "data/fits_header.h"
+
+namespace galaxy {
+
+absl::Status CheckCutoutAxes(const std::string& path, int64_t width, int64_t height, int64_t bands, int64_t n) {
+  // The product only once the axes are bounded.
+  if (width < 1 || width > kMaxCutoutSide || height < 1 || height > kMaxCutoutSide || bands < 1 ||
+      bands > kMaxCutoutBands || n < 0 || bands * height * width > kMaxCutoutPixels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the header declares an image of ", width, " x ", height, " pixels x ", bands, " bands",
+        n > 0 ? absl::StrCat(" x ", n) : "", "; expected 1..", kMaxCutoutSide, " pixels a side, 1..",
+        kMaxCutoutBands, " bands and at most ", kMaxCutoutPixels, " pixels an image"));
+  }
+  return absl::OkStatus();
+}
+
+std::string FitsError(int status) {
+  char text[FLEN_STATUS] = {0};
+  fits_get_errstatus(status, text);
+  return text;
+}
+
+absl::StatusOr<std::unique_ptr<FitsFile>> FitsFile::Open(const std::string& path) {
+  if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  std::unique_ptr<FitsFile> f(new FitsFile);
+  f->path_ = path;
+  int status = 0;
+  const std::string lower = absl::AsciiStrToLower(path);
+  if (absl::EndsWith(lower, ".bz2")) {
+    GALAXY_RETURN_IF_ERROR(f->Decompress());
+    f->file_size_ = static_cast<int64_t>(f->memory_.size());
+    GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInMemory(path, f->memory_));
+    f->mem_ptr_ = f->memory_.data();
+    f->mem_size_ = f->memory_.size();
+    fits_open_memfile(&f->fptr_, path.c_str(), READONLY, &f->mem_ptr_, &f->mem_size_, 0, nullptr, &status);
+  } else if (absl::EndsWith(lower, ".gz")) {
+    // cfitsio decompresses it; its headers are checked by cfitsio alone, its size is unknown.
+    fits_open_file(&f->fptr_, path.c_str(), READONLY, &status);
+  } else {
+    std::error_code error;
+    f->file_size_ = static_cast<int64_t>(std::filesystem::file_size(path, error));
+    if (error) f->file_size_ = -1;
+    GALAXY_RETURN_IF_ERROR(CheckFitsHeadersInFile(path));
+    fits_open_file(&f->fptr_, path.c_str(), READONLY, &status);
+  }
+  if (status != 0) {
+    f->fptr_ = nullptr;
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable FITS file: ", FitsError(status)));
+  }
+  return f;
+}
+
+FitsFile::~FitsFile() {
+  int status = 0;
+  if (fptr_ != nullptr) fits_close_file(fptr_, &status);
+}
+
+absl::Status FitsFile::Check(int status, const std::string& what) const {
+  if (status == 0) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(path_, ": ", what, ": ", FitsError(status)));
+}
+
+absl::Status FitsFile::MoveToFirstImage() {
+  int status = 0, hdus = 0;
+  fits_get_num_hdus(fptr_, &hdus, &status);
+  GALAXY_RETURN_IF_ERROR(Check(status, "reading HDUs"));
+  for (int h = 1; h <= hdus; ++h) {
+    int type = 0, naxis = 0;
+    fits_movabs_hdu(fptr_, h, &type, &status);
+    if (type == IMAGE_HDU) fits_get_img_dim(fptr_, &naxis, &status);
+    GALAXY_RETURN_IF_ERROR(Check(status, absl::StrCat("reading HDU ", h)));
+    if (type == IMAGE_HDU && naxis > 0) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(path_, ": no image HDU with data"));
+}
+
+absl::Status FitsFile::CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const {
+  constexpr int64_t kMaxElements = int64_t{1} << 34;  // 64 GiB of float32
+  int status = 0;
+  if (elements < 0 || element_bytes <= 0 || elements > kMaxElements) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": ", what, ": ", elements, " elements declared; out of range"));
+  }
+  if (file_size_ < 0 || fits_is_compressed_image(fptr_, &status)) return absl::OkStatus();
+  LONGLONG head = 0, data_start = 0, data_end = 0;
+  fits_get_hduaddrll(fptr_, &head, &data_start, &data_end, &status);
+  GALAXY_RETURN_IF_ERROR(Check(status, "locating the data"));
+  const int64_t available = file_size_ - data_start;
+  if (elements * element_bytes > available) {
+    return absl::DataLossError(absl::StrCat(path_, ": ", what, ": the header declares ", elements * element_bytes,
+                                            " bytes of data, the file holds ", std::max<int64_t>(0, available),
+                                            " after it (truncated?)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FitsFile::Decompress() {
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path_, ": cannot open"));
+  std::string packed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  bz_stream stream{};
+  if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK) return absl::InternalError("bzip2 init failed");
+  stream.next_in = packed.data();
+  stream.avail_in = static_cast<unsigned>(packed.size());
+  std::string out(packed.size() * 4 + 65536, '\0');
+  size_t used = 0;
+  int rc = BZ_OK;
+  while (rc == BZ_OK) {
+    if (used == out.size()) out.resize(out.size() * 2);
+    stream.next_out = out.data() + used;
+    stream.avail_out = static_cast<unsigned>(out.size() - used);
+    rc = BZ2_bzDecompress(&stream);
+    used = out.size() - stream.avail_out;
+  }
+  BZ2_bzDecompressEnd(&stream);
+  if (rc != BZ_STREAM_END) return absl::DataLossError(absl::StrCat(path_, ": corrupt or truncated bzip2 data"));
+  out.resize(used);
+  memory_.assign(out.begin(), out.end());
+  return absl::OkStatus();
+}
+
+}  // namespace galaxy

@@ -1,0 +1,75 @@
+// The one FITS reader: every FITS file galaxy-search reads (the client's query images, the
+// ingest of cutout stacks, catalogs and SDSS frames) is opened through FitsFile, which checks
+// headers before cfitsio parses them (data/fits_header.h), decompresses .bz2 in memory (cfitsio
+// reads .gz itself), and refuses, before anything is sized from a header, data the file does not
+// hold. The bounds on a cutout's axes are shared too (CheckCutoutAxes).
+#ifndef GALAXY_DATA_FITS_FILE_H_
+#define GALAXY_DATA_FITS_FILE_H_
+
+#include <fitsio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace galaxy {
+
+// Largest cutout a FITS header may declare: 4096 pixels a side, 64 bands, 2^26 pixels (256 MiB
+// of float32) in one image.
+inline constexpr int64_t kMaxCutoutSide = 4096;
+inline constexpr int64_t kMaxCutoutBands = 64;
+inline constexpr int64_t kMaxCutoutPixels = int64_t{1} << 26;
+
+// INVALID_ARGUMENT naming `path` and what the header declared when a cutout of `width` x `height`
+// pixels x `bands` (x `n` images, when n > 0) is outside those bounds.
+absl::Status CheckCutoutAxes(const std::string& path, int64_t width, int64_t height, int64_t bands, int64_t n = 0);
+
+// cfitsio's message for `status`.
+std::string FitsError(int status);
+
+// An open FITS file, closed on destruction.
+class FitsFile {
+ public:
+  // NOT_FOUND when it cannot be read; INVALID_ARGUMENT for bad header bytes (CheckFitsHeaders*)
+  // or a file cfitsio cannot open ("not a readable FITS file: <reason>"); DATA_LOSS for corrupt
+  // bzip2 data.
+  static absl::StatusOr<std::unique_ptr<FitsFile>> Open(const std::string& path);
+  ~FitsFile();
+  FitsFile(const FitsFile&) = delete;
+  FitsFile& operator=(const FitsFile&) = delete;
+
+  fitsfile* get() const { return fptr_; }
+  const std::string& path() const { return path_; }
+
+  // DATA_LOSS naming the file, `what` and cfitsio's reason when status is not 0.
+  absl::Status Check(int status, const std::string& what) const;
+
+  // Makes the first HDU with image data current (a primary HDU without data is skipped).
+  // INVALID_ARGUMENT when the file has none.
+  absl::Status MoveToFirstImage();
+
+  // Before anything is sized from the current HDU's header: DATA_LOSS unless the file holds the
+  // `elements` x `element_bytes` bytes of data the header declares (a truncated file, or a header
+  // that claims 10^15 rows, must not turn into an allocation of that size). Tile-compressed
+  // images hold fewer bytes than they declare, and a .gz file's size says nothing: for them only
+  // the element count is bounded.
+  absl::Status CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const;
+
+ private:
+  FitsFile() = default;
+  absl::Status Decompress();
+
+  std::string path_;
+  fitsfile* fptr_ = nullptr;
+  std::vector<char> memory_;
+  void* mem_ptr_ = nullptr;
+  size_t mem_size_ = 0;
+  int64_t file_size_ = -1;  // bytes of FITS data (decompressed for .bz2); -1 when unknown (.gz)
+};
+
+}  // namespace galaxy
+
+#endif  // GALAXY_DATA_FITS_FILE_H_
