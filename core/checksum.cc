@@ -60,11 +60,4 @@ absl::StatusOr<std::string> Sha256FileRemembered(const std::string& path) {
   return sha;
 }
 
-std::string Sha256(absl::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  return Hex(digest, len);
-}
-
 }  // namespace galaxy

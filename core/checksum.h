@@ -18,8 +18,6 @@ absl::StatusOr<std::string> Sha256File(const std::string& path);
 // dataset of several GB, and each checkpoint names the data's checksum.
 absl::StatusOr<std::string> Sha256FileRemembered(const std::string& path);
 
-// Lower-case hex SHA-256 of bytes.
-std::string Sha256(absl::string_view bytes);
 
 }  // namespace galaxy
 

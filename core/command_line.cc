@@ -39,14 +39,6 @@ CLI::App* CommandLine::AddCommand(const std::string& name, const std::string& de
   return sub;
 }
 
-CLI::App* CommandLine::AddPlannedCommand(const std::string& name, const std::string& description) {
-  std::string command = absl::StrCat(name_, " ", name);
-  return AddCommand(name, absl::StrCat(description, " [not available yet]"), [command] {
-    return absl::UnimplementedError(
-        absl::StrCat(command, " is not available yet in galaxy-search ", Version()));
-  });
-}
-
 void CommandLine::SetVersionDetails(std::function<std::vector<std::string>()> details) {
   version_details_ = std::move(details);
 }

@@ -39,10 +39,6 @@ class CommandLine {
   // flags to. The returned pointer is owned by this object.
   CLI::App* AddCommand(const std::string& name, const std::string& description, Action action);
 
-  // Adds a subcommand that --help lists (marked "[not available yet]") but that is not
-  // implemented in this version: choosing it prints that it is not available yet and exits 2.
-  // Flags may be attached so that --help documents the planned interface.
-  CLI::App* AddPlannedCommand(const std::string& name, const std::string& description);
 
   // For a binary without subcommands (galaxy-server): `action` runs after parsing; its flags are
   // added to app().

@@ -39,18 +39,6 @@ TEST(CommandLineTest, FailedCommandPrintsOneLineNamingItAndExitsOne) {
   EXPECT_EQ(err, "tool load: error: x.h5: no dataset 'images'\n");
 }
 
-TEST(CommandLineTest, PlannedCommandIsListedAndRefusedWithExitTwo) {
-  CommandLine cli("tool", "test tool");
-  cli.AddPlannedCommand("later", "does something later");
-  EXPECT_NE(cli.app().help().find("later"), std::string::npos);
-  EXPECT_NE(cli.app().help().find("[not available yet]"), std::string::npos);
-  testing::internal::CaptureStderr();
-  int code = RunWith(cli, {"tool", "later"});
-  std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(code, 2);
-  EXPECT_NE(err.find("tool later is not available yet"), std::string::npos) << err;
-}
-
 TEST(CommandLineTest, UsageErrorsExitTwo) {
   CommandLine cli("tool", "test tool");
   cli.AddCommand("a", "a", [] { return absl::OkStatus(); });

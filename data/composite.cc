@@ -67,14 +67,4 @@ absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int heigh
   return png;
 }
 
-absl::Status WriteCompositePng(const std::string& path, const float* image, int bands, int height,
-                               int width, const CompositeOptions& options) {
-  absl::StatusOr<std::vector<uint8_t>> rgb = RenderComposite(image, bands, height, width, options);
-  if (!rgb.ok()) return rgb.status();
-  absl::StatusOr<std::string> png =
-      EncodePng(*rgb, height * options.zoom, width * options.zoom);
-  if (!png.ok()) return png.status();
-  return WriteFileAtomically(path, *png);
-}
-
 }  // namespace galaxy

@@ -31,10 +31,6 @@ absl::StatusOr<std::vector<uint8_t>> RenderComposite(const float* image, int ban
 // PNG bytes of an 8-bit RGB image.
 absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int height, int width);
 
-// Renders and writes a PNG file (through a temporary file). The output is
-// (height*zoom) x (width*zoom) pixels.
-absl::Status WriteCompositePng(const std::string& path, const float* image, int bands, int height,
-                               int width, const CompositeOptions& options);
 
 }  // namespace galaxy
 
