@@ -12,6 +12,7 @@
 #include "trainer/pretrain.h"
 #include "trainer/redshift_training.h"
 #include "trainer/train_options.h"
+#include "tests/fixture_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -29,7 +30,7 @@ void PublishOrDrop(const fs::path& tmp, const fs::path& dir) {
 
 const ServingFixture& SharedServingFixture() {
   static const ServingFixture* fixture = [] {
-    const fs::path dir = fs::path(::testing::TempDir()) / "galaxy-serving-fixture-v2";
+    const fs::path dir = testutil::FixtureDir("galaxy-serving-fixture", GALAXY_FIXTURE_INPUTS);
     auto* f = new ServingFixture{(dir / "data/survey.h5").string(), (dir / "data/finetuned/model.pt").string(),
                                  (dir / "snapshots").string()};
     if (fs::exists(dir / "snapshots/v2/manifest.json")) return f;

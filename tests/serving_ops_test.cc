@@ -88,7 +88,20 @@ TEST(ServingTest, SwapsUnderLoadFailNoRequestAndServeTheNewSnapshotAfterwards) {
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(500));
+  // Each phase lasts until the clients have been answered by the snapshot it serves (an event,
+  // not a length of time), at most a minute.
+  const auto answered_by = [&](const std::string& version) {
+    const absl::Time until = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < until) {
+      {
+        std::lock_guard<std::mutex> lock(seen_mu);
+        if (versions.count(version) > 0) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  };
+  ASSERT_TRUE(answered_by("v1"));
   // 1. Publish v2 (hnsw) and reload.
   ASSERT_TRUE(PublishCurrent(s.snapshots(), "v2").ok());
   v1::ReloadSnapshotResponse reload;
@@ -96,7 +109,7 @@ TEST(ServingTest, SwapsUnderLoadFailNoRequestAndServeTheNewSnapshotAfterwards) {
   EXPECT_TRUE(reload.changed());
   EXPECT_EQ(reload.previous_version(), "v1");
   EXPECT_EQ(reload.current_version(), "v2");
-  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(answered_by("v2"));
   // 2. A broken snapshot is refused; v2 keeps serving.
   fs::copy(s.snapshots() + "/v1", s.snapshots() + "/broken", fs::copy_options::recursive);
   fs::resize_file(s.snapshots() + "/broken/index.faiss", 100);
@@ -130,7 +143,7 @@ TEST(ServingTest, SwapsUnderLoadFailNoRequestAndServeTheNewSnapshotAfterwards) {
   }
   ASSERT_EQ(status.state(), v1::RebuildStatus::STATE_SUCCEEDED) << status.error();
   EXPECT_TRUE(phases.count("embedding") > 0) << "progress was reported";
-  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(answered_by(status.snapshot_version()));
   stop = true;
   for (auto& c : clients) c.join();
   EXPECT_EQ(failed.load(), 0) << first_error;
