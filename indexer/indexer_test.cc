@@ -20,6 +20,7 @@
 #include "indexer/snapshot_dir.h"
 #include "indexer/vector_index.h"
 #include "model/checkpoint.h"
+#include "tests/fixture_dir.h"
 #include "tests/temp_dir.h"
 #include "trainer/pretrain.h"
 
@@ -134,11 +135,9 @@ struct Fixture {
 
 const Fixture& SharedFixture() {
   static const Fixture* fixture = [] {
-    const fs::path dir = fs::path(::testing::TempDir()) / "galaxy-indexer-fixture-v2";
+    const fs::path dir = testutil::FixtureDir("galaxy-indexer-fixture", GALAXY_FIXTURE_INPUTS);
     auto* f = new Fixture{(dir / "survey.h5").string(), (dir / "model/model.pt").string()};
-    // A fixture left by an older build that this code cannot read is made again.
-    if (fs::exists(f->model) && LoadGalaxyNet(f->model, torch::kCPU).ok()) return f;
-    fs::remove_all(dir);
+    if (fs::exists(f->model)) return f;
     const fs::path tmp = fs::path(::testing::TempDir()) / ("galaxy-indexer-fixture-" + std::to_string(::getpid()));
     fs::remove_all(tmp);
     fs::create_directories(tmp);

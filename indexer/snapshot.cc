@@ -10,6 +10,7 @@
 #include "core/checksum.h"
 #include "core/status_macros.h"
 #include "data/npy.h"
+#include "indexer/anomaly_score.h"
 #include "nlohmann/json.hpp"
 
 namespace galaxy {
@@ -129,9 +130,7 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir)
 }
 
 double Snapshot::AnomalyPercentile(double score) const {
-  if (sorted_scores_.empty()) return 0;
-  const auto below = std::lower_bound(sorted_scores_.begin(), sorted_scores_.end(), static_cast<float>(score));
-  return 100.0 * static_cast<double>(below - sorted_scores_.begin()) / static_cast<double>(sorted_scores_.size());
+  return ScorePercentile(sorted_scores_, static_cast<float>(score));
 }
 
 absl::Status Snapshot::Verify(int sample) const {

@@ -21,12 +21,11 @@
 #include "core/status_macros.h"
 #include "data/hdf5_dataset.h"
 #include "data/npy.h"
+#include "indexer/anomaly_score.h"
 #include "indexer/metadata_store.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_dir.h"
-#include "model/augment.h"
-#include "model/checkpoint.h"
-#include "model/torch_compat.h"
+#include "model/embedder.h"
 #include "model/torch_info.h"
 
 namespace galaxy {
@@ -128,239 +127,257 @@ int RemoveBuildDebris(const std::string& snapshots_dir) {
   return removed;
 }
 
-absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const ProgressCallback& progress) {
-  const absl::Time start = absl::Now();
-  GALAXY_RETURN_IF_ERROR(CheckInputs(options));
-  auto report_progress = [&](const std::string& phase, int64_t done, int64_t total) -> absl::Status {
-    if (progress) progress(BuildProgress{phase, done, total});
-    if (options.cancel != nullptr && options.cancel->load()) {
+namespace {
+
+// One build, phase by phase (BuildSnapshot runs them in order); what a phase leaves for the
+// next is a member. Destroyed on failure in reverse order: the metadata store closes before the
+// guard removes the build directory.
+class SnapshotBuild {
+ public:
+  SnapshotBuild(const BuildOptions& options, const ProgressCallback& progress)
+      : options_(options), progress_(progress) {}
+
+  absl::StatusOr<BuildReport> Run() {
+    GALAXY_RETURN_IF_ERROR(Prepare());
+    absl::Time phase = absl::Now();
+    GALAXY_RETURN_IF_ERROR(Embed());
+    report_.embed_seconds = Seconds(phase);
+    phase = absl::Now();
+    GALAXY_RETURN_IF_ERROR(Index());
+    report_.index_seconds = Seconds(phase);
+    phase = absl::Now();
+    GALAXY_RETURN_IF_ERROR(ScoreAnomalies());
+    report_.anomaly_seconds = Seconds(phase);
+    GALAXY_RETURN_IF_ERROR(MeasureRecall());
+    GALAXY_RETURN_IF_ERROR(Publish());
+    report_.count = n_;
+    report_.total_seconds = Seconds(start_);
+    report_.peak_rss_bytes = PeakRssBytes();
+    return report_;
+  }
+
+ private:
+  static constexpr int64_t kChunk = 65536;
+
+  // Tells the caller how far the build is; CANCELLED once options.cancel is set.
+  absl::Status Progress(const std::string& phase, int64_t done, int64_t total) {
+    if (progress_) progress_(BuildProgress{phase, done, total});
+    if (options_.cancel != nullptr && options_.cancel->load()) {
       return absl::CancelledError(absl::StrCat("build cancelled while ", phase, "; nothing was published"));
     }
     return absl::OkStatus();
-  };
-  fs::create_directories(options.snapshots_dir);
-  RemoveBuildDebris(options.snapshots_dir);
-  BuildReport report;
-  report.version = options.version.empty() ? NewVersionName(absl::Now()) : options.version;
-  GALAXY_RETURN_IF_ERROR(ValidateVersionName(report.version));
-  report.snapshot_dir = options.snapshots_dir + "/" + report.version;
-  if (fs::exists(report.snapshot_dir)) {
-    return absl::AlreadyExistsError(absl::StrCat(report.snapshot_dir, " already exists"));
   }
-  const std::string build_dir =
-      absl::StrCat(options.snapshots_dir, "/", kBuildPrefix, report.version, "-", ::getpid());
-  fs::create_directories(build_dir);
-  BuildDirGuard guard(build_dir);
 
-  SetCpuThreads(options.threads);
-  KeepFreedMemoryForReuse();
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
-  const bool cuda = kind == DeviceKind::kCuda;
-  const torch::Device device = cuda ? torch::kCUDA : torch::kCPU;
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(options.model_path, device));
-  // Inference only: BatchNorm folded into the convolutions (the server does the same).
-  net.backbone->FoldBatchNorm();
-  if (cuda) {
-    ToChannelsLast(*net.backbone);
-  }
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, DatasetReader::Open(options.data_path));
-  const DatasetLayout& layout = reader->layout();
-  if (layout.bands != net.metadata.bands()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        options.data_path, " has ", layout.bands, " bands (", absl::StrJoin(layout.band_names, ","), "); ",
-        options.model_path, " was trained on ", net.metadata.bands(), " (",
-        absl::StrJoin(net.metadata.band_names, ","), ")"));
-  }
-  if (layout.height < net.metadata.image_size || layout.width < net.metadata.image_size) {
-    return absl::InvalidArgumentError(absl::StrCat(options.data_path, ": images are ", layout.height, " x ",
-                                                   layout.width, " px, smaller than the model's ",
-                                                   net.metadata.image_size));
-  }
-  const int64_t n = reader->count();
-  if (n < 2) return absl::InvalidArgumentError(absl::StrCat(options.data_path, ": needs at least 2 galaxies"));
-  const int dim = static_cast<int>(net.metadata.embedding_dim);
-
-  SnapshotManifest manifest;
-  manifest.version = report.version;
-  manifest.model = net.metadata;
-  manifest.anomaly_k = options.anomaly_k;
-  manifest.dimension = dim;
-  manifest.data_path = options.data_path;
-  GALAXY_ASSIGN_OR_RETURN(manifest.model_checksum, Sha256File(options.model_path));
-  GALAXY_ASSIGN_OR_RETURN(manifest.data_checksum, Sha256File(options.data_path));
-
-  // 1. Embedding.
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<MetadataStore> store,
-                          MetadataStore::Create(build_dir + "/" + kMetadataDir));
-  VectorScratch scratch(build_dir + "/vectors.f32", dim);
-  std::vector<int64_t> ids;
-  ids.reserve(static_cast<size_t>(n));
-  std::unordered_set<int64_t> seen;
-  seen.reserve(static_cast<size_t>(n));
-  absl::Time phase = absl::Now();
-  GalaxyBatch batch;
-  std::vector<v1::GalaxyRecord> records;
-  for (int64_t first = 0; first < n; first += options.batch) {
-    const int64_t count = std::min<int64_t>(options.batch, n - first);
-    GALAXY_RETURN_IF_ERROR(reader->Read(first, count, &batch));
-    torch::Tensor embedding, z_mean, z_sigma;
-    try {
-      torch::NoGradGuard no_grad;
-      const torch::Tensor images =
-          torch::from_blob(batch.images.data(), {count, layout.bands, layout.height, layout.width}, torch::kFloat32);
-      const torch::Tensor ebv = torch::from_blob(batch.e_bv.data(), {count}, torch::kFloat32);
-      torch::Tensor x = PreprocessForModel(images.to(device), ebv.to(device), net.metadata.image_size);
-      if (cuda) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-      CudaAutocast autocast(cuda);
-      const torch::Tensor features = net.backbone(x);
-      torch::Tensor e = net.projection ? net.projection(features) : features;
-      embedding = torch::nn::functional::normalize(e.to(torch::kFloat32),
-                                                   torch::nn::functional::NormalizeFuncOptions().dim(1))
-                      .to(torch::kCPU)
-                      .contiguous();
-      if (net.redshift) {
-        const RedshiftEstimate est = EstimateRedshift(net.redshift(features), net.bins);
-        z_mean = est.mean.to(torch::kCPU).contiguous();
-        z_sigma = est.sigma.to(torch::kCPU).contiguous();
-      }
-    } catch (const std::exception& e) {
-      return StatusFromException(e, absl::StrCat("embedding rows ", first, "..", first + count));
+  // The version and its build directory; the model and the dataset, checked against each other;
+  // what the manifest says about its inputs.
+  absl::Status Prepare() {
+    GALAXY_RETURN_IF_ERROR(CheckInputs(options_));
+    fs::create_directories(options_.snapshots_dir);
+    RemoveBuildDebris(options_.snapshots_dir);
+    report_.version = options_.version.empty() ? NewVersionName(absl::Now()) : options_.version;
+    GALAXY_RETURN_IF_ERROR(ValidateVersionName(report_.version));
+    report_.snapshot_dir = options_.snapshots_dir + "/" + report_.version;
+    if (fs::exists(report_.snapshot_dir)) {
+      return absl::AlreadyExistsError(absl::StrCat(report_.snapshot_dir, " already exists"));
     }
-    const float* ev = embedding.data_ptr<float>();
-    records.assign(static_cast<size_t>(count), v1::GalaxyRecord());
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t id = batch.ids[static_cast<size_t>(i)];
-      if (!seen.insert(id).second) {
-        return absl::InvalidArgumentError(absl::StrCat(options.data_path, ": ObjID ", id,
-                                                       " appears more than once (again at row ", first + i, ")"));
-      }
-      for (int d = 0; d < dim; ++d) {
-        if (!std::isfinite(ev[i * dim + d])) {
-          return absl::InvalidArgumentError(absl::StrCat(options.model_path, " gives a non-finite embedding for ObjID ",
-                                                         id, " (row ", first + i, "); is the model corrupt?"));
+    build_dir_ = absl::StrCat(options_.snapshots_dir, "/", kBuildPrefix, report_.version, "-", ::getpid());
+    fs::create_directories(build_dir_);
+    guard_ = std::make_unique<BuildDirGuard>(build_dir_);
+
+    SetCpuThreads(options_.threads);
+    KeepFreedMemoryForReuse();
+    GALAXY_ASSIGN_OR_RETURN(embedder_, LoadEmbedder(options_.model_path, options_.device));
+    const ModelMetadata& model = embedder_->metadata();
+    GALAXY_ASSIGN_OR_RETURN(reader_, DatasetReader::Open(options_.data_path));
+    const DatasetLayout& layout = reader_->layout();
+    if (layout.bands != model.bands()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options_.data_path, " has ", layout.bands, " bands (", absl::StrJoin(layout.band_names, ","), "); ",
+          options_.model_path, " was trained on ", model.bands(), " (", absl::StrJoin(model.band_names, ","), ")"));
+    }
+    if (layout.height < model.image_size || layout.width < model.image_size) {
+      return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": images are ", layout.height, " x ",
+                                                     layout.width, " px, smaller than the model's ",
+                                                     model.image_size));
+    }
+    n_ = reader_->count();
+    if (n_ < 2) return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": needs at least 2 galaxies"));
+    dim_ = static_cast<int>(model.embedding_dim);
+    manifest_.version = report_.version;
+    manifest_.model = model;
+    manifest_.anomaly_k = options_.anomaly_k;
+    manifest_.dimension = dim_;
+    manifest_.data_path = options_.data_path;
+    GALAXY_ASSIGN_OR_RETURN(manifest_.model_checksum, Sha256File(options_.model_path));
+    GALAXY_ASSIGN_OR_RETURN(manifest_.data_checksum, Sha256File(options_.data_path));
+    return absl::OkStatus();
+  }
+
+  // 1. Every galaxy's embedding (and redshift) into the scratch file and its record into the
+  //    metadata store, in dataset order; IDs must be unique.
+  absl::Status Embed() {
+    const int64_t n = n_;
+    const int dim = dim_;
+    const DatasetLayout& layout = reader_->layout();
+    GALAXY_ASSIGN_OR_RETURN(store_, MetadataStore::Create(build_dir_ + "/" + kMetadataDir));
+    scratch_ = std::make_unique<VectorScratch>(build_dir_ + "/vectors.f32", dim);
+    ids_.reserve(static_cast<size_t>(n));
+    std::unordered_set<int64_t> seen;
+    seen.reserve(static_cast<size_t>(n));
+    GalaxyBatch batch;
+    std::vector<v1::GalaxyRecord> records;
+    for (int64_t first = 0; first < n; first += options_.batch) {
+      const int64_t count = std::min<int64_t>(options_.batch, n - first);
+      GALAXY_RETURN_IF_ERROR(reader_->Read(first, count, &batch));
+      ImageBatch images;
+      images.pixels = batch.images.data();
+      images.e_bv = batch.e_bv.data();
+      images.n = static_cast<int>(count);
+      images.height = static_cast<int>(layout.height);
+      images.width = static_cast<int>(layout.width);
+      absl::StatusOr<EmbedOutput> embedded = embedder_->Embed(images, /*redshift=*/true);
+      if (!embedded.ok()) return Annotate(embedded.status(), absl::StrCat("embedding rows ", first, "..", first + count));
+      const float* ev = embedded->embeddings.data();
+      records.assign(static_cast<size_t>(count), v1::GalaxyRecord());
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t id = batch.ids[static_cast<size_t>(i)];
+        if (!seen.insert(id).second) {
+          return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": ObjID ", id,
+                                                         " appears more than once (again at row ", first + i, ")"));
         }
+        for (int d = 0; d < dim; ++d) {
+          if (!std::isfinite(ev[i * dim + d])) {
+            return absl::InvalidArgumentError(absl::StrCat(options_.model_path, " gives a non-finite embedding for ObjID ",
+                                                           id, " (row ", first + i, "); is the model corrupt?"));
+          }
+        }
+        v1::GalaxyRecord& r = records[static_cast<size_t>(i)];
+        r.set_id(id);
+        r.set_ra(batch.ra[static_cast<size_t>(i)]);
+        r.set_dec(batch.dec[static_cast<size_t>(i)]);
+        r.set_e_bv(batch.e_bv[static_cast<size_t>(i)]);
+        const float z = batch.redshift[static_cast<size_t>(i)];
+        if (std::isfinite(z) && z >= 0) r.set_specz(z);
+        if (!embedded->z_mean.empty()) {
+          r.set_zphot(embedded->z_mean[static_cast<size_t>(i)]);
+          r.set_zphot_err(embedded->z_sigma[static_cast<size_t>(i)]);
+        }
+        r.mutable_embedding()->Add(ev + i * dim, ev + (i + 1) * dim);
+        r.set_source_row(static_cast<uint64_t>(first + i));
+        for (const auto& [name, values] : batch.extra) (*r.mutable_extra())[name] = values[static_cast<size_t>(i)];
+        ids_.push_back(id);
       }
-      v1::GalaxyRecord& r = records[static_cast<size_t>(i)];
-      r.set_id(id);
-      r.set_ra(batch.ra[static_cast<size_t>(i)]);
-      r.set_dec(batch.dec[static_cast<size_t>(i)]);
-      r.set_e_bv(batch.e_bv[static_cast<size_t>(i)]);
-      const float z = batch.redshift[static_cast<size_t>(i)];
-      if (std::isfinite(z) && z >= 0) r.set_specz(z);
-      if (z_mean.defined()) {
-        r.set_zphot(z_mean.data_ptr<float>()[i]);
-        r.set_zphot_err(z_sigma.data_ptr<float>()[i]);
+      GALAXY_RETURN_IF_ERROR(store_->Put(records));
+      GALAXY_RETURN_IF_ERROR(scratch_->Append(ev, count));
+      GALAXY_RETURN_IF_ERROR(Progress("embedding", first + count, n));
+    }
+    return scratch_->Close();
+  }
+
+  // 2. The search index over the scratch file's vectors (trained first when it needs it).
+  absl::Status Index() {
+    const int64_t n = n_;
+    const int dim = dim_;
+    GALAXY_ASSIGN_OR_RETURN(index_, VectorIndex::Create(options_.index, dim, n));
+    std::vector<float> chunk;
+    if (index_->needs_training()) {
+      // A uniform sample of up to 100k vectors (at least 39 per list, FAISS's minimum advice).
+      const int64_t want = std::min<int64_t>(n, std::max<int64_t>(100000, 39LL * index_->params().ivf_lists));
+      const int64_t stride = std::max<int64_t>(1, n / want);
+      std::vector<float> sample, row;
+      for (int64_t i = 0; i < n && static_cast<int64_t>(sample.size()) < want * dim; i += stride) {
+        GALAXY_RETURN_IF_ERROR(scratch_->Read(i, 1, &row));
+        sample.insert(sample.end(), row.begin(), row.end());
       }
-      r.mutable_embedding()->Add(ev + i * dim, ev + (i + 1) * dim);
-      r.set_source_row(static_cast<uint64_t>(first + i));
-      for (const auto& [name, values] : batch.extra) (*r.mutable_extra())[name] = values[static_cast<size_t>(i)];
-      ids.push_back(id);
+      GALAXY_RETURN_IF_ERROR(Progress("training the index", 0, 1));
+      GALAXY_RETURN_IF_ERROR(index_->Train(sample.data(), static_cast<int64_t>(sample.size()) / dim));
     }
-    GALAXY_RETURN_IF_ERROR(store->Put(records));
-    GALAXY_RETURN_IF_ERROR(scratch.Append(ev, count));
-    GALAXY_RETURN_IF_ERROR(report_progress("embedding", first + count, n));
-  }
-  GALAXY_RETURN_IF_ERROR(scratch.Close());
-  report.embed_seconds = Seconds(phase);
-
-  // 2. Indexing.
-  phase = absl::Now();
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, VectorIndex::Create(options.index, dim, n));
-  constexpr int64_t kChunk = 65536;
-  std::vector<float> chunk;
-  if (index->needs_training()) {
-    // A uniform sample of up to 100k vectors (at least 39 per list, FAISS's minimum advice).
-    const int64_t want = std::min<int64_t>(n, std::max<int64_t>(100000, 39LL * index->params().ivf_lists));
-    const int64_t stride = std::max<int64_t>(1, n / want);
-    std::vector<float> sample, row;
-    for (int64_t i = 0; i < n && static_cast<int64_t>(sample.size()) < want * dim; i += stride) {
-      GALAXY_RETURN_IF_ERROR(scratch.Read(i, 1, &row));
-      sample.insert(sample.end(), row.begin(), row.end());
-    }
-    GALAXY_RETURN_IF_ERROR(report_progress("training the index", 0, 1));
-    GALAXY_RETURN_IF_ERROR(index->Train(sample.data(), static_cast<int64_t>(sample.size()) / dim));
-  }
-  for (int64_t first = 0; first < n; first += kChunk) {
-    const int64_t count = std::min(kChunk, n - first);
-    GALAXY_RETURN_IF_ERROR(scratch.Read(first, count, &chunk));
-    GALAXY_RETURN_IF_ERROR(index->Add(chunk.data(), ids.data() + first, count));
-    GALAXY_RETURN_IF_ERROR(report_progress("indexing", first + count, n));
-  }
-  report.index_seconds = Seconds(phase);
-
-  // 3. Anomaly scores: mean cosine distance to the k nearest other galaxies. An exact index over
-  //    a large catalog would take n^2 work: score with a graph index instead.
-  phase = absl::Now();
-  std::unique_ptr<VectorIndex> scoring_holder;
-  const VectorIndex* scoring = index.get();
-  if (options.index.kind == IndexKind::kFlat && n > 50000) {
-    IndexParams hnsw;
-    hnsw.kind = IndexKind::kHnsw;
-    GALAXY_ASSIGN_OR_RETURN(scoring_holder, VectorIndex::Create(hnsw, dim, n));
     for (int64_t first = 0; first < n; first += kChunk) {
       const int64_t count = std::min(kChunk, n - first);
-      GALAXY_RETURN_IF_ERROR(scratch.Read(first, count, &chunk));
-      GALAXY_RETURN_IF_ERROR(scoring_holder->Add(chunk.data(), ids.data() + first, count));
+      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
+      GALAXY_RETURN_IF_ERROR(index_->Add(chunk.data(), ids_.data() + first, count));
+      GALAXY_RETURN_IF_ERROR(Progress("indexing", first + count, n));
     }
-    scoring = scoring_holder.get();
+    return absl::OkStatus();
   }
-  const int k = static_cast<int>(std::min<int64_t>(options.anomaly_k, n - 1));
-  const int fetch = k + 1;
-  std::vector<float> scores(static_cast<size_t>(n));
-  std::vector<float> sims;
-  std::vector<int64_t> found;
-  for (int64_t first = 0; first < n; first += 4096) {
-    const int64_t count = std::min<int64_t>(4096, n - first);
-    GALAXY_RETURN_IF_ERROR(scratch.Read(first, count, &chunk));
-    sims.resize(static_cast<size_t>(count * fetch));
-    found.resize(static_cast<size_t>(count * fetch));
-    GALAXY_RETURN_IF_ERROR(scoring->Search(chunk.data(), count, fetch, sims.data(), found.data()));
-    for (int64_t i = 0; i < count; ++i) {
-      double sum = 0;
-      int used = 0;
-      for (int j = 0; j < fetch && used < k; ++j) {
-        const int64_t other = found[static_cast<size_t>(i * fetch + j)];
-        if (other < 0 || other == ids[static_cast<size_t>(first + i)]) continue;
-        sum += 1.0 - sims[static_cast<size_t>(i * fetch + j)];
-        ++used;
-      }
-      scores[static_cast<size_t>(first + i)] = used > 0 ? static_cast<float>(sum / used) : 2.0f;
-    }
-    GALAXY_RETURN_IF_ERROR(report_progress("scoring anomalies", first + count, n));
-  }
-  scoring_holder.reset();
-  std::vector<float> sorted = scores;
-  std::sort(sorted.begin(), sorted.end());
-  for (int64_t first = 0; first < n; first += kChunk) {
-    const int64_t count = std::min(kChunk, n - first);
-    records.clear();
-    for (int64_t i = first; i < first + count; ++i) {
-      GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord r, store->Get(ids[static_cast<size_t>(i)]));
-      const float score = scores[static_cast<size_t>(i)];
-      const auto below = std::lower_bound(sorted.begin(), sorted.end(), score);
-      r.set_anomaly_score(score);
-      r.set_anomaly_percentile(static_cast<float>(100.0 * static_cast<double>(below - sorted.begin()) / static_cast<double>(n)));
-      records.push_back(std::move(r));
-    }
-    GALAXY_RETURN_IF_ERROR(store->Put(records));
-    GALAXY_RETURN_IF_ERROR(report_progress("writing anomaly scores", first + count, n));
-  }
-  report.anomaly_seconds = Seconds(phase);
 
-  // 4. Recall@10 of approximate indexes against exact search.
-  if (options.index.kind != IndexKind::kFlat) {
-    const int64_t queries = std::min<int64_t>(options.recall_queries, n);
+  // 3. Anomaly scores (indexer/anomaly_score.h) of every galaxy, with their percentiles, into
+  //    the records. An exact index over a large catalog would take n^2 work: score with a graph
+  //    index instead.
+  absl::Status ScoreAnomalies() {
+    const int64_t n = n_;
+    const int dim = dim_;
+    std::vector<float> chunk;
+    std::unique_ptr<VectorIndex> scoring_holder;
+    const VectorIndex* scoring = index_.get();
+    if (options_.index.kind == IndexKind::kFlat && n > 50000) {
+      IndexParams hnsw;
+      hnsw.kind = IndexKind::kHnsw;
+      GALAXY_ASSIGN_OR_RETURN(scoring_holder, VectorIndex::Create(hnsw, dim, n));
+      for (int64_t first = 0; first < n; first += kChunk) {
+        const int64_t count = std::min(kChunk, n - first);
+        GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
+        GALAXY_RETURN_IF_ERROR(scoring_holder->Add(chunk.data(), ids_.data() + first, count));
+      }
+      scoring = scoring_holder.get();
+    }
+    const int k = static_cast<int>(std::min<int64_t>(options_.anomaly_k, n - 1));
+    const int fetch = k + 1;
+    std::vector<float> scores(static_cast<size_t>(n));
+    std::vector<float> sims;
+    std::vector<int64_t> found;
+    for (int64_t first = 0; first < n; first += 4096) {
+      const int64_t count = std::min<int64_t>(4096, n - first);
+      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
+      sims.resize(static_cast<size_t>(count * fetch));
+      found.resize(static_cast<size_t>(count * fetch));
+      GALAXY_RETURN_IF_ERROR(scoring->Search(chunk.data(), count, fetch, sims.data(), found.data()));
+      for (int64_t i = 0; i < count; ++i) {
+        const size_t at = static_cast<size_t>(i * fetch);
+        scores[static_cast<size_t>(first + i)] = static_cast<float>(
+            AnomalyScore(sims.data() + at, found.data() + at, fetch, k, ids_[static_cast<size_t>(first + i)]));
+      }
+      GALAXY_RETURN_IF_ERROR(Progress("scoring anomalies", first + count, n));
+    }
+    scoring_holder.reset();
+    sorted_scores_ = scores;
+    std::sort(sorted_scores_.begin(), sorted_scores_.end());
+    std::vector<v1::GalaxyRecord> records;
+    for (int64_t first = 0; first < n; first += kChunk) {
+      const int64_t count = std::min(kChunk, n - first);
+      records.clear();
+      for (int64_t i = first; i < first + count; ++i) {
+        GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord r, store_->Get(ids_[static_cast<size_t>(i)]));
+        const float score = scores[static_cast<size_t>(i)];
+        r.set_anomaly_score(score);
+        r.set_anomaly_percentile(static_cast<float>(ScorePercentile(sorted_scores_, score)));
+        records.push_back(std::move(r));
+      }
+      GALAXY_RETURN_IF_ERROR(store_->Put(records));
+      GALAXY_RETURN_IF_ERROR(Progress("writing anomaly scores", first + count, n));
+    }
+    return absl::OkStatus();
+  }
+
+  // 4. Recall@10 of an approximate index against exact search, widening the search until it
+  //    meets the target (or cannot widen further).
+  absl::Status MeasureRecall() {
+    const int64_t n = n_;
+    const int dim = dim_;
+    if (options_.index.kind == IndexKind::kFlat) return absl::OkStatus();  // exact: recall 1
+    std::vector<float> chunk;
+    const int64_t queries = std::min<int64_t>(options_.recall_queries, n);
     IndexParams exact_params;
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> exact, VectorIndex::Create(exact_params, dim, n));
     for (int64_t first = 0; first < n; first += kChunk) {
       const int64_t count = std::min(kChunk, n - first);
-      GALAXY_RETURN_IF_ERROR(scratch.Read(first, count, &chunk));
-      GALAXY_RETURN_IF_ERROR(exact->Add(chunk.data(), ids.data() + first, count));
+      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
+      GALAXY_RETURN_IF_ERROR(exact->Add(chunk.data(), ids_.data() + first, count));
     }
     std::vector<float> q, row;
     const int64_t stride = std::max<int64_t>(1, n / queries);
     for (int64_t i = 0, taken = 0; i < n && taken < queries; i += stride, ++taken) {
-      GALAXY_RETURN_IF_ERROR(scratch.Read(i, 1, &row));
+      GALAXY_RETURN_IF_ERROR(scratch_->Read(i, 1, &row));
       q.insert(q.end(), row.begin(), row.end());
     }
     const int64_t nq = static_cast<int64_t>(q.size()) / dim;
@@ -369,7 +386,7 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
     std::vector<int64_t> truth(static_cast<size_t>(nq * kk)), got(static_cast<size_t>(nq * kk));
     GALAXY_RETURN_IF_ERROR(exact->Search(q.data(), nq, kk, s1.data(), truth.data()));
     auto measure = [&]() -> absl::StatusOr<double> {
-      GALAXY_RETURN_IF_ERROR(index->Search(q.data(), nq, kk, s2.data(), got.data()));
+      GALAXY_RETURN_IF_ERROR(index_->Search(q.data(), nq, kk, s2.data(), got.data()));
       int64_t hits = 0;
       for (int64_t i = 0; i < nq; ++i) {
         for (int a = 0; a < kk; ++a) {
@@ -378,11 +395,11 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
       }
       return static_cast<double>(hits) / static_cast<double>(nq * kk);
     };
-    GALAXY_ASSIGN_OR_RETURN(report.recall_at_10, measure());
+    GALAXY_ASSIGN_OR_RETURN(report_.recall_at_10, measure());
     // Below the target, search wider until it is met (or the search is exhaustive): how tightly
     // the embeddings cluster decides what an approximate index needs, and it is only known now.
-    IndexParams tuned = index->params();
-    while (report.recall_at_10 < options.target_recall) {
+    IndexParams tuned = index_->params();
+    while (report_.recall_at_10 < options_.target_recall) {
       const bool hnsw = tuned.kind == IndexKind::kHnsw;
       if (hnsw ? tuned.ef_search >= 4096 : (tuned.nprobe >= tuned.ivf_lists && tuned.refine_factor >= 64)) break;
       if (hnsw) {
@@ -391,54 +408,79 @@ absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const Pro
         tuned.nprobe = std::min(tuned.ivf_lists, tuned.nprobe * 2);
         tuned.refine_factor = std::min(64, tuned.refine_factor * 2);
       }
-      index->SetSearchParams(tuned);
-      GALAXY_ASSIGN_OR_RETURN(report.recall_at_10, measure());
+      index_->SetSearchParams(tuned);
+      GALAXY_ASSIGN_OR_RETURN(report_.recall_at_10, measure());
       log::Info("widened the search to reach the recall target",
-                {{"recall_at_10", absl::StrCat(report.recall_at_10)},
+                {{"recall_at_10", absl::StrCat(report_.recall_at_10)},
                  {"efSearch", absl::StrCat(tuned.ef_search)}, {"nprobe", absl::StrCat(tuned.nprobe)},
                  {"refine_factor", absl::StrCat(tuned.refine_factor)}});
     }
-    if (report.recall_at_10 < options.target_recall) {
-      log::Warn(absl::StrCat("recall@10 ", report.recall_at_10, " stays below the target ", options.target_recall,
+    if (report_.recall_at_10 < options_.target_recall) {
+      log::Warn(absl::StrCat("recall@10 ", report_.recall_at_10, " stays below the target ", options_.target_recall,
                              " even with the widest search: these embeddings are too tightly packed for ",
-                             IndexKindName(options.index.kind), "; use hnsw or flat"));
+                             IndexKindName(options_.index.kind), "; use hnsw or flat"));
     }
-    GALAXY_RETURN_IF_ERROR(report_progress("measuring recall", 1, 1));
+    GALAXY_RETURN_IF_ERROR(Progress("measuring recall", 1, 1));
+    return absl::OkStatus();
   }
 
-  // 5. Files, manifest, publication.
-  GALAXY_RETURN_IF_ERROR(report_progress("writing files", 0, 1));
-  GALAXY_RETURN_IF_ERROR(index->Save(build_dir + "/" + kIndexFile));
-  std::error_code ec;
-  fs::copy_file(options.model_path, build_dir + "/" + kModelFile, ec);
-  if (ec) return absl::InternalError(absl::StrCat("copying the model: ", ec.message()));
-  GALAXY_RETURN_IF_ERROR(WriteNpy(build_dir + "/" + kAnomalyScoresFile, "<f4", {n}, sorted.data(), n * 4));
-  GALAXY_RETURN_IF_ERROR(store->Finish());
-  store.reset();
-  fs::remove(build_dir + "/vectors.f32", ec);
-  manifest.count = n;
-  manifest.index = index->params();
-  manifest.measured_recall_at_10 = report.recall_at_10;
-  manifest.created_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  manifest.embed_seconds = report.embed_seconds;
-  manifest.index_seconds = report.index_seconds;
-  manifest.anomaly_seconds = report.anomaly_seconds;
-  manifest.total_seconds = Seconds(start);
-  GALAXY_ASSIGN_OR_RETURN(manifest.files, DigestFiles(build_dir));
-  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(build_dir + "/" + kManifestFile, manifest.ToJson() + "\n"));
-  for (const auto& [name, digest] : manifest.files) {
-    // Data files must be on disk before the directory is renamed into place.
-    if (absl::Status s = SyncDirectory(fs::path(build_dir + "/" + name).parent_path().string()); !s.ok()) return s;
+  // 5. Files and manifest, then the build directory renamed into place and published.
+  absl::Status Publish() {
+    const int64_t n = n_;
+    GALAXY_RETURN_IF_ERROR(Progress("writing files", 0, 1));
+    GALAXY_RETURN_IF_ERROR(index_->Save(build_dir_ + "/" + kIndexFile));
+    std::error_code ec;
+    fs::copy_file(options_.model_path, build_dir_ + "/" + kModelFile, ec);
+    if (ec) return absl::InternalError(absl::StrCat("copying the model: ", ec.message()));
+    GALAXY_RETURN_IF_ERROR(WriteNpy(build_dir_ + "/" + kAnomalyScoresFile, "<f4", {n}, sorted_scores_.data(), n * 4));
+    GALAXY_RETURN_IF_ERROR(store_->Finish());
+    store_.reset();
+    fs::remove(build_dir_ + "/vectors.f32", ec);
+    manifest_.count = n;
+    manifest_.index = index_->params();
+    manifest_.measured_recall_at_10 = report_.recall_at_10;
+    manifest_.created_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+    manifest_.embed_seconds = report_.embed_seconds;
+    manifest_.index_seconds = report_.index_seconds;
+    manifest_.anomaly_seconds = report_.anomaly_seconds;
+    manifest_.total_seconds = Seconds(start_);
+    GALAXY_ASSIGN_OR_RETURN(manifest_.files, DigestFiles(build_dir_));
+    GALAXY_RETURN_IF_ERROR(WriteFileAtomically(build_dir_ + "/" + kManifestFile, manifest_.ToJson() + "\n"));
+    for (const auto& [name, digest] : manifest_.files) {
+      // Data files must be on disk before the directory is renamed into place.
+      if (absl::Status s = SyncDirectory(fs::path(build_dir_ + "/" + name).parent_path().string()); !s.ok()) return s;
+    }
+    fs::rename(build_dir_, report_.snapshot_dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat("renaming ", build_dir_, " to ", report_.snapshot_dir, ": ", ec.message()));
+    guard_->Release();
+    GALAXY_RETURN_IF_ERROR(SyncDirectory(options_.snapshots_dir));
+    if (options_.publish) GALAXY_RETURN_IF_ERROR(PublishCurrent(options_.snapshots_dir, report_.version));
+    return absl::OkStatus();
   }
-  fs::rename(build_dir, report.snapshot_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("renaming ", build_dir, " to ", report.snapshot_dir, ": ", ec.message()));
-  guard.Release();
-  GALAXY_RETURN_IF_ERROR(SyncDirectory(options.snapshots_dir));
-  if (options.publish) GALAXY_RETURN_IF_ERROR(PublishCurrent(options.snapshots_dir, report.version));
-  report.count = n;
-  report.total_seconds = Seconds(start);
-  report.peak_rss_bytes = PeakRssBytes();
-  return report;
+
+  const BuildOptions& options_;
+  const ProgressCallback& progress_;
+  const absl::Time start_ = absl::Now();
+  BuildReport report_;
+  std::string build_dir_;
+  std::unique_ptr<BuildDirGuard> guard_;
+  std::unique_ptr<Embedder> embedder_;
+  std::unique_ptr<DatasetReader> reader_;
+  int64_t n_ = 0;
+  int dim_ = 0;
+  SnapshotManifest manifest_;
+  std::unique_ptr<MetadataStore> store_;
+  std::unique_ptr<VectorScratch> scratch_;
+  std::vector<int64_t> ids_;
+  std::unique_ptr<VectorIndex> index_;
+  std::vector<float> sorted_scores_;  // every galaxy's anomaly score, ascending
+};
+
+}  // namespace
+
+absl::StatusOr<BuildReport> BuildSnapshot(const BuildOptions& options, const ProgressCallback& progress) {
+  SnapshotBuild build(options, progress);
+  return build.Run();
 }
 
 }  // namespace galaxy

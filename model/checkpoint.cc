@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "model/augment.h"
+#include "model/torch_compat.h"
 
 namespace galaxy {
 namespace {
@@ -73,13 +75,6 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(const s
   return r;
 }
 
-bool CheckpointReader::Has(const std::string& name) {
-  torch::serialize::InputArchive sub;
-  if (archive_.try_read(name, sub)) return true;
-  torch::Tensor t;
-  return archive_.try_read(name, t);
-}
-
 absl::Status CheckpointReader::LoadModule(const std::string& name, torch::nn::Module& module) {
   torch::serialize::InputArchive sub;
   if (!archive_.try_read(name, sub)) {
@@ -116,11 +111,22 @@ absl::Status CheckpointReader::LoadOptimizer(torch::optim::Optimizer& optimizer)
   return absl::OkStatus();
 }
 
-torch::Tensor GalaxyNet::Embed(const torch::Tensor& images) {
+GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Tensor& e_bv,
+                                   const torch::Device& device, const Parts& parts) {
   namespace F = torch::nn::functional;
-  torch::Tensor features = backbone(images);
-  if (projection) features = projection(features);
-  return F::normalize(features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
+  torch::NoGradGuard no_grad;
+  const bool fast = parts.cuda_fast && device.is_cuda();
+  torch::Tensor x = PreprocessForModel(images.to(device), e_bv.to(device), metadata.image_size);
+  if (fast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  CudaAutocast autocast(fast);
+  const torch::Tensor features = backbone(x);
+  Output out;
+  if (parts.embedding) {
+    const torch::Tensor e = projection ? projection(features) : features;
+    out.embedding = F::normalize(e.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
+  }
+  if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(features).to(torch::kFloat32), bins);
+  return out;
 }
 
 ResNetConfig BackboneConfig(const ModelMetadata& metadata) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/embedder.h"
 #include "model/heads.h"
 #include "model/model_metadata.h"
 #include "model/resnet.h"
@@ -48,7 +49,6 @@ class CheckpointReader {
   absl::Status LoadModule(const std::string& name, torch::nn::Module& module);
   absl::StatusOr<torch::Tensor> LoadTensor(const std::string& name);
   absl::Status LoadOptimizer(torch::optim::Optimizer& optimizer);
-  bool Has(const std::string& name);
 
  private:
   CheckpointReader() = default;
@@ -65,9 +65,32 @@ struct GalaxyNet {
   RedshiftHead redshift{nullptr};      // when metadata.has_redshift_head
   RedshiftBins bins;
 
-  // L2-normalised embeddings (N x embedding_dim) of centre-cropped images N x C x S x S.
-  torch::Tensor Embed(const torch::Tensor& images);
+  // What the network makes of raw images (N x C x H x W fluxes, any device, H and W at least
+  // metadata.image_size) with catalog E(B-V) `e_bv` (N): de-reddened and centre-cropped
+  // (PreprocessForModel), moved to `device`, without gradients, with the modules in whatever
+  // mode they are in. `embedding`: L2-normalised float32, the projection head's output when
+  // there is one, else the backbone's (only with parts.embedding); `redshift`: the head's
+  // estimate (only with parts.redshift and a redshift head; pdf, mean and sigma undefined
+  // otherwise). On CUDA, parts.cuda_fast runs channels-last under bf16 autocast, as served.
+  // The one forward pass of inference: the Embedder (model/embedder.h) and the trainer's
+  // redshift evaluation both run it.
+  struct Parts {
+    bool embedding = true;
+    bool redshift = false;
+    bool cuda_fast = false;
+  };
+  struct Output {
+    torch::Tensor embedding;
+    RedshiftEstimate redshift;
+  };
+  Output Infer(const torch::Tensor& images, const torch::Tensor& e_bv, const torch::Device& device,
+               const Parts& parts);
 };
+
+// The Embedder (model/embedder.h) of a network already in memory, on `device`: what
+// LoadEmbedder makes of a checkpoint (BatchNorm folded, channels-last on CUDA). The training
+// benchmark times its freshly built network through it.
+std::unique_ptr<Embedder> MakeEmbedder(GalaxyNet net, torch::Device device);
 
 // The backbone a checkpoint's metadata describes: architecture, stem, bands, input stretch.
 ResNetConfig BackboneConfig(const ModelMetadata& metadata);

@@ -1,5 +1,7 @@
 #include "model/moco.h"
 
+#include "model/torch_compat.h"
+
 namespace galaxy {
 
 MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : config(config_) {
@@ -90,6 +92,26 @@ void MocoImpl::Enqueue(const torch::Tensor& keys) {
   const torch::Tensor slots = (queue_ptr + torch::arange(n, queue_ptr.options())).remainder(k);
   queue.index_copy_(1, slots, keys.t().to(queue.dtype()));
   queue_ptr.add_(n).remainder_(k);
+}
+
+MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
+                       const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
+                       bool multi_tensor_sgd) {
+  MocoStep out;
+  {
+    CudaAutocast scope(autocast);
+    out = moco->forward(query_view, key_view, key_order);
+  }
+  DropGradients(optimizer);
+  out.loss.backward();
+  if (multi_tensor_sgd) {
+    MultiTensorSgdStep(optimizer);
+  } else {
+    optimizer.step();
+  }
+  moco->MomentumUpdate();
+  moco->Enqueue(moco->last_keys());
+  return out;
 }
 
 }  // namespace galaxy

@@ -65,6 +65,15 @@ struct MocoImpl : torch::nn::Module {
 };
 TORCH_MODULE(Moco);
 
+// One optimisation step of MoCo on two augmented views: the forward pass (under bf16 autocast
+// with `autocast` on CUDA; keys in `key_order` as MocoImpl::forward), the backward pass, the
+// optimizer's step (MultiTensorSgdStep with `multi_tensor_sgd`, a CUDA path), the key encoder's
+// momentum update and the keys into the queue. The step pretraining runs and the training
+// benchmark times. Returns the loss and accuracy as tensors on the device (not read back).
+MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
+                       const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
+                       bool multi_tensor_sgd);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_MODEL_MOCO_H_

@@ -15,31 +15,35 @@ void Gather(const std::vector<const DecodedImage*>& images, std::vector<float>* 
   }
 }
 
-// Rows [first, first + n) of `all`.
-ImageModelOutput Slice(const ImageModelOutput& all, int total, int first, int n) {
-  ImageModelOutput out;
-  const auto rows = [&](const std::vector<float>& v, std::vector<float>* dst) {
-    if (v.empty()) return;
-    const size_t width = v.size() / static_cast<size_t>(total);
-    dst->assign(v.begin() + static_cast<ptrdiff_t>(first * width),
-                v.begin() + static_cast<ptrdiff_t>((first + n) * width));
-  };
-  rows(all.embeddings, &out.embeddings);
-  rows(all.pdf, &out.pdf);
-  rows(all.z_mean, &out.z_mean);
-  rows(all.z_sigma, &out.z_sigma);
+// Embeds the concatenated `images` in one call of `model`.
+absl::StatusOr<EmbedOutput> EmbedAll(const Embedder& model, const std::vector<const DecodedImage*>& images,
+                                     bool redshift) {
+  std::vector<float> pixels, e_bv;
+  Gather(images, &pixels, &e_bv);
+  const int side = static_cast<int>(model.metadata().image_size);
+  ImageBatch batch;
+  batch.pixels = pixels.data();
+  batch.e_bv = e_bv.data();
+  batch.n = static_cast<int>(images.size());
+  batch.height = side;
+  batch.width = side;
+  absl::StatusOr<EmbedOutput> out = model.Embed(batch, redshift);
+  if (out.ok() && out->FirstNonFinite(batch.n) >= 0) {
+    return absl::InternalError("the model gave a non-finite embedding");
+  }
   return out;
 }
 
 }  // namespace
 
 struct DynamicBatcher::Pending {
-  const ImageModel* model;
+  const Embedder* model;
   const std::vector<const DecodedImage*>* images;
+  bool redshift = false;
   absl::Time deadline;
   absl::Time queued_at;
   bool done = false;
-  absl::StatusOr<ImageModelOutput> result;
+  absl::StatusOr<EmbedOutput> result;
 };
 
 DynamicBatcher::DynamicBatcher(const BatcherOptions& options, std::function<void(int)> on_batch)
@@ -55,20 +59,18 @@ DynamicBatcher::~DynamicBatcher() {
   if (worker_.joinable()) worker_.join();
 }
 
-absl::StatusOr<ImageModelOutput> DynamicBatcher::Run(const ImageModel& model,
-                                                     const std::vector<const DecodedImage*>& images,
-                                                     absl::Time deadline) {
-  if (images.empty()) return ImageModelOutput();
+absl::StatusOr<EmbedOutput> DynamicBatcher::Run(const Embedder& model, const std::vector<const DecodedImage*>& images,
+                                                absl::Time deadline, bool redshift) {
+  if (images.empty()) return EmbedOutput();
   if (!options_.enabled) {
     if (absl::Now() >= deadline) return absl::DeadlineExceededError("deadline passed before the model ran");
-    std::vector<float> pixels, e_bv;
-    Gather(images, &pixels, &e_bv);
     if (on_batch_) on_batch_(static_cast<int>(images.size()));
-    return model.Run(pixels, e_bv, static_cast<int>(images.size()));
+    return EmbedAll(model, images, redshift);
   }
   auto pending = std::make_shared<Pending>();
   pending->model = &model;
   pending->images = &images;
+  pending->redshift = redshift;
   pending->deadline = deadline;
   pending->queued_at = absl::Now();
   absl::MutexLock lock(&mu_);
@@ -96,7 +98,7 @@ void DynamicBatcher::Work() {
       }
       // Wait for company until the oldest request has waited max_delay or the batch is full.
       const absl::Time until = queue_.front()->queued_at + options_.max_delay;
-      const ImageModel* model = queue_.front()->model;
+      const Embedder* model = queue_.front()->model;
       const auto full = [this, model]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         int images = 0;
         for (const auto& p : queue_) {
@@ -124,27 +126,27 @@ void DynamicBatcher::Work() {
     const absl::Time now = absl::Now();
     std::vector<std::shared_ptr<Pending>> live;
     std::vector<const DecodedImage*> inputs;
+    bool redshift = false;
     for (auto& p : batch) {
       if (now >= p->deadline) {
         p->result = absl::DeadlineExceededError("deadline passed while waiting for the model");
       } else {
         live.push_back(p);
         inputs.insert(inputs.end(), p->images->begin(), p->images->end());
+        redshift = redshift || p->redshift;
       }
     }
-    absl::StatusOr<ImageModelOutput> all = ImageModelOutput();
+    absl::StatusOr<EmbedOutput> all = EmbedOutput();
     if (!live.empty()) {
-      std::vector<float> pixels, e_bv;
-      Gather(inputs, &pixels, &e_bv);
       if (on_batch_) on_batch_(static_cast<int>(inputs.size()));
-      all = live.front()->model->Run(pixels, e_bv, static_cast<int>(inputs.size()));
+      all = EmbedAll(*live.front()->model, inputs, redshift);
     }
     absl::MutexLock lock(&mu_);
     int first = 0;
     for (auto& p : live) {
       const int n = static_cast<int>(p->images->size());
-      p->result = all.ok() ? absl::StatusOr<ImageModelOutput>(Slice(*all, static_cast<int>(inputs.size()), first, n))
-                           : absl::StatusOr<ImageModelOutput>(all.status());
+      p->result = all.ok() ? absl::StatusOr<EmbedOutput>(all->Rows(static_cast<int>(inputs.size()), first, n))
+                           : absl::StatusOr<EmbedOutput>(all.status());
       first += n;
     }
     for (auto& p : batch) p->done = true;

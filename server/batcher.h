@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/image_model.h"
+#include "model/embedder.h"
 #include "server/request_validation.h"
 
 namespace galaxy {
@@ -40,10 +40,12 @@ class DynamicBatcher {
   DynamicBatcher(const DynamicBatcher&) = delete;
   DynamicBatcher& operator=(const DynamicBatcher&) = delete;
 
-  // Runs `model` on `images` (all for the same model), batched with other callers' images of the
-  // same model. `model` must stay alive until this returns (callers hold its snapshot).
-  absl::StatusOr<ImageModelOutput> Run(const ImageModel& model, const std::vector<const DecodedImage*>& images,
-                                       absl::Time deadline);
+  // Embeds `images` (all for the same model; each already centre-cropped to the model's size)
+  // with `model`, batched with other callers' images of the same model; with their redshift
+  // pdfs when `redshift` (a batch runs the redshift head when any of its callers asks). `model`
+  // must stay alive until this returns (callers hold its snapshot).
+  absl::StatusOr<EmbedOutput> Run(const Embedder& model, const std::vector<const DecodedImage*>& images,
+                                  absl::Time deadline, bool redshift);
 
   const BatcherOptions& options() const { return options_; }
 

@@ -82,9 +82,9 @@ void RunSimilar(ServiceState& state, const ServingSnapshot& snap, const std::vec
       image_query.push_back(i);
     }
   }
-  ImageModelOutput embedded;
+  EmbedOutput embedded;
   if (!images.empty()) {
-    absl::StatusOr<ImageModelOutput> out = state.batcher.Run(snap.model(), images, DeadlineOf(context));
+    absl::StatusOr<EmbedOutput> out = state.batcher.Run(snap.model(), images, DeadlineOf(context), /*redshift=*/false);
     if (!out.ok()) {
       for (size_t i : image_query) (*statuses)[i] = out.status();
     } else {
@@ -334,7 +334,8 @@ grpc::Status SearchService::PredictRedshift(grpc::ServerContext* context, const 
       }
     }
     if (!images.empty()) {
-      absl::StatusOr<ImageModelOutput> out = state_->batcher.Run(snap->model(), images, DeadlineOf(context));
+      absl::StatusOr<EmbedOutput> out =
+          state_->batcher.Run(snap->model(), images, DeadlineOf(context), /*redshift=*/true);
       for (size_t j = 0; j < image_item.size(); ++j) {
         v1::RedshiftPrediction* p = response->mutable_predictions(image_item[j]);
         if (!out.ok()) {
@@ -378,7 +379,8 @@ grpc::Status SearchService::ScoreAnomaly(grpc::ServerContext* context, const v1:
     }
     DecodedImage image;
     GALAXY_RETURN_IF_ERROR(DecodeImage(request->image(), snap->shape(), state_->limits, "image", &image));
-    GALAXY_ASSIGN_OR_RETURN(ImageModelOutput out, state_->batcher.Run(snap->model(), {&image}, DeadlineOf(context)));
+    GALAXY_ASSIGN_OR_RETURN(EmbedOutput out,
+                            state_->batcher.Run(snap->model(), {&image}, DeadlineOf(context), /*redshift=*/false));
     GALAXY_RETURN_IF_ERROR(StillWanted(context));
     return snap->ScoreEmbedding(out.embeddings.data(), response, request->include_neighbors());
   });

@@ -11,6 +11,7 @@
 #include "core/status_macros.h"
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
+#include "indexer/anomaly_score.h"
 
 namespace galaxy {
 namespace {
@@ -33,7 +34,7 @@ absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(con
                                                                              const std::string& device) {
   std::shared_ptr<ServingSnapshot> s(new ServingSnapshot());
   GALAXY_ASSIGN_OR_RETURN(s->snapshot_, Snapshot::Open(dir));
-  GALAXY_ASSIGN_OR_RETURN(s->model_, ImageModel::Load(dir + "/" + kModelFile, device));
+  GALAXY_ASSIGN_OR_RETURN(s->model_, LoadEmbedder(dir + "/" + kModelFile, device));
   const SnapshotManifest& m = s->snapshot_->manifest();
   if (s->model_->metadata().embedding_dim != m.dimension) {
     return absl::DataLossError(absl::StrCat(dir, ": the model embeds in ", s->model_->metadata().embedding_dim,
@@ -203,20 +204,18 @@ absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomal
   std::vector<float> scores(static_cast<size_t>(k));
   std::vector<int64_t> found(static_cast<size_t>(k));
   GALAXY_RETURN_IF_ERROR(snapshot_->index().Search(query, 1, k, scores.data(), found.data()));
-  double sum = 0;
-  int used = 0;
-  for (int j = 0; j < k; ++j) {
-    if (found[static_cast<size_t>(j)] < 0) continue;
-    sum += 1.0 - scores[static_cast<size_t>(j)];
-    ++used;
-    if (with_neighbors) {
+  if (with_neighbors) {
+    uint32_t rank = 0;
+    for (int j = 0; j < k; ++j) {
+      if (found[static_cast<size_t>(j)] < 0) continue;
       v1::Neighbor* nb = out->add_neighbors();
       nb->set_id(found[static_cast<size_t>(j)]);
       nb->set_score(scores[static_cast<size_t>(j)]);
-      nb->set_rank(static_cast<uint32_t>(used));
+      nb->set_rank(++rank);
     }
   }
-  const double score = used > 0 ? sum / used : 2.0;
+  // An uploaded image is not in the index: no galaxy is skipped as itself.
+  const double score = AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
   out->set_score(static_cast<float>(score));
   out->set_percentile(static_cast<float>(snapshot_->AnomalyPercentile(score)));
   out->set_k(static_cast<uint32_t>(k));

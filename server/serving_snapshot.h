@@ -21,7 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "galaxy/v1/galaxy.pb.h"
 #include "indexer/snapshot.h"
-#include "server/image_model.h"
+#include "model/embedder.h"
 #include "server/request_validation.h"
 
 namespace galaxy {
@@ -39,7 +39,7 @@ class ServingSnapshot {
 
   const std::string& version() const { return snapshot_->manifest().version; }
   const Snapshot& snapshot() const { return *snapshot_; }
-  const ImageModel& model() const { return *model_; }
+  const Embedder& model() const { return *model_; }
   ModelShape shape() const;
   int64_t count() const { return static_cast<int64_t>(ids_.size()); }
 
@@ -81,7 +81,7 @@ class ServingSnapshot {
   absl::Status ReadSource(int64_t id, uint64_t row, GalaxyBatch* batch, int* bands, int* height, int* width) const;
 
   std::unique_ptr<Snapshot> snapshot_;
-  std::unique_ptr<ImageModel> model_;
+  std::unique_ptr<Embedder> model_;
   // Columns by row (row order = ID order of the records).
   std::vector<int64_t> ids_;
   std::vector<double> ra_, dec_;

@@ -251,7 +251,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   // Losses not read back yet (pending_losses.h). On a GPU they are read every tenth step and
   // before every save: reading one makes the host wait for the GPU, which then idles while the
   // host queues the next step. A non-finite loss is still caught before any
-  // checkpoint holds the weights it produced. On the CPU each is read before its backward pass.
+  // checkpoint holds the weights it produced. On the CPU each is read right after its step.
   const int64_t readback = options.loss_readback_every > 0 ? options.loss_readback_every : (cuda ? 10 : 1);
   PendingLosses pending;
   auto read_losses = [&]() -> absl::Status {
@@ -276,30 +276,21 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       const torch::Tensor index = ToDeviceAsync(order.Batch(step, options.batch), data.images.device());
       const torch::Tensor x = ToDeviceAsync(data.images.index_select(0, index), device);
       const torch::Tensor ebv = ToDeviceAsync(data.e_bv.index_select(0, index), device);
-      MocoStep out;
+      const bool bf16 = cuda && options.precision == "bf16";
+      torch::Tensor view_q, view_k, key_order;
       {
-        CudaAutocast autocast(cuda && options.precision == "bf16");
-        torch::Tensor view_q = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step)));
-        torch::Tensor view_k = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1));
-        if (cuda) {
-          view_q = view_q.contiguous(torch::MemoryFormat::ChannelsLast);
-          view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
-        }
-        const torch::Tensor key_order =
-            options.bn_splits > 1 ? ToDeviceAsync(KeyOrder(options.batch, options.seed, step), device) : torch::Tensor();
-        out = moco->forward(view_q, view_k, key_order);
+        // The views under the same autocast as the forward pass, as they always were.
+        CudaAutocast autocast(bf16);
+        view_q = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step)));
+        view_k = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1));
       }
-      pending.Add(step, out.loss);
-      if (readback == 1) GALAXY_RETURN_IF_ERROR(read_losses());
-      DropGradients(optimizer);
-      out.loss.backward();
       if (cuda) {
-        MultiTensorSgdStep(optimizer);
-      } else {
-        optimizer.step();
+        view_q = view_q.contiguous(torch::MemoryFormat::ChannelsLast);
+        view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
       }
-      moco->MomentumUpdate();
-      moco->Enqueue(moco->last_keys());
+      if (options.bn_splits > 1) key_order = ToDeviceAsync(KeyOrder(options.batch, options.seed, step), device);
+      const MocoStep out = MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda);
+      pending.Add(step, out.loss);
       ++step;
       ++steps_this_call;
       images += options.batch;

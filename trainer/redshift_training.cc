@@ -35,11 +35,12 @@ void EstimateInBatches(GalaxyNet& net, const TrainingData& data, torch::Device d
   const bool backbone_training = net.backbone->is_training(), head_training = net.redshift->is_training();
   net.backbone->eval();
   net.redshift->eval();
+  GalaxyNet::Parts parts;
+  parts.embedding = false;
+  parts.redshift = true;
   for (int64_t start = 0; start < data.size(); start += batch) {
     const int64_t n = std::min(batch, data.size() - start);
-    const torch::Tensor x = PreprocessForModel(data.images.narrow(0, start, n).to(device),
-                                               data.e_bv.narrow(0, start, n), net.metadata.image_size);
-    visit(start, n, EstimateRedshift(net.redshift(net.backbone(x)), net.bins));
+    visit(start, n, net.Infer(data.images.narrow(0, start, n), data.e_bv.narrow(0, start, n), device, parts).redshift);
   }
   net.backbone->train(backbone_training);
   net.redshift->train(head_training);

@@ -1,6 +1,9 @@
 #include "trainer/train_bench.h"
 
 #include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +12,8 @@
 #include "core/status_macros.h"
 #include "data/photoz/photoz_metrics.h"
 #include "model/augment.h"
+#include "model/checkpoint.h"
+#include "model/embedder.h"
 #include "model/moco.h"
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
@@ -67,10 +72,11 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     };
     const bool multi_tensor_sgd = kind == DeviceKind::kCuda && o.multi_tensor_sgd;
     result.multi_tensor_sgd = multi_tensor_sgd;
+    // Pretraining's own step (MocoTrainStep), on views made as pretraining makes them.
     auto step = [&](bool augment, int64_t k) {
-      CudaAutocast autocast(amp);
       torch::Tensor q = images, key = images;
       if (augment) {
+        CudaAutocast autocast(amp);
         q = augment_view(2 * k);
         key = augment_view(2 * k + 1);
       }
@@ -78,16 +84,7 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
         q = q.contiguous(torch::MemoryFormat::ChannelsLast);
         key = key.contiguous(torch::MemoryFormat::ChannelsLast);
       }
-      MocoStep out = moco->forward(q, key);
-      DropGradients(optimizer);
-      out.loss.backward();
-      if (multi_tensor_sgd) {
-        MultiTensorSgdStep(optimizer);
-      } else {
-        optimizer.step();
-      }
-      moco->MomentumUpdate();
-      moco->Enqueue(moco->last_keys());
+      (void)MocoTrainStep(moco, optimizer, q, key, /*key_order=*/{}, amp, multi_tensor_sgd);
     };
     // Images per second over `count` calls of `run` (after one warm-up call): from the median
     // call on the CPU, from the total on CUDA (see TrainBenchResult).
@@ -116,17 +113,29 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
       torch::NoGradGuard no_grad;
       result.augment_ms_per_view = 1e3 * o.batch / throughput(o.batch, [&](int k) { (void)augment_view(1000 + k); });
     }
+    // Embedding through the Embedder the indexer and server use (model/embedder.h): host
+    // images in, de-reddened and cropped, BatchNorm folded, normalised embeddings back on the host.
     moco->eval();
-    // Embedding as the indexer and server do it: BatchNorm folded into the convolutions.
-    moco->encoder_q->FoldBatchNorm();
-    torch::NoGradGuard no_grad;
-    const torch::Tensor embed_images =
-        torch::randn({o.embed_batch, o.bands, o.image_size, o.image_size}).abs().to(device);
-    const torch::Tensor input =
-        channels_last ? embed_images.contiguous(torch::MemoryFormat::ChannelsLast) : embed_images;
+    GalaxyNet net;
+    net.metadata.band_names.assign(static_cast<size_t>(o.bands), "band");
+    net.metadata.image_size = o.image_size;
+    net.metadata.feature_dim = config.feature_dim();
+    net.metadata.embedding_dim = moco_config.projection_dim;
+    net.metadata.input_softening = config.input_softening;
+    net.backbone = moco->encoder_q;
+    net.projection = moco->head_q;
+    const std::unique_ptr<Embedder> embedder = MakeEmbedder(std::move(net), device);
+    const torch::Tensor embed_images = torch::randn({o.embed_batch, o.bands, o.image_size, o.image_size}).abs();
+    const std::vector<float> no_dust(static_cast<size_t>(o.embed_batch), 0.0f);
+    ImageBatch batch;
+    batch.pixels = embed_images.data_ptr<float>();
+    batch.e_bv = no_dust.data();
+    batch.n = static_cast<int>(o.embed_batch);
+    batch.height = static_cast<int>(o.image_size);
+    batch.width = static_cast<int>(o.image_size);
     result.embed_images_per_s = throughput(o.embed_batch, [&](int) {
-      CudaAutocast autocast(amp);
-      (void)moco->head_q(moco->encoder_q(input));
+      absl::StatusOr<EmbedOutput> out = embedder->Embed(batch, /*redshift=*/false);
+      if (!out.ok()) throw std::runtime_error(std::string(out.status().message()));
     });
   } catch (const std::exception& e) {
     return StatusFromException(e, "benchmark");

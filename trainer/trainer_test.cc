@@ -116,12 +116,24 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   all.extra_columns = {"type", "is_anomaly"};
   absl::StatusOr<TrainingData> loaded = LoadTrainingData(data, all);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  torch::Tensor embeddings;
-  {
-    torch::NoGradGuard no_grad;
-    embeddings = net->Embed(PreprocessForModel(loaded->images, loaded->e_bv, 64));
-  }
-  ASSERT_EQ(embeddings.size(1), 128);
+  // Embedded through the one inference path the indexer and server use (model/embedder.h).
+  absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(pre->model, "cpu");
+  ASSERT_TRUE(embedder.ok()) << embedder.status();
+  const torch::Tensor pixels = loaded->images.to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor ebv = loaded->e_bv.to(torch::kCPU, torch::kFloat32).contiguous();
+  ImageBatch batch;
+  batch.pixels = pixels.data_ptr<float>();
+  batch.e_bv = ebv.data_ptr<float>();
+  batch.n = static_cast<int>(pixels.size(0));
+  batch.height = static_cast<int>(pixels.size(2));
+  batch.width = static_cast<int>(pixels.size(3));
+  absl::StatusOr<EmbedOutput> embedded = (*embedder)->Embed(batch, /*redshift=*/false);
+  ASSERT_TRUE(embedded.ok()) << embedded.status();
+  EXPECT_EQ(embedded->FirstNonFinite(batch.n), -1);
+  EXPECT_TRUE(embedded->z_mean.empty());  // a MoCo checkpoint has no redshift head
+  ASSERT_EQ(embedded->embeddings.size(), static_cast<size_t>(batch.n) * 128);
+  const torch::Tensor embeddings = torch::from_blob(embedded->embeddings.data(), {batch.n, 128}, torch::kFloat32).clone();
+  EXPECT_NEAR(embeddings.norm(2, 1).mean().item<double>(), 1.0, 1e-4);
   const torch::Tensor similarity = embeddings.mm(embeddings.t()).fill_diagonal_(-2.0);
   const torch::Tensor nearest = similarity.argmax(1);
   const torch::Tensor type = loaded->extra["type"];

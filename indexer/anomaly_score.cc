@@ -1,0 +1,24 @@
+#include "indexer/anomaly_score.h"
+
+#include <algorithm>
+
+namespace galaxy {
+
+double AnomalyScore(const float* similarities, const int64_t* ids, int fetch, int k, int64_t self) {
+  double sum = 0;
+  int used = 0;
+  for (int j = 0; j < fetch && used < k; ++j) {
+    if (ids[j] < 0 || (self >= 0 && ids[j] == self)) continue;
+    sum += 1.0 - similarities[j];
+    ++used;
+  }
+  return used > 0 ? sum / used : 2.0;
+}
+
+double ScorePercentile(const std::vector<float>& sorted, float score) {
+  if (sorted.empty()) return 0;
+  const auto below = std::lower_bound(sorted.begin(), sorted.end(), score);
+  return 100.0 * static_cast<double>(below - sorted.begin()) / static_cast<double>(sorted.size());
+}
+
+}  // namespace galaxy

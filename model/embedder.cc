@@ -1,0 +1,112 @@
+#include "model/embedder.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "model/checkpoint.h"
+#include "model/resnet.h"
+#include "model/torch_compat.h"
+#include "model/torch_info.h"
+
+namespace galaxy {
+namespace {
+
+std::vector<float> ToHost(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+class TorchEmbedder : public Embedder {
+ public:
+  TorchEmbedder(GalaxyNet net, torch::Device device) : net_(std::move(net)), device_(device) {}
+
+  const ModelMetadata& metadata() const override { return net_.metadata; }
+  bool on_gpu() const override { return device_.is_cuda(); }
+
+  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
+    GALAXY_RETURN_IF_ERROR(CheckImageBatch(images, net_.metadata));
+    EmbedOutput out;
+    try {
+      std::lock_guard<std::mutex> lock(mu_);
+      const torch::Tensor x = torch::from_blob(const_cast<float*>(images.pixels),
+                                               {images.n, net_.metadata.bands(), images.height, images.width},
+                                               torch::kFloat32);
+      const torch::Tensor ebv = torch::from_blob(const_cast<float*>(images.e_bv), {images.n}, torch::kFloat32);
+      GalaxyNet::Parts parts;
+      parts.redshift = redshift;
+      parts.cuda_fast = true;
+      const GalaxyNet::Output o = net_.Infer(x, ebv, device_, parts);
+      out.embeddings = ToHost(o.embedding);
+      if (o.redshift.pdf.defined()) {
+        out.pdf = ToHost(o.redshift.pdf);
+        out.z_mean = ToHost(o.redshift.mean);
+        out.z_sigma = ToHost(o.redshift.sigma);
+      }
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "running the model");
+    }
+    return out;
+  }
+
+ private:
+  mutable GalaxyNet net_;
+  const torch::Device device_;
+  mutable std::mutex mu_;
+};
+
+}  // namespace
+
+EmbedOutput EmbedOutput::Rows(int total, int first, int n) const {
+  EmbedOutput out;
+  const auto rows = [&](const std::vector<float>& v, std::vector<float>* dst) {
+    if (v.empty() || total <= 0) return;
+    const size_t width = v.size() / static_cast<size_t>(total);
+    dst->assign(v.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(first) * width),
+                v.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(first + n) * width));
+  };
+  rows(embeddings, &out.embeddings);
+  rows(pdf, &out.pdf);
+  rows(z_mean, &out.z_mean);
+  rows(z_sigma, &out.z_sigma);
+  return out;
+}
+
+int EmbedOutput::FirstNonFinite(int total) const {
+  if (total <= 0 || embeddings.empty()) return -1;
+  const size_t width = embeddings.size() / static_cast<size_t>(total);
+  for (size_t i = 0; i < embeddings.size(); ++i) {
+    if (!std::isfinite(embeddings[i])) return static_cast<int>(i / width);
+  }
+  return -1;
+}
+
+absl::Status CheckImageBatch(const ImageBatch& images, const ModelMetadata& metadata) {
+  if (images.n <= 0 || images.pixels == nullptr || images.e_bv == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("embedding ", images.n, " images: nothing to embed"));
+  }
+  if (images.height < metadata.image_size || images.width < metadata.image_size) {
+    return absl::InvalidArgumentError(absl::StrCat("images are ", images.height, " x ", images.width,
+                                                   " px, smaller than the model's ", metadata.image_size));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Embedder> MakeEmbedder(GalaxyNet net, torch::Device device) {
+  // Inference only: BatchNorm folded into the convolutions.
+  net.backbone->FoldBatchNorm();
+  if (device.is_cuda()) ToChannelsLast(*net.backbone);
+  return std::make_unique<TorchEmbedder>(std::move(net), device);
+}
+
+absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device) {
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device));
+  const torch::Device d = kind == DeviceKind::kCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(checkpoint, d));
+  return MakeEmbedder(std::move(net), d);
+}
+
+}  // namespace galaxy

@@ -1,0 +1,68 @@
+// The one inference path: what a trained network makes of images. The server (uploaded images),
+// the indexer (every galaxy of a survey) and the training benchmark all embed through an
+// Embedder; LoadEmbedder gives the LibTorch one, and tests give a fake (tests/fake_embedder.h),
+// so that code which only moves images and answers around needs no trained model.
+// No LibTorch type appears here: the server and indexer compile without LibTorch headers.
+#ifndef GALAXY_MODEL_EMBEDDER_H_
+#define GALAXY_MODEL_EMBEDDER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/model_metadata.h"
+
+namespace galaxy {
+
+// What the model makes of n images.
+struct EmbedOutput {
+  // n x metadata().embedding_dim, L2-normalised.
+  std::vector<float> embeddings;
+  // n x metadata().redshift_bins redshift probabilities, and the pdf's mean and standard
+  // deviation (n each); empty unless asked for and the model has a redshift head.
+  std::vector<float> pdf;
+  std::vector<float> z_mean, z_sigma;
+
+  // Rows [first, first + n) of these `total` images' results.
+  EmbedOutput Rows(int total, int first, int n) const;
+  // The first image (of `total`) with a non-finite embedding value, or -1: a corrupt model's
+  // sign, which each caller reports in its own terms.
+  int FirstNonFinite(int total) const;
+};
+
+// The images an Embedder reads: n x bands x height x width raw fluxes (nanomaggies), row-major,
+// with each galaxy's catalog E(B-V). height and width are at least metadata().image_size; the
+// model sees the centre crop of that size, de-reddened (model/augment.h, PreprocessForModel).
+struct ImageBatch {
+  const float* pixels = nullptr;
+  const float* e_bv = nullptr;
+  int n = 0, height = 0, width = 0;
+};
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  virtual const ModelMetadata& metadata() const = 0;
+  virtual bool on_gpu() const = 0;
+  // The embeddings of `images`, with the redshift pdfs when `redshift` (and the model has a
+  // redshift head). Thread-safe. INVALID_ARGUMENT when the batch does not fit the model
+  // (CheckImageBatch); INTERNAL naming LibTorch's reason when the forward pass fails. A corrupt
+  // model's non-finite embeddings are returned as they are (EmbedOutput::FirstNonFinite).
+  virtual absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const = 0;
+};
+
+// The LibTorch embedder of a checkpoint, for inference on `device` ("cpu", "cuda", "auto"):
+// BatchNorm folded into the convolutions, channels-last and bf16 autocast on CUDA. Calls are
+// serialised inside (modules are not safe to run concurrently on the GPU); the server's batcher
+// makes concurrent callers share one call instead. Errors of the checkpoint reader and of device
+// resolution pass through.
+absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device);
+
+// INVALID_ARGUMENT naming what does not fit when `images` cannot be embedded by a model with
+// `metadata` (shared by every implementation, so that a fake refuses what the real one refuses).
+absl::Status CheckImageBatch(const ImageBatch& images, const ModelMetadata& metadata);
+
+}  // namespace galaxy
+
+#endif  // GALAXY_MODEL_EMBEDDER_H_
