@@ -1,6 +1,6 @@
 // In-process search benchmarks of the snapshot index kinds on clustered unit vectors, generated
-// exactly as ../shared/anchors/faiss_cpu_anchor.cpp does (2000 centres + 0.5 noise, seed 1), so
-// that its figures and ours are on the same data.
+// exactly as the raw-FAISS anchor program that bench/index_anchor_ratio.sh runs beside them does
+// (2000 centres + 0.5 noise, seed 1), so that its figures and ours are on the same data.
 #ifndef GALAXY_BENCH_INDEX_BENCH_H_
 #define GALAXY_BENCH_INDEX_BENCH_H_
 
