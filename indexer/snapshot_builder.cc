@@ -238,6 +238,7 @@ class SnapshotBuild {
       absl::StatusOr<EmbedOutput> embedded = embedder_->Embed(images, /*redshift=*/true);
       if (!embedded.ok()) return Annotate(embedded.status(), absl::StrCat("embedding rows ", first, "..", first + count));
       const float* ev = embedded->embeddings.data();
+      const int64_t non_finite = embedded->FirstNonFinite(static_cast<int>(count));  // -1: none
       records.assign(static_cast<size_t>(count), v1::GalaxyRecord());
       for (int64_t i = 0; i < count; ++i) {
         const int64_t id = batch.ids[static_cast<size_t>(i)];
@@ -245,11 +246,9 @@ class SnapshotBuild {
           return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": ObjID ", id,
                                                          " appears more than once (again at row ", first + i, ")"));
         }
-        for (int d = 0; d < dim; ++d) {
-          if (!std::isfinite(ev[i * dim + d])) {
-            return absl::InvalidArgumentError(absl::StrCat(options_.model_path, " gives a non-finite embedding for ObjID ",
-                                                           id, " (row ", first + i, "); is the model corrupt?"));
-          }
+        if (i == non_finite) {
+          return absl::InvalidArgumentError(absl::StrCat(options_.model_path, " gives a non-finite embedding for ObjID ",
+                                                         id, " (row ", first + i, "); is the model corrupt?"));
         }
         v1::GalaxyRecord& r = records[static_cast<size_t>(i)];
         r.set_id(id);
