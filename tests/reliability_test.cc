@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -272,12 +273,18 @@ TEST(ReliabilityTest, ServerKilledUnderLoadRestartsWithTheSameAnswers) {
       }
     });
   }
-  absl::SleepFor(absl::Seconds(2));
+  // Kill once the clients are being answered; stop them once their calls fail.
+  const auto wait_for = [](const std::function<bool()>& event) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (!event() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+    return event();
+  };
+  ASSERT_TRUE(wait_for([&] { return answered.load() >= 50; })) << "the clients were not answered";
   const pid_t pid = s.server->pid();
   ::kill(pid, SIGKILL);
   absl::StatusOr<int> code = s.server->Stop(SIGKILL);  // reaps it
   ASSERT_TRUE(code.ok());
-  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(wait_for([&] { return failed.load() >= 4; })) << "calls to a killed server did not fail";
   stop = true;
   for (auto& t : load) t.join();
   s.Start();

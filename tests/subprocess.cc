@@ -90,6 +90,35 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+absl::StatusOr<CommandResult> RunUntilOutput(const std::vector<std::string>& argv, const std::string& marker,
+                                             absl::Duration timeout) {
+  std::string dir = FreshDir("cmd");
+  absl::StatusOr<pid_t> pid = Spawn(argv, dir + "/out", dir + "/err");
+  if (!pid.ok()) return pid.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = ::waitpid(*pid, &status, WNOHANG);
+    if (done == *pid) break;
+    if (done < 0) return absl::InternalError("waitpid failed");
+    if (marker.empty() || ReadFile(dir + "/err").find(marker) != std::string::npos) {
+      ::kill(*pid, SIGKILL);
+      ::waitpid(*pid, &status, 0);
+      break;
+    }
+    if (absl::Now() > deadline) {
+      ::kill(*pid, SIGKILL);
+      ::waitpid(*pid, nullptr, 0);
+      return absl::DeadlineExceededError(absl::StrCat(argv[0], " ran past ", absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), ReadFile(dir + "/out"),
+                       ReadFile(dir + "/err")};
+  fs::remove_all(dir);
+  return result;
+}
+
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::vector<std::string>& extra_args, absl::Duration timeout) {
   std::unique_ptr<ServerProcess> server(new ServerProcess);

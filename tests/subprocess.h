@@ -28,6 +28,12 @@ struct CommandResult {
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          absl::Duration timeout = absl::Seconds(120));
 
+// Runs `argv` and kills it with SIGKILL as soon as its stderr holds `marker` (at once when the
+// marker is empty); a child that never writes it runs to its end. exit_code says which happened
+// (-SIGKILL: killed). DEADLINE_EXCEEDED when it runs longer than `timeout`.
+absl::StatusOr<CommandResult> RunUntilOutput(const std::vector<std::string>& argv, const std::string& marker,
+                                             absl::Duration timeout = absl::Seconds(120));
+
 // A galaxy-server child process on 127.0.0.1 and a free port. Killed (SIGKILL) on destruction
 // if still running.
 class ServerProcess {
