@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "core/checksum.h"
 #include "core/status_macros.h"
@@ -126,7 +128,66 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir)
   s->sorted_scores_.resize(static_cast<size_t>(header.count()));
   GALAXY_RETURN_IF_ERROR(ReadExactly(source, reinterpret_cast<char*>(s->sorted_scores_.data()),
                                      header.count() * 4, scores));
+  GALAXY_RETURN_IF_ERROR(s->OpenRedshiftPdfs());
   return s;
+}
+
+void QuantisePdf(const float* pdf, int bins, std::vector<uint16_t>* out) {
+  for (int i = 0; i < bins; ++i) {
+    const double p = std::clamp(static_cast<double>(pdf[i]), 0.0, 1.0);
+    out->push_back(static_cast<uint16_t>(std::lround(p * 65535.0)));
+  }
+}
+
+absl::Status Snapshot::OpenRedshiftPdfs() {
+  const std::string path = dir_ + "/" + kRedshiftPdfsFile;
+  std::error_code error;
+  if (!fs::exists(path, error)) return absl::OkStatus();
+  GALAXY_ASSIGN_OR_RETURN(ByteSource source, FileByteSource(path));
+  int64_t header_bytes = 0;
+  const ByteSource counted = [&](char* buffer, int64_t n) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<int64_t> got = source(buffer, n);
+    if (got.ok()) header_bytes += *got;
+    return got;
+  };
+  GALAXY_ASSIGN_OR_RETURN(NpyHeader header, ReadNpyHeader(counted, path));
+  const int64_t bins = manifest_.model.redshift_bins;
+  if (header.scalar.kind != 'u' || header.scalar.size != 2 || header.shape.size() != 2 ||
+      header.shape[0] != manifest_.count || header.shape[1] != bins) {
+    return absl::DataLossError(absl::StrCat(path, ": expected ", manifest_.count, " x ", bins, " uint16 pdfs"));
+  }
+  pdfs_.reset(std::fopen(path.c_str(), "rb"), [](std::FILE* f) {
+    if (f != nullptr) std::fclose(f);
+  });
+  if (pdfs_ == nullptr) return absl::DataLossError(absl::StrCat(path, ": cannot be opened"));
+  pdf_offset_ = header_bytes;
+  pdf_bins_ = static_cast<int>(bins);
+  return absl::OkStatus();
+}
+
+absl::Status Snapshot::RedshiftPdf(uint64_t row, std::vector<float>* out) const {
+  if (pdfs_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "snapshot ", manifest_.version, " holds no redshift pdfs (",
+        manifest_.model.has_redshift_head ? "built before snapshots stored them; rebuild it"
+                                          : "its model has no redshift head",
+        ")"));
+  }
+  if (row >= static_cast<uint64_t>(manifest_.count)) {
+    return absl::DataLossError(absl::StrCat(dir_, "/", kRedshiftPdfsFile, ": no row ", row));
+  }
+  std::vector<uint16_t> stored(static_cast<size_t>(pdf_bins_));
+  const int64_t bytes = static_cast<int64_t>(stored.size()) * 2;
+  const ssize_t got = ::pread(::fileno(pdfs_.get()), stored.data(), static_cast<size_t>(bytes),
+                              static_cast<off_t>(pdf_offset_ + static_cast<int64_t>(row) * bytes));
+  if (got != bytes) {
+    return absl::DataLossError(absl::StrCat(dir_, "/", kRedshiftPdfsFile, ": row ", row, " is truncated"));
+  }
+  double sum = 0;
+  for (uint16_t q : stored) sum += q;
+  out->resize(stored.size());
+  for (size_t i = 0; i < stored.size(); ++i) out->at(i) = sum > 0 ? static_cast<float>(stored[i] / sum) : 0.0f;
+  return absl::OkStatus();
 }
 
 double Snapshot::AnomalyPercentile(double score) const {

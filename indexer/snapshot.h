@@ -4,11 +4,14 @@
 //     meta.rocksdb/         one galaxy.v1.GalaxyRecord per galaxy (indexer/metadata_store.h)
 //     model.pt              the checkpoint the embeddings came from (the server embeds uploads)
 //     anomaly_scores.npy    every galaxy's anomaly score, sorted (percentiles of new images)
+//     redshift_pdfs.npy     every galaxy's redshift pdf, row = its dataset row (models with a
+//                           redshift head): uint16, n x bins, probability x 65535 rounded
 //     manifest.json         what it holds, how it was built, and a SHA-256 of every file
 #ifndef GALAXY_INDEXER_SNAPSHOT_H_
 #define GALAXY_INDEXER_SNAPSHOT_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +29,11 @@ inline constexpr char kMetadataDir[] = "meta.rocksdb";
 inline constexpr char kModelFile[] = "model.pt";
 inline constexpr char kAnomalyScoresFile[] = "anomaly_scores.npy";
 inline constexpr char kManifestFile[] = "manifest.json";
+inline constexpr char kRedshiftPdfsFile[] = "redshift_pdfs.npy";
+
+// A redshift pdf as redshift_pdfs.npy stores it: each probability x 65535, rounded (steps of
+// 1.5e-5; a reader divides by the row's sum, which restores a sum of 1).
+void QuantisePdf(const float* pdf, int bins, std::vector<uint16_t>* out);
 
 struct FileDigest {
   std::string sha256;
@@ -66,6 +74,10 @@ class Snapshot {
   const std::string& dir() const { return dir_; }
   const VectorIndex& index() const { return *index_; }
   const MetadataStore& metadata() const { return *metadata_; }
+  // Galaxy `row`'s stored redshift pdf (row = its dataset row, GalaxyRecord.source_row), summing
+  // to 1. FAILED_PRECONDITION when the snapshot holds none (a model without a redshift head, or
+  // a snapshot built before pdfs were stored); DATA_LOSS when the file cannot be read.
+  absl::Status RedshiftPdf(uint64_t row, std::vector<float>* out) const;
   // Percentile (0..100) of an anomaly score in the catalog's distribution.
   double AnomalyPercentile(double score) const;
   // The `n` most anomalous galaxies' IDs are not kept apart: ListAnomalies walks the records.
@@ -77,11 +89,18 @@ class Snapshot {
 
  private:
   Snapshot() = default;
+  // Finds redshift_pdfs.npy, when there is one, and checks its shape.
+  absl::Status OpenRedshiftPdfs();
+
   std::string dir_;
   SnapshotManifest manifest_;
   std::unique_ptr<VectorIndex> index_;
   std::unique_ptr<MetadataStore> metadata_;
   std::vector<float> sorted_scores_;
+  // redshift_pdfs.npy, opened (null when the snapshot has none); where its rows start; bins.
+  std::shared_ptr<std::FILE> pdfs_;
+  int64_t pdf_offset_ = 0;
+  int pdf_bins_ = 0;
 };
 
 }  // namespace galaxy

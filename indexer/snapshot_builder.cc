@@ -186,7 +186,8 @@ class SnapshotBuild {
 
     SetCpuThreads(options_.threads);
     KeepFreedMemoryForReuse();
-    GALAXY_ASSIGN_OR_RETURN(embedder_, LoadEmbedder(options_.model_path, options_.device));
+    const EmbedderLoader load = options_.load_embedder ? options_.load_embedder : LoadEmbedder;
+    GALAXY_ASSIGN_OR_RETURN(embedder_, load(options_.model_path, options_.device));
     const ModelMetadata& model = embedder_->metadata();
     GALAXY_ASSIGN_OR_RETURN(reader_, DatasetReader::Open(options_.data_path));
     const DatasetLayout& layout = reader_->layout();
@@ -221,6 +222,15 @@ class SnapshotBuild {
     const DatasetLayout& layout = reader_->layout();
     GALAXY_ASSIGN_OR_RETURN(store_, MetadataStore::Create(build_dir_ + "/" + kMetadataDir));
     scratch_ = std::make_unique<VectorScratch>(build_dir_ + "/vectors.f32", dim);
+    // Every galaxy's redshift pdf, so that PredictRedshift answers catalog galaxies from the
+    // snapshot alone.
+    const ModelMetadata& model = embedder_->metadata();
+    const int bins = model.has_redshift_head ? static_cast<int>(model.redshift_bins) : 0;
+    std::unique_ptr<NpyWriter> pdfs;
+    std::vector<uint16_t> quantised;
+    if (bins > 0) {
+      GALAXY_ASSIGN_OR_RETURN(pdfs, NpyWriter::Create(build_dir_ + "/" + kRedshiftPdfsFile, "<u2", {n, bins}, 2));
+    }
     ids_.reserve(static_cast<size_t>(n));
     std::unordered_set<int64_t> seen;
     seen.reserve(static_cast<size_t>(n));
@@ -268,8 +278,19 @@ class SnapshotBuild {
       }
       GALAXY_RETURN_IF_ERROR(store_->Put(records));
       GALAXY_RETURN_IF_ERROR(scratch_->Append(ev, count));
+      if (pdfs != nullptr) {
+        if (embedded->pdf.size() != static_cast<size_t>(count * bins)) {
+          return absl::InternalError(absl::StrCat(options_.model_path, " gave ", embedded->pdf.size(),
+                                                  " redshift probabilities for ", count, " galaxies of ", bins,
+                                                  " bins"));
+        }
+        quantised.clear();
+        QuantisePdf(embedded->pdf.data(), static_cast<int>(count) * bins, &quantised);
+        GALAXY_RETURN_IF_ERROR(pdfs->Append(quantised.data(), static_cast<int64_t>(quantised.size()) * 2));
+      }
       GALAXY_RETURN_IF_ERROR(Progress("embedding", first + count, n));
     }
+    if (pdfs != nullptr) GALAXY_RETURN_IF_ERROR(pdfs->Commit());
     return scratch_->Close();
   }
 

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/vector_index.h"
+#include "model/embedder.h"
 
 namespace galaxy {
 
@@ -48,6 +49,8 @@ struct BuildOptions {
   // When set and true, the build stops at its next progress report with CANCELLED (nothing is
   // published; the build directory is removed).
   const std::atomic<bool>* cancel = nullptr;
+  // How the model is loaded; empty: LoadEmbedder (tests give a fake).
+  EmbedderLoader load_embedder;
 };
 
 struct BuildProgress {

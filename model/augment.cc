@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
 #include "model/augment_cpu.h"
+#include "model/embedder.h"
 #include "model/torch_compat.h"
 
 namespace galaxy {
@@ -151,7 +152,8 @@ torch::Tensor Augmenter::Blur(const torch::Tensor& images, const torch::Tensor& 
 
 torch::Tensor Augmenter::CentreCrop(const torch::Tensor& images) const {
   const int64_t h = images.size(2), w = images.size(3);
-  const int64_t top = (h - options_.crop) / 2, left = (w - options_.crop) / 2;
+  const int64_t top = CentreCropStart(static_cast<int>(h), static_cast<int>(options_.crop));
+  const int64_t left = CentreCropStart(static_cast<int>(w), static_cast<int>(options_.crop));
   return images.narrow(2, top, options_.crop).narrow(3, left, options_.crop);
 }
 

@@ -60,6 +60,16 @@ class TorchEmbedder : public Embedder {
 
 }  // namespace
 
+void AppendCentreCrop(const float* image, int bands, int height, int width, int crop, std::vector<float>* out) {
+  const int top = CentreCropStart(height, crop), left = CentreCropStart(width, crop);
+  for (int b = 0; b < bands; ++b) {
+    for (int y = 0; y < crop; ++y) {
+      const float* row = image + (static_cast<size_t>(b) * height + top + y) * width + left;
+      out->insert(out->end(), row, row + crop);
+    }
+  }
+}
+
 EmbedOutput EmbedOutput::Rows(int total, int first, int n) const {
   EmbedOutput out;
   const auto rows = [&](const std::vector<float>& v, std::vector<float>* dst) {

@@ -6,6 +6,7 @@
 #ifndef GALAXY_MODEL_EMBEDDER_H_
 #define GALAXY_MODEL_EMBEDDER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,14 @@ struct ImageBatch {
   int n = 0, height = 0, width = 0;
 };
 
+// Where the centre crop of `crop` pixels starts along an axis of `extent` pixels: what the model
+// sees of a larger cutout (PreprocessForModel crops with it; the server's batcher crops uploads
+// of different sizes with it before they share a forward pass).
+inline int CentreCropStart(int extent, int crop) { return (extent - crop) / 2; }
+
+// Copies the centre `crop` x `crop` of each band of a bands x height x width image to `out`.
+void AppendCentreCrop(const float* image, int bands, int height, int width, int crop, std::vector<float>* out);
+
 class Embedder {
  public:
   virtual ~Embedder() = default;
@@ -58,6 +67,11 @@ class Embedder {
 // makes concurrent callers share one call instead. Errors of the checkpoint reader and of device
 // resolution pass through.
 absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device);
+
+// Makes the Embedder of a checkpoint file for a device: LoadEmbedder, unless a test gives a fake
+// to the snapshot builder or the server.
+using EmbedderLoader =
+    std::function<absl::StatusOr<std::unique_ptr<Embedder>>(const std::string& checkpoint, const std::string& device)>;
 
 // INVALID_ARGUMENT naming what does not fit when `images` cannot be embedded by a model with
 // `metadata` (shared by every implementation, so that a fake refuses what the real one refuses).

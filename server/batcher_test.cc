@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "tests/fake_embedder.h"
@@ -17,6 +18,8 @@ DecodedImage Image(float a, float b, float e_bv = 0) {
   DecodedImage image;
   image.pixels.assign(16, a);
   image.pixels.insert(image.pixels.end(), 16, b);
+  image.height = 4;
+  image.width = 4;
   image.e_bv = e_bv;
   return image;
 }
@@ -132,6 +135,76 @@ TEST(BatcherTest, BatchesNeverExceedTheirSizeAndKeepEveryImage) {
     const float a = static_cast<float>(i + 1), norm = std::sqrt(a * a + 1);
     EXPECT_FLOAT_EQ(out[static_cast<size_t>(i)]->embeddings[0], a / norm) << "image " << i;
   }
+}
+
+TEST(BatcherTest, ContinuationsRunOnTheBatchersThreadNotTheCallers) {
+  FakeEmbedder model;
+  DynamicBatcher batcher(Options(2, absl::Hours(1)), nullptr);
+  const DecodedImage a = Image(1, 0), b = Image(0, 1);
+  absl::Mutex mu;
+  std::vector<std::thread::id> threads;
+  std::vector<std::vector<float>> rows;
+  for (const DecodedImage* image : {&a, &b}) {
+    // The second Submit fills the batch; neither caller waits.
+    batcher.Submit(model, {image}, Later(), false, [&](absl::StatusOr<EmbedOutput> out) {
+      absl::MutexLock lock(&mu);
+      threads.push_back(std::this_thread::get_id());
+      rows.push_back(out.ok() ? out->embeddings : std::vector<float>());
+    });
+  }
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(+[](std::vector<std::thread::id>* t) { return t->size() == 2; }, &threads));
+  EXPECT_NE(threads[0], std::this_thread::get_id());
+  EXPECT_EQ(threads[0], threads[1]);  // one worker ran the pass and finished both
+  EXPECT_EQ(rows, std::vector<std::vector<float>>({{1, 0}, {0, 1}}));
+  ASSERT_EQ(model.calls().size(), 1u);
+}
+
+TEST(BatcherTest, UploadsOfAnySizeShareAPassAsTheModelsCentreCrop) {
+  FakeEmbedder model;  // sees 4 x 4
+  DynamicBatcher batcher(Options(2, absl::Hours(1)), nullptr);
+  // A 6 x 8 upload, 1 in both bands inside its centre 4 x 4 (rows 1-4, columns 2-5); outside,
+  // 0 in band 0 and 100 in band 1: any pixel from outside the centre tilts the embedding.
+  DecodedImage large;
+  large.height = 6;
+  large.width = 8;
+  for (int b = 0; b < 2; ++b) {
+    for (int y = 0; y < 6; ++y) {
+      for (int x = 0; x < 8; ++x) {
+        const bool centre = y >= 1 && y <= 4 && x >= 2 && x <= 5;
+        large.pixels.push_back(centre ? 1.0f : (b == 0 ? 0.0f : 100.0f));
+      }
+    }
+  }
+  const DecodedImage small = Image(0, 1);
+  absl::StatusOr<EmbedOutput> first, second;
+  std::thread t1([&] { first = batcher.Run(model, {&large}, Later(), false); });
+  std::thread t2([&] { second = batcher.Run(model, {&small}, Later(), false); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_EQ(model.calls().size(), 1u);
+  EXPECT_EQ(model.calls()[0].n, 2);
+  ASSERT_EQ(first->embeddings.size(), 2u);
+  EXPECT_FLOAT_EQ(first->embeddings[0], std::sqrt(0.5f));  // band sums 16 and 16
+  EXPECT_FLOAT_EQ(first->embeddings[1], std::sqrt(0.5f));
+  EXPECT_EQ(second->embeddings, std::vector<float>({0, 1}));
+}
+
+TEST(BatcherTest, StoppingAnswersEveryQueuedRequest) {
+  FakeEmbedder model;
+  std::atomic<int> answered{0};
+  const DecodedImage a = Image(1, 1);
+  {
+    DynamicBatcher batcher(Options(64, absl::Hours(1)), nullptr);
+    for (int i = 0; i < 5; ++i) {
+      batcher.Submit(model, {&a}, Later(), false, [&](absl::StatusOr<EmbedOutput> out) {
+        EXPECT_TRUE(out.ok() || out.status().code() == absl::StatusCode::kUnavailable) << out.status();
+        ++answered;
+      });
+    }
+  }
+  EXPECT_EQ(answered.load(), 5);
 }
 
 }  // namespace

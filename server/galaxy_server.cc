@@ -14,6 +14,7 @@
 #include "indexer/snapshot_dir.h"
 #include "model/torch_info.h"
 #include "server/metrics.h"
+#include "server/admin_service.h"
 #include "server/search_service.h"
 
 namespace galaxy {
@@ -46,9 +47,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 
 }  // namespace
 
-GalaxyServer::GalaxyServer(const ServerOptions& options)
+GalaxyServer::GalaxyServer(const ServerOptions& options, EmbedderLoader load_embedder)
     : options_(options),
-      state_(std::make_unique<ServiceState>(options)),
+      state_(std::make_unique<ServiceState>(options, std::move(load_embedder))),
       search_(std::make_unique<SearchService>(state_.get())),
       admin_(std::make_unique<AdminService>(state_.get())) {}
 
@@ -61,14 +62,14 @@ std::string GalaxyServer::snapshot_version() const {
   return live ? live->version() : "";
 }
 
-absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOptions& options, EmbedderLoader load_embedder) {
   GALAXY_RETURN_IF_ERROR(options.Validate());
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a debugging aid that
   // costs a graph lookup per lock on the request path). The server's locks are leaf locks.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   GALAXY_RETURN_IF_ERROR(ResolveDevice(options.device).status());
   GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(options));
-  std::unique_ptr<GalaxyServer> server(new GalaxyServer(options));
+  std::unique_ptr<GalaxyServer> server(new GalaxyServer(options, std::move(load_embedder)));
   if (!options.auth_token_file.empty()) {
     GALAXY_ASSIGN_OR_RETURN(TokenAuth auth, TokenAuth::FromFile(options.auth_token_file));
     server->state_->auth = std::move(auth);

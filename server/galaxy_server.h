@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "model/embedder.h"
 #include "server/server_options.h"
 
 namespace grpc {
@@ -41,7 +42,9 @@ class GalaxyServer {
  public:
   // Validates `options`, binds the listening port and starts serving. INVALID_ARGUMENT for bad
   // options; UNAVAILABLE when the address cannot be bound (in use, no such interface).
-  static absl::StatusOr<std::unique_ptr<GalaxyServer>> Start(const ServerOptions& options);
+  // `load_embedder`: how snapshots' models are loaded (empty: LoadEmbedder; tests give a fake).
+  static absl::StatusOr<std::unique_ptr<GalaxyServer>> Start(const ServerOptions& options,
+                                                             EmbedderLoader load_embedder = {});
 
   GalaxyServer(const GalaxyServer&) = delete;
   GalaxyServer& operator=(const GalaxyServer&) = delete;
@@ -61,7 +64,7 @@ class GalaxyServer {
   void Shutdown();
 
  private:
-  GalaxyServer(const ServerOptions& options);
+  GalaxyServer(const ServerOptions& options, EmbedderLoader load_embedder);
 
   const ServerOptions options_;
   // Declared first so that it outlives the services (a rebuild thread swaps through it).

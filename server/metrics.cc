@@ -66,6 +66,11 @@ void Metrics::RecordBatch(int images) {
   batch_.Observe(images);
 }
 
+void Metrics::SetModelQueue(int images) {
+  absl::MutexLock lock(&mu_);
+  model_queue_ = images;
+}
+
 void Metrics::SetSnapshot(const std::string& version, int64_t galaxies) {
   absl::MutexLock lock(&mu_);
   snapshot_version_ = version;
@@ -100,6 +105,9 @@ std::string Metrics::Render() const {
   out += "# HELP galaxy_model_batch_size Images per forward pass of the model.\n";
   out += "# TYPE galaxy_model_batch_size histogram\n";
   batch_.Render("galaxy_model_batch_size", "", &out);
+  out += "# HELP galaxy_model_queue_images Images of image queries waiting for the model.\n";
+  out += "# TYPE galaxy_model_queue_images gauge\n";
+  absl::StrAppend(&out, "galaxy_model_queue_images ", model_queue_, "\n");
   out += "# HELP galaxy_snapshot_info The live snapshot (value 1).\n# TYPE galaxy_snapshot_info gauge\n";
   if (!snapshot_version_.empty()) {
     absl::StrAppend(&out, "galaxy_snapshot_info{version=\"", Escape(snapshot_version_), "\"} 1\n");

@@ -3,6 +3,7 @@
 //   galaxy_requests_total{rpc,code}                 counter
 //   galaxy_request_duration_seconds{rpc}            histogram
 //   galaxy_model_batch_size                         histogram (images per forward pass)
+//   galaxy_model_queue_images                       gauge, images waiting for the model
 //   galaxy_snapshot_info{version}                   1 for the live snapshot
 //   galaxy_index_galaxies                           gauge
 //   galaxy_snapshot_swaps_total                     counter
@@ -43,6 +44,7 @@ class Metrics {
   Metrics();
   void RecordRequest(const std::string& rpc, const std::string& code, double seconds);
   void RecordBatch(int images);
+  void SetModelQueue(int images);
   void SetSnapshot(const std::string& version, int64_t galaxies);
   void RecordSwap();
   void SetRebuild(const std::string& state, double progress);
@@ -53,6 +55,7 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Histogram> latency_ ABSL_GUARDED_BY(mu_);
   Histogram batch_ ABSL_GUARDED_BY(mu_);
+  int model_queue_ ABSL_GUARDED_BY(mu_) = 0;
   std::string snapshot_version_ ABSL_GUARDED_BY(mu_);
   int64_t galaxies_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t swaps_ ABSL_GUARDED_BY(mu_) = 0;

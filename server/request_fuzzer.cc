@@ -19,7 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         SimilarQuery q;
         if (ValidateSimilarRequest(r, shape, limits, "queries[0]", &q).ok() &&
             q.kind == SimilarQuery::Kind::kImage) {
-          if (q.image.pixels.size() != 5u * 16 * 16) __builtin_trap();
+          if (q.image.height < 16 || q.image.width < 16 ||
+              q.image.pixels.size() != 5u * static_cast<size_t>(q.image.height) * static_cast<size_t>(q.image.width)) {
+            __builtin_trap();
+          }
           for (float v : q.image.pixels) {
             if (!std::isfinite(v)) __builtin_trap();
           }

@@ -16,33 +16,21 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 bool InRange(double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; }
 
 template <typename T>
-absl::Status CropInto(const std::string& data, const v1::Image& image, int size, absl::string_view field,
+absl::Status ToFloats(const std::string& data, const v1::Image& image, absl::string_view field,
                       std::vector<float>* out) {
-  const uint32_t bands = image.bands(), height = image.height(), width = image.width();
-  const uint32_t top = (height - size) / 2, left = (width - size) / 2;
-  out->resize(static_cast<size_t>(bands) * size * size);
-  // Every value is checked, also those outside the crop: a NaN anywhere means a broken upload.
-  const size_t total = static_cast<size_t>(bands) * height * width;
+  const uint32_t height = image.height(), width = image.width();
+  const size_t total = static_cast<size_t>(image.bands()) * height * width;
+  out->resize(total);
   for (size_t i = 0; i < total; ++i) {
     T v;
     std::memcpy(&v, data.data() + i * sizeof(T), sizeof(T));
-    if (!std::isfinite(v)) {
+    if (!std::isfinite(v)) {  // a NaN anywhere, also outside what the model sees, is a broken upload
       const size_t b = i / (static_cast<size_t>(height) * width);
       const size_t y = (i / width) % height, x = i % width;
       return Invalid(FieldPath(field, "data"),
                      absl::StrCat(std::isnan(v) ? "NaN" : "Inf", " at band ", b, ", row ", y, ", column ", x));
     }
-  }
-  size_t o = 0;
-  for (uint32_t b = 0; b < bands; ++b) {
-    for (int y = 0; y < size; ++y) {
-      const size_t row = (static_cast<size_t>(b) * height + top + y) * width + left;
-      for (int x = 0; x < size; ++x) {
-        T v;
-        std::memcpy(&v, data.data() + (row + x) * sizeof(T), sizeof(T));
-        (*out)[o++] = static_cast<float>(v);
-      }
-    }
+    (*out)[i] = static_cast<float>(v);
   }
   return absl::OkStatus();
 }
@@ -92,8 +80,10 @@ absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const 
     }
     out->e_bv = image.e_bv();
   }
-  return element == 4 ? CropInto<float>(image.data(), image, shape.image_size, field, &out->pixels)
-                      : CropInto<double>(image.data(), image, shape.image_size, field, &out->pixels);
+  out->height = static_cast<int>(image.height());
+  out->width = static_cast<int>(image.width());
+  return element == 4 ? ToFloats<float>(image.data(), image, field, &out->pixels)
+                      : ToFloats<double>(image.data(), image, field, &out->pixels);
 }
 
 absl::Status ValidateK(uint32_t k, const RequestLimits& limits, absl::string_view field, int* out) {

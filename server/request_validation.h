@@ -41,15 +41,17 @@ inline constexpr uint32_t kDefaultPageSize = 50;
 inline constexpr uint32_t kMaxPageSize = 1000;
 inline constexpr double kDefaultMatchRadiusArcsec = 3.0;
 
-// An uploaded image after its checks: float32, centre-cropped to bands x S x S (S = the model's
-// image size), and the E(B-V) to correct for (0 when the request left it unset).
+// An uploaded image after its checks: float32, bands x height x width as sent (at least the
+// model's image size each way; the model sees the centre crop, model/embedder.h), and the E(B-V)
+// to correct for (0 when the request left it unset).
 struct DecodedImage {
   std::vector<float> pixels;
+  int height = 0, width = 0;
   float e_bv = 0;
 };
 
 // Checks bands, height, width, dtype and the byte length of `image`, that every value is finite,
-// and e_bv; decodes and centre-crops it into `out`.
+// and e_bv; decodes it into `out`.
 absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const RequestLimits& limits,
                          absl::string_view field, DecodedImage* out);
 

@@ -36,14 +36,16 @@ v1::Image MakeImage(int bands, int h, int w, bool f64 = false) {
   return image;
 }
 
-TEST(RequestValidationTest, ImagesAreCentreCroppedInBothDtypes) {
+TEST(RequestValidationTest, ImagesAreDecodedWholeInBothDtypes) {
   for (bool f64 : {false, true}) {
     DecodedImage out;
     ASSERT_TRUE(DecodeImage(MakeImage(5, 12, 10, f64), kShape, kLimits, "image", &out).ok());
-    ASSERT_EQ(out.pixels.size(), 5u * 8 * 8);
-    // Crop offsets: top (12 - 8) / 2 = 2, left (10 - 8) / 2 = 1.
-    EXPECT_EQ(out.pixels[0], 0 * 10000 + 2 * 100 + 1);
-    EXPECT_EQ(out.pixels[5 * 64 - 1], 4 * 10000 + 9 * 100 + 8);
+    // Kept as sent: the model crops (the batcher's test checks what it sees).
+    ASSERT_EQ(out.pixels.size(), 5u * 12 * 10);
+    EXPECT_EQ(out.height, 12);
+    EXPECT_EQ(out.width, 10);
+    EXPECT_EQ(out.pixels[0], 0);
+    EXPECT_EQ(out.pixels[5 * 120 - 1], 4 * 10000 + 11 * 100 + 9);
     EXPECT_EQ(out.e_bv, 0);
   }
 }

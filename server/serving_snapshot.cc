@@ -31,10 +31,11 @@ double AngularSeparationDegrees(double ra1, double dec1, double ra2, double dec2
 ServingSnapshot::~ServingSnapshot() = default;
 
 absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(const std::string& dir,
-                                                                             const std::string& device) {
+                                                                             const std::string& device,
+                                                                             const EmbedderLoader& load) {
   std::shared_ptr<ServingSnapshot> s(new ServingSnapshot());
   GALAXY_ASSIGN_OR_RETURN(s->snapshot_, Snapshot::Open(dir));
-  GALAXY_ASSIGN_OR_RETURN(s->model_, LoadEmbedder(dir + "/" + kModelFile, device));
+  GALAXY_ASSIGN_OR_RETURN(s->model_, (load ? load : LoadEmbedder)(dir + "/" + kModelFile, device));
   const SnapshotManifest& m = s->snapshot_->manifest();
   if (s->model_->metadata().embedding_dim != m.dimension) {
     return absl::DataLossError(absl::StrCat(dir, ": the model embeds in ", s->model_->metadata().embedding_dim,
@@ -283,21 +284,11 @@ absl::Status ServingSnapshot::ReadSource(int64_t id, uint64_t row, GalaxyBatch* 
   return absl::OkStatus();
 }
 
-absl::Status ServingSnapshot::SourceImage(int64_t id, uint64_t row, DecodedImage* out) const {
-  GalaxyBatch batch;
-  int bands = 0, height = 0, width = 0;
-  GALAXY_RETURN_IF_ERROR(ReadSource(id, row, &batch, &bands, &height, &width));
-  const int s = static_cast<int>(model_->metadata().image_size);
-  const int top = (height - s) / 2, left = (width - s) / 2;
-  out->pixels.resize(static_cast<size_t>(bands) * s * s);
-  size_t o = 0;
-  for (int b = 0; b < bands; ++b) {
-    for (int y = 0; y < s; ++y) {
-      const float* src = batch.images.data() + (static_cast<size_t>(b) * height + top + y) * width + left;
-      for (int x = 0; x < s; ++x) out->pixels[o++] = src[x];
-    }
-  }
-  out->e_bv = batch.e_bv[0];
+absl::Status ServingSnapshot::StoredRedshiftPdf(const v1::GalaxyRecord& record,
+                                                google::protobuf::RepeatedField<float>* out) const {
+  std::vector<float> pdf;
+  GALAXY_RETURN_IF_ERROR(snapshot_->RedshiftPdf(record.source_row(), &pdf));
+  out->Add(pdf.begin(), pdf.end());
   return absl::OkStatus();
 }
 

@@ -31,10 +31,11 @@ struct GalaxyBatch;
 
 class ServingSnapshot {
  public:
-  // Opens SNAPSHOTS_DIR/<version> (`dir`) and its model on `device` ("cpu", "cuda", "auto").
-  // Errors name the file at fault; nothing is served from a snapshot that fails to open.
-  static absl::StatusOr<std::shared_ptr<const ServingSnapshot>> Open(const std::string& dir,
-                                                                     const std::string& device);
+  // Opens SNAPSHOTS_DIR/<version> (`dir`) and its model on `device` ("cpu", "cuda", "auto"),
+  // with `load` (empty: LoadEmbedder). Errors name the file at fault; nothing is served from a
+  // snapshot that fails to open.
+  static absl::StatusOr<std::shared_ptr<const ServingSnapshot>> Open(const std::string& dir, const std::string& device,
+                                                                     const EmbedderLoader& load = {});
   ~ServingSnapshot();
 
   const std::string& version() const { return snapshot_->manifest().version; }
@@ -68,10 +69,13 @@ class ServingSnapshot {
   absl::Status ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size,
                              v1::ListAnomaliesResponse* out) const;
 
-  // Row `row` of the dataset the snapshot was built from (for redshift pdfs by ID), cropped as an
-  // upload would be. FAILED_PRECONDITION when that file is gone or no longer holds `id` there.
-  absl::Status SourceImage(int64_t id, uint64_t row, DecodedImage* out) const;
-  // The same row whole, as an Image message (for display).
+  // The redshift pdf the snapshot stores for `record`'s galaxy, appended to `out`
+  // (Snapshot::RedshiftPdf's errors).
+  absl::Status StoredRedshiftPdf(const v1::GalaxyRecord& record, google::protobuf::RepeatedField<float>* out) const;
+
+  // Row `row` of the dataset the snapshot was built from, as an Image message (GetGalaxy's
+  // include_image, for display: the one answer that reads outside the snapshot).
+  // FAILED_PRECONDITION when that file is gone or no longer holds `id` there.
   absl::Status SourceCutout(int64_t id, uint64_t row, v1::Image* out) const;
 
  private:

@@ -221,8 +221,8 @@ TEST(ServingTest, BatchFormsAnswerPerItem) {
   }
   EXPECT_EQ(zr.predictions(0).id(), ids[5]);
   EXPECT_NEAR(zr.predictions(0).z_phot(), zr.predictions(1).z_phot(), 1e-3);
-  // With pdfs: an ID's is recomputed from the dataset row the snapshot was built from, and
-  // equals its image's.
+  // With pdfs: an ID's is the one the snapshot stores (redshift_pdfs.npy), and equals its
+  // image's.
   z.set_include_pdf(true);
   zr.Clear();
   ASSERT_TRUE(s.search->PredictRedshift(Ctx().get(), z, &zr).ok());

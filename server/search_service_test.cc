@@ -1,0 +1,307 @@
+// The serving path with a fake embedder (tests/fake_embedder.h): a snapshot built from a small
+// hand-made survey through the real builder, served by a real GalaxyServer, queried over gRPC.
+// No model is trained: the fake embeds galaxy i of the survey as (cos t_i, sin t_i), so every
+// answer can be predicted, and it records each forward pass, so a test can tell when the model
+// ran (image queries) and when it must not have (answers stored in the snapshot).
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "data/hdf5_dataset.h"
+#include "galaxy/v1/galaxy.grpc.pb.h"
+#include "indexer/snapshot.h"
+#include "indexer/snapshot_builder.h"
+#include "server/galaxy_server.h"
+#include "tests/fake_embedder.h"
+#include "tests/temp_dir.h"
+
+namespace galaxy {
+namespace {
+
+constexpr int kGalaxies = 30;
+constexpr int kSide = 10;  // the fake model sees the centre 8 x 8
+constexpr int64_t kFirstId = 1000;
+
+double Angle(int i) { return 1.5 * i / (kGalaxies - 1); }
+
+// Galaxy i: band 0 is cos t_i everywhere, band 1 sin t_i; E(B-V) 0.01 i.
+std::vector<float> Pixels(int i) {
+  std::vector<float> pixels(kSide * kSide, static_cast<float>(std::cos(Angle(i))));
+  pixels.insert(pixels.end(), kSide * kSide, static_cast<float>(std::sin(Angle(i))));
+  return pixels;
+}
+
+v1::Image Upload(int i) {
+  const std::vector<float> pixels = Pixels(i);
+  v1::Image image;
+  image.set_bands(2);
+  image.set_height(kSide);
+  image.set_width(kSide);
+  image.set_dtype(v1::DTYPE_FLOAT32);
+  image.set_data(std::string(reinterpret_cast<const char*>(pixels.data()), pixels.size() * sizeof(float)));
+  image.set_e_bv(0.01f * static_cast<float>(i));
+  return image;
+}
+
+// Every snapshot the server opens gets an embedder that forwards to the one fake the test sees.
+class ForwardingEmbedder : public Embedder {
+ public:
+  explicit ForwardingEmbedder(const FakeEmbedder* fake) : fake_(fake) {}
+  const ModelMetadata& metadata() const override { return fake_->metadata(); }
+  bool on_gpu() const override { return false; }
+  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
+    return fake_->Embed(images, redshift);
+  }
+
+ private:
+  const FakeEmbedder* fake_;
+};
+
+class SearchServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testutil::ScopedTempDir();
+    fake_ = new FakeEmbedder(/*bands=*/2, /*size=*/8);  // 8 px: the smallest a snapshot accepts
+    const EmbedderLoader load = [](const std::string&,
+                                   const std::string&) -> absl::StatusOr<std::unique_ptr<Embedder>> {
+      return std::make_unique<ForwardingEmbedder>(fake_);
+    };
+    DatasetLayout layout;
+    layout.bands = 2;
+    layout.band_names = {"g", "r"};
+    layout.height = kSide;
+    layout.width = kSide;
+    GalaxyBatch batch;
+    batch.Resize(layout, kGalaxies);
+    batch.images.clear();
+    for (int i = 0; i < kGalaxies; ++i) {
+      const std::vector<float> pixels = Pixels(i);
+      batch.images.insert(batch.images.end(), pixels.begin(), pixels.end());
+      batch.ids[static_cast<size_t>(i)] = kFirstId + i;
+      batch.ra[static_cast<size_t>(i)] = 10.0 + i;
+      batch.dec[static_cast<size_t>(i)] = 0;
+      batch.e_bv[static_cast<size_t>(i)] = 0.01f * static_cast<float>(i);
+      batch.redshift[static_cast<size_t>(i)] = std::numeric_limits<float>::quiet_NaN();
+    }
+    auto writer = DatasetWriter::Create(dir_->File("survey.h5"), layout);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Append(batch).ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+    {
+      std::ofstream model(dir_->File("model.pt"));
+      model << "the fake embedder never reads this";
+    }
+    BuildOptions build;
+    build.data_path = dir_->File("survey.h5");
+    build.model_path = dir_->File("model.pt");
+    build.snapshots_dir = dir_->File("snapshots");
+    build.device = "cpu";
+    build.anomaly_k = 3;
+    build.load_embedder = load;
+    absl::StatusOr<BuildReport> built = BuildSnapshot(build);
+    ASSERT_TRUE(built.ok()) << built.status();
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.snapshots_dir = build.snapshots_dir;
+    options.device = "cpu";
+    options.drain_seconds = 1;
+    absl::StatusOr<std::unique_ptr<GalaxyServer>> server = GalaxyServer::Start(options, load);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+    ASSERT_EQ(server_->snapshot_version(), built->version);
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    delete fake_;
+    delete dir_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << "the suite's snapshot or server did not start";
+    stub_ = v1::GalaxySearch::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                          grpc::InsecureChannelCredentials()));
+    fake_->FailWith(absl::OkStatus());
+    passes_before_ = fake_->calls().size();
+  }
+
+  // Forward passes since the test started.
+  std::vector<FakeEmbedder::Call> Passes() const {
+    std::vector<FakeEmbedder::Call> all = fake_->calls();
+    return std::vector<FakeEmbedder::Call>(all.begin() + static_cast<ptrdiff_t>(passes_before_), all.end());
+  }
+
+  static testutil::ScopedTempDir* dir_;
+  static FakeEmbedder* fake_;
+  static GalaxyServer* server_;
+  std::unique_ptr<v1::GalaxySearch::Stub> stub_;
+  size_t passes_before_ = 0;
+};
+
+testutil::ScopedTempDir* SearchServiceTest::dir_ = nullptr;
+FakeEmbedder* SearchServiceTest::fake_ = nullptr;
+GalaxyServer* SearchServiceTest::server_ = nullptr;
+
+TEST_F(SearchServiceTest, AnImageQueryIsEmbeddedOnceAndAnsweredWithItsNeighbours) {
+  v1::SimilarGalaxiesRequest request;
+  *request.mutable_image() = Upload(12);
+  request.set_k(3);
+  v1::SimilarGalaxiesResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status = stub_->SimilarGalaxies(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.neighbors_size(), 3);
+  EXPECT_EQ(response.neighbors(0).id(), kFirstId + 12);  // the uploaded galaxy itself
+  EXPECT_NEAR(response.neighbors(0).score(), 1.0, 1e-5);
+  EXPECT_EQ(std::set<int64_t>({response.neighbors(1).id(), response.neighbors(2).id()}),
+            std::set<int64_t>({kFirstId + 11, kFirstId + 13}));
+  const std::vector<FakeEmbedder::Call> passes = Passes();
+  ASSERT_EQ(passes.size(), 1u);
+  EXPECT_EQ(passes[0].n, 1);
+  EXPECT_FALSE(passes[0].redshift);  // no redshift head for a similarity query
+}
+
+TEST_F(SearchServiceTest, QueriesByIdAndPositionNeverRunTheModel) {
+  v1::SimilarGalaxiesRequest by_id;
+  by_id.set_id(kFirstId + 5);
+  by_id.set_k(2);
+  v1::SimilarGalaxiesResponse response;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub_->SimilarGalaxies(&c1, by_id, &response).ok());
+  EXPECT_EQ(response.query_id(), kFirstId + 5);
+  ASSERT_EQ(response.neighbors_size(), 2);
+  EXPECT_EQ(std::set<int64_t>({response.neighbors(0).id(), response.neighbors(1).id()}),
+            std::set<int64_t>({kFirstId + 4, kFirstId + 6}));
+  v1::SimilarGalaxiesRequest by_position;
+  by_position.mutable_position()->set_ra(17.0);
+  by_position.mutable_position()->set_dec(0.0);
+  by_position.set_k(1);
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub_->SimilarGalaxies(&c2, by_position, &response).ok());
+  EXPECT_EQ(response.query_id(), kFirstId + 7);
+  EXPECT_TRUE(Passes().empty());
+}
+
+TEST_F(SearchServiceTest, RedshiftsOfCatalogGalaxiesComeFromTheSnapshotAndOfImagesFromTheModel) {
+  v1::PredictRedshiftRequest request;
+  request.add_queries()->set_id(kFirstId + 20);
+  *request.add_queries()->mutable_image() = Upload(3);
+  request.add_queries()->set_id(42);  // not in the catalog
+  request.set_include_pdf(true);
+  v1::PredictRedshiftResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->PredictRedshift(&context, request, &response).ok());
+  ASSERT_EQ(response.predictions_size(), 3);
+  EXPECT_EQ(response.binning().bins(), 2u);
+  const v1::RedshiftPrediction& stored = response.predictions(0);
+  EXPECT_EQ(stored.status().code(), 0) << stored.status().message();
+  EXPECT_NEAR(stored.z_phot(), 0.2 + 0.1, 1e-6);  // the fake's E(B-V) + 0.1, from the build
+  ASSERT_EQ(stored.pdf_size(), 2);                // stored in redshift_pdfs.npy
+  EXPECT_NEAR(stored.pdf(0), 0.5, 1e-4);
+  EXPECT_NEAR(stored.pdf(0) + stored.pdf(1), 1.0, 1e-6);
+  const v1::RedshiftPrediction& uploaded = response.predictions(1);
+  EXPECT_EQ(uploaded.status().code(), 0) << uploaded.status().message();
+  EXPECT_NEAR(uploaded.z_phot(), 0.03 + 0.1, 1e-6);
+  EXPECT_EQ(uploaded.pdf_size(), 2);
+  EXPECT_EQ(response.predictions(2).status().code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_NE(response.predictions(2).status().message().find("42"), std::string::npos);
+  // One pass, for the upload alone, with the redshift head.
+  const std::vector<FakeEmbedder::Call> passes = Passes();
+  ASSERT_EQ(passes.size(), 1u);
+  EXPECT_EQ(passes[0].n, 1);
+  EXPECT_TRUE(passes[0].redshift);
+}
+
+TEST_F(SearchServiceTest, ABatchEmbedsItsImagesInOnePassAndAnswersEachItem) {
+  v1::BatchSimilarGalaxiesRequest request;
+  *request.add_queries()->mutable_image() = Upload(1);
+  v1::Image broken = Upload(2);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(broken.mutable_data()->data() + 4 * 7, &nan, 4);
+  *request.add_queries()->mutable_image() = broken;
+  request.add_queries()->set_id(7);  // not in the catalog
+  *request.add_queries()->mutable_image() = Upload(25);
+  for (auto& q : *request.mutable_queries()) q.set_k(1);
+  v1::BatchSimilarGalaxiesResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->BatchSimilarGalaxies(&context, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 4);
+  EXPECT_EQ(response.results(0).response().neighbors(0).id(), kFirstId + 1);
+  EXPECT_EQ(response.results(1).status().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(response.results(1).status().message().find("queries[1].image.data: NaN"), std::string::npos)
+      << response.results(1).status().message();
+  EXPECT_EQ(response.results(2).status().code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(response.results(3).response().neighbors(0).id(), kFirstId + 25);
+  const std::vector<FakeEmbedder::Call> passes = Passes();
+  ASSERT_EQ(passes.size(), 1u);
+  EXPECT_EQ(passes[0].n, 2);
+}
+
+TEST_F(SearchServiceTest, AnUploadIsScoredAgainstTheCatalog) {
+  v1::ScoreAnomalyRequest request;
+  *request.mutable_image() = Upload(29);
+  request.set_include_neighbors(true);
+  v1::ScoreAnomalyResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ScoreAnomaly(&context, request, &response).ok());
+  EXPECT_EQ(response.k(), 3u);
+  ASSERT_EQ(response.neighbors_size(), 3);
+  EXPECT_EQ(response.neighbors(0).id(), kFirstId + 29);
+  EXPECT_GE(response.score(), 0.0f);
+  EXPECT_LT(response.score(), 0.01f);  // its 3 nearest are itself and the next two along the arc
+  EXPECT_GE(response.percentile(), 0.0f);
+  EXPECT_LE(response.percentile(), 100.0f);
+  EXPECT_EQ(Passes().size(), 1u);
+}
+
+TEST_F(SearchServiceTest, StoredPdfsThatAreMissingOrTruncatedAreNamed) {
+  testutil::ScopedTempDir copy;
+  const std::string version = server_->snapshot_version();
+  std::filesystem::copy(dir_->File("snapshots/" + version), copy.File("snap"),
+                        std::filesystem::copy_options::recursive);
+  const std::string pdfs = copy.File("snap/redshift_pdfs.npy");
+  std::vector<float> pdf;
+  {
+    absl::StatusOr<std::unique_ptr<Snapshot>> snap = Snapshot::Open(copy.File("snap"));
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    ASSERT_TRUE((*snap)->RedshiftPdf(kGalaxies - 1, &pdf).ok());
+    EXPECT_EQ(pdf.size(), 2u);
+    EXPECT_EQ((*snap)->RedshiftPdf(kGalaxies, &pdf).code(), absl::StatusCode::kDataLoss);
+  }
+  std::filesystem::resize_file(pdfs, std::filesystem::file_size(pdfs) - 2);
+  {
+    absl::StatusOr<std::unique_ptr<Snapshot>> snap = Snapshot::Open(copy.File("snap"));
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    const absl::Status truncated = (*snap)->RedshiftPdf(kGalaxies - 1, &pdf);
+    EXPECT_EQ(truncated.code(), absl::StatusCode::kDataLoss) << truncated;
+    EXPECT_NE(truncated.message().find("redshift_pdfs.npy: row 29 is truncated"), std::string::npos) << truncated;
+  }
+  std::filesystem::remove(pdfs);  // as in a snapshot built before pdfs were stored
+  absl::StatusOr<std::unique_ptr<Snapshot>> old = Snapshot::Open(copy.File("snap"));
+  ASSERT_TRUE(old.ok()) << old.status();
+  const absl::Status missing = (*old)->RedshiftPdf(0, &pdf);
+  EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(missing.message().find("rebuild it"), std::string::npos) << missing;
+}
+
+TEST_F(SearchServiceTest, TheModelsFailureReachesTheCallerAsInternal) {
+  fake_->FailWith(absl::InternalError("running the model: out of memory"));
+  v1::SimilarGalaxiesRequest request;
+  *request.mutable_image() = Upload(4);
+  v1::SimilarGalaxiesResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status = stub_->SimilarGalaxies(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), "running the model: out of memory");
+}
+
+}  // namespace
+}  // namespace galaxy
