@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <map>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -77,6 +78,41 @@ absl::StatusOr<ResolvedQuery> Resolve(const QueryFlags& q, bool allow_position) 
   r.position.set_dec(*q.dec);
   r.position.set_match_radius_arcsec(q.match_radius_arcsec);
   return r;
+}
+
+// The search filter of `s`'s flags.
+absl::Status FillFilter(const SimilarFlags& s, v1::SearchFilter* filter) {
+  if (s.z_min) filter->set_z_min(*s.z_min);
+  if (s.z_max) filter->set_z_max(*s.z_max);
+  if (s.z_source == "spec") {
+    filter->set_z_source(v1::REDSHIFT_SOURCE_SPECTROSCOPIC);
+  } else if (s.z_source == "phot") {
+    filter->set_z_source(v1::REDSHIFT_SOURCE_PHOTOMETRIC);
+  } else if (s.z_source != "best") {
+    return absl::InvalidArgumentError(absl::StrCat("--z-source: '", s.z_source, "' is not best, spec or phot"));
+  }
+  const int cone_parts = (s.cone_ra ? 1 : 0) + (s.cone_dec ? 1 : 0) + (s.cone_radius ? 1 : 0);
+  if (cone_parts != 0 && cone_parts != 3) {
+    return absl::InvalidArgumentError("--cone-ra, --cone-dec, --cone-radius: give all three or none");
+  }
+  if (cone_parts == 3) {
+    filter->mutable_cone()->set_ra(*s.cone_ra);
+    filter->mutable_cone()->set_dec(*s.cone_dec);
+    filter->mutable_cone()->set_radius(*s.cone_radius);
+  }
+  for (int64_t id : s.exclude) filter->add_exclude_ids(id);
+  return absl::OkStatus();
+}
+
+// Neighbours as a table: rank, ID, score, position, redshift, anomaly percentile.
+void PrintNeighbors(const v1::SimilarGalaxiesResponse& response) {
+  std::cout << absl::StrFormat("%4s  %-20s %7s %10s %9s  %-22s %8s\n", "rank", "id", "score", "ra", "dec", "z",
+                               "anomaly%");
+  for (const v1::Neighbor& n : response.neighbors()) {
+    std::cout << absl::StrFormat("%4d  %-20d %7.4f %10.5f %9.5f  %-22s %8.1f\n", n.rank(), n.id(), n.score(),
+                                 n.galaxy().ra(), n.galaxy().dec(), Redshift(n.galaxy()),
+                                 n.galaxy().anomaly_percentile());
+  }
 }
 
 // The galaxy's tile for a gallery, with its cutout when the server can read it.
@@ -170,26 +206,7 @@ absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& s) {
   }
   request.set_k(s.k);
   request.set_include_metadata(true);
-  v1::SearchFilter* filter = request.mutable_filter();
-  if (s.z_min) filter->set_z_min(*s.z_min);
-  if (s.z_max) filter->set_z_max(*s.z_max);
-  if (s.z_source == "spec") {
-    filter->set_z_source(v1::REDSHIFT_SOURCE_SPECTROSCOPIC);
-  } else if (s.z_source == "phot") {
-    filter->set_z_source(v1::REDSHIFT_SOURCE_PHOTOMETRIC);
-  } else if (s.z_source != "best") {
-    return absl::InvalidArgumentError(absl::StrCat("--z-source: '", s.z_source, "' is not best, spec or phot"));
-  }
-  const int cone_parts = (s.cone_ra ? 1 : 0) + (s.cone_dec ? 1 : 0) + (s.cone_radius ? 1 : 0);
-  if (cone_parts != 0 && cone_parts != 3) {
-    return absl::InvalidArgumentError("--cone-ra, --cone-dec, --cone-radius: give all three or none");
-  }
-  if (cone_parts == 3) {
-    filter->mutable_cone()->set_ra(*s.cone_ra);
-    filter->mutable_cone()->set_dec(*s.cone_dec);
-    filter->mutable_cone()->set_radius(*s.cone_radius);
-  }
-  for (int64_t id : s.exclude) filter->add_exclude_ids(id);
+  GALAXY_RETURN_IF_ERROR(FillFilter(s, request.mutable_filter()));
   if (s.min_score) request.set_min_score(*s.min_score);
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
   v1::SimilarGalaxiesResponse response;
@@ -202,13 +219,7 @@ absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& s) {
                                  q.kind == ResolvedQuery::Kind::kImage ? s.query.image
                                                                        : absl::StrCat("galaxy ", response.query_id()),
                                  response.snapshot_version(), response.exhausted() ? ", no more pass the filters" : "");
-    std::cout << absl::StrFormat("%4s  %-20s %7s %10s %9s  %-22s %8s\n", "rank", "id", "score", "ra", "dec", "z",
-                                 "anomaly%");
-    for (const v1::Neighbor& n : response.neighbors()) {
-      std::cout << absl::StrFormat("%4d  %-20d %7.4f %10.5f %9.5f  %-22s %8.1f\n", n.rank(), n.id(), n.score(),
-                                   n.galaxy().ra(), n.galaxy().dec(), Redshift(n.galaxy()),
-                                   n.galaxy().anomaly_percentile());
-    }
+    PrintNeighbors(response);
   }
   if (!s.html.empty()) {
     GalleryPage page;
@@ -231,6 +242,64 @@ absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& s) {
     }
     GALAXY_RETURN_IF_ERROR(WriteGallery(s.html, page));
     if (!flags.json) std::cout << "gallery: " << s.html << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& r) {
+  v1::RecommendRequest request;
+  for (const auto& [ids, files, weights, name, out] :
+       {std::make_tuple(&r.positive, &r.positive_images, &r.positive_weights, "positive", request.mutable_positives()),
+        std::make_tuple(&r.negative, &r.negative_images, &r.negative_weights, "negative",
+                        request.mutable_negatives())}) {
+    for (int64_t id : *ids) out->Add()->set_id(id);
+    for (const std::string& file : *files) {
+      GALAXY_ASSIGN_OR_RETURN(*out->Add()->mutable_image(), ReadImageFile(file, 0, std::nullopt));
+    }
+    if (!weights->empty()) {
+      if (weights->size() != static_cast<size_t>(out->size())) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, "-weight: ", weights->size(), " weights for ",
+                                                       out->size(), " ", name, " examples (IDs first, then images)"));
+      }
+      for (int i = 0; i < out->size(); ++i) out->Mutable(i)->set_weight((*weights)[static_cast<size_t>(i)]);
+    }
+  }
+  if (request.positives_size() == 0) return absl::InvalidArgumentError("give --positive and/or --positive-image");
+  if (r.strategy == "best-score") {
+    request.set_strategy(v1::RECOMMEND_STRATEGY_BEST_SCORE);
+  } else if (r.strategy == "average") {
+    request.set_strategy(v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--strategy: '", r.strategy, "' is not average or best-score"));
+  }
+  request.set_k(r.search.k);
+  request.set_include_metadata(true);
+  GALAXY_RETURN_IF_ERROR(FillFilter(r.search, request.mutable_filter()));
+  if (r.search.min_score) request.set_min_score(*r.search.min_score);
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
+  v1::SimilarGalaxiesResponse response;
+  grpc::Status status = client->search().Recommend(client->NewContext().get(), request, &response);
+  if (!status.ok()) return FromServer(*client, status);
+  const std::string what = absl::StrCat(request.positives_size(), " positive and ", request.negatives_size(),
+                                        " negative examples (", r.strategy, ")");
+  if (flags.json) {
+    PrintJson(response);
+  } else {
+    std::cout << absl::StrFormat("%d galaxies for %s (snapshot %s)%s\n", response.neighbors_size(), what,
+                                 response.snapshot_version(), response.exhausted() ? ", no more pass the filters" : "");
+    PrintNeighbors(response);
+  }
+  if (!r.search.html.empty()) {
+    GalleryPage page;
+    page.heading = absl::StrCat("Galaxies like ", what);
+    page.subtitle = absl::StrCat(response.neighbors_size(), " galaxies; snapshot ", response.snapshot_version(),
+                                 ", server ", client->server());
+    for (const v1::Neighbor& n : response.neighbors()) {
+      page.tiles.push_back(RecordTile(*client, n.id(), absl::StrCat("#", n.rank(), "  ", n.id()),
+                                      {{"score", absl::StrFormat("%.4f", n.score())}}));
+    }
+    GALAXY_RETURN_IF_ERROR(WriteGallery(r.search.html, page));
+    if (!flags.json) std::cout << "gallery: " << r.search.html << "\n";
   }
   return absl::OkStatus();
 }

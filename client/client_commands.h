@@ -42,10 +42,21 @@ struct SimilarFlags {
   std::string html;
 };
 
+// Positive and negative examples (IDs, image files) and the answer's search flags (their query
+// unused).
+struct RecommendFlags {
+  std::vector<int64_t> positive, negative;
+  std::vector<std::string> positive_images, negative_images;
+  std::vector<float> positive_weights, negative_weights;
+  std::string strategy = "average";
+  SimilarFlags search;
+};
+
 absl::Status RunHealth(const ClientFlags& flags, const std::string& service);
 absl::Status RunServices(const ClientFlags& flags);
 absl::Status RunInfo(const ClientFlags& flags);
 absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& similar);
+absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& recommend);
 absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& ids, const QueryFlags& image,
                          bool pdf);
 absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool neighbors);

@@ -21,6 +21,21 @@ void AddQueryOptions(CLI::App* command, galaxy::QueryFlags& q, bool position) {
   }
 }
 
+// k, filters, threshold and gallery of a search's answer.
+void AddSearchOptions(CLI::App* command, galaxy::SimilarFlags& s) {
+  command->add_option("--k", s.k, "Number of galaxies wanted")->capture_default_str();
+  command->add_option("--z-min", s.z_min, "Only galaxies at redshift >= this");
+  command->add_option("--z-max", s.z_max, "Only galaxies at redshift <= this");
+  command->add_option("--z-source", s.z_source, "Redshift the bounds compare: best, spec or phot")
+      ->capture_default_str();
+  command->add_option("--cone-ra", s.cone_ra, "Only galaxies inside a cone: centre ra, degrees");
+  command->add_option("--cone-dec", s.cone_dec, "... centre dec, degrees");
+  command->add_option("--cone-radius", s.cone_radius, "... radius, degrees");
+  command->add_option("--exclude", s.exclude, "IDs never to return (repeatable)");
+  command->add_option("--min-score", s.min_score, "Drop galaxies scoring below this");
+  command->add_option("--html", s.html, "Also write a gallery page of the answer");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,17 +72,25 @@ int main(int argc, char** argv) {
   CLI::App* similar_cmd = cli.AddCommand("similar", "Galaxies most similar to a query (by ID, image or sky position)",
                                          [&] { return galaxy::RunSimilar(flags, similar); });
   AddQueryOptions(similar_cmd, similar.query, /*position=*/true);
-  similar_cmd->add_option("--k", similar.k, "Number of neighbours")->capture_default_str();
-  similar_cmd->add_option("--z-min", similar.z_min, "Only neighbours at redshift >= this");
-  similar_cmd->add_option("--z-max", similar.z_max, "Only neighbours at redshift <= this");
-  similar_cmd->add_option("--z-source", similar.z_source, "Redshift the bounds compare: best, spec or phot")
+  AddSearchOptions(similar_cmd, similar);
+
+  galaxy::RecommendFlags recommend;
+  CLI::App* recommend_cmd = cli.AddCommand(
+      "recommend", "Galaxies like several examples and unlike others (IDs and/or image files)",
+      [&] { return galaxy::RunRecommend(flags, recommend); });
+  recommend_cmd->add_option("--positive", recommend.positive, "Catalog IDs of positive examples (repeatable)");
+  recommend_cmd->add_option("--negative", recommend.negative, "Catalog IDs of negative examples (repeatable)");
+  recommend_cmd->add_option("--positive-image", recommend.positive_images,
+                            "Image files of positive examples: FITS cube, .npy, or row 0 of a native HDF5");
+  recommend_cmd->add_option("--negative-image", recommend.negative_images, "Image files of negative examples");
+  recommend_cmd->add_option("--positive-weight", recommend.positive_weights,
+                            "Weights of the positive examples in (0, 100], IDs first, then images (default 1 each)");
+  recommend_cmd->add_option("--negative-weight", recommend.negative_weights, "Weights of the negative examples");
+  recommend_cmd->add_option("--strategy", recommend.strategy,
+                            "average (one blended query vector) or best-score (like any one positive, unlike "
+                            "every negative)")
       ->capture_default_str();
-  similar_cmd->add_option("--cone-ra", similar.cone_ra, "Only neighbours inside a cone: centre ra, degrees");
-  similar_cmd->add_option("--cone-dec", similar.cone_dec, "... centre dec, degrees");
-  similar_cmd->add_option("--cone-radius", similar.cone_radius, "... radius, degrees");
-  similar_cmd->add_option("--exclude", similar.exclude, "IDs never to return (repeatable)");
-  similar_cmd->add_option("--min-score", similar.min_score, "Drop neighbours less similar than this (cosine)");
-  similar_cmd->add_option("--html", similar.html, "Also write a gallery page of the query and its neighbours");
+  AddSearchOptions(recommend_cmd, recommend.search);
 
   std::vector<int64_t> z_ids;
   galaxy::QueryFlags z_image;

@@ -35,6 +35,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     SimilarQuery q;
     (void)ValidateSimilarRequest(single, shape, limits, "", &q);
   }
+  v1::RecommendRequest recommend;
+  if (recommend.ParseFromArray(data, static_cast<int>(size))) {
+    RecommendQuery q;
+    if (ValidateRecommendRequest(recommend, shape, limits, &q).ok()) {
+      if (q.positives.empty() || q.positives.size() > kMaxExamples || q.negatives.size() > kMaxExamples) {
+        __builtin_trap();
+      }
+      for (const auto* side : {&q.positives, &q.negatives}) {
+        for (const RecommendQuery::Example& e : *side) {
+          if (!(e.weight > 0 && e.weight <= kMaxExampleWeight)) __builtin_trap();
+          if (e.kind == QueryItem::Kind::kVector && e.vector.size() != 8u) __builtin_trap();
+        }
+      }
+    }
+  }
   v1::ListAnomaliesRequest list;
   if (list.ParseFromArray(data, static_cast<int>(size))) {
     int page = 0;

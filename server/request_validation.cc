@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -165,36 +166,39 @@ absl::Status ValidateSkyPosition(const v1::SkyPosition& p, absl::string_view fie
   return absl::OkStatus();
 }
 
-absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, const ModelShape& shape,
-                                    const RequestLimits& limits, absl::string_view field, SimilarQuery* out) {
-  switch (request.query_case()) {
-    case v1::SimilarGalaxiesRequest::kId:
-      out->kind = SimilarQuery::Kind::kId;
-      out->id = request.id();
-      break;
-    case v1::SimilarGalaxiesRequest::kImage:
-      out->kind = SimilarQuery::Kind::kImage;
-      if (absl::Status s = DecodeImage(request.image(), shape, limits, FieldPath(field, "image"), &out->image);
-          !s.ok()) {
-        return s;
-      }
-      break;
-    case v1::SimilarGalaxiesRequest::kVector:
-      out->kind = SimilarQuery::Kind::kVector;
-      if (absl::Status s = DecodeVector(request.vector(), shape.dim, FieldPath(field, "vector"), &out->vector);
-          !s.ok()) {
-        return s;
-      }
-      break;
-    case v1::SimilarGalaxiesRequest::kPosition:
-      out->kind = SimilarQuery::Kind::kPosition;
-      if (absl::Status s = ValidateSkyPosition(request.position(), FieldPath(field, "position")); !s.ok()) return s;
-      out->position = request.position();
-      break;
-    default:
-      return Invalid(field.empty() ? "query" : FieldPath(field, "query"),
-                     "none set; give one of id, image, vector or position");
+namespace {
+
+// The one-of of a SimilarGalaxiesRequest (`query`) or an Example (`example`) into `out`; `what`
+// names the one-of in the message when none is set.
+template <typename M>
+absl::Status DecodeQueryItem(const M& m, const ModelShape& shape, const RequestLimits& limits, absl::string_view field,
+                             absl::string_view what, QueryItem* out) {
+  if (m.has_id()) {
+    out->kind = QueryItem::Kind::kId;
+    out->id = m.id();
+    return absl::OkStatus();
   }
+  if (m.has_image()) {
+    out->kind = QueryItem::Kind::kImage;
+    return DecodeImage(m.image(), shape, limits, FieldPath(field, "image"), &out->image);
+  }
+  if (m.has_vector()) {
+    out->kind = QueryItem::Kind::kVector;
+    return DecodeVector(m.vector(), shape.dim, FieldPath(field, "vector"), &out->vector);
+  }
+  if (m.has_position()) {
+    out->kind = QueryItem::Kind::kPosition;
+    out->position = m.position();
+    return ValidateSkyPosition(m.position(), FieldPath(field, "position"));
+  }
+  return Invalid(field.empty() ? std::string(what) : FieldPath(field, what),
+                 "none set; give one of id, image, vector or position");
+}
+
+// k, filter and inclusions shared by SimilarGalaxies and Recommend.
+template <typename M>
+absl::Status ValidateSearch(const M& request, const RequestLimits& limits, absl::string_view field,
+                            SimilarQuery* out) {
   if (absl::Status s = ValidateK(request.k(), limits, FieldPath(field, "k"), &out->k); !s.ok()) return s;
   if (request.has_filter()) {
     if (absl::Status s = ValidateFilter(request.filter(), FieldPath(field, "filter")); !s.ok()) return s;
@@ -202,6 +206,17 @@ absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, c
   } else {
     out->filter.Clear();
   }
+  out->include_metadata = request.include_metadata();
+  out->include_embeddings = request.include_embeddings();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, const ModelShape& shape,
+                                    const RequestLimits& limits, absl::string_view field, SimilarQuery* out) {
+  if (absl::Status s = DecodeQueryItem(request, shape, limits, field, "query", out); !s.ok()) return s;
+  if (absl::Status s = ValidateSearch(request, limits, field, out); !s.ok()) return s;
   out->min_score.reset();
   if (request.has_min_score()) {
     if (!InRange(request.min_score(), -1, 1)) {
@@ -217,8 +232,49 @@ absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, c
     }
     out->duplicate_threshold = request.duplicate_threshold();
   }
-  out->include_metadata = request.include_metadata();
-  out->include_embeddings = request.include_embeddings();
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request, const ModelShape& shape,
+                                      const RequestLimits& limits, RecommendQuery* out) {
+  if (request.positives_size() == 0) return Invalid("positives", "empty; give at least one example");
+  for (const auto& [name, examples, decoded] :
+       {std::make_tuple("positives", &request.positives(), &out->positives),
+        std::make_tuple("negatives", &request.negatives(), &out->negatives)}) {
+    if (examples->size() > kMaxExamples) {
+      return Invalid(name, absl::StrCat(examples->size(), " examples exceeds the limit ", kMaxExamples));
+    }
+    decoded->assign(static_cast<size_t>(examples->size()), RecommendQuery::Example());
+    for (int i = 0; i < examples->size(); ++i) {
+      const v1::Example& e = examples->Get(i);
+      const std::string field = absl::StrCat(name, "[", i, "]");
+      RecommendQuery::Example& d = (*decoded)[static_cast<size_t>(i)];
+      if (absl::Status s = DecodeQueryItem(e, shape, limits, field, "example", &d); !s.ok()) return s;
+      if (e.weight() != 0 && !(std::isfinite(e.weight()) && e.weight() > 0 && e.weight() <= kMaxExampleWeight)) {
+        return Invalid(FieldPath(field, "weight"),
+                       absl::StrCat(e.weight(), " is outside (0, ", kMaxExampleWeight, "]; 0 means 1"));
+      }
+      d.weight = e.weight() == 0 ? 1.0f : e.weight();
+    }
+  }
+  switch (request.strategy()) {
+    case v1::RECOMMEND_STRATEGY_UNSPECIFIED:
+    case v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR: out->best_score = false; break;
+    case v1::RECOMMEND_STRATEGY_BEST_SCORE: out->best_score = true; break;
+    default:
+      return Invalid("strategy", absl::StrCat(static_cast<int>(request.strategy()),
+                                              " is not a known strategy (1 average vector, 2 best score)"));
+  }
+  if (absl::Status s = ValidateSearch(request, limits, "", &out->search); !s.ok()) return s;
+  out->search.min_score.reset();
+  if (request.has_min_score()) {
+    const double bound = out->best_score ? 2 * kMaxExampleWeight : 1;
+    if (!InRange(request.min_score(), -bound, bound)) {
+      return Invalid("min_score", absl::StrCat(request.min_score(), " is outside [", -bound, ", ", bound,
+                                               "] (the strategy's scale)"));
+    }
+    out->search.min_score = request.min_score();
+  }
   return absl::OkStatus();
 }
 

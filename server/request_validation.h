@@ -68,14 +68,19 @@ absl::Status DecodeVector(const v1::Vector& vector, int dim, absl::string_view f
 // ra in [0, 360), dec in [-90, 90], match radius 0 (default) or (0, 60] arcsec.
 absl::Status ValidateSkyPosition(const v1::SkyPosition& position, absl::string_view field);
 
-// One similarity query, checked and decoded.
-struct SimilarQuery {
+// What a query or an example stands for, checked and decoded: a catalog ID, an image, a unit
+// vector or a sky position.
+struct QueryItem {
   enum class Kind { kId, kImage, kVector, kPosition };
   Kind kind = Kind::kId;
   int64_t id = 0;
   DecodedImage image;
   std::vector<float> vector;
   v1::SkyPosition position;
+};
+
+// One similarity query, checked and decoded.
+struct SimilarQuery : QueryItem {
   int k = kDefaultK;
   v1::SearchFilter filter;
   std::optional<float> min_score;
@@ -89,6 +94,28 @@ struct SimilarQuery {
 // "queries[3]" in a batch).
 absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, const ModelShape& shape,
                                     const RequestLimits& limits, absl::string_view field, SimilarQuery* out);
+
+// Most positive (and most negative) examples of one Recommend query.
+inline constexpr int kMaxExamples = 64;
+// Largest weight of one example.
+inline constexpr float kMaxExampleWeight = 100;
+
+// One Recommend query, checked and decoded.
+struct RecommendQuery {
+  struct Example : QueryItem {
+    float weight = 1;
+  };
+  std::vector<Example> positives, negatives;
+  bool best_score = false;  // RECOMMEND_STRATEGY_BEST_SCORE; else the average vector
+  // k, filter, min_score and inclusions of the answer (its query item is unused).
+  SimilarQuery search;
+};
+
+// Checks every field of `request`: 1..kMaxExamples positives and 0..kMaxExamples negatives,
+// each one example with a weight in (0, kMaxExampleWeight] (0: 1), the strategy, k, the
+// filter, and min_score on the strategy's scale.
+absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request, const ModelShape& shape,
+                                      const RequestLimits& limits, RecommendQuery* out);
 
 // Item count of a batched call: 1..limits.max_batch.
 absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::string_view field);

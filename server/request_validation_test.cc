@@ -113,5 +113,64 @@ TEST(RequestValidationTest, SimilarRequests) {
   EXPECT_EQ(ValidateBatchSize(17, kLimits, "queries").message(), "queries: 17 queries exceeds the limit 16");
 }
 
+TEST(RequestValidationTest, RecommendExamplesWeightsStrategyAndScoreScale) {
+  v1::RecommendRequest r;
+  RecommendQuery q;
+  auto message = [&]() {
+    absl::Status s = ValidateRecommendRequest(r, kShape, kLimits, &q);
+    return s.ok() ? std::string("ok") : std::string(s.message());
+  };
+  EXPECT_EQ(message(), "positives: empty; give at least one example");
+  r.add_positives()->set_id(7);
+  v1::Example* vector = r.add_positives();
+  for (float v : {3.0f, 4.0f, 0.0f, 0.0f}) vector->mutable_vector()->add_values(v);
+  vector->set_weight(2.5f);
+  *r.add_negatives()->mutable_image() = MakeImage(5, 8, 8);
+  r.add_negatives()->mutable_position()->set_ra(10);
+  ASSERT_EQ(message(), "ok");
+  ASSERT_EQ(q.positives.size(), 2u);
+  EXPECT_EQ(q.positives[0].kind, QueryItem::Kind::kId);
+  EXPECT_EQ(q.positives[0].weight, 1.0f);  // 0 means 1
+  EXPECT_EQ(q.positives[1].vector, std::vector<float>({0.6f, 0.8f, 0, 0}));
+  EXPECT_EQ(q.positives[1].weight, 2.5f);
+  EXPECT_EQ(q.negatives[0].kind, QueryItem::Kind::kImage);
+  EXPECT_EQ(q.negatives[1].kind, QueryItem::Kind::kPosition);
+  EXPECT_FALSE(q.best_score);
+  EXPECT_EQ(q.search.k, 10);
+
+  r.mutable_positives(1)->set_weight(std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(message(), "positives[1].weight: nan is outside (0, 100]; 0 means 1");
+  r.mutable_positives(1)->set_weight(-1);
+  EXPECT_EQ(message(), "positives[1].weight: -1 is outside (0, 100]; 0 means 1");
+  r.mutable_positives(1)->set_weight(1);
+  r.mutable_positives(1)->mutable_vector()->add_values(1);
+  EXPECT_EQ(message(), "positives[1].vector.values: 5 values; the index has dimension 4");
+  r.mutable_positives(1)->set_id(9);
+  r.add_negatives();
+  EXPECT_EQ(message(), "negatives[2].example: none set; give one of id, image, vector or position");
+  r.mutable_negatives()->RemoveLast();
+  r.mutable_negatives(1)->mutable_position()->set_dec(95);
+  EXPECT_EQ(message(), "negatives[1].position.dec: 95 is outside [-90, 90] degrees");
+  r.mutable_negatives(1)->mutable_position()->set_dec(0);
+
+  // min_score is on the strategy's scale: cosine for the average, a difference of weighted
+  // similarities for the best score.
+  r.set_min_score(1.5f);
+  EXPECT_EQ(message(), "min_score: 1.5 is outside [-1, 1] (the strategy's scale)");
+  r.set_strategy(v1::RECOMMEND_STRATEGY_BEST_SCORE);
+  EXPECT_EQ(message(), "ok");
+  EXPECT_TRUE(q.best_score);
+  EXPECT_EQ(q.search.min_score, 1.5f);
+  r.set_strategy(static_cast<v1::RecommendStrategy>(9));
+  EXPECT_EQ(message(), "strategy: 9 is not a known strategy (1 average vector, 2 best score)");
+  r.set_strategy(v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR);
+  r.clear_min_score();
+  r.set_k(1000);
+  EXPECT_EQ(message(), "k: 1000 exceeds the limit 100");
+  r.set_k(5);
+  for (int i = 0; i < kMaxExamples; ++i) r.add_positives()->set_id(i);
+  EXPECT_EQ(message(), "positives: 66 examples exceeds the limit 64");
+}
+
 }  // namespace
 }  // namespace galaxy

@@ -1,8 +1,10 @@
 #include "server/search_service.h"
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -127,6 +129,36 @@ struct SimilarCall {
   }
 };
 
+// Recommend's average-vector query: P (the positives' weighted mean), or 2P - N with negatives,
+// normalised. INVALID_ARGUMENT when the examples cancel out.
+absl::StatusOr<std::vector<float>> AverageVector(const std::vector<WeightedVector>& positives,
+                                                 const std::vector<WeightedVector>& negatives) {
+  const auto mean = [](const std::vector<WeightedVector>& examples) {
+    std::vector<double> sum(examples.front().vector.size(), 0.0);
+    double weights = 0;
+    for (const WeightedVector& e : examples) {
+      for (size_t d = 0; d < sum.size(); ++d) sum[d] += e.weight * e.vector[d];
+      weights += e.weight;
+    }
+    for (double& v : sum) v /= weights;
+    return sum;
+  };
+  std::vector<double> q = mean(positives);
+  if (!negatives.empty()) {
+    const std::vector<double> away = mean(negatives);
+    for (size_t d = 0; d < q.size(); ++d) q[d] = 2 * q[d] - away[d];
+  }
+  double norm = 0;
+  for (double v : q) norm += v * v;
+  norm = std::sqrt(norm);
+  if (!(norm > 1e-6)) {
+    return absl::InvalidArgumentError("positives, negatives: the examples cancel out; no direction to search");
+  }
+  std::vector<float> out(q.size());
+  for (size_t d = 0; d < q.size(); ++d) out[d] = static_cast<float>(q[d] / norm);
+  return out;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* SearchService::SimilarGalaxies(grpc::CallbackServerContext* context,
@@ -187,6 +219,61 @@ grpc::Status SearchService::BatchSimilarGalaxies(grpc::ServerContext* context,
     }
     response->set_snapshot_version(call.snap->version());
     return absl::OkStatus();
+  });
+}
+
+grpc::Status SearchService::Recommend(grpc::ServerContext* context, const v1::RecommendRequest* request,
+                                      v1::SimilarGalaxiesResponse* response) {
+  return state_->Handle("Recommend", context, Role::kSearch, [&]() -> absl::Status {
+    GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, state_->Live());
+    RecommendQuery q;
+    GALAXY_RETURN_IF_ERROR(ValidateRecommendRequest(*request, snap->shape(), state_->limits, &q));
+    // Every example as a unit vector: images embedded together, catalog galaxies from the
+    // snapshot (and never returned).
+    std::vector<std::pair<std::string, const RecommendQuery::Example*>> examples;
+    for (size_t i = 0; i < q.positives.size(); ++i) {
+      examples.emplace_back(absl::StrCat("positives[", i, "]"), &q.positives[i]);
+    }
+    for (size_t i = 0; i < q.negatives.size(); ++i) {
+      examples.emplace_back(absl::StrCat("negatives[", i, "]"), &q.negatives[i]);
+    }
+    std::vector<const DecodedImage*> images(examples.size(), nullptr);
+    for (size_t i = 0; i < examples.size(); ++i) {
+      if (examples[i].second->kind == QueryItem::Kind::kImage) images[i] = &examples[i].second->image;
+    }
+    const ItemEmbeddings embedded = EmbedItemsNow(*state_, *snap, images, DeadlineOf(context), /*redshift=*/false);
+    std::vector<WeightedVector> positives, negatives;
+    for (size_t i = 0; i < examples.size(); ++i) {
+      const auto& [field, e] = examples[i];
+      WeightedVector v;
+      v.weight = e->weight;
+      switch (e->kind) {
+        case QueryItem::Kind::kImage:
+          if (!embedded.status.ok()) return Annotate(embedded.status, field);
+          v.vector.assign(embedded.Embedding(i), embedded.Embedding(i) + embedded.dim);
+          break;
+        case QueryItem::Kind::kVector:
+          v.vector = e->vector;
+          break;
+        case QueryItem::Kind::kId:
+        case QueryItem::Kind::kPosition: {
+          int64_t id = e->id;
+          if (e->kind == QueryItem::Kind::kPosition) {
+            absl::StatusOr<int64_t> matched = snap->MatchPosition(e->position);
+            if (!matched.ok()) return Annotate(matched.status(), field);
+            id = *matched;
+          }
+          if (absl::Status s = snap->StoredEmbedding(id, &v.vector); !s.ok()) return Annotate(s, field);
+          q.search.filter.add_exclude_ids(id);
+          break;
+        }
+      }
+      (i < q.positives.size() ? positives : negatives).push_back(std::move(v));
+    }
+    GALAXY_RETURN_IF_ERROR(StillWanted(context));
+    if (q.best_score) return snap->RecommendBestScore(positives, negatives, q.search, response);
+    GALAXY_ASSIGN_OR_RETURN(std::vector<float> query, AverageVector(positives, negatives));
+    return snap->Similar(query.data(), q.search, std::nullopt, response);
   });
 }
 

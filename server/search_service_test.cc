@@ -262,6 +262,76 @@ TEST_F(SearchServiceTest, AnUploadIsScoredAgainstTheCatalog) {
   EXPECT_EQ(Passes().size(), 1u);
 }
 
+std::vector<int64_t> Ids(const v1::SimilarGalaxiesResponse& response) {
+  std::vector<int64_t> ids;
+  for (const v1::Neighbor& n : response.neighbors()) ids.push_back(n.id() - kFirstId);
+  return ids;
+}
+
+TEST_F(SearchServiceTest, RecommendBlendsExamplesOrTakesTheBestOfEach) {
+  const auto recommend = [&](const std::vector<int>& positives, const std::vector<int>& negatives, bool best,
+                             int k, v1::SimilarGalaxiesResponse* out) {
+    v1::RecommendRequest request;
+    for (int i : positives) request.add_positives()->set_id(kFirstId + i);
+    for (int i : negatives) request.add_negatives()->set_id(kFirstId + i);
+    request.set_strategy(best ? v1::RECOMMEND_STRATEGY_BEST_SCORE : v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR);
+    request.set_k(static_cast<uint32_t>(k));
+    grpc::ClientContext context;
+    out->Clear();
+    return stub_->Recommend(&context, request, out);
+  };
+  v1::SimilarGalaxiesResponse out;
+  // Galaxy i sits at angle 1.5 i / 29 on an arc. The mean of 10 and 14 points at 12.
+  ASSERT_TRUE(recommend({10, 14}, {}, false, 3, &out).ok());
+  std::vector<int64_t> ids = Ids(out);
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(ids[0], 12);
+  EXPECT_EQ(std::set<int64_t>({ids[1], ids[2]}), std::set<int64_t>({11, 13}));
+  // 2P - N with N at 8 turns the query 3.9 steps past 12, away from 8.
+  ASSERT_TRUE(recommend({10, 14}, {8}, false, 1, &out).ok());
+  EXPECT_EQ(Ids(out), std::vector<int64_t>({16}));
+  // Best score keeps the two examples apart: the neighbours of 3 and of 25, not the middle.
+  ASSERT_TRUE(recommend({3, 25}, {}, true, 4, &out).ok());
+  ids = Ids(out);
+  EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()), std::set<int64_t>({2, 4, 24, 26}));
+  EXPECT_NEAR(out.neighbors(0).score(), std::cos(1.5 / 29), 1e-5);
+  // ... and a negative at 26 pushes 25's neighbours below 3's, the farther from 26 the higher.
+  ASSERT_TRUE(recommend({3, 25}, {26}, true, 2, &out).ok());
+  EXPECT_EQ(Ids(out), std::vector<int64_t>({1, 2}));
+  EXPECT_TRUE(Passes().empty());  // catalog examples never run the model
+  // An image example is embedded (once) and, not being a catalog ID, may come back itself.
+  v1::RecommendRequest by_image;
+  *by_image.add_positives()->mutable_image() = Upload(20);
+  by_image.set_k(1);
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Recommend(&context, by_image, &out).ok());
+  EXPECT_EQ(Ids(out), std::vector<int64_t>({20}));
+  EXPECT_EQ(Passes().size(), 1u);
+}
+
+TEST_F(SearchServiceTest, RecommendNamesTheExampleAtFault) {
+  v1::RecommendRequest request;
+  request.add_positives()->set_id(kFirstId + 1);
+  request.add_positives()->set_id(7);
+  v1::SimilarGalaxiesResponse out;
+  grpc::ClientContext c1;
+  grpc::Status status = stub_->Recommend(&c1, request, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("positives[1]: galaxy 7 is not in snapshot"), std::string::npos)
+      << status.error_message();
+  // Two opposite vectors average to nothing.
+  request.Clear();
+  for (float sign : {1.0f, -1.0f}) {
+    v1::Vector* v = request.add_positives()->mutable_vector();
+    v->add_values(sign);
+    v->add_values(0);
+  }
+  grpc::ClientContext c2;
+  status = stub_->Recommend(&c2, request, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("cancel out"), std::string::npos) << status.error_message();
+}
+
 TEST_F(SearchServiceTest, StoredPdfsThatAreMissingOrTruncatedAreNamed) {
   testutil::ScopedTempDir copy;
   const std::string version = server_->snapshot_version();

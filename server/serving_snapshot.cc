@@ -154,7 +154,7 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
   out->set_snapshot_version(version());
   std::unordered_set<int64_t> excluded(q.filter.exclude_ids().begin(), q.filter.exclude_ids().end());
   if (self) excluded.insert(*self);
-  const bool filtered = q.filter.has_z_min() || q.filter.has_z_max() || q.filter.has_cone();
+  const bool filtered = Conditions(q.filter);
   const bool dedupe = self.has_value() && q.duplicate_threshold.has_value();
   const int64_t n = count();
   int64_t fetch = std::min<int64_t>(n, q.k + static_cast<int64_t>(excluded.size()) + (filtered || dedupe ? q.k : 0));
@@ -185,6 +185,15 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
     if (static_cast<int>(kept.size()) >= q.k || below_threshold || fetch >= n) break;
     fetch = std::min<int64_t>(n, fetch * 4);
   }
+  return AddNeighbors(kept, q, out);
+}
+
+bool ServingSnapshot::Conditions(const v1::SearchFilter& filter) {
+  return filter.has_z_min() || filter.has_z_max() || filter.has_cone();
+}
+
+absl::Status ServingSnapshot::AddNeighbors(const std::vector<std::pair<int64_t, float>>& kept, const SimilarQuery& q,
+                                           v1::SimilarGalaxiesResponse* out) const {
   out->set_exhausted(static_cast<int>(kept.size()) < q.k);
   uint32_t rank = 0;
   for (const auto& [id, score] : kept) {
@@ -197,6 +206,64 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVector>& positives,
+                                                 const std::vector<WeightedVector>& negatives, const SimilarQuery& q,
+                                                 v1::SimilarGalaxiesResponse* out) const {
+  out->set_snapshot_version(version());
+  const std::unordered_set<int64_t> excluded(q.filter.exclude_ids().begin(), q.filter.exclude_ids().end());
+  const bool filtered = Conditions(q.filter);
+  const int64_t n = count();
+  const size_t dim = static_cast<size_t>(shape().dim);
+  const auto best = [dim](const std::vector<WeightedVector>& examples, const float* c) {
+    float top = -std::numeric_limits<float>::infinity();
+    for (const WeightedVector& e : examples) {
+      float dot = 0;
+      for (size_t d = 0; d < dim; ++d) dot += e.vector[d] * c[d];
+      top = std::max(top, e.weight * std::clamp(dot, -1.0f, 1.0f));
+    }
+    return top;
+  };
+  int64_t fetch = std::min<int64_t>(n, q.k + static_cast<int64_t>(excluded.size()) + (filtered ? q.k : 0));
+  std::vector<float> scores, stored;
+  std::vector<int64_t> found;
+  std::unordered_set<int64_t> seen;
+  std::vector<std::pair<int64_t, float>> kept;
+  while (true) {
+    scores.resize(static_cast<size_t>(fetch));
+    found.resize(static_cast<size_t>(fetch));
+    seen.clear();
+    kept.clear();
+    // The highest score a galaxy beyond every positive's `fetch` nearest could reach.
+    float unseen = -std::numeric_limits<float>::infinity();
+    for (const WeightedVector& p : positives) {
+      GALAXY_RETURN_IF_ERROR(
+          snapshot_->index().Search(p.vector.data(), 1, static_cast<int>(fetch), scores.data(), found.data()));
+      unseen = std::max(unseen, p.weight * scores.back());
+      for (int64_t id : found) {
+        if (id < 0 || excluded.count(id) > 0 || !seen.insert(id).second) continue;
+        if (filtered) {
+          auto row = row_of_.find(id);
+          if (row == row_of_.end() || !PassesFilter(row->second, q.filter)) continue;
+        }
+        GALAXY_RETURN_IF_ERROR(StoredEmbedding(id, &stored));
+        const float score = best(positives, stored.data()) - (negatives.empty() ? 0.0f : best(negatives, stored.data()));
+        if (q.min_score && score < *q.min_score) continue;
+        kept.emplace_back(id, score);
+      }
+    }
+    float worst_negative = 0;  // the negative term is at least -max_j w_j
+    for (const WeightedVector& e : negatives) worst_negative = std::max(worst_negative, e.weight);
+    const bool none_unseen_pass = q.min_score && unseen + worst_negative < *q.min_score;
+    if (static_cast<int>(kept.size()) >= q.k || fetch >= n || none_unseen_pass) break;
+    fetch = std::min<int64_t>(n, fetch * 4);
+  }
+  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (static_cast<int>(kept.size()) > q.k) kept.resize(static_cast<size_t>(q.k));
+  return AddNeighbors(kept, q, out);
 }
 
 absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out,

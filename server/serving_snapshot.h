@@ -29,6 +29,12 @@ namespace galaxy {
 class DatasetReader;
 struct GalaxyBatch;
 
+// An example of a Recommend query: a unit vector and its weight.
+struct WeightedVector {
+  std::vector<float> vector;
+  float weight = 1;
+};
+
 class ServingSnapshot {
  public:
   // Opens SNAPSHOTS_DIR/<version> (`dir`) and its model on `device` ("cpu", "cuda", "auto"),
@@ -61,6 +67,15 @@ class ServingSnapshot {
   absl::Status Similar(const float* query, const SimilarQuery& q, std::optional<int64_t> self,
                        v1::SimilarGalaxiesResponse* out) const;
 
+  // Recommend's best-score strategy: the galaxies with the highest max_i w_i cos(c, p_i) -
+  // max_j w_j cos(c, n_j) (no second term without `negatives`) under `q`'s k, filter (its
+  // exclusions included), min_score and inclusions. Candidates are each positive's nearest
+  // galaxies, widened until k pass or the catalog is exhausted; each is scored exactly on its
+  // stored embedding.
+  absl::Status RecommendBestScore(const std::vector<WeightedVector>& positives,
+                                  const std::vector<WeightedVector>& negatives, const SimilarQuery& q,
+                                  v1::SimilarGalaxiesResponse* out) const;
+
   // Anomaly score of a new embedding: mean cosine distance to its anomaly_k nearest galaxies,
   // and that score's percentile in the catalog. `neighbors` is filled when not null.
   absl::Status ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out, bool with_neighbors) const;
@@ -81,6 +96,11 @@ class ServingSnapshot {
  private:
   ServingSnapshot() = default;
   bool PassesFilter(uint32_t row, const v1::SearchFilter& filter) const;
+  // Whether `filter` has conditions besides its exclusions.
+  static bool Conditions(const v1::SearchFilter& filter);
+  // `kept` (id, score; best first) as the answer's neighbours, with records when `q` asks.
+  absl::Status AddNeighbors(const std::vector<std::pair<int64_t, float>>& kept, const SimilarQuery& q,
+                            v1::SimilarGalaxiesResponse* out) const;
   // Reads row `row` (which must hold `id`) of the source dataset into `batch`.
   absl::Status ReadSource(int64_t id, uint64_t row, GalaxyBatch* batch, int* bands, int* height, int* width) const;
 

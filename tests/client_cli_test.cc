@@ -144,6 +144,45 @@ TEST_F(ClientCliTest, SimilarByIdImagePositionWithFiltersJsonAndGallery) {
   EXPECT_FALSE(absl::StrContains(page, "no image"));
 }
 
+TEST_F(ClientCliTest, RecommendFromSeveralExamples) {
+  // Average vector: like galaxies 3 and 4, unlike 5; no example comes back.
+  testutil::CommandResult average = Client(
+      {"recommend", "--positive", Id(3), "--positive", Id(4), "--negative", Id(5), "--k", "6"}, {"--json"});
+  ASSERT_EQ(average.exit_code, 0) << average.err;
+  nlohmann::json a = nlohmann::json::parse(average.out);
+  ASSERT_EQ(a["neighbors"].size(), 6u) << average.out;
+  for (const auto& n : a["neighbors"]) {
+    for (int example : {3, 4, 5}) EXPECT_NE(n["id"], Id(example));
+  }
+  // Best score with an image example (row 0 of the survey, galaxy 0 itself, which no ID
+  // excludes): galaxy 0 is the best match of that example, so it comes first.
+  testutil::CommandResult best =
+      Client({"recommend", "--positive", Id(3), "--positive-image", testutil::SharedServingFixture().survey,
+              "--positive-weight", "1", "--positive-weight", "1.5", "--strategy", "best-score", "--k", "5"},
+             {"--json"});
+  ASSERT_EQ(best.exit_code, 0) << best.err;
+  nlohmann::json b = nlohmann::json::parse(best.out);
+  ASSERT_EQ(b["neighbors"].size(), 5u) << best.out;
+  EXPECT_EQ(b["neighbors"][0]["id"], Id(0));
+  EXPECT_GT(b["neighbors"][0]["score"].get<double>(), 1.4);  // weight 1.5 x similarity ~1
+  // The table.
+  testutil::CommandResult table = Client({"recommend", "--positive", Id(3), "--k", "3"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(absl::StrContains(table.out, "3 galaxies for 1 positive and 0 negative examples (average)"))
+      << table.out;
+  // Mistakes: named, one line, exit 1.
+  testutil::CommandResult weights =
+      Client({"recommend", "--positive", Id(3), "--positive-weight", "1", "--positive-weight", "2"});
+  EXPECT_EQ(weights.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(weights.err, "--positive-weight: 2 weights for 1 positive examples")) << weights.err;
+  testutil::CommandResult unknown = Client({"recommend", "--positive", Id(3), "--negative", "42"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(unknown.err, "negatives[0]: galaxy 42 is not in snapshot")) << unknown.err;
+  testutil::CommandResult none = Client({"recommend", "--negative", Id(3)});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(none.err, "give --positive and/or --positive-image")) << none.err;
+}
+
 TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
   const v1::Image image = testutil::SurveyImage(7);
   const std::vector<float> pixels(reinterpret_cast<const float*>(image.data().data()),
@@ -345,8 +384,9 @@ namespace galaxy {
 namespace {
 
 // The Python client's example (client/python/example.py) against the live server: it generates
-// the API modules from the proto into a fresh cache, queries by ID and by a numpy image, and
-// exits 0 only when the image query finds the galaxy itself.
+// the API modules from the proto into a fresh cache, queries by ID, by a numpy image and by
+// several examples, and exits 0 only when the image query finds the galaxy itself and no
+// example comes back from the recommendation.
 TEST_F(ClientCliTest, PythonExampleRunsAgainstALiveServer) {
   const std::string source = GALAXY_SOURCE_DIR;
   absl::StatusOr<testutil::CommandResult> r = testutil::RunCommand(
@@ -358,6 +398,7 @@ TEST_F(ClientCliTest, PythonExampleRunsAgainstALiveServer) {
   EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
   EXPECT_TRUE(absl::StrContains(r->out, "the 5 galaxies most like " + Id(12))) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "= the galaxy itself")) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "(no example among them)")) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "an unknown ID: NOT_FOUND: galaxy 42 is not in snapshot v1")) << r->out;
   EXPECT_TRUE(fs::exists(dir_.File("cache")));
 }

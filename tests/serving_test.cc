@@ -516,6 +516,50 @@ TEST(ServingTest, BadInputGetsTheRightCodeAndAMessageNamingTheProblem) {
          return s.admin->GetRebuildStatus(Ctx().get(), r, &out);
        },
        C::NOT_FOUND, "rebuild_id: no rebuild 'rebuild-99'"},
+      {"recommendation without positives",
+       [](Served& s) {
+         v1::RecommendRequest r;
+         r.add_negatives()->set_id(SurveyIds()[0]);
+         v1::SimilarGalaxiesResponse out;
+         return s.search->Recommend(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "positives: empty; give at least one example"},
+      {"recommendation with too many examples",
+       [](Served& s) {
+         v1::RecommendRequest r;
+         for (int i = 0; i < 65; ++i) r.add_positives()->set_id(SurveyIds()[static_cast<size_t>(i)]);
+         v1::SimilarGalaxiesResponse out;
+         return s.search->Recommend(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "positives: 65 examples exceeds the limit 64"},
+      {"example weight NaN",
+       [nan](Served& s) {
+         v1::RecommendRequest r;
+         v1::Example* e = r.add_positives();
+         e->set_id(SurveyIds()[0]);
+         e->set_weight(nan);
+         v1::SimilarGalaxiesResponse out;
+         return s.search->Recommend(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "positives[0].weight: nan is outside (0, 100]; 0 means 1"},
+      {"unknown example ID",
+       [](Served& s) {
+         v1::RecommendRequest r;
+         r.add_positives()->set_id(SurveyIds()[0]);
+         r.add_negatives()->set_id(42);
+         v1::SimilarGalaxiesResponse out;
+         return s.search->Recommend(Ctx().get(), r, &out);
+       },
+       C::NOT_FOUND, "negatives[0]: galaxy 42 is not in snapshot v1"},
+      {"recommendation score threshold off the strategy's scale",
+       [](Served& s) {
+         v1::RecommendRequest r;
+         r.add_positives()->set_id(SurveyIds()[0]);
+         r.set_min_score(1.5f);
+         v1::SimilarGalaxiesResponse out;
+         return s.search->Recommend(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "min_score: 1.5 is outside [-1, 1] (the strategy's scale)"},
   };
   std::string table =
       "| # | bad input | status code | message (excerpt) |\n| --- | --- | --- | --- |\n";

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""galaxy-search from Python: query by catalog ID and by a numpy image.
+"""galaxy-search from Python: query by catalog ID, by a numpy image, and by several examples.
 
     PYTHONPATH=client/python python3 client/python/example.py --server 127.0.0.1:50051 [--id ID]
 
@@ -53,12 +53,23 @@ def main():
         a = client.anomaly(id=query_id)
         print(f"anomaly score {a.score:.5f}, percentile {a.percentile:.2f}")
 
-        # 4. Errors are exceptions with the server's code and message.
+        # 4. Several examples at once: galaxies like the query and its two nearest neighbours,
+        #    unlike the snapshot's most anomalous galaxy (at half weight). No example comes back.
+        examples = [query_id] + [n.id for n in by_id.neighbors[:2]]
+        unlike = client.list_anomalies(top=1)[0].id
+        recommended = client.recommend(positives=examples, negatives=[{"id": unlike, "weight": 0.5}],
+                                       strategy="best-score", k=args.k)
+        returned = [n.id for n in recommended.neighbors]
+        clean = not set(returned) & set(examples + [unlike])
+        print(f"\nlike {examples}, unlike {unlike}: {returned}"
+              f"{' (no example among them)' if clean else ' (an example came back!)'}")
+
+        # 5. Errors are exceptions with the server's code and message.
         try:
             client.similar(id=42)
         except GalaxySearchError as e:
             print(f"as expected, an unknown ID: {e}")
-        return 0 if first.id == query_id else 1
+        return 0 if first.id == query_id and clean and len(returned) == args.k else 1
 
 
 if __name__ == "__main__":

@@ -36,6 +36,53 @@ def to_array(image):
     return np.frombuffer(image.data, dtype=dtype).reshape(image.bands, image.height, image.width)
 
 
+def _fill_search(request, z_min, z_max, cone, exclude_ids, min_score):
+    """The filter and score threshold of a SimilarGalaxies or Recommend request."""
+    if z_min is not None:
+        request.filter.z_min = z_min
+    if z_max is not None:
+        request.filter.z_max = z_max
+    if cone is not None:
+        request.filter.cone.ra, request.filter.cone.dec, request.filter.cone.radius = cone
+    request.filter.exclude_ids.extend(exclude_ids)
+    if min_score is not None:
+        request.min_score = min_score
+
+
+def _fill_example(message, example):
+    """One Recommend example: an id (int), an image (numpy bands x H x W, or an Image), a vector
+    (1-d numpy array), or a dict with one of "id", "image", "vector", "position" ((ra, dec),
+    degrees) and optionally "weight"."""
+    if isinstance(example, dict):
+        unknown = set(example) - {"id", "image", "vector", "position", "weight"}
+        given = [key for key in ("id", "image", "vector", "position") if key in example]
+        if unknown or len(given) != 1:
+            raise ValueError(f"an example dict has one of id, image, vector, position, and a weight; got {example!r}")
+        if "weight" in example:
+            message.weight = float(example["weight"])
+        key, value = given[0], example[given[0]]
+        if key == "id":
+            message.id = int(value)
+        elif key == "position":
+            message.position.ra, message.position.dec = (float(v) for v in value)
+        elif key == "vector":
+            message.vector.values.extend(float(v) for v in np.asarray(value).ravel())
+        else:
+            message.image.CopyFrom(value if isinstance(value, galaxy_pb2.Image) else to_image(value))
+    elif isinstance(example, (int, np.integer)) and not isinstance(example, bool):
+        message.id = int(example)
+    elif isinstance(example, galaxy_pb2.Image):
+        message.image.CopyFrom(example)
+    else:
+        a = np.asarray(example)
+        if a.ndim == 1 and a.dtype.kind == "f":
+            message.vector.values.extend(float(v) for v in a)
+        elif a.ndim == 3:
+            message.image.CopyFrom(to_image(a))
+        else:
+            raise ValueError(f"an example is an id, an image (bands x H x W), a float vector or a dict; got {example!r}")
+
+
 class Client:
     """A connection to a galaxy-server.
 
@@ -101,16 +148,29 @@ class Client:
             request.vector.values.extend(float(v) for v in np.asarray(vector).ravel())
         else:
             request.position.ra, request.position.dec = float(ra), float(dec)
-        if z_min is not None:
-            request.filter.z_min = z_min
-        if z_max is not None:
-            request.filter.z_max = z_max
-        if cone is not None:
-            request.filter.cone.ra, request.filter.cone.dec, request.filter.cone.radius = cone
-        request.filter.exclude_ids.extend(exclude_ids)
-        if min_score is not None:
-            request.min_score = min_score
+        _fill_search(request, z_min, z_max, cone, exclude_ids, min_score)
         return self._call(self._search.SimilarGalaxies, request)
+
+    def recommend(self, positives, negatives=(), strategy="average", k=10, z_min=None, z_max=None, cone=None,
+                  exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False):
+        """Galaxies like the positive examples and unlike the negative ones.
+
+        Each example is a catalog id (int), an image (numpy bands x H x W, or an Image), an
+        embedding vector (1-d float numpy array), or a dict such as {"id": 5, "weight": 2.0} or
+        {"position": (ra, dec)} (one of id, image, vector, position; weight optional). strategy: "average" (one blended query vector) or "best-score"
+        (like any one positive, unlike every negative). The examples themselves are never returned.
+        """
+        strategies = {"average": galaxy_pb2.RECOMMEND_STRATEGY_AVERAGE_VECTOR,
+                      "best-score": galaxy_pb2.RECOMMEND_STRATEGY_BEST_SCORE}
+        if strategy not in strategies:
+            raise ValueError(f"strategy: {strategy!r} is not one of {sorted(strategies)}")
+        request = galaxy_pb2.RecommendRequest(strategy=strategies[strategy], k=k, include_metadata=include_metadata,
+                                              include_embeddings=include_embeddings)
+        for examples, out in ((positives, request.positives), (negatives, request.negatives)):
+            for example in examples:
+                _fill_example(out.add(), example)
+        _fill_search(request, z_min, z_max, cone, exclude_ids, min_score)
+        return self._call(self._search.Recommend, request)
 
     def predict_redshift(self, ids=(), images=(), include_pdf=False):
         request = galaxy_pb2.PredictRedshiftRequest(include_pdf=include_pdf)
