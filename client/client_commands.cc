@@ -104,6 +104,16 @@ absl::Status FillFilter(const SimilarFlags& s, v1::SearchFilter* filter) {
   return absl::OkStatus();
 }
 
+// Filter, score threshold and diversity of a SimilarGalaxies or Recommend request.
+template <typename Request>
+absl::Status FillSearch(const SimilarFlags& s, Request* request) {
+  GALAXY_RETURN_IF_ERROR(FillFilter(s, request->mutable_filter()));
+  if (s.min_score) request->set_min_score(*s.min_score);
+  if (s.mmr_lambda) request->mutable_diversity()->set_mmr_lambda(*s.mmr_lambda);
+  if (s.sky_duplicate_arcsec) request->mutable_diversity()->set_sky_duplicate_arcsec(*s.sky_duplicate_arcsec);
+  return absl::OkStatus();
+}
+
 // Neighbours as a table: rank, ID, score, position, redshift, anomaly percentile.
 void PrintNeighbors(const v1::SimilarGalaxiesResponse& response) {
   std::cout << absl::StrFormat("%4s  %-20s %7s %10s %9s  %-22s %8s\n", "rank", "id", "score", "ra", "dec", "z",
@@ -206,8 +216,7 @@ absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& s) {
   }
   request.set_k(s.k);
   request.set_include_metadata(true);
-  GALAXY_RETURN_IF_ERROR(FillFilter(s, request.mutable_filter()));
-  if (s.min_score) request.set_min_score(*s.min_score);
+  GALAXY_RETURN_IF_ERROR(FillSearch(s, &request));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
   v1::SimilarGalaxiesResponse response;
   grpc::Status status = client->search().SimilarGalaxies(client->NewContext().get(), request, &response);
@@ -274,8 +283,7 @@ absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& r) {
   }
   request.set_k(r.search.k);
   request.set_include_metadata(true);
-  GALAXY_RETURN_IF_ERROR(FillFilter(r.search, request.mutable_filter()));
-  if (r.search.min_score) request.set_min_score(*r.search.min_score);
+  GALAXY_RETURN_IF_ERROR(FillSearch(r.search, &request));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
   v1::SimilarGalaxiesResponse response;
   grpc::Status status = client->search().Recommend(client->NewContext().get(), request, &response);

@@ -39,6 +39,7 @@ struct SimilarFlags {
   std::optional<double> cone_ra, cone_dec, cone_radius;
   std::vector<int64_t> exclude;
   std::optional<float> min_score;
+  std::optional<float> mmr_lambda, sky_duplicate_arcsec;
   std::string html;
 };
 

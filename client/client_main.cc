@@ -33,6 +33,10 @@ void AddSearchOptions(CLI::App* command, galaxy::SimilarFlags& s) {
   command->add_option("--cone-radius", s.cone_radius, "... radius, degrees");
   command->add_option("--exclude", s.exclude, "IDs never to return (repeatable)");
   command->add_option("--min-score", s.min_score, "Drop galaxies scoring below this");
+  command->add_option("--mmr", s.mmr_lambda,
+                      "Diversify by maximal marginal relevance: lambda in [0, 1] (1 plain ranking, 0.5 balanced)");
+  command->add_option("--sky-duplicates", s.sky_duplicate_arcsec,
+                      "Drop galaxies within this many arcsec of a better-ranked one (the same object twice)");
   command->add_option("--html", s.html, "Also write a gallery page of the answer");
 }
 

@@ -208,6 +208,22 @@ absl::Status ValidateSearch(const M& request, const RequestLimits& limits, absl:
   }
   out->include_metadata = request.include_metadata();
   out->include_embeddings = request.include_embeddings();
+  out->mmr_lambda.reset();
+  out->sky_duplicate_degrees.reset();
+  const v1::Diversity& d = request.diversity();
+  if (d.has_mmr_lambda()) {
+    if (!InRange(d.mmr_lambda(), 0, 1)) {
+      return Invalid(FieldPath(field, "diversity.mmr_lambda"), absl::StrCat(d.mmr_lambda(), " is outside [0, 1]"));
+    }
+    out->mmr_lambda = d.mmr_lambda();
+  }
+  if (d.has_sky_duplicate_arcsec()) {
+    if (!(std::isfinite(d.sky_duplicate_arcsec()) && d.sky_duplicate_arcsec() > 0 && d.sky_duplicate_arcsec() <= 60)) {
+      return Invalid(FieldPath(field, "diversity.sky_duplicate_arcsec"),
+                     absl::StrCat(d.sky_duplicate_arcsec(), " is outside (0, 60] arcsec"));
+    }
+    out->sky_duplicate_degrees = d.sky_duplicate_arcsec() / 3600.0;
+  }
   return absl::OkStatus();
 }
 

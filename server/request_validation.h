@@ -85,6 +85,9 @@ struct SimilarQuery : QueryItem {
   v1::SearchFilter filter;
   std::optional<float> min_score;
   std::optional<float> duplicate_threshold;
+  // Diversity: maximal marginal relevance's lambda, sky duplicates' radius (degrees).
+  std::optional<float> mmr_lambda;
+  std::optional<double> sky_duplicate_degrees;
   bool include_metadata = false;
   bool include_embeddings = false;
 };

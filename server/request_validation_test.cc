@@ -113,6 +113,28 @@ TEST(RequestValidationTest, SimilarRequests) {
   EXPECT_EQ(ValidateBatchSize(17, kLimits, "queries").message(), "queries: 17 queries exceeds the limit 16");
 }
 
+TEST(RequestValidationTest, DiversityBounds) {
+  v1::SimilarGalaxiesRequest r;
+  r.set_id(1);
+  SimilarQuery q;
+  r.mutable_diversity()->set_mmr_lambda(0.5f);
+  r.mutable_diversity()->set_sky_duplicate_arcsec(1.5f);
+  ASSERT_TRUE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).ok());
+  EXPECT_EQ(q.mmr_lambda, 0.5f);
+  EXPECT_NEAR(*q.sky_duplicate_degrees, 1.5 / 3600, 1e-12);
+  r.mutable_diversity()->set_mmr_lambda(1.5f);
+  EXPECT_EQ(ValidateSimilarRequest(r, kShape, kLimits, "queries[2]", &q).message(),
+            "queries[2].diversity.mmr_lambda: 1.5 is outside [0, 1]");
+  r.mutable_diversity()->set_mmr_lambda(0);
+  r.mutable_diversity()->set_sky_duplicate_arcsec(0);
+  EXPECT_EQ(ValidateSimilarRequest(r, kShape, kLimits, "", &q).message(),
+            "diversity.sky_duplicate_arcsec: 0 is outside (0, 60] arcsec");
+  r.clear_diversity();
+  ASSERT_TRUE(ValidateSimilarRequest(r, kShape, kLimits, "", &q).ok());
+  EXPECT_FALSE(q.mmr_lambda.has_value());  // reset by a reused query
+  EXPECT_FALSE(q.sky_duplicate_degrees.has_value());
+}
+
 TEST(RequestValidationTest, RecommendExamplesWeightsStrategyAndScoreScale) {
   v1::RecommendRequest r;
   RecommendQuery q;

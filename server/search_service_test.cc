@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -86,7 +88,8 @@ class SearchServiceTest : public ::testing::Test {
       const std::vector<float> pixels = Pixels(i);
       batch.images.insert(batch.images.end(), pixels.begin(), pixels.end());
       batch.ids[static_cast<size_t>(i)] = kFirstId + i;
-      batch.ra[static_cast<size_t>(i)] = 10.0 + i;
+      // Galaxy 29 sits 1 arcsec from galaxy 28: the same object detected twice.
+      batch.ra[static_cast<size_t>(i)] = i == kGalaxies - 1 ? 10.0 + (kGalaxies - 2) + 1.0 / 3600 : 10.0 + i;
       batch.dec[static_cast<size_t>(i)] = 0;
       batch.e_bv[static_cast<size_t>(i)] = 0.01f * static_cast<float>(i);
       batch.redshift[static_cast<size_t>(i)] = std::numeric_limits<float>::quiet_NaN();
@@ -330,6 +333,41 @@ TEST_F(SearchServiceTest, RecommendNamesTheExampleAtFault) {
   status = stub_->Recommend(&c2, request, &out);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("cancel out"), std::string::npos) << status.error_message();
+}
+
+TEST_F(SearchServiceTest, DiversityDropsSkyDuplicatesAndSpreadsTheAnswer) {
+  const auto similar = [&](int id, int k, std::optional<float> mmr, std::optional<float> arcsec) {
+    v1::SimilarGalaxiesRequest request;
+    request.set_id(kFirstId + id);
+    request.set_k(static_cast<uint32_t>(k));
+    if (mmr) request.mutable_diversity()->set_mmr_lambda(*mmr);
+    if (arcsec) request.mutable_diversity()->set_sky_duplicate_arcsec(*arcsec);
+    v1::SimilarGalaxiesResponse out;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->SimilarGalaxies(&context, request, &out).ok());
+    return Ids(out);
+  };
+  // On the arc, 27's four nearest are 26 and 28, then 25 and 29; but on the sky 29 is 28 again.
+  std::vector<int64_t> plain = similar(27, 4, std::nullopt, std::nullopt);
+  EXPECT_EQ(std::set<int64_t>(plain.begin(), plain.end()), std::set<int64_t>({25, 26, 28, 29}));
+  std::vector<int64_t> distinct = similar(27, 4, std::nullopt, 2.0f);
+  EXPECT_EQ(std::set<int64_t>(distinct.begin(), distinct.end()), std::set<int64_t>({24, 25, 26, 28}));
+  // ... and 29 is dropped as the query galaxy 28 itself.
+  std::vector<int64_t> of_28 = similar(28, 2, std::nullopt, std::nullopt);
+  EXPECT_EQ(std::set<int64_t>(of_28.begin(), of_28.end()), std::set<int64_t>({27, 29}));
+  of_28 = similar(28, 2, std::nullopt, 2.0f);
+  EXPECT_EQ(std::set<int64_t>(of_28.begin(), of_28.end()), std::set<int64_t>({26, 27}));
+  // Maximal marginal relevance: the best first, then galaxies farther apart on the arc.
+  const auto spread = [](const std::vector<int64_t>& ids) {
+    return *std::max_element(ids.begin(), ids.end()) - *std::min_element(ids.begin(), ids.end());
+  };
+  std::vector<int64_t> near = similar(14, 4, std::nullopt, std::nullopt);
+  std::vector<int64_t> mmr = similar(14, 4, 0.5f, std::nullopt);
+  ASSERT_EQ(mmr.size(), 4u);
+  EXPECT_TRUE(mmr[0] == 13 || mmr[0] == 15) << mmr[0];
+  EXPECT_EQ(spread(near), 4);  // 12, 13, 15, 16
+  EXPECT_GT(spread(mmr), spread(near));
+  EXPECT_EQ(similar(14, 4, 1.0f, std::nullopt), near);  // lambda 1 is the plain ranking
 }
 
 TEST_F(SearchServiceTest, StoredPdfsThatAreMissingOrTruncatedAreNamed) {

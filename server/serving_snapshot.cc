@@ -157,7 +157,8 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
   const bool filtered = Conditions(q.filter);
   const bool dedupe = self.has_value() && q.duplicate_threshold.has_value();
   const int64_t n = count();
-  int64_t fetch = std::min<int64_t>(n, q.k + static_cast<int64_t>(excluded.size()) + (filtered || dedupe ? q.k : 0));
+  const int want = Candidates(q);
+  int64_t fetch = std::min<int64_t>(n, want + static_cast<int64_t>(excluded.size()) + (filtered || dedupe ? q.k : 0));
   std::vector<float> scores;
   std::vector<int64_t> found;
   std::vector<std::pair<int64_t, float>> kept;
@@ -167,7 +168,7 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
     GALAXY_RETURN_IF_ERROR(snapshot_->index().Search(query, 1, static_cast<int>(fetch), scores.data(), found.data()));
     kept.clear();
     bool below_threshold = false;
-    for (int64_t j = 0; j < fetch && static_cast<int>(kept.size()) < q.k; ++j) {
+    for (int64_t j = 0; j < fetch && static_cast<int>(kept.size()) < want; ++j) {
       const int64_t id = found[static_cast<size_t>(j)];
       const float score = scores[static_cast<size_t>(j)];
       if (id < 0 || excluded.count(id) > 0) continue;
@@ -182,10 +183,79 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
       }
       kept.emplace_back(id, score);
     }
-    if (static_cast<int>(kept.size()) >= q.k || below_threshold || fetch >= n) break;
+    if (static_cast<int>(kept.size()) >= want || below_threshold || fetch >= n) break;
     fetch = std::min<int64_t>(n, fetch * 4);
   }
+  GALAXY_RETURN_IF_ERROR(Diversify(q, self, &kept));
   return AddNeighbors(kept, q, out);
+}
+
+int ServingSnapshot::Candidates(const SimilarQuery& q) {
+  return q.k * (q.mmr_lambda ? 4 : 1) + (q.sky_duplicate_degrees ? q.k : 0);
+}
+
+absl::Status ServingSnapshot::Diversify(const SimilarQuery& q, std::optional<int64_t> self,
+                                        std::vector<std::pair<int64_t, float>>* kept) const {
+  if (q.sky_duplicate_degrees) {
+    // Best first: each galaxy is dropped when it lies within the radius of the query galaxy or
+    // of one already kept.
+    std::vector<uint32_t> accepted;
+    if (self) {
+      if (auto row = row_of_.find(*self); row != row_of_.end()) accepted.push_back(row->second);
+    }
+    std::vector<std::pair<int64_t, float>> distinct;
+    for (const auto& candidate : *kept) {
+      auto row = row_of_.find(candidate.first);
+      if (row == row_of_.end()) continue;
+      const bool duplicate = std::any_of(accepted.begin(), accepted.end(), [&](uint32_t a) {
+        return AngularSeparationDegrees(ra_[a], dec_[a], ra_[row->second], dec_[row->second]) <=
+               *q.sky_duplicate_degrees;
+      });
+      if (duplicate) continue;
+      accepted.push_back(row->second);
+      distinct.push_back(candidate);
+    }
+    *kept = std::move(distinct);
+  }
+  if (q.mmr_lambda && static_cast<int>(kept->size()) > 1) {
+    // Greedy maximal marginal relevance over the candidates' stored embeddings.
+    const size_t dim = static_cast<size_t>(shape().dim);
+    std::vector<float> vectors(kept->size() * dim);
+    for (size_t i = 0; i < kept->size(); ++i) {
+      std::vector<float> v;
+      GALAXY_RETURN_IF_ERROR(StoredEmbedding((*kept)[i].first, &v));
+      std::copy(v.begin(), v.end(), vectors.begin() + static_cast<ptrdiff_t>(i * dim));
+    }
+    const float lambda = *q.mmr_lambda;
+    std::vector<float> closest(kept->size(), -std::numeric_limits<float>::infinity());
+    std::vector<bool> picked(kept->size(), false);
+    std::vector<std::pair<int64_t, float>> order;
+    while (order.size() < kept->size() && static_cast<int>(order.size()) < q.k) {
+      size_t best = kept->size();
+      float best_value = -std::numeric_limits<float>::infinity();
+      for (size_t i = 0; i < kept->size(); ++i) {
+        if (picked[i]) continue;
+        const float novelty = order.empty() ? 0.0f : closest[i];
+        const float value = lambda * (*kept)[i].second - (1 - lambda) * novelty;
+        if (value > best_value) {
+          best_value = value;
+          best = i;
+        }
+      }
+      picked[best] = true;
+      order.push_back((*kept)[best]);
+      const float* chosen = vectors.data() + best * dim;
+      for (size_t i = 0; i < kept->size(); ++i) {
+        if (picked[i]) continue;
+        float dot = 0;
+        for (size_t d = 0; d < dim; ++d) dot += vectors[i * dim + d] * chosen[d];
+        closest[i] = std::max(closest[i], dot);
+      }
+    }
+    *kept = std::move(order);
+  }
+  if (static_cast<int>(kept->size()) > q.k) kept->resize(static_cast<size_t>(q.k));
+  return absl::OkStatus();
 }
 
 bool ServingSnapshot::Conditions(const v1::SearchFilter& filter) {
@@ -225,7 +295,8 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
     }
     return top;
   };
-  int64_t fetch = std::min<int64_t>(n, q.k + static_cast<int64_t>(excluded.size()) + (filtered ? q.k : 0));
+  const int want = Candidates(q);
+  int64_t fetch = std::min<int64_t>(n, want + static_cast<int64_t>(excluded.size()) + (filtered ? q.k : 0));
   std::vector<float> scores, stored;
   std::vector<int64_t> found;
   std::unordered_set<int64_t> seen;
@@ -248,7 +319,8 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
           if (row == row_of_.end() || !PassesFilter(row->second, q.filter)) continue;
         }
         GALAXY_RETURN_IF_ERROR(StoredEmbedding(id, &stored));
-        const float score = best(positives, stored.data()) - (negatives.empty() ? 0.0f : best(negatives, stored.data()));
+        const float score =
+            best(positives, stored.data()) - (negatives.empty() ? 0.0f : best(negatives, stored.data()));
         if (q.min_score && score < *q.min_score) continue;
         kept.emplace_back(id, score);
       }
@@ -256,13 +328,14 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
     float worst_negative = 0;  // the negative term is at least -max_j w_j
     for (const WeightedVector& e : negatives) worst_negative = std::max(worst_negative, e.weight);
     const bool none_unseen_pass = q.min_score && unseen + worst_negative < *q.min_score;
-    if (static_cast<int>(kept.size()) >= q.k || fetch >= n || none_unseen_pass) break;
+    if (static_cast<int>(kept.size()) >= want || fetch >= n || none_unseen_pass) break;
     fetch = std::min<int64_t>(n, fetch * 4);
   }
   std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
-  if (static_cast<int>(kept.size()) > q.k) kept.resize(static_cast<size_t>(q.k));
+  if (static_cast<int>(kept.size()) > want) kept.resize(static_cast<size_t>(want));
+  GALAXY_RETURN_IF_ERROR(Diversify(q, std::nullopt, &kept));
   return AddNeighbors(kept, q, out);
 }
 

@@ -96,6 +96,13 @@ class ServingSnapshot {
  private:
   ServingSnapshot() = default;
   bool PassesFilter(uint32_t row, const v1::SearchFilter& filter) const;
+  // Candidates a search of `q` ranks before Diversify picks its k.
+  static int Candidates(const SimilarQuery& q);
+  // `kept` (best first) made diverse as `q` asks: galaxies on the sky within its radius of a
+  // better one (or of the query galaxy `self`) dropped, then maximal marginal relevance; at most
+  // q.k remain.
+  absl::Status Diversify(const SimilarQuery& q, std::optional<int64_t> self,
+                         std::vector<std::pair<int64_t, float>>* kept) const;
   // Whether `filter` has conditions besides its exclusions.
   static bool Conditions(const v1::SearchFilter& filter);
   // `kept` (id, score; best first) as the answer's neighbours, with records when `q` asks.

@@ -178,6 +178,14 @@ TEST_F(ClientCliTest, RecommendFromSeveralExamples) {
   testutil::CommandResult unknown = Client({"recommend", "--positive", Id(3), "--negative", "42"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(unknown.err, "negatives[0]: galaxy 42 is not in snapshot")) << unknown.err;
+  // Diversity flags reach the server, and a bad lambda is named.
+  testutil::CommandResult diverse =
+      Client({"similar", "--id", Id(3), "--k", "5", "--mmr", "0.5", "--sky-duplicates", "2"}, {"--json"});
+  ASSERT_EQ(diverse.exit_code, 0) << diverse.err;
+  EXPECT_EQ(nlohmann::json::parse(diverse.out)["neighbors"].size(), 5u);
+  testutil::CommandResult bad_mmr = Client({"recommend", "--positive", Id(3), "--mmr", "2"});
+  EXPECT_EQ(bad_mmr.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(bad_mmr.err, "diversity.mmr_lambda: 2 is outside [0, 1]")) << bad_mmr.err;
   testutil::CommandResult none = Client({"recommend", "--negative", Id(3)});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(none.err, "give --positive and/or --positive-image")) << none.err;

@@ -36,8 +36,12 @@ def to_array(image):
     return np.frombuffer(image.data, dtype=dtype).reshape(image.bands, image.height, image.width)
 
 
-def _fill_search(request, z_min, z_max, cone, exclude_ids, min_score):
-    """The filter and score threshold of a SimilarGalaxies or Recommend request."""
+def _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda=None, sky_duplicate_arcsec=None):
+    """The filter, score threshold and diversity of a SimilarGalaxies or Recommend request."""
+    if mmr_lambda is not None:
+        request.diversity.mmr_lambda = mmr_lambda
+    if sky_duplicate_arcsec is not None:
+        request.diversity.sky_duplicate_arcsec = sky_duplicate_arcsec
     if z_min is not None:
         request.filter.z_min = z_min
     if z_max is not None:
@@ -80,7 +84,8 @@ def _fill_example(message, example):
         elif a.ndim == 3:
             message.image.CopyFrom(to_image(a))
         else:
-            raise ValueError(f"an example is an id, an image (bands x H x W), a float vector or a dict; got {example!r}")
+            raise ValueError("an example is an id, an image (bands x H x W), a float vector or a dict; "
+                             f"got {example!r}")
 
 
 class Client:
@@ -132,9 +137,11 @@ class Client:
             id=id, include_embedding=include_embedding, include_image=include_image))
 
     def similar(self, id=None, image=None, vector=None, ra=None, dec=None, k=10, e_bv=None, z_min=None, z_max=None,
-                cone=None, exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False):
+                cone=None, exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False,
+                mmr_lambda=None, sky_duplicate_arcsec=None):
         """Neighbours of one query: a catalog id, an image (numpy bands x H x W or an Image), an
-        embedding vector, or a sky position (ra, dec). cone: (ra, dec, radius) in degrees."""
+        embedding vector, or a sky position (ra, dec). cone: (ra, dec, radius) in degrees.
+        mmr_lambda (0..1) diversifies the answer; sky_duplicate_arcsec drops the same object seen twice."""
         request = galaxy_pb2.SimilarGalaxiesRequest(k=k, include_metadata=include_metadata,
                                                     include_embeddings=include_embeddings)
         given = sum(x is not None for x in (id, image, vector, ra))
@@ -148,17 +155,19 @@ class Client:
             request.vector.values.extend(float(v) for v in np.asarray(vector).ravel())
         else:
             request.position.ra, request.position.dec = float(ra), float(dec)
-        _fill_search(request, z_min, z_max, cone, exclude_ids, min_score)
+        _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
         return self._call(self._search.SimilarGalaxies, request)
 
     def recommend(self, positives, negatives=(), strategy="average", k=10, z_min=None, z_max=None, cone=None,
-                  exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False):
+                  exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False, mmr_lambda=None,
+                  sky_duplicate_arcsec=None):
         """Galaxies like the positive examples and unlike the negative ones.
 
         Each example is a catalog id (int), an image (numpy bands x H x W, or an Image), an
         embedding vector (1-d float numpy array), or a dict such as {"id": 5, "weight": 2.0} or
-        {"position": (ra, dec)} (one of id, image, vector, position; weight optional). strategy: "average" (one blended query vector) or "best-score"
-        (like any one positive, unlike every negative). The examples themselves are never returned.
+        {"position": (ra, dec)} (one of id, image, vector, position; weight optional).
+        strategy: "average" (one blended query vector) or "best-score" (like any one positive,
+        unlike every negative). The examples themselves are never returned.
         """
         strategies = {"average": galaxy_pb2.RECOMMEND_STRATEGY_AVERAGE_VECTOR,
                       "best-score": galaxy_pb2.RECOMMEND_STRATEGY_BEST_SCORE}
@@ -169,7 +178,7 @@ class Client:
         for examples, out in ((positives, request.positives), (negatives, request.negatives)):
             for example in examples:
                 _fill_example(out.add(), example)
-        _fill_search(request, z_min, z_max, cone, exclude_ids, min_score)
+        _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
         return self._call(self._search.Recommend, request)
 
     def predict_redshift(self, ids=(), images=(), include_pdf=False):
