@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "core/status_macros.h"
 #include "server/proto_convert.h"
 
@@ -23,12 +22,35 @@ struct ItemEmbeddings {
   EmbedOutput out;
   // Item -> its row of `out`; -1 when the item had no image.
   std::vector<int> row;
-  int dim = 0, bins = 0;
+  int dim = 0;
 
   const float* Embedding(size_t item) const {
     return out.embeddings.data() + static_cast<size_t>(row[item]) * static_cast<size_t>(dim);
   }
 };
+
+// The rows items[i] will have (null items: none) and the images to embed, in item order.
+ItemEmbeddings RowsOf(const ServingSnapshot& snap, const std::vector<const DecodedImage*>& items,
+                      std::vector<const DecodedImage*>* images) {
+  ItemEmbeddings embedded;
+  embedded.dim = snap.shape().dim;
+  embedded.row.assign(items.size(), -1);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i] == nullptr) continue;
+    embedded.row[i] = static_cast<int>(images->size());
+    images->push_back(items[i]);
+  }
+  return embedded;
+}
+
+// The model's answer, or its failure, into `embedded`.
+void Fill(absl::StatusOr<EmbedOutput> out, ItemEmbeddings* embedded) {
+  if (out.ok()) {
+    embedded->out = std::move(*out);
+  } else {
+    embedded->status = out.status();
+  }
+}
 
 // The one way a call's items reach the model: items[i] (null for items without an image, or
 // whose checks failed) are embedded together through the batcher, with their redshift pdfs when
@@ -36,23 +58,11 @@ struct ItemEmbeddings {
 // image). The images and `snap` must outlive `done`.
 void EmbedItems(ServiceState& state, const ServingSnapshot& snap, const std::vector<const DecodedImage*>& items,
                 absl::Time deadline, bool redshift, std::function<void(ItemEmbeddings)> done) {
-  ItemEmbeddings embedded;
-  embedded.dim = snap.shape().dim;
-  embedded.bins = static_cast<int>(snap.model().metadata().redshift_bins);
-  embedded.row.assign(items.size(), -1);
   std::vector<const DecodedImage*> images;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i] == nullptr) continue;
-    embedded.row[i] = static_cast<int>(images.size());
-    images.push_back(items[i]);
-  }
+  ItemEmbeddings embedded = RowsOf(snap, items, &images);
   state.batcher.Submit(snap.model(), std::move(images), deadline, redshift,
                        [embedded, done = std::move(done)](absl::StatusOr<EmbedOutput> out) mutable {
-                         if (out.ok()) {
-                           embedded.out = std::move(*out);
-                         } else {
-                           embedded.status = out.status();
-                         }
+                         Fill(std::move(out), &embedded);
                          done(std::move(embedded));
                        });
 }
@@ -60,14 +70,10 @@ void EmbedItems(ServiceState& state, const ServingSnapshot& snap, const std::vec
 // EmbedItems for a synchronous RPC, which owns its thread: waits for the model.
 ItemEmbeddings EmbedItemsNow(ServiceState& state, const ServingSnapshot& snap,
                              const std::vector<const DecodedImage*>& items, absl::Time deadline, bool redshift) {
-  absl::Notification answered;
-  ItemEmbeddings result;
-  EmbedItems(state, snap, items, deadline, redshift, [&](ItemEmbeddings embedded) {
-    result = std::move(embedded);
-    answered.Notify();
-  });
-  answered.WaitForNotification();
-  return result;
+  std::vector<const DecodedImage*> images;
+  ItemEmbeddings embedded = RowsOf(snap, items, &images);
+  Fill(state.batcher.Run(snap.model(), std::move(images), deadline, redshift), &embedded);
+  return embedded;
 }
 
 // One SimilarGalaxies or BatchSimilarGalaxies call: its checked queries (statuses[i] is query i's
@@ -333,8 +339,8 @@ grpc::Status SearchService::PredictRedshift(grpc::ServerContext* context, const 
       p->set_z_phot(embedded.out.z_mean[static_cast<size_t>(row)]);
       p->set_z_phot_err(embedded.out.z_sigma[static_cast<size_t>(row)]);
       if (request->include_pdf()) {
-        const auto first = embedded.out.pdf.begin() + static_cast<ptrdiff_t>(row) * embedded.bins;
-        p->mutable_pdf()->Add(first, first + embedded.bins);
+        const auto first = embedded.out.pdf.begin() + static_cast<ptrdiff_t>(row * m.redshift_bins);
+        p->mutable_pdf()->Add(first, first + static_cast<ptrdiff_t>(m.redshift_bins));
       }
     }
     return absl::OkStatus();

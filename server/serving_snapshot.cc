@@ -16,6 +16,13 @@
 namespace galaxy {
 namespace {
 
+// Inner product of two `dim`-float vectors.
+float Dot(const float* a, const float* b, size_t dim) {
+  float sum = 0;
+  for (size_t d = 0; d < dim; ++d) sum += a[d] * b[d];
+  return sum;
+}
+
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr double kDegree = M_PI / 180.0;
 
@@ -177,10 +184,7 @@ absl::Status ServingSnapshot::Similar(const float* query, const SimilarQuery& q,
         break;
       }
       if (dedupe && score >= *q.duplicate_threshold) continue;
-      if (filtered) {
-        auto row = row_of_.find(id);
-        if (row == row_of_.end() || !PassesFilter(row->second, q.filter)) continue;
-      }
+      if (filtered && !IdPassesFilter(id, q.filter)) continue;
       kept.emplace_back(id, score);
     }
     if (static_cast<int>(kept.size()) >= want || below_threshold || fetch >= n) break;
@@ -247,15 +251,18 @@ absl::Status ServingSnapshot::Diversify(const SimilarQuery& q, std::optional<int
       const float* chosen = vectors.data() + best * dim;
       for (size_t i = 0; i < kept->size(); ++i) {
         if (picked[i]) continue;
-        float dot = 0;
-        for (size_t d = 0; d < dim; ++d) dot += vectors[i * dim + d] * chosen[d];
-        closest[i] = std::max(closest[i], dot);
+        closest[i] = std::max(closest[i], Dot(vectors.data() + i * dim, chosen, dim));
       }
     }
     *kept = std::move(order);
   }
   if (static_cast<int>(kept->size()) > q.k) kept->resize(static_cast<size_t>(q.k));
   return absl::OkStatus();
+}
+
+bool ServingSnapshot::IdPassesFilter(int64_t id, const v1::SearchFilter& filter) const {
+  auto row = row_of_.find(id);
+  return row != row_of_.end() && PassesFilter(row->second, filter);
 }
 
 bool ServingSnapshot::Conditions(const v1::SearchFilter& filter) {
@@ -289,12 +296,12 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
   const auto best = [dim](const std::vector<WeightedVector>& examples, const float* c) {
     float top = -std::numeric_limits<float>::infinity();
     for (const WeightedVector& e : examples) {
-      float dot = 0;
-      for (size_t d = 0; d < dim; ++d) dot += e.vector[d] * c[d];
-      top = std::max(top, e.weight * std::clamp(dot, -1.0f, 1.0f));
+      top = std::max(top, e.weight * std::clamp(Dot(e.vector.data(), c, dim), -1.0f, 1.0f));
     }
     return top;
   };
+  float worst_negative = 0;  // the negative term is at least -max_j w_j
+  for (const WeightedVector& e : negatives) worst_negative = std::max(worst_negative, e.weight);
   const int want = Candidates(q);
   int64_t fetch = std::min<int64_t>(n, want + static_cast<int64_t>(excluded.size()) + (filtered ? q.k : 0));
   std::vector<float> scores, stored;
@@ -314,10 +321,7 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
       unseen = std::max(unseen, p.weight * scores.back());
       for (int64_t id : found) {
         if (id < 0 || excluded.count(id) > 0 || !seen.insert(id).second) continue;
-        if (filtered) {
-          auto row = row_of_.find(id);
-          if (row == row_of_.end() || !PassesFilter(row->second, q.filter)) continue;
-        }
+        if (filtered && !IdPassesFilter(id, q.filter)) continue;
         GALAXY_RETURN_IF_ERROR(StoredEmbedding(id, &stored));
         const float score =
             best(positives, stored.data()) - (negatives.empty() ? 0.0f : best(negatives, stored.data()));
@@ -325,8 +329,6 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
         kept.emplace_back(id, score);
       }
     }
-    float worst_negative = 0;  // the negative term is at least -max_j w_j
-    for (const WeightedVector& e : negatives) worst_negative = std::max(worst_negative, e.weight);
     const bool none_unseen_pass = q.min_score && unseen + worst_negative < *q.min_score;
     if (static_cast<int>(kept.size()) >= want || fetch >= n || none_unseen_pass) break;
     fetch = std::min<int64_t>(n, fetch * 4);

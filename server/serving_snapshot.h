@@ -96,6 +96,8 @@ class ServingSnapshot {
  private:
   ServingSnapshot() = default;
   bool PassesFilter(uint32_t row, const v1::SearchFilter& filter) const;
+  // PassesFilter for a galaxy by ID; false for an ID not in the snapshot.
+  bool IdPassesFilter(int64_t id, const v1::SearchFilter& filter) const;
   // Candidates a search of `q` ranks before Diversify picks its k.
   static int Candidates(const SimilarQuery& q);
   // `kept` (best first) made diverse as `q` asks: galaxies on the sky within its radius of a
