@@ -2,12 +2,14 @@
 // ratio to a reference measured in the same run.
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/index_bench.h"
 #include "bench/machine_info.h"
+#include "bench/rank_bench.h"
 #include "bench/serve_bench.h"
 #include "bench/suite.h"
 #include "bench/synth_bench.h"
@@ -124,6 +126,47 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--no-images{false}", serve.images, "Skip the image-query measurements");
   serve_cmd->add_flag("--json", serve_json, "JSON output");
+  galaxy::RankBenchOptions rank;
+  bool rank_json = false;
+  std::string rank_counts = "100000,1000000";
+  CLI::App* rank_cmd = cli.AddCommand(
+      "rank",
+      "Few-shot ranking (RankByExamples) latency over loopback gRPC, one call at a time, beside the pass\n"
+      "over the catalog alone in process and the same pass by FAISS flat search",
+      [&]() -> absl::Status {
+        rank.counts.clear();
+        for (absl::string_view c : absl::StrSplit(rank_counts, ',', absl::SkipEmpty())) {
+          int64_t n = 0;
+          if (!absl::SimpleAtoi(c, &n) || n < 1000) {
+            return absl::InvalidArgumentError(absl::StrCat("--counts: '", c, "' is not a count of at least 1000"));
+          }
+          rank.counts.push_back(n);
+        }
+        GALAXY_ASSIGN_OR_RETURN(std::vector<galaxy::RankBenchRow> rows, galaxy::RunRankBench(rank));
+        if (rank_json) {
+          std::cout << galaxy::RankBenchJson(rank, rows) << "\n";
+          return absl::OkStatus();
+        }
+        std::cout << absl::StrFormat("%d positives + %u random negatives, page of %d, %d calls per row\n",
+                                     rank.positives, rank.random_negatives, rank.page_size, rank.calls);
+        std::cout << absl::StrFormat("%-10s %-24s %9s %9s %9s %7s\n", "galaxies", "mode", "mean ms", "p50 ms",
+                                     "p99 ms", "errors");
+        for (const galaxy::RankBenchRow& r : rows) {
+          std::cout << absl::StrFormat("%-10d %-24s %9.1f %9.1f %9.1f %7d\n", r.count, r.mode, r.mean_ms, r.p50_ms,
+                                       r.p99_ms, r.errors);
+        }
+        return absl::OkStatus();
+      });
+  rank_cmd->add_option("--counts", rank_counts, "Catalog sizes, comma-separated")->capture_default_str();
+  rank_cmd->add_option("--calls", rank.calls, "Calls per measurement")->capture_default_str();
+  rank_cmd->add_option("--positives", rank.positives, "Positive examples per call")->capture_default_str();
+  rank_cmd->add_option("--random-negatives", rank.random_negatives, "Random negatives per call")
+      ->capture_default_str();
+  rank_cmd->add_option("--threads", rank.threads, "Threads of the in-process pass (0: all usable CPUs)")
+      ->capture_default_str();
+  rank_cmd->add_option("--scratch", rank.scratch, "Directory of the snapshots (shared with `serve`)")
+      ->capture_default_str();
+  rank_cmd->add_flag("--json", rank_json, "JSON output");
   galaxy::TrainRatioOptions ratio;
   bool ratio_json = false;
   std::string ratio_json_out;

@@ -34,7 +34,7 @@ namespace galaxy {
 namespace {
 
 constexpr int kDim = 128;
-constexpr int64_t kFirstId = 1237648720693755000LL;  // SDSS-like 64-bit IDs
+constexpr int64_t kFirstId = kServeBenchFirstId;
 
 // An untrained tiny model embedding into kDim dimensions.
 absl::Status WriteTinyModel(const std::string& path) {
@@ -298,17 +298,21 @@ std::vector<std::unique_ptr<v1::GalaxySearch::Stub>> Stubs(int port, int n) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<ServeBenchRow>> RunServeBench(const ServeBenchOptions& o) {
-  const std::string snapshots = absl::StrCat(o.scratch, "/", o.count);
+absl::StatusOr<std::string> EnsureServeSnapshots(const std::string& scratch, int64_t count,
+                                                 const std::vector<std::string>& kinds) {
+  const std::string snapshots = absl::StrCat(scratch, "/", count);
   fs::create_directories(snapshots);
   std::vector<float> vectors;
-  for (const std::string& kind : o.kinds) {
+  for (const std::string& kind : kinds) {
     if (fs::exists(snapshots + "/" + kind + "/" + kManifestFile)) continue;
-    if (vectors.empty()) vectors = ClusteredUnitVectors(o.count, kDim);
-    GALAXY_RETURN_IF_ERROR(EnsureSnapshot(snapshots, kind, vectors, o.count));
+    if (vectors.empty()) vectors = ClusteredUnitVectors(count, kDim);
+    GALAXY_RETURN_IF_ERROR(EnsureSnapshot(snapshots, kind, vectors, count));
   }
-  vectors.clear();
-  vectors.shrink_to_fit();
+  return snapshots;
+}
+
+absl::StatusOr<std::vector<ServeBenchRow>> RunServeBench(const ServeBenchOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(const std::string snapshots, EnsureServeSnapshots(o.scratch, o.count, o.kinds));
   std::mt19937_64 rng(11);
   std::vector<int64_t> query_ids(4096);
   for (auto& id : query_ids) id = kFirstId + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.count));

@@ -44,6 +44,14 @@ struct ServeBenchRow {
   int64_t requests = 0, errors = 0;
 };
 
+// IDs of the benchmark snapshots' galaxies: kServeBenchFirstId + row (SDSS-like 64-bit IDs).
+inline constexpr int64_t kServeBenchFirstId = 1237648720693755000LL;
+
+// The benchmark's snapshots of `count` clustered unit vectors, one per index kind, under
+// SCRATCH/<count>/<kind>: built unless already there. Returns SCRATCH/<count>.
+absl::StatusOr<std::string> EnsureServeSnapshots(const std::string& scratch, int64_t count,
+                                                 const std::vector<std::string>& kinds);
+
 absl::StatusOr<std::vector<ServeBenchRow>> RunServeBench(const ServeBenchOptions& options);
 std::string ServeBenchJson(const ServeBenchOptions& options, const std::vector<ServeBenchRow>& rows);
 

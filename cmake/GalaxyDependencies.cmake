@@ -17,6 +17,13 @@ if(NOT BLAS_FOUND)
 endif()
 find_package(LAPACK REQUIRED)
 find_package(faiss REQUIRED)
+# LIBLINEAR (liblinear-dev): the few-shot classifier's logistic regression. No CMake or pkg-config
+# file ships with it.
+find_path(LIBLINEAR_INCLUDE_DIR linear.h REQUIRED)
+find_library(LIBLINEAR_LIBRARY linear REQUIRED)
+add_library(galaxy_liblinear INTERFACE IMPORTED)
+target_include_directories(galaxy_liblinear INTERFACE ${LIBLINEAR_INCLUDE_DIR})
+target_link_libraries(galaxy_liblinear INTERFACE ${LIBLINEAR_LIBRARY})
 get_target_property(_faiss_includes faiss INTERFACE_INCLUDE_DIRECTORIES)
 if(NOT _faiss_includes)
   set(_faiss_includes /usr/include)

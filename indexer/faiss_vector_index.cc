@@ -99,6 +99,21 @@ class FaissVectorIndex : public VectorIndex {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<VectorView> ExactVectors() const override {
+    const auto* map = dynamic_cast<const faiss::IndexIDMap2*>(index_.get());
+    if (map == nullptr) return absl::UnimplementedError("the index has no ID map");
+    const faiss::Index* inner = map->index;
+    if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(inner)) inner = hnsw->storage;
+    const auto* flat = dynamic_cast<const faiss::IndexFlat*>(inner);
+    if (flat == nullptr) return absl::UnimplementedError("an IVF-PQ index keeps only compressed vectors");
+    static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS IDs are 64-bit");
+    VectorView view;
+    view.vectors = flat->get_xb();
+    view.ids = reinterpret_cast<const int64_t*>(map->id_map.data());
+    view.n = static_cast<int64_t>(map->id_map.size());
+    return view;
+  }
+
   void SetSearchParams(const IndexParams& params) override {
     params_.ef_search = params.ef_search;
     params_.nprobe = params.nprobe;

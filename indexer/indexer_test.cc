@@ -1,6 +1,7 @@
 // The indexer on a synthetic survey with the tiny model: every galaxy is retrievable and finds
 // itself first, index and metadata agree, verify catches corruption, anomalies rank high, and
 // bad inputs publish nothing.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -95,6 +96,18 @@ TEST(VectorIndexTest, EveryKindFindsItsVectorsAndSurvivesSaveAndLoad) {
     EXPECT_EQ(id, ids[123]);
     EXPECT_NEAR(score, 1.0f, kind == IndexKind::kIvfPq ? 0.05f : 1e-4f);
     EXPECT_LE(score, 1.0f);
+    // Every exact vector at once, in storage order with its ID (ivfpq keeps none).
+    absl::StatusOr<VectorIndex::VectorView> all = (*loaded)->ExactVectors();
+    if (kind == IndexKind::kIvfPq) {
+      EXPECT_EQ(all.status().code(), absl::StatusCode::kUnimplemented);
+      continue;
+    }
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->n, n);
+    for (int64_t i : {int64_t{0}, int64_t{123}, n - 1}) {
+      EXPECT_EQ(all->ids[i], ids[static_cast<size_t>(i)]);
+      EXPECT_TRUE(std::equal(all->vectors + i * dim, all->vectors + (i + 1) * dim, x.begin() + i * dim));
+    }
   }
   std::vector<float> bad(static_cast<size_t>(dim), std::nanf(""));
   int64_t bad_id = 1;

@@ -76,6 +76,16 @@ class VectorIndex {
   // a copy, no I/O). NOT_FOUND for an unknown ID; UNIMPLEMENTED for ivfpq, whose vectors are
   // compressed (read the record's embedding instead).
   virtual absl::Status StoredVector(int64_t id, float* out) const = 0;
+  // Every exact stored vector at once, for passes over the whole catalog: an n x dim row-major
+  // matrix in the index's storage order and the ID of each row. A view of the index's own memory
+  // (flat, hnsw; no copy), valid while the index lives and nothing is added. UNIMPLEMENTED for
+  // ivfpq.
+  struct VectorView {
+    const float* vectors = nullptr;
+    const int64_t* ids = nullptr;
+    int64_t n = 0;
+  };
+  virtual absl::StatusOr<VectorView> ExactVectors() const = 0;
   // Changes the search-time parameters (ef_search, nprobe, refine_factor) of a built index.
   virtual void SetSearchParams(const IndexParams& params) = 0;
   // Writes the index to `path` (not atomically: the snapshot directory is what gets published).

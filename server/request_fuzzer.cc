@@ -50,6 +50,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
+  v1::RankByExamplesRequest rank;
+  if (rank.ParseFromArray(data, static_cast<int>(size))) {
+    RankQuery q;
+    if (ValidateRankRequest(rank, shape, limits, &q).ok()) {
+      if (q.positives.empty() || q.positives.size() > kMaxRankExamples || q.negatives.size() > kMaxRankExamples) {
+        __builtin_trap();
+      }
+      if (q.negatives.empty() && q.random_negatives == 0) __builtin_trap();
+      if (!(q.c > 0 && q.c <= kMaxRegularization) || q.page_size < 1 || q.page_size > static_cast<int>(kMaxPageSize)) {
+        __builtin_trap();
+      }
+      if (q.min_probability && !(*q.min_probability >= 0 && *q.min_probability <= 1)) __builtin_trap();
+      int images = 0;
+      for (const auto* side : {&q.positives, &q.negatives}) {
+        for (const RecommendQuery::Example& e : *side) {
+          images += e.kind == QueryItem::Kind::kImage;
+          if (e.kind == QueryItem::Kind::kVector && e.vector.size() != 8u) __builtin_trap();
+        }
+      }
+      if (images > kMaxRankImages) __builtin_trap();
+    }
+  }
   v1::ListAnomaliesRequest list;
   if (list.ParseFromArray(data, static_cast<int>(size))) {
     int page = 0;

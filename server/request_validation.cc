@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace galaxy {
 namespace {
@@ -291,6 +293,93 @@ absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request, const
     }
     out->search.min_score = request.min_score();
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRankRequest(const v1::RankByExamplesRequest& request, const ModelShape& shape,
+                                 const RequestLimits& limits, RankQuery* out) {
+  if (request.positives_size() == 0) return Invalid("positives", "empty; give at least one example");
+  int images = 0;
+  for (const auto& [name, examples, decoded] :
+       {std::make_tuple("positives", &request.positives(), &out->positives),
+        std::make_tuple("negatives", &request.negatives(), &out->negatives)}) {
+    if (examples->size() > kMaxRankExamples) {
+      return Invalid(name, absl::StrCat(examples->size(), " examples exceeds the limit ", kMaxRankExamples));
+    }
+    decoded->assign(static_cast<size_t>(examples->size()), RecommendQuery::Example());
+    for (int i = 0; i < examples->size(); ++i) {
+      const v1::Example& e = examples->Get(i);
+      const std::string field = absl::StrCat(name, "[", i, "]");
+      if (e.has_image() && ++images > kMaxRankImages) {
+        return Invalid(field, absl::StrCat("more than ", kMaxRankImages, " images among the examples; give the others ",
+                                           "as catalog IDs or vectors"));
+      }
+      if (absl::Status s = DecodeQueryItem(e, shape, limits, field, "example", &(*decoded)[static_cast<size_t>(i)]);
+          !s.ok()) {
+        return s;
+      }
+      if (e.weight() != 0) {
+        return Invalid(FieldPath(field, "weight"), "not used by RankByExamples (every example counts alike); leave it unset");
+      }
+    }
+  }
+  out->random_negatives = request.negatives_size() == 0 ? kDefaultRandomNegatives : 0;
+  if (request.has_random_negatives()) {
+    if (request.random_negatives() > kMaxRandomNegatives) {
+      return Invalid("random_negatives",
+                     absl::StrCat(request.random_negatives(), " exceeds the limit ", kMaxRandomNegatives));
+    }
+    out->random_negatives = request.random_negatives();
+  }
+  if (request.negatives_size() == 0 && out->random_negatives == 0) {
+    return Invalid("random_negatives", "0 with no negatives: the classifier needs examples of what is not sought");
+  }
+  out->seed = request.seed();
+  out->c = 1;
+  if (request.has_regularization()) {
+    if (!(std::isfinite(request.regularization()) && request.regularization() > 0 &&
+          request.regularization() <= kMaxRegularization)) {
+      return Invalid("regularization",
+                     absl::StrCat(request.regularization(), " is outside (0, ", kMaxRegularization, "]"));
+    }
+    out->c = request.regularization();
+  }
+  if (request.page_size() > kMaxPageSize) {
+    return Invalid("page_size", absl::StrCat(request.page_size(), " exceeds the limit ", kMaxPageSize));
+  }
+  out->page_size = static_cast<int>(request.page_size() == 0 ? kDefaultPageSize : request.page_size());
+  out->page_token = request.page_token();
+  if (request.has_filter()) {
+    if (absl::Status s = ValidateFilter(request.filter(), "filter"); !s.ok()) return s;
+    out->filter = request.filter();
+  } else {
+    out->filter.Clear();
+  }
+  out->min_probability.reset();
+  if (request.has_min_probability()) {
+    if (!InRange(request.min_probability(), 0, 1)) {
+      return Invalid("min_probability", absl::StrCat(request.min_probability(), " is outside [0, 1]"));
+    }
+    out->min_probability = request.min_probability();
+  }
+  out->include_metadata = request.include_metadata();
+  out->include_embeddings = request.include_embeddings();
+  out->limit = request.limit();
+  // FNV-1a over the request's deterministic encoding, paging fields cleared.
+  v1::RankByExamplesRequest ranking = request;
+  ranking.clear_page_token();
+  ranking.clear_page_size();
+  ranking.clear_limit();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    ranking.SerializeToCodedStream(&coded);
+  }
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) hash = (hash ^ c) * 0x100000001b3ull;
+  out->fingerprint = hash;
   return absl::OkStatus();
 }
 

@@ -120,6 +120,38 @@ struct RecommendQuery {
 absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request, const ModelShape& shape,
                                       const RequestLimits& limits, RecommendQuery* out);
 
+// Limits of one RankByExamples query: examples per class, images among them, random negatives.
+inline constexpr int kMaxRankExamples = 10000;
+inline constexpr int kMaxRankImages = 64;
+inline constexpr uint32_t kMaxRandomNegatives = 100000;
+inline constexpr uint32_t kDefaultRandomNegatives = 1000;
+inline constexpr double kMaxRegularization = 1e4;
+
+// One RankByExamples query, checked and decoded.
+struct RankQuery {
+  std::vector<RecommendQuery::Example> positives, negatives;  // weights unused (1)
+  uint32_t random_negatives = 0;
+  uint64_t seed = 0;
+  double c = 1;  // LIBLINEAR's C
+  int page_size = kDefaultPageSize;
+  std::string page_token;
+  v1::SearchFilter filter;
+  std::optional<float> min_probability;
+  bool include_metadata = false;
+  bool include_embeddings = false;
+  uint64_t limit = 0;  // StreamRankByExamples
+  // Of the request without page_token, page_size and limit: a page token is only good for the
+  // ranking that issued it.
+  uint64_t fingerprint = 0;
+};
+
+// Checks every field of `request`: 1..kMaxRankExamples positives, 0..kMaxRankExamples negatives,
+// each one example without a weight, at most kMaxRankImages images, random_negatives (unset: the
+// default when no negatives are given), regularization in (0, kMaxRegularization], page_size,
+// the filter and min_probability in [0, 1].
+absl::Status ValidateRankRequest(const v1::RankByExamplesRequest& request, const ModelShape& shape,
+                                 const RequestLimits& limits, RankQuery* out);
+
 // Item count of a batched call: 1..limits.max_batch.
 absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::string_view field);
 

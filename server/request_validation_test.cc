@@ -194,5 +194,76 @@ TEST(RequestValidationTest, RecommendExamplesWeightsStrategyAndScoreScale) {
   EXPECT_EQ(message(), "positives: 66 examples exceeds the limit 64");
 }
 
+TEST(RequestValidationTest, RankExamplesNegativesRegularizationAndPaging) {
+  v1::RankByExamplesRequest r;
+  RankQuery q;
+  auto message = [&]() {
+    absl::Status s = ValidateRankRequest(r, kShape, kLimits, &q);
+    return s.ok() ? std::string("ok") : std::string(s.message());
+  };
+  EXPECT_EQ(message(), "positives: empty; give at least one example");
+  r.add_positives()->set_id(7);
+  ASSERT_EQ(message(), "ok");
+  // Defaults: random negatives when none are given, C = 1, pages of 50.
+  EXPECT_EQ(q.random_negatives, kDefaultRandomNegatives);
+  EXPECT_EQ(q.c, 1.0);
+  EXPECT_EQ(q.page_size, 50);
+  EXPECT_FALSE(q.min_probability.has_value());
+  const uint64_t fingerprint = q.fingerprint;
+  // Paging fields leave the fingerprint alone; anything else changes it.
+  r.set_page_size(7);
+  r.set_page_token("v1/ab/7");
+  r.set_limit(100);
+  ASSERT_EQ(message(), "ok");
+  EXPECT_EQ(q.fingerprint, fingerprint);
+  EXPECT_EQ(q.page_token, "v1/ab/7");
+  EXPECT_EQ(q.limit, 100u);
+  r.set_seed(1);
+  ASSERT_EQ(message(), "ok");
+  EXPECT_NE(q.fingerprint, fingerprint);
+  // Given negatives: no random ones unless asked for.
+  r.add_negatives()->set_id(8);
+  ASSERT_EQ(message(), "ok");
+  EXPECT_EQ(q.random_negatives, 0u);
+  r.set_random_negatives(200);
+  ASSERT_EQ(message(), "ok");
+  EXPECT_EQ(q.random_negatives, 200u);
+  r.set_random_negatives(kMaxRandomNegatives + 1);
+  EXPECT_EQ(message(), "random_negatives: 100001 exceeds the limit 100000");
+  r.clear_negatives();
+  r.set_random_negatives(0);
+  EXPECT_EQ(message(), "random_negatives: 0 with no negatives: the classifier needs examples of what is not sought");
+  r.clear_random_negatives();
+  r.mutable_positives(0)->set_weight(3);
+  EXPECT_EQ(message(), "positives[0].weight: not used by RankByExamples (every example counts alike); leave it unset");
+  r.mutable_positives(0)->clear_weight();
+  for (float c : {0.0f, -1.0f, 2e4f, std::numeric_limits<float>::quiet_NaN()}) {
+    r.set_regularization(c);
+    EXPECT_NE(message().find("regularization: "), std::string::npos) << c;
+  }
+  r.set_regularization(0.5f);
+  ASSERT_EQ(message(), "ok");
+  EXPECT_EQ(q.c, 0.5);
+  r.set_page_size(1001);
+  EXPECT_EQ(message(), "page_size: 1001 exceeds the limit 1000");
+  r.set_page_size(0);
+  r.set_min_probability(-0.1f);
+  EXPECT_EQ(message(), "min_probability: -0.1 is outside [0, 1]");
+  r.set_min_probability(0.9f);
+  r.mutable_filter()->set_z_min(std::numeric_limits<float>::infinity());
+  EXPECT_NE(message().find("filter.z_min"), std::string::npos) << message();
+  r.clear_filter();
+  ASSERT_EQ(message(), "ok");
+  EXPECT_EQ(q.min_probability, 0.9f);
+  // Images: at most kMaxRankImages among all examples.
+  for (int i = 0; i < kMaxRankImages; ++i) *r.add_negatives()->mutable_image() = MakeImage(5, 8, 8);
+  ASSERT_EQ(message(), "ok");
+  *r.add_positives()->mutable_image() = MakeImage(5, 8, 8);
+  EXPECT_EQ(message(), "negatives[63]: more than 64 images among the examples; give the others as catalog IDs or vectors");
+  r.clear_negatives();
+  for (int i = 0; i < kMaxRankExamples; ++i) r.add_positives()->set_id(i);
+  EXPECT_EQ(message(), "positives: 10002 examples exceeds the limit 10000");
+}
+
 }  // namespace
 }  // namespace galaxy

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "server/proto_convert.h"
+#include "server/rank_by_examples.h"
 
 namespace galaxy {
 namespace {
@@ -165,6 +166,69 @@ absl::StatusOr<std::vector<float>> AverageVector(const std::vector<WeightedVecto
   return out;
 }
 
+// Every example of a Recommend or RankByExamples call as a unit vector with its weight: images
+// embedded together through the batcher, catalog galaxies (by ID or sky position) read from the
+// snapshot, their IDs appended to `catalog_ids`. Errors name the example ("negatives[2]: ...").
+absl::Status ExampleVectors(ServiceState& state, const ServingSnapshot& snap,
+                            const std::vector<RecommendQuery::Example>& positive_examples,
+                            const std::vector<RecommendQuery::Example>& negative_examples,
+                            grpc::ServerContextBase* context, std::vector<WeightedVector>* positives,
+                            std::vector<WeightedVector>* negatives, std::vector<int64_t>* catalog_ids) {
+  const size_t n_pos = positive_examples.size();
+  const auto example = [&](size_t i) -> const RecommendQuery::Example& {
+    return i < n_pos ? positive_examples[i] : negative_examples[i - n_pos];
+  };
+  const auto field = [&](size_t i) {
+    return i < n_pos ? absl::StrCat("positives[", i, "]") : absl::StrCat("negatives[", i - n_pos, "]");
+  };
+  const size_t total = n_pos + negative_examples.size();
+  std::vector<const DecodedImage*> images(total, nullptr);
+  for (size_t i = 0; i < total; ++i) {
+    if (example(i).kind == QueryItem::Kind::kImage) images[i] = &example(i).image;
+  }
+  const ItemEmbeddings embedded = EmbedItemsNow(state, snap, images, DeadlineOf(context), /*redshift=*/false);
+  for (size_t i = 0; i < total; ++i) {
+    const RecommendQuery::Example& e = example(i);
+    WeightedVector v;
+    v.weight = e.weight;
+    switch (e.kind) {
+      case QueryItem::Kind::kImage:
+        if (!embedded.status.ok()) return Annotate(embedded.status, field(i));
+        v.vector.assign(embedded.Embedding(i), embedded.Embedding(i) + embedded.dim);
+        break;
+      case QueryItem::Kind::kVector:
+        v.vector = e.vector;
+        break;
+      case QueryItem::Kind::kId:
+      case QueryItem::Kind::kPosition: {
+        int64_t id = e.id;
+        if (e.kind == QueryItem::Kind::kPosition) {
+          absl::StatusOr<int64_t> matched = snap.MatchPosition(e.position);
+          if (!matched.ok()) return Annotate(matched.status(), field(i));
+          id = *matched;
+        }
+        if (absl::Status s = snap.StoredEmbedding(id, &v.vector); !s.ok()) return Annotate(s, field(i));
+        catalog_ids->push_back(id);
+        break;
+      }
+    }
+    (i < n_pos ? positives : negatives)->push_back(std::move(v));
+  }
+  return absl::OkStatus();
+}
+
+// The few-shot ranking of `q`: its examples as vectors, then RankCatalog (`count` galaxies from
+// the page token's offset on; 0: all).
+absl::StatusOr<FewShotRanking> Rank(ServiceState& state, const ServingSnapshot& snap, const RankQuery& q,
+                                    grpc::ServerContextBase* context, uint64_t count) {
+  std::vector<WeightedVector> positives, negatives;
+  std::vector<int64_t> catalog_ids;
+  GALAXY_RETURN_IF_ERROR(
+      ExampleVectors(state, snap, q.positives, q.negatives, context, &positives, &negatives, &catalog_ids));
+  GALAXY_RETURN_IF_ERROR(StillWanted(context));
+  return RankCatalog(snap, q, positives, negatives, catalog_ids, count);
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* SearchService::SimilarGalaxies(grpc::CallbackServerContext* context,
@@ -234,52 +298,47 @@ grpc::Status SearchService::Recommend(grpc::ServerContext* context, const v1::Re
     GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, state_->Live());
     RecommendQuery q;
     GALAXY_RETURN_IF_ERROR(ValidateRecommendRequest(*request, snap->shape(), state_->limits, &q));
-    // Every example as a unit vector: images embedded together, catalog galaxies from the
-    // snapshot (and never returned).
-    std::vector<std::pair<std::string, const RecommendQuery::Example*>> examples;
-    for (size_t i = 0; i < q.positives.size(); ++i) {
-      examples.emplace_back(absl::StrCat("positives[", i, "]"), &q.positives[i]);
-    }
-    for (size_t i = 0; i < q.negatives.size(); ++i) {
-      examples.emplace_back(absl::StrCat("negatives[", i, "]"), &q.negatives[i]);
-    }
-    std::vector<const DecodedImage*> images(examples.size(), nullptr);
-    for (size_t i = 0; i < examples.size(); ++i) {
-      if (examples[i].second->kind == QueryItem::Kind::kImage) images[i] = &examples[i].second->image;
-    }
-    const ItemEmbeddings embedded = EmbedItemsNow(*state_, *snap, images, DeadlineOf(context), /*redshift=*/false);
     std::vector<WeightedVector> positives, negatives;
-    for (size_t i = 0; i < examples.size(); ++i) {
-      const auto& [field, e] = examples[i];
-      WeightedVector v;
-      v.weight = e->weight;
-      switch (e->kind) {
-        case QueryItem::Kind::kImage:
-          if (!embedded.status.ok()) return Annotate(embedded.status, field);
-          v.vector.assign(embedded.Embedding(i), embedded.Embedding(i) + embedded.dim);
-          break;
-        case QueryItem::Kind::kVector:
-          v.vector = e->vector;
-          break;
-        case QueryItem::Kind::kId:
-        case QueryItem::Kind::kPosition: {
-          int64_t id = e->id;
-          if (e->kind == QueryItem::Kind::kPosition) {
-            absl::StatusOr<int64_t> matched = snap->MatchPosition(e->position);
-            if (!matched.ok()) return Annotate(matched.status(), field);
-            id = *matched;
-          }
-          if (absl::Status s = snap->StoredEmbedding(id, &v.vector); !s.ok()) return Annotate(s, field);
-          q.search.filter.add_exclude_ids(id);
-          break;
-        }
-      }
-      (i < q.positives.size() ? positives : negatives).push_back(std::move(v));
-    }
+    std::vector<int64_t> catalog_ids;
+    GALAXY_RETURN_IF_ERROR(
+        ExampleVectors(*state_, *snap, q.positives, q.negatives, context, &positives, &negatives, &catalog_ids));
+    for (int64_t id : catalog_ids) q.search.filter.add_exclude_ids(id);
     GALAXY_RETURN_IF_ERROR(StillWanted(context));
     if (q.best_score) return snap->RecommendBestScore(positives, negatives, q.search, response);
     GALAXY_ASSIGN_OR_RETURN(std::vector<float> query, AverageVector(positives, negatives));
     return snap->Similar(query.data(), q.search, std::nullopt, response);
+  });
+}
+
+grpc::Status SearchService::RankByExamples(grpc::ServerContext* context, const v1::RankByExamplesRequest* request,
+                                           v1::RankByExamplesResponse* response) {
+  return state_->Handle("RankByExamples", context, Role::kSearch, [&]() -> absl::Status {
+    GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, state_->Live());
+    RankQuery q;
+    GALAXY_RETURN_IF_ERROR(ValidateRankRequest(*request, snap->shape(), state_->limits, &q));
+    GALAXY_ASSIGN_OR_RETURN(FewShotRanking ranking,
+                            Rank(*state_, *snap, q, context, static_cast<uint64_t>(q.page_size)));
+    return FillRankPage(*snap, q, ranking, ranking.offset, response);
+  });
+}
+
+grpc::Status SearchService::StreamRankByExamples(grpc::ServerContext* context, const v1::RankByExamplesRequest* request,
+                                                 grpc::ServerWriter<v1::RankByExamplesResponse>* writer) {
+  return state_->Handle("StreamRankByExamples", context, Role::kSearch, [&]() -> absl::Status {
+    GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, state_->Live());
+    RankQuery q;
+    GALAXY_RETURN_IF_ERROR(ValidateRankRequest(*request, snap->shape(), state_->limits, &q));
+    GALAXY_ASSIGN_OR_RETURN(FewShotRanking ranking, Rank(*state_, *snap, q, context, q.limit));
+    // One message per page; the last one says where the ranking (or the limit) ends.
+    uint64_t offset = ranking.offset;
+    do {
+      GALAXY_RETURN_IF_ERROR(StillWanted(context));
+      v1::RankByExamplesResponse page;
+      GALAXY_RETURN_IF_ERROR(FillRankPage(*snap, q, ranking, offset, &page));
+      if (!writer->Write(page)) return absl::CancelledError("the client stopped reading the ranking");
+      offset += static_cast<uint64_t>(page.galaxies_size());
+    } while (offset < ranking.top.size());
+    return absl::OkStatus();
   });
 }
 

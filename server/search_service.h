@@ -21,6 +21,10 @@ class SearchService final : public v1::GalaxySearch::WithCallbackMethod_SimilarG
   grpc::Status BatchSimilarGalaxies(grpc::ServerContext*, const v1::BatchSimilarGalaxiesRequest*,
                                     v1::BatchSimilarGalaxiesResponse*) override;
   grpc::Status Recommend(grpc::ServerContext*, const v1::RecommendRequest*, v1::SimilarGalaxiesResponse*) override;
+  grpc::Status RankByExamples(grpc::ServerContext*, const v1::RankByExamplesRequest*,
+                              v1::RankByExamplesResponse*) override;
+  grpc::Status StreamRankByExamples(grpc::ServerContext*, const v1::RankByExamplesRequest*,
+                                    grpc::ServerWriter<v1::RankByExamplesResponse>*) override;
   grpc::Status PredictRedshift(grpc::ServerContext*, const v1::PredictRedshiftRequest*,
                                v1::PredictRedshiftResponse*) override;
   grpc::Status ScoreAnomaly(grpc::ServerContext*, const v1::ScoreAnomalyRequest*, v1::ScoreAnomalyResponse*) override;

@@ -1,157 +1,21 @@
-// The serving path with a fake embedder (tests/fake_embedder.h): a snapshot built from a small
-// hand-made survey through the real builder, served by a real GalaxyServer, queried over gRPC.
-// No model is trained: the fake embeds galaxy i of the survey as (cos t_i, sin t_i), so every
-// answer can be predicted, and it records each forward pass, so a test can tell when the model
-// ran (image queries) and when it must not have (answers stored in the snapshot).
-#include <gtest/gtest.h>
+// The serving path with a fake embedder: SimilarGalaxies, Recommend, redshifts and anomalies on
+// the hand-made arc survey of server/search_service_fixture.h.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 
-#include "data/hdf5_dataset.h"
-#include "galaxy/v1/galaxy.grpc.pb.h"
 #include "indexer/snapshot.h"
-#include "indexer/snapshot_builder.h"
-#include "server/galaxy_server.h"
-#include "tests/fake_embedder.h"
-#include "tests/temp_dir.h"
+#include "server/search_service_fixture.h"
 
 namespace galaxy {
 namespace {
-
-constexpr int kGalaxies = 30;
-constexpr int kSide = 10;  // the fake model sees the centre 8 x 8
-constexpr int64_t kFirstId = 1000;
-
-double Angle(int i) { return 1.5 * i / (kGalaxies - 1); }
-
-// Galaxy i: band 0 is cos t_i everywhere, band 1 sin t_i; E(B-V) 0.01 i.
-std::vector<float> Pixels(int i) {
-  std::vector<float> pixels(kSide * kSide, static_cast<float>(std::cos(Angle(i))));
-  pixels.insert(pixels.end(), kSide * kSide, static_cast<float>(std::sin(Angle(i))));
-  return pixels;
-}
-
-v1::Image Upload(int i) {
-  const std::vector<float> pixels = Pixels(i);
-  v1::Image image;
-  image.set_bands(2);
-  image.set_height(kSide);
-  image.set_width(kSide);
-  image.set_dtype(v1::DTYPE_FLOAT32);
-  image.set_data(std::string(reinterpret_cast<const char*>(pixels.data()), pixels.size() * sizeof(float)));
-  image.set_e_bv(0.01f * static_cast<float>(i));
-  return image;
-}
-
-// Every snapshot the server opens gets an embedder that forwards to the one fake the test sees.
-class ForwardingEmbedder : public Embedder {
- public:
-  explicit ForwardingEmbedder(const FakeEmbedder* fake) : fake_(fake) {}
-  const ModelMetadata& metadata() const override { return fake_->metadata(); }
-  bool on_gpu() const override { return false; }
-  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
-    return fake_->Embed(images, redshift);
-  }
-
- private:
-  const FakeEmbedder* fake_;
-};
-
-class SearchServiceTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new testutil::ScopedTempDir();
-    fake_ = new FakeEmbedder(/*bands=*/2, /*size=*/8);  // 8 px: the smallest a snapshot accepts
-    const EmbedderLoader load = [](const std::string&,
-                                   const std::string&) -> absl::StatusOr<std::unique_ptr<Embedder>> {
-      return std::make_unique<ForwardingEmbedder>(fake_);
-    };
-    DatasetLayout layout;
-    layout.bands = 2;
-    layout.band_names = {"g", "r"};
-    layout.height = kSide;
-    layout.width = kSide;
-    GalaxyBatch batch;
-    batch.Resize(layout, kGalaxies);
-    batch.images.clear();
-    for (int i = 0; i < kGalaxies; ++i) {
-      const std::vector<float> pixels = Pixels(i);
-      batch.images.insert(batch.images.end(), pixels.begin(), pixels.end());
-      batch.ids[static_cast<size_t>(i)] = kFirstId + i;
-      // Galaxy 29 sits 1 arcsec from galaxy 28: the same object detected twice.
-      batch.ra[static_cast<size_t>(i)] = i == kGalaxies - 1 ? 10.0 + (kGalaxies - 2) + 1.0 / 3600 : 10.0 + i;
-      batch.dec[static_cast<size_t>(i)] = 0;
-      batch.e_bv[static_cast<size_t>(i)] = 0.01f * static_cast<float>(i);
-      batch.redshift[static_cast<size_t>(i)] = std::numeric_limits<float>::quiet_NaN();
-    }
-    auto writer = DatasetWriter::Create(dir_->File("survey.h5"), layout);
-    ASSERT_TRUE(writer.ok()) << writer.status();
-    ASSERT_TRUE((*writer)->Append(batch).ok());
-    ASSERT_TRUE((*writer)->Commit().ok());
-    {
-      std::ofstream model(dir_->File("model.pt"));
-      model << "the fake embedder never reads this";
-    }
-    BuildOptions build;
-    build.data_path = dir_->File("survey.h5");
-    build.model_path = dir_->File("model.pt");
-    build.snapshots_dir = dir_->File("snapshots");
-    build.device = "cpu";
-    build.anomaly_k = 3;
-    build.load_embedder = load;
-    absl::StatusOr<BuildReport> built = BuildSnapshot(build);
-    ASSERT_TRUE(built.ok()) << built.status();
-    ServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.snapshots_dir = build.snapshots_dir;
-    options.device = "cpu";
-    options.drain_seconds = 1;
-    absl::StatusOr<std::unique_ptr<GalaxyServer>> server = GalaxyServer::Start(options, load);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-    ASSERT_EQ(server_->snapshot_version(), built->version);
-  }
-
-  static void TearDownTestSuite() {
-    delete server_;
-    delete fake_;
-    delete dir_;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr) << "the suite's snapshot or server did not start";
-    stub_ = v1::GalaxySearch::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                                          grpc::InsecureChannelCredentials()));
-    fake_->FailWith(absl::OkStatus());
-    passes_before_ = fake_->calls().size();
-  }
-
-  // Forward passes since the test started.
-  std::vector<FakeEmbedder::Call> Passes() const {
-    std::vector<FakeEmbedder::Call> all = fake_->calls();
-    return std::vector<FakeEmbedder::Call>(all.begin() + static_cast<ptrdiff_t>(passes_before_), all.end());
-  }
-
-  static testutil::ScopedTempDir* dir_;
-  static FakeEmbedder* fake_;
-  static GalaxyServer* server_;
-  std::unique_ptr<v1::GalaxySearch::Stub> stub_;
-  size_t passes_before_ = 0;
-};
-
-testutil::ScopedTempDir* SearchServiceTest::dir_ = nullptr;
-FakeEmbedder* SearchServiceTest::fake_ = nullptr;
-GalaxyServer* SearchServiceTest::server_ = nullptr;
 
 TEST_F(SearchServiceTest, AnImageQueryIsEmbeddedOnceAndAnsweredWithItsNeighbours) {
   v1::SimilarGalaxiesRequest request;
@@ -263,12 +127,6 @@ TEST_F(SearchServiceTest, AnUploadIsScoredAgainstTheCatalog) {
   EXPECT_GE(response.percentile(), 0.0f);
   EXPECT_LE(response.percentile(), 100.0f);
   EXPECT_EQ(Passes().size(), 1u);
-}
-
-std::vector<int64_t> Ids(const v1::SimilarGalaxiesResponse& response) {
-  std::vector<int64_t> ids;
-  for (const v1::Neighbor& n : response.neighbors()) ids.push_back(n.id() - kFirstId);
-  return ids;
 }
 
 TEST_F(SearchServiceTest, RecommendBlendsExamplesOrTakesTheBestOfEach) {

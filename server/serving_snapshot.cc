@@ -116,6 +116,52 @@ absl::Status ServingSnapshot::StoredEmbedding(int64_t id, std::vector<float>* ou
   return absl::OkStatus();
 }
 
+absl::StatusOr<const ServingSnapshot::CatalogVectors*> ServingSnapshot::AllVectors() const {
+  absl::MutexLock lock(&vectors_mu_);
+  if (vectors_ != nullptr) return vectors_.get();
+  auto all = std::make_unique<CatalogVectors>();
+  absl::StatusOr<VectorIndex::VectorView> view = snapshot_->index().ExactVectors();
+  if (view.ok()) {
+    if (view->n != count()) {
+      return absl::DataLossError(absl::StrCat("snapshot ", version(), ": the index holds ", view->n,
+                                              " vectors for ", count(), " galaxies"));
+    }
+    all->vectors = view->vectors;
+    all->row.resize(static_cast<size_t>(view->n));
+    for (int64_t i = 0; i < view->n; ++i) {
+      const std::optional<uint32_t> row = RowOf(view->ids[i]);
+      if (!row) return absl::DataLossError(absl::StrCat("snapshot ", version(), ": the index holds ID ", view->ids[i],
+                                                        ", which has no record"));
+      all->row[static_cast<size_t>(i)] = *row;
+    }
+  } else if (view.status().code() == absl::StatusCode::kUnimplemented) {
+    // Compressed index: the exact vectors are the records' embeddings.
+    const size_t dim = static_cast<size_t>(snapshot_->manifest().dimension);
+    all->owned.resize(ids_.size() * dim);
+    all->row.resize(ids_.size());
+    for (uint32_t row = 0; row < ids_.size(); ++row) {
+      GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord r, Record(ids_[row], /*with_embedding=*/true));
+      if (static_cast<size_t>(r.embedding_size()) != dim) {
+        return absl::DataLossError(absl::StrCat("snapshot ", version(), ": galaxy ", r.id(), " has an embedding of ",
+                                                r.embedding_size(), " values, not ", dim));
+      }
+      std::copy(r.embedding().begin(), r.embedding().end(), all->owned.begin() + static_cast<ptrdiff_t>(row * dim));
+      all->row[row] = row;
+    }
+    all->vectors = all->owned.data();
+  } else {
+    return view.status();
+  }
+  vectors_ = std::move(all);
+  return vectors_.get();
+}
+
+std::optional<uint32_t> ServingSnapshot::RowOf(int64_t id) const {
+  auto it = row_of_.find(id);
+  if (it == row_of_.end()) return std::nullopt;
+  return it->second;
+}
+
 absl::StatusOr<int64_t> ServingSnapshot::MatchPosition(const v1::SkyPosition& p) const {
   const double radius =
       (p.match_radius_arcsec() > 0 ? p.match_radius_arcsec() : kDefaultMatchRadiusArcsec) / 3600.0;
@@ -261,8 +307,8 @@ absl::Status ServingSnapshot::Diversify(const SimilarQuery& q, std::optional<int
 }
 
 bool ServingSnapshot::IdPassesFilter(int64_t id, const v1::SearchFilter& filter) const {
-  auto row = row_of_.find(id);
-  return row != row_of_.end() && PassesFilter(row->second, filter);
+  const std::optional<uint32_t> row = RowOf(id);
+  return row && PassesFilter(*row, filter);
 }
 
 bool ServingSnapshot::Conditions(const v1::SearchFilter& filter) {

@@ -57,6 +57,25 @@ class ServingSnapshot {
   // else from the record. NOT_FOUND naming the ID.
   absl::Status StoredEmbedding(int64_t id, std::vector<float>* out) const;
 
+  // Every stored embedding as one matrix, for exact passes over the catalog (RankByExamples):
+  // `vectors` (count() x dim, row-major) and the snapshot row of each of its rows. Flat and
+  // hnsw: the index's own memory; ivfpq: read from the records on first use, then kept
+  // (4 * dim bytes per galaxy). Thread-safe.
+  struct CatalogVectors {
+    const float* vectors = nullptr;
+    std::vector<uint32_t> row;
+    std::vector<float> owned;  // ivfpq
+  };
+  absl::StatusOr<const CatalogVectors*> AllVectors() const;
+
+  // Columns by snapshot row (0 .. count() - 1, in ID order).
+  int64_t IdAt(uint32_t row) const { return ids_[row]; }
+  std::optional<uint32_t> RowOf(int64_t id) const;
+  // Whether the galaxy at `row` meets `filter`'s conditions (redshift, cone; not its exclusions).
+  bool PassesFilter(uint32_t row, const v1::SearchFilter& filter) const;
+  // Whether `filter` has conditions besides its exclusions.
+  static bool Conditions(const v1::SearchFilter& filter);
+
   // The catalog galaxy nearest to `position` within its match radius. NOT_FOUND when none is.
   absl::StatusOr<int64_t> MatchPosition(const v1::SkyPosition& position) const;
 
@@ -95,7 +114,6 @@ class ServingSnapshot {
 
  private:
   ServingSnapshot() = default;
-  bool PassesFilter(uint32_t row, const v1::SearchFilter& filter) const;
   // PassesFilter for a galaxy by ID; false for an ID not in the snapshot.
   bool IdPassesFilter(int64_t id, const v1::SearchFilter& filter) const;
   // Candidates a search of `q` ranks before Diversify picks its k.
@@ -105,8 +123,6 @@ class ServingSnapshot {
   // q.k remain.
   absl::Status Diversify(const SimilarQuery& q, std::optional<int64_t> self,
                          std::vector<std::pair<int64_t, float>>* kept) const;
-  // Whether `filter` has conditions besides its exclusions.
-  static bool Conditions(const v1::SearchFilter& filter);
   // `kept` (id, score; best first) as the answer's neighbours, with records when `q` asks.
   absl::Status AddNeighbors(const std::vector<std::pair<int64_t, float>>& kept, const SimilarQuery& q,
                             v1::SimilarGalaxiesResponse* out) const;
@@ -126,6 +142,8 @@ class ServingSnapshot {
   std::vector<uint32_t> anomaly_rank_;
   std::vector<float> percentile_;
 
+  mutable absl::Mutex vectors_mu_;
+  mutable std::unique_ptr<CatalogVectors> vectors_ ABSL_GUARDED_BY(vectors_mu_);
   mutable absl::Mutex source_mu_;
   mutable std::unique_ptr<DatasetReader> source_ ABSL_GUARDED_BY(source_mu_);
 };

@@ -64,8 +64,8 @@ TEST_F(ServerHealthTest, ReflectionServesTheContractsMethods) {
   absl::StatusOr<std::vector<std::string>> search = client_->ListMethods("galaxy.v1.GalaxySearch");
   ASSERT_TRUE(search.ok()) << search.status();
   EXPECT_EQ(*search, (std::vector<std::string>{"SimilarGalaxies", "BatchSimilarGalaxies", "Recommend",
-                                               "PredictRedshift", "ScoreAnomaly", "ListAnomalies",
-                                               "GetGalaxy", "GetIndexInfo"}));
+                                               "RankByExamples", "StreamRankByExamples", "PredictRedshift",
+                                               "ScoreAnomaly", "ListAnomalies", "GetGalaxy", "GetIndexInfo"}));
   absl::StatusOr<std::vector<std::string>> admin = client_->ListMethods("galaxy.v1.GalaxyAdmin");
   ASSERT_TRUE(admin.ok()) << admin.status();
   EXPECT_EQ(*admin,

@@ -65,6 +65,14 @@ grpc::Status SimilarWith(Served& s, const std::function<void(v1::SimilarGalaxies
   return Similar(s, r);
 }
 
+grpc::Status RankWith(Served& s, const std::function<void(v1::RankByExamplesRequest&)>& change) {
+  v1::RankByExamplesRequest r;
+  r.add_positives()->set_id(SurveyIds()[0]);
+  change(r);
+  v1::RankByExamplesResponse out;
+  return s.search->RankByExamples(Ctx().get(), r, &out);
+}
+
 void SetFloat(v1::Image& image, size_t index, float value) {
   std::memcpy(image.mutable_data()->data() + index * 4, &value, 4);
 }
@@ -283,6 +291,48 @@ TEST(ServingTest, BadInputGetsTheRightCodeAndAMessageNamingTheProblem) {
          return s.search->Recommend(Ctx().get(), r, &out);
        },
        C::INVALID_ARGUMENT, "min_score: 1.5 is outside [-1, 1] (the strategy's scale)"},
+      {"few-shot ranking without positives",
+       [](Served& s) { return RankWith(s, [](auto& r) { r.clear_positives(); }); }, C::INVALID_ARGUMENT,
+       "positives: empty; give at least one example"},
+      {"few-shot ranking with too many examples",
+       [](Served& s) {
+         return RankWith(s, [](auto& r) {
+           for (int i = 0; i < 10001; ++i) r.add_negatives()->set_id(i);
+         });
+       },
+       C::INVALID_ARGUMENT, "negatives: 10001 examples exceeds the limit 10000"},
+      {"few-shot ranking with too many images",
+       [](Served& s) {
+         return RankWith(s, [](auto& r) {
+           for (int i = 0; i < 65; ++i) *r.add_positives()->mutable_image() = SurveyImage(i);
+         });
+       },
+       C::INVALID_ARGUMENT, "positives[65]: more than 64 images among the examples"},
+      {"few-shot example with a weight",
+       [](Served& s) { return RankWith(s, [](auto& r) { r.mutable_positives(0)->set_weight(2); }); },
+       C::INVALID_ARGUMENT, "positives[0].weight: not used by RankByExamples"},
+      {"few-shot example vector NaN",
+       [nan](Served& s) {
+         return RankWith(s, [nan](auto& r) {
+           v1::Vector* v = r.add_negatives()->mutable_vector();
+           for (int d = 0; d < 128; ++d) v->add_values(d == 3 ? nan : 1.0f);
+         });
+       },
+       C::INVALID_ARGUMENT, "negatives[0].vector.values[3]: not a finite number"},
+      {"few-shot example vector of the wrong dimension",
+       [](Served& s) { return RankWith(s, [](auto& r) { r.add_negatives()->mutable_vector()->add_values(1); }); },
+       C::INVALID_ARGUMENT, "negatives[0].vector.values: 1 values; the index has dimension 128"},
+      {"few-shot ranking with no negatives of any kind",
+       [](Served& s) { return RankWith(s, [](auto& r) { r.set_random_negatives(0); }); }, C::INVALID_ARGUMENT,
+       "random_negatives: 0 with no negatives"},
+      {"regularization zero", [](Served& s) { return RankWith(s, [](auto& r) { r.set_regularization(0); }); },
+       C::INVALID_ARGUMENT, "regularization: 0 is outside (0, 10000]"},
+      {"probability threshold above 1",
+       [](Served& s) { return RankWith(s, [](auto& r) { r.set_min_probability(1.5f); }); }, C::INVALID_ARGUMENT,
+       "min_probability: 1.5 is outside [0, 1]"},
+      {"ranking page token of another snapshot",
+       [](Served& s) { return RankWith(s, [](auto& r) { r.set_page_token("v0/1f/50"); }); },
+       C::FAILED_PRECONDITION, "page_token: issued by snapshot v0"},
   };
   std::string table =
       "| # | bad input | status code | message (excerpt) |\n| --- | --- | --- | --- |\n";
