@@ -1,17 +1,16 @@
 #include "client/client_commands.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <iostream>
 #include <map>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/command_support.h"
 #include "client/gallery.h"
 #include "client/image_file.h"
 #include "core/status_macros.h"
@@ -19,35 +18,6 @@
 
 namespace galaxy {
 namespace {
-
-absl::StatusOr<std::unique_ptr<GalaxyClient>> Connect(const ClientFlags& flags) {
-  if (!(flags.timeout_seconds > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("--timeout: ", flags.timeout_seconds, " must be > 0 seconds"));
-  }
-  ClientOptions options = flags.connection;
-  options.timeout = absl::Seconds(flags.timeout_seconds);
-  return GalaxyClient::Connect(options);
-}
-
-// A failed RPC as one line naming the server: "server 127.0.0.1:50051: NOT_FOUND: galaxy 42 ...".
-absl::Status FromServer(const GalaxyClient& client, const grpc::Status& status) {
-  return Annotate(FromGrpcStatus(status), absl::StrCat("server ", client.server()));
-}
-
-void PrintJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions print;
-  print.always_print_primitive_fields = true;
-  print.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, print);
-  std::cout << json << "\n";
-}
-
-std::string Redshift(const v1::GalaxyRecord& g) {
-  if (g.has_specz()) return absl::StrFormat("%.4f", g.specz());
-  if (g.has_zphot()) return absl::StrFormat("%.4f±%.4f (phot)", g.zphot(), g.zphot_err());
-  return "-";
-}
 
 // Fills the one-of query of a request from the flags: an ID, an image file or a position.
 struct ResolvedQuery {
@@ -78,72 +48,6 @@ absl::StatusOr<ResolvedQuery> Resolve(const QueryFlags& q, bool allow_position) 
   r.position.set_dec(*q.dec);
   r.position.set_match_radius_arcsec(q.match_radius_arcsec);
   return r;
-}
-
-// The search filter of `s`'s flags.
-absl::Status FillFilter(const SimilarFlags& s, v1::SearchFilter* filter) {
-  if (s.z_min) filter->set_z_min(*s.z_min);
-  if (s.z_max) filter->set_z_max(*s.z_max);
-  if (s.z_source == "spec") {
-    filter->set_z_source(v1::REDSHIFT_SOURCE_SPECTROSCOPIC);
-  } else if (s.z_source == "phot") {
-    filter->set_z_source(v1::REDSHIFT_SOURCE_PHOTOMETRIC);
-  } else if (s.z_source != "best") {
-    return absl::InvalidArgumentError(absl::StrCat("--z-source: '", s.z_source, "' is not best, spec or phot"));
-  }
-  const int cone_parts = (s.cone_ra ? 1 : 0) + (s.cone_dec ? 1 : 0) + (s.cone_radius ? 1 : 0);
-  if (cone_parts != 0 && cone_parts != 3) {
-    return absl::InvalidArgumentError("--cone-ra, --cone-dec, --cone-radius: give all three or none");
-  }
-  if (cone_parts == 3) {
-    filter->mutable_cone()->set_ra(*s.cone_ra);
-    filter->mutable_cone()->set_dec(*s.cone_dec);
-    filter->mutable_cone()->set_radius(*s.cone_radius);
-  }
-  for (int64_t id : s.exclude) filter->add_exclude_ids(id);
-  return absl::OkStatus();
-}
-
-// Filter, score threshold and diversity of a SimilarGalaxies or Recommend request.
-template <typename Request>
-absl::Status FillSearch(const SimilarFlags& s, Request* request) {
-  GALAXY_RETURN_IF_ERROR(FillFilter(s, request->mutable_filter()));
-  if (s.min_score) request->set_min_score(*s.min_score);
-  if (s.mmr_lambda) request->mutable_diversity()->set_mmr_lambda(*s.mmr_lambda);
-  if (s.sky_duplicate_arcsec) request->mutable_diversity()->set_sky_duplicate_arcsec(*s.sky_duplicate_arcsec);
-  return absl::OkStatus();
-}
-
-// Neighbours as a table: rank, ID, score, position, redshift, anomaly percentile.
-void PrintNeighbors(const v1::SimilarGalaxiesResponse& response) {
-  std::cout << absl::StrFormat("%4s  %-20s %7s %10s %9s  %-22s %8s\n", "rank", "id", "score", "ra", "dec", "z",
-                               "anomaly%");
-  for (const v1::Neighbor& n : response.neighbors()) {
-    std::cout << absl::StrFormat("%4d  %-20d %7.4f %10.5f %9.5f  %-22s %8.1f\n", n.rank(), n.id(), n.score(),
-                                 n.galaxy().ra(), n.galaxy().dec(), Redshift(n.galaxy()),
-                                 n.galaxy().anomaly_percentile());
-  }
-}
-
-// The galaxy's tile for a gallery, with its cutout when the server can read it.
-GalleryTile RecordTile(GalaxyClient& client, int64_t id, const std::string& title,
-                       std::vector<std::pair<std::string, std::string>> facts) {
-  GalleryTile tile;
-  tile.title = title;
-  tile.facts = std::move(facts);
-  v1::GetGalaxyRequest get;
-  get.set_id(id);
-  get.set_include_image(true);
-  v1::GalaxyRecord record;
-  grpc::Status status = client.search().GetGalaxy(client.NewContext().get(), get, &record);
-  if (status.ok()) {
-    tile.image = record.image();
-    tile.facts.emplace_back("ra, dec", absl::StrFormat("%.5f, %.5f", record.ra(), record.dec()));
-    tile.facts.emplace_back("z", Redshift(record));
-  } else {
-    tile.note = status.error_message();
-  }
-  return tile;
 }
 
 }  // namespace
@@ -251,63 +155,6 @@ absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& s) {
     }
     GALAXY_RETURN_IF_ERROR(WriteGallery(s.html, page));
     if (!flags.json) std::cout << "gallery: " << s.html << "\n";
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& r) {
-  v1::RecommendRequest request;
-  for (const auto& [ids, files, weights, name, out] :
-       {std::make_tuple(&r.positive, &r.positive_images, &r.positive_weights, "positive", request.mutable_positives()),
-        std::make_tuple(&r.negative, &r.negative_images, &r.negative_weights, "negative",
-                        request.mutable_negatives())}) {
-    for (int64_t id : *ids) out->Add()->set_id(id);
-    for (const std::string& file : *files) {
-      GALAXY_ASSIGN_OR_RETURN(*out->Add()->mutable_image(), ReadImageFile(file, 0, std::nullopt));
-    }
-    if (!weights->empty()) {
-      if (weights->size() != static_cast<size_t>(out->size())) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, "-weight: ", weights->size(), " weights for ",
-                                                       out->size(), " ", name, " examples (IDs first, then images)"));
-      }
-      for (int i = 0; i < out->size(); ++i) out->Mutable(i)->set_weight((*weights)[static_cast<size_t>(i)]);
-    }
-  }
-  if (request.positives_size() == 0) return absl::InvalidArgumentError("give --positive and/or --positive-image");
-  if (r.strategy == "best-score") {
-    request.set_strategy(v1::RECOMMEND_STRATEGY_BEST_SCORE);
-  } else if (r.strategy == "average") {
-    request.set_strategy(v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("--strategy: '", r.strategy, "' is not average or best-score"));
-  }
-  request.set_k(r.search.k);
-  request.set_include_metadata(true);
-  GALAXY_RETURN_IF_ERROR(FillSearch(r.search, &request));
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
-  v1::SimilarGalaxiesResponse response;
-  grpc::Status status = client->search().Recommend(client->NewContext().get(), request, &response);
-  if (!status.ok()) return FromServer(*client, status);
-  const std::string what = absl::StrCat(request.positives_size(), " positive and ", request.negatives_size(),
-                                        " negative examples (", r.strategy, ")");
-  if (flags.json) {
-    PrintJson(response);
-  } else {
-    std::cout << absl::StrFormat("%d galaxies for %s (snapshot %s)%s\n", response.neighbors_size(), what,
-                                 response.snapshot_version(), response.exhausted() ? ", no more pass the filters" : "");
-    PrintNeighbors(response);
-  }
-  if (!r.search.html.empty()) {
-    GalleryPage page;
-    page.heading = absl::StrCat("Galaxies like ", what);
-    page.subtitle = absl::StrCat(response.neighbors_size(), " galaxies; snapshot ", response.snapshot_version(),
-                                 ", server ", client->server());
-    for (const v1::Neighbor& n : response.neighbors()) {
-      page.tiles.push_back(RecordTile(*client, n.id(), absl::StrCat("#", n.rank(), "  ", n.id()),
-                                      {{"score", absl::StrFormat("%.4f", n.score())}}));
-    }
-    GALAXY_RETURN_IF_ERROR(WriteGallery(r.search.html, page));
-    if (!flags.json) std::cout << "gallery: " << r.search.html << "\n";
   }
   return absl::OkStatus();
 }

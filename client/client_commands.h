@@ -53,11 +53,25 @@ struct RecommendFlags {
   SimilarFlags search;
 };
 
+// The examples and options of a few-shot ranking (`rank`), its filter in `search`.
+struct RankFlags {
+  std::vector<int64_t> positive, negative;
+  std::vector<std::string> positive_images, negative_images;
+  std::optional<uint32_t> random_negatives;
+  uint64_t seed = 0;
+  std::optional<float> regularization, min_probability;
+  // Galaxies listed, from the top of the ranking (0: all of it).
+  uint64_t top = 50;
+  std::string csv;
+  SimilarFlags search;
+};
+
 absl::Status RunHealth(const ClientFlags& flags, const std::string& service);
 absl::Status RunServices(const ClientFlags& flags);
 absl::Status RunInfo(const ClientFlags& flags);
 absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& similar);
 absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& recommend);
+absl::Status RunRank(const ClientFlags& flags, const RankFlags& rank);
 absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& ids, const QueryFlags& image,
                          bool pdf);
 absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool neighbors);

@@ -22,8 +22,8 @@ void AddQueryOptions(CLI::App* command, galaxy::QueryFlags& q, bool position) {
 }
 
 // k, filters, threshold and gallery of a search's answer.
-void AddSearchOptions(CLI::App* command, galaxy::SimilarFlags& s) {
-  command->add_option("--k", s.k, "Number of galaxies wanted")->capture_default_str();
+// Conditions on the answer, and its gallery page.
+void AddFilterOptions(CLI::App* command, galaxy::SimilarFlags& s) {
   command->add_option("--z-min", s.z_min, "Only galaxies at redshift >= this");
   command->add_option("--z-max", s.z_max, "Only galaxies at redshift <= this");
   command->add_option("--z-source", s.z_source, "Redshift the bounds compare: best, spec or phot")
@@ -32,12 +32,17 @@ void AddSearchOptions(CLI::App* command, galaxy::SimilarFlags& s) {
   command->add_option("--cone-dec", s.cone_dec, "... centre dec, degrees");
   command->add_option("--cone-radius", s.cone_radius, "... radius, degrees");
   command->add_option("--exclude", s.exclude, "IDs never to return (repeatable)");
+  command->add_option("--html", s.html, "Also write a gallery page of the answer");
+}
+
+void AddSearchOptions(CLI::App* command, galaxy::SimilarFlags& s) {
+  command->add_option("--k", s.k, "Number of galaxies wanted")->capture_default_str();
+  AddFilterOptions(command, s);
   command->add_option("--min-score", s.min_score, "Drop galaxies scoring below this");
   command->add_option("--mmr", s.mmr_lambda,
                       "Diversify by maximal marginal relevance: lambda in [0, 1] (1 plain ranking, 0.5 balanced)");
   command->add_option("--sky-duplicates", s.sky_duplicate_arcsec,
                       "Drop galaxies within this many arcsec of a better-ranked one (the same object twice)");
-  command->add_option("--html", s.html, "Also write a gallery page of the answer");
 }
 
 }  // namespace
@@ -95,6 +100,28 @@ int main(int argc, char** argv) {
                             "every negative)")
       ->capture_default_str();
   AddSearchOptions(recommend_cmd, recommend.search);
+
+  galaxy::RankFlags rank;
+  CLI::App* rank_cmd = cli.AddCommand(
+      "rank",
+      "Few-shot search: a classifier trained on examples (and random galaxies as negatives) ranks\n"
+      "the whole catalog",
+      [&] { return galaxy::RunRank(flags, rank); });
+  rank_cmd->add_option("--positive", rank.positive, "Catalog IDs of galaxies of the kind sought (repeatable)");
+  rank_cmd->add_option("--negative", rank.negative, "Catalog IDs of galaxies not of that kind (repeatable)");
+  rank_cmd->add_option("--positive-image", rank.positive_images,
+                       "Image files of positive examples: FITS cube, .npy, or row 0 of a native HDF5");
+  rank_cmd->add_option("--negative-image", rank.negative_images, "Image files of negative examples");
+  rank_cmd->add_option("--random-negatives", rank.random_negatives,
+                       "Random catalog galaxies used as negatives (default 1000 without --negative, else 0)");
+  rank_cmd->add_option("--seed", rank.seed, "Seed of the random negatives")->capture_default_str();
+  rank_cmd->add_option("--regularization", rank.regularization,
+                       "C of the logistic regression, in (0, 1e4] (default 1; smaller trusts the examples less)");
+  rank_cmd->add_option("--min-probability", rank.min_probability, "Only galaxies at or above this probability");
+  rank_cmd->add_option("--top", rank.top, "Galaxies to list from the top of the ranking (0: all)")
+      ->capture_default_str();
+  rank_cmd->add_option("--csv", rank.csv, "Also write the listed galaxies to this CSV file");
+  AddFilterOptions(rank_cmd, rank.search);
 
   std::vector<int64_t> z_ids;
   galaxy::QueryFlags z_image;

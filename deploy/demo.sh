@@ -107,6 +107,17 @@ step "The stored record of $query"
 client galaxy --id "$query"
 step "The same from Python (client/python/example.py)"
 PYTHONPATH="$root/client/python" /usr/bin/python3 "$root/client/python/example.py" --server "$address" --id "$query"
+step "Few-shot search: ten mergers (from the survey's truth column) rank the whole catalog"
+# The first ten galaxies the simulator made mergers; a logistic regression on their embeddings
+# against 1000 random galaxies scores every galaxy of the snapshot.
+positives=$(/usr/bin/python3 -c 'import h5py,sys; f=h5py.File(sys.argv[1],"r"); k=f["anomaly_kind"][:]; ids=f["ObjID"][:]
+print(" ".join(f"--positive {int(i)}" for i in ids[k == 1][:10]))' "$survey")
+# shellcheck disable=SC2086  # one word per flag and ID
+client rank $positives --top 20 --csv "$work/mergers.csv" --html "$work/mergers.html"
+/usr/bin/python3 -c 'import csv,h5py,sys; f=h5py.File(sys.argv[1],"r"); k=dict(zip(f["ObjID"][:].tolist(), f["anomaly_kind"][:].tolist()))
+top=[int(r["id"]) for r in csv.DictReader(open(sys.argv[2]))]; hits=sum(k[i] == 1 for i in top)
+share=sum(v == 1 for v in k.values()) / len(k)
+print(f"{hits} of the top {len(top)} are mergers; {100 * share:.2f}% of the survey is")' "$survey" "$work/mergers.csv"
 step "Rebuilding the index in the background and swapping to it (admin RPCs)"
 client rebuild --data "$survey" --wait
 client info

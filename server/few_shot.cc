@@ -93,7 +93,7 @@ absl::StatusOr<LinearClassifier> FitClassifier(const std::vector<float>& positiv
   for (size_t k = 0; k < d; ++k) {
     out.weights[k] = static_cast<float>(sign * get_decfun_coef(fitted.get(), static_cast<int>(k) + 1, 0));
   }
-  out.bias = static_cast<float>(sign * get_decfun_coef(fitted.get(), dim + 1, 0));
+  out.bias = static_cast<float>(sign * get_decfun_bias(fitted.get(), 0));
   out.positives = n_pos;
   out.negatives = n_neg;
   int right_pos = 0, right_neg = 0;

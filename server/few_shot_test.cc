@@ -51,6 +51,22 @@ TEST(FewShotTest, FitsASeparableProblemWithUnbalancedClasses) {
   EXPECT_LT(std::abs(smooth->weights[0]), std::abs(c->weights[0]));
 }
 
+TEST(FewShotTest, WeighsTheClassesEquallyThroughTheBias) {
+  // Both classes drawn alike, tightly around one axis, 5 against 500: the fitted bias (large,
+  // against the weights' component along that axis) keeps the two classes' mean decisions on
+  // either side of 0 and the whole near 0, not at the 1:100 prior.
+  const std::vector<float> pos = Cluster(5, 0, 0.01, 6), neg = Cluster(500, 0, 0.01, 7);
+  absl::StatusOr<LinearClassifier> c = FitClassifier(pos, neg, kDim, 100);
+  ASSERT_TRUE(c.ok()) << c.status();
+  double mean_pos = 0, mean_neg = 0;
+  for (int i = 0; i < 5; ++i) mean_pos += c->Decision(pos.data() + i * kDim) / 5;
+  for (int i = 0; i < 500; ++i) mean_neg += c->Decision(neg.data() + i * kDim) / 500;
+  EXPECT_GT(mean_pos, 0);
+  EXPECT_LT(mean_neg, 0);
+  EXPECT_LT(std::abs(mean_pos + mean_neg), 1.0);
+  EXPECT_GT(std::abs(c->bias), 0.1f);
+}
+
 TEST(FewShotTest, RefusesAnEmptyClassOrABadC) {
   const std::vector<float> pos = Cluster(3, 0, 0.1, 1);
   EXPECT_EQ(FitClassifier({}, pos, kDim, 1).status().code(), absl::StatusCode::kInvalidArgument);

@@ -191,6 +191,47 @@ TEST_F(ClientCliTest, RecommendFromSeveralExamples) {
   EXPECT_TRUE(absl::StrContains(none.err, "give --positive and/or --positive-image")) << none.err;
 }
 
+TEST_F(ClientCliTest, RankTheCatalogFromExamples) {
+  // Ten examples, random negatives; the whole ranking as JSON, in one message however many pages
+  // the server streamed.
+  std::vector<std::string> args = {"rank", "--top", "0", "--seed", "4"};
+  for (int i = 0; i < 10; ++i) {
+    args.push_back("--positive");
+    args.push_back(Id(i));
+  }
+  testutil::CommandResult all = Client(args, {"--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  nlohmann::json a = nlohmann::json::parse(all.out);
+  ASSERT_EQ(a["galaxies"].size(), testutil::kServingGalaxies - 10u);
+  EXPECT_EQ(a["total_count"], "1490");  // 64-bit integers are strings in protobuf's JSON
+  EXPECT_EQ(a["classifier"]["positives"], 10);
+  EXPECT_EQ(a["classifier"]["negatives"], 1000);
+  EXPECT_EQ(a["galaxies"][1489]["rank"], "1490");
+  for (int i = 0; i < 10; ++i) EXPECT_NE(a["galaxies"][0]["id"], Id(i));
+  // The top 5 as a table and a CSV file: the same galaxies in the same order.
+  args[2] = "5";
+  args.push_back("--csv");
+  args.push_back(dir_.File("rank.csv"));
+  testutil::CommandResult table = Client(args);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(absl::StrContains(table.out, "5 of 1490 galaxies ranked by a classifier of 10 positive and 1000 negative"))
+      << table.out;
+  std::ifstream csv(dir_.File("rank.csv"));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "rank,id,probability,ra,dec,specz,zphot,anomaly_percentile");
+  for (int rank = 1; rank <= 5; ++rank) {
+    ASSERT_TRUE(std::getline(csv, line));
+    const std::string id = a["galaxies"][rank - 1]["id"].get<std::string>();
+    EXPECT_TRUE(absl::StartsWith(line, absl::StrCat(rank, ",", id, ","))) << line;
+  }
+  EXPECT_FALSE(std::getline(csv, line));
+  // Mistakes: named, one line, exit 1.
+  ExpectOneLineError(Client({"rank", "--negative", Id(3)}), "give --positive and/or --positive-image");
+  ExpectOneLineError(Client({"rank", "--positive", Id(3), "--regularization", "0"}),
+                     "regularization: 0 is outside (0, 10000]");
+}
+
 TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
   const v1::Image image = testutil::SurveyImage(7);
   const std::vector<float> pixels(reinterpret_cast<const float*>(image.data().data()),
@@ -407,6 +448,8 @@ TEST_F(ClientCliTest, PythonExampleRunsAgainstALiveServer) {
   EXPECT_TRUE(absl::StrContains(r->out, "the 5 galaxies most like " + Id(12))) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "= the galaxy itself")) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "(no example among them)")) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "ranked 1497 galaxies by a classifier of 3 positives and 1000 negatives"))
+      << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "an unknown ID: NOT_FOUND: galaxy 42 is not in snapshot v1")) << r->out;
   EXPECT_TRUE(fs::exists(dir_.File("cache")));
 }

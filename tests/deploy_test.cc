@@ -96,6 +96,7 @@ TEST(DemoTest, TheFirstCommandLeavesAGalleryThatRendersInChromium) {
   EXPECT_TRUE(absl::StrContains(r->out, "images decoded]")) << "the demo's own Chromium check";
   EXPECT_TRUE(absl::StrContains(r->out, "= the galaxy itself")) << "the Python example's image query";
   EXPECT_TRUE(absl::StrContains(r->out, "STATE_SUCCEEDED")) << "the rebuild";
+  EXPECT_TRUE(absl::StrContains(r->out, "of the top 20 are mergers")) << "the few-shot search";
   std::ifstream html(out + "/similar.html");
   std::stringstream text;
   text << html.rdbuf();

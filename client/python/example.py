@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""galaxy-search from Python: query by catalog ID, by a numpy image, and by several examples.
+"""galaxy-search from Python: query by catalog ID, by a numpy image, by several examples, and
+few-shot search over the whole catalog.
 
     PYTHONPATH=client/python python3 client/python/example.py --server 127.0.0.1:50051 [--id ID]
 
@@ -64,12 +65,23 @@ def main():
         print(f"\nlike {examples}, unlike {unlike}: {returned}"
               f"{' (no example among them)' if clean else ' (an example came back!)'}")
 
-        # 5. Errors are exceptions with the server's code and message.
+        # 5. Few-shot search: a classifier trained on those examples (against 1000 random galaxies)
+        #    ranks the whole catalog; the best five, with their probabilities.
+        ranked = client.rank(positives=examples, top=args.k)
+        c = ranked.classifier
+        print(f"\nranked {ranked.total_count} galaxies by a classifier of {c.positives} positives and "
+              f"{c.negatives} negatives (training accuracy {c.training_accuracy:.2f}):")
+        for g in ranked.galaxies:
+            print(f"  {g.rank:2d}  {g.id:<20d} probability {g.probability:.3f}")
+        ranked_clean = not {g.id for g in ranked.galaxies} & set(examples)
+
+        # 6. Errors are exceptions with the server's code and message.
         try:
             client.similar(id=42)
         except GalaxySearchError as e:
             print(f"as expected, an unknown ID: {e}")
-        return 0 if first.id == query_id and clean and len(returned) == args.k else 1
+        ok = first.id == query_id and clean and len(returned) == args.k
+        return 0 if ok and ranked_clean and len(ranked.galaxies) == args.k else 1
 
 
 if __name__ == "__main__":

@@ -181,6 +181,48 @@ class Client:
         _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
         return self._call(self._search.Recommend, request)
 
+    def iter_rank(self, positives, negatives=(), top=None, page_size=1000, random_negatives=None, seed=0,
+                  regularization=None, min_probability=None, z_min=None, z_max=None, cone=None, exclude_ids=(),
+                  include_metadata=True, include_embeddings=False):
+        """Few-shot search, page by page: a logistic regression trained on the examples' embeddings
+        ranks every galaxy of the snapshot; yields RankByExamplesResponse pages (galaxies with
+        their probability and rank; each page also carries the classifier) as the server streams
+        them, up to `top` galaxies (None: the whole ranking).
+
+        Examples are given as for recommend(), without weights. With no negatives, `random_negatives`
+        galaxies of the catalog (default 1000, drawn by `seed`) stand in for them. regularization
+        is the C of the regression (default 1). The examples' catalog galaxies are never ranked.
+        """
+        request = galaxy_pb2.RankByExamplesRequest(seed=seed, page_size=page_size, limit=top or 0,
+                                                   include_metadata=include_metadata,
+                                                   include_embeddings=include_embeddings)
+        for examples, out in ((positives, request.positives), (negatives, request.negatives)):
+            for example in examples:
+                _fill_example(out.add(), example)
+        if random_negatives is not None:
+            request.random_negatives = random_negatives
+        if regularization is not None:
+            request.regularization = regularization
+        if min_probability is not None:
+            request.min_probability = min_probability
+        _fill_search(request, z_min, z_max, cone, exclude_ids, None)
+        try:
+            yield from self._search.StreamRankByExamples(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise GalaxySearchError(e.code(), e.details()) from None
+
+    def rank(self, positives, negatives=(), top=50, **options):
+        """iter_rank() gathered into one RankByExamplesResponse: the `top` best galaxies (None: all),
+        the classifier and the ranking's total_count."""
+        out = None
+        for page in self.iter_rank(positives, negatives, top=top, **options):
+            if out is None:
+                out = page
+            else:
+                out.galaxies.extend(page.galaxies)
+        out.next_page_token = ""
+        return out
+
     def predict_redshift(self, ids=(), images=(), include_pdf=False):
         request = galaxy_pb2.PredictRedshiftRequest(include_pdf=include_pdf)
         for i in ids:
