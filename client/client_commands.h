@@ -63,7 +63,22 @@ struct RankFlags {
   // Galaxies listed, from the top of the ranking (0: all of it).
   uint64_t top = 50;
   std::string csv;
+  // Labelled galaxies as examples: class names, and an interest ("interesting" or
+  // "not-interesting") for each side.
+  std::vector<std::string> positive_labels, negative_labels;
+  std::string positive_interest, negative_interest;
   SimilarFlags search;
+};
+
+// A label to write (`label`), a key to delete (`unlabel`), or a filter (`labels`,
+// `export-labels`).
+struct LabelFlags {
+  std::vector<int64_t> ids;
+  std::string class_name;
+  std::string interest;  // "", interesting, not-interesting
+  std::string comment;
+  std::string author;
+  std::string out;  // export-labels: the CSV file ("-": stdout)
 };
 
 absl::Status RunHealth(const ClientFlags& flags, const std::string& service);
@@ -72,6 +87,10 @@ absl::Status RunInfo(const ClientFlags& flags);
 absl::Status RunSimilar(const ClientFlags& flags, const SimilarFlags& similar);
 absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& recommend);
 absl::Status RunRank(const ClientFlags& flags, const RankFlags& rank);
+absl::Status RunLabel(const ClientFlags& flags, const LabelFlags& label);
+absl::Status RunLabels(const ClientFlags& flags, const LabelFlags& filter);
+absl::Status RunUnlabel(const ClientFlags& flags, const LabelFlags& label);
+absl::Status RunExportLabels(const ClientFlags& flags, const LabelFlags& filter);
 absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& ids, const QueryFlags& image,
                          bool pdf);
 absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool neighbors);

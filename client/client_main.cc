@@ -121,7 +121,43 @@ int main(int argc, char** argv) {
   rank_cmd->add_option("--top", rank.top, "Galaxies to list from the top of the ranking (0: all)")
       ->capture_default_str();
   rank_cmd->add_option("--csv", rank.csv, "Also write the listed galaxies to this CSV file");
+  rank_cmd->add_option("--positive-label", rank.positive_labels,
+                       "Galaxies labelled with this class (any author) as positives (repeatable)");
+  rank_cmd->add_option("--negative-label", rank.negative_labels, "... as negatives (repeatable)");
+  rank_cmd->add_option("--positive-interest", rank.positive_interest,
+                       "Galaxies labelled interesting or not-interesting as positives");
+  rank_cmd->add_option("--negative-interest", rank.negative_interest, "... as negatives");
   AddFilterOptions(rank_cmd, rank.search);
+
+  galaxy::LabelFlags label;
+  CLI::App* label_cmd = cli.AddCommand(
+      "label", "Label galaxies: a class name and/or interesting / not-interesting, kept by the server",
+      [&] { return galaxy::RunLabel(flags, label); });
+  label_cmd->add_option("--id", label.ids, "Catalog IDs to label (repeatable)");
+  label_cmd->add_option("--class", label.class_name, "Class name (1..64 characters)");
+  label_cmd->add_option("--interest", label.interest, "interesting or not-interesting");
+  label_cmd->add_option("--comment", label.comment, "Free text (up to 1000 characters)");
+  label_cmd->add_option("--author", label.author, "Author name when the server has no tokens (default anonymous)");
+  galaxy::LabelFlags filter;
+  const auto add_filter = [&filter](CLI::App* command) {
+    command->add_option("--id", filter.ids, "Only the labels of this galaxy");
+    command->add_option("--class", filter.class_name, "Only labels of this class");
+    command->add_option("--interest", filter.interest, "Only interesting or not-interesting labels");
+    command->add_option("--author", filter.author, "Only this author's labels");
+  };
+  CLI::App* labels_cmd = cli.AddCommand("labels", "List labels (all, or those matching the filters)",
+                                        [&] { return galaxy::RunLabels(flags, filter); });
+  add_filter(labels_cmd);
+  CLI::App* export_cmd = cli.AddCommand("export-labels", "Write labels as CSV (all, or those matching the filters)",
+                                        [&] { return galaxy::RunExportLabels(flags, filter); });
+  add_filter(export_cmd);
+  export_cmd->add_option("--out", filter.out, "CSV file ('-': standard output)")->required();
+  galaxy::LabelFlags unlabel;
+  CLI::App* unlabel_cmd = cli.AddCommand("unlabel", "Delete labels (yours; another author's needs the admin token)",
+                                         [&] { return galaxy::RunUnlabel(flags, unlabel); });
+  unlabel_cmd->add_option("--id", unlabel.ids, "Catalog IDs (repeatable)");
+  unlabel_cmd->add_option("--class", unlabel.class_name, "The label's class name (empty: the interest-only label)");
+  unlabel_cmd->add_option("--author", unlabel.author, "The label's author (default: yours)");
 
   std::vector<int64_t> z_ids;
   galaxy::QueryFlags z_image;

@@ -32,6 +32,13 @@ void PrintJson(const google::protobuf::Message& message) {
   std::cout << json << "\n";
 }
 
+absl::StatusOr<v1::Interest> ParseInterest(const std::string& text, const std::string& flag) {
+  if (text.empty()) return v1::INTEREST_UNSPECIFIED;
+  if (text == "interesting") return v1::INTEREST_INTERESTING;
+  if (text == "not-interesting") return v1::INTEREST_NOT_INTERESTING;
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not interesting or not-interesting"));
+}
+
 std::string Redshift(const v1::GalaxyRecord& g) {
   if (g.has_specz()) return absl::StrFormat("%.4f", g.specz());
   if (g.has_zphot()) return absl::StrFormat("%.4f±%.4f (phot)", g.zphot(), g.zphot_err());

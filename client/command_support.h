@@ -46,6 +46,9 @@ absl::Status FillSearch(const SimilarFlags& s, Request* request) {
 // Neighbours as a table: rank, ID, score, position, redshift, anomaly percentile.
 void PrintNeighbors(const v1::SimilarGalaxiesResponse& response);
 
+// "interesting" / "not-interesting" ("" : unspecified); INVALID_ARGUMENT naming `flag` otherwise.
+absl::StatusOr<v1::Interest> ParseInterest(const std::string& text, const std::string& flag);
+
 // The galaxy's tile for a gallery, with its cutout when the server can read it.
 GalleryTile RecordTile(GalaxyClient& client, int64_t id, const std::string& title,
                        std::vector<std::pair<std::string, std::string>> facts);

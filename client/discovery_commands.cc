@@ -83,7 +83,18 @@ absl::Status RunRank(const ClientFlags& flags, const RankFlags& r) {
   v1::RankByExamplesRequest request;
   GALAXY_RETURN_IF_ERROR(AddExamples(r.positive, r.positive_images, request.mutable_positives()));
   GALAXY_RETURN_IF_ERROR(AddExamples(r.negative, r.negative_images, request.mutable_negatives()));
-  if (request.positives_size() == 0) return absl::InvalidArgumentError("give --positive and/or --positive-image");
+  for (const auto& [classes, interest, flag, out] :
+       {std::make_tuple(&r.positive_labels, &r.positive_interest, "--positive-interest",
+                        request.mutable_positive_labels()),
+        std::make_tuple(&r.negative_labels, &r.negative_interest, "--negative-interest",
+                        request.mutable_negative_labels())}) {
+    for (const std::string& name : *classes) out->Add()->set_class_name(name);
+    GALAXY_ASSIGN_OR_RETURN(v1::Interest i, ParseInterest(*interest, flag));
+    if (i != v1::INTEREST_UNSPECIFIED) out->Add()->set_interest(i);
+  }
+  if (request.positives_size() == 0 && request.positive_labels_size() == 0) {
+    return absl::InvalidArgumentError("give --positive, --positive-image, --positive-label or --positive-interest");
+  }
   if (r.random_negatives) request.set_random_negatives(*r.random_negatives);
   request.set_seed(r.seed);
   if (r.regularization) request.set_regularization(*r.regularization);

@@ -46,6 +46,8 @@ protoc --proto_path=proto --encode=galaxy.v1.ListAnomaliesRequest galaxy/v1/gala
   < server/fuzz_seeds/list.txtpb > "$corpus/seed-list"
 protoc --proto_path=proto --encode=galaxy.v1.RankByExamplesRequest galaxy/v1/galaxy.proto \
   < server/fuzz_seeds/rank.txtpb > "$corpus/seed-rank"
+protoc --proto_path=proto --encode=galaxy.v1.AddLabelsRequest galaxy/v1/galaxy.proto \
+  < server/fuzz_seeds/labels.txtpb > "$corpus/seed-labels"
 fuzz request_fuzzer "$corpus" "request validation" -max_len=65536
 
 # .npy reader. Seeds: small arrays as numpy writes them (float32, float64, int64, a record array).

@@ -1,11 +1,13 @@
 // Bearer-token authentication of RPCs (`galaxy-server --auth-token-file FILE`).
 //
-// The token file holds one token per line, each after its role:
+// The token file holds one token per line, each after its role, optionally followed by the
+// holder's name (the author of the labels written with it):
 //   # comments and blank lines are ignored
-//   search  3f1c...   (may call GalaxySearch)
-//   admin   9b7e...   (may call GalaxyAdmin and GalaxySearch)
+//   search  3f1c...  ada      (may call GalaxySearch)
+//   admin   9b7e...           (may call GalaxyAdmin and GalaxySearch)
 // At least one admin and one search token; tokens are 16..512 printable characters without
-// spaces. Clients send `authorization: Bearer <token>` metadata. A missing or wrong token is
+// spaces; names 1..64 of [A-Za-z0-9._@-], by default the role and the token's number among that
+// role's ("search-1", "admin-1"). Clients send `authorization: Bearer <token>` metadata. A missing or wrong token is
 // refused with UNAUTHENTICATED; a search token on an admin RPC too. Tokens never reach the logs:
 // messages say which role was missing, not what was sent. grpc.health.v1 and reflection stay
 // open (load balancers and container health checks call them without credentials).
@@ -22,6 +24,12 @@ namespace galaxy {
 
 enum class Role { kSearch, kAdmin };
 
+// Who called: the name and role of the token.
+struct Caller {
+  std::string name;
+  Role role = Role::kSearch;
+};
+
 class TokenAuth {
  public:
   // Reads and checks a token file. INVALID_ARGUMENT naming the file and line of a problem (never
@@ -33,9 +41,15 @@ class TokenAuth {
   // OK when `authorization` (the metadata value, "" when absent) carries a token of a role that
   // may call an RPC needing `needed`; UNAUTHENTICATED otherwise.
   absl::Status Check(absl::string_view authorization, Role needed) const;
+  // The holder of the token `authorization` carries; UNAUTHENTICATED as Check.
+  absl::StatusOr<Caller> Identify(absl::string_view authorization) const;
 
  private:
-  std::vector<std::string> search_, admin_;
+  struct Entry {
+    std::string token;
+    Caller caller;
+  };
+  std::vector<Entry> entries_;
 };
 
 }  // namespace galaxy

@@ -42,5 +42,24 @@ TEST(TokenAuthTest, BadFilesNameTheLineNotTheToken) {
   EXPECT_EQ(TokenAuth::FromFile("/nonexistent/tokens").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(TokenAuthTest, TokensNameTheirHolders) {
+  TokenAuth auth = *TokenAuth::FromText(
+      "search search-token-0123456789 ada\nsearch other-token-0123456789\nadmin admin-token-0123456789ab\n", "t");
+  absl::StatusOr<Caller> ada = auth.Identify("Bearer search-token-0123456789");
+  ASSERT_TRUE(ada.ok()) << ada.status();
+  EXPECT_EQ(ada->name, "ada");
+  EXPECT_EQ(ada->role, Role::kSearch);
+  EXPECT_EQ(auth.Identify("Bearer other-token-0123456789")->name, "search-2");  // no name given
+  EXPECT_EQ(auth.Identify("Bearer admin-token-0123456789ab")->name, "admin-1");
+  EXPECT_EQ(auth.Identify("Bearer admin-token-0123456789ab")->role, Role::kAdmin);
+  EXPECT_EQ(auth.Identify("Bearer nobody-token-0123456789").status().code(), absl::StatusCode::kUnauthenticated);
+  absl::StatusOr<TokenAuth> bad_name =
+      TokenAuth::FromText("search search-token-0123456789 a/b\nadmin admin-token-0123456789ab\n", "t");
+  EXPECT_EQ(bad_name.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_name.status().message().find("t:1: the name: use only letters"), std::string::npos)
+      << bad_name.status();
+  EXPECT_FALSE(TokenAuth::FromText("search search-token-0123456789 a b\nadmin admin-token-0123456789ab\n", "t").ok());
+}
+
 }  // namespace
 }  // namespace galaxy

@@ -38,8 +38,8 @@ absl::StatusOr<uint64_t> TokenOffset(const ServingSnapshot& snap, const RankQuer
   }
   if (fingerprint != q.fingerprint) {
     return absl::InvalidArgumentError(
-        "page_token: issued for another ranking; send the request that issued it, changing only page_token, "
-        "page_size and limit");
+        "page_token: issued for another ranking (or the labels it uses have changed since); send the request "
+        "that issued it, changing only page_token, page_size and limit");
   }
   return offset;
 }

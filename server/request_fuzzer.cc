@@ -72,6 +72,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (images > kMaxRankImages) __builtin_trap();
     }
   }
+  v1::AddLabelsRequest add;
+  if (add.ParseFromArray(data, static_cast<int>(size)) && ValidateAddLabels(add).ok()) {
+    if (add.labels_size() < 1 || add.labels_size() > kMaxLabelsPerCall) __builtin_trap();
+    for (const v1::Label& l : add.labels()) {
+      if (l.class_name().size() > kMaxClassNameBytes || l.comment().size() > kMaxCommentBytes) __builtin_trap();
+      for (char c : l.class_name()) {
+        if (static_cast<unsigned char>(c) < 0x20) __builtin_trap();
+      }
+    }
+  }
+  v1::DeleteLabelsRequest del;
+  if (del.ParseFromArray(data, static_cast<int>(size))) (void)ValidateDeleteLabels(del);
+  v1::ListLabelsRequest labels;
+  if (labels.ParseFromArray(data, static_cast<int>(size))) {
+    int page = 0;
+    if (ValidateListLabels(labels, &page).ok() && (page < 1 || page > static_cast<int>(kMaxPageSize))) {
+      __builtin_trap();
+    }
+  }
   v1::ListAnomaliesRequest list;
   if (list.ParseFromArray(data, static_cast<int>(size))) {
     int page = 0;

@@ -140,17 +140,40 @@ struct RankQuery {
   bool include_metadata = false;
   bool include_embeddings = false;
   uint64_t limit = 0;  // StreamRankByExamples
+  // Labelled galaxies as further examples (resolved by the server against its label store).
+  std::vector<v1::LabelSelector> positive_labels, negative_labels;
   // Of the request without page_token, page_size and limit: a page token is only good for the
   // ranking that issued it.
   uint64_t fingerprint = 0;
 };
 
-// Checks every field of `request`: 1..kMaxRankExamples positives, 0..kMaxRankExamples negatives,
+// Checks every field of `request`: 1..kMaxRankExamples positives (none when positive_labels
+// are given), 0..kMaxRankExamples negatives, at most kMaxLabelSelectors selectors a side,
 // each one example without a weight, at most kMaxRankImages images, random_negatives (unset: the
 // default when no negatives are given), regularization in (0, kMaxRegularization], page_size,
 // the filter and min_probability in [0, 1].
 absl::Status ValidateRankRequest(const v1::RankByExamplesRequest& request, const ModelShape& shape,
                                  const RequestLimits& limits, RankQuery* out);
+
+// Labels: per call, class name and comment lengths (bytes), label sets per ranking side.
+inline constexpr int kMaxLabelsPerCall = 1000;
+inline constexpr size_t kMaxClassNameBytes = 64;
+inline constexpr size_t kMaxCommentBytes = 1000;
+inline constexpr int kMaxLabelSelectors = 16;
+
+// OK when `name` can name an author or a token holder: 1..64 of [A-Za-z0-9._@-].
+absl::Status ValidateAuthorName(absl::string_view name, absl::string_view field);
+// A class name: 1..kMaxClassNameBytes bytes, no control characters.
+absl::Status ValidateClassName(absl::string_view name, absl::string_view field);
+// 1..kMaxLabelsPerCall labels, each with a class name and/or an interest, a known interest, a
+// comment of at most kMaxCommentBytes without control characters but tab; the author when set.
+absl::Status ValidateAddLabels(const v1::AddLabelsRequest& request);
+// The class name and author when set, a known interest.
+absl::Status ValidateLabelFilter(const v1::LabelFilter& filter, absl::string_view field);
+// 1..kMaxLabelsPerCall keys, each a class name (or empty) and an author (or empty).
+absl::Status ValidateDeleteLabels(const v1::DeleteLabelsRequest& request);
+// ListLabels: the filter and page_size (0 = default 50, else 1..1000).
+absl::Status ValidateListLabels(const v1::ListLabelsRequest& request, int* page_size);
 
 // Item count of a batched call: 1..limits.max_batch.
 absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::string_view field);

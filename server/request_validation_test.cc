@@ -201,7 +201,7 @@ TEST(RequestValidationTest, RankExamplesNegativesRegularizationAndPaging) {
     absl::Status s = ValidateRankRequest(r, kShape, kLimits, &q);
     return s.ok() ? std::string("ok") : std::string(s.message());
   };
-  EXPECT_EQ(message(), "positives: empty; give at least one example");
+  EXPECT_EQ(message(), "positives: empty; give at least one example (or positive_labels)");
   r.add_positives()->set_id(7);
   ASSERT_EQ(message(), "ok");
   // Defaults: random negatives when none are given, C = 1, pages of 50.

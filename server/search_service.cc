@@ -3,11 +3,14 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/random.h"
 #include "core/status_macros.h"
 #include "server/proto_convert.h"
 #include "server/rank_by_examples.h"
@@ -217,16 +220,54 @@ absl::Status ExampleVectors(ServiceState& state, const ServingSnapshot& snap,
   return absl::OkStatus();
 }
 
-// The few-shot ranking of `q`: its examples as vectors, then RankCatalog (`count` galaxies from
-// the page token's offset on; 0: all).
-absl::StatusOr<FewShotRanking> Rank(ServiceState& state, const ServingSnapshot& snap, const RankQuery& q,
+// The galaxies of `snap` that carry the labels of q's positive_labels / negative_labels, added to
+// its examples by ID (each galaxy once a side). The ranking then depends on the labels: their
+// generation goes into the fingerprint its page tokens carry.
+absl::Status AddLabelledExamples(const LabelStore& labels, const ServingSnapshot& snap, RankQuery* q) {
+  if (q->positive_labels.empty() && q->negative_labels.empty()) return absl::OkStatus();
+  for (const auto& [name, selectors, examples] :
+       {std::make_tuple("positive_labels", &q->positive_labels, &q->positives),
+        std::make_tuple("negative_labels", &q->negative_labels, &q->negatives)}) {
+    std::set<int64_t> ids;
+    for (const RecommendQuery::Example& e : *examples) {
+      if (e.kind == QueryItem::Kind::kId) ids.insert(e.id);
+    }
+    for (const v1::LabelSelector& selector : *selectors) {
+      v1::LabelFilter filter;
+      if (!selector.class_name().empty()) filter.set_class_name(selector.class_name());
+      filter.set_interest(selector.interest());
+      GALAXY_RETURN_IF_ERROR(labels.ForEach(filter, [&](const v1::Label& l) -> absl::Status {
+        if (!snap.RowOf(l.galaxy_id()) || !ids.insert(l.galaxy_id()).second) return absl::OkStatus();
+        if (examples->size() >= static_cast<size_t>(kMaxRankExamples)) {
+          return absl::InvalidArgumentError(absl::StrCat(name, ": with the examples, more than ", kMaxRankExamples,
+                                                         " galaxies; choose fewer labels"));
+        }
+        RecommendQuery::Example e;
+        e.id = l.galaxy_id();
+        examples->push_back(std::move(e));
+        return absl::OkStatus();
+      }));
+    }
+  }
+  if (q->positives.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("positive_labels: no galaxy of snapshot ", snap.version(), " carries these labels"));
+  }
+  q->fingerprint ^= Mix64(labels.generation());
+  return absl::OkStatus();
+}
+
+// The few-shot ranking of `q`: labelled galaxies added to its examples, every example as a
+// vector, then RankCatalog (`count` galaxies from the page token's offset on; 0: all).
+absl::StatusOr<FewShotRanking> Rank(ServiceState& state, const ServingSnapshot& snap, RankQuery* q,
                                     grpc::ServerContextBase* context, uint64_t count) {
+  GALAXY_RETURN_IF_ERROR(AddLabelledExamples(*state.labels, snap, q));
   std::vector<WeightedVector> positives, negatives;
   std::vector<int64_t> catalog_ids;
   GALAXY_RETURN_IF_ERROR(
-      ExampleVectors(state, snap, q.positives, q.negatives, context, &positives, &negatives, &catalog_ids));
+      ExampleVectors(state, snap, q->positives, q->negatives, context, &positives, &negatives, &catalog_ids));
   GALAXY_RETURN_IF_ERROR(StillWanted(context));
-  return RankCatalog(snap, q, positives, negatives, catalog_ids, count);
+  return RankCatalog(snap, *q, positives, negatives, catalog_ids, count);
 }
 
 }  // namespace
@@ -317,7 +358,7 @@ grpc::Status SearchService::RankByExamples(grpc::ServerContext* context, const v
     RankQuery q;
     GALAXY_RETURN_IF_ERROR(ValidateRankRequest(*request, snap->shape(), state_->limits, &q));
     GALAXY_ASSIGN_OR_RETURN(FewShotRanking ranking,
-                            Rank(*state_, *snap, q, context, static_cast<uint64_t>(q.page_size)));
+                            Rank(*state_, *snap, &q, context, static_cast<uint64_t>(q.page_size)));
     return FillRankPage(*snap, q, ranking, ranking.offset, response);
   });
 }
@@ -328,7 +369,7 @@ grpc::Status SearchService::StreamRankByExamples(grpc::ServerContext* context, c
     GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, state_->Live());
     RankQuery q;
     GALAXY_RETURN_IF_ERROR(ValidateRankRequest(*request, snap->shape(), state_->limits, &q));
-    GALAXY_ASSIGN_OR_RETURN(FewShotRanking ranking, Rank(*state_, *snap, q, context, q.limit));
+    GALAXY_ASSIGN_OR_RETURN(FewShotRanking ranking, Rank(*state_, *snap, &q, context, q.limit));
     // One message per page; the last one says where the ranking (or the limit) ends.
     uint64_t offset = ranking.offset;
     do {

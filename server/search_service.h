@@ -25,6 +25,12 @@ class SearchService final : public v1::GalaxySearch::WithCallbackMethod_SimilarG
                               v1::RankByExamplesResponse*) override;
   grpc::Status StreamRankByExamples(grpc::ServerContext*, const v1::RankByExamplesRequest*,
                                     grpc::ServerWriter<v1::RankByExamplesResponse>*) override;
+  // Labels (server/label_rpcs.cc).
+  grpc::Status AddLabels(grpc::ServerContext*, const v1::AddLabelsRequest*, v1::AddLabelsResponse*) override;
+  grpc::Status ListLabels(grpc::ServerContext*, const v1::ListLabelsRequest*, v1::ListLabelsResponse*) override;
+  grpc::Status DeleteLabels(grpc::ServerContext*, const v1::DeleteLabelsRequest*, v1::DeleteLabelsResponse*) override;
+  grpc::Status ExportLabels(grpc::ServerContext*, const v1::ExportLabelsRequest*,
+                            grpc::ServerWriter<v1::ExportLabelsChunk>*) override;
   grpc::Status PredictRedshift(grpc::ServerContext*, const v1::PredictRedshiftRequest*,
                                v1::PredictRedshiftResponse*) override;
   grpc::Status ScoreAnomaly(grpc::ServerContext*, const v1::ScoreAnomalyRequest*, v1::ScoreAnomalyResponse*) override;

@@ -56,13 +56,16 @@ std::vector<int64_t> Ids(const v1::SimilarGalaxiesResponse& response) {
   return ids;
 }
 
+EmbedderLoader SearchServiceTest::FakeLoader() {
+  return [](const std::string&, const std::string&) -> absl::StatusOr<std::unique_ptr<Embedder>> {
+    return std::make_unique<ForwardingEmbedder>(fake_);
+  };
+}
+
 void SearchServiceTest::SetUpTestSuite() {
   dir_ = new testutil::ScopedTempDir();
   fake_ = new FakeEmbedder(/*bands=*/2, /*size=*/8);  // 8 px: the smallest a snapshot accepts
-  const EmbedderLoader load = [](const std::string&,
-                                 const std::string&) -> absl::StatusOr<std::unique_ptr<Embedder>> {
-    return std::make_unique<ForwardingEmbedder>(fake_);
-  };
+  const EmbedderLoader load = FakeLoader();
   DatasetLayout layout;
   layout.bands = 2;
   layout.band_names = {"g", "r"};

@@ -32,10 +32,17 @@ v1::Image Upload(int i);
 std::vector<int64_t> Ids(const v1::SimilarGalaxiesResponse& response);
 
 class SearchServiceTest : public ::testing::Test {
+ public:
+  // Embedders that forward to the suite's fake, for further snapshots and servers.
+  static EmbedderLoader FakeLoader();
+
  protected:
   static void SetUpTestSuite();
   static void TearDownTestSuite();
   void SetUp() override;
+
+  // The suite's snapshots directory (its server's; its labels in .labels there).
+  static std::string SnapshotsDir() { return dir_->File("snapshots"); }
 
   // Forward passes since the test started.
   std::vector<FakeEmbedder::Call> Passes() const;

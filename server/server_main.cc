@@ -107,9 +107,12 @@ int main(int argc, char** argv) {
                  "CA bundle (PEM): clients must present a certificate it signed (mutual TLS)")
       ->envname("GALAXY_TLS_CLIENT_CA");
   app.add_option("--auth-token-file", options.auth_token_file,
-                 "File of bearer tokens, lines 'search TOKEN' / 'admin TOKEN'; every RPC then needs "
-                 "'authorization: Bearer TOKEN' (admin RPCs the admin token)")
+                 "File of bearer tokens, lines 'search TOKEN [NAME]' / 'admin TOKEN [NAME]'; every RPC then "
+                 "needs 'authorization: Bearer TOKEN' (admin RPCs the admin token); NAME signs the labels")
       ->envname("GALAXY_AUTH_TOKEN_FILE");
+  app.add_option("--labels-db", options.labels_db,
+                 "Directory of the label store (RocksDB, created when missing; default SNAPSHOTS/.labels)")
+      ->envname("GALAXY_LABELS_DB");
   app.add_option("--metrics-listen", options.metrics_listen,
                  "host:port for Prometheus metrics over HTTP (GET /metrics); off when empty")
       ->envname("GALAXY_METRICS_LISTEN");

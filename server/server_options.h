@@ -30,6 +30,10 @@ struct ServerOptions {
   std::string tls_cert, tls_key, tls_client_ca;
   // Bearer tokens (server/auth.h). Empty: no authentication (loopback use).
   std::string auth_token_file;
+  // The label store, a RocksDB directory (server/label_store.h), created when missing; one
+  // server at a time. Empty (default): SNAPSHOTS_DIR/.labels (no snapshot version starts with
+  // a dot).
+  std::string labels_db;
   // host:port of the Prometheus /metrics HTTP listener. Empty: none.
   std::string metrics_listen;
   // Largest request and response message, bytes. Default 64 MiB (gRPC's default is 4 MiB, too

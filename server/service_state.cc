@@ -60,13 +60,26 @@ absl::Status ServiceState::SwapTo(const std::string& version, std::string* previ
   return absl::OkStatus();
 }
 
-absl::Status ServiceState::Admit(grpc::ServerContextBase* context, Role role) const {
-  if (!auth) return absl::OkStatus();
+namespace {
+
+absl::string_view Authorization(grpc::ServerContextBase* context) {
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
-  const absl::string_view value =
-      it == md.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
-  return auth->Check(value, role);
+  return it == md.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::Status ServiceState::Admit(grpc::ServerContextBase* context, Role role) const {
+  if (!auth) return absl::OkStatus();
+  return auth->Check(Authorization(context), role);
+}
+
+std::optional<Caller> ServiceState::CallerOf(grpc::ServerContextBase* context) const {
+  if (!auth) return std::nullopt;
+  absl::StatusOr<Caller> caller = auth->Identify(Authorization(context));
+  if (!caller.ok()) return std::nullopt;
+  return *caller;
 }
 
 grpc::Status ServiceState::Finish(const char* rpc, grpc::ServerContextBase* context, absl::Time start,

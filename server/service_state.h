@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "server/auth.h"
 #include "server/batcher.h"
+#include "server/label_store.h"
 #include "server/metrics.h"
 #include "server/request_validation.h"
 #include "server/server_options.h"
@@ -36,6 +37,8 @@ struct ServiceState {
   Metrics metrics;
   DynamicBatcher batcher;
   std::optional<TokenAuth> auth;
+  // Set before the server takes calls.
+  std::unique_ptr<LabelStore> labels;
   // Told whether a snapshot is being served (health).
   std::function<void(bool)> on_serving;
 
@@ -52,6 +55,8 @@ struct ServiceState {
   // The two ends of Handle, for a call answered later on another thread: Admit checks the
   // caller's token for `role`; Finish records and logs the outcome of a call admitted at `start`.
   absl::Status Admit(grpc::ServerContextBase* context, Role role) const;
+  // Who an admitted call comes from: its token's holder; nullopt without tokens.
+  std::optional<Caller> CallerOf(grpc::ServerContextBase* context) const;
   grpc::Status Finish(const char* rpc, grpc::ServerContextBase* context, absl::Time start, const absl::Status& status);
 
  private:

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -227,9 +228,45 @@ TEST_F(ClientCliTest, RankTheCatalogFromExamples) {
   }
   EXPECT_FALSE(std::getline(csv, line));
   // Mistakes: named, one line, exit 1.
-  ExpectOneLineError(Client({"rank", "--negative", Id(3)}), "give --positive and/or --positive-image");
+  ExpectOneLineError(Client({"rank", "--negative", Id(3)}), "give --positive, --positive-image, --positive-label");
   ExpectOneLineError(Client({"rank", "--positive", Id(3), "--regularization", "0"}),
                      "regularization: 0 is outside (0, 10000]");
+}
+
+TEST_F(ClientCliTest, LabelListExportRankAndUnlabel) {
+  ASSERT_EQ(Client({"label", "--id", Id(1), "--id", Id(2), "--class", "spiral, barred", "--comment", "looks \"odd\""})
+                .exit_code,
+            0);
+  testutil::CommandResult bad = Client({"label", "--id", Id(3), "--interest", "meh"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(bad.err, "--interest: 'meh' is not interesting or not-interesting")) << bad.err;
+  ASSERT_EQ(Client({"label", "--id", Id(3), "--interest", "not-interesting", "--author", "ada"}).exit_code, 0);
+  testutil::CommandResult table = Client({"labels"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(absl::StrContains(table.out, "3 labels")) << table.out;
+  EXPECT_TRUE(absl::StrContains(table.out, "not interesting")) << table.out;
+  testutil::CommandResult mine = Client({"labels", "--author", "ada"}, {"--json"});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(nlohmann::json::parse(mine.out)["labels"].size(), 1u);
+  // CSV export to a file, quoted where the text needs it.
+  testutil::CommandResult exported = Client({"export-labels", "--out", dir_.File("labels.csv")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream csv(dir_.File("labels.csv"));
+  std::stringstream text;
+  text << csv.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text.str(), absl::StrCat(Id(1), ",\"spiral, barred\",,anonymous,"))) << text.str();
+  EXPECT_TRUE(absl::StrContains(text.str(), ",\"looks \"\"odd\"\"\"\r\n")) << text.str();
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("labels.csv.tmp")));
+  // The labelled galaxies as the examples of a ranking.
+  testutil::CommandResult ranked = Client({"rank", "--positive-label", "spiral, barred", "--top", "3"}, {"--json"});
+  ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
+  EXPECT_EQ(nlohmann::json::parse(ranked.out)["classifier"]["positives"], 2);
+  // Delete: the anonymous labels, then ada's.
+  testutil::CommandResult gone = Client({"unlabel", "--id", Id(1), "--id", Id(2), "--class", "spiral, barred"});
+  ASSERT_EQ(gone.exit_code, 0) << gone.err;
+  EXPECT_TRUE(absl::StrContains(gone.out, "2 labels deleted")) << gone.out;
+  ASSERT_EQ(Client({"unlabel", "--id", Id(3), "--author", "ada"}).exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(Client({"labels"}).out, "0 labels"));
 }
 
 TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
@@ -450,6 +487,8 @@ TEST_F(ClientCliTest, PythonExampleRunsAgainstALiveServer) {
   EXPECT_TRUE(absl::StrContains(r->out, "(no example among them)")) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "ranked 1497 galaxies by a classifier of 3 positives and 1000 negatives"))
       << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "labelled 3 galaxies; ranked from the label")) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "exported 3 labels as CSV; deleted 3")) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "an unknown ID: NOT_FOUND: galaxy 42 is not in snapshot v1")) << r->out;
   EXPECT_TRUE(fs::exists(dir_.File("cache")));
 }

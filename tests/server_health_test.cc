@@ -64,8 +64,9 @@ TEST_F(ServerHealthTest, ReflectionServesTheContractsMethods) {
   absl::StatusOr<std::vector<std::string>> search = client_->ListMethods("galaxy.v1.GalaxySearch");
   ASSERT_TRUE(search.ok()) << search.status();
   EXPECT_EQ(*search, (std::vector<std::string>{"SimilarGalaxies", "BatchSimilarGalaxies", "Recommend",
-                                               "RankByExamples", "StreamRankByExamples", "PredictRedshift",
-                                               "ScoreAnomaly", "ListAnomalies", "GetGalaxy", "GetIndexInfo"}));
+                                               "RankByExamples", "StreamRankByExamples", "AddLabels", "ListLabels",
+                                               "DeleteLabels", "ExportLabels", "PredictRedshift", "ScoreAnomaly",
+                                               "ListAnomalies", "GetGalaxy", "GetIndexInfo"}));
   absl::StatusOr<std::vector<std::string>> admin = client_->ListMethods("galaxy.v1.GalaxyAdmin");
   ASSERT_TRUE(admin.ok()) << admin.status();
   EXPECT_EQ(*admin,
@@ -117,11 +118,12 @@ TEST_F(ServerHealthTest, SigtermStopsCleanly) {
 }
 
 TEST(ServerStartTest, RefusesAPortInUseWithAClearMessage) {
-  testutil::ScopedTempDir dir;
+  testutil::ScopedTempDir dir, other;
   absl::StatusOr<std::unique_ptr<ServerProcess>> first = ServerProcess::Start({"--snapshots", dir.path().string()});
   ASSERT_TRUE(first.ok()) << first.status();
+  // (Its own snapshots: the same ones would be refused first for their label store.)
   absl::StatusOr<testutil::CommandResult> second = testutil::RunCommand(
-      {testutil::BinDir() + "/galaxy-server", "--listen", (*first)->address(), "--snapshots", dir.path().string()});
+      {testutil::BinDir() + "/galaxy-server", "--listen", (*first)->address(), "--snapshots", other.path().string()});
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second->err, "cannot listen on " + (*first)->address()))

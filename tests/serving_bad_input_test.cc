@@ -330,6 +330,72 @@ TEST(ServingTest, BadInputGetsTheRightCodeAndAMessageNamingTheProblem) {
       {"probability threshold above 1",
        [](Served& s) { return RankWith(s, [](auto& r) { r.set_min_probability(1.5f); }); }, C::INVALID_ARGUMENT,
        "min_probability: 1.5 is outside [0, 1]"},
+      {"label of an unknown galaxy",
+       [](Served& s) {
+         v1::AddLabelsRequest r;
+         v1::Label* l = r.add_labels();
+         l->set_galaxy_id(42);
+         l->set_class_name("ring");
+         v1::AddLabelsResponse out;
+         return s.search->AddLabels(Ctx().get(), r, &out);
+       },
+       C::NOT_FOUND, "labels[0]: galaxy 42 is not in snapshot v1"},
+      {"label class name too long",
+       [](Served& s) {
+         v1::AddLabelsRequest r;
+         v1::Label* l = r.add_labels();
+         l->set_galaxy_id(SurveyIds()[0]);
+         l->set_class_name(std::string(65, 'x'));
+         v1::AddLabelsResponse out;
+         return s.search->AddLabels(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "labels[0].class_name: 65 bytes; use 1..64"},
+      {"label with a control character",
+       [](Served& s) {
+         v1::AddLabelsRequest r;
+         v1::Label* l = r.add_labels();
+         l->set_galaxy_id(SurveyIds()[0]);
+         l->set_interest(v1::INTEREST_INTERESTING);
+         l->set_comment("fine\x1b[31mred");
+         v1::AddLabelsResponse out;
+         return s.search->AddLabels(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "labels[0].comment: a control character (0x1b) at byte 4"},
+      {"label with neither class nor interest",
+       [](Served& s) {
+         v1::AddLabelsRequest r;
+         r.add_labels()->set_galaxy_id(SurveyIds()[0]);
+         v1::AddLabelsResponse out;
+         return s.search->AddLabels(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "labels[0]: neither class_name nor interest; give at least one"},
+      {"too many labels in one call",
+       [](Served& s) {
+         v1::AddLabelsRequest r;
+         for (int i = 0; i < 1001; ++i) r.add_labels()->set_galaxy_id(SurveyIds()[0]);
+         v1::AddLabelsResponse out;
+         return s.search->AddLabels(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "labels: 1001 labels exceeds the limit 1000"},
+      {"label author with a space",
+       [](Served& s) {
+         v1::AddLabelsRequest r;
+         v1::Label* l = r.add_labels();
+         l->set_galaxy_id(SurveyIds()[0]);
+         l->set_class_name("ring");
+         r.set_author("a b");
+         v1::AddLabelsResponse out;
+         return s.search->AddLabels(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "author: use only letters, digits and . _ @ -"},
+      {"ranking by labels no galaxy carries",
+       [](Served& s) {
+         v1::RankByExamplesRequest r;
+         r.add_positive_labels()->set_class_name("unicorn");
+         v1::RankByExamplesResponse out;
+         return s.search->RankByExamples(Ctx().get(), r, &out);
+       },
+       C::NOT_FOUND, "positive_labels: no galaxy of snapshot v1 carries these labels"},
       {"ranking page token of another snapshot",
        [](Served& s) { return RankWith(s, [](auto& r) { r.set_page_token("v0/1f/50"); }); },
        C::FAILED_PRECONDITION, "page_token: issued by snapshot v0"},

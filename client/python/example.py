@@ -75,13 +75,24 @@ def main():
             print(f"  {g.rank:2d}  {g.id:<20d} probability {g.probability:.3f}")
         ranked_clean = not {g.id for g in ranked.galaxies} & set(examples)
 
-        # 6. Errors are exceptions with the server's code and message.
+        # 6. Labels, kept by the server: mark the examples, then rank from "all galaxies labelled".
+        client.add_labels(examples, class_name="like-the-query", comment="from example.py")
+        by_label = client.rank(positive_labels=["like-the-query"], top=args.k)
+        labelled = client.labels(class_name="like-the-query")
+        print(f"labelled {len(labelled)} galaxies; ranked from the label: {[g.id for g in by_label.galaxies]}")
+        csv_text = client.export_labels(class_name="like-the-query")
+        deleted = client.delete_labels(examples, "like-the-query")
+        print(f"exported {csv_text.count(chr(10)) - 1} labels as CSV; deleted {deleted}")
+        labels_ok = (len(labelled) == len(examples) and by_label.classifier.positives == len(examples)
+                     and not {g.id for g in by_label.galaxies} & set(examples))
+
+        # 7. Errors are exceptions with the server's code and message.
         try:
             client.similar(id=42)
         except GalaxySearchError as e:
             print(f"as expected, an unknown ID: {e}")
         ok = first.id == query_id and clean and len(returned) == args.k
-        return 0 if ok and ranked_clean and len(ranked.galaxies) == args.k else 1
+        return 0 if ok and ranked_clean and labels_ok and len(ranked.galaxies) == args.k else 1
 
 
 if __name__ == "__main__":

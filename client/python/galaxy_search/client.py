@@ -88,6 +88,29 @@ def _fill_example(message, example):
                              f"got {example!r}")
 
 
+_INTERESTS = {"interesting": galaxy_pb2.INTEREST_INTERESTING,
+              "not-interesting": galaxy_pb2.INTEREST_NOT_INTERESTING}
+
+
+def _interest(name):
+    if name is None or name == "":
+        return galaxy_pb2.INTEREST_UNSPECIFIED
+    if name not in _INTERESTS:
+        raise ValueError(f"interest: {name!r} is not one of {sorted(_INTERESTS)}")
+    return _INTERESTS[name]
+
+
+def _label_filter(galaxy_id, class_name, interest, author):
+    f = galaxy_pb2.LabelFilter(interest=_interest(interest))
+    if galaxy_id is not None:
+        f.galaxy_id = int(galaxy_id)
+    if class_name is not None:
+        f.class_name = class_name
+    if author is not None:
+        f.author = author
+    return f
+
+
 class Client:
     """A connection to a galaxy-server.
 
@@ -181,9 +204,9 @@ class Client:
         _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
         return self._call(self._search.Recommend, request)
 
-    def iter_rank(self, positives, negatives=(), top=None, page_size=1000, random_negatives=None, seed=0,
+    def iter_rank(self, positives=(), negatives=(), top=None, page_size=1000, random_negatives=None, seed=0,
                   regularization=None, min_probability=None, z_min=None, z_max=None, cone=None, exclude_ids=(),
-                  include_metadata=True, include_embeddings=False):
+                  include_metadata=True, include_embeddings=False, positive_labels=(), negative_labels=()):
         """Few-shot search, page by page: a logistic regression trained on the examples' embeddings
         ranks every galaxy of the snapshot; yields RankByExamplesResponse pages (galaxies with
         their probability and rank; each page also carries the classifier) as the server streams
@@ -192,6 +215,8 @@ class Client:
         Examples are given as for recommend(), without weights. With no negatives, `random_negatives`
         galaxies of the catalog (default 1000, drawn by `seed`) stand in for them. regularization
         is the C of the regression (default 1). The examples' catalog galaxies are never ranked.
+        positive_labels / negative_labels add every galaxy carrying a label (add_labels): class
+        names, or "interesting" / "not-interesting" for the interest labels.
         """
         request = galaxy_pb2.RankByExamplesRequest(seed=seed, page_size=page_size, limit=top or 0,
                                                    include_metadata=include_metadata,
@@ -199,6 +224,12 @@ class Client:
         for examples, out in ((positives, request.positives), (negatives, request.negatives)):
             for example in examples:
                 _fill_example(out.add(), example)
+        for names, out in ((positive_labels, request.positive_labels), (negative_labels, request.negative_labels)):
+            for name in names:
+                if name in _INTERESTS:
+                    out.add(interest=_INTERESTS[name])
+                else:
+                    out.add(class_name=name)
         if random_negatives is not None:
             request.random_negatives = random_negatives
         if regularization is not None:
@@ -211,7 +242,7 @@ class Client:
         except grpc.RpcError as e:
             raise GalaxySearchError(e.code(), e.details()) from None
 
-    def rank(self, positives, negatives=(), top=50, **options):
+    def rank(self, positives=(), negatives=(), top=50, **options):
         """iter_rank() gathered into one RankByExamplesResponse: the `top` best galaxies (None: all),
         the classifier and the ranking's total_count."""
         out = None
@@ -222,6 +253,46 @@ class Client:
                 out.galaxies.extend(page.galaxies)
         out.next_page_token = ""
         return out
+
+    def add_labels(self, ids, class_name="", interest=None, comment="", author=""):
+        """Labels the galaxies `ids` (catalog IDs) with a class name and/or an interest
+        ("interesting" or "not-interesting"), kept by the server across rebuilds and restarts.
+        The author is the token's holder (or `author`, or "anonymous", without tokens). Returns the
+        labels as stored."""
+        request = galaxy_pb2.AddLabelsRequest(author=author)
+        for i in ids:
+            request.labels.add(galaxy_id=int(i), class_name=class_name, interest=_interest(interest), comment=comment)
+        return list(self._call(self._search.AddLabels, request).labels)
+
+    def labels(self, galaxy_id=None, class_name=None, interest=None, author=None):
+        """Every label matching the conditions given (all of them with none), following pages."""
+        request = galaxy_pb2.ListLabelsRequest(filter=_label_filter(galaxy_id, class_name, interest, author),
+                                               page_size=1000)
+        out = []
+        while True:
+            page = self._call(self._search.ListLabels, request)
+            out.extend(page.labels)
+            if not page.next_page_token:
+                return out
+            request.page_token = page.next_page_token
+
+    def delete_labels(self, ids, class_name="", author=""):
+        """Deletes the labels of `ids` with this class name ("": the interest-only label) by
+        `author` (default: the caller); returns how many existed."""
+        request = galaxy_pb2.DeleteLabelsRequest()
+        for i in ids:
+            request.labels.add(galaxy_id=int(i), class_name=class_name, author=author)
+        return self._call(self._search.DeleteLabels, request).deleted
+
+    def export_labels(self, galaxy_id=None, class_name=None, interest=None, author=None):
+        """The matching labels as CSV text (galaxy_id,class_name,interest,author,created_utc,comment),
+        ready for pandas.read_csv(io.StringIO(...))."""
+        request = galaxy_pb2.ExportLabelsRequest(filter=_label_filter(galaxy_id, class_name, interest, author))
+        try:
+            return b"".join(chunk.csv for chunk in self._search.ExportLabels(
+                request, timeout=self.timeout, metadata=self._metadata)).decode("utf-8")
+        except grpc.RpcError as e:
+            raise GalaxySearchError(e.code(), e.details()) from None
 
     def predict_redshift(self, ids=(), images=(), include_pdf=False):
         request = galaxy_pb2.PredictRedshiftRequest(include_pdf=include_pdf)
