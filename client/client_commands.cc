@@ -230,19 +230,21 @@ absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool 
 }
 
 absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile,
-                              const std::string& html) {
+                              bool rerank, const std::string& html) {
   if (top < 1) return absl::InvalidArgumentError(absl::StrCat("--top: ", top, " must be at least 1"));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
   v1::ListAnomaliesResponse all;
   v1::ListAnomaliesRequest request;
   request.set_page_size(static_cast<uint32_t>(std::min(top, 1000)));
   if (min_percentile) request.set_min_percentile(*min_percentile);
+  request.set_rerank_by_labels(rerank);
   while (all.galaxies_size() < top) {
     v1::ListAnomaliesResponse page;
     grpc::Status status = client->search().ListAnomalies(client->NewContext().get(), request, &page);
     if (!status.ok()) return FromServer(*client, status);
-    for (const v1::GalaxyRecord& g : page.galaxies()) {
-      if (all.galaxies_size() < top) *all.add_galaxies() = g;
+    for (int i = 0; i < page.galaxies_size() && all.galaxies_size() < top; ++i) {
+      *all.add_galaxies() = page.galaxies(i);
+      if (rerank) all.add_adjusted_scores(page.adjusted_scores(i));
     }
     all.set_total_count(page.total_count());
     all.set_snapshot_version(page.snapshot_version());
@@ -253,13 +255,15 @@ absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<f
   if (flags.json) {
     PrintJson(all);
   } else {
-    std::cout << absl::StrFormat("the %d most anomalous of %d galaxies (snapshot %s)\n", all.galaxies_size(),
-                                 all.total_count(), all.snapshot_version());
-    std::cout << absl::StrFormat("%4s  %-20s %8s %9s %10s %9s  %s\n", "rank", "id", "score", "pctile", "ra", "dec", "z");
-    int rank = 0;
-    for (const v1::GalaxyRecord& g : all.galaxies()) {
-      std::cout << absl::StrFormat("%4d  %-20d %8.5f %9.3f %10.5f %9.5f  %s\n", ++rank, g.id(), g.anomaly_score(),
-                                   g.anomaly_percentile(), g.ra(), g.dec(), Redshift(g));
+    std::cout << absl::StrFormat("the %d most anomalous of %d galaxies (snapshot %s)%s\n", all.galaxies_size(),
+                                 all.total_count(), all.snapshot_version(), rerank ? ", re-ranked by labels" : "");
+    std::cout << absl::StrFormat("%4s  %-20s %8s %9s %10s %9s  %-22s %s\n", "rank", "id", "score", "pctile", "ra", "dec",
+                                 "z", rerank ? "after labels" : "");
+    for (int i = 0; i < all.galaxies_size(); ++i) {
+      const v1::GalaxyRecord& g = all.galaxies(i);
+      std::cout << absl::StrFormat("%4d  %-20d %8.5f %9.3f %10.5f %9.5f  %-22s %s\n", i + 1, g.id(), g.anomaly_score(),
+                                   g.anomaly_percentile(), g.ra(), g.dec(), Redshift(g),
+                                   rerank ? absl::StrFormat("%.5f", all.adjusted_scores(i)) : "");
     }
   }
   if (!html.empty()) {

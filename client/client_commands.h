@@ -94,7 +94,7 @@ absl::Status RunExportLabels(const ClientFlags& flags, const LabelFlags& filter)
 absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& ids, const QueryFlags& image,
                          bool pdf);
 absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool neighbors);
-absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile,
+absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile, bool rerank,
                               const std::string& html);
 absl::Status RunGalaxy(const ClientFlags& flags, int64_t id, bool embedding);
 absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const std::string& model,

@@ -180,8 +180,12 @@ int main(int argc, char** argv) {
   int top = 20;
   std::optional<float> min_percentile;
   std::string anomalies_html;
-  CLI::App* list_cmd = cli.AddCommand("list-anomalies", "The most anomalous galaxies of the snapshot",
-                                      [&] { return galaxy::RunListAnomalies(flags, top, min_percentile, anomalies_html); });
+  bool rerank = false;
+  CLI::App* list_cmd = cli.AddCommand(
+      "list-anomalies", "The most anomalous galaxies of the snapshot",
+      [&] { return galaxy::RunListAnomalies(flags, top, min_percentile, rerank, anomalies_html); });
+  list_cmd->add_flag("--rerank-by-labels", rerank,
+                     "Re-rank by the interest labels: near interesting galaxies up, near not-interesting ones down");
   list_cmd->add_option("--top", top, "How many")->capture_default_str();
   list_cmd->add_option("--min-percentile", min_percentile, "Only galaxies at or above this anomaly percentile");
   list_cmd->add_option("--html", anomalies_html, "Also write a gallery page of them");

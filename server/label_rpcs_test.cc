@@ -3,6 +3,7 @@
 // by 8 clients at once without loss; used as the examples of a few-shot ranking.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -293,6 +294,65 @@ TEST_F(LabelTest, LabelledGalaxiesAreTheExamplesOfAFewShotRanking) {
   status = s.stub->RankByExamples(&c3, r, &out);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(status.error_message().find("positive_labels: no galaxy of snapshot"), std::string::npos);
+}
+
+TEST_F(LabelTest, InterestLabelsReRankTheAnomalies) {
+  testutil::ScopedTempDir dir;
+  LabelServer s(SnapshotsDir(), dir.File("labels"));
+  ASSERT_NE(s.stub, nullptr);
+  const auto listing = [&](bool rerank, int page_size, const std::string& token, v1::ListAnomaliesResponse* out) {
+    v1::ListAnomaliesRequest r;
+    r.set_page_size(static_cast<uint32_t>(page_size));
+    r.set_rerank_by_labels(rerank);
+    r.set_page_token(token);
+    grpc::ClientContext context;
+    out->Clear();
+    return s.stub->ListAnomalies(&context, r, out);
+  };
+  const auto order = [](const v1::ListAnomaliesResponse& out) {
+    std::vector<int64_t> ids;
+    for (const v1::GalaxyRecord& g : out.galaxies()) ids.push_back(g.id() - kFirstId);
+    return ids;
+  };
+  v1::ListAnomaliesResponse plain, reranked;
+  ASSERT_TRUE(listing(false, 30, "", &plain).ok());
+  ASSERT_TRUE(listing(true, 30, "", &reranked).ok());
+  EXPECT_EQ(order(reranked), order(plain));  // no labels yet: the same ranking
+  ASSERT_EQ(reranked.adjusted_scores_size(), 30);
+  EXPECT_EQ(plain.adjusted_scores_size(), 0);
+  // The most anomalous galaxy marked not interesting, the least anomalous interesting.
+  const int64_t top = order(plain).front(), bottom = order(plain).back();
+  ASSERT_TRUE(Add(*s.stub, {MakeLabel(static_cast<int>(top), "", v1::INTEREST_NOT_INTERESTING),
+                            MakeLabel(static_cast<int>(bottom), "", v1::INTEREST_INTERESTING)})
+                  .ok());
+  ASSERT_TRUE(listing(true, 30, "", &reranked).ok());
+  const std::vector<int64_t> now = order(reranked);
+  const auto place = [&](int64_t galaxy) { return std::find(now.begin(), now.end(), galaxy) - now.begin(); };
+  EXPECT_GT(place(top), 0) << "marked not interesting, it leaves the top";
+  EXPECT_LT(place(bottom), 29) << "marked interesting, it rises";
+  const std::vector<int64_t> before = order(plain);
+  EXPECT_EQ(std::set<int64_t>(now.begin(), now.end()), std::set<int64_t>(before.begin(), before.end()));
+  for (int i = 1; i < reranked.adjusted_scores_size(); ++i) {
+    EXPECT_LE(reranked.adjusted_scores(i), reranked.adjusted_scores(i - 1)) << i;
+  }
+  // The labelled galaxies themselves: x4 and / 4.
+  for (int i = 0; i < reranked.galaxies_size(); ++i) {
+    const v1::GalaxyRecord& g = reranked.galaxies(i);
+    if (g.id() - kFirstId == top) EXPECT_NEAR(reranked.adjusted_scores(i), g.anomaly_score() / 4, 1e-6);
+    if (g.id() - kFirstId == bottom) EXPECT_NEAR(reranked.adjusted_scores(i), g.anomaly_score() * 4, 1e-6);
+  }
+  // Pages are bound to the labels: a new label ends the listing's tokens.
+  ASSERT_TRUE(listing(true, 10, "", &reranked).ok());
+  const std::string token = reranked.next_page_token();
+  v1::ListAnomaliesResponse second_page;
+  ASSERT_TRUE(listing(true, 10, token, &second_page).ok());
+  EXPECT_EQ(order(second_page), std::vector<int64_t>(now.begin() + 10, now.begin() + 20));
+  grpc::Status status = listing(false, 10, token, &second_page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(Add(*s.stub, {MakeLabel(15, "", v1::INTEREST_INTERESTING)}).ok());
+  status = listing(true, 10, token, &second_page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("the labels changed since"), std::string::npos) << status.error_message();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "server/label_rerank.h"
 #include "server/proto_convert.h"
 #include "server/rank_by_examples.h"
 
@@ -485,7 +486,9 @@ grpc::Status SearchService::ListAnomalies(grpc::ServerContext* context, const v1
     GALAXY_ASSIGN_OR_RETURN(std::shared_ptr<const ServingSnapshot> snap, state_->Live());
     int page_size = 0;
     GALAXY_RETURN_IF_ERROR(ValidateListAnomalies(*request, &page_size));
-    return snap->ListAnomalies(*request, page_size, response);
+    if (!request->rerank_by_labels()) return snap->ListAnomalies(*request, page_size, nullptr, response);
+    GALAXY_ASSIGN_OR_RETURN(const AnomalyRerank rerank, RerankByLabels(*snap, *state_->labels));
+    return snap->ListAnomalies(*request, page_size, &rerank, response);
   });
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
@@ -84,6 +85,10 @@ absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(con
     return scores[a] != scores[b] ? scores[a] > scores[b] : s->ids_[a] < s->ids_[b];
   });
   for (uint32_t row : s->anomaly_rank_) s->percentile_.push_back(percentile_by_row[row]);
+  if (n > 0) s->median_score_ = scores[s->anomaly_rank_[n / 2]];
+  s->rank_of_.resize(n);
+  for (uint32_t i = 0; i < n; ++i) s->rank_of_[s->anomaly_rank_[i]] = i;
+  s->score_ = std::move(scores);
   return std::shared_ptr<const ServingSnapshot>(std::move(s));
 }
 
@@ -413,18 +418,24 @@ absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomal
 }
 
 absl::Status ServingSnapshot::ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size,
-                                            v1::ListAnomaliesResponse* out) const {
+                                            const AnomalyRerank* rerank, v1::ListAnomaliesResponse* out) const {
+  // Tokens: "<version>/<offset>", and "/<labels' generation, hex>" when re-ranked.
   uint64_t offset = 0;
   if (!request.page_token().empty()) {
-    const std::string& token = request.page_token();
-    const size_t slash = token.rfind('/');
-    if (slash == std::string::npos || !absl::SimpleAtoi(token.substr(slash + 1), &offset)) {
-      return absl::InvalidArgumentError("page_token: not a token this server issued");
+    const std::vector<std::string> parts = absl::StrSplit(request.page_token(), '/');
+    uint64_t generation = 0;
+    if (parts.size() < 2 || parts.size() > 3 || !absl::SimpleAtoi(parts[1], &offset) ||
+        (parts.size() == 3) != (rerank != nullptr) || (parts.size() == 3 && !absl::SimpleHexAtoi(parts[2], &generation))) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token this server issued for this listing (rerank_by_labels must stay as it was)");
     }
-    if (token.substr(0, slash) != version()) {
-      return absl::FailedPreconditionError(absl::StrCat("page_token: issued by snapshot ", token.substr(0, slash),
+    if (parts[0] != version()) {
+      return absl::FailedPreconditionError(absl::StrCat("page_token: issued by snapshot ", parts[0],
                                                         "; the snapshot changed to ", version(),
                                                         "; restart the listing"));
+    }
+    if (rerank != nullptr && generation != rerank->generation) {
+      return absl::FailedPreconditionError("page_token: the labels changed since; restart the listing");
     }
   }
   // Percentiles fall along the ranking, so the galaxies at or above a percentile are a prefix.
@@ -439,12 +450,42 @@ absl::Status ServingSnapshot::ListAnomalies(const v1::ListAnomaliesRequest& requ
     return absl::InvalidArgumentError(absl::StrCat("page_token: offset ", offset, " is past the end (", total, ")"));
   }
   const uint64_t end = std::min<uint64_t>(total, offset + static_cast<uint64_t>(page_size));
-  for (uint64_t i = offset; i < end; ++i) {
-    GALAXY_ASSIGN_OR_RETURN(*out->add_galaxies(), Record(ids_[anomaly_rank_[i]], request.include_embeddings()));
+  // The listing's rows from 0 to `end`: the stored ranking, or with labels the affected galaxies
+  // (re-sorted by their adjusted scores) merged into the others, which keep their order.
+  std::vector<std::pair<uint32_t, float>> rows;  // (row, score)
+  if (rerank == nullptr) {
+    for (uint64_t i = offset; i < end; ++i) rows.emplace_back(anomaly_rank_[i], score_[anomaly_rank_[i]]);
+  } else {
+    std::vector<std::pair<uint32_t, float>> moved;
+    for (const auto& [row, factor] : rerank->factor) {
+      if (rank_of_[row] < total) moved.emplace_back(row, score_[row] * factor);  // in the listing
+    }
+    std::sort(moved.begin(), moved.end(), [&](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : ids_[a.first] < ids_[b.first];
+    });
+    size_t base = 0, next = 0;
+    for (uint64_t i = 0; i < end; ++i) {
+      while (base < total && rerank->factor.count(anomaly_rank_[base]) > 0) ++base;
+      std::pair<uint32_t, float> item;
+      if (next < moved.size() && (base >= total || moved[next].second > score_[anomaly_rank_[base]])) {
+        item = moved[next++];
+      } else {
+        item = {anomaly_rank_[base], score_[anomaly_rank_[base]]};
+        ++base;
+      }
+      if (i >= offset) rows.push_back(item);
+    }
+  }
+  for (const auto& [row, score] : rows) {
+    GALAXY_ASSIGN_OR_RETURN(*out->add_galaxies(), Record(ids_[row], request.include_embeddings()));
+    if (rerank != nullptr) out->add_adjusted_scores(score);
   }
   out->set_first_rank(offset + 1);
   out->set_total_count(total);
-  if (end < total) out->set_next_page_token(absl::StrCat(version(), "/", end));
+  if (end < total) {
+    out->set_next_page_token(rerank == nullptr ? absl::StrCat(version(), "/", end)
+                                               : absl::StrCat(version(), "/", end, "/", absl::Hex(rerank->generation)));
+  }
   out->set_snapshot_version(version());
   return absl::OkStatus();
 }

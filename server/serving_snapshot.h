@@ -5,7 +5,7 @@
 // shared_ptr it started with, so a swap never changes what an in-flight request reads, and the
 // old snapshot is closed when its last request finishes.
 //
-// Memory: besides the index, ~40 bytes per galaxy of columns (1M galaxies: ~40 MB).
+// Memory: besides the index, ~48 bytes per galaxy of columns (1M galaxies: ~48 MB).
 #ifndef GALAXY_SERVER_SERVING_SNAPSHOT_H_
 #define GALAXY_SERVER_SERVING_SNAPSHOT_H_
 
@@ -33,6 +33,13 @@ struct GalaxyBatch;
 struct WeightedVector {
   std::vector<float> vector;
   float weight = 1;
+};
+
+// Anomaly scores changed by the users' labels (server/label_rerank.h): each affected galaxy's
+// factor by snapshot row, and the generation of the labels it was computed from.
+struct AnomalyRerank {
+  std::unordered_map<uint32_t, float> factor;
+  uint64_t generation = 0;
 };
 
 class ServingSnapshot {
@@ -99,9 +106,14 @@ class ServingSnapshot {
   // and that score's percentile in the catalog. `neighbors` is filled when not null.
   absl::Status ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out, bool with_neighbors) const;
 
-  // A page of the anomaly ranking (most anomalous first). Page tokens name this snapshot.
-  absl::Status ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size,
+  // A page of the anomaly ranking (most anomalous first), re-ranked by `rerank` when given (its
+  // factors multiply the scores). Page tokens name this snapshot, and the labels' generation
+  // when re-ranked.
+  absl::Status ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size, const AnomalyRerank* rerank,
                              v1::ListAnomaliesResponse* out) const;
+  // The catalog's median anomaly score: the typical mean cosine distance of a galaxy to its
+  // nearest neighbours.
+  float MedianAnomalyScore() const { return median_score_; }
 
   // The redshift pdf the snapshot stores for `record`'s galaxy, appended to `out`
   // (Snapshot::RedshiftPdf's errors).
@@ -141,6 +153,9 @@ class ServingSnapshot {
   // Rows sorted most anomalous first (ties by ID), and each one's percentile.
   std::vector<uint32_t> anomaly_rank_;
   std::vector<float> percentile_;
+  std::vector<float> score_;       // by row
+  std::vector<uint32_t> rank_of_;  // by row: its place in anomaly_rank_
+  float median_score_ = 0;
 
   mutable absl::Mutex vectors_mu_;
   mutable std::unique_ptr<CatalogVectors> vectors_ ABSL_GUARDED_BY(vectors_mu_);

@@ -261,6 +261,11 @@ TEST_F(ClientCliTest, LabelListExportRankAndUnlabel) {
   testutil::CommandResult ranked = Client({"rank", "--positive-label", "spiral, barred", "--top", "3"}, {"--json"});
   ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
   EXPECT_EQ(nlohmann::json::parse(ranked.out)["classifier"]["positives"], 2);
+  // Galaxy 3, marked not interesting, is scored down in the re-ranked anomaly listing.
+  testutil::CommandResult reranked = Client({"list-anomalies", "--top", "5", "--rerank-by-labels"});
+  ASSERT_EQ(reranked.exit_code, 0) << reranked.err;
+  EXPECT_TRUE(absl::StrContains(reranked.out, "re-ranked by labels")) << reranked.out;
+  EXPECT_TRUE(absl::StrContains(reranked.out, "after labels")) << reranked.out;
   // Delete: the anonymous labels, then ada's.
   testutil::CommandResult gone = Client({"unlabel", "--id", Id(1), "--id", Id(2), "--class", "spiral, barred"});
   ASSERT_EQ(gone.exit_code, 0) << gone.err;

@@ -81,10 +81,17 @@ def main():
         labelled = client.labels(class_name="like-the-query")
         print(f"labelled {len(labelled)} galaxies; ranked from the label: {[g.id for g in by_label.galaxies]}")
         csv_text = client.export_labels(class_name="like-the-query")
+        # The anomaly listing re-ranked by interest labels: the most anomalous galaxy, marked not
+        # interesting, sinks.
+        most = client.list_anomalies(top=1)[0].id
+        client.add_labels([most], interest="not-interesting")
+        after = client.list_anomalies(top=1, rerank_by_labels=True)[0].id
+        print(f"most anomalous {most}; marked not interesting, the re-ranked listing starts with {after}")
+        client.delete_labels([most])
         deleted = client.delete_labels(examples, "like-the-query")
         print(f"exported {csv_text.count(chr(10)) - 1} labels as CSV; deleted {deleted}")
         labels_ok = (len(labelled) == len(examples) and by_label.classifier.positives == len(examples)
-                     and not {g.id for g in by_label.galaxies} & set(examples))
+                     and not {g.id for g in by_label.galaxies} & set(examples) and after != most)
 
         # 7. Errors are exceptions with the server's code and message.
         try:

@@ -312,11 +312,13 @@ class Client:
             request.image.CopyFrom(image if isinstance(image, galaxy_pb2.Image) else to_image(image))
         return self._call(self._search.ScoreAnomaly, request)
 
-    def list_anomalies(self, top=50, min_percentile=None):
-        """The `top` most anomalous galaxies (records), following page tokens."""
+    def list_anomalies(self, top=50, min_percentile=None, rerank_by_labels=False):
+        """The `top` most anomalous galaxies (records), following page tokens. rerank_by_labels:
+        galaxies near ones labelled interesting rise, near not-interesting ones sink (docs/API.md)."""
         out, token = [], ""
         while len(out) < top:
-            request = galaxy_pb2.ListAnomaliesRequest(page_size=min(top - len(out), 1000), page_token=token)
+            request = galaxy_pb2.ListAnomaliesRequest(page_size=min(top - len(out), 1000), page_token=token,
+                                                      rerank_by_labels=rerank_by_labels)
             if min_percentile is not None:
                 request.min_percentile = min_percentile
             page = self._call(self._search.ListAnomalies, request)
