@@ -75,12 +75,7 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
     server->state_->auth = std::move(auth);
   }
   const std::string labels = options.labels_db.empty() ? options.snapshots_dir + "/.labels" : options.labels_db;
-  absl::StatusOr<std::unique_ptr<LabelStore>> label_store = LabelStore::Open(labels);
-  if (!label_store.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(label_store.status().message(),
-                                                      " (another galaxy-server on the same label store? --labels-db)"));
-  }
-  server->state_->labels = std::move(*label_store);
+  GALAXY_ASSIGN_OR_RETURN(server->state_->labels, LabelStore::Open(labels));
   SetCpuThreads(options.threads);
 
   grpc::EnableDefaultHealthCheckService(true);

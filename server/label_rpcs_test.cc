@@ -184,6 +184,14 @@ TEST_F(LabelTest, LabelsSurviveARestartAndASnapshotSwap) {
       << third.status();
 }
 
+TEST_F(LabelTest, AServerStartedBeforeAnySnapshotCreatesItsLabelStore) {
+  testutil::ScopedTempDir dir;
+  LabelServer s(dir.File("not-yet/snapshots"), "");  // the default store, SNAPSHOTS/.labels
+  ASSERT_NE(s.stub, nullptr);
+  EXPECT_TRUE(std::filesystem::is_directory(dir.File("not-yet/snapshots/.labels")));
+  EXPECT_TRUE(List(*s.stub).empty());
+}
+
 TEST_F(LabelTest, EightConcurrentWritersLoseNothing) {
   testutil::ScopedTempDir dir;
   LabelServer s(SnapshotsDir(), dir.File("labels"));

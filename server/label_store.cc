@@ -5,7 +5,9 @@
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
+#include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "indexer/metadata_store.h"
@@ -26,12 +28,21 @@ LabelStore::LabelStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LabelStore::~LabelStore() = default;
 
 absl::StatusOr<std::unique_ptr<LabelStore>> LabelStore::Open(const std::string& path) {
+  // The snapshots directory may not exist yet (a server started before the first build).
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create the label store ", path, ": ", ec.message()));
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
-  if (!s.ok()) return absl::InternalError(absl::StrCat("cannot open the label store ", path, ": ", s.ToString()));
+  if (!s.ok()) {
+    const bool locked = absl::StrContains(s.ToString(), "lock");
+    return absl::InternalError(absl::StrCat("cannot open the label store ", path, ": ", s.ToString(),
+                                            locked ? " (another galaxy-server on the same label store? --labels-db)"
+                                                   : ""));
+  }
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->db.reset(raw);
