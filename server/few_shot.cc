@@ -26,20 +26,19 @@ bool Better(const std::pair<int64_t, float>& a, const std::pair<int64_t, float>&
 
 }  // namespace
 
-float LinearClassifier::Decision(const float* x) const {
-  // Eight running sums, so the compiler can keep them in vector registers (a single sum's order
-  // of additions may not be changed).
+float InnerProduct(const float* a, const float* b, size_t dim) {
   float sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const size_t dim = weights.size(), blocked = dim - dim % 8;
-  const float* w = weights.data();
+  const size_t blocked = dim - dim % 8;
   for (size_t d = 0; d < blocked; d += 8) {
-    for (size_t j = 0; j < 8; ++j) sums[j] += w[d + j] * x[d + j];
+    for (size_t j = 0; j < 8; ++j) sums[j] += a[d + j] * b[d + j];
   }
-  float sum = bias;
-  for (size_t d = blocked; d < dim; ++d) sum += w[d] * x[d];
+  float sum = 0;
+  for (size_t d = blocked; d < dim; ++d) sum += a[d] * b[d];
   for (float partial : sums) sum += partial;
   return sum;
 }
+
+float LinearClassifier::Decision(const float* x) const { return InnerProduct(weights.data(), x, weights.size()) + bias; }
 
 absl::StatusOr<LinearClassifier> FitClassifier(const std::vector<float>& positives, const std::vector<float>& negatives,
                                                int dim, double c) {

@@ -4,6 +4,7 @@
 #ifndef GALAXY_SERVER_FEW_SHOT_H_
 #define GALAXY_SERVER_FEW_SHOT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -12,6 +13,11 @@
 #include "absl/status/statusor.h"
 
 namespace galaxy {
+
+// a . b over `dim` floats, in eight running sums (so the compiler keeps them in vector
+// registers; a single sum's order of additions may not be changed). The one inner product of the
+// serving path's exact passes: the classifier's, best-score recommendations', MMR's.
+float InnerProduct(const float* a, const float* b, size_t dim);
 
 // decision(x) = weights . x + bias; probability = 1 / (1 + exp(-decision)).
 struct LinearClassifier {

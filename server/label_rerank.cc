@@ -28,7 +28,6 @@ absl::StatusOr<AnomalyRerank> RerankByLabels(const ServingSnapshot& snap, const 
     if (sum != 0 && labelled.size() < static_cast<size_t>(kMaxRerankLabels)) labelled.emplace_back(id, sum > 0 ? 1 : -1);
   }
   if (labelled.empty()) return rerank;
-  const int dim = snap.shape().dim;
   std::vector<float> queries, stored;
   for (const auto& [id, sign] : labelled) {
     GALAXY_RETURN_IF_ERROR(snap.StoredEmbedding(id, &stored));

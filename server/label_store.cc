@@ -22,6 +22,16 @@ struct LabelStore::Impl {
   absl::Status Failed(const char* what, const rocksdb::Status& s) const {
     return absl::InternalError(absl::StrCat(path, ": ", what, " failed: ", s.ToString()));
   }
+
+  // Writes `batch` synced to the write-ahead log, then moves the generation on.
+  absl::Status Commit(rocksdb::WriteBatch* batch, const char* what) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    rocksdb::Status s = db->Write(options, batch);
+    if (!s.ok()) return Failed(what, s);
+    ++generation;
+    return absl::OkStatus();
+  }
 };
 
 LabelStore::LabelStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -69,13 +79,8 @@ absl::Status LabelStore::Put(const std::vector<v1::Label>& labels) {
     l.SerializeToString(&value);
     batch.Put(Key(l), value);
   }
-  rocksdb::WriteOptions options;
-  options.sync = true;
   absl::MutexLock lock(&write_mu_);
-  rocksdb::Status s = impl_->db->Write(options, &batch);
-  if (!s.ok()) return impl_->Failed("writing labels", s);
-  ++impl_->generation;
-  return absl::OkStatus();
+  return impl_->Commit(&batch, "writing labels");
 }
 
 absl::StatusOr<int> LabelStore::Delete(const std::vector<v1::Label>& labels) {
@@ -91,11 +96,7 @@ absl::StatusOr<int> LabelStore::Delete(const std::vector<v1::Label>& labels) {
     ++existed;
     batch.Delete(key);
   }
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  rocksdb::Status s = impl_->db->Write(options, &batch);
-  if (!s.ok()) return impl_->Failed("deleting labels", s);
-  ++impl_->generation;
+  if (absl::Status s = impl_->Commit(&batch, "deleting labels"); !s.ok()) return s;
   return existed;
 }
 

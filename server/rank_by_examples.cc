@@ -8,7 +8,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -24,18 +23,13 @@ std::string Token(const ServingSnapshot& snap, const RankQuery& q, uint64_t offs
 // request or one this server did not issue; FAILED_PRECONDITION for another snapshot's.
 absl::StatusOr<uint64_t> TokenOffset(const ServingSnapshot& snap, const RankQuery& q) {
   if (q.page_token.empty()) return 0;
+  // Version names hold no '/' (ValidateVersionName).
   const std::vector<std::string> parts = absl::StrSplit(q.page_token, '/');
   uint64_t fingerprint = 0, offset = 0;
-  if (parts.size() < 3 || !absl::SimpleHexAtoi(parts[parts.size() - 2], &fingerprint) ||
-      !absl::SimpleAtoi(parts.back(), &offset)) {
+  if (parts.size() != 3 || !absl::SimpleHexAtoi(parts[1], &fingerprint) || !absl::SimpleAtoi(parts[2], &offset)) {
     return absl::InvalidArgumentError("page_token: not a token this server issued");
   }
-  const std::string version = absl::StrJoin(parts.begin(), parts.end() - 2, "/");
-  if (version != snap.version()) {
-    return absl::FailedPreconditionError(absl::StrCat("page_token: issued by snapshot ", version,
-                                                      "; the snapshot changed to ", snap.version(),
-                                                      "; restart the ranking"));
-  }
+  GALAXY_RETURN_IF_ERROR(snap.IssuedHere(parts[0], "ranking"));
   if (fingerprint != q.fingerprint) {
     return absl::InvalidArgumentError(
         "page_token: issued for another ranking (or the labels it uses have changed since); send the request "
@@ -62,26 +56,20 @@ absl::StatusOr<FewShotRanking> RankCatalog(const ServingSnapshot& snap, const Ra
   GALAXY_ASSIGN_OR_RETURN(const ServingSnapshot::CatalogVectors* all, snap.AllVectors());
   const int64_t n = snap.count();
   const size_t dim = static_cast<size_t>(snap.shape().dim);
-  // Never ranked: the examples and the filter's exclusions (by snapshot row).
-  std::vector<bool> excluded(static_cast<size_t>(n), false);
-  int64_t excluded_count = 0;
-  const auto exclude = [&](int64_t id) {
-    const std::optional<uint32_t> row = snap.RowOf(id);
-    if (row && !excluded[*row]) {
-      excluded[*row] = true;
-      ++excluded_count;
-    }
-  };
-  for (int64_t id : example_ids) exclude(id);
-  for (int64_t id : q.filter.exclude_ids()) exclude(id);
-  // Random negatives: distinct catalog galaxies that are not examples (all of them when fewer).
+  // The examples' rows (never ranked, never drawn as negatives).
   std::vector<bool> is_example(static_cast<size_t>(n), false);
-  std::vector<int64_t> pool;  // positions in `all`
+  int64_t examples = 0;
   for (int64_t id : example_ids) {
-    if (std::optional<uint32_t> row = snap.RowOf(id)) is_example[*row] = true;
+    const std::optional<uint32_t> row = snap.RowOf(id);
+    if (row && !is_example[*row]) {
+      is_example[*row] = true;
+      ++examples;
+    }
   }
+  // Random negatives: distinct catalog galaxies that are not examples (all of them when fewer).
+  std::vector<int64_t> pool;  // positions in `all`
   const auto example_at = [&](int64_t i) { return is_example[all->row[static_cast<size_t>(i)]]; };
-  const int64_t available = n - static_cast<int64_t>(std::count(is_example.begin(), is_example.end(), true));
+  const int64_t available = n - examples;
   const int64_t want = std::min<int64_t>(q.random_negatives, available);
   Random rng(q.seed, 0);
   if (want * 2 > available) {  // dense: a partial shuffle of every candidate
@@ -114,9 +102,18 @@ absl::StatusOr<FewShotRanking> RankCatalog(const ServingSnapshot& snap, const Ra
                    : p >= 1 ? std::numeric_limits<float>::infinity()
                             : static_cast<float>(std::log(p / (1 - p)));
   }
+  // Never ranked: the examples and the filter's exclusions (by snapshot row).
+  std::vector<bool> excluded = std::move(is_example);
+  bool any_excluded = examples > 0;
+  for (int64_t id : q.filter.exclude_ids()) {
+    if (const std::optional<uint32_t> row = snap.RowOf(id)) {
+      excluded[*row] = true;
+      any_excluded = true;
+    }
+  }
   const bool conditions = ServingSnapshot::Conditions(q.filter);
   std::function<bool(int64_t)> keep;
-  if (conditions || excluded_count > 0) {
+  if (conditions || any_excluded) {
     keep = [&](int64_t i) {
       const uint32_t row = all->row[static_cast<size_t>(i)];
       return !excluded[row] && (!conditions || snap.PassesFilter(row, q.filter));

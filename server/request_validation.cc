@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -197,17 +198,56 @@ absl::Status DecodeQueryItem(const M& m, const ModelShape& shape, const RequestL
                  "none set; give one of id, image, vector or position");
 }
 
+// The filter of `request` (cleared when unset), checked.
+template <typename M>
+absl::Status DecodeFilter(const M& request, absl::string_view field, v1::SearchFilter* out) {
+  if (!request.has_filter()) {
+    out->Clear();
+    return absl::OkStatus();
+  }
+  if (absl::Status s = ValidateFilter(request.filter(), FieldPath(field, "filter")); !s.ok()) return s;
+  *out = request.filter();
+  return absl::OkStatus();
+}
+
+// A page size: 0 means kDefaultPageSize, else 1..kMaxPageSize.
+absl::Status DecodePageSize(uint32_t page_size, int* out) {
+  if (page_size > kMaxPageSize) {
+    return Invalid("page_size", absl::StrCat(page_size, " exceeds the limit ", kMaxPageSize));
+  }
+  *out = static_cast<int>(page_size == 0 ? kDefaultPageSize : page_size);
+  return absl::OkStatus();
+}
+
+// One side's examples (Recommend, RankByExamples): at most `max`, each checked by `before` (when
+// given), decoded, then checked by `after`; errors name "<name>[i]".
+absl::Status DecodeExamples(
+    const google::protobuf::RepeatedPtrField<v1::Example>& examples, const char* name, int max,
+    const ModelShape& shape, const RequestLimits& limits,
+    const std::function<absl::Status(const v1::Example&, const std::string&)>& before,
+    const std::function<absl::Status(const v1::Example&, const std::string&, RecommendQuery::Example*)>& after,
+    std::vector<RecommendQuery::Example>* out) {
+  if (examples.size() > max) return Invalid(name, absl::StrCat(examples.size(), " examples exceeds the limit ", max));
+  out->assign(static_cast<size_t>(examples.size()), RecommendQuery::Example());
+  for (int i = 0; i < examples.size(); ++i) {
+    const v1::Example& e = examples.Get(i);
+    const std::string field = absl::StrCat(name, "[", i, "]");
+    RecommendQuery::Example* d = &(*out)[static_cast<size_t>(i)];
+    if (before) {
+      if (absl::Status s = before(e, field); !s.ok()) return s;
+    }
+    if (absl::Status s = DecodeQueryItem(e, shape, limits, field, "example", d); !s.ok()) return s;
+    if (absl::Status s = after(e, field, d); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 // k, filter and inclusions shared by SimilarGalaxies and Recommend.
 template <typename M>
 absl::Status ValidateSearch(const M& request, const RequestLimits& limits, absl::string_view field,
                             SimilarQuery* out) {
   if (absl::Status s = ValidateK(request.k(), limits, FieldPath(field, "k"), &out->k); !s.ok()) return s;
-  if (request.has_filter()) {
-    if (absl::Status s = ValidateFilter(request.filter(), FieldPath(field, "filter")); !s.ok()) return s;
-    out->filter = request.filter();
-  } else {
-    out->filter.Clear();
-  }
+  if (absl::Status s = DecodeFilter(request, field, &out->filter); !s.ok()) return s;
   out->include_metadata = request.include_metadata();
   out->include_embeddings = request.include_embeddings();
   out->mmr_lambda.reset();
@@ -256,23 +296,19 @@ absl::Status ValidateSimilarRequest(const v1::SimilarGalaxiesRequest& request, c
 absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request, const ModelShape& shape,
                                       const RequestLimits& limits, RecommendQuery* out) {
   if (request.positives_size() == 0) return Invalid("positives", "empty; give at least one example");
+  const auto weigh = [](const v1::Example& e, const std::string& field, RecommendQuery::Example* d) {
+    if (e.weight() != 0 && !(std::isfinite(e.weight()) && e.weight() > 0 && e.weight() <= kMaxExampleWeight)) {
+      return Invalid(FieldPath(field, "weight"),
+                     absl::StrCat(e.weight(), " is outside (0, ", kMaxExampleWeight, "]; 0 means 1"));
+    }
+    d->weight = e.weight() == 0 ? 1.0f : e.weight();
+    return absl::OkStatus();
+  };
   for (const auto& [name, examples, decoded] :
        {std::make_tuple("positives", &request.positives(), &out->positives),
         std::make_tuple("negatives", &request.negatives(), &out->negatives)}) {
-    if (examples->size() > kMaxExamples) {
-      return Invalid(name, absl::StrCat(examples->size(), " examples exceeds the limit ", kMaxExamples));
-    }
-    decoded->assign(static_cast<size_t>(examples->size()), RecommendQuery::Example());
-    for (int i = 0; i < examples->size(); ++i) {
-      const v1::Example& e = examples->Get(i);
-      const std::string field = absl::StrCat(name, "[", i, "]");
-      RecommendQuery::Example& d = (*decoded)[static_cast<size_t>(i)];
-      if (absl::Status s = DecodeQueryItem(e, shape, limits, field, "example", &d); !s.ok()) return s;
-      if (e.weight() != 0 && !(std::isfinite(e.weight()) && e.weight() > 0 && e.weight() <= kMaxExampleWeight)) {
-        return Invalid(FieldPath(field, "weight"),
-                       absl::StrCat(e.weight(), " is outside (0, ", kMaxExampleWeight, "]; 0 means 1"));
-      }
-      d.weight = e.weight() == 0 ? 1.0f : e.weight();
+    if (absl::Status s = DecodeExamples(*examples, name, kMaxExamples, shape, limits, nullptr, weigh, decoded); !s.ok()) {
+      return s;
     }
   }
   switch (request.strategy()) {
@@ -305,6 +341,15 @@ absl::Status NoControlCharacters(absl::string_view text, absl::string_view field
     if ((c < 0x20 && !(tab && c == '\t')) || c == 0x7f) {
       return Invalid(field, absl::StrFormat("a control character (0x%02x) at byte %d", c, i));
     }
+  }
+  return absl::OkStatus();
+}
+
+// The label count of an AddLabels or DeleteLabels call: 1..kMaxLabelsPerCall.
+absl::Status ValidateLabelCount(int count, absl::string_view what) {
+  if (count == 0) return Invalid("labels", absl::StrCat("empty; give at least one ", what));
+  if (count > kMaxLabelsPerCall) {
+    return Invalid("labels", absl::StrCat(count, " labels exceeds the limit ", kMaxLabelsPerCall));
   }
   return absl::OkStatus();
 }
@@ -356,10 +401,7 @@ absl::Status ValidateClassName(absl::string_view name, absl::string_view field) 
 }
 
 absl::Status ValidateAddLabels(const v1::AddLabelsRequest& request) {
-  if (request.labels_size() == 0) return Invalid("labels", "empty; give at least one label");
-  if (request.labels_size() > kMaxLabelsPerCall) {
-    return Invalid("labels", absl::StrCat(request.labels_size(), " labels exceeds the limit ", kMaxLabelsPerCall));
-  }
+  if (absl::Status s = ValidateLabelCount(request.labels_size(), "label"); !s.ok()) return s;
   if (!request.author().empty()) {
     if (absl::Status s = ValidateAuthorName(request.author(), "author"); !s.ok()) return s;
   }
@@ -395,10 +437,7 @@ absl::Status ValidateLabelFilter(const v1::LabelFilter& filter, absl::string_vie
 }
 
 absl::Status ValidateDeleteLabels(const v1::DeleteLabelsRequest& request) {
-  if (request.labels_size() == 0) return Invalid("labels", "empty; give at least one label to delete");
-  if (request.labels_size() > kMaxLabelsPerCall) {
-    return Invalid("labels", absl::StrCat(request.labels_size(), " labels exceeds the limit ", kMaxLabelsPerCall));
-  }
+  if (absl::Status s = ValidateLabelCount(request.labels_size(), "label to delete"); !s.ok()) return s;
   for (int i = 0; i < request.labels_size(); ++i) {
     const v1::Label& l = request.labels(i);
     const std::string field = absl::StrCat("labels[", i, "]");
@@ -413,10 +452,7 @@ absl::Status ValidateDeleteLabels(const v1::DeleteLabelsRequest& request) {
 }
 
 absl::Status ValidateListLabels(const v1::ListLabelsRequest& request, int* page_size) {
-  if (request.page_size() > kMaxPageSize) {
-    return Invalid("page_size", absl::StrCat(request.page_size(), " exceeds the limit ", kMaxPageSize));
-  }
-  *page_size = static_cast<int>(request.page_size() == 0 ? kDefaultPageSize : request.page_size());
+  if (absl::Status s = DecodePageSize(request.page_size(), page_size); !s.ok()) return s;
   return ValidateLabelFilter(request.filter(), "filter");
 }
 
@@ -430,27 +466,26 @@ absl::Status ValidateRankRequest(const v1::RankByExamplesRequest& request, const
     return Invalid("positives", "empty; give at least one example (or positive_labels)");
   }
   int images = 0;
+  const auto count_images = [&images](const v1::Example& e, const std::string& field) {
+    if (e.has_image() && ++images > kMaxRankImages) {
+      return Invalid(field, absl::StrCat("more than ", kMaxRankImages, " images among the examples; give the others ",
+                                         "as catalog IDs or vectors"));
+    }
+    return absl::OkStatus();
+  };
+  const auto unweighted = [](const v1::Example& e, const std::string& field, RecommendQuery::Example*) {
+    if (e.weight() != 0) {
+      return Invalid(FieldPath(field, "weight"), "not used by RankByExamples (every example counts alike); leave it unset");
+    }
+    return absl::OkStatus();
+  };
   for (const auto& [name, examples, decoded] :
        {std::make_tuple("positives", &request.positives(), &out->positives),
         std::make_tuple("negatives", &request.negatives(), &out->negatives)}) {
-    if (examples->size() > kMaxRankExamples) {
-      return Invalid(name, absl::StrCat(examples->size(), " examples exceeds the limit ", kMaxRankExamples));
-    }
-    decoded->assign(static_cast<size_t>(examples->size()), RecommendQuery::Example());
-    for (int i = 0; i < examples->size(); ++i) {
-      const v1::Example& e = examples->Get(i);
-      const std::string field = absl::StrCat(name, "[", i, "]");
-      if (e.has_image() && ++images > kMaxRankImages) {
-        return Invalid(field, absl::StrCat("more than ", kMaxRankImages, " images among the examples; give the others ",
-                                           "as catalog IDs or vectors"));
-      }
-      if (absl::Status s = DecodeQueryItem(e, shape, limits, field, "example", &(*decoded)[static_cast<size_t>(i)]);
-          !s.ok()) {
-        return s;
-      }
-      if (e.weight() != 0) {
-        return Invalid(FieldPath(field, "weight"), "not used by RankByExamples (every example counts alike); leave it unset");
-      }
+    if (absl::Status s =
+            DecodeExamples(*examples, name, kMaxRankExamples, shape, limits, count_images, unweighted, decoded);
+        !s.ok()) {
+      return s;
     }
   }
   const bool negatives = request.negatives_size() > 0 || request.negative_labels_size() > 0;
@@ -475,17 +510,9 @@ absl::Status ValidateRankRequest(const v1::RankByExamplesRequest& request, const
     }
     out->c = request.regularization();
   }
-  if (request.page_size() > kMaxPageSize) {
-    return Invalid("page_size", absl::StrCat(request.page_size(), " exceeds the limit ", kMaxPageSize));
-  }
-  out->page_size = static_cast<int>(request.page_size() == 0 ? kDefaultPageSize : request.page_size());
+  if (absl::Status s = DecodePageSize(request.page_size(), &out->page_size); !s.ok()) return s;
   out->page_token = request.page_token();
-  if (request.has_filter()) {
-    if (absl::Status s = ValidateFilter(request.filter(), "filter"); !s.ok()) return s;
-    out->filter = request.filter();
-  } else {
-    out->filter.Clear();
-  }
+  if (absl::Status s = DecodeFilter(request, "", &out->filter); !s.ok()) return s;
   out->min_probability.reset();
   if (request.has_min_probability()) {
     if (!InRange(request.min_probability(), 0, 1)) {
@@ -523,10 +550,7 @@ absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::str
 }
 
 absl::Status ValidateListAnomalies(const v1::ListAnomaliesRequest& request, int* page_size) {
-  if (request.page_size() > kMaxPageSize) {
-    return Invalid("page_size", absl::StrCat(request.page_size(), " exceeds the limit ", kMaxPageSize));
-  }
-  *page_size = static_cast<int>(request.page_size() == 0 ? kDefaultPageSize : request.page_size());
+  if (absl::Status s = DecodePageSize(request.page_size(), page_size); !s.ok()) return s;
   if (request.has_min_percentile() && !InRange(request.min_percentile(), 0, 100)) {
     return Invalid("min_percentile", absl::StrCat(request.min_percentile(), " is outside [0, 100]"));
   }

@@ -13,16 +13,10 @@
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
 #include "indexer/anomaly_score.h"
+#include "server/few_shot.h"
 
 namespace galaxy {
 namespace {
-
-// Inner product of two `dim`-float vectors.
-float Dot(const float* a, const float* b, size_t dim) {
-  float sum = 0;
-  for (size_t d = 0; d < dim; ++d) sum += a[d] * b[d];
-  return sum;
-}
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr double kDegree = M_PI / 180.0;
@@ -302,7 +296,7 @@ absl::Status ServingSnapshot::Diversify(const SimilarQuery& q, std::optional<int
       const float* chosen = vectors.data() + best * dim;
       for (size_t i = 0; i < kept->size(); ++i) {
         if (picked[i]) continue;
-        closest[i] = std::max(closest[i], Dot(vectors.data() + i * dim, chosen, dim));
+        closest[i] = std::max(closest[i], InnerProduct(vectors.data() + i * dim, chosen, dim));
       }
     }
     *kept = std::move(order);
@@ -347,7 +341,7 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
   const auto best = [dim](const std::vector<WeightedVector>& examples, const float* c) {
     float top = -std::numeric_limits<float>::infinity();
     for (const WeightedVector& e : examples) {
-      top = std::max(top, e.weight * std::clamp(Dot(e.vector.data(), c, dim), -1.0f, 1.0f));
+      top = std::max(top, e.weight * std::clamp(InnerProduct(e.vector.data(), c, dim), -1.0f, 1.0f));
     }
     return top;
   };
@@ -417,6 +411,13 @@ absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomal
   return absl::OkStatus();
 }
 
+absl::Status ServingSnapshot::IssuedHere(absl::string_view issued_by, absl::string_view listing) const {
+  if (issued_by == version()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("page_token: issued by snapshot ", issued_by,
+                                                    "; the snapshot changed to ", version(), "; restart the ",
+                                                    listing));
+}
+
 absl::Status ServingSnapshot::ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size,
                                             const AnomalyRerank* rerank, v1::ListAnomaliesResponse* out) const {
   // Tokens: "<version>/<offset>", and "/<labels' generation, hex>" when re-ranked.
@@ -429,11 +430,7 @@ absl::Status ServingSnapshot::ListAnomalies(const v1::ListAnomaliesRequest& requ
       return absl::InvalidArgumentError(
           "page_token: not a token this server issued for this listing (rerank_by_labels must stay as it was)");
     }
-    if (parts[0] != version()) {
-      return absl::FailedPreconditionError(absl::StrCat("page_token: issued by snapshot ", parts[0],
-                                                        "; the snapshot changed to ", version(),
-                                                        "; restart the listing"));
-    }
+    GALAXY_RETURN_IF_ERROR(IssuedHere(parts[0], "listing"));
     if (rerank != nullptr && generation != rerank->generation) {
       return absl::FailedPreconditionError("page_token: the labels changed since; restart the listing");
     }

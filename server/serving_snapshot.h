@@ -111,6 +111,10 @@ class ServingSnapshot {
   // when re-ranked.
   absl::Status ListAnomalies(const v1::ListAnomaliesRequest& request, int page_size, const AnomalyRerank* rerank,
                              v1::ListAnomaliesResponse* out) const;
+  // OK when a page token names this snapshot as its issuer (`issued_by`); FAILED_PRECONDITION
+  // saying to restart the `listing` ("listing", "ranking") otherwise.
+  absl::Status IssuedHere(absl::string_view issued_by, absl::string_view listing) const;
+
   // The catalog's median anomaly score: the typical mean cosine distance of a galaxy to its
   // nearest neighbours.
   float MedianAnomalyScore() const { return median_score_; }
