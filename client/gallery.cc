@@ -34,16 +34,9 @@ absl::StatusOr<std::string> CompositeUri(const v1::Image& image) {
     return absl::InvalidArgumentError(
         absl::StrCat("gallery: an image of ", image.data().size(), " bytes does not match ", bands, " x ", h, " x ", w));
   }
-  CompositeOptions options;
-  if (bands < 4) {  // not ugriz: the last three bands, or one band as grey
-    options.red = bands - 1;
-    options.green = std::max(0, bands - 2);
-    options.blue = std::max(0, bands - 3);
-    options.red_scale = options.green_scale = options.blue_scale = 1.0f;
-  }
+  CompositeOptions options = DefaultComposite(bands);
   options.zoom = h <= 96 ? 2 : 1;
-  GALAXY_ASSIGN_OR_RETURN(std::vector<uint8_t> rgb, RenderComposite(pixels.data(), bands, h, w, options));
-  GALAXY_ASSIGN_OR_RETURN(std::string png, EncodePng(rgb, h * options.zoom, w * options.zoom));
+  GALAXY_ASSIGN_OR_RETURN(std::string png, CompositePng(pixels.data(), bands, h, w, options));
   return absl::StrCat("data:image/png;base64,", absl::Base64Escape(png));
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
+#include "core/status_macros.h"
 #include "stb_image_write.h"
 
 namespace galaxy {
@@ -65,6 +66,23 @@ absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int heigh
     return absl::InternalError("PNG encoding failed");
   }
   return png;
+}
+
+absl::StatusOr<std::string> CompositePng(const float* image, int bands, int height, int width,
+                                         const CompositeOptions& options) {
+  GALAXY_ASSIGN_OR_RETURN(std::vector<uint8_t> rgb, RenderComposite(image, bands, height, width, options));
+  return EncodePng(rgb, height * options.zoom, width * options.zoom);
+}
+
+CompositeOptions DefaultComposite(int bands) {
+  CompositeOptions options;
+  if (bands < 4) {
+    options.red = bands - 1;
+    options.green = std::max(0, bands - 2);
+    options.blue = std::max(0, bands - 3);
+    options.red_scale = options.green_scale = options.blue_scale = 1.0f;
+  }
+  return options;
 }
 
 }  // namespace galaxy

@@ -23,6 +23,10 @@ struct CompositeOptions {
   int zoom = 2;
 };
 
+// The composite for an image of `bands` bands: i, r, g of ugriz; otherwise the last three bands
+// (or one band as grey), balanced equally.
+CompositeOptions DefaultComposite(int bands);
+
 // Renders `image` (bands x height x width, C order) to 8-bit RGB (height*zoom x width*zoom x 3).
 // INVALID_ARGUMENT when a chosen band is out of range.
 absl::StatusOr<std::vector<uint8_t>> RenderComposite(const float* image, int bands, int height,
@@ -30,6 +34,10 @@ absl::StatusOr<std::vector<uint8_t>> RenderComposite(const float* image, int ban
 
 // PNG bytes of an 8-bit RGB image.
 absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int height, int width);
+
+// PNG bytes of `image`'s composite (RenderComposite, then EncodePng).
+absl::StatusOr<std::string> CompositePng(const float* image, int bands, int height, int width,
+                                         const CompositeOptions& options);
 
 
 }  // namespace galaxy

@@ -67,10 +67,11 @@ else
 fi
 "$bin/galaxy-index" info "$snapshots"
 
-step "Starting galaxy-server on a free loopback port"
-rm -f "$work/server.port"
+step "Starting galaxy-server on a free loopback port, with the web explorer"
+rm -f "$work/server.port" "$work/http.port"
 "$bin/galaxy-server" --snapshots "$snapshots" --listen 127.0.0.1:0 --port-file "$work/server.port" \
-  --metrics-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
+  --metrics-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --http-port-file "$work/http.port" \
+  >"$work/server.log" 2>&1 &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
@@ -79,7 +80,9 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 address=127.0.0.1:$(cat "$work/server.port")
+explorer="http://127.0.0.1:$(cat "$work/http.port")/"
 echo "listening on $address (log: $work/server.log)"
+echo "web explorer: $explorer"
 
 client() { "$bin/galaxy-client" --server "$address" "$@"; }
 step "Health (grpc.health.v1): the search service is SERVING once the snapshot is loaded"
@@ -142,6 +145,30 @@ if command -v chromium >/dev/null; then
     --virtual-time-budget=5000 --screenshot="$work/similar.png" "file://$work/similar.html" >/dev/null 2>&1
 fi
 
+step "The web explorer over HTTP/JSON: $explorer"
+/usr/bin/python3 - "$explorer" "$query" <<'PY'
+import json, sys, urllib.request
+base, query = sys.argv[1], sys.argv[2]
+def post(rpc, body):
+    request = urllib.request.Request(base + "api/v1/" + rpc, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request))
+answer = post("SimilarGalaxies", {"id": query, "k": 3})
+print("POST api/v1/SimilarGalaxies:", [(n["id"], round(n["score"], 3)) for n in answer["neighbors"]])
+png = urllib.request.urlopen(base + "api/v1/galaxies/" + query + "/cutout.png").read()
+print("GET api/v1/galaxies/%s/cutout.png: %d bytes of PNG" % (query, len(png)))
+PY
+if command -v chromium >/dev/null; then
+  chromium --headless --no-sandbox --disable-gpu --disable-background-networking --hide-scrollbars \
+    --window-size=1366,900 --virtual-time-budget=10000 --screenshot="$work/explorer.png" \
+    "${explorer}#/galaxy/$query" >/dev/null 2>&1 || true
+  [ -s "$work/explorer.png" ] && echo "the galaxy's page, as headless Chromium rendered it: $work/explorer.png"
+fi
+if [ -t 0 ] && [ -t 1 ]; then
+  echo
+  echo "Open $explorer in a browser to search, browse anomalies and label them."
+  read -r -p "Press Enter to stop the server. " _
+fi
+
 step "Stopping the server (SIGTERM drains in-flight requests)"
 kill -TERM $server_pid
 wait $server_pid
@@ -157,12 +184,14 @@ Done. What happened:
   - pretrained a small MoCo v2 model, fine-tuned a redshift head, evaluated it
   - built a snapshot ($snapshots: HNSW index, RocksDB records, anomaly scores)
   - served it with galaxy-server and queried every RPC: similar by ID, image and sky position,
-    redshift, anomalies, records, a background rebuild with a hot swap; from the CLI and Python
+    redshift, anomalies, records, a background rebuild with a hot swap; from the CLI and Python,
+    and over HTTP/JSON, with the web explorer at $explorer
   - stopped the server cleanly (SIGTERM drain)
 Where to look:
   - $work/similar.html       the query galaxy and its 12 most similar galaxies (open in a browser)
   - $work/anomalies.html     the 24 most anomalous galaxies
   - $work/similar.png        the same page, as headless Chromium rendered it
+  - $work/explorer.png       the web explorer's page of that galaxy
   - $work/gallery/sheet.png  colour composites of the survey (asinh i,r,g)
   - $work/photoz-baseline.json  sigma_MAD, bias, outlier rate of kNN on colours
   - $work/redshift.png       predicted vs true redshift of the fine-tuned model

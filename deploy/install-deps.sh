@@ -26,7 +26,7 @@ packages=(
   # tests and benchmarks; clang + its runtime for the libFuzzer targets; openssl makes test
   # certificates
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
-  # headless browser for the gallery rendering test
+  # headless browser for the gallery rendering test and the web explorer's browser test
   chromium
   # python client and its tests
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-h5py
@@ -46,6 +46,26 @@ if [ "${1:-}" = "--runtime" ]; then
   )
 fi
 
+# The browser tests' npm packages (tests/browser/package-lock.json; playwright-core drives Debian's
+# chromium and downloads no browser of its own). Skipped when the locked version is in place.
+install_npm_packages() {
+  [ "${1:-}" = "--runtime" ] && return 0
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  local want; want="$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$dir/package.json" | head -1)"
+  if grep -qs "\"version\": \"$want\"" "$dir/node_modules/playwright-core/package.json"; then
+    echo "install-deps: npm packages of tests/browser already installed"
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  echo "install-deps: npm ci in tests/browser"
+  (cd "$dir" && npm ci --no-audit --no-fund)
+}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -55,13 +75,13 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  install_npm_packages "${1:-}"
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_npm_packages "${1:-}"
 echo "install-deps: done"

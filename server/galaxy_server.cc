@@ -13,6 +13,7 @@
 #include "core/status_macros.h"
 #include "indexer/snapshot_dir.h"
 #include "model/torch_info.h"
+#include "server/http_gateway.h"
 #include "server/metrics.h"
 #include "server/admin_service.h"
 #include "server/search_service.h"
@@ -56,6 +57,8 @@ GalaxyServer::GalaxyServer(const ServerOptions& options, EmbedderLoader load_emb
 GalaxyServer::~GalaxyServer() { Shutdown(); }
 
 int GalaxyServer::metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+
+int GalaxyServer::http_port() const { return http_ ? http_->port() : 0; }
 
 std::string GalaxyServer::snapshot_version() const {
   auto live = state_->live.Get();
@@ -105,6 +108,19 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
     GALAXY_ASSIGN_OR_RETURN(server->metrics_http_,
                             MetricsHttpServer::Start(options.metrics_listen, &server->state_->metrics));
   }
+  if (!options.http_listen.empty()) {
+    // The HTTP twin calls this very server in process: one code path for both protocols.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+    args.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+    HttpGatewayOptions http;
+    http.listen = options.http_listen;
+    http.tls_cert = options.tls_cert;
+    http.tls_key = options.tls_key;
+    http.tls_client_ca = options.tls_client_ca;
+    http.max_body_bytes = options.max_message_bytes;
+    GALAXY_ASSIGN_OR_RETURN(server->http_, HttpGateway::Start(http, server->server_->InProcessChannel(args)));
+  }
   if (!IsLoopbackAddress(options.listen) && (options.tls_cert.empty() || options.auth_token_file.empty())) {
     log::Warn("listening beyond loopback without both TLS and token authentication",
               {{"listen", options.listen},
@@ -126,8 +142,9 @@ void GalaxyServer::Shutdown() {
   absl::MutexLock lock(&mu_);
   if (stopped_) return;
   stopped_ = true;
-  admin_->Stop();
-  if (server_ == nullptr) return;  // Start failed before the gRPC server was built  // a running rebuild stops unpublished; it would swap into a stopping server
+  admin_->Stop();  // a running rebuild stops unpublished; it would swap into a stopping server
+  if (server_ == nullptr) return;  // Start failed before the gRPC server was built
+  http_.reset();  // its calls in flight finish first: they are calls of the gRPC server
   server_->GetHealthCheckService()->Shutdown();
   auto deadline = std::chrono::system_clock::now() +
                   std::chrono::milliseconds(static_cast<int64_t>(options_.drain_seconds * 1000));

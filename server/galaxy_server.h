@@ -37,6 +37,7 @@ class SearchService;
 class AdminService;
 struct ServiceState;
 class MetricsHttpServer;
+class HttpGateway;
 
 class GalaxyServer {
  public:
@@ -55,6 +56,8 @@ class GalaxyServer {
   int port() const { return port_; }
   // The metrics HTTP port (0 without --metrics-listen).
   int metrics_port() const;
+  // The HTTP/JSON and web explorer port (0 without --http-listen).
+  int http_port() const;
   // Version of the live snapshot; empty when none is loaded.
   std::string snapshot_version() const;
 
@@ -73,6 +76,7 @@ class GalaxyServer {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<HttpGateway> http_;
   int port_ = 0;
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

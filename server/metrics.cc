@@ -7,6 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+#include "server/server_options.h"
 
 namespace galaxy {
 namespace {
@@ -134,13 +136,8 @@ struct MetricsHttpServer::Impl {
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const std::string& listen,
                                                                              const Metrics* metrics) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--metrics-listen: '", listen, "' is not host:port"));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  GALAXY_ASSIGN_OR_RETURN(auto host_port, ParseListen("--metrics-listen", listen));
+  const auto& [host, port] = host_port;
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   server->impl_ = std::make_unique<Impl>();
   httplib::Server& http = server->impl_->http;

@@ -32,7 +32,7 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
-absl::Status Serve(const ServerOptions& options, const std::string& port_file) {
+absl::Status Serve(const ServerOptions& options, const std::string& port_file, const std::string& http_port_file) {
   // Block the shutdown signals in every thread (gRPC's threads inherit this mask) and wait for
   // them here, so that a signal never interrupts a request handler.
   sigset_t signals;
@@ -47,7 +47,14 @@ absl::Status Serve(const ServerOptions& options, const std::string& port_file) {
              {"version", Version()}, {"snapshot", server->snapshot_version()},
              {"tls", options.tls_cert.empty() ? "off" : (options.tls_client_ca.empty() ? "on" : "mutual")},
              {"auth", options.auth_token_file.empty() ? "off" : "tokens"},
-             {"metrics_port", absl::StrCat(server->metrics_port())}});
+             {"metrics_port", absl::StrCat(server->metrics_port())}, {"http_port", absl::StrCat(server->http_port())}});
+  if (server->http_port() != 0) {
+    const std::string host = options.http_listen.substr(0, options.http_listen.rfind(':'));
+    log::Info("web explorer", {{"url", absl::StrCat(options.tls_cert.empty() ? "http" : "https", "://",
+                                                    host == "0.0.0.0" || host == "[::]" ? "localhost" : host, ":",
+                                                    server->http_port(), "/")}});
+  }
+  if (!http_port_file.empty()) GALAXY_RETURN_IF_ERROR(WritePortFile(http_port_file, server->http_port()));
   if (!port_file.empty()) GALAXY_RETURN_IF_ERROR(WritePortFile(port_file, server->port()));
 
   int signal_number = 0;
@@ -74,7 +81,7 @@ int main(int argc, char** argv) {
   });
 
   galaxy::ServerOptions options;
-  std::string port_file;
+  std::string port_file, http_port_file;
   CLI::App& app = cli.app();
   // Every option below may come from a TOML file instead (deploy/galaxy-server.conf.example):
   // flags override it; GALAXY_* environment variables fill only what it leaves out.
@@ -116,10 +123,15 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", options.metrics_listen,
                  "host:port for Prometheus metrics over HTTP (GET /metrics); off when empty")
       ->envname("GALAXY_METRICS_LISTEN");
+  app.add_option("--http-listen", options.http_listen,
+                 "host:port for the HTTP/JSON API and the web explorer (HTTPS with --tls-cert); off when empty")
+      ->envname("GALAXY_HTTP_LISTEN");
   app.add_option("--drain-seconds", options.drain_seconds,
                  "On SIGTERM, how long in-flight requests may finish")->capture_default_str();
   app.add_option("--port-file", port_file,
                  "Write the bound port to this file once listening (for scripts and tests)");
-  cli.SetMainAction([&]() -> absl::Status { return galaxy::Serve(options, port_file); });
+  app.add_option("--http-port-file", http_port_file,
+                 "Write the bound --http-listen port to this file (before --port-file is written)");
+  cli.SetMainAction([&]() -> absl::Status { return galaxy::Serve(options, port_file, http_port_file); });
   return cli.Run(argc, argv);
 }

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace galaxy {
 namespace {
@@ -21,6 +22,16 @@ bool SplitHostPort(const std::string& listen, std::string* host, std::string* po
 
 }  // namespace
 
+absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& flag, const std::string& listen) {
+  std::string host, port;
+  int port_number = -1;
+  if (!SplitHostPort(listen, &host, &port) || host.empty() || !absl::SimpleAtoi(port, &port_number) ||
+      port_number < 0 || port_number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": '", listen, "' is not host:port (e.g. 127.0.0.1:50051)"));
+  }
+  return std::make_pair(host, port_number);
+}
+
 bool IsLoopbackAddress(const std::string& listen) {
   std::string host, port;
   if (!SplitHostPort(listen, &host, &port)) return false;
@@ -28,13 +39,9 @@ bool IsLoopbackAddress(const std::string& listen) {
 }
 
 absl::Status ServerOptions::Validate() const {
-  std::string host, port;
-  int port_number = -1;
-  if (!SplitHostPort(listen, &host, &port) || host.empty() ||
-      !absl::SimpleAtoi(port, &port_number) || port_number < 0 || port_number > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--listen: '", listen, "' is not host:port (e.g. 127.0.0.1:50051)"));
-  }
+  GALAXY_RETURN_IF_ERROR(ParseListen("--listen", listen).status());
+  if (!metrics_listen.empty()) GALAXY_RETURN_IF_ERROR(ParseListen("--metrics-listen", metrics_listen).status());
+  if (!http_listen.empty()) GALAXY_RETURN_IF_ERROR(ParseListen("--http-listen", http_listen).status());
   if (max_message_bytes < (1ull << 20) || max_message_bytes > (1ull << 30)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max-message-bytes: ", max_message_bytes, " is outside 1 MiB .. 1 GiB"));

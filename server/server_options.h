@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace galaxy {
 
@@ -36,6 +38,9 @@ struct ServerOptions {
   std::string labels_db;
   // host:port of the Prometheus /metrics HTTP listener. Empty: none.
   std::string metrics_listen;
+  // host:port of the HTTP/JSON API and the web explorer (server/http_gateway.h), HTTPS with the
+  // TLS options above. Empty (default): none.
+  std::string http_listen;
   // Largest request and response message, bytes. Default 64 MiB (gRPC's default is 4 MiB, too
   // small for image batches). Range 1 MiB .. 1 GiB.
   uint64_t max_message_bytes = 64ull << 20;
@@ -54,6 +59,10 @@ struct ServerOptions {
   // INVALID_ARGUMENT naming the first out-of-range field.
   absl::Status Validate() const;
 };
+
+// host and port of a `flag`'s "host:port" / "[v6]:port" (port 0..65535). INVALID_ARGUMENT naming
+// the flag otherwise.
+absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& flag, const std::string& listen);
 
 // True when `listen`'s host is a loopback address (127.x.x.x, ::1, localhost).
 bool IsLoopbackAddress(const std::string& listen);

@@ -32,6 +32,13 @@ TEST(ServerOptionsTest, RejectsMalformedListenAddress) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(status.message().find("--listen"), std::string::npos) << bad;
   }
+  options.listen = "127.0.0.1:0";
+  options.http_listen = "0.0.0.0";
+  EXPECT_EQ(options.Validate().message(), "--http-listen: '0.0.0.0' is not host:port (e.g. 127.0.0.1:50051)");
+  options.http_listen = "";
+  options.metrics_listen = "localhost:99999";
+  EXPECT_EQ(options.Validate().message(),
+            "--metrics-listen: 'localhost:99999' is not host:port (e.g. 127.0.0.1:50051)");
 }
 
 TEST(ServerOptionsTest, RejectsLimitsOutOfRange) {

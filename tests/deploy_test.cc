@@ -94,6 +94,8 @@ TEST(DemoTest, TheFirstCommandLeavesAGalleryThatRendersInChromium) {
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->exit_code, 0) << r->out.substr(r->out.size() > 3000 ? r->out.size() - 3000 : 0) << r->err;
   EXPECT_TRUE(absl::StrContains(r->out, "images decoded]")) << "the demo's own Chromium check";
+  EXPECT_TRUE(absl::StrContains(r->out, "web explorer: http://127.0.0.1:")) << "the demo prints the explorer's URL";
+  EXPECT_TRUE(absl::StrContains(r->out, "bytes of PNG")) << "the demo's HTTP/JSON step";
   EXPECT_TRUE(absl::StrContains(r->out, "= the galaxy itself")) << "the Python example's image query";
   EXPECT_TRUE(absl::StrContains(r->out, "STATE_SUCCEEDED")) << "the rebuild";
   EXPECT_TRUE(absl::StrContains(r->out, "of the top 20 are mergers")) << "the few-shot search";
