@@ -26,6 +26,7 @@
 #include "data/composite.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
 #include "server/server_options.h"
+#include "server/service_state.h"
 #include "server/web_assets.h"
 
 namespace galaxy {
@@ -98,6 +99,7 @@ std::string Concatenate(const grpc::ByteBuffer& buffer) {
 void Prepare(const httplib::Request& req, grpc::ClientContext* context) {
   const std::string authorization = req.get_header_value("Authorization");
   if (!authorization.empty()) context->AddMetadata("authorization", authorization);
+  context->AddMetadata(kHttpPeerMetadata, absl::StrCat(req.remote_addr, ":", req.remote_port));
   context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
 }
 

@@ -1,5 +1,6 @@
 #include "server/service_state.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/log.h"
@@ -70,6 +71,19 @@ absl::string_view Authorization(grpc::ServerContextBase* context) {
 
 }  // namespace
 
+std::string PeerOf(grpc::ServerContextBase* context) {
+  std::string peer = context->peer();
+  // Calls of the HTTP gateway arrive in process (gRPC names no peer for them: "unknown"); the
+  // gateway names the HTTP client. A network client's own x-galaxy-http-peer is ignored (its
+  // peer is "ipv4:...", "ipv6:..." or "unix:..."): it could say anything.
+  if (peer == "unknown" || absl::StartsWith(peer, "inproc")) {
+    const auto& md = context->client_metadata();
+    auto it = md.find(kHttpPeerMetadata);
+    if (it != md.end()) peer = absl::StrCat("http:", absl::string_view(it->second.data(), it->second.size()));
+  }
+  return peer;
+}
+
 absl::Status ServiceState::Admit(grpc::ServerContextBase* context, Role role) const {
   if (!auth) return absl::OkStatus();
   return auth->Check(Authorization(context), role);
@@ -87,7 +101,7 @@ grpc::Status ServiceState::Finish(const char* rpc, grpc::ServerContextBase* cont
   const std::string code = absl::StatusCodeToString(status.code());
   metrics.RecordRequest(rpc, code, absl::ToDoubleSeconds(absl::Now() - start));
   if (!status.ok()) {
-    const std::string peer = context->peer();
+    const std::string peer = PeerOf(context);
     const log::Fields fields = {{"rpc", rpc}, {"code", code}, {"error", status.message()}, {"peer", peer}};
     if (status.code() == absl::StatusCode::kInternal || status.code() == absl::StatusCode::kDataLoss) {
       log::Error("request failed", fields);

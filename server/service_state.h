@@ -63,6 +63,13 @@ struct ServiceState {
   absl::Mutex swap_mu_;
 };
 
+// Metadata the HTTP gateway (server/http_gateway.h) adds to its in-process calls: the HTTP
+// client's address, for the logs.
+inline constexpr char kHttpPeerMetadata[] = "x-galaxy-http-peer";
+
+// Who is calling, for the logs: the gRPC peer, or "http:ADDRESS" for a call of the HTTP gateway.
+std::string PeerOf(grpc::ServerContextBase* context);
+
 // `body`'s status, or INTERNAL naming `rpc` and the exception it threw.
 absl::Status Guarded(const char* rpc, const std::function<absl::Status()>& body);
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <csignal>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "server/web_assets.h"
 #include "tests/served.h"
+#include "tests/subprocess.h"
 #include "tests/test_certificates.h"
 
 namespace galaxy {
@@ -310,6 +312,32 @@ TEST(HttpsTest, TheApiAndPageAnswerOverTlsWithTheServersCertificate) {
   EXPECT_TRUE(absl::StrContains(info->body, "\"snapshotVersion\":\"v1\"")) << info->body;
   httplib::Client plain("127.0.0.1", served.server().http_port());
   EXPECT_FALSE(plain.Get("/") && plain.Get("/")->status == 200);  // no plain HTTP on an HTTPS port
+}
+
+// The binary: --http-listen with --http-port-file, the explorer's URL in the log, and refused
+// HTTP calls logged with the HTTP client as their peer and without the token sent.
+TEST(HttpServerProcessTest, TheBinaryServesHttpAndLogsTheHttpClient) {
+  testutil::ScopedTempDir dir;
+  fs::copy(testutil::SharedServingFixture().snapshots, dir.File("snapshots"), fs::copy_options::recursive);
+  absl::StatusOr<std::unique_ptr<testutil::ServerProcess>> server = testutil::ServerProcess::Start(
+      {"--snapshots", dir.File("snapshots"), "--device", "cpu", "--http-listen", "127.0.0.1:0", "--http-port-file",
+       dir.File("http.port")},
+      absl::Seconds(60));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = std::stoi(testutil::ReadFile(dir.File("http.port")));
+  httplib::Client http("127.0.0.1", port);
+  httplib::Result page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  const httplib::Headers secret = {{"Authorization", "Bearer never-log-this-0123456789"}};
+  httplib::Result missing = http.Post("/api/v1/GetGalaxy", secret, R"({"id": "42"})", "application/json");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  ASSERT_TRUE((*server)->Stop(SIGTERM).ok());
+  const std::string log = (*server)->Log();
+  EXPECT_TRUE(absl::StrContains(log, absl::StrCat("url=http://127.0.0.1:", port, "/"))) << log;
+  EXPECT_TRUE(absl::StrContains(log, "peer=http:127.0.0.1:")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "never-log-this")) << log;
 }
 
 }  // namespace
