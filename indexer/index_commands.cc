@@ -37,10 +37,12 @@ absl::Status RunBuild(const BuildOptions& options) {
   }));
   if (progress) progress->Finish(last_done);
   std::cout << absl::StrFormat(
-      "snapshot %s: %d galaxies, %s index, recall@10 %.3f\n"
+      "snapshot %s: %d galaxies%s, %s index, recall@10 %.3f\n"
       "  embedding %.1fs, indexing %.1fs, anomaly scores %.1fs, total %.1fs, peak memory %.0f MiB\n"
       "  %s%s\n",
-      r.version, r.count, IndexKindName(options.index.kind), r.recall_at_10, r.embed_seconds, r.index_seconds,
+      r.version, r.count,
+      options.shards > 1 ? absl::StrCat(" (shard ", options.shard, " of ", options.shards, ")") : std::string(),
+      IndexKindName(options.index.kind), r.recall_at_10, r.embed_seconds, r.index_seconds,
       r.anomaly_seconds, r.total_seconds, r.peak_rss_bytes / 1048576.0, r.snapshot_dir,
       options.publish ? " (published: CURRENT names it)" : " (not published)");
   return absl::OkStatus();
@@ -63,6 +65,9 @@ absl::Status RunInfo(const std::string& path, bool json) {
       m.version, dir, m.created_at, m.count, m.dimension, params, m.measured_recall_at_10, m.model.kind,
       m.model.arch, m.model.stem, m.model.bands(), m.model.has_redshift_head ? "yes" : "no", m.anomaly_k,
       m.data_path, m.embed_seconds, m.index_seconds, m.anomaly_seconds, m.total_seconds);
+  if (m.shards > 1) {
+    std::cout << absl::StrFormat("shard         %d of %d (the galaxies whose ID hashes to it)\n", m.shard, m.shards);
+  }
   return absl::OkStatus();
 }
 

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--version-name", build.version, "Snapshot version (default: timestamp)");
   build_cmd->add_option("--threads", build.threads, "CPU threads (0: all)")->capture_default_str();
   build_cmd->add_flag("--no-publish", no_publish, "Build but leave CURRENT as it is");
+  build_cmd->add_option("--shard", build.shard,
+                        "Index only shard I of --shards N: the galaxies whose ID hashes to I (0-based)")
+      ->capture_default_str();
+  build_cmd->add_option("--shards", build.shards, "How many shards the survey is split into")->capture_default_str();
 
   std::string snapshot;
   bool json = false;

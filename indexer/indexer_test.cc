@@ -7,15 +7,18 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "data/hdf5_dataset.h"
 #include "data/sim/synth_survey.h"
 #include "indexer/anomaly_auc.h"
 #include "indexer/metadata_store.h"
+#include "indexer/shard.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_builder.h"
 #include "indexer/snapshot_dir.h"
@@ -227,6 +230,57 @@ TEST_F(SnapshotTest, EveryGalaxyIsRetrievableFindsItselfFirstAndVerifies) {
   }
   EXPECT_EQ(first, static_cast<int64_t>(ids.size()));
   EXPECT_TRUE((*snapshot)->Verify().ok());
+}
+
+// Three shard builds hold every galaxy exactly once, each in the shard its ID hashes to, with
+// its record as the unsharded build has it (same embedding, same dataset row).
+TEST_F(SnapshotTest, ShardedBuildsPartitionTheSurveyByIdHash) {
+  testutil::ScopedTempDir out;
+  std::vector<int64_t> ids = *(*DatasetReader::Open(SharedFixture().survey))->ReadIds();
+  std::map<int64_t, int> seen;
+  int64_t total = 0;
+  for (int shard = 0; shard < 3; ++shard) {
+    BuildOptions b = Options(out.File(absl::StrCat("shard-", shard)));
+    b.shard = shard;
+    b.shards = 3;
+    b.batch = 37;  // batches that straddle the reads of other shards' rows
+    absl::StatusOr<BuildReport> report = BuildSnapshot(b);
+    ASSERT_TRUE(report.ok()) << report.status();
+    auto snapshot = Snapshot::Open(report->snapshot_dir);
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    EXPECT_EQ((*snapshot)->manifest().shard, shard);
+    EXPECT_EQ((*snapshot)->manifest().shards, 3);
+    total += (*snapshot)->manifest().count;
+    EXPECT_GT((*snapshot)->manifest().count, static_cast<int64_t>(ids.size()) / 5);  // roughly a third
+    for (size_t row = 0; row < ids.size(); ++row) {
+      absl::StatusOr<v1::GalaxyRecord> r = (*snapshot)->metadata().Get(ids[row]);
+      if (ShardOf(ids[row], 3) != shard) {
+        EXPECT_FALSE(r.ok()) << ids[row];
+        continue;
+      }
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->source_row(), row);
+      ++seen[ids[row]];
+    }
+    EXPECT_TRUE((*snapshot)->Verify().ok());
+  }
+  EXPECT_EQ(total, static_cast<int64_t>(ids.size()));
+  EXPECT_EQ(seen.size(), ids.size());
+  BuildOptions bad = Options(out.File("bad"));
+  bad.shard = 3;
+  bad.shards = 3;
+  EXPECT_EQ(BuildSnapshot(bad).status().message(), "--shard: 3 is outside 0 .. 2 (shards are numbered from 0)");
+}
+
+TEST(ShardTest, ShardsAreStableAndEven) {
+  EXPECT_EQ(ShardOf(1237648720693755918LL, 1), 0);
+  std::vector<int> counts(8);
+  for (int64_t id = 1237648720693755000LL; id < 1237648720693755000LL + 80000; ++id) ++counts[ShardOf(id, 8)];
+  for (int c : counts) EXPECT_NEAR(c, 10000, 400);  // consecutive IDs spread evenly
+  EXPECT_EQ(ShardOf(42, 7), ShardOf(42, 7));
+  EXPECT_FALSE(ValidateShard(0, 0).ok());
+  EXPECT_FALSE(ValidateShard(-1, 2).ok());
+  EXPECT_TRUE(ValidateShard(4095, 4096).ok());
 }
 
 TEST_F(SnapshotTest, VerifyCatchesACorruptedSnapshot) {

@@ -36,6 +36,7 @@ std::string SnapshotManifest::ToJson() const {
                       {"seconds", {{"embed", embed_seconds}, {"index", index_seconds},
                                    {"anomaly", anomaly_seconds}, {"total", total_seconds}}},
                       {"files", files_json}};
+  if (shards > 1) j["shard"] = {{"index", shard}, {"of", shards}};
   return j.dump(2);
 }
 
@@ -59,6 +60,13 @@ absl::StatusOr<SnapshotManifest> SnapshotManifest::FromJson(const std::string& t
     m.model_checksum = j.value("model_checksum", "");
     m.data_path = j.value("data_path", "");
     m.data_checksum = j.value("data_checksum", "");
+    if (j.contains("shard")) {
+      m.shard = j["shard"].at("index").get<int>();
+      m.shards = j["shard"].at("of").get<int>();
+      if (m.shards < 1 || m.shard < 0 || m.shard >= m.shards) {
+        return absl::DataLossError(absl::StrCat("manifest: shard ", m.shard, " of ", m.shards, " is not a shard"));
+      }
+    }
     if (j.contains("seconds")) {
       m.embed_seconds = j["seconds"].value("embed", 0.0);
       m.index_seconds = j["seconds"].value("index", 0.0);

@@ -52,6 +52,8 @@ struct SnapshotManifest {
   ModelMetadata model;
   std::string model_checksum;
   std::string data_path, data_checksum;
+  // Which shard of the survey the snapshot holds (indexer/shard.h); 0 of 1 when it holds it all.
+  int shard = 0, shards = 1;
   double embed_seconds = 0, index_seconds = 0, anomaly_seconds = 0, total_seconds = 0;
   // Relative path inside the snapshot -> digest, for every file.
   std::map<std::string, FileDigest> files;

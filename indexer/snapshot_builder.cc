@@ -24,6 +24,7 @@
 #include "indexer/anomaly_score.h"
 #include "indexer/metadata_store.h"
 #include "indexer/snapshot.h"
+#include "indexer/shard.h"
 #include "indexer/snapshot_dir.h"
 #include "model/embedder.h"
 #include "model/torch_info.h"
@@ -171,6 +172,7 @@ class SnapshotBuild {
   // The version and its build directory; the model and the dataset, checked against each other;
   // what the manifest says about its inputs.
   absl::Status Prepare() {
+    GALAXY_RETURN_IF_ERROR(ValidateShard(options_.shard, options_.shards));
     GALAXY_RETURN_IF_ERROR(CheckInputs(options_));
     fs::create_directories(options_.snapshots_dir);
     RemoveBuildDebris(options_.snapshots_dir);
@@ -202,7 +204,18 @@ class SnapshotBuild {
                                                      model.image_size));
     }
     n_ = reader_->count();
-    if (n_ < 2) return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": needs at least 2 galaxies"));
+    if (options_.shards > 1) {
+      GALAXY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, reader_->ReadIds());
+      n_ = std::count_if(ids.begin(), ids.end(), [&](int64_t id) { return ShardOf(id, options_.shards) == options_.shard; });
+      manifest_.shard = options_.shard;
+      manifest_.shards = options_.shards;
+    }
+    if (n_ < 2) {
+      return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": needs at least 2 galaxies",
+                                                     options_.shards > 1 ? absl::StrCat(" in shard ", options_.shard, " of ",
+                                                                                        options_.shards, " (has ", n_, ")")
+                                                                         : ""));
+    }
     dim_ = static_cast<int>(model.embedding_dim);
     manifest_.version = report_.version;
     manifest_.model = model;
@@ -214,8 +227,37 @@ class SnapshotBuild {
     return absl::OkStatus();
   }
 
+  // The next options_.batch galaxies of this build from dataset row *cursor on, into `batch`,
+  // their dataset rows into `rows`: consecutive rows, or in a sharded build the rows of the
+  // build's shard (read in blocks, the others dropped).
+  absl::Status NextBatch(int64_t* cursor, GalaxyBatch* batch, std::vector<int64_t>* rows) {
+    const int64_t total = reader_->count();
+    rows->clear();
+    if (options_.shards <= 1) {
+      const int64_t count = std::min<int64_t>(options_.batch, total - *cursor);
+      GALAXY_RETURN_IF_ERROR(reader_->Read(*cursor, count, batch));
+      for (int64_t i = 0; i < count; ++i) rows->push_back(*cursor + i);
+      *cursor += count;
+      return absl::OkStatus();
+    }
+    const DatasetLayout& layout = reader_->layout();
+    batch->Resize(layout, 0);
+    while (static_cast<int64_t>(rows->size()) < options_.batch && *cursor < total) {
+      const int64_t count = std::min<int64_t>(options_.batch, total - *cursor);
+      GALAXY_RETURN_IF_ERROR(reader_->Read(*cursor, count, &block_));
+      int64_t looked = 0;  // rows of the block looked at; the next call starts after them
+      for (; looked < count && static_cast<int64_t>(rows->size()) < options_.batch; ++looked) {
+        if (ShardOf(block_.ids[static_cast<size_t>(looked)], options_.shards) != options_.shard) continue;
+        batch->AppendRows(block_, looked, 1, layout);
+        rows->push_back(*cursor + looked);
+      }
+      *cursor += looked;
+    }
+    return absl::OkStatus();
+  }
+
   // 1. Every galaxy's embedding (and redshift) into the scratch file and its record into the
-  //    metadata store, in dataset order; IDs must be unique.
+  //    metadata store, in dataset order (of the build's shard); IDs must be unique.
   absl::Status Embed() {
     const int64_t n = n_;
     const int dim = dim_;
@@ -236,9 +278,12 @@ class SnapshotBuild {
     seen.reserve(static_cast<size_t>(n));
     GalaxyBatch batch;
     std::vector<v1::GalaxyRecord> records;
-    for (int64_t first = 0; first < n; first += options_.batch) {
-      const int64_t count = std::min<int64_t>(options_.batch, n - first);
-      GALAXY_RETURN_IF_ERROR(reader_->Read(first, count, &batch));
+    std::vector<int64_t> rows;  // the dataset rows of `batch`
+    int64_t cursor = 0;         // the next dataset row to look at
+    for (int64_t first = 0; first < n; first += static_cast<int64_t>(rows.size())) {
+      GALAXY_RETURN_IF_ERROR(NextBatch(&cursor, &batch, &rows));
+      const int64_t count = static_cast<int64_t>(rows.size());
+      if (count == 0) return absl::DataLossError(absl::StrCat(options_.data_path, " changed while it was read"));
       ImageBatch images;
       images.pixels = batch.images.data();
       images.e_bv = batch.e_bv.data();
@@ -246,7 +291,9 @@ class SnapshotBuild {
       images.height = static_cast<int>(layout.height);
       images.width = static_cast<int>(layout.width);
       absl::StatusOr<EmbedOutput> embedded = embedder_->Embed(images, /*redshift=*/true);
-      if (!embedded.ok()) return Annotate(embedded.status(), absl::StrCat("embedding rows ", first, "..", first + count));
+      if (!embedded.ok()) {
+        return Annotate(embedded.status(), absl::StrCat("embedding rows ", rows.front(), "..", rows.back()));
+      }
       const float* ev = embedded->embeddings.data();
       const int64_t non_finite = embedded->FirstNonFinite(static_cast<int>(count));  // -1: none
       records.assign(static_cast<size_t>(count), v1::GalaxyRecord());
@@ -254,11 +301,11 @@ class SnapshotBuild {
         const int64_t id = batch.ids[static_cast<size_t>(i)];
         if (!seen.insert(id).second) {
           return absl::InvalidArgumentError(absl::StrCat(options_.data_path, ": ObjID ", id,
-                                                         " appears more than once (again at row ", first + i, ")"));
+                                                         " appears more than once (again at row ", rows[i], ")"));
         }
         if (i == non_finite) {
           return absl::InvalidArgumentError(absl::StrCat(options_.model_path, " gives a non-finite embedding for ObjID ",
-                                                         id, " (row ", first + i, "); is the model corrupt?"));
+                                                         id, " (row ", rows[i], "); is the model corrupt?"));
         }
         v1::GalaxyRecord& r = records[static_cast<size_t>(i)];
         r.set_id(id);
@@ -272,7 +319,7 @@ class SnapshotBuild {
           r.set_zphot_err(embedded->z_sigma[static_cast<size_t>(i)]);
         }
         r.mutable_embedding()->Add(ev + i * dim, ev + (i + 1) * dim);
-        r.set_source_row(static_cast<uint64_t>(first + i));
+        r.set_source_row(static_cast<uint64_t>(rows[i]));
         for (const auto& [name, values] : batch.extra) (*r.mutable_extra())[name] = values[static_cast<size_t>(i)];
         ids_.push_back(id);
       }
@@ -290,6 +337,7 @@ class SnapshotBuild {
       }
       GALAXY_RETURN_IF_ERROR(Progress("embedding", first + count, n));
     }
+    block_ = GalaxyBatch();
     if (pdfs != nullptr) GALAXY_RETURN_IF_ERROR(pdfs->Commit());
     return scratch_->Close();
   }
@@ -486,6 +534,7 @@ class SnapshotBuild {
   std::unique_ptr<BuildDirGuard> guard_;
   std::unique_ptr<Embedder> embedder_;
   std::unique_ptr<DatasetReader> reader_;
+  GalaxyBatch block_;  // rows read by NextBatch in a sharded build
   int64_t n_ = 0;
   int dim_ = 0;
   SnapshotManifest manifest_;

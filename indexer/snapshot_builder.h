@@ -46,6 +46,9 @@ struct BuildOptions {
   // Version name; empty: a fresh timestamped one.
   std::string version;
   int threads = 0;
+  // A sharded build (indexer/shard.h): only the galaxies of shard `shard` of `shards` (by ID
+  // hash) go into this snapshot. Default 0 of 1: all of them.
+  int shard = 0, shards = 1;
   // When set and true, the build stops at its next progress report with CANCELLED (nothing is
   // published; the build directory is removed).
   const std::atomic<bool>* cancel = nullptr;
