@@ -16,7 +16,9 @@
 #include "server/http_gateway.h"
 #include "server/metrics.h"
 #include "server/admin_service.h"
+#include "server/router_service.h"
 #include "server/search_service.h"
+#include "server/shard_set.h"
 
 namespace galaxy {
 namespace {
@@ -77,8 +79,19 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
     GALAXY_ASSIGN_OR_RETURN(TokenAuth auth, TokenAuth::FromFile(options.auth_token_file));
     server->state_->auth = std::move(auth);
   }
-  const std::string labels = options.labels_db.empty() ? options.snapshots_dir + "/.labels" : options.labels_db;
-  GALAXY_ASSIGN_OR_RETURN(server->state_->labels, LabelStore::Open(labels));
+  if (!options.shards_file.empty()) {
+    std::ifstream in(options.shards_file);
+    if (!in) return absl::NotFoundError(absl::StrCat("--shards: cannot read ", options.shards_file));
+    std::stringstream text;
+    text << in.rdbuf();
+    GALAXY_ASSIGN_OR_RETURN(std::vector<std::string> addresses, ParseShardsFile(text.str(), options.shards_file));
+    server->shards_ = std::make_unique<ShardSet>(std::move(addresses), static_cast<int>(options.max_message_bytes));
+    server->router_ = std::make_unique<RouterService>(server->state_.get(), server->shards_.get(),
+                                                      absl::Milliseconds(options.shard_timeout_ms));
+  } else {
+    const std::string labels = options.labels_db.empty() ? options.snapshots_dir + "/.labels" : options.labels_db;
+    GALAXY_ASSIGN_OR_RETURN(server->state_->labels, LabelStore::Open(labels));
+  }
   SetCpuThreads(options.threads);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -90,8 +103,12 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
-  builder.RegisterService(server->search_.get());
-  builder.RegisterService(server->admin_.get());
+  if (server->router_ != nullptr) {
+    builder.RegisterService(server->router_.get());
+  } else {
+    builder.RegisterService(server->search_.get());
+    builder.RegisterService(server->admin_.get());
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     absl::MutexLock lock(&server->mu_);
@@ -102,7 +119,7 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   // Ready only once a snapshot is loaded; until then the search service reports NOT_SERVING.
   health->SetServingStatus(kSearchServiceName, false);
-  health->SetServingStatus(kAdminServiceName, true);
+  if (server->router_ == nullptr) health->SetServingStatus(kAdminServiceName, true);
   server->state_->on_serving = [health](bool serving) { health->SetServingStatus(kSearchServiceName, serving); };
   if (!options.metrics_listen.empty()) {
     GALAXY_ASSIGN_OR_RETURN(server->metrics_http_,
@@ -127,6 +144,11 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
                {"tls", options.tls_cert.empty() ? "off" : "on"},
                {"auth", options.auth_token_file.empty() ? "off" : "on"}});
   }
+  if (server->router_ != nullptr) {
+    // A router serves while any shard does.
+    server->shards_->StartMonitor(absl::Seconds(1), "", server->state_->on_serving);
+    return server;
+  }
   absl::StatusOr<std::string> current = ReadCurrent(options.snapshots_dir);
   if (current.ok()) {
     absl::Status loaded = server->state_->SwapTo(*current, nullptr);
@@ -150,6 +172,7 @@ void GalaxyServer::Shutdown() {
                   std::chrono::milliseconds(static_cast<int64_t>(options_.drain_seconds * 1000));
   server_->Shutdown(deadline);
   server_->Wait();
+  shards_.reset();  // stops the monitor
   metrics_http_.reset();
 }
 

@@ -35,6 +35,8 @@ namespace galaxy {
 
 class SearchService;
 class AdminService;
+class RouterService;
+class ShardSet;
 struct ServiceState;
 class MetricsHttpServer;
 class HttpGateway;
@@ -74,6 +76,9 @@ class GalaxyServer {
   std::unique_ptr<ServiceState> state_;
   std::unique_ptr<SearchService> search_;
   std::unique_ptr<AdminService> admin_;
+  // A router (--shards) serves RouterService over its shards instead of search_ and admin_.
+  std::unique_ptr<ShardSet> shards_;
+  std::unique_ptr<RouterService> router_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<HttpGateway> http_;

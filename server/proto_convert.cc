@@ -47,6 +47,8 @@ void FillIndexInfo(const ServerOptions& options, const ServingSnapshot* snap, v1
   const SnapshotManifest& m = snap->snapshot().manifest();
   out->set_snapshot_version(m.version);
   out->set_count(static_cast<uint64_t>(m.count));
+  out->set_shard(static_cast<uint32_t>(m.shard));
+  out->set_shards(static_cast<uint32_t>(m.shards));
   out->set_dimension(static_cast<uint32_t>(m.dimension));
   out->set_index_kind(ToProtoKind(m.index.kind));
   for (const auto& [key, value] : snap->snapshot().index().params().ToMap()) {

@@ -123,6 +123,13 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", options.metrics_listen,
                  "host:port for Prometheus metrics over HTTP (GET /metrics); off when empty")
       ->envname("GALAXY_METRICS_LISTEN");
+  app.add_option("--shards", options.shards_file,
+                 "Serve as a router over shard servers: a file of their host:port, one per line in shard order "
+                 "(instead of --snapshots)")
+      ->envname("GALAXY_SHARDS");
+  app.add_option("--shard-timeout-ms", options.shard_timeout_ms,
+                 "How long the router waits for a shard before the answer fails or is marked partial")
+      ->capture_default_str();
   app.add_option("--http-listen", options.http_listen,
                  "host:port for the HTTP/JSON API and the web explorer (HTTPS with --tls-cert); off when empty")
       ->envname("GALAXY_HTTP_LISTEN");

@@ -62,8 +62,15 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--drain-seconds: ", drain_seconds, " is outside 0 .. 3600"));
   }
-  if (snapshots_dir.empty()) {
-    return absl::InvalidArgumentError("--snapshots: required (the directory galaxy-index build --out wrote)");
+  if (snapshots_dir.empty() && shards_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--snapshots: required (the directory galaxy-index build --out wrote), or --shards for a router");
+  }
+  if (!snapshots_dir.empty() && !shards_file.empty()) {
+    return absl::InvalidArgumentError("--shards: a router serves no snapshot of its own; drop --snapshots");
+  }
+  if (!(shard_timeout_ms > 0 && shard_timeout_ms <= 3600000)) {
+    return absl::InvalidArgumentError(absl::StrCat("--shard-timeout-ms: ", shard_timeout_ms, " is outside (0, 3600000]"));
   }
   if (device != "cpu" && device != "cuda" && device != "auto") {
     return absl::InvalidArgumentError(absl::StrCat("--device: '", device, "' is not cpu, cuda or auto"));

@@ -38,6 +38,11 @@ struct ServerOptions {
   std::string labels_db;
   // host:port of the Prometheus /metrics HTTP listener. Empty: none.
   std::string metrics_listen;
+  // A router over shard servers (server/router_service.h) instead of a server over one
+  // snapshot: the file lists the shards' host:port, one per line in shard order. Empty: none.
+  std::string shards_file;
+  // How long the router waits for a shard (the caller's deadline, when shorter, wins). 10000.
+  double shard_timeout_ms = 10000;
   // host:port of the HTTP/JSON API and the web explorer (server/http_gateway.h), HTTPS with the
   // TLS options above. Empty (default): none.
   std::string http_listen;

@@ -1,0 +1,133 @@
+#include "server/shard_set.h"
+
+#include <chrono>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/log.h"
+#include "server/server_options.h"
+
+namespace galaxy {
+
+absl::StatusOr<std::vector<std::string>> ParseShardsFile(const std::string& text, const std::string& source) {
+  std::vector<std::string> addresses;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    absl::StatusOr<std::pair<std::string, int>> parsed = ParseListen("shard", std::string(line));
+    if (!parsed.ok() || parsed->second == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ":", line_number, ": '", line,
+                                                     "' is not the host:port of a shard server"));
+    }
+    addresses.emplace_back(line);
+  }
+  if (addresses.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": no shard addresses"));
+  return addresses;
+}
+
+ShardSet::ShardSet(std::vector<std::string> addresses, int max_message_bytes) : addresses_(std::move(addresses)) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  // Reconnect soon after a shard comes back: the default backoff grows to two minutes.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  for (size_t i = 0; i < addresses_.size(); ++i) {
+    stubs_.push_back(v1::GalaxySearch::NewStub(
+        grpc::CreateCustomChannel(addresses_[i], grpc::InsecureChannelCredentials(), args)));
+    v1::ShardStatus status;
+    status.set_shard(static_cast<uint32_t>(i));
+    status.set_address(addresses_[i]);
+    status.set_error("not asked yet");
+    status_.push_back(status);
+  }
+}
+
+ShardSet::~ShardSet() {
+  stop_.Notify();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+std::string ShardSet::Name(int shard) const { return absl::StrCat("shard ", shard, " at ", address(shard)); }
+
+std::unique_ptr<grpc::ClientContext> ShardSet::MakeContext(const ShardCallOptions& options) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!options.authorization.empty()) context->AddMetadata("authorization", options.authorization);
+  if (options.deadline != absl::InfiniteFuture()) context->set_deadline(absl::ToChronoTime(options.deadline));
+  return context;
+}
+
+void ShardSet::Poll(const std::string& authorization) {
+  std::vector<int> all;
+  for (int i = 0; i < size(); ++i) all.push_back(i);
+  v1::GetIndexInfoRequest request;
+  std::vector<const v1::GetIndexInfoRequest*> requests(all.size(), &request);
+  ShardCallOptions options;
+  options.authorization = authorization;
+  options.deadline = absl::Now() + absl::Seconds(5);
+  auto replies = Call(all, requests, &v1::GalaxySearch::Stub::async::GetIndexInfo, options);
+  std::vector<v1::ShardStatus> status(all.size());
+  for (const auto& reply : replies) {
+    v1::ShardStatus& s = status[static_cast<size_t>(reply.shard)];
+    s.set_shard(static_cast<uint32_t>(reply.shard));
+    s.set_address(address(reply.shard));
+    const v1::IndexInfo& info = reply.response;
+    if (!reply.status.ok()) {
+      s.set_error(reply.status.error_message());
+    } else if (info.snapshot_version().empty()) {
+      s.set_error("no snapshot loaded");
+    } else if (info.shards() != static_cast<uint32_t>(size()) || info.shard() != static_cast<uint32_t>(reply.shard)) {
+      s.set_error(absl::StrCat("serves shard ", info.shard(), " of ", std::max(1u, info.shards()), ", not shard ",
+                               reply.shard, " of ", size()));
+    } else {
+      s.set_serving(true);
+    }
+    s.set_snapshot_version(info.snapshot_version());
+    s.set_count(info.count());
+  }
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < status.size(); ++i) {
+    if (status[i].serving() != status_[i].serving() || status[i].error() != status_[i].error()) {
+      if (status[i].serving()) {
+        log::Info("shard serving", {{"shard", absl::StrCat(i)}, {"address", address(static_cast<int>(i))},
+                                    {"snapshot", status[i].snapshot_version()}});
+      } else {
+        log::Warn("shard not serving", {{"shard", absl::StrCat(i)}, {"address", address(static_cast<int>(i))},
+                                        {"reason", status[i].error()}});
+      }
+    }
+  }
+  status_ = std::move(status);
+}
+
+void ShardSet::StartMonitor(absl::Duration poll, std::string authorization, std::function<void(bool)> on_change) {
+  // The first poll before returning: the router's health says from its start what its shards do.
+  const auto any_serving = [this] {
+    for (const v1::ShardStatus& s : Status()) {
+      if (s.serving()) return true;
+    }
+    return false;
+  };
+  Poll(authorization);
+  bool last = any_serving();
+  if (on_change) on_change(last);
+  monitor_ = std::thread([this, poll, last, any_serving, authorization = std::move(authorization),
+                          on_change = std::move(on_change)]() mutable {
+    while (!stop_.WaitForNotificationWithTimeout(poll)) {
+      Poll(authorization);
+      const bool any = any_serving();
+      if (any != last && on_change) on_change(any);
+      last = any;
+    }
+  });
+}
+
+std::vector<v1::ShardStatus> ShardSet::Status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+}  // namespace galaxy

@@ -1,0 +1,110 @@
+// The shards of a router (galaxy-server --shards FILE): one ordinary galaxy-server per shard
+// snapshot (galaxy-index build --shard I --shards N), reached over gRPC, watched for health, and
+// called in parallel.
+//
+// The shards file lists one address per line, in shard order (line I is shard I):
+//   # comments and blank lines are ignored
+//   10.0.0.5:50051
+//   10.0.0.6:50051
+// A monitor asks every shard for GetIndexInfo every `poll` and keeps what it answered: a shard
+// serves when it answers as shard I of N with a snapshot loaded.
+#ifndef GALAXY_SERVER_SHARD_SET_H_
+#define GALAXY_SERVER_SHARD_SET_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "galaxy/v1/galaxy.grpc.pb.h"
+
+namespace galaxy {
+
+// Parses a shards file's text: the addresses in order. INVALID_ARGUMENT naming `source` and the
+// line of anything that is not host:port, or a file without shards.
+absl::StatusOr<std::vector<std::string>> ParseShardsFile(const std::string& text, const std::string& source);
+
+// One call of one shard.
+template <typename Response>
+struct ShardReply {
+  int shard = 0;
+  grpc::Status status;
+  Response response;
+};
+
+// How the router calls shards: the caller's authorization passed on, and a deadline.
+struct ShardCallOptions {
+  std::string authorization;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// Thread-safe.
+class ShardSet {
+ public:
+  // Channels to `addresses` (plaintext: shards sit on the cluster's own network; their tokens
+  // are the caller's, passed on). `max_message_bytes` bounds what a shard may send.
+  ShardSet(std::vector<std::string> addresses, int max_message_bytes);
+  ~ShardSet();
+
+  int size() const { return static_cast<int>(addresses_.size()); }
+  const std::string& address(int shard) const { return addresses_[static_cast<size_t>(shard)]; }
+  // "shard 2 at 10.0.0.7:50051", for messages.
+  std::string Name(int shard) const;
+  v1::GalaxySearch::Stub* stub(int shard) const { return stubs_[static_cast<size_t>(shard)].get(); }
+
+  // Polls every shard now (before returning: at most 5 s) and then every `poll`, until
+  // destruction; `on_change(any_serving)` is called after the first poll and after each whose
+  // outcome differs from the last. `authorization` is sent to shards that need a token.
+  void StartMonitor(absl::Duration poll, std::string authorization, std::function<void(bool)> on_change);
+  // Every shard as the last poll saw it.
+  std::vector<v1::ShardStatus> Status() const;
+
+  // Calls `method` of every shard in `shards` with its request (requests[i] for shards[i]) in
+  // parallel; returns when all have answered or passed the deadline.
+  template <typename Request, typename Response>
+  std::vector<ShardReply<Response>> Call(
+      const std::vector<int>& shards, const std::vector<const Request*>& requests,
+      void (v1::GalaxySearch::Stub::async::*method)(grpc::ClientContext*, const Request*, Response*,
+                                                    std::function<void(grpc::Status)>),
+      const ShardCallOptions& options) const {
+    std::vector<ShardReply<Response>> replies(shards.size());
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts(shards.size());
+    absl::Mutex mu;
+    size_t pending = shards.size();
+    for (size_t i = 0; i < shards.size(); ++i) {
+      replies[i].shard = shards[i];
+      contexts[i] = MakeContext(options);
+      (stub(shards[i])->async()->*method)(contexts[i].get(), requests[i], &replies[i].response,
+                                          [&, i](grpc::Status status) {
+                                            absl::MutexLock lock(&mu);
+                                            replies[i].status = std::move(status);
+                                            --pending;
+                                          });
+    }
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](size_t* n) { return *n == 0; }, &pending));
+    return replies;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> MakeContext(const ShardCallOptions& options) const;
+  void Poll(const std::string& authorization);
+
+  const std::vector<std::string> addresses_;
+  std::vector<std::unique_ptr<v1::GalaxySearch::Stub>> stubs_;
+  mutable absl::Mutex mu_;
+  std::vector<v1::ShardStatus> status_ ABSL_GUARDED_BY(mu_);
+  absl::Notification stop_;
+  std::thread monitor_;
+};
+
+}  // namespace galaxy
+
+#endif  // GALAXY_SERVER_SHARD_SET_H_
