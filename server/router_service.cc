@@ -496,25 +496,12 @@ grpc::Status RouterService::GetIndexInfo(grpc::ServerContext* context, const v1:
     std::vector<std::string> versions;
     for (const auto& r : replies) {
       v1::ShardStatus* s = response->add_shard_status();
-      s->set_shard(static_cast<uint32_t>(r.shard));
-      s->set_address(shards_->address(r.shard));
-      const v1::IndexInfo& info = r.response;
-      if (!r.status.ok()) {
-        s->set_error(r.status.error_message());
-      } else if (info.snapshot_version().empty()) {
-        s->set_error("no snapshot loaded");
-      } else if (info.shards() != static_cast<uint32_t>(shards_->size()) ||
-                 info.shard() != static_cast<uint32_t>(r.shard)) {
-        s->set_error(absl::StrCat("serves shard ", info.shard(), " of ", std::max(1u, info.shards()), ", not shard ",
-                                  r.shard, " of ", shards_->size()));
-      } else {
-        s->set_serving(true);
-        s->set_snapshot_version(info.snapshot_version());
-        s->set_count(info.count());
-        count += info.count();
+      *s = JudgeShard(r.shard, shards_->size(), shards_->address(r.shard), r.status, r.response);
+      if (s->serving()) {
+        count += s->count();
         if (!response->has_model()) {
           // The survey-wide facts, from the first serving shard (every shard has the same model).
-          v1::IndexInfo whole = info;
+          v1::IndexInfo whole = r.response;
           whole.clear_limits();
           whole.clear_server_version();
           whole.clear_shard_status();

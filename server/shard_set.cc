@@ -1,5 +1,6 @@
 #include "server/shard_set.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/ascii.h"
@@ -26,6 +27,26 @@ absl::StatusOr<std::vector<std::string>> ParseShardsFile(const std::string& text
   }
   if (addresses.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": no shard addresses"));
   return addresses;
+}
+
+v1::ShardStatus JudgeShard(int shard, int shards, const std::string& address, const grpc::Status& status,
+                           const v1::IndexInfo& info) {
+  v1::ShardStatus s;
+  s.set_shard(static_cast<uint32_t>(shard));
+  s.set_address(address);
+  if (!status.ok()) {
+    s.set_error(status.error_message());
+  } else if (info.snapshot_version().empty()) {
+    s.set_error("no snapshot loaded");
+  } else if (info.shards() != static_cast<uint32_t>(shards) || info.shard() != static_cast<uint32_t>(shard)) {
+    s.set_error(absl::StrCat("serves shard ", info.shard(), " of ", std::max(1u, info.shards()), ", not shard ", shard,
+                             " of ", shards));
+  } else {
+    s.set_serving(true);
+    s.set_snapshot_version(info.snapshot_version());
+    s.set_count(info.count());
+  }
+  return s;
 }
 
 ShardSet::ShardSet(std::vector<std::string> addresses, int max_message_bytes) : addresses_(std::move(addresses)) {
@@ -71,22 +92,8 @@ void ShardSet::Poll(const std::string& authorization) {
   auto replies = Call(all, requests, &v1::GalaxySearch::Stub::async::GetIndexInfo, options);
   std::vector<v1::ShardStatus> status(all.size());
   for (const auto& reply : replies) {
-    v1::ShardStatus& s = status[static_cast<size_t>(reply.shard)];
-    s.set_shard(static_cast<uint32_t>(reply.shard));
-    s.set_address(address(reply.shard));
-    const v1::IndexInfo& info = reply.response;
-    if (!reply.status.ok()) {
-      s.set_error(reply.status.error_message());
-    } else if (info.snapshot_version().empty()) {
-      s.set_error("no snapshot loaded");
-    } else if (info.shards() != static_cast<uint32_t>(size()) || info.shard() != static_cast<uint32_t>(reply.shard)) {
-      s.set_error(absl::StrCat("serves shard ", info.shard(), " of ", std::max(1u, info.shards()), ", not shard ",
-                               reply.shard, " of ", size()));
-    } else {
-      s.set_serving(true);
-    }
-    s.set_snapshot_version(info.snapshot_version());
-    s.set_count(info.count());
+    status[static_cast<size_t>(reply.shard)] =
+        JudgeShard(reply.shard, size(), address(reply.shard), reply.status, reply.response);
   }
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < status.size(); ++i) {

@@ -31,6 +31,11 @@ namespace galaxy {
 // line of anything that is not host:port, or a file without shards.
 absl::StatusOr<std::vector<std::string>> ParseShardsFile(const std::string& text, const std::string& source);
 
+// What a shard's answer to GetIndexInfo says of it: serving when it answered as shard `shard` of
+// `shards` with a snapshot loaded; otherwise why not.
+v1::ShardStatus JudgeShard(int shard, int shards, const std::string& address, const grpc::Status& status,
+                           const v1::IndexInfo& info);
+
 // One call of one shard.
 template <typename Response>
 struct ShardReply {
