@@ -105,6 +105,16 @@ absl::Status RunInfo(const ClientFlags& flags) {
               << (info->model().has_redshift_head() ? "with" : "without") << " redshift head\n"
               << "anomaly k          " << info->anomaly_k() << "\n";
   }
+  if (info->shard_status_size() > 0) {
+    std::cout << "router over        " << info->shards() << " shards\n";
+    for (const v1::ShardStatus& s : info->shard_status()) {
+      std::cout << absl::StrFormat("  shard %-3d %-22s %s\n", s.shard(), s.address(),
+                                   s.serving() ? absl::StrCat("serving ", s.snapshot_version(), ", ", s.count(), " galaxies")
+                                               : absl::StrCat("NOT SERVING: ", s.error()));
+    }
+  } else if (info->shards() > 1) {
+    std::cout << "shard              " << info->shard() << " of " << info->shards() << "\n";
+  }
   std::cout << "limits             max_k " << info->limits().max_k() << ", max_batch " << info->limits().max_batch()
             << ", max_message_bytes " << info->limits().max_message_bytes() << "\n";
   return absl::OkStatus();
@@ -230,7 +240,7 @@ absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool 
 }
 
 absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile,
-                              bool rerank, const std::string& html) {
+                              bool rerank, bool allow_partial, const std::string& html) {
   if (top < 1) return absl::InvalidArgumentError(absl::StrCat("--top: ", top, " must be at least 1"));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
   v1::ListAnomaliesResponse all;
@@ -238,6 +248,7 @@ absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<f
   request.set_page_size(static_cast<uint32_t>(std::min(top, 1000)));
   if (min_percentile) request.set_min_percentile(*min_percentile);
   request.set_rerank_by_labels(rerank);
+  request.set_allow_partial(allow_partial);
   while (all.galaxies_size() < top) {
     v1::ListAnomaliesResponse page;
     grpc::Status status = client->search().ListAnomalies(client->NewContext().get(), request, &page);
@@ -249,12 +260,14 @@ absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<f
     all.set_total_count(page.total_count());
     all.set_snapshot_version(page.snapshot_version());
     all.set_first_rank(1);
+    *all.mutable_missing_shards() = page.missing_shards();
     if (page.next_page_token().empty()) break;
     request.set_page_token(page.next_page_token());
   }
   if (flags.json) {
     PrintJson(all);
   } else {
+    WarnIfPartial(all.missing_shards());
     std::cout << absl::StrFormat("the %d most anomalous of %d galaxies (snapshot %s)%s\n", all.galaxies_size(),
                                  all.total_count(), all.snapshot_version(), rerank ? ", re-ranked by labels" : "");
     std::cout << absl::StrFormat("%4s  %-20s %8s %9s %10s %9s  %-22s %s\n", "rank", "id", "score", "pctile", "ra", "dec",

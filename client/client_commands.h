@@ -40,6 +40,8 @@ struct SimilarFlags {
   std::vector<int64_t> exclude;
   std::optional<float> min_score;
   std::optional<float> mmr_lambda, sky_duplicate_arcsec;
+  // Through a router over shards: answer from the shards that answered.
+  bool allow_partial = false;
   std::string html;
 };
 
@@ -95,7 +97,7 @@ absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& i
                          bool pdf);
 absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool neighbors);
 absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile, bool rerank,
-                              const std::string& html);
+                              bool allow_partial, const std::string& html);
 absl::Status RunGalaxy(const ClientFlags& flags, int64_t id, bool embedding);
 absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const std::string& model,
                         const std::string& index, const std::vector<std::string>& params, bool no_swap, bool wait);

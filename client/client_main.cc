@@ -43,6 +43,8 @@ void AddSearchOptions(CLI::App* command, galaxy::SimilarFlags& s) {
                       "Diversify by maximal marginal relevance: lambda in [0, 1] (1 plain ranking, 0.5 balanced)");
   command->add_option("--sky-duplicates", s.sky_duplicate_arcsec,
                       "Drop galaxies within this many arcsec of a better-ranked one (the same object twice)");
+  command->add_flag("--allow-partial", s.allow_partial,
+                    "Through a router over shards: answer from the shards that answered (the others are named)");
 }
 
 }  // namespace
@@ -180,10 +182,12 @@ int main(int argc, char** argv) {
   int top = 20;
   std::optional<float> min_percentile;
   std::string anomalies_html;
-  bool rerank = false;
+  bool rerank = false, anomalies_partial = false;
   CLI::App* list_cmd = cli.AddCommand(
       "list-anomalies", "The most anomalous galaxies of the snapshot",
-      [&] { return galaxy::RunListAnomalies(flags, top, min_percentile, rerank, anomalies_html); });
+      [&] { return galaxy::RunListAnomalies(flags, top, min_percentile, rerank, anomalies_partial, anomalies_html); });
+  list_cmd->add_flag("--allow-partial", anomalies_partial,
+                     "Through a router over shards: list the galaxies of the shards that answered");
   list_cmd->add_flag("--rerank-by-labels", rerank,
                      "Re-rank by the interest labels: near interesting galaxies up, near not-interesting ones down");
   list_cmd->add_option("--top", top, "How many")->capture_default_str();

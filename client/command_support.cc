@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "proto/rpc_status.h"
 
 namespace galaxy {
@@ -68,7 +69,13 @@ absl::Status FillFilter(const SimilarFlags& s, v1::SearchFilter* filter) {
   return absl::OkStatus();
 }
 
+void WarnIfPartial(const google::protobuf::RepeatedPtrField<std::string>& missing_shards) {
+  if (missing_shards.empty()) return;
+  std::cerr << "partial answer: no reply from shard " << absl::StrJoin(missing_shards, ", shard ") << "\n";
+}
+
 void PrintNeighbors(const v1::SimilarGalaxiesResponse& response) {
+  WarnIfPartial(response.missing_shards());
   std::cout << absl::StrFormat("%4s  %-20s %7s %10s %9s  %-22s %8s\n", "rank", "id", "score", "ra", "dec", "z",
                                "anomaly%");
   for (const v1::Neighbor& n : response.neighbors()) {

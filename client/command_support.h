@@ -40,8 +40,12 @@ absl::Status FillSearch(const SimilarFlags& s, Request* request) {
   if (s.min_score) request->set_min_score(*s.min_score);
   if (s.mmr_lambda) request->mutable_diversity()->set_mmr_lambda(*s.mmr_lambda);
   if (s.sky_duplicate_arcsec) request->mutable_diversity()->set_sky_duplicate_arcsec(*s.sky_duplicate_arcsec);
+  request->set_allow_partial(s.allow_partial);
   return absl::OkStatus();
 }
+
+// A line on stderr when a router answered without some of its shards.
+void WarnIfPartial(const google::protobuf::RepeatedPtrField<std::string>& missing_shards);
 
 // Neighbours as a table: rank, ID, score, position, redshift, anomaly percentile.
 void PrintNeighbors(const v1::SimilarGalaxiesResponse& response);

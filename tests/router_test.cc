@@ -19,6 +19,7 @@
 #include "server/galaxy_server.h"
 #include "tests/served.h"
 #include "tests/serving_fixture.h"
+#include "tests/subprocess.h"
 #include "tests/temp_dir.h"
 
 namespace galaxy {
@@ -309,6 +310,46 @@ TEST_F(RouterTest, AShardDownGivesPartialAnswersWithinTheDeadlineThenCompleteOne
   Routed(by_vector, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(absl::StartsWith(status.error_message(), "no shard answered")) << status.error_message();
+}
+
+// Both clients through the router: `info` lists the shards, --allow-partial / allow_partial
+// answer without a shard that is down and say which.
+TEST_F(RouterTest, BothClientsShowTheShardsAndPartialAnswers) {
+  const std::string router = absl::StrCat("127.0.0.1:", router_->port());
+  int64_t owned_by_0 = 0;
+  for (int64_t id : testutil::SurveyIds()) {
+    if (ShardOf(id, kShards) == 0) owned_by_0 = id;
+  }
+  const int port = shard_servers_[2]->port();
+  shard_servers_[2].reset();
+  const std::string client = testutil::BinDir() + "/galaxy-client";
+  absl::StatusOr<testutil::CommandResult> info = testutil::RunCommand({client, "--server", router, "info"});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->exit_code, 0) << info->err;
+  EXPECT_TRUE(absl::StrContains(info->out, "router over        3 shards")) << info->out;
+  EXPECT_TRUE(absl::StrContains(info->out, absl::StrCat("shard 2   127.0.0.1:", port))) << info->out;
+  EXPECT_TRUE(absl::StrContains(info->out, "NOT SERVING")) << info->out;
+  absl::StatusOr<testutil::CommandResult> similar = testutil::RunCommand(
+      {client, "--server", router, "similar", "--id", absl::StrCat(owned_by_0), "--k", "5", "--allow-partial"});
+  ASSERT_TRUE(similar.ok()) << similar.status();
+  EXPECT_EQ(similar->exit_code, 0) << similar->err;
+  EXPECT_TRUE(absl::StrContains(similar->err, absl::StrCat("partial answer: no reply from shard 2 at 127.0.0.1:", port)))
+      << similar->err;
+  const std::string source = GALAXY_SOURCE_DIR;
+  absl::StatusOr<testutil::CommandResult> python = testutil::RunCommand(
+      {"/usr/bin/env", "PYTHONPATH=" + source + "/client/python", "XDG_CACHE_HOME=" + dir_->File("cache"),
+       "/usr/bin/python3", "-c",
+       absl::StrCat("import warnings\n"
+                    "from galaxy_search import Client\n"
+                    "with Client('", router, "') as c, warnings.catch_warnings(record=True) as w:\n"
+                    "    warnings.simplefilter('always')\n"
+                    "    r = c.similar(id=", owned_by_0, ", k=5, allow_partial=True)\n"
+                    "    print(len(r.neighbors), list(r.missing_shards), str(w[0].message))\n")},
+      absl::Seconds(120));
+  ASSERT_TRUE(python.ok()) << python.status();
+  EXPECT_EQ(python->exit_code, 0) << python->err;
+  EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("5 ['2 at 127.0.0.1:", port, "'] partial answer")))
+      << python->out << python->err;
 }
 
 TEST_F(RouterTest, WhatARouterCannotAnswerExactlyIsRefusedSayingSo) {

@@ -1,5 +1,7 @@
 """A thin, typed layer over the generated stubs: numpy images in, protobuf answers out."""
 
+import warnings
+
 import grpc
 import numpy as np
 
@@ -34,6 +36,14 @@ def to_array(image):
     """An Image message as a numpy array bands x height x width."""
     dtype = "<f8" if image.dtype == galaxy_pb2.DTYPE_FLOAT64 else "<f4"
     return np.frombuffer(image.data, dtype=dtype).reshape(image.bands, image.height, image.width)
+
+
+def _warn_if_partial(response):
+    """Warns when a router over shards answered without some of them (allow_partial)."""
+    if response.missing_shards:
+        warnings.warn("partial answer: no reply from shard " + ", shard ".join(response.missing_shards),
+                      stacklevel=3)
+    return response
 
 
 def _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda=None, sky_duplicate_arcsec=None):
@@ -161,12 +171,14 @@ class Client:
 
     def similar(self, id=None, image=None, vector=None, ra=None, dec=None, k=10, e_bv=None, z_min=None, z_max=None,
                 cone=None, exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False,
-                mmr_lambda=None, sky_duplicate_arcsec=None):
+                mmr_lambda=None, sky_duplicate_arcsec=None, allow_partial=False):
         """Neighbours of one query: a catalog id, an image (numpy bands x H x W or an Image), an
         embedding vector, or a sky position (ra, dec). cone: (ra, dec, radius) in degrees.
-        mmr_lambda (0..1) diversifies the answer; sky_duplicate_arcsec drops the same object seen twice."""
+        mmr_lambda (0..1) diversifies the answer; sky_duplicate_arcsec drops the same object seen twice.
+        allow_partial: through a router over shards, answer from the shards that answered (a
+        warning names the others, as does the answer's missing_shards)."""
         request = galaxy_pb2.SimilarGalaxiesRequest(k=k, include_metadata=include_metadata,
-                                                    include_embeddings=include_embeddings)
+                                                    include_embeddings=include_embeddings, allow_partial=allow_partial)
         given = sum(x is not None for x in (id, image, vector, ra))
         if given != 1:
             raise ValueError("give exactly one of id, image, vector or ra/dec")
@@ -179,30 +191,31 @@ class Client:
         else:
             request.position.ra, request.position.dec = float(ra), float(dec)
         _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
-        return self._call(self._search.SimilarGalaxies, request)
+        return _warn_if_partial(self._call(self._search.SimilarGalaxies, request))
 
     def recommend(self, positives, negatives=(), strategy="average", k=10, z_min=None, z_max=None, cone=None,
                   exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False, mmr_lambda=None,
-                  sky_duplicate_arcsec=None):
+                  sky_duplicate_arcsec=None, allow_partial=False):
         """Galaxies like the positive examples and unlike the negative ones.
 
         Each example is a catalog id (int), an image (numpy bands x H x W, or an Image), an
         embedding vector (1-d float numpy array), or a dict such as {"id": 5, "weight": 2.0} or
         {"position": (ra, dec)} (one of id, image, vector, position; weight optional).
         strategy: "average" (one blended query vector) or "best-score" (like any one positive,
-        unlike every negative). The examples themselves are never returned.
+        unlike every negative). The examples themselves are never returned. allow_partial: as in
+        similar().
         """
         strategies = {"average": galaxy_pb2.RECOMMEND_STRATEGY_AVERAGE_VECTOR,
                       "best-score": galaxy_pb2.RECOMMEND_STRATEGY_BEST_SCORE}
         if strategy not in strategies:
             raise ValueError(f"strategy: {strategy!r} is not one of {sorted(strategies)}")
         request = galaxy_pb2.RecommendRequest(strategy=strategies[strategy], k=k, include_metadata=include_metadata,
-                                              include_embeddings=include_embeddings)
+                                              include_embeddings=include_embeddings, allow_partial=allow_partial)
         for examples, out in ((positives, request.positives), (negatives, request.negatives)):
             for example in examples:
                 _fill_example(out.add(), example)
         _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
-        return self._call(self._search.Recommend, request)
+        return _warn_if_partial(self._call(self._search.Recommend, request))
 
     def iter_rank(self, positives=(), negatives=(), top=None, page_size=1000, random_negatives=None, seed=0,
                   regularization=None, min_probability=None, z_min=None, z_max=None, cone=None, exclude_ids=(),
@@ -312,16 +325,17 @@ class Client:
             request.image.CopyFrom(image if isinstance(image, galaxy_pb2.Image) else to_image(image))
         return self._call(self._search.ScoreAnomaly, request)
 
-    def list_anomalies(self, top=50, min_percentile=None, rerank_by_labels=False):
+    def list_anomalies(self, top=50, min_percentile=None, rerank_by_labels=False, allow_partial=False):
         """The `top` most anomalous galaxies (records), following page tokens. rerank_by_labels:
-        galaxies near ones labelled interesting rise, near not-interesting ones sink (docs/API.md)."""
+        galaxies near ones labelled interesting rise, near not-interesting ones sink (docs/API.md).
+        allow_partial: as in similar()."""
         out, token = [], ""
         while len(out) < top:
             request = galaxy_pb2.ListAnomaliesRequest(page_size=min(top - len(out), 1000), page_token=token,
-                                                      rerank_by_labels=rerank_by_labels)
+                                                      rerank_by_labels=rerank_by_labels, allow_partial=allow_partial)
             if min_percentile is not None:
                 request.min_percentile = min_percentile
-            page = self._call(self._search.ListAnomalies, request)
+            page = _warn_if_partial(self._call(self._search.ListAnomalies, request))
             out.extend(page.galaxies)
             token = page.next_page_token
             if not token:
