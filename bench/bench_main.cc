@@ -126,6 +126,51 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--no-images{false}", serve.images, "Skip the image-query measurements");
   serve_cmd->add_flag("--json", serve_json, "JSON output");
+  galaxy::RouterBenchOptions router;
+  std::string router_shards = "1,2,4";
+  bool router_json = false;
+  CLI::App* router_cmd = cli.AddCommand(
+      "router",
+      "Query-by-ID QPS and p50/p99 through a router over 1, 2, 4 shard servers against one server over\n"
+      "the whole flat index (every server in this process, on loopback)",
+      [&]() -> absl::Status {
+        router.shards.clear();
+        for (absl::string_view part : absl::StrSplit(router_shards, ',', absl::SkipEmpty())) {
+          int n = 0;
+          if (!absl::SimpleAtoi(part, &n) || n < 1 || n > 64) {
+            return absl::InvalidArgumentError(absl::StrCat("--shards: '", part, "' is not a shard count in 1 .. 64"));
+          }
+          router.shards.push_back(n);
+        }
+        GALAXY_ASSIGN_OR_RETURN(std::vector<galaxy::ServeBenchRow> rows, galaxy::RunRouterBench(router));
+        if (router_json) {
+          galaxy::ServeBenchOptions as_serve;
+          as_serve.count = router.count;
+          as_serve.clients = router.clients;
+          as_serve.seconds = router.seconds;
+          as_serve.rounds = router.rounds;
+          as_serve.k = router.k;
+          std::cout << galaxy::ServeBenchJson(as_serve, rows) << "\n";
+          return absl::OkStatus();
+        }
+        std::cout << absl::StrFormat("%d x 128 clustered unit vectors, flat, %d clients, k=%d, %d x %.0f s per mode\n",
+                                     router.count, router.clients, router.k, router.rounds, router.seconds);
+        std::cout << absl::StrFormat("%-20s %10s %9s %9s %6s %10s %7s %9s\n", "mode", "q/s", "p50 ms", "p99 ms",
+                                     "cores", "requests", "errors", "vs one");
+        for (const auto& r : rows) {
+          std::cout << absl::StrFormat("%-20s %10.1f %9.3f %9.3f %6.2f %10d %7d %8.2fx\n", r.mode, r.qps, r.p50_ms,
+                                       r.p99_ms, r.cpu_cores, r.requests, r.errors, r.qps / rows.front().qps);
+        }
+        return absl::OkStatus();
+      });
+  router_cmd->add_option("--count", router.count, "Galaxies in the survey")->capture_default_str();
+  router_cmd->add_option("--shards", router_shards, "Shard counts, comma-separated")->capture_default_str();
+  router_cmd->add_option("--clients", router.clients, "Concurrent clients")->capture_default_str();
+  router_cmd->add_option("--seconds", router.seconds, "Seconds per measurement")->capture_default_str();
+  router_cmd->add_option("--rounds", router.rounds, "Alternating rounds per mode")->capture_default_str();
+  router_cmd->add_option("--scratch", router.scratch, "Directory for the snapshots (reused by later runs)")
+      ->capture_default_str();
+  router_cmd->add_flag("--json", router_json, "JSON output");
   galaxy::RankBenchOptions rank;
   bool rank_json = false;
   std::string rank_counts = "100000,1000000";

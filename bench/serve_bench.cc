@@ -22,6 +22,7 @@
 #include "data/npy.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
 #include "indexer/metadata_store.h"
+#include "indexer/shard.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_dir.h"
 #include "model/checkpoint.h"
@@ -60,13 +61,23 @@ absl::Status WriteTinyModel(const std::string& path) {
 }
 
 // A snapshot of `vectors` (n x kDim) under snapshots/<kind>, unless one is there already.
-absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kind, const std::vector<float>& vectors,
-                            int64_t n) {
+// SNAPSHOTS/KIND: a snapshot of `vectors` (n x kDim) with their records, or of the rows of shard
+// `shard` of `shards` (indexer/shard.h) only.
+absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kind, const std::vector<float>& all,
+                            int64_t total, int shard = 0, int shards = 1) {
   const std::string dir = snapshots + "/" + kind;
   if (fs::exists(dir + "/" + kManifestFile)) return absl::OkStatus();
   const std::string tmp = snapshots + "/.building-" + kind;
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  std::vector<int64_t> rows;  // the rows of the survey in this snapshot
+  std::vector<float> vectors;
+  for (int64_t row = 0; row < total; ++row) {
+    if (shards > 1 && ShardOf(kFirstId + row, shards) != shard) continue;
+    rows.push_back(row);
+    vectors.insert(vectors.end(), all.begin() + row * kDim, all.begin() + (row + 1) * kDim);
+  }
+  const int64_t n = static_cast<int64_t>(rows.size());
   const absl::Time start = absl::Now();
   log::Info("serve bench: building a snapshot", {{"kind", kind}, {"galaxies", absl::StrCat(n)}});
   std::mt19937_64 rng(7);
@@ -81,19 +92,19 @@ absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kin
     const int64_t count = std::min<int64_t>(20000, n - first);
     records.assign(static_cast<size_t>(count), v1::GalaxyRecord());
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t row = first + i;
+      const int64_t row = rows[static_cast<size_t>(first + i)];
       v1::GalaxyRecord& r = records[static_cast<size_t>(i)];
       r.set_id(kFirstId + row);
       r.set_ra(360 * u(rng));
       r.set_dec(-20 + 40 * u(rng));
       r.set_e_bv(static_cast<float>(0.1 * u(rng)));
       r.set_specz(static_cast<float>(0.4 * u(rng)));
-      const float score = scores[static_cast<size_t>(row)];
+      const float score = scores[static_cast<size_t>(first + i)];
       r.set_anomaly_score(score);
       r.set_anomaly_percentile(static_cast<float>(
           100.0 * static_cast<double>(std::lower_bound(sorted.begin(), sorted.end(), score) - sorted.begin()) /
           static_cast<double>(n)));
-      r.mutable_embedding()->Add(vectors.begin() + row * kDim, vectors.begin() + (row + 1) * kDim);
+      r.mutable_embedding()->Add(all.begin() + row * kDim, all.begin() + (row + 1) * kDim);
       r.set_source_row(static_cast<uint64_t>(row));
     }
     GALAXY_RETURN_IF_ERROR(store->Put(records));
@@ -104,7 +115,7 @@ absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kin
   GALAXY_ASSIGN_OR_RETURN(params.kind, ParseIndexKind(kind));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, VectorIndex::Create(params, kDim, n));
   std::vector<int64_t> ids(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = kFirstId + i;
+  for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = kFirstId + rows[static_cast<size_t>(i)];
   GALAXY_RETURN_IF_ERROR(index->Add(vectors.data(), ids.data(), n));
   GALAXY_RETURN_IF_ERROR(index->Save(tmp + "/" + kIndexFile));
   GALAXY_RETURN_IF_ERROR(WriteTinyModel(tmp + "/" + kModelFile));
@@ -113,6 +124,8 @@ absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kin
   manifest.version = kind;
   manifest.created_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   manifest.count = n;
+  manifest.shard = shard;
+  manifest.shards = shards;
   manifest.dimension = kDim;
   manifest.index = index->params();
   manifest.data_path = "(synthetic vectors: the FAISS anchor's clustered unit vectors)";
@@ -404,6 +417,53 @@ std::string ServeBenchJson(const ServeBenchOptions& o, const std::vector<ServeBe
                          {"p99_ms", r.p99_ms}, {"cpu_cores", r.cpu_cores}, {"requests", r.requests}, {"errors", r.errors}});
   }
   return j.dump(2);
+}
+
+absl::StatusOr<std::vector<ServeBenchRow>> RunRouterBench(const RouterBenchOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(const std::string snapshots, EnsureServeSnapshots(o.scratch, o.count, {"flat"}));
+  GALAXY_RETURN_IF_ERROR(PublishCurrent(snapshots, "flat"));
+  std::vector<float> vectors;
+  std::mt19937_64 rng(11);
+  std::vector<int64_t> query_ids(4096);
+  for (auto& id : query_ids) id = kFirstId + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.count));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> whole, StartServer(snapshots, true));
+  auto whole_stubs = Stubs(whole->port(), o.clients);
+  std::vector<ServeBenchRow> rows;
+  std::vector<ServeBenchRow> one;
+  for (int shards : o.shards) {
+    // SCRATCH/<count>/shards-S/<i>/flat: shard i of S, as galaxy-index build --shard would make it.
+    std::vector<std::unique_ptr<GalaxyServer>> servers;
+    std::string file;
+    for (int shard = 0; shard < shards; ++shard) {
+      const std::string dir = absl::StrCat(snapshots, "/shards-", shards, "/", shard);
+      fs::create_directories(dir);
+      if (!fs::exists(dir + "/flat/" + kManifestFile) && vectors.empty()) vectors = ClusteredUnitVectors(o.count, kDim);
+      GALAXY_RETURN_IF_ERROR(EnsureSnapshot(dir, "flat", vectors, o.count, shard, shards));
+      GALAXY_RETURN_IF_ERROR(PublishCurrent(dir, "flat"));
+      GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> server, StartServer(dir, true));
+      absl::StrAppend(&file, "127.0.0.1:", server->port(), "\n");
+      servers.push_back(std::move(server));
+    }
+    const std::string shards_file = absl::StrCat(snapshots, "/shards-", shards, "/shards.txt");
+    GALAXY_RETURN_IF_ERROR(WriteFileAtomically(shards_file, file));
+    ServerOptions ro;
+    ro.listen = "127.0.0.1:0";
+    ro.shards_file = shards_file;
+    GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> router, GalaxyServer::Start(ro));
+    auto router_stubs = Stubs(router->port(), o.clients);
+    std::vector<ServeBenchRow> routed;
+    for (int round = 0; round < o.rounds; ++round) {
+      one.push_back(DriveAsync(o.clients, o.seconds, whole_stubs, query_ids, o.k));
+      routed.push_back(DriveAsync(o.clients, o.seconds, router_stubs, query_ids, o.k));
+      log::Info("router bench round", {{"shards", absl::StrCat(shards)}, {"round", absl::StrCat(round + 1)},
+                                       {"one_server_qps", absl::StrCat(one.back().qps)},
+                                       {"router_qps", absl::StrCat(routed.back().qps)}});
+    }
+    AppendMean("flat", absl::StrCat("router, ", shards, " shard", shards > 1 ? "s" : ""), routed, &rows);
+  }
+  AppendMean("flat", "one server", one, &rows);
+  std::rotate(rows.rbegin(), rows.rbegin() + 1, rows.rend());  // the reference first
+  return rows;
 }
 
 }  // namespace galaxy

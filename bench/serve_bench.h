@@ -53,6 +53,20 @@ absl::StatusOr<std::string> EnsureServeSnapshots(const std::string& scratch, int
                                                  const std::vector<std::string>& kinds);
 
 absl::StatusOr<std::vector<ServeBenchRow>> RunServeBench(const ServeBenchOptions& options);
+
+// Router benchmark (`galaxy-bench router`): query-by-ID through galaxy-server --shards over 1, 2,
+// 4 shard servers (shard snapshots of the same vectors, by ID hash) against one server over the
+// whole flat index, all in this process on loopback, alternating in each round.
+struct RouterBenchOptions {
+  int64_t count = 1000000;
+  std::string scratch = "bench/results/serve";
+  std::vector<int> shards = {1, 2, 4};
+  int clients = 4;
+  double seconds = 10;
+  int rounds = 2;
+  int k = 10;
+};
+absl::StatusOr<std::vector<ServeBenchRow>> RunRouterBench(const RouterBenchOptions& options);
 std::string ServeBenchJson(const ServeBenchOptions& options, const std::vector<ServeBenchRow>& rows);
 
 }  // namespace galaxy
