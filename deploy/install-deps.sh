@@ -30,6 +30,8 @@ packages=(
   chromium
   # python client and its tests
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-h5py
+  # the Kubernetes manifests' check (tests/check_k8s.py)
+  python3-yaml
 )
 
 # --bench: also the reference stacks the benchmarks compare against (PyTorch eager on CPU).
@@ -48,6 +50,15 @@ fi
 
 # The browser tests' npm packages (tests/browser/package-lock.json; playwright-core drives Debian's
 # chromium and downloads no browser of its own). Skipped when the locked version is in place.
+# kubectl renders deploy/k8s in the tests: Debian's kubernetes-client, unless a kubectl is there.
+install_kubectl() {
+  [ "${1:-}" = "--runtime" ] && return 0
+  command -v kubectl >/dev/null && return 0
+  echo "install-deps: installing kubernetes-client (kubectl)"
+  [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends kubernetes-client
+}
+
 install_npm_packages() {
   [ "${1:-}" = "--runtime" ] && return 0
   local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
@@ -57,6 +68,7 @@ install_npm_packages() {
     return 0
   fi
   if ! command -v npm >/dev/null; then
+    [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends nodejs npm
   fi
   echo "install-deps: npm ci in tests/browser"
@@ -76,6 +88,7 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
   install_npm_packages "${1:-}"
+  install_kubectl "${1:-}"
   exit 0
 fi
 
@@ -84,4 +97,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 install_npm_packages "${1:-}"
+install_kubectl "${1:-}"
 echo "install-deps: done"

@@ -34,7 +34,8 @@ TEST(DeployTest, DockerfilesBuildWithCisOwnScripts) {
     EXPECT_TRUE(absl::StrContains(docker, "RUN GALAXY_DEPS_QUIET=1 deploy/install-deps.sh")) << file;
     EXPECT_TRUE(absl::StrContains(docker, "deploy/build.sh")) << file;
     EXPECT_TRUE(absl::StrContains(docker, "install-deps.sh --runtime")) << file;
-    EXPECT_TRUE(absl::StrContains(docker, "\nUSER galaxy\n")) << file << ": the runtime user is not root";
+    EXPECT_TRUE(absl::StrContains(docker, "useradd --system --uid 10001")) << file;
+    EXPECT_TRUE(absl::StrContains(docker, "\nUSER 10001:10001\n")) << file << ": the runtime user is not root";
     EXPECT_TRUE(absl::StrContains(docker, "HEALTHCHECK")) << file;
     EXPECT_TRUE(absl::StrContains(docker, "health\", \"--service\", \"galaxy.v1.GalaxySearch\"")) << file;
   }
