@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/file_util.h"
 #include "core/status_macros.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -68,17 +69,7 @@ absl::StatusOr<std::unique_ptr<GalaxyClient>> GalaxyClient::Connect(const Client
   if (options.server.empty()) return absl::InvalidArgumentError("--server: empty address");
   std::unique_ptr<GalaxyClient> client(new GalaxyClient(options));
   if (!options.token_file.empty()) {
-    GALAXY_ASSIGN_OR_RETURN(std::string text, ReadSmallFile("--token-file", options.token_file));
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      line = absl::StripAsciiWhitespace(line);
-      if (line.empty() || line[0] == '#') continue;
-      std::vector<absl::string_view> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-      client->token_ = std::string(parts.back());
-      break;
-    }
-    if (client->token_.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--token-file: ", options.token_file, " holds no token"));
-    }
+    GALAXY_ASSIGN_OR_RETURN(client->token_, ReadBearerToken("--token-file", options.token_file));
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options.tls_ca.empty()) {

@@ -13,10 +13,12 @@
 #include <random>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace galaxy {
 namespace {
@@ -123,6 +125,22 @@ std::string ReadFileOrEmpty(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+absl::StatusOr<std::string> ReadBearerToken(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    std::vector<absl::string_view> parts = absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (parts.size() >= 2 && (parts[0] == "search" || parts[0] == "admin")) return std::string(parts[1]);
+    if (parts.size() == 1) return std::string(parts[0]);
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, ": the first line is neither a token nor "
+                                                    "'search|admin TOKEN [NAME]'"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " holds no token"));
 }
 
 }  // namespace galaxy

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace galaxy {
@@ -45,6 +46,11 @@ std::optional<FileIdentity> IdentityOf(const std::string& path);
 
 // The contents of a text file, or "" when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
+
+// The bearer token a client sends, from a token file: its first line that is not blank or a
+// comment, either the token alone or a server token file's "ROLE TOKEN [NAME]". NOT_FOUND or
+// INVALID_ARGUMENT naming `flag` and the file (never the token).
+absl::StatusOr<std::string> ReadBearerToken(const std::string& flag, const std::string& path);
 
 }  // namespace galaxy
 

@@ -9,6 +9,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "indexer/snapshot_dir.h"
@@ -146,7 +147,12 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
   }
   if (server->router_ != nullptr) {
     // A router serves while any shard does.
-    server->shards_->StartMonitor(absl::Seconds(1), "", server->state_->on_serving);
+    std::string authorization;
+    if (!options.shard_token_file.empty()) {
+      GALAXY_ASSIGN_OR_RETURN(std::string token, ReadBearerToken("--shard-token-file", options.shard_token_file));
+      authorization = absl::StrCat("Bearer ", token);
+    }
+    server->shards_->StartMonitor(absl::Seconds(1), authorization, server->state_->on_serving);
     return server;
   }
   absl::StatusOr<std::string> current = ReadCurrent(options.snapshots_dir);

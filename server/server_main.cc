@@ -127,6 +127,9 @@ int main(int argc, char** argv) {
                  "Serve as a router over shard servers: a file of their host:port, one per line in shard order "
                  "(instead of --snapshots)")
       ->envname("GALAXY_SHARDS");
+  app.add_option("--shard-token-file", options.shard_token_file,
+                 "Token file whose token the router's health checks send to shards that need one")
+      ->envname("GALAXY_SHARD_TOKEN_FILE");
   app.add_option("--shard-timeout-ms", options.shard_timeout_ms,
                  "How long the router waits for a shard before the answer fails or is marked partial")
       ->capture_default_str();

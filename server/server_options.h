@@ -43,6 +43,9 @@ struct ServerOptions {
   std::string shards_file;
   // How long the router waits for a shard (the caller's deadline, when shorter, wins). 10000.
   double shard_timeout_ms = 10000;
+  // A token file (as galaxy-client --token-file takes) whose token the router's health monitor
+  // sends to shards that require tokens. Calls pass the caller's own token on. Empty: none.
+  std::string shard_token_file;
   // host:port of the HTTP/JSON API and the web explorer (server/http_gateway.h), HTTPS with the
   // TLS options above. Empty (default): none.
   std::string http_listen;

@@ -35,7 +35,9 @@ v1::ShardStatus JudgeShard(int shard, int shards, const std::string& address, co
   s.set_shard(static_cast<uint32_t>(shard));
   s.set_address(address);
   if (!status.ok()) {
-    s.set_error(status.error_message());
+    s.set_error(status.error_code() == grpc::StatusCode::UNAUTHENTICATED
+                    ? absl::StrCat(status.error_message(), " (give the router --shard-token-file)")
+                    : status.error_message());
   } else if (info.snapshot_version().empty()) {
     s.set_error("no snapshot loaded");
   } else if (info.shards() != static_cast<uint32_t>(shards) || info.shard() != static_cast<uint32_t>(shard)) {

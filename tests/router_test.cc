@@ -352,6 +352,59 @@ TEST_F(RouterTest, BothClientsShowTheShardsAndPartialAnswers) {
       << python->out << python->err;
 }
 
+// Shards that require tokens: the router's monitor uses --shard-token-file, calls pass the
+// caller's token on, and a caller without one is refused.
+TEST_F(RouterTest, ShardsWithTokensServeThroughTheRouterWithTheCallersToken) {
+  const std::string token = "search-router-0123456789abcdef";
+  std::ofstream(dir_->File("tokens")) << "search " << token << " ada\nadmin admin-router-0123456789abcdef\n";
+  std::ofstream shards(dir_->File("shards-with-tokens"));
+  std::vector<std::unique_ptr<GalaxyServer>> guarded;
+  for (int shard = 0; shard < kShards; ++shard) {
+    ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.snapshots_dir = dir_->File(absl::StrCat("shard-", shard));
+    o.labels_db = dir_->File(absl::StrCat("labels-", shard));
+    o.device = "cpu";
+    o.auth_token_file = dir_->File("tokens");
+    absl::StatusOr<std::unique_ptr<GalaxyServer>> server = GalaxyServer::Start(o);
+    ASSERT_TRUE(server.ok()) << server.status();
+    shards << "127.0.0.1:" << (*server)->port() << "\n";
+    guarded.push_back(std::move(*server));
+  }
+  shards.close();
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.shards_file = dir_->File("shards-with-tokens");
+  o.shard_token_file = dir_->File("tokens");
+  o.auth_token_file = dir_->File("tokens");
+  absl::StatusOr<std::unique_ptr<GalaxyServer>> router = GalaxyServer::Start(o);
+  ASSERT_TRUE(router.ok()) << router.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*router)->port()), grpc::InsecureChannelCredentials());
+  auto stub = v1::GalaxySearch::NewStub(channel);
+  v1::IndexInfo info;
+  auto with_token = Ctx();
+  with_token->AddMetadata("authorization", "Bearer " + token);
+  grpc::Status status = stub->GetIndexInfo(with_token.get(), v1::GetIndexInfoRequest(), &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(info.count(), testutil::SurveyIds().size());
+  v1::SimilarGalaxiesRequest by_id;
+  by_id.set_id(testutil::SurveyIds()[3]);
+  by_id.set_k(5);
+  v1::SimilarGalaxiesResponse answer;
+  auto again = Ctx();
+  again->AddMetadata("authorization", "Bearer " + token);
+  status = stub->SimilarGalaxies(again.get(), by_id, &answer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(answer.neighbors_size(), 5);
+  status = stub->SimilarGalaxies(Ctx().get(), by_id, &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  grpc::health::v1::HealthCheckRequest health_request;
+  health_request.set_service(kSearchServiceName);
+  grpc::health::v1::HealthCheckResponse health;
+  ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel)->Check(Ctx().get(), health_request, &health).ok());
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
 TEST_F(RouterTest, WhatARouterCannotAnswerExactlyIsRefusedSayingSo) {
   v1::SimilarGalaxiesRequest diverse;
   diverse.set_id(testutil::SurveyIds()[3]);
