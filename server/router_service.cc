@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <thread>
@@ -13,8 +12,10 @@
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "indexer/shard.h"
+#include "proto/rpc_status.h"
 #include "server/proto_convert.h"
 #include "server/service_state.h"
+#include "server/serving_snapshot.h"
 
 namespace galaxy {
 namespace {
@@ -25,27 +26,9 @@ bool Unanswered(const grpc::Status& s) {
          s.error_code() == grpc::StatusCode::CANCELLED;
 }
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-absl::string_view Authorization(const grpc::ServerContext* context) {
-  const auto& md = context->client_metadata();
-  auto it = md.find("authorization");
-  return it == md.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
-}
-
 absl::Status NotThroughARouter(const char* what) {
   return absl::UnimplementedError(absl::StrCat(what, " is not served through a router over shards yet: call a shard "
                                                      "server, or a server over an unsharded snapshot"));
-}
-
-// Great-circle distance in degrees (haversine: accurate at the arcsecond scale).
-double AngularDistance(double ra1, double dec1, double ra2, double dec2) {
-  constexpr double kRad = M_PI / 180;
-  const double s1 = std::sin((dec2 - dec1) * kRad / 2), s2 = std::sin((ra2 - ra1) * kRad / 2);
-  const double a = s1 * s1 + std::cos(dec1 * kRad) * std::cos(dec2 * kRad) * s2 * s2;
-  return 2 * std::asin(std::min(1.0, std::sqrt(a))) / kRad;
 }
 
 bool ByScore(const v1::Neighbor& a, const v1::Neighbor& b) {
@@ -89,7 +72,7 @@ struct RouterService::Call {
         answered.push_back(std::move(r));
         continue;
       }
-      if (!Unanswered(r.status)) return FromGrpc(r.status);
+      if (!Unanswered(r.status)) return FromGrpcStatus(r.status);
       const std::string problem = absl::StrCat(shards->Name(r.shard), " did not answer (", r.status.error_message(), ")");
       if (!allow_partial) return absl::UnavailableError(absl::StrCat(problem, "; allow_partial answers from the others"));
       if (first_problem.empty()) first_problem = problem;
@@ -126,7 +109,7 @@ struct RouterService::Call {
       return absl::UnavailableError(absl::StrCat("the shard that holds galaxy ", id, " (", shards->Name(owner),
                                                  ") did not answer: ", replies[0].status.error_message()));
     }
-    if (!replies[0].status.ok()) return FromGrpc(replies[0].status);
+    if (!replies[0].status.ok()) return FromGrpcStatus(replies[0].status);
     return std::move(replies[0].response);
   }
 
@@ -159,7 +142,7 @@ struct RouterService::Call {
     double best_distance = 0;
     for (const auto& r : found) {
       GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord record, Owned(r.response.query_id(), /*embedding=*/true));
-      const double d = AngularDistance(position.ra(), position.dec(), record.ra(), record.dec());
+      const double d = AngularSeparationDegrees(position.ra(), position.dec(), record.ra(), record.dec());
       if (!best || d < best_distance || (d == best_distance && record.id() < best->id())) {
         best = std::move(record);
         best_distance = d;
@@ -217,7 +200,7 @@ namespace {
 RouterService::Call* NewCall(RouterService::Call* call, const ShardSet* shards, grpc::ServerContext* context,
                              absl::Duration timeout, bool allow_partial) {
   call->shards = shards;
-  call->options.authorization = std::string(Authorization(context));
+  call->options.authorization = std::string(AuthorizationOf(context));
   call->options.deadline = std::min(DeadlineOf(context), absl::Now() + timeout);
   call->allow_partial = allow_partial;
   return call;
@@ -371,7 +354,7 @@ grpc::Status RouterService::PredictRedshift(grpc::ServerContext* context, const 
     auto replies = shards_->Call(shards, requests, &v1::GalaxySearch::Stub::async::PredictRedshift, call.options);
     std::map<int, const ShardReply<v1::PredictRedshiftResponse>*> by_shard;
     for (const auto& r : replies) {
-      if (!r.status.ok() && !Unanswered(r.status)) return FromGrpc(r.status);
+      if (!r.status.ok() && !Unanswered(r.status)) return FromGrpcStatus(r.status);
       by_shard[r.shard] = &r;
       if (r.status.ok() && !response->has_binning()) *response->mutable_binning() = r.response.binning();
     }
@@ -466,7 +449,7 @@ grpc::Status RouterService::ListAnomalies(grpc::ServerContext* context, const v1
         v1::ListAnomaliesRequest more = first;
         more.set_page_token(shard->next_page_token());
         auto next = shards_->Call({r.shard}, {&more}, &v1::GalaxySearch::Stub::async::ListAnomalies, call.options);
-        if (!next[0].status.ok()) return FromGrpc(next[0].status);
+        if (!next[0].status.ok()) return FromGrpcStatus(next[0].status);
         r.response = std::move(next[0].response);
         shard = &r.response;
       }

@@ -61,15 +61,11 @@ absl::Status ServiceState::SwapTo(const std::string& version, std::string* previ
   return absl::OkStatus();
 }
 
-namespace {
-
-absl::string_view Authorization(grpc::ServerContextBase* context) {
+absl::string_view AuthorizationOf(const grpc::ServerContextBase* context) {
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
   return it == md.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
 }
-
-}  // namespace
 
 std::string PeerOf(grpc::ServerContextBase* context) {
   std::string peer = context->peer();
@@ -86,12 +82,12 @@ std::string PeerOf(grpc::ServerContextBase* context) {
 
 absl::Status ServiceState::Admit(grpc::ServerContextBase* context, Role role) const {
   if (!auth) return absl::OkStatus();
-  return auth->Check(Authorization(context), role);
+  return auth->Check(AuthorizationOf(context), role);
 }
 
 std::optional<Caller> ServiceState::CallerOf(grpc::ServerContextBase* context) const {
   if (!auth) return std::nullopt;
-  absl::StatusOr<Caller> caller = auth->Identify(Authorization(context));
+  absl::StatusOr<Caller> caller = auth->Identify(AuthorizationOf(context));
   if (!caller.ok()) return std::nullopt;
   return *caller;
 }

@@ -67,6 +67,9 @@ struct ServiceState {
 // client's address, for the logs.
 inline constexpr char kHttpPeerMetadata[] = "x-galaxy-http-peer";
 
+// The call's `authorization` metadata ("" when absent).
+absl::string_view AuthorizationOf(const grpc::ServerContextBase* context);
+
 // Who is calling, for the logs: the gRPC peer, or "http:ADDRESS" for a call of the HTTP gateway.
 std::string PeerOf(grpc::ServerContextBase* context);
 
