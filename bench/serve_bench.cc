@@ -60,9 +60,8 @@ absl::Status WriteTinyModel(const std::string& path) {
   return writer.Save(path);
 }
 
-// A snapshot of `vectors` (n x kDim) under snapshots/<kind>, unless one is there already.
-// SNAPSHOTS/KIND: a snapshot of `vectors` (n x kDim) with their records, or of the rows of shard
-// `shard` of `shards` (indexer/shard.h) only.
+// SNAPSHOTS/KIND, unless one is there already: a snapshot of `all` (total x kDim) with their
+// records, or of the rows of shard `shard` of `shards` (indexer/shard.h) only.
 absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kind, const std::vector<float>& all,
                             int64_t total, int shard = 0, int shards = 1) {
   const std::string dir = snapshots + "/" + kind;
@@ -71,12 +70,13 @@ absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kin
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   std::vector<int64_t> rows;  // the rows of the survey in this snapshot
-  std::vector<float> vectors;
+  std::vector<float> subset;  // their vectors, when they are not all of them
   for (int64_t row = 0; row < total; ++row) {
     if (shards > 1 && ShardOf(kFirstId + row, shards) != shard) continue;
     rows.push_back(row);
-    vectors.insert(vectors.end(), all.begin() + row * kDim, all.begin() + (row + 1) * kDim);
+    if (shards > 1) subset.insert(subset.end(), all.begin() + row * kDim, all.begin() + (row + 1) * kDim);
   }
+  const std::vector<float>& vectors = shards > 1 ? subset : all;
   const int64_t n = static_cast<int64_t>(rows.size());
   const absl::Time start = absl::Now();
   log::Info("serve bench: building a snapshot", {{"kind", kind}, {"galaxies", absl::StrCat(n)}});
