@@ -24,15 +24,21 @@
 namespace galaxy {
 namespace {
 
-absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
+// The text of the file a flag names; NOT_FOUND naming the flag when it cannot be read.
+absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
   std::stringstream text;
   text << in.rdbuf();
-  if (text.str().find("-----BEGIN ") == std::string::npos) {
+  return text.str();
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
+  GALAXY_ASSIGN_OR_RETURN(std::string text, ReadFlagFile(flag, path));
+  if (text.find("-----BEGIN ") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is not a PEM file"));
   }
-  return text.str();
+  return text;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
@@ -81,11 +87,8 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> GalaxyServer::Start(const ServerOp
     server->state_->auth = std::move(auth);
   }
   if (!options.shards_file.empty()) {
-    std::ifstream in(options.shards_file);
-    if (!in) return absl::NotFoundError(absl::StrCat("--shards: cannot read ", options.shards_file));
-    std::stringstream text;
-    text << in.rdbuf();
-    GALAXY_ASSIGN_OR_RETURN(std::vector<std::string> addresses, ParseShardsFile(text.str(), options.shards_file));
+    GALAXY_ASSIGN_OR_RETURN(std::string text, ReadFlagFile("--shards", options.shards_file));
+    GALAXY_ASSIGN_OR_RETURN(std::vector<std::string> addresses, ParseShardsFile(text, options.shards_file));
     server->shards_ = std::make_unique<ShardSet>(std::move(addresses), static_cast<int>(options.max_message_bytes));
     server->router_ = std::make_unique<RouterService>(server->state_.get(), server->shards_.get(),
                                                       absl::Milliseconds(options.shard_timeout_ms));
