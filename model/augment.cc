@@ -56,6 +56,19 @@ int64_t Augmenter::BlurRadius() const {
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * options_.max_blur)));
 }
 
+AugmentDraws AugmentDraws::Rows(const torch::Tensor& rows) const {
+  auto pick = [&rows](const torch::Tensor& t) { return t.defined() ? t.index_select(0, rows.to(t.device())) : t; };
+  AugmentDraws out;
+  out.theta = pick(theta);
+  out.dust_ebv = pick(dust_ebv);
+  out.blur_sigma = pick(blur_sigma);
+  out.noise_level = pick(noise_level);
+  out.noise = pick(noise);
+  out.outskirt_radius = pick(outskirt_radius);
+  out.outskirt_sky = pick(outskirt_sky);
+  return out;
+}
+
 AugmentDraws Augmenter::Draw(int64_t n, uint64_t seed, uint64_t stream) const {
   AugmentDraws d;
   d.theta = torch::empty({n, 2, 3});

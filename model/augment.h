@@ -73,6 +73,10 @@ struct AugmentDraws {
   torch::Tensor outskirt_sky;     // N x C x S x S standard normals, the masked views' new sky
                                   // (zero for the others); undefined: none, no band_noise, or
                                   // drawn on the device (noise_on_device)
+
+  // The draws of the images `rows` (int64 indices into N), in that order: one process's share
+  // of a batch drawn whole, in data-parallel training.
+  AugmentDraws Rows(const torch::Tensor& rows) const;
 };
 
 class Augmenter {

@@ -28,7 +28,14 @@ RedshiftHeadImpl::RedshiftHeadImpl(int64_t in, int64_t bins, bool input_norm)
 }
 
 torch::Tensor RedshiftHeadImpl::forward(const torch::Tensor& features) {
-  return fc2(torch::relu(fc1(norm ? norm(features) : features)));
+  torch::Tensor x = features;
+  if (norm && norm_sync && norm->is_training()) {
+    x = SyncBatchNorm(x, norm->weight, norm->bias, norm->running_mean, norm->running_var, norm->num_batches_tracked,
+                      norm->options.momentum().value_or(0.1), norm->options.eps(), *norm_sync);
+  } else if (norm) {
+    x = norm(x);
+  }
+  return fc2(torch::relu(fc1(x)));
 }
 
 RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins) {

@@ -5,6 +5,10 @@
 
 #include <torch/torch.h>
 
+#include <memory>
+
+#include "model/sync_batch_norm.h"
+
 namespace galaxy {
 
 // MoCo v2 projection head: Linear(d, d) - ReLU - Linear(d, out) (2048 -> 2048 -> 128 for
@@ -35,6 +39,9 @@ struct RedshiftHeadImpl : torch::nn::Module {
   RedshiftHeadImpl(int64_t in, int64_t bins, bool input_norm = false);
   torch::Tensor forward(const torch::Tensor& features);
   torch::nn::BatchNorm1d norm{nullptr};
+  // Set: the input BatchNorm trains with the statistics of the batch across the processes of
+  // the group (model/sync_batch_norm.h), as the backbone's (ResNetImpl::SetBatchNormSync).
+  std::shared_ptr<BatchNormSync> norm_sync;
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(RedshiftHead);

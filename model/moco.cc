@@ -30,28 +30,18 @@ MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : co
   }
 }
 
-MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
-                           const torch::Tensor& key_order) {
+torch::Tensor MocoImpl::EncodeQueries(const torch::Tensor& view) {
   namespace F = torch::nn::functional;
-  const torch::Tensor q =
-      F::normalize(head_q(encoder_q(query_view)), F::NormalizeFuncOptions().dim(1));
-  torch::Tensor k;
-  {
-    torch::NoGradGuard no_grad;
-    if (config.bn_splits > 1 && is_training()) {
-      // Shuffle the keys across sub-batches, encode, and put them back in the queries' order.
-      const torch::Tensor order =
-          key_order.defined()
-              ? key_order.to(key_view.device(), torch::kInt64)
-              : torch::randperm(key_view.size(0), torch::TensorOptions().dtype(torch::kInt64).device(key_view.device()));
-      const torch::Tensor shuffled = F::normalize(head_k(encoder_k(key_view.index_select(0, order))),
-                                                  F::NormalizeFuncOptions().dim(1));
-      k = torch::empty_like(shuffled).index_copy_(0, order, shuffled);
-    } else {
-      k = F::normalize(head_k(encoder_k(key_view)), F::NormalizeFuncOptions().dim(1));
-    }
-  }
-  last_keys_ = k.detach();
+  return F::normalize(head_q(encoder_q(view)), F::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor MocoImpl::EncodeKeys(const torch::Tensor& view) {
+  namespace F = torch::nn::functional;
+  torch::NoGradGuard no_grad;
+  return F::normalize(head_k(encoder_k(view)), F::NormalizeFuncOptions().dim(1));
+}
+
+MocoStep MocoImpl::Contrast(const torch::Tensor& q, const torch::Tensor& k) {
   // Logits: the positive pair first, then the queue's negatives.
   const torch::Tensor positive = (q * k).sum(1, /*keepdim=*/true).to(torch::kFloat32);
   const torch::Tensor negative = torch::mm(q, queue.clone().detach().to(q.dtype())).to(torch::kFloat32);
@@ -61,6 +51,25 @@ MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor&
   step.loss = torch::nn::functional::cross_entropy(logits, labels);
   step.accuracy = (logits.argmax(1) == 0).to(torch::kFloat32).mean();
   return step;
+}
+
+MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
+                           const torch::Tensor& key_order) {
+  const torch::Tensor q = EncodeQueries(query_view);
+  torch::Tensor k;
+  if (config.bn_splits > 1 && is_training()) {
+    // Shuffle the keys across sub-batches, encode, and put them back in the queries' order.
+    const torch::Tensor order =
+        key_order.defined()
+            ? key_order.to(key_view.device(), torch::kInt64)
+            : torch::randperm(key_view.size(0), torch::TensorOptions().dtype(torch::kInt64).device(key_view.device()));
+    const torch::Tensor shuffled = EncodeKeys(key_view.index_select(0, order));
+    k = torch::empty_like(shuffled).index_copy_(0, order, shuffled);
+  } else {
+    k = EncodeKeys(key_view);
+  }
+  last_keys_ = k.detach();
+  return Contrast(q, k);
 }
 
 void MocoImpl::MomentumUpdate() {

@@ -46,6 +46,14 @@ struct MocoImpl : torch::nn::Module {
   MocoStep forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
                    const torch::Tensor& key_order = {});
 
+  // The pieces of forward(), for a caller that encodes the keys elsewhere (data-parallel
+  // training shuffles them across processes): the L2-normalised projections of the query
+  // encoder (with a graph) and of the key encoder (without, and without shuffling), and the
+  // InfoNCE loss of queries q against their positive keys k and the queue.
+  torch::Tensor EncodeQueries(const torch::Tensor& view);
+  torch::Tensor EncodeKeys(const torch::Tensor& view);
+  MocoStep Contrast(const torch::Tensor& q, const torch::Tensor& k);
+
   // keys <- m * keys + (1 - m) * query, for every parameter (BatchNorm statistics stay the key
   // encoder's own).
   void MomentumUpdate();

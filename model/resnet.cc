@@ -42,7 +42,13 @@ void FoldInto(nn::Conv2dImpl& conv, const nn::BatchNorm2dImpl& bn) {
 // (images i with i mod splits == g) is normalised with its own statistics, in one batch_norm call
 // over x viewed as N/splits x (splits C) x H x W, and the running statistics become the mean of
 // the sub-batches' (the split BatchNorm of the MoCo reference code).
-torch::Tensor Normalize(nn::BatchNorm2dImpl& bn, const torch::Tensor& x, int64_t splits) {
+// With `sync` (and training mode), the statistics are the whole batch's across the processes of
+// the group (SyncBatchNorm); splits are then 1.
+torch::Tensor Normalize(nn::BatchNorm2dImpl& bn, const torch::Tensor& x, int64_t splits, BatchNormSync* sync) {
+  if (sync != nullptr && bn.is_training()) {
+    return SyncBatchNorm(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked,
+                         bn.options.momentum().value_or(0.1), bn.options.eps(), *sync);
+  }
   if (splits <= 1 || !bn.is_training()) return bn.forward(x);
   const int64_t n = x.size(0), c = x.size(1);
   TORCH_CHECK(n % splits == 0, "split BatchNorm: batch ", n, " is not a multiple of ", splits, " sub-batches");
@@ -127,15 +133,16 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
     return y.relu_();
   }
   // In-place ReLUs, as torchvision: less memory traffic, same gradients.
-  torch::Tensor y = Normalize(*bn1, conv1(x), bn_splits).relu_();
+  torch::Tensor y = Normalize(*bn1, conv1(x), bn_splits, bn_sync.get()).relu_();
   if (bottleneck) {
-    y = Normalize(*bn2, conv2(y), bn_splits).relu_();
-    y = Normalize(*bn3, conv3(y), bn_splits);
+    y = Normalize(*bn2, conv2(y), bn_splits, bn_sync.get()).relu_();
+    y = Normalize(*bn3, conv3(y), bn_splits, bn_sync.get());
   } else {
-    y = Normalize(*bn2, conv2(y), bn_splits);
+    y = Normalize(*bn2, conv2(y), bn_splits, bn_sync.get());
   }
   if (downsample) {
-    y += Normalize(*downsample[1]->as<nn::BatchNorm2d>(), downsample[0]->as<nn::Conv2d>()->forward(x), bn_splits);
+    y += Normalize(*downsample[1]->as<nn::BatchNorm2d>(), downsample[0]->as<nn::Conv2d>()->forward(x), bn_splits,
+                   bn_sync.get());
   } else {
     y += x;
   }
@@ -182,7 +189,7 @@ torch::Tensor ResNetImpl::Stem(torch::Tensor x) {
   TORCH_CHECK(!(folded_ && is_training()),
               "ResNet: BatchNorm was folded for inference; this network cannot be trained");
   if (softening_.defined()) x = torch::asinh(x / softening_);
-  x = folded_ ? stem_conv(x).relu_() : Normalize(*stem_bn, stem_conv(x), bn_splits_).relu_();
+  x = folded_ ? stem_conv(x).relu_() : Normalize(*stem_bn, stem_conv(x), bn_splits_, bn_sync_.get()).relu_();
   if (config.stem == "torchvision") {
     x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   }
@@ -217,6 +224,13 @@ void ResNetImpl::SetBatchNormSplits(int64_t splits) {
   TORCH_CHECK(splits >= 1, "SetBatchNormSplits: ", splits, " < 1");
   bn_splits_ = splits;
   for (const auto& block : layers->children()) block->as<Block>()->bn_splits = splits;
+}
+
+void ResNetImpl::SetBatchNormSync(std::shared_ptr<BatchNormSync> sync) {
+  TORCH_CHECK(sync == nullptr || bn_splits_ == 1, "SetBatchNormSync: the network normalises ", bn_splits_,
+              " sub-batches apart; synchronised BatchNorm needs 1");
+  bn_sync_ = sync;
+  for (const auto& block : layers->children()) block->as<Block>()->bn_sync = sync;
 }
 
 void ToChannelsLast(torch::nn::Module& module) {

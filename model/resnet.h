@@ -12,10 +12,12 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/sync_batch_norm.h"
 
 namespace galaxy {
 
@@ -50,6 +52,7 @@ struct BlockImpl : torch::nn::Module {
   bool bottleneck;
   bool folded = false;
   int64_t bn_splits = 1;  // see ResNetImpl::SetBatchNormSplits
+  std::shared_ptr<BatchNormSync> bn_sync;  // see ResNetImpl::SetBatchNormSync
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
@@ -82,6 +85,10 @@ struct ResNetImpl : torch::nn::Module {
   // `splits`. 1 (default): ordinary BatchNorm. Evaluation mode is unaffected.
   void SetBatchNormSplits(int64_t splits);
   int64_t batch_norm_splits() const { return bn_splits_; }
+  // In training mode, normalise with the statistics of the whole batch across the processes of
+  // `sync` (SyncBatchNorm, model/sync_batch_norm.h): data-parallel training that computes what
+  // one process would. Needs 1 split; nullptr (default): each process's own batch.
+  void SetBatchNormSync(std::shared_ptr<BatchNormSync> sync);
 
   ResNetConfig config;
   torch::nn::Conv2d stem_conv{nullptr};
@@ -94,6 +101,7 @@ struct ResNetImpl : torch::nn::Module {
 
   bool folded_ = false;
   int64_t bn_splits_ = 1;
+  std::shared_ptr<BatchNormSync> bn_sync_;
   torch::Tensor softening_;  // 1 x C x 1 x 1 when config.input_softening is set
 };
 TORCH_MODULE(ResNet);
