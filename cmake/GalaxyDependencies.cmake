@@ -66,6 +66,20 @@ pkg_check_modules(WCSLIB REQUIRED IMPORTED_TARGET wcslib)
 pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 find_package(BZip2 REQUIRED)
 
+# c10d's Gloo process group (data-parallel training, trainer/data_parallel.h): LibTorch's
+# header, and libgloo's headers and library (Debian: libgloo-dev), which that header includes.
+# Without them galaxy-train trains in one process and says so when WORLD_SIZE > 1.
+find_path(GALAXY_C10D_GLOO_HEADER torch/csrc/distributed/c10d/ProcessGroupGloo.hpp PATHS ${TORCH_INCLUDE_DIRS}
+          NO_CACHE)
+find_path(GLOO_INCLUDE_DIR gloo/config.h)
+find_library(GLOO_LIBRARY NAMES gloo libgloo.so.0)
+if(GALAXY_C10D_GLOO_HEADER AND GLOO_INCLUDE_DIR AND GLOO_LIBRARY)
+  set(GALAXY_WITH_GLOO ON)
+else()
+  set(GALAXY_WITH_GLOO OFF)
+  message(STATUS "data-parallel training off: LibTorch's c10d Gloo header or libgloo (libgloo-dev) not found")
+endif()
+
 # --- support: logging (kept away from LibTorch, see core/CMakeLists.txt), CLI, JSON, HTTP ------
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)

@@ -15,6 +15,8 @@ packages=(
   build-essential cmake ninja-build pkgconf ccache git ca-certificates
   # numerics and learning
   libtorch-dev libfaiss-dev libopenblas-dev liblinear-dev
+  # data-parallel training: the headers LibTorch's c10d Gloo process group includes
+  libgloo-dev
   # service
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # storage and data formats
@@ -44,7 +46,7 @@ if [ "${1:-}" = "--runtime" ]; then
     ca-certificates libtorch1.13 libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 librocksdb7.8
     libhdf5-103-1 libcfitsio10 libwcs7 libzip4 libspdlog1.10 libfmt9 libcpp-httplib0.11 libstb0
     libopenblas0-pthread liblinear4 libgomp1 libssl3 libbz2-1.0 zlib1g libc-ares2 libre2-9 libgflags2.2
-    libgoogle-glog0v6 libplplot17 plplot-driver-cairo
+    libgoogle-glog0v6 libplplot17 plplot-driver-cairo libgloo0
   )
 fi
 

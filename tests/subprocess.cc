@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -38,9 +40,10 @@ std::string FreshDir(absl::string_view stem) {
   return dir.string();
 }
 
-// Starts argv with stdout/stderr redirected to files.
+// Starts argv with stdout/stderr redirected to files, with `env` ("NAME=value") over this
+// process's environment.
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& out_path,
-                            const std::string& err_path) {
+                            const std::string& err_path, const std::vector<std::string>& env = {}) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -51,8 +54,18 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::str
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const absl::string_view entry(*e);
+    const absl::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& added : env) replaced = replaced || absl::StartsWith(added, absl::StrCat(name, "="));
+    if (!replaced) environment.push_back(*e);
+  }
+  for (const std::string& added : env) environment.push_back(const_cast<char*>(added.c_str()));
+  environment.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environment.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return absl::InternalError(absl::StrCat("cannot start ", argv[0], ": rc ", rc));
   return pid;
@@ -117,6 +130,56 @@ absl::StatusOr<CommandResult> RunUntilOutput(const std::vector<std::string>& arg
                        ReadFile(dir + "/err")};
   fs::remove_all(dir);
   return result;
+}
+
+absl::StatusOr<std::vector<CommandResult>> RunTogether(const std::vector<ConcurrentCommand>& commands,
+                                                       absl::Duration timeout) {
+  const std::string dir = FreshDir("together");
+  std::vector<pid_t> pids;
+  std::vector<int> codes(commands.size(), 0);
+  std::vector<bool> running;
+  auto kill_all = [&] {
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (!running[i]) continue;
+      ::kill(pids[i], SIGKILL);
+      ::waitpid(pids[i], nullptr, 0);
+    }
+  };
+  for (size_t i = 0; i < commands.size(); ++i) {
+    absl::StatusOr<pid_t> pid =
+        Spawn(commands[i].argv, absl::StrCat(dir, "/out", i), absl::StrCat(dir, "/err", i), commands[i].env);
+    if (!pid.ok()) {
+      kill_all();
+      return pid.status();
+    }
+    pids.push_back(*pid);
+    running.push_back(true);
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  while (std::find(running.begin(), running.end(), true) != running.end()) {
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (!running[i]) continue;
+      int status = 0;
+      if (::waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+        running[i] = false;
+        codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      } else if (!commands[i].kill_marker.empty() &&
+                 ReadFile(absl::StrCat(dir, "/err", i)).find(commands[i].kill_marker) != std::string::npos) {
+        ::kill(pids[i], SIGKILL);
+      }
+    }
+    if (absl::Now() > deadline) {
+      kill_all();
+      return absl::DeadlineExceededError(absl::StrCat("commands ran past ", absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  std::vector<CommandResult> results;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    results.push_back({codes[i], ReadFile(absl::StrCat(dir, "/out", i)), ReadFile(absl::StrCat(dir, "/err", i))});
+  }
+  fs::remove_all(dir);
+  return results;
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(

@@ -34,6 +34,20 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
 absl::StatusOr<CommandResult> RunUntilOutput(const std::vector<std::string>& argv, const std::string& marker,
                                              absl::Duration timeout = absl::Seconds(120));
 
+// One of the commands RunTogether runs: `argv`, with `env` ("NAME=value") added to (or replacing
+// in) this process's environment; killed with SIGKILL as soon as its stderr holds `kill_marker`
+// (never when empty).
+struct ConcurrentCommand {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string kill_marker;
+};
+
+// Runs `commands` at the same time (the ranks of a training group) until every one has exited;
+// their results in the same order. DEADLINE_EXCEEDED (all are killed) past `timeout`.
+absl::StatusOr<std::vector<CommandResult>> RunTogether(const std::vector<ConcurrentCommand>& commands,
+                                                       absl::Duration timeout = absl::Seconds(300));
+
 // A galaxy-server child process on 127.0.0.1 and a free port. Killed (SIGKILL) on destruction
 // if still running.
 class ServerProcess {

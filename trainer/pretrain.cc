@@ -19,6 +19,7 @@
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
 #include "nlohmann/json.hpp"
+#include "trainer/data_parallel.h"
 #include "trainer/pending_losses.h"
 #include "trainer/ssl_monitor.h"
 #include "trainer/training_data.h"
@@ -48,6 +49,71 @@ torch::Tensor KeyOrder(int64_t n, uint64_t seed, int64_t step) {
   return torch::tensor(order, torch::kInt64);
 }
 
+// How the ranks of a data-parallel group share shuffling BatchNorm's sub-batches: each normalises
+// bn_splits / W of them (the global sub-batches r + W g, data_parallel.h RankRows), or, with one
+// sub-batch, all normalise the global batch together (SyncBatchNorm).
+absl::Status ValidateWorldSize(const PretrainOptions& o, int world_size) {
+  if (o.batch % world_size != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch ", o.batch, " (the global batch) is not a multiple of WORLD_SIZE ", world_size));
+  }
+  if (o.bn_splits > 1 && o.bn_splits % world_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--bn-splits ", o.bn_splits, " is not a multiple of WORLD_SIZE ",
+                                                   world_size, ": use a multiple, or 1 (BatchNorm synchronised ",
+                                                   "across the ranks)"));
+  }
+  return absl::OkStatus();
+}
+
+// MocoTrainStep for one rank of a data-parallel group: the rank's share of the global batch
+// (RankRows) in `query_view` and `key_view`; with bn_splits > 1, the keys of the whole batch are
+// gathered, shuffled by `key_order` (a permutation of the global batch, as MocoImpl::forward),
+// and each rank encodes every W-th of the shuffled keys; the gradients are averaged by `reducer`;
+// every rank puts the whole batch's keys into its queue. The loss and accuracy returned are the
+// global batch's.
+MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, GradientReducer& reducer,
+                              ProcessGroup& group, const torch::Tensor& query_view, const torch::Tensor& key_view,
+                              const torch::Tensor& key_order, int64_t bn_splits, bool autocast, bool multi_tensor_sgd) {
+  const int world = group.world_size();
+  const int64_t batch = query_view.size(0) * world;
+  const torch::Tensor mine = RankRows(batch, group.rank(), world).to(query_view.device());
+  MocoStep out;
+  torch::Tensor keys;  // the global batch's, in its order
+  {
+    CudaAutocast scope(autocast);
+    const torch::Tensor q = moco->EncodeQueries(query_view);
+    {
+      torch::NoGradGuard no_grad;
+      if (bn_splits > 1) {
+        const torch::Tensor views = GlobalOrder(group.AllGather(key_view), world);
+        const torch::Tensor order = key_order.to(views.device(), torch::kInt64);
+        const torch::Tensor encoded = moco->EncodeKeys(views.index_select(0, order.index_select(0, mine)));
+        const torch::Tensor shuffled = GlobalOrder(group.AllGather(encoded), world);
+        keys = torch::empty_like(shuffled).index_copy_(0, order, shuffled);
+      } else {
+        keys = GlobalOrder(group.AllGather(moco->EncodeKeys(key_view)), world);
+      }
+    }
+    out = moco->Contrast(q, keys.index_select(0, mine));
+  }
+  DropGradients(optimizer);
+  out.loss.backward();
+  reducer.Finish();
+  if (multi_tensor_sgd) {
+    MultiTensorSgdStep(optimizer);
+  } else {
+    optimizer.step();
+  }
+  moco->MomentumUpdate();
+  moco->Enqueue(keys);
+  torch::Tensor means = torch::stack({out.loss.detach().to(torch::kFloat32), out.accuracy.to(torch::kFloat32)});
+  group.AllReduceSum(means);
+  means.div_(world);
+  out.loss = means[0];
+  out.accuracy = means[1];
+  return out;
+}
+
 void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) {
     static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
@@ -62,6 +128,15 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
   const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
+  GALAXY_ASSIGN_OR_RETURN(const DistributedEnv env, DistributedEnvFromEnvironment());
+  std::shared_ptr<ProcessGroup> group;
+  if (env.distributed()) {
+    GALAXY_RETURN_IF_ERROR(ValidateWorldSize(options, env.world_size));
+    log::Info("joining the training group", {{"rank", absl::StrCat(env.rank)}, {"world_size", absl::StrCat(env.world_size)},
+                                             {"master", absl::StrCat(env.master_addr, ":", env.master_port)}});
+    GALAXY_ASSIGN_OR_RETURN(group, ProcessGroup::Join(env, absl::Seconds(options.dist_timeout_seconds)));
+  }
+  const bool leader = env.rank == 0;
   std::filesystem::create_directories(options.out_dir);
   const std::string checkpoint_path = options.out_dir + "/checkpoint.pt";
   const std::string model_path = options.out_dir + "/model.pt";
@@ -72,6 +147,10 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(options.data_path, rows));
   GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256FileRemembered(options.data_path));
   const int64_t n = data.size();
+  if (group) {
+    GALAXY_RETURN_IF_ERROR(group->CheckSame(static_cast<int64_t>(std::stoull(checksum.substr(0, 15), nullptr, 16)),
+                                            "the training data (--data's checksum)"));
+  }
   if (n < options.batch) {
     return absl::InvalidArgumentError(absl::StrCat(options.data_path, " has ", n,
                                                    " galaxies, fewer than --batch ", options.batch));
@@ -100,10 +179,15 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   moco_config.queue = options.queue;
   moco_config.momentum = options.momentum;
   moco_config.temperature = options.temperature;
-  moco_config.bn_splits = options.bn_splits;
+  // One rank's share of the sub-batches (ValidateWorldSize).
+  moco_config.bn_splits = options.bn_splits > 1 ? options.bn_splits / env.world_size : 1;
 
   torch::manual_seed(options.seed);
   Moco moco(backbone, moco_config);
+  if (group && options.bn_splits == 1) {
+    moco->encoder_q->SetBatchNormSync(group);
+    moco->encoder_k->SetBatchNormSync(group);
+  }
   moco->to(device);
   const bool cuda = kind == DeviceKind::kCuda;
   if (cuda) {
@@ -140,7 +224,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   meta.software_version = std::string(Version());
 
   int64_t step = 0;
-  if (options.resume) {
+  if (options.resume || (options.resume_if_present && std::filesystem::exists(checkpoint_path))) {
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(checkpoint_path));
     const ModelMetadata& old = reader->metadata();
     if (old.kind != "moco") {
@@ -177,6 +261,25 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     meta.monitor_json = old.monitor_json;
     log::Info("resuming", {{"checkpoint", checkpoint_path}, {"step", absl::StrCat(step)}});
   }
+  std::optional<GradientReducer> reducer;
+  if (group) {
+    GALAXY_RETURN_IF_ERROR(group->CheckSame(step, "the step to resume from (--out must be one directory shared by "
+                                                  "every rank)"));
+    try {
+      // The same start everywhere (the seed already gives it; a broadcast makes sure).
+      BroadcastState(*group, *moco);
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "pretraining");
+    }
+    reducer.emplace(group, trainable);
+  }
+  // Ranks that normalise their own sub-batches keep their own BatchNorm statistics: their mean is
+  // the one-process statistics (data_parallel.h AverageBuffers), taken before they are read.
+  auto gather_statistics = [&] {
+    if (!group || options.bn_splits == 1) return;
+    AverageBuffers(*group, *moco->encoder_q);
+    AverageBuffers(*group, *moco->encoder_k);
+  };
 
   AugmentOptions aug;
   aug.crop = crop;
@@ -202,8 +305,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   aug.outskirt_min_radius = std::min(options.outskirt_radius, aug.outskirt_max_radius);
   const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
 
-  std::optional<SslMonitor> monitor;
-  if (options.monitor_every > 0) {
+  std::optional<SslMonitor> monitor;  // rank 0's
+  if (options.monitor_every > 0 && leader) {
     SslMonitorOptions monitor_options;
     monitor_options.crop = crop;
     absl::StatusOr<SslMonitor> made = SslMonitor::Create(data, monitor_options);
@@ -270,10 +373,17 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   try {
     // The untrained network's reading: what pretraining has to beat.
     if (monitor && step == 0) measure(0);
+    log::Info(absl::StrFormat("pretrain: training from step %d of %d%s", step, total_steps,
+                              group ? absl::StrFormat(", rank %d of %d", env.rank, env.world_size) : ""));
     while (step < total_steps && (stop_after <= 0 || steps_this_call < stop_after)) {
       const double lr = base_lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total_steps)));
       SetLearningRate(optimizer, lr);
-      const torch::Tensor index = ToDeviceAsync(order.Batch(step, options.batch), data.images.device());
+      // A rank's share of the global batch (data_parallel.h RankRows); the augmentation's draws
+      // are the whole batch's, so that each image is augmented as in one process.
+      const torch::Tensor rows = group ? RankRows(options.batch, env.rank, env.world_size) : torch::Tensor();
+      torch::Tensor batch_index = order.Batch(step, options.batch);
+      if (group) batch_index = batch_index.index_select(0, rows);
+      const torch::Tensor index = ToDeviceAsync(batch_index, data.images.device());
       const torch::Tensor x = ToDeviceAsync(data.images.index_select(0, index), device);
       const torch::Tensor ebv = ToDeviceAsync(data.e_bv.index_select(0, index), device);
       const bool bf16 = cuda && options.precision == "bf16";
@@ -281,15 +391,24 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       {
         // The views under the same autocast as the forward pass, as they always were.
         CudaAutocast autocast(bf16);
-        view_q = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step)));
-        view_k = augmenter.Apply(x, ebv, augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1));
+        AugmentDraws draw_q = augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step));
+        AugmentDraws draw_k = augmenter.Draw(options.batch, options.seed, 2 * static_cast<uint64_t>(step) + 1);
+        if (group) {
+          draw_q = draw_q.Rows(rows);
+          draw_k = draw_k.Rows(rows);
+        }
+        view_q = augmenter.Apply(x, ebv, draw_q);
+        view_k = augmenter.Apply(x, ebv, draw_k);
       }
       if (cuda) {
         view_q = view_q.contiguous(torch::MemoryFormat::ChannelsLast);
         view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
       }
       if (options.bn_splits > 1) key_order = ToDeviceAsync(KeyOrder(options.batch, options.seed, step), device);
-      const MocoStep out = MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda);
+      const MocoStep out =
+          group ? DataParallelMocoStep(moco, optimizer, *reducer, *group, view_q, view_k, key_order, options.bn_splits,
+                                       bf16, /*multi_tensor_sgd=*/cuda)
+                : MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda);
       pending.Add(step, out.loss);
       ++step;
       ++steps_this_call;
@@ -297,13 +416,16 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       const bool save_now = step % options.checkpoint_every == 0 || step == total_steps;
       const bool log_now = step % 10 == 0 || step == total_steps;
       if (save_now || log_now || step % readback == 0) GALAXY_RETURN_IF_ERROR(read_losses());
-      if (monitor && (step % options.monitor_every == 0 || step == total_steps)) measure(step);
+      // Decided alike on every rank: the statistics are gathered by all of them.
+      const bool measure_now = options.monitor_every > 0 && (step % options.monitor_every == 0 || step == total_steps);
+      if (measure_now || save_now) gather_statistics();
+      if (monitor && measure_now) measure(step);
       if (save_now) {
-        GALAXY_RETURN_IF_ERROR(save(step));
+        if (leader) GALAXY_RETURN_IF_ERROR(save(step));
         last_saved = step;
       }
       if (log_now) {
-        progress.Update(step);
+        if (leader) progress.Update(step);
         log::Debug("step", {{"step", absl::StrCat(step)}, {"loss", absl::StrFormat("%.4f", loss_ema)},
                             {"accuracy", absl::StrFormat("%.3f", out.accuracy.item<double>())},
                             {"lr", absl::StrFormat("%.5f", lr)}});
@@ -313,16 +435,27 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   } catch (const std::exception& e) {
     return StatusFromException(e, absl::StrCat("pretraining at step ", step));
   }
-  if (last_saved != step) GALAXY_RETURN_IF_ERROR(save(step));
+  if (last_saved != step) {
+    try {
+      gather_statistics();
+    } catch (const std::exception& e) {
+      return StatusFromException(e, absl::StrCat("pretraining at step ", step));
+    }
+    if (leader) GALAXY_RETURN_IF_ERROR(save(step));
+  }
   result.steps = step;
+  result.rank = env.rank;
+  result.world_size = env.world_size;
+  if (!leader) result.checkpoint.clear();
   result.images_per_second = images / std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
-  if (step == total_steps) {
+  if (step == total_steps && leader) {
     std::filesystem::copy_file(checkpoint_path, model_path + ".tmp", std::filesystem::copy_options::overwrite_existing);
     std::filesystem::rename(model_path + ".tmp", model_path);
     result.model = model_path;
   }
-  log::Info(absl::StrFormat("pretrain: step %d/%d, loss %.4f, %.1f img/s", step, total_steps, loss_ema,
-                            result.images_per_second));
+  log::Info(absl::StrFormat("pretrain: step %d/%d, loss %.4f, %.1f img/s%s", step, total_steps, loss_ema,
+                            result.images_per_second,
+                            group ? absl::StrFormat(" (rank %d of %d)", env.rank, env.world_size) : ""));
   return result;
 }
 

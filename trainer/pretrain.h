@@ -14,8 +14,11 @@ struct PretrainResult {
   int64_t steps = 0;           // total steps done (including resumed ones)
   std::vector<double> losses;  // loss of each step run in this call
   double images_per_second = 0;
-  std::string checkpoint;      // out_dir/checkpoint.pt
-  std::string model;           // out_dir/model.pt (written when training completes)
+  std::string checkpoint;      // out_dir/checkpoint.pt (empty on ranks other than 0)
+  std::string model;           // out_dir/model.pt (written when training completes, by rank 0)
+  // Data-parallel training (WORLD_SIZE > 1): this process's rank and the group's size;
+  // images_per_second is then the whole group's.
+  int rank = 0, world_size = 1;
   // The representation monitor's readings of this call, as JSON objects (SslMonitorReading).
   std::vector<std::string> monitor;
 };
@@ -26,6 +29,14 @@ struct PretrainResult {
 // other settings or data (FAILED_PRECONDITION naming the difference). A non-finite loss stops
 // the run (ABORTED, naming the step) and leaves the last good checkpoint in place.
 // `stop_after` > 0 stops after that many steps of this call (for tests of resume).
+//
+// Under torchrun's variables with WORLD_SIZE > 1 (trainer/data_parallel.h), trains as one rank
+// of a data-parallel group: each rank takes every WORLD_SIZE-th galaxy of each global batch of
+// options.batch, the gradients are averaged, the keys of the whole batch go into every rank's
+// queue, and shuffling BatchNorm's options.bn_splits sub-batches are divided among the ranks
+// (bn_splits a multiple of WORLD_SIZE) or, with bn_splits 1, BatchNorm is synchronised across
+// them: the group computes what one process would, to float rounding. Every rank reads --data
+// and, on --resume, the checkpoint in out_dir (the same shared directory); rank 0 alone writes.
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after = 0);
 
 }  // namespace galaxy

@@ -17,6 +17,7 @@
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
 #include "nlohmann/json.hpp"
+#include "trainer/data_parallel.h"
 #include "trainer/pending_losses.h"
 #include "trainer/training_data.h"
 
@@ -174,6 +175,19 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   const torch::Device device = DeviceOf(kind);
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   const bool finetune = !options.init_path.empty();
+  // Data-parallel (trainer/data_parallel.h): each rank trains on every W-th galaxy of each global
+  // batch with BatchNorm synchronised across the ranks; rank 0 validates and writes the model.
+  GALAXY_ASSIGN_OR_RETURN(const DistributedEnv env, DistributedEnvFromEnvironment());
+  std::shared_ptr<ProcessGroup> group;
+  if (env.distributed()) {
+    if (options.batch % env.world_size != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--batch ", options.batch,
+                                                     " (the global batch) is not a multiple of WORLD_SIZE ",
+                                                     env.world_size));
+    }
+    GALAXY_ASSIGN_OR_RETURN(group, ProcessGroup::Join(env, absl::Seconds(options.dist_timeout_seconds)));
+  }
+  const bool leader = env.rank == 0;
 
   // Distillation trains on every galaxy of the training part, with or without a redshift.
   const bool distil = !options.teacher_path.empty();
@@ -253,6 +267,16 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.backbone->to(device);
   net.redshift->to(device);
   if (net.projection) net.projection->to(device);
+  if (group) {
+    net.backbone->SetBatchNormSync(group);
+    net.redshift->norm_sync = group;
+    try {
+      BroadcastState(*group, *net.backbone);
+      BroadcastState(*group, *net.redshift);
+    } catch (const std::exception& e) {
+      return StatusFromException(e, net.metadata.kind);
+    }
+  }
   const bool cuda = kind == DeviceKind::kCuda;
   if (cuda) {
     // As pretraining: channels-last weights and inputs, bf16 autocast, the data on the GPU.
@@ -274,13 +298,20 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   groups.emplace_back(net.redshift->parameters(),
                       std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(options.head_lr).weight_decay(options.weight_decay)));
   torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(options.head_lr));
+  std::optional<GradientReducer> reducer;
+  if (group) {
+    std::vector<torch::Tensor> trained = net.backbone->parameters();
+    for (const torch::Tensor& p : net.redshift->parameters()) trained.push_back(p);
+    reducer.emplace(group, trained);
+  }
 
   AugmentOptions aug = LabelTrainingAugmentations(net.metadata.image_size, net.metadata.band_noise, train.layout.bands);
   aug.noise_on_device = cuda;  // drawn on the GPU, not on the host and copied each step
   const Augmenter augmenter(aug, train.layout.bands, train.layout.height);
 
   const int64_t n = train.size();
-  const int64_t batch = std::min<int64_t>(options.batch, n);
+  // The global batch; a multiple of the world size (checked above) unless the data are fewer.
+  const int64_t batch = std::min<int64_t>(options.batch, n - n % env.world_size);
   const int64_t per_epoch = std::max<int64_t>(1, n / batch);
   const int64_t total = options.steps > 0 ? options.steps : options.epochs * per_epoch;
   GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(warmup, total));
@@ -339,10 +370,17 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
     for (int64_t step = 0; step < total; ++step) {
       const double cosine = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
       SetLearningRates(optimizer, {backbone_lr * cosine, options.head_lr * cosine});
-      const torch::Tensor index = ToDeviceAsync(order.Batch(step, batch), train.images.device());
+      torch::Tensor rows = order.Batch(step, batch);
+      AugmentDraws draws = augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step));
+      if (group) {
+        // This rank's share of the global batch, augmented as one process would.
+        const torch::Tensor mine = RankRows(batch, env.rank, env.world_size);
+        rows = rows.index_select(0, mine);
+        draws = draws.Rows(mine);
+      }
+      const torch::Tensor index = ToDeviceAsync(rows, train.images.device());
       torch::Tensor x = augmenter.Apply(ToDeviceAsync(train.images.index_select(0, index), device),
-                                        ToDeviceAsync(train.e_bv.index_select(0, index), device),
-                                        augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step)));
+                                        ToDeviceAsync(train.e_bv.index_select(0, index), device), draws);
       if (cuda) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
       const torch::Tensor targets =
           distil ? ToDeviceAsync(distil_targets.index_select(0, index), device)
@@ -370,10 +408,12 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
       if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
       DropGradients(optimizer);
       loss.backward();
+      if (reducer) reducer->Finish();
       optimizer.step();
       result.steps = step + 1;
       if ((step + 1) % validate_every == 0 || step + 1 == total) {
         GALAXY_RETURN_IF_ERROR(read_losses());
+        if (!leader) continue;
         const double value = last_loss;
         std::vector<double> mean, sigma;
         Predict(net, val, device, 256, &mean, &sigma);
@@ -398,6 +438,11 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   }
   result.images_per_second = static_cast<double>(result.steps * batch) /
                              std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
+  if (!leader) {
+    log::Info(absl::StrFormat("%s: rank %d of %d done; rank 0 validates and writes the model", net.metadata.kind,
+                              env.rank, env.world_size));
+    return result;
+  }
   result.model = out_model;
   log::Info(absl::StrFormat("%s: best validation sigma_MAD %.4f; model %s", net.metadata.kind,
                             result.best_validation_sigma_mad, out_model));

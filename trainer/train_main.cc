@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   cli.AddCommand("devices", "Show LibTorch, CUDA devices and CPU threads",
                  [] { return galaxy::Devices(); });
 
+  // Data-parallel training reads torchrun's variables; the rest is automatic.
+  const char* const kDistTimeoutHelp =
+      "Seconds a rank waits for the group to form (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) and for "
+      "the others at each exchange before it stops";
   galaxy::PretrainOptions pretrain;
   CLI::App* pretrain_cmd = cli.AddCommand(
       "pretrain", "MoCo v2 pretraining (self-supervised; labels are never read)",
@@ -60,7 +64,9 @@ int main(int argc, char** argv) {
         absl::StatusOr<galaxy::PretrainResult> r = galaxy::RunPretrain(pretrain);
         if (!r.ok()) return r.status();
         std::cout << "pretrained " << r->steps << " steps at " << static_cast<int64_t>(r->images_per_second)
-                  << " img/s; checkpoint " << r->checkpoint
+                  << " img/s"
+                  << (r->checkpoint.empty() ? " (rank " + std::to_string(r->rank) + ": rank 0 writes the checkpoints)"
+                                            : "; checkpoint " + r->checkpoint)
                   << (r->model.empty() ? "" : ", model " + r->model) << "\n";
         return absl::OkStatus();
       });
@@ -115,6 +121,9 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--seed", pretrain.seed, "Random seed")->capture_default_str();
   pretrain_cmd->add_option("--threads", pretrain.threads, "CPU threads (0: all)")->capture_default_str();
   pretrain_cmd->add_flag("--resume", pretrain.resume, "Continue exactly from --out/checkpoint.pt");
+  pretrain_cmd->add_flag("--resume-if-present", pretrain.resume_if_present,
+                         "Continue from --out/checkpoint.pt when it exists, else start (a restarted job)");
+  pretrain_cmd->add_option("--dist-timeout", pretrain.dist_timeout_seconds, kDistTimeoutHelp)->capture_default_str();
 
   // The frozen representation that probe and quality read (galaxy::FeatureKinds).
   const char* const kFeaturesHelp =
@@ -147,6 +156,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--device", finetune.device, "cpu | cuda | auto")->capture_default_str();
     cmd->add_option("--seed", finetune.seed, "Random seed")->capture_default_str();
     cmd->add_option("--threads", finetune.threads, "CPU threads (0: all)")->capture_default_str();
+    cmd->add_option("--dist-timeout", finetune.dist_timeout_seconds, kDistTimeoutHelp)->capture_default_str();
     if (from_scratch) {
       cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
       cmd->add_option("--stem", finetune.stem, "paper | torchvision")->capture_default_str();
@@ -157,6 +167,10 @@ int main(int argc, char** argv) {
   auto run_redshift = [&]() -> absl::Status {
     absl::StatusOr<galaxy::RedshiftTrainResult> r = galaxy::RunRedshiftTraining(finetune);
     if (!r.ok()) return r.status();
+    if (r->model.empty()) {
+      std::cout << absl::StrFormat("%d steps on this rank; rank 0 validates and writes the model\n", r->steps);
+      return absl::OkStatus();
+    }
     std::cout << absl::StrFormat("%d labelled galaxies%s, %d steps; best validation sigma_MAD %.4f; model %s\n",
                                  r->labels,
                                  finetune.teacher_path.empty()

@@ -48,6 +48,9 @@ struct PretrainOptions {
   uint64_t seed = 0;
   // Continue from out_dir/checkpoint.pt, exactly where it stopped.
   bool resume = false;
+  // Resume when out_dir/checkpoint.pt exists, start afresh otherwise: what a job that its
+  // scheduler restarts after a failure runs with (deploy/k8s/galaxy-train.yaml).
+  bool resume_if_present = false;
   // Save out_dir/checkpoint.pt every this many steps (and at the end). Default 500.
   int64_t checkpoint_every = 500;
   // CPU threads for LibTorch (0: every usable CPU).
@@ -87,6 +90,9 @@ struct PretrainOptions {
   // is caught before its backward pass, every 10th on a GPU, where each read makes the host
   // wait. Either way no checkpoint is written after a non-finite loss. Not a command-line flag.
   int loss_readback_every = 0;
+  // Data-parallel training (WORLD_SIZE > 1, trainer/data_parallel.h): how long a rank waits for
+  // the group to form, and for the others in any collective, before it gives up. Default 1800 s.
+  int dist_timeout_seconds = 1800;
 
   // INVALID_ARGUMENT naming the first bad field, e.g. "--queue: 1000 is not a multiple of
   // --batch 256".
@@ -155,6 +161,8 @@ struct FinetuneOptions {
   std::string device = "auto";
   uint64_t seed = 0;
   int threads = 0;
+  // As PretrainOptions::dist_timeout_seconds.
+  int dist_timeout_seconds = 1800;
 
   absl::Status Validate() const;
 };
