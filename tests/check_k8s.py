@@ -83,6 +83,34 @@ def check_probes(doc, container):
             fail(f"{doc['kind']}/{doc['metadata']['name']}: the {probe} asks a port the container does not open")
 
 
+def check_training(names):
+    """The training Job's ranks: one per completion index, all told the same world size, and
+    rank 0 reachable at the address every rank is given (pod 0 under the headless Service)."""
+    job = names["Job"].get("galaxy-train")
+    if job is None:
+        fail("no Job galaxy-train")
+    spec = job["spec"]
+    pod = spec["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0].get("env", [])}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        if name not in env:
+            fail(f"Job/galaxy-train: {name} is not set")
+    world = int(env["WORLD_SIZE"]["value"])
+    if not (spec.get("completionMode") == "Indexed" and spec["completions"] == spec["parallelism"] == world):
+        fail(f"Job/galaxy-train: an Indexed Job of WORLD_SIZE {world} pods needs completions and parallelism {world}")
+    if "job-completion-index" not in env["RANK"].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", ""):
+        fail("Job/galaxy-train: RANK must be the pod's completion index")
+    service = pod.get("subdomain")
+    if service not in names.get("Service", {}) or names["Service"][service]["spec"].get("clusterIP") != "None":
+        fail(f"Job/galaxy-train: subdomain {service} is not a headless Service")
+    if env["MASTER_ADDR"]["value"] != f"{job['metadata']['name']}-0.{service}":
+        fail(f"Job/galaxy-train: MASTER_ADDR {env['MASTER_ADDR']['value']} is not rank 0's pod")
+    batch = [a for a in pod["containers"][0]["args"] if a.startswith("--batch=")]
+    if batch and int(batch[0].split("=")[1]) % world:
+        fail(f"Job/galaxy-train: --batch is not a multiple of WORLD_SIZE {world}")
+    return world
+
+
 def main():
     source, bin_dir = sys.argv[1], sys.argv[2]
     docs = render(source)
@@ -119,7 +147,8 @@ def main():
     for i, line in enumerate(lines):
         if line.strip() != f"galaxy-shard-{i}.galaxy-shard:50051":
             fail(f"shards.txt line {i + 1} is {line!r}, not shard {i}'s address")
-    print(f"check_k8s: {len(docs)} objects, {shards} shards, every flag known to its binary")
+    ranks = check_training(names)
+    print(f"check_k8s: {len(docs)} objects, {shards} shards, {ranks} training ranks, every flag known to its binary")
 
 
 if __name__ == "__main__":
