@@ -65,10 +65,12 @@ int main(int argc, char** argv) {
   synth->add_flag("--json", synth_json, "JSON output");
   int64_t index_count = 100000;
   bool index_json = false;
+  std::string index_torch_device = "cpu";
   CLI::App* index_cmd = cli.AddCommand(
       "index", "In-process search: build time, size, single-query latency, batch QPS and recall@10 per index kind",
       [&]() -> absl::Status {
-        GALAXY_ASSIGN_OR_RETURN(std::vector<galaxy::IndexBenchRow> rows, galaxy::RunIndexBench(index_count, scratch));
+        GALAXY_ASSIGN_OR_RETURN(std::vector<galaxy::IndexBenchRow> rows,
+                                galaxy::RunIndexBench(index_count, scratch, index_torch_device));
         if (index_json) {
           std::cout << galaxy::IndexBenchJson(index_count, rows) << "\n";
           return absl::OkStatus();
@@ -85,6 +87,8 @@ int main(int argc, char** argv) {
       });
   index_cmd->add_option("--count", index_count, "Vectors")->capture_default_str();
   index_cmd->add_option("--scratch", scratch, "Directory for the saved indexes")->capture_default_str();
+  index_cmd->add_option("--torch-device", index_torch_device, "Where torch-flat searches: cpu | cuda | auto")
+      ->capture_default_str();
   index_cmd->add_flag("--json", index_json, "JSON output");
   galaxy::ServeBenchOptions serve;
   bool serve_json = false;

@@ -34,7 +34,8 @@ std::vector<float> ClusteredUnitVectors(int64_t n, int d) {
   return x;
 }
 
-absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::string& scratch_dir) {
+absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::string& scratch_dir,
+                                                         const std::string& torch_device) {
   const int d = 128, nq = 256, k = 10;
   if (n < nq) return absl::InvalidArgumentError(absl::StrCat("--count: at least ", nq));
   const std::vector<float> x = ClusteredUnitVectors(n, d);
@@ -51,6 +52,12 @@ absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::s
   };
   std::vector<Config> configs;
   configs.push_back({IndexParams(), "flat"});
+  {
+    IndexParams p;
+    p.kind = IndexKind::kTorchFlat;
+    p.device = torch_device;
+    configs.push_back({p, absl::StrCat("torch-flat (", torch_device, ")")});
+  }
   for (int ef : {32, 64, 128}) {
     IndexParams p;
     p.kind = IndexKind::kHnsw;
@@ -94,7 +101,7 @@ absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t n, const std::s
     if (config.params.kind == IndexKind::kHnsw) hnsw_built = true;
     for (const auto& [key, value] : index->params().ToMap()) absl::StrAppend(&row.params, row.params.empty() ? "" : " ", key, "=", value);
     // Single queries (as a server answers one request), then one batch of 256.
-    const int singles = config.params.kind == IndexKind::kFlat ? 16 : nq;
+    const int singles = IsExactKind(config.params.kind) ? 16 : nq;
     start = absl::Now();
     for (int i = 0; i < singles; ++i) {
       GALAXY_RETURN_IF_ERROR(index->Search(x.data() + i * d, 1, k, scores.data() + i * k, got.data() + i * k));

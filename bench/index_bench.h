@@ -30,8 +30,10 @@ struct IndexBenchRow {
 // The anchor's vectors: n x d, 2000 Gaussian centres + 0.5 noise, L2-normalised, seed 1.
 std::vector<float> ClusteredUnitVectors(int64_t n, int d);
 
-// count vectors of dim 128; 256 queries (the first vectors, as the anchor).
-absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t count, const std::string& scratch_dir);
+// count vectors of dim 128; 256 queries (the first vectors, as the anchor). Every kind, torch-flat
+// on `torch_device` ("cpu", "cuda", "auto").
+absl::StatusOr<std::vector<IndexBenchRow>> RunIndexBench(int64_t count, const std::string& scratch_dir,
+                                                         const std::string& torch_device = "cpu");
 std::string IndexBenchJson(int64_t count, const std::vector<IndexBenchRow>& rows);
 
 }  // namespace galaxy

@@ -352,8 +352,10 @@ absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const
     request.set_index_kind(v1::INDEX_KIND_HNSW);
   } else if (index == "ivfpq") {
     request.set_index_kind(v1::INDEX_KIND_IVFPQ);
+  } else if (index == "torch-flat") {
+    request.set_index_kind(v1::INDEX_KIND_TORCH_FLAT);
   } else if (!index.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--index: '", index, "' is not flat, hnsw or ivfpq"));
+    return absl::InvalidArgumentError(absl::StrCat("--index: '", index, "' is not flat, hnsw, ivfpq or torch-flat"));
   }
   for (const std::string& p : params) {
     std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));

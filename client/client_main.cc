@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
       [&] { return galaxy::RunRebuild(flags, data, model, index, params, no_swap, wait); });
   rebuild_cmd->add_option("--data", data, "Dataset path on the server (native HDF5)")->required();
   rebuild_cmd->add_option("--model", model, "Checkpoint path on the server (default: the live snapshot's model)");
-  rebuild_cmd->add_option("--index", index, "flat, hnsw or ivfpq (default: the live snapshot's kind)");
+  rebuild_cmd->add_option("--index", index, "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
   rebuild_cmd->add_option("--param", params, "Index parameter key=value (repeatable), e.g. efSearch=256");
   rebuild_cmd->add_flag("--no-swap", no_swap, "Only build and publish; a later reload switches");
   rebuild_cmd->add_flag("--wait", wait, "Follow the rebuild's progress until it ends");

@@ -16,17 +16,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "indexer/torch_vector_index.h"
 #include "indexer/vector_index.h"
 
 namespace galaxy {
 namespace {
-
-bool AllFinite(const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(x[i])) return false;
-  }
-  return true;
-}
 
 class FaissVectorIndex : public VectorIndex {
  public:
@@ -41,7 +35,7 @@ class FaissVectorIndex : public VectorIndex {
   bool needs_training() const override { return !index_->is_trained; }
 
   absl::Status Train(const float* vectors, int64_t n) override {
-    if (!AllFinite(vectors, n * dim_)) return absl::InvalidArgumentError("training vectors hold NaN or Inf");
+    if (!AllFiniteFloats(vectors, n * dim_)) return absl::InvalidArgumentError("training vectors hold NaN or Inf");
     try {
       if (!index_->is_trained) index_->train(n, vectors);
     } catch (const std::exception& e) {
@@ -51,7 +45,7 @@ class FaissVectorIndex : public VectorIndex {
   }
 
   absl::Status Add(const float* vectors, const int64_t* ids, int64_t n) override {
-    if (!AllFinite(vectors, n * dim_)) return absl::InvalidArgumentError("vectors hold NaN or Inf");
+    if (!AllFiniteFloats(vectors, n * dim_)) return absl::InvalidArgumentError("vectors hold NaN or Inf");
     try {
       index_->add_with_ids(n, vectors, ids);
     } catch (const std::exception& e) {
@@ -150,20 +144,32 @@ class FaissVectorIndex : public VectorIndex {
 
 }  // namespace
 
+bool AllFiniteFloats(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return false;
+  }
+  return true;
+}
+
 const char* IndexKindName(IndexKind kind) {
   switch (kind) {
     case IndexKind::kFlat: return "flat";
     case IndexKind::kHnsw: return "hnsw";
     case IndexKind::kIvfPq: return "ivfpq";
+    case IndexKind::kTorchFlat: return "torch-flat";
   }
   return "unknown";
 }
+
+bool IsExactKind(IndexKind kind) { return kind == IndexKind::kFlat || kind == IndexKind::kTorchFlat; }
 
 absl::StatusOr<IndexKind> ParseIndexKind(const std::string& name) {
   if (name == "flat") return IndexKind::kFlat;
   if (name == "hnsw") return IndexKind::kHnsw;
   if (name == "ivfpq") return IndexKind::kIvfPq;
-  return absl::InvalidArgumentError(absl::StrCat("--index: unknown '", name, "' (expected flat, hnsw or ivfpq)"));
+  if (name == "torch-flat") return IndexKind::kTorchFlat;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--index: unknown '", name, "' (expected flat, hnsw, ivfpq or torch-flat)"));
 }
 
 std::map<std::string, std::string> IndexParams::ToMap() const {
@@ -210,11 +216,13 @@ absl::Status IndexParams::Apply(const std::map<std::string, std::string>& values
 absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Create(const IndexParams& params_in,
                                                                   int dim, int64_t expected_count) {
   if (dim < 1) return absl::InvalidArgumentError(absl::StrCat("dimension ", dim, " < 1"));
+  if (params_in.kind == IndexKind::kTorchFlat) return CreateTorchFlatIndex(params_in, dim);
   IndexParams params = params_in;
   try {
     std::unique_ptr<faiss::Index> inner;
     switch (params.kind) {
       case IndexKind::kFlat:
+      case IndexKind::kTorchFlat:
         inner = std::make_unique<faiss::IndexFlatIP>(dim);
         break;
       case IndexKind::kHnsw: {
@@ -268,11 +276,38 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::string
       return absl::DataLossError(absl::StrCat(path, ": not a galaxy-search index (no ID map)"));
     }
     const int dim = index->d;
+    if (params.kind == IndexKind::kTorchFlat) {
+      // The same file as a flat index: its vectors and IDs move into LibTorch.
+      const auto* map = static_cast<const faiss::IndexIDMap2*>(index.get());
+      const auto* flat = dynamic_cast<const faiss::IndexFlat*>(map->index);
+      if (flat == nullptr) return absl::DataLossError(absl::StrCat(path, ": not a flat index (torch-flat reads those)"));
+      const float* xb = flat->get_xb();
+      std::vector<float> vectors(xb, xb + flat->ntotal * dim);
+      std::vector<int64_t> ids(map->id_map.begin(), map->id_map.end());
+      index.reset();
+      return TorchFlatIndexOf(params, dim, std::move(vectors), std::move(ids));
+    }
     return std::unique_ptr<VectorIndex>(new FaissVectorIndex(std::move(index), params, dim));
   } catch (const std::exception& e) {
     std::string what = e.what();
     return absl::DataLossError(absl::StrCat(path, ": unreadable index: ", what.substr(0, what.find('\n'))));
   }
+}
+
+}  // namespace galaxy
+
+namespace galaxy {
+
+absl::Status WriteFlatIndexFile(const std::string& path, int dim, const float* vectors, const int64_t* ids, int64_t n) {
+  try {
+    faiss::IndexIDMap2 map(new faiss::IndexFlatIP(dim));
+    map.own_fields = true;
+    map.add_with_ids(n, vectors, ids);
+    faiss::write_index(&map, path.c_str());
+  } catch (const std::exception& e) {
+    return StatusFromException(e, absl::StrCat("writing ", path));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace galaxy

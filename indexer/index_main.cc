@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--data", build.data_path, "Dataset (.h5)")->required();
   build_cmd->add_option("--model", build.model_path, "Model checkpoint (galaxy-train)")->required();
   build_cmd->add_option("--out", build.snapshots_dir, "Snapshots directory")->required();
-  build_cmd->add_option("--index", index_kind, "flat | hnsw | ivfpq")->capture_default_str();
+  build_cmd->add_option("--index", index_kind, "flat | hnsw | ivfpq | torch-flat (exact on LibTorch, on the server's --device)")->capture_default_str();
   build_cmd->add_option("--param", index_params,
                         "Index parameter KEY=VALUE: M, efConstruction, efSearch (hnsw); nlist, nprobe, pq_m, "
                         "refine_factor (ivfpq)");

@@ -99,7 +99,7 @@ absl::StatusOr<std::map<std::string, FileDigest>> DigestFiles(const std::string&
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir, const std::string& index_device) {
   std::unique_ptr<Snapshot> s(new Snapshot);
   s->dir_ = dir;
   const std::string manifest_path = dir + "/" + kManifestFile;
@@ -121,7 +121,9 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir)
                                               it->second.bytes, " (truncated or replaced?)"));
     }
   }
-  GALAXY_ASSIGN_OR_RETURN(s->index_, VectorIndex::Load(index_path, s->manifest_.index));
+  IndexParams index_params = s->manifest_.index;
+  index_params.device = index_device;
+  GALAXY_ASSIGN_OR_RETURN(s->index_, VectorIndex::Load(index_path, index_params));
   if (s->index_->dim() != s->manifest_.dimension) {
     return absl::DataLossError(absl::StrCat(dir, ": index dimension ", s->index_->dim(), " but the manifest says ",
                                             s->manifest_.dimension));

@@ -69,8 +69,10 @@ absl::StatusOr<std::map<std::string, FileDigest>> DigestFiles(const std::string&
 class Snapshot {
  public:
   // Opens SNAPSHOTS_DIR/<version> (`dir`): manifest, index, metadata, sorted anomaly scores.
-  // Errors name the file that is missing or unreadable.
-  static absl::StatusOr<std::unique_ptr<Snapshot>> Open(const std::string& dir);
+  // Errors name the file that is missing or unreadable. A torch-flat index is loaded on
+  // `index_device` ("cpu", "cuda" or "auto"; IndexParams::device).
+  static absl::StatusOr<std::unique_ptr<Snapshot>> Open(const std::string& dir,
+                                                        const std::string& index_device = "cpu");
 
   const SnapshotManifest& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }

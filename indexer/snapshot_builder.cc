@@ -378,7 +378,7 @@ class SnapshotBuild {
     std::vector<float> chunk;
     std::unique_ptr<VectorIndex> scoring_holder;
     const VectorIndex* scoring = index_.get();
-    if (options_.index.kind == IndexKind::kFlat && n > 50000) {
+    if (IsExactKind(options_.index.kind) && n > 50000) {
       IndexParams hnsw;
       hnsw.kind = IndexKind::kHnsw;
       GALAXY_ASSIGN_OR_RETURN(scoring_holder, VectorIndex::Create(hnsw, dim, n));
@@ -432,7 +432,7 @@ class SnapshotBuild {
   absl::Status MeasureRecall() {
     const int64_t n = n_;
     const int dim = dim_;
-    if (options_.index.kind == IndexKind::kFlat) return absl::OkStatus();  // exact: recall 1
+    if (IsExactKind(options_.index.kind)) return absl::OkStatus();  // exact: recall 1
     std::vector<float> chunk;
     const int64_t queries = std::min<int64_t>(options_.recall_queries, n);
     IndexParams exact_params;

@@ -6,6 +6,9 @@
 //   ivfpq  inverted lists + product quantisation (FAISS IndexIVFPQ), re-ranked with 8-bit scalar
 //          16-bit float codes (IndexRefine): 2.25 bytes per dimension instead of 4, approximate;
 //          refine_factor=0 keeps only the PQ codes (d/4 bytes per vector)
+//   torch-flat  exact, on LibTorch (indexer/torch_vector_index.h): the vectors in a tensor on
+//          the CPU (FAISS flat's answers exactly) or a CUDA device (fp16 vectors, fp32 scores);
+//          stored as a flat index's file
 // No FAISS type appears here; faiss_vector_index.cc wraps it.
 #ifndef GALAXY_INDEXER_VECTOR_INDEX_H_
 #define GALAXY_INDEXER_VECTOR_INDEX_H_
@@ -19,10 +22,12 @@
 
 namespace galaxy {
 
-enum class IndexKind { kFlat, kHnsw, kIvfPq };
+enum class IndexKind { kFlat, kHnsw, kIvfPq, kTorchFlat };
 const char* IndexKindName(IndexKind kind);
-// "flat", "hnsw" or "ivfpq"; INVALID_ARGUMENT otherwise.
+// "flat", "hnsw", "ivfpq" or "torch-flat"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<IndexKind> ParseIndexKind(const std::string& name);
+// Whether the kind answers exactly (recall 1): flat and torch-flat.
+bool IsExactKind(IndexKind kind);
 
 struct IndexParams {
   IndexKind kind = IndexKind::kFlat;
@@ -37,6 +42,10 @@ struct IndexParams {
   int nprobe = 64;
   int pq_m = 0;
   int refine_factor = 8;
+  // torch-flat: where the vectors live and the search runs, "cpu", "cuda" or "auto" (the GPU
+  // when there is one). Chosen by the process that loads the index (the server's --device), not
+  // stored: ToMap leaves it out. Default "cpu".
+  std::string device = "cpu";
 
   // Parameters as strings, for manifests and IndexInfo.index_params.
   std::map<std::string, std::string> ToMap() const;
@@ -44,6 +53,9 @@ struct IndexParams {
   // keys or bad values.
   absl::Status Apply(const std::map<std::string, std::string>& values);
 };
+
+// Whether all `n` floats are finite (what Train and Add check).
+bool AllFiniteFloats(const float* x, int64_t n);
 
 // Thread-safety: Search may run concurrently with other Search calls; Train/Add must not overlap
 // anything.

@@ -20,6 +20,7 @@ v1::IndexKind ToProtoKind(IndexKind kind) {
     case IndexKind::kFlat: return v1::INDEX_KIND_FLAT;
     case IndexKind::kHnsw: return v1::INDEX_KIND_HNSW;
     case IndexKind::kIvfPq: return v1::INDEX_KIND_IVFPQ;
+    case IndexKind::kTorchFlat: return v1::INDEX_KIND_TORCH_FLAT;
   }
   return v1::INDEX_KIND_UNSPECIFIED;
 }
@@ -30,9 +31,10 @@ absl::StatusOr<IndexKind> FromProtoKind(v1::IndexKind kind, IndexKind unspecifie
     case v1::INDEX_KIND_FLAT: return IndexKind::kFlat;
     case v1::INDEX_KIND_HNSW: return IndexKind::kHnsw;
     case v1::INDEX_KIND_IVFPQ: return IndexKind::kIvfPq;
+    case v1::INDEX_KIND_TORCH_FLAT: return IndexKind::kTorchFlat;
     default:
       return absl::InvalidArgumentError(absl::StrCat("index_kind: ", static_cast<int>(kind),
-                                                     " cannot be built by this server (flat, hnsw, ivfpq)"));
+                                                     " cannot be built by this server (flat, hnsw, ivfpq, torch-flat)"));
   }
 }
 

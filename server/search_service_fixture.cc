@@ -7,6 +7,8 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 #include "data/hdf5_dataset.h"
 #include "indexer/snapshot_builder.h"
 
@@ -92,24 +94,32 @@ void SearchServiceTest::SetUpTestSuite() {
     std::ofstream model(dir_->File("model.pt"));
     model << "the fake embedder never reads this";
   }
+  absl::StatusOr<std::unique_ptr<GalaxyServer>> server = BuildAndServe(dir_->File("snapshots"), IndexKind::kFlat);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = server->release();
+}
+
+absl::StatusOr<std::unique_ptr<GalaxyServer>> SearchServiceTest::BuildAndServe(const std::string& snapshots_dir,
+                                                                               IndexKind kind) {
   BuildOptions build;
   build.data_path = dir_->File("survey.h5");
   build.model_path = dir_->File("model.pt");
-  build.snapshots_dir = dir_->File("snapshots");
+  build.snapshots_dir = snapshots_dir;
   build.device = "cpu";
   build.anomaly_k = 3;
-  build.load_embedder = load;
-  absl::StatusOr<BuildReport> built = BuildSnapshot(build);
-  ASSERT_TRUE(built.ok()) << built.status();
+  build.index.kind = kind;
+  build.load_embedder = FakeLoader();
+  GALAXY_ASSIGN_OR_RETURN(BuildReport built, BuildSnapshot(build));
   ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.snapshots_dir = build.snapshots_dir;
+  options.snapshots_dir = snapshots_dir;
   options.device = "cpu";
   options.drain_seconds = 1;
-  absl::StatusOr<std::unique_ptr<GalaxyServer>> server = GalaxyServer::Start(options, load);
-  ASSERT_TRUE(server.ok()) << server.status();
-  server_ = server->release();
-  ASSERT_EQ(server_->snapshot_version(), built->version);
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyServer> server, GalaxyServer::Start(options, FakeLoader()));
+  if (server->snapshot_version() != built.version) {
+    return absl::InternalError(absl::StrCat("serving ", server->snapshot_version(), ", built ", built.version));
+  }
+  return server;
 }
 
 void SearchServiceTest::TearDownTestSuite() {

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "galaxy/v1/galaxy.grpc.pb.h"
+#include "indexer/vector_index.h"
 #include "server/galaxy_server.h"
 #include "tests/fake_embedder.h"
 #include "tests/temp_dir.h"
@@ -35,6 +37,9 @@ class SearchServiceTest : public ::testing::Test {
  public:
   // Embedders that forward to the suite's fake, for further snapshots and servers.
   static EmbedderLoader FakeLoader();
+  // A snapshot of the suite's survey with an index of `kind` in `snapshots_dir`, and a server on
+  // it (the suite's own is the flat one in SnapshotsDir()).
+  static absl::StatusOr<std::unique_ptr<GalaxyServer>> BuildAndServe(const std::string& snapshots_dir, IndexKind kind);
 
  protected:
   static void SetUpTestSuite();

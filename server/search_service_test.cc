@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "indexer/snapshot.h"
 #include "server/search_service_fixture.h"
 
@@ -267,6 +268,52 @@ TEST_F(SearchServiceTest, TheModelsFailureReachesTheCallerAsInternal) {
   const grpc::Status status = stub_->SimilarGalaxies(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(status.error_message(), "running the model: out of memory");
+}
+
+}  // namespace
+}  // namespace galaxy
+
+namespace galaxy {
+namespace {
+
+// A torch-flat snapshot of the same survey, served by a second server, answers every kind of
+// similarity query as the suite's flat one: by ID, by upload, by position with a sky filter, and
+// with k above the catalog's size.
+TEST_F(SearchServiceTest, ATorchFlatSnapshotAnswersAsTheFlatOne) {
+  testutil::ScopedTempDir other;
+  absl::StatusOr<std::unique_ptr<GalaxyServer>> server = BuildAndServe(other.File("snapshots"), IndexKind::kTorchFlat);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto torch_stub = v1::GalaxySearch::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  v1::IndexInfo info;
+  grpc::ClientContext info_context;
+  ASSERT_TRUE(torch_stub->GetIndexInfo(&info_context, v1::GetIndexInfoRequest(), &info).ok());
+  EXPECT_EQ(info.index_kind(), v1::INDEX_KIND_TORCH_FLAT);
+
+  std::vector<v1::SimilarGalaxiesRequest> requests(4);
+  requests[0].set_id(kFirstId + 5);
+  requests[0].set_k(4);
+  *requests[1].mutable_image() = Upload(12);
+  requests[1].set_k(6);
+  requests[2].mutable_position()->set_ra(17.0);
+  requests[2].mutable_position()->set_dec(0.0);
+  requests[2].set_k(5);
+  requests[2].mutable_filter()->mutable_cone()->set_ra(20.0);
+  requests[2].mutable_filter()->mutable_cone()->set_dec(0.0);
+  requests[2].mutable_filter()->mutable_cone()->set_radius(4.5);
+  requests[3].set_id(kFirstId + 20);
+  requests[3].set_k(kGalaxies + 10);
+  for (size_t r = 0; r < requests.size(); ++r) {
+    v1::SimilarGalaxiesResponse flat, torch_flat;
+    grpc::ClientContext c1, c2;
+    ASSERT_TRUE(stub_->SimilarGalaxies(&c1, requests[r], &flat).ok()) << "request " << r;
+    ASSERT_TRUE(torch_stub->SimilarGalaxies(&c2, requests[r], &torch_flat).ok()) << "request " << r;
+    ASSERT_GT(flat.neighbors_size(), 0) << "request " << r;
+    EXPECT_EQ(Ids(flat), Ids(torch_flat)) << "request " << r;
+    for (int i = 0; i < std::min(flat.neighbors_size(), torch_flat.neighbors_size()); ++i) {
+      EXPECT_NEAR(flat.neighbors(i).score(), torch_flat.neighbors(i).score(), 1e-5) << "request " << r;
+    }
+  }
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(con
                                                                              const std::string& device,
                                                                              const EmbedderLoader& load) {
   std::shared_ptr<ServingSnapshot> s(new ServingSnapshot());
-  GALAXY_ASSIGN_OR_RETURN(s->snapshot_, Snapshot::Open(dir));
+  // A torch-flat index searches where the model runs.
+  GALAXY_ASSIGN_OR_RETURN(s->snapshot_, Snapshot::Open(dir, device));
   GALAXY_ASSIGN_OR_RETURN(s->model_, (load ? load : LoadEmbedder)(dir + "/" + kModelFile, device));
   const SnapshotManifest& m = s->snapshot_->manifest();
   if (s->model_->metadata().embedding_dim != m.dimension) {

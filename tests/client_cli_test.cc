@@ -369,6 +369,33 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   EXPECT_TRUE(absl::StrContains(reload.out, "already serving")) << reload.out;
   ExpectOneLineError(Client({"rebuild", "--data", "/nonexistent.h5"}), "data_path: /nonexistent.h5 is not a file");
   ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--index", "lsh"}), "--index: 'lsh'");
+  // The Python client names the kind as the command line does: a torch-flat rebuild, then its
+  // answers are the flat index's (the galaxy itself first, score 1).
+  const std::string source = GALAXY_SOURCE_DIR;
+  absl::StatusOr<testutil::CommandResult> python = testutil::RunCommand(
+      {"/usr/bin/env", "PYTHONPATH=" + source + "/client/python", "XDG_CACHE_HOME=" + dir_.File("cache"),
+       "/usr/bin/python3", "-c",
+       absl::StrCat("import time\n"
+                    "from galaxy_search import Client\n"
+                    "with Client('127.0.0.1:", server_->port(), "') as c:\n"
+                    "    c.rebuild('", testutil::SharedServingFixture().survey, "', index_kind='torch-flat')\n"
+                    "    while c.rebuild_status().state == 1: time.sleep(0.2)\n"
+                    "    s = c.rebuild_status()\n"
+                    "    g = c.galaxy(", Id(7), ", include_embedding=True)\n"
+                    "    r = c.similar(vector=list(g.embedding), k=3)\n"
+                    "    print(s.state, c.info().index_kind, r.neighbors[0].id, round(r.neighbors[0].score, 4))\n"
+                    "    try:\n"
+                    "        c.rebuild('x.h5', index_kind='lsh')\n"
+                    "    except ValueError as e:\n"
+                    "        print(e)\n")},
+      absl::Seconds(300));
+  ASSERT_TRUE(python.ok()) << python.status();
+  EXPECT_EQ(python->exit_code, 0) << python->err;
+  EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("2 4 ", Id(7), " 1.0"))) << python->out << python->err;
+  EXPECT_TRUE(absl::StrContains(python->out, "index_kind 'lsh': expected one of flat, hnsw, ivfpq, torch-flat"))
+      << python->out;
+  testutil::CommandResult torch_info = Client({"info"}, {"--json"});
+  EXPECT_EQ(nlohmann::json::parse(torch_info.out)["index_kind"], "INDEX_KIND_TORCH_FLAT");
 }
 
 TEST_F(ClientCliTest, UsageAndConnectionErrorsAreOneLine) {

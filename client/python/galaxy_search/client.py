@@ -345,8 +345,17 @@ class Client:
     def reload(self):
         return self._call(self._admin.ReloadSnapshot, galaxy_pb2.ReloadSnapshotRequest())
 
+    _INDEX_KINDS = {"flat": "INDEX_KIND_FLAT", "hnsw": "INDEX_KIND_HNSW", "ivfpq": "INDEX_KIND_IVFPQ",
+                    "torch-flat": "INDEX_KIND_TORCH_FLAT"}
+
     def rebuild(self, data_path, model_path="", index_kind=None, swap=True):
+        """Rebuilds the index from data_path; index_kind: "flat", "hnsw", "ivfpq", "torch-flat"
+        (or a galaxy_pb2.IndexKind value); None keeps the live snapshot's kind."""
         request = galaxy_pb2.RebuildIndexRequest(data_path=data_path, model_path=model_path, swap=swap)
+        if isinstance(index_kind, str):
+            if index_kind not in self._INDEX_KINDS:
+                raise ValueError(f"index_kind {index_kind!r}: expected one of {', '.join(self._INDEX_KINDS)}")
+            index_kind = galaxy_pb2.IndexKind.Value(self._INDEX_KINDS[index_kind])
         if index_kind is not None:
             request.index_kind = index_kind
         return self._call(self._admin.RebuildIndex, request)
