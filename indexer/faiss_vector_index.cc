@@ -216,15 +216,15 @@ absl::Status IndexParams::Apply(const std::map<std::string, std::string>& values
 absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Create(const IndexParams& params_in,
                                                                   int dim, int64_t expected_count) {
   if (dim < 1) return absl::InvalidArgumentError(absl::StrCat("dimension ", dim, " < 1"));
-  if (params_in.kind == IndexKind::kTorchFlat) return CreateTorchFlatIndex(params_in, dim);
   IndexParams params = params_in;
   try {
     std::unique_ptr<faiss::Index> inner;
     switch (params.kind) {
       case IndexKind::kFlat:
-      case IndexKind::kTorchFlat:
         inner = std::make_unique<faiss::IndexFlatIP>(dim);
         break;
+      case IndexKind::kTorchFlat:
+        return CreateTorchFlatIndex(params, dim);
       case IndexKind::kHnsw: {
         auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, params.hnsw_m, faiss::METRIC_INNER_PRODUCT);
         hnsw->hnsw.efConstruction = params.ef_construction;
@@ -293,10 +293,6 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::string
     return absl::DataLossError(absl::StrCat(path, ": unreadable index: ", what.substr(0, what.find('\n'))));
   }
 }
-
-}  // namespace galaxy
-
-namespace galaxy {
 
 absl::Status WriteFlatIndexFile(const std::string& path, int dim, const float* vectors, const int64_t* ids, int64_t n) {
   try {

@@ -103,6 +103,20 @@ void MocoImpl::Enqueue(const torch::Tensor& keys) {
   queue_ptr.add_(n).remainder_(k);
 }
 
+void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& loss, const torch::Tensor& keys,
+                bool multi_tensor_sgd, const std::function<void()>& after_backward) {
+  DropGradients(optimizer);
+  loss.backward();
+  if (after_backward) after_backward();
+  if (multi_tensor_sgd) {
+    MultiTensorSgdStep(optimizer);
+  } else {
+    optimizer.step();
+  }
+  moco->MomentumUpdate();
+  moco->Enqueue(keys);
+}
+
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
                        bool multi_tensor_sgd) {
@@ -111,15 +125,7 @@ MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Te
     CudaAutocast scope(autocast);
     out = moco->forward(query_view, key_view, key_order);
   }
-  DropGradients(optimizer);
-  out.loss.backward();
-  if (multi_tensor_sgd) {
-    MultiTensorSgdStep(optimizer);
-  } else {
-    optimizer.step();
-  }
-  moco->MomentumUpdate();
-  moco->Enqueue(moco->last_keys());
+  MocoUpdate(moco, optimizer, out.loss, moco->last_keys(), multi_tensor_sgd);
   return out;
 }
 

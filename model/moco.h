@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "model/heads.h"
 #include "model/resnet.h"
 
@@ -72,6 +74,13 @@ struct MocoImpl : torch::nn::Module {
   torch::Tensor last_keys_;
 };
 TORCH_MODULE(Moco);
+
+// What follows a step's forward pass: the backward pass of `loss`, `after_backward` (when set:
+// data-parallel training averages the gradients there), the optimizer's step
+// (MultiTensorSgdStep with `multi_tensor_sgd`, a CUDA path), the key encoder's momentum update,
+// and `keys` (the step's, normalised) into the queue.
+void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& loss, const torch::Tensor& keys,
+                bool multi_tensor_sgd, const std::function<void()>& after_backward = {});
 
 // One optimisation step of MoCo on two augmented views: the forward pass (under bf16 autocast
 // with `autocast` on CUDA; keys in `key_order` as MocoImpl::forward), the backward pass, the

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 
 #ifdef GALAXY_WITH_GLOO
@@ -65,6 +66,19 @@ absl::StatusOr<DistributedEnv> ParseDistributedEnv(const std::function<const cha
 
 absl::StatusOr<DistributedEnv> DistributedEnvFromEnvironment() {
   return ParseDistributedEnv([](const char* name) { return std::getenv(name); });
+}
+
+absl::StatusOr<std::shared_ptr<ProcessGroup>> JoinTrainingGroup(const DistributedEnv& env, int64_t global_batch,
+                                                                int timeout_seconds) {
+  if (!env.distributed()) return std::shared_ptr<ProcessGroup>();
+  if (global_batch % env.world_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch ", global_batch,
+                                                   " (the global batch) is not a multiple of WORLD_SIZE ",
+                                                   env.world_size));
+  }
+  log::Info("joining the training group", {{"rank", absl::StrCat(env.rank)}, {"world_size", absl::StrCat(env.world_size)},
+                                           {"master", absl::StrCat(env.master_addr, ":", env.master_port)}});
+  return ProcessGroup::Join(env, absl::Seconds(timeout_seconds));
 }
 
 torch::Tensor RankRows(int64_t batch, int rank, int world_size) {

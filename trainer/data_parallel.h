@@ -82,6 +82,13 @@ class ProcessGroup final : public BatchNormSync {
   std::unique_ptr<Engine> engine_;
 };
 
+// The group a trainer joins under `env` (DistributedEnvFromEnvironment): nullptr when it trains
+// alone (!env.distributed()). INVALID_ARGUMENT when `global_batch` is not a multiple of
+// WORLD_SIZE (checked before waiting for anyone); otherwise as ProcessGroup::Join, within
+// `timeout_seconds`.
+absl::StatusOr<std::shared_ptr<ProcessGroup>> JoinTrainingGroup(const DistributedEnv& env, int64_t global_batch,
+                                                                int timeout_seconds);
+
 // How W processes share a global batch of B (a multiple of W): global row j is row j / W of rank
 // j % W. RankRows gives rank `rank`'s rows of the global batch (rank, rank + W, ...); GlobalOrder
 // puts the rows of an AllGather (rank-major: rank r's row i at r * B/W + i) back in the global

@@ -52,11 +52,7 @@ torch::Tensor KeyOrder(int64_t n, uint64_t seed, int64_t step) {
 // How the ranks of a data-parallel group share shuffling BatchNorm's sub-batches: each normalises
 // bn_splits / W of them (the global sub-batches r + W g, data_parallel.h RankRows), or, with one
 // sub-batch, all normalise the global batch together (SyncBatchNorm).
-absl::Status ValidateWorldSize(const PretrainOptions& o, int world_size) {
-  if (o.batch % world_size != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--batch ", o.batch, " (the global batch) is not a multiple of WORLD_SIZE ", world_size));
-  }
+absl::Status ValidateBatchNormSplits(const PretrainOptions& o, int world_size) {
   if (o.bn_splits > 1 && o.bn_splits % world_size != 0) {
     return absl::InvalidArgumentError(absl::StrCat("--bn-splits ", o.bn_splits, " is not a multiple of WORLD_SIZE ",
                                                    world_size, ": use a multiple, or 1 (BatchNorm synchronised ",
@@ -96,16 +92,7 @@ MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, Gradient
     }
     out = moco->Contrast(q, keys.index_select(0, mine));
   }
-  DropGradients(optimizer);
-  out.loss.backward();
-  reducer.Finish();
-  if (multi_tensor_sgd) {
-    MultiTensorSgdStep(optimizer);
-  } else {
-    optimizer.step();
-  }
-  moco->MomentumUpdate();
-  moco->Enqueue(keys);
+  MocoUpdate(moco, optimizer, out.loss, keys, multi_tensor_sgd, [&reducer] { reducer.Finish(); });
   torch::Tensor means = torch::stack({out.loss.detach().to(torch::kFloat32), out.accuracy.to(torch::kFloat32)});
   group.AllReduceSum(means);
   means.div_(world);
@@ -129,13 +116,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
   const torch::Device device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
   GALAXY_ASSIGN_OR_RETURN(const DistributedEnv env, DistributedEnvFromEnvironment());
-  std::shared_ptr<ProcessGroup> group;
-  if (env.distributed()) {
-    GALAXY_RETURN_IF_ERROR(ValidateWorldSize(options, env.world_size));
-    log::Info("joining the training group", {{"rank", absl::StrCat(env.rank)}, {"world_size", absl::StrCat(env.world_size)},
-                                             {"master", absl::StrCat(env.master_addr, ":", env.master_port)}});
-    GALAXY_ASSIGN_OR_RETURN(group, ProcessGroup::Join(env, absl::Seconds(options.dist_timeout_seconds)));
-  }
+  GALAXY_RETURN_IF_ERROR(ValidateBatchNormSplits(options, env.world_size));
+  GALAXY_ASSIGN_OR_RETURN(const std::shared_ptr<ProcessGroup> group,
+                          JoinTrainingGroup(env, options.batch, options.dist_timeout_seconds));
   const bool leader = env.rank == 0;
   std::filesystem::create_directories(options.out_dir);
   const std::string checkpoint_path = options.out_dir + "/checkpoint.pt";
@@ -179,7 +162,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   moco_config.queue = options.queue;
   moco_config.momentum = options.momentum;
   moco_config.temperature = options.temperature;
-  // One rank's share of the sub-batches (ValidateWorldSize).
+  // One rank's share of the sub-batches (ValidateBatchNormSplits).
   moco_config.bn_splits = options.bn_splits > 1 ? options.bn_splits / env.world_size : 1;
 
   torch::manual_seed(options.seed);

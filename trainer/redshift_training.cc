@@ -178,15 +178,8 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   // Data-parallel (trainer/data_parallel.h): each rank trains on every W-th galaxy of each global
   // batch with BatchNorm synchronised across the ranks; rank 0 validates and writes the model.
   GALAXY_ASSIGN_OR_RETURN(const DistributedEnv env, DistributedEnvFromEnvironment());
-  std::shared_ptr<ProcessGroup> group;
-  if (env.distributed()) {
-    if (options.batch % env.world_size != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--batch ", options.batch,
-                                                     " (the global batch) is not a multiple of WORLD_SIZE ",
-                                                     env.world_size));
-    }
-    GALAXY_ASSIGN_OR_RETURN(group, ProcessGroup::Join(env, absl::Seconds(options.dist_timeout_seconds)));
-  }
+  GALAXY_ASSIGN_OR_RETURN(const std::shared_ptr<ProcessGroup> group,
+                          JoinTrainingGroup(env, options.batch, options.dist_timeout_seconds));
   const bool leader = env.rank == 0;
 
   // Distillation trains on every galaxy of the training part, with or without a redshift.
