@@ -127,6 +127,7 @@ absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kin
   manifest.shard = shard;
   manifest.shards = shards;
   manifest.dimension = kDim;
+  manifest.features = EmbeddingFeatures::kProjection;  // the tiny model's head embeds in kDim
   manifest.index = index->params();
   manifest.data_path = "(synthetic vectors: the FAISS anchor's clustered unit vectors)";
   manifest.index_seconds = absl::ToDoubleSeconds(absl::Now() - start);

@@ -95,7 +95,11 @@ absl::Status RunInfo(const ClientFlags& flags) {
             << "snapshot           " << (info->snapshot_version().empty() ? "(none loaded)" : info->snapshot_version())
             << "\n"
             << "galaxies           " << info->count() << "\n"
-            << "dimension          " << info->dimension() << "\n"
+            << "dimension          " << info->dimension()
+            << (info->model().features() == v1::EMBEDDING_FEATURES_PROJECTION ? " (projection head)"
+                : info->model().features() == v1::EMBEDDING_FEATURES_BACKBONE  ? " (backbone features)"
+                                                                                : "")
+            << "\n"
             << "index kind         " << v1::IndexKind_Name(info->index_kind()) << "\n";
   if (!info->snapshot_version().empty()) {
     std::cout << "index parameters   " << absl::StrJoin(params, " ") << "\n"
@@ -341,11 +345,11 @@ void PrintRebuild(const v1::RebuildStatus& s) {
 
 }  // namespace
 
-absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const std::string& model,
-                        const std::string& index, const std::vector<std::string>& params, bool no_swap, bool wait) {
+absl::Status RunRebuild(const ClientFlags& flags, const RebuildFlags& rebuild) {
   v1::RebuildIndexRequest request;
-  request.set_data_path(data);
-  request.set_model_path(model);
+  request.set_data_path(rebuild.data);
+  request.set_model_path(rebuild.model);
+  const std::string& index = rebuild.index;
   if (index == "flat") {
     request.set_index_kind(v1::INDEX_KIND_FLAT);
   } else if (index == "hnsw") {
@@ -357,19 +361,26 @@ absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const
   } else if (!index.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--index: '", index, "' is not flat, hnsw, ivfpq or torch-flat"));
   }
-  for (const std::string& p : params) {
+  if (rebuild.features == "backbone") {
+    request.set_features(v1::EMBEDDING_FEATURES_BACKBONE);
+  } else if (rebuild.features == "projection") {
+    request.set_features(v1::EMBEDDING_FEATURES_PROJECTION);
+  } else if (!rebuild.features.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--features: '", rebuild.features, "' is not backbone or projection"));
+  }
+  for (const std::string& p : rebuild.params) {
     std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));
     if (kv.first.empty() || kv.second.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("--param: '", p, "' is not key=value"));
     }
     (*request.mutable_index_params())[kv.first] = kv.second;
   }
-  if (no_swap) request.set_swap(false);
+  if (rebuild.no_swap) request.set_swap(false);
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<GalaxyClient> client, Connect(flags));
   v1::RebuildIndexResponse response;
   grpc::Status status = client->admin().RebuildIndex(client->NewContext().get(), request, &response);
   if (!status.ok()) return FromServer(*client, status);
-  if (!wait) {
+  if (!rebuild.wait) {
     if (flags.json) {
       PrintJson(response);
     } else {

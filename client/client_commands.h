@@ -99,8 +99,13 @@ absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool 
 absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<float> min_percentile, bool rerank,
                               bool allow_partial, const std::string& html);
 absl::Status RunGalaxy(const ClientFlags& flags, int64_t id, bool embedding);
-absl::Status RunRebuild(const ClientFlags& flags, const std::string& data, const std::string& model,
-                        const std::string& index, const std::vector<std::string>& params, bool no_swap, bool wait);
+// What `galaxy-client rebuild` asks for; empty strings leave the choice to the server.
+struct RebuildFlags {
+  std::string data, model, index, features;
+  std::vector<std::string> params;
+  bool no_swap = false, wait = false;
+};
+absl::Status RunRebuild(const ClientFlags& flags, const RebuildFlags& rebuild);
 absl::Status RunRebuildStatus(const ClientFlags& flags, const std::string& id);
 absl::Status RunReload(const ClientFlags& flags);
 

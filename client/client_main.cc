@@ -201,18 +201,20 @@ int main(int argc, char** argv) {
   galaxy_cmd->add_option("--id", galaxy_id, "Catalog ID")->required();
   galaxy_cmd->add_flag("--embedding", embedding, "Also print its embedding");
 
-  std::string data, model, index, rebuild_id;
-  std::vector<std::string> params;
-  bool no_swap = false, wait = false;
+  galaxy::RebuildFlags rebuild;
+  std::string rebuild_id;
   CLI::App* rebuild_cmd = cli.AddCommand(
       "rebuild", "Rebuild the index from a dataset on the server, publish and swap (admin token)",
-      [&] { return galaxy::RunRebuild(flags, data, model, index, params, no_swap, wait); });
-  rebuild_cmd->add_option("--data", data, "Dataset path on the server (native HDF5)")->required();
-  rebuild_cmd->add_option("--model", model, "Checkpoint path on the server (default: the live snapshot's model)");
-  rebuild_cmd->add_option("--index", index, "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
-  rebuild_cmd->add_option("--param", params, "Index parameter key=value (repeatable), e.g. efSearch=256");
-  rebuild_cmd->add_flag("--no-swap", no_swap, "Only build and publish; a later reload switches");
-  rebuild_cmd->add_flag("--wait", wait, "Follow the rebuild's progress until it ends");
+      [&] { return galaxy::RunRebuild(flags, rebuild); });
+  rebuild_cmd->add_option("--data", rebuild.data, "Dataset path on the server (native HDF5)")->required();
+  rebuild_cmd->add_option("--model", rebuild.model, "Checkpoint path on the server (default: the live snapshot's model)");
+  rebuild_cmd->add_option("--index", rebuild.index, "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
+  rebuild_cmd->add_option("--features", rebuild.features,
+                          "backbone or projection: which of the model's outputs to index (default: the live "
+                          "snapshot's with its model, else backbone)");
+  rebuild_cmd->add_option("--param", rebuild.params, "Index parameter key=value (repeatable), e.g. efSearch=256");
+  rebuild_cmd->add_flag("--no-swap", rebuild.no_swap, "Only build and publish; a later reload switches");
+  rebuild_cmd->add_flag("--wait", rebuild.wait, "Follow the rebuild's progress until it ends");
   CLI::App* status_cmd = cli.AddCommand("rebuild-status", "Progress of the current or a given rebuild (admin token)",
                                         [&] { return galaxy::RunRebuildStatus(flags, rebuild_id); });
   status_cmd->add_option("--id", rebuild_id, "Rebuild ID (default: the latest)");

@@ -23,11 +23,13 @@ int main(int argc, char** argv) {
 
   galaxy::BuildOptions build;
   std::string index_kind = "flat";
+  std::string features = "backbone";
   std::vector<std::string> index_params;
   bool no_publish = false;
   CLI::App* build_cmd = cli.AddCommand(
       "build", "Embed a dataset, build the index and anomaly scores, publish a snapshot", [&]() -> absl::Status {
         GALAXY_ASSIGN_OR_RETURN(build.index.kind, galaxy::ParseIndexKind(index_kind));
+        GALAXY_ASSIGN_OR_RETURN(build.features, galaxy::ParseEmbeddingFeatures(features));
         std::map<std::string, std::string> overrides;
         for (const std::string& kv : index_params) {
           const size_t eq = kv.find('=');
@@ -45,6 +47,10 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--param", index_params,
                         "Index parameter KEY=VALUE: M, efConstruction, efSearch (hnsw); nlist, nprobe, pq_m, "
                         "refine_factor (ivfpq)");
+  build_cmd->add_option("--features", features,
+                        "What is indexed: backbone (its pooled features; measured better) | projection (the MoCo "
+                        "head's output: 128 values, a 16th of ResNet50's 2048)")
+      ->capture_default_str();
   build_cmd->add_option("--device", build.device, "cpu | cuda | auto")->capture_default_str();
   build_cmd->add_option("--batch", build.batch, "Galaxies embedded per batch")->capture_default_str();
   build_cmd->add_option("--anomaly-k", build.anomaly_k, "Neighbours of the anomaly score")->capture_default_str();

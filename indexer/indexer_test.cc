@@ -24,6 +24,7 @@
 #include "indexer/snapshot_dir.h"
 #include "indexer/vector_index.h"
 #include "model/checkpoint.h"
+#include "nlohmann/json.hpp"
 #include "tests/fixture_dir.h"
 #include "tests/temp_dir.h"
 #include "trainer/pretrain.h"
@@ -272,6 +273,64 @@ TEST_F(SnapshotTest, ShardedBuildsPartitionTheSurveyByIdHash) {
   EXPECT_EQ(BuildSnapshot(bad).status().message(), "--shard: 3 is outside 0 .. 2 (shards are numbered from 0)");
 }
 
+// The snapshot holds the features it was asked for and says which: the backbone's by default,
+// the projection head's on request; each stored vector is what the Embedder of those features
+// makes of the galaxy's image (what the server embeds an upload with).
+TEST_F(SnapshotTest, StoresTheChosenFeaturesAndRecordsWhich) {
+  testutil::ScopedTempDir out;
+  const int kRows = 6;
+  absl::StatusOr<std::unique_ptr<DatasetReader>> reader = DatasetReader::Open(SharedFixture().survey);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  GalaxyBatch batch;
+  ASSERT_TRUE((*reader)->Read(0, kRows, &batch).ok());
+  ImageBatch images;
+  images.pixels = batch.images.data();
+  images.e_bv = batch.e_bv.data();
+  images.n = kRows;
+  images.height = (*reader)->layout().height;
+  images.width = (*reader)->layout().width;
+  std::map<EmbeddingFeatures, std::vector<float>> stored;
+  for (EmbeddingFeatures features : {EmbeddingFeatures::kBackbone, EmbeddingFeatures::kProjection}) {
+    SCOPED_TRACE(EmbeddingFeaturesName(features));
+    BuildOptions b = Options(out.File(EmbeddingFeaturesName(features)));
+    b.features = features;
+    absl::StatusOr<BuildReport> report = BuildSnapshot(b);
+    ASSERT_TRUE(report.ok()) << report.status();
+    auto snapshot = Snapshot::Open(report->snapshot_dir);
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    EXPECT_EQ((*snapshot)->manifest().features, features);
+    absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(SharedFixture().model, "cpu", features);
+    ASSERT_TRUE(embedder.ok()) << embedder.status();
+    EXPECT_EQ((*snapshot)->manifest().dimension, (*embedder)->embedding_dim());
+    absl::StatusOr<EmbedOutput> want = (*embedder)->Embed(images, /*redshift=*/false);
+    ASSERT_TRUE(want.ok()) << want.status();
+    const size_t dim = static_cast<size_t>((*embedder)->embedding_dim());
+    for (int i = 0; i < kRows; ++i) {
+      absl::StatusOr<v1::GalaxyRecord> r = (*snapshot)->metadata().Get(batch.ids[static_cast<size_t>(i)]);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(static_cast<size_t>(r->embedding_size()), dim);
+      for (size_t d = 0; d < dim; ++d) EXPECT_NEAR(r->embedding(static_cast<int>(d)), want->embeddings[i * dim + d], 1e-5);
+      stored[features].insert(stored[features].end(), r->embedding().begin(), r->embedding().end());
+    }
+  }
+  // Two different representations (tiny's backbone and head both have 128 values).
+  ASSERT_EQ(stored[EmbeddingFeatures::kBackbone].size(), stored[EmbeddingFeatures::kProjection].size());
+  double difference = 0;
+  for (size_t k = 0; k < stored[EmbeddingFeatures::kBackbone].size(); ++k) {
+    difference += std::abs(stored[EmbeddingFeatures::kBackbone][k] - stored[EmbeddingFeatures::kProjection][k]);
+  }
+  EXPECT_GT(difference, 1.0);
+  // A manifest from before the choice existed reads as the projection head's output.
+  SnapshotManifest written;
+  written.features = EmbeddingFeatures::kBackbone;
+  nlohmann::json before = nlohmann::json::parse(written.ToJson());
+  ASSERT_EQ(before.at("features"), "backbone");
+  before.erase("features");
+  absl::StatusOr<SnapshotManifest> old = SnapshotManifest::FromJson(before.dump());
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->features, EmbeddingFeatures::kProjection);
+}
+
 TEST(ShardTest, ShardsAreStableAndEven) {
   EXPECT_EQ(ShardOf(1237648720693755918LL, 1), 0);
   std::vector<int> counts(8);
@@ -364,13 +423,13 @@ TEST_F(SnapshotTest, BadInputsAreRefusedAndPublishNothing) {
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(dup.status().message(), "appears more than once")) << dup.status();
   nothing_published();
-  // A model whose weights are NaN gives NaN embeddings.
+  // A model whose weights are NaN gives NaN embeddings (the backbone's, which are indexed).
   {
     absl::StatusOr<std::unique_ptr<CheckpointReader>> r = CheckpointReader::Open(SharedFixture().model);
     ASSERT_TRUE(r.ok());
     GalaxyNet net = *LoadGalaxyNet(SharedFixture().model, torch::kCPU);
     torch::NoGradGuard no_grad;
-    for (torch::Tensor& p : net.projection->parameters()) p.fill_(std::nanf(""));
+    for (torch::Tensor& p : net.backbone->parameters()) p.fill_(std::nanf(""));
     CheckpointWriter w((*r)->metadata());
     w.AddModule(kBackbonePart, *net.backbone);
     w.AddModule(kProjectionPart, *net.projection);

@@ -30,6 +30,7 @@ std::string SnapshotManifest::ToJson() const {
                       {"measured_recall_at_10", measured_recall_at_10},
                       {"anomaly_k", anomaly_k},
                       {"model", nlohmann::json::parse(model.ToJson())},
+                      {"features", EmbeddingFeaturesName(features)},
                       {"model_checksum", model_checksum},
                       {"data_path", data_path},
                       {"data_checksum", data_checksum},
@@ -57,6 +58,13 @@ absl::StatusOr<SnapshotManifest> SnapshotManifest::FromJson(const std::string& t
     m.measured_recall_at_10 = j.value("measured_recall_at_10", 1.0);
     m.anomaly_k = j.value("anomaly_k", 10);
     GALAXY_ASSIGN_OR_RETURN(m.model, ModelMetadata::FromJson(j.at("model").dump()));
+    if (j.contains("features")) {
+      absl::StatusOr<EmbeddingFeatures> features = ParseEmbeddingFeatures(j["features"].get<std::string>());
+      if (!features.ok()) return absl::DataLossError(absl::StrCat("manifest: ", features.status().message()));
+      m.features = *features;
+    } else {
+      m.features = m.model.has_projection_head ? EmbeddingFeatures::kProjection : EmbeddingFeatures::kBackbone;
+    }
     m.model_checksum = j.value("model_checksum", "");
     m.data_path = j.value("data_path", "");
     m.data_checksum = j.value("data_checksum", "");

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "indexer/metadata_store.h"
 #include "indexer/vector_index.h"
+#include "model/embedder.h"
 #include "model/model_metadata.h"
 
 namespace galaxy {
@@ -50,6 +51,9 @@ struct SnapshotManifest {
   double measured_recall_at_10 = 1.0;
   int anomaly_k = 10;
   ModelMetadata model;
+  // Which of the model's outputs the vectors are (and uploaded images are embedded as). Manifests
+  // written before the choice existed hold the projection head's output when the model has one.
+  EmbeddingFeatures features = EmbeddingFeatures::kBackbone;
   std::string model_checksum;
   std::string data_path, data_checksum;
   // Which shard of the survey the snapshot holds (indexer/shard.h); 0 of 1 when it holds it all.

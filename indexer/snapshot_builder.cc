@@ -189,7 +189,7 @@ class SnapshotBuild {
     SetCpuThreads(options_.threads);
     KeepFreedMemoryForReuse();
     const EmbedderLoader load = options_.load_embedder ? options_.load_embedder : LoadEmbedder;
-    GALAXY_ASSIGN_OR_RETURN(embedder_, load(options_.model_path, options_.device));
+    GALAXY_ASSIGN_OR_RETURN(embedder_, load(options_.model_path, options_.device, options_.features));
     const ModelMetadata& model = embedder_->metadata();
     GALAXY_ASSIGN_OR_RETURN(reader_, DatasetReader::Open(options_.data_path));
     const DatasetLayout& layout = reader_->layout();
@@ -216,9 +216,10 @@ class SnapshotBuild {
                                                                                         options_.shards, " (has ", n_, ")")
                                                                          : ""));
     }
-    dim_ = static_cast<int>(model.embedding_dim);
+    dim_ = static_cast<int>(embedder_->embedding_dim());
     manifest_.version = report_.version;
     manifest_.model = model;
+    manifest_.features = embedder_->features();
     manifest_.anomaly_k = options_.anomaly_k;
     manifest_.dimension = dim_;
     manifest_.data_path = options_.data_path;

@@ -31,6 +31,8 @@ struct BuildOptions {
   IndexParams index;
   // "cpu", "cuda" or "auto".
   std::string device = "auto";
+  // Which of the model's outputs are indexed (model/embedder.h). Default: the backbone's features.
+  EmbeddingFeatures features = EmbeddingFeatures::kBackbone;
   // Galaxies embedded per batch. Default 256.
   int batch = 256;
   // k of the anomaly score. Default 10.

@@ -122,7 +122,8 @@ GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Ten
   const torch::Tensor features = backbone(x);
   Output out;
   if (parts.embedding) {
-    const torch::Tensor e = projection ? projection(features) : features;
+    const bool project = projection && parts.features == EmbeddingFeatures::kProjection;
+    const torch::Tensor e = project ? projection(features) : features;
     out.embedding = F::normalize(e.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
   }
   if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(features).to(torch::kFloat32), bins);

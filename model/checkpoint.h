@@ -68,8 +68,8 @@ struct GalaxyNet {
   // What the network makes of raw images (N x C x H x W fluxes, any device, H and W at least
   // metadata.image_size) with catalog E(B-V) `e_bv` (N): de-reddened and centre-cropped
   // (PreprocessForModel), moved to `device`, without gradients, with the modules in whatever
-  // mode they are in. `embedding`: L2-normalised float32, the projection head's output when
-  // there is one, else the backbone's (only with parts.embedding); `redshift`: the head's
+  // mode they are in. `embedding`: L2-normalised float32, parts.features' (the backbone's when
+  // the projection is asked of a model without one; only with parts.embedding); `redshift`: the head's
   // estimate (only with parts.redshift and a redshift head; pdf, mean and sigma undefined
   // otherwise). On CUDA, parts.cuda_fast runs channels-last under bf16 autocast, as served.
   // The one forward pass of inference: the Embedder (model/embedder.h) and the trainer's
@@ -78,6 +78,7 @@ struct GalaxyNet {
     bool embedding = true;
     bool redshift = false;
     bool cuda_fast = false;
+    EmbeddingFeatures features = EmbeddingFeatures::kBackbone;
   };
   struct Output {
     torch::Tensor embedding;
@@ -87,10 +88,12 @@ struct GalaxyNet {
                const Parts& parts);
 };
 
-// The Embedder (model/embedder.h) of a network already in memory, on `device`: what
-// LoadEmbedder makes of a checkpoint (BatchNorm folded, channels-last on CUDA). The training
-// benchmark times its freshly built network through it.
-std::unique_ptr<Embedder> MakeEmbedder(GalaxyNet net, torch::Device device);
+// The Embedder (model/embedder.h) of a network already in memory, on `device`, embedding
+// `features`: what LoadEmbedder makes of a checkpoint (BatchNorm folded, channels-last on CUDA).
+// The training benchmark times its freshly built network through it. INVALID_ARGUMENT for the
+// projection of a network without one.
+absl::StatusOr<std::unique_ptr<Embedder>> MakeEmbedder(GalaxyNet net, torch::Device device,
+                                                       EmbeddingFeatures features);
 
 // The backbone a checkpoint's metadata describes: architecture, stem, bands, input stretch.
 ResNetConfig BackboneConfig(const ModelMetadata& metadata);

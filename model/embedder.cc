@@ -22,10 +22,16 @@ std::vector<float> ToHost(const torch::Tensor& t) {
 
 class TorchEmbedder : public Embedder {
  public:
-  TorchEmbedder(GalaxyNet net, torch::Device device) : net_(std::move(net)), device_(device) {}
+  TorchEmbedder(GalaxyNet net, torch::Device device, EmbeddingFeatures features)
+      : net_(std::move(net)), device_(device), features_(features) {}
 
   const ModelMetadata& metadata() const override { return net_.metadata; }
   bool on_gpu() const override { return device_.is_cuda(); }
+  EmbeddingFeatures features() const override { return features_; }
+  int64_t embedding_dim() const override {
+    return features_ == EmbeddingFeatures::kProjection ? net_.metadata.embedding_dim
+                                                       : BackboneConfig(net_.metadata).feature_dim();
+  }
 
   absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
     GALAXY_RETURN_IF_ERROR(CheckImageBatch(images, net_.metadata));
@@ -39,6 +45,7 @@ class TorchEmbedder : public Embedder {
       GalaxyNet::Parts parts;
       parts.redshift = redshift;
       parts.cuda_fast = true;
+      parts.features = features_;
       const GalaxyNet::Output o = net_.Infer(x, ebv, device_, parts);
       out.embeddings = ToHost(o.embedding);
       if (o.redshift.pdf.defined()) {
@@ -55,10 +62,22 @@ class TorchEmbedder : public Embedder {
  private:
   mutable GalaxyNet net_;
   const torch::Device device_;
+  const EmbeddingFeatures features_;
   mutable std::mutex mu_;
 };
 
 }  // namespace
+
+const char* EmbeddingFeaturesName(EmbeddingFeatures features) {
+  return features == EmbeddingFeatures::kProjection ? "projection" : "backbone";
+}
+
+absl::StatusOr<EmbeddingFeatures> ParseEmbeddingFeatures(absl::string_view name) {
+  if (name == "backbone") return EmbeddingFeatures::kBackbone;
+  if (name == "projection") return EmbeddingFeatures::kProjection;
+  return absl::InvalidArgumentError(
+      absl::StrCat("features '", name, "': expected one of ", kEmbeddingFeaturesNames));
+}
 
 void AppendCentreCrop(const float* image, int bands, int height, int width, int crop, std::vector<float>* out) {
   const int top = CentreCropStart(height, crop), left = CentreCropStart(width, crop);
@@ -105,18 +124,26 @@ absl::Status CheckImageBatch(const ImageBatch& images, const ModelMetadata& meta
   return absl::OkStatus();
 }
 
-std::unique_ptr<Embedder> MakeEmbedder(GalaxyNet net, torch::Device device) {
+absl::StatusOr<std::unique_ptr<Embedder>> MakeEmbedder(GalaxyNet net, torch::Device device,
+                                                       EmbeddingFeatures features) {
+  if (features == EmbeddingFeatures::kProjection && !net.projection) {
+    return absl::InvalidArgumentError(absl::StrCat("features 'projection': the ", net.metadata.kind,
+                                                   " model has no projection head; use the backbone's features"));
+  }
   // Inference only: BatchNorm folded into the convolutions.
   net.backbone->FoldBatchNorm();
   if (device.is_cuda()) ToChannelsLast(*net.backbone);
-  return std::make_unique<TorchEmbedder>(std::move(net), device);
+  return std::make_unique<TorchEmbedder>(std::move(net), device, features);
 }
 
-absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device) {
+absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device,
+                                                       EmbeddingFeatures features) {
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device));
   const torch::Device d = kind == DeviceKind::kCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(checkpoint, d));
-  return MakeEmbedder(std::move(net), d);
+  absl::StatusOr<std::unique_ptr<Embedder>> embedder = MakeEmbedder(std::move(net), d, features);
+  if (!embedder.ok()) return Annotate(embedder.status(), checkpoint);
+  return embedder;
 }
 
 }  // namespace galaxy

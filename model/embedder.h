@@ -6,19 +6,33 @@
 #ifndef GALAXY_MODEL_EMBEDDER_H_
 #define GALAXY_MODEL_EMBEDDER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "model/model_metadata.h"
 
 namespace galaxy {
 
+// Which of the network's outputs are the embeddings that are indexed and searched.
+//  - kBackbone: the backbone's pooled features (2048 values for ResNet50), the standard
+//    representation of a self-supervised model for downstream use. Measured better than the
+//    projection on every task (docs/SCIENCE.md, "Which features are served"): the default.
+//  - kProjection: the MoCo projection head's output (128 values), the space the contrastive loss
+//    shaped; a 16th of the memory per galaxy for ResNet50.
+enum class EmbeddingFeatures { kBackbone, kProjection };
+inline constexpr char kEmbeddingFeaturesNames[] = "backbone, projection";
+const char* EmbeddingFeaturesName(EmbeddingFeatures features);
+// INVALID_ARGUMENT naming the accepted values for anything else.
+absl::StatusOr<EmbeddingFeatures> ParseEmbeddingFeatures(absl::string_view name);
+
 // What the model makes of n images.
 struct EmbedOutput {
-  // n x metadata().embedding_dim, L2-normalised.
+  // n x Embedder::embedding_dim(), L2-normalised.
   std::vector<float> embeddings;
   // n x metadata().redshift_bins redshift probabilities, and the pdf's mean and standard
   // deviation (n each); empty unless asked for and the model has a redshift head.
@@ -54,6 +68,10 @@ class Embedder {
   virtual ~Embedder() = default;
   virtual const ModelMetadata& metadata() const = 0;
   virtual bool on_gpu() const = 0;
+  // Which features the embeddings are, and their dimension (the checkpoint's feature_dim for the
+  // backbone, its embedding_dim for the projection).
+  virtual EmbeddingFeatures features() const = 0;
+  virtual int64_t embedding_dim() const = 0;
   // The embeddings of `images`, with the redshift pdfs when `redshift` (and the model has a
   // redshift head). Thread-safe. INVALID_ARGUMENT when the batch does not fit the model
   // (CheckImageBatch); INTERNAL naming LibTorch's reason when the forward pass fails. A corrupt
@@ -61,17 +79,19 @@ class Embedder {
   virtual absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const = 0;
 };
 
-// The LibTorch embedder of a checkpoint, for inference on `device` ("cpu", "cuda", "auto"):
-// BatchNorm folded into the convolutions, channels-last and bf16 autocast on CUDA. Calls are
-// serialised inside (modules are not safe to run concurrently on the GPU); the server's batcher
-// makes concurrent callers share one call instead. Errors of the checkpoint reader and of device
-// resolution pass through.
-absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device);
+// The LibTorch embedder of a checkpoint, for inference on `device` ("cpu", "cuda", "auto"), whose
+// embeddings are `features`: BatchNorm folded into the convolutions, channels-last and bf16
+// autocast on CUDA. Calls are serialised inside (modules are not safe to run concurrently on the
+// GPU); the server's batcher makes concurrent callers share one call instead. Errors of the
+// checkpoint reader and of device resolution pass through; INVALID_ARGUMENT for kProjection from
+// a model without a projection head.
+absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& checkpoint, const std::string& device,
+                                                       EmbeddingFeatures features);
 
 // Makes the Embedder of a checkpoint file for a device: LoadEmbedder, unless a test gives a fake
 // to the snapshot builder or the server.
-using EmbedderLoader =
-    std::function<absl::StatusOr<std::unique_ptr<Embedder>>(const std::string& checkpoint, const std::string& device)>;
+using EmbedderLoader = std::function<absl::StatusOr<std::unique_ptr<Embedder>>(
+    const std::string& checkpoint, const std::string& device, EmbeddingFeatures features)>;
 
 // INVALID_ARGUMENT naming what does not fit when `images` cannot be embedded by a model with
 // `metadata` (shared by every implementation, so that a fake refuses what the real one refuses).

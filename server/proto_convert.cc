@@ -71,7 +71,9 @@ void FillIndexInfo(const ServerOptions& options, const ServingSnapshot* snap, v1
   for (const std::string& b : mm.band_names) model->add_band_names(b);
   model->set_bands(static_cast<uint32_t>(mm.bands()));
   model->set_image_size(static_cast<uint32_t>(mm.image_size));
-  model->set_embedding_dim(static_cast<uint32_t>(mm.embedding_dim));
+  model->set_embedding_dim(static_cast<uint32_t>(m.dimension));
+  model->set_features(m.features == EmbeddingFeatures::kProjection ? v1::EMBEDDING_FEATURES_PROJECTION
+                                                                   : v1::EMBEDDING_FEATURES_BACKBONE);
   model->set_has_redshift_head(mm.has_redshift_head);
   model->set_checksum(m.model_checksum);
   model->set_training_data_checksum(mm.data_checksum);

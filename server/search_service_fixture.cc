@@ -28,6 +28,8 @@ class ForwardingEmbedder : public Embedder {
   explicit ForwardingEmbedder(const FakeEmbedder* fake) : fake_(fake) {}
   const ModelMetadata& metadata() const override { return fake_->metadata(); }
   bool on_gpu() const override { return false; }
+  EmbeddingFeatures features() const override { return fake_->features(); }
+  int64_t embedding_dim() const override { return fake_->embedding_dim(); }
   absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
     return fake_->Embed(images, redshift);
   }
@@ -59,7 +61,7 @@ std::vector<int64_t> Ids(const v1::SimilarGalaxiesResponse& response) {
 }
 
 EmbedderLoader SearchServiceTest::FakeLoader() {
-  return [](const std::string&, const std::string&) -> absl::StatusOr<std::unique_ptr<Embedder>> {
+  return [](const std::string&, const std::string&, EmbeddingFeatures) -> absl::StatusOr<std::unique_ptr<Embedder>> {
     return std::make_unique<ForwardingEmbedder>(fake_);
   };
 }

@@ -38,11 +38,13 @@ absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(con
   std::shared_ptr<ServingSnapshot> s(new ServingSnapshot());
   // A torch-flat index searches where the model runs.
   GALAXY_ASSIGN_OR_RETURN(s->snapshot_, Snapshot::Open(dir, device));
-  GALAXY_ASSIGN_OR_RETURN(s->model_, (load ? load : LoadEmbedder)(dir + "/" + kModelFile, device));
   const SnapshotManifest& m = s->snapshot_->manifest();
-  if (s->model_->metadata().embedding_dim != m.dimension) {
-    return absl::DataLossError(absl::StrCat(dir, ": the model embeds in ", s->model_->metadata().embedding_dim,
-                                            " dimensions but the index holds ", m.dimension));
+  // Uploaded images are embedded as the index's vectors were.
+  GALAXY_ASSIGN_OR_RETURN(s->model_, (load ? load : LoadEmbedder)(dir + "/" + kModelFile, device, m.features));
+  if (s->model_->embedding_dim() != m.dimension) {
+    return absl::DataLossError(absl::StrCat(dir, ": the model's ", EmbeddingFeaturesName(m.features), " features have ",
+                                            s->model_->embedding_dim(), " dimensions but the index holds ",
+                                            m.dimension));
   }
   const size_t n = static_cast<size_t>(m.count);
   s->ids_.reserve(n);

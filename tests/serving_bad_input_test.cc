@@ -239,6 +239,15 @@ TEST(ServingTest, BadInputGetsTheRightCodeAndAMessageNamingTheProblem) {
          return s.admin->RebuildIndex(Ctx().get(), r, &out);
        },
        C::INVALID_ARGUMENT, "index_params: "},
+      {"rebuild of unknown features",
+       [](Served& s) {
+         v1::RebuildIndexRequest r;
+         r.set_data_path(Shared().survey);
+         r.set_features(static_cast<v1::EmbeddingFeatures>(7));
+         v1::RebuildIndexResponse out;
+         return s.admin->RebuildIndex(Ctx().get(), r, &out);
+       },
+       C::INVALID_ARGUMENT, "features: unknown value 7"},
       {"status of an unknown rebuild",
        [](Served& s) {
          v1::GetRebuildStatusRequest r;

@@ -124,7 +124,10 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     net.metadata.input_softening = config.input_softening;
     net.backbone = moco->encoder_q;
     net.projection = moco->head_q;
-    const std::unique_ptr<Embedder> embedder = MakeEmbedder(std::move(net), device);
+    // The served features: the backbone's (the projection head adds one small MLP).
+    absl::StatusOr<std::unique_ptr<Embedder>> made = MakeEmbedder(std::move(net), device, EmbeddingFeatures::kBackbone);
+    if (!made.ok()) throw std::runtime_error(std::string(made.status().message()));
+    const std::unique_ptr<Embedder> embedder = std::move(*made);
     const torch::Tensor embed_images = torch::randn({o.embed_batch, o.bands, o.image_size, o.image_size}).abs();
     const std::vector<float> no_dust(static_cast<size_t>(o.embed_batch), 0.0f);
     ImageBatch batch;

@@ -116,9 +116,6 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   all.extra_columns = {"type", "is_anomaly"};
   absl::StatusOr<TrainingData> loaded = LoadTrainingData(data, all);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  // Embedded through the one inference path the indexer and server use (model/embedder.h).
-  absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(pre->model, "cpu");
-  ASSERT_TRUE(embedder.ok()) << embedder.status();
   const torch::Tensor pixels = loaded->images.to(torch::kCPU, torch::kFloat32).contiguous();
   const torch::Tensor ebv = loaded->e_bv.to(torch::kCPU, torch::kFloat32).contiguous();
   ImageBatch batch;
@@ -127,26 +124,37 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   batch.n = static_cast<int>(pixels.size(0));
   batch.height = static_cast<int>(pixels.size(2));
   batch.width = static_cast<int>(pixels.size(3));
-  absl::StatusOr<EmbedOutput> embedded = (*embedder)->Embed(batch, /*redshift=*/false);
-  ASSERT_TRUE(embedded.ok()) << embedded.status();
-  EXPECT_EQ(embedded->FirstNonFinite(batch.n), -1);
-  EXPECT_TRUE(embedded->z_mean.empty());  // a MoCo checkpoint has no redshift head
-  ASSERT_EQ(embedded->embeddings.size(), static_cast<size_t>(batch.n) * 128);
-  const torch::Tensor embeddings = torch::from_blob(embedded->embeddings.data(), {batch.n, 128}, torch::kFloat32).clone();
-  EXPECT_NEAR(embeddings.norm(2, 1).mean().item<double>(), 1.0, 1e-4);
-  const torch::Tensor similarity = embeddings.mm(embeddings.t()).fill_diagonal_(-2.0);
-  const torch::Tensor nearest = similarity.argmax(1);
   const torch::Tensor type = loaded->extra["type"];
-  const double agree = (type.index_select(0, nearest) == type).to(torch::kFloat64).mean().item<double>();
   double chance = 0;
   for (int t = 0; t < 5; ++t) {
     const double p = (type == t).to(torch::kFloat64).mean().item<double>();
     chance += p * p;
   }
-  std::cout << "nearest-neighbour type agreement " << agree << ", chance " << chance << "\n";
-  // Measured 0.64 against a chance of 0.25 after 150 CPU steps (0.45-0.49 with views blurred up
-  // to 1 px instead of 3).
-  EXPECT_GT(agree, 1.5 * chance) << "agreement " << agree << " chance " << chance;
+  // Embedded through the one inference path the indexer and server use (model/embedder.h), as
+  // the projection head's output and as the backbone's features (what is served by default).
+  const int64_t feature_dim = BackboneConfig(net->metadata).feature_dim();
+  for (const auto& [features, dim] : {std::pair<EmbeddingFeatures, int64_t>{EmbeddingFeatures::kProjection, 128},
+                                      {EmbeddingFeatures::kBackbone, feature_dim}}) {
+    SCOPED_TRACE(EmbeddingFeaturesName(features));
+    absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(pre->model, "cpu", features);
+    ASSERT_TRUE(embedder.ok()) << embedder.status();
+    EXPECT_EQ((*embedder)->embedding_dim(), dim);
+    absl::StatusOr<EmbedOutput> embedded = (*embedder)->Embed(batch, /*redshift=*/false);
+    ASSERT_TRUE(embedded.ok()) << embedded.status();
+    EXPECT_EQ(embedded->FirstNonFinite(batch.n), -1);
+    EXPECT_TRUE(embedded->z_mean.empty());  // a MoCo checkpoint has no redshift head
+    ASSERT_EQ(embedded->embeddings.size(), static_cast<size_t>(batch.n * dim));
+    const torch::Tensor embeddings = torch::from_blob(embedded->embeddings.data(), {batch.n, dim}, torch::kFloat32).clone();
+    EXPECT_NEAR(embeddings.norm(2, 1).mean().item<double>(), 1.0, 1e-4);
+    const torch::Tensor similarity = embeddings.mm(embeddings.t()).fill_diagonal_(-2.0);
+    const torch::Tensor nearest = similarity.argmax(1);
+    const double agree = (type.index_select(0, nearest) == type).to(torch::kFloat64).mean().item<double>();
+    std::cout << EmbeddingFeaturesName(features) << ": nearest-neighbour type agreement " << agree << ", chance "
+              << chance << "\n";
+    // Measured 0.64 (projection) against a chance of 0.25 after 150 CPU steps (0.45-0.49 with
+    // views blurred up to 1 px instead of 3).
+    EXPECT_GT(agree, 1.5 * chance) << "agreement " << agree << " chance " << chance;
+  }
 
   // 3. Fine-tuning predicts redshift clearly better than the mean.
   FinetuneOptions finetune = TinyFinetune(data, pre->model, dir.File("finetune"));
@@ -189,6 +197,10 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   ASSERT_TRUE(baseline_net.ok()) << baseline_net.status();
   EXPECT_EQ(baseline_net->metadata.input_softening, net->metadata.input_softening);
   EXPECT_EQ(baseline_net->metadata.band_noise, net->metadata.band_noise);
+  // A supervised model has no projection head to embed with: refused, naming why.
+  const absl::Status no_projection = LoadEmbedder(baseline->model, "cpu", EmbeddingFeatures::kProjection).status();
+  EXPECT_EQ(no_projection.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(no_projection.message(), "has no projection head")) << no_projection;
   supervised.band_noise.pop_back();
   const absl::Status short_noise = RunRedshiftTraining(supervised).status();
   EXPECT_EQ(short_noise.code(), absl::StatusCode::kInvalidArgument);

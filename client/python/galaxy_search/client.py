@@ -348,10 +348,18 @@ class Client:
     _INDEX_KINDS = {"flat": "INDEX_KIND_FLAT", "hnsw": "INDEX_KIND_HNSW", "ivfpq": "INDEX_KIND_IVFPQ",
                     "torch-flat": "INDEX_KIND_TORCH_FLAT"}
 
-    def rebuild(self, data_path, model_path="", index_kind=None, swap=True):
+    _FEATURES = {"backbone": "EMBEDDING_FEATURES_BACKBONE", "projection": "EMBEDDING_FEATURES_PROJECTION"}
+
+    def rebuild(self, data_path, model_path="", index_kind=None, swap=True, features=None):
         """Rebuilds the index from data_path; index_kind: "flat", "hnsw", "ivfpq", "torch-flat"
-        (or a galaxy_pb2.IndexKind value); None keeps the live snapshot's kind."""
+        (or a galaxy_pb2.IndexKind value); None keeps the live snapshot's kind. features:
+        "backbone" or "projection", which of the model's outputs to index; None keeps the live
+        snapshot's when model_path is empty, else the backbone's."""
         request = galaxy_pb2.RebuildIndexRequest(data_path=data_path, model_path=model_path, swap=swap)
+        if features is not None:
+            if features not in self._FEATURES:
+                raise ValueError(f"features {features!r}: expected one of {', '.join(self._FEATURES)}")
+            request.features = galaxy_pb2.EmbeddingFeatures.Value(self._FEATURES[features])
         if isinstance(index_kind, str):
             if index_kind not in self._INDEX_KINDS:
                 raise ValueError(f"index_kind {index_kind!r}: expected one of {', '.join(self._INDEX_KINDS)}")
