@@ -3,7 +3,7 @@
 # machine, in the same run (../shared/anchors/cpu_moco_anchor.py's network and step: ResNet18,
 # torchvision stem, batch 64, 2 threads). Shared machines are noisy: both run alternately ROUNDS
 # times and the medians are compared (`galaxy-bench train-ratio`, which `galaxy-bench run` uses too).
-# Needs Debian's python3-torch and python3-torchvision (deploy/install-deps.sh --bench).
+# Needs Debian's python3-torch and python3-torchvision (deploy/install-deps.sh installs them).
 #   bench/cpu_anchor_ratio.sh [ROUNDS]        (default 5; writes bench/results/cpu_anchor_ratio.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,7 @@
 # network. Run as root (or with sudo available).
 #
 #   deploy/install-deps.sh            # build + test dependencies
-#   deploy/install-deps.sh --bench    # also the benchmarks' reference stacks (PyTorch eager)
+#   deploy/install-deps.sh --bench    # the same (the benchmarks' PyTorch is always installed)
 #   deploy/install-deps.sh --runtime  # only the shared libraries the built binaries need (the
 #                                     # runtime stage of deploy/Dockerfile)
 #   GALAXY_DEPS_QUIET=1 deploy/...    # less apt output
@@ -30,16 +30,17 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
   # headless browser for the gallery rendering test and the web explorer's browser test
   chromium
-  # python client and its tests
+  # python client and its tests; PyTorch for the model round trips (model import and export)
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-h5py
+  python3-torch python3-torchvision
+  # the client as a package: pip install --no-build-isolation ./client/python in a venv; astropy
+  # and pandas read the exported tables (galaxy-index export --out)
+  python3-venv python3-pip python3-setuptools python3-wheel python3-astropy python3-pandas
   # the Kubernetes manifests' check (tests/check_k8s.py)
   python3-yaml
 )
 
-# --bench: also the reference stacks the benchmarks compare against (PyTorch eager on CPU).
-if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-torch python3-torchvision)
-fi
+# --bench is accepted as before: the benchmarks' reference stack (PyTorch eager) is always installed.
 # --runtime: the libraries build/bin/* link against (from ldd; apt brings their dependencies).
 if [ "${1:-}" = "--runtime" ]; then
   packages=(

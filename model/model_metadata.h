@@ -16,7 +16,8 @@ namespace galaxy {
 struct ModelMetadata {
   // Format of the checkpoint file; readers refuse newer formats.
   int format_version = 1;
-  // "moco" (pretrained), "finetuned" (pretrained + redshift head) or "supervised".
+  // "moco" (pretrained), "finetuned" (pretrained + redshift head), "supervised" or "imported"
+  // (from a PyTorch state dict, model/model_import.h).
   std::string kind = "moco";
   std::string arch = "resnet50";
   std::string stem = "paper";

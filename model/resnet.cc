@@ -94,6 +94,8 @@ int64_t ResNetConfig::feature_dim() const {
   return plan.widths.back() * (plan.bottleneck ? 4 : 1);
 }
 
+std::vector<int64_t> ResNetConfig::stage_blocks() const { return PlanFor(arch).blocks; }
+
 BlockImpl::BlockImpl(int64_t in, int64_t width, int64_t stride, bool bottleneck_)
     : bottleneck(bottleneck_) {
   const int64_t out = bottleneck ? width * 4 : width;

@@ -40,6 +40,9 @@ struct ResNetConfig {
   absl::Status Validate() const;
   // Dimension of the pooled features: 2048, 512 or 128.
   int64_t feature_dim() const;
+  // Residual blocks per stage ({3, 4, 6, 3} for resnet50): ResNetImpl::layers holds them in
+  // order, stage after stage (torchvision's layer1..layer4).
+  std::vector<int64_t> stage_blocks() const;
 };
 
 struct BlockImpl : torch::nn::Module {

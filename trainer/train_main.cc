@@ -11,6 +11,7 @@
 #include "core/library_versions.h"
 #include "core/status_macros.h"
 #include "data/data_versions.h"
+#include "model/model_import.h"
 #include "model/torch_info.h"
 #include "trainer/experiment.h"
 #include "trainer/pretrain.h"
@@ -393,5 +394,45 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_cmd->add_flag("--multi-tensor-sgd,!--no-multi-tensor-sgd", bench.multi_tensor_sgd,
                       "Optimizer step as multi-tensor kernels on CUDA (default on, as pretrain)");
+
+  galaxy::ImportOptions import;
+  int import_bands = 5;
+  std::string import_band_names;
+  bool no_projection = false;
+  CLI::App* import_cmd = cli.AddCommand(
+      "import", "A PyTorch ResNet state dict (torch.save; torchvision names, MoCo prefixes) as a galaxy-search model",
+      [&]() -> absl::Status {
+        if (!import_band_names.empty()) {
+          import.band_names = absl::StrSplit(import_band_names, ',');
+        } else if (import_bands != 5) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--bands ", import_bands, ": name them with --band-names (u,g,r,i,z is the default of 5)"));
+        }
+        if (static_cast<int>(import.band_names.size()) != import_bands) {
+          return absl::InvalidArgumentError(absl::StrCat("--band-names names ", import.band_names.size(),
+                                                         " bands, --bands says ", import_bands));
+        }
+        import.projection = !no_projection;
+        GALAXY_ASSIGN_OR_RETURN(galaxy::ImportReport r, galaxy::ImportStateDict(import));
+        std::cout << absl::StrFormat("%s: %d tensors under '%s' -> %s (%s %s stem, %s, %d-d embedding%s)\n",
+                                     import.state_dict_path, r.tensors, r.prefix, import.out_path, import.arch,
+                                     import.stem, absl::StrJoin(import.band_names, ""), r.metadata.embedding_dim,
+                                     r.has_projection_head ? ", with its projection head" : "");
+        return absl::OkStatus();
+      });
+  import_cmd->add_option("--state-dict", import.state_dict_path, "torch.save file (zip format) with the weights")
+      ->required();
+  import_cmd->add_option("--out", import.out_path, "galaxy-search checkpoint to write")->required();
+  import_cmd->add_option("--arch", import.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
+  import_cmd->add_option("--stem", import.stem, "torchvision (7x7 stride 2 + max-pool) | paper (7x7 stride 1)")
+      ->capture_default_str();
+  import_cmd->add_option("--bands", import_bands, "Input channels of the first convolution")->capture_default_str();
+  import_cmd->add_option("--band-names", import_band_names, "Their names in order, comma-separated (default u,g,r,i,z)");
+  import_cmd->add_option("--image-size", import.image_size, "Side of the centre crop the model sees, px")
+      ->capture_default_str();
+  import_cmd->add_option("--prefix", import.prefix,
+                         "Where the encoder's keys start, nested dicts joined by '.', e.g. "
+                         "state_dict.module.encoder_q. (default: found; a MoCo pair's query encoder)");
+  import_cmd->add_flag("--no-projection", no_projection, "Leave out the MoCo projection head (fc.0, fc.2)");
   return cli.Run(argc, argv);
 }
