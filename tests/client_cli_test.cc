@@ -538,5 +538,54 @@ TEST_F(ClientCliTest, PythonExampleRunsAgainstALiveServer) {
   EXPECT_TRUE(fs::exists(dir_.File("cache")));
 }
 
+// The package as users install it: pip, offline, into a fresh virtual environment that sees
+// Debian's grpcio, protobuf and numpy; the API modules come generated inside it (imported with
+// no protoc on PATH and no cache), and the example runs against the live server from it.
+TEST_F(ClientCliTest, PythonPackageInstallsOfflineIntoAVirtualEnvironment) {
+  const std::string source = GALAXY_SOURCE_DIR;
+  // A copy of what the build reads (the package, the proto, the project version), so that the
+  // build's own files land outside the source tree.
+  const std::string tree = dir_.File("tree");
+  fs::create_directories(tree + "/client");
+  fs::copy(source + "/client/python", tree + "/client/python", fs::copy_options::recursive);
+  fs::copy(source + "/proto", tree + "/proto", fs::copy_options::recursive);
+  fs::copy(source + "/CMakeLists.txt", tree + "/CMakeLists.txt");
+  const std::string venv = dir_.File("venv");
+  const auto run = [&](const std::vector<std::string>& argv) {
+    std::vector<std::string> all = {"/usr/bin/env", "-i", "PATH=" + venv + "/bin:/usr/bin:/bin", "HOME=" + dir_.File("home"),
+                                    "XDG_CACHE_HOME=" + dir_.File("no-cache"), "PIP_NO_INDEX=1"};
+    all.insert(all.end(), argv.begin(), argv.end());
+    absl::StatusOr<testutil::CommandResult> r = testutil::RunCommand(all, absl::Seconds(240));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : testutil::CommandResult();
+  };
+  testutil::CommandResult made = run({"/usr/bin/python3", "-m", "venv", "--system-site-packages", venv});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  testutil::CommandResult installed =
+      run({venv + "/bin/pip", "install", "--no-build-isolation", "--no-index", tree + "/client/python"});
+  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+  EXPECT_TRUE(absl::StrContains(installed.out, "Successfully installed galaxy-search-0.1.0+proto.")) << installed.out;
+  // Imported from outside the tree, with a PATH that has no protoc: the modules are the package's.
+  const std::string bin = dir_.File("bin-without-protoc");
+  fs::create_directories(bin);
+  std::vector<std::string> argv = {"/usr/bin/env", "-i", "PATH=" + bin, "HOME=" + dir_.File("home"),
+                                   "XDG_CACHE_HOME=" + dir_.File("no-cache"), venv + "/bin/python", "-c",
+                                   "import galaxy_search, galaxy_search._api as api\n"
+                                   "print(galaxy_search.galaxy_pb2.__name__, len(api.PROTO_SHA256))"};
+  absl::StatusOr<testutil::CommandResult> imported = testutil::RunCommand(argv, absl::Seconds(60));
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->exit_code, 0) << imported->err;
+  EXPECT_EQ(imported->out, "galaxy_search._api.galaxy_pb2 64\n");
+  // The example from a directory of its own (a script's directory comes first on sys.path: from
+  // the tree, it would import the package's sources instead of the installed package).
+  fs::create_directories(dir_.File("run"));
+  fs::copy(source + "/client/python/example.py", dir_.File("run/example.py"));
+  testutil::CommandResult example = run({venv + "/bin/python", dir_.File("run/example.py"), "--server",
+                                         absl::StrCat("127.0.0.1:", server_->port()), "--id", Id(12)});
+  EXPECT_EQ(example.exit_code, 0) << example.out << example.err;
+  EXPECT_TRUE(absl::StrContains(example.out, "= the galaxy itself")) << example.out;
+  EXPECT_FALSE(fs::exists(dir_.File("no-cache"))) << "the installed package generated its modules again";
+}
+
 }  // namespace
 }  // namespace galaxy
