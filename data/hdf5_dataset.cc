@@ -11,79 +11,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/file_util.h"
+#include "data/hdf5_util.h"
 
 namespace galaxy {
 namespace {
-
-// Serial HDF5 is not thread-safe: every entry point below holds this lock. Recursive, because
-// a reader or writer destroyed on an error path inside a locked call closes its handles too.
-std::recursive_mutex& Hdf5Mutex() {
-  static std::recursive_mutex* mutex = new std::recursive_mutex;
-  return *mutex;
-}
-
-// Silences HDF5's own error printing once; our errors say what went wrong instead.
-void QuietHdf5() {
-  static const bool done = [] {
-    H5open();
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
-
-// The innermost message of HDF5's error stack, e.g. "truncated file: eof = 1024, ...".
-std::string Hdf5Reason() {
-  std::string reason;
-  H5Ewalk2(
-      H5E_DEFAULT, H5E_WALK_UPWARD,
-      [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-        if (n == 0 && err->desc != nullptr) *static_cast<std::string*>(data) = err->desc;
-        return 0;
-      },
-      &reason);
-  H5Eclear2(H5E_DEFAULT);
-  return reason;
-}
-
-// Owns one hid_t and closes it with the matching function.
-class Hid {
- public:
-  Hid() = default;
-  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Hid(const Hid&) = delete;
-  Hid& operator=(const Hid&) = delete;
-  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
-  Hid& operator=(Hid&& o) noexcept {
-    Reset();
-    id_ = o.id_;
-    close_ = o.close_;
-    o.id_ = -1;
-    return *this;
-  }
-  ~Hid() { Reset(); }
-  void Reset() {
-    if (id_ >= 0 && close_ != nullptr) close_(id_);
-    id_ = -1;
-  }
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-
- private:
-  hid_t id_ = -1;
-  herr_t (*close_)(hid_t) = nullptr;
-};
-
-hid_t FileType(ColumnType type) {
-  switch (type) {
-    case ColumnType::kFloat32: return H5T_IEEE_F32LE;
-    case ColumnType::kFloat64: return H5T_IEEE_F64LE;
-    case ColumnType::kInt32: return H5T_STD_I32LE;
-    case ColumnType::kInt64: return H5T_STD_I64LE;
-    case ColumnType::kUInt8: return H5T_STD_U8LE;
-  }
-  return H5T_IEEE_F32LE;
-}
 
 // Creates an extendible chunked dataset with first dimension 0.
 absl::StatusOr<Hid> CreateExtendible(hid_t file, const char* name, hid_t type,
@@ -238,7 +169,7 @@ absl::StatusOr<std::unique_ptr<DatasetWriter>> DatasetWriter::Create(const std::
     *want.target = std::move(*d);
   }
   for (const ColumnSpec& c : layout.extra_columns) {
-    absl::StatusOr<Hid> d = CreateExtendible(h.file.get(), c.name.c_str(), FileType(c.type), {}, 4096);
+    absl::StatusOr<Hid> d = CreateExtendible(h.file.get(), c.name.c_str(), Hdf5FileType(c.type), {}, 4096);
     if (!d.ok()) return absl::InternalError(absl::StrCat(path, ": ", d.status().message()));
     h.extra.emplace(c.name, std::move(*d));
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <queue>
+#include <tuple>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "core/status_macros.h"
 #include "data/hdf5_dataset.h"
 #include "data/npy.h"
+#include "data/table_file.h"
 #include "indexer/anomaly_auc.h"
 #include "indexer/snapshot.h"
 #include "indexer/snapshot_dir.h"
@@ -80,31 +82,90 @@ absl::Status RunVerify(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status RunExport(const std::string& path, const std::string& npy_dir) {
-  if (npy_dir.empty()) return absl::InvalidArgumentError("--npy: required");
+absl::Status RunExport(const std::string& path, const std::string& npy_dir, const std::string& table_path) {
+  if (npy_dir.empty() && table_path.empty()) return absl::InvalidArgumentError("give --npy DIR, --out FILE or both");
   GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
   const int64_t n = s->manifest().count, d = s->manifest().dimension;
-  fs::create_directories(npy_dir);
-  GALAXY_ASSIGN_OR_RETURN(auto ids, NpyWriter::Create(npy_dir + "/ids.npy", "<i8", {n}, 8));
-  GALAXY_ASSIGN_OR_RETURN(auto emb, NpyWriter::Create(npy_dir + "/embeddings.npy", "<f4", {n, d}, 4));
-  GALAXY_ASSIGN_OR_RETURN(auto score, NpyWriter::Create(npy_dir + "/anomaly_score.npy", "<f4", {n}, 4));
-  GALAXY_ASSIGN_OR_RETURN(auto zphot, NpyWriter::Create(npy_dir + "/zphot.npy", "<f4", {n}, 4));
-  GALAXY_ASSIGN_OR_RETURN(auto zerr, NpyWriter::Create(npy_dir + "/zphot_err.npy", "<f4", {n}, 4));
+  // One table: what the .npy files hold, with positions, spectroscopic redshifts and percentiles.
+  std::unique_ptr<TableFileWriter> table;
+  if (!table_path.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(
+        table, TableFileWriter::Create(table_path,
+                                       {{"id", ColumnType::kInt64},
+                                        {"ra", ColumnType::kFloat64, 1, "deg"},
+                                        {"dec", ColumnType::kFloat64, 1, "deg"},
+                                        {"specz", ColumnType::kFloat32},
+                                        {"zphot", ColumnType::kFloat32},
+                                        {"zphot_err", ColumnType::kFloat32},
+                                        {"anomaly_score", ColumnType::kFloat32},
+                                        {"anomaly_percentile", ColumnType::kFloat32},
+                                        {"embedding", ColumnType::kFloat32, d}},
+                                       n));
+  }
+  std::vector<std::unique_ptr<NpyWriter>> npy;
+  if (!npy_dir.empty()) {
+    fs::create_directories(npy_dir);
+    for (const auto& [name, descr, width] : std::vector<std::tuple<const char*, const char*, int64_t>>{
+             {"ids", "<i8", 0}, {"embeddings", "<f4", d}, {"anomaly_score", "<f4", 0}, {"zphot", "<f4", 0},
+             {"zphot_err", "<f4", 0}}) {
+      const std::vector<int64_t> shape = width > 0 ? std::vector<int64_t>{n, width} : std::vector<int64_t>{n};
+      GALAXY_ASSIGN_OR_RETURN(auto w, NpyWriter::Create(absl::StrCat(npy_dir, "/", name, ".npy"), descr, shape,
+                                                        descr[2] == '8' ? 8 : 4));
+      npy.push_back(std::move(w));
+    }
+  }
+  // Columns gathered a block at a time, then written to both.
+  constexpr size_t kBlock = 4096;
+  std::vector<int64_t> ids;
+  std::vector<double> ra, dec;
+  std::vector<float> specz, zphot, zerr, score, percentile, embedding;
+  const auto flush = [&]() -> absl::Status {
+    const int64_t rows = static_cast<int64_t>(ids.size());
+    if (table) {
+      GALAXY_RETURN_IF_ERROR(table->Append({ids.data(), ra.data(), dec.data(), specz.data(), zphot.data(), zerr.data(),
+                                            score.data(), percentile.data(), embedding.data()},
+                                           rows));
+    }
+    if (!npy.empty()) {
+      GALAXY_RETURN_IF_ERROR(npy[0]->Append(ids.data(), 8 * rows));
+      GALAXY_RETURN_IF_ERROR(npy[1]->Append(embedding.data(), 4 * rows * d));
+      GALAXY_RETURN_IF_ERROR(npy[2]->Append(score.data(), 4 * rows));
+      GALAXY_RETURN_IF_ERROR(npy[3]->Append(zphot.data(), 4 * rows));
+      GALAXY_RETURN_IF_ERROR(npy[4]->Append(zerr.data(), 4 * rows));
+    }
+    for (auto* v : {&ra, &dec}) v->clear();
+    for (auto* v : {&specz, &zphot, &zerr, &score, &percentile, &embedding}) v->clear();
+    ids.clear();
+    return absl::OkStatus();
+  };
   GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
-    const int64_t id = r.id();
-    const float a = r.anomaly_score();
-    const float z = r.has_zphot() ? r.zphot() : std::nanf("");
-    const float e = r.has_zphot_err() ? r.zphot_err() : std::nanf("");
-    GALAXY_RETURN_IF_ERROR(ids->Append(&id, 8));
-    GALAXY_RETURN_IF_ERROR(emb->Append(r.embedding().data(), 4 * static_cast<int64_t>(r.embedding_size())));
-    GALAXY_RETURN_IF_ERROR(score->Append(&a, 4));
-    GALAXY_RETURN_IF_ERROR(zphot->Append(&z, 4));
-    return zerr->Append(&e, 4);
+    if (r.embedding_size() != d) {
+      return absl::DataLossError(absl::StrCat(dir, ": galaxy ", r.id(), " has ", r.embedding_size(), " values, not ", d));
+    }
+    ids.push_back(r.id());
+    ra.push_back(r.ra());
+    dec.push_back(r.dec());
+    specz.push_back(r.has_specz() ? r.specz() : std::nanf(""));
+    zphot.push_back(r.has_zphot() ? r.zphot() : std::nanf(""));
+    zerr.push_back(r.has_zphot_err() ? r.zphot_err() : std::nanf(""));
+    score.push_back(r.anomaly_score());
+    percentile.push_back(r.anomaly_percentile());
+    embedding.insert(embedding.end(), r.embedding().begin(), r.embedding().end());
+    return ids.size() == kBlock ? flush() : absl::OkStatus();
   }));
-  for (NpyWriter* w : {ids.get(), emb.get(), score.get(), zphot.get(), zerr.get()}) GALAXY_RETURN_IF_ERROR(w->Commit());
-  std::cout << absl::StrFormat("wrote %s/{ids,embeddings,anomaly_score,zphot,zphot_err}.npy: %d galaxies x %d\n",
-                               npy_dir, n, d);
+  GALAXY_RETURN_IF_ERROR(flush());
+  for (const auto& w : npy) GALAXY_RETURN_IF_ERROR(w->Commit());
+  if (table) GALAXY_RETURN_IF_ERROR(table->Commit());
+  if (!npy.empty()) {
+    std::cout << absl::StrFormat("wrote %s/{ids,embeddings,anomaly_score,zphot,zphot_err}.npy: %d galaxies x %d\n",
+                                 npy_dir, n, d);
+  }
+  if (table) {
+    std::cout << absl::StrFormat("wrote %s: %d galaxies (id, ra, dec, specz, zphot, zphot_err, anomaly_score, "
+                                 "anomaly_percentile, embedding of %d)\n",
+                                 table_path, n, d);
+  }
   return absl::OkStatus();
 }
 

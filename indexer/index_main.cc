@@ -70,11 +70,15 @@ int main(int argc, char** argv) {
   CLI::App* verify = cli.AddCommand("verify", "Check every file's checksum and that index and RocksDB agree",
                                     [&] { return galaxy::RunVerify(snapshot); });
   verify->add_option("snapshot", snapshot, "Snapshot directory, or a snapshots directory (CURRENT)")->required();
-  std::string npy_dir;
-  CLI::App* exp = cli.AddCommand("export", "Write IDs, embeddings, anomaly scores and z_phot as .npy",
-                                 [&] { return galaxy::RunExport(snapshot, npy_dir); });
+  std::string npy_dir, table_path;
+  CLI::App* exp = cli.AddCommand(
+      "export", "Write IDs, positions, redshifts, anomaly scores and embeddings as .npy files and/or one table",
+      [&] { return galaxy::RunExport(snapshot, npy_dir, table_path); });
   exp->add_option("snapshot", snapshot, "Snapshot directory, or a snapshots directory (CURRENT)")->required();
-  exp->add_option("--npy", npy_dir, "Output directory")->required();
+  exp->add_option("--npy", npy_dir, "Output directory for ids.npy, embeddings.npy, anomaly_score.npy, zphot*.npy");
+  exp->add_option("--out", table_path,
+                  "One table, .h5/.hdf5 (dataset 'galaxies') or .fits (binary table), that astropy's Table.read "
+                  "opens with units");
   int top = 20;
   CLI::App* anomalies = cli.AddCommand("list-anomalies", "The most anomalous galaxies of a snapshot",
                                        [&] { return galaxy::RunListAnomalies(snapshot, top, json); });

@@ -67,6 +67,34 @@ TEST(IndexCliTest, BuildThenInspectVerifyExportAndListAnomalies) {
   ASSERT_EQ(exp.exit_code, 0) << exp.err;
   EXPECT_EQ(fs::file_size(dir.File("npy/embeddings.npy")), 128u + 800u * 128u * 4u);
   EXPECT_EQ(fs::file_size(dir.File("npy/ids.npy")), 128u + 800u * 8u);
+  // The same as one table, HDF5 and FITS, which astropy opens with its units and pandas takes
+  // (Debian's python3-astropy and python3-pandas): the rows and embeddings of the .npy files.
+  for (const std::string table : {"galaxies.h5", "galaxies.fits"}) {
+    CommandResult t = Tool("galaxy-index", {"export", snaps, "--out", dir.File(table)});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_TRUE(absl::StrContains(t.out, "800 galaxies")) << t.out;
+    absl::StatusOr<CommandResult> py = testutil::RunCommand(
+        {"/usr/bin/python3", "-c",
+         "import sys, numpy as np\n"
+         "from astropy.table import Table\n"
+         "t = Table.read(sys.argv[1])\n"
+         "ids, emb = np.load(sys.argv[2] + '/ids.npy'), np.load(sys.argv[2] + '/embeddings.npy')\n"
+         "frame = t[[c for c in t.colnames if c != 'embedding']].to_pandas()\n"
+         "print(len(t), t['ra'].unit, t['embedding'].shape, bool((t['id'] == ids).all()),\n"
+         "      bool(np.array_equal(np.asarray(t['embedding']), emb)), frame['dec'].between(-90, 90).all(),\n"
+         "      int(frame['specz'].notna().sum()) > 0)\n",
+         dir.File(table), dir.File("npy")},
+        absl::Seconds(120));
+    ASSERT_TRUE(py.ok()) << py.status();
+    EXPECT_EQ(py->exit_code, 0) << py->err;
+    EXPECT_EQ(py->out, "800 deg (800, 128) True True True True\n") << table << ": " << py->err;
+  }
+  CommandResult no_output = Tool("galaxy-index", {"export", snaps});
+  EXPECT_EQ(no_output.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(no_output.err, "give --npy DIR, --out FILE or both")) << no_output.err;
+  CommandResult bad_extension = Tool("galaxy-index", {"export", snaps, "--out", dir.File("galaxies.csv")});
+  EXPECT_TRUE(absl::StrContains(bad_extension.err, "expected a .h5, .hdf5, .fits or .fit file")) << bad_extension.err;
+  EXPECT_FALSE(fs::exists(dir.File("galaxies.csv")));
 
   CommandResult top = Tool("galaxy-index", {"list-anomalies", snaps, "--top", "5", "--json"});
   ASSERT_EQ(top.exit_code, 0) << top.err;
