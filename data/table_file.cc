@@ -27,18 +27,6 @@ size_t ItemSize(ColumnType type) {
   return 4;
 }
 
-// astropy's datatype names, for its column metadata.
-const char* AstropyType(ColumnType type) {
-  switch (type) {
-    case ColumnType::kFloat32: return "float32";
-    case ColumnType::kFloat64: return "float64";
-    case ColumnType::kInt32: return "int32";
-    case ColumnType::kInt64: return "int64";
-    case ColumnType::kUInt8: return "uint8";
-  }
-  return "float32";
-}
-
 // FITS binary-table form letter and cfitsio datatype.
 char FitsForm(ColumnType type) {
   switch (type) {
@@ -165,8 +153,8 @@ absl::StatusOr<std::unique_ptr<TableFileWriter>> TableFileWriter::Create(const s
   for (const TableColumn& c : w->columns_) {
     std::string line = absl::StrCat("- {name: ", c.name);
     if (!c.unit.empty()) absl::StrAppend(&line, ", unit: ", c.unit);
-    absl::StrAppend(&line, ", datatype: ", AstropyType(c.type));
-    if (c.width > 1) absl::StrAppend(&line, ", subtype: '", AstropyType(c.type), "[", c.width, "]'");
+    absl::StrAppend(&line, ", datatype: ", ColumnTypeName(c.type));  // numpy's names, as astropy's
+    if (c.width > 1) absl::StrAppend(&line, ", subtype: '", ColumnTypeName(c.type), "[", c.width, "]'");
     yaml.push_back(line + "}");
   }
   size_t longest = 1;
