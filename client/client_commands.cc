@@ -366,7 +366,8 @@ absl::Status RunRebuild(const ClientFlags& flags, const RebuildFlags& rebuild) {
   } else if (rebuild.features == "projection") {
     request.set_features(v1::EMBEDDING_FEATURES_PROJECTION);
   } else if (!rebuild.features.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--features: '", rebuild.features, "' is not backbone or projection"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--features: '", rebuild.features, "' is not backbone or projection"));
   }
   for (const std::string& p : rebuild.params) {
     std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));

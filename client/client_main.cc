@@ -207,8 +207,10 @@ int main(int argc, char** argv) {
       "rebuild", "Rebuild the index from a dataset on the server, publish and swap (admin token)",
       [&] { return galaxy::RunRebuild(flags, rebuild); });
   rebuild_cmd->add_option("--data", rebuild.data, "Dataset path on the server (native HDF5)")->required();
-  rebuild_cmd->add_option("--model", rebuild.model, "Checkpoint path on the server (default: the live snapshot's model)");
-  rebuild_cmd->add_option("--index", rebuild.index, "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
+  rebuild_cmd->add_option("--model", rebuild.model,
+                          "Checkpoint path on the server (default: the live snapshot's model)");
+  rebuild_cmd->add_option("--index", rebuild.index,
+                          "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
   rebuild_cmd->add_option("--features", rebuild.features,
                           "backbone or projection: which of the model's outputs to index (default: the live "
                           "snapshot's with its model, else backbone)");

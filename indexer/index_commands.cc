@@ -61,10 +61,12 @@ absl::Status RunInfo(const std::string& path, bool json) {
   std::string params;
   for (const auto& [k, v] : m.index.ToMap()) absl::StrAppend(&params, params.empty() ? "" : ", ", k, "=", v);
   std::cout << absl::StrFormat(
-      "snapshot      %s (%s)\ncreated       %s\ngalaxies      %d\ndimension     %d (%s features)\nindex         %s; recall@10 %.3f\n"
+      "snapshot      %s (%s)\ncreated       %s\ngalaxies      %d\ndimension     %d (%s features)\n"
+      "index         %s; recall@10 %.3f\n"
       "model         %s %s/%s, %d bands, redshift head: %s\nanomaly k     %d\ndata          %s\n"
       "build         embed %.1fs, index %.1fs, anomalies %.1fs, total %.1fs\n",
-      m.version, dir, m.created_at, m.count, m.dimension, EmbeddingFeaturesName(m.features), params, m.measured_recall_at_10, m.model.kind,
+      m.version, dir, m.created_at, m.count, m.dimension, EmbeddingFeaturesName(m.features), params,
+      m.measured_recall_at_10, m.model.kind,
       m.model.arch, m.model.stem, m.model.bands(), m.model.has_redshift_head ? "yes" : "no", m.anomaly_k,
       m.data_path, m.embed_seconds, m.index_seconds, m.anomaly_seconds, m.total_seconds);
   if (m.shards > 1) {
@@ -141,7 +143,8 @@ absl::Status RunExport(const std::string& path, const std::string& npy_dir, cons
   };
   GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
     if (r.embedding_size() != d) {
-      return absl::DataLossError(absl::StrCat(dir, ": galaxy ", r.id(), " has ", r.embedding_size(), " values, not ", d));
+      return absl::DataLossError(
+          absl::StrCat(dir, ": galaxy ", r.id(), " has ", r.embedding_size(), " values, not ", d));
     }
     ids.push_back(r.id());
     ra.push_back(r.ra());

@@ -142,7 +142,8 @@ class GalaxyNet(nn.Module):
         features = self.backbone.feature_dim
         self.projection = (_ProjectionHead(features, metadata["embedding_dim"])
                            if metadata.get("has_projection_head") else None)
-        self.redshift_head = (_RedshiftHead(features, metadata["redshift_bins"], metadata.get("redshift_head_norm", False))
+        self.redshift_head = (_RedshiftHead(features, metadata["redshift_bins"],
+                                            metadata.get("redshift_head_norm", False))
                               if metadata.get("has_redshift_head") else None)
 
     def preprocess(self, images, e_bv=None):
