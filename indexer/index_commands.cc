@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <iostream>
 #include <queue>
-#include <tuple>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +88,15 @@ absl::Status RunExport(const std::string& path, const std::string& npy_dir, cons
   GALAXY_ASSIGN_OR_RETURN(std::string dir, ResolveSnapshotDir(path));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> s, Snapshot::Open(dir));
   const int64_t n = s->manifest().count, d = s->manifest().dimension;
+  std::unique_ptr<NpyWriter> ids_npy, embeddings_npy, score_npy, zphot_npy, zerr_npy;
+  if (!npy_dir.empty()) {
+    fs::create_directories(npy_dir);
+    GALAXY_ASSIGN_OR_RETURN(ids_npy, NpyWriter::Create(npy_dir + "/ids.npy", "<i8", {n}, 8));
+    GALAXY_ASSIGN_OR_RETURN(embeddings_npy, NpyWriter::Create(npy_dir + "/embeddings.npy", "<f4", {n, d}, 4));
+    GALAXY_ASSIGN_OR_RETURN(score_npy, NpyWriter::Create(npy_dir + "/anomaly_score.npy", "<f4", {n}, 4));
+    GALAXY_ASSIGN_OR_RETURN(zphot_npy, NpyWriter::Create(npy_dir + "/zphot.npy", "<f4", {n}, 4));
+    GALAXY_ASSIGN_OR_RETURN(zerr_npy, NpyWriter::Create(npy_dir + "/zphot_err.npy", "<f4", {n}, 4));
+  }
   // One table: what the .npy files hold, with positions, spectroscopic redshifts and percentiles.
   std::unique_ptr<TableFileWriter> table;
   if (!table_path.empty()) {
@@ -105,40 +113,28 @@ absl::Status RunExport(const std::string& path, const std::string& npy_dir, cons
                                         {"embedding", ColumnType::kFloat32, d}},
                                        n));
   }
-  std::vector<std::unique_ptr<NpyWriter>> npy;
-  if (!npy_dir.empty()) {
-    fs::create_directories(npy_dir);
-    for (const auto& [name, descr, width] : std::vector<std::tuple<const char*, const char*, int64_t>>{
-             {"ids", "<i8", 0}, {"embeddings", "<f4", d}, {"anomaly_score", "<f4", 0}, {"zphot", "<f4", 0},
-             {"zphot_err", "<f4", 0}}) {
-      const std::vector<int64_t> shape = width > 0 ? std::vector<int64_t>{n, width} : std::vector<int64_t>{n};
-      GALAXY_ASSIGN_OR_RETURN(auto w, NpyWriter::Create(absl::StrCat(npy_dir, "/", name, ".npy"), descr, shape,
-                                                        descr[2] == '8' ? 8 : 4));
-      npy.push_back(std::move(w));
-    }
-  }
-  // Columns gathered a block at a time, then written to both.
+  // Columns gathered a block of galaxies at a time, then written to both.
   constexpr size_t kBlock = 4096;
-  std::vector<int64_t> ids;
-  std::vector<double> ra, dec;
-  std::vector<float> specz, zphot, zerr, score, percentile, embedding;
+  struct Block {
+    std::vector<int64_t> ids;
+    std::vector<double> ra, dec;
+    std::vector<float> specz, zphot, zerr, score, percentile, embedding;
+  } b;
   const auto flush = [&]() -> absl::Status {
-    const int64_t rows = static_cast<int64_t>(ids.size());
+    const int64_t rows = static_cast<int64_t>(b.ids.size());
     if (table) {
-      GALAXY_RETURN_IF_ERROR(table->Append({ids.data(), ra.data(), dec.data(), specz.data(), zphot.data(), zerr.data(),
-                                            score.data(), percentile.data(), embedding.data()},
+      GALAXY_RETURN_IF_ERROR(table->Append({b.ids.data(), b.ra.data(), b.dec.data(), b.specz.data(), b.zphot.data(),
+                                            b.zerr.data(), b.score.data(), b.percentile.data(), b.embedding.data()},
                                            rows));
     }
-    if (!npy.empty()) {
-      GALAXY_RETURN_IF_ERROR(npy[0]->Append(ids.data(), 8 * rows));
-      GALAXY_RETURN_IF_ERROR(npy[1]->Append(embedding.data(), 4 * rows * d));
-      GALAXY_RETURN_IF_ERROR(npy[2]->Append(score.data(), 4 * rows));
-      GALAXY_RETURN_IF_ERROR(npy[3]->Append(zphot.data(), 4 * rows));
-      GALAXY_RETURN_IF_ERROR(npy[4]->Append(zerr.data(), 4 * rows));
+    if (ids_npy) {
+      GALAXY_RETURN_IF_ERROR(ids_npy->Append(b.ids.data(), 8 * rows));
+      GALAXY_RETURN_IF_ERROR(embeddings_npy->Append(b.embedding.data(), 4 * rows * d));
+      GALAXY_RETURN_IF_ERROR(score_npy->Append(b.score.data(), 4 * rows));
+      GALAXY_RETURN_IF_ERROR(zphot_npy->Append(b.zphot.data(), 4 * rows));
+      GALAXY_RETURN_IF_ERROR(zerr_npy->Append(b.zerr.data(), 4 * rows));
     }
-    for (auto* v : {&ra, &dec}) v->clear();
-    for (auto* v : {&specz, &zphot, &zerr, &score, &percentile, &embedding}) v->clear();
-    ids.clear();
+    b = Block();
     return absl::OkStatus();
   };
   GALAXY_RETURN_IF_ERROR(s->metadata().ForEach([&](const v1::GalaxyRecord& r) -> absl::Status {
@@ -146,21 +142,25 @@ absl::Status RunExport(const std::string& path, const std::string& npy_dir, cons
       return absl::DataLossError(
           absl::StrCat(dir, ": galaxy ", r.id(), " has ", r.embedding_size(), " values, not ", d));
     }
-    ids.push_back(r.id());
-    ra.push_back(r.ra());
-    dec.push_back(r.dec());
-    specz.push_back(r.has_specz() ? r.specz() : std::nanf(""));
-    zphot.push_back(r.has_zphot() ? r.zphot() : std::nanf(""));
-    zerr.push_back(r.has_zphot_err() ? r.zphot_err() : std::nanf(""));
-    score.push_back(r.anomaly_score());
-    percentile.push_back(r.anomaly_percentile());
-    embedding.insert(embedding.end(), r.embedding().begin(), r.embedding().end());
-    return ids.size() == kBlock ? flush() : absl::OkStatus();
+    b.ids.push_back(r.id());
+    b.ra.push_back(r.ra());
+    b.dec.push_back(r.dec());
+    b.specz.push_back(r.has_specz() ? r.specz() : std::nanf(""));
+    b.zphot.push_back(r.has_zphot() ? r.zphot() : std::nanf(""));
+    b.zerr.push_back(r.has_zphot_err() ? r.zphot_err() : std::nanf(""));
+    b.score.push_back(r.anomaly_score());
+    b.percentile.push_back(r.anomaly_percentile());
+    b.embedding.insert(b.embedding.end(), r.embedding().begin(), r.embedding().end());
+    return b.ids.size() == kBlock ? flush() : absl::OkStatus();
   }));
   GALAXY_RETURN_IF_ERROR(flush());
-  for (const auto& w : npy) GALAXY_RETURN_IF_ERROR(w->Commit());
+  if (ids_npy) {
+    for (NpyWriter* w : {ids_npy.get(), embeddings_npy.get(), score_npy.get(), zphot_npy.get(), zerr_npy.get()}) {
+      GALAXY_RETURN_IF_ERROR(w->Commit());
+    }
+  }
   if (table) GALAXY_RETURN_IF_ERROR(table->Commit());
-  if (!npy.empty()) {
+  if (ids_npy) {
     std::cout << absl::StrFormat("wrote %s/{ids,embeddings,anomaly_score,zphot,zphot_err}.npy: %d galaxies x %d\n",
                                  npy_dir, n, d);
   }

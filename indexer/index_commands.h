@@ -12,10 +12,9 @@ namespace galaxy {
 absl::Status RunBuild(const BuildOptions& options);
 absl::Status RunInfo(const std::string& path, bool json);
 absl::Status RunVerify(const std::string& path);
-// Writes DIR/ids.npy (int64), embeddings.npy (N x D float32), anomaly_score.npy,
-// zphot.npy and zphot_err.npy (NaN where unknown), in ID order.
-// The snapshot's galaxies as .npy files in `npy_dir` and/or one table (`table_path`, HDF5 or FITS
-// by its extension: data/table_file.h); at least one of the two.
+// The snapshot's galaxies, in ID order, as .npy files in `npy_dir` (ids.npy int64, embeddings.npy
+// N x D float32, anomaly_score.npy, zphot.npy and zphot_err.npy, NaN where unknown) and/or one
+// table at `table_path` (HDF5 or FITS by its extension: data/table_file.h); at least one of the two.
 absl::Status RunExport(const std::string& path, const std::string& npy_dir, const std::string& table_path);
 absl::Status RunListAnomalies(const std::string& path, int top, bool json);
 

@@ -21,9 +21,11 @@ namespace galaxy {
 // Which of the network's outputs are the embeddings that are indexed and searched.
 //  - kBackbone: the backbone's pooled features (2048 values for ResNet50), the standard
 //    representation of a self-supervised model for downstream use. Measured better than the
-//    projection on every task (docs/SCIENCE.md, "Which features are served"): the default.
+//    projection for same-type neighbours, redshift and anomaly scores (docs/SCIENCE.md, "Which
+//    features are served"): the default.
 //  - kProjection: the MoCo projection head's output (128 values), the space the contrastive loss
-//    shaped; a 16th of the memory per galaxy for ResNet50.
+//    shaped: more stable under turns of the image, and a 16th of the memory per galaxy for
+//    ResNet50.
 enum class EmbeddingFeatures { kBackbone, kProjection };
 inline constexpr char kEmbeddingFeaturesNames[] = "backbone, projection";
 const char* EmbeddingFeaturesName(EmbeddingFeatures features);

@@ -70,7 +70,7 @@ absl::StatusOr<std::string> FindPrefix(const TorchSaveTensors& tensors, const st
 
 // Copies the file's tensor `name` into `target`, or names why it does not fit.
 absl::Status Fill(const TorchSaveTensors& tensors, const std::string& name, const std::string& ours,
-                  const std::string& network, torch::Tensor& target, std::set<std::string>* used) {
+                  const std::string& network, const torch::Tensor& target, std::set<std::string>* used) {
   auto it = tensors.find(name);
   if (it == tensors.end()) {
     return absl::InvalidArgumentError(absl::StrCat("no tensor '", name, "', which ", network, " needs (its ", ours,
@@ -113,18 +113,16 @@ absl::StatusOr<ImportReport> ImportStateDict(const ImportOptions& o) {
   ResNet backbone(config);
   std::set<std::string> used;
   const std::vector<int64_t> stages = config.stage_blocks();
-  for (auto& item : backbone->named_parameters(/*recurse=*/true)) {
-    const std::string& name = item.key();
-    absl::Status s = Fill(tensors, prefix + TorchvisionName(name, stages), name, network, item.value(), &used);
-    if (!s.ok()) return fail(s);
-  }
-  for (auto& item : backbone->named_buffers(/*recurse=*/true)) {
-    const std::string& name = item.key();
-    const std::string source = prefix + TorchvisionName(name, stages);
-    // Counters that older PyTorch did not save are not needed for inference.
-    if (absl::EndsWith(name, "num_batches_tracked") && !tensors.count(source)) continue;
-    absl::Status s = Fill(tensors, source, name, network, item.value(), &used);
-    if (!s.ok()) return fail(s);
+  for (const torch::OrderedDict<std::string, torch::Tensor>& part :
+       {backbone->named_parameters(/*recurse=*/true), backbone->named_buffers(/*recurse=*/true)}) {
+    for (const auto& item : part) {
+      const std::string& name = item.key();
+      const std::string source = prefix + TorchvisionName(name, stages);
+      // BatchNorm counters that older PyTorch did not save are not needed for inference.
+      if (absl::EndsWith(name, "num_batches_tracked") && !tensors.count(source)) continue;
+      absl::Status s = Fill(tensors, source, name, network, item.value(), &used);
+      if (!s.ok()) return fail(s);
+    }
   }
   // The file's encoder must not hold more than the network: more blocks, another architecture.
   for (const auto& [key, t] : tensors) {
