@@ -34,8 +34,10 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-h5py
   python3-torch python3-torchvision
   # the client as a package: pip install --no-build-isolation ./client/python in a venv; astropy
-  # and pandas read the exported tables (galaxy-index export --out)
+  # and pandas read the exported tables (galaxy-index export --out) and the client's answers;
+  # Pillow draws its galleries, tqdm its progress bars; the example notebook runs in nbconvert
   python3-venv python3-pip python3-setuptools python3-wheel python3-astropy python3-pandas
+  python3-pil python3-tqdm python3-nbconvert python3-nbformat python3-nbclient python3-ipykernel
   # the Kubernetes manifests' check (tests/check_k8s.py)
   python3-yaml
 )

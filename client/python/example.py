@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from galaxy_search import Client, GalaxySearchError, to_array
+from galaxy_search import Client, GalaxySearchError
 
 
 def main():
@@ -40,7 +40,7 @@ def main():
         # 2. By image: a numpy array (bands x height x width, nanomaggies), here the galaxy's own
         #    cutout fetched from the server; it should find the galaxy itself first.
         record = client.galaxy(query_id, include_image=True)
-        cube = np.array(to_array(record.image))
+        cube = np.array(record.image)   # numpy float32, bands x height x width
         print(f"\nits cutout: numpy {cube.dtype} {cube.shape}, E(B-V) {record.e_bv:.4f}")
         by_image = client.similar(image=cube, e_bv=record.e_bv, k=args.k)
         first = by_image.neighbors[0]

@@ -79,6 +79,8 @@ setup(
     packages=["galaxy_search"],
     python_requires=">=3.9",
     install_requires=["grpcio", "protobuf", "numpy"],
-    extras_require={"torch": ["torch"]},
+    # Tables, sky positions, the notebook gallery and progress bars; Debian: python3-astropy,
+    # python3-pandas, python3-pil, python3-tqdm.
+    extras_require={"torch": ["torch"], "notebook": ["astropy", "pandas", "pillow", "tqdm"]},
     cmdclass={"build_py": BuildWithApi},
 )
