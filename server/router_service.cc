@@ -472,18 +472,27 @@ grpc::Status RouterService::GetIndexInfo(grpc::ServerContext* context, const v1:
   return state_->Handle("GetIndexInfo", context, Role::kSearch, [&]() -> absl::Status {
     Call call;
     NewCall(&call, shards_, context, shard_timeout_, true);
+    call.options.include_left_out = true;  // judged afresh here
     auto replies = call.Everywhere(*request, &v1::GalaxySearch::Stub::async::GetIndexInfo);
     FillIndexInfo(state_->options, nullptr, response);
     response->set_shards(static_cast<uint32_t>(shards_->size()));
+    std::vector<v1::ShardStatus> status;
+    std::vector<const v1::IndexInfo*> infos;
+    for (const auto& r : replies) {
+      status.push_back(JudgeShard(r.shard, shards_->size(), shards_->address(r.shard), r.status, r.response));
+      infos.push_back(&r.response);
+    }
+    JudgeAgreement(&status, infos);
     uint64_t count = 0;
     std::vector<std::string> versions;
-    for (const auto& r : replies) {
+    for (size_t i = 0; i < replies.size(); ++i) {
+      const auto& r = replies[i];
       v1::ShardStatus* s = response->add_shard_status();
-      *s = JudgeShard(r.shard, shards_->size(), shards_->address(r.shard), r.status, r.response);
+      *s = status[i];
       if (s->serving()) {
         count += s->count();
         if (!response->has_model()) {
-          // The survey-wide facts, from the first serving shard (every shard has the same model).
+          // The survey-wide facts, from the first serving shard (the serving ones embed alike).
           v1::IndexInfo whole = r.response;
           whole.clear_limits();
           whole.clear_server_version();

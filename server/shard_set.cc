@@ -5,7 +5,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/log.h"
 #include "server/server_options.h"
 
@@ -51,6 +53,54 @@ v1::ShardStatus JudgeShard(int shard, int shards, const std::string& address, co
   return s;
 }
 
+namespace {
+
+// "backbone features (128-d) of model 3f2a9c0d1e4b": how a shard embeds.
+std::string EmbeddingOf(const v1::IndexInfo& info) {
+  const std::string name = absl::AsciiStrToLower(v1::EmbeddingFeatures_Name(info.model().features()));
+  absl::string_view features = name;
+  absl::ConsumePrefix(&features, "embedding_features_");
+  return absl::StrCat(features, " features (", info.dimension(), "-d) of model ",
+                      info.model().checksum().substr(0, 12));
+}
+
+}  // namespace
+
+std::vector<std::string> JudgeAgreement(std::vector<v1::ShardStatus>* status,
+                                        const std::vector<const v1::IndexInfo*>& infos) {
+  std::vector<std::string> why(status->size());
+  // The serving shards by how they embed, in shard order.
+  std::vector<std::pair<std::string, std::vector<size_t>>> groups;
+  for (size_t i = 0; i < status->size(); ++i) {
+    if (!(*status)[i].serving()) continue;
+    const std::string embedding = EmbeddingOf(*infos[i]);
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == embedding; });
+    if (group == groups.end()) {
+      groups.push_back({embedding, {i}});
+    } else {
+      group->second.push_back(i);
+    }
+  }
+  if (groups.size() < 2) return why;
+  auto largest = groups.begin();
+  for (auto g = groups.begin(); g != groups.end(); ++g) {
+    if (g->second.size() > largest->second.size()) largest = g;
+  }
+  std::vector<std::string> agreeing;
+  for (size_t i : largest->second) agreeing.push_back(absl::StrCat((*status)[i].shard()));
+  for (auto g = groups.begin(); g != groups.end(); ++g) {
+    if (g == largest) continue;
+    for (size_t i : g->second) {
+      why[i] = absl::StrCat("it embeds with ", g->first, ", shard", agreeing.size() > 1 ? "s " : " ",
+                            absl::StrJoin(agreeing, ", "), " with ", largest->first,
+                            ": build every shard with the same model and --features");
+      (*status)[i].set_serving(false);
+      (*status)[i].set_error(why[i]);
+    }
+  }
+  return why;
+}
+
 ShardSet::ShardSet(std::vector<std::string> addresses, int max_message_bytes) : addresses_(std::move(addresses)) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_message_bytes);
@@ -67,6 +117,7 @@ ShardSet::ShardSet(std::vector<std::string> addresses, int max_message_bytes) : 
     status.set_error("not asked yet");
     status_.push_back(status);
   }
+  left_out_.resize(addresses_.size());
 }
 
 ShardSet::~ShardSet() {
@@ -91,13 +142,18 @@ void ShardSet::Poll(const std::string& authorization) {
   ShardCallOptions options;
   options.authorization = authorization;
   options.deadline = absl::Now() + absl::Seconds(5);
+  options.include_left_out = true;
   auto replies = Call(all, requests, &v1::GalaxySearch::Stub::async::GetIndexInfo, options);
   std::vector<v1::ShardStatus> status(all.size());
+  std::vector<const v1::IndexInfo*> infos(all.size());
   for (const auto& reply : replies) {
     status[static_cast<size_t>(reply.shard)] =
         JudgeShard(reply.shard, size(), address(reply.shard), reply.status, reply.response);
+    infos[static_cast<size_t>(reply.shard)] = &reply.response;
   }
+  std::vector<std::string> left_out = JudgeAgreement(&status, infos);
   absl::MutexLock lock(&mu_);
+  left_out_ = std::move(left_out);
   for (size_t i = 0; i < status.size(); ++i) {
     if (status[i].serving() != status_[i].serving() || status[i].error() != status_[i].error()) {
       if (status[i].serving()) {
@@ -137,6 +193,11 @@ void ShardSet::StartMonitor(absl::Duration poll, std::string authorization, std:
 std::vector<v1::ShardStatus> ShardSet::Status() const {
   absl::MutexLock lock(&mu_);
   return status_;
+}
+
+std::vector<std::string> ShardSet::LeftOut() const {
+  absl::MutexLock lock(&mu_);
+  return left_out_;
 }
 
 }  // namespace galaxy

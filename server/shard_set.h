@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -36,6 +37,14 @@ absl::StatusOr<std::vector<std::string>> ParseShardsFile(const std::string& text
 v1::ShardStatus JudgeShard(int shard, int shards, const std::string& address, const grpc::Status& status,
                            const v1::IndexInfo& info);
 
+// Shards are merged only if they embed alike: the same model (checksum), features and
+// dimension; otherwise their scores are not comparable. Among the shards `status` says serve,
+// those that differ from the largest group that agrees (on a tie, the group of the lowest shard)
+// are marked not serving, with an error saying how they differ; returns that error per shard
+// ("" for the others). `infos[i]` is what shard status[i] answered to GetIndexInfo.
+std::vector<std::string> JudgeAgreement(std::vector<v1::ShardStatus>* status,
+                                        const std::vector<const v1::IndexInfo*>& infos);
+
 // One call of one shard.
 template <typename Response>
 struct ShardReply {
@@ -48,6 +57,9 @@ struct ShardReply {
 struct ShardCallOptions {
   std::string authorization;
   absl::Time deadline = absl::InfiniteFuture();
+  // Call the shards the monitor left out (JudgeAgreement) too; otherwise they are not called
+  // and their replies are UNAVAILABLE, saying why.
+  bool include_left_out = false;
 };
 
 // Thread-safe.
@@ -70,6 +82,8 @@ class ShardSet {
   void StartMonitor(absl::Duration poll, std::string authorization, std::function<void(bool)> on_change);
   // Every shard as the last poll saw it.
   std::vector<v1::ShardStatus> Status() const;
+  // Why the last poll left each shard out ("" for none): it embeds unlike the others.
+  std::vector<std::string> LeftOut() const;
 
   // Calls `method` of every shard in `shards` with its request (requests[i] for shards[i]) in
   // parallel; returns when all have answered or passed the deadline.
@@ -81,10 +95,18 @@ class ShardSet {
       const ShardCallOptions& options) const {
     std::vector<ShardReply<Response>> replies(shards.size());
     std::vector<std::unique_ptr<grpc::ClientContext>> contexts(shards.size());
+    const std::vector<std::string> left_out =
+        options.include_left_out ? std::vector<std::string>(addresses_.size()) : LeftOut();
     absl::Mutex mu;
     size_t pending = shards.size();
     for (size_t i = 0; i < shards.size(); ++i) {
       replies[i].shard = shards[i];
+      if (const std::string& why = left_out[static_cast<size_t>(shards[i])]; !why.empty()) {
+        replies[i].status = grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("left out by the router: ", why));
+        absl::MutexLock lock(&mu);
+        --pending;
+        continue;
+      }
       contexts[i] = MakeContext(options);
       (stub(shards[i])->async()->*method)(contexts[i].get(), requests[i], &replies[i].response,
                                           [&, i](grpc::Status status) {
@@ -106,6 +128,7 @@ class ShardSet {
   std::vector<std::unique_ptr<v1::GalaxySearch::Stub>> stubs_;
   mutable absl::Mutex mu_;
   std::vector<v1::ShardStatus> status_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> left_out_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread monitor_;
 };

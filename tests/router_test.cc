@@ -69,10 +69,11 @@ class RouterTest : public ::testing::Test {
     health_ = grpc::health::v1::Health::NewStub(channel);
   }
 
-  void StartShard(int shard, int port) {
+  // Shard `shard`'s server on `port` (0: any), over its snapshots (or those in `snapshots`).
+  void StartShard(int shard, int port, const std::string& snapshots = "") {
     ServerOptions o;
     o.listen = absl::StrCat("127.0.0.1:", port);
-    o.snapshots_dir = dir_->File(absl::StrCat("shard-", shard));
+    o.snapshots_dir = snapshots.empty() ? dir_->File(absl::StrCat("shard-", shard)) : snapshots;
     o.device = "cpu";
     o.threads = 1;
     o.drain_seconds = 0;
@@ -90,6 +91,31 @@ class RouterTest : public ::testing::Test {
       EXPECT_TRUE(s.ok()) << s.error_message();
     }
     return response;
+  }
+
+  // The routed answer once every shard is in it again (a shard back up, or in agreement: the
+  // router's monitor polls each second); fails after 10 s.
+  v1::SimilarGalaxiesResponse RoutedWhenComplete(v1::SimilarGalaxiesRequest request) {
+    request.set_allow_partial(false);
+    v1::SimilarGalaxiesResponse complete;
+    grpc::Status status;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      complete = Routed(request, &status);
+      if (status.ok()) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(complete.missing_shards_size(), 0);
+    return complete;
+  }
+
+  // A query by vector: 20 neighbours of the first axis.
+  static v1::SimilarGalaxiesRequest ByVector() {
+    v1::SimilarGalaxiesRequest by_vector;
+    by_vector.set_k(20);
+    by_vector.mutable_vector()->mutable_values()->Resize(128, 0.0f);
+    by_vector.mutable_vector()->set_values(0, 1.0f);
+    return by_vector;
   }
 
   v1::SimilarGalaxiesResponse Whole(const v1::SimilarGalaxiesRequest& request) {
@@ -257,10 +283,7 @@ TEST_F(RouterTest, AShardDownGivesPartialAnswersWithinTheDeadlineThenCompleteOne
   get.set_id(ids[5]);
   get.set_include_embedding(true);
   v1::GalaxyRecord record;
-  v1::SimilarGalaxiesRequest by_vector;
-  by_vector.set_k(20);
-  by_vector.mutable_vector()->mutable_values()->Resize(128, 0.0f);
-  by_vector.mutable_vector()->set_values(0, 1.0f);
+  v1::SimilarGalaxiesRequest by_vector = ByVector();
   grpc::Status status;
   Routed(by_vector, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -287,16 +310,7 @@ TEST_F(RouterTest, AShardDownGivesPartialAnswersWithinTheDeadlineThenCompleteOne
       << status.error_message();
 
   StartShard(1, port);  // back on its address
-  by_vector.set_allow_partial(false);
-  v1::SimilarGalaxiesResponse complete;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    complete = Routed(by_vector, &status);
-    if (status.ok()) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(complete.missing_shards_size(), 0);
-  ExpectSameAnswer(complete, Whole(by_vector), "after the restart");
+  ExpectSameAnswer(RoutedWhenComplete(by_vector), Whole(by_vector), "after the restart");
 
   // No shard at all: the router is not serving (health) and says why.
   for (auto& [shard, server] : shard_servers_) server.reset();
@@ -310,6 +324,61 @@ TEST_F(RouterTest, AShardDownGivesPartialAnswersWithinTheDeadlineThenCompleteOne
   Routed(by_vector, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(absl::StartsWith(status.error_message(), "no shard answered")) << status.error_message();
+}
+
+// A shard rebuilt with other features (or another model) embeds in another space: the router
+// leaves it out, saying so, rather than merge scores that do not compare; back in agreement, it
+// is served again.
+TEST_F(RouterTest, AShardThatEmbedsUnlikeTheOthersIsLeftOutSayingHow) {
+  BuildOptions b;
+  b.data_path = testutil::SharedServingFixture().survey;
+  b.model_path = testutil::SharedServingFixture().model;
+  b.snapshots_dir = dir_->File("shard-1-projection");
+  b.device = "cpu";
+  b.threads = 2;
+  b.shard = 1;
+  b.shards = kShards;
+  b.features = EmbeddingFeatures::kProjection;
+  ASSERT_TRUE(BuildSnapshot(b).ok());
+  const int port = shard_servers_[1]->port();
+  shard_servers_[1].reset();
+  StartShard(1, port, dir_->File("shard-1-projection"));
+
+  v1::SimilarGalaxiesRequest by_vector = ByVector();
+  grpc::Status status;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the monitor polls every second
+    Routed(by_vector, &status);
+    if (!status.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  const std::string how = "it embeds with projection features (128-d) of model ";
+  EXPECT_TRUE(absl::StrContains(status.error_message(), absl::StrCat("shard 1 at 127.0.0.1:", port,
+                                                                     " did not answer (left out by the router: ", how)))
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "shards 0, 2 with backbone features (128-d) of model"))
+      << status.error_message();
+
+  by_vector.set_allow_partial(true);
+  const v1::SimilarGalaxiesResponse partial = Routed(by_vector);
+  ASSERT_EQ(partial.missing_shards_size(), 1);
+  EXPECT_EQ(partial.missing_shards(0), absl::StrCat("1 at 127.0.0.1:", port));
+  EXPECT_EQ(partial.neighbors_size(), 20);
+  for (const v1::Neighbor& n : partial.neighbors()) EXPECT_NE(ShardOf(n.id(), kShards), 1);
+
+  v1::IndexInfo info;
+  ASSERT_TRUE(routed_->GetIndexInfo(Ctx().get(), v1::GetIndexInfoRequest(), &info).ok());
+  ASSERT_EQ(info.shard_status_size(), kShards);
+  EXPECT_FALSE(info.shard_status(1).serving());
+  EXPECT_TRUE(absl::StartsWith(info.shard_status(1).error(), how)) << info.shard_status(1).error();
+  EXPECT_TRUE(info.shard_status(0).serving() && info.shard_status(2).serving());
+  EXPECT_EQ(info.count(), info.shard_status(0).count() + info.shard_status(2).count());
+  EXPECT_EQ(info.model().features(), v1::EMBEDDING_FEATURES_BACKBONE);
+  EXPECT_TRUE(Serving());
+
+  shard_servers_[1].reset();
+  StartShard(1, port);  // the shard as built with the others
+  ExpectSameAnswer(RoutedWhenComplete(by_vector), Whole(by_vector), "back in agreement");
 }
 
 // Both clients through the router: `info` lists the shards, --allow-partial / allow_partial
