@@ -110,6 +110,13 @@ step "The stored record of $query"
 client galaxy --id "$query"
 step "The same from Python (client/python/example.py)"
 PYTHONPATH="$root/client/python" /usr/bin/python3 "$root/client/python/example.py" --server "$address" --id "$query"
+step "The example notebook (client/python/examples/quickstart.ipynb), executed: $work/quickstart.html"
+# Tables with units, sky positions, galleries and batch calls from a notebook; executed by
+# nbconvert in a kernel of Debian's python3, which sees the client through PYTHONPATH.
+GALAXY_SERVER="$address" GALAXY_QUERY_ID="$query" PYTHONPATH="$root/client/python" /usr/bin/python3 -m nbconvert \
+  --to html --execute --output-dir "$work" --output quickstart "$root/client/python/examples/quickstart.ipynb" 2>&1 |
+  grep -v "^0.00s - " || true   # the kernel's debugger warns that Python's modules are frozen
+[ -s "$work/quickstart.html" ] || { echo "demo: the notebook did not run" >&2; exit 1; }
 step "Few-shot search: ten mergers (from the survey's truth column) rank the whole catalog"
 # The first ten galaxies the simulator made mergers; a logistic regression on their embeddings
 # against 1000 random galaxies scores every galaxy of the snapshot.
@@ -190,6 +197,7 @@ Done. What happened:
 Where to look:
   - $work/similar.html       the query galaxy and its 12 most similar galaxies (open in a browser)
   - $work/anomalies.html     the 24 most anomalous galaxies
+  - $work/quickstart.html    the example notebook, run against this server (galleries, tables)
   - $work/similar.png        the same page, as headless Chromium rendered it
   - $work/explorer.png       the web explorer's page of that galaxy
   - $work/gallery/sheet.png  colour composites of the survey (asinh i,r,g)

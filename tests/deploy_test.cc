@@ -113,6 +113,12 @@ TEST(DemoTest, TheFirstCommandLeavesAGalleryThatRendersInChromium) {
   std::string head(8, '\0');
   png.read(head.data(), 8);
   EXPECT_EQ(head, std::string("\x89PNG\r\n\x1a\n", 8)) << "the Chromium screenshot";
+  // The example notebook, executed against the demo's server: its galleries are in the page.
+  std::ifstream notebook(out + "/quickstart.html");
+  std::stringstream page;
+  page << notebook.rdbuf();
+  EXPECT_TRUE(absl::StrContains(page.str(), "galaxy-search-gallery")) << "the notebook's galleries";
+  EXPECT_FALSE(absl::StrContains(page.str(), "Traceback")) << "a cell of the notebook failed";
 }
 
 }  // namespace
