@@ -82,7 +82,7 @@ def _warn_if_partial(response):
     """Warns when a router over shards answered without some of them (allow_partial)."""
     if response.missing_shards:
         warnings.warn("partial answer: no reply from shard " + ", shard ".join(response.missing_shards),
-                      stacklevel=4)
+                      stacklevel=5)  # the caller of the API method (wrapper, driver, steps)
     return response
 
 
