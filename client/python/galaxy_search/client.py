@@ -497,25 +497,28 @@ class _Api:
         following page tokens. rerank_by_labels: galaxies near ones labelled interesting rise, near
         not-interesting ones sink (docs/API.md), and the table gains adjusted_score. allow_partial:
         as in similar()."""
-        merged, token = galaxy_pb2.ListAnomaliesResponse(), ""
-        while len(merged.galaxies) < top:
-            request = galaxy_pb2.ListAnomaliesRequest(page_size=min(top - len(merged.galaxies), 1000),
-                                                      page_token=token, rerank_by_labels=rerank_by_labels,
-                                                      allow_partial=allow_partial)
+        galaxies, adjusted, token = [], [], ""
+        page = galaxy_pb2.ListAnomaliesResponse()
+        while len(galaxies) < top:
+            request = galaxy_pb2.ListAnomaliesRequest(page_size=min(top - len(galaxies), 1000), page_token=token,
+                                                      rerank_by_labels=rerank_by_labels, allow_partial=allow_partial)
             if min_percentile is not None:
                 request.min_percentile = min_percentile
             page = _warn_if_partial((yield _Rpc("search", "ListAnomalies", request)))
-            galaxies, adjusted = list(merged.galaxies), list(merged.adjusted_scores)
-            merged.CopyFrom(page)
-            del merged.galaxies[:]
-            del merged.adjusted_scores[:]
-            merged.galaxies.extend(galaxies + list(page.galaxies))
-            merged.adjusted_scores.extend(adjusted + list(page.adjusted_scores))
+            galaxies.extend(page.galaxies)
+            adjusted.extend(page.adjusted_scores)
             token = page.next_page_token
             if not token:
                 break
+        # One answer of every page's galaxies, with the last page's other fields.
+        merged = galaxy_pb2.ListAnomaliesResponse()
+        merged.CopyFrom(page)
+        del merged.galaxies[:]
+        del merged.adjusted_scores[:]
+        merged.galaxies.extend(galaxies[:top])
+        merged.adjusted_scores.extend(adjusted[:top])
         merged.next_page_token = ""
-        return Galaxies(merged, merged.galaxies[:top], self, merged.adjusted_scores[:top])
+        return Galaxies(merged, merged.galaxies, self, merged.adjusted_scores)
 
     @_api
     def reload(self):
