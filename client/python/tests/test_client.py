@@ -3,7 +3,7 @@ galleries, batches in order, and a docstring on everything public.
 
     PYTHONPATH=client/python python3 -m unittest discover -s client/python/tests
 
-(ClientCliTest runs it against the installed package too, and the notebook against a server.)
+(PythonClientCliTest runs it against the installed package too, and the notebook against a server.)
 """
 
 import asyncio
