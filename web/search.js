@@ -173,10 +173,11 @@ function remember(form) {
 export async function searchView(main, params) {
   const results = h('section', { id: 'search-results', 'aria-live': 'polite' });
   const run = async (form) => {
-    const request = await requestOf(form);
-    remember(form);
+    // Cleared before reading an uploaded file: the last answer never stands for this one.
     results.replaceChildren();
     setStatus('searching…');
+    const request = await requestOf(form);
+    remember(form);
     const answer = await call('SimilarGalaxies', request);
     const items = answer.neighbors || [];
     const what = request.id ? `ID ${request.id}` : request.position ? 'that position' : 'the uploaded cutout';
