@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
                        "Random catalog galaxies used as negatives (default 1000 without --negative, else 0)");
   rank_cmd->add_option("--seed", rank.seed, "Seed of the random negatives")->capture_default_str();
   rank_cmd->add_option("--regularization", rank.regularization,
-                       "C of the logistic regression, in (0, 1e4] (default 1; smaller trusts the examples less)");
+                       "C of the logistic regression in the catalog's whitened coordinates, in (0, 1e4] "
+                       "(default 0.01; smaller trusts the examples less)");
   rank_cmd->add_option("--min-probability", rank.min_probability, "Only galaxies at or above this probability");
   rank_cmd->add_option("--top", rank.top, "Galaxies to list from the top of the ranking (0: all)")
       ->capture_default_str();

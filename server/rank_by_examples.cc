@@ -93,8 +93,12 @@ absl::StatusOr<FewShotRanking> RankCatalog(const ServingSnapshot& snap, const Ra
     negative_rows.insert(negative_rows.end(), all->vectors + static_cast<size_t>(at) * dim,
                          all->vectors + static_cast<size_t>(at + 1) * dim);
   }
-  GALAXY_ASSIGN_OR_RETURN(ranking.classifier,
-                          FitClassifier(Stack(positives), negative_rows, static_cast<int>(dim), q.c));
+  // Fitted in the catalog's whitened coordinates (server/catalog_whitening.h), used in its own.
+  GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening* whitening, snap.Whitening());
+  GALAXY_ASSIGN_OR_RETURN(LinearClassifier whitened,
+                          FitClassifier(Whiten(*whitening, Stack(positives)), Whiten(*whitening, negative_rows),
+                                        static_cast<int>(dim), q.c));
+  ranking.classifier = InCatalogCoordinates(*whitening, whitened);
   float min_decision = -std::numeric_limits<float>::infinity();
   if (q.min_probability) {
     const double p = *q.min_probability;

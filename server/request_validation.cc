@@ -501,7 +501,7 @@ absl::Status ValidateRankRequest(const v1::RankByExamplesRequest& request, const
     return Invalid("random_negatives", "0 with no negatives: the classifier needs examples of what is not sought");
   }
   out->seed = request.seed();
-  out->c = 1;
+  out->c = kDefaultRegularization;
   if (request.has_regularization()) {
     if (!(std::isfinite(request.regularization()) && request.regularization() > 0 &&
           request.regularization() <= kMaxRegularization)) {

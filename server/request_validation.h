@@ -126,13 +126,15 @@ inline constexpr int kMaxRankImages = 64;
 inline constexpr uint32_t kMaxRandomNegatives = 100000;
 inline constexpr uint32_t kDefaultRandomNegatives = 1000;
 inline constexpr double kMaxRegularization = 1e4;
+// C of the few-shot classifier when a request leaves it unset (docs/SCIENCE.md, "Few-shot discovery").
+inline constexpr double kDefaultRegularization = 0.01;
 
 // One RankByExamples query, checked and decoded.
 struct RankQuery {
   std::vector<RecommendQuery::Example> positives, negatives;  // weights unused (1)
   uint32_t random_negatives = 0;
   uint64_t seed = 0;
-  double c = 1;  // LIBLINEAR's C
+  double c = kDefaultRegularization;  // LIBLINEAR's C, in the catalog's whitened coordinates
   int page_size = kDefaultPageSize;
   std::string page_token;
   v1::SearchFilter filter;

@@ -204,9 +204,9 @@ TEST(RequestValidationTest, RankExamplesNegativesRegularizationAndPaging) {
   EXPECT_EQ(message(), "positives: empty; give at least one example (or positive_labels)");
   r.add_positives()->set_id(7);
   ASSERT_EQ(message(), "ok");
-  // Defaults: random negatives when none are given, C = 1, pages of 50.
+  // Defaults: random negatives when none are given, C = 0.01, pages of 50.
   EXPECT_EQ(q.random_negatives, kDefaultRandomNegatives);
-  EXPECT_EQ(q.c, 1.0);
+  EXPECT_EQ(q.c, 0.01);
   EXPECT_EQ(q.page_size, 50);
   EXPECT_FALSE(q.min_probability.has_value());
   const uint64_t fingerprint = q.fingerprint;

@@ -9,6 +9,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
@@ -156,6 +159,19 @@ absl::StatusOr<const ServingSnapshot::CatalogVectors*> ServingSnapshot::AllVecto
   }
   vectors_ = std::move(all);
   return vectors_.get();
+}
+
+absl::StatusOr<const CatalogWhitening*> ServingSnapshot::Whitening() const {
+  absl::MutexLock lock(&whitening_mu_);
+  if (whitening_ != nullptr) return whitening_.get();
+  GALAXY_ASSIGN_OR_RETURN(const CatalogVectors* all, AllVectors());
+  const absl::Time start = absl::Now();
+  GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w, FitCatalogWhitening(all->vectors, count(), shape().dim));
+  log::Info("catalog whitening for few-shot rankings",
+            {{"snapshot", version()}, {"rows", absl::StrCat(w.rows, " of ", count())}, {"dim", absl::StrCat(w.dim)},
+             {"seconds", absl::StrCat(absl::ToDoubleSeconds(absl::Now() - start))}});
+  whitening_ = std::make_unique<CatalogWhitening>(std::move(w));
+  return whitening_.get();
 }
 
 std::optional<uint32_t> ServingSnapshot::RowOf(int64_t id) const {

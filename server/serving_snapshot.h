@@ -22,6 +22,7 @@
 #include "galaxy/v1/galaxy.pb.h"
 #include "indexer/snapshot.h"
 #include "model/embedder.h"
+#include "server/catalog_whitening.h"
 #include "server/request_validation.h"
 
 namespace galaxy {
@@ -74,6 +75,9 @@ class ServingSnapshot {
     std::vector<float> owned;  // ivfpq
   };
   absl::StatusOr<const CatalogVectors*> AllVectors() const;
+  // The whitening of those vectors for few-shot classifiers (server/catalog_whitening.h),
+  // estimated on first use and then kept. Thread-safe.
+  absl::StatusOr<const CatalogWhitening*> Whitening() const;
 
   // Columns by snapshot row (0 .. count() - 1, in ID order).
   int64_t IdAt(uint32_t row) const { return ids_[row]; }
@@ -163,6 +167,8 @@ class ServingSnapshot {
 
   mutable absl::Mutex vectors_mu_;
   mutable std::unique_ptr<CatalogVectors> vectors_ ABSL_GUARDED_BY(vectors_mu_);
+  mutable absl::Mutex whitening_mu_;
+  mutable std::unique_ptr<CatalogWhitening> whitening_ ABSL_GUARDED_BY(whitening_mu_);
   mutable absl::Mutex source_mu_;
   mutable std::unique_ptr<DatasetReader> source_ ABSL_GUARDED_BY(source_mu_);
 };

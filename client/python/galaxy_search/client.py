@@ -394,9 +394,10 @@ class _Api:
 
         Examples are given as for recommend(), without weights. With no negatives,
         `random_negatives` galaxies of the catalog (default 1000, drawn by `seed`) stand in for
-        them. regularization is the C of the regression (default 1); min_probability drops the
-        unlikely. positive_labels / negative_labels add every galaxy carrying a label (add_labels):
-        class names, or "interesting" / "not-interesting". The examples' catalog galaxies are never
+        them. regularization is the C of the regression, fitted in the catalog's whitened
+        coordinates (default 0.01; docs/API.md); min_probability drops the unlikely.
+        positive_labels / negative_labels add every galaxy carrying a label (add_labels): class
+        names, or "interesting" / "not-interesting". The examples' catalog galaxies are never
         ranked. Other options: page_size, z_min, z_max, cone, exclude_ids, include_metadata,
         include_embeddings. iter_rank() gives the ranking page by page as the server streams it.
         """
