@@ -121,6 +121,10 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_GE(q["iforest_anomaly_auc"].get<double>(), 0.0);
   EXPECT_LE(q["combined_anomaly_auc"].get<double>(), 1.0);
   EXPECT_TRUE(q["anomaly_kinds"][0].contains("iforest_auc")) << q.dump();
+  // And the Mahalanobis distance's.
+  EXPECT_GE(q["mahalanobis_anomaly_auc"].get<double>(), 0.0);
+  EXPECT_LE(q["mahalanobis_top1_precision"].get<double>(), 1.0);
+  EXPECT_GE(q["anomaly_kinds"][0]["mahalanobis_auc"].get<double>(), 0.0) << q.dump();
 
   CommandResult eval = RunTool("galaxy-train", {"eval", "--data", data, "--model", dir.File("le/ssl_1/model.pt"),
                                             "--json", dir.File("eval.json"), "--plot", dir.File("eval.png"),

@@ -87,6 +87,17 @@ std::string Optional(double v, const char* format) { return v < 0 ? std::string(
 
 }  // namespace
 
+std::vector<double> MahalanobisScores(const float* x, int64_t n, int64_t d, double shrinkage) {
+  const torch::NoGradGuard no_grad;
+  const torch::Tensor rows = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat32).to(torch::kFloat64);
+  const torch::Tensor centred = rows - rows.mean(0, /*keepdim=*/true);
+  torch::Tensor cov = centred.t().mm(centred) / static_cast<double>(std::max<int64_t>(n - 1, 1));
+  const double mean_variance = cov.diagonal().mean().item<double>();
+  cov += torch::eye(d, torch::kFloat64) * (shrinkage * std::max(mean_variance, 1e-12));
+  const torch::Tensor distance = (centred.mm(torch::inverse(cov)) * centred).sum(1).contiguous();
+  return std::vector<double>(distance.data_ptr<double>(), distance.data_ptr<double>() + n);
+}
+
 std::string QualityReport::Markdown() const {
   std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d; %s features%s\n\n"
                                    "| measure | representation | aperture colours | random |\n| --- | --- | --- | --- |\n",
@@ -102,14 +113,16 @@ std::string QualityReport::Markdown() const {
     absl::StrAppendFormat(&md,
                           "\nAnomaly score (mean cosine distance to the %d nearest): ROC AUC %.3f over all kinds; "
                           "anomalies make up %.3f of the top 1%%. Isolation forest: ROC AUC %.3f; both scores' "
-                          "mean rank: %.3f\n\n"
-                          "| kind | count | ROC AUC | isolation forest AUC | mean-rank AUC | found in the top 1%% | "
-                          "same-kind precision@%d |\n"
-                          "| --- | --- | --- | --- | --- | --- | --- |\n",
-                          k, anomaly_auc, top1_precision, iforest_anomaly_auc, combined_anomaly_auc, k);
+                          "mean rank: %.3f. Mahalanobis distance: ROC AUC %.3f, anomalies %.3f of its top 1%%\n\n"
+                          "| kind | count | ROC AUC | isolation forest AUC | mean-rank AUC | Mahalanobis AUC | "
+                          "found in the top 1%% | same-kind precision@%d |\n"
+                          "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+                          k, anomaly_auc, top1_precision, iforest_anomaly_auc, combined_anomaly_auc,
+                          mahalanobis_anomaly_auc, mahalanobis_top1_precision, k);
     for (const AnomalyKindQuality& q : kinds) {
-      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f |\n", q.name, q.count, q.auc,
-                            q.iforest_auc, q.combined_auc, q.found_in_top1, q.same_kind_precision);
+      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", q.name, q.count, q.auc,
+                            q.iforest_auc, q.combined_auc, q.mahalanobis_auc, q.found_in_top1,
+                            q.same_kind_precision);
     }
   }
   return md;
@@ -119,7 +132,8 @@ std::string QualityReport::Json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const AnomalyKindQuality& q : kinds) {
     list.push_back({{"kind", q.name}, {"count", q.count}, {"auc", q.auc}, {"iforest_auc", q.iforest_auc},
-                    {"combined_auc", q.combined_auc}, {"found_in_top1", q.found_in_top1},
+                    {"combined_auc", q.combined_auc}, {"mahalanobis_auc", q.mahalanobis_auc},
+                    {"found_in_top1", q.found_in_top1},
                     {"same_kind_precision", q.same_kind_precision}});
   }
   return nlohmann::json({{"galaxies", galaxies},
@@ -137,6 +151,8 @@ std::string QualityReport::Json() const {
                          {"anomaly_auc", anomaly_auc},
                          {"iforest_anomaly_auc", iforest_anomaly_auc},
                          {"combined_anomaly_auc", combined_anomaly_auc},
+                         {"mahalanobis_anomaly_auc", mahalanobis_anomaly_auc},
+                         {"mahalanobis_top1_precision", mahalanobis_top1_precision},
                          {"top1_precision", top1_precision},
                          {"anomaly_kinds", list}})
       .dump(2);
@@ -218,14 +234,19 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
       IsolationForestOptions forest;
       const std::vector<double> iforest = IsolationForestScores(xc.data_ptr<float>(), n, xc.size(1), forest);
       const std::vector<double> combined = MeanRank(s, iforest);
+      const std::vector<double> mahalanobis = MahalanobisScores(xc.data_ptr<float>(), n, xc.size(1));
+      report.mahalanobis_anomaly_auc = RocAuc(mahalanobis, anomalous);
       report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
       report.combined_anomaly_auc = RocAuc(combined, anomalous);
       const int64_t top = std::max<int64_t>(1, n / 100);
       const torch::Tensor top_rows = std::get<1>(score.topk(top));
       const torch::Tensor top_kinds = kinds.index_select(0, top_rows);
       report.top1_precision = (top_kinds != 0).to(torch::kFloat64).mean().item<double>();
+      const torch::Tensor mahalanobis_top = std::get<1>(torch::tensor(mahalanobis, torch::kFloat64).topk(top));
+      report.mahalanobis_top1_precision =
+          (kinds.index_select(0, mahalanobis_top) != 0).to(torch::kFloat64).mean().item<double>();
       for (int k = 1; k < kAnomalyKinds; ++k) {
-        std::vector<double> scores, forest_scores, combined_scores;
+        std::vector<double> scores, forest_scores, combined_scores, mahalanobis_scores;
         std::vector<bool> positive;
         std::vector<int64_t> members;
         for (int64_t i = 0; i < n; ++i) {
@@ -234,6 +255,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
           scores.push_back(s[static_cast<size_t>(i)]);
           forest_scores.push_back(iforest[static_cast<size_t>(i)]);
           combined_scores.push_back(combined[static_cast<size_t>(i)]);
+          mahalanobis_scores.push_back(mahalanobis[static_cast<size_t>(i)]);
           positive.push_back(ki == k);
           if (ki == k) members.push_back(i);
         }
@@ -245,6 +267,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
         quality.auc = RocAuc(scores, positive);
         quality.iforest_auc = RocAuc(forest_scores, positive);
         quality.combined_auc = RocAuc(combined_scores, positive);
+        quality.mahalanobis_auc = RocAuc(mahalanobis_scores, positive);
         quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
         quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
         report.kinds.push_back(quality);

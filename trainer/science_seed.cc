@@ -55,6 +55,7 @@ Json SeedRunJson(const SeedRun& r) {
   for (const AnomalyKindQuality& k : r.quality.kinds) {
     kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
                      {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
+                     {"mahalanobis_auc", k.mahalanobis_auc},
                      {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
   }
   Json bins = Json::array();
@@ -74,6 +75,7 @@ Json SeedRunJson(const SeedRun& r) {
                        {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
                        {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
                        {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
+                       {"mahalanobis_anomaly_auc", q.mahalanobis_anomaly_auc},
                        {"top1_precision", q.top1_precision}, {"kinds", kinds}}},
           {"eval", {{"model", r.eval_model}, {"overall", MetricsJson(r.eval.overall)}, {"per_bin", bins},
                     {"z_spec", r.eval.z_spec}, {"z_phot", r.eval.z_phot}, {"pit_count", r.eval.pit.size()},
@@ -131,6 +133,7 @@ SeedRun SeedRunFrom(const Json& j) {
   // Seeds saved before the isolation forest existed lack its figures: not measured.
   r.quality.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
   r.quality.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
+  r.quality.mahalanobis_anomaly_auc = Number(q.value("mahalanobis_anomaly_auc", Json()));
   r.quality.top1_precision = Number(q.at("top1_precision"));
   for (const Json& k : q.at("kinds")) {
     AnomalyKindQuality e;
@@ -140,6 +143,7 @@ SeedRun SeedRunFrom(const Json& j) {
     e.auc = Number(k.at("auc"));
     e.iforest_auc = Number(k.value("iforest_auc", Json()));
     e.combined_auc = Number(k.value("combined_auc", Json()));
+    e.mahalanobis_auc = Number(k.value("mahalanobis_auc", Json()));
     e.found_in_top1 = Number(k.at("found_in_top1"));
     e.same_kind_precision = Number(k.at("same_kind_precision"));
     r.quality.kinds.push_back(e);
