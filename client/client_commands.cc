@@ -107,7 +107,8 @@ absl::Status RunInfo(const ClientFlags& flags) {
               << "model              " << info->model().arch() << " (" << info->model().stem() << " stem), bands "
               << absl::StrJoin(info->model().band_names(), "") << ", " << info->model().image_size() << " px, "
               << (info->model().has_redshift_head() ? "with" : "without") << " redshift head\n"
-              << "anomaly k          " << info->anomaly_k() << "\n";
+              << "anomaly k          " << info->anomaly_k() << "\n"
+              << "anomaly score      " << info->anomaly_score() << "\n";
   }
   if (info->shard_status_size() > 0) {
     std::cout << "router over        " << info->shards() << " shards\n";

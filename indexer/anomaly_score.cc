@@ -2,7 +2,20 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace galaxy {
+
+const char* AnomalyScoreKindName(AnomalyScoreKind kind) {
+  return kind == AnomalyScoreKind::kMahalanobis ? "mahalanobis" : "knn";
+}
+
+absl::StatusOr<AnomalyScoreKind> ParseAnomalyScoreKind(absl::string_view name) {
+  if (name == "mahalanobis") return AnomalyScoreKind::kMahalanobis;
+  if (name == "knn") return AnomalyScoreKind::kKnn;
+  return absl::InvalidArgumentError(
+      absl::StrCat("anomaly score \"", name, "\": expected one of ", kAnomalyScoreKindNames));
+}
 
 double AnomalyScore(const float* similarities, const int64_t* ids, int fetch, int k, int64_t self) {
   double sum = 0;

@@ -62,11 +62,12 @@ absl::Status RunInfo(const std::string& path, bool json) {
   std::cout << absl::StrFormat(
       "snapshot      %s (%s)\ncreated       %s\ngalaxies      %d\ndimension     %d (%s features)\n"
       "index         %s; recall@10 %.3f\n"
-      "model         %s %s/%s, %d bands, redshift head: %s\nanomaly k     %d\ndata          %s\n"
+      "model         %s %s/%s, %d bands, redshift head: %s\nanomaly score %s (k %d)\ndata          %s\n"
       "build         embed %.1fs, index %.1fs, anomalies %.1fs, total %.1fs\n",
       m.version, dir, m.created_at, m.count, m.dimension, EmbeddingFeaturesName(m.features), params,
       m.measured_recall_at_10, m.model.kind,
-      m.model.arch, m.model.stem, m.model.bands(), m.model.has_redshift_head ? "yes" : "no", m.anomaly_k,
+      m.model.arch, m.model.stem, m.model.bands(), m.model.has_redshift_head ? "yes" : "no",
+      AnomalyScoreKindName(m.anomaly_score), m.anomaly_k,
       m.data_path, m.embed_seconds, m.index_seconds, m.anomaly_seconds, m.total_seconds);
   if (m.shards > 1) {
     std::cout << absl::StrFormat("shard         %d of %d (the galaxies whose ID hashes to it)\n", m.shard, m.shards);

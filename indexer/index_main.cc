@@ -24,12 +24,14 @@ int main(int argc, char** argv) {
   galaxy::BuildOptions build;
   std::string index_kind = "flat";
   std::string features = "backbone";
+  std::string anomaly_score = "mahalanobis";
   std::vector<std::string> index_params;
   bool no_publish = false;
   CLI::App* build_cmd = cli.AddCommand(
       "build", "Embed a dataset, build the index and anomaly scores, publish a snapshot", [&]() -> absl::Status {
         GALAXY_ASSIGN_OR_RETURN(build.index.kind, galaxy::ParseIndexKind(index_kind));
         GALAXY_ASSIGN_OR_RETURN(build.features, galaxy::ParseEmbeddingFeatures(features));
+        GALAXY_ASSIGN_OR_RETURN(build.anomaly_score, galaxy::ParseAnomalyScoreKind(anomaly_score));
         std::map<std::string, std::string> overrides;
         for (const std::string& kv : index_params) {
           const size_t eq = kv.find('=');
@@ -53,7 +55,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   build_cmd->add_option("--device", build.device, "cpu | cuda | auto")->capture_default_str();
   build_cmd->add_option("--batch", build.batch, "Galaxies embedded per batch")->capture_default_str();
-  build_cmd->add_option("--anomaly-k", build.anomaly_k, "Neighbours of the anomaly score")->capture_default_str();
+  build_cmd->add_option("--anomaly-score", anomaly_score,
+                        "mahalanobis (distance from the catalog's mean under its covariance; measured better on "
+                        "every anomaly kind) | knn (mean cosine distance to the --anomaly-k nearest)")
+      ->capture_default_str();
+  build_cmd->add_option("--anomaly-k", build.anomaly_k,
+                        "Neighbours of the knn anomaly score, and those ScoreAnomaly shows")
+      ->capture_default_str();
   build_cmd->add_option("--version-name", build.version, "Snapshot version (default: timestamp)");
   build_cmd->add_option("--threads", build.threads, "CPU threads (0: all)")->capture_default_str();
   build_cmd->add_flag("--no-publish", no_publish, "Build but leave CURRENT as it is");

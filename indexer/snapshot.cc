@@ -17,6 +17,38 @@
 
 namespace galaxy {
 namespace fs = std::filesystem;
+namespace {
+
+// kAnomalyWhiteningFile of a snapshot of `dim` dimensions.
+absl::StatusOr<CatalogWhitening> ReadWhitening(const std::string& path, int dim) {
+  GALAXY_ASSIGN_OR_RETURN(ByteSource source, FileByteSource(path));
+  GALAXY_ASSIGN_OR_RETURN(NpyHeader header, ReadNpyHeader(source, path));
+  const size_t d = static_cast<size_t>(dim);
+  if (header.scalar.kind != 'f' || header.scalar.size != 8 || header.shape.size() != 2 ||
+      header.shape[0] != dim + 1 || header.shape[1] != dim) {
+    return absl::DataLossError(absl::StrCat(path, ": expected ", dim + 1, " x ", dim, " float64 (mean, factor)"));
+  }
+  std::vector<double> values((d + 1) * d);
+  GALAXY_RETURN_IF_ERROR(
+      ReadExactly(source, reinterpret_cast<char*>(values.data()), static_cast<int64_t>(values.size() * 8), path));
+  CatalogWhitening w;
+  w.dim = dim;
+  w.shrinkage = kAnomalyShrinkage;
+  w.mean.assign(values.begin(), values.begin() + static_cast<ptrdiff_t>(d));
+  w.cholesky.assign(values.begin() + static_cast<ptrdiff_t>(d), values.end());
+  for (size_t k = 0; k < d; ++k) {
+    if (!(w.cholesky[k * d + k] > 0)) return absl::DataLossError(absl::StrCat(path, ": the factor is not positive definite"));
+  }
+  return w;
+}
+
+}  // namespace
+
+absl::Status WriteWhitening(const std::string& path, const CatalogWhitening& w) {
+  std::vector<double> values(w.mean);
+  values.insert(values.end(), w.cholesky.begin(), w.cholesky.end());
+  return WriteNpy(path, "<f8", {w.dim + 1, w.dim}, values.data(), static_cast<int64_t>(values.size() * 8));
+}
 
 std::string SnapshotManifest::ToJson() const {
   nlohmann::json files_json = nlohmann::json::object();
@@ -29,6 +61,8 @@ std::string SnapshotManifest::ToJson() const {
                       {"index", index.ToMap()},
                       {"measured_recall_at_10", measured_recall_at_10},
                       {"anomaly_k", anomaly_k},
+                      {"anomaly_score", AnomalyScoreKindName(anomaly_score)},
+                      {"neighbour_distance_median", neighbour_distance_median},
                       {"model", nlohmann::json::parse(model.ToJson())},
                       {"features", EmbeddingFeaturesName(features)},
                       {"model_checksum", model_checksum},
@@ -57,6 +91,12 @@ absl::StatusOr<SnapshotManifest> SnapshotManifest::FromJson(const std::string& t
     GALAXY_RETURN_IF_ERROR(m.index.Apply(j.at("index").get<std::map<std::string, std::string>>()));
     m.measured_recall_at_10 = j.value("measured_recall_at_10", 1.0);
     m.anomaly_k = j.value("anomaly_k", 10);
+    if (j.contains("anomaly_score")) {
+      absl::StatusOr<AnomalyScoreKind> kind = ParseAnomalyScoreKind(j["anomaly_score"].get<std::string>());
+      if (!kind.ok()) return absl::DataLossError(absl::StrCat("manifest: ", kind.status().message()));
+      m.anomaly_score = *kind;
+    }
+    m.neighbour_distance_median = j.value("neighbour_distance_median", 0.0);
     GALAXY_ASSIGN_OR_RETURN(m.model, ModelMetadata::FromJson(j.at("model").dump()));
     if (j.contains("features")) {
       absl::StatusOr<EmbeddingFeatures> features = ParseEmbeddingFeatures(j["features"].get<std::string>());
@@ -146,6 +186,10 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir,
   s->sorted_scores_.resize(static_cast<size_t>(header.count()));
   GALAXY_RETURN_IF_ERROR(ReadExactly(source, reinterpret_cast<char*>(s->sorted_scores_.data()),
                                      header.count() * 4, scores));
+  if (s->manifest_.anomaly_score == AnomalyScoreKind::kMahalanobis) {
+    GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w, ReadWhitening(dir + "/" + kAnomalyWhiteningFile, s->manifest_.dimension));
+    s->anomaly_whitening_ = std::make_unique<CatalogWhitening>(std::move(w));
+  }
   GALAXY_RETURN_IF_ERROR(s->OpenRedshiftPdfs());
   return s;
 }

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "indexer/anomaly_score.h"
+#include "indexer/catalog_whitening.h"
 #include "indexer/metadata_store.h"
 #include "indexer/vector_index.h"
 #include "model/embedder.h"
@@ -29,6 +31,9 @@ inline constexpr char kIndexFile[] = "index.faiss";
 inline constexpr char kMetadataDir[] = "meta.rocksdb";
 inline constexpr char kModelFile[] = "model.pt";
 inline constexpr char kAnomalyScoresFile[] = "anomaly_scores.npy";
+// Mahalanobis snapshots: the catalog's whitening for scoring uploads, float64 (dim + 1) x dim: the
+// mean, then the Cholesky factor L (row i of the file = column i of L).
+inline constexpr char kAnomalyWhiteningFile[] = "anomaly_whitening.npy";
 inline constexpr char kManifestFile[] = "manifest.json";
 inline constexpr char kRedshiftPdfsFile[] = "redshift_pdfs.npy";
 
@@ -50,6 +55,12 @@ struct SnapshotManifest {
   IndexParams index;
   double measured_recall_at_10 = 1.0;
   int anomaly_k = 10;
+  // How the stored anomaly scores were computed; manifests without it hold kKnn.
+  AnomalyScoreKind anomaly_score = AnomalyScoreKind::kKnn;
+  // The median over galaxies of the mean cosine distance to their anomaly_k nearest: the scale of
+  // "near" for the label re-ranking (server/label_rerank.h). 0 when not recorded (then the kNN
+  // scores' own median is that scale).
+  double neighbour_distance_median = 0;
   ModelMetadata model;
   // Which of the model's outputs the vectors are (and uploaded images are embedded as). Manifests
   // written before the choice existed hold the projection head's output when the model has one.
@@ -65,6 +76,9 @@ struct SnapshotManifest {
   std::string ToJson() const;
   static absl::StatusOr<SnapshotManifest> FromJson(const std::string& json);
 };
+
+// Writes `w` as kAnomalyWhiteningFile's layout to `path`.
+absl::Status WriteWhitening(const std::string& path, const CatalogWhitening& w);
 
 // Digests of every regular file under `dir` (relative paths), except the manifest itself.
 absl::StatusOr<std::map<std::string, FileDigest>> DigestFiles(const std::string& dir);
@@ -88,6 +102,8 @@ class Snapshot {
   absl::Status RedshiftPdf(uint64_t row, std::vector<float>* out) const;
   // Percentile (0..100) of an anomaly score in the catalog's distribution.
   double AnomalyPercentile(double score) const;
+  // The catalog's whitening of a Mahalanobis snapshot (null for kKnn).
+  const CatalogWhitening* anomaly_whitening() const { return anomaly_whitening_.get(); }
   // The `n` most anomalous galaxies' IDs are not kept apart: ListAnomalies walks the records.
 
   // Checks every file's SHA-256 and size against the manifest, RocksDB's own checksums, that the
@@ -105,6 +121,7 @@ class Snapshot {
   std::unique_ptr<VectorIndex> index_;
   std::unique_ptr<MetadataStore> metadata_;
   std::vector<float> sorted_scores_;
+  std::unique_ptr<CatalogWhitening> anomaly_whitening_;
   // redshift_pdfs.npy, opened (null when the snapshot has none); where its rows start; bins.
   std::shared_ptr<std::FILE> pdfs_;
   int64_t pdf_offset_ = 0;

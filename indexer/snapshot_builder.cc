@@ -26,6 +26,7 @@
 #include "indexer/snapshot.h"
 #include "indexer/shard.h"
 #include "indexer/snapshot_dir.h"
+#include "indexer/vector_scratch.h"
 #include "model/embedder.h"
 #include "model/torch_info.h"
 
@@ -57,40 +58,6 @@ class BuildDirGuard {
 
  private:
   std::string dir_;
-};
-
-// The scratch file of embeddings (n x dim float32, row order of the dataset).
-class VectorScratch {
- public:
-  VectorScratch(std::string path, int dim) : path_(std::move(path)), dim_(dim) {}
-  absl::Status Append(const float* v, int64_t n) {
-    if (!out_.is_open()) out_.open(path_, std::ios::binary | std::ios::trunc);
-    out_.write(reinterpret_cast<const char*>(v), n * dim_ * 4);
-    if (!out_) return absl::InternalError(absl::StrCat("writing ", path_, " failed (disk full?)"));
-    rows_ += n;
-    return absl::OkStatus();
-  }
-  absl::Status Close() {
-    out_.close();
-    if (out_.fail()) return absl::InternalError(absl::StrCat("closing ", path_, " failed (disk full?)"));
-    return absl::OkStatus();
-  }
-  // Rows [start, start + n) into `out` (n x dim).
-  absl::Status Read(int64_t start, int64_t n, std::vector<float>* out) const {
-    std::ifstream in(path_, std::ios::binary);
-    in.seekg(start * dim_ * 4);
-    out->resize(static_cast<size_t>(n * dim_));
-    in.read(reinterpret_cast<char*>(out->data()), n * dim_ * 4);
-    if (!in) return absl::DataLossError(absl::StrCat("reading ", path_, " failed"));
-    return absl::OkStatus();
-  }
-  int64_t rows() const { return rows_; }
-
- private:
-  std::string path_;
-  int dim_;
-  std::ofstream out_;
-  int64_t rows_ = 0;
 };
 
 absl::Status CheckInputs(const BuildOptions& o) {
@@ -371,9 +338,90 @@ class SnapshotBuild {
   }
 
   // 3. Anomaly scores (indexer/anomaly_score.h) of every galaxy, with their percentiles, into
-  //    the records. An exact index over a large catalog would take n^2 work: score with a graph
-  //    index instead.
+  //    the records.
   absl::Status ScoreAnomalies() {
+    const int64_t n = n_;
+    std::vector<float> scores;
+    if (options_.anomaly_score == AnomalyScoreKind::kMahalanobis) {
+      GALAXY_ASSIGN_OR_RETURN(scores, MahalanobisScores());
+    } else {
+      GALAXY_ASSIGN_OR_RETURN(scores, KnnScores());
+      std::vector<float> sorted = scores;
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(n / 2), sorted.end());
+      manifest_.neighbour_distance_median = sorted[static_cast<size_t>(n / 2)];
+    }
+    manifest_.anomaly_score = options_.anomaly_score;
+    sorted_scores_ = scores;
+    std::sort(sorted_scores_.begin(), sorted_scores_.end());
+    std::vector<v1::GalaxyRecord> records;
+    for (int64_t first = 0; first < n; first += kChunk) {
+      const int64_t count = std::min(kChunk, n - first);
+      records.clear();
+      for (int64_t i = first; i < first + count; ++i) {
+        GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord r, store_->Get(ids_[static_cast<size_t>(i)]));
+        const float score = scores[static_cast<size_t>(i)];
+        r.set_anomaly_score(score);
+        r.set_anomaly_percentile(static_cast<float>(ScorePercentile(sorted_scores_, score)));
+        records.push_back(std::move(r));
+      }
+      GALAXY_RETURN_IF_ERROR(store_->Put(records));
+      GALAXY_RETURN_IF_ERROR(Progress("writing anomaly scores", first + count, n));
+    }
+    return absl::OkStatus();
+  }
+
+  // The catalog's whitening from up to kWhiteningMaxRows evenly spaced galaxies, then every
+  // galaxy's squared whitened norm; and the neighbour distance scale from the kNN score of up to
+  // 1,000 evenly spaced galaxies.
+  absl::StatusOr<std::vector<float>> MahalanobisScores() {
+    const int64_t n = n_;
+    const int dim = dim_;
+    const size_t d = static_cast<size_t>(dim);
+    const int64_t rows = std::min(n, kWhiteningMaxRows);
+    std::vector<float> chunk, sample;
+    sample.reserve(static_cast<size_t>(rows) * d);
+    int64_t next = 0;  // sample j is galaxy j * n / rows
+    for (int64_t first = 0; first < n && next < rows; first += kChunk) {
+      const int64_t count = std::min(kChunk, n - first);
+      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
+      for (; next < rows && next * n / rows < first + count; ++next) {
+        const size_t at = static_cast<size_t>(next * n / rows - first) * d;
+        sample.insert(sample.end(), chunk.begin() + static_cast<ptrdiff_t>(at),
+                      chunk.begin() + static_cast<ptrdiff_t>(at + d));
+      }
+    }
+    GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w, FitCatalogWhitening(sample.data(), rows, dim, kAnomalyShrinkage, rows));
+    std::vector<float> scores;
+    scores.reserve(static_cast<size_t>(n));
+    for (int64_t first = 0; first < n; first += kChunk) {
+      const int64_t count = std::min(kChunk, n - first);
+      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
+      for (double s : SquaredWhitenedNorms(w, chunk.data(), count)) scores.push_back(static_cast<float>(s));
+      GALAXY_RETURN_IF_ERROR(Progress("scoring anomalies", first + count, n));
+    }
+    whitening_ = std::make_unique<CatalogWhitening>(std::move(w));
+    // The scale of "near": the kNN score of a sample, on the index just built.
+    const int k = static_cast<int>(std::min<int64_t>(options_.anomaly_k, n - 1));
+    const int64_t probes = std::min<int64_t>(n, 1000);
+    std::vector<float> near;
+    if (k > 0) {
+      std::vector<float> sims(static_cast<size_t>(k + 1));
+      std::vector<int64_t> found(static_cast<size_t>(k + 1));
+      for (int64_t j = 0; j < probes; ++j) {
+        const int64_t row = j * n / probes;
+        GALAXY_RETURN_IF_ERROR(scratch_->Read(row, 1, &chunk));
+        GALAXY_RETURN_IF_ERROR(index_->Search(chunk.data(), 1, k + 1, sims.data(), found.data()));
+        near.push_back(static_cast<float>(AnomalyScore(sims.data(), found.data(), k + 1, k, ids_[static_cast<size_t>(row)])));
+      }
+      std::nth_element(near.begin(), near.begin() + static_cast<ptrdiff_t>(near.size() / 2), near.end());
+      manifest_.neighbour_distance_median = near[near.size() / 2];
+    }
+    return scores;
+  }
+
+  // Every galaxy's mean cosine distance to its k nearest. An exact index over a large catalog
+  // would take n^2 work: score with a graph index instead.
+  absl::StatusOr<std::vector<float>> KnnScores() {
     const int64_t n = n_;
     const int dim = dim_;
     std::vector<float> chunk;
@@ -408,24 +456,7 @@ class SnapshotBuild {
       }
       GALAXY_RETURN_IF_ERROR(Progress("scoring anomalies", first + count, n));
     }
-    scoring_holder.reset();
-    sorted_scores_ = scores;
-    std::sort(sorted_scores_.begin(), sorted_scores_.end());
-    std::vector<v1::GalaxyRecord> records;
-    for (int64_t first = 0; first < n; first += kChunk) {
-      const int64_t count = std::min(kChunk, n - first);
-      records.clear();
-      for (int64_t i = first; i < first + count; ++i) {
-        GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord r, store_->Get(ids_[static_cast<size_t>(i)]));
-        const float score = scores[static_cast<size_t>(i)];
-        r.set_anomaly_score(score);
-        r.set_anomaly_percentile(static_cast<float>(ScorePercentile(sorted_scores_, score)));
-        records.push_back(std::move(r));
-      }
-      GALAXY_RETURN_IF_ERROR(store_->Put(records));
-      GALAXY_RETURN_IF_ERROR(Progress("writing anomaly scores", first + count, n));
-    }
-    return absl::OkStatus();
+    return scores;
   }
 
   // 4. Recall@10 of an approximate index against exact search, widening the search until it
@@ -502,6 +533,7 @@ class SnapshotBuild {
     fs::copy_file(options_.model_path, build_dir_ + "/" + kModelFile, ec);
     if (ec) return absl::InternalError(absl::StrCat("copying the model: ", ec.message()));
     GALAXY_RETURN_IF_ERROR(WriteNpy(build_dir_ + "/" + kAnomalyScoresFile, "<f4", {n}, sorted_scores_.data(), n * 4));
+    if (whitening_ != nullptr) GALAXY_RETURN_IF_ERROR(WriteWhitening(build_dir_ + "/" + kAnomalyWhiteningFile, *whitening_));
     GALAXY_RETURN_IF_ERROR(store_->Finish());
     store_.reset();
     fs::remove(build_dir_ + "/vectors.f32", ec);
@@ -544,6 +576,7 @@ class SnapshotBuild {
   std::vector<int64_t> ids_;
   std::unique_ptr<VectorIndex> index_;
   std::vector<float> sorted_scores_;  // every galaxy's anomaly score, ascending
+  std::unique_ptr<CatalogWhitening> whitening_;  // Mahalanobis scores: the catalog's whitening
 };
 
 }  // namespace

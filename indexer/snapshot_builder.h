@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "indexer/anomaly_score.h"
 #include "indexer/vector_index.h"
 #include "model/embedder.h"
 
@@ -35,7 +36,10 @@ struct BuildOptions {
   EmbeddingFeatures features = EmbeddingFeatures::kBackbone;
   // Galaxies embedded per batch. Default 256.
   int batch = 256;
-  // k of the anomaly score. Default 10.
+  // How anomalies are scored (indexer/anomaly_score.h). Default: the Mahalanobis distance.
+  AnomalyScoreKind anomaly_score = AnomalyScoreKind::kMahalanobis;
+  // k of the kNN anomaly score, of the neighbours ScoreAnomaly shows and of the distance scale of
+  // the label re-ranking. Default 10.
   int anomaly_k = 10;
   // Queries sampled to measure recall@10 of approximate indexes. Default 1000.
   int recall_queries = 1000;

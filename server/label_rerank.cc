@@ -38,7 +38,10 @@ absl::StatusOr<AnomalyRerank> RerankByLabels(const ServingSnapshot& snap, const 
   std::vector<float> scores(static_cast<size_t>(nq * k));
   std::vector<int64_t> ids(static_cast<size_t>(nq * k));
   GALAXY_RETURN_IF_ERROR(snap.snapshot().index().Search(queries.data(), nq, k, scores.data(), ids.data()));
-  const double tau = std::max(1e-6, static_cast<double>(snap.MedianAnomalyScore()));
+  // The scale of "near": the manifest's median neighbour distance (snapshots before it: kNN
+  // scores, whose median is that distance).
+  const double recorded = snap.snapshot().manifest().neighbour_distance_median;
+  const double tau = std::max(1e-6, recorded > 0 ? recorded : static_cast<double>(snap.MedianAnomalyScore()));
   // Largest weight from an interesting and from a not-interesting galaxy, by row.
   std::map<uint32_t, std::pair<double, double>> pull;
   for (int64_t q = 0; q < nq; ++q) {

@@ -5,8 +5,9 @@
 // Each galaxy of the snapshot with interest labels counts once, by the sign of (labels saying
 // interesting) - (labels saying not interesting), whoever wrote them; at most
 // kMaxRerankLabels of them (lowest IDs first). For each, its kRerankNeighbours nearest galaxies
-// (itself included) get the weight w = exp(-(1 - cos) / tau), tau the catalog's median anomaly
-// score (the typical cosine distance to near neighbours), so the labelled galaxy has w = 1 and a
+// (itself included) get the weight w = exp(-(1 - cos) / tau), tau the catalog's median of the
+// mean cosine distance to the k nearest (SnapshotManifest::neighbour_distance_median; for
+// snapshots before it, the kNN anomaly scores' median), so the labelled galaxy has w = 1 and a
 // typical near neighbour w = 1/e. A galaxy's adjustment is a = (its largest w from an interesting
 // galaxy) - (its largest w from a not-interesting one), in [-1, 1], and its score becomes
 // score x kRerankStrength^a: a galaxy marked interesting x4, not interesting / 4.

@@ -58,6 +58,7 @@ void FillIndexInfo(const ServerOptions& options, const ServingSnapshot* snap, v1
   }
   out->set_measured_recall_at_10(static_cast<float>(m.measured_recall_at_10));
   out->set_anomaly_k(static_cast<uint32_t>(m.anomaly_k));
+  out->set_anomaly_score(AnomalyScoreKindName(m.anomaly_score));
   out->set_data_checksum(m.data_checksum);
   absl::Time built;
   std::string error;

@@ -98,7 +98,8 @@ absl::StatusOr<FewShotRanking> RankCatalog(const ServingSnapshot& snap, const Ra
   GALAXY_ASSIGN_OR_RETURN(LinearClassifier whitened,
                           FitClassifier(Whiten(*whitening, Stack(positives)), Whiten(*whitening, negative_rows),
                                         static_cast<int>(dim), q.c));
-  ranking.classifier = InCatalogCoordinates(*whitening, whitened);
+  ToCatalogCoordinates(*whitening, &whitened.weights, &whitened.bias);
+  ranking.classifier = std::move(whitened);
   float min_decision = -std::numeric_limits<float>::infinity();
   if (q.min_probability) {
     const double p = *q.min_probability;

@@ -124,10 +124,16 @@ TEST_F(SearchServiceTest, AnUploadIsScoredAgainstTheCatalog) {
   EXPECT_EQ(response.k(), 3u);
   ASSERT_EQ(response.neighbors_size(), 3);
   EXPECT_EQ(response.neighbors(0).id(), kFirstId + 29);
-  EXPECT_GE(response.score(), 0.0f);
-  EXPECT_LT(response.score(), 0.01f);  // its 3 nearest are itself and the next two along the arc
-  EXPECT_GE(response.percentile(), 0.0f);
-  EXPECT_LE(response.percentile(), 100.0f);
+  // The fake embedder embeds the upload as it embedded galaxy 29, so the Mahalanobis score (the
+  // default) is galaxy 29's own stored score, and its percentile too.
+  v1::GetGalaxyRequest get;
+  get.set_id(kFirstId + 29);
+  v1::GalaxyRecord stored;
+  grpc::ClientContext get_context;
+  ASSERT_TRUE(stub_->GetGalaxy(&get_context, get, &stored).ok());
+  EXPECT_GT(response.score(), 0.0f);
+  EXPECT_NEAR(response.score(), stored.anomaly_score(), 1e-4 * stored.anomaly_score());
+  EXPECT_NEAR(response.percentile(), stored.anomaly_percentile(), 1e-3);
   EXPECT_EQ(Passes().size(), 1u);
 }
 

@@ -422,7 +422,12 @@ absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomal
     }
   }
   // An uploaded image is not in the index: no galaxy is skipped as itself.
-  const double score = AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
+  double score = 0;
+  if (const CatalogWhitening* w = snapshot_->anomaly_whitening()) {
+    score = SquaredWhitenedNorms(*w, query, 1).front();
+  } else {
+    score = AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
+  }
   out->set_score(static_cast<float>(score));
   out->set_percentile(static_cast<float>(snapshot_->AnomalyPercentile(score)));
   out->set_k(static_cast<uint32_t>(k));

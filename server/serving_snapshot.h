@@ -22,7 +22,7 @@
 #include "galaxy/v1/galaxy.pb.h"
 #include "indexer/snapshot.h"
 #include "model/embedder.h"
-#include "server/catalog_whitening.h"
+#include "indexer/catalog_whitening.h"
 #include "server/request_validation.h"
 
 namespace galaxy {

@@ -55,13 +55,14 @@ v1::ShardStatus JudgeShard(int shard, int shards, const std::string& address, co
 
 namespace {
 
-// "backbone features (128-d) of model 3f2a9c0d1e4b": how a shard embeds.
+// "backbone features (128-d) of model 3f2a9c0d1e4b, mahalanobis anomaly scores": how a shard
+// embeds and scores (scores of two kinds cannot be merged into one anomaly ranking).
 std::string EmbeddingOf(const v1::IndexInfo& info) {
   const std::string name = absl::AsciiStrToLower(v1::EmbeddingFeatures_Name(info.model().features()));
   absl::string_view features = name;
   absl::ConsumePrefix(&features, "embedding_features_");
-  return absl::StrCat(features, " features (", info.dimension(), "-d) of model ",
-                      info.model().checksum().substr(0, 12));
+  return absl::StrCat(features, " features (", info.dimension(), "-d) of model ", info.model().checksum().substr(0, 12),
+                      info.anomaly_score().empty() ? "" : absl::StrCat(", ", info.anomaly_score(), " anomaly scores"));
 }
 
 }  // namespace
@@ -93,7 +94,7 @@ std::vector<std::string> JudgeAgreement(std::vector<v1::ShardStatus>* status,
     for (size_t i : g->second) {
       why[i] = absl::StrCat("it embeds with ", g->first, ", shard", agreeing.size() > 1 ? "s " : " ",
                             absl::StrJoin(agreeing, ", "), " with ", largest->first,
-                            ": build every shard with the same model and --features");
+                            ": build every shard with the same model, --features and --anomaly-score");
       (*status)[i].set_serving(false);
       (*status)[i].set_error(why[i]);
     }

@@ -62,7 +62,7 @@ TEST(ShardSetTest, ShardsThatEmbedUnlikeTheOthersAreLeftOut) {
   EXPECT_FALSE(status[0].serving());
   EXPECT_EQ(why[0],
             "it embeds with projection features (128-d) of model aaaaaaaaaaaa, shards 1, 2 with backbone features "
-            "(128-d) of model aaaaaaaaaaaa: build every shard with the same model and --features");
+            "(128-d) of model aaaaaaaaaaaa: build every shard with the same model, --features and --anomaly-score");
   EXPECT_EQ(status[0].error(), why[0]);
   EXPECT_TRUE(status[1].serving() && status[2].serving());
   EXPECT_EQ(why[1], "");

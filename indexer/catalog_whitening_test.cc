@@ -1,4 +1,4 @@
-#include "server/catalog_whitening.h"
+#include "indexer/catalog_whitening.h"
 
 #include <gtest/gtest.h>
 
@@ -74,20 +74,29 @@ TEST(CatalogWhiteningTest, ASampleOfEvenlySpacedRowsEstimatesTheCovariance) {
   for (int k = 0; k < kDim; ++k) EXPECT_NEAR(cov[k * kDim + k], 1.0, 0.05) << k;
 }
 
-TEST(CatalogWhiteningTest, AClassifierOfWhitenedVectorsDecidesAlikeOnTheCatalogsOwn) {
+double Linear(const std::vector<float>& w, float b, const float* x) {
+  double sum = b;
+  for (int k = 0; k < kDim; ++k) sum += static_cast<double>(w[k]) * x[k];
+  return sum;
+}
+
+TEST(CatalogWhiteningTest, ALinearFunctionOfWhitenedVectorsIsTheSameOnTheCatalogsOwn) {
   const std::vector<float> catalog = Catalog(3000, kSigma, kOffset, 3);
   absl::StatusOr<CatalogWhitening> w = FitCatalogWhitening(catalog.data(), 3000, kDim);
   ASSERT_TRUE(w.ok()) << w.status();
-  LinearClassifier whitened;
-  whitened.weights = {0.3f, -1.2f, 0.7f, 2.0f, -0.4f, 1.1f};
-  whitened.bias = -0.25f;
-  whitened.positives = 4;
-  const LinearClassifier raw = InCatalogCoordinates(*w, whitened);
-  EXPECT_EQ(raw.positives, 4);
+  const std::vector<float> whitened = {0.3f, -1.2f, 0.7f, 2.0f, -0.4f, 1.1f};
+  std::vector<float> raw = whitened;
+  float bias = -0.25f;
+  ToCatalogCoordinates(*w, &raw, &bias);
   const std::vector<float> z = Whiten(*w, catalog);
+  const std::vector<double> norms = SquaredWhitenedNorms(*w, catalog.data(), 3000);
+  ASSERT_EQ(norms.size(), 3000u);
   for (int i = 0; i < 3000; i += 97) {
-    const float in_whitened = whitened.Decision(z.data() + i * kDim);
-    EXPECT_NEAR(raw.Decision(catalog.data() + i * kDim), in_whitened, 1e-3 * (1 + std::fabs(in_whitened))) << i;
+    const double in_whitened = Linear(whitened, -0.25f, z.data() + i * kDim);
+    EXPECT_NEAR(Linear(raw, bias, catalog.data() + i * kDim), in_whitened, 1e-3 * (1 + std::fabs(in_whitened))) << i;
+    double norm = 0;
+    for (int k = 0; k < kDim; ++k) norm += static_cast<double>(z[i * kDim + k]) * z[i * kDim + k];
+    EXPECT_NEAR(norms[static_cast<size_t>(i)], norm, 1e-6 * (1 + norm)) << i;
   }
 }
 

@@ -1,4 +1,4 @@
-#include "server/catalog_whitening.h"
+#include "indexer/catalog_whitening.h"
 
 #include <algorithm>
 #include <cmath>
@@ -102,19 +102,35 @@ std::vector<float> Whiten(const CatalogWhitening& whitening, const std::vector<f
   return std::vector<float>(b.begin(), b.end());
 }
 
-LinearClassifier InCatalogCoordinates(const CatalogWhitening& whitening, const LinearClassifier& whitened) {
+std::vector<double> SquaredWhitenedNorms(const CatalogWhitening& whitening, const float* rows, int64_t n) {
   const size_t d = static_cast<size_t>(whitening.dim);
-  std::vector<double> w(whitened.weights.begin(), whitened.weights.end());
+  std::vector<double> out;
+  out.reserve(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  std::vector<float> chunk;
+  for (int64_t first = 0; first < n; first += kChunkRows) {
+    const int64_t count = std::min(kChunkRows, n - first);
+    chunk.assign(rows + static_cast<size_t>(first) * d, rows + static_cast<size_t>(first + count) * d);
+    const std::vector<float> z = Whiten(whitening, chunk);
+    for (int64_t i = 0; i < count; ++i) {
+      double sum = 0;
+      for (size_t k = 0; k < d; ++k) sum += static_cast<double>(z[static_cast<size_t>(i) * d + k]) * z[static_cast<size_t>(i) * d + k];
+      out.push_back(sum);
+    }
+  }
+  return out;
+}
+
+void ToCatalogCoordinates(const CatalogWhitening& whitening, std::vector<float>* weights, float* bias) {
+  const size_t d = static_cast<size_t>(whitening.dim);
+  std::vector<double> w(weights->begin(), weights->end());
   const int inc = 1;
   dtrsv_("L", "T", "N", &whitening.dim, whitening.cholesky.data(), &whitening.dim, w.data(), &inc);
-  LinearClassifier out = whitened;
-  double bias = whitened.bias;
+  double b = *bias;
   for (size_t k = 0; k < d; ++k) {
-    out.weights[k] = static_cast<float>(w[k]);
-    bias -= w[k] * whitening.mean[k];
+    (*weights)[k] = static_cast<float>(w[k]);
+    b -= w[k] * whitening.mean[k];
   }
-  out.bias = static_cast<float>(bias);
-  return out;
+  *bias = static_cast<float>(b);
 }
 
 }  // namespace galaxy

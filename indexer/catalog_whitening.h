@@ -1,4 +1,7 @@
-// The catalog's own coordinates for few-shot classifiers. A self-supervised embedding varies far
+// The catalog's whitening: its mean and its shrunk covariance, factored. Two uses:
+//  - The anomaly score (indexer/anomaly_score.h): the squared norm of a whitened embedding, the
+//    Mahalanobis distance from the catalog's mean (shrinkage kAnomalyShrinkage).
+//  - Few-shot classifiers (server/rank_by_examples.h). A self-supervised embedding varies far
 // more along a few directions than along the rest (on the science model, the covariance's
 // eigenvalues span 3,000x), and rare kinds differ from ordinary galaxies mostly along the quiet
 // directions. A logistic regression with an L2 penalty on the raw vectors spends its penalty on
@@ -8,7 +11,7 @@
 // penalty w^T S w instead of w^T w, S the shrunk covariance: Fisher's discriminant with the
 // catalog's covariance, made robust. Measured: docs/SCIENCE.md, "Few-shot discovery".
 //
-// Uses BLAS (ssyrk) and LAPACK (dpotrf); no gRPC, FAISS or LibTorch here.
+// Uses BLAS (ssyrk, dtrsm, dtrsv) and LAPACK (dpotrf); no gRPC, FAISS or LibTorch here.
 #ifndef GALAXY_SERVER_CATALOG_WHITENING_H_
 #define GALAXY_SERVER_CATALOG_WHITENING_H_
 
@@ -16,7 +19,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/few_shot.h"
 
 namespace galaxy {
 
@@ -42,9 +44,13 @@ absl::StatusOr<CatalogWhitening> FitCatalogWhitening(const float* vectors, int64
 // L^-1 (x - mean) of each row of `rows` (rows x dim, row-major).
 std::vector<float> Whiten(const CatalogWhitening& whitening, const std::vector<float>& rows);
 
-// A classifier fitted on whitened vectors, as one on the catalog's own vectors (weights L^-T v,
-// bias b - weights . mean): the same decision for every vector.
-LinearClassifier InCatalogCoordinates(const CatalogWhitening& whitening, const LinearClassifier& whitened);
+// |L^-1 (x - mean)|^2 of each of the `n` rows of `rows` (n x dim): the squared Mahalanobis
+// distance from the catalog's mean.
+std::vector<double> SquaredWhitenedNorms(const CatalogWhitening& whitening, const float* rows, int64_t n);
+
+// A linear function of whitened vectors, v . z + b, as one of the catalog's own vectors: `weights`
+// becomes L^-T v and `bias` b - (L^-T v) . mean, the same value for every vector.
+void ToCatalogCoordinates(const CatalogWhitening& whitening, std::vector<float>* weights, float* bias);
 
 }  // namespace galaxy
 
