@@ -103,15 +103,15 @@ absl::Status RunExport(const std::string& path, const std::string& npy_dir, cons
   if (!table_path.empty()) {
     GALAXY_ASSIGN_OR_RETURN(
         table, TableFileWriter::Create(table_path,
-                                       {{"id", ColumnType::kInt64},
+                                       {{"id", ColumnType::kInt64, 1, ""},
                                         {"ra", ColumnType::kFloat64, 1, "deg"},
                                         {"dec", ColumnType::kFloat64, 1, "deg"},
-                                        {"specz", ColumnType::kFloat32},
-                                        {"zphot", ColumnType::kFloat32},
-                                        {"zphot_err", ColumnType::kFloat32},
-                                        {"anomaly_score", ColumnType::kFloat32},
-                                        {"anomaly_percentile", ColumnType::kFloat32},
-                                        {"embedding", ColumnType::kFloat32, d}},
+                                        {"specz", ColumnType::kFloat32, 1, ""},
+                                        {"zphot", ColumnType::kFloat32, 1, ""},
+                                        {"zphot_err", ColumnType::kFloat32, 1, ""},
+                                        {"anomaly_score", ColumnType::kFloat32, 1, ""},
+                                        {"anomaly_percentile", ColumnType::kFloat32, 1, ""},
+                                        {"embedding", ColumnType::kFloat32, d, ""}},
                                        n));
   }
   // Columns gathered a block of galaxies at a time, then written to both.

@@ -159,7 +159,9 @@ void ExpectSameAnswer(const v1::SimilarGalaxiesResponse& got, const v1::SimilarG
     if (g.id() != w.id()) {
       auto it = wanted.find(g.id());
       ASSERT_TRUE(it != wanted.end() || i == got.neighbors_size() - 1) << what << " #" << i << " " << g.id();
-      if (it != wanted.end()) EXPECT_NEAR(it->second, g.score(), 1e-5) << what << ": a swap of near-ties only";
+      if (it != wanted.end()) {
+        EXPECT_NEAR(it->second, g.score(), 1e-5) << what << ": a swap of near-ties only";
+      }
     }
   }
 }
@@ -263,7 +265,9 @@ TEST_F(RouterTest, ListsAnomaliesMergedByScoreAcrossPages) {
     ASSERT_EQ(response.galaxies_size(), 40);
     for (const v1::GalaxyRecord& g : response.galaxies()) {
       EXPECT_TRUE(seen.insert(g.id()).second) << "galaxy " << g.id() << " listed twice";
-      if (!scores.empty()) EXPECT_LE(g.anomaly_score(), scores.back());
+      if (!scores.empty()) {
+        EXPECT_LE(g.anomaly_score(), scores.back());
+      }
       scores.push_back(g.anomaly_score());
     }
     request.set_page_token(response.next_page_token());
