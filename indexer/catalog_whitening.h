@@ -12,8 +12,8 @@
 // catalog's covariance, made robust. Measured: docs/SCIENCE.md, "Few-shot discovery".
 //
 // Uses BLAS (ssyrk, dtrsm, dtrsv) and LAPACK (dpotrf); no gRPC, FAISS or LibTorch here.
-#ifndef GALAXY_SERVER_CATALOG_WHITENING_H_
-#define GALAXY_SERVER_CATALOG_WHITENING_H_
+#ifndef GALAXY_INDEXER_CATALOG_WHITENING_H_
+#define GALAXY_INDEXER_CATALOG_WHITENING_H_
 
 #include <cstdint>
 #include <vector>
@@ -54,4 +54,4 @@ void ToCatalogCoordinates(const CatalogWhitening& whitening, std::vector<float>*
 
 }  // namespace galaxy
 
-#endif  // GALAXY_SERVER_CATALOG_WHITENING_H_
+#endif  // GALAXY_INDEXER_CATALOG_WHITENING_H_

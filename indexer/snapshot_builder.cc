@@ -400,18 +400,27 @@ class SnapshotBuild {
       GALAXY_RETURN_IF_ERROR(Progress("scoring anomalies", first + count, n));
     }
     whitening_ = std::make_unique<CatalogWhitening>(std::move(w));
-    // The scale of "near": the kNN score of a sample, on the index just built.
+    // The scale of "near": the kNN score of up to 1,000 of the sampled galaxies (sample i * rows /
+    // probes), in one search of the index just built.
     const int k = static_cast<int>(std::min<int64_t>(options_.anomaly_k, n - 1));
-    const int64_t probes = std::min<int64_t>(n, 1000);
-    std::vector<float> near;
+    const int64_t probes = std::min<int64_t>(rows, 1000);
     if (k > 0) {
-      std::vector<float> sims(static_cast<size_t>(k + 1));
-      std::vector<int64_t> found(static_cast<size_t>(k + 1));
-      for (int64_t j = 0; j < probes; ++j) {
-        const int64_t row = j * n / probes;
-        GALAXY_RETURN_IF_ERROR(scratch_->Read(row, 1, &chunk));
-        GALAXY_RETURN_IF_ERROR(index_->Search(chunk.data(), 1, k + 1, sims.data(), found.data()));
-        near.push_back(static_cast<float>(AnomalyScore(sims.data(), found.data(), k + 1, k, ids_[static_cast<size_t>(row)])));
+      std::vector<float> queries;
+      for (int64_t i = 0; i < probes; ++i) {
+        const size_t at = static_cast<size_t>(i * rows / probes) * d;
+        queries.insert(queries.end(), sample.begin() + static_cast<ptrdiff_t>(at),
+                       sample.begin() + static_cast<ptrdiff_t>(at + d));
+      }
+      const int fetch = k + 1;
+      std::vector<float> sims(static_cast<size_t>(probes * fetch));
+      std::vector<int64_t> found(static_cast<size_t>(probes * fetch));
+      GALAXY_RETURN_IF_ERROR(index_->Search(queries.data(), probes, fetch, sims.data(), found.data()));
+      std::vector<float> near;
+      for (int64_t i = 0; i < probes; ++i) {
+        const int64_t row = (i * rows / probes) * n / rows;
+        const size_t at = static_cast<size_t>(i * fetch);
+        near.push_back(static_cast<float>(
+            AnomalyScore(sims.data() + at, found.data() + at, fetch, k, ids_[static_cast<size_t>(row)])));
       }
       std::nth_element(near.begin(), near.begin() + static_cast<ptrdiff_t>(near.size() / 2), near.end());
       manifest_.neighbour_distance_median = near[near.size() / 2];

@@ -408,9 +408,13 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
 absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out,
                                              bool with_neighbors) const {
   const int k = static_cast<int>(std::min<int64_t>(snapshot_->manifest().anomaly_k, count()));
+  const CatalogWhitening* whitening = snapshot_->anomaly_whitening();
   std::vector<float> scores(static_cast<size_t>(k));
   std::vector<int64_t> found(static_cast<size_t>(k));
-  GALAXY_RETURN_IF_ERROR(snapshot_->index().Search(query, 1, k, scores.data(), found.data()));
+  // The neighbour search: for the kNN score, or to show the neighbours (a Mahalanobis score needs none).
+  if (whitening == nullptr || with_neighbors) {
+    GALAXY_RETURN_IF_ERROR(snapshot_->index().Search(query, 1, k, scores.data(), found.data()));
+  }
   if (with_neighbors) {
     uint32_t rank = 0;
     for (int j = 0; j < k; ++j) {
@@ -422,12 +426,8 @@ absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomal
     }
   }
   // An uploaded image is not in the index: no galaxy is skipped as itself.
-  double score = 0;
-  if (const CatalogWhitening* w = snapshot_->anomaly_whitening()) {
-    score = SquaredWhitenedNorms(*w, query, 1).front();
-  } else {
-    score = AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
-  }
+  const double score = whitening != nullptr ? SquaredWhitenedNorms(*whitening, query, 1).front()
+                                             : AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
   out->set_score(static_cast<float>(score));
   out->set_percentile(static_cast<float>(snapshot_->AnomalyPercentile(score)));
   out->set_k(static_cast<uint32_t>(k));
