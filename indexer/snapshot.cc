@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/checksum.h"
 #include "core/status_macros.h"
+#include "core/whitening/catalog_whitening.h"
 #include "data/npy.h"
 #include "indexer/anomaly_score.h"
 #include "nlohmann/json.hpp"

@@ -19,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "indexer/anomaly_score.h"
-#include "indexer/catalog_whitening.h"
+#include "core/whitening/catalog_whitening.h"
 #include "indexer/metadata_store.h"
 #include "indexer/vector_index.h"
 #include "model/embedder.h"

@@ -19,6 +19,7 @@
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/status_macros.h"
+#include "core/whitening/catalog_whitening.h"
 #include "data/hdf5_dataset.h"
 #include "data/npy.h"
 #include "indexer/anomaly_score.h"

@@ -93,7 +93,7 @@ absl::StatusOr<FewShotRanking> RankCatalog(const ServingSnapshot& snap, const Ra
     negative_rows.insert(negative_rows.end(), all->vectors + static_cast<size_t>(at) * dim,
                          all->vectors + static_cast<size_t>(at + 1) * dim);
   }
-  // Fitted in the catalog's whitened coordinates (indexer/catalog_whitening.h), used in its own.
+  // Fitted in the catalog's whitened coordinates (core/whitening/catalog_whitening.h), used in its own.
   GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening* whitening, snap.Whitening());
   GALAXY_ASSIGN_OR_RETURN(LinearClassifier whitened,
                           FitClassifier(Whiten(*whitening, Stack(positives)), Whiten(*whitening, negative_rows),

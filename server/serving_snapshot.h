@@ -22,7 +22,7 @@
 #include "galaxy/v1/galaxy.pb.h"
 #include "indexer/snapshot.h"
 #include "model/embedder.h"
-#include "indexer/catalog_whitening.h"
+#include "core/whitening/catalog_whitening.h"
 #include "server/request_validation.h"
 
 namespace galaxy {
@@ -75,7 +75,7 @@ class ServingSnapshot {
     std::vector<float> owned;  // ivfpq
   };
   absl::StatusOr<const CatalogVectors*> AllVectors() const;
-  // The whitening of those vectors for few-shot classifiers (server/catalog_whitening.h),
+  // The whitening of those vectors for few-shot classifiers (core/whitening/catalog_whitening.h),
   // estimated on first use and then kept. Thread-safe.
   absl::StatusOr<const CatalogWhitening*> Whitening() const;
 

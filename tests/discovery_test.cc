@@ -161,7 +161,9 @@ TEST_F(DiscoveryTest, TenExamplesFindMoreRingsAndMergersThanOne) {
     // Mergers: 1.5x single-example search with this barely trained model (0.100 against 0.067 on
     // an AMD EPYC, the classifier in whitened coordinates), 2.3x with the science model (0.167
     // against 0.073; docs/SCIENCE.md, "Few-shot discovery").
-    if (kind == AnomalyKind::kMerger) EXPECT_GT(few_shot, 1.2 * single);
+    if (kind == AnomalyKind::kMerger) {
+      EXPECT_GT(few_shot, 1.2 * single);
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/statistics.h"
 #include "core/status_macros.h"
+#include "core/whitening/catalog_whitening.h"
 #include "data/sim/synth_population.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
@@ -86,17 +87,6 @@ torch::Tensor NeighboursOf(const torch::Tensor& queries, const torch::Tensor& ba
 std::string Optional(double v, const char* format) { return v < 0 ? std::string("-") : absl::StrFormat(format, v); }
 
 }  // namespace
-
-std::vector<double> MahalanobisScores(const float* x, int64_t n, int64_t d, double shrinkage) {
-  const torch::NoGradGuard no_grad;
-  const torch::Tensor rows = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat32).to(torch::kFloat64);
-  const torch::Tensor centred = rows - rows.mean(0, /*keepdim=*/true);
-  torch::Tensor cov = centred.t().mm(centred) / static_cast<double>(std::max<int64_t>(n - 1, 1));
-  const double mean_variance = cov.diagonal().mean().item<double>();
-  cov += torch::eye(d, torch::kFloat64) * (shrinkage * std::max(mean_variance, 1e-12));
-  const torch::Tensor distance = (centred.mm(torch::inverse(cov)) * centred).sum(1).contiguous();
-  return std::vector<double>(distance.data_ptr<double>(), distance.data_ptr<double>() + n);
-}
 
 std::string QualityReport::Markdown() const {
   std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d; %s features%s\n\n"
@@ -234,7 +224,10 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
       IsolationForestOptions forest;
       const std::vector<double> iforest = IsolationForestScores(xc.data_ptr<float>(), n, xc.size(1), forest);
       const std::vector<double> combined = MeanRank(s, iforest);
-      const std::vector<double> mahalanobis = MahalanobisScores(xc.data_ptr<float>(), n, xc.size(1));
+      const int dim = static_cast<int>(xc.size(1));
+      GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
+                              FitCatalogWhitening(xc.data_ptr<float>(), n, dim, kAnomalyShrinkage, kWhiteningMaxRows));
+      const std::vector<double> mahalanobis = SquaredWhitenedNorms(whitening, xc.data_ptr<float>(), n);
       report.mahalanobis_anomaly_auc = RocAuc(mahalanobis, anomalous);
       report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
       report.combined_anomaly_auc = RocAuc(combined, anomalous);

@@ -48,7 +48,7 @@ struct AnomalyKindQuality {
   double auc = 0;             // ROC AUC of the anomaly score against normal galaxies
   double iforest_auc = 0;     // the same for the isolation forest's score
   double combined_auc = 0;    // and for the mean of both scores' ranks
-  double mahalanobis_auc = 0; // and for the Mahalanobis distance from the catalog's mean (MahalanobisScores)
+  double mahalanobis_auc = 0; // and for the Mahalanobis distance from the catalog's mean (as served)
   double found_in_top1 = 0;   // share of this kind among the top 1% of scores
   double same_kind_precision = 0;  // of its k neighbours, the share of the same kind
 };
@@ -71,18 +71,17 @@ struct QualityReport {
   double anomaly_auc = -1;          // all kinds together
   double iforest_anomaly_auc = -1;  // the isolation forest's score (trainer/isolation_forest.h)
   double combined_anomaly_auc = -1; // the mean of the two scores' ranks
-  double mahalanobis_anomaly_auc = -1;  // the Mahalanobis distance (MahalanobisScores)
+  // The squared Mahalanobis distance from the catalog's mean, exactly as `galaxy-index build`
+  // stores it (core/whitening/catalog_whitening.h: the covariance of up to 20,000 evenly spaced
+  // galaxies, shrinkage kAnomalyShrinkage): a global outlier score, which unlike the k-nearest
+  // score does not call a tight group of alike anomalies normal.
+  double mahalanobis_anomaly_auc = -1;
   double mahalanobis_top1_precision = -1;  // share of anomalies among its top 1%
   double top1_precision = -1;       // share of anomalies among the top 1% of scores
   std::vector<AnomalyKindQuality> kinds;
   std::string Markdown() const;
   std::string Json() const;
 };
-
-// Each row's squared Mahalanobis distance from the mean of the `n` rows of `x` (n x d, row-major),
-// under their covariance plus `shrinkage` x its mean variance on the diagonal: a global outlier
-// score, which unlike the k-nearest score does not call a tight group of alike anomalies normal.
-std::vector<double> MahalanobisScores(const float* x, int64_t n, int64_t d, double shrinkage = 0.01);
 
 // INVALID_ARGUMENT for bad options; FAILED_PRECONDITION for fewer than 2k galaxies; errors of
 // the checkpoint and dataset readers pass through. Metrics whose truth column is missing stay

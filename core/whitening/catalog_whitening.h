@@ -1,6 +1,8 @@
 // The catalog's whitening: its mean and its shrunk covariance, factored. Two uses:
-//  - The anomaly score (indexer/anomaly_score.h): the squared norm of a whitened embedding, the
-//    Mahalanobis distance from the catalog's mean (shrinkage kAnomalyShrinkage).
+//  - The anomaly score: the squared norm of a whitened embedding, the Mahalanobis distance from
+//    the catalog's mean (shrinkage kAnomalyShrinkage). The indexer stores it for every galaxy
+//    (indexer/anomaly_score.h) and `galaxy-train quality` measures it (trainer/
+//    representation_quality.h), both through this one definition.
 //  - Few-shot classifiers (server/rank_by_examples.h). A self-supervised embedding varies far
 // more along a few directions than along the rest (on the science model, the covariance's
 // eigenvalues span 3,000x), and rare kinds differ from ordinary galaxies mostly along the quiet
@@ -12,8 +14,8 @@
 // catalog's covariance, made robust. Measured: docs/SCIENCE.md, "Few-shot discovery".
 //
 // Uses BLAS (ssyrk, dtrsm, dtrsv) and LAPACK (dpotrf); no gRPC, FAISS or LibTorch here.
-#ifndef GALAXY_INDEXER_CATALOG_WHITENING_H_
-#define GALAXY_INDEXER_CATALOG_WHITENING_H_
+#ifndef GALAXY_CORE_WHITENING_CATALOG_WHITENING_H_
+#define GALAXY_CORE_WHITENING_CATALOG_WHITENING_H_
 
 #include <cstdint>
 #include <vector>
@@ -24,6 +26,8 @@ namespace galaxy {
 
 // Shrinkage towards a multiple of the identity: S = covariance + shrinkage * (trace / dim) I.
 inline constexpr double kWhiteningShrinkage = 0.1;
+// The anomaly score's shrinkage, smaller: an outlier along a quiet direction must stay one.
+inline constexpr double kAnomalyShrinkage = 0.01;
 // The covariance is estimated from at most this many catalog rows, evenly spaced.
 inline constexpr int64_t kWhiteningMaxRows = 20000;
 
@@ -54,4 +58,4 @@ void ToCatalogCoordinates(const CatalogWhitening& whitening, std::vector<float>*
 
 }  // namespace galaxy
 
-#endif  // GALAXY_INDEXER_CATALOG_WHITENING_H_
+#endif  // GALAXY_CORE_WHITENING_CATALOG_WHITENING_H_

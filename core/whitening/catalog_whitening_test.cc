@@ -1,7 +1,8 @@
-#include "indexer/catalog_whitening.h"
+#include "core/whitening/catalog_whitening.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -109,6 +110,35 @@ TEST(CatalogWhiteningTest, AConstantOrTinyCatalogOnlyCentres) {
     const std::vector<float> z = Whiten(*w, x);
     for (int k = 0; k < kDim; ++k) EXPECT_FLOAT_EQ(z[k], x[k] - 0.25f) << n;
   }
+}
+
+TEST(CatalogWhiteningTest, SquaredNormIsTheMahalanobisDistanceFromTheMean) {
+  // 4,000 independent rows: standard deviation 1 along axis 0, 0.01 along axis 1, 0.1 along the rest.
+  Random rng(4, 0);
+  std::vector<float> x;
+  for (int i = 0; i < 4000; ++i) {
+    for (int k = 0; k < kDim; ++k) x.push_back(static_cast<float>((k == 0 ? 1.0 : k == 1 ? 0.01 : 0.1) * rng.Normal()));
+  }
+  // Row 0 is 0.05 out along the quiet axis (5 sigma), row 1 the same distance along the loud one
+  // (0.05 sigma): the quiet direction's outlier scores far higher.
+  std::fill(x.begin(), x.begin() + 2 * kDim, 0.0f);
+  x[1] = 0.05f;
+  x[kDim] = 0.05f;
+  const auto norms = [&](double shrinkage) {
+    absl::StatusOr<CatalogWhitening> w = FitCatalogWhitening(x.data(), 4000, kDim, shrinkage);
+    EXPECT_TRUE(w.ok()) << w.status();
+    return SquaredWhitenedNorms(*w, x.data(), 4000);
+  };
+  const std::vector<double> s = norms(1e-6);
+  ASSERT_EQ(s.size(), 4000u);
+  EXPECT_NEAR(s[0], 25.0, 2.5);  // (0.05 / 0.01)^2
+  EXPECT_LT(s[1], 0.1);          // (0.05 / 1)^2
+  // The mean over the rows is the dimension, as for any covariance estimated from them.
+  double mean = 0;
+  for (double v : s) mean += v / static_cast<double>(s.size());
+  EXPECT_NEAR(mean, kDim, 0.05);
+  // Shrinkage caps what the quietest direction can contribute.
+  EXPECT_LT(norms(1.0)[0], 0.2 * s[0]);
 }
 
 TEST(CatalogWhiteningTest, RefusesBadArguments) {

@@ -1,4 +1,4 @@
-#include "indexer/catalog_whitening.h"
+#include "core/whitening/catalog_whitening.h"
 
 #include <algorithm>
 #include <cmath>
