@@ -15,9 +15,10 @@ namespace galaxy {
 // --anomaly-score`):
 //  - kMahalanobis: the squared Mahalanobis distance of the embedding from the catalog's mean,
 //    under the catalog's covariance shrunk by kAnomalyShrinkage of its mean variance
-//    (core/whitening/catalog_whitening.h, which defines both; the whitening is stored with the snapshot for uploads). A
-//    global score: a tight group of alike anomalies is not called normal. The default since
-//    2026-12-02 (better on every anomaly kind: docs/SCIENCE.md, "Anomaly scores").
+//    (core/whitening/catalog_whitening.h, which defines both; the whitening is stored with the
+//    snapshot for uploads). A global score: a tight group of alike anomalies is not called
+//    normal. The default since 2026-12-02 (better on every anomaly kind: docs/SCIENCE.md,
+//    "Anomaly scores").
 //  - kKnn: the mean cosine distance to the k nearest other galaxies (AnomalyScore below): a
 //    local density score. Snapshots built before the choice existed hold it.
 enum class AnomalyScoreKind { kMahalanobis, kKnn };

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "indexer/anomaly_score.h"
 #include "core/whitening/catalog_whitening.h"
+#include "indexer/anomaly_score.h"
 #include "indexer/metadata_store.h"
 #include "indexer/vector_index.h"
 #include "model/embedder.h"

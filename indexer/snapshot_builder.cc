@@ -381,12 +381,12 @@ class SnapshotBuild {
     const int64_t rows = std::min(n, kWhiteningMaxRows);
     std::vector<float> chunk, sample;
     sample.reserve(static_cast<size_t>(rows) * d);
-    int64_t next = 0;  // sample j is galaxy j * n / rows
+    int64_t next = 0;  // the next sample row to gather
     for (int64_t first = 0; first < n && next < rows; first += kChunk) {
       const int64_t count = std::min(kChunk, n - first);
       GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
-      for (; next < rows && next * n / rows < first + count; ++next) {
-        const size_t at = static_cast<size_t>(next * n / rows - first) * d;
+      for (; next < rows && WhiteningSampleRow(next, n, rows) < first + count; ++next) {
+        const size_t at = static_cast<size_t>(WhiteningSampleRow(next, n, rows) - first) * d;
         sample.insert(sample.end(), chunk.begin() + static_cast<ptrdiff_t>(at),
                       chunk.begin() + static_cast<ptrdiff_t>(at + d));
       }
@@ -418,7 +418,7 @@ class SnapshotBuild {
       GALAXY_RETURN_IF_ERROR(index_->Search(queries.data(), probes, fetch, sims.data(), found.data()));
       std::vector<float> near;
       for (int64_t i = 0; i < probes; ++i) {
-        const int64_t row = (i * rows / probes) * n / rows;
+        const int64_t row = WhiteningSampleRow(i * rows / probes, n, rows);
         const size_t at = static_cast<size_t>(i * fetch);
         near.push_back(static_cast<float>(
             AnomalyScore(sims.data() + at, found.data() + at, fetch, k, ids_[static_cast<size_t>(row)])));

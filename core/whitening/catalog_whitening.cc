@@ -42,8 +42,7 @@ absl::StatusOr<CatalogWhitening> FitCatalogWhitening(const float* vectors, int64
   w.shrinkage = shrinkage;
   w.rows = std::min(std::max<int64_t>(n, 0), max_rows);
   w.mean.assign(d, 0.0);
-  // Row j of the sample is catalog row j * n / rows: evenly spaced, the same every time.
-  const auto row_of = [&](int64_t j) { return vectors + static_cast<size_t>(j * n / w.rows) * d; };
+  const auto row_of = [&](int64_t j) { return vectors + static_cast<size_t>(WhiteningSampleRow(j, n, w.rows)) * d; };
   for (int64_t j = 0; j < w.rows; ++j) {
     const float* x = row_of(j);
     for (size_t k = 0; k < d; ++k) w.mean[k] += x[k];

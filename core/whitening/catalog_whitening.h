@@ -31,6 +31,11 @@ inline constexpr double kAnomalyShrinkage = 0.01;
 // The covariance is estimated from at most this many catalog rows, evenly spaced.
 inline constexpr int64_t kWhiteningMaxRows = 20000;
 
+// Row j (0 <= j < rows) of the evenly spaced sample of `rows` out of a catalog of n: the same
+// rows every time, for FitCatalogWhitening and for callers that gather the sample themselves
+// (the indexer reads its vectors from disk).
+inline int64_t WhiteningSampleRow(int64_t j, int64_t n, int64_t rows) { return j * n / rows; }
+
 struct CatalogWhitening {
   int dim = 0;
   int64_t rows = 0;  // catalog rows the covariance was estimated from
