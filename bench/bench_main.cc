@@ -316,7 +316,7 @@ int main(int argc, char** argv) {
   science->add_option("--only-seed", science_given.only_seed,
                       "Run and save only this seed (parallel runs sharing --out); a run without it reports");
   science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  science->add_option("--stem", science_given.stem, "paper | torchvision")->capture_default_str();
+  science->add_option("--stem", science_given.stem, "paper | half | torchvision")->capture_default_str();
   science->add_option("--input-stretch", science_given.input_stretch, "asinh | linear (the network's input)")
       ->capture_default_str();
   science->add_option("--pretrain-steps", science_given.pretrain_steps, "MoCo steps")->capture_default_str();

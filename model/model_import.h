@@ -23,8 +23,8 @@ struct ImportOptions {
   std::string out_path;
   // The network the state dict is: "resnet50" (default), "resnet18", "small" or "tiny".
   std::string arch = "resnet50";
-  // "torchvision" (default: 7x7 stride 2 and max-pool, torchvision's own) or "paper" (7x7
-  // stride 1, no max-pool).
+  // "torchvision" (default: 7x7 stride 2 and max-pool, torchvision's own), "half" (7x7 stride
+  // 2, no max-pool) or "paper" (7x7 stride 1, no max-pool).
   std::string stem = "torchvision";
   // The input bands, in the order of the first convolution's input channels. Default u, g, r,
   // i, z.

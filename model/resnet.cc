@@ -70,10 +70,7 @@ torch::Tensor Normalize(nn::BatchNorm2dImpl& bn, const torch::Tensor& x, int64_t
 
 absl::Status ResNetConfig::Validate() const {
   GALAXY_RETURN_IF_ERROR(ValidateArch(arch, "arch"));
-  if (stem != "paper" && stem != "torchvision") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stem: unknown '", stem, "' (expected paper or torchvision)"));
-  }
+  GALAXY_RETURN_IF_ERROR(ValidateStem(stem, "stem"));
   if (in_channels < 1 || in_channels > 64) {
     return absl::InvalidArgumentError(absl::StrCat("bands: ", in_channels, " is outside 1..64"));
   }

@@ -5,8 +5,9 @@
 // 512-d), small (basic blocks 1-1-1-1, widths 32-64-128-256, 256-d; CPU science runs) and tiny
 // (the same at half the width, 128-d; for CPU tests). The accepted names: model/arch.h.
 // Stems: "paper" keeps full resolution (7x7 stride 1, no max-pool: a 64x64 input reaches the last
-// stage at 8x8), as published for galaxies; "torchvision" is the ImageNet stem (7x7 stride 2 +
-// 3x3 max-pool), ~4x cheaper.
+// stage at 8x8), as published for galaxies; "half" halves it once (7x7 stride 2, no max-pool:
+// last stage 4x4); "torchvision" is the ImageNet stem (7x7 stride 2 + 3x3 max-pool: 2x2). Each
+// step down costs the blocks ~4x fewer operations; the weights are the same shapes for all three.
 #ifndef GALAXY_MODEL_RESNET_H_
 #define GALAXY_MODEL_RESNET_H_
 
@@ -24,7 +25,7 @@ namespace galaxy {
 struct ResNetConfig {
   // "resnet50" (default), "resnet18", "small" or "tiny".
   std::string arch = "resnet50";
-  // "paper" (default) or "torchvision".
+  // "paper" (default), "half" or "torchvision".
   std::string stem = "paper";
   // Input bands. Default 5 (u, g, r, i, z).
   int in_channels = 5;

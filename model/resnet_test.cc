@@ -34,7 +34,8 @@ ResNet TrainedLooking(const std::string& arch, const std::string& stem) {
 
 TEST(ResNetTest, FoldedBatchNormGivesTheSameFeatures) {
   for (const auto& [arch, stem] : std::vector<std::pair<std::string, std::string>>{
-           {"tiny", "torchvision"}, {"small", "torchvision"}, {"resnet18", "torchvision"}, {"resnet50", "paper"}}) {
+           {"tiny", "torchvision"}, {"tiny", "half"}, {"small", "torchvision"}, {"resnet18", "torchvision"},
+           {"resnet50", "paper"}}) {
     ResNet net = TrainedLooking(arch, stem);
     torch::NoGradGuard no_grad;
     const torch::Tensor x = torch::randn({3, 5, 64, 64});
@@ -47,6 +48,26 @@ TEST(ResNetTest, FoldedBatchNormGivesTheSameFeatures) {
     EXPECT_GT(scale, 0.01) << arch;
     EXPECT_LT((after - before).abs().max().item<double>(), 1e-4 * scale) << arch << " " << stem;
   }
+}
+
+// What each stem hands the first block of a 64x64 image: 64, 32 or 16 px (model/resnet.h), and the
+// blocks see nothing else.
+TEST(ResNetTest, EachStemKeepsTheResolutionItDocuments) {
+  for (const auto& [stem, side] : std::vector<std::pair<std::string, int64_t>>{
+           {"paper", 64}, {"half", 32}, {"torchvision", 16}}) {
+    ResNet net = TrainedLooking("tiny", stem);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = torch::randn({2, 5, 64, 64});
+    torch::Tensor stemmed = net->stem_bn(net->stem_conv(x)).relu();
+    if (stem == "torchvision") stemmed = torch::max_pool2d(stemmed, 3, 2, 1);
+    EXPECT_EQ(stemmed.size(2), side) << stem;
+    EXPECT_EQ(stemmed.size(3), side) << stem;
+    const torch::Tensor pooled = net->layers->forward(stemmed).mean({2, 3});
+    EXPECT_TRUE(torch::allclose(pooled, net(x), 1e-4, 1e-5)) << stem;
+  }
+  ResNetConfig bad;
+  bad.stem = "quarter";
+  EXPECT_EQ(bad.Validate().message(), "stem: unknown 'quarter' (expected paper, half or torchvision)");
 }
 
 // Every stage's pooled output, in order of depth: one part per stage (not per block), the last

@@ -1,8 +1,8 @@
 """PyTorch's side of tests/model_interop_test.cc (Debian's python3-torch and python3-torchvision).
 
-  model_interop.py torchvision DIR --arch resnet50 --stem torchvision|paper --bands 5 [--moco] [--legacy]
+  model_interop.py torchvision DIR --arch resnet50 --stem torchvision|half|paper --bands 5 [--moco] [--legacy]
       A torchvision ResNet (first convolution for `bands` inputs; the paper stem: stride 1, no
-      max-pool) with random weights and BatchNorm statistics, saved with torch.save as DIR/state.pt
+      max-pool; half: stride 2, no max-pool) with random weights and BatchNorm statistics, saved with torch.save as DIR/state.pt
       (with --moco, as a MoCo v2 checkpoint: {"state_dict": OrderedDict("module.encoder_q."...,
       "module.encoder_k."...), "epoch", "arch"} with the MLP projection head fc.0/fc.2), random
       images DIR/images.f32 (4 x bands x 72 x 72) and what PyTorch makes of them (centre 64 x 64):
@@ -43,9 +43,9 @@ def torchvision_model(args):
     torch.manual_seed(7)
     g = torch.Generator().manual_seed(11)
     net = getattr(torchvision.models, args.arch)(weights=None)
-    net.conv1 = torch.nn.Conv2d(args.bands, 64, 7, stride=2 if args.stem == "torchvision" else 1, padding=3,
+    net.conv1 = torch.nn.Conv2d(args.bands, 64, 7, stride=1 if args.stem == "paper" else 2, padding=3,
                                 bias=False)
-    if args.stem == "paper":
+    if args.stem != "torchvision":
         net.maxpool = torch.nn.Identity()
     randomise_batchnorm(net, g)
     features = net.fc.in_features

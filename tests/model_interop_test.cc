@@ -133,7 +133,7 @@ TEST(ModelInteropTest, APaperStemResNet50EmbedsAlikeInBothAndComesBack) { RoundT
 // galaxy-search -> PyTorch: a checkpoint of ours (input stretch, projection and redshift heads,
 // BatchNorm statistics that matter) embeds and predicts in PyTorch as galaxy-search does.
 TEST(ModelInteropNativeTest, OurCheckpointLoadsInPyTorchWithTheSameAnswers) {
-  for (const char* stem : {"torchvision", "paper"}) {
+  for (const char* stem : {"torchvision", "half", "paper"}) {
     SCOPED_TRACE(stem);
     testutil::ScopedTempDir dir;
     const std::string d = dir.path().string();

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--data", pretrain.data_path, "Dataset (.h5)")->required();
   pretrain_cmd->add_option("--out", pretrain.out_dir, "Output directory (checkpoint.pt, model.pt)")->required();
   pretrain_cmd->add_option("--arch", pretrain.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  pretrain_cmd->add_option("--stem", pretrain.stem, "paper | torchvision")->capture_default_str();
+  pretrain_cmd->add_option("--stem", pretrain.stem, "paper | half | torchvision")->capture_default_str();
   pretrain_cmd->add_option("--input-stretch", pretrain.input_stretch,
                            "asinh (flux / band noise; bright stars cannot swamp BatchNorm) | linear")
       ->capture_default_str();
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--dist-timeout", finetune.dist_timeout_seconds, kDistTimeoutHelp)->capture_default_str();
     if (from_scratch) {
       cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-      cmd->add_option("--stem", finetune.stem, "paper | torchvision")->capture_default_str();
+      cmd->add_option("--stem", finetune.stem, "paper | half | torchvision")->capture_default_str();
       cmd->add_option("--input-stretch", finetune.input_stretch, "asinh (flux / band noise) | linear")
           ->capture_default_str();
     }
@@ -372,7 +372,7 @@ int main(int argc, char** argv) {
         return absl::OkStatus();
       });
   bench_cmd->add_option("--arch", bench.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  bench_cmd->add_option("--stem", bench.stem, "paper | torchvision")->capture_default_str();
+  bench_cmd->add_option("--stem", bench.stem, "paper | half | torchvision")->capture_default_str();
   bench_cmd->add_option("--batch", bench.batch, "Images per step")->capture_default_str();
   bench_cmd->add_option("--steps", bench.steps, "Timed steps")->capture_default_str();
   bench_cmd->add_option("--embed-batch", bench.embed_batch, "Images per embedding call")->capture_default_str();
@@ -424,7 +424,7 @@ int main(int argc, char** argv) {
       ->required();
   import_cmd->add_option("--out", import.out_path, "galaxy-search checkpoint to write")->required();
   import_cmd->add_option("--arch", import.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  import_cmd->add_option("--stem", import.stem, "torchvision (7x7 stride 2 + max-pool) | paper (7x7 stride 1)")
+  import_cmd->add_option("--stem", import.stem, "torchvision (7x7 stride 2 + max-pool) | half (7x7 stride 2) | paper (7x7 stride 1)")
       ->capture_default_str();
   import_cmd->add_option("--bands", import_bands, "Input channels of the first convolution")->capture_default_str();
   import_cmd->add_option("--band-names", import_band_names, "Their names in order, comma-separated (default u,g,r,i,z)");

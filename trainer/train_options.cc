@@ -19,10 +19,7 @@ absl::Status PretrainOptions::Validate() const {
   if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
   GALAXY_RETURN_IF_ERROR(ValidateArch(arch, "--arch"));
-  if (stem != "paper" && stem != "torchvision") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--stem: unknown '", stem, "' (expected paper or torchvision)"));
-  }
+  GALAXY_RETURN_IF_ERROR(ValidateStem(stem, "--stem"));
   GALAXY_RETURN_IF_ERROR(ValidateInputStretch(input_stretch));
   if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("--steps: ", steps, " < 0"));
   if (steps == 0 && epochs <= 0) {

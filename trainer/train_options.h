@@ -21,7 +21,8 @@ struct PretrainOptions {
   // Backbone: "resnet50" (default), "resnet18", "small" (tiny at twice the width: CPU science
   // runs) or "tiny" (CPU tests).
   std::string arch = "resnet50";
-  // Stem: "paper" (7x7 stride 1, no max-pool; default) or "torchvision" (stride 2 + max-pool).
+  // Stem: "paper" (7x7 stride 1, no max-pool; default), "half" (stride 2, no max-pool) or
+  // "torchvision" (stride 2 + max-pool).
   std::string stem = "paper";
   // The network's input stretch: "asinh" (default; asinh(flux / band noise), ResNetConfig::
   // input_softening) or "linear" (raw flux, as models before it).

@@ -77,8 +77,8 @@ class _ResNet(nn.Module):
         super().__init__()
         if arch not in _PLANS:
             raise ValueError(f"arch {arch!r}: expected one of {', '.join(_PLANS)}")
-        if stem not in ("paper", "torchvision"):
-            raise ValueError(f"stem {stem!r}: expected paper or torchvision")
+        if stem not in ("paper", "half", "torchvision"):
+            raise ValueError(f"stem {stem!r}: expected paper, half or torchvision")
         blocks, widths, bottleneck, stem_width = _PLANS[arch]
         self.stem = stem
         self.stem_conv = _conv(bands, stem_width, 7, 1 if stem == "paper" else 2, 3)
