@@ -385,8 +385,10 @@ class SnapshotBuild {
     for (int64_t first = 0; first < n && next < rows; first += kChunk) {
       const int64_t count = std::min(kChunk, n - first);
       GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
-      for (; next < rows && WhiteningSampleRow(next, n, rows) < first + count; ++next) {
-        const size_t at = static_cast<size_t>(WhiteningSampleRow(next, n, rows) - first) * d;
+      for (; next < rows; ++next) {
+        const int64_t row = WhiteningSampleRow(next, n, rows);
+        if (row >= first + count) break;
+        const size_t at = static_cast<size_t>(row - first) * d;
         sample.insert(sample.end(), chunk.begin() + static_cast<ptrdiff_t>(at),
                       chunk.begin() + static_cast<ptrdiff_t>(at + d));
       }

@@ -2,11 +2,12 @@
 
   model_interop.py torchvision DIR --arch resnet50 --stem torchvision|half|paper --bands 5 [--moco] [--legacy]
       A torchvision ResNet (first convolution for `bands` inputs; the paper stem: stride 1, no
-      max-pool; half: stride 2, no max-pool) with random weights and BatchNorm statistics, saved with torch.save as DIR/state.pt
-      (with --moco, as a MoCo v2 checkpoint: {"state_dict": OrderedDict("module.encoder_q."...,
-      "module.encoder_k."...), "epoch", "arch"} with the MLP projection head fc.0/fc.2), random
-      images DIR/images.f32 (4 x bands x 72 x 72) and what PyTorch makes of them (centre 64 x 64):
-      DIR/backbone.f32 (L2-normalised pooled features) and, with --moco, DIR/projection.f32.
+      max-pool; half: stride 2, no max-pool) with random weights and BatchNorm statistics, saved
+      with torch.save as DIR/state.pt (with --moco, as a MoCo v2 checkpoint: {"state_dict":
+      OrderedDict("module.encoder_q."..., "module.encoder_k."...), "epoch", "arch"} with the MLP
+      projection head fc.0/fc.2), random images DIR/images.f32 (4 x bands x 72 x 72) and what
+      PyTorch makes of them (centre 64 x 64): DIR/backbone.f32 (L2-normalised pooled features)
+      and, with --moco, DIR/projection.f32.
   model_interop.py load CHECKPOINT DIR [--features backbone|projection] [--redshift]
       galaxy_search.torch_model.load_model(CHECKPOINT) on DIR/images.f32 (with DIR/e_bv.f32 when
       there): prints "max_diff <features> X" against DIR/<features>.f32, and "max_diff z_mean X"

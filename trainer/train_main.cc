@@ -424,7 +424,9 @@ int main(int argc, char** argv) {
       ->required();
   import_cmd->add_option("--out", import.out_path, "galaxy-search checkpoint to write")->required();
   import_cmd->add_option("--arch", import.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  import_cmd->add_option("--stem", import.stem, "torchvision (7x7 stride 2 + max-pool) | half (7x7 stride 2) | paper (7x7 stride 1)")
+  import_cmd
+      ->add_option("--stem", import.stem,
+                   "torchvision (7x7 stride 2 + max-pool) | half (7x7 stride 2) | paper (7x7 stride 1)")
       ->capture_default_str();
   import_cmd->add_option("--bands", import_bands, "Input channels of the first convolution")->capture_default_str();
   import_cmd->add_option("--band-names", import_band_names, "Their names in order, comma-separated (default u,g,r,i,z)");
