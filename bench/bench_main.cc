@@ -17,6 +17,7 @@
 #include "core/command_line.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "model/arch.h"
 #include "trainer/probe.h"
 #include "trainer/science.h"
 #include "trainer/train_options.h"
@@ -315,8 +316,8 @@ int main(int argc, char** argv) {
   science->add_option("--seeds", science_given.seeds, "Seeds of pretraining and training")->capture_default_str();
   science->add_option("--only-seed", science_given.only_seed,
                       "Run and save only this seed (parallel runs sharing --out); a run without it reports");
-  science->add_option("--arch", science_given.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  science->add_option("--stem", science_given.stem, "paper | half | torchvision")->capture_default_str();
+  science->add_option("--arch", science_given.arch, galaxy::kArchChoices)->capture_default_str();
+  science->add_option("--stem", science_given.stem, galaxy::kStemChoices)->capture_default_str();
   science->add_option("--input-stretch", science_given.input_stretch, "asinh | linear (the network's input)")
       ->capture_default_str();
   science->add_option("--pretrain-steps", science_given.pretrain_steps, "MoCo steps")->capture_default_str();

@@ -10,6 +10,10 @@
 
 namespace galaxy {
 
+// The choices as every `--arch` and `--stem` option's help lists them.
+inline constexpr char kArchChoices[] = "resnet50 | resnet18 | small | tiny";
+inline constexpr char kStemChoices[] = "paper | half | torchvision";
+
 // OK for resnet50, resnet18, small or tiny; otherwise INVALID_ARGUMENT naming `what` (the flag or
 // field) and the value.
 inline absl::Status ValidateArch(const std::string& arch, const std::string& what) {

@@ -11,6 +11,7 @@
 #include "core/library_versions.h"
 #include "core/status_macros.h"
 #include "data/data_versions.h"
+#include "model/arch.h"
 #include "model/model_import.h"
 #include "model/torch_info.h"
 #include "trainer/experiment.h"
@@ -73,8 +74,8 @@ int main(int argc, char** argv) {
       });
   pretrain_cmd->add_option("--data", pretrain.data_path, "Dataset (.h5)")->required();
   pretrain_cmd->add_option("--out", pretrain.out_dir, "Output directory (checkpoint.pt, model.pt)")->required();
-  pretrain_cmd->add_option("--arch", pretrain.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  pretrain_cmd->add_option("--stem", pretrain.stem, "paper | half | torchvision")->capture_default_str();
+  pretrain_cmd->add_option("--arch", pretrain.arch, galaxy::kArchChoices)->capture_default_str();
+  pretrain_cmd->add_option("--stem", pretrain.stem, galaxy::kStemChoices)->capture_default_str();
   pretrain_cmd->add_option("--input-stretch", pretrain.input_stretch,
                            "asinh (flux / band noise; bright stars cannot swamp BatchNorm) | linear")
       ->capture_default_str();
@@ -159,8 +160,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--threads", finetune.threads, "CPU threads (0: all)")->capture_default_str();
     cmd->add_option("--dist-timeout", finetune.dist_timeout_seconds, kDistTimeoutHelp)->capture_default_str();
     if (from_scratch) {
-      cmd->add_option("--arch", finetune.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-      cmd->add_option("--stem", finetune.stem, "paper | half | torchvision")->capture_default_str();
+      cmd->add_option("--arch", finetune.arch, galaxy::kArchChoices)->capture_default_str();
+      cmd->add_option("--stem", finetune.stem, galaxy::kStemChoices)->capture_default_str();
       cmd->add_option("--input-stretch", finetune.input_stretch, "asinh (flux / band noise) | linear")
           ->capture_default_str();
     }
@@ -371,8 +372,8 @@ int main(int argc, char** argv) {
         }
         return absl::OkStatus();
       });
-  bench_cmd->add_option("--arch", bench.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
-  bench_cmd->add_option("--stem", bench.stem, "paper | half | torchvision")->capture_default_str();
+  bench_cmd->add_option("--arch", bench.arch, galaxy::kArchChoices)->capture_default_str();
+  bench_cmd->add_option("--stem", bench.stem, galaxy::kStemChoices)->capture_default_str();
   bench_cmd->add_option("--batch", bench.batch, "Images per step")->capture_default_str();
   bench_cmd->add_option("--steps", bench.steps, "Timed steps")->capture_default_str();
   bench_cmd->add_option("--embed-batch", bench.embed_batch, "Images per embedding call")->capture_default_str();
@@ -423,7 +424,7 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--state-dict", import.state_dict_path, "torch.save file (zip format) with the weights")
       ->required();
   import_cmd->add_option("--out", import.out_path, "galaxy-search checkpoint to write")->required();
-  import_cmd->add_option("--arch", import.arch, "resnet50 | resnet18 | small | tiny")->capture_default_str();
+  import_cmd->add_option("--arch", import.arch, galaxy::kArchChoices)->capture_default_str();
   import_cmd
       ->add_option("--stem", import.stem,
                    "torchvision (7x7 stride 2 + max-pool) | half (7x7 stride 2) | paper (7x7 stride 1)")
