@@ -98,6 +98,7 @@ absl::Status RunInfo(const ClientFlags& flags) {
             << "dimension          " << info->dimension()
             << (info->model().features() == v1::EMBEDDING_FEATURES_PROJECTION ? " (projection head)"
                 : info->model().features() == v1::EMBEDDING_FEATURES_BACKBONE  ? " (backbone features)"
+                : info->model().features() == v1::EMBEDDING_FEATURES_STAGES    ? " (every stage's features)"
                                                                                 : "")
             << "\n"
             << "index kind         " << v1::IndexKind_Name(info->index_kind()) << "\n";
@@ -366,9 +367,11 @@ absl::Status RunRebuild(const ClientFlags& flags, const RebuildFlags& rebuild) {
     request.set_features(v1::EMBEDDING_FEATURES_BACKBONE);
   } else if (rebuild.features == "projection") {
     request.set_features(v1::EMBEDDING_FEATURES_PROJECTION);
+  } else if (rebuild.features == "stages") {
+    request.set_features(v1::EMBEDDING_FEATURES_STAGES);
   } else if (!rebuild.features.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--features: '", rebuild.features, "' is not backbone or projection"));
+        absl::StrCat("--features: '", rebuild.features, "' is not backbone, stages or projection"));
   }
   for (const std::string& p : rebuild.params) {
     std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));

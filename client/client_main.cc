@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
   rebuild_cmd->add_option("--index", rebuild.index,
                           "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
   rebuild_cmd->add_option("--features", rebuild.features,
-                          "backbone or projection: which of the model's outputs to index (default: the live "
+                          "backbone, stages or projection: which of the model's outputs to index (default: the live "
                           "snapshot's with its model, else backbone)");
   rebuild_cmd->add_option("--param", rebuild.params, "Index parameter key=value (repeatable), e.g. efSearch=256");
   rebuild_cmd->add_flag("--no-swap", rebuild.no_swap, "Only build and publish; a later reload switches");

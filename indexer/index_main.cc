@@ -50,8 +50,9 @@ int main(int argc, char** argv) {
                         "Index parameter KEY=VALUE: M, efConstruction, efSearch (hnsw); nlist, nprobe, pq_m, "
                         "refine_factor (ivfpq)");
   build_cmd->add_option("--features", features,
-                        "What is indexed: backbone (its pooled features; measured better) | projection (the MoCo "
-                        "head's output: 128 values, a 16th of ResNet50's 2048)")
+                        "What is indexed: backbone (the last stage's pooled features) | stages (every stage's, "
+                        "concatenated: better anomaly scores, ~1.9x the memory) | projection (the MoCo head's output: "
+                        "128 values, a 16th of ResNet50's 2048)")
       ->capture_default_str();
   build_cmd->add_option("--device", build.device, "cpu | cuda | auto")->capture_default_str();
   build_cmd->add_option("--batch", build.batch, "Galaxies embedded per batch")->capture_default_str();

@@ -290,7 +290,8 @@ TEST_F(SnapshotTest, StoresTheChosenFeaturesAndRecordsWhich) {
   images.height = (*reader)->layout().height;
   images.width = (*reader)->layout().width;
   std::map<EmbeddingFeatures, std::vector<float>> stored;
-  for (EmbeddingFeatures features : {EmbeddingFeatures::kBackbone, EmbeddingFeatures::kProjection}) {
+  for (EmbeddingFeatures features :
+       {EmbeddingFeatures::kBackbone, EmbeddingFeatures::kProjection, EmbeddingFeatures::kStages}) {
     SCOPED_TRACE(EmbeddingFeaturesName(features));
     BuildOptions b = Options(out.File(EmbeddingFeaturesName(features)));
     b.features = features;
@@ -320,6 +321,20 @@ TEST_F(SnapshotTest, StoresTheChosenFeaturesAndRecordsWhich) {
     difference += std::abs(stored[EmbeddingFeatures::kBackbone][k] - stored[EmbeddingFeatures::kProjection][k]);
   }
   EXPECT_GT(difference, 1.0);
+  // Every stage's features: tiny's 16 + 32 + 64 + 128 values, the last stage's among them (each
+  // normalised with its own norm, so the part is a multiple of the backbone's vector).
+  const std::vector<float>& stages = stored[EmbeddingFeatures::kStages];
+  const std::vector<float>& backbone = stored[EmbeddingFeatures::kBackbone];
+  ASSERT_EQ(stages.size(), static_cast<size_t>(kRows) * 240);
+  for (int i = 0; i < kRows; ++i) {
+    double dot = 0, norm = 0;
+    for (size_t d = 0; d < 128; ++d) {
+      const double s = stages[static_cast<size_t>(i) * 240 + 112 + d];
+      dot += s * backbone[static_cast<size_t>(i) * 128 + d];
+      norm += s * s;
+    }
+    EXPECT_NEAR(dot / std::sqrt(norm), 1.0, 1e-4) << "galaxy " << i;  // the same direction
+  }
   // A manifest from before the choice existed reads as the projection head's output.
   SnapshotManifest written;
   written.features = EmbeddingFeatures::kBackbone;

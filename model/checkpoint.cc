@@ -119,11 +119,15 @@ GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Ten
   torch::Tensor x = PreprocessForModel(images.to(device), e_bv.to(device), metadata.image_size);
   if (fast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   CudaAutocast autocast(fast);
-  const torch::Tensor features = backbone(x);
+  // The stages end with the last stage's pooled features: one pass gives both.
+  const bool stages = parts.embedding && parts.features == EmbeddingFeatures::kStages;
+  const torch::Tensor stage_features = stages ? backbone->StageFeatures(x) : torch::Tensor();
+  const int64_t dim = backbone->config.feature_dim();
+  const torch::Tensor features = stages ? stage_features.narrow(1, stage_features.size(1) - dim, dim) : backbone(x);
   Output out;
   if (parts.embedding) {
     const bool project = projection && parts.features == EmbeddingFeatures::kProjection;
-    const torch::Tensor e = project ? projection(features) : features;
+    const torch::Tensor e = stages ? stage_features : project ? projection(features) : features;
     out.embedding = F::normalize(e.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
   }
   if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(features).to(torch::kFloat32), bins);

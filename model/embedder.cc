@@ -29,8 +29,12 @@ class TorchEmbedder : public Embedder {
   bool on_gpu() const override { return device_.is_cuda(); }
   EmbeddingFeatures features() const override { return features_; }
   int64_t embedding_dim() const override {
-    return features_ == EmbeddingFeatures::kProjection ? net_.metadata.embedding_dim
-                                                       : BackboneConfig(net_.metadata).feature_dim();
+    switch (features_) {
+      case EmbeddingFeatures::kProjection: return net_.metadata.embedding_dim;
+      case EmbeddingFeatures::kStages: return BackboneConfig(net_.metadata).stage_features_dim();
+      case EmbeddingFeatures::kBackbone: break;
+    }
+    return BackboneConfig(net_.metadata).feature_dim();
   }
 
   absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
@@ -69,12 +73,18 @@ class TorchEmbedder : public Embedder {
 }  // namespace
 
 const char* EmbeddingFeaturesName(EmbeddingFeatures features) {
-  return features == EmbeddingFeatures::kProjection ? "projection" : "backbone";
+  switch (features) {
+    case EmbeddingFeatures::kProjection: return "projection";
+    case EmbeddingFeatures::kStages: return "stages";
+    case EmbeddingFeatures::kBackbone: break;
+  }
+  return "backbone";
 }
 
 absl::StatusOr<EmbeddingFeatures> ParseEmbeddingFeatures(absl::string_view name) {
   if (name == "backbone") return EmbeddingFeatures::kBackbone;
   if (name == "projection") return EmbeddingFeatures::kProjection;
+  if (name == "stages") return EmbeddingFeatures::kStages;
   return absl::InvalidArgumentError(
       absl::StrCat("features '", name, "': expected one of ", kEmbeddingFeaturesNames));
 }

@@ -26,8 +26,13 @@ namespace galaxy {
 //  - kProjection: the MoCo projection head's output (128 values), the space the contrastive loss
 //    shaped: more stable under turns of the image, and a 16th of the memory per galaxy for
 //    ResNet50.
-enum class EmbeddingFeatures { kBackbone, kProjection };
-inline constexpr char kEmbeddingFeaturesNames[] = "backbone, projection";
+//  - kStages: every stage's pooled features, concatenated (ResNetImpl::StageFeatures: 240 values
+//    for tiny, 3840 for ResNet50), the last stage's among them. The earlier stages keep the small
+//    structure (rings, companions) the last one pools away: higher anomaly AUC for every kind at
+//    the same same-type neighbours (docs/SCIENCE.md, "Which features are served"), for ~1.9x the
+//    memory per galaxy.
+enum class EmbeddingFeatures { kBackbone, kProjection, kStages };
+inline constexpr char kEmbeddingFeaturesNames[] = "backbone, stages, projection";
 const char* EmbeddingFeaturesName(EmbeddingFeatures features);
 // INVALID_ARGUMENT naming the accepted values for anything else.
 absl::StatusOr<EmbeddingFeatures> ParseEmbeddingFeatures(absl::string_view name);
@@ -71,7 +76,7 @@ class Embedder {
   virtual const ModelMetadata& metadata() const = 0;
   virtual bool on_gpu() const = 0;
   // Which features the embeddings are, and their dimension (the checkpoint's feature_dim for the
-  // backbone, its embedding_dim for the projection).
+  // backbone, its embedding_dim for the projection, the sum of the stages' widths for the stages).
   virtual EmbeddingFeatures features() const = 0;
   virtual int64_t embedding_dim() const = 0;
   // The embeddings of `images`, with the redshift pdfs when `redshift` (and the model has a

@@ -91,6 +91,13 @@ int64_t ResNetConfig::feature_dim() const {
   return plan.widths.back() * (plan.bottleneck ? 4 : 1);
 }
 
+int64_t ResNetConfig::stage_features_dim() const {
+  const Plan plan = PlanFor(arch);
+  int64_t dim = 0;
+  for (int64_t width : plan.widths) dim += width * (plan.bottleneck ? 4 : 1);
+  return dim;
+}
+
 std::vector<int64_t> ResNetConfig::stage_blocks() const { return PlanFor(arch).blocks; }
 
 BlockImpl::BlockImpl(int64_t in, int64_t width, int64_t stride, bool bottleneck_)

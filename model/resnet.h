@@ -41,6 +41,9 @@ struct ResNetConfig {
   absl::Status Validate() const;
   // Dimension of the pooled features: 2048, 512 or 128.
   int64_t feature_dim() const;
+  // Dimension of every stage's pooled features concatenated (ResNetImpl::StageFeatures): 3840,
+  // 960, 480 or 240.
+  int64_t stage_features_dim() const;
   // Residual blocks per stage ({3, 4, 6, 3} for resnet50): ResNetImpl::layers holds them in
   // order, stage after stage (torchvision's layer1..layer4).
   std::vector<int64_t> stage_blocks() const;

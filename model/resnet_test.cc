@@ -80,9 +80,13 @@ TEST(ResNetTest, StageFeaturesEndWithTheFeaturesAndHaveOnePartPerStage) {
     const torch::Tensor x = torch::randn({3, 5, 64, 64});
     const torch::Tensor features = net(x), stages = net->StageFeatures(x);
     ASSERT_EQ(stages.size(1), width) << arch;
+    EXPECT_EQ(net->config.stage_features_dim(), width) << arch;
     const int64_t d = net->config.feature_dim();
     EXPECT_TRUE(torch::allclose(stages.narrow(1, width - d, d), features, 1e-5, 1e-6)) << arch;
     EXPECT_GT(stages.narrow(1, 0, width - d).abs().max().item<double>(), 0) << arch;  // the earlier stages
+    net->FoldBatchNorm();  // what the Embedder serves: the same to float rounding
+    const double scale = stages.abs().max().item<double>();
+    EXPECT_LT((net->StageFeatures(x) - stages).abs().max().item<double>(), 1e-4 * scale) << arch;
   }
 }
 

@@ -29,16 +29,11 @@ absl::StatusOr<BuildOptions> BuildOf(const ServiceState& state, const v1::Rebuil
     return absl::InvalidArgumentError(absl::StrCat("data_path: ", build.data_path, " is not a file on the server"));
   }
   build.model_path = request.model_path();
-  switch (request.features()) {
-    case v1::EMBEDDING_FEATURES_BACKBONE: build.features = EmbeddingFeatures::kBackbone; break;
-    case v1::EMBEDDING_FEATURES_PROJECTION: build.features = EmbeddingFeatures::kProjection; break;
-    case v1::EMBEDDING_FEATURES_UNSPECIFIED:
-      // The live model keeps its features; another model gets the default.
-      if (build.model_path.empty() && live != nullptr) build.features = live->snapshot().manifest().features;
-      break;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("features: unknown value ", request.features()));
-  }
+  // Unspecified: the live model keeps its features; another model gets the default.
+  const EmbeddingFeatures unspecified = build.model_path.empty() && live != nullptr
+                                            ? live->snapshot().manifest().features
+                                            : build.features;
+  GALAXY_ASSIGN_OR_RETURN(build.features, FromProtoFeatures(request.features(), unspecified));
   if (build.model_path.empty()) {
     if (live == nullptr) return absl::InvalidArgumentError("model_path: required while no snapshot is loaded");
     build.model_path = live->snapshot().dir() + "/" + kModelFile;

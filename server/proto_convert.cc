@@ -38,6 +38,27 @@ absl::StatusOr<IndexKind> FromProtoKind(v1::IndexKind kind, IndexKind unspecifie
   }
 }
 
+v1::EmbeddingFeatures ToProtoFeatures(EmbeddingFeatures features) {
+  switch (features) {
+    case EmbeddingFeatures::kBackbone: return v1::EMBEDDING_FEATURES_BACKBONE;
+    case EmbeddingFeatures::kProjection: return v1::EMBEDDING_FEATURES_PROJECTION;
+    case EmbeddingFeatures::kStages: return v1::EMBEDDING_FEATURES_STAGES;
+  }
+  return v1::EMBEDDING_FEATURES_UNSPECIFIED;
+}
+
+absl::StatusOr<EmbeddingFeatures> FromProtoFeatures(v1::EmbeddingFeatures features, EmbeddingFeatures unspecified) {
+  switch (features) {
+    case v1::EMBEDDING_FEATURES_UNSPECIFIED: return unspecified;
+    case v1::EMBEDDING_FEATURES_BACKBONE: return EmbeddingFeatures::kBackbone;
+    case v1::EMBEDDING_FEATURES_PROJECTION: return EmbeddingFeatures::kProjection;
+    case v1::EMBEDDING_FEATURES_STAGES: return EmbeddingFeatures::kStages;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("features: unknown value ", static_cast<int>(features), " (",
+                                                     kEmbeddingFeaturesNames, ")"));
+  }
+}
+
 void FillIndexInfo(const ServerOptions& options, const ServingSnapshot* snap, v1::IndexInfo* out) {
   out->set_server_version(std::string(Version()));
   v1::ServerLimits* limits = out->mutable_limits();
@@ -73,8 +94,7 @@ void FillIndexInfo(const ServerOptions& options, const ServingSnapshot* snap, v1
   model->set_bands(static_cast<uint32_t>(mm.bands()));
   model->set_image_size(static_cast<uint32_t>(mm.image_size));
   model->set_embedding_dim(static_cast<uint32_t>(m.dimension));
-  model->set_features(m.features == EmbeddingFeatures::kProjection ? v1::EMBEDDING_FEATURES_PROJECTION
-                                                                   : v1::EMBEDDING_FEATURES_BACKBONE);
+  model->set_features(ToProtoFeatures(m.features));
   model->set_has_redshift_head(mm.has_redshift_head);
   model->set_checksum(m.model_checksum);
   model->set_training_data_checksum(mm.data_checksum);

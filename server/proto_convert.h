@@ -5,6 +5,7 @@
 #include "absl/status/statusor.h"
 #include "galaxy/v1/galaxy.pb.h"
 #include "indexer/vector_index.h"
+#include "model/embedder.h"
 #include "server/server_options.h"
 #include "server/serving_snapshot.h"
 
@@ -18,6 +19,12 @@ v1::IndexKind ToProtoKind(IndexKind kind);
 // The index kind a RebuildIndex request asks for; `unspecified` when it names none.
 // INVALID_ARGUMENT for a kind this server cannot build.
 absl::StatusOr<IndexKind> FromProtoKind(v1::IndexKind kind, IndexKind unspecified);
+
+v1::EmbeddingFeatures ToProtoFeatures(EmbeddingFeatures features);
+
+// The features a RebuildIndex request asks for; `unspecified` when it names none.
+// INVALID_ARGUMENT for a value this server does not know.
+absl::StatusOr<EmbeddingFeatures> FromProtoFeatures(v1::EmbeddingFeatures features, EmbeddingFeatures unspecified);
 
 // GetIndexInfo's answer: this server's version and limits, and what `snap` holds (nothing more
 // when `snap` is null: no snapshot is loaded).

@@ -334,8 +334,8 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   ExpectOneLineError(Client({"rebuild", "--data", "/nonexistent.h5"}), "data_path: /nonexistent.h5 is not a file");
   ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--index", "lsh"}), "--index: 'lsh'");
   ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--features", "pixels"}), "--features: 'pixels'");
-  // The Python client names the kind as the command line does: a torch-flat rebuild, then its
-  // answers are the flat index's (the galaxy itself first, score 1).
+  // The Python client names the kind as the command line does: a torch-flat rebuild of every
+  // stage's features, then its answers are the flat index's (the galaxy itself first, score 1).
   const std::string source = GALAXY_SOURCE_DIR;
   absl::StatusOr<testutil::CommandResult> python = testutil::RunCommand(
       {"/usr/bin/env", "PYTHONPATH=" + source + "/client/python", "XDG_CACHE_HOME=" + dir_.File("cache"),
@@ -344,12 +344,13 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
                     "from galaxy_search import Client\n"
                     "with Client('127.0.0.1:", server_->port(), "') as c:\n"
                     "    c.rebuild('", testutil::SharedServingFixture().survey,
-                    "', index_kind='torch-flat', features='backbone')\n"
+                    "', index_kind='torch-flat', features='stages')\n"
                     "    while c.rebuild_status().state == 1: time.sleep(0.2)\n"
                     "    s = c.rebuild_status()\n"
                     "    g = c.galaxy(", Id(7), ", include_embedding=True)\n"
                     "    r = c.similar(vector=list(g.embedding), k=3)\n"
-                    "    print(s.state, c.info().index_kind, c.info().model.features, r.neighbors[0].id,\n"
+                    "    print(s.state, c.info().index_kind, c.info().model.features, c.info().dimension,\n"
+                    "          r.neighbors[0].id,\n"
                     "          round(r.neighbors[0].score, 4))\n"
                     "    for bad in [dict(index_kind='lsh'), dict(features='pixels')]:\n"
                     "        try:\n"
@@ -359,12 +360,14 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
       absl::Seconds(300));
   ASSERT_TRUE(python.ok()) << python.status();
   EXPECT_EQ(python->exit_code, 0) << python->err;
-  EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("2 4 1 ", Id(7), " 1.0"))) << python->out << python->err;
-  EXPECT_TRUE(absl::StrContains(python->out, "features 'pixels': expected one of backbone, projection")) << python->out;
+  EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("2 4 3 240 ", Id(7), " 1.0"))) << python->out << python->err;
+  EXPECT_TRUE(absl::StrContains(python->out, "features 'pixels': expected one of backbone, stages, projection")) << python->out;
   EXPECT_TRUE(absl::StrContains(python->out, "index_kind 'lsh': expected one of flat, hnsw, ivfpq, torch-flat"))
       << python->out;
   testutil::CommandResult torch_info = Client({"info"}, {"--json"});
   EXPECT_EQ(nlohmann::json::parse(torch_info.out)["index_kind"], "INDEX_KIND_TORCH_FLAT");
+  EXPECT_EQ(nlohmann::json::parse(torch_info.out)["model"]["features"], "EMBEDDING_FEATURES_STAGES");
+  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "240 (every stage's features)"));
 }
 
 TEST_F(ClientCliTest, UsageAndConnectionErrorsAreOneLine) {

@@ -175,16 +175,25 @@ TEST(ModelInteropNativeTest, OurCheckpointLoadsInPyTorchWithTheSameAnswers) {
     WriteFloats(d + "/backbone.f32", Embed(model, d, EmbeddingFeatures::kBackbone, /*redshift=*/true, &z_mean));
     WriteFloats(d + "/z_mean.f32", z_mean);
     WriteFloats(d + "/projection.f32", Embed(model, d, EmbeddingFeatures::kProjection));
+    // Every stage's features, in one pass that also feeds the redshift head the last stage's.
+    std::vector<float> stages_z_mean;
+    const std::vector<float> stages = Embed(model, d, EmbeddingFeatures::kStages, /*redshift=*/true, &stages_z_mean);
+    ASSERT_EQ(stages.size(), static_cast<size_t>(kCount * config.stage_features_dim()));
+    EXPECT_LT(MaxAbsDiff(stages_z_mean, z_mean), 1e-6);
+    WriteFloats(d + "/stages.f32", stages);
     testutil::CommandResult py = Python({"load", model, d, "--redshift"});
     ASSERT_EQ(py.exit_code, 0) << py.err;
     const double backbone_diff = MaxDiff(py.out, "backbone"), z_mean_diff = MaxDiff(py.out, "z_mean");
     const double projection_diff =
         MaxDiff(Python({"load", model, d, "--features", "projection"}).out, "projection");
+    const double stages_diff = MaxDiff(Python({"load", model, d, "--features", "stages"}).out, "stages");
     std::cout << stem << " stem, galaxy-search vs PyTorch: largest |difference| backbone " << backbone_diff
-              << ", projection " << projection_diff << ", z_mean " << z_mean_diff << "\n";
+              << ", projection " << projection_diff << ", stages " << stages_diff << ", z_mean " << z_mean_diff
+              << "\n";
     EXPECT_LT(backbone_diff, 1e-4);
     EXPECT_LT(z_mean_diff, 1e-4);
     EXPECT_LT(projection_diff, 1e-4);
+    EXPECT_LT(stages_diff, 1e-4);
   }
 }
 

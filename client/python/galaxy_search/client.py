@@ -269,7 +269,8 @@ class _Api:
 
     _INDEX_KINDS = {"flat": "INDEX_KIND_FLAT", "hnsw": "INDEX_KIND_HNSW", "ivfpq": "INDEX_KIND_IVFPQ",
                     "torch-flat": "INDEX_KIND_TORCH_FLAT"}
-    _FEATURES = {"backbone": "EMBEDDING_FEATURES_BACKBONE", "projection": "EMBEDDING_FEATURES_PROJECTION"}
+    _FEATURES = {"backbone": "EMBEDDING_FEATURES_BACKBONE", "stages": "EMBEDDING_FEATURES_STAGES",
+                 "projection": "EMBEDDING_FEATURES_PROJECTION"}
 
     def _connect(self, address, token, token_file, tls_ca, tls_cert, tls_key, timeout, max_message_bytes, grpc_module):
         if token_file:
@@ -530,7 +531,8 @@ class _Api:
     def rebuild(self, data_path, model_path="", index_kind=None, swap=True, features=None):
         """Rebuilds the index from data_path (admin); index_kind: "flat", "hnsw", "ivfpq",
         "torch-flat" (or a galaxy_pb2.IndexKind value); None keeps the live snapshot's kind.
-        features: "backbone" or "projection", which of the model's outputs to index; None keeps the
+        features: "backbone", "stages" (every stage's features) or "projection", which of the
+        model's outputs to index; None keeps the
         live snapshot's when model_path is empty, else the backbone's. Follow it with
         rebuild_status()."""
         request = galaxy_pb2.RebuildIndexRequest(data_path=data_path, model_path=model_path, swap=swap)

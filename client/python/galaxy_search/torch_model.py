@@ -96,13 +96,30 @@ class _ResNet(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.feature_dim = cin
 
-    def forward(self, x):
+    def _stem(self, x):
         if self.input_softening is not None:
             x = torch.asinh(x / self.input_softening)
         x = torch.relu(self.stem_bn(self.stem_conv(x)))
         if self.stem == "torchvision":
             x = torch.max_pool2d(x, kernel_size=3, stride=2, padding=1)
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.layers(x), 1), 1)
+        return x
+
+    def forward(self, x):
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.layers(self._stem(x)), 1), 1)
+
+    def stage_features(self, x):
+        """Every stage's pooled output, concatenated in order of depth (the last is forward's):
+        N x (the sum of the stages' widths, 240 for tiny)."""
+        x, pooled, width = self._stem(x), [], None
+        for block in self.layers:
+            x = block(x)
+            p = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+            if x.shape[1] == width:
+                pooled[-1] = p  # a stage's later block replaces its earlier one
+            else:
+                pooled.append(p)
+            width = x.shape[1]
+        return torch.cat(pooled, 1)
 
 
 class _ProjectionHead(nn.Module):
@@ -171,14 +188,18 @@ class GalaxyNet(nn.Module):
 
     def embed(self, x, features="backbone"):
         """L2-normalised embeddings as a snapshot stores them: the backbone's features
-        ("backbone", the indexer's default) or the projection head's output ("projection")."""
-        f = self.backbone(x)
-        if features == "projection":
+        ("backbone", the indexer's default), every stage's concatenated ("stages") or the
+        projection head's output ("projection")."""
+        if features == "stages":
+            f = self.backbone.stage_features(x)
+        elif features == "projection":
             if self.projection is None:
                 raise ValueError("this model has no projection head")
-            f = self.projection(f)
-        elif features != "backbone":
-            raise ValueError(f"features {features!r}: expected backbone or projection")
+            f = self.projection(self.backbone(x))
+        elif features == "backbone":
+            f = self.backbone(x)
+        else:
+            raise ValueError(f"features {features!r}: expected backbone, stages or projection")
         return nn.functional.normalize(f, dim=1)
 
     def forward(self, x):
