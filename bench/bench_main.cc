@@ -273,6 +273,7 @@ int main(int argc, char** argv) {
         if (given("--head-warmup-steps")) o.head_warmup_steps = science_given.head_warmup_steps;
         if (given("--scratch-steps")) o.scratch_steps = science_given.scratch_steps;
         if (given("--dihedral")) o.dihedral = science_dihedral == "on";
+        if (given("--features")) o.features = science_given.features;
         if (given("--k")) o.k = science_given.k;
         if (given("--quality-galaxies")) o.quality_galaxies = science_given.quality_galaxies;
         if (given("--fractions")) {
@@ -348,6 +349,11 @@ int main(int argc, char** argv) {
                       absl::StrCat("on: the probe (both arms) and the quality measures average the representation over ",
                                    galaxy::kDihedralViews, "; off: one view"))
       ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  science->add_option("--features", science_given.features,
+                      "What the probe and the quality measures read: backbone (the last stage, pooled) | stages "
+                      "(every stage's, concatenated, as galaxy-index build --features stages) | projection")
+      ->check(CLI::IsMember(galaxy::FeatureKinds()))
       ->capture_default_str();
   science->add_option("--k", science_given.k, "Neighbours of the similarity measures")->capture_default_str();
   science->add_option("--quality-galaxies", science_given.quality_galaxies, "Galaxies of the similarity measures")

@@ -76,11 +76,13 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   // By default the representation is averaged over each image's turns and mirrors, so a turned
   // image finds the same neighbours.
   EXPECT_TRUE(r["options"]["dihedral"].get<bool>());
+  EXPECT_EQ(r["options"]["features"], "backbone");
   EXPECT_GT(r["quality"]["rotation_overlap"]["mean"].get<double>(), 0.99) << r["quality"].dump();
 
   std::ifstream md_in(out + "/report.md");
   const std::string md((std::istreambuf_iterator<char>(md_in)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(absl::StrContains(md, "## Acceptance")) << md;
+  EXPECT_TRUE(absl::StrContains(md, "probe and quality on the backbone features, representation averaged")) << md;
   EXPECT_TRUE(absl::StrContains(md, "same network from scratch")) << md;
   for (const char* plot : {"label_efficiency.png", "probe.png", "confusion.png", "redshift.png",
                            "redshift_per_bin.png", "redshift_pit.png"}) {
@@ -127,6 +129,14 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
     EXPECT_EQ(run->exit_code, 1) << message;
     EXPECT_TRUE(absl::StrContains(run->err, message)) << run->err;
   }
+  // A representation the probe cannot read is a usage error, naming the choices.
+  absl::StatusOr<CommandResult> features = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s"), "--features", "pixels"},
+      absl::Seconds(60));
+  ASSERT_TRUE(features.ok()) << features.status();
+  EXPECT_EQ(features->exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(features->err, "--features")) << features->err;
+  EXPECT_TRUE(absl::StrContains(features->err, "stages")) << features->err;
   EXPECT_FALSE(std::filesystem::exists(dir.File("s/survey.h5")));
 }
 

@@ -52,14 +52,17 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
   return out;
 }
 
+absl::Status ValidateFeatureKind(const std::string& features) {
+  const std::vector<std::string>& kinds = FeatureKinds();
+  if (std::find(kinds.begin(), kinds.end(), features) != kinds.end()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--features: unknown '", features, "' (",
+                                                 absl::StrJoin(kinds.begin(), kinds.end() - 1, ", "), " or ",
+                                                 kinds.back(), ")"));
+}
+
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads) {
-  if (std::find(FeatureKinds().begin(), FeatureKinds().end(), features) == FeatureKinds().end()) {
-    const std::vector<std::string>& kinds = FeatureKinds();
-    return absl::InvalidArgumentError(
-        absl::StrCat("--features: unknown '", features, "' (",
-                     absl::StrJoin(kinds.begin(), kinds.end() - 1, ", "), " or ", kinds.back(), ")"));
-  }
+  GALAXY_RETURN_IF_ERROR(ValidateFeatureKind(features));
   SetCpuThreads(threads);
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device_name));
   FrozenModel model;

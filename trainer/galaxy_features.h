@@ -49,6 +49,10 @@ struct FrozenModel {
   bool projection = false;
   EmbedOptions embed;
 };
+// INVALID_ARGUMENT naming --features and the choices when `features` is none of FeatureKinds()
+// (trainer/probe.h).
+absl::Status ValidateFeatureKind(const std::string& features);
+
 // INVALID_ARGUMENT naming --features when it is none of FeatureKinds() (trainer/probe.h), or "projection" for a model
 // without that head; errors of the checkpoint reader and device resolution pass through.
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,

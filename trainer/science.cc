@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "trainer/dataset_cache.h"
 #include "trainer/experiment.h"
+#include "trainer/galaxy_features.h"
 #include "trainer/pretrain.h"
 #include "trainer/probe.h"
 #include "trainer/redshift_training.h"
@@ -140,6 +141,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   probe.fractions = o.probe_fractions;
   probe.scratch_steps = o.scratch_steps;
   probe.dihedral = o.dihedral;
+  probe.features = o.features;
   probe.scratch_batch = o.finetune_batch;
   probe.seed = seed;
   probe.device = o.device;
@@ -155,6 +157,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   quality.data_path = data;
   quality.k = o.k;
   quality.dihedral = o.dihedral;
+  quality.features = o.features;
   quality.max_galaxies = o.quality_galaxies;
   quality.stability_queries = std::min<int64_t>(1000, o.quality_galaxies / 4);
   quality.device = o.device;
@@ -213,6 +216,7 @@ absl::Status ScienceOptions::Validate() const {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--probe-fractions: ", f, " is outside (0, 1]"));
   }
   if (k < 1) return absl::InvalidArgumentError(absl::StrCat("--k: ", k, " < 1"));
+  GALAXY_RETURN_IF_ERROR(ValidateFeatureKind(features));
   return ValidateInputStretch(input_stretch);
 }
 
@@ -346,7 +350,8 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"head_warmup_steps", o.head_warmup_steps},
                   {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
-                  {"scratch_steps", o.scratch_steps}, {"dihedral", o.dihedral}, {"k", o.k}};
+                  {"scratch_steps", o.scratch_steps}, {"dihedral", o.dihedral}, {"features", o.features},
+                  {"k", o.k}};
   Json redshift = Json::array();
   for (const ExperimentRow& row : runs.front().redshift.rows) {
     redshift.push_back({{"fraction", row.fraction},
@@ -432,11 +437,11 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.mask_outskirts, o.finetune_steps,
-      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps,
+      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, o.features,
       o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",
       Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);

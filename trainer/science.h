@@ -65,6 +65,10 @@ struct ScienceOptions {
   // The probe (both arms) and the quality measures average the frozen representation over each
   // image's four 90-degree turns and their mirrors (ProbeOptions::dihedral). Default on.
   bool dihedral = true;
+  // The frozen representation the probe and the quality measures read: "backbone" (default, the
+  // last stage), "stages" (every stage's, as `galaxy-index build --features stages` serves) or
+  // "projection" (FeatureKinds(), trainer/probe.h).
+  std::string features = "backbone";
   // Similarity and anomaly quality: neighbours and galaxies used.
   int k = 10;
   int64_t quality_galaxies = 50000;

@@ -187,6 +187,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"probe_fractions", o.probe_fractions},
           {"scratch_steps", o.scratch_steps},
           {"dihedral", o.dihedral},
+          {"features", o.features},
           {"k", o.k},
           {"quality_galaxies", o.quality_galaxies}};
 }
