@@ -23,6 +23,7 @@
 #include "data/hdf5_dataset.h"
 #include "data/npy.h"
 #include "indexer/anomaly_score.h"
+#include "indexer/catalog_anomaly_scores.h"
 #include "indexer/metadata_store.h"
 #include "indexer/snapshot.h"
 #include "indexer/shard.h"
@@ -342,15 +343,16 @@ class SnapshotBuild {
   //    the records.
   absl::Status ScoreAnomalies() {
     const int64_t n = n_;
-    std::vector<float> scores;
-    if (options_.anomaly_score == AnomalyScoreKind::kMahalanobis) {
-      GALAXY_ASSIGN_OR_RETURN(scores, MahalanobisScores());
-    } else {
-      GALAXY_ASSIGN_OR_RETURN(scores, KnnScores());
-      std::vector<float> sorted = scores;
-      std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(n / 2), sorted.end());
-      manifest_.neighbour_distance_median = sorted[static_cast<size_t>(n / 2)];
-    }
+    const ScoredCatalog catalog{*scratch_, ids_, *index_, n, dim_};
+    GALAXY_ASSIGN_OR_RETURN(
+        CatalogScores scored,
+        ScoreCatalog(catalog, options_.anomaly_score, options_.anomaly_k,
+                     [this](const std::string& phase, int64_t done, int64_t total) {
+                       return Progress(phase, done, total);
+                     }));
+    const std::vector<float>& scores = scored.scores;
+    manifest_.neighbour_distance_median = scored.neighbour_distance_median;
+    whitening_ = std::move(scored.whitening);
     manifest_.anomaly_score = options_.anomaly_score;
     sorted_scores_ = scores;
     std::sort(sorted_scores_.begin(), sorted_scores_.end());
@@ -369,106 +371,6 @@ class SnapshotBuild {
       GALAXY_RETURN_IF_ERROR(Progress("writing anomaly scores", first + count, n));
     }
     return absl::OkStatus();
-  }
-
-  // The catalog's whitening from up to kWhiteningMaxRows evenly spaced galaxies, then every
-  // galaxy's squared whitened norm; and the neighbour distance scale from the kNN score of up to
-  // 1,000 evenly spaced galaxies.
-  absl::StatusOr<std::vector<float>> MahalanobisScores() {
-    const int64_t n = n_;
-    const int dim = dim_;
-    const size_t d = static_cast<size_t>(dim);
-    const int64_t rows = std::min(n, kWhiteningMaxRows);
-    std::vector<float> chunk, sample;
-    sample.reserve(static_cast<size_t>(rows) * d);
-    int64_t next = 0;  // the next sample row to gather
-    for (int64_t first = 0; first < n && next < rows; first += kChunk) {
-      const int64_t count = std::min(kChunk, n - first);
-      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
-      for (; next < rows; ++next) {
-        const int64_t row = WhiteningSampleRow(next, n, rows);
-        if (row >= first + count) break;
-        const size_t at = static_cast<size_t>(row - first) * d;
-        sample.insert(sample.end(), chunk.begin() + static_cast<ptrdiff_t>(at),
-                      chunk.begin() + static_cast<ptrdiff_t>(at + d));
-      }
-    }
-    GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w, FitCatalogWhitening(sample.data(), rows, dim, kAnomalyShrinkage, rows));
-    std::vector<float> scores;
-    scores.reserve(static_cast<size_t>(n));
-    for (int64_t first = 0; first < n; first += kChunk) {
-      const int64_t count = std::min(kChunk, n - first);
-      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
-      for (double s : SquaredWhitenedNorms(w, chunk.data(), count)) scores.push_back(static_cast<float>(s));
-      GALAXY_RETURN_IF_ERROR(Progress("scoring anomalies", first + count, n));
-    }
-    whitening_ = std::make_unique<CatalogWhitening>(std::move(w));
-    // The scale of "near": the kNN score of up to 1,000 of the sampled galaxies (sample i * rows /
-    // probes), in one search of the index just built.
-    const int k = static_cast<int>(std::min<int64_t>(options_.anomaly_k, n - 1));
-    const int64_t probes = std::min<int64_t>(rows, 1000);
-    if (k > 0) {
-      std::vector<float> queries;
-      for (int64_t i = 0; i < probes; ++i) {
-        const size_t at = static_cast<size_t>(i * rows / probes) * d;
-        queries.insert(queries.end(), sample.begin() + static_cast<ptrdiff_t>(at),
-                       sample.begin() + static_cast<ptrdiff_t>(at + d));
-      }
-      const int fetch = k + 1;
-      std::vector<float> sims(static_cast<size_t>(probes * fetch));
-      std::vector<int64_t> found(static_cast<size_t>(probes * fetch));
-      GALAXY_RETURN_IF_ERROR(index_->Search(queries.data(), probes, fetch, sims.data(), found.data()));
-      std::vector<float> near;
-      for (int64_t i = 0; i < probes; ++i) {
-        const int64_t row = WhiteningSampleRow(i * rows / probes, n, rows);
-        const size_t at = static_cast<size_t>(i * fetch);
-        near.push_back(static_cast<float>(
-            AnomalyScore(sims.data() + at, found.data() + at, fetch, k, ids_[static_cast<size_t>(row)])));
-      }
-      std::nth_element(near.begin(), near.begin() + static_cast<ptrdiff_t>(near.size() / 2), near.end());
-      manifest_.neighbour_distance_median = near[near.size() / 2];
-    }
-    return scores;
-  }
-
-  // Every galaxy's mean cosine distance to its k nearest. An exact index over a large catalog
-  // would take n^2 work: score with a graph index instead.
-  absl::StatusOr<std::vector<float>> KnnScores() {
-    const int64_t n = n_;
-    const int dim = dim_;
-    std::vector<float> chunk;
-    std::unique_ptr<VectorIndex> scoring_holder;
-    const VectorIndex* scoring = index_.get();
-    if (IsExactKind(options_.index.kind) && n > 50000) {
-      IndexParams hnsw;
-      hnsw.kind = IndexKind::kHnsw;
-      GALAXY_ASSIGN_OR_RETURN(scoring_holder, VectorIndex::Create(hnsw, dim, n));
-      for (int64_t first = 0; first < n; first += kChunk) {
-        const int64_t count = std::min(kChunk, n - first);
-        GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
-        GALAXY_RETURN_IF_ERROR(scoring_holder->Add(chunk.data(), ids_.data() + first, count));
-      }
-      scoring = scoring_holder.get();
-    }
-    const int k = static_cast<int>(std::min<int64_t>(options_.anomaly_k, n - 1));
-    const int fetch = k + 1;
-    std::vector<float> scores(static_cast<size_t>(n));
-    std::vector<float> sims;
-    std::vector<int64_t> found;
-    for (int64_t first = 0; first < n; first += 4096) {
-      const int64_t count = std::min<int64_t>(4096, n - first);
-      GALAXY_RETURN_IF_ERROR(scratch_->Read(first, count, &chunk));
-      sims.resize(static_cast<size_t>(count * fetch));
-      found.resize(static_cast<size_t>(count * fetch));
-      GALAXY_RETURN_IF_ERROR(scoring->Search(chunk.data(), count, fetch, sims.data(), found.data()));
-      for (int64_t i = 0; i < count; ++i) {
-        const size_t at = static_cast<size_t>(i * fetch);
-        scores[static_cast<size_t>(first + i)] = static_cast<float>(
-            AnomalyScore(sims.data() + at, found.data() + at, fetch, k, ids_[static_cast<size_t>(first + i)]));
-      }
-      GALAXY_RETURN_IF_ERROR(Progress("scoring anomalies", first + count, n));
-    }
-    return scores;
   }
 
   // 4. Recall@10 of an approximate index against exact search, widening the search until it
