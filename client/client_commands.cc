@@ -14,6 +14,7 @@
 #include "client/gallery.h"
 #include "client/image_file.h"
 #include "core/status_macros.h"
+#include "proto/enum_flags.h"
 #include "proto/rpc_status.h"
 
 namespace galaxy {
@@ -91,16 +92,13 @@ absl::Status RunInfo(const ClientFlags& flags) {
   for (const auto& [k, v] : std::map<std::string, std::string>(info->index_params().begin(), info->index_params().end())) {
     params.push_back(absl::StrCat(k, "=", v));
   }
+  const std::string features = EnumFlagName(*v1::EmbeddingFeatures_descriptor(), info->model().features());
   std::cout << "server version     " << info->server_version() << "\n"
             << "snapshot           " << (info->snapshot_version().empty() ? "(none loaded)" : info->snapshot_version())
             << "\n"
             << "galaxies           " << info->count() << "\n"
             << "dimension          " << info->dimension()
-            << (info->model().features() == v1::EMBEDDING_FEATURES_PROJECTION ? " (projection head)"
-                : info->model().features() == v1::EMBEDDING_FEATURES_BACKBONE  ? " (backbone features)"
-                : info->model().features() == v1::EMBEDDING_FEATURES_STAGES    ? " (every stage's features)"
-                                                                                : "")
-            << "\n"
+            << (features.empty() ? "" : absl::StrCat(" (", features, " features)")) << "\n"
             << "index kind         " << v1::IndexKind_Name(info->index_kind()) << "\n";
   if (!info->snapshot_version().empty()) {
     std::cout << "index parameters   " << absl::StrJoin(params, " ") << "\n"
@@ -351,27 +349,14 @@ absl::Status RunRebuild(const ClientFlags& flags, const RebuildFlags& rebuild) {
   v1::RebuildIndexRequest request;
   request.set_data_path(rebuild.data);
   request.set_model_path(rebuild.model);
-  const std::string& index = rebuild.index;
-  if (index == "flat") {
-    request.set_index_kind(v1::INDEX_KIND_FLAT);
-  } else if (index == "hnsw") {
-    request.set_index_kind(v1::INDEX_KIND_HNSW);
-  } else if (index == "ivfpq") {
-    request.set_index_kind(v1::INDEX_KIND_IVFPQ);
-  } else if (index == "torch-flat") {
-    request.set_index_kind(v1::INDEX_KIND_TORCH_FLAT);
-  } else if (!index.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--index: '", index, "' is not flat, hnsw, ivfpq or torch-flat"));
+  if (!rebuild.index.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(int kind, ParseEnumFlag(*v1::IndexKind_descriptor(), "--index", rebuild.index));
+    request.set_index_kind(static_cast<v1::IndexKind>(kind));
   }
-  if (rebuild.features == "backbone") {
-    request.set_features(v1::EMBEDDING_FEATURES_BACKBONE);
-  } else if (rebuild.features == "projection") {
-    request.set_features(v1::EMBEDDING_FEATURES_PROJECTION);
-  } else if (rebuild.features == "stages") {
-    request.set_features(v1::EMBEDDING_FEATURES_STAGES);
-  } else if (!rebuild.features.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--features: '", rebuild.features, "' is not backbone, stages or projection"));
+  if (!rebuild.features.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(int features,
+                            ParseEnumFlag(*v1::EmbeddingFeatures_descriptor(), "--features", rebuild.features));
+    request.set_features(static_cast<v1::EmbeddingFeatures>(features));
   }
   for (const std::string& p : rebuild.params) {
     std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));

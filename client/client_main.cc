@@ -2,6 +2,8 @@
 #include "client/client_commands.h"
 #include "core/command_line.h"
 #include "core/library_versions.h"
+#include "galaxy/v1/galaxy.pb.h"
+#include "proto/enum_flags.h"
 #include "proto/rpc_versions.h"
 
 namespace {
@@ -210,11 +212,13 @@ int main(int argc, char** argv) {
   rebuild_cmd->add_option("--data", rebuild.data, "Dataset path on the server (native HDF5)")->required();
   rebuild_cmd->add_option("--model", rebuild.model,
                           "Checkpoint path on the server (default: the live snapshot's model)");
-  rebuild_cmd->add_option("--index", rebuild.index,
-                          "flat, hnsw, ivfpq or torch-flat (default: the live snapshot's kind)");
+  rebuild_cmd->add_option(
+      "--index", rebuild.index,
+      galaxy::EnumFlagChoices(*galaxy::v1::IndexKind_descriptor()) + " (default: the live snapshot's kind)");
   rebuild_cmd->add_option("--features", rebuild.features,
-                          "backbone, stages or projection: which of the model's outputs to index (default: the live "
-                          "snapshot's with its model, else backbone)");
+                          galaxy::EnumFlagChoices(*galaxy::v1::EmbeddingFeatures_descriptor()) +
+                              ": which of the model's outputs to index (default: the live snapshot's with its model, "
+                              "else backbone)");
   rebuild_cmd->add_option("--param", rebuild.params, "Index parameter key=value (repeatable), e.g. efSearch=256");
   rebuild_cmd->add_flag("--no-swap", rebuild.no_swap, "Only build and publish; a later reload switches");
   rebuild_cmd->add_flag("--wait", rebuild.wait, "Follow the rebuild's progress until it ends");

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+#include "proto/enum_flags.h"
 #include "proto/rpc_status.h"
 
 namespace galaxy {
@@ -35,9 +37,8 @@ void PrintJson(const google::protobuf::Message& message) {
 
 absl::StatusOr<v1::Interest> ParseInterest(const std::string& text, const std::string& flag) {
   if (text.empty()) return v1::INTEREST_UNSPECIFIED;
-  if (text == "interesting") return v1::INTEREST_INTERESTING;
-  if (text == "not-interesting") return v1::INTEREST_NOT_INTERESTING;
-  return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not interesting or not-interesting"));
+  GALAXY_ASSIGN_OR_RETURN(int interest, ParseEnumFlag(*v1::Interest_descriptor(), flag, text));
+  return static_cast<v1::Interest>(interest);
 }
 
 std::string Redshift(const v1::GalaxyRecord& g) {

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "core/log.h"
+#include "proto/enum_flags.h"
 #include "server/server_options.h"
 
 namespace galaxy {
@@ -58,10 +58,8 @@ namespace {
 // "backbone features (128-d) of model 3f2a9c0d1e4b, mahalanobis anomaly scores": how a shard
 // embeds and scores (scores of two kinds cannot be merged into one anomaly ranking).
 std::string EmbeddingOf(const v1::IndexInfo& info) {
-  const std::string name = absl::AsciiStrToLower(v1::EmbeddingFeatures_Name(info.model().features()));
-  absl::string_view features = name;
-  absl::ConsumePrefix(&features, "embedding_features_");
-  return absl::StrCat(features, " features (", info.dimension(), "-d) of model ", info.model().checksum().substr(0, 12),
+  return absl::StrCat(EnumFlagName(*v1::EmbeddingFeatures_descriptor(), info.model().features()), " features (",
+                      info.dimension(), "-d) of model ", info.model().checksum().substr(0, 12),
                       info.anomaly_score().empty() ? "" : absl::StrCat(", ", info.anomaly_score(), " anomaly scores"));
 }
 

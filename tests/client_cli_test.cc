@@ -320,7 +320,7 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   EXPECT_EQ(ij["index_kind"], "INDEX_KIND_HNSW");
   EXPECT_EQ(ij["index_params"]["efSearch"], "64");
   EXPECT_EQ(ij["model"]["features"], "EMBEDDING_FEATURES_PROJECTION");
-  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "(projection head)"));
+  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "(projection features)"));
   // Uploads are embedded as the index was: an image of galaxy 3 finds galaxy 3 first.
   testutil::CommandResult by_image = Client({"similar", "--image", testutil::SharedServingFixture().survey,
                                              "--row", "3", "--k", "2"}, {"--json"});
@@ -332,8 +332,10 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   ASSERT_EQ(reload.exit_code, 0) << reload.err;
   EXPECT_TRUE(absl::StrContains(reload.out, "already serving")) << reload.out;
   ExpectOneLineError(Client({"rebuild", "--data", "/nonexistent.h5"}), "data_path: /nonexistent.h5 is not a file");
-  ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--index", "lsh"}), "--index: 'lsh'");
-  ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--features", "pixels"}), "--features: 'pixels'");
+  ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--index", "lsh"}),
+                     "--index: 'lsh' is not flat, hnsw, ivfpq or torch-flat");
+  ExpectOneLineError(Client({"rebuild", "--data", "x.h5", "--features", "pixels"}),
+                     "--features: 'pixels' is not backbone, projection or stages");
   // The Python client names the kind as the command line does: a torch-flat rebuild of every
   // stage's features, then its answers are the flat index's (the galaxy itself first, score 1).
   const std::string source = GALAXY_SOURCE_DIR;
@@ -361,13 +363,14 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   ASSERT_TRUE(python.ok()) << python.status();
   EXPECT_EQ(python->exit_code, 0) << python->err;
   EXPECT_TRUE(absl::StrContains(python->out, absl::StrCat("2 4 3 240 ", Id(7), " 1.0"))) << python->out << python->err;
-  EXPECT_TRUE(absl::StrContains(python->out, "features 'pixels': expected one of backbone, stages, projection")) << python->out;
+  EXPECT_TRUE(absl::StrContains(python->out, "features 'pixels': expected one of backbone, projection, stages"))
+      << python->out;
   EXPECT_TRUE(absl::StrContains(python->out, "index_kind 'lsh': expected one of flat, hnsw, ivfpq, torch-flat"))
       << python->out;
   testutil::CommandResult torch_info = Client({"info"}, {"--json"});
   EXPECT_EQ(nlohmann::json::parse(torch_info.out)["index_kind"], "INDEX_KIND_TORCH_FLAT");
   EXPECT_EQ(nlohmann::json::parse(torch_info.out)["model"]["features"], "EMBEDDING_FEATURES_STAGES");
-  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "240 (every stage's features)"));
+  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "240 (stages features)"));
 }
 
 TEST_F(ClientCliTest, UsageAndConnectionErrorsAreOneLine) {

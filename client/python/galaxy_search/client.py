@@ -164,8 +164,17 @@ def _query(query):
     raise ValueError(f"a query is an id, an image (bands x H x W), a float vector or a position; got {query!r}")
 
 
-_INTERESTS = {"interesting": galaxy_pb2.INTEREST_INTERESTING,
-              "not-interesting": galaxy_pb2.INTEREST_NOT_INTERESTING}
+def _flag_names(enum):
+    """An API enum's values by the names galaxy-client's flags use: the value's name in lower case,
+    without the prefix of the enum's zero value <PREFIX>UNSPECIFIED, '_' as '-' ({"torch-flat":
+    INDEX_KIND_TORCH_FLAT, ...}); the zero value has none. New values in galaxy.proto need no edit."""
+    prefix = enum.Name(0)[:-len("UNSPECIFIED")]
+    return {name[len(prefix):].lower().replace("_", "-"): number for name, number in enum.items() if number != 0}
+
+
+_INTERESTS = _flag_names(galaxy_pb2.Interest)
+_INDEX_KINDS = _flag_names(galaxy_pb2.IndexKind)
+_FEATURES = _flag_names(galaxy_pb2.EmbeddingFeatures)
 
 
 def _interest(name):
@@ -266,11 +275,6 @@ def _api(steps):
 
 class _Api:
     """The API, written once for Client and AsyncClient (see the module's documentation)."""
-
-    _INDEX_KINDS = {"flat": "INDEX_KIND_FLAT", "hnsw": "INDEX_KIND_HNSW", "ivfpq": "INDEX_KIND_IVFPQ",
-                    "torch-flat": "INDEX_KIND_TORCH_FLAT"}
-    _FEATURES = {"backbone": "EMBEDDING_FEATURES_BACKBONE", "stages": "EMBEDDING_FEATURES_STAGES",
-                 "projection": "EMBEDDING_FEATURES_PROJECTION"}
 
     def _connect(self, address, token, token_file, tls_ca, tls_cert, tls_key, timeout, max_message_bytes, grpc_module):
         if token_file:
@@ -537,13 +541,13 @@ class _Api:
         rebuild_status()."""
         request = galaxy_pb2.RebuildIndexRequest(data_path=data_path, model_path=model_path, swap=swap)
         if features is not None:
-            if features not in self._FEATURES:
-                raise ValueError(f"features {features!r}: expected one of {', '.join(self._FEATURES)}")
-            request.features = galaxy_pb2.EmbeddingFeatures.Value(self._FEATURES[features])
+            if features not in _FEATURES:
+                raise ValueError(f"features {features!r}: expected one of {', '.join(_FEATURES)}")
+            request.features = _FEATURES[features]
         if isinstance(index_kind, str):
-            if index_kind not in self._INDEX_KINDS:
-                raise ValueError(f"index_kind {index_kind!r}: expected one of {', '.join(self._INDEX_KINDS)}")
-            index_kind = galaxy_pb2.IndexKind.Value(self._INDEX_KINDS[index_kind])
+            if index_kind not in _INDEX_KINDS:
+                raise ValueError(f"index_kind {index_kind!r}: expected one of {', '.join(_INDEX_KINDS)}")
+            index_kind = _INDEX_KINDS[index_kind]
         if index_kind is not None:
             request.index_kind = index_kind
         return (yield _Rpc("admin", "RebuildIndex", request))
