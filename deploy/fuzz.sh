@@ -4,6 +4,7 @@
 #   npy_fuzzer      the .npy reader (data/npy_fuzzer.cc)
 #   hdf5_fuzzer     the native HDF5 dataset reader, structure-aware (data/hdf5_fuzzer.cc)
 #   fits_fuzzer     the FITS cutout-stack ingest (data/fits_fuzzer.cc)
+#   torch_pickle_fuzzer  the torch.save unpickler of model import (model/torch_pickle_fuzzer.cc)
 # Builds only what the targets need, in its own clang build tree (build-fuzz/). Exits non-zero
 # when a fuzzer finds a crash; the input that crashed is left in build-fuzz/crashes/ (turn it into
 # a regression test). The file readers write each input to a temporary file, so they run far
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 runs=${FUZZ_RUNS:-300000}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-request_fuzzer npy_fuzzer hdf5_fuzzer fits_fuzzer}
+targets=${FUZZ_TARGETS:-request_fuzzer npy_fuzzer hdf5_fuzzer fits_fuzzer torch_pickle_fuzzer}
 generator=()
 if command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ]; then generator=(-G Ninja); fi
 mkdir -p "$build_dir"
@@ -66,3 +67,9 @@ mkdir -p "$build_dir/fits-corpus"
 /usr/bin/python3 data/fuzz_seeds/make_seeds.py fits "$build_dir/fits-corpus"
 ASAN_OPTIONS="allocator_may_return_null=1:${ASAN_OPTIONS:-}" \
   fuzz fits_fuzzer "$build_dir/fits-corpus" "the FITS cutout-stack ingest" -max_len=65536 -malloc_limit_mb=16384
+
+# torch.save unpickler. Seeds: the data.pkl of small torch.save files (a state dict, a checkpoint
+# holding one, a view, a parameter), written by PyTorch (python3-torch).
+mkdir -p "$build_dir/pickle-corpus"
+/usr/bin/python3 data/fuzz_seeds/make_seeds.py pickle "$build_dir/pickle-corpus"
+fuzz torch_pickle_fuzzer "$build_dir/pickle-corpus" "the torch.save unpickler" -max_len=4096

@@ -32,12 +32,6 @@ struct Value {
   torch::Tensor tensor;                                // kStorage (1-D), kTensor
 };
 
-ValuePtr Make(Value::Kind kind) {
-  auto v = std::make_shared<Value>();
-  v->kind = kind;
-  return v;
-}
-
 // The dtype of a storage class torch.save names ("torch.FloatStorage").
 absl::StatusOr<torch::ScalarType> StorageType(const std::string& name) {
   static const std::map<std::string, torch::ScalarType> kTypes = {
@@ -55,6 +49,20 @@ absl::StatusOr<torch::ScalarType> StorageType(const std::string& name) {
 class Unpickler {
  public:
   Unpickler(absl::string_view bytes, const StorageReader& read_storage) : in_(bytes), read_storage_(read_storage) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // A pickle can make a container hold itself (DUP, then APPENDS or SETITEMS): emptying every
+  // value made frees such cycles, which shared ownership alone would leak. Whatever Run returned
+  // is emptied too: read it before the unpickler goes.
+  ~Unpickler() {
+    for (const ValuePtr& v : made_) {
+      v->items.clear();
+      v->entries.clear();
+      v->state.reset();
+    }
+  }
+
+  size_t values_made() const { return made_.size(); }
 
   absl::StatusOr<ValuePtr> Run() {
     while (pos_ < in_.size()) {
@@ -183,7 +191,7 @@ class Unpickler {
   }
 
   // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...): the view, copied out.
-  static absl::StatusOr<ValuePtr> RebuildTensor(const std::vector<ValuePtr>& args) {
+  absl::StatusOr<ValuePtr> RebuildTensor(const std::vector<ValuePtr>& args) {
     if (args.size() < 4 || args[0]->kind != Value::Kind::kStorage || args[1]->kind != Value::Kind::kInt ||
         args[2]->kind != Value::Kind::kTuple || args[3]->kind != Value::Kind::kTuple ||
         args[2]->items.size() != args[3]->items.size()) {
@@ -191,7 +199,6 @@ class Unpickler {
     }
     const torch::Tensor& storage = args[0]->tensor;
     std::vector<int64_t> size, stride;
-    int64_t last = args[1]->integer;  // the furthest element the view reaches
     bool empty = false;
     for (size_t d = 0; d < args[2]->items.size(); ++d) {
       const ValuePtr& n = args[2]->items[d];
@@ -203,23 +210,38 @@ class Unpickler {
       size.push_back(n->integer);
       stride.push_back(s->integer);
       empty = empty || n->integer == 0;
-      if (n->integer > 0) last += (n->integer - 1) * s->integer;
     }
     ValuePtr t = Make(Value::Kind::kTensor);
     if (empty) {
       t->tensor = torch::empty(size, storage.options());
       return t;
     }
+    // The furthest element the view reaches and how many it holds, saturating at kFar rather than
+    // overflowing (sizes and strides up to 2^40 in any number of dimensions).
+    constexpr int64_t kFar = int64_t{1} << 62;
+    const auto saturating_add = [](int64_t a, int64_t b) { return b > kFar - a ? kFar : a + b; };
+    const auto saturating_mul = [](int64_t a, int64_t b) { return b != 0 && a > kFar / b ? kFar : a * b; };
+    int64_t last = args[1]->integer, elements = 1;
+    for (size_t d = 0; d < size.size() && last >= 0; ++d) {
+      last = saturating_add(last, saturating_mul(size[d] - 1, stride[d]));
+      elements = saturating_mul(elements, size[d]);
+    }
     if (args[1]->integer < 0 || last >= storage.numel()) {
       return absl::InvalidArgumentError(absl::StrCat("a tensor reaches element ", last, " of a storage of ",
                                                      storage.numel()));
+    }
+    // A view with more elements than its storage repeats some (stride 0, as expand() makes): state
+    // dicts hold none, and copying one out could turn a small storage into terabytes.
+    if (elements > storage.numel()) {
+      return absl::InvalidArgumentError(absl::StrCat("a tensor of ", elements, " elements views a storage of ",
+                                                     storage.numel(), " (an expanded view; save it contiguous)"));
     }
     t->tensor = storage.as_strided(size, stride, args[1]->integer).clone(torch::MemoryFormat::Contiguous);
     return t;
   }
 
   // What calling `callable` with `args` (REDUCE) makes.
-  static absl::StatusOr<ValuePtr> Call(const ValuePtr& callable, const ValuePtr& args) {
+  absl::StatusOr<ValuePtr> Call(const ValuePtr& callable, const ValuePtr& args) {
     if (callable->kind != Value::Kind::kGlobal || args->kind != Value::Kind::kTuple) {
       ValuePtr o = Make(Value::Kind::kObject);  // e.g. a method of an object: nothing of ours
       return o;
@@ -385,6 +407,13 @@ class Unpickler {
     }
   }
 
+  ValuePtr Make(Value::Kind kind) {
+    auto v = std::make_shared<Value>();
+    v->kind = kind;
+    made_.push_back(v);
+    return v;
+  }
+
   absl::string_view in_;
   size_t pos_ = 0;
   const StorageReader& read_storage_;
@@ -392,11 +421,19 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
   std::map<std::string, ValuePtr> storages_;
+  std::vector<ValuePtr> made_;
 };
 
-// Collects the tensors under `v` at `path`; deeper than 64 levels (or a cycle) is refused.
-absl::Status Collect(const ValuePtr& v, const std::string& path, int depth, TorchSaveTensors* out) {
+// Collects the tensors under `v` at `path`; deeper than 64 levels (or a cycle) is refused, and so
+// is visiting more than `*visits_left` values: a pickle whose containers share others, each
+// twice, 40 levels deep, would otherwise take 2^40 visits.
+absl::Status Collect(const ValuePtr& v, const std::string& path, int depth, int64_t* visits_left,
+                     TorchSaveTensors* out) {
   if (depth > 64) return absl::InvalidArgumentError(absl::StrCat("nested deeper than 64 levels at '", path, "'"));
+  if (--*visits_left < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("values shared far more than a state dict's are (at '", path,
+                                                   "'): not read"));
+  }
   const auto child = [&](const std::string& key) { return path.empty() ? key : absl::StrCat(path, ".", key); };
   switch (v->kind) {
     case Value::Kind::kTensor:
@@ -412,13 +449,13 @@ absl::Status Collect(const ValuePtr& v, const std::string& path, int depth, Torc
         } else {
           continue;
         }
-        GALAXY_RETURN_IF_ERROR(Collect(value, child(name), depth + 1, out));
+        GALAXY_RETURN_IF_ERROR(Collect(value, child(name), depth + 1, visits_left, out));
       }
       return absl::OkStatus();
     case Value::Kind::kList:
     case Value::Kind::kTuple:
       for (size_t i = 0; i < v->items.size(); ++i) {
-        GALAXY_RETURN_IF_ERROR(Collect(v->items[i], child(absl::StrCat(i)), depth + 1, out));
+        GALAXY_RETURN_IF_ERROR(Collect(v->items[i], child(absl::StrCat(i)), depth + 1, visits_left, out));
       }
       return absl::OkStatus();
     default:
@@ -432,7 +469,9 @@ absl::StatusOr<TorchSaveTensors> UnpickleTensors(absl::string_view pickle, const
   Unpickler unpickler(pickle, read_storage);
   GALAXY_ASSIGN_OR_RETURN(ValuePtr root, unpickler.Run());
   TorchSaveTensors out;
-  GALAXY_RETURN_IF_ERROR(Collect(root, "", 0, &out));
+  // A state dict or checkpoint is a tree with a few values shared (a tensor in two places).
+  int64_t visits_left = 4 * static_cast<int64_t>(unpickler.values_made()) + 64;
+  GALAXY_RETURN_IF_ERROR(Collect(root, "", 0, &visits_left, &out));
   return out;
 }
 

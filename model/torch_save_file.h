@@ -33,7 +33,9 @@ using TorchSaveTensors = std::map<std::string, torch::Tensor>;
 // the file and the reason for anything else: not a zip archive (torch.save's legacy format, from
 // PyTorch < 1.6 or _use_new_zipfile_serialization=False, is named as such), a truncated archive,
 // a pickle this reader does not understand (naming the opcode and its offset), a storage whose
-// bytes do not match its element count, a tensor reaching outside its storage.
+// bytes do not match its element count, a tensor reaching outside its storage or holding more
+// elements than it (an expanded view), containers nested deeper than 64 or shared so often that
+// following them would not end (a list of itself, lists holding the one before twice).
 absl::StatusOr<TorchSaveTensors> ReadTorchSaveFile(const std::string& path);
 
 // The raw bytes of storage `key` of the archive (its record data/<key>), or an error.

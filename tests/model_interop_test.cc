@@ -265,6 +265,25 @@ TEST(TorchSaveFileTest, ReadsViewsAndRefusesTensorsOutsideTheirStorage) {
   std::string beyond = pickle;
   beyond.replace(beyond.find("tQK\x01") + 3, 1, "\x03");
   EXPECT_TRUE(absl::StrContains(UnpickleTensors(beyond, read).status().message(), "reaches element 6 of a storage of 6"));
+  // Sizes and strides whose reach would overflow 64 bits, and an expanded view (stride 0) of more
+  // elements than its storage: refused before anything is allocated for them.
+  const std::string view = "K\x01"s + "K\x02K\x02\x86" + "K\x02K\x01\x86";
+  const auto with_view = [&](const std::string& v) {
+    return std::string(pickle).replace(pickle.find(view), view.size(), v);
+  };
+  const std::string big = "J\xff\xff\xff\x7f"s;  // 2^31 - 1
+  const std::string huge = with_view("K\x00"s + big + big + big + "\x87" + big + big + big + "\x87");
+  EXPECT_TRUE(absl::StrContains(UnpickleTensors(huge, read).status().message(), "reaches element 4611686018427387904"));
+  const std::string expanded = with_view("K\x00"s + "K\x04K\x02\x86" + "K\x00K\x01\x86"s);
+  EXPECT_TRUE(absl::StrContains(UnpickleTensors(expanded, read).status().message(),
+                                "a tensor of 8 elements views a storage of 6"));
+  // A list that holds itself, and lists that each hold the one before twice, 40 deep (2^40
+  // paths): refused at once, not followed.
+  const std::string cycle = "\x80\x02]q\x00(h\x00" "e."s;
+  EXPECT_TRUE(absl::StrContains(UnpickleTensors(cycle, read).status().message(), "deeper than 64"));
+  std::string doubling = "\x80\x02]"s;
+  for (int i = 0; i < 40; ++i) doubling += "q\x00" "0" "]" "(h\x00h\x00" "e"s;
+  EXPECT_TRUE(absl::StrContains(UnpickleTensors(doubling + ".", read).status().message(), "values shared far more"));
   storage.resize(5 * sizeof(float));
   EXPECT_TRUE(absl::StrContains(UnpickleTensors(pickle, read).status().message(), "holds 20 bytes, not 6 elements"));
   EXPECT_FALSE(UnpickleTensors(pickle.substr(0, 40), read).ok());

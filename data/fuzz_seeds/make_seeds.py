@@ -3,6 +3,7 @@ expect them, written without any FITS library (the format is 80-character header
 2880-byte blocks, big-endian data).
     python3 data/fuzz_seeds/make_seeds.py npy DIR
     python3 data/fuzz_seeds/make_seeds.py fits DIR
+    python3 data/fuzz_seeds/make_seeds.py pickle DIR   # data.pkl of torch.save files (needs torch)
 """
 import sys
 
@@ -65,5 +66,33 @@ def fits(d):
     open(f"{d}/three-bands.fits", "wb").write(cube(2, bands=3) + table(2))
 
 
+def pickle(d):
+    """The data.pkl of torch.save archives whose storages are 64 bytes each, as the unpickler's
+    fuzzer (model/torch_pickle_fuzzer.cc) provides them: a state dict, a training checkpoint
+    that holds one, a view with an offset, a parameter."""
+    import collections
+    import io
+    import zipfile
+
+    import torch
+
+    state = collections.OrderedDict([("conv.weight", torch.randn(2, 2, 2, 2)), ("bn.running_mean", torch.zeros(16)),
+                                     ("bn.num_batches_tracked", torch.arange(8)),
+                                     ("fc.bias", torch.ones(8, dtype=torch.float64))])
+    objects = {
+        "state-dict": state,
+        "checkpoint": {"state_dict": state, "epoch": 3, "arch": "resnet50",
+                       "optimizer": {"state": {}, "param_groups": [{"lr": 0.03, "params": [0, 1]}]}},
+        "view": {"v": torch.arange(16.0).view(4, 4)[1:, 1:]},
+        "parameter": {"p": torch.nn.Parameter(torch.randn(16))},
+    }
+    for name, obj in objects.items():
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        with zipfile.ZipFile(buffer) as archive:
+            member = next(m for m in archive.namelist() if m.endswith("/data.pkl"))
+            open(f"{d}/{name}.pkl", "wb").write(archive.read(member))
+
+
 if __name__ == "__main__":
-    {"npy": npy, "fits": fits}[sys.argv[1]](sys.argv[2])
+    {"npy": npy, "fits": fits, "pickle": pickle}[sys.argv[1]](sys.argv[2])
