@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
       "Self-supervised MoCo v2 pretraining of a ResNet on multi-band galaxy images, redshift\n"
       "fine-tuning, the supervised baseline, evaluation and the label-efficiency experiment.");
   cli.SetVersionDetails([] {
-    return galaxy::JoinVersions({galaxy::TorchLibraryVersions(), galaxy::DataLibraryVersions(), galaxy::CoreLibraryVersions()});
+    return galaxy::JoinVersions(
+        {galaxy::TorchLibraryVersions(), galaxy::DataLibraryVersions(), galaxy::CoreLibraryVersions()});
   });
   cli.AddCommand("devices", "Show LibTorch, CUDA devices and CPU threads",
                  [] { return galaxy::Devices(); });
@@ -82,12 +83,15 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--epochs", pretrain.epochs, "Passes over the data")->capture_default_str();
   pretrain_cmd->add_option("--steps", pretrain.steps, "Exact number of steps (instead of --epochs)");
   pretrain_cmd->add_option("--batch", pretrain.batch, "Images per step")->capture_default_str();
-  pretrain_cmd->add_option("--queue", pretrain.queue, "Negatives in the queue (multiple of --batch)")->capture_default_str();
+  pretrain_cmd->add_option("--queue", pretrain.queue, "Negatives in the queue (multiple of --batch)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--momentum", pretrain.momentum, "Key-encoder momentum")->capture_default_str();
   pretrain_cmd->add_option("--temperature", pretrain.temperature, "InfoNCE temperature")->capture_default_str();
-  pretrain_cmd->add_option("--lr", pretrain.lr_per_256, "SGD learning rate per 256 images (cosine schedule)")->capture_default_str();
+  pretrain_cmd->add_option("--lr", pretrain.lr_per_256, "SGD learning rate per 256 images (cosine schedule)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--weight-decay", pretrain.weight_decay, "SGD weight decay")->capture_default_str();
-  pretrain_cmd->add_option("--max-blur", pretrain.max_blur, "Largest PSF-blur sigma of the augmentation, px")->capture_default_str();
+  pretrain_cmd->add_option("--max-blur", pretrain.max_blur, "Largest PSF-blur sigma of the augmentation, px")
+      ->capture_default_str();
   pretrain_cmd->add_option("--max-noise", pretrain.max_noise,
                            "Largest noise added to each band of a view, in units of the data's band noise (0: none)")
       ->capture_default_str();
@@ -118,7 +122,8 @@ int main(int argc, char** argv) {
                            "Steps between measurements of the representation (kNN redshift and type of a "
                            "labelled held-out sample; 0: never)")
       ->capture_default_str();
-  pretrain_cmd->add_option("--checkpoint-every", pretrain.checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  pretrain_cmd->add_option("--checkpoint-every", pretrain.checkpoint_every, "Steps between checkpoints")
+      ->capture_default_str();
   pretrain_cmd->add_option("--device", pretrain.device, "cpu | cuda | auto")->capture_default_str();
   pretrain_cmd->add_option("--seed", pretrain.seed, "Random seed")->capture_default_str();
   pretrain_cmd->add_option("--threads", pretrain.threads, "CPU threads (0: all)")->capture_default_str();
@@ -146,7 +151,8 @@ int main(int argc, char** argv) {
                     "fraction) into every galaxy of the training part: labelled galaxies train on their "
                     "labels, the others on the teacher's pdfs");
     cmd->add_option("--lr", finetune.head_lr,
-                    from_scratch ? "Adam learning rate" : "Adam learning rate of the head (backbone: --backbone-lr-factor times it)")
+                    from_scratch ? "Adam learning rate"
+                                 : "Adam learning rate of the head (backbone: --backbone-lr-factor times it)")
         ->capture_default_str();
     cmd->add_option("--bins", finetune.bins, "Redshift bins on [0, --z-max]")->capture_default_str();
     cmd->add_option("--label-smoothing", finetune.label_smoothing_bins,
@@ -204,7 +210,8 @@ int main(int argc, char** argv) {
       [&]() -> absl::Status { return galaxy::RunEvalCommand(eval, eval_json, eval_plot, eval_stdout_json); });
   eval_cmd->add_option("--data", eval.data_path, "Dataset with specz_redshift (.h5)")->required();
   eval_cmd->add_option("--model", eval.model_path, "Checkpoint with a redshift head")->required();
-  eval_cmd->add_option("--fractions", eval.fractions, "The split used in training (test part evaluated)")->capture_default_str();
+  eval_cmd->add_option("--fractions", eval.fractions, "The split used in training (test part evaluated)")
+      ->capture_default_str();
   eval_cmd->add_option("--split-seed", eval.split_seed, "Seed of the split hash")->capture_default_str();
   eval_cmd->add_option("--json", eval_json, "Write the report as JSON to this file");
   eval_cmd->add_flag("--print-json", eval_stdout_json, "Print the JSON report instead of the table");
@@ -239,31 +246,41 @@ int main(int argc, char** argv) {
                           "baseline; writes label_efficiency.{md,json,png} into --out");
   label_efficiency->add_option("--data", experiment.data_path, "Dataset with specz_redshift (.h5)")->required();
   label_efficiency->add_option("--out", experiment.out_dir, "Output directory")->required();
-  label_efficiency->add_option("--pretrained", experiment.pretrained, "Pretrained checkpoint (default: pretrain first)");
+  label_efficiency->add_option("--pretrained", experiment.pretrained,
+                               "Pretrained checkpoint (default: pretrain first)");
   label_efficiency->add_option("--fractions", experiment_fractions, "Label fractions")->capture_default_str();
-  label_efficiency->add_option("--arch", experiment.pretrain.arch, "Backbone (when pretraining here)")->capture_default_str();
-  label_efficiency->add_option("--stem", experiment.pretrain.stem, "Stem (when pretraining here)")->capture_default_str();
+  label_efficiency->add_option("--arch", experiment.pretrain.arch, "Backbone (when pretraining here)")
+      ->capture_default_str();
+  label_efficiency->add_option("--stem", experiment.pretrain.stem, "Stem (when pretraining here)")
+      ->capture_default_str();
   label_efficiency->add_option("--input-stretch", experiment.pretrain.input_stretch,
                                "asinh | linear (when pretraining here; the supervised arm takes the model's)")
       ->capture_default_str();
-  label_efficiency->add_option("--pretrain-steps", experiment.pretrain.steps, "Pretraining steps (when pretraining here)");
-  label_efficiency->add_option("--pretrain-batch", experiment.pretrain.batch, "Pretraining batch")->capture_default_str();
+  label_efficiency->add_option("--pretrain-steps", experiment.pretrain.steps,
+                               "Pretraining steps (when pretraining here)");
+  label_efficiency->add_option("--pretrain-batch", experiment.pretrain.batch, "Pretraining batch")
+      ->capture_default_str();
   label_efficiency->add_option("--queue", experiment.pretrain.queue, "MoCo queue")->capture_default_str();
-  label_efficiency->add_option("--momentum", experiment.pretrain.momentum, "MoCo key-encoder momentum (when pretraining here)")
+  label_efficiency
+      ->add_option("--momentum", experiment.pretrain.momentum, "MoCo key-encoder momentum (when pretraining here)")
       ->capture_default_str();
   label_efficiency->add_option("--monitor-every", experiment.pretrain.monitor_every,
                                "Representation monitor interval (when pretraining here)")
       ->capture_default_str();
-  label_efficiency->add_option("--bn-splits", experiment.pretrain.bn_splits, "Shuffling BatchNorm sub-batches (when pretraining here)")
+  label_efficiency
+      ->add_option("--bn-splits", experiment.pretrain.bn_splits,
+                   "Shuffling BatchNorm sub-batches (when pretraining here)")
       ->capture_default_str();
   label_efficiency->add_option("--dust", experiment.pretrain.dust, "Dust augmentation (when pretraining here)")
       ->check(CLI::IsMember({"survey", "uniform", "none"}))
       ->capture_default_str();
-  label_efficiency->add_option("--epochs", experiment.redshift.epochs, "Redshift-training epochs per run")->capture_default_str();
+  label_efficiency->add_option("--epochs", experiment.redshift.epochs, "Redshift-training epochs per run")
+      ->capture_default_str();
   label_efficiency->add_option("--steps", experiment.redshift.steps,
                                "Redshift-training steps per run, the same for every fraction (instead of --epochs)");
   label_efficiency->add_option("--batch", experiment.redshift.batch, "Redshift-training batch")->capture_default_str();
-  label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")->capture_default_str();
+  label_efficiency->add_option("--lr", experiment.redshift.head_lr, "Redshift-training learning rate")
+      ->capture_default_str();
   label_efficiency->add_option("--backbone-lr-factor", experiment.redshift.backbone_lr_factor,
                                "Fine-tuning: backbone learning rate as a multiple of --lr")
       ->capture_default_str();
@@ -313,8 +330,10 @@ int main(int argc, char** argv) {
                         "Also train the same network from scratch on each fraction's labels for this many steps "
                         "and compare (0: off)")
       ->capture_default_str();
-  probe_cmd->add_option("--scratch-batch", probe.scratch_batch, "Batch of the from-scratch training")->capture_default_str();
-  probe_cmd->add_option("--scratch-lr", probe.scratch_lr, "Adam rate of the from-scratch training")->capture_default_str();
+  probe_cmd->add_option("--scratch-batch", probe.scratch_batch, "Batch of the from-scratch training")
+      ->capture_default_str();
+  probe_cmd->add_option("--scratch-lr", probe.scratch_lr, "Adam rate of the from-scratch training")
+      ->capture_default_str();
   probe_cmd->add_option("--steps", probe.steps, "Full-batch optimiser steps (classification)")->capture_default_str();
   probe_cmd->add_option("--lr", probe.lr, "Adam learning rate (classification)")->capture_default_str();
   probe_cmd->add_option("--weight-decay", probe.weight_decay,
@@ -335,12 +354,14 @@ int main(int argc, char** argv) {
       "same-type precision@k, neighbours' redshift spread, rotation stability, anomaly ROC AUC per kind",
       [&]() -> absl::Status {
         GALAXY_ASSIGN_OR_RETURN(galaxy::QualityReport report, galaxy::RunQuality(quality));
-        if (!quality_json.empty()) GALAXY_RETURN_IF_ERROR(galaxy::WriteFileAtomically(quality_json, report.Json() + "\n"));
+        if (!quality_json.empty())
+          GALAXY_RETURN_IF_ERROR(galaxy::WriteFileAtomically(quality_json, report.Json() + "\n"));
         std::cout << report.Markdown();
         return absl::OkStatus();
       });
   quality_cmd->add_option("--model", quality.model_path, "Checkpoint")->required();
-  quality_cmd->add_option("--data", quality.data_path, "Dataset (.h5) with type / anomaly_kind / specz_redshift")->required();
+  quality_cmd->add_option("--data", quality.data_path, "Dataset (.h5) with type / anomaly_kind / specz_redshift")
+      ->required();
   quality_cmd->add_option("--features", quality.features, kFeaturesHelp)
       ->check(CLI::IsMember(galaxy::FeatureKinds()))
       ->capture_default_str();
@@ -430,7 +451,8 @@ int main(int argc, char** argv) {
                    "torchvision (7x7 stride 2 + max-pool) | half (7x7 stride 2) | paper (7x7 stride 1)")
       ->capture_default_str();
   import_cmd->add_option("--bands", import_bands, "Input channels of the first convolution")->capture_default_str();
-  import_cmd->add_option("--band-names", import_band_names, "Their names in order, comma-separated (default u,g,r,i,z)");
+  import_cmd->add_option("--band-names", import_band_names,
+                         "Their names in order, comma-separated (default u,g,r,i,z)");
   import_cmd->add_option("--image-size", import.image_size, "Side of the centre crop the model sees, px")
       ->capture_default_str();
   import_cmd->add_option("--prefix", import.prefix,
