@@ -79,6 +79,7 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     FinetuneOptions supervised = ssl;
     supervised.init_path.clear();
     supervised.head_warmup_steps = 0;  // nothing pretrained to keep
+    supervised.ssl_weight = 0;
     int64_t labels = 0;
     GALAXY_ASSIGN_OR_RETURN(EvalReport supervised_eval,
                             TrainAndEvaluate(supervised, absl::StrFormat("%s/supervised_%g", options.out_dir, fraction), &labels));

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -108,6 +109,62 @@ void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
 }
 
 }  // namespace
+
+AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingData& data,
+                                const std::vector<double>& band_noise, int64_t crop) {
+  AugmentOptions aug;
+  aug.crop = crop;
+  aug.max_blur = options.max_blur;
+  aug.max_noise = options.max_noise;
+  aug.min_scale = 1 - options.scale_jitter;
+  aug.max_scale = 1 + options.scale_jitter;
+  if (options.dust == "survey") {
+    const DustDistribution dust = FitDustDistribution(data.e_bv);
+    aug.dust_median = dust.median;
+    aug.dust_log_sigma = dust.log_sigma;
+    aug.max_dust = 0;  // no positive E(B-V) in the catalog: no dust change
+    log::Info(absl::StrFormat("dust augmentation: lognormal E(B-V), median %.4f, sigma(ln) %.3f (fitted to the data)",
+                              dust.median, dust.log_sigma));
+  } else {
+    aug.max_dust = options.dust == "uniform" ? options.max_dust : 0;
+  }
+  aug.band_noise = band_noise;
+  aug.max_jitter = std::min(aug.max_jitter, std::max(0.0, (data.layout.height - crop) / 2.0 + 7));
+  aug.outskirt_mask_prob = options.mask_outskirts;
+  aug.outskirt_max_radius = data.layout.height / 2.0;
+  aug.outskirt_min_radius = std::min(options.outskirt_radius, aug.outskirt_max_radius);
+  return aug;
+}
+
+absl::StatusOr<PretrainOptions> PretrainingOf(const std::string& training_json) {
+  const nlohmann::json j = nlohmann::json::parse(training_json, nullptr, false);
+  if (!j.is_object() || !j.contains("queue") || !j.contains("temperature")) {
+    return absl::InvalidArgumentError("the model does not record its pretraining (not made by galaxy-train pretrain)");
+  }
+  PretrainOptions o;
+  // Every field TrainingJson writes that shapes the views or the contrast; one a model does not
+  // record keeps today's default.
+  auto take = [&j](const char* key, auto* field) {
+    if (j.contains(key) && !j[key].is_null()) *field = j[key].get<std::remove_pointer_t<decltype(field)>>();
+  };
+  try {
+    take("batch", &o.batch);
+    take("queue", &o.queue);
+    take("momentum", &o.momentum);
+    take("temperature", &o.temperature);
+    take("max_blur", &o.max_blur);
+    take("max_noise", &o.max_noise);
+    take("scale_jitter", &o.scale_jitter);
+    take("dust", &o.dust);
+    take("max_dust", &o.max_dust);
+    take("bn_splits", &o.bn_splits);
+    take("mask_outskirts", &o.mask_outskirts);
+    take("outskirt_radius", &o.outskirt_radius);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("the model's pretraining record is malformed: ", e.what()));
+  }
+  return o;
+}
 
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after) {
   GALAXY_RETURN_IF_ERROR(options.Validate());
@@ -264,28 +321,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     AverageBuffers(*group, *moco->encoder_k);
   };
 
-  AugmentOptions aug;
-  aug.crop = crop;
-  aug.max_blur = options.max_blur;
-  aug.max_noise = options.max_noise;
-  aug.min_scale = 1 - options.scale_jitter;
-  aug.max_scale = 1 + options.scale_jitter;
-  if (options.dust == "survey") {
-    const DustDistribution dust = FitDustDistribution(data.e_bv);
-    aug.dust_median = dust.median;
-    aug.dust_log_sigma = dust.log_sigma;
-    aug.max_dust = 0;  // no positive E(B-V) in the catalog: no dust change
-    log::Info(absl::StrFormat("dust augmentation: lognormal E(B-V), median %.4f, sigma(ln) %.3f (fitted to the data)",
-                              dust.median, dust.log_sigma));
-  } else {
-    aug.max_dust = options.dust == "uniform" ? options.max_dust : 0;
-  }
-  aug.band_noise = meta.band_noise;
+  AugmentOptions aug = ContrastiveViews(options, data, meta.band_noise, crop);
   aug.noise_on_device = cuda;
-  aug.max_jitter = std::min(aug.max_jitter, std::max(0.0, (data.layout.height - crop) / 2.0 + 7));
-  aug.outskirt_mask_prob = options.mask_outskirts;
-  aug.outskirt_max_radius = data.layout.height / 2.0;
-  aug.outskirt_min_radius = std::min(options.outskirt_radius, aug.outskirt_max_radius);
   const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
 
   std::optional<SslMonitor> monitor;  // rank 0's

@@ -37,6 +37,21 @@ struct PretrainResult {
 // (bn_splits a multiple of WORLD_SIZE) or, with bn_splits 1, BatchNorm is synchronised across
 // them: the group computes what one process would, to float rounding. Every rank reads --data
 // and, on --resume, the checkpoint in out_dir (the same shared directory); rank 0 alone writes.
+struct AugmentOptions;
+struct TrainingData;
+
+// The two views' augmentation of a pretraining run with `options` on `data` (crop `crop` px,
+// noise in units of `band_noise`): what RunPretrain draws from, and what a fine-tuning run that
+// keeps the contrastive loss (FinetuneOptions::ssl_weight) draws again. The survey dust
+// distribution is fitted to data.e_bv.
+AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingData& data,
+                                const std::vector<double>& band_noise, int64_t crop);
+
+// The options of the pretraining recorded in a model's metadata (ModelMetadata::training_json of
+// a galaxy-train pretrain model): queue, momentum, temperature, shuffling BatchNorm and the
+// views; what the record lacks keeps its default. INVALID_ARGUMENT when it is not such a record.
+absl::StatusOr<PretrainOptions> PretrainingOf(const std::string& training_json);
+
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after = 0);
 
 }  // namespace galaxy

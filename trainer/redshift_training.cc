@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,11 +16,13 @@
 #include "core/status_macros.h"
 #include "model/augment.h"
 #include "model/checkpoint.h"
+#include "model/moco.h"
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/data_parallel.h"
 #include "trainer/pending_losses.h"
+#include "trainer/pretrain.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -165,6 +169,131 @@ absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options
   return targets;
 }
 
+// The contrastive loss kept while fine-tuning (FinetuneOptions::ssl_weight): pretraining's MoCo
+// on the training part's galaxies, labelled or not, whose query encoder and projection head are
+// the network being fine-tuned.
+class KeptContrast {
+ public:
+  // `net` is the pretrained network (with its projection head) on `device`.
+  static absl::StatusOr<std::unique_ptr<KeptContrast>> Start(const FinetuneOptions& options,
+                                                             const SplitFractions& fractions, GalaxyNet& net,
+                                                             torch::Device device, int64_t batch) {
+    if (!net.projection) {
+      return absl::FailedPreconditionError(absl::StrCat("--ssl-weight: ", options.init_path, " is a ",
+                                                        net.metadata.kind, " model without a projection head; ",
+                                                        "fine-tune a pretrained one"));
+    }
+    absl::StatusOr<PretrainOptions> pretraining = PretrainingOf(net.metadata.training_json);
+    if (!pretraining.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("--ssl-weight: ", options.init_path, ": ",
+                                                        pretraining.status().message()));
+    }
+    auto kept = std::unique_ptr<KeptContrast>(new KeptContrast());
+    RowSelection rows = LabelledPart(SplitPart::kTrain, fractions, options.split_seed);
+    rows.require_redshift = false;
+    GALAXY_ASSIGN_OR_RETURN(kept->pool_, LoadTrainingData(options.data_path, rows));
+    if (kept->pool_.size() < batch) {
+      return absl::InvalidArgumentError(absl::StrCat("--ssl-weight: the training part has ", kept->pool_.size(),
+                                                     " galaxies, fewer than the batch ", batch));
+    }
+    MocoConfig moco;
+    moco.queue = std::max<int64_t>(batch, pretraining->queue / batch * batch);  // a multiple of the batch
+    moco.momentum = pretraining->momentum;
+    moco.temperature = pretraining->temperature;
+    moco.projection_dim = net.metadata.embedding_dim;
+    kept->bn_splits_ = batch % pretraining->bn_splits == 0 ? pretraining->bn_splits : 1;
+    moco.bn_splits = kept->bn_splits_;
+    kept->moco_ = Moco(BackboneConfig(net.metadata), moco);
+    kept->moco_->to(device);
+    // The network being fine-tuned is the query side; the key side starts as its copy.
+    kept->moco_->encoder_q = kept->moco_->replace_module("encoder_q", net.backbone);
+    kept->moco_->head_q = kept->moco_->replace_module("head_q", net.projection);
+    kept->moco_->encoder_k->SetBatchNormSplits(kept->bn_splits_);
+    {
+      torch::NoGradGuard no_grad;
+      CopyState(*net.backbone, *kept->moco_->encoder_k);
+      CopyState(*net.projection, *kept->moco_->head_k);
+    }
+    kept->moco_->encoder_k->train();
+    kept->moco_->head_k->train();
+    const int64_t crop = net.metadata.image_size;
+    AugmentOptions aug = ContrastiveViews(*pretraining, kept->pool_, net.metadata.band_noise, crop);
+    aug.noise_on_device = device.is_cuda();
+    kept->augmenter_.emplace(aug, kept->pool_.layout.bands, kept->pool_.layout.height);
+    kept->order_.emplace(kept->pool_.size(), options.seed ^ 0xC0A7A57ull);
+    kept->seed_ = options.seed ^ 0xC0A7A57ull;
+    kept->batch_ = batch;
+    log::Info(absl::StrFormat("contrastive loss kept (weight %g): %d galaxies of the training part, queue %d, "
+                              "temperature %g, %d BatchNorm sub-batches, the pretraining's views",
+                              options.ssl_weight, kept->pool_.size(), moco.queue, moco.temperature, kept->bn_splits_));
+    return kept;
+  }
+
+  // Step `step`'s contrastive pass on two fresh views of a batch of the training part: forward,
+  // and backward at `weight` (the gradients add to what the redshift loss's backward pass adds
+  // next). The backbone's BatchNorm statistics go back to what they were: they stay those of the
+  // labelled images. Returns the InfoNCE loss (no graph). Call AfterStep() after the optimizer's
+  // step.
+  torch::Tensor Backward(int64_t step, torch::Device device, bool autocast, double weight) {
+    const torch::Tensor index = ToDeviceAsync(order_->Batch(step, batch_), pool_.images.device());
+    const torch::Tensor x = ToDeviceAsync(pool_.images.index_select(0, index), device);
+    const torch::Tensor ebv = ToDeviceAsync(pool_.e_bv.index_select(0, index), device);
+    const torch::Tensor view_q =
+        augmenter_->Apply(x, ebv, augmenter_->Draw(batch_, seed_, 2 * static_cast<uint64_t>(step)));
+    const torch::Tensor view_k =
+        augmenter_->Apply(x, ebv, augmenter_->Draw(batch_, seed_, 2 * static_cast<uint64_t>(step) + 1));
+    std::vector<torch::Tensor> statistics;
+    for (const torch::Tensor& b : moco_->encoder_q->buffers()) statistics.push_back(b.clone());
+    moco_->encoder_q->SetBatchNormSplits(bn_splits_);
+    MocoStep out;
+    {
+      CudaAutocast scope(autocast);
+      out = moco_->forward(view_q, view_k, torch::randperm(batch_, torch::TensorOptions().dtype(torch::kInt64)));
+    }
+    (weight * out.loss).backward();
+    moco_->encoder_q->SetBatchNormSplits(1);
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> now = moco_->encoder_q->buffers();
+    for (size_t i = 0; i < now.size(); ++i) now[i].copy_(statistics[i]);
+    return out.loss.detach();
+  }
+
+  // After the optimizer's step: the key side follows the query side, and the keys join the queue.
+  void AfterStep() {
+    moco_->MomentumUpdate();
+    moco_->Enqueue(moco_->last_keys());
+  }
+
+ private:
+  KeptContrast() = default;
+
+  // Copies `from`'s parameters and buffers into `to` (the same architecture); `to`'s parameters
+  // get no gradient.
+  static void CopyState(torch::nn::Module& from, torch::nn::Module& to) {
+    auto copy = [](const torch::OrderedDict<std::string, torch::Tensor>& source,
+                   torch::OrderedDict<std::string, torch::Tensor> target) {
+      TORCH_CHECK(source.size() == target.size(), "the key encoder has ", target.size(), " tensors, the network ",
+                  source.size());
+      for (const auto& item : source) {
+        torch::Tensor* t = target.find(item.key());
+        TORCH_CHECK(t != nullptr && t->sizes() == item.value().sizes(), "the key encoder's ", item.key(),
+                    " does not match the network's");
+        t->copy_(item.value());
+      }
+    };
+    copy(from.named_parameters(), to.named_parameters());
+    copy(from.named_buffers(), to.named_buffers());
+    for (torch::Tensor& p : to.parameters()) p.set_requires_grad(false);
+  }
+
+  TrainingData pool_;
+  Moco moco_{nullptr};
+  std::optional<Augmenter> augmenter_;
+  std::optional<EpochOrder> order_;
+  int64_t bn_splits_ = 1, batch_ = 0;
+  uint64_t seed_ = 0;
+};
+
 }  // namespace
 
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options) {
@@ -290,6 +419,12 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                       std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(backbone_lr).weight_decay(options.weight_decay)));
   groups.emplace_back(net.redshift->parameters(),
                       std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(options.head_lr).weight_decay(options.weight_decay)));
+  // With the contrastive loss kept, the projection head trains too, at the backbone's rate.
+  if (options.ssl_weight > 0 && net.projection) {
+    groups.emplace_back(net.projection->parameters(), std::make_unique<torch::optim::AdamOptions>(
+                                                          torch::optim::AdamOptions(backbone_lr).weight_decay(
+                                                              options.weight_decay)));
+  }
   torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(options.head_lr));
   std::optional<GradientReducer> reducer;
   if (group) {
@@ -311,6 +446,15 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   // About 20 validations per run, whatever the label count: with few labels an epoch is a handful
   // of steps, and validating every epoch (2,000 galaxies each time) cost more than the training.
   const int64_t validate_every = std::max<int64_t>(1, total / 20);
+  std::unique_ptr<KeptContrast> contrast;
+  if (options.ssl_weight > 0) {
+    if (group) return absl::UnimplementedError("--ssl-weight: not with WORLD_SIZE > 1 yet (train in one process)");
+    try {
+      GALAXY_ASSIGN_OR_RETURN(contrast, KeptContrast::Start(options, fractions, net, device, batch));
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "--ssl-weight: the key encoder");
+    }
+  }
   const std::string out_model = options.out_dir + "/model.pt";
   std::filesystem::create_directories(options.out_dir);
   GALAXY_ASSIGN_OR_RETURN(std::string checksum, Sha256FileRemembered(options.data_path));
@@ -325,6 +469,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                                                {"head_lr", options.head_lr},
                                                {"backbone_lr", backbone_lr},
                                                {"head_warmup_steps", warmup},
+                                               {"ssl_weight", options.ssl_weight},
                                                {"init", options.init_path},
                                                {"fractions", options.fractions},
                                                {"split_seed", options.split_seed}});
@@ -351,6 +496,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   // backward pass. A non-finite loss stops the run before the next model is saved.
   PendingLosses pending;
   double last_loss = 0;
+  torch::Tensor last_infonce;  // the contrastive loss of the last step, with --ssl-weight
   auto read_losses = [&]() -> absl::Status {
     std::vector<double> read;
     const std::optional<PendingLosses::NonFinite> bad = pending.ReadInto(&read);
@@ -362,7 +508,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   try {
     for (int64_t step = 0; step < total; ++step) {
       const double cosine = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
-      SetLearningRates(optimizer, {backbone_lr * cosine, options.head_lr * cosine});
+      SetLearningRates(optimizer, {backbone_lr * cosine, options.head_lr * cosine, backbone_lr * cosine});
       torch::Tensor rows = order.Batch(step, batch);
       AugmentDraws draws = augmenter.Draw(batch, options.seed, static_cast<uint64_t>(step));
       if (group) {
@@ -384,6 +530,11 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
         log::Info(absl::StrFormat("%s: head warmed up for %d steps; the backbone trains from here", net.metadata.kind,
                                   warmup));
       }
+      // The contrastive pass first, forward and backward: its BatchNorm updates would otherwise
+      // change statistics that the redshift loss's backward pass reads.
+      DropGradients(optimizer);
+      const bool contrast_now = contrast && step >= warmup;
+      if (contrast_now) last_infonce = contrast->Backward(step, device, cuda, options.ssl_weight);
       torch::Tensor logits;
       {
         CudaAutocast autocast(cuda);
@@ -399,10 +550,10 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
       const torch::Tensor loss = -(targets * torch::log_softmax(logits.to(torch::kFloat32), 1)).sum(1).mean();
       pending.Add(step, loss);
       if (!cuda) GALAXY_RETURN_IF_ERROR(read_losses());
-      DropGradients(optimizer);
       loss.backward();
       if (reducer) reducer->Finish();
       optimizer.step();
+      if (contrast_now) contrast->AfterStep();
       result.steps = step + 1;
       if ((step + 1) % validate_every == 0 || step + 1 == total) {
         GALAXY_RETURN_IF_ERROR(read_losses());
@@ -412,7 +563,10 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
         Predict(net, val, device, 256, &mean, &sigma);
         GALAXY_ASSIGN_OR_RETURN(PhotozMetrics m, ComputePhotozMetrics(mean, val_z));
         log::Debug("validation", {{"step", absl::StrCat(step + 1)}, {"sigma_mad", absl::StrFormat("%.4f", m.sigma_mad)},
-                                  {"loss", absl::StrFormat("%.4f", value)}});
+                                  {"loss", absl::StrFormat("%.4f", value)},
+                                  {"infonce", last_infonce.defined()
+                                                  ? absl::StrFormat("%.4f", last_infonce.item<double>())
+                                                  : std::string("-")}});
         if (m.sigma_mad < result.best_validation_sigma_mad) {
           result.best_validation_sigma_mad = m.sigma_mad;
           net.metadata.step = step + 1;

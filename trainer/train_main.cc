@@ -197,6 +197,10 @@ int main(int argc, char** argv) {
                            "First steps that train the head alone on the frozen backbone (pretrained "
                            "BatchNorm statistics kept); then the whole network")
       ->capture_default_str();
+  finetune_cmd->add_option("--ssl-weight", finetune.ssl_weight,
+                           "Keep pretraining's contrastive loss on every galaxy of the training part, at this "
+                           "weight beside the redshift loss (semi-supervised; ~3x the time a step)")
+      ->capture_default_str();
   add_redshift_flags(finetune_cmd, false);
   CLI::App* supervised_cmd = cli.AddCommand(
       "supervised", "The same network trained from scratch on the labels (the baseline)", run_redshift);
@@ -286,6 +290,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   label_efficiency->add_option("--head-warmup-steps", experiment.redshift.head_warmup_steps,
                                "Fine-tuning: first steps that train the head alone on the frozen backbone")
+      ->capture_default_str();
+  label_efficiency->add_option("--ssl-weight", experiment.redshift.ssl_weight,
+                               "Fine-tuning: keep the contrastive loss on every training galaxy at this weight")
       ->capture_default_str();
   label_efficiency->add_flag("--no-head-norm{false}", experiment.redshift.head_norm,
                              "No BatchNorm on the redshift head's input features");

@@ -111,6 +111,15 @@ absl::Status FinetuneOptions::Validate() const {
   if (head_warmup_steps > 0 && init_path.empty()) {
     return absl::InvalidArgumentError("--head-warmup-steps: only when fine-tuning a pretrained network (--init)");
   }
+  if (!(ssl_weight >= 0 && ssl_weight <= 100)) {
+    return absl::InvalidArgumentError(absl::StrCat("--ssl-weight: ", ssl_weight, " is outside [0, 100]"));
+  }
+  if (ssl_weight > 0 && init_path.empty()) {
+    return absl::InvalidArgumentError("--ssl-weight: only when fine-tuning a pretrained network (--init)");
+  }
+  if (ssl_weight > 0 && !teacher_path.empty()) {
+    return absl::InvalidArgumentError("--ssl-weight and --teacher: one way of using the unlabelled galaxies at a time");
+  }
   if (bins < 2 || bins > 10000) return absl::InvalidArgumentError(absl::StrCat("--bins: ", bins, " is outside 2..10000"));
   if (!(z_max > 0 && z_max <= 10)) return absl::InvalidArgumentError(absl::StrCat("--z-max: ", z_max, " is outside (0, 10]"));
   return absl::OkStatus();

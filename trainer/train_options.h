@@ -140,6 +140,15 @@ struct FinetuneOptions {
   // the same split and on no more labels than this run has (its pdfs would carry the others).
   // Empty (default): the labelled galaxies only.
   std::string teacher_path;
+  // When fine-tuning, keep pretraining's contrastive loss on the training part's galaxies,
+  // labelled or not, beside the redshift loss (loss = redshift + ssl_weight x InfoNCE): each step
+  // also draws a batch of two views, with the pretraining's views, queue, momentum, temperature
+  // and shuffling BatchNorm (its metadata's record), a key encoder started from the pretrained
+  // backbone and a fresh queue. The projection head trains at the backbone's rate. Few labels
+  // fitted for many steps pull the backbone away from what pretraining learnt from every galaxy;
+  // the contrastive loss holds it there (semi-supervised fine-tuning). Each step costs about three
+  // times as much. Default 0: the labels alone.
+  double ssl_weight = 0;
   double weight_decay = 1e-5;
   // Backbone and input stretch for the supervised baseline (fine-tuning takes the checkpoint's).
   std::string arch = "resnet50";

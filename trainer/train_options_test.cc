@@ -1,5 +1,7 @@
 #include "trainer/train_options.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace galaxy {
@@ -126,6 +128,28 @@ TEST(PretrainOptionsTest, RejectsOutOfRangeNumbers) {
   options = Valid();
   options.data_path.clear();
   EXPECT_NE(options.Validate().message().find("--data"), std::string::npos);
+}
+
+TEST(FinetuneOptionsTest, KeptContrastiveLossIsForFineTuningWithoutATeacher) {
+  FinetuneOptions options;
+  options.data_path = "d.h5";
+  options.out_dir = "out";
+  options.init_path = "pretrained.pt";
+  options.steps = 100;
+  EXPECT_EQ(options.ssl_weight, 0);
+  options.ssl_weight = 1;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
+  options.ssl_weight = -0.5;
+  EXPECT_EQ(options.Validate().message(), "--ssl-weight: -0.5 is outside [0, 100]");
+  options.ssl_weight = std::nan("");
+  EXPECT_EQ(options.Validate().message(), "--ssl-weight: nan is outside [0, 100]");
+  options.ssl_weight = 1;
+  options.teacher_path = "teacher.pt";
+  EXPECT_EQ(options.Validate().message(),
+            "--ssl-weight and --teacher: one way of using the unlabelled galaxies at a time");
+  options.teacher_path.clear();
+  options.init_path.clear();
+  EXPECT_EQ(options.Validate().message(), "--ssl-weight: only when fine-tuning a pretrained network (--init)");
 }
 
 }  // namespace
