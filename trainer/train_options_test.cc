@@ -130,12 +130,18 @@ TEST(PretrainOptionsTest, RejectsOutOfRangeNumbers) {
   EXPECT_NE(options.Validate().message().find("--data"), std::string::npos);
 }
 
-TEST(FinetuneOptionsTest, KeptContrastiveLossIsForFineTuningWithoutATeacher) {
+// Valid options of a 100-step fine-tuning run.
+FinetuneOptions FineTuning100Steps() {
   FinetuneOptions options;
   options.data_path = "d.h5";
   options.out_dir = "out";
   options.init_path = "pretrained.pt";
   options.steps = 100;
+  return options;
+}
+
+TEST(FinetuneOptionsTest, KeptContrastiveLossIsForFineTuningWithoutATeacher) {
+  FinetuneOptions options = FineTuning100Steps();
   EXPECT_EQ(options.ssl_weight, 0);
   options.ssl_weight = 1;
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
@@ -175,11 +181,7 @@ TEST(FinetuneOptionsTest, BackboneRateFactorIsOneByDefaultAndBounded) {
 }
 
 TEST(FinetuneOptionsTest, HeadWarmupIsForFineTuningAndFitsInTheRun) {
-  FinetuneOptions options;
-  options.data_path = "d.h5";
-  options.out_dir = "out";
-  options.init_path = "pretrained.pt";
-  options.steps = 100;
+  FinetuneOptions options = FineTuning100Steps();
   EXPECT_EQ(options.head_warmup_steps, 0);
   options.head_warmup_steps = 100;  // all of them: the backbone stays frozen
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
