@@ -17,17 +17,34 @@ MocoImpl::MocoImpl(const ResNetConfig& backbone, const MocoConfig& config_) : co
                                                 torch::nn::functional::NormalizeFuncOptions().dim(0)));
   queue_ptr = register_buffer("queue_ptr", torch::zeros({}, torch::kInt64));
   // The key encoder starts as a copy of the query encoder and never receives gradients.
+  CopyQueriesToKeys();
+}
+
+void MocoImpl::CopyQueriesToKeys() {
   torch::NoGradGuard no_grad;
-  auto q = encoder_q->parameters(), k = encoder_k->parameters();
-  for (size_t i = 0; i < q.size(); ++i) {
-    k[i].copy_(q[i]);
-    k[i].set_requires_grad(false);
+  auto copy = [](const torch::OrderedDict<std::string, torch::Tensor>& from,
+                 torch::OrderedDict<std::string, torch::Tensor> to) {
+    TORCH_CHECK(from.size() == to.size(), "MoCo: the key side has ", to.size(), " tensors, the query side ",
+                from.size());
+    for (const auto& item : from) {
+      torch::Tensor* t = to.find(item.key());
+      TORCH_CHECK(t != nullptr && t->sizes() == item.value().sizes(), "MoCo: the key side's ", item.key(),
+                  " does not match the query side's");
+      t->copy_(item.value());
+    }
+  };
+  for (auto [q, k] : {std::pair<torch::nn::Module*, torch::nn::Module*>{encoder_q.get(), encoder_k.get()},
+                      {head_q.get(), head_k.get()}}) {
+    copy(q->named_parameters(), k->named_parameters());
+    copy(q->named_buffers(), k->named_buffers());
+    for (torch::Tensor& p : k->parameters()) p.set_requires_grad(false);
   }
-  auto hq = head_q->parameters(), hk = head_k->parameters();
-  for (size_t i = 0; i < hq.size(); ++i) {
-    hk[i].copy_(hq[i]);
-    hk[i].set_requires_grad(false);
-  }
+}
+
+void MocoImpl::UseQueryEncoder(ResNet encoder, ProjectionHead head) {
+  encoder_q = replace_module("encoder_q", std::move(encoder));
+  head_q = replace_module("head_q", std::move(head));
+  CopyQueriesToKeys();
 }
 
 torch::Tensor MocoImpl::EncodeQueries(const torch::Tensor& view) {

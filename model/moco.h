@@ -56,6 +56,11 @@ struct MocoImpl : torch::nn::Module {
   torch::Tensor EncodeKeys(const torch::Tensor& view);
   MocoStep Contrast(const torch::Tensor& q, const torch::Tensor& k);
 
+  // Makes `encoder` and `head` the query side (their own modules, not copies: training this MoCo
+  // trains them) and the key side a copy of them, weights and BatchNorm statistics alike. The
+  // architecture must be the one this MoCo was built with.
+  void UseQueryEncoder(ResNet encoder, ProjectionHead head);
+
   // keys <- m * keys + (1 - m) * query, for every parameter (BatchNorm statistics stay the key
   // encoder's own).
   void MomentumUpdate();
@@ -71,6 +76,9 @@ struct MocoImpl : torch::nn::Module {
   torch::Tensor queue_ptr;  // int64 scalar
 
  private:
+  // The key side <- the query side (parameters and buffers); the key side gets no gradient.
+  void CopyQueriesToKeys();
+
   torch::Tensor last_keys_;
 };
 TORCH_MODULE(Moco);

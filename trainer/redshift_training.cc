@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -16,13 +15,12 @@
 #include "core/status_macros.h"
 #include "model/augment.h"
 #include "model/checkpoint.h"
-#include "model/moco.h"
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/data_parallel.h"
+#include "trainer/kept_contrast.h"
 #include "trainer/pending_losses.h"
-#include "trainer/pretrain.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
@@ -168,131 +166,6 @@ absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options
   }
   return targets;
 }
-
-// The contrastive loss kept while fine-tuning (FinetuneOptions::ssl_weight): pretraining's MoCo
-// on the training part's galaxies, labelled or not, whose query encoder and projection head are
-// the network being fine-tuned.
-class KeptContrast {
- public:
-  // `net` is the pretrained network (with its projection head) on `device`.
-  static absl::StatusOr<std::unique_ptr<KeptContrast>> Start(const FinetuneOptions& options,
-                                                             const SplitFractions& fractions, GalaxyNet& net,
-                                                             torch::Device device, int64_t batch) {
-    if (!net.projection) {
-      return absl::FailedPreconditionError(absl::StrCat("--ssl-weight: ", options.init_path, " is a ",
-                                                        net.metadata.kind, " model without a projection head; ",
-                                                        "fine-tune a pretrained one"));
-    }
-    absl::StatusOr<PretrainOptions> pretraining = PretrainingOf(net.metadata.training_json);
-    if (!pretraining.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("--ssl-weight: ", options.init_path, ": ",
-                                                        pretraining.status().message()));
-    }
-    auto kept = std::unique_ptr<KeptContrast>(new KeptContrast());
-    RowSelection rows = LabelledPart(SplitPart::kTrain, fractions, options.split_seed);
-    rows.require_redshift = false;
-    GALAXY_ASSIGN_OR_RETURN(kept->pool_, LoadTrainingData(options.data_path, rows));
-    if (kept->pool_.size() < batch) {
-      return absl::InvalidArgumentError(absl::StrCat("--ssl-weight: the training part has ", kept->pool_.size(),
-                                                     " galaxies, fewer than the batch ", batch));
-    }
-    MocoConfig moco;
-    moco.queue = std::max<int64_t>(batch, pretraining->queue / batch * batch);  // a multiple of the batch
-    moco.momentum = pretraining->momentum;
-    moco.temperature = pretraining->temperature;
-    moco.projection_dim = net.metadata.embedding_dim;
-    kept->bn_splits_ = batch % pretraining->bn_splits == 0 ? pretraining->bn_splits : 1;
-    moco.bn_splits = kept->bn_splits_;
-    kept->moco_ = Moco(BackboneConfig(net.metadata), moco);
-    kept->moco_->to(device);
-    // The network being fine-tuned is the query side; the key side starts as its copy.
-    kept->moco_->encoder_q = kept->moco_->replace_module("encoder_q", net.backbone);
-    kept->moco_->head_q = kept->moco_->replace_module("head_q", net.projection);
-    kept->moco_->encoder_k->SetBatchNormSplits(kept->bn_splits_);
-    {
-      torch::NoGradGuard no_grad;
-      CopyState(*net.backbone, *kept->moco_->encoder_k);
-      CopyState(*net.projection, *kept->moco_->head_k);
-    }
-    kept->moco_->encoder_k->train();
-    kept->moco_->head_k->train();
-    const int64_t crop = net.metadata.image_size;
-    AugmentOptions aug = ContrastiveViews(*pretraining, kept->pool_, net.metadata.band_noise, crop);
-    aug.noise_on_device = device.is_cuda();
-    kept->augmenter_.emplace(aug, kept->pool_.layout.bands, kept->pool_.layout.height);
-    kept->order_.emplace(kept->pool_.size(), options.seed ^ 0xC0A7A57ull);
-    kept->seed_ = options.seed ^ 0xC0A7A57ull;
-    kept->batch_ = batch;
-    log::Info(absl::StrFormat("contrastive loss kept (weight %g): %d galaxies of the training part, queue %d, "
-                              "temperature %g, %d BatchNorm sub-batches, the pretraining's views",
-                              options.ssl_weight, kept->pool_.size(), moco.queue, moco.temperature, kept->bn_splits_));
-    return kept;
-  }
-
-  // Step `step`'s contrastive pass on two fresh views of a batch of the training part: forward,
-  // and backward at `weight` (the gradients add to what the redshift loss's backward pass adds
-  // next). The backbone's BatchNorm statistics go back to what they were: they stay those of the
-  // labelled images. Returns the InfoNCE loss (no graph). Call AfterStep() after the optimizer's
-  // step.
-  torch::Tensor Backward(int64_t step, torch::Device device, bool autocast, double weight) {
-    const torch::Tensor index = ToDeviceAsync(order_->Batch(step, batch_), pool_.images.device());
-    const torch::Tensor x = ToDeviceAsync(pool_.images.index_select(0, index), device);
-    const torch::Tensor ebv = ToDeviceAsync(pool_.e_bv.index_select(0, index), device);
-    const torch::Tensor view_q =
-        augmenter_->Apply(x, ebv, augmenter_->Draw(batch_, seed_, 2 * static_cast<uint64_t>(step)));
-    const torch::Tensor view_k =
-        augmenter_->Apply(x, ebv, augmenter_->Draw(batch_, seed_, 2 * static_cast<uint64_t>(step) + 1));
-    std::vector<torch::Tensor> statistics;
-    for (const torch::Tensor& b : moco_->encoder_q->buffers()) statistics.push_back(b.clone());
-    moco_->encoder_q->SetBatchNormSplits(bn_splits_);
-    MocoStep out;
-    {
-      CudaAutocast scope(autocast);
-      out = moco_->forward(view_q, view_k, torch::randperm(batch_, torch::TensorOptions().dtype(torch::kInt64)));
-    }
-    (weight * out.loss).backward();
-    moco_->encoder_q->SetBatchNormSplits(1);
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> now = moco_->encoder_q->buffers();
-    for (size_t i = 0; i < now.size(); ++i) now[i].copy_(statistics[i]);
-    return out.loss.detach();
-  }
-
-  // After the optimizer's step: the key side follows the query side, and the keys join the queue.
-  void AfterStep() {
-    moco_->MomentumUpdate();
-    moco_->Enqueue(moco_->last_keys());
-  }
-
- private:
-  KeptContrast() = default;
-
-  // Copies `from`'s parameters and buffers into `to` (the same architecture); `to`'s parameters
-  // get no gradient.
-  static void CopyState(torch::nn::Module& from, torch::nn::Module& to) {
-    auto copy = [](const torch::OrderedDict<std::string, torch::Tensor>& source,
-                   torch::OrderedDict<std::string, torch::Tensor> target) {
-      TORCH_CHECK(source.size() == target.size(), "the key encoder has ", target.size(), " tensors, the network ",
-                  source.size());
-      for (const auto& item : source) {
-        torch::Tensor* t = target.find(item.key());
-        TORCH_CHECK(t != nullptr && t->sizes() == item.value().sizes(), "the key encoder's ", item.key(),
-                    " does not match the network's");
-        t->copy_(item.value());
-      }
-    };
-    copy(from.named_parameters(), to.named_parameters());
-    copy(from.named_buffers(), to.named_buffers());
-    for (torch::Tensor& p : to.parameters()) p.set_requires_grad(false);
-  }
-
-  TrainingData pool_;
-  Moco moco_{nullptr};
-  std::optional<Augmenter> augmenter_;
-  std::optional<EpochOrder> order_;
-  int64_t bn_splits_ = 1, batch_ = 0;
-  uint64_t seed_ = 0;
-};
 
 }  // namespace
 
