@@ -93,13 +93,15 @@ absl::Status RunInfo(const ClientFlags& flags) {
     params.push_back(absl::StrCat(k, "=", v));
   }
   const std::string features = EnumFlagName(*v1::EmbeddingFeatures_descriptor(), info->model().features());
+  // The name `rebuild --index` takes ("flat", "torch-flat"); the zero value means no snapshot yet.
+  const std::string index_kind = EnumFlagName(*v1::IndexKind_descriptor(), info->index_kind());
   std::cout << "server version     " << info->server_version() << "\n"
             << "snapshot           " << (info->snapshot_version().empty() ? "(none loaded)" : info->snapshot_version())
             << "\n"
             << "galaxies           " << info->count() << "\n"
             << "dimension          " << info->dimension()
             << (features.empty() ? "" : absl::StrCat(" (", features, " features)")) << "\n"
-            << "index kind         " << v1::IndexKind_Name(info->index_kind()) << "\n";
+            << "index kind         " << (index_kind.empty() ? "(none)" : index_kind) << "\n";
   if (!info->snapshot_version().empty()) {
     std::cout << "index parameters   " << absl::StrJoin(params, " ") << "\n"
               << "recall@10          " << absl::StrFormat("%.3f", info->measured_recall_at_10()) << "\n"

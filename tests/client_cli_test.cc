@@ -37,6 +37,7 @@ TEST_F(ClientCliTest, InfoHealthServices) {
   EXPECT_TRUE(absl::StrContains(info.out, "snapshot           v1")) << info.out;
   EXPECT_TRUE(absl::StrContains(info.out, "galaxies           1500")) << info.out;
   EXPECT_TRUE(absl::StrContains(info.out, "with redshift head")) << info.out;
+  EXPECT_TRUE(absl::StrContains(info.out, "index kind         flat\n")) << info.out;
   testutil::CommandResult json = Client({"info"}, {"--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(nlohmann::json::parse(json.out)["snapshot_version"], "v1");
@@ -370,7 +371,9 @@ TEST_F(ClientCliTest, RebuildReloadAndStatus) {
   testutil::CommandResult torch_info = Client({"info"}, {"--json"});
   EXPECT_EQ(nlohmann::json::parse(torch_info.out)["index_kind"], "INDEX_KIND_TORCH_FLAT");
   EXPECT_EQ(nlohmann::json::parse(torch_info.out)["model"]["features"], "EMBEDDING_FEATURES_STAGES");
-  EXPECT_TRUE(absl::StrContains(Client({"info"}).out, "240 (stages features)"));
+  const std::string torch_info_text = Client({"info"}).out;
+  EXPECT_TRUE(absl::StrContains(torch_info_text, "240 (stages features)")) << torch_info_text;
+  EXPECT_TRUE(absl::StrContains(torch_info_text, "index kind         torch-flat\n")) << torch_info_text;
 }
 
 TEST_F(ClientCliTest, UsageAndConnectionErrorsAreOneLine) {
