@@ -38,11 +38,12 @@ endfunction()
 
 # galaxy_test(name SOURCES ... LIBS ...): one GoogleTest binary, registered with ctest.
 # Test binaries land in build/tests/, away from the user-facing binaries in build/bin/.
+# PROCESSORS n: its tests use n cores themselves, so `ctest -j` runs nothing else in those slots.
 function(galaxy_test name)
   if(NOT GALAXY_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "TIMEOUT;FIXTURE" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;FIXTURE;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
   # Every test binary prints the stack of a crash (tests/crash_trace.cc); ENABLE_EXPORTS (-rdynamic)
   # lets that stack name our own functions, not only the shared libraries'.
   if(NOT TARGET galaxy_crash_trace)
@@ -60,6 +61,9 @@ function(galaxy_test name)
   set(properties TIMEOUT ${ARG_TIMEOUT})
   if(ARG_LABELS)
     list(APPEND properties LABELS "${ARG_LABELS}")
+  endif()
+  if(ARG_PROCESSORS)
+    list(APPEND properties PROCESSORS ${ARG_PROCESSORS})
   endif()
   if(ARG_FIXTURE)
     # FIXTURE <gtest filter>: that test runs once, first, and every test of the binary needs it.
