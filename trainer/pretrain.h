@@ -23,20 +23,6 @@ struct PretrainResult {
   std::vector<std::string> monitor;
 };
 
-// Trains, logging progress (loss, accuracy, img/s, ETA), checkpointing every
-// options.checkpoint_every steps. With options.resume, continues from out_dir/checkpoint.pt
-// exactly (same data order, augmentations and optimizer state), refusing a checkpoint made with
-// other settings or data (FAILED_PRECONDITION naming the difference). A non-finite loss stops
-// the run (ABORTED, naming the step) and leaves the last good checkpoint in place.
-// `stop_after` > 0 stops after that many steps of this call (for tests of resume).
-//
-// Under torchrun's variables with WORLD_SIZE > 1 (trainer/data_parallel.h), trains as one rank
-// of a data-parallel group: each rank takes every WORLD_SIZE-th galaxy of each global batch of
-// options.batch, the gradients are averaged, the keys of the whole batch go into every rank's
-// queue, and shuffling BatchNorm's options.bn_splits sub-batches are divided among the ranks
-// (bn_splits a multiple of WORLD_SIZE) or, with bn_splits 1, BatchNorm is synchronised across
-// them: the group computes what one process would, to float rounding. Every rank reads --data
-// and, on --resume, the checkpoint in out_dir (the same shared directory); rank 0 alone writes.
 struct AugmentOptions;
 struct TrainingData;
 
@@ -52,6 +38,20 @@ AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingDa
 // views; what the record lacks keeps its default. INVALID_ARGUMENT when it is not such a record.
 absl::StatusOr<PretrainOptions> PretrainingOf(const std::string& training_json);
 
+// Trains, logging progress (loss, accuracy, img/s, ETA), checkpointing every
+// options.checkpoint_every steps. With options.resume, continues from out_dir/checkpoint.pt
+// exactly (same data order, augmentations and optimizer state), refusing a checkpoint made with
+// other settings or data (FAILED_PRECONDITION naming the difference). A non-finite loss stops
+// the run (ABORTED, naming the step) and leaves the last good checkpoint in place.
+// `stop_after` > 0 stops after that many steps of this call (for tests of resume).
+//
+// Under torchrun's variables with WORLD_SIZE > 1 (trainer/data_parallel.h), trains as one rank
+// of a data-parallel group: each rank takes every WORLD_SIZE-th galaxy of each global batch of
+// options.batch, the gradients are averaged, the keys of the whole batch go into every rank's
+// queue, and shuffling BatchNorm's options.bn_splits sub-batches are divided among the ranks
+// (bn_splits a multiple of WORLD_SIZE) or, with bn_splits 1, BatchNorm is synchronised across
+// them: the group computes what one process would, to float rounding. Every rank reads --data
+// and, on --resume, the checkpoint in out_dir (the same shared directory); rank 0 alone writes.
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after = 0);
 
 }  // namespace galaxy
