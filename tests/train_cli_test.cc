@@ -92,6 +92,16 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_LT(bt["rows"][1]["rmse"].get<double>(), bt["mean_rmse"].get<double>()) << bt.dump();
   EXPECT_GT(bt["rows"][1]["r2"].get<double>(), 0.0) << bt.dump();
   EXPECT_GT(bt["rows"][1]["scratch_rmse"].get<double>(), 0.0) << bt.dump();
+  // The standard columns are labels too: redshift from the frozen features, a regression.
+  CommandResult redshift = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data",
+                                                data, "--label", "specz_redshift", "--fractions", "1", "--json",
+                                                dir.File("probe_z.json"), "--device", "cpu"});
+  ASSERT_EQ(redshift.exit_code, 0) << redshift.err;
+  nlohmann::json z = nlohmann::json::parse(std::ifstream(dir.File("probe_z.json")));
+  EXPECT_EQ(z["task"], "regression");
+  ASSERT_EQ(z["rows"].size(), 1u);
+  EXPECT_GT(z["rows"][0]["labels"].get<int>(), 0) << z.dump();
+  EXPECT_LT(z["rows"][0]["rmse"].get<double>(), z["mean_rmse"].get<double>()) << z.dump();
   // Forcing classes on it names the galaxy and the way out.
   CommandResult forced = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data", data,
                                               "--label", "bulge_fraction", "--task", "classification", "--device", "cpu"});

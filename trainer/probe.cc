@@ -17,6 +17,7 @@
 #include "core/progress.h"
 #include "core/status_macros.h"
 #include "data/dataset_split.h"
+#include "data/galaxy_batch.h"
 #include "data/ingest/ingest_catalog.h"
 #include "model/augment.h"
 #include "model/checkpoint.h"
@@ -55,12 +56,19 @@ absl::Status Validate(const ProbeOptions& o) {
 absl::StatusOr<std::vector<double>> LabelValues(const ProbeOptions& o, const TrainingData& data) {
   std::vector<double> values(static_cast<size_t>(data.size()), std::nan(""));
   if (o.labels_csv.empty()) {
-    const auto it = data.extra.find(o.label_column);
-    if (it == data.extra.end()) {
+    // The standard columns (the redshift, E(B-V)) are loaded apart from the extra ones.
+    torch::Tensor source;
+    if (o.label_column == kRedshiftKey) {
+      source = data.redshift;
+    } else if (o.label_column == kEbvKey) {
+      source = data.e_bv;
+    } else if (const auto it = data.extra.find(o.label_column); it != data.extra.end()) {
+      source = it->second;
+    } else {
       return absl::NotFoundError(absl::StrCat(o.data_path, ": no column '", o.label_column,
                                               "' (give --labels CSV with ObjID and ", o.label_column, ")"));
     }
-    const torch::Tensor column = it->second.to(torch::kCPU, torch::kFloat64).contiguous();
+    const torch::Tensor column = source.to(torch::kCPU, torch::kFloat64).contiguous();
     std::copy(column.data_ptr<double>(), column.data_ptr<double>() + column.numel(), values.begin());
     return values;
   }
