@@ -41,8 +41,8 @@ struct ProbeOptions {
   // Checkpoint (any kind) and dataset. Required.
   std::string model_path;
   std::string data_path;
-  // The label: a column of the dataset (e.g. "type", or "bulge_fraction"), or, with labels_csv,
-  // the column of that CSV file. Required.
+  // The label: a column of the dataset (e.g. "type", "bulge_fraction", or the standard
+  // "specz_redshift" and "e_bv"), or, with labels_csv, the column of that CSV file. Required.
   std::string label_column;
   // "classification" (non-negative integer classes; negative values are unlabelled),
   // "regression" (any finite value; NaN is unlabelled), or "auto" (default): classification when
