@@ -266,6 +266,7 @@ int main(int argc, char** argv) {
         if (given("--pretrain-batch")) o.pretrain_batch = science_given.pretrain_batch;
         if (given("--queue")) o.queue = science_given.queue;
         if (given("--momentum")) o.momentum = science_given.momentum;
+        if (given("--temperature")) o.temperature = science_given.temperature;
         if (given("--mask-outskirts")) o.mask_outskirts = science_given.mask_outskirts;
         if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
@@ -325,6 +326,7 @@ int main(int argc, char** argv) {
   science->add_option("--pretrain-batch", science_given.pretrain_batch, "MoCo batch")->capture_default_str();
   science->add_option("--queue", science_given.queue, "MoCo queue")->capture_default_str();
   science->add_option("--momentum", science_given.momentum, "MoCo key-encoder momentum")->capture_default_str();
+  science->add_option("--temperature", science_given.temperature, "MoCo InfoNCE temperature")->capture_default_str();
   science->add_option("--mask-outskirts", science_given.mask_outskirts,
                       "Share of the MoCo views whose outskirts become sky (galaxy-train pretrain --mask-outskirts)")
       ->capture_default_str();

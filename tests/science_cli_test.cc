@@ -40,6 +40,7 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   nlohmann::json r = nlohmann::json::parse(std::ifstream(out + "/results.json"));
   EXPECT_EQ(r["seeds"].get<int>(), 2);
   EXPECT_DOUBLE_EQ(r["options"]["momentum"].get<double>(), 0.99);
+  EXPECT_DOUBLE_EQ(r["options"]["temperature"].get<double>(), 0.2);
   // Every acceptance check is measured, and "holds" says what its own numbers say.
   ASSERT_EQ(r["acceptance"].size(), 6u);
   for (const auto& c : r["acceptance"]) {
@@ -119,6 +120,7 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
       {{"--seeds", "0"}, "--seeds: 0 is outside 1..20"},
       {{"--seeds", "2", "--only-seed", "2"}, "--only-seed: 2 is outside 0..1"},
       {{"--momentum", "1"}, "--momentum: 1 is outside [0, 1)"},
+      {{"--temperature", "0"}, "--temperature: 0 must be > 0"},
       {{"--mask-outskirts", "2"}, "--mask-outskirts: 2 is outside [0, 1]"},
   };
   for (const auto& [flags, message] : cases) {

@@ -97,6 +97,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   pretrain.batch = o.pretrain_batch;
   pretrain.queue = o.queue;
   pretrain.momentum = o.momentum;
+  pretrain.temperature = o.temperature;
   pretrain.mask_outskirts = o.mask_outskirts;
   pretrain.seed = seed;
   pretrain.device = o.device;
@@ -200,6 +201,7 @@ absl::Status ScienceOptions::Validate() const {
   if (!(momentum >= 0 && momentum < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("--momentum: ", momentum, " is outside [0, 1)"));
   }
+  if (!(temperature > 0)) return absl::InvalidArgumentError(absl::StrCat("--temperature: ", temperature, " must be > 0"));
   if (!(mask_outskirts >= 0 && mask_outskirts <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("--mask-outskirts: ", mask_outskirts, " is outside [0, 1]"));
   }
@@ -345,7 +347,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"input_stretch", o.input_stretch},
                   {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
                   {"queue", o.queue},               {"momentum", o.momentum},
-                  {"mask_outskirts", o.mask_outskirts},
+                  {"temperature", o.temperature},   {"mask_outskirts", o.mask_outskirts},
                   {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"head_warmup_steps", o.head_warmup_steps},
@@ -437,10 +439,11 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
-      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.mask_outskirts, o.finetune_steps,
+      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
+      o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, o.features,
       o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",
       Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),

@@ -175,6 +175,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           {"pretrain_batch", o.pretrain_batch},
           {"queue", o.queue},
           {"momentum", o.momentum},
+          {"temperature", o.temperature},
           // Not a science option, but a seed pretrained under another default blur (1 px before
           // 2026-12-01) is another run.
           {"max_blur", PretrainOptions().max_blur},
