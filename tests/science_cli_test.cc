@@ -121,6 +121,7 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
       {{"--seeds", "2", "--only-seed", "2"}, "--only-seed: 2 is outside 0..1"},
       {{"--momentum", "1"}, "--momentum: 1 is outside [0, 1)"},
       {{"--temperature", "0"}, "--temperature: 0 must be > 0"},
+      {{"--queue", "100"}, "--queue: 100 must be a positive multiple of --batch 128"},
       {{"--mask-outskirts", "2"}, "--mask-outskirts: 2 is outside [0, 1]"},
   };
   for (const auto& [flags, message] : cases) {

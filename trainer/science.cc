@@ -80,16 +80,12 @@ absl::Status Stage(const std::string& name, absl::Status status) {
   return absl::Status(status.code(), absl::StrCat("science: ", name, ": ", status.message()));
 }
 
-absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data, uint64_t seed) {
-  SeedRun run;
-  run.seed = seed;
-  const std::string dir = absl::StrCat(o.out_dir, "/seed_", seed);
-  std::filesystem::create_directories(dir);
-  const absl::Time start = absl::Now();
-
+// The pretraining of one seed. ScienceOptions::Validate checks these same options, so that a bad
+// pretraining option is refused before the survey is simulated, with pretraining's own message.
+PretrainOptions PretrainingOf(const ScienceOptions& o, const std::string& data, uint64_t seed) {
   PretrainOptions pretrain;
   pretrain.data_path = data;
-  pretrain.out_dir = dir + "/pretrain";
+  pretrain.out_dir = absl::StrCat(o.out_dir, "/seed_", seed, "/pretrain");
   pretrain.arch = o.arch;
   pretrain.stem = o.stem;
   pretrain.input_stretch = o.input_stretch;
@@ -104,6 +100,17 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   pretrain.threads = o.threads;
   pretrain.checkpoint_every = o.pretrain_steps;
   pretrain.monitor_every = std::max<int64_t>(1, o.pretrain_steps / 3);
+  return pretrain;
+}
+
+absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data, uint64_t seed) {
+  SeedRun run;
+  run.seed = seed;
+  const std::string dir = absl::StrCat(o.out_dir, "/seed_", seed);
+  std::filesystem::create_directories(dir);
+  const absl::Time start = absl::Now();
+
+  const PretrainOptions pretrain = PretrainingOf(o, data, seed);
   log::Info(absl::StrFormat("science: seed %d: pretraining %s/%s for %d steps", seed, o.arch, o.stem, o.pretrain_steps));
   absl::StatusOr<PretrainResult> pretrained = RunPretrain(pretrain);
   GALAXY_RETURN_IF_ERROR(Stage("pretraining", pretrained.status()));
@@ -198,13 +205,6 @@ absl::Status ScienceOptions::Validate() const {
   if (only_seed < -1 || only_seed >= seeds) {
     return absl::InvalidArgumentError(absl::StrCat("--only-seed: ", only_seed, " is outside 0..", seeds - 1));
   }
-  if (!(momentum >= 0 && momentum < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("--momentum: ", momentum, " is outside [0, 1)"));
-  }
-  if (!(temperature > 0)) return absl::InvalidArgumentError(absl::StrCat("--temperature: ", temperature, " must be > 0"));
-  if (!(mask_outskirts >= 0 && mask_outskirts <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("--mask-outskirts: ", mask_outskirts, " is outside [0, 1]"));
-  }
   if (pretrain_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--pretrain-steps: ", pretrain_steps, " < 1"));
   if (finetune_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--finetune-steps: ", finetune_steps, " < 1"));
   GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(head_warmup_steps, finetune_steps));
@@ -219,7 +219,9 @@ absl::Status ScienceOptions::Validate() const {
   }
   if (k < 1) return absl::InvalidArgumentError(absl::StrCat("--k: ", k, " < 1"));
   GALAXY_RETURN_IF_ERROR(ValidateFeatureKind(features));
-  return ValidateInputStretch(input_stretch);
+  // Momentum, temperature, outskirts, input stretch, architecture, queue against batch: as
+  // pretraining checks them (the data path stands in for a survey not simulated yet).
+  return PretrainingOf(*this, data_path.empty() ? out_dir + "/survey.h5" : data_path, 0).Validate();
 }
 
 MeanStd Summarise(const std::vector<double>& values) {

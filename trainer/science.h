@@ -51,7 +51,7 @@ struct ScienceOptions {
   // slower key encoder lags most of the run (docs/SCIENCE.md, "What each knob was worth").
   double momentum = 0.99;
   // InfoNCE temperature (PretrainOptions::temperature's default). 0.1 gave the half stem a better
-  // frozen redshift on one seed (docs/SCIENCE.md, "A sharper contrast").
+  // frozen redshift on two seeds and moved none of the checks (docs/SCIENCE.md, "A sharper contrast").
   double temperature = 0.2;
   // Share of the views whose outskirts become sky (PretrainOptions::mask_outskirts).
   double mask_outskirts = 0;
