@@ -105,6 +105,8 @@ absl::StatusOr<GalaxyNet> LoadGalaxyNet(const std::string& path, torch::Device d
 // Names of the parts, shared by writers and readers.
 inline constexpr char kBackbonePart[] = "backbone";
 inline constexpr char kProjectionPart[] = "projection";
+// Pretraining's photometric pretext head (PretrainOptions::photometry_weight), kept for resuming.
+inline constexpr char kPhotometryHeadPart[] = "photometry_head";
 inline constexpr char kRedshiftPart[] = "redshift_head";
 
 }  // namespace galaxy

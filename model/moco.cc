@@ -47,9 +47,11 @@ void MocoImpl::UseQueryEncoder(ResNet encoder, ProjectionHead head) {
   CopyQueriesToKeys();
 }
 
-torch::Tensor MocoImpl::EncodeQueries(const torch::Tensor& view) {
+torch::Tensor MocoImpl::EncodeQueries(const torch::Tensor& view, torch::Tensor* features) {
   namespace F = torch::nn::functional;
-  return F::normalize(head_q(encoder_q(view)), F::NormalizeFuncOptions().dim(1));
+  const torch::Tensor f = encoder_q(view);
+  if (features != nullptr) *features = f;
+  return F::normalize(head_q(f), F::NormalizeFuncOptions().dim(1));
 }
 
 torch::Tensor MocoImpl::EncodeKeys(const torch::Tensor& view) {
@@ -72,7 +74,8 @@ MocoStep MocoImpl::Contrast(const torch::Tensor& q, const torch::Tensor& k) {
 
 MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor& key_view,
                            const torch::Tensor& key_order) {
-  const torch::Tensor q = EncodeQueries(query_view);
+  torch::Tensor features;
+  const torch::Tensor q = EncodeQueries(query_view, &features);
   torch::Tensor k;
   if (config.bn_splits > 1 && is_training()) {
     // Shuffle the keys across sub-batches, encode, and put them back in the queries' order.
@@ -86,7 +89,9 @@ MocoStep MocoImpl::forward(const torch::Tensor& query_view, const torch::Tensor&
     k = EncodeKeys(key_view);
   }
   last_keys_ = k.detach();
-  return Contrast(q, k);
+  MocoStep step = Contrast(q, k);
+  step.features = features;
+  return step;
 }
 
 void MocoImpl::MomentumUpdate() {
@@ -136,13 +141,21 @@ void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& l
 
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
-                       bool multi_tensor_sgd) {
+                       bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary) {
   MocoStep out;
+  torch::Tensor total;
   {
     CudaAutocast scope(autocast);
     out = moco->forward(query_view, key_view, key_order);
+    total = out.loss;
+    if (auxiliary) {
+      const torch::Tensor extra = auxiliary(out.features).to(torch::kFloat32);
+      total = out.loss + extra;
+      out.auxiliary = extra.detach();
+    }
   }
-  MocoUpdate(moco, optimizer, out.loss, moco->last_keys(), multi_tensor_sgd);
+  MocoUpdate(moco, optimizer, total, moco->last_keys(), multi_tensor_sgd);
+  out.features = torch::Tensor();  // its graph is spent
   return out;
 }
 

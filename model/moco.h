@@ -34,7 +34,16 @@ struct MocoConfig {
 struct MocoStep {
   torch::Tensor loss;      // scalar, InfoNCE
   torch::Tensor accuracy;  // scalar, fraction of queries whose positive key scores highest
+  // The query encoder's backbone features (N x feature_dim, with their graph): what an
+  // auxiliary loss reads (MocoTrainStep).
+  torch::Tensor features;
+  // The auxiliary loss MocoTrainStep added (scalar, no graph); undefined without one.
+  torch::Tensor auxiliary;
 };
+
+// A loss computed from the query encoder's backbone features that MocoTrainStep adds to InfoNCE
+// before the backward pass (PretrainOptions::photometry_weight); empty: none.
+using AuxiliaryLoss = std::function<torch::Tensor(const torch::Tensor& features)>;
 
 struct MocoImpl : torch::nn::Module {
   MocoImpl(const ResNetConfig& backbone, const MocoConfig& config);
@@ -52,7 +61,8 @@ struct MocoImpl : torch::nn::Module {
   // training shuffles them across processes): the L2-normalised projections of the query
   // encoder (with a graph) and of the key encoder (without, and without shuffling), and the
   // InfoNCE loss of queries q against their positive keys k and the queue.
-  torch::Tensor EncodeQueries(const torch::Tensor& view);
+  // `features`, when set, receives the backbone's output (with its graph).
+  torch::Tensor EncodeQueries(const torch::Tensor& view, torch::Tensor* features = nullptr);
   torch::Tensor EncodeKeys(const torch::Tensor& view);
   MocoStep Contrast(const torch::Tensor& q, const torch::Tensor& k);
 
@@ -94,10 +104,12 @@ void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& l
 // with `autocast` on CUDA; keys in `key_order` as MocoImpl::forward), the backward pass, the
 // optimizer's step (MultiTensorSgdStep with `multi_tensor_sgd`, a CUDA path), the key encoder's
 // momentum update and the keys into the queue. The step pretraining runs and the training
-// benchmark times. Returns the loss and accuracy as tensors on the device (not read back).
+// benchmark times. With `auxiliary`, its loss on the query features joins InfoNCE's in the
+// backward pass (MocoStep::auxiliary). Returns the losses and accuracy as tensors on the device
+// (not read back).
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
-                       bool multi_tensor_sgd);
+                       bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary = {});
 
 }  // namespace galaxy
 

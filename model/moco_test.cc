@@ -109,5 +109,37 @@ TEST(MocoTest, ShuffledKeysComeBackInTheQueriesOrder) {
   EXPECT_FALSE(torch::allclose(moco->last_keys(), unshuffled, 1e-3, 1e-4));
 }
 
+TEST(MocoTest, AnAuxiliaryLossOnTheQueryFeaturesTrainsBesideInfoNce) {
+  const torch::Tensor x = torch::randn({8, 5, 32, 32}, torch::TensorOptions().dtype(torch::kFloat32));
+  auto made = [] {
+    torch::manual_seed(5);
+    Moco moco = TinyMoco(0.99);
+    moco->train();
+    return moco;
+  };
+  Moco plain = made(), with_aux = made(), reference = made();
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = reference->encoder_q(x).pow(2).mean() * 3;
+  }
+  torch::optim::SGD sgd_plain(plain->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
+  torch::optim::SGD sgd_aux(with_aux->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
+  const MocoStep a = MocoTrainStep(plain, sgd_plain, x, x, {}, false, false);
+  const MocoStep b = MocoTrainStep(with_aux, sgd_aux, x, x, {}, false, false,
+                                   [](const torch::Tensor& features) { return features.pow(2).mean() * 3; });
+  EXPECT_FALSE(a.auxiliary.defined());
+  ASSERT_TRUE(b.auxiliary.defined());
+  // InfoNCE is the same; the auxiliary loss is the function of this step's query features ...
+  EXPECT_NEAR(a.loss.item<double>(), b.loss.item<double>(), 1e-6);
+  EXPECT_NEAR(b.auxiliary.item<double>(), expected.item<double>(), 1e-5 * (1 + expected.item<double>()));
+  EXPECT_FALSE(b.auxiliary.requires_grad());
+  // ... and its gradient moved the encoder further than InfoNCE's alone.
+  const std::vector<torch::Tensor> pa = plain->encoder_q->parameters(), pb = with_aux->encoder_q->parameters();
+  bool differs = false;
+  for (size_t i = 0; i < pa.size(); ++i) differs = differs || !torch::allclose(pa[i], pb[i], 1e-6, 1e-7);
+  EXPECT_TRUE(differs);
+}
+
 }  // namespace
 }  // namespace galaxy

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <type_traits>
 
@@ -21,6 +22,7 @@
 #include "model/torch_info.h"
 #include "nlohmann/json.hpp"
 #include "trainer/data_parallel.h"
+#include "trainer/galaxy_features.h"
 #include "trainer/pending_losses.h"
 #include "trainer/ssl_monitor.h"
 #include "trainer/training_data.h"
@@ -29,7 +31,7 @@ namespace galaxy {
 namespace {
 
 nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64_t rows) {
-  return {{"batch", o.batch},         {"queue", o.queue},
+  nlohmann::json j = {{"batch", o.batch},         {"queue", o.queue},
           {"momentum", o.momentum},   {"temperature", o.temperature},
           {"lr_per_256", o.lr_per_256}, {"weight_decay", o.weight_decay},
           {"sgd_momentum", o.sgd_momentum}, {"total_steps", total_steps},
@@ -38,6 +40,32 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"dust", o.dust},           {"max_dust", o.max_dust},
           {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch},
           {"mask_outskirts", o.mask_outskirts}, {"outskirt_radius", o.outskirt_radius}};
+  // Only when used: checkpoints made before it existed resume unchanged.
+  if (o.photometry_weight > 0) j["photometry_weight"] = o.photometry_weight;
+  return j;
+}
+
+// The photometric pretext's targets (PretrainOptions::photometry_weight): every galaxy's
+// de-reddened aperture r magnitude and colours measured on its own image (ApertureColourRows; no
+// labels), each column centred on its median, scaled by its MAD-based sigma and clipped to +-5
+// (faint galaxies' colours have long tails). N x D float32 on the CPU.
+torch::Tensor PhotometryTargets(const TrainingData& data) {
+  const int64_t n = data.size();
+  constexpr int64_t kChunk = 2048;  // images copied at a time
+  std::vector<double> values;
+  int dim = 0;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    std::vector<int64_t> rows;
+    for (int64_t i = start; i < std::min(n, start + kChunk); ++i) rows.push_back(i);
+    const std::vector<double> part = ApertureColourRows(data, rows, &dim);
+    values.insert(values.end(), part.begin(), part.end());
+  }
+  torch::Tensor t = torch::tensor(values, torch::kFloat64).view({n, dim});
+  t = torch::where(torch::isfinite(t), t, torch::full_like(t, std::numeric_limits<double>::quiet_NaN()));
+  const torch::Tensor median = std::get<0>(t.nanmedian(0));
+  t = torch::where(torch::isnan(t), median.expand_as(t), t);
+  const torch::Tensor sigma = (std::get<0>((t - median).abs().median(0)) * 1.4826).clamp_min(1e-6);
+  return ((t - median) / sigma).clamp(-5, 5).to(torch::kFloat32);
 }
 
 // The order in which step `step`'s keys pass the key encoder under shuffling BatchNorm: a
@@ -70,15 +98,18 @@ absl::Status ValidateBatchNormSplits(const PretrainOptions& o, int world_size) {
 // global batch's.
 MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, GradientReducer& reducer,
                               ProcessGroup& group, const torch::Tensor& query_view, const torch::Tensor& key_view,
-                              const torch::Tensor& key_order, int64_t bn_splits, bool autocast, bool multi_tensor_sgd) {
+                              const torch::Tensor& key_order, int64_t bn_splits, bool autocast, bool multi_tensor_sgd,
+                              const AuxiliaryLoss& auxiliary) {
   const int world = group.world_size();
   const int64_t batch = query_view.size(0) * world;
   const torch::Tensor mine = RankRows(batch, group.rank(), world).to(query_view.device());
   MocoStep out;
   torch::Tensor keys;  // the global batch's, in its order
+  torch::Tensor total;
   {
     CudaAutocast scope(autocast);
-    const torch::Tensor q = moco->EncodeQueries(query_view);
+    torch::Tensor features;
+    const torch::Tensor q = moco->EncodeQueries(query_view, &features);
     {
       torch::NoGradGuard no_grad;
       if (bn_splits > 1) {
@@ -92,8 +123,14 @@ MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, Gradient
       }
     }
     out = moco->Contrast(q, keys.index_select(0, mine));
+    total = out.loss;
+    if (auxiliary) {
+      const torch::Tensor extra = auxiliary(features).to(torch::kFloat32);
+      total = out.loss + extra;
+      out.auxiliary = extra.detach();  // this rank's
+    }
   }
-  MocoUpdate(moco, optimizer, out.loss, keys, multi_tensor_sgd, [&reducer] { reducer.Finish(); });
+  MocoUpdate(moco, optimizer, total, keys, multi_tensor_sgd, [&reducer] { reducer.Finish(); });
   torch::Tensor means = torch::stack({out.loss.detach().to(torch::kFloat32), out.accuracy.to(torch::kFloat32)});
   group.AllReduceSum(means);
   means.div_(world);
@@ -240,6 +277,19 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   }
   std::vector<torch::Tensor> trainable = moco->encoder_q->parameters();
   for (const auto& p : moco->head_q->parameters()) trainable.push_back(p);
+  // The photometric pretext: a linear map from the query encoder's features to the image's own
+  // aperture photometry, trained with it (made after MoCo, whose initialisation stays the same).
+  torch::nn::Linear photometry_head{nullptr};
+  torch::Tensor photometry_targets;
+  AuxiliaryLoss photometry_loss;
+  if (options.photometry_weight > 0) {
+    photometry_targets = PhotometryTargets(data).to(device);
+    photometry_head = torch::nn::Linear(backbone.feature_dim(), photometry_targets.size(1));
+    photometry_head->to(device);
+    for (const auto& p : photometry_head->parameters()) trainable.push_back(p);
+    log::Info(absl::StrFormat("photometric pretext: %d aperture features per image, weight %g",
+                              photometry_targets.size(1), options.photometry_weight));
+  }
   const double base_lr = options.lr_per_256 * options.batch / 256.0;
   torch::optim::SGD optimizer(trainable, torch::optim::SGDOptions(base_lr)
                                              .momentum(options.sgd_momentum)
@@ -274,10 +324,14 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       return absl::FailedPreconditionError(absl::StrCat("--resume: ", checkpoint_path, " was trained on other data (", old.data_path, ")"));
     }
     const nlohmann::json was = nlohmann::json::parse(old.training_json), now = nlohmann::json::parse(meta.training_json);
-    for (const auto& [key, value] : now.items()) {
-      if (!was.contains(key) || was[key] != value) {
+    // Both ways: a setting written only when used (photometry_weight) may be missing from either.
+    nlohmann::json keys = now;
+    keys.update(was);
+    for (const auto& [key, unused] : keys.items()) {
+      if (!was.contains(key) || !now.contains(key) || was[key] != now[key]) {
         return absl::FailedPreconditionError(absl::StrCat("--resume: ", checkpoint_path, " was made with ", key, " = ",
-                                                          was.contains(key) ? was[key].dump() : "(unset)", ", now ", value.dump()));
+                                                          was.contains(key) ? was[key].dump() : "(unset)", ", now ",
+                                                          now.contains(key) ? now[key].dump() : "(unset)"));
       }
     }
     if (old.arch != options.arch || old.stem != options.stem || old.seed != options.seed) {
@@ -288,6 +342,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kProjectionPart, *moco->head_q));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule("encoder_k", *moco->encoder_k));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule("head_k", *moco->head_k));
+    if (photometry_head) GALAXY_RETURN_IF_ERROR(reader->LoadModule(kPhotometryHeadPart, *photometry_head));
     GALAXY_ASSIGN_OR_RETURN(torch::Tensor queue, reader->LoadTensor("queue"));
     GALAXY_ASSIGN_OR_RETURN(torch::Tensor queue_ptr, reader->LoadTensor("queue_ptr"));
     {
@@ -357,6 +412,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     writer.AddModule(kProjectionPart, *moco->head_q);
     writer.AddModule("encoder_k", *moco->encoder_k);
     writer.AddModule("head_k", *moco->head_k);
+    if (photometry_head) writer.AddModule(kPhotometryHeadPart, *photometry_head);
     writer.AddTensor("queue", moco->queue);
     writer.AddTensor("queue_ptr", moco->queue_ptr);
     writer.AddOptimizer(optimizer);
@@ -425,10 +481,18 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
         view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
       }
       if (options.bn_splits > 1) key_order = ToDeviceAsync(KeyOrder(options.batch, options.seed, step), device);
+      if (photometry_head) {
+        const torch::Tensor target = photometry_targets.index_select(0, ToDeviceAsync(batch_index, device));
+        photometry_loss = [&, target](const torch::Tensor& features) {
+          return options.photometry_weight *
+                 torch::nn::functional::smooth_l1_loss(photometry_head(features).to(torch::kFloat32), target);
+        };
+      }
       const MocoStep out =
           group ? DataParallelMocoStep(moco, optimizer, *reducer, *group, view_q, view_k, key_order, options.bn_splits,
-                                       bf16, /*multi_tensor_sgd=*/cuda)
-                : MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda);
+                                       bf16, /*multi_tensor_sgd=*/cuda, photometry_loss)
+                : MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda,
+                                photometry_loss);
       pending.Add(step, out.loss);
       ++step;
       ++steps_this_call;
@@ -448,6 +512,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
         if (leader) progress.Update(step);
         log::Debug("step", {{"step", absl::StrCat(step)}, {"loss", absl::StrFormat("%.4f", loss_ema)},
                             {"accuracy", absl::StrFormat("%.3f", out.accuracy.item<double>())},
+                            {"photometry", out.auxiliary.defined()
+                                               ? absl::StrFormat("%.4f", out.auxiliary.item<double>()) : "-"},
                             {"lr", absl::StrFormat("%.5f", lr)}});
       }
     }

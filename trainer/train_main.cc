@@ -112,6 +112,10 @@ int main(int argc, char** argv) {
                            "Smallest radius kept around the centre of a masked view, px of the stored cutout "
                            "(the largest is half its side)")
       ->capture_default_str();
+  pretrain_cmd->add_option("--photometry-weight", pretrain.photometry_weight,
+                           "Weight of the photometric pretext (predicting each image's own aperture magnitude "
+                           "and colours from its features; 0: off)")
+      ->capture_default_str();
   pretrain_cmd->add_option("--bn-splits", pretrain.bn_splits,
                            "Shuffling BatchNorm: sub-batches with their own statistics (1: off)")
       ->capture_default_str();

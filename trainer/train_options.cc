@@ -49,6 +49,9 @@ absl::Status PretrainOptions::Validate() const {
   if (!(weight_decay >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("--weight-decay: ", weight_decay, " < 0"));
   }
+  if (!(photometry_weight >= 0 && photometry_weight <= 100)) {
+    return absl::InvalidArgumentError(absl::StrCat("--photometry-weight: ", photometry_weight, " is outside [0, 100]"));
+  }
   if (monitor_every < 0) return absl::InvalidArgumentError(absl::StrCat("--monitor-every: ", monitor_every, " < 0"));
   if (dust != "survey" && dust != "uniform" && dust != "none") {
     return absl::InvalidArgumentError(absl::StrCat("--dust: unknown '", dust, "' (expected survey, uniform or none)"));

@@ -76,6 +76,11 @@ struct PretrainOptions {
   // being a cue to which two views belong together. Default 0.
   double mask_outskirts = 0;
   double outskirt_radius = 12;
+  // Weight of the photometric pretext: a linear map from the query encoder's features to the
+  // image's own de-reddened aperture r magnitude and colours (measured on the image, no labels;
+  // standardised), trained with InfoNCE by a Huber loss at this weight, so that the
+  // representation keeps the colour that the views' invariances wear away. 0 (default): off.
+  double photometry_weight = 0;
   // Shuffling BatchNorm (MocoConfig::bn_splits): sub-batches per step, each normalised with its
   // own statistics, keys shuffled across them. Default 4; 1 disables; must divide batch.
   int bn_splits = 4;

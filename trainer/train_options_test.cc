@@ -85,6 +85,10 @@ TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {
   options.outskirt_radius = 0;
   EXPECT_NE(options.Validate().message().find("--outskirt-radius: 0 is outside [1, 256] px"), std::string::npos);
   options.outskirt_radius = 12;
+  EXPECT_DOUBLE_EQ(options.photometry_weight, 0);
+  options.photometry_weight = -1;
+  EXPECT_NE(options.Validate().message().find("--photometry-weight: -1 is outside [0, 100]"), std::string::npos);
+  options.photometry_weight = 1;
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
 }
 

@@ -36,6 +36,7 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   straight.steps = 10;
   straight.checkpoint_every = 5;
   straight.mask_outskirts = 0.5;  // its draws too are repeated from (seed, step)
+  straight.photometry_weight = 1;  // its head and its optimizer state come back too
   absl::StatusOr<PretrainResult> a = RunPretrain(straight);
   ASSERT_TRUE(a.ok()) << a.status();
 
@@ -63,6 +64,24 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   refused = RunPretrain(changed);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "mask_outskirts = 0.5, now 0.0")) << refused.status();
+  changed = split;
+  changed.photometry_weight = 0;
+  refused = RunPretrain(changed);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "photometry_weight = 1.0, now (unset)")) << refused.status();
+  // The model keeps the pretext's head (for resuming); the step-0 InfoNCE is the plain run's
+  // (MoCo's initialisation does not depend on the pretext), the later ones are not.
+  std::unique_ptr<CheckpointReader> reader = CheckpointReader::Open(a->model).value();
+  EXPECT_TRUE(absl::StrContains(reader->metadata().training_json, "\"photometry_weight\":1.0"));
+  torch::nn::Linear head(reader->metadata().feature_dim, 5);
+  EXPECT_TRUE(reader->LoadModule(kPhotometryHeadPart, *head).ok());
+  PretrainOptions plain = straight;
+  plain.out_dir = dir.File("plain");
+  plain.photometry_weight = 0;
+  absl::StatusOr<PretrainResult> p = RunPretrain(plain);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->losses[0], a->losses[0]);
+  EXPECT_NE(p->losses[9], a->losses[9]);
 }
 
 void ExpectSameData(const TrainingData& a, const TrainingData& b) {
