@@ -268,6 +268,7 @@ int main(int argc, char** argv) {
         if (given("--momentum")) o.momentum = science_given.momentum;
         if (given("--temperature")) o.temperature = science_given.temperature;
         if (given("--mask-outskirts")) o.mask_outskirts = science_given.mask_outskirts;
+        if (given("--photometry-weight")) o.photometry_weight = science_given.photometry_weight;
         if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
@@ -329,6 +330,9 @@ int main(int argc, char** argv) {
   science->add_option("--temperature", science_given.temperature, "MoCo InfoNCE temperature")->capture_default_str();
   science->add_option("--mask-outskirts", science_given.mask_outskirts,
                       "Share of the MoCo views whose outskirts become sky (galaxy-train pretrain --mask-outskirts)")
+      ->capture_default_str();
+  science->add_option("--photometry-weight", science_given.photometry_weight,
+                      "Weight of the photometric pretext (galaxy-train pretrain --photometry-weight; 0: off)")
       ->capture_default_str();
   science->add_option("--finetune-steps", science_given.finetune_steps, "Steps of each redshift training")
       ->capture_default_str();

@@ -41,6 +41,7 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   EXPECT_EQ(r["seeds"].get<int>(), 2);
   EXPECT_DOUBLE_EQ(r["options"]["momentum"].get<double>(), 0.99);
   EXPECT_DOUBLE_EQ(r["options"]["temperature"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(r["options"]["photometry_weight"].get<double>(), 0);
   // Every acceptance check is measured, and "holds" says what its own numbers say.
   ASSERT_EQ(r["acceptance"].size(), 6u);
   for (const auto& c : r["acceptance"]) {
@@ -121,6 +122,7 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
       {{"--seeds", "2", "--only-seed", "2"}, "--only-seed: 2 is outside 0..1"},
       {{"--momentum", "1"}, "--momentum: 1 is outside [0, 1)"},
       {{"--temperature", "0"}, "--temperature: 0 must be > 0"},
+      {{"--photometry-weight", "-1"}, "--photometry-weight: -1 is outside [0, 100]"},
       {{"--queue", "100"}, "--queue: 100 must be a positive multiple of --batch 128"},
       {{"--mask-outskirts", "2"}, "--mask-outskirts: 2 is outside [0, 1]"},
   };

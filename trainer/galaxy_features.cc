@@ -86,7 +86,8 @@ torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, co
   return model.projection ? e.projections : e.features;
 }
 
-std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim) {
+std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim,
+                                       double radius_px) {
   const torch::Tensor images = data.images.index_select(0, torch::tensor(rows, torch::kInt64).to(data.images.device()))
                                    .to(torch::kCPU, torch::kFloat32)
                                    .contiguous();
@@ -98,7 +99,7 @@ std::vector<double> ApertureColourRows(const TrainingData& data, const std::vect
   for (size_t i = 0; i < rows.size(); ++i) {
     const std::vector<double> fluxes =
         ApertureFluxes(images.data_ptr<float>() + static_cast<int64_t>(i) * c * h * w, static_cast<int>(c),
-                       static_cast<int>(h), static_cast<int>(w), kDefaultApertureRadiusPx);
+                       static_cast<int>(h), static_cast<int>(w), radius_px);
     const std::vector<double> f = ColourFeatures(fluxes, ebv_p[rows[i]]);
     *dim = static_cast<int>(f.size());
     out.insert(out.end(), f.begin(), f.end());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/photoz/photometry.h"
 #include "model/checkpoint.h"
 #include "trainer/training_data.h"
 
@@ -63,8 +64,10 @@ absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const
 torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv);
 
 // The classical photo-z features (data/photoz/photometry.h: de-reddened aperture r magnitude and
-// colours) of rows `rows` of `data`, row-major: rows.size() x dim values; *dim is set.
-std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim);
+// colours) of rows `rows` of `data`, row-major: rows.size() x dim values; *dim is set. The
+// aperture's radius is `radius_px` pixels (default 3 arcsec).
+std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim,
+                                       double radius_px = kDefaultApertureRadiusPx);
 
 }  // namespace galaxy
 

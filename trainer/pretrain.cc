@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/checksum.h"
 #include "core/command_line.h"
@@ -15,6 +16,7 @@
 #include "core/progress.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "data/bands.h"
 #include "model/augment.h"
 #include "model/checkpoint.h"
 #include "model/moco.h"
@@ -41,26 +43,34 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
           {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch},
           {"mask_outskirts", o.mask_outskirts}, {"outskirt_radius", o.outskirt_radius}};
   // Only when used: checkpoints made before it existed resume unchanged.
-  if (o.photometry_weight > 0) j["photometry_weight"] = o.photometry_weight;
+  if (o.photometry_weight > 0) {
+    j["photometry_weight"] = o.photometry_weight;
+    j["photometry_radii"] = o.photometry_radii;
+  }
   return j;
 }
 
 // The photometric pretext's targets (PretrainOptions::photometry_weight): every galaxy's
-// de-reddened aperture r magnitude and colours measured on its own image (ApertureColourRows; no
-// labels), each column centred on its median, scaled by its MAD-based sigma and clipped to +-5
-// (faint galaxies' colours have long tails). N x D float32 on the CPU.
-torch::Tensor PhotometryTargets(const TrainingData& data) {
+// de-reddened r magnitude and colours in each aperture of `radii_arcsec`, measured on its own
+// image (ApertureColourRows; no labels), each column centred on its median, scaled by its
+// MAD-based sigma and clipped to +-5 (faint galaxies' colours have long tails). N x D float32 on
+// the CPU.
+torch::Tensor PhotometryTargets(const TrainingData& data, const std::vector<double>& radii_arcsec) {
   const int64_t n = data.size();
   constexpr int64_t kChunk = 2048;  // images copied at a time
-  std::vector<double> values;
-  int dim = 0;
-  for (int64_t start = 0; start < n; start += kChunk) {
-    std::vector<int64_t> rows;
-    for (int64_t i = start; i < std::min(n, start + kChunk); ++i) rows.push_back(i);
-    const std::vector<double> part = ApertureColourRows(data, rows, &dim);
-    values.insert(values.end(), part.begin(), part.end());
+  std::vector<torch::Tensor> columns;
+  for (double radius : radii_arcsec) {
+    std::vector<double> values;
+    int dim = 0;
+    for (int64_t start = 0; start < n; start += kChunk) {
+      std::vector<int64_t> rows;
+      for (int64_t i = start; i < std::min(n, start + kChunk); ++i) rows.push_back(i);
+      const std::vector<double> part = ApertureColourRows(data, rows, &dim, radius / kSdssPixelScale);
+      values.insert(values.end(), part.begin(), part.end());
+    }
+    columns.push_back(torch::tensor(values, torch::kFloat64).view({n, dim}));
   }
-  torch::Tensor t = torch::tensor(values, torch::kFloat64).view({n, dim});
+  torch::Tensor t = torch::cat(columns, 1);
   t = torch::where(torch::isfinite(t), t, torch::full_like(t, std::numeric_limits<double>::quiet_NaN()));
   const torch::Tensor median = std::get<0>(t.nanmedian(0));
   t = torch::where(torch::isnan(t), median.expand_as(t), t);
@@ -283,12 +293,13 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   torch::Tensor photometry_targets;
   AuxiliaryLoss photometry_loss;
   if (options.photometry_weight > 0) {
-    photometry_targets = PhotometryTargets(data).to(device);
+    photometry_targets = PhotometryTargets(data, options.photometry_radii).to(device);
     photometry_head = torch::nn::Linear(backbone.feature_dim(), photometry_targets.size(1));
     photometry_head->to(device);
     for (const auto& p : photometry_head->parameters()) trainable.push_back(p);
-    log::Info(absl::StrFormat("photometric pretext: %d aperture features per image, weight %g",
-                              photometry_targets.size(1), options.photometry_weight));
+    log::Info(absl::StrFormat("photometric pretext: %d aperture features per image (radii %s arcsec), weight %g",
+                              photometry_targets.size(1), absl::StrJoin(options.photometry_radii, ","),
+                              options.photometry_weight));
   }
   const double base_lr = options.lr_per_256 * options.batch / 256.0;
   torch::optim::SGD optimizer(trainable, torch::optim::SGDOptions(base_lr)

@@ -95,6 +95,7 @@ PretrainOptions PretrainingOf(const ScienceOptions& o, const std::string& data, 
   pretrain.momentum = o.momentum;
   pretrain.temperature = o.temperature;
   pretrain.mask_outskirts = o.mask_outskirts;
+  pretrain.photometry_weight = o.photometry_weight;
   pretrain.seed = seed;
   pretrain.device = o.device;
   pretrain.threads = o.threads;
@@ -350,6 +351,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
                   {"queue", o.queue},               {"momentum", o.momentum},
                   {"temperature", o.temperature},   {"mask_outskirts", o.mask_outskirts},
+                  {"photometry_weight", o.photometry_weight},
                   {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"head_warmup_steps", o.head_warmup_steps},
@@ -441,10 +443,11 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
+      o.photometry_weight,
       o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, o.features,
       o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",

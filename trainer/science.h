@@ -55,6 +55,8 @@ struct ScienceOptions {
   double temperature = 0.2;
   // Share of the views whose outskirts become sky (PretrainOptions::mask_outskirts).
   double mask_outskirts = 0;
+  // Weight of the photometric pretext (PretrainOptions::photometry_weight); 0: off.
+  double photometry_weight = 0;
   // Redshift training (both arms) and its label fractions.
   int64_t finetune_steps = 1000;
   int finetune_batch = 128;

@@ -180,6 +180,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
           // 2026-12-01) is another run.
           {"max_blur", PretrainOptions().max_blur},
           {"mask_outskirts", o.mask_outskirts},
+          {"photometry_weight", o.photometry_weight},
           {"finetune_steps", o.finetune_steps},
           {"finetune_batch", o.finetune_batch},
           {"backbone_lr_factor", o.backbone_lr_factor},

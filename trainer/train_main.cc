@@ -116,6 +116,10 @@ int main(int argc, char** argv) {
                            "Weight of the photometric pretext (predicting each image's own aperture magnitude "
                            "and colours from its features; 0: off)")
       ->capture_default_str();
+  pretrain_cmd->add_option("--photometry-radii", pretrain.photometry_radii,
+                           "Aperture radii of the photometric pretext, arcsec (comma-separated)")
+      ->delimiter(',')
+      ->capture_default_str();
   pretrain_cmd->add_option("--bn-splits", pretrain.bn_splits,
                            "Shuffling BatchNorm: sub-batches with their own statistics (1: off)")
       ->capture_default_str();

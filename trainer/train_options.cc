@@ -52,6 +52,12 @@ absl::Status PretrainOptions::Validate() const {
   if (!(photometry_weight >= 0 && photometry_weight <= 100)) {
     return absl::InvalidArgumentError(absl::StrCat("--photometry-weight: ", photometry_weight, " is outside [0, 100]"));
   }
+  if (photometry_radii.empty()) return absl::InvalidArgumentError("--photometry-radii: none given");
+  for (double r : photometry_radii) {
+    if (!(r > 0 && r <= 20)) {
+      return absl::InvalidArgumentError(absl::StrCat("--photometry-radii: ", r, " is outside (0, 20] arcsec"));
+    }
+  }
   if (monitor_every < 0) return absl::InvalidArgumentError(absl::StrCat("--monitor-every: ", monitor_every, " < 0"));
   if (dust != "survey" && dust != "uniform" && dust != "none") {
     return absl::InvalidArgumentError(absl::StrCat("--dust: unknown '", dust, "' (expected survey, uniform or none)"));

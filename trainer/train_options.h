@@ -81,6 +81,9 @@ struct PretrainOptions {
   // standardised), trained with InfoNCE by a Huber loss at this weight, so that the
   // representation keeps the colour that the views' invariances wear away. 0 (default): off.
   double photometry_weight = 0;
+  // Radii of the pretext's apertures, arcsec (0.396"/px): each gives the magnitude and colours
+  // in that aperture, so several give colour gradients and concentration too. Default {3}.
+  std::vector<double> photometry_radii = {3.0};
   // Shuffling BatchNorm (MocoConfig::bn_splits): sub-batches per step, each normalised with its
   // own statistics, keys shuffled across them. Default 4; 1 disables; must divide batch.
   int bn_splits = 4;

@@ -89,6 +89,11 @@ TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {
   options.photometry_weight = -1;
   EXPECT_NE(options.Validate().message().find("--photometry-weight: -1 is outside [0, 100]"), std::string::npos);
   options.photometry_weight = 1;
+  options.photometry_radii = {1.5, 0};
+  EXPECT_NE(options.Validate().message().find("--photometry-radii: 0 is outside (0, 20] arcsec"), std::string::npos);
+  options.photometry_radii = {};
+  EXPECT_NE(options.Validate().message().find("--photometry-radii: none given"), std::string::npos);
+  options.photometry_radii = {1.5, 3, 6};
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
 }
 
