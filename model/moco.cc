@@ -139,6 +139,13 @@ void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& l
   moco->Enqueue(keys);
 }
 
+torch::Tensor LossWithAuxiliary(MocoStep* out, const torch::Tensor& features, const AuxiliaryLoss& auxiliary) {
+  if (!auxiliary) return out->loss;
+  const torch::Tensor extra = auxiliary(features).to(torch::kFloat32);
+  out->auxiliary = extra.detach();
+  return out->loss + extra;
+}
+
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
                        bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary) {
@@ -147,12 +154,7 @@ MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Te
   {
     CudaAutocast scope(autocast);
     out = moco->forward(query_view, key_view, key_order);
-    total = out.loss;
-    if (auxiliary) {
-      const torch::Tensor extra = auxiliary(out.features).to(torch::kFloat32);
-      total = out.loss + extra;
-      out.auxiliary = extra.detach();
-    }
+    total = LossWithAuxiliary(&out, out.features, auxiliary);
   }
   MocoUpdate(moco, optimizer, total, moco->last_keys(), multi_tensor_sgd);
   out.features = torch::Tensor();  // its graph is spent

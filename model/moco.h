@@ -45,6 +45,10 @@ struct MocoStep {
 // before the backward pass (PretrainOptions::photometry_weight); empty: none.
 using AuxiliaryLoss = std::function<torch::Tensor(const torch::Tensor& features)>;
 
+// The loss a step's backward pass takes: out->loss, plus `auxiliary` of the query `features`
+// when set, whose value (without its graph) goes into out->auxiliary.
+torch::Tensor LossWithAuxiliary(MocoStep* out, const torch::Tensor& features, const AuxiliaryLoss& auxiliary);
+
 struct MocoImpl : torch::nn::Module {
   MocoImpl(const ResNetConfig& backbone, const MocoConfig& config);
 

@@ -88,21 +88,23 @@ torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, co
 
 std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim,
                                        double radius_px) {
-  const torch::Tensor images = data.images.index_select(0, torch::tensor(rows, torch::kInt64).to(data.images.device()))
-                                   .to(torch::kCPU, torch::kFloat32)
-                                   .contiguous();
   const torch::Tensor ebv = data.e_bv.to(torch::kCPU, torch::kFloat64).contiguous();
   const double* ebv_p = ebv.data_ptr<double>();
-  const int64_t c = images.size(1), h = images.size(2), w = images.size(3);
+  const torch::Tensor index = torch::tensor(rows, torch::kInt64).to(data.images.device());
+  constexpr int64_t kChunk = 2048;  // images copied at a time: all of a survey would be gigabytes
   std::vector<double> out;
   *dim = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::vector<double> fluxes =
-        ApertureFluxes(images.data_ptr<float>() + static_cast<int64_t>(i) * c * h * w, static_cast<int>(c),
-                       static_cast<int>(h), static_cast<int>(w), radius_px);
-    const std::vector<double> f = ColourFeatures(fluxes, ebv_p[rows[i]]);
-    *dim = static_cast<int>(f.size());
-    out.insert(out.end(), f.begin(), f.end());
+  for (int64_t start = 0; start < index.size(0); start += kChunk) {
+    const torch::Tensor chunk = index.narrow(0, start, std::min(kChunk, index.size(0) - start));
+    const torch::Tensor images = data.images.index_select(0, chunk).to(torch::kCPU, torch::kFloat32).contiguous();
+    const int64_t c = images.size(1), h = images.size(2), w = images.size(3);
+    for (int64_t i = 0; i < images.size(0); ++i) {
+      const std::vector<double> fluxes = ApertureFluxes(images.data_ptr<float>() + i * c * h * w, static_cast<int>(c),
+                                                        static_cast<int>(h), static_cast<int>(w), radius_px);
+      const std::vector<double> f = ColourFeatures(fluxes, ebv_p[rows[static_cast<size_t>(start + i)]]);
+      *dim = static_cast<int>(f.size());
+      out.insert(out.end(), f.begin(), f.end());
+    }
   }
   return out;
 }

@@ -65,7 +65,8 @@ torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, co
 
 // The classical photo-z features (data/photoz/photometry.h: de-reddened aperture r magnitude and
 // colours) of rows `rows` of `data`, row-major: rows.size() x dim values; *dim is set. The
-// aperture's radius is `radius_px` pixels (default 3 arcsec).
+// aperture's radius is `radius_px` pixels (default 3 arcsec). The images are copied a few
+// thousand at a time, so any number of rows fits.
 std::vector<double> ApertureColourRows(const TrainingData& data, const std::vector<int64_t>& rows, int* dim,
                                        double radius_px = kDefaultApertureRadiusPx);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <type_traits>
 
@@ -57,17 +58,12 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
 // the CPU.
 torch::Tensor PhotometryTargets(const TrainingData& data, const std::vector<double>& radii_arcsec) {
   const int64_t n = data.size();
-  constexpr int64_t kChunk = 2048;  // images copied at a time
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
   std::vector<torch::Tensor> columns;
   for (double radius : radii_arcsec) {
-    std::vector<double> values;
     int dim = 0;
-    for (int64_t start = 0; start < n; start += kChunk) {
-      std::vector<int64_t> rows;
-      for (int64_t i = start; i < std::min(n, start + kChunk); ++i) rows.push_back(i);
-      const std::vector<double> part = ApertureColourRows(data, rows, &dim, radius / kSdssPixelScale);
-      values.insert(values.end(), part.begin(), part.end());
-    }
+    const std::vector<double> values = ApertureColourRows(data, all, &dim, radius / kSdssPixelScale);
     columns.push_back(torch::tensor(values, torch::kFloat64).view({n, dim}));
   }
   torch::Tensor t = torch::cat(columns, 1);
@@ -133,12 +129,7 @@ MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, Gradient
       }
     }
     out = moco->Contrast(q, keys.index_select(0, mine));
-    total = out.loss;
-    if (auxiliary) {
-      const torch::Tensor extra = auxiliary(features).to(torch::kFloat32);
-      total = out.loss + extra;
-      out.auxiliary = extra.detach();  // this rank's
-    }
+    total = LossWithAuxiliary(&out, features, auxiliary);  // the auxiliary value is this rank's
   }
   MocoUpdate(moco, optimizer, total, keys, multi_tensor_sgd, [&reducer] { reducer.Finish(); });
   torch::Tensor means = torch::stack({out.loss.detach().to(torch::kFloat32), out.accuracy.to(torch::kFloat32)});
