@@ -1,6 +1,7 @@
 // Data-parallel training (trainer/data_parallel.h) through the galaxy-train binary: two ranks
 // over Gloo on loopback train the weights one process trains with the same global batch (MoCo
-// with shuffling BatchNorm divided among the ranks and with synchronised BatchNorm; fine-tuning),
+// with shuffling BatchNorm divided among the ranks, with synchronised BatchNorm and with the
+// photometric pretext; fine-tuning),
 // a run resumes with another world size, and a killed or missing rank stops the others with an
 // error instead of a hang.
 #include "trainer/data_parallel.h"
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/sim/synth_survey.h"
@@ -96,6 +98,11 @@ std::vector<std::pair<std::string, torch::Tensor>> Weights(const std::string& pa
     absl::StatusOr<torch::Tensor> queue = (*reader)->LoadTensor("queue");
     EXPECT_TRUE(queue.ok()) << queue.status();
     if (queue.ok()) out.emplace_back("queue", *queue);
+    // The photometric pretext's head, in a run that had one (five outputs for the one aperture).
+    torch::nn::Linear photometry(net->metadata.feature_dim, 5);
+    const absl::Status head = (*reader)->LoadModule(kPhotometryHeadPart, *photometry);
+    EXPECT_TRUE(head.ok() || absl::IsNotFound(head)) << head;
+    if (head.ok()) add("photometry_head.", *photometry);
   }
   return out;
 }
@@ -166,6 +173,25 @@ TEST_F(DataParallelTest, TwoRanksTrainWhatOneProcessTrainsWithSynchronisedBatchN
   const std::vector<CommandResult> two = RunRanks(Ranks(2, Pretrain("two", "1"), FreePort()));
   ASSERT_EQ(two[0].exit_code, 0) << two[0].err;
   ASSERT_EQ(two[1].exit_code, 0) << two[1].err;
+  ExpectSameWeights(dir_.File("one/model.pt"), dir_.File("two/model.pt"));
+}
+
+// The photometric pretext's loss is each rank's share of the batch; its head's gradients are
+// averaged with the network's, so two ranks train what one process trains, head included.
+TEST_F(DataParallelTest, TwoRanksTrainWhatOneProcessTrainsWithThePhotometricPretext) {
+  auto pretrain = [&](const std::string& out) {
+    std::vector<std::string> args = Pretrain(out, "2");
+    args.insert(args.end(), {"--photometry-weight", "1"});
+    return args;
+  };
+  const CommandResult one = RunOne(pretrain("one"));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const std::vector<CommandResult> two = RunRanks(Ranks(2, pretrain("two"), FreePort()));
+  ASSERT_EQ(two[0].exit_code, 0) << two[0].err;
+  ASSERT_EQ(two[1].exit_code, 0) << two[1].err;
+  bool has_head = false;
+  for (const auto& [name, tensor] : Weights(dir_.File("two/model.pt"))) has_head |= name == "photometry_head.weight";
+  EXPECT_TRUE(has_head);
   ExpectSameWeights(dir_.File("one/model.pt"), dir_.File("two/model.pt"));
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "trainer/train_options.h"
 
 namespace galaxy {
 
@@ -43,20 +44,21 @@ struct ScienceOptions {
   // Model and pretraining.
   std::string arch = "tiny";
   std::string stem = "torchvision";
-  std::string input_stretch = "asinh";  // PretrainOptions::input_stretch
+  std::string input_stretch = PretrainOptions().input_stretch;
   int64_t pretrain_steps = 6000;  // with momentum 0.99 every measure but redshift gains up to 6,000
   int pretrain_batch = 128;
   int queue = 4096;
   // Key-encoder momentum. 0.99, not the 0.999 of long ImageNet runs: over a few thousand steps the
   // slower key encoder lags most of the run (docs/SCIENCE.md, "What each knob was worth").
   double momentum = 0.99;
-  // InfoNCE temperature (PretrainOptions::temperature's default). 0.1 gave the half stem a better
-  // frozen redshift on two seeds and moved none of the checks (docs/SCIENCE.md, "A sharper contrast").
-  double temperature = 0.2;
+  // InfoNCE temperature, pretraining's default. 0.1 gave the half stem a better frozen redshift
+  // on two seeds and moved none of the checks (docs/SCIENCE.md, "A sharper contrast").
+  double temperature = PretrainOptions().temperature;
   // Share of the views whose outskirts become sky (PretrainOptions::mask_outskirts).
-  double mask_outskirts = 0;
-  // Weight of the photometric pretext (PretrainOptions::photometry_weight); 0: off.
-  double photometry_weight = 0;
+  double mask_outskirts = PretrainOptions().mask_outskirts;
+  // Weight of the photometric pretext (PretrainOptions::photometry_weight); pretraining's default,
+  // 0: off.
+  double photometry_weight = PretrainOptions().photometry_weight;
   // Redshift training (both arms) and its label fractions.
   int64_t finetune_steps = 1000;
   int finetune_batch = 128;
