@@ -1,7 +1,8 @@
 // galaxy-bench science --quick end to end through the binary: the whole science report (survey,
 // pretraining, label efficiency, probe against the network from scratch, quality, pdfs) at the
 // small scale, with the directions that must hold at any scale asserted, every acceptance check
-// measured and consistent with its own numbers, and a second run resuming from the saved seeds.
+// measured and consistent with its own numbers, and a second run resuming from the saved seeds;
+// a stopped seed's pretraining taken up from its checkpoint.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -112,6 +113,43 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   ASSERT_EQ(one->exit_code, 0) << one->err;
   EXPECT_TRUE(absl::StrContains(one->out, "seed saved: " + out + "/seed_1/seed_run.json")) << one->out;
   EXPECT_FALSE(absl::StrContains(one->err, "seed 0:")) << one->err;
+}
+
+// A seed stopped after its pretraining (here: its saved result removed) takes the pretraining up
+// from its checkpoint instead of running it again, and still reports the monitor; a checkpoint
+// made under other options is set aside and the pretraining starts afresh, not refused.
+TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndOtherOptionsStartAfresh) {
+  testutil::ScopedTempDir dir;
+  const std::string out = dir.File("science");
+  auto science = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {testutil::BinDir() + "/galaxy-bench", "science", "--out", out, "--galaxies", "500",
+                                     "--seeds", "1", "--pretrain-steps", "6", "--pretrain-batch", "16", "--queue", "64",
+                                     "--finetune-steps", "4", "--finetune-batch", "16", "--fractions", "0.5,1",
+                                     "--probe-fractions", "1", "--scratch-steps", "0", "--quality-galaxies", "500",
+                                     "--device", "cpu", "--threads", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    absl::StatusOr<CommandResult> run = testutil::RunCommand(args, absl::Seconds(300));
+    EXPECT_TRUE(run.ok()) << run.status();
+    if (run.ok()) EXPECT_EQ(run->exit_code, 0) << run->err;
+    return run.ok() ? *run : CommandResult{};
+  };
+  const CommandResult first = science({});
+  EXPECT_TRUE(absl::StrContains(first.err, "training from step 0 of 6")) << first.err;
+  const nlohmann::json monitor = nlohmann::json::parse(std::ifstream(out + "/results.json"))["pretraining_monitor"];
+  ASSERT_TRUE(monitor.is_array() && monitor.size() == 1 && monitor[0].is_object()) << monitor.dump();
+  EXPECT_EQ(monitor[0]["step"].get<int>(), 6);
+
+  ASSERT_TRUE(std::filesystem::remove(out + "/seed_0/seed_run.json"));
+  const CommandResult again = science({});
+  EXPECT_TRUE(absl::StrContains(again.err, "the checkpoint is at step 6 of 6; nothing to train")) << again.err;
+  EXPECT_FALSE(absl::StrContains(again.err, "training from step 0")) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(out + "/results.json"))["pretraining_monitor"], monitor);
+
+  const CommandResult other = science({"--temperature", "0.3"});
+  EXPECT_TRUE(absl::StrContains(other.err, "pretraining afresh: --resume: ")) << other.err;
+  EXPECT_TRUE(absl::StrContains(other.err, "temperature = 0.2, now 0.3")) << other.err;
+  EXPECT_TRUE(absl::StrContains(other.err, "training from step 0 of 6")) << other.err;
+  EXPECT_TRUE(std::filesystem::exists(out + "/seed_0/pretrain/checkpoint.pt.other-options"));
 }
 
 TEST(ScienceCliTest, BadOptionsAreOneClearError) {

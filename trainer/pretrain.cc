@@ -397,6 +397,8 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     }
   }
   PretrainResult result;
+  // A resumed run's readings from before this call: the result holds the whole run's.
+  for (const nlohmann::json& reading : nlohmann::json::parse(meta.monitor_json)) result.monitor.push_back(reading.dump());
   auto measure = [&](int64_t at) {
     const SslMonitorReading reading = monitor->Measure(*moco->encoder_q, *moco->head_q, at);
     log::Info(absl::StrCat("monitor: ", reading.Line()));
@@ -541,9 +543,13 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     std::filesystem::rename(model_path + ".tmp", model_path);
     result.model = model_path;
   }
-  log::Info(absl::StrFormat("pretrain: step %d/%d, loss %.4f, %.1f img/s%s", step, total_steps, loss_ema,
-                            result.images_per_second,
-                            group ? absl::StrFormat(" (rank %d of %d)", env.rank, env.world_size) : ""));
+  const std::string rank = group ? absl::StrFormat(" (rank %d of %d)", env.rank, env.world_size) : "";
+  if (steps_this_call == 0) {
+    log::Info(absl::StrFormat("pretrain: the checkpoint is at step %d of %d; nothing to train%s", step, total_steps, rank));
+  } else {
+    log::Info(absl::StrFormat("pretrain: step %d/%d, loss %.4f, %.1f img/s%s", step, total_steps, loss_ema,
+                              result.images_per_second, rank));
+  }
   return result;
 }
 

@@ -19,7 +19,8 @@ struct PretrainResult {
   // Data-parallel training (WORLD_SIZE > 1): this process's rank and the group's size;
   // images_per_second is then the whole group's.
   int rank = 0, world_size = 1;
-  // The representation monitor's readings of this call, as JSON objects (SslMonitorReading).
+  // The representation monitor's readings of the run, as JSON objects (SslMonitorReading); a
+  // resumed run's include those made before the resume.
   std::vector<std::string> monitor;
 };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -99,9 +100,30 @@ PretrainOptions PretrainingOf(const ScienceOptions& o, const std::string& data, 
   pretrain.seed = seed;
   pretrain.device = o.device;
   pretrain.threads = o.threads;
-  pretrain.checkpoint_every = o.pretrain_steps;
+  // Checkpoints at pretraining's default interval, so that a seed stopped in its pretraining
+  // takes it up from the last one (RunSeedPretraining).
   pretrain.monitor_every = std::max<int64_t>(1, o.pretrain_steps / 3);
   return pretrain;
+}
+
+// A seed's pretraining, taken up from the checkpoint a stopped run of the same options left (a
+// finished pretraining is read back, not run again: two fifths of a seed's time on the CPU).
+// A checkpoint made under other options (the resume check refuses it by name) is set aside and
+// the pretraining starts afresh: the seed's directory belongs to the report.
+absl::StatusOr<PretrainResult> RunSeedPretraining(PretrainOptions pretrain) {
+  const std::string checkpoint = pretrain.out_dir + "/checkpoint.pt";
+  if (!std::filesystem::exists(checkpoint)) return RunPretrain(pretrain);
+  pretrain.resume = true;
+  absl::StatusOr<PretrainResult> resumed = RunPretrain(pretrain);
+  if (resumed.ok() || !absl::IsFailedPrecondition(resumed.status()) ||
+      !absl::StrContains(resumed.status().message(), checkpoint)) {
+    return resumed;
+  }
+  log::Info(absl::StrCat("science: pretraining afresh: ", resumed.status().message()));
+  std::error_code ignored;
+  std::filesystem::rename(checkpoint, checkpoint + ".other-options", ignored);
+  pretrain.resume = false;
+  return RunPretrain(pretrain);
 }
 
 absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data, uint64_t seed) {
@@ -113,7 +135,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
 
   const PretrainOptions pretrain = PretrainingOf(o, data, seed);
   log::Info(absl::StrFormat("science: seed %d: pretraining %s/%s for %d steps", seed, o.arch, o.stem, o.pretrain_steps));
-  absl::StatusOr<PretrainResult> pretrained = RunPretrain(pretrain);
+  absl::StatusOr<PretrainResult> pretrained = RunSeedPretraining(pretrain);
   GALAXY_RETURN_IF_ERROR(Stage("pretraining", pretrained.status()));
   run.pretrained = pretrained->model;
   run.pretrain_minutes = absl::ToDoubleMinutes(absl::Now() - start);
