@@ -30,6 +30,11 @@ def grid(size):
     return yy, xx, np.hypot(yy - c, xx - c)
 
 
+def ring_masks(rr):
+    """One mask per ring of RING_EDGES over the distances `rr` from the centre."""
+    return np.stack([(rr >= a) & (rr < b) for a, b in zip(RING_EDGES[:-1], RING_EDGES[1:])])
+
+
 def measurements(images):
     """Per galaxy: colours and r magnitude in apertures of 2, 4 and 8 px (15 values); and, on the
     g + r + i image, concentration 5 log10(r80 / r20), log half-light radius, ellipticity of the
@@ -62,7 +67,7 @@ def measurements(images):
         flux = np.einsum("nbhw,hw->nb", images, discs[r - 1])
         mag = -2.5 * np.log10(np.clip(flux, 1e-3, None))
         colours += [mag[:, 2:3], mag[:, :-1] - mag[:, 1:]]
-    rings = np.stack([(rr >= a) & (rr < b) for a, b in zip(RING_EDGES[:-1], RING_EDGES[1:])]).astype(np.float32)
+    rings = ring_masks(rr).astype(np.float32)
     profile = np.einsum("nhw,rhw->nr", gri, rings) / rings.sum((1, 2))
     return np.concatenate(colours, 1), morphology, profile
 
@@ -73,7 +78,7 @@ def bulge_disk_templates(size):
     _, _, rr = grid(size)
     kernel = np.exp(-0.5 * ((np.arange(size) - (size - 1) / 2) / PSF_SIGMA_PX) ** 2)
     kernel = torch.tensor(kernel / kernel.sum())
-    rings = np.stack([(rr >= a) & (rr < b) for a, b in zip(RING_EDGES[:-1], RING_EDGES[1:])]).astype(np.float64)
+    rings = ring_masks(rr).astype(np.float64)
 
     def ring_profile(image):
         t = torch.tensor(image / image[rr < 16].sum())[None, None]
