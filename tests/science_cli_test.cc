@@ -2,7 +2,7 @@
 // pretraining, label efficiency, probe against the network from scratch, quality, pdfs) at the
 // small scale, with the directions that must hold at any scale asserted, every acceptance check
 // measured and consistent with its own numbers, and a second run resuming from the saved seeds;
-// a stopped seed's pretraining taken up from its checkpoint.
+// a stopped seed's pretraining and finished label-efficiency arms taken up from what it left.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tests/subprocess.h"
 #include "tests/temp_dir.h"
@@ -116,9 +117,10 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
 }
 
 // A seed stopped after its pretraining (here: its saved result removed) takes the pretraining up
-// from its checkpoint instead of running it again, and still reports the monitor; a checkpoint
-// made under other options is set aside and the pretraining starts afresh, not refused.
-TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndOtherOptionsStartAfresh) {
+// from its checkpoint instead of running it again, and still reports the monitor, and keeps the
+// label-efficiency arms it finished; a checkpoint made under other options is set aside and the
+// pretraining starts afresh, not refused.
+TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndArmsAndOtherOptionsStartAfresh) {
   testutil::ScopedTempDir dir;
   const std::string out = dir.File("science");
   auto science = [&](std::vector<std::string> extra) {
@@ -130,7 +132,9 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndOtherOptionsStartAfresh
     args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<CommandResult> run = testutil::RunCommand(args, absl::Seconds(300));
     EXPECT_TRUE(run.ok()) << run.status();
-    if (run.ok()) EXPECT_EQ(run->exit_code, 0) << run->err;
+    if (run.ok()) {
+      EXPECT_EQ(run->exit_code, 0) << run->err;
+    }
     return run.ok() ? *run : CommandResult{};
   };
   const CommandResult first = science({});
@@ -139,17 +143,37 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndOtherOptionsStartAfresh
   ASSERT_TRUE(monitor.is_array() && monitor.size() == 1 && monitor[0].is_object()) << monitor.dump();
   EXPECT_EQ(monitor[0]["step"].get<int>(), 6);
 
+  const nlohmann::json redshift = nlohmann::json::parse(std::ifstream(out + "/results.json"))["redshift"]["rows"];
+
+  // Stopped after its label efficiency, one arm mid-training (no arm.json beside its model): the
+  // finished arms are evaluated again, not trained, with the same figures; the unfinished one
+  // trains.
+  const std::string arms = out + "/seed_0/label_efficiency";
   ASSERT_TRUE(std::filesystem::remove(out + "/seed_0/seed_run.json"));
+  ASSERT_TRUE(std::filesystem::remove(arms + "/supervised_1/arm.json"));
   const CommandResult again = science({});
   EXPECT_TRUE(absl::StrContains(again.err, "the checkpoint is at step 6 of 6; nothing to train")) << again.err;
   EXPECT_FALSE(absl::StrContains(again.err, "training from step 0")) << again.err;
   EXPECT_EQ(nlohmann::json::parse(std::ifstream(out + "/results.json"))["pretraining_monitor"], monitor);
+  for (const char* arm : {"ssl_0.5", "supervised_0.5", "ssl_1"}) {
+    EXPECT_TRUE(absl::StrContains(again.err, absl::StrCat(arm, " finished earlier under the same options"))) << again.err;
+  }
+  EXPECT_FALSE(absl::StrContains(again.err, "supervised_1 finished earlier")) << again.err;
+  EXPECT_TRUE(absl::StrContains(again.err, "labelled galaxies (label fraction 1)")) << again.err;
+  EXPECT_FALSE(absl::StrContains(again.err, "labelled galaxies (label fraction 0.5)")) << again.err;
+  EXPECT_FALSE(absl::StrContains(again.err, "finetuned: ")) << again.err;
+  EXPECT_TRUE(std::filesystem::exists(arms + "/supervised_1/arm.json"));
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(out + "/results.json"))["redshift"]["rows"], redshift);
 
   const CommandResult other = science({"--temperature", "0.3"});
   EXPECT_TRUE(absl::StrContains(other.err, "pretraining afresh: --resume: ")) << other.err;
   EXPECT_TRUE(absl::StrContains(other.err, "temperature = 0.2, now 0.3")) << other.err;
   EXPECT_TRUE(absl::StrContains(other.err, "training from step 0 of 6")) << other.err;
   EXPECT_TRUE(std::filesystem::exists(out + "/seed_0/pretrain/checkpoint.pt.other-options"));
+  // Another pretraining: the fine-tuned arms train again; the supervised ones, which do not start
+  // from it, are kept.
+  EXPECT_TRUE(absl::StrContains(other.err, "ssl_0.5 finished earlier under other options; training it again")) << other.err;
+  EXPECT_TRUE(absl::StrContains(other.err, "supervised_0.5 finished earlier under the same options")) << other.err;
 }
 
 TEST(ScienceCliTest, BadOptionsAreOneClearError) {

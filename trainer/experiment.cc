@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/checksum.h"
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/status_macros.h"
@@ -16,13 +17,73 @@
 namespace galaxy {
 namespace {
 
+using Json = nlohmann::json;
+
+// What an arm's model depends on: the data's and the initial weights' bytes and every training
+// option (not where it runs: device, threads).
+absl::StatusOr<Json> ArmStamp(const FinetuneOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(std::string data, Sha256FileRemembered(o.data_path));
+  std::string init, teacher;
+  if (!o.init_path.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(init, Sha256File(o.init_path));
+  }
+  if (!o.teacher_path.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(teacher, Sha256File(o.teacher_path));
+  }
+  return Json{{"data", data},
+              {"init", init},
+              {"teacher", teacher},
+              {"label_fraction", o.label_fraction},
+              {"epochs", o.epochs},
+              {"steps", o.steps},
+              {"batch", o.batch},
+              {"head_lr", o.head_lr},
+              {"backbone_lr_factor", o.backbone_lr_factor},
+              {"head_warmup_steps", o.head_warmup_steps},
+              {"head_norm", o.head_norm},
+              {"ssl_weight", o.ssl_weight},
+              {"weight_decay", o.weight_decay},
+              {"arch", o.arch},
+              {"stem", o.stem},
+              {"input_stretch", o.input_stretch},
+              {"band_noise", o.band_noise},
+              {"label_smoothing_bins", o.label_smoothing_bins},
+              {"bins", o.bins},
+              {"z_max", o.z_max},
+              {"fractions", o.fractions},
+              {"split_seed", o.split_seed},
+              {"seed", o.seed}};
+}
+
+// One arm: its network trained into `out` and evaluated on the test part. An arm that finished
+// under the same stamp (its out/arm.json, written once its model is final) is evaluated again
+// instead of trained again: a stopped experiment keeps the arms it finished (on the CPU each
+// costs minutes to an hour).
 absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::string& out, int64_t* labels) {
   options.out_dir = out;
-  GALAXY_ASSIGN_OR_RETURN(RedshiftTrainResult trained, RunRedshiftTraining(options));
-  *labels = trained.labels;
+  GALAXY_ASSIGN_OR_RETURN(Json stamp, ArmStamp(options));
+  const std::string arm_path = out + "/arm.json";
+  const std::string model = out + "/model.pt";
+  const std::string name = std::filesystem::path(out).filename().string();
+  const Json saved = Json::parse(ReadFileOrEmpty(arm_path), nullptr, /*allow_exceptions=*/false);
+  if (!saved.is_discarded() && saved.value("stamp", Json()) == stamp && saved.value("labels", Json()).is_number_integer() &&
+      std::filesystem::exists(model)) {
+    *labels = saved.at("labels").get<int64_t>();
+    log::Info(absl::StrFormat("label-efficiency: %s finished earlier under the same options; evaluating its model", name),
+              {{"model", model}});
+  } else {
+    if (!saved.is_discarded()) {
+      log::Info(absl::StrFormat("label-efficiency: %s finished earlier under other options; training it again", name));
+    }
+    std::error_code ignored;
+    std::filesystem::remove(arm_path, ignored);  // the model it vouched for is about to be replaced
+    GALAXY_ASSIGN_OR_RETURN(RedshiftTrainResult trained, RunRedshiftTraining(options));
+    *labels = trained.labels;
+    GALAXY_RETURN_IF_ERROR(WriteFileAtomically(arm_path, Json{{"stamp", stamp}, {"labels", trained.labels}}.dump(2) + "\n"));
+  }
   EvalOptions eval;
   eval.data_path = options.data_path;
-  eval.model_path = trained.model;
+  eval.model_path = model;
   eval.fractions = options.fractions;
   eval.split_seed = options.split_seed;
   eval.with_baseline = false;

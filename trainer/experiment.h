@@ -41,7 +41,10 @@ struct ExperimentResult {
   std::string table_md, table_json, plot_png;
 };
 
-// Runs everything, writing out_dir/label_efficiency.{md,json,png} and one model per run.
+// Runs everything, writing out_dir/label_efficiency.{md,json,png} and one model per run
+// (out_dir/{ssl,supervised}_<fraction>/model.pt, with arm.json beside it once it is final: a
+// later run of the same options, data and pretrained weights evaluates that model instead of
+// training it again, so a stopped experiment keeps its finished arms).
 absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& options);
 
 }  // namespace galaxy
