@@ -269,6 +269,7 @@ int main(int argc, char** argv) {
         if (given("--temperature")) o.temperature = science_given.temperature;
         if (given("--mask-outskirts")) o.mask_outskirts = science_given.mask_outskirts;
         if (given("--photometry-weight")) o.photometry_weight = science_given.photometry_weight;
+        if (given("--photometry-radii")) o.photometry_radii = science_given.photometry_radii;
         if (given("--finetune-steps")) o.finetune_steps = science_given.finetune_steps;
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
@@ -333,6 +334,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   science->add_option("--photometry-weight", science_given.photometry_weight,
                       "Weight of the photometric pretext (galaxy-train pretrain --photometry-weight; 0: off)")
+      ->capture_default_str();
+  science->add_option("--photometry-radii", science_given.photometry_radii,
+                      "Aperture radii of the photometric pretext, arcsec, comma-separated "
+                      "(galaxy-train pretrain --photometry-radii)")
+      ->delimiter(',')
       ->capture_default_str();
   science->add_option("--finetune-steps", science_given.finetune_steps, "Steps of each redshift training")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -174,6 +175,14 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndArmsAndOtherOptionsStar
   // from it, are kept.
   EXPECT_TRUE(absl::StrContains(other.err, "ssl_0.5 finished earlier under other options; training it again")) << other.err;
   EXPECT_TRUE(absl::StrContains(other.err, "supervised_0.5 finished earlier under the same options")) << other.err;
+
+  // The pretext's apertures reach pretraining and the report.
+  const CommandResult radii = science({"--photometry-weight", "1", "--photometry-radii", "1.5,3"});
+  EXPECT_TRUE(absl::StrContains(radii.err, "photometric pretext: 10 aperture features per image (radii 1.5,3 arcsec)"))
+      << radii.err;
+  std::ifstream report_file(out + "/report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(report, "apertures of 1.5, 3 arcsec")) << report;
 }
 
 TEST(ScienceCliTest, BadOptionsAreOneClearError) {
@@ -185,6 +194,7 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
       {{"--momentum", "1"}, "--momentum: 1 is outside [0, 1)"},
       {{"--temperature", "0"}, "--temperature: 0 must be > 0"},
       {{"--photometry-weight", "-1"}, "--photometry-weight: -1 is outside [0, 100]"},
+      {{"--photometry-radii", "1.5,30"}, "--photometry-radii: 30 is outside (0, 20] arcsec"},
       {{"--queue", "100"}, "--queue: 100 must be a positive multiple of --batch 128"},
       {{"--mask-outskirts", "2"}, "--mask-outskirts: 2 is outside [0, 1]"},
   };

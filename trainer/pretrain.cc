@@ -7,6 +7,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -32,6 +33,15 @@
 
 namespace galaxy {
 namespace {
+
+// The payload that marks RunPretrain's refusal of a checkpoint (IsResumeRefusal).
+constexpr absl::string_view kResumeRefusalPayload = "galaxy/pretrain/resume-refusal";
+
+absl::Status ResumeRefusal(absl::string_view message) {
+  absl::Status status = absl::FailedPreconditionError(message);
+  status.SetPayload(kResumeRefusalPayload, absl::Cord("1"));
+  return status;
+}
 
 nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64_t rows) {
   nlohmann::json j = {{"batch", o.batch},         {"queue", o.queue},
@@ -147,6 +157,8 @@ void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
 }
 
 }  // namespace
+
+bool IsResumeRefusal(const absl::Status& status) { return status.GetPayload(kResumeRefusalPayload).has_value(); }
 
 AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingData& data,
                                 const std::vector<double>& band_noise, int64_t crop) {
@@ -320,10 +332,10 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(checkpoint_path));
     const ModelMetadata& old = reader->metadata();
     if (old.kind != "moco") {
-      return absl::FailedPreconditionError(absl::StrCat(checkpoint_path, " is a ", old.kind, " checkpoint, not a pretraining one"));
+      return ResumeRefusal(absl::StrCat(checkpoint_path, " is a ", old.kind, " checkpoint, not a pretraining one"));
     }
     if (old.data_checksum != checksum) {
-      return absl::FailedPreconditionError(absl::StrCat("--resume: ", checkpoint_path, " was trained on other data (", old.data_path, ")"));
+      return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " was trained on other data (", old.data_path, ")"));
     }
     const nlohmann::json was = nlohmann::json::parse(old.training_json), now = nlohmann::json::parse(meta.training_json);
     // Both ways: a setting written only when used (photometry_weight) may be missing from either.
@@ -331,14 +343,13 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     keys.update(was);
     for (const auto& [key, unused] : keys.items()) {
       if (!was.contains(key) || !now.contains(key) || was[key] != now[key]) {
-        return absl::FailedPreconditionError(absl::StrCat("--resume: ", checkpoint_path, " was made with ", key, " = ",
-                                                          was.contains(key) ? was[key].dump() : "(unset)", ", now ",
-                                                          now.contains(key) ? now[key].dump() : "(unset)"));
+        return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " was made with ", key, " = ",
+                                          was.contains(key) ? was[key].dump() : "(unset)", ", now ",
+                                          now.contains(key) ? now[key].dump() : "(unset)"));
       }
     }
     if (old.arch != options.arch || old.stem != options.stem || old.seed != options.seed) {
-      return absl::FailedPreconditionError(absl::StrCat("--resume: ", checkpoint_path, " is ", old.arch, "/", old.stem,
-                                                        " seed ", old.seed));
+      return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " is ", old.arch, "/", old.stem, " seed ", old.seed));
     }
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kBackbonePart, *moco->encoder_q));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kProjectionPart, *moco->head_q));

@@ -55,6 +55,11 @@ absl::StatusOr<PretrainOptions> PretrainingOf(const std::string& training_json);
 // and, on --resume, the checkpoint in out_dir (the same shared directory); rank 0 alone writes.
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after = 0);
 
+// True for RunPretrain's refusal of the checkpoint it was to resume from (another kind of model,
+// other data, options, network or seed: FAILED_PRECONDITION naming the difference), the error
+// after which a caller may pretrain afresh instead; false for any other error.
+bool IsResumeRefusal(const absl::Status& status);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_TRAINER_PRETRAIN_H_

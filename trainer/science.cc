@@ -4,9 +4,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/file_util.h"
@@ -97,6 +97,7 @@ PretrainOptions PretrainingOf(const ScienceOptions& o, const std::string& data, 
   pretrain.temperature = o.temperature;
   pretrain.mask_outskirts = o.mask_outskirts;
   pretrain.photometry_weight = o.photometry_weight;
+  pretrain.photometry_radii = o.photometry_radii;
   pretrain.seed = seed;
   pretrain.device = o.device;
   pretrain.threads = o.threads;
@@ -108,17 +109,14 @@ PretrainOptions PretrainingOf(const ScienceOptions& o, const std::string& data, 
 
 // A seed's pretraining, taken up from the checkpoint a stopped run of the same options left (a
 // finished pretraining is read back, not run again: two fifths of a seed's time on the CPU).
-// A checkpoint made under other options (the resume check refuses it by name) is set aside and
+// A checkpoint made under other options (IsResumeRefusal) is set aside and
 // the pretraining starts afresh: the seed's directory belongs to the report.
 absl::StatusOr<PretrainResult> RunSeedPretraining(PretrainOptions pretrain) {
   const std::string checkpoint = pretrain.out_dir + "/checkpoint.pt";
   if (!std::filesystem::exists(checkpoint)) return RunPretrain(pretrain);
   pretrain.resume = true;
   absl::StatusOr<PretrainResult> resumed = RunPretrain(pretrain);
-  if (resumed.ok() || !absl::IsFailedPrecondition(resumed.status()) ||
-      !absl::StrContains(resumed.status().message(), checkpoint)) {
-    return resumed;
-  }
+  if (resumed.ok() || !IsResumeRefusal(resumed.status())) return resumed;
   log::Info(absl::StrCat("science: pretraining afresh: ", resumed.status().message()));
   std::error_code ignored;
   std::filesystem::rename(checkpoint, checkpoint + ".other-options", ignored);
@@ -373,7 +371,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"pretrain_steps", o.pretrain_steps}, {"pretrain_batch", o.pretrain_batch},
                   {"queue", o.queue},               {"momentum", o.momentum},
                   {"temperature", o.temperature},   {"mask_outskirts", o.mask_outskirts},
-                  {"photometry_weight", o.photometry_weight},
+                  {"photometry_weight", o.photometry_weight}, {"photometry_radii", o.photometry_radii},
                   {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
                   {"head_warmup_steps", o.head_warmup_steps},
@@ -465,11 +463,11 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g; redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g (apertures of %s arcsec); redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
       "finished are reused, not run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
-      o.photometry_weight,
+      o.photometry_weight, absl::StrJoin(o.photometry_radii, ", "),
       o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, o.features,
       o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",

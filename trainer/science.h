@@ -59,6 +59,8 @@ struct ScienceOptions {
   // Weight of the photometric pretext (PretrainOptions::photometry_weight); pretraining's default,
   // 0: off.
   double photometry_weight = PretrainOptions().photometry_weight;
+  // Its aperture radii, arcsec (PretrainOptions::photometry_radii); pretraining's default, one.
+  std::vector<double> photometry_radii = PretrainOptions().photometry_radii;
   // Redshift training (both arms) and its label fractions.
   int64_t finetune_steps = 1000;
   int finetune_batch = 128;

@@ -164,34 +164,37 @@ SeedRun SeedRunFrom(const Json& j) {
 }
 
 Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) {
-  return {{"data", data},
-          {"galaxies", o.data_path.empty() ? o.galaxies : -1},
-          {"survey_seed", o.survey_seed},
-          {"seed", seed},
-          {"arch", o.arch},
-          {"stem", o.stem},
-          {"input_stretch", o.input_stretch},
-          {"pretrain_steps", o.pretrain_steps},
-          {"pretrain_batch", o.pretrain_batch},
-          {"queue", o.queue},
-          {"momentum", o.momentum},
-          {"temperature", o.temperature},
-          // Not a science option, but a seed pretrained under another default blur (1 px before
-          // 2026-12-01) is another run.
-          {"max_blur", PretrainOptions().max_blur},
-          {"mask_outskirts", o.mask_outskirts},
-          {"photometry_weight", o.photometry_weight},
-          {"finetune_steps", o.finetune_steps},
-          {"finetune_batch", o.finetune_batch},
-          {"backbone_lr_factor", o.backbone_lr_factor},
-          {"head_warmup_steps", o.head_warmup_steps},
-          {"fractions", o.fractions},
-          {"probe_fractions", o.probe_fractions},
-          {"scratch_steps", o.scratch_steps},
-          {"dihedral", o.dihedral},
-          {"features", o.features},
-          {"k", o.k},
-          {"quality_galaxies", o.quality_galaxies}};
+  Json stamp = {{"data", data},
+                {"galaxies", o.data_path.empty() ? o.galaxies : -1},
+                {"survey_seed", o.survey_seed},
+                {"seed", seed},
+                {"arch", o.arch},
+                {"stem", o.stem},
+                {"input_stretch", o.input_stretch},
+                {"pretrain_steps", o.pretrain_steps},
+                {"pretrain_batch", o.pretrain_batch},
+                {"queue", o.queue},
+                {"momentum", o.momentum},
+                {"temperature", o.temperature},
+                // Not a science option, but a seed pretrained under another default blur (1 px before
+                // 2026-12-01) is another run.
+                {"max_blur", PretrainOptions().max_blur},
+                {"mask_outskirts", o.mask_outskirts},
+                {"photometry_weight", o.photometry_weight},
+                {"finetune_steps", o.finetune_steps},
+                {"finetune_batch", o.finetune_batch},
+                {"backbone_lr_factor", o.backbone_lr_factor},
+                {"head_warmup_steps", o.head_warmup_steps},
+                {"fractions", o.fractions},
+                {"probe_fractions", o.probe_fractions},
+                {"scratch_steps", o.scratch_steps},
+                {"dihedral", o.dihedral},
+                {"features", o.features},
+                {"k", o.k},
+                {"quality_galaxies", o.quality_galaxies}};
+  // Only when not the default: seeds saved before the option existed stay reusable.
+  if (o.photometry_radii != PretrainOptions().photometry_radii) stamp["photometry_radii"] = o.photometry_radii;
+  return stamp;
 }
 
 std::string SeedRunPath(const std::string& out_dir, uint64_t seed) {

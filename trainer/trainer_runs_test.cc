@@ -59,6 +59,7 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   absl::StatusOr<PretrainResult> refused = RunPretrain(changed);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "batch")) << refused.status();
+  EXPECT_TRUE(IsResumeRefusal(refused.status())) << refused.status();
   changed = split;
   changed.mask_outskirts = 0;
   refused = RunPretrain(changed);
@@ -71,6 +72,14 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   // Whichever of the pretext's settings is named first, it is named as missing now.
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "was made with photometry_")) << refused.status();
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "now (unset)")) << refused.status();
+  EXPECT_TRUE(IsResumeRefusal(refused.status())) << refused.status();
+  // Other failures of a resume are not refusals of the checkpoint, whatever their code or text.
+  changed = split;
+  changed.data_path = dir.File("missing.h5");
+  refused = RunPretrain(changed);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_FALSE(IsResumeRefusal(refused.status())) << refused.status();
+  EXPECT_FALSE(IsResumeRefusal(absl::FailedPreconditionError(split.out_dir + "/checkpoint.pt: --resume: other")));
   // The model keeps the pretext's head (for resuming); the step-0 InfoNCE is the plain run's
   // (MoCo's initialisation does not depend on the pretext), the later ones are not.
   std::unique_ptr<CheckpointReader> reader = CheckpointReader::Open(a->model).value();
