@@ -5,8 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tests/subprocess.h"
 #include "tests/temp_dir.h"
@@ -42,10 +45,11 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   const std::string data = dir.File("survey.h5");
   ASSERT_EQ(RunTool("galaxy-data", {"synth", "--out", data, "--count", "1200", "--seed", "3"}).exit_code, 0);
 
-  CommandResult exp = RunTool("galaxy-train", {"experiment", "label-efficiency", "--data", data, "--out", dir.File("le"),
-                                           "--arch", "tiny", "--stem", "torchvision", "--pretrain-steps", "10",
-                                           "--pretrain-batch", "64", "--queue", "256", "--fractions", "0.25,1",
-                                           "--steps", "20", "--batch", "64", "--device", "cpu"});
+  const std::vector<std::string> experiment = {
+      "experiment", "label-efficiency", "--data", data, "--out", dir.File("le"), "--arch", "tiny", "--stem",
+      "torchvision", "--pretrain-steps", "10", "--pretrain-batch", "64", "--queue", "256", "--fractions", "0.25,1",
+      "--steps", "20", "--batch", "64", "--device", "cpu"};
+  CommandResult exp = RunTool("galaxy-train", experiment);
   ASSERT_EQ(exp.exit_code, 0) << exp.err;
   EXPECT_TRUE(absl::StrContains(exp.out, "| 0.25 |")) << exp.out;
   nlohmann::json table = nlohmann::json::parse(std::ifstream(dir.File("le/label_efficiency.json")));
@@ -58,6 +62,16 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   }
   EXPECT_GT(table["knn_colours"]["sigma_mad"].get<double>(), 0.0);
   EXPECT_TRUE(IsPng(dir.File("le/label_efficiency.png")));
+  // Run again, it takes up its pretraining and keeps its finished arms: nothing trains, the
+  // table is the same.
+  CommandResult again = RunTool("galaxy-train", experiment);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(absl::StrContains(again.err, "the checkpoint is at step 10 of 10; nothing to train")) << again.err;
+  for (const char* arm : {"ssl_0.25", "supervised_0.25", "ssl_1", "supervised_1"}) {
+    EXPECT_TRUE(absl::StrContains(again.err, absl::StrCat(arm, " finished earlier under the same options"))) << again.err;
+  }
+  EXPECT_FALSE(absl::StrContains(again.err, "labelled galaxies (label fraction")) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir.File("le/label_efficiency.json")))["rows"], table["rows"]);
 
   CommandResult probe = RunTool("galaxy-train", {"probe", "--model", dir.File("le/pretrain/model.pt"), "--data", data,
                                              "--label", "type", "--fractions", "0.5,1", "--steps", "50", "--json",

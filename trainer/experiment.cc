@@ -11,7 +11,6 @@
 #include "model/checkpoint.h"
 #include "nlohmann/json.hpp"
 #include "trainer/plot.h"
-#include "trainer/pretrain.h"
 #include "trainer/redshift_training.h"
 
 namespace galaxy {
@@ -94,6 +93,19 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
 
 }  // namespace
 
+absl::StatusOr<PretrainResult> PretrainOrTakeUp(PretrainOptions pretrain) {
+  const std::string checkpoint = pretrain.out_dir + "/checkpoint.pt";
+  if (!std::filesystem::exists(checkpoint)) return RunPretrain(pretrain);
+  pretrain.resume = true;
+  absl::StatusOr<PretrainResult> resumed = RunPretrain(pretrain);
+  if (resumed.ok() || !IsResumeRefusal(resumed.status())) return resumed;
+  log::Info(absl::StrCat("pretraining afresh: ", resumed.status().message()));
+  std::error_code ignored;
+  std::filesystem::rename(checkpoint, checkpoint + ".other-options", ignored);
+  pretrain.resume = false;
+  return RunPretrain(pretrain);
+}
+
 absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& options) {
   if (options.data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (options.out_dir.empty()) return absl::InvalidArgumentError("--out: required");
@@ -111,7 +123,7 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     pretrain.data_path = options.data_path;
     pretrain.out_dir = options.out_dir + "/pretrain";
     log::Info("label-efficiency: pretraining first", {{"out", pretrain.out_dir}});
-    GALAXY_ASSIGN_OR_RETURN(PretrainResult p, RunPretrain(pretrain));
+    GALAXY_ASSIGN_OR_RETURN(PretrainResult p, PretrainOrTakeUp(pretrain));
     pretrained = p.model;
   }
   // The supervised baseline is always the pretrained network's architecture: the comparison is

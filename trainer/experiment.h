@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/photoz/photoz_metrics.h"
+#include "trainer/pretrain.h"
 #include "trainer/redshift_training.h"
 #include "trainer/train_options.h"
 
@@ -41,7 +42,15 @@ struct ExperimentResult {
   std::string table_md, table_json, plot_png;
 };
 
-// Runs everything, writing out_dir/label_efficiency.{md,json,png} and one model per run
+// A pretraining that takes up the checkpoint a stopped run of the same options left in its
+// out_dir (a finished one is read back, not run again: on the CPU it is two fifths of a science
+// seed's time). A checkpoint that RunPretrain refuses (IsResumeRefusal: other options, data or
+// network) is renamed checkpoint.pt.other-options and the pretraining starts afresh: the
+// directory belongs to the experiment that writes into it.
+absl::StatusOr<PretrainResult> PretrainOrTakeUp(PretrainOptions pretrain);
+
+// Runs everything, pretraining first into out_dir/pretrain (PretrainOrTakeUp) when no
+// pretrained model is given, writing out_dir/label_efficiency.{md,json,png} and one model per run
 // (out_dir/{ssl,supervised}_<fraction>/model.pt, with arm.json beside it once it is final: a
 // later run of the same options, data and pretrained weights evaluates that model instead of
 // training it again, so a stopped experiment keeps its finished arms).

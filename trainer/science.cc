@@ -102,26 +102,9 @@ PretrainOptions PretrainingOf(const ScienceOptions& o, const std::string& data, 
   pretrain.device = o.device;
   pretrain.threads = o.threads;
   // Checkpoints at pretraining's default interval, so that a seed stopped in its pretraining
-  // takes it up from the last one (RunSeedPretraining).
+  // takes it up from the last one (PretrainOrTakeUp).
   pretrain.monitor_every = std::max<int64_t>(1, o.pretrain_steps / 3);
   return pretrain;
-}
-
-// A seed's pretraining, taken up from the checkpoint a stopped run of the same options left (a
-// finished pretraining is read back, not run again: two fifths of a seed's time on the CPU).
-// A checkpoint made under other options (IsResumeRefusal) is set aside and
-// the pretraining starts afresh: the seed's directory belongs to the report.
-absl::StatusOr<PretrainResult> RunSeedPretraining(PretrainOptions pretrain) {
-  const std::string checkpoint = pretrain.out_dir + "/checkpoint.pt";
-  if (!std::filesystem::exists(checkpoint)) return RunPretrain(pretrain);
-  pretrain.resume = true;
-  absl::StatusOr<PretrainResult> resumed = RunPretrain(pretrain);
-  if (resumed.ok() || !IsResumeRefusal(resumed.status())) return resumed;
-  log::Info(absl::StrCat("science: pretraining afresh: ", resumed.status().message()));
-  std::error_code ignored;
-  std::filesystem::rename(checkpoint, checkpoint + ".other-options", ignored);
-  pretrain.resume = false;
-  return RunPretrain(pretrain);
 }
 
 absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data, uint64_t seed) {
@@ -133,7 +116,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
 
   const PretrainOptions pretrain = PretrainingOf(o, data, seed);
   log::Info(absl::StrFormat("science: seed %d: pretraining %s/%s for %d steps", seed, o.arch, o.stem, o.pretrain_steps));
-  absl::StatusOr<PretrainResult> pretrained = RunSeedPretraining(pretrain);
+  absl::StatusOr<PretrainResult> pretrained = PretrainOrTakeUp(pretrain);
   GALAXY_RETURN_IF_ERROR(Stage("pretraining", pretrained.status()));
   run.pretrained = pretrained->model;
   run.pretrain_minutes = absl::ToDoubleMinutes(absl::Now() - start);
