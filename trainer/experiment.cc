@@ -62,7 +62,7 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
   options.out_dir = out;
   GALAXY_ASSIGN_OR_RETURN(Json stamp, ArmStamp(options));
   const std::string arm_path = out + "/arm.json";
-  const std::string model = out + "/model.pt";
+  std::string model = out + "/model.pt";
   const std::string name = std::filesystem::path(out).filename().string();
   const Json saved = Json::parse(ReadFileOrEmpty(arm_path), nullptr, /*allow_exceptions=*/false);
   if (!saved.is_discarded() && saved.value("stamp", Json()) == stamp && saved.value("labels", Json()).is_number_integer() &&
@@ -78,7 +78,12 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
     std::filesystem::remove(arm_path, ignored);  // the model it vouched for is about to be replaced
     GALAXY_ASSIGN_OR_RETURN(RedshiftTrainResult trained, RunRedshiftTraining(options));
     *labels = trained.labels;
-    GALAXY_RETURN_IF_ERROR(WriteFileAtomically(arm_path, Json{{"stamp", stamp}, {"labels", trained.labels}}.dump(2) + "\n"));
+    // Only the process that wrote the model vouches for it (the other ranks of a data-parallel
+    // run return no model).
+    model = trained.model;
+    if (!model.empty()) {
+      GALAXY_RETURN_IF_ERROR(WriteFileAtomically(arm_path, Json{{"stamp", stamp}, {"labels", trained.labels}}.dump(2) + "\n"));
+    }
   }
   EvalOptions eval;
   eval.data_path = options.data_path;
