@@ -19,15 +19,16 @@ namespace {
 using Json = nlohmann::json;
 
 // What an arm's model depends on: the data's and the initial weights' bytes and every training
-// option (not where it runs: device, threads).
+// option (not where it runs: device, threads). The checksums are remembered while the files stay
+// the same: every fine-tuned arm of an experiment starts from the same pretrained model.
 absl::StatusOr<Json> ArmStamp(const FinetuneOptions& o) {
   GALAXY_ASSIGN_OR_RETURN(std::string data, Sha256FileRemembered(o.data_path));
   std::string init, teacher;
   if (!o.init_path.empty()) {
-    GALAXY_ASSIGN_OR_RETURN(init, Sha256File(o.init_path));
+    GALAXY_ASSIGN_OR_RETURN(init, Sha256FileRemembered(o.init_path));
   }
   if (!o.teacher_path.empty()) {
-    GALAXY_ASSIGN_OR_RETURN(teacher, Sha256File(o.teacher_path));
+    GALAXY_ASSIGN_OR_RETURN(teacher, Sha256FileRemembered(o.teacher_path));
   }
   return Json{{"data", data},
               {"init", init},
