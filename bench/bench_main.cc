@@ -359,7 +359,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   science->add_option("--dihedral", science_dihedral,
                       absl::StrCat("on: the probe (both arms) and the quality measures average the representation over ",
-                                   galaxy::kDihedralViews, "; off: one view"))
+                                   galaxy::kDihedralViews,
+                                   " (the quality measures then also run on one view, as served, which the checks of "
+                                   "similarity and anomalies read); off: one view"))
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   science->add_option("--features", science_given.features,

@@ -83,12 +83,26 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   EXPECT_TRUE(r["options"]["dihedral"].get<bool>());
   EXPECT_EQ(r["options"]["features"], "backbone");
   EXPECT_GT(r["quality"]["rotation_overlap"]["mean"].get<double>(), 0.99) << r["quality"].dump();
+  // The checks of similarity and anomalies read what the server searches: one view of each
+  // image, measured beside the average and no longer invariant to the turn.
+  const auto& served = r["served_quality"];
+  EXPECT_EQ(served["kinds"].size(), 4u) << served.dump();
+  EXPECT_LT(served["rotation_overlap"]["mean"].get<double>(), 0.99) << served.dump();
+  EXPECT_NE(served["type_precision"], r["quality"]["type_precision"]);
+  for (const auto& c : r["acceptance"]) {
+    if (c["name"] == "type_precision_at_k") {
+      EXPECT_DOUBLE_EQ(c["lhs"].get<double>(), served["type_precision"]["mean"].get<double>()) << c.dump();
+    }
+  }
+  EXPECT_TRUE(std::filesystem::exists(out + "/seed_0/quality_served.json"));
 
   std::ifstream md_in(out + "/report.md");
   const std::string md((std::istreambuf_iterator<char>(md_in)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(absl::StrContains(md, "## Acceptance")) << md;
   EXPECT_TRUE(absl::StrContains(md, "probe and quality on the backbone features, representation averaged")) << md;
   EXPECT_TRUE(absl::StrContains(md, "same network from scratch")) << md;
+  EXPECT_TRUE(absl::StrContains(md, "### As served: one view of each image")) << md;
+  EXPECT_TRUE(absl::StrContains(md, "### The representation averaged over")) << md;
   for (const char* plot : {"label_efficiency.png", "probe.png", "confusion.png", "redshift.png",
                            "redshift_per_bin.png", "redshift_pit.png"}) {
     EXPECT_TRUE(IsPng(out + "/" + plot)) << plot;
@@ -107,6 +121,7 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   EXPECT_EQ(r2["acceptance"], r["acceptance"]);
   EXPECT_EQ(r2["redshift"], r["redshift"]);
   EXPECT_EQ(r2["quality"], r["quality"]);
+  EXPECT_EQ(r2["served_quality"], r["served_quality"]);
   // One seed alone (as parallel processes sharing --out do): saved, no report.
   absl::StatusOr<CommandResult> one = testutil::RunCommand(
       {testutil::BinDir() + "/galaxy-bench", "science", "--quick", "--out", out, "--device", "cpu", "--only-seed", "1"},
@@ -166,6 +181,8 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndArmsAndOtherOptionsStar
   EXPECT_TRUE(std::filesystem::exists(arms + "/supervised_1/arm.json"));
   EXPECT_EQ(nlohmann::json::parse(std::ifstream(out + "/results.json"))["redshift"]["rows"], redshift);
 
+  // An arm whose record is there but whose model is not trains again, saying so.
+  ASSERT_TRUE(std::filesystem::remove(arms + "/supervised_1/model.pt"));
   const CommandResult other = science({"--temperature", "0.3"});
   EXPECT_TRUE(absl::StrContains(other.err, "pretraining afresh: --resume: ")) << other.err;
   EXPECT_TRUE(absl::StrContains(other.err, "temperature = 0.2, now 0.3")) << other.err;
@@ -175,6 +192,9 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndArmsAndOtherOptionsStar
   // from it, are kept.
   EXPECT_TRUE(absl::StrContains(other.err, "ssl_0.5 finished earlier under other options; training it again")) << other.err;
   EXPECT_TRUE(absl::StrContains(other.err, "supervised_0.5 finished earlier under the same options")) << other.err;
+  EXPECT_TRUE(absl::StrContains(other.err, "supervised_1 finished earlier but its model is gone; training it again"))
+      << other.err;
+  EXPECT_TRUE(std::filesystem::exists(arms + "/supervised_1/model.pt"));
 
   // The pretext's apertures reach pretraining and the report.
   const CommandResult radii = science({"--photometry-weight", "1", "--photometry-radii", "1.5,3"});

@@ -73,7 +73,9 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
               {{"model", model}});
   } else {
     if (!saved.is_discarded()) {
-      log::Info(absl::StrFormat("label-efficiency: %s finished earlier under other options; training it again", name));
+      const bool same = saved.value("stamp", Json()) == stamp;
+      log::Info(absl::StrFormat("label-efficiency: %s finished earlier %s; training it again", name,
+                                same ? "but its model is gone" : "under other options"));
     }
     std::error_code ignored;
     std::filesystem::remove(arm_path, ignored);  // the model it vouched for is about to be replaced

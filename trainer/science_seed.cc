@@ -37,7 +37,75 @@ double Number(const Json& j) { return j.is_number() ? j.get<double>() : std::num
 // Label fractions are compared as the same numbers parsed from the same flags.
 bool Same(double a, double b) { return std::abs(a - b) < 1e-9; }
 
+Json QualityJson(const QualityReport& q) {
+  Json kinds = Json::array();
+  for (const AnomalyKindQuality& k : q.kinds) {
+    kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
+                     {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
+                     {"mahalanobis_auc", k.mahalanobis_auc},
+                     {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
+  }
+  return {{"galaxies", q.galaxies}, {"k", q.k}, {"dihedral", q.dihedral}, {"features", q.features},
+          {"type_precision", q.type_precision},
+          {"type_precision_colour", q.type_precision_colour}, {"type_precision_chance", q.type_precision_chance},
+          {"dz_median", q.dz_median}, {"dz_median_colour", q.dz_median_colour},
+          {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
+          {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
+          {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
+          {"mahalanobis_anomaly_auc", q.mahalanobis_anomaly_auc},
+          {"top1_precision", q.top1_precision}, {"kinds", kinds}};
+}
+
+QualityReport QualityFrom(const Json& q) {
+  QualityReport r;
+  r.galaxies = q.at("galaxies").get<int64_t>();
+  r.k = q.at("k").get<int>();
+  // Seeds saved before these were recorded: the report's options say what they were.
+  r.dihedral = q.value("dihedral", false);
+  r.features = q.value("features", std::string());
+  r.type_precision = Number(q.at("type_precision"));
+  r.type_precision_colour = Number(q.at("type_precision_colour"));
+  r.type_precision_chance = Number(q.at("type_precision_chance"));
+  r.dz_median = Number(q.at("dz_median"));
+  r.dz_median_colour = Number(q.at("dz_median_colour"));
+  r.dz_median_random = Number(q.at("dz_median_random"));
+  r.rotation_overlap = Number(q.at("rotation_overlap"));
+  r.flip_overlap = Number(q.at("flip_overlap"));
+  r.anomaly_auc = Number(q.at("anomaly_auc"));
+  // Seeds saved before the isolation forest existed lack its figures: not measured.
+  r.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
+  r.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
+  r.mahalanobis_anomaly_auc = Number(q.value("mahalanobis_anomaly_auc", Json()));
+  r.top1_precision = Number(q.at("top1_precision"));
+  for (const Json& k : q.at("kinds")) {
+    AnomalyKindQuality e;
+    e.kind = k.at("kind").get<int>();
+    e.name = k.at("name").get<std::string>();
+    e.count = k.at("count").get<int64_t>();
+    e.auc = Number(k.at("auc"));
+    e.iforest_auc = Number(k.value("iforest_auc", Json()));
+    e.combined_auc = Number(k.value("combined_auc", Json()));
+    e.mahalanobis_auc = Number(k.value("mahalanobis_auc", Json()));
+    e.found_in_top1 = Number(k.at("found_in_top1"));
+    e.same_kind_precision = Number(k.at("same_kind_precision"));
+    r.kinds.push_back(e);
+  }
+  return r;
+}
+
 }  // namespace
+
+QualityReport NotMeasuredQuality() {
+  QualityReport q;
+  q.galaxies = 0;
+  for (double* f : {&q.type_precision, &q.type_precision_colour, &q.type_precision_chance, &q.dz_median,
+                    &q.dz_median_colour, &q.dz_median_random, &q.rotation_overlap, &q.flip_overlap, &q.anomaly_auc,
+                    &q.iforest_anomaly_auc, &q.combined_anomaly_auc, &q.mahalanobis_anomaly_auc,
+                    &q.mahalanobis_top1_precision, &q.top1_precision}) {
+    *f = kNotMeasured;
+  }
+  return q;
+}
 
 Json SeedRunJson(const SeedRun& r) {
   Json rows = Json::array();
@@ -51,16 +119,8 @@ Json SeedRunJson(const SeedRun& r) {
                      {"recall", row.recall}, {"confusion", row.confusion}, {"scratch_accuracy", row.scratch_accuracy},
                      {"scratch_recall", row.scratch_recall}});
   }
-  Json kinds = Json::array();
-  for (const AnomalyKindQuality& k : r.quality.kinds) {
-    kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
-                     {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
-                     {"mahalanobis_auc", k.mahalanobis_auc},
-                     {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
-  }
   Json bins = Json::array();
   for (const PhotozMetrics& m : r.eval.per_bin) bins.push_back(MetricsJson(m));
-  const QualityReport& q = r.quality;
   return {{"seed", r.seed},
           {"minutes", r.minutes},
           {"pretrain_minutes", r.pretrain_minutes},
@@ -69,14 +129,8 @@ Json SeedRunJson(const SeedRun& r) {
           {"redshift", {{"rows", rows}, {"knn", MetricsJson(r.redshift.knn)}, {"predict_mean", r.redshift.predict_mean_sigma_mad}}},
           {"probe", {{"classes", r.probe.classes}, {"test_count", r.probe.test_count},
                      {"majority_accuracy", r.probe.majority_accuracy}, {"class_counts", r.probe.class_counts}, {"rows", probe}}},
-          {"quality", {{"galaxies", q.galaxies}, {"k", q.k}, {"type_precision", q.type_precision},
-                       {"type_precision_colour", q.type_precision_colour}, {"type_precision_chance", q.type_precision_chance},
-                       {"dz_median", q.dz_median}, {"dz_median_colour", q.dz_median_colour},
-                       {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
-                       {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
-                       {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
-                       {"mahalanobis_anomaly_auc", q.mahalanobis_anomaly_auc},
-                       {"top1_precision", q.top1_precision}, {"kinds", kinds}}},
+          {"quality", QualityJson(r.quality)},
+          {"served_quality", QualityJson(r.served)},
           {"eval", {{"model", r.eval_model}, {"overall", MetricsJson(r.eval.overall)}, {"per_bin", bins},
                     {"z_spec", r.eval.z_spec}, {"z_phot", r.eval.z_phot}, {"pit_count", r.eval.pit.size()},
                     {"pit_histogram", r.eval.pit_histogram}, {"crps_mean", r.eval.crps_mean},
@@ -118,36 +172,9 @@ SeedRun SeedRunFrom(const Json& j) {
     for (const Json& v : row.at("scratch_recall")) e.scratch_recall.push_back(Number(v));
     r.probe.rows.push_back(e);
   }
-  const Json& q = j.at("quality");
-  r.quality.galaxies = q.at("galaxies").get<int64_t>();
-  r.quality.k = q.at("k").get<int>();
-  r.quality.type_precision = Number(q.at("type_precision"));
-  r.quality.type_precision_colour = Number(q.at("type_precision_colour"));
-  r.quality.type_precision_chance = Number(q.at("type_precision_chance"));
-  r.quality.dz_median = Number(q.at("dz_median"));
-  r.quality.dz_median_colour = Number(q.at("dz_median_colour"));
-  r.quality.dz_median_random = Number(q.at("dz_median_random"));
-  r.quality.rotation_overlap = Number(q.at("rotation_overlap"));
-  r.quality.flip_overlap = Number(q.at("flip_overlap"));
-  r.quality.anomaly_auc = Number(q.at("anomaly_auc"));
-  // Seeds saved before the isolation forest existed lack its figures: not measured.
-  r.quality.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
-  r.quality.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
-  r.quality.mahalanobis_anomaly_auc = Number(q.value("mahalanobis_anomaly_auc", Json()));
-  r.quality.top1_precision = Number(q.at("top1_precision"));
-  for (const Json& k : q.at("kinds")) {
-    AnomalyKindQuality e;
-    e.kind = k.at("kind").get<int>();
-    e.name = k.at("name").get<std::string>();
-    e.count = k.at("count").get<int64_t>();
-    e.auc = Number(k.at("auc"));
-    e.iforest_auc = Number(k.value("iforest_auc", Json()));
-    e.combined_auc = Number(k.value("combined_auc", Json()));
-    e.mahalanobis_auc = Number(k.value("mahalanobis_auc", Json()));
-    e.found_in_top1 = Number(k.at("found_in_top1"));
-    e.same_kind_precision = Number(k.at("same_kind_precision"));
-    r.quality.kinds.push_back(e);
-  }
+  r.quality = QualityFrom(j.at("quality"));
+  // Seeds saved before the served representation was measured: not measured.
+  r.served = j.contains("served_quality") ? QualityFrom(j.at("served_quality")) : NotMeasuredQuality();
   const Json& e = j.at("eval");
   r.eval_model = e.at("model").get<std::string>();
   r.eval.overall = MetricsFrom(e.at("overall"));

@@ -27,7 +27,13 @@ struct SeedRun {
   std::string monitor;  // the last monitor reading (JSON), empty without one
   ExperimentResult redshift;
   ProbeReport probe;
+  // Similarity and anomalies on the report's representation (ScienceOptions::dihedral, features)
+  // and on what the index stores and the server searches: one view of each image, the same
+  // features. They are the same measurement when the report reads one view. The acceptance
+  // checks of similarity and anomalies read `served`; fields NaN in seeds saved before it was
+  // measured.
   QualityReport quality;
+  QualityReport served;
   EvalReport eval;  // the SSL model fine-tuned on the largest fraction
   std::string eval_model;
   // Wall-clock minutes of the whole seed and of its pretraining; NaN in seeds saved before they
@@ -54,6 +60,9 @@ std::optional<SeedRun> LoadSavedSeed(const std::string& path, const nlohmann::js
 
 // A figure a seed did not measure (a fraction or stage left out).
 inline constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
+
+// A quality report of nothing measured: every figure kNotMeasured, no anomaly kinds.
+QualityReport NotMeasuredQuality();
 
 // A seed's figure at one label fraction: the test sigma_MAD of each redshift arm
 // (kNotMeasured when the fraction was not run) and the probe's row (nullptr when not run).

@@ -1,0 +1,73 @@
+// A science seed's saved form (trainer/science_seed.h): both quality reports survive the round
+// trip, and a seed saved before the served representation was measured reads it as not measured,
+// so that the checks that read it say so instead of comparing defaults.
+#include "trainer/science_seed.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace galaxy {
+namespace {
+
+QualityReport SomeQuality(double type_precision, double merger_auc) {
+  QualityReport q;
+  q.galaxies = 500;
+  q.features = "stages";
+  q.type_precision = type_precision;
+  q.type_precision_colour = 0.6;
+  q.type_precision_chance = 0.25;
+  q.dz_median = 0.012;
+  q.anomaly_auc = 0.93;
+  q.top1_precision = 0.4;
+  AnomalyKindQuality merger;
+  merger.kind = 1;
+  merger.name = "merger";
+  merger.count = 30;
+  merger.auc = merger_auc;
+  merger.mahalanobis_auc = merger_auc - 0.01;
+  q.kinds.push_back(merger);
+  return q;
+}
+
+SeedRun SomeRun() {
+  SeedRun run;
+  run.seed = 2;
+  run.pretrained = "seed_2/pretrain/model.pt";
+  run.quality = SomeQuality(0.83, 0.85);
+  run.quality.dihedral = true;
+  run.served = SomeQuality(0.81, 0.90);
+  run.eval_model = "seed_2/label_efficiency/ssl_1/model.pt";
+  return run;
+}
+
+TEST(ScienceSeedTest, BothQualityReportsSurviveTheSavedForm) {
+  const SeedRun back = SeedRunFrom(nlohmann::json::parse(SeedRunJson(SomeRun()).dump()));
+  EXPECT_DOUBLE_EQ(back.quality.type_precision, 0.83);
+  EXPECT_TRUE(back.quality.dihedral);
+  EXPECT_EQ(back.quality.features, "stages");
+  EXPECT_DOUBLE_EQ(back.served.type_precision, 0.81);
+  EXPECT_FALSE(back.served.dihedral);
+  ASSERT_EQ(back.served.kinds.size(), 1u);
+  EXPECT_EQ(back.served.kinds[0].name, "merger");
+  EXPECT_DOUBLE_EQ(back.served.kinds[0].auc, 0.90);
+  EXPECT_DOUBLE_EQ(back.served.kinds[0].mahalanobis_auc, 0.89);
+}
+
+TEST(ScienceSeedTest, ASeedSavedBeforeTheServedMeasureReadsItAsNotMeasured) {
+  nlohmann::json saved = SeedRunJson(SomeRun());
+  saved.erase("served_quality");
+  const SeedRun back = SeedRunFrom(saved);
+  EXPECT_DOUBLE_EQ(back.quality.type_precision, 0.83);
+  EXPECT_TRUE(back.served.kinds.empty());
+  EXPECT_TRUE(std::isnan(back.served.type_precision));
+  EXPECT_TRUE(std::isnan(back.served.anomaly_auc));
+  // The check of similarity then says "not measured", not a comparison of defaults.
+  const ScienceCheck c = Compare("type_precision_at_k", "as served", {back.served.type_precision}, {0.7}, false);
+  EXPECT_FALSE(c.measured);
+}
+
+}  // namespace
+}  // namespace galaxy
