@@ -66,16 +66,15 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
   std::string model = out + "/model.pt";
   const std::string name = std::filesystem::path(out).filename().string();
   const Json saved = Json::parse(ReadFileOrEmpty(arm_path), nullptr, /*allow_exceptions=*/false);
-  if (!saved.is_discarded() && saved.value("stamp", Json()) == stamp && saved.value("labels", Json()).is_number_integer() &&
-      std::filesystem::exists(model)) {
+  const bool same_stamp = !saved.is_discarded() && saved.value("stamp", Json()) == stamp;
+  if (same_stamp && saved.value("labels", Json()).is_number_integer() && std::filesystem::exists(model)) {
     *labels = saved.at("labels").get<int64_t>();
     log::Info(absl::StrFormat("label-efficiency: %s finished earlier under the same options; evaluating its model", name),
               {{"model", model}});
   } else {
     if (!saved.is_discarded()) {
-      const bool same = saved.value("stamp", Json()) == stamp;
       log::Info(absl::StrFormat("label-efficiency: %s finished earlier %s; training it again", name,
-                                same ? "but its model is gone" : "under other options"));
+                                same_stamp ? "but its model is gone" : "under other options"));
     }
     std::error_code ignored;
     std::filesystem::remove(arm_path, ignored);  // the model it vouched for is about to be replaced
