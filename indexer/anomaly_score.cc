@@ -7,14 +7,26 @@
 namespace galaxy {
 
 const char* AnomalyScoreKindName(AnomalyScoreKind kind) {
-  return kind == AnomalyScoreKind::kMahalanobis ? "mahalanobis" : "knn";
+  switch (kind) {
+    case AnomalyScoreKind::kMahalanobis: return "mahalanobis";
+    case AnomalyScoreKind::kMahalanobisTurns: return "mahalanobis-turns";
+    case AnomalyScoreKind::kKnn: break;
+  }
+  return "knn";
 }
 
 absl::StatusOr<AnomalyScoreKind> ParseAnomalyScoreKind(absl::string_view name) {
   if (name == "mahalanobis") return AnomalyScoreKind::kMahalanobis;
+  if (name == "mahalanobis-turns") return AnomalyScoreKind::kMahalanobisTurns;
   if (name == "knn") return AnomalyScoreKind::kKnn;
   return absl::InvalidArgumentError(
       absl::StrCat("anomaly score \"", name, "\": expected one of ", kAnomalyScoreKindNames));
+}
+
+std::vector<float> JoinTurnAverage(const float* embedding, const float* turn_averaged, int dim) {
+  std::vector<float> joined(embedding, embedding + dim);
+  joined.insert(joined.end(), turn_averaged, turn_averaged + dim);
+  return joined;
 }
 
 double AnomalyScore(const float* similarities, const int64_t* ids, int fetch, int k, int64_t self) {

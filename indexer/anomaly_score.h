@@ -19,13 +19,27 @@ namespace galaxy {
 //    snapshot for uploads). A global score: a tight group of alike anomalies is not called
 //    normal. The default since 2026-12-02 (better on every anomaly kind: docs/SCIENCE.md,
 //    "Anomaly scores").
+//  - kMahalanobisTurns: the same distance of the embedding joined with its average over the
+//    image's eight turns and mirrors ([v, a], twice the dimensions; EmbedParts::turn_average):
+//    the average holds what does not turn (a ring), v - a what does (a merger's lopsided
+//    tails), and each kind of anomaly stands out in its own part. Embedding costs eight forward
+//    passes per galaxy instead of one, at build time and for each uploaded image scored.
+//    Measured: docs/SCIENCE.md, "Anomalies on one view and its turn average".
 //  - kKnn: the mean cosine distance to the k nearest other galaxies (AnomalyScore below): a
 //    local density score. Snapshots built before the choice existed hold it.
-enum class AnomalyScoreKind { kMahalanobis, kKnn };
-inline constexpr char kAnomalyScoreKindNames[] = "mahalanobis, knn";
+enum class AnomalyScoreKind { kMahalanobis, kMahalanobisTurns, kKnn };
+inline constexpr char kAnomalyScoreKindNames[] = "mahalanobis, mahalanobis-turns, knn";
 const char* AnomalyScoreKindName(AnomalyScoreKind kind);
 // INVALID_ARGUMENT naming the accepted values for anything else.
 absl::StatusOr<AnomalyScoreKind> ParseAnomalyScoreKind(absl::string_view name);
+// Whether `kind` is a Mahalanobis distance (the snapshot stores the catalog's whitening).
+inline bool IsMahalanobis(AnomalyScoreKind kind) { return kind != AnomalyScoreKind::kKnn; }
+// Whether `kind` reads the turn-averaged embedding besides the one the index searches.
+inline bool NeedsTurnAverage(AnomalyScoreKind kind) { return kind == AnomalyScoreKind::kMahalanobisTurns; }
+// The dimension of the vectors `kind` scores, for embeddings of `dim`.
+inline int ScoredDimension(AnomalyScoreKind kind, int dim) { return NeedsTurnAverage(kind) ? 2 * dim : dim; }
+// The vector kMahalanobisTurns scores: `embedding` followed by `turn_averaged` (dim each).
+std::vector<float> JoinTurnAverage(const float* embedding, const float* turn_averaged, int dim);
 
 // Mean cosine distance (1 - inner product of L2-normalised embeddings) to the k nearest other
 // galaxies, from one search's results: `fetch` similarities and IDs, best first, ID -1 where the

@@ -21,6 +21,22 @@ TEST(AnomalyScoreTest, MeanDistanceToTheKNearestOthers) {
   EXPECT_EQ(AnomalyScore(sims, none, 4, 3, -1), 2.0);
 }
 
+TEST(AnomalyScoreTest, KindsReadBackByName) {
+  for (AnomalyScoreKind kind :
+       {AnomalyScoreKind::kMahalanobis, AnomalyScoreKind::kMahalanobisTurns, AnomalyScoreKind::kKnn}) {
+    absl::StatusOr<AnomalyScoreKind> parsed = ParseAnomalyScoreKind(AnomalyScoreKindName(kind));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, kind);
+  }
+  absl::StatusOr<AnomalyScoreKind> bad = ParseAnomalyScoreKind("turns");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("mahalanobis-turns"), std::string::npos) << bad.status();
+  EXPECT_EQ(ScoredDimension(AnomalyScoreKind::kMahalanobisTurns, 3), 6);
+  EXPECT_EQ(ScoredDimension(AnomalyScoreKind::kMahalanobis, 3), 3);
+  const float one[] = {1, 2}, average[] = {3, 4};
+  EXPECT_EQ(JoinTurnAverage(one, average, 2), (std::vector<float>{1, 2, 3, 4}));
+}
+
 TEST(AnomalyScoreTest, PercentileIsTheShareStrictlyBelow) {
   const std::vector<float> sorted = {0.1f, 0.2f, 0.2f, 0.4f};
   EXPECT_EQ(ScorePercentile(sorted, 0.05f), 0.0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 
 namespace galaxy {
@@ -10,20 +11,16 @@ namespace {
 // Vectors read from the scratch file at a time.
 constexpr int64_t kChunk = 65536;
 
-// The catalog's whitening from up to kWhiteningMaxRows evenly spaced galaxies, then every
-// galaxy's squared whitened norm; and the neighbour distance scale from the kNN score of up to
-// 1,000 evenly spaced galaxies.
-absl::StatusOr<CatalogScores> MahalanobisScores(const ScoredCatalog& c, int anomaly_k, const ScoringProgress& progress) {
-  const int64_t n = c.n;
-  const int dim = c.dim;
+// The evenly spaced sample of `rows` of the n vectors of `dim` values in `scratch`
+// (WhiteningSampleRow), rows x dim.
+absl::StatusOr<std::vector<float>> SampleRows(const VectorScratch& scratch, int64_t n, int dim, int64_t rows) {
   const size_t d = static_cast<size_t>(dim);
-  const int64_t rows = std::min(n, kWhiteningMaxRows);
   std::vector<float> chunk, sample;
   sample.reserve(static_cast<size_t>(rows) * d);
   int64_t next = 0;  // the next sample row to gather
   for (int64_t first = 0; first < n && next < rows; first += kChunk) {
     const int64_t count = std::min(kChunk, n - first);
-    GALAXY_RETURN_IF_ERROR(c.scratch.Read(first, count, &chunk));
+    GALAXY_RETURN_IF_ERROR(scratch.Read(first, count, &chunk));
     for (; next < rows; ++next) {
       const int64_t row = WhiteningSampleRow(next, n, rows);
       if (row >= first + count) break;
@@ -32,12 +29,33 @@ absl::StatusOr<CatalogScores> MahalanobisScores(const ScoredCatalog& c, int anom
                     chunk.begin() + static_cast<ptrdiff_t>(at + d));
     }
   }
-  GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w, FitCatalogWhitening(sample.data(), rows, dim, kAnomalyShrinkage, rows));
+  return sample;
+}
+
+// The catalog's whitening of the scored vectors (the embeddings, or ScoredCatalog::scored) from
+// up to kWhiteningMaxRows evenly spaced galaxies, then every galaxy's squared whitened norm; and
+// the neighbour distance scale from the kNN score of up to 1,000 evenly spaced galaxies.
+absl::StatusOr<CatalogScores> MahalanobisScores(const ScoredCatalog& c, int anomaly_k, const ScoringProgress& progress) {
+  const int64_t n = c.n;
+  const int dim = c.dim;
+  const size_t d = static_cast<size_t>(dim);
+  const int64_t rows = std::min(n, kWhiteningMaxRows);
+  const VectorScratch& scored = c.scored != nullptr ? *c.scored : c.scratch;
+  const int scored_dim = c.scored != nullptr ? 2 * dim : dim;
+  std::vector<float> chunk;
+  GALAXY_ASSIGN_OR_RETURN(std::vector<float> sample, SampleRows(c.scratch, n, dim, rows));
+  CatalogWhitening w;
+  if (c.scored != nullptr) {
+    GALAXY_ASSIGN_OR_RETURN(const std::vector<float> scored_sample, SampleRows(scored, n, scored_dim, rows));
+    GALAXY_ASSIGN_OR_RETURN(w, FitCatalogWhitening(scored_sample.data(), rows, scored_dim, kAnomalyShrinkage, rows));
+  } else {
+    GALAXY_ASSIGN_OR_RETURN(w, FitCatalogWhitening(sample.data(), rows, dim, kAnomalyShrinkage, rows));
+  }
   CatalogScores out;
   out.scores.reserve(static_cast<size_t>(n));
   for (int64_t first = 0; first < n; first += kChunk) {
     const int64_t count = std::min(kChunk, n - first);
-    GALAXY_RETURN_IF_ERROR(c.scratch.Read(first, count, &chunk));
+    GALAXY_RETURN_IF_ERROR(scored.Read(first, count, &chunk));
     for (double s : SquaredWhitenedNorms(w, chunk.data(), count)) out.scores.push_back(static_cast<float>(s));
     GALAXY_RETURN_IF_ERROR(progress("scoring anomalies", first + count, n));
   }
@@ -120,7 +138,11 @@ absl::StatusOr<CatalogScores> KnnScores(const ScoredCatalog& c, int anomaly_k, c
 
 absl::StatusOr<CatalogScores> ScoreCatalog(const ScoredCatalog& catalog, AnomalyScoreKind kind, int anomaly_k,
                                            const ScoringProgress& progress) {
-  if (kind == AnomalyScoreKind::kMahalanobis) return MahalanobisScores(catalog, anomaly_k, progress);
+  if (NeedsTurnAverage(kind) && catalog.scored == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("anomaly score ", AnomalyScoreKindName(kind),
+                                                   ": the build has no turn-averaged embeddings"));
+  }
+  if (IsMahalanobis(kind)) return MahalanobisScores(catalog, anomaly_k, progress);
   return KnnScores(catalog, anomaly_k, progress);
 }
 

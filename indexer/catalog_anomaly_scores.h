@@ -18,13 +18,16 @@
 namespace galaxy {
 
 // The catalog a build scores: n L2-normalised embeddings of `dim` values in `scratch`, galaxy i
-// with ID ids[i], and the search index over all of them.
+// with ID ids[i], and the search index over all of them. For kMahalanobisTurns, `scored` holds
+// the vectors that score reads (n x ScoredDimension: each embedding joined with its turn
+// average); null for the other kinds, which score the embeddings themselves.
 struct ScoredCatalog {
   const VectorScratch& scratch;
   const std::vector<int64_t>& ids;
   const VectorIndex& index;
   int64_t n = 0;
   int dim = 0;
+  const VectorScratch* scored = nullptr;
 };
 
 // Reports how far scoring is (phase, done, total); a non-OK answer (a cancelled build) stops it
@@ -41,7 +44,8 @@ struct CatalogScores {
   std::unique_ptr<CatalogWhitening> whitening;
 };
 
-// Scores every galaxy of `catalog` with `kind`, using its k = min(anomaly_k, n - 1) nearest
+// Scores every galaxy of `catalog` with `kind` (INVALID_ARGUMENT for kMahalanobisTurns without
+// catalog.scored), using its k = min(anomaly_k, n - 1) nearest
 // others for the kNN score (and for the Mahalanobis snapshot's distance scale). A kNN score of
 // an exact index over more than 50,000 galaxies searches a graph index built for it instead (an
 // exact one would take n^2 work). Errors of reading, searching and the whitening pass through.

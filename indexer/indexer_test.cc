@@ -303,7 +303,7 @@ TEST_F(SnapshotTest, StoresTheChosenFeaturesAndRecordsWhich) {
     absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(SharedFixture().model, "cpu", features);
     ASSERT_TRUE(embedder.ok()) << embedder.status();
     EXPECT_EQ((*snapshot)->manifest().dimension, (*embedder)->embedding_dim());
-    absl::StatusOr<EmbedOutput> want = (*embedder)->Embed(images, /*redshift=*/false);
+    absl::StatusOr<EmbedOutput> want = (*embedder)->Embed(images, EmbedParts{});
     ASSERT_TRUE(want.ok()) << want.status();
     const size_t dim = static_cast<size_t>((*embedder)->embedding_dim());
     for (int i = 0; i < kRows; ++i) {
@@ -374,7 +374,8 @@ TEST_F(SnapshotTest, VerifyCatchesACorruptedSnapshot) {
 
 TEST_F(SnapshotTest, AnomalyScoresRankTheSimulatorsAnomaliesHigh) {
   std::map<AnomalyScoreKind, double> aucs;
-  for (AnomalyScoreKind kind : {AnomalyScoreKind::kMahalanobis, AnomalyScoreKind::kKnn}) {
+  for (AnomalyScoreKind kind :
+       {AnomalyScoreKind::kMahalanobis, AnomalyScoreKind::kMahalanobisTurns, AnomalyScoreKind::kKnn}) {
     testutil::ScopedTempDir out;
     BuildOptions b = Options(out.path().string());
     b.index.kind = IndexKind::kHnsw;
@@ -395,8 +396,14 @@ TEST_F(SnapshotTest, AnomalyScoresRankTheSimulatorsAnomaliesHigh) {
     EXPECT_EQ(m.anomaly_score, kind);
     EXPECT_GT(m.neighbour_distance_median, 0);
     EXPECT_LT(m.neighbour_distance_median, 2);
-    EXPECT_EQ((*snap)->anomaly_whitening() != nullptr, kind == AnomalyScoreKind::kMahalanobis);
-    EXPECT_EQ(fs::exists(report->snapshot_dir + "/" + kAnomalyWhiteningFile), kind == AnomalyScoreKind::kMahalanobis);
+    EXPECT_EQ((*snap)->anomaly_whitening() != nullptr, IsMahalanobis(kind));
+    EXPECT_EQ(fs::exists(report->snapshot_dir + "/" + kAnomalyWhiteningFile), IsMahalanobis(kind));
+    // With turns the whitening is of the embedding joined with its turn average, and the build's
+    // second scratch file is gone.
+    if (IsMahalanobis(kind)) {
+      EXPECT_EQ((*snap)->anomaly_whitening()->dim, ScoredDimension(kind, m.dimension));
+    }
+    EXPECT_FALSE(fs::exists(report->snapshot_dir + "/scored.f32"));
     int checked = 0;
     ASSERT_TRUE((*snap)->metadata().ForEach([&](const v1::GalaxyRecord& r) {
       if (checked++ >= 20) return absl::OkStatus();
@@ -404,8 +411,10 @@ TEST_F(SnapshotTest, AnomalyScoresRankTheSimulatorsAnomaliesHigh) {
         const std::vector<float> e(r.embedding().begin(), r.embedding().end());
         EXPECT_NEAR(r.anomaly_score(), SquaredWhitenedNorms(*(*snap)->anomaly_whitening(), e.data(), 1).front(),
                     1e-4 * r.anomaly_score());
-      } else {
+      } else if (kind == AnomalyScoreKind::kKnn) {
         EXPECT_LE(r.anomaly_score(), 2.0f);
+      } else {
+        EXPECT_GT(r.anomaly_score(), 0.0f);
       }
       return absl::OkStatus();
     }).ok());
@@ -416,6 +425,7 @@ TEST_F(SnapshotTest, AnomalyScoresRankTheSimulatorsAnomaliesHigh) {
   // subtle change of shape the model has not learned to see yet). 0.7 is a clear signal with
   // margin, for both scores.
   EXPECT_GT(aucs[AnomalyScoreKind::kMahalanobis], 0.7);
+  EXPECT_GT(aucs[AnomalyScoreKind::kMahalanobisTurns], 0.7);
   EXPECT_GT(aucs[AnomalyScoreKind::kKnn], 0.7);
 }
 

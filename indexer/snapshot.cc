@@ -187,8 +187,10 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Open(const std::string& dir,
   s->sorted_scores_.resize(static_cast<size_t>(header.count()));
   GALAXY_RETURN_IF_ERROR(ReadExactly(source, reinterpret_cast<char*>(s->sorted_scores_.data()),
                                      header.count() * 4, scores));
-  if (s->manifest_.anomaly_score == AnomalyScoreKind::kMahalanobis) {
-    GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w, ReadWhitening(dir + "/" + kAnomalyWhiteningFile, s->manifest_.dimension));
+  if (IsMahalanobis(s->manifest_.anomaly_score)) {
+    GALAXY_ASSIGN_OR_RETURN(CatalogWhitening w,
+                            ReadWhitening(dir + "/" + kAnomalyWhiteningFile,
+                                          ScoredDimension(s->manifest_.anomaly_score, s->manifest_.dimension)));
     s->anomaly_whitening_ = std::make_unique<CatalogWhitening>(std::move(w));
   }
   GALAXY_RETURN_IF_ERROR(s->OpenRedshiftPdfs());

@@ -37,6 +37,8 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr char kBuildPrefix[] = ".building-";
+// The build's scratch file of the vectors kMahalanobisTurns scores (removed before publishing).
+constexpr char kScoredFile[] = "scored.f32";
 
 double Seconds(absl::Time since) { return absl::ToDoubleSeconds(absl::Now() - since); }
 
@@ -234,6 +236,12 @@ class SnapshotBuild {
     const DatasetLayout& layout = reader_->layout();
     GALAXY_ASSIGN_OR_RETURN(store_, MetadataStore::Create(build_dir_ + "/" + kMetadataDir));
     scratch_ = std::make_unique<VectorScratch>(build_dir_ + "/vectors.f32", dim);
+    // kMahalanobisTurns scores each embedding joined with its turn average: a second scratch file.
+    EmbedParts parts;
+    parts.redshift = true;
+    parts.turn_average = NeedsTurnAverage(options_.anomaly_score);
+    if (parts.turn_average) scored_ = std::make_unique<VectorScratch>(build_dir_ + "/" + kScoredFile, 2 * dim);
+    std::vector<float> joined;
     // Every galaxy's redshift pdf, so that PredictRedshift answers catalog galaxies from the
     // snapshot alone.
     const ModelMetadata& model = embedder_->metadata();
@@ -260,7 +268,7 @@ class SnapshotBuild {
       images.n = static_cast<int>(count);
       images.height = static_cast<int>(layout.height);
       images.width = static_cast<int>(layout.width);
-      absl::StatusOr<EmbedOutput> embedded = embedder_->Embed(images, /*redshift=*/true);
+      absl::StatusOr<EmbedOutput> embedded = embedder_->Embed(images, parts);
       if (!embedded.ok()) {
         return Annotate(embedded.status(), absl::StrCat("embedding rows ", rows.front(), "..", rows.back()));
       }
@@ -295,6 +303,19 @@ class SnapshotBuild {
       }
       GALAXY_RETURN_IF_ERROR(store_->Put(records));
       GALAXY_RETURN_IF_ERROR(scratch_->Append(ev, count));
+      if (scored_ != nullptr) {
+        if (embedded->turn_averaged.size() != static_cast<size_t>(count * dim)) {
+          return absl::InternalError(absl::StrCat(options_.model_path, " gave ", embedded->turn_averaged.size(),
+                                                  " turn-averaged values for ", count, " galaxies of ", dim,
+                                                  " dimensions"));
+        }
+        joined.clear();
+        for (int64_t i = 0; i < count; ++i) {
+          const std::vector<float> row = JoinTurnAverage(ev + i * dim, embedded->turn_averaged.data() + i * dim, dim);
+          joined.insert(joined.end(), row.begin(), row.end());
+        }
+        GALAXY_RETURN_IF_ERROR(scored_->Append(joined.data(), count));
+      }
       if (pdfs != nullptr) {
         if (embedded->pdf.size() != static_cast<size_t>(count * bins)) {
           return absl::InternalError(absl::StrCat(options_.model_path, " gave ", embedded->pdf.size(),
@@ -309,6 +330,7 @@ class SnapshotBuild {
     }
     block_ = GalaxyBatch();
     if (pdfs != nullptr) GALAXY_RETURN_IF_ERROR(pdfs->Commit());
+    if (scored_ != nullptr) GALAXY_RETURN_IF_ERROR(scored_->Close());
     return scratch_->Close();
   }
 
@@ -343,7 +365,7 @@ class SnapshotBuild {
   //    the records.
   absl::Status ScoreAnomalies() {
     const int64_t n = n_;
-    const ScoredCatalog catalog{*scratch_, ids_, *index_, n, dim_};
+    const ScoredCatalog catalog{*scratch_, ids_, *index_, n, dim_, scored_.get()};
     GALAXY_ASSIGN_OR_RETURN(
         CatalogScores scored,
         ScoreCatalog(catalog, options_.anomaly_score, options_.anomaly_k,
@@ -451,6 +473,7 @@ class SnapshotBuild {
     GALAXY_RETURN_IF_ERROR(store_->Finish());
     store_.reset();
     fs::remove(build_dir_ + "/vectors.f32", ec);
+    fs::remove(build_dir_ + "/" + kScoredFile, ec);
     manifest_.count = n;
     manifest_.index = index_->params();
     manifest_.measured_recall_at_10 = report_.recall_at_10;
@@ -487,6 +510,7 @@ class SnapshotBuild {
   SnapshotManifest manifest_;
   std::unique_ptr<MetadataStore> store_;
   std::unique_ptr<VectorScratch> scratch_;
+  std::unique_ptr<VectorScratch> scored_;  // kMahalanobisTurns: [embedding, turn average] per galaxy
   std::vector<int64_t> ids_;
   std::unique_ptr<VectorIndex> index_;
   std::vector<float> sorted_scores_;  // every galaxy's anomaly score, ascending

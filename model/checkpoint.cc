@@ -127,8 +127,21 @@ GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Ten
   Output out;
   if (parts.embedding) {
     const bool project = projection && parts.features == EmbeddingFeatures::kProjection;
-    const torch::Tensor e = stages ? stage_features : project ? projection(features) : features;
-    out.embedding = F::normalize(e.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
+    // The embedding's features (before normalising) of the image turned and mirrored as view v.
+    const auto embed_view = [&](int v) -> torch::Tensor {
+      const torch::Tensor view = DihedralView(x, v);
+      if (stages) return backbone->StageFeatures(view).to(torch::kFloat32);
+      const torch::Tensor f = backbone(view);
+      return (project ? projection(f) : f).to(torch::kFloat32);
+    };
+    const torch::Tensor e = (stages ? stage_features : project ? projection(features) : features).to(torch::kFloat32);
+    const auto unit = F::NormalizeFuncOptions().dim(1);
+    out.embedding = F::normalize(e, unit);
+    if (parts.turn_average) {
+      torch::Tensor sum = e.clone();
+      for (int v = 1; v < kDihedralViewCount; ++v) sum += embed_view(v);
+      out.turn_averaged = F::normalize(sum / kDihedralViewCount, unit);
+    }
   }
   if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(features).to(torch::kFloat32), bins);
   return out;

@@ -72,16 +72,21 @@ struct GalaxyNet {
   // the projection is asked of a model without one; only with parts.embedding); `redshift`: the head's
   // estimate (only with parts.redshift and a redshift head; pdf, mean and sigma undefined
   // otherwise). On CUDA, parts.cuda_fast runs channels-last under bf16 autocast, as served.
+  // With parts.turn_average (and parts.embedding), `turn_averaged` is the same features
+  // averaged over the image's eight turns and mirrors (DihedralView), then L2-normalised: eight
+  // forward passes, the first of them `embedding`'s.
   // The one forward pass of inference: the Embedder (model/embedder.h) and the trainer's
   // redshift evaluation both run it.
   struct Parts {
     bool embedding = true;
     bool redshift = false;
+    bool turn_average = false;
     bool cuda_fast = false;
     EmbeddingFeatures features = EmbeddingFeatures::kBackbone;
   };
   struct Output {
     torch::Tensor embedding;
+    torch::Tensor turn_averaged;
     RedshiftEstimate redshift;
   };
   Output Infer(const torch::Tensor& images, const torch::Tensor& e_bv, const torch::Device& device,

@@ -37,7 +37,7 @@ class TorchEmbedder : public Embedder {
     return BackboneConfig(net_.metadata).feature_dim();
   }
 
-  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
+  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, const EmbedParts& wanted) const override {
     GALAXY_RETURN_IF_ERROR(CheckImageBatch(images, net_.metadata));
     EmbedOutput out;
     try {
@@ -47,11 +47,13 @@ class TorchEmbedder : public Embedder {
                                                torch::kFloat32);
       const torch::Tensor ebv = torch::from_blob(const_cast<float*>(images.e_bv), {images.n}, torch::kFloat32);
       GalaxyNet::Parts parts;
-      parts.redshift = redshift;
+      parts.redshift = wanted.redshift;
+      parts.turn_average = wanted.turn_average;
       parts.cuda_fast = true;
       parts.features = features_;
       const GalaxyNet::Output o = net_.Infer(x, ebv, device_, parts);
       out.embeddings = ToHost(o.embedding);
+      if (o.turn_averaged.defined()) out.turn_averaged = ToHost(o.turn_averaged);
       if (o.redshift.pdf.defined()) {
         out.pdf = ToHost(o.redshift.pdf);
         out.z_mean = ToHost(o.redshift.mean);
@@ -108,6 +110,7 @@ EmbedOutput EmbedOutput::Rows(int total, int first, int n) const {
                 v.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(first + n) * width));
   };
   rows(embeddings, &out.embeddings);
+  rows(turn_averaged, &out.turn_averaged);
   rows(pdf, &out.pdf);
   rows(z_mean, &out.z_mean);
   rows(z_sigma, &out.z_sigma);
@@ -115,12 +118,19 @@ EmbedOutput EmbedOutput::Rows(int total, int first, int n) const {
 }
 
 int EmbedOutput::FirstNonFinite(int total) const {
-  if (total <= 0 || embeddings.empty()) return -1;
-  const size_t width = embeddings.size() / static_cast<size_t>(total);
-  for (size_t i = 0; i < embeddings.size(); ++i) {
-    if (!std::isfinite(embeddings[i])) return static_cast<int>(i / width);
+  if (total <= 0) return -1;
+  int first = -1;
+  for (const std::vector<float>* v : {&embeddings, &turn_averaged}) {
+    if (v->empty()) continue;
+    const size_t width = v->size() / static_cast<size_t>(total);
+    for (size_t i = 0; i < v->size(); ++i) {
+      if (std::isfinite((*v)[i])) continue;
+      const int row = static_cast<int>(i / width);
+      if (first < 0 || row < first) first = row;
+      break;
+    }
   }
-  return -1;
+  return first;
 }
 
 absl::Status CheckImageBatch(const ImageBatch& images, const ModelMetadata& metadata) {

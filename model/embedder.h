@@ -37,10 +37,23 @@ const char* EmbeddingFeaturesName(EmbeddingFeatures features);
 // INVALID_ARGUMENT naming the accepted values for anything else.
 absl::StatusOr<EmbeddingFeatures> ParseEmbeddingFeatures(absl::string_view name);
 
+// What is asked of the model besides the embeddings.
+struct EmbedParts {
+  // The redshift pdfs (when the model has a redshift head).
+  bool redshift = false;
+  // The embeddings averaged over each image's eight turns and mirrors (model/augment.h,
+  // DihedralView): eight forward passes instead of one. The anomaly score that reads both
+  // (indexer/anomaly_score.h, kMahalanobisTurns) needs them.
+  bool turn_average = false;
+};
+
 // What the model makes of n images.
 struct EmbedOutput {
   // n x Embedder::embedding_dim(), L2-normalised.
   std::vector<float> embeddings;
+  // n x Embedder::embedding_dim(), L2-normalised: the features averaged over the eight turns and
+  // mirrors of each image (the first of them the image itself); empty unless asked for.
+  std::vector<float> turn_averaged;
   // n x metadata().redshift_bins redshift probabilities, and the pdf's mean and standard
   // deviation (n each); empty unless asked for and the model has a redshift head.
   std::vector<float> pdf;
@@ -48,8 +61,8 @@ struct EmbedOutput {
 
   // Rows [first, first + n) of these `total` images' results.
   EmbedOutput Rows(int total, int first, int n) const;
-  // The first image (of `total`) with a non-finite embedding value, or -1: a corrupt model's
-  // sign, which each caller reports in its own terms.
+  // The first image (of `total`) with a non-finite embedding (or turn-averaged) value, or -1: a
+  // corrupt model's sign, which each caller reports in its own terms.
   int FirstNonFinite(int total) const;
 };
 
@@ -79,11 +92,12 @@ class Embedder {
   // backbone, its embedding_dim for the projection, the sum of the stages' widths for the stages).
   virtual EmbeddingFeatures features() const = 0;
   virtual int64_t embedding_dim() const = 0;
-  // The embeddings of `images`, with the redshift pdfs when `redshift` (and the model has a
-  // redshift head). Thread-safe. INVALID_ARGUMENT when the batch does not fit the model
-  // (CheckImageBatch); INTERNAL naming LibTorch's reason when the forward pass fails. A corrupt
-  // model's non-finite embeddings are returned as they are (EmbedOutput::FirstNonFinite).
-  virtual absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const = 0;
+  // The embeddings of `images`, with the redshift pdfs when parts.redshift (and the model has a
+  // redshift head) and the turn-averaged embeddings when parts.turn_average. Thread-safe.
+  // INVALID_ARGUMENT when the batch does not fit the model (CheckImageBatch); INTERNAL naming
+  // LibTorch's reason when the forward pass fails. A corrupt model's non-finite embeddings are
+  // returned as they are (EmbedOutput::FirstNonFinite).
+  virtual absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, const EmbedParts& parts) const = 0;
 };
 
 // The LibTorch embedder of a checkpoint, for inference on `device` ("cpu", "cuda", "auto"), whose

@@ -11,7 +11,7 @@ namespace {
 // Embeds `images` in one call of `model`: each one's centre crop (uploads come in any size at
 // least the model's), concatenated.
 absl::StatusOr<EmbedOutput> EmbedAll(const Embedder& model, const std::vector<const DecodedImage*>& images,
-                                     bool redshift) {
+                                     const EmbedParts& parts) {
   const int side = static_cast<int>(model.metadata().image_size);
   const int bands = model.metadata().bands();
   std::vector<float> pixels, e_bv;
@@ -26,7 +26,7 @@ absl::StatusOr<EmbedOutput> EmbedAll(const Embedder& model, const std::vector<co
   batch.n = static_cast<int>(images.size());
   batch.height = side;
   batch.width = side;
-  absl::StatusOr<EmbedOutput> out = model.Embed(batch, redshift);
+  absl::StatusOr<EmbedOutput> out = model.Embed(batch, parts);
   if (out.ok() && out->FirstNonFinite(batch.n) >= 0) {
     return absl::InternalError("the model gave a non-finite embedding");
   }
@@ -38,7 +38,7 @@ absl::StatusOr<EmbedOutput> EmbedAll(const Embedder& model, const std::vector<co
 struct DynamicBatcher::Pending {
   const Embedder* model = nullptr;
   std::vector<const DecodedImage*> images;
-  bool redshift = false;
+  EmbedParts parts;
   absl::Time deadline;
   absl::Time queued_at;
   EmbedDone done;
@@ -61,7 +61,7 @@ DynamicBatcher::~DynamicBatcher() {
 }
 
 void DynamicBatcher::Submit(const Embedder& model, std::vector<const DecodedImage*> images, absl::Time deadline,
-                            bool redshift, EmbedDone done) {
+                            const EmbedParts& parts, EmbedDone done) {
   if (images.empty()) {
     done(EmbedOutput());
     return;
@@ -69,7 +69,7 @@ void DynamicBatcher::Submit(const Embedder& model, std::vector<const DecodedImag
   auto pending = std::make_shared<Pending>();
   pending->model = &model;
   pending->images = std::move(images);
-  pending->redshift = redshift;
+  pending->parts = parts;
   pending->deadline = deadline;
   pending->queued_at = absl::Now();
   pending->done = std::move(done);
@@ -85,10 +85,10 @@ void DynamicBatcher::Submit(const Embedder& model, std::vector<const DecodedImag
 }
 
 absl::StatusOr<EmbedOutput> DynamicBatcher::Run(const Embedder& model, std::vector<const DecodedImage*> images,
-                                                absl::Time deadline, bool redshift) {
+                                                absl::Time deadline, const EmbedParts& parts) {
   absl::Notification answered;
   absl::StatusOr<EmbedOutput> result;
-  Submit(model, std::move(images), deadline, redshift, [&](absl::StatusOr<EmbedOutput> out) {
+  Submit(model, std::move(images), deadline, parts, [&](absl::StatusOr<EmbedOutput> out) {
     result = std::move(out);
     answered.Notify();
   });
@@ -169,19 +169,20 @@ void DynamicBatcher::Work() {
       const absl::Time now = absl::Now();
       std::vector<Pending*> live;
       std::vector<const DecodedImage*> inputs;
-      bool redshift = false;
+      EmbedParts parts;
       for (auto& p : batch) {
         if (now >= p->deadline) {
           p->result = absl::DeadlineExceededError("deadline passed while waiting for the model");
         } else {
           live.push_back(p.get());
           inputs.insert(inputs.end(), p->images.begin(), p->images.end());
-          redshift = redshift || p->redshift;
+          parts.redshift = parts.redshift || p->parts.redshift;
+          parts.turn_average = parts.turn_average || p->parts.turn_average;
         }
       }
       if (!live.empty()) {
         if (on_batch_) on_batch_(static_cast<int>(inputs.size()));
-        const absl::StatusOr<EmbedOutput> all = EmbedAll(*live.front()->model, inputs, redshift);
+        const absl::StatusOr<EmbedOutput> all = EmbedAll(*live.front()->model, inputs, parts);
         int first = 0;
         for (Pending* p : live) {
           const int n = static_cast<int>(p->images.size());

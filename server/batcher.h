@@ -57,17 +57,17 @@ class DynamicBatcher {
 
   // Embeds `images` (all for the same model, each at least the model's size; it sees their
   // centre crops) with `model`, batched with other callers' images of the same model; with
-  // their redshift pdfs when `redshift` (a batch runs the redshift head when any of its callers
-  // asks). Then calls `done` with this request's rows, on a worker thread; on the calling thread
-  // only when the request is refused at once (no images: an empty output; shutting down:
-  // UNAVAILABLE).
+  // what `parts` asks besides the embeddings (a batch runs the redshift head, or the eight turns
+  // and mirrors, when any of its callers asks). Then calls `done` with this request's rows, on a
+  // worker thread; on the calling thread only when the request is refused at once (no images:
+  // an empty output; shutting down: UNAVAILABLE).
   // `model` and the images must stay alive until `done` is called (callers hold the snapshot).
-  void Submit(const Embedder& model, std::vector<const DecodedImage*> images, absl::Time deadline, bool redshift,
-              EmbedDone done);
+  void Submit(const Embedder& model, std::vector<const DecodedImage*> images, absl::Time deadline,
+              const EmbedParts& parts, EmbedDone done);
 
   // Submit, waiting for the answer: for synchronous RPCs, which own their thread.
   absl::StatusOr<EmbedOutput> Run(const Embedder& model, std::vector<const DecodedImage*> images,
-                                  absl::Time deadline, bool redshift);
+                                  absl::Time deadline, const EmbedParts& parts);
 
   const BatcherOptions& options() const { return options_; }
 

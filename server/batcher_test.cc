@@ -44,8 +44,8 @@ TEST(BatcherTest, ConcurrentCallersShareOneForwardPassAndEachGetsItsOwnRows) {
   });
   const DecodedImage a = Image(1, 0), b = Image(0, 1), c = Image(3, 4), d = Image(4, 3);
   absl::StatusOr<EmbedOutput> first, second;
-  std::thread t1([&] { first = batcher.Run(model, {&a, &b}, Later(), false); });
-  std::thread t2([&] { second = batcher.Run(model, {&c, &d}, Later(), false); });
+  std::thread t1([&] { first = batcher.Run(model, {&a, &b}, Later(), EmbedParts{}); });
+  std::thread t2([&] { second = batcher.Run(model, {&c, &d}, Later(), EmbedParts{}); });
   t1.join();
   t2.join();
   ASSERT_TRUE(first.ok()) << first.status();
@@ -62,8 +62,8 @@ TEST(BatcherTest, TheRedshiftHeadRunsOnlyWhenACallerAsks) {
   FakeEmbedder model;
   DynamicBatcher batcher(Options(64, absl::ZeroDuration()), nullptr);
   const DecodedImage a = Image(1, 1, 0.05f);
-  absl::StatusOr<EmbedOutput> similar = batcher.Run(model, {&a}, Later(), /*redshift=*/false);
-  absl::StatusOr<EmbedOutput> redshift = batcher.Run(model, {&a}, Later(), /*redshift=*/true);
+  absl::StatusOr<EmbedOutput> similar = batcher.Run(model, {&a}, Later(), EmbedParts{});
+  absl::StatusOr<EmbedOutput> redshift = batcher.Run(model, {&a}, Later(), EmbedParts{/*redshift=*/true});
   ASSERT_TRUE(similar.ok() && redshift.ok());
   ASSERT_EQ(model.calls().size(), 2u);
   EXPECT_FALSE(model.calls()[0].redshift);
@@ -81,7 +81,7 @@ TEST(BatcherTest, ACallWhoseDeadlineHasPassedDoesNotRunTheModel) {
     o.enabled = enabled;
     DynamicBatcher batcher(o, nullptr);
     const DecodedImage a = Image(1, 1);
-    absl::StatusOr<EmbedOutput> out = batcher.Run(model, {&a}, absl::Now() - absl::Seconds(1), false);
+    absl::StatusOr<EmbedOutput> out = batcher.Run(model, {&a}, absl::Now() - absl::Seconds(1), EmbedParts{});
     EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded) << out.status();
   }
   EXPECT_TRUE(model.calls().empty());
@@ -93,7 +93,7 @@ TEST(BatcherTest, WithoutBatchingEachCallerRunsTheModelItself) {
   o.enabled = false;
   DynamicBatcher batcher(o, nullptr);
   const DecodedImage a = Image(1, 0), b = Image(0, 1);
-  absl::StatusOr<EmbedOutput> out = batcher.Run(model, {&a, &b}, Later(), false);
+  absl::StatusOr<EmbedOutput> out = batcher.Run(model, {&a, &b}, Later(), EmbedParts{});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->embeddings, std::vector<float>({1, 0, 0, 1}));
   ASSERT_EQ(model.calls().size(), 1u);
@@ -105,11 +105,11 @@ TEST(BatcherTest, TheModelsFailureAndANonFiniteEmbeddingReachTheCaller) {
   DynamicBatcher batcher(Options(64, absl::ZeroDuration()), nullptr);
   const DecodedImage a = Image(1, 1);
   model.GiveNonFinite();
-  absl::StatusOr<EmbedOutput> nan = batcher.Run(model, {&a}, Later(), false);
+  absl::StatusOr<EmbedOutput> nan = batcher.Run(model, {&a}, Later(), EmbedParts{});
   EXPECT_EQ(nan.status().code(), absl::StatusCode::kInternal);
   EXPECT_NE(nan.status().message().find("non-finite"), absl::string_view::npos) << nan.status();
   model.FailWith(absl::InternalError("running the model: out of memory"));
-  absl::StatusOr<EmbedOutput> failed = batcher.Run(model, {&a}, Later(), false);
+  absl::StatusOr<EmbedOutput> failed = batcher.Run(model, {&a}, Later(), EmbedParts{});
   EXPECT_EQ(failed.status().message(), "running the model: out of memory");
 }
 
@@ -121,7 +121,9 @@ TEST(BatcherTest, BatchesNeverExceedTheirSizeAndKeepEveryImage) {
   std::vector<absl::StatusOr<EmbedOutput>> out(8);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] { out[static_cast<size_t>(i)] = batcher.Run(model, {&images[static_cast<size_t>(i)]}, Later(), false); });
+    threads.emplace_back([&, i] {
+      out[static_cast<size_t>(i)] = batcher.Run(model, {&images[static_cast<size_t>(i)]}, Later(), EmbedParts{});
+    });
   }
   for (std::thread& t : threads) t.join();
   int total = 0;
@@ -146,7 +148,7 @@ TEST(BatcherTest, ContinuationsRunOnTheBatchersThreadNotTheCallers) {
   std::vector<std::vector<float>> rows;
   for (const DecodedImage* image : {&a, &b}) {
     // The second Submit fills the batch; neither caller waits.
-    batcher.Submit(model, {image}, Later(), false, [&](absl::StatusOr<EmbedOutput> out) {
+    batcher.Submit(model, {image}, Later(), EmbedParts{}, [&](absl::StatusOr<EmbedOutput> out) {
       absl::MutexLock lock(&mu);
       threads.push_back(std::this_thread::get_id());
       rows.push_back(out.ok() ? out->embeddings : std::vector<float>());
@@ -178,8 +180,8 @@ TEST(BatcherTest, UploadsOfAnySizeShareAPassAsTheModelsCentreCrop) {
   }
   const DecodedImage small = Image(0, 1);
   absl::StatusOr<EmbedOutput> first, second;
-  std::thread t1([&] { first = batcher.Run(model, {&large}, Later(), false); });
-  std::thread t2([&] { second = batcher.Run(model, {&small}, Later(), false); });
+  std::thread t1([&] { first = batcher.Run(model, {&large}, Later(), EmbedParts{}); });
+  std::thread t2([&] { second = batcher.Run(model, {&small}, Later(), EmbedParts{}); });
   t1.join();
   t2.join();
   ASSERT_TRUE(first.ok() && second.ok());
@@ -198,7 +200,7 @@ TEST(BatcherTest, StoppingAnswersEveryQueuedRequest) {
   {
     DynamicBatcher batcher(Options(64, absl::Hours(1)), nullptr);
     for (int i = 0; i < 5; ++i) {
-      batcher.Submit(model, {&a}, Later(), false, [&](absl::StatusOr<EmbedOutput> out) {
+      batcher.Submit(model, {&a}, Later(), EmbedParts{}, [&](absl::StatusOr<EmbedOutput> out) {
         EXPECT_TRUE(out.ok() || out.status().code() == absl::StatusCode::kUnavailable) << out.status();
         ++answered;
       });

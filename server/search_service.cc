@@ -58,14 +58,14 @@ void Fill(absl::StatusOr<EmbedOutput> out, ItemEmbeddings* embedded) {
 }
 
 // The one way a call's items reach the model: items[i] (null for items without an image, or
-// whose checks failed) are embedded together through the batcher, with their redshift pdfs when
-// `redshift`; then `done` runs, on the batcher's thread (here, at once, when no item has an
-// image). The images and `snap` must outlive `done`.
+// whose checks failed) are embedded together through the batcher, with what `parts` asks besides
+// the embeddings (redshift pdfs, turn-averaged embeddings); then `done` runs, on the batcher's
+// thread (here, at once, when no item has an image). The images and `snap` must outlive `done`.
 void EmbedItems(ServiceState& state, const ServingSnapshot& snap, const std::vector<const DecodedImage*>& items,
-                absl::Time deadline, bool redshift, std::function<void(ItemEmbeddings)> done) {
+                absl::Time deadline, const EmbedParts& parts, std::function<void(ItemEmbeddings)> done) {
   std::vector<const DecodedImage*> images;
   ItemEmbeddings embedded = RowsOf(snap, items, &images);
-  state.batcher.Submit(snap.model(), std::move(images), deadline, redshift,
+  state.batcher.Submit(snap.model(), std::move(images), deadline, parts,
                        [embedded, done = std::move(done)](absl::StatusOr<EmbedOutput> out) mutable {
                          Fill(std::move(out), &embedded);
                          done(std::move(embedded));
@@ -74,10 +74,10 @@ void EmbedItems(ServiceState& state, const ServingSnapshot& snap, const std::vec
 
 // EmbedItems for a synchronous RPC, which owns its thread: waits for the model.
 ItemEmbeddings EmbedItemsNow(ServiceState& state, const ServingSnapshot& snap,
-                             const std::vector<const DecodedImage*>& items, absl::Time deadline, bool redshift) {
+                             const std::vector<const DecodedImage*>& items, absl::Time deadline, const EmbedParts& parts) {
   std::vector<const DecodedImage*> images;
   ItemEmbeddings embedded = RowsOf(snap, items, &images);
-  Fill(state.batcher.Run(snap.model(), std::move(images), deadline, redshift), &embedded);
+  Fill(state.batcher.Run(snap.model(), std::move(images), deadline, parts), &embedded);
   return embedded;
 }
 
@@ -190,7 +190,7 @@ absl::Status ExampleVectors(ServiceState& state, const ServingSnapshot& snap,
   for (size_t i = 0; i < total; ++i) {
     if (example(i).kind == QueryItem::Kind::kImage) images[i] = &example(i).image;
   }
-  const ItemEmbeddings embedded = EmbedItemsNow(state, snap, images, DeadlineOf(context), /*redshift=*/false);
+  const ItemEmbeddings embedded = EmbedItemsNow(state, snap, images, DeadlineOf(context), EmbedParts{});
   for (size_t i = 0; i < total; ++i) {
     const RecommendQuery::Example& e = example(i);
     WeightedVector v;
@@ -298,7 +298,7 @@ grpc::ServerUnaryReactor* SearchService::SimilarGalaxies(grpc::CallbackServerCon
     return reactor;
   }
   // Answered here for by-ID, vector and position queries; on the batcher's thread for images.
-  EmbedItems(*state_, *call->snap, call->Images(), DeadlineOf(context), /*redshift=*/false,
+  EmbedItems(*state_, *call->snap, call->Images(), DeadlineOf(context), EmbedParts{},
              [call, context, finish](ItemEmbeddings embedded) {
                finish(Guarded(kRpc, [&] {
                  call->Answer(embedded, context);
@@ -323,7 +323,7 @@ grpc::Status SearchService::BatchSimilarGalaxies(grpc::ServerContext* context,
                                                      &call.queries[static_cast<size_t>(i)]));
       call.responses.push_back(response->add_results()->mutable_response());
     }
-    call.Answer(EmbedItemsNow(*state_, *call.snap, call.Images(), DeadlineOf(context), /*redshift=*/false), context);
+    call.Answer(EmbedItemsNow(*state_, *call.snap, call.Images(), DeadlineOf(context), EmbedParts{}), context);
     for (int i = 0; i < n; ++i) {
       v1::SimilarGalaxiesResult* result = response->mutable_results(i);
       *result->mutable_status() = ToItemStatus(call.statuses[static_cast<size_t>(i)]);
@@ -428,7 +428,7 @@ grpc::Status SearchService::PredictRedshift(grpc::ServerContext* context, const 
       if (!s.ok()) p->clear_pdf();
       *p->mutable_status() = ToItemStatus(s);
     }
-    const ItemEmbeddings embedded = EmbedItemsNow(*state_, *snap, images, DeadlineOf(context), /*redshift=*/true);
+    const ItemEmbeddings embedded = EmbedItemsNow(*state_, *snap, images, DeadlineOf(context), EmbedParts{/*redshift=*/true});
     for (int i = 0; i < n; ++i) {
       const int row = embedded.row[static_cast<size_t>(i)];
       if (row < 0) continue;
@@ -473,10 +473,17 @@ grpc::Status SearchService::ScoreAnomaly(grpc::ServerContext* context, const v1:
     }
     DecodedImage image;
     GALAXY_RETURN_IF_ERROR(DecodeImage(request->image(), snap->shape(), state_->limits, "image", &image));
-    const ItemEmbeddings embedded = EmbedItemsNow(*state_, *snap, {&image}, DeadlineOf(context), /*redshift=*/false);
+    // A snapshot that scores the turn average too embeds the image's eight turns and mirrors.
+    EmbedParts parts;
+    parts.turn_average = snap->ScoresTurnAverage();
+    const ItemEmbeddings embedded = EmbedItemsNow(*state_, *snap, {&image}, DeadlineOf(context), parts);
     GALAXY_RETURN_IF_ERROR(embedded.status);
     GALAXY_RETURN_IF_ERROR(StillWanted(context));
-    return snap->ScoreEmbedding(embedded.Embedding(0), response, request->include_neighbors());
+    if (parts.turn_average && embedded.out.turn_averaged.size() != static_cast<size_t>(embedded.dim)) {
+      return absl::InternalError("the model gave no turn-averaged embedding");
+    }
+    return snap->ScoreEmbedding(embedded.Embedding(0), parts.turn_average ? embedded.out.turn_averaged.data() : nullptr,
+                                response, request->include_neighbors());
   });
 }
 

@@ -30,8 +30,8 @@ class ForwardingEmbedder : public Embedder {
   bool on_gpu() const override { return false; }
   EmbeddingFeatures features() const override { return fake_->features(); }
   int64_t embedding_dim() const override { return fake_->embedding_dim(); }
-  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
-    return fake_->Embed(images, redshift);
+  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, const EmbedParts& parts) const override {
+    return fake_->Embed(images, parts);
   }
 
  private:
@@ -102,7 +102,8 @@ void SearchServiceTest::SetUpTestSuite() {
 }
 
 absl::StatusOr<std::unique_ptr<GalaxyServer>> SearchServiceTest::BuildAndServe(const std::string& snapshots_dir,
-                                                                               IndexKind kind) {
+                                                                               IndexKind kind,
+                                                                               AnomalyScoreKind anomaly_score) {
   BuildOptions build;
   build.data_path = dir_->File("survey.h5");
   build.model_path = dir_->File("model.pt");
@@ -110,6 +111,7 @@ absl::StatusOr<std::unique_ptr<GalaxyServer>> SearchServiceTest::BuildAndServe(c
   build.device = "cpu";
   build.anomaly_k = 3;
   build.index.kind = kind;
+  build.anomaly_score = anomaly_score;
   build.load_embedder = FakeLoader();
   GALAXY_ASSIGN_OR_RETURN(BuildReport built, BuildSnapshot(build));
   ServerOptions options;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "galaxy/v1/galaxy.grpc.pb.h"
+#include "indexer/anomaly_score.h"
 #include "indexer/vector_index.h"
 #include "server/galaxy_server.h"
 #include "tests/fake_embedder.h"
@@ -39,7 +40,8 @@ class SearchServiceTest : public ::testing::Test {
   static EmbedderLoader FakeLoader();
   // A snapshot of the suite's survey with an index of `kind` in `snapshots_dir`, and a server on
   // it (the suite's own is the flat one in SnapshotsDir()).
-  static absl::StatusOr<std::unique_ptr<GalaxyServer>> BuildAndServe(const std::string& snapshots_dir, IndexKind kind);
+  static absl::StatusOr<std::unique_ptr<GalaxyServer>> BuildAndServe(
+      const std::string& snapshots_dir, IndexKind kind, AnomalyScoreKind anomaly_score = AnomalyScoreKind::kMahalanobis);
 
  protected:
   static void SetUpTestSuite();

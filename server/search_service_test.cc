@@ -137,6 +137,40 @@ TEST_F(SearchServiceTest, AnUploadIsScoredAgainstTheCatalog) {
   EXPECT_EQ(Passes().size(), 1u);
 }
 
+TEST_F(SearchServiceTest, WithTurnsAnUploadIsEmbeddedWithItsTurnsAndScoredAsTheCatalog) {
+  testutil::ScopedTempDir dir;
+  absl::StatusOr<std::unique_ptr<GalaxyServer>> server =
+      BuildAndServe(dir.File("snapshots"), IndexKind::kFlat, AnomalyScoreKind::kMahalanobisTurns);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::unique_ptr<v1::GalaxySearch::Stub> stub = v1::GalaxySearch::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  v1::IndexInfo info;
+  grpc::ClientContext info_context;
+  ASSERT_TRUE(stub->GetIndexInfo(&info_context, v1::GetIndexInfoRequest(), &info).ok());
+  EXPECT_EQ(info.anomaly_score(), "mahalanobis-turns");
+  const size_t before = fake_->calls().size();
+  v1::ScoreAnomalyRequest request;
+  *request.mutable_image() = Upload(29);
+  v1::ScoreAnomalyResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->ScoreAnomaly(&context, request, &response).ok());
+  const std::vector<FakeEmbedder::Call> calls = fake_->calls();
+  ASSERT_EQ(calls.size(), before + 1);
+  EXPECT_TRUE(calls.back().turn_average);
+  // The upload is galaxy 29's image: its score is the one the build stored for galaxy 29, which
+  // differs from that snapshot's one-view score of the same galaxy.
+  v1::GetGalaxyRequest get;
+  get.set_id(kFirstId + 29);
+  v1::GalaxyRecord stored, one_view;
+  grpc::ClientContext get_context, one_view_context;
+  ASSERT_TRUE(stub->GetGalaxy(&get_context, get, &stored).ok());
+  ASSERT_TRUE(stub_->GetGalaxy(&one_view_context, get, &one_view).ok());
+  EXPECT_GT(response.score(), 0.0f);
+  EXPECT_NEAR(response.score(), stored.anomaly_score(), 1e-4 * stored.anomaly_score());
+  EXPECT_NEAR(response.percentile(), stored.anomaly_percentile(), 1e-3);
+  EXPECT_GT(std::abs(stored.anomaly_score() - one_view.anomaly_score()), 1e-3 * one_view.anomaly_score());
+}
+
 TEST_F(SearchServiceTest, RecommendBlendsExamplesOrTakesTheBestOfEach) {
   const auto recommend = [&](const std::vector<int>& positives, const std::vector<int>& negatives, bool best,
                              int k, v1::SimilarGalaxiesResponse* out) {

@@ -405,8 +405,13 @@ absl::Status ServingSnapshot::RecommendBestScore(const std::vector<WeightedVecto
   return AddNeighbors(kept, q, out);
 }
 
-absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out,
-                                             bool with_neighbors) const {
+absl::Status ServingSnapshot::ScoreEmbedding(const float* query, const float* turn_averaged,
+                                             v1::ScoreAnomalyResponse* out, bool with_neighbors) const {
+  const bool turns = ScoresTurnAverage();
+  if (turns && turn_averaged == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot ", version(),
+                                                   " scores anomalies on the turn-averaged embedding too; none given"));
+  }
   const int k = static_cast<int>(std::min<int64_t>(snapshot_->manifest().anomaly_k, count()));
   const CatalogWhitening* whitening = snapshot_->anomaly_whitening();
   std::vector<float> scores(static_cast<size_t>(k));
@@ -426,8 +431,14 @@ absl::Status ServingSnapshot::ScoreEmbedding(const float* query, v1::ScoreAnomal
     }
   }
   // An uploaded image is not in the index: no galaxy is skipped as itself.
-  const double score = whitening != nullptr ? SquaredWhitenedNorms(*whitening, query, 1).front()
-                                             : AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
+  double score = 0;
+  if (whitening == nullptr) {
+    score = AnomalyScore(scores.data(), found.data(), k, k, /*self=*/-1);
+  } else if (turns) {
+    score = SquaredWhitenedNorms(*whitening, JoinTurnAverage(query, turn_averaged, shape().dim).data(), 1).front();
+  } else {
+    score = SquaredWhitenedNorms(*whitening, query, 1).front();
+  }
   out->set_score(static_cast<float>(score));
   out->set_percentile(static_cast<float>(snapshot_->AnomalyPercentile(score)));
   out->set_k(static_cast<uint32_t>(k));

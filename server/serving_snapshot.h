@@ -106,9 +106,16 @@ class ServingSnapshot {
                                   const std::vector<WeightedVector>& negatives, const SimilarQuery& q,
                                   v1::SimilarGalaxiesResponse* out) const;
 
-  // Anomaly score of a new embedding: mean cosine distance to its anomaly_k nearest galaxies,
-  // and that score's percentile in the catalog. `neighbors` is filled when not null.
-  absl::Status ScoreEmbedding(const float* query, v1::ScoreAnomalyResponse* out, bool with_neighbors) const;
+  // Anomaly score of a new embedding, as the snapshot scores its catalog (its manifest's
+  // anomaly_score: the Mahalanobis distance, of the embedding or of it joined with
+  // `turn_averaged`, or the mean cosine distance to its anomaly_k nearest galaxies), and that
+  // score's percentile in the catalog; with the anomaly_k nearest when `with_neighbors`.
+  // `turn_averaged` (the embedding averaged over the image's turns and mirrors) is read only by
+  // a kMahalanobisTurns snapshot, which refuses a null one (INVALID_ARGUMENT).
+  absl::Status ScoreEmbedding(const float* query, const float* turn_averaged, v1::ScoreAnomalyResponse* out,
+                              bool with_neighbors) const;
+  // Whether scoring an uploaded image needs its turn-averaged embedding (EmbedParts::turn_average).
+  bool ScoresTurnAverage() const { return NeedsTurnAverage(snapshot_->manifest().anomaly_score); }
 
   // A page of the anomaly ranking (most anomalous first), re-ranked by `rerank` when given (its
   // factors multiply the scores). Page tokens name this snapshot, and the labels' generation

@@ -1,7 +1,9 @@
 // An Embedder without a network, for tests of the code that moves images and answers around
 // (the batcher, serving): each image's embedding is its per-band pixel sums, L2-normalised, so a
-// test can tell which image produced which row; the redshift is its E(B-V) plus 0.1. It records
-// every call and can be told to fail or to return a non-finite embedding.
+// test can tell which image produced which row; the redshift is its E(B-V) plus 0.1; its
+// "turn-averaged" embedding is the per-band sums of the squared pixels, L2-normalised (as invariant
+// to turns as the sums, and another vector, so that a test can tell which of the two was read).
+// It records every call and can be told to fail or to return a non-finite embedding.
 #ifndef GALAXY_TESTS_FAKE_EMBEDDER_H_
 #define GALAXY_TESTS_FAKE_EMBEDDER_H_
 
@@ -20,6 +22,7 @@ class FakeEmbedder : public Embedder {
   struct Call {
     int n = 0;
     bool redshift = false;
+    bool turn_average = false;
   };
 
   // A model of `bands` bands that sees `size` x `size` pixels and embeds in `bands` dimensions.
@@ -37,25 +40,30 @@ class FakeEmbedder : public Embedder {
   EmbeddingFeatures features() const override { return EmbeddingFeatures::kBackbone; }
   int64_t embedding_dim() const override { return metadata_.embedding_dim; }
 
-  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, bool redshift) const override {
+  absl::StatusOr<EmbedOutput> Embed(const ImageBatch& images, const EmbedParts& parts) const override {
     std::lock_guard<std::mutex> lock(mu_);
-    calls_.push_back({images.n, redshift});
+    calls_.push_back({images.n, parts.redshift, parts.turn_average});
     if (!fail_.ok()) return fail_;
     if (absl::Status s = CheckImageBatch(images, metadata_); !s.ok()) return s;
     const int bands = metadata_.bands();
     const size_t plane = static_cast<size_t>(images.height) * static_cast<size_t>(images.width);
     EmbedOutput out;
-    for (int i = 0; i < images.n; ++i) {
+    // Image i's per-band sums of f(pixel), L2-normalised, appended to `to`.
+    const auto append_sums = [&](int i, float (*f)(float), std::vector<float>* to) {
       std::vector<float> e(static_cast<size_t>(bands), 0.0f);
       double norm = 0;
       for (int b = 0; b < bands; ++b) {
         const float* p = images.pixels + (static_cast<size_t>(i) * static_cast<size_t>(bands) + static_cast<size_t>(b)) * plane;
-        for (size_t k = 0; k < plane; ++k) e[static_cast<size_t>(b)] += p[k];
+        for (size_t k = 0; k < plane; ++k) e[static_cast<size_t>(b)] += f(p[k]);
         norm += static_cast<double>(e[static_cast<size_t>(b)]) * e[static_cast<size_t>(b)];
       }
       for (float& v : e) v = non_finite_ ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(v / std::sqrt(norm));
-      out.embeddings.insert(out.embeddings.end(), e.begin(), e.end());
-      if (redshift) {
+      to->insert(to->end(), e.begin(), e.end());
+    };
+    for (int i = 0; i < images.n; ++i) {
+      append_sums(i, [](float v) { return v; }, &out.embeddings);
+      if (parts.turn_average) append_sums(i, [](float v) { return v * v; }, &out.turn_averaged);
+      if (parts.redshift) {
         out.pdf.insert(out.pdf.end(), {0.5f, 0.5f});
         out.z_mean.push_back(images.e_bv[i] + 0.1f);
         out.z_sigma.push_back(0.01f);

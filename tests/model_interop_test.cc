@@ -81,7 +81,7 @@ std::vector<float> Embed(const std::string& checkpoint, const std::string& dir, 
   batch.e_bv = e_bv.data();
   batch.n = kCount;
   batch.height = batch.width = kSide;
-  absl::StatusOr<EmbedOutput> out = (*embedder)->Embed(batch, redshift);
+  absl::StatusOr<EmbedOutput> out = (*embedder)->Embed(batch, EmbedParts{redshift});
   EXPECT_TRUE(out.ok()) << out.status();
   if (!out.ok()) return {};
   if (z_mean != nullptr) *z_mean = out->z_mean;

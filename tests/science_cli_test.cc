@@ -89,6 +89,10 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   EXPECT_EQ(served["kinds"].size(), 4u) << served.dump();
   EXPECT_LT(served["rotation_overlap"]["mean"].get<double>(), 0.99) << served.dump();
   EXPECT_NE(served["type_precision"], r["quality"]["type_precision"]);
+  // The score of one view joined with its turn average (galaxy-index --anomaly-score
+  // mahalanobis-turns) is measured for every kind, and finds anomalies better than chance.
+  EXPECT_GT(served["turns_anomaly_auc"]["mean"].get<double>(), 0.5) << served.dump();
+  for (const auto& kind : served["kinds"]) EXPECT_TRUE(kind["turns_auc"]["mean"].is_number()) << kind.dump();
   for (const auto& c : r["acceptance"]) {
     if (c["name"] == "type_precision_at_k") {
       EXPECT_DOUBLE_EQ(c["lhs"].get<double>(), served["type_precision"]["mean"].get<double>()) << c.dump();

@@ -12,6 +12,7 @@
 #include "core/statistics.h"
 #include "core/status_macros.h"
 #include "core/whitening/catalog_whitening.h"
+#include "data/npy.h"
 #include "data/sim/synth_population.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
@@ -103,15 +104,16 @@ std::string QualityReport::Markdown() const {
     absl::StrAppendFormat(&md,
                           "\nAnomaly score (mean cosine distance to the %d nearest): ROC AUC %.3f over all kinds; "
                           "anomalies make up %.3f of the top 1%%. Isolation forest: ROC AUC %.3f; both scores' "
-                          "mean rank: %.3f. Mahalanobis distance: ROC AUC %.3f, anomalies %.3f of its top 1%%\n\n"
+                          "mean rank: %.3f. Mahalanobis distance: ROC AUC %.3f, anomalies %.3f of its top 1%%; "
+                          "of one view joined with its turn average: %.3f\n\n"
                           "| kind | count | ROC AUC | isolation forest AUC | mean-rank AUC | Mahalanobis AUC | "
-                          "found in the top 1%% | same-kind precision@%d |\n"
-                          "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+                          "Mahalanobis with turns AUC | found in the top 1%% | same-kind precision@%d |\n"
+                          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
                           k, anomaly_auc, top1_precision, iforest_anomaly_auc, combined_anomaly_auc,
-                          mahalanobis_anomaly_auc, mahalanobis_top1_precision, k);
+                          mahalanobis_anomaly_auc, mahalanobis_top1_precision, turns_anomaly_auc, k);
     for (const AnomalyKindQuality& q : kinds) {
-      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", q.name, q.count, q.auc,
-                            q.iforest_auc, q.combined_auc, q.mahalanobis_auc, q.found_in_top1,
+      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", q.name, q.count,
+                            q.auc, q.iforest_auc, q.combined_auc, q.mahalanobis_auc, q.turns_auc, q.found_in_top1,
                             q.same_kind_precision);
     }
   }
@@ -123,7 +125,7 @@ std::string QualityReport::Json() const {
   for (const AnomalyKindQuality& q : kinds) {
     list.push_back({{"kind", q.name}, {"count", q.count}, {"auc", q.auc}, {"iforest_auc", q.iforest_auc},
                     {"combined_auc", q.combined_auc}, {"mahalanobis_auc", q.mahalanobis_auc},
-                    {"found_in_top1", q.found_in_top1},
+                    {"turns_auc", q.turns_auc}, {"found_in_top1", q.found_in_top1},
                     {"same_kind_precision", q.same_kind_precision}});
   }
   return nlohmann::json({{"galaxies", galaxies},
@@ -143,6 +145,7 @@ std::string QualityReport::Json() const {
                          {"combined_anomaly_auc", combined_anomaly_auc},
                          {"mahalanobis_anomaly_auc", mahalanobis_anomaly_auc},
                          {"mahalanobis_top1_precision", mahalanobis_top1_precision},
+                         {"turns_anomaly_auc", turns_anomaly_auc},
                          {"top1_precision", top1_precision},
                          {"anomaly_kinds", list}})
       .dump(2);
@@ -166,7 +169,11 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   const auto unit = F::NormalizeFuncOptions().dim(1);
   const torch::Tensor images = data.images.narrow(0, 0, n), ebv = data.e_bv.narrow(0, 0, n);
   log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features)", n, o.features));
-  const torch::Tensor x = F::normalize(FrozenFeatures(model, images, ebv), unit);
+  const torch::Tensor x = F::normalize(FrozenFeatures(model, images, ebv), unit).contiguous();
+  if (!o.embeddings_path.empty()) {
+    GALAXY_RETURN_IF_ERROR(WriteNpy(o.embeddings_path, "<f4", {x.size(0), x.size(1)}, x.data_ptr<float>(),
+                                    x.numel() * static_cast<int64_t>(sizeof(float))));
+  }
 
   QualityReport report;
   report.dihedral = o.dihedral;
@@ -228,6 +235,19 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
       GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
                               FitCatalogWhitening(xc.data_ptr<float>(), n, dim, kAnomalyShrinkage, kWhiteningMaxRows));
       const std::vector<double> mahalanobis = SquaredWhitenedNorms(whitening, xc.data_ptr<float>(), n);
+      // The same distance of [one view, the turn average] (kMahalanobisTurns): the other of the
+      // two representations is embedded here.
+      model.embed.dihedral = !o.dihedral;
+      log::Info(absl::StrFormat("quality: embedding %d galaxies %s for the score with turns", n,
+                                o.dihedral ? "in one view" : absl::StrCat("averaged over ", kDihedralViews)));
+      const torch::Tensor other = F::normalize(FrozenFeatures(model, images, ebv), unit);
+      model.embed.dihedral = o.dihedral;
+      const torch::Tensor joined = (o.dihedral ? torch::cat({other, x}, 1) : torch::cat({x, other}, 1)).contiguous();
+      GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening turn_whitening,
+                              FitCatalogWhitening(joined.data_ptr<float>(), n, static_cast<int>(joined.size(1)),
+                                                  kAnomalyShrinkage, kWhiteningMaxRows));
+      const std::vector<double> turns = SquaredWhitenedNorms(turn_whitening, joined.data_ptr<float>(), n);
+      report.turns_anomaly_auc = RocAuc(turns, anomalous);
       report.mahalanobis_anomaly_auc = RocAuc(mahalanobis, anomalous);
       report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
       report.combined_anomaly_auc = RocAuc(combined, anomalous);
@@ -239,7 +259,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
       report.mahalanobis_top1_precision =
           (kinds.index_select(0, mahalanobis_top) != 0).to(torch::kFloat64).mean().item<double>();
       for (int k = 1; k < kAnomalyKinds; ++k) {
-        std::vector<double> scores, forest_scores, combined_scores, mahalanobis_scores;
+        std::vector<double> scores, forest_scores, combined_scores, mahalanobis_scores, turns_scores;
         std::vector<bool> positive;
         std::vector<int64_t> members;
         for (int64_t i = 0; i < n; ++i) {
@@ -249,6 +269,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
           forest_scores.push_back(iforest[static_cast<size_t>(i)]);
           combined_scores.push_back(combined[static_cast<size_t>(i)]);
           mahalanobis_scores.push_back(mahalanobis[static_cast<size_t>(i)]);
+          turns_scores.push_back(turns[static_cast<size_t>(i)]);
           positive.push_back(ki == k);
           if (ki == k) members.push_back(i);
         }
@@ -261,6 +282,7 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
         quality.iforest_auc = RocAuc(forest_scores, positive);
         quality.combined_auc = RocAuc(combined_scores, positive);
         quality.mahalanobis_auc = RocAuc(mahalanobis_scores, positive);
+        quality.turns_auc = RocAuc(turns_scores, positive);
         quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
         quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
         report.kinds.push_back(quality);

@@ -37,6 +37,9 @@ struct QualityOptions {
   int64_t max_galaxies = 50000;
   // Galaxies whose turned and mirrored copies are searched. Default 1,000.
   int64_t stability_queries = 1000;
+  // When set, the measured representation (unit vectors, galaxies x dimensions, float32, the
+  // file's first galaxies in order) is written here as .npy, for analysis beside the report.
+  std::string embeddings_path;
   std::string device = "auto";
   int threads = 0;
 };
@@ -49,6 +52,9 @@ struct AnomalyKindQuality {
   double iforest_auc = 0;     // the same for the isolation forest's score
   double combined_auc = 0;    // and for the mean of both scores' ranks
   double mahalanobis_auc = 0; // and for the Mahalanobis distance from the catalog's mean (as served)
+  // and for the Mahalanobis distance of the one-view representation joined with its average over
+  // the image's turns and mirrors (`galaxy-index build --anomaly-score mahalanobis-turns`)
+  double turns_auc = 0;
   double found_in_top1 = 0;   // share of this kind among the top 1% of scores
   double same_kind_precision = 0;  // of its k neighbours, the share of the same kind
 };
@@ -77,6 +83,10 @@ struct QualityReport {
   // score does not call a tight group of alike anomalies normal.
   double mahalanobis_anomaly_auc = -1;
   double mahalanobis_top1_precision = -1;  // share of anomalies among its top 1%
+  // The Mahalanobis distance of [one view, the average over the eight turns and mirrors]
+  // (indexer/anomaly_score.h, kMahalanobisTurns), whichever of the two the report reads: the
+  // average holds what does not turn (rings), the difference what does (mergers).
+  double turns_anomaly_auc = -1;
   double top1_precision = -1;       // share of anomalies among the top 1% of scores
   std::vector<AnomalyKindQuality> kinds;
   std::string Markdown() const;

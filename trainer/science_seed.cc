@@ -42,7 +42,7 @@ Json QualityJson(const QualityReport& q) {
   for (const AnomalyKindQuality& k : q.kinds) {
     kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
                      {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
-                     {"mahalanobis_auc", k.mahalanobis_auc},
+                     {"mahalanobis_auc", k.mahalanobis_auc}, {"turns_auc", k.turns_auc},
                      {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
   }
   return {{"galaxies", q.galaxies}, {"k", q.k}, {"dihedral", q.dihedral}, {"features", q.features},
@@ -52,7 +52,7 @@ Json QualityJson(const QualityReport& q) {
           {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
           {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
           {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
-          {"mahalanobis_anomaly_auc", q.mahalanobis_anomaly_auc},
+          {"mahalanobis_anomaly_auc", q.mahalanobis_anomaly_auc}, {"turns_anomaly_auc", q.turns_anomaly_auc},
           {"top1_precision", q.top1_precision}, {"kinds", kinds}};
 }
 
@@ -76,6 +76,7 @@ QualityReport QualityFrom(const Json& q) {
   r.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
   r.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
   r.mahalanobis_anomaly_auc = Number(q.value("mahalanobis_anomaly_auc", Json()));
+  r.turns_anomaly_auc = Number(q.value("turns_anomaly_auc", Json()));
   r.top1_precision = Number(q.at("top1_precision"));
   for (const Json& k : q.at("kinds")) {
     AnomalyKindQuality e;
@@ -86,6 +87,7 @@ QualityReport QualityFrom(const Json& q) {
     e.iforest_auc = Number(k.value("iforest_auc", Json()));
     e.combined_auc = Number(k.value("combined_auc", Json()));
     e.mahalanobis_auc = Number(k.value("mahalanobis_auc", Json()));
+    e.turns_auc = Number(k.value("turns_auc", Json()));
     e.found_in_top1 = Number(k.at("found_in_top1"));
     e.same_kind_precision = Number(k.at("same_kind_precision"));
     r.kinds.push_back(e);

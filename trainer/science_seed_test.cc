@@ -28,6 +28,8 @@ QualityReport SomeQuality(double type_precision, double merger_auc) {
   merger.count = 30;
   merger.auc = merger_auc;
   merger.mahalanobis_auc = merger_auc - 0.01;
+  merger.turns_auc = merger_auc + 0.02;
+  q.turns_anomaly_auc = 0.95;
   q.kinds.push_back(merger);
   return q;
 }
@@ -53,6 +55,19 @@ TEST(ScienceSeedTest, BothQualityReportsSurviveTheSavedForm) {
   ASSERT_EQ(back.served.kinds.size(), 1u);
   EXPECT_EQ(back.served.kinds[0].name, "merger");
   EXPECT_DOUBLE_EQ(back.served.kinds[0].auc, 0.90);
+  EXPECT_DOUBLE_EQ(back.served.kinds[0].mahalanobis_auc, 0.89);
+  EXPECT_DOUBLE_EQ(back.served.kinds[0].turns_auc, 0.92);
+  EXPECT_DOUBLE_EQ(back.served.turns_anomaly_auc, 0.95);
+}
+
+TEST(ScienceSeedTest, ASeedSavedBeforeTheScoreWithTurnsReadsItAsNotMeasured) {
+  nlohmann::json saved = SeedRunJson(SomeRun());
+  saved["served_quality"].erase("turns_anomaly_auc");
+  saved["served_quality"]["kinds"][0].erase("turns_auc");
+  const SeedRun back = SeedRunFrom(saved);
+  EXPECT_TRUE(std::isnan(back.served.turns_anomaly_auc));
+  ASSERT_EQ(back.served.kinds.size(), 1u);
+  EXPECT_TRUE(std::isnan(back.served.kinds[0].turns_auc));
   EXPECT_DOUBLE_EQ(back.served.kinds[0].mahalanobis_auc, 0.89);
 }
 

@@ -137,7 +137,7 @@ absl::StatusOr<TrainBenchResult> RunTrainBench(const TrainBenchOptions& o) {
     batch.height = static_cast<int>(o.image_size);
     batch.width = static_cast<int>(o.image_size);
     result.embed_images_per_s = throughput(o.embed_batch, [&](int) {
-      absl::StatusOr<EmbedOutput> out = embedder->Embed(batch, /*redshift=*/false);
+      absl::StatusOr<EmbedOutput> out = embedder->Embed(batch, EmbedParts{});
       if (!out.ok()) throw std::runtime_error(std::string(out.status().message()));
     });
   } catch (const std::exception& e) {

@@ -101,7 +101,7 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
     absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(pre->model, "cpu", features);
     ASSERT_TRUE(embedder.ok()) << embedder.status();
     EXPECT_EQ((*embedder)->embedding_dim(), dim);
-    absl::StatusOr<EmbedOutput> embedded = (*embedder)->Embed(batch, /*redshift=*/false);
+    absl::StatusOr<EmbedOutput> embedded = (*embedder)->Embed(batch, EmbedParts{});
     ASSERT_TRUE(embedded.ok()) << embedded.status();
     EXPECT_EQ(embedded->FirstNonFinite(batch.n), -1);
     EXPECT_TRUE(embedded->z_mean.empty());  // a MoCo checkpoint has no redshift head
@@ -116,6 +116,31 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
     // Measured 0.64 (projection) against a chance of 0.25 after 150 CPU steps (0.45-0.49 with
     // views blurred up to 1 px instead of 3).
     EXPECT_GT(agree, 1.5 * chance) << "agreement " << agree << " chance " << chance;
+
+    // The turn average (EmbedParts::turn_average): the same embeddings beside it, unit vectors
+    // that differ from them, and exactly the same for the image turned by 90 degrees.
+    const int few = 16;
+    const torch::Tensor first = pixels.narrow(0, 0, few).contiguous();
+    const torch::Tensor turned = torch::rot90(first, 1, {2, 3}).contiguous();
+    auto embed_turns = [&](const torch::Tensor& images) {
+      ImageBatch b = batch;
+      b.pixels = images.data_ptr<float>();
+      b.n = few;
+      EmbedParts parts;
+      parts.turn_average = true;
+      return (*embedder)->Embed(b, parts);
+    };
+    const absl::StatusOr<EmbedOutput> as_is = embed_turns(first), as_turned = embed_turns(turned);
+    ASSERT_TRUE(as_is.ok() && as_turned.ok());
+    ASSERT_EQ(as_is->turn_averaged.size(), static_cast<size_t>(few * dim));
+    const torch::Tensor averaged = torch::from_blob(const_cast<float*>(as_is->turn_averaged.data()), {few, dim});
+    const torch::Tensor averaged_turned =
+        torch::from_blob(const_cast<float*>(as_turned->turn_averaged.data()), {few, dim});
+    const torch::Tensor one = torch::from_blob(const_cast<float*>(as_is->embeddings.data()), {few, dim});
+    EXPECT_LT((one - embeddings.narrow(0, 0, few)).abs().max().item<double>(), 1e-5);
+    EXPECT_NEAR(averaged.norm(2, 1).mean().item<double>(), 1.0, 1e-4);
+    EXPECT_GT((averaged - one).abs().max().item<double>(), 1e-3);
+    EXPECT_LT((averaged - averaged_turned).abs().max().item<double>(), 1e-4);
   }
 
   // 3. Fine-tuning predicts redshift clearly better than the mean.
