@@ -17,6 +17,8 @@ import h5py
 import numpy as np
 import torch
 
+from type_information import fit_softmax  # the same probe as bench/type_information.py
+
 KINDS = {1: "merger", 2: "ring", 3: "star", 4: "trail"}
 
 
@@ -50,23 +52,6 @@ def anomaly_table(kinds, one, eight, shrinkage):
         print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |", flush=True)
 
 
-def fit_softmax(x, y, classes, penalty):
-    x = torch.tensor(x, dtype=torch.float64)
-    y = torch.tensor(y)
-    w = torch.zeros(x.shape[1], classes, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=300, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ w + b, y) + penalty * (w ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return lambda z: (torch.tensor(z, dtype=torch.float64) @ w + b).argmax(1).numpy()
-
-
 def probe_table(types, features, labels, draws, test_count):
     rng = np.random.default_rng(0)
     order = rng.permutation(len(types))
@@ -91,10 +76,12 @@ def probe_table(types, features, labels, draws, test_count):
                 labelled = np.random.default_rng(100 + draw).choice(pool, labels, replace=False)
                 xl, yl, xt = transform(x[labelled]), types[labelled], transform(x[test])
                 fold = np.arange(labels) % 5  # the penalty by 5-fold cross-validation
-                best = max(grid, key=lambda p: np.mean([
-                    (fit_softmax(xl[fold != i], yl[fold != i], classes, p)(xl[fold == i]) == yl[fold == i]).mean()
-                    for i in range(5)]))
-                accuracies.append((fit_softmax(xl, yl, classes, best)(xt) == types[test]).mean())
+                def cross_validated(p):
+                    predict = [fit_softmax(xl[fold != i], yl[fold != i], classes, p, max_iter=300) for i in range(5)]
+                    return np.mean([(predict[i](xl[fold == i]) == yl[fold == i]).mean() for i in range(5)])
+
+                best = max(grid, key=cross_validated)
+                accuracies.append((fit_softmax(xl, yl, classes, best, max_iter=300)(xt) == types[test]).mean())
             print(f"| {name} | {scaling} | {np.mean(accuracies):.3f} +- {np.std(accuracies):.3f} |", flush=True)
 
 

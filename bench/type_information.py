@@ -117,12 +117,13 @@ def standardise(x):
     return np.clip((x - median) / sigma, -5, 5)
 
 
-def accuracy(x, y, train, test, penalty):
-    a, b = torch.tensor(x[train]), torch.tensor(y[train])
-    classes = int(y.max()) + 1
+def fit_softmax(x, y, classes, penalty, max_iter=500):
+    """A multinomial logistic regression (L2 `penalty`) fitted by L-BFGS; returns the function that
+    predicts the class of new rows."""
+    a, b = torch.tensor(x, dtype=torch.float64), torch.tensor(y)
     w = torch.zeros(x.shape[1], classes, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w, bias], max_iter=500, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([w, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
@@ -131,8 +132,12 @@ def accuracy(x, y, train, test, penalty):
         return loss
 
     optimizer.step(closure)
-    predicted = (torch.tensor(x[test]) @ w + bias).argmax(1).numpy()
-    return float((predicted == y[test]).mean())
+    return lambda z: (torch.tensor(z, dtype=torch.float64) @ w + bias).argmax(1).numpy()
+
+
+def accuracy(x, y, train, test, penalty):
+    predict = fit_softmax(x[train], y[train], int(y.max()) + 1, penalty)
+    return float((predict(x[test]) == y[test]).mean())
 
 
 def type_information(path, counts, test_size=5000, seed=0):
