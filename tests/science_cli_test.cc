@@ -99,6 +99,17 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
     }
   }
   EXPECT_TRUE(std::filesystem::exists(out + "/seed_0/quality_served.json"));
+  // The report embeds each representation once for both reports; galaxy-train quality measures
+  // one report alone, and gives the same one-view report.
+  const std::string alone = dir.File("quality_alone.json");
+  absl::StatusOr<CommandResult> quality = testutil::RunCommand(
+      {testutil::BinDir() + "/galaxy-train", "quality", "--model", out + "/seed_0/pretrain/model.pt", "--data",
+       out + "/survey.h5", "--max-galaxies", "2400", "--stability-queries", "600", "--json", alone, "--device", "cpu"},
+      absl::Seconds(300));
+  ASSERT_TRUE(quality.ok()) << quality.status();
+  ASSERT_EQ(quality->exit_code, 0) << quality->err;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(alone)),
+            nlohmann::json::parse(std::ifstream(out + "/seed_0/quality_served.json")));
 
   std::ifstream md_in(out + "/report.md");
   const std::string md((std::istreambuf_iterator<char>(md_in)), std::istreambuf_iterator<char>());

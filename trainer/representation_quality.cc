@@ -151,30 +151,78 @@ std::string QualityReport::Json() const {
       .dump(2);
 }
 
-absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
+namespace {
+
+// Both representations of the measured galaxies, each embedded (as unit rows) the first time it
+// is asked for: the report reads one of them and the score with turns needs the other too, so
+// two reports on the same galaxies share both passes.
+class Representations {
+ public:
+  Representations(FrozenModel* model, torch::Tensor images, torch::Tensor e_bv, std::string features)
+      : model_(model), images_(std::move(images)), e_bv_(std::move(e_bv)), features_(std::move(features)) {}
+
+  const torch::Tensor& Get(bool dihedral) {
+    torch::Tensor& x = dihedral ? averaged_ : one_view_;
+    if (!x.defined()) {
+      log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features, %s)", images_.size(0), features_,
+                                dihedral ? absl::StrCat("averaged over ", kDihedralViews) : "one view"));
+      x = Embed(images_, e_bv_, dihedral);
+    }
+    return x;
+  }
+
+  // Unit rows of the representation of `images`, one view or averaged.
+  torch::Tensor Embed(const torch::Tensor& images, const torch::Tensor& e_bv, bool dihedral) {
+    model_->embed.dihedral = dihedral;
+    namespace F = torch::nn::functional;
+    return F::normalize(FrozenFeatures(*model_, images, e_bv), F::NormalizeFuncOptions().dim(1)).contiguous();
+  }
+
+  const torch::Tensor& images() const { return images_; }
+  const torch::Tensor& e_bv() const { return e_bv_; }
+
+ private:
+  FrozenModel* model_;
+  torch::Tensor images_, e_bv_;
+  std::string features_;
+  torch::Tensor one_view_, averaged_;
+};
+
+struct Loaded {
+  FrozenModel model;
+  TrainingData data;
+  int64_t n = 0;
+};
+
+absl::StatusOr<Loaded> LoadForQuality(const QualityOptions& o) {
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
   if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
   if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
-  GALAXY_ASSIGN_OR_RETURN(FrozenModel model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
-  model.embed.dihedral = o.dihedral;
+  if (o.stability_queries < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--stability-queries: ", o.stability_queries, " < 1"));
+  }
+  Loaded loaded;
+  GALAXY_ASSIGN_OR_RETURN(loaded.model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
   RowSelection rows;
   rows.extra_columns = {"type", "anomaly_kind"};
-  GALAXY_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.data_path, rows));
-  const int64_t n = std::min(data.size(), o.max_galaxies);
-  if (n < 2 * o.k) {
-    return absl::FailedPreconditionError(absl::StrCat(o.data_path, ": ", n, " galaxies; need at least ", 2 * o.k));
+  GALAXY_ASSIGN_OR_RETURN(loaded.data, LoadTrainingData(o.data_path, rows));
+  loaded.n = std::min(loaded.data.size(), o.max_galaxies);
+  if (loaded.n < 2 * o.k) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(o.data_path, ": ", loaded.n, " galaxies; need at least ", 2 * o.k));
   }
-  namespace F = torch::nn::functional;
-  const auto unit = F::NormalizeFuncOptions().dim(1);
-  const torch::Tensor images = data.images.narrow(0, 0, n), ebv = data.e_bv.narrow(0, 0, n);
-  log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features)", n, o.features));
-  const torch::Tensor x = F::normalize(FrozenFeatures(model, images, ebv), unit).contiguous();
+  return loaded;
+}
+
+// The report on o.dihedral's representation of the first `n` galaxies of `data`.
+absl::StatusOr<QualityReport> Measure(const QualityOptions& o, const TrainingData& data, int64_t n,
+                                      Representations& reps) {
+  const torch::Tensor& x = reps.Get(o.dihedral);
   if (!o.embeddings_path.empty()) {
     GALAXY_RETURN_IF_ERROR(WriteNpy(o.embeddings_path, "<f4", {x.size(0), x.size(1)}, x.data_ptr<float>(),
                                     x.numel() * static_cast<int64_t>(sizeof(float))));
   }
-
   QualityReport report;
   report.dihedral = o.dihedral;
   report.features = o.features;
@@ -211,12 +259,13 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   const int64_t q = std::min(o.stability_queries, n);
   const torch::Tensor first = everyone.narrow(0, 0, q);
   const torch::Tensor own = neighbours.narrow(0, 0, q);
+  const torch::Tensor images = reps.images().narrow(0, 0, q);
   auto overlap_with = [&](const torch::Tensor& changed) {
-    const torch::Tensor y = F::normalize(FrozenFeatures(model, changed, ebv.narrow(0, 0, q)), unit);
+    const torch::Tensor y = reps.Embed(changed, reps.e_bv().narrow(0, 0, q), o.dihedral);
     return Overlap(own, NeighboursOf(y, x, first, o.k));
   };
-  report.rotation_overlap = overlap_with(torch::rot90(images.narrow(0, 0, q), 1, {2, 3}));
-  report.flip_overlap = overlap_with(images.narrow(0, 0, q).flip({3}));
+  report.rotation_overlap = overlap_with(torch::rot90(images, 1, {2, 3}));
+  report.flip_overlap = overlap_with(images.flip({3}));
 
   // Anomalies.
   if (auto it = data.extra.find("anomaly_kind"); it != data.extra.end()) {
@@ -235,14 +284,8 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
       GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
                               FitCatalogWhitening(xc.data_ptr<float>(), n, dim, kAnomalyShrinkage, kWhiteningMaxRows));
       const std::vector<double> mahalanobis = SquaredWhitenedNorms(whitening, xc.data_ptr<float>(), n);
-      // The same distance of [one view, the turn average] (kMahalanobisTurns): the other of the
-      // two representations is embedded here.
-      model.embed.dihedral = !o.dihedral;
-      log::Info(absl::StrFormat("quality: embedding %d galaxies %s for the score with turns", n,
-                                o.dihedral ? "in one view" : absl::StrCat("averaged over ", kDihedralViews)));
-      const torch::Tensor other = F::normalize(FrozenFeatures(model, images, ebv), unit);
-      model.embed.dihedral = o.dihedral;
-      const torch::Tensor joined = (o.dihedral ? torch::cat({other, x}, 1) : torch::cat({x, other}, 1)).contiguous();
+      // The same distance of [one view, the turn average] (kMahalanobisTurns).
+      const torch::Tensor joined = torch::cat({reps.Get(false), reps.Get(true)}, 1).contiguous();
       GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening turn_whitening,
                               FitCatalogWhitening(joined.data_ptr<float>(), n, static_cast<int>(joined.size(1)),
                                                   kAnomalyShrinkage, kWhiteningMaxRows));
@@ -290,6 +333,29 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
     }
   }
   return report;
+}
+
+}  // namespace
+
+absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
+  Representations reps(&loaded.model, loaded.data.images.narrow(0, 0, loaded.n),
+                       loaded.data.e_bv.narrow(0, 0, loaded.n), o.features);
+  return Measure(o, loaded.data, loaded.n, reps);
+}
+
+absl::StatusOr<QualityPair> RunQualityBothViews(const QualityOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
+  Representations reps(&loaded.model, loaded.data.images.narrow(0, 0, loaded.n),
+                       loaded.data.e_bv.narrow(0, 0, loaded.n), o.features);
+  QualityOptions averaged = o, one_view = o;
+  averaged.dihedral = true;
+  one_view.dihedral = false;
+  one_view.embeddings_path.clear();
+  QualityPair pair;
+  GALAXY_ASSIGN_OR_RETURN(pair.averaged, Measure(averaged, loaded.data, loaded.n, reps));
+  GALAXY_ASSIGN_OR_RETURN(pair.one_view, Measure(one_view, loaded.data, loaded.n, reps));
+  return pair;
 }
 
 }  // namespace galaxy

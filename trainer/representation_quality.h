@@ -98,6 +98,16 @@ struct QualityReport {
 // at -1 (and are left out of the markdown).
 absl::StatusOr<QualityReport> RunQuality(const QualityOptions& options);
 
+// The report on the representation averaged over the turns and mirrors and the one on one view
+// (what the index stores), on the same galaxies: each representation is embedded once, where two
+// RunQuality calls would embed both twice (each report's score with turns reads the other).
+// options.dihedral is ignored; options.embeddings_path receives the averaged representation.
+struct QualityPair {
+  QualityReport averaged;
+  QualityReport one_view;
+};
+absl::StatusOr<QualityPair> RunQualityBothViews(const QualityOptions& options);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_TRAINER_REPRESENTATION_QUALITY_H_

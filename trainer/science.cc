@@ -249,23 +249,24 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   quality.stability_queries = std::min<int64_t>(1000, o.quality_galaxies / 4);
   quality.device = o.device;
   quality.threads = o.threads;
-  log::Info(absl::StrFormat("science: seed %d: similarity and anomaly quality", seed));
-  absl::StatusOr<QualityReport> measured = RunQuality(quality);
-  GALAXY_RETURN_IF_ERROR(Stage("quality", measured.status()));
-  run.quality = *std::move(measured);
-  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/quality.json", run.quality.Json() + "\n"));
-  // What the index stores and the server searches: one view of each image (one forward pass
-  // per image instead of eight).
   if (o.dihedral) {
-    quality.dihedral = false;
-    log::Info(absl::StrFormat("science: seed %d: similarity and anomaly quality as served (one view)", seed));
-    absl::StatusOr<QualityReport> served = RunQuality(quality);
-    GALAXY_RETURN_IF_ERROR(Stage("quality as served", served.status()));
-    run.served = *std::move(served);
+    // Beside the average, what the index stores and the server searches: one view of each image
+    // (one forward pass per image instead of eight).
+    log::Info(absl::StrFormat("science: seed %d: similarity and anomaly quality, averaged and as served (one view)",
+                              seed));
+    absl::StatusOr<QualityPair> measured = RunQualityBothViews(quality);
+    GALAXY_RETURN_IF_ERROR(Stage("quality", measured.status()));
+    run.quality = std::move(measured->averaged);
+    run.served = std::move(measured->one_view);
     GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/quality_served.json", run.served.Json() + "\n"));
   } else {
+    log::Info(absl::StrFormat("science: seed %d: similarity and anomaly quality", seed));
+    absl::StatusOr<QualityReport> measured = RunQuality(quality);
+    GALAXY_RETURN_IF_ERROR(Stage("quality", measured.status()));
+    run.quality = *std::move(measured);
     run.served = run.quality;
   }
+  GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/quality.json", run.quality.Json() + "\n"));
   run.minutes = absl::ToDoubleMinutes(absl::Now() - start);
   log::Info(absl::StrFormat("science: seed %d done in %s", seed, absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1)))));
   return run;

@@ -385,6 +385,9 @@ int main(int argc, char** argv) {
   quality_cmd->add_option("--k", quality.k, "Neighbours")->capture_default_str();
   quality_cmd->add_option("--max-galaxies", quality.max_galaxies, "Use at most this many (the file's first)")
       ->capture_default_str();
+  quality_cmd->add_option("--stability-queries", quality.stability_queries,
+                          "Galaxies whose turned and mirrored copies are searched (the file's first)")
+      ->capture_default_str();
   quality_cmd->add_option("--json", quality_json, "Write the report as JSON to this file");
   quality_cmd->add_option("--embeddings", quality.embeddings_path,
                           "Write the measured representation (unit vectors, float32, the file's first galaxies in "
