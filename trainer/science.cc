@@ -268,6 +268,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   }
   GALAXY_RETURN_IF_ERROR(WriteFileAtomically(dir + "/quality.json", run.quality.Json() + "\n"));
   run.minutes = absl::ToDoubleMinutes(absl::Now() - start);
+  run.threads = o.threads;
   log::Info(absl::StrFormat("science: seed %d done in %s", seed, absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1)))));
   return run;
 }
@@ -502,15 +503,16 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
       "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g (apertures of %s arcsec); redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
-      "Time: %s minutes per seed, of which pretraining %s (%s); this command %.1f minutes (seeds it found "
-      "finished are reused, not run again).\n\n",
+      "Time: %s minutes per seed, of which pretraining %s, on %s (each seed's last sitting: what it read back "
+      "from an earlier one is not counted); this command %.1f minutes (seeds it found finished are reused, not "
+      "run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
       o.photometry_weight, absl::StrJoin(o.photometry_radii, ", "),
       o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, o.features,
       o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",
       Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
-      o.threads > 0 ? absl::StrCat(o.threads, o.threads == 1 ? " CPU thread" : " CPU threads") : std::string("every CPU thread"), minutes);
+      SeedThreadsText(runs), minutes);
   if (!o.machine.empty()) md += "## Machine\n\n" + o.machine + "\n";
   md += "## Acceptance\n\n| check | measured | holds | difference beyond the spread |\n| --- | --- | --- | --- |\n";
   for (const ScienceCheck& c : result.checks) {

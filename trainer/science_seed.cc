@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/log.h"
 #include "trainer/train_options.h"
 
@@ -126,6 +127,7 @@ Json SeedRunJson(const SeedRun& r) {
   return {{"seed", r.seed},
           {"minutes", r.minutes},
           {"pretrain_minutes", r.pretrain_minutes},
+          {"threads", r.threads},
           {"pretrained", r.pretrained},
           {"monitor", r.monitor},
           {"redshift", {{"rows", rows}, {"knn", MetricsJson(r.redshift.knn)}, {"predict_mean", r.redshift.predict_mean_sigma_mad}}},
@@ -145,6 +147,7 @@ SeedRun SeedRunFrom(const Json& j) {
   r.seed = j.at("seed").get<uint64_t>();
   r.minutes = Number(j.value("minutes", Json()));
   r.pretrain_minutes = Number(j.value("pretrain_minutes", Json()));
+  r.threads = j.value("threads", -1);
   r.pretrained = j.at("pretrained").get<std::string>();
   r.monitor = j.at("monitor").get<std::string>();
   const Json& z = j.at("redshift");
@@ -224,6 +227,22 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
   // Only when not the default: seeds saved before the option existed stay reusable.
   if (o.photometry_radii != PretrainOptions().photometry_radii) stamp["photometry_radii"] = o.photometry_radii;
   return stamp;
+}
+
+std::string SeedThreadsText(const std::vector<SeedRun>& runs) {
+  auto one = [](int threads) {
+    return threads < 0 ? std::string("?") : threads == 0 ? std::string("every") : absl::StrCat(threads);
+  };
+  bool alike = true;
+  std::vector<std::string> each;
+  for (const SeedRun& r : runs) {
+    alike = alike && r.threads == runs.front().threads;
+    each.push_back(one(r.threads));
+  }
+  if (runs.empty()) return "no seeds";
+  if (!alike) return absl::StrCat(absl::StrJoin(each, " / "), " CPU threads");
+  if (runs.front().threads < 0) return "an unrecorded number of CPU threads";
+  return absl::StrCat(each.front(), runs.front().threads > 1 ? " CPU threads" : " CPU thread");
 }
 
 std::string SeedRunPath(const std::string& out_dir, uint64_t seed) {

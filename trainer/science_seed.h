@@ -40,7 +40,15 @@ struct SeedRun {
   // were recorded.
   double minutes = std::numeric_limits<double>::quiet_NaN();
   double pretrain_minutes = std::numeric_limits<double>::quiet_NaN();
+  // The CPU threads the seed's last sitting ran with (ScienceOptions::threads; 0: every one);
+  // -1 in seeds saved before it was recorded.
+  int threads = -1;
 };
+
+// The thread counts `runs` ran with, for the report: "1 CPU thread" when every seed ran alike,
+// else each seed's ("1 / 1 / 2 CPU threads"); "every CPU thread" for 0; "?" (or "an unrecorded
+// number of CPU threads" for all) where not recorded.
+std::string SeedThreadsText(const std::vector<SeedRun>& runs);
 
 
 // The saved form of a seed and back. SeedRunFrom throws nlohmann::json::exception for a file

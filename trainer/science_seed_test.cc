@@ -1,6 +1,7 @@
 // A science seed's saved form (trainer/science_seed.h): both quality reports survive the round
 // trip, and a seed saved before the served representation was measured reads it as not measured,
-// so that the checks that read it say so instead of comparing defaults.
+// so that the checks that read it say so instead of comparing defaults; the threads a seed ran
+// with are saved beside its minutes and named in the report.
 #include "trainer/science_seed.h"
 
 #include <gtest/gtest.h>
@@ -82,6 +83,26 @@ TEST(ScienceSeedTest, ASeedSavedBeforeTheServedMeasureReadsItAsNotMeasured) {
   // The check of similarity then says "not measured", not a comparison of defaults.
   const ScienceCheck c = Compare("type_precision_at_k", "as served", {back.served.type_precision}, {0.7}, false);
   EXPECT_FALSE(c.measured);
+}
+
+TEST(ScienceSeedTest, TheThreadsASeedRanWithSurviveTheSavedFormAndTheReportSaysThem) {
+  SeedRun run = SomeRun();
+  run.threads = 1;
+  EXPECT_EQ(SeedRunFrom(SeedRunJson(run)).threads, 1);
+  nlohmann::json saved = SeedRunJson(run);
+  saved.erase("threads");
+  const SeedRun old = SeedRunFrom(saved);
+  EXPECT_EQ(old.threads, -1);
+
+  SeedRun two = run, every = run;
+  two.threads = 2;
+  every.threads = 0;
+  EXPECT_EQ(SeedThreadsText({run, run, run}), "1 CPU thread");
+  EXPECT_EQ(SeedThreadsText({two, two}), "2 CPU threads");
+  EXPECT_EQ(SeedThreadsText({every}), "every CPU thread");
+  EXPECT_EQ(SeedThreadsText({run, run, two}), "1 / 1 / 2 CPU threads");
+  EXPECT_EQ(SeedThreadsText({run, old}), "1 / ? CPU threads");
+  EXPECT_EQ(SeedThreadsText({old, old}), "an unrecorded number of CPU threads");
 }
 
 }  // namespace
