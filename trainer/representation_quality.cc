@@ -87,7 +87,244 @@ torch::Tensor NeighboursOf(const torch::Tensor& queries, const torch::Tensor& ba
 
 std::string Optional(double v, const char* format) { return v < 0 ? std::string("-") : absl::StrFormat(format, v); }
 
+struct Loaded {
+  FrozenModel model;
+  TrainingData data;
+  int64_t n = 0;
+};
+
+// What the reports on one model's representations of the same galaxies share, each computed the
+// first time it is asked for: both representations (a report reads one, its score with turns
+// both), the neighbours in colour space, the random neighbours' dz and the score with turns. The
+// one-view report and the turn-average report then embed each representation once, and search
+// the colour space and whiten the joined vector once.
+class SharedMeasures {
+ public:
+  SharedMeasures(Loaded* loaded, const QualityOptions& o)
+      : loaded_(loaded),
+        n_(loaded->n),
+        k_(o.k),
+        features_(o.features),
+        images_(loaded->data.images.narrow(0, 0, loaded->n)),
+        e_bv_(loaded->data.e_bv.narrow(0, 0, loaded->n)) {}
+
+  // The galaxies' representation as unit rows, one view or averaged over kDihedralViews.
+  const torch::Tensor& Representation(bool dihedral) {
+    torch::Tensor& x = dihedral ? averaged_ : one_view_;
+    if (!x.defined()) {
+      log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features, %s)", n_, features_,
+                                dihedral ? absl::StrCat("averaged over ", kDihedralViews) : "one view"));
+      x = Embed(images_, e_bv_, dihedral);
+    }
+    return x;
+  }
+
+  // Unit rows of the representation of `images`, one view or averaged.
+  torch::Tensor Embed(const torch::Tensor& images, const torch::Tensor& e_bv, bool dihedral) {
+    loaded_->model.embed.dihedral = dihedral;
+    namespace F = torch::nn::functional;
+    return F::normalize(FrozenFeatures(loaded_->model, images, e_bv), F::NormalizeFuncOptions().dim(1))
+        .contiguous();
+  }
+
+  // Each galaxy's k nearest in the standardised aperture-colour space: the classical comparison.
+  const torch::Tensor& ColourNeighbours() {
+    if (!colour_neighbours_.defined()) {
+      std::vector<int64_t> all(static_cast<size_t>(n_));
+      std::iota(all.begin(), all.end(), 0);
+      int dim = 0;
+      const std::vector<double> colours = ApertureColourRows(loaded_->data, all, &dim);
+      torch::Tensor c = torch::tensor(colours, torch::kFloat64).view({n_, dim}).to(torch::kFloat32);
+      c = (c - c.mean(0)) / c.std(0).clamp_min(1e-6);
+      colour_neighbours_ = Neighbours(c, k_, /*euclidean=*/true);
+    }
+    return colour_neighbours_;
+  }
+
+  // The median |dz|/(1+z) to k galaxies drawn at random for each (torch's generator, seed 0).
+  double RandomDz(const torch::Tensor& z) {
+    if (random_dz_ < 0) {
+      torch::manual_seed(0);
+      random_dz_ = NeighbourDz(torch::randint(n_, {n_, k_}, torch::kInt64), z);
+    }
+    return random_dz_;
+  }
+
+  // The squared whitened norm of [one view, the turn average] of each galaxy (kMahalanobisTurns).
+  absl::StatusOr<std::vector<double>> TurnsScores() {
+    if (turns_.empty()) {
+      const torch::Tensor joined = torch::cat({Representation(false), Representation(true)}, 1).contiguous();
+      GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
+                              FitCatalogWhitening(joined.data_ptr<float>(), n_, static_cast<int>(joined.size(1)),
+                                                  kAnomalyShrinkage, kWhiteningMaxRows));
+      turns_ = SquaredWhitenedNorms(whitening, joined.data_ptr<float>(), n_);
+    }
+    return turns_;
+  }
+
+  const torch::Tensor& images() const { return images_; }
+  const torch::Tensor& e_bv() const { return e_bv_; }
+
+ private:
+  Loaded* loaded_;
+  int64_t n_;
+  int k_;
+  std::string features_;
+  torch::Tensor images_, e_bv_;
+  torch::Tensor one_view_, averaged_, colour_neighbours_;
+  double random_dz_ = -1;
+  std::vector<double> turns_;
+};
+
+absl::StatusOr<Loaded> LoadForQuality(const QualityOptions& o) {
+  if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
+  if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
+  if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
+  if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
+  if (o.stability_queries < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--stability-queries: ", o.stability_queries, " < 1"));
+  }
+  Loaded loaded;
+  GALAXY_ASSIGN_OR_RETURN(loaded.model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
+  RowSelection rows;
+  rows.extra_columns = {"type", "anomaly_kind"};
+  GALAXY_ASSIGN_OR_RETURN(loaded.data, LoadTrainingData(o.data_path, rows));
+  loaded.n = std::min(loaded.data.size(), o.max_galaxies);
+  if (loaded.n < 2 * o.k) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(o.data_path, ": ", loaded.n, " galaxies; need at least ", 2 * o.k));
+  }
+  return loaded;
+}
+
+// The report on o.dihedral's representation of the first `n` galaxies of `data`.
+absl::StatusOr<QualityReport> Measure(const QualityOptions& o, const TrainingData& data, int64_t n,
+                                      SharedMeasures& shared) {
+  const torch::Tensor& x = shared.Representation(o.dihedral);
+  if (!o.embeddings_path.empty()) {
+    GALAXY_RETURN_IF_ERROR(WriteNpy(o.embeddings_path, "<f4", {x.size(0), x.size(1)}, x.data_ptr<float>(),
+                                    x.numel() * static_cast<int64_t>(sizeof(float))));
+  }
+  QualityReport report;
+  report.dihedral = o.dihedral;
+  report.features = o.features;
+  report.galaxies = n;
+  report.k = o.k;
+  torch::Tensor score;
+  const torch::Tensor neighbours = Neighbours(x, o.k, /*euclidean=*/false, &score);
+  const torch::Tensor& colour_neighbours = shared.ColourNeighbours();
+  const torch::Tensor everyone = torch::arange(n, torch::kInt64);
+
+  if (auto it = data.extra.find("type"); it != data.extra.end()) {
+    const torch::Tensor type = it->second.narrow(0, 0, n).to(torch::kInt64);
+    report.type_precision = SameLabelPrecision(neighbours, type, everyone);
+    report.type_precision_colour = SameLabelPrecision(colour_neighbours, type, everyone);
+    const torch::Tensor share = torch::bincount(type).to(torch::kFloat64) / static_cast<double>(n);
+    report.type_precision_chance = share.pow(2).sum().item<double>();
+  }
+  const torch::Tensor z = data.redshift.narrow(0, 0, n).to(torch::kFloat64);
+  if (torch::isfinite(z).all().item<bool>()) {
+    report.dz_median = NeighbourDz(neighbours, z);
+    report.dz_median_colour = NeighbourDz(colour_neighbours, z);
+    report.dz_median_random = shared.RandomDz(z);
+  }
+
+  // Stability under the augmentations' symmetries.
+  const int64_t q = std::min(o.stability_queries, n);
+  const torch::Tensor first = everyone.narrow(0, 0, q);
+  const torch::Tensor own = neighbours.narrow(0, 0, q);
+  const torch::Tensor images = shared.images().narrow(0, 0, q);
+  auto overlap_with = [&](const torch::Tensor& changed) {
+    const torch::Tensor y = shared.Embed(changed, shared.e_bv().narrow(0, 0, q), o.dihedral);
+    return Overlap(own, NeighboursOf(y, x, first, o.k));
+  };
+  report.rotation_overlap = overlap_with(torch::rot90(images, 1, {2, 3}));
+  report.flip_overlap = overlap_with(images.flip({3}));
+
+  // Anomalies.
+  if (auto it = data.extra.find("anomaly_kind"); it != data.extra.end()) {
+    const torch::Tensor kinds = it->second.narrow(0, 0, n).to(torch::kInt64);
+    const std::vector<double> s(score.data_ptr<float>(), score.data_ptr<float>() + n);
+    std::vector<int64_t> kind(kinds.data_ptr<int64_t>(), kinds.data_ptr<int64_t>() + n);
+    std::vector<bool> anomalous(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) anomalous[static_cast<size_t>(i)] = kind[static_cast<size_t>(i)] != 0;
+    if (std::count(anomalous.begin(), anomalous.end(), true) > 0) {
+      report.anomaly_auc = RocAuc(s, anomalous);
+      const torch::Tensor xc = x.contiguous();
+      IsolationForestOptions forest;
+      const std::vector<double> iforest = IsolationForestScores(xc.data_ptr<float>(), n, xc.size(1), forest);
+      const std::vector<double> combined = MeanRank(s, iforest);
+      const int dim = static_cast<int>(xc.size(1));
+      GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
+                              FitCatalogWhitening(xc.data_ptr<float>(), n, dim, kAnomalyShrinkage, kWhiteningMaxRows));
+      const std::vector<double> mahalanobis = SquaredWhitenedNorms(whitening, xc.data_ptr<float>(), n);
+      // The same distance of [one view, the turn average] (kMahalanobisTurns).
+      GALAXY_ASSIGN_OR_RETURN(const std::vector<double> turns, shared.TurnsScores());
+      report.turns_anomaly_auc = RocAuc(turns, anomalous);
+      report.mahalanobis_anomaly_auc = RocAuc(mahalanobis, anomalous);
+      report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
+      report.combined_anomaly_auc = RocAuc(combined, anomalous);
+      const int64_t top = std::max<int64_t>(1, n / 100);
+      const torch::Tensor top_rows = std::get<1>(score.topk(top));
+      const torch::Tensor top_kinds = kinds.index_select(0, top_rows);
+      report.top1_precision = (top_kinds != 0).to(torch::kFloat64).mean().item<double>();
+      const torch::Tensor mahalanobis_top = std::get<1>(torch::tensor(mahalanobis, torch::kFloat64).topk(top));
+      report.mahalanobis_top1_precision =
+          (kinds.index_select(0, mahalanobis_top) != 0).to(torch::kFloat64).mean().item<double>();
+      for (int k = 1; k < kAnomalyKinds; ++k) {
+        std::vector<double> scores, forest_scores, combined_scores, mahalanobis_scores, turns_scores;
+        std::vector<bool> positive;
+        std::vector<int64_t> members;
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t ki = kind[static_cast<size_t>(i)];
+          if (ki != 0 && ki != k) continue;
+          scores.push_back(s[static_cast<size_t>(i)]);
+          forest_scores.push_back(iforest[static_cast<size_t>(i)]);
+          combined_scores.push_back(combined[static_cast<size_t>(i)]);
+          mahalanobis_scores.push_back(mahalanobis[static_cast<size_t>(i)]);
+          turns_scores.push_back(turns[static_cast<size_t>(i)]);
+          positive.push_back(ki == k);
+          if (ki == k) members.push_back(i);
+        }
+        if (members.empty()) continue;
+        AnomalyKindQuality quality;
+        quality.kind = k;
+        quality.name = AnomalyKindName(static_cast<AnomalyKind>(k));
+        quality.count = static_cast<int64_t>(members.size());
+        quality.auc = RocAuc(scores, positive);
+        quality.iforest_auc = RocAuc(forest_scores, positive);
+        quality.combined_auc = RocAuc(combined_scores, positive);
+        quality.mahalanobis_auc = RocAuc(mahalanobis_scores, positive);
+        quality.turns_auc = RocAuc(turns_scores, positive);
+        quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
+        quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
+        report.kinds.push_back(quality);
+      }
+    }
+  }
+  return report;
+}
+
 }  // namespace
+
+absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
+  SharedMeasures shared(&loaded, o);
+  return Measure(o, loaded.data, loaded.n, shared);
+}
+
+absl::StatusOr<QualityPair> RunQualityBothViews(const QualityOptions& o) {
+  GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
+  SharedMeasures shared(&loaded, o);
+  QualityOptions averaged = o, one_view = o;
+  averaged.dihedral = true;
+  one_view.dihedral = false;
+  one_view.embeddings_path.clear();
+  QualityPair pair;
+  GALAXY_ASSIGN_OR_RETURN(pair.averaged, Measure(averaged, loaded.data, loaded.n, shared));
+  GALAXY_ASSIGN_OR_RETURN(pair.one_view, Measure(one_view, loaded.data, loaded.n, shared));
+  return pair;
+}
 
 std::string QualityReport::Markdown() const {
   std::string md = absl::StrFormat("Representation quality: %d galaxies, k = %d; %s features%s\n\n"
@@ -149,213 +386,6 @@ std::string QualityReport::Json() const {
                          {"top1_precision", top1_precision},
                          {"anomaly_kinds", list}})
       .dump(2);
-}
-
-namespace {
-
-// Both representations of the measured galaxies, each embedded (as unit rows) the first time it
-// is asked for: the report reads one of them and the score with turns needs the other too, so
-// two reports on the same galaxies share both passes.
-class Representations {
- public:
-  Representations(FrozenModel* model, torch::Tensor images, torch::Tensor e_bv, std::string features)
-      : model_(model), images_(std::move(images)), e_bv_(std::move(e_bv)), features_(std::move(features)) {}
-
-  const torch::Tensor& Get(bool dihedral) {
-    torch::Tensor& x = dihedral ? averaged_ : one_view_;
-    if (!x.defined()) {
-      log::Info(absl::StrFormat("quality: embedding %d galaxies (%s features, %s)", images_.size(0), features_,
-                                dihedral ? absl::StrCat("averaged over ", kDihedralViews) : "one view"));
-      x = Embed(images_, e_bv_, dihedral);
-    }
-    return x;
-  }
-
-  // Unit rows of the representation of `images`, one view or averaged.
-  torch::Tensor Embed(const torch::Tensor& images, const torch::Tensor& e_bv, bool dihedral) {
-    model_->embed.dihedral = dihedral;
-    namespace F = torch::nn::functional;
-    return F::normalize(FrozenFeatures(*model_, images, e_bv), F::NormalizeFuncOptions().dim(1)).contiguous();
-  }
-
-  const torch::Tensor& images() const { return images_; }
-  const torch::Tensor& e_bv() const { return e_bv_; }
-
- private:
-  FrozenModel* model_;
-  torch::Tensor images_, e_bv_;
-  std::string features_;
-  torch::Tensor one_view_, averaged_;
-};
-
-struct Loaded {
-  FrozenModel model;
-  TrainingData data;
-  int64_t n = 0;
-};
-
-absl::StatusOr<Loaded> LoadForQuality(const QualityOptions& o) {
-  if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
-  if (o.data_path.empty()) return absl::InvalidArgumentError("--data: required");
-  if (o.k < 1 || o.k > 1000) return absl::InvalidArgumentError(absl::StrCat("--k: ", o.k, " is outside 1..1000"));
-  if (o.max_galaxies < 1) return absl::InvalidArgumentError(absl::StrCat("--max-galaxies: ", o.max_galaxies, " < 1"));
-  if (o.stability_queries < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--stability-queries: ", o.stability_queries, " < 1"));
-  }
-  Loaded loaded;
-  GALAXY_ASSIGN_OR_RETURN(loaded.model, LoadFrozenModel(o.model_path, o.features, o.device, o.threads));
-  RowSelection rows;
-  rows.extra_columns = {"type", "anomaly_kind"};
-  GALAXY_ASSIGN_OR_RETURN(loaded.data, LoadTrainingData(o.data_path, rows));
-  loaded.n = std::min(loaded.data.size(), o.max_galaxies);
-  if (loaded.n < 2 * o.k) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(o.data_path, ": ", loaded.n, " galaxies; need at least ", 2 * o.k));
-  }
-  return loaded;
-}
-
-// The report on o.dihedral's representation of the first `n` galaxies of `data`.
-absl::StatusOr<QualityReport> Measure(const QualityOptions& o, const TrainingData& data, int64_t n,
-                                      Representations& reps) {
-  const torch::Tensor& x = reps.Get(o.dihedral);
-  if (!o.embeddings_path.empty()) {
-    GALAXY_RETURN_IF_ERROR(WriteNpy(o.embeddings_path, "<f4", {x.size(0), x.size(1)}, x.data_ptr<float>(),
-                                    x.numel() * static_cast<int64_t>(sizeof(float))));
-  }
-  QualityReport report;
-  report.dihedral = o.dihedral;
-  report.features = o.features;
-  report.galaxies = n;
-  report.k = o.k;
-  torch::Tensor score;
-  const torch::Tensor neighbours = Neighbours(x, o.k, /*euclidean=*/false, &score);
-  // Neighbours in the classical colour space (standardised), for comparison.
-  std::vector<int64_t> all(static_cast<size_t>(n));
-  std::iota(all.begin(), all.end(), 0);
-  int dim = 0;
-  const std::vector<double> colours = ApertureColourRows(data, all, &dim);
-  torch::Tensor c = torch::tensor(colours, torch::kFloat64).view({n, dim}).to(torch::kFloat32);
-  c = (c - c.mean(0)) / c.std(0).clamp_min(1e-6);
-  const torch::Tensor colour_neighbours = Neighbours(c, o.k, /*euclidean=*/true);
-  const torch::Tensor everyone = torch::arange(n, torch::kInt64);
-
-  if (auto it = data.extra.find("type"); it != data.extra.end()) {
-    const torch::Tensor type = it->second.narrow(0, 0, n).to(torch::kInt64);
-    report.type_precision = SameLabelPrecision(neighbours, type, everyone);
-    report.type_precision_colour = SameLabelPrecision(colour_neighbours, type, everyone);
-    const torch::Tensor share = torch::bincount(type).to(torch::kFloat64) / static_cast<double>(n);
-    report.type_precision_chance = share.pow(2).sum().item<double>();
-  }
-  const torch::Tensor z = data.redshift.narrow(0, 0, n).to(torch::kFloat64);
-  if (torch::isfinite(z).all().item<bool>()) {
-    report.dz_median = NeighbourDz(neighbours, z);
-    report.dz_median_colour = NeighbourDz(colour_neighbours, z);
-    torch::manual_seed(0);
-    report.dz_median_random = NeighbourDz(torch::randint(n, {n, o.k}, torch::kInt64), z);
-  }
-
-  // Stability under the augmentations' symmetries.
-  const int64_t q = std::min(o.stability_queries, n);
-  const torch::Tensor first = everyone.narrow(0, 0, q);
-  const torch::Tensor own = neighbours.narrow(0, 0, q);
-  const torch::Tensor images = reps.images().narrow(0, 0, q);
-  auto overlap_with = [&](const torch::Tensor& changed) {
-    const torch::Tensor y = reps.Embed(changed, reps.e_bv().narrow(0, 0, q), o.dihedral);
-    return Overlap(own, NeighboursOf(y, x, first, o.k));
-  };
-  report.rotation_overlap = overlap_with(torch::rot90(images, 1, {2, 3}));
-  report.flip_overlap = overlap_with(images.flip({3}));
-
-  // Anomalies.
-  if (auto it = data.extra.find("anomaly_kind"); it != data.extra.end()) {
-    const torch::Tensor kinds = it->second.narrow(0, 0, n).to(torch::kInt64);
-    const std::vector<double> s(score.data_ptr<float>(), score.data_ptr<float>() + n);
-    std::vector<int64_t> kind(kinds.data_ptr<int64_t>(), kinds.data_ptr<int64_t>() + n);
-    std::vector<bool> anomalous(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) anomalous[static_cast<size_t>(i)] = kind[static_cast<size_t>(i)] != 0;
-    if (std::count(anomalous.begin(), anomalous.end(), true) > 0) {
-      report.anomaly_auc = RocAuc(s, anomalous);
-      const torch::Tensor xc = x.contiguous();
-      IsolationForestOptions forest;
-      const std::vector<double> iforest = IsolationForestScores(xc.data_ptr<float>(), n, xc.size(1), forest);
-      const std::vector<double> combined = MeanRank(s, iforest);
-      const int dim = static_cast<int>(xc.size(1));
-      GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
-                              FitCatalogWhitening(xc.data_ptr<float>(), n, dim, kAnomalyShrinkage, kWhiteningMaxRows));
-      const std::vector<double> mahalanobis = SquaredWhitenedNorms(whitening, xc.data_ptr<float>(), n);
-      // The same distance of [one view, the turn average] (kMahalanobisTurns).
-      const torch::Tensor joined = torch::cat({reps.Get(false), reps.Get(true)}, 1).contiguous();
-      GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening turn_whitening,
-                              FitCatalogWhitening(joined.data_ptr<float>(), n, static_cast<int>(joined.size(1)),
-                                                  kAnomalyShrinkage, kWhiteningMaxRows));
-      const std::vector<double> turns = SquaredWhitenedNorms(turn_whitening, joined.data_ptr<float>(), n);
-      report.turns_anomaly_auc = RocAuc(turns, anomalous);
-      report.mahalanobis_anomaly_auc = RocAuc(mahalanobis, anomalous);
-      report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
-      report.combined_anomaly_auc = RocAuc(combined, anomalous);
-      const int64_t top = std::max<int64_t>(1, n / 100);
-      const torch::Tensor top_rows = std::get<1>(score.topk(top));
-      const torch::Tensor top_kinds = kinds.index_select(0, top_rows);
-      report.top1_precision = (top_kinds != 0).to(torch::kFloat64).mean().item<double>();
-      const torch::Tensor mahalanobis_top = std::get<1>(torch::tensor(mahalanobis, torch::kFloat64).topk(top));
-      report.mahalanobis_top1_precision =
-          (kinds.index_select(0, mahalanobis_top) != 0).to(torch::kFloat64).mean().item<double>();
-      for (int k = 1; k < kAnomalyKinds; ++k) {
-        std::vector<double> scores, forest_scores, combined_scores, mahalanobis_scores, turns_scores;
-        std::vector<bool> positive;
-        std::vector<int64_t> members;
-        for (int64_t i = 0; i < n; ++i) {
-          const int64_t ki = kind[static_cast<size_t>(i)];
-          if (ki != 0 && ki != k) continue;
-          scores.push_back(s[static_cast<size_t>(i)]);
-          forest_scores.push_back(iforest[static_cast<size_t>(i)]);
-          combined_scores.push_back(combined[static_cast<size_t>(i)]);
-          mahalanobis_scores.push_back(mahalanobis[static_cast<size_t>(i)]);
-          turns_scores.push_back(turns[static_cast<size_t>(i)]);
-          positive.push_back(ki == k);
-          if (ki == k) members.push_back(i);
-        }
-        if (members.empty()) continue;
-        AnomalyKindQuality quality;
-        quality.kind = k;
-        quality.name = AnomalyKindName(static_cast<AnomalyKind>(k));
-        quality.count = static_cast<int64_t>(members.size());
-        quality.auc = RocAuc(scores, positive);
-        quality.iforest_auc = RocAuc(forest_scores, positive);
-        quality.combined_auc = RocAuc(combined_scores, positive);
-        quality.mahalanobis_auc = RocAuc(mahalanobis_scores, positive);
-        quality.turns_auc = RocAuc(turns_scores, positive);
-        quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
-        quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
-        report.kinds.push_back(quality);
-      }
-    }
-  }
-  return report;
-}
-
-}  // namespace
-
-absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
-  GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
-  Representations reps(&loaded.model, loaded.data.images.narrow(0, 0, loaded.n),
-                       loaded.data.e_bv.narrow(0, 0, loaded.n), o.features);
-  return Measure(o, loaded.data, loaded.n, reps);
-}
-
-absl::StatusOr<QualityPair> RunQualityBothViews(const QualityOptions& o) {
-  GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
-  Representations reps(&loaded.model, loaded.data.images.narrow(0, 0, loaded.n),
-                       loaded.data.e_bv.narrow(0, 0, loaded.n), o.features);
-  QualityOptions averaged = o, one_view = o;
-  averaged.dihedral = true;
-  one_view.dihedral = false;
-  one_view.embeddings_path.clear();
-  QualityPair pair;
-  GALAXY_ASSIGN_OR_RETURN(pair.averaged, Measure(averaged, loaded.data, loaded.n, reps));
-  GALAXY_ASSIGN_OR_RETURN(pair.one_view, Measure(one_view, loaded.data, loaded.n, reps));
-  return pair;
 }
 
 }  // namespace galaxy

@@ -100,7 +100,8 @@ absl::StatusOr<QualityReport> RunQuality(const QualityOptions& options);
 
 // The report on the representation averaged over the turns and mirrors and the one on one view
 // (what the index stores), on the same galaxies: each representation is embedded once, where two
-// RunQuality calls would embed both twice (each report's score with turns reads the other).
+// RunQuality calls would embed both twice (each report's score with turns reads the other), and
+// the colour-space neighbours and the score with turns, the same in both reports, are computed once.
 // options.dihedral is ignored; options.embeddings_path receives the averaged representation.
 struct QualityPair {
   QualityReport averaged;
