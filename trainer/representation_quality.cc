@@ -162,6 +162,8 @@ class SharedMeasures {
     return turns_;
   }
 
+  const TrainingData& data() const { return loaded_->data; }
+  int64_t n() const { return n_; }
   const torch::Tensor& images() const { return images_; }
   const torch::Tensor& e_bv() const { return e_bv_; }
 
@@ -197,9 +199,10 @@ absl::StatusOr<Loaded> LoadForQuality(const QualityOptions& o) {
   return loaded;
 }
 
-// The report on o.dihedral's representation of the first `n` galaxies of `data`.
-absl::StatusOr<QualityReport> Measure(const QualityOptions& o, const TrainingData& data, int64_t n,
-                                      SharedMeasures& shared) {
+// The report on o.dihedral's representation of the galaxies `shared` measures.
+absl::StatusOr<QualityReport> Measure(const QualityOptions& o, SharedMeasures& shared) {
+  const TrainingData& data = shared.data();
+  const int64_t n = shared.n();
   const torch::Tensor& x = shared.Representation(o.dihedral);
   if (!o.embeddings_path.empty()) {
     GALAXY_RETURN_IF_ERROR(WriteNpy(o.embeddings_path, "<f4", {x.size(0), x.size(1)}, x.data_ptr<float>(),
@@ -310,7 +313,7 @@ absl::StatusOr<QualityReport> Measure(const QualityOptions& o, const TrainingDat
 absl::StatusOr<QualityReport> RunQuality(const QualityOptions& o) {
   GALAXY_ASSIGN_OR_RETURN(Loaded loaded, LoadForQuality(o));
   SharedMeasures shared(&loaded, o);
-  return Measure(o, loaded.data, loaded.n, shared);
+  return Measure(o, shared);
 }
 
 absl::StatusOr<QualityPair> RunQualityBothViews(const QualityOptions& o) {
@@ -321,8 +324,8 @@ absl::StatusOr<QualityPair> RunQualityBothViews(const QualityOptions& o) {
   one_view.dihedral = false;
   one_view.embeddings_path.clear();
   QualityPair pair;
-  GALAXY_ASSIGN_OR_RETURN(pair.averaged, Measure(averaged, loaded.data, loaded.n, shared));
-  GALAXY_ASSIGN_OR_RETURN(pair.one_view, Measure(one_view, loaded.data, loaded.n, shared));
+  GALAXY_ASSIGN_OR_RETURN(pair.averaged, Measure(averaged, shared));
+  GALAXY_ASSIGN_OR_RETURN(pair.one_view, Measure(one_view, shared));
   return pair;
 }
 

@@ -233,13 +233,13 @@ std::string SeedThreadsText(const std::vector<SeedRun>& runs) {
   auto one = [](int threads) {
     return threads < 0 ? std::string("?") : threads == 0 ? std::string("every") : absl::StrCat(threads);
   };
+  if (runs.empty()) return "no seeds";
   bool alike = true;
   std::vector<std::string> each;
   for (const SeedRun& r : runs) {
     alike = alike && r.threads == runs.front().threads;
     each.push_back(one(r.threads));
   }
-  if (runs.empty()) return "no seeds";
   if (!alike) return absl::StrCat(absl::StrJoin(each, " / "), " CPU threads");
   if (runs.front().threads < 0) return "an unrecorded number of CPU threads";
   return absl::StrCat(each.front(), runs.front().threads > 1 ? " CPU threads" : " CPU thread");
