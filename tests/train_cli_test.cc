@@ -149,6 +149,25 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
   EXPECT_GE(q["mahalanobis_anomaly_auc"].get<double>(), 0.0);
   EXPECT_LE(q["mahalanobis_top1_precision"].get<double>(), 1.0);
   EXPECT_GE(q["anomaly_kinds"][0]["mahalanobis_auc"].get<double>(), 0.0) << q.dump();
+  // And, by default, that of one view joined with its turn average (what mahalanobis-turns serves).
+  EXPECT_GE(q["turns_anomaly_auc"].get<double>(), 0.0) << q.dump();
+  EXPECT_GE(q["anomaly_kinds"][0]["turns_auc"].get<double>(), 0.0) << q.dump();
+  // Without it the run embeds each galaxy once: every other measure is the same, the turns AUCs
+  // are -1 in the JSON and "-" in the table.
+  CommandResult one_pass = RunTool("galaxy-train", {"quality", "--model", dir.File("le/pretrain/model.pt"), "--data",
+                                                data, "--k", "5", "--no-turns-score", "--json",
+                                                dir.File("quality_one_pass.json"), "--device", "cpu"});
+  ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
+  EXPECT_TRUE(absl::StrContains(one_pass.out, "of one view joined with its turn average: -")) << one_pass.out;
+  nlohmann::json q1 = nlohmann::json::parse(std::ifstream(dir.File("quality_one_pass.json")));
+  EXPECT_EQ(q1["turns_anomaly_auc"].get<double>(), -1.0);
+  for (const auto& kind : q1["anomaly_kinds"]) EXPECT_EQ(kind["turns_auc"].get<double>(), -1.0) << kind.dump();
+  auto without_turns = [](nlohmann::json report) {
+    report.erase("turns_anomaly_auc");
+    for (nlohmann::json& kind : report["anomaly_kinds"]) kind.erase("turns_auc");
+    return report;
+  };
+  EXPECT_EQ(without_turns(q1), without_turns(q));
 
   CommandResult eval = RunTool("galaxy-train", {"eval", "--data", data, "--model", dir.File("le/ssl_1/model.pt"),
                                             "--json", dir.File("eval.json"), "--plot", dir.File("eval.png"),

@@ -261,9 +261,12 @@ absl::StatusOr<QualityReport> Measure(const QualityOptions& o, SharedMeasures& s
       GALAXY_ASSIGN_OR_RETURN(const CatalogWhitening whitening,
                               FitCatalogWhitening(xc.data_ptr<float>(), n, dim, kAnomalyShrinkage, kWhiteningMaxRows));
       const std::vector<double> mahalanobis = SquaredWhitenedNorms(whitening, xc.data_ptr<float>(), n);
-      // The same distance of [one view, the turn average] (kMahalanobisTurns).
-      GALAXY_ASSIGN_OR_RETURN(const std::vector<double> turns, shared.TurnsScores());
-      report.turns_anomaly_auc = RocAuc(turns, anomalous);
+      // The same distance of [one view, the turn average] (kMahalanobisTurns), when asked for.
+      std::vector<double> turns;
+      if (o.turns_score) {
+        GALAXY_ASSIGN_OR_RETURN(turns, shared.TurnsScores());
+        report.turns_anomaly_auc = RocAuc(turns, anomalous);
+      }
       report.mahalanobis_anomaly_auc = RocAuc(mahalanobis, anomalous);
       report.iforest_anomaly_auc = RocAuc(iforest, anomalous);
       report.combined_anomaly_auc = RocAuc(combined, anomalous);
@@ -285,7 +288,7 @@ absl::StatusOr<QualityReport> Measure(const QualityOptions& o, SharedMeasures& s
           forest_scores.push_back(iforest[static_cast<size_t>(i)]);
           combined_scores.push_back(combined[static_cast<size_t>(i)]);
           mahalanobis_scores.push_back(mahalanobis[static_cast<size_t>(i)]);
-          turns_scores.push_back(turns[static_cast<size_t>(i)]);
+          if (!turns.empty()) turns_scores.push_back(turns[static_cast<size_t>(i)]);
           positive.push_back(ki == k);
           if (ki == k) members.push_back(i);
         }
@@ -298,7 +301,7 @@ absl::StatusOr<QualityReport> Measure(const QualityOptions& o, SharedMeasures& s
         quality.iforest_auc = RocAuc(forest_scores, positive);
         quality.combined_auc = RocAuc(combined_scores, positive);
         quality.mahalanobis_auc = RocAuc(mahalanobis_scores, positive);
-        quality.turns_auc = RocAuc(turns_scores, positive);
+        if (!turns.empty()) quality.turns_auc = RocAuc(turns_scores, positive);
         quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
         quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
         report.kinds.push_back(quality);
@@ -345,15 +348,16 @@ std::string QualityReport::Markdown() const {
                           "\nAnomaly score (mean cosine distance to the %d nearest): ROC AUC %.3f over all kinds; "
                           "anomalies make up %.3f of the top 1%%. Isolation forest: ROC AUC %.3f; both scores' "
                           "mean rank: %.3f. Mahalanobis distance: ROC AUC %.3f, anomalies %.3f of its top 1%%; "
-                          "of one view joined with its turn average: %.3f\n\n"
+                          "of one view joined with its turn average: %s\n\n"
                           "| kind | count | ROC AUC | isolation forest AUC | mean-rank AUC | Mahalanobis AUC | "
                           "Mahalanobis with turns AUC | found in the top 1%% | same-kind precision@%d |\n"
                           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
                           k, anomaly_auc, top1_precision, iforest_anomaly_auc, combined_anomaly_auc,
-                          mahalanobis_anomaly_auc, mahalanobis_top1_precision, turns_anomaly_auc, k);
+                          mahalanobis_anomaly_auc, mahalanobis_top1_precision, Optional(turns_anomaly_auc, "%.3f"), k);
     for (const AnomalyKindQuality& q : kinds) {
-      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", q.name, q.count,
-                            q.auc, q.iforest_auc, q.combined_auc, q.mahalanobis_auc, q.turns_auc, q.found_in_top1,
+      absl::StrAppendFormat(&md, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %s | %.3f | %.3f |\n", q.name, q.count,
+                            q.auc, q.iforest_auc, q.combined_auc, q.mahalanobis_auc, Optional(q.turns_auc, "%.3f"),
+                            q.found_in_top1,
                             q.same_kind_precision);
     }
   }

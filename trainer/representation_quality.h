@@ -37,6 +37,11 @@ struct QualityOptions {
   int64_t max_galaxies = 50000;
   // Galaxies whose turned and mirrored copies are searched. Default 1,000.
   int64_t stability_queries = 1000;
+  // Also measure the anomaly score of one view joined with its turn average (kMahalanobisTurns,
+  // what `galaxy-index build --anomaly-score mahalanobis-turns` serves). It needs both
+  // representations, so a one-view run embeds every galaxy eight more times; off, the
+  // run embeds each galaxy once and the turns AUCs stay at -1.
+  bool turns_score = true;
   // When set, the measured representation (unit vectors, galaxies x dimensions, float32, the
   // file's first galaxies in order) is written here as .npy, for analysis beside the report.
   std::string embeddings_path;
@@ -54,7 +59,7 @@ struct AnomalyKindQuality {
   double mahalanobis_auc = 0; // and for the Mahalanobis distance from the catalog's mean (as served)
   // and for the Mahalanobis distance of the one-view representation joined with its average over
   // the image's turns and mirrors (`galaxy-index build --anomaly-score mahalanobis-turns`)
-  double turns_auc = 0;
+  double turns_auc = -1;      // -1: not measured (QualityOptions::turns_score off)
   double found_in_top1 = 0;   // share of this kind among the top 1% of scores
   double same_kind_precision = 0;  // of its k neighbours, the share of the same kind
 };

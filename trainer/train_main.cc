@@ -388,6 +388,11 @@ int main(int argc, char** argv) {
   quality_cmd->add_option("--stability-queries", quality.stability_queries,
                           "Galaxies whose turned and mirrored copies are searched (the file's first)")
       ->capture_default_str();
+  quality_cmd->add_flag("--turns-score,!--no-turns-score", quality.turns_score,
+                        absl::StrCat("Also measure the anomaly score of one view joined with its average over ",
+                                     galaxy::kDihedralViews,
+                                     " (the index's --anomaly-score mahalanobis-turns); it embeds every galaxy eight "
+                                     "more times, so --no-turns-score makes a one-view run a single pass (default on)"));
   quality_cmd->add_option("--json", quality_json, "Write the report as JSON to this file");
   quality_cmd->add_option("--embeddings", quality.embeddings_path,
                           "Write the measured representation (unit vectors, float32, the file's first galaxies in "
