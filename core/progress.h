@@ -1,5 +1,6 @@
 // Progress of long work, logged at most every few seconds with rate and ETA:
 //   "synth: 12000/100000 galaxies (12.0%), 4210/s, ETA 21s"
+//   "pretrain: 100/2000 steps (5.0%), 0.29/s, ETA 1h 49m"
 #ifndef GALAXY_CORE_PROGRESS_H_
 #define GALAXY_CORE_PROGRESS_H_
 
@@ -9,6 +10,12 @@
 #include "absl/time/time.h"
 
 namespace galaxy {
+
+// A rate for a progress line: whole numbers from 10 up ("4210"), two significant digits below
+// ("3.5", "0.29"), so that slow work (a training step every few seconds) does not read "0".
+std::string RateText(double per_second);
+// A remaining time for a progress line: "41s", "12m 05s", "2h 33m".
+std::string EtaText(double seconds);
 
 class Progress {
  public:
