@@ -22,7 +22,8 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
   const int64_t n = rows.defined() ? rows.size(0) : images.size(0);
   // A line every half minute: at full resolution on one core 50,000 galaxies take about 14 minutes
   // (eight times that averaged over the turns); short calls (the monitor, uploads) log nothing.
-  Progress progress(options.dihedral ? "embedding (eight views)" : "embedding", "galaxies", n, absl::Seconds(30));
+  Progress progress(options.dihedral ? absl::StrCat("embedding (", kDihedralViewCount, " views)") : "embedding",
+                    "galaxies", n, absl::Seconds(30));
   for (int64_t start = 0; start < n; start += 256) {
     const int64_t m = std::min<int64_t>(256, n - start);
     torch::Tensor x, ebv;

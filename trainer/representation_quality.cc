@@ -278,30 +278,33 @@ absl::StatusOr<QualityReport> Measure(const QualityOptions& o, SharedMeasures& s
       report.mahalanobis_top1_precision =
           (kinds.index_select(0, mahalanobis_top) != 0).to(torch::kFloat64).mean().item<double>();
       for (int k = 1; k < kAnomalyKinds; ++k) {
-        std::vector<double> scores, forest_scores, combined_scores, mahalanobis_scores, turns_scores;
+        // This kind against the normal galaxies: the rows compared, and which of them are this kind.
+        std::vector<size_t> compared;
         std::vector<bool> positive;
         std::vector<int64_t> members;
         for (int64_t i = 0; i < n; ++i) {
           const int64_t ki = kind[static_cast<size_t>(i)];
           if (ki != 0 && ki != k) continue;
-          scores.push_back(s[static_cast<size_t>(i)]);
-          forest_scores.push_back(iforest[static_cast<size_t>(i)]);
-          combined_scores.push_back(combined[static_cast<size_t>(i)]);
-          mahalanobis_scores.push_back(mahalanobis[static_cast<size_t>(i)]);
-          if (!turns.empty()) turns_scores.push_back(turns[static_cast<size_t>(i)]);
+          compared.push_back(static_cast<size_t>(i));
           positive.push_back(ki == k);
           if (ki == k) members.push_back(i);
         }
         if (members.empty()) continue;
+        auto auc = [&](const std::vector<double>& score) {
+          std::vector<double> rows;
+          rows.reserve(compared.size());
+          for (size_t i : compared) rows.push_back(score[i]);
+          return RocAuc(rows, positive);
+        };
         AnomalyKindQuality quality;
         quality.kind = k;
         quality.name = AnomalyKindName(static_cast<AnomalyKind>(k));
         quality.count = static_cast<int64_t>(members.size());
-        quality.auc = RocAuc(scores, positive);
-        quality.iforest_auc = RocAuc(forest_scores, positive);
-        quality.combined_auc = RocAuc(combined_scores, positive);
-        quality.mahalanobis_auc = RocAuc(mahalanobis_scores, positive);
-        if (!turns.empty()) quality.turns_auc = RocAuc(turns_scores, positive);
+        quality.auc = auc(s);
+        quality.iforest_auc = auc(iforest);
+        quality.combined_auc = auc(combined);
+        quality.mahalanobis_auc = auc(mahalanobis);
+        if (o.turns_score) quality.turns_auc = auc(turns);
         quality.found_in_top1 = (top_kinds == k).sum().item<double>() / static_cast<double>(members.size());
         quality.same_kind_precision = SameLabelPrecision(neighbours, kinds, torch::tensor(members, torch::kInt64));
         report.kinds.push_back(quality);
