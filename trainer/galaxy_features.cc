@@ -85,11 +85,12 @@ absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const
   return model;
 }
 
-torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv) {
+torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv,
+                             const torch::Tensor& rows) {
   GalaxyNet& net = model.net;
   const int64_t crop = std::min<int64_t>(net.metadata.image_size, images.size(2));
   const Embeddings e = EmbedImages(*net.backbone, model.projection ? net.projection.get() : nullptr, images, e_bv,
-                                   crop, model.device, /*rows=*/{}, model.embed);
+                                   crop, model.device, rows, model.embed);
   return model.projection ? e.projections : e.features;
 }
 

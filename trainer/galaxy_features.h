@@ -59,9 +59,11 @@ absl::Status ValidateFeatureKind(const std::string& features);
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads);
 
-// The frozen representation of every image: the projection output when model.projection,
-// else the backbone features. N x D float32 on the CPU, not normalised.
-torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv);
+// The frozen representation of every image (or of rows `rows` of `images`, in that order): the
+// projection output when model.projection, else the backbone features. N x D float32 on the CPU,
+// not normalised.
+torch::Tensor FrozenFeatures(FrozenModel& model, const torch::Tensor& images, const torch::Tensor& e_bv,
+                             const torch::Tensor& rows = {});
 
 // The classical photo-z features (data/photoz/photometry.h: de-reddened aperture r magnitude and
 // colours) of rows `rows` of `data`, row-major: rows.size() x dim values; *dim is set. The

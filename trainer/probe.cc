@@ -29,6 +29,8 @@ namespace galaxy {
 namespace {
 
 constexpr int64_t kMaxClasses = 1000;
+// How many of the training part's galaxies at least the features are standardised on.
+constexpr double kStandardisationRows = 5000;
 
 absl::Status Validate(const ProbeOptions& o) {
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model: required");
@@ -448,14 +450,33 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
     return absl::FailedPreconditionError(absl::StrCat("probe: ", train_rows.size(), " training and ", test_rows.size(),
                                                       " test galaxies are labelled; at least 10 of each are needed"));
   }
-  log::Info(absl::StrFormat("probe: %s of '%s'; embedding %d galaxies with %s (%s features)", report.task,
-                            o.label_column, data.size(), o.model_path, o.features));
-  const torch::Tensor features = FrozenFeatures(model, data.images, data.e_bv);
+  // Only the galaxies the probe reads are embedded: the test part, and the training part's labelled
+  // galaxies within the largest label fraction, or within a fraction holding about
+  // kStandardisationRows of them when that is larger (the features are standardised on those; no
+  // labels are used for that). At 1% of a large catalog that is a fraction of the cost of the whole.
+  const double top_fraction = *std::max_element(o.fractions.begin(), o.fractions.end());
+  const double standardise_fraction =
+      std::max(top_fraction, std::min(1.0, kStandardisationRows / static_cast<double>(train_rows.size())));
+  std::vector<int64_t> standardise_rows;
+  for (int64_t r : train_rows) {
+    if (InLabelFraction(data.ids[static_cast<size_t>(r)], standardise_fraction)) standardise_rows.push_back(r);
+  }
+  std::vector<int64_t> embedded = standardise_rows;
+  embedded.insert(embedded.end(), test_rows.begin(), test_rows.end());
+  log::Info(absl::StrFormat("probe: %s of '%s'; embedding %d of %d galaxies (%d training, %d test) with %s (%s features)",
+                            report.task, o.label_column, embedded.size(), data.size(), standardise_rows.size(),
+                            test_rows.size(), o.model_path, o.features));
+  const torch::Tensor embedded_index = torch::tensor(embedded, torch::kInt64);
+  const torch::Tensor computed =
+      FrozenFeatures(model, data.images, data.e_bv, embedded_index.to(data.images.device()));
+  // Indexed by dataset row like the labels; rows not embedded stay zero and are never read.
+  const torch::Tensor features = torch::zeros({data.size(), computed.size(1)}, computed.options());
+  features.index_copy_(0, embedded_index, computed);
   const torch::Tensor test_index = torch::tensor(test_rows, torch::kInt64);
   const torch::Tensor all_train = torch::tensor(train_rows, torch::kInt64);
-  // Standardised on the whole training part (no labels are used for that).
-  const torch::Tensor mean = features.index_select(0, all_train).mean(0);
-  const torch::Tensor scale = features.index_select(0, all_train).std(0).clamp_min(1e-6);
+  const torch::Tensor standardise_index = torch::tensor(standardise_rows, torch::kInt64);
+  const torch::Tensor mean = features.index_select(0, standardise_index).mean(0);
+  const torch::Tensor scale = features.index_select(0, standardise_index).std(0).clamp_min(1e-6);
   const torch::Tensor x = (features - mean) / scale;
   const torch::Tensor test_x = x.index_select(0, test_index);
   // Classes as int64 (-1 unlabelled); regression labels as float64 (0 where unlabelled, never read).
