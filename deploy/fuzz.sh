@@ -26,6 +26,12 @@ CC=clang CXX=clang++ cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_
 # shellcheck disable=SC2086
 cmake --build "$build_dir" --target $targets -j "${JOBS:-$(nproc)}"
 mkdir -p "$build_dir/crashes"
+# The file-reader targets write each input to a temporary file named by their process ID; keep
+# those in the build tree (emptied here) rather than leaving one per run in the system's /tmp.
+rm -rf "$build_dir/tmp"
+mkdir -p "$build_dir/tmp"
+TMPDIR=$(cd "$build_dir/tmp" && pwd)
+export TMPDIR
 args=(-runs="$runs" -max_total_time="$seconds" -artifact_prefix="$build_dir/crashes/" -print_final_stats=1)
 
 # fuzz TARGET CORPUS WHAT [libFuzzer flags...]
