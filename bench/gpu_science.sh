@@ -56,8 +56,11 @@ train="$build/bin/galaxy-train"
 # ResNet50 recipes against each other and against tiny. Each is ARCH:PRECISION[:FLAG=VALUE...]
 # (extra `galaxy-train pretrain` flags, colon-separated), 1,000 steps of 256, the monitor every
 # 250; GPU_SCIENCE_PREFLIGHT="" skips them (~60 s each for resnet50, ~25 s for tiny).
-# GPU_SCIENCE_PREFLIGHT_STEPS and _GALAXIES shrink them for a dry run.
-preflight=${GPU_SCIENCE_PREFLIGHT-resnet50:bf16 resnet50:bf16:--bn-splits=1 resnet50:bf16:--lr=0.0075 tiny:bf16}
+# GPU_SCIENCE_PREFLIGHT_STEPS and _GALAXIES shrink them for a dry run. The third is the CPU's best
+# recipe (temperature 0.1, the three-aperture photometric pretext: docs/SCIENCE.md, "Full
+# resolution with the pretext") on ResNet50; a single BatchNorm batch (`--bn-splits=1`) was the
+# third before and stays one GPU_SCIENCE_PREFLIGHT away.
+preflight=${GPU_SCIENCE_PREFLIGHT-resnet50:bf16 resnet50:bf16:--lr=0.0075 resnet50:bf16:--temperature=0.1:--photometry-weight=5:--photometry-radii=1.5,3,6 tiny:bf16}
 preflight_steps=${GPU_SCIENCE_PREFLIGHT_STEPS:-1000}
 if [[ -n "$preflight" && -x "$train" && -x "$build/bin/galaxy-data" ]]; then
   mkdir -p "$work/preflight"
