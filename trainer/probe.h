@@ -1,8 +1,10 @@
 // The linear probe (galaxy-train probe): how much of a label a frozen representation holds, the
 // standard test of a self-supervised model (Hayat et al. 2021 classify Galaxy Zoo 2 morphology
-// this way). Embeds every galaxy with the model's backbone (frozen, evaluation mode), then, for
-// each label fraction, fits a linear model on the standardised features of that fraction of the
-// training part and scores it on the test part of the same ID-hash split:
+// this way). Embeds the galaxies it reads with the model's backbone (frozen, evaluation mode): the
+// test part, and the training part's labelled galaxies within the largest label fraction (or
+// about 5,000 of them, when that is more), on which the features are standardised. Then, for
+// each label fraction, it fits a linear model on the standardised features of that fraction of
+// the training part and scores it on the test part of the same ID-hash split:
 //   - classes (integer labels such as "type"): a softmax (multinomial logistic) regression;
 //     accuracy, recall per class, confusion matrix;
 //   - a continuous label (a Galaxy Zoo vote fraction, a bulge-to-total ratio): ridge regression;
