@@ -457,10 +457,15 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   const double top_fraction = *std::max_element(o.fractions.begin(), o.fractions.end());
   const double standardise_fraction =
       std::max(top_fraction, std::min(1.0, kStandardisationRows / static_cast<double>(train_rows.size())));
-  std::vector<int64_t> standardise_rows;
-  for (int64_t r : train_rows) {
-    if (InLabelFraction(data.ids[static_cast<size_t>(r)], standardise_fraction)) standardise_rows.push_back(r);
-  }
+  // The training part's labelled rows within a label fraction (nested: a smaller fraction's are a subset).
+  auto rows_in_fraction = [&](double fraction) {
+    std::vector<int64_t> rows;
+    for (int64_t r : train_rows) {
+      if (InLabelFraction(data.ids[static_cast<size_t>(r)], fraction)) rows.push_back(r);
+    }
+    return rows;
+  };
+  const std::vector<int64_t> standardise_rows = rows_in_fraction(standardise_fraction);
   std::vector<int64_t> embedded = standardise_rows;
   embedded.insert(embedded.end(), test_rows.begin(), test_rows.end());
   log::Info(absl::StrFormat("probe: %s of '%s'; embedding %d of %d galaxies (%d training, %d test) with %s (%s features)",
@@ -469,15 +474,15 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
   const torch::Tensor embedded_index = torch::tensor(embedded, torch::kInt64);
   const torch::Tensor computed =
       FrozenFeatures(model, data.images, data.e_bv, embedded_index.to(data.images.device()));
-  // Indexed by dataset row like the labels; rows not embedded stay zero and are never read.
-  const torch::Tensor features = torch::zeros({data.size(), computed.size(1)}, computed.options());
-  features.index_copy_(0, embedded_index, computed);
+  // Standardised on the training galaxies embedded, the first rows of `computed`; then indexed by
+  // dataset row like the labels (rows not embedded stay zero and are never read).
+  const torch::Tensor standardise = computed.narrow(0, 0, static_cast<int64_t>(standardise_rows.size()));
+  const torch::Tensor mean = standardise.mean(0);
+  const torch::Tensor scale = standardise.std(0).clamp_min(1e-6);
+  const torch::Tensor x = torch::zeros({data.size(), computed.size(1)}, computed.options());
+  x.index_copy_(0, embedded_index, (computed - mean) / scale);
   const torch::Tensor test_index = torch::tensor(test_rows, torch::kInt64);
   const torch::Tensor all_train = torch::tensor(train_rows, torch::kInt64);
-  const torch::Tensor standardise_index = torch::tensor(standardise_rows, torch::kInt64);
-  const torch::Tensor mean = features.index_select(0, standardise_index).mean(0);
-  const torch::Tensor scale = features.index_select(0, standardise_index).std(0).clamp_min(1e-6);
-  const torch::Tensor x = (features - mean) / scale;
   const torch::Tensor test_x = x.index_select(0, test_index);
   // Classes as int64 (-1 unlabelled); regression labels as float64 (0 where unlabelled, never read).
   const torch::Tensor label_tensor =
@@ -497,10 +502,7 @@ absl::StatusOr<ProbeReport> RunProbe(const ProbeOptions& o) {
     report.majority_accuracy = (test_y == majority).to(torch::kFloat64).mean().item<double>();
   }
   for (double fraction : o.fractions) {
-    std::vector<int64_t> chosen;
-    for (int64_t r : train_rows) {
-      if (InLabelFraction(data.ids[static_cast<size_t>(r)], fraction)) chosen.push_back(r);
-    }
+    const std::vector<int64_t> chosen = rows_in_fraction(fraction);
     if (chosen.size() < 2) {
       log::Warn(absl::StrFormat("probe: fraction %g leaves %d labels; skipped", fraction, chosen.size()));
       continue;
