@@ -95,6 +95,9 @@ struct QualityReport {
   double top1_precision = -1;       // share of anomalies among the top 1% of scores
   std::vector<AnomalyKindQuality> kinds;
   std::string Markdown() const;
+  // `galaxy-train quality --json`, also the form the science report saves each seed's quality
+  // in (trainer/science_seed.h). Each of "anomaly_kinds" names its kind and gives its value in
+  // the data's anomaly_kind column ("anomaly_kind").
   std::string Json() const;
 };
 

@@ -38,25 +38,6 @@ double Number(const Json& j) { return j.is_number() ? j.get<double>() : std::num
 // Label fractions are compared as the same numbers parsed from the same flags.
 bool Same(double a, double b) { return std::abs(a - b) < 1e-9; }
 
-Json QualityJson(const QualityReport& q) {
-  Json kinds = Json::array();
-  for (const AnomalyKindQuality& k : q.kinds) {
-    kinds.push_back({{"kind", k.kind}, {"name", k.name}, {"count", k.count}, {"auc", k.auc},
-                     {"iforest_auc", k.iforest_auc}, {"combined_auc", k.combined_auc},
-                     {"mahalanobis_auc", k.mahalanobis_auc}, {"turns_auc", k.turns_auc},
-                     {"found_in_top1", k.found_in_top1}, {"same_kind_precision", k.same_kind_precision}});
-  }
-  return {{"galaxies", q.galaxies}, {"k", q.k}, {"dihedral", q.dihedral}, {"features", q.features},
-          {"type_precision", q.type_precision},
-          {"type_precision_colour", q.type_precision_colour}, {"type_precision_chance", q.type_precision_chance},
-          {"dz_median", q.dz_median}, {"dz_median_colour", q.dz_median_colour},
-          {"dz_median_random", q.dz_median_random}, {"rotation_overlap", q.rotation_overlap},
-          {"flip_overlap", q.flip_overlap}, {"anomaly_auc", q.anomaly_auc},
-          {"iforest_anomaly_auc", q.iforest_anomaly_auc}, {"combined_anomaly_auc", q.combined_anomaly_auc},
-          {"mahalanobis_anomaly_auc", q.mahalanobis_anomaly_auc}, {"turns_anomaly_auc", q.turns_anomaly_auc},
-          {"top1_precision", q.top1_precision}, {"kinds", kinds}};
-}
-
 QualityReport QualityFrom(const Json& q) {
   QualityReport r;
   r.galaxies = q.at("galaxies").get<int64_t>();
@@ -77,12 +58,16 @@ QualityReport QualityFrom(const Json& q) {
   r.iforest_anomaly_auc = Number(q.value("iforest_anomaly_auc", Json()));
   r.combined_anomaly_auc = Number(q.value("combined_anomaly_auc", Json()));
   r.mahalanobis_anomaly_auc = Number(q.value("mahalanobis_anomaly_auc", Json()));
+  r.mahalanobis_top1_precision = Number(q.value("mahalanobis_top1_precision", Json()));
   r.turns_anomaly_auc = Number(q.value("turns_anomaly_auc", Json()));
   r.top1_precision = Number(q.at("top1_precision"));
-  for (const Json& k : q.at("kinds")) {
+  // Seeds are saved in `galaxy-train quality --json`'s form (QualityReport::Json). Seeds saved
+  // before that have "kinds", each with the column value as "kind" and its "name".
+  const bool own_form = q.contains("anomaly_kinds");
+  for (const Json& k : own_form ? q.at("anomaly_kinds") : q.at("kinds")) {
     AnomalyKindQuality e;
-    e.kind = k.at("kind").get<int>();
-    e.name = k.at("name").get<std::string>();
+    e.kind = k.at(own_form ? "anomaly_kind" : "kind").get<int>();
+    e.name = k.at(own_form ? "kind" : "name").get<std::string>();
     e.count = k.at("count").get<int64_t>();
     e.auc = Number(k.at("auc"));
     e.iforest_auc = Number(k.value("iforest_auc", Json()));
@@ -133,8 +118,8 @@ Json SeedRunJson(const SeedRun& r) {
           {"redshift", {{"rows", rows}, {"knn", MetricsJson(r.redshift.knn)}, {"predict_mean", r.redshift.predict_mean_sigma_mad}}},
           {"probe", {{"classes", r.probe.classes}, {"test_count", r.probe.test_count},
                      {"majority_accuracy", r.probe.majority_accuracy}, {"class_counts", r.probe.class_counts}, {"rows", probe}}},
-          {"quality", QualityJson(r.quality)},
-          {"served_quality", QualityJson(r.served)},
+          {"quality", Json::parse(r.quality.Json())},
+          {"served_quality", Json::parse(r.served.Json())},
           {"eval", {{"model", r.eval_model}, {"overall", MetricsJson(r.eval.overall)}, {"per_bin", bins},
                     {"z_spec", r.eval.z_spec}, {"z_phot", r.eval.z_phot}, {"pit_count", r.eval.pit.size()},
                     {"pit_histogram", r.eval.pit_histogram}, {"crps_mean", r.eval.crps_mean},

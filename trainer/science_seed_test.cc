@@ -1,7 +1,8 @@
 // A science seed's saved form (trainer/science_seed.h): both quality reports survive the round
 // trip, and a seed saved before the served representation was measured reads it as not measured,
-// so that the checks that read it say so instead of comparing defaults; the threads a seed ran
-// with are saved beside its minutes and named in the report.
+// so that the checks that read it say so instead of comparing defaults; a seed's quality is saved
+// in `galaxy-train quality --json`'s form and one saved in the form before it still reads; the
+// threads a seed ran with are saved beside its minutes and named in the report.
 #include "trainer/science_seed.h"
 
 #include <gtest/gtest.h>
@@ -23,8 +24,9 @@ QualityReport SomeQuality(double type_precision, double merger_auc) {
   q.dz_median = 0.012;
   q.anomaly_auc = 0.93;
   q.top1_precision = 0.4;
+  q.mahalanobis_top1_precision = 0.45;
   AnomalyKindQuality merger;
-  merger.kind = 1;
+  merger.kind = 3;
   merger.name = "merger";
   merger.count = 30;
   merger.auc = merger_auc;
@@ -59,12 +61,48 @@ TEST(ScienceSeedTest, BothQualityReportsSurviveTheSavedForm) {
   EXPECT_DOUBLE_EQ(back.served.kinds[0].mahalanobis_auc, 0.89);
   EXPECT_DOUBLE_EQ(back.served.kinds[0].turns_auc, 0.92);
   EXPECT_DOUBLE_EQ(back.served.turns_anomaly_auc, 0.95);
+  EXPECT_DOUBLE_EQ(back.served.mahalanobis_top1_precision, 0.45);
+  EXPECT_EQ(back.served.kinds[0].kind, 3);
+}
+
+TEST(ScienceSeedTest, ASeedsQualityIsSavedInTheQualityCommandsForm) {
+  const nlohmann::json saved = SeedRunJson(SomeRun());
+  EXPECT_EQ(saved["served_quality"], nlohmann::json::parse(SomeRun().served.Json()));
+  ASSERT_EQ(saved["served_quality"]["anomaly_kinds"].size(), 1u);
+  EXPECT_EQ(saved["served_quality"]["anomaly_kinds"][0]["kind"], "merger");
+  EXPECT_EQ(saved["served_quality"]["anomaly_kinds"][0]["anomaly_kind"], 3);
+}
+
+TEST(ScienceSeedTest, ASeedSavedInTheEarlierFormStillReads) {
+  // Before, "kinds" held each kind's column value as "kind" beside its "name", and the share of
+  // anomalies among the Mahalanobis distance's top 1% was not saved.
+  nlohmann::json saved = SeedRunJson(SomeRun());
+  for (const char* part : {"quality", "served_quality"}) {
+    nlohmann::json& q = saved[part];
+    nlohmann::json kinds = nlohmann::json::array();
+    for (nlohmann::json k : q["anomaly_kinds"]) {
+      k["name"] = k["kind"];
+      k["kind"] = k["anomaly_kind"];
+      k.erase("anomaly_kind");
+      kinds.push_back(k);
+    }
+    q.erase("anomaly_kinds");
+    q.erase("mahalanobis_top1_precision");
+    q["kinds"] = kinds;
+  }
+  const SeedRun back = SeedRunFrom(saved);
+  ASSERT_EQ(back.served.kinds.size(), 1u);
+  EXPECT_EQ(back.served.kinds[0].kind, 3);
+  EXPECT_EQ(back.served.kinds[0].name, "merger");
+  EXPECT_DOUBLE_EQ(back.served.kinds[0].auc, 0.90);
+  EXPECT_DOUBLE_EQ(back.quality.kinds[0].turns_auc, 0.87);
+  EXPECT_TRUE(std::isnan(back.served.mahalanobis_top1_precision));
 }
 
 TEST(ScienceSeedTest, ASeedSavedBeforeTheScoreWithTurnsReadsItAsNotMeasured) {
   nlohmann::json saved = SeedRunJson(SomeRun());
   saved["served_quality"].erase("turns_anomaly_auc");
-  saved["served_quality"]["kinds"][0].erase("turns_auc");
+  saved["served_quality"]["anomaly_kinds"][0].erase("turns_auc");
   const SeedRun back = SeedRunFrom(saved);
   EXPECT_TRUE(std::isnan(back.served.turns_anomaly_auc));
   ASSERT_EQ(back.served.kinds.size(), 1u);
