@@ -74,7 +74,7 @@ bool KeepFreedMemoryForReuse() {
     }
     // Trim first: with the mmap threshold fixed and the trim threshold still at its default,
     // every free at the heap's top would hand the memory back (worse than the default).
-    return mallopt(M_TRIM_THRESHOLD, kHeapBlockLimit) == 1 && mallopt(M_MMAP_THRESHOLD, kHeapBlockLimit) == 1;
+    return mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
   }();
   return applied;
 #else

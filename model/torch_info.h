@@ -42,21 +42,16 @@ absl::StatusOr<DeviceKind> ResolveDevice(absl::string_view name);
 void SetCpuThreads(int threads);
 
 // Makes glibc's malloc keep freed tensor memory for reuse instead of returning it to the kernel.
-// By default every block above a dynamic threshold (128 KiB at first, raised by glibc to at
-// most 32 MiB) is mmap'd and unmapped on free, and the heap's top is trimmed at 128 KiB, so each
-// forward pass page-faults its activations in afresh: about 36,000 faults (140 MiB zeroed) per
-// ResNet18 step at batch 64 on this project's CPUs, 3-10% of the step. At full resolution (the
-// paper stem) one activation of a batch is itself 32 MiB or more (128 x 16 x 64 x 64 floats;
-// 64 MiB for an embedding batch of 256), so a threshold of 32 MiB still mapped it anew every
-// time, and embedding ran 4-10x slower (docs/BENCHMARKS.md, "Full-resolution activations").
-// This sets M_MMAP_THRESHOLD to kHeapBlockLimit (1 GiB: glibc 2.36 takes it; bigger blocks,
-// such as a survey's images, still get their own mappings) and M_TRIM_THRESHOLD to the same.
-// The process then holds on to memory it freed, up to its peak: meant for training and
-// embedding (galaxy-train's commands, galaxy-index, the benchmarks), not for a long-lived
-// server. Does nothing, and returns false, where malloc is not glibc's, under a sanitizer, when
-// GALAXY_MALLOC_TUNING=0, or when the environment already sets MALLOC_MMAP_THRESHOLD_ or
-// MALLOC_TRIM_THRESHOLD_ (the user's choice stands). Idempotent.
-inline constexpr int kHeapBlockLimit = 1 << 30;
+// By default every block above a dynamic threshold (128 KiB at first) is mmap'd and unmapped on
+// free, and the heap's top is trimmed at 128 KiB, so each forward pass page-faults its
+// activations in afresh: about 36,000 faults (140 MiB zeroed) per ResNet18 step at batch 64 on
+// this project's CPUs, 3-10% of the step. This sets M_MMAP_THRESHOLD to 32 MiB (glibc's
+// largest; bigger blocks, such as FAISS's arrays, still get their own mappings, where realloc is
+// cheap) and M_TRIM_THRESHOLD to 1 GiB. The process then holds on to memory it freed, up to its
+// peak: meant for training and embedding, not for a long-lived server. Does nothing, and returns
+// false, where malloc is not glibc's, under a sanitizer, when GALAXY_MALLOC_TUNING=0, or when the
+// environment already sets MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ (the user's choice
+// stands). Idempotent.
 bool KeepFreedMemoryForReuse();
 
 }  // namespace galaxy

@@ -71,21 +71,5 @@ TEST(TorchInfoTest, FreedTensorMemoryIsReusedWithoutPageFaults) {
   EXPECT_LT(faults, 8192) << faults << " page faults for 5 passes of 96 MiB of tensors";
 }
 
-TEST(TorchInfoTest, AFullResolutionActivationIsReusedWithoutPageFaults) {
-  if (!KeepFreedMemoryForReuse()) GTEST_SKIP() << "glibc malloc tuning not applied here (sanitizer or environment)";
-  // One activation of an embedding batch at full resolution: 256 x 16 x 64 x 64 floats, 64 MiB,
-  // above the 32 MiB that glibc's own rule stops at. Each pass allocates, writes and frees it;
-  // mapped anew, each pass would fault on its 16,384 pages.
-  auto pass = [] {
-    torch::Tensor activation = torch::ones({256, 16, 64, 64});
-    EXPECT_EQ(activation[255][15][63][63].item<float>(), 1.0f);
-  };
-  pass();  // the heap grows to hold it
-  const long before = MinorFaults();
-  for (int i = 0; i < 4; ++i) pass();
-  const long faults = MinorFaults() - before;
-  EXPECT_LT(faults, 4096) << faults << " page faults for 4 passes of a 64 MiB tensor";
-}
-
 }  // namespace
 }  // namespace galaxy

@@ -71,8 +71,6 @@ absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const
                                             const std::string& device_name, int threads) {
   GALAXY_RETURN_IF_ERROR(ValidateFeatureKind(features));
   SetCpuThreads(threads);
-  // Embedding passes free and allocate the same large activations batch after batch.
-  KeepFreedMemoryForReuse();
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device_name));
   FrozenModel model;
   model.device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
