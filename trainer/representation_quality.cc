@@ -370,10 +370,10 @@ std::string QualityReport::Markdown() const {
 std::string QualityReport::Json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const AnomalyKindQuality& q : kinds) {
-    list.push_back({{"kind", q.name}, {"anomaly_kind", q.kind}, {"count", q.count}, {"auc", q.auc}, {"iforest_auc", q.iforest_auc},
-                    {"combined_auc", q.combined_auc}, {"mahalanobis_auc", q.mahalanobis_auc},
-                    {"turns_auc", q.turns_auc}, {"found_in_top1", q.found_in_top1},
-                    {"same_kind_precision", q.same_kind_precision}});
+    list.push_back({{"kind", q.name}, {"anomaly_kind", q.kind}, {"count", q.count}, {"auc", q.auc},
+                    {"iforest_auc", q.iforest_auc}, {"combined_auc", q.combined_auc},
+                    {"mahalanobis_auc", q.mahalanobis_auc}, {"turns_auc", q.turns_auc},
+                    {"found_in_top1", q.found_in_top1}, {"same_kind_precision", q.same_kind_precision}});
   }
   return nlohmann::json({{"galaxies", galaxies},
                          {"k", k},
