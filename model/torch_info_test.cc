@@ -2,7 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <cstring>
+
 #include <gtest/gtest.h>
+#include <c10/core/CPUAllocator.h>
 #include <torch/torch.h>
 
 namespace galaxy {
@@ -69,6 +72,54 @@ TEST(TorchInfoTest, FreedTensorMemoryIsReusedWithoutPageFaults) {
   // reused: 0 to a few thousand (an odd block placed afresh), never a pass's worth.
   const long faults = FaultsOfActivationPasses(5);
   EXPECT_LT(faults, 8192) << faults << " page faults for 5 passes of 96 MiB of tensors";
+}
+
+
+// A full-resolution activation (64 MiB: batch 128 of 32 channels at 64 x 64) is allocated,
+// written and freed: the block goes into the cache and the next request of its size gets it
+// back, without faulting its pages in again.
+TEST(TorchInfoTest, AFullResolutionActivationIsReusedWithoutPageFaults) {
+  if (!KeepFreedMemoryForReuse()) GTEST_SKIP() << "malloc tuning not applied here (sanitizer or environment)";
+  const int64_t floats = int64_t{16} << 20;
+  const void* first = nullptr;
+  {
+    torch::Tensor activation = torch::ones({floats});
+    first = activation.data_ptr();
+  }
+  const size_t cached = CachedTensorBytes();
+  EXPECT_GE(cached, floats * sizeof(float));
+  const long before = MinorFaults();
+  for (int pass = 0; pass < 4; ++pass) {
+    torch::Tensor activation = torch::ones({floats});
+    EXPECT_EQ(activation.data_ptr(), first) << "pass " << pass;
+    EXPECT_EQ(activation[floats - 1].item<float>(), 1.0f);
+  }
+  // Mapped afresh, each pass faults 16,384 pages of 4 KiB in (65,537 for the four passes
+  // when glibc's heap held the blocks instead).
+  const long faults = MinorFaults() - before;
+  EXPECT_LT(faults, 2048) << faults << " page faults for 4 passes of a 64 MiB tensor";
+  EXPECT_EQ(CachedTensorBytes(), cached);
+}
+
+TEST(TorchInfoTest, SmallBlocksBypassTheCacheAndTheRawInterfaceRoundsUp) {
+  if (!KeepFreedMemoryForReuse()) GTEST_SKIP() << "malloc tuning not applied here (sanitizer or environment)";
+  const size_t cached_before = CachedTensorBytes();
+  { torch::Tensor small = torch::ones({1 << 20}); }  // 4 MiB: glibc's heap keeps it
+  EXPECT_EQ(CachedTensorBytes(), cached_before);
+  c10::Allocator* allocator = c10::GetCPUAllocator();
+  void* block = allocator->raw_allocate((size_t{40} << 20) + 1);
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 7, (size_t{40} << 20) + 1);
+  allocator->raw_deallocate(block);
+  EXPECT_EQ(CachedTensorBytes(), cached_before + (size_t{42} << 20));  // rounded up to 2 MiB
+  void* again = allocator->raw_allocate(size_t{41} << 20);               // same rounded size
+  EXPECT_EQ(again, block);
+  EXPECT_EQ(CachedTensorBytes(), cached_before);
+  allocator->raw_deallocate(again);
+  void* small = allocator->raw_allocate(1024);  // the default allocator's, freed through ours
+  ASSERT_NE(small, nullptr);
+  allocator->raw_deallocate(small);
+  EXPECT_EQ(CachedTensorBytes(), cached_before + (size_t{42} << 20));
 }
 
 }  // namespace

@@ -71,6 +71,7 @@ absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const
                                             const std::string& device_name, int threads) {
   GALAXY_RETURN_IF_ERROR(ValidateFeatureKind(features));
   SetCpuThreads(threads);
+  KeepFreedMemoryForReuse();  // probe and quality embed batch after batch of the same shapes
   GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device_name));
   FrozenModel model;
   model.device = kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU;
