@@ -81,11 +81,10 @@ namespace {
 // (docs/BENCHMARKS.md, "Full-resolution activations"). Full-resolution activations of a batch
 // are 32-64 MiB, so without a cache every layer of every step page-faulted them in afresh.
 constexpr size_t kMmapThreshold = size_t{32} << 20;
-constexpr size_t kCachedBlockMin = kMmapThreshold;
 // Sizes are rounded up to this, so a request a few bytes off a cached block still reuses it.
 constexpr size_t kCacheRounding = size_t{2} << 20;
 
-// LibTorch's CPU allocator with a cache in front of it for blocks of kCachedBlockMin and more:
+// LibTorch's CPU allocator with a cache in front of it for blocks of kMmapThreshold and more:
 // a freed block is kept for the next request of its (rounded) size, up to a limit of bytes
 // kept. Smaller requests go straight to the default allocator, whose blocks glibc's heap keeps.
 // Every DataPtr's context is its data pointer, so the raw interface works.
@@ -111,19 +110,21 @@ class LargeBlockCache final : public c10::Allocator {
 
  private:
   c10::DataPtr Allocate(size_t n) const {
-    if (n < kCachedBlockMin) return fallback_->allocate(n);
+    if (n < kMmapThreshold) return fallback_->allocate(n);
     const size_t size = (n + kCacheRounding - 1) / kCacheRounding * kCacheRounding;
-    void* data = nullptr;
     std::vector<void*> stale;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = free_.find(size);
       if (it != free_.end()) {
-        data = it->second.back();
+        void* data = it->second.back();
         it->second.pop_back();
         if (it->second.empty()) free_.erase(it);
         cached_ -= size;
-      } else if (cached_ + size > limit_) {
+        live_[data] = size;
+        return {data, data, &Free, c10::Device(c10::DeviceType::CPU)};
+      }
+      if (cached_ + size > limit_) {
         // The blocks kept are not the sizes asked for now (shapes changed): let them go.
         for (auto& [unused, blocks] : free_) stale.insert(stale.end(), blocks.begin(), blocks.end());
         free_.clear();
@@ -131,7 +132,7 @@ class LargeBlockCache final : public c10::Allocator {
       }
     }
     for (void* block : stale) fallback_->raw_deallocate(block);
-    if (data == nullptr) data = fallback_->raw_allocate(size);
+    void* data = fallback_->raw_allocate(size);
     {
       std::lock_guard<std::mutex> lock(mu_);
       live_[data] = size;

@@ -74,7 +74,6 @@ TEST(TorchInfoTest, FreedTensorMemoryIsReusedWithoutPageFaults) {
   EXPECT_LT(faults, 8192) << faults << " page faults for 5 passes of 96 MiB of tensors";
 }
 
-
 // A full-resolution activation (64 MiB: batch 128 of 32 channels at 64 x 64) is allocated,
 // written and freed: the block goes into the cache and the next request of its size gets it
 // back, without faulting its pages in again.

@@ -55,7 +55,9 @@ struct FrozenModel {
 absl::Status ValidateFeatureKind(const std::string& features);
 
 // INVALID_ARGUMENT naming --features when it is none of FeatureKinds() (trainer/probe.h), or "projection" for a model
-// without that head; errors of the checkpoint reader and device resolution pass through.
+// without that head; errors of the checkpoint reader and device resolution pass through. Sets
+// the CPU threads and, for the embedding passes that follow, KeepFreedMemoryForReuse
+// (model/torch_info.h): for galaxy-train's probe and quality, not for a server.
 absl::StatusOr<FrozenModel> LoadFrozenModel(const std::string& model_path, const std::string& features,
                                             const std::string& device_name, int threads);
 
