@@ -346,6 +346,11 @@ class Unpickler {
       case 0x93: {                                       // STACK_GLOBAL
         GALAXY_ASSIGN_OR_RETURN(ValuePtr name, Pop());
         GALAXY_ASSIGN_OR_RETURN(ValuePtr module, Pop());
+        // Strings, as Python's unpickler demands: a global named by globals would let each
+        // DUP and STACK_GLOBAL double a name's length.
+        if (module->kind != Value::Kind::kString || name->kind != Value::Kind::kString) {
+          return absl::InvalidArgumentError("a global whose module or name is not a string");
+        }
         ValuePtr g = Make(Value::Kind::kGlobal);
         g->text = absl::StrCat(module->text, ".", name->text);
         Push(std::move(g));
@@ -424,19 +429,41 @@ class Unpickler {
   std::vector<ValuePtr> made_;
 };
 
+// What Collect may still do. A state dict or checkpoint is a tree with a few values shared (a
+// tensor in two places) and names of tens of characters. Without limits, a pickle whose
+// containers share others, each twice, 40 levels deep, would take 2^40 visits; one whose dicts
+// hold each other under a long key, shared the same way, would name thousands of tensors with
+// paths 64 keys long: memory quadratic in the pickle's size.
+struct CollectBudget {
+  int64_t visits;      // values visited
+  int64_t name_bytes;  // the names of the tensors collected, all together
+};
+
+// The start of `path`, for messages.
+std::string PathForMessage(const std::string& path) {
+  constexpr size_t kShown = 120;
+  return path.size() <= kShown ? path : absl::StrCat(path.substr(0, kShown), "... (", path.size(), " characters)");
+}
+
 // Collects the tensors under `v` at `path`; deeper than 64 levels (or a cycle) is refused, and so
-// is visiting more than `*visits_left` values: a pickle whose containers share others, each
-// twice, 40 levels deep, would otherwise take 2^40 visits.
-absl::Status Collect(const ValuePtr& v, const std::string& path, int depth, int64_t* visits_left,
+// is going past `budget`.
+absl::Status Collect(const ValuePtr& v, const std::string& path, int depth, CollectBudget* budget,
                      TorchSaveTensors* out) {
-  if (depth > 64) return absl::InvalidArgumentError(absl::StrCat("nested deeper than 64 levels at '", path, "'"));
-  if (--*visits_left < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("values shared far more than a state dict's are (at '", path,
-                                                   "'): not read"));
+  if (depth > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("nested deeper than 64 levels at '", PathForMessage(path), "'"));
+  }
+  if (--budget->visits < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("values shared far more than a state dict's are (at '",
+                                                   PathForMessage(path), "'): not read"));
   }
   const auto child = [&](const std::string& key) { return path.empty() ? key : absl::StrCat(path, ".", key); };
   switch (v->kind) {
     case Value::Kind::kTensor:
+      budget->name_bytes -= static_cast<int64_t>(path.size());
+      if (budget->name_bytes < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor names far longer than a state dict's (at '",
+                                                       PathForMessage(path), "'): not read"));
+      }
       (*out)[path] = v->tensor;
       return absl::OkStatus();
     case Value::Kind::kDict:
@@ -449,13 +476,13 @@ absl::Status Collect(const ValuePtr& v, const std::string& path, int depth, int6
         } else {
           continue;
         }
-        GALAXY_RETURN_IF_ERROR(Collect(value, child(name), depth + 1, visits_left, out));
+        GALAXY_RETURN_IF_ERROR(Collect(value, child(name), depth + 1, budget, out));
       }
       return absl::OkStatus();
     case Value::Kind::kList:
     case Value::Kind::kTuple:
       for (size_t i = 0; i < v->items.size(); ++i) {
-        GALAXY_RETURN_IF_ERROR(Collect(v->items[i], child(absl::StrCat(i)), depth + 1, visits_left, out));
+        GALAXY_RETURN_IF_ERROR(Collect(v->items[i], child(absl::StrCat(i)), depth + 1, budget, out));
       }
       return absl::OkStatus();
     default:
@@ -469,9 +496,11 @@ absl::StatusOr<TorchSaveTensors> UnpickleTensors(absl::string_view pickle, const
   Unpickler unpickler(pickle, read_storage);
   GALAXY_ASSIGN_OR_RETURN(ValuePtr root, unpickler.Run());
   TorchSaveTensors out;
-  // A state dict or checkpoint is a tree with a few values shared (a tensor in two places).
-  int64_t visits_left = 4 * static_cast<int64_t>(unpickler.values_made()) + 64;
-  GALAXY_RETURN_IF_ERROR(Collect(root, "", 0, &visits_left, &out));
+  // Each tensor costs its pickle some 50 bytes and its name is a few keys of the pickle's own:
+  // 64 bytes of names per byte of pickle is far beyond any real file, and linear.
+  CollectBudget budget{4 * static_cast<int64_t>(unpickler.values_made()) + 64,
+                       64 * static_cast<int64_t>(pickle.size()) + (int64_t{1} << 20)};
+  GALAXY_RETURN_IF_ERROR(Collect(root, "", 0, &budget, &out));
   return out;
 }
 

@@ -284,6 +284,22 @@ TEST(TorchSaveFileTest, ReadsViewsAndRefusesTensorsOutsideTheirStorage) {
   std::string doubling = "\x80\x02]"s;
   for (int i = 0; i < 40; ++i) doubling += "q\x00" "0" "]" "(h\x00h\x00" "e"s;
   EXPECT_TRUE(absl::StrContains(UnpickleTensors(doubling + ".", read).status().message(), "values shared far more"));
+  // Dicts that each hold the one before twice, once under a 3,000-character key, 40 deep, with
+  // the tensor at the bottom: within the visits allowed, hundreds of names 60 kB long on average.
+  // Refused on the names' length before they add up (they once took the fuzzer past 2 GB).
+  std::string long_names = "\x80\x02"s + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(X\x07\x00\x00\x00"s + "storage" +
+                           "ctorch\nFloatStorage\n" + "X\x01\x00\x00\x00"s + "0" + "X\x03\x00\x00\x00"s + "cpu" +
+                           "K\x06tQ" + "K\x00"s + "K\x06\x85" + "K\x01\x85" + "\x89" + "tR" + "q\x01" + "0" +
+                           "X\xb8\x0b\x00\x00"s + std::string(3000, 'k') + "q\x02" + "0" + "}(h\x02h\x01uq\x03";
+  for (int level = 1; level <= 40; ++level) {
+    const std::string before = "h"s + static_cast<char>(2 + level);
+    long_names += "}(h\x02" + before + "X\x01\x00\x00\x00"s + "b" + before + "uq" + static_cast<char>(3 + level);
+  }
+  const absl::Status long_status = UnpickleTensors(long_names + ".", read).status();
+  EXPECT_TRUE(absl::StrContains(long_status.message(), "tensor names far longer than a state dict's")) << long_status;
+  // Globals named by globals (each DUP and STACK_GLOBAL would double the name).
+  EXPECT_TRUE(absl::StrContains(UnpickleTensors("\x80\x02X\x01\x00\x00\x00" "a2\x93" "2\x93" "."s, read).status().message(),
+                                "a global whose module or name is not a string"));
   storage.resize(5 * sizeof(float));
   EXPECT_TRUE(absl::StrContains(UnpickleTensors(pickle, read).status().message(), "holds 20 bytes, not 6 elements"));
   EXPECT_FALSE(UnpickleTensors(pickle.substr(0, 40), read).ok());
