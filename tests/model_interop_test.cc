@@ -287,10 +287,11 @@ TEST(TorchSaveFileTest, ReadsViewsAndRefusesTensorsOutsideTheirStorage) {
   // Dicts that each hold the one before twice, once under a 3,000-character key, 40 deep, with
   // the tensor at the bottom: within the visits allowed, hundreds of names 60 kB long on average.
   // Refused on the names' length before they add up (they once took the fuzzer past 2 GB).
-  std::string long_names = "\x80\x02"s + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(X\x07\x00\x00\x00"s + "storage" +
-                           "ctorch\nFloatStorage\n" + "X\x01\x00\x00\x00"s + "0" + "X\x03\x00\x00\x00"s + "cpu" +
-                           "K\x06tQ" + "K\x00"s + "K\x06\x85" + "K\x01\x85" + "\x89" + "tR" + "q\x01" + "0" +
-                           "X\xb8\x0b\x00\x00"s + std::string(3000, 'k') + "q\x02" + "0" + "}(h\x02h\x01uq\x03";
+  // The tensor is the one of `pickle` above, from its rebuild call to the REDUCE that ends it.
+  const size_t tensor_at = pickle.find("ctorch._utils");
+  const std::string tensor = pickle.substr(tensor_at, pickle.find("tR", tensor_at) + 2 - tensor_at);
+  std::string long_names = "\x80\x02"s + tensor + "q\x01" + "0" + "X\xb8\x0b\x00\x00"s + std::string(3000, 'k') +
+                           "q\x02" + "0" + "}(h\x02h\x01uq\x03";
   for (int level = 1; level <= 40; ++level) {
     const std::string before = "h"s + static_cast<char>(2 + level);
     long_names += "}(h\x02" + before + "X\x01\x00\x00\x00"s + "b" + before + "uq" + static_cast<char>(3 + level);
