@@ -146,15 +146,25 @@ torch::Tensor LossWithAuxiliary(MocoStep* out, const torch::Tensor& features, co
   return out->loss + extra;
 }
 
+torch::Tensor LocalViewLoss(MocoImpl& moco, MocoStep* out, const torch::Tensor& local_views, const torch::Tensor& keys) {
+  const int64_t n = keys.size(0);
+  TORCH_CHECK(n > 0 && local_views.size(0) % n == 0, "MoCo: ", local_views.size(0),
+              " local views are not a whole number of views of the ", n, " images");
+  const MocoStep local = moco.Contrast(moco.EncodeQueries(local_views), keys.repeat({local_views.size(0) / n, 1}));
+  out->local = local.loss.detach();
+  return local.loss;
+}
+
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
-                       bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary) {
+                       bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary, const torch::Tensor& local_views) {
   MocoStep out;
   torch::Tensor total;
   {
     CudaAutocast scope(autocast);
     out = moco->forward(query_view, key_view, key_order);
     total = LossWithAuxiliary(&out, out.features, auxiliary);
+    if (local_views.defined()) total = total + LocalViewLoss(*moco, &out, local_views, moco->last_keys());
   }
   MocoUpdate(moco, optimizer, total, moco->last_keys(), multi_tensor_sgd);
   out.features = torch::Tensor();  // its graph is spent

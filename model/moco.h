@@ -39,6 +39,9 @@ struct MocoStep {
   torch::Tensor features;
   // The auxiliary loss MocoTrainStep added (scalar, no graph); undefined without one.
   torch::Tensor auxiliary;
+  // The local views' InfoNCE loss MocoTrainStep added (scalar, no graph); undefined without
+  // local views.
+  torch::Tensor local;
 };
 
 // A loss computed from the query encoder's backbone features that MocoTrainStep adds to InfoNCE
@@ -104,16 +107,25 @@ TORCH_MODULE(Moco);
 void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& loss, const torch::Tensor& keys,
                 bool multi_tensor_sgd, const std::function<void()>& after_backward = {});
 
+// Multi-crop (Caron et al. 2020, as PretrainOptions::local_crops): the InfoNCE loss of the
+// query encoder's projections of `local_views` (L*N x C x s x s: view j of image i at row
+// j*N + i, any side s) against the same images' global keys `keys` (N x projection_dim,
+// normalised) and the queue, averaged over all L*N local views; its value (without its graph)
+// goes into out->local. Returns the loss with its graph.
+torch::Tensor LocalViewLoss(MocoImpl& moco, MocoStep* out, const torch::Tensor& local_views, const torch::Tensor& keys);
+
 // One optimisation step of MoCo on two augmented views: the forward pass (under bf16 autocast
 // with `autocast` on CUDA; keys in `key_order` as MocoImpl::forward), the backward pass, the
 // optimizer's step (MultiTensorSgdStep with `multi_tensor_sgd`, a CUDA path), the key encoder's
 // momentum update and the keys into the queue. The step pretraining runs and the training
 // benchmark times. With `auxiliary`, its loss on the query features joins InfoNCE's in the
-// backward pass (MocoStep::auxiliary). Returns the losses and accuracy as tensors on the device
-// (not read back).
+// backward pass (MocoStep::auxiliary); with `local_views` (defined), their LocalViewLoss joins
+// it too (MocoStep::local). Returns the losses and accuracy as tensors on the device (not read
+// back); MocoStep::loss and accuracy are the global pair's alone.
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
-                       bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary = {});
+                       bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary = {},
+                       const torch::Tensor& local_views = {});
 
 }  // namespace galaxy
 

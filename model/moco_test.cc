@@ -1,6 +1,8 @@
 #include "model/moco.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <torch/torch.h>
 
 namespace galaxy {
@@ -109,15 +111,25 @@ TEST(MocoTest, ShuffledKeysComeBackInTheQueriesOrder) {
   EXPECT_FALSE(torch::allclose(moco->last_keys(), unshuffled, 1e-3, 1e-4));
 }
 
+// A tiny MoCo in training mode, the same on every call (seed 5).
+Moco SameTrainingMoco() {
+  torch::manual_seed(5);
+  Moco moco = TinyMoco(0.99);
+  moco->train();
+  return moco;
+}
+
+// Whether any parameter of the two encoders differs.
+bool EncodersDiffer(Moco& a, Moco& b) {
+  const std::vector<torch::Tensor> pa = a->encoder_q->parameters(), pb = b->encoder_q->parameters();
+  bool differs = false;
+  for (size_t i = 0; i < pa.size(); ++i) differs = differs || !torch::allclose(pa[i], pb[i], 1e-6, 1e-7);
+  return differs;
+}
+
 TEST(MocoTest, AnAuxiliaryLossOnTheQueryFeaturesTrainsBesideInfoNce) {
   const torch::Tensor x = torch::randn({8, 5, 32, 32}, torch::TensorOptions().dtype(torch::kFloat32));
-  auto made = [] {
-    torch::manual_seed(5);
-    Moco moco = TinyMoco(0.99);
-    moco->train();
-    return moco;
-  };
-  Moco plain = made(), with_aux = made(), reference = made();
+  Moco plain = SameTrainingMoco(), with_aux = SameTrainingMoco(), reference = SameTrainingMoco();
   torch::Tensor expected;
   {
     torch::NoGradGuard no_grad;
@@ -135,10 +147,40 @@ TEST(MocoTest, AnAuxiliaryLossOnTheQueryFeaturesTrainsBesideInfoNce) {
   EXPECT_NEAR(b.auxiliary.item<double>(), expected.item<double>(), 1e-5 * (1 + expected.item<double>()));
   EXPECT_FALSE(b.auxiliary.requires_grad());
   // ... and its gradient moved the encoder further than InfoNCE's alone.
-  const std::vector<torch::Tensor> pa = plain->encoder_q->parameters(), pb = with_aux->encoder_q->parameters();
-  bool differs = false;
-  for (size_t i = 0; i < pa.size(); ++i) differs = differs || !torch::allclose(pa[i], pb[i], 1e-6, 1e-7);
-  EXPECT_TRUE(differs);
+  EXPECT_TRUE(EncodersDiffer(plain, with_aux));
+}
+
+TEST(MocoTest, LocalViewsAreContrastedWithTheirImagesGlobalKeys) {
+  const torch::Tensor x = torch::randn({8, 5, 32, 32}, torch::TensorOptions().dtype(torch::kFloat32));
+  Moco plain = SameTrainingMoco(), with_local = SameTrainingMoco();
+  torch::optim::SGD sgd_plain(plain->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
+  torch::optim::SGD sgd_local(with_local->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
+  const MocoStep a = MocoTrainStep(plain, sgd_plain, x, x, {}, false, false);
+  // Two "local" views of every image that are the query view itself (row j * 8 + i is image i):
+  // a batch of duplicates has the batch's own BatchNorm statistics, so each local query equals
+  // its global one and the local loss must equal the global pair's.
+  const MocoStep b = MocoTrainStep(with_local, sgd_local, x, x, {}, false, false, {}, x.repeat({2, 1, 1, 1}));
+  EXPECT_FALSE(a.local.defined());
+  ASSERT_TRUE(b.local.defined());
+  EXPECT_FALSE(b.local.requires_grad());
+  EXPECT_NEAR(a.loss.item<double>(), b.loss.item<double>(), 1e-6);
+  EXPECT_NEAR(b.local.item<double>(), b.loss.item<double>(), 1e-4);
+  // The local loss took part in the backward pass: the encoders moved apart.
+  EXPECT_TRUE(EncodersDiffer(plain, with_local));
+
+  // Smaller local views go through the same encoder; their loss differs from the global pair's.
+  Moco smaller = SameTrainingMoco();
+  torch::optim::SGD sgd_smaller(smaller->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
+  const torch::Tensor centre = x.slice(2, 8, 24).slice(3, 8, 24).repeat({2, 1, 1, 1});
+  const MocoStep c = MocoTrainStep(smaller, sgd_smaller, x, x, {}, false, false, {}, centre);
+  ASSERT_TRUE(c.local.defined());
+  EXPECT_TRUE(std::isfinite(c.local.item<double>()));
+  EXPECT_GT(std::abs(c.local.item<double>() - c.loss.item<double>()), 1e-4);
+
+  // Local views that are not a whole number per image are refused.
+  Moco odd = SameTrainingMoco();
+  torch::optim::SGD sgd_odd(odd->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
+  EXPECT_THROW(MocoTrainStep(odd, sgd_odd, x, x, {}, false, false, {}, x.narrow(0, 0, 12)), c10::Error);
 }
 
 }  // namespace

@@ -176,12 +176,14 @@ TEST_F(DataParallelTest, TwoRanksTrainWhatOneProcessTrainsWithSynchronisedBatchN
   ExpectSameWeights(dir_.File("one/model.pt"), dir_.File("two/model.pt"));
 }
 
-// The photometric pretext's loss is each rank's share of the batch; its head's gradients are
-// averaged with the network's, so two ranks train what one process trains, head included.
-TEST_F(DataParallelTest, TwoRanksTrainWhatOneProcessTrainsWithThePhotometricPretext) {
+// The photometric pretext's loss and the local views' are each rank's share of the batch; the
+// pretext head's gradients are averaged with the network's, and each rank's local views fall in
+// the BatchNorm sub-batch of their images, so two ranks train what one process trains, head
+// included.
+TEST_F(DataParallelTest, TwoRanksTrainWhatOneProcessTrainsWithThePhotometricPretextAndLocalViews) {
   auto pretrain = [&](const std::string& out) {
     std::vector<std::string> args = Pretrain(out, "2");
-    args.insert(args.end(), {"--photometry-weight", "1"});
+    args.insert(args.end(), {"--photometry-weight", "1", "--local-crops", "2", "--local-crop", "24"});
     return args;
   };
   const CommandResult one = RunOne(pretrain("one"));

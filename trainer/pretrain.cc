@@ -36,6 +36,9 @@ namespace {
 
 // The payload that marks RunPretrain's refusal of a checkpoint (IsResumeRefusal).
 constexpr absl::string_view kResumeRefusalPayload = "galaxy/pretrain/resume-refusal";
+// Mixed into the seed of the multi-crop local views' draws, so that they are independent of the
+// global views' (streams 2 step and 2 step + 1 of the seed itself).
+constexpr uint64_t kLocalViewSeedSalt = 0x6c6f63616c766965ull;
 
 absl::Status ResumeRefusal(absl::string_view message) {
   absl::Status status = absl::FailedPreconditionError(message);
@@ -57,6 +60,10 @@ nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64
   if (o.photometry_weight > 0) {
     j["photometry_weight"] = o.photometry_weight;
     j["photometry_radii"] = o.photometry_radii;
+  }
+  if (o.local_crops > 0) {
+    j["local_crops"] = o.local_crops;
+    j["local_crop"] = o.local_crop;
   }
   return j;
 }
@@ -111,11 +118,12 @@ absl::Status ValidateBatchNormSplits(const PretrainOptions& o, int world_size) {
 // gathered, shuffled by `key_order` (a permutation of the global batch, as MocoImpl::forward),
 // and each rank encodes every W-th of the shuffled keys; the gradients are averaged by `reducer`;
 // every rank puts the whole batch's keys into its queue. The loss and accuracy returned are the
-// global batch's.
+// global batch's; the local views' loss (`local_views`: this rank's images' local views, as
+// LocalViewLoss) and the auxiliary one are this rank's.
 MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, GradientReducer& reducer,
                               ProcessGroup& group, const torch::Tensor& query_view, const torch::Tensor& key_view,
                               const torch::Tensor& key_order, int64_t bn_splits, bool autocast, bool multi_tensor_sgd,
-                              const AuxiliaryLoss& auxiliary) {
+                              const AuxiliaryLoss& auxiliary, const torch::Tensor& local_views) {
   const int world = group.world_size();
   const int64_t batch = query_view.size(0) * world;
   const torch::Tensor mine = RankRows(batch, group.rank(), world).to(query_view.device());
@@ -140,6 +148,7 @@ MocoStep DataParallelMocoStep(Moco& moco, torch::optim::SGD& optimizer, Gradient
     }
     out = moco->Contrast(q, keys.index_select(0, mine));
     total = LossWithAuxiliary(&out, features, auxiliary);  // the auxiliary value is this rank's
+    if (local_views.defined()) total = total + LocalViewLoss(*moco, &out, local_views, keys.index_select(0, mine));
   }
   MocoUpdate(moco, optimizer, total, keys, multi_tensor_sgd, [&reducer] { reducer.Finish(); });
   torch::Tensor means = torch::stack({out.loss.detach().to(torch::kFloat32), out.accuracy.to(torch::kFloat32)});
@@ -249,6 +258,10 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
     return absl::InvalidArgumentError("images must be square");
   }
   const int64_t crop = std::min<int64_t>(64, data.layout.height);
+  if (options.local_crops > 0 && options.local_crop >= crop) {
+    return absl::InvalidArgumentError(absl::StrCat("--local-crop: ", options.local_crop, " px is not smaller than the ",
+                                                   crop, " px global views of ", options.data_path));
+  }
   const int64_t steps_per_epoch = n / options.batch;
   const int64_t total_steps = options.steps > 0 ? options.steps : options.epochs * steps_per_epoch;
   if (options.queue > n) {
@@ -392,6 +405,15 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   AugmentOptions aug = ContrastiveViews(options, data, meta.band_noise, crop);
   aug.noise_on_device = cuda;
   const Augmenter augmenter(aug, data.layout.bands, data.layout.height);
+  // Multi-crop's local views: the global views' augmentation with a smaller crop.
+  std::optional<Augmenter> local_augmenter;
+  if (options.local_crops > 0) {
+    AugmentOptions local = aug;
+    local.crop = options.local_crop;
+    local_augmenter.emplace(local, data.layout.bands, data.layout.height);
+    log::Info(absl::StrFormat("multi-crop: %d local views of %d px per image beside the two of %d px",
+                              options.local_crops, options.local_crop, crop));
+  }
 
   std::optional<SslMonitor> monitor;  // rank 0's
   if (options.monitor_every > 0 && leader) {
@@ -478,7 +500,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       const torch::Tensor x = ToDeviceAsync(data.images.index_select(0, index), device);
       const torch::Tensor ebv = ToDeviceAsync(data.e_bv.index_select(0, index), device);
       const bool bf16 = cuda && options.precision == "bf16";
-      torch::Tensor view_q, view_k, key_order;
+      torch::Tensor view_q, view_k, view_local, key_order;
       {
         // The views under the same autocast as the forward pass, as they always were.
         CudaAutocast autocast(bf16);
@@ -490,10 +512,23 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
         }
         view_q = augmenter.Apply(x, ebv, draw_q);
         view_k = augmenter.Apply(x, ebv, draw_k);
+        if (local_augmenter) {
+          // Local view j of image i at row j * batch + i, drawn for the whole batch like the others.
+          const int64_t copies = options.local_crops;
+          AugmentDraws draw_local = local_augmenter->Draw(options.batch * copies, options.seed ^ kLocalViewSeedSalt,
+                                                         static_cast<uint64_t>(step));
+          if (group) {
+            std::vector<torch::Tensor> mine;
+            for (int64_t j = 0; j < copies; ++j) mine.push_back(rows + j * options.batch);
+            draw_local = draw_local.Rows(torch::cat(mine));
+          }
+          view_local = local_augmenter->Apply(x.repeat({copies, 1, 1, 1}), ebv.repeat({copies}), draw_local);
+        }
       }
       if (cuda) {
         view_q = view_q.contiguous(torch::MemoryFormat::ChannelsLast);
         view_k = view_k.contiguous(torch::MemoryFormat::ChannelsLast);
+        if (view_local.defined()) view_local = view_local.contiguous(torch::MemoryFormat::ChannelsLast);
       }
       if (options.bn_splits > 1) key_order = ToDeviceAsync(KeyOrder(options.batch, options.seed, step), device);
       if (photometry_head) {
@@ -505,9 +540,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
       }
       const MocoStep out =
           group ? DataParallelMocoStep(moco, optimizer, *reducer, *group, view_q, view_k, key_order, options.bn_splits,
-                                       bf16, /*multi_tensor_sgd=*/cuda, photometry_loss)
+                                       bf16, /*multi_tensor_sgd=*/cuda, photometry_loss, view_local)
                 : MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda,
-                                photometry_loss);
+                                photometry_loss, view_local);
       pending.Add(step, out.loss);
       ++step;
       ++steps_this_call;
@@ -529,6 +564,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
                             {"accuracy", absl::StrFormat("%.3f", out.accuracy.item<double>())},
                             {"photometry", out.auxiliary.defined()
                                                ? absl::StrFormat("%.4f", out.auxiliary.item<double>()) : "-"},
+                            {"local", out.local.defined() ? absl::StrFormat("%.4f", out.local.item<double>()) : "-"},
                             {"lr", absl::StrFormat("%.5f", lr)}});
       }
     }

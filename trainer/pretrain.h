@@ -37,6 +37,8 @@ AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingDa
 // The options of the pretraining recorded in a model's metadata (ModelMetadata::training_json of
 // a galaxy-train pretrain model): queue, momentum, temperature, shuffling BatchNorm and the
 // views; what the record lacks keeps its default. INVALID_ARGUMENT when it is not such a record.
+// Multi-crop's local views (local_crops) are not read: the contrast fine-tuning keeps
+// (--ssl-weight) is the global pair's alone.
 absl::StatusOr<PretrainOptions> PretrainingOf(const std::string& training_json);
 
 // Trains, logging progress (loss, accuracy, img/s, ETA), checkpointing every

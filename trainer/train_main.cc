@@ -120,6 +120,12 @@ int main(int argc, char** argv) {
                            "Aperture radii of the photometric pretext, arcsec (comma-separated)")
       ->delimiter(',')
       ->capture_default_str();
+  pretrain_cmd->add_option("--local-crops", pretrain.local_crops,
+                           "Multi-crop: extra query views per image, each a --local-crop px crop around its "
+                           "centre, contrasted with the image's global key (0: off)")
+      ->capture_default_str();
+  pretrain_cmd->add_option("--local-crop", pretrain.local_crop, "Side of the multi-crop local views, px")
+      ->capture_default_str();
   pretrain_cmd->add_option("--bn-splits", pretrain.bn_splits,
                            "Shuffling BatchNorm: sub-batches with their own statistics (1: off)")
       ->capture_default_str();

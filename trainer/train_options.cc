@@ -58,6 +58,13 @@ absl::Status PretrainOptions::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("--photometry-radii: ", r, " is outside (0, 20] arcsec"));
     }
   }
+  if (!(local_crops >= 0 && local_crops <= 8)) {
+    return absl::InvalidArgumentError(absl::StrCat("--local-crops: ", local_crops, " is outside [0, 8]"));
+  }
+  if (!(local_crop >= 16 && local_crop < 64)) {
+    return absl::InvalidArgumentError(absl::StrCat("--local-crop: ", local_crop,
+                                                   " px is outside [16, 64) (the global views are 64 px)"));
+  }
   if (monitor_every < 0) return absl::InvalidArgumentError(absl::StrCat("--monitor-every: ", monitor_every, " < 0"));
   if (dust != "survey" && dust != "uniform" && dust != "none") {
     return absl::InvalidArgumentError(absl::StrCat("--dust: unknown '", dust, "' (expected survey, uniform or none)"));

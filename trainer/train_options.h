@@ -84,6 +84,14 @@ struct PretrainOptions {
   // Radii of the pretext's apertures, arcsec (0.396"/px): each gives the magnitude and colours
   // in that aperture, so several give colour gradients and concentration too. Default {3}.
   std::vector<double> photometry_radii = {3.0};
+  // Multi-crop (Caron et al. 2020): this many extra query views of each image, each a crop of
+  // local_crop px (at the stored pixel scale) around its centre, with the global views'
+  // turns, flips, jitter and photometric changes, contrasted with the image's one global key
+  // and the queue. Their InfoNCE loss, averaged over the local views, is added to the global
+  // pair's: a crop that shows little more than the bulge must find its whole galaxy. Default 0:
+  // off. local_crop: 16 up to (not including) the global crop, default 32.
+  int local_crops = 0;
+  int64_t local_crop = 32;
   // Shuffling BatchNorm (MocoConfig::bn_splits): sub-batches per step, each normalised with its
   // own statistics, keys shuffled across them. Default 4; 1 disables; must divide batch.
   int bn_splits = 4;

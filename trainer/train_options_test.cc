@@ -94,6 +94,13 @@ TEST(PretrainOptionsTest, AugmentationRangesAreCheckedByName) {
   options.photometry_radii = {};
   EXPECT_NE(options.Validate().message().find("--photometry-radii: none given"), std::string::npos);
   options.photometry_radii = {1.5, 3, 6};
+  EXPECT_EQ(options.local_crops, 0);
+  options.local_crops = 9;
+  EXPECT_NE(options.Validate().message().find("--local-crops: 9 is outside [0, 8]"), std::string::npos);
+  options.local_crops = 2;
+  options.local_crop = 64;
+  EXPECT_NE(options.Validate().message().find("--local-crop: 64 px is outside [16, 64)"), std::string::npos);
+  options.local_crop = 32;
   EXPECT_TRUE(options.Validate().ok()) << options.Validate();
 }
 

@@ -37,6 +37,7 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   straight.checkpoint_every = 5;
   straight.mask_outskirts = 0.5;  // its draws too are repeated from (seed, step)
   straight.photometry_weight = 1;  // its head and its optimizer state come back too
+  straight.local_crops = 2;        // multi-crop's draws too
   absl::StatusOr<PretrainResult> a = RunPretrain(straight);
   ASSERT_TRUE(a.ok()) << a.status();
 
@@ -73,6 +74,11 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "was made with photometry_")) << refused.status();
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "now (unset)")) << refused.status();
   EXPECT_TRUE(IsResumeRefusal(refused.status())) << refused.status();
+  changed = split;
+  changed.local_crops = 0;
+  refused = RunPretrain(changed);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "was made with local_crop")) << refused.status();
+  EXPECT_TRUE(IsResumeRefusal(refused.status())) << refused.status();
   // Other failures of a resume are not refusals of the checkpoint, whatever their code or text.
   changed = split;
   changed.data_path = dir.File("missing.h5");
@@ -84,6 +90,7 @@ TEST(TrainerResumeTest, ResumeReproducesTheUninterruptedRunsNextLossesExactly) {
   // (MoCo's initialisation does not depend on the pretext), the later ones are not.
   std::unique_ptr<CheckpointReader> reader = CheckpointReader::Open(a->model).value();
   EXPECT_TRUE(absl::StrContains(reader->metadata().training_json, "\"photometry_weight\":1.0"));
+  EXPECT_TRUE(absl::StrContains(reader->metadata().training_json, "\"local_crops\":2"));
   torch::nn::Linear head(reader->metadata().feature_dim, 5);
   EXPECT_TRUE(reader->LoadModule(kPhotometryHeadPart, *head).ok());
   PretrainOptions plain = straight;
