@@ -155,6 +155,15 @@ torch::Tensor LocalViewLoss(MocoImpl& moco, MocoStep* out, const torch::Tensor& 
   return local.loss;
 }
 
+torch::Tensor RecordedLoss(const MocoStep& step) {
+  // x + 0 * y is x for a finite y and NaN for any other.
+  torch::Tensor loss = step.loss.detach();
+  for (const torch::Tensor& other : {step.auxiliary, step.local}) {
+    if (other.defined()) loss = loss + 0 * other.to(loss.dtype());
+  }
+  return loss;
+}
+
 MocoStep MocoTrainStep(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& query_view,
                        const torch::Tensor& key_view, const torch::Tensor& key_order, bool autocast,
                        bool multi_tensor_sgd, const AuxiliaryLoss& auxiliary, const torch::Tensor& local_views) {

@@ -114,6 +114,11 @@ void MocoUpdate(Moco& moco, torch::optim::SGD& optimizer, const torch::Tensor& l
 // goes into out->local. Returns the loss with its graph.
 torch::Tensor LocalViewLoss(MocoImpl& moco, MocoStep* out, const torch::Tensor& local_views, const torch::Tensor& keys);
 
+// What a training loop records and checks of a step: its loss (the global pair's InfoNCE),
+// exactly, made non-finite when any other loss the step trained on (auxiliary, local) was, so
+// that a check of the recorded loss stops a run before it saves weights such a loss produced.
+torch::Tensor RecordedLoss(const MocoStep& step);
+
 // One optimisation step of MoCo on two augmented views: the forward pass (under bf16 autocast
 // with `autocast` on CUDA; keys in `key_order` as MocoImpl::forward), the backward pass, the
 // optimizer's step (MultiTensorSgdStep with `multi_tensor_sgd`, a CUDA path), the key encoder's

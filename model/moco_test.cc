@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <torch/torch.h>
 
 namespace galaxy {
@@ -181,6 +182,20 @@ TEST(MocoTest, LocalViewsAreContrastedWithTheirImagesGlobalKeys) {
   Moco odd = SameTrainingMoco();
   torch::optim::SGD sgd_odd(odd->encoder_q->parameters(), torch::optim::SGDOptions(0.1));
   EXPECT_THROW(MocoTrainStep(odd, sgd_odd, x, x, {}, false, false, {}, x.narrow(0, 0, 12)), c10::Error);
+}
+
+TEST(MocoTest, TheRecordedLossIsTheGlobalPairsAndNonFiniteWhenAnyLossWas) {
+  MocoStep step;
+  step.loss = torch::tensor(1.25f);
+  EXPECT_EQ(RecordedLoss(step).item<float>(), 1.25f);
+  step.auxiliary = torch::tensor(3.5f);
+  step.local = torch::tensor(-7.0f);
+  EXPECT_EQ(RecordedLoss(step).item<float>(), 1.25f);  // exactly: the record is the global pair's
+  step.local = torch::tensor(std::numeric_limits<float>::quiet_NaN());
+  EXPECT_TRUE(std::isnan(RecordedLoss(step).item<float>()));
+  step.local = torch::tensor(2.0f);
+  step.auxiliary = torch::tensor(std::numeric_limits<float>::infinity());
+  EXPECT_FALSE(std::isfinite(RecordedLoss(step).item<float>()));
 }
 
 }  // namespace

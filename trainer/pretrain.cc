@@ -543,7 +543,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
                                        bf16, /*multi_tensor_sgd=*/cuda, photometry_loss, view_local)
                 : MocoTrainStep(moco, optimizer, view_q, view_k, key_order, bf16, /*multi_tensor_sgd=*/cuda,
                                 photometry_loss, view_local);
-      pending.Add(step, out.loss);
+      pending.Add(step, RecordedLoss(out));
       ++step;
       ++steps_this_call;
       images += options.batch;
