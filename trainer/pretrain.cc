@@ -5,9 +5,7 @@
 #include <limits>
 #include <numeric>
 #include <optional>
-#include <type_traits>
 
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -28,45 +26,16 @@
 #include "trainer/data_parallel.h"
 #include "trainer/galaxy_features.h"
 #include "trainer/pending_losses.h"
+#include "trainer/pretrain_record.h"
 #include "trainer/ssl_monitor.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
 namespace {
 
-// The payload that marks RunPretrain's refusal of a checkpoint (IsResumeRefusal).
-constexpr absl::string_view kResumeRefusalPayload = "galaxy/pretrain/resume-refusal";
 // Mixed into the seed of the multi-crop local views' draws, so that they are independent of the
 // global views' (streams 2 step and 2 step + 1 of the seed itself).
 constexpr uint64_t kLocalViewSeedSalt = 0x6c6f63616c766965ull;
-
-absl::Status ResumeRefusal(absl::string_view message) {
-  absl::Status status = absl::FailedPreconditionError(message);
-  status.SetPayload(kResumeRefusalPayload, absl::Cord("1"));
-  return status;
-}
-
-nlohmann::json TrainingJson(const PretrainOptions& o, int64_t total_steps, int64_t rows) {
-  nlohmann::json j = {{"batch", o.batch},         {"queue", o.queue},
-          {"momentum", o.momentum},   {"temperature", o.temperature},
-          {"lr_per_256", o.lr_per_256}, {"weight_decay", o.weight_decay},
-          {"sgd_momentum", o.sgd_momentum}, {"total_steps", total_steps},
-          {"max_blur", o.max_blur},   {"max_noise", o.max_noise},
-          {"scale_jitter", o.scale_jitter}, {"rows", rows},
-          {"dust", o.dust},           {"max_dust", o.max_dust},
-          {"bn_splits", o.bn_splits}, {"input_stretch", o.input_stretch},
-          {"mask_outskirts", o.mask_outskirts}, {"outskirt_radius", o.outskirt_radius}};
-  // Only when used: checkpoints made before it existed resume unchanged.
-  if (o.photometry_weight > 0) {
-    j["photometry_weight"] = o.photometry_weight;
-    j["photometry_radii"] = o.photometry_radii;
-  }
-  if (o.local_crops > 0) {
-    j["local_crops"] = o.local_crops;
-    j["local_crop"] = o.local_crop;
-  }
-  return j;
-}
 
 // The photometric pretext's targets (PretrainOptions::photometry_weight): every galaxy's
 // de-reddened r magnitude and colours in each aperture of `radii_arcsec`, measured on its own
@@ -167,8 +136,6 @@ void SetLearningRate(torch::optim::SGD& optimizer, double lr) {
 
 }  // namespace
 
-bool IsResumeRefusal(const absl::Status& status) { return status.GetPayload(kResumeRefusalPayload).has_value(); }
-
 AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingData& data,
                                 const std::vector<double>& band_noise, int64_t crop) {
   AugmentOptions aug;
@@ -193,36 +160,6 @@ AugmentOptions ContrastiveViews(const PretrainOptions& options, const TrainingDa
   aug.outskirt_max_radius = data.layout.height / 2.0;
   aug.outskirt_min_radius = std::min(options.outskirt_radius, aug.outskirt_max_radius);
   return aug;
-}
-
-absl::StatusOr<PretrainOptions> PretrainingOf(const std::string& training_json) {
-  const nlohmann::json j = nlohmann::json::parse(training_json, nullptr, false);
-  if (!j.is_object() || !j.contains("queue") || !j.contains("temperature")) {
-    return absl::InvalidArgumentError("the model does not record its pretraining (not made by galaxy-train pretrain)");
-  }
-  PretrainOptions o;
-  // Every field TrainingJson writes that shapes the views or the contrast; one a model does not
-  // record keeps today's default.
-  auto take = [&j](const char* key, auto* field) {
-    if (j.contains(key) && !j[key].is_null()) *field = j[key].get<std::remove_pointer_t<decltype(field)>>();
-  };
-  try {
-    take("batch", &o.batch);
-    take("queue", &o.queue);
-    take("momentum", &o.momentum);
-    take("temperature", &o.temperature);
-    take("max_blur", &o.max_blur);
-    take("max_noise", &o.max_noise);
-    take("scale_jitter", &o.scale_jitter);
-    take("dust", &o.dust);
-    take("max_dust", &o.max_dust);
-    take("bn_splits", &o.bn_splits);
-    take("mask_outskirts", &o.mask_outskirts);
-    take("outskirt_radius", &o.outskirt_radius);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("the model's pretraining record is malformed: ", e.what()));
-  }
-  return o;
 }
 
 absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64_t stop_after) {
@@ -337,33 +274,14 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   meta.data_checksum = checksum;
   meta.total_steps = total_steps;
   meta.seed = options.seed;
-  meta.training_json = TrainingJson(options, total_steps, n).dump();
+  meta.training_json = PretrainingRecord(options, total_steps, n);
   meta.software_version = std::string(Version());
 
   int64_t step = 0;
   if (options.resume || (options.resume_if_present && std::filesystem::exists(checkpoint_path))) {
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(checkpoint_path));
     const ModelMetadata& old = reader->metadata();
-    if (old.kind != "moco") {
-      return ResumeRefusal(absl::StrCat(checkpoint_path, " is a ", old.kind, " checkpoint, not a pretraining one"));
-    }
-    if (old.data_checksum != checksum) {
-      return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " was trained on other data (", old.data_path, ")"));
-    }
-    const nlohmann::json was = nlohmann::json::parse(old.training_json), now = nlohmann::json::parse(meta.training_json);
-    // Both ways: a setting written only when used (photometry_weight) may be missing from either.
-    nlohmann::json keys = now;
-    keys.update(was);
-    for (const auto& [key, unused] : keys.items()) {
-      if (!was.contains(key) || !now.contains(key) || was[key] != now[key]) {
-        return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " was made with ", key, " = ",
-                                          was.contains(key) ? was[key].dump() : "(unset)", ", now ",
-                                          now.contains(key) ? now[key].dump() : "(unset)"));
-      }
-    }
-    if (old.arch != options.arch || old.stem != options.stem || old.seed != options.seed) {
-      return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " is ", old.arch, "/", old.stem, " seed ", old.seed));
-    }
+    GALAXY_RETURN_IF_ERROR(CheckResumable(old, meta, options, checkpoint_path));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kBackbonePart, *moco->encoder_q));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kProjectionPart, *moco->head_q));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule("encoder_k", *moco->encoder_k));
