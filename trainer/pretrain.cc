@@ -281,7 +281,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const PretrainOptions& options, int64
   if (options.resume || (options.resume_if_present && std::filesystem::exists(checkpoint_path))) {
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(checkpoint_path));
     const ModelMetadata& old = reader->metadata();
-    GALAXY_RETURN_IF_ERROR(CheckResumable(old, meta, options, checkpoint_path));
+    GALAXY_RETURN_IF_ERROR(CheckResumable(old, meta, checkpoint_path));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kBackbonePart, *moco->encoder_q));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule(kProjectionPart, *moco->head_q));
     GALAXY_RETURN_IF_ERROR(reader->LoadModule("encoder_k", *moco->encoder_k));

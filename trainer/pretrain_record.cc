@@ -45,8 +45,7 @@ std::string PretrainingRecord(const PretrainOptions& o, int64_t total_steps, int
   return j.dump();
 }
 
-absl::Status CheckResumable(const ModelMetadata& old, const ModelMetadata& now_meta, const PretrainOptions& o,
-                            const std::string& checkpoint_path) {
+absl::Status CheckResumable(const ModelMetadata& old, const ModelMetadata& now_meta, const std::string& checkpoint_path) {
   if (old.kind != "moco") {
     return ResumeRefusal(absl::StrCat(checkpoint_path, " is a ", old.kind, " checkpoint, not a pretraining one"));
   }
@@ -68,7 +67,7 @@ absl::Status CheckResumable(const ModelMetadata& old, const ModelMetadata& now_m
                                         now.contains(key) ? now[key].dump() : "(unset)"));
     }
   }
-  if (old.arch != o.arch || old.stem != o.stem || old.seed != o.seed) {
+  if (old.arch != now_meta.arch || old.stem != now_meta.stem || old.seed != now_meta.seed) {
     return ResumeRefusal(absl::StrCat("--resume: ", checkpoint_path, " is ", old.arch, "/", old.stem, " seed ", old.seed));
   }
   return absl::OkStatus();

@@ -19,12 +19,11 @@ namespace galaxy {
 std::string PretrainingRecord(const PretrainOptions& o, int64_t total_steps, int64_t rows);
 
 // OK when the checkpoint at `checkpoint_path` with metadata `old` can be resumed by the run whose
-// metadata is `now` (its training_json a PretrainingRecord) with options `o`; otherwise a resume
-// refusal (IsResumeRefusal, FAILED_PRECONDITION) naming the difference: another kind of
-// checkpoint, other data (by checksum), a setting of the record changed, added or removed, or
-// another network or seed.
-absl::Status CheckResumable(const ModelMetadata& old, const ModelMetadata& now, const PretrainOptions& o,
-                            const std::string& checkpoint_path);
+// metadata is `now` (its training_json a PretrainingRecord); otherwise a resume refusal
+// (IsResumeRefusal, FAILED_PRECONDITION) naming the difference: another kind of checkpoint, other
+// data (by checksum), a setting of the record changed, added or removed, or another network, stem
+// or seed.
+absl::Status CheckResumable(const ModelMetadata& old, const ModelMetadata& now, const std::string& checkpoint_path);
 
 }  // namespace galaxy
 

@@ -39,7 +39,7 @@ ModelMetadata MetadataOf(const PretrainOptions& o) {
 // The refusal of resuming a checkpoint made with `then` by a run with `now`; fails the test when
 // the resume is allowed or refused otherwise.
 std::string Refusal(const ModelMetadata& then, const PretrainOptions& now) {
-  const absl::Status status = CheckResumable(then, MetadataOf(now), now, "run/checkpoint.pt");
+  const absl::Status status = CheckResumable(then, MetadataOf(now), "run/checkpoint.pt");
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(IsResumeRefusal(status)) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "run/checkpoint.pt")) << status;
@@ -48,12 +48,12 @@ std::string Refusal(const ModelMetadata& then, const PretrainOptions& now) {
 
 TEST(PretrainRecordTest, TheSameRunResumesAndEveryDifferenceIsRefusedByName) {
   const PretrainOptions o = Recipe();
-  EXPECT_TRUE(CheckResumable(MetadataOf(o), MetadataOf(o), o, "run/checkpoint.pt").ok());
+  EXPECT_TRUE(CheckResumable(MetadataOf(o), MetadataOf(o), "run/checkpoint.pt").ok());
   // Settings outside the record (threads, where to write) do not matter.
   PretrainOptions elsewhere = o;
   elsewhere.threads = 7;
   elsewhere.out_dir = "other";
-  EXPECT_TRUE(CheckResumable(MetadataOf(o), MetadataOf(elsewhere), elsewhere, "run/checkpoint.pt").ok());
+  EXPECT_TRUE(CheckResumable(MetadataOf(o), MetadataOf(elsewhere), "run/checkpoint.pt").ok());
 
   PretrainOptions warmer = o;
   warmer.temperature = 0.2;
