@@ -111,6 +111,38 @@ absl::Status CheckpointReader::LoadOptimizer(torch::optim::Optimizer& optimizer)
   return absl::OkStatus();
 }
 
+Representation Represent(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& x, bool stages,
+                         int views) {
+  TORCH_CHECK(views >= 1 && views <= kDihedralViewCount, "Represent: ", views, " views; 1 to ",
+              kDihedralViewCount);
+  const int64_t dim = backbone.config.feature_dim();
+  Representation r;
+  // Summed in view order, then divided once: the mean of every caller alike.
+  for (int v = 0; v < views; ++v) {
+    const torch::Tensor view = DihedralView(x, v);
+    // The stages end with the last stage's pooled features: one pass gives both.
+    const torch::Tensor out = stages ? backbone.StageFeatures(view) : backbone.forward(view);
+    const torch::Tensor last = stages ? out.narrow(1, out.size(1) - dim, dim) : out;
+    const torch::Tensor f = out.to(torch::kFloat32);
+    r.features = r.features.defined() ? r.features + f : f;
+    torch::Tensor p;
+    if (head != nullptr) {
+      p = head->forward(last).to(torch::kFloat32);
+      r.projections = r.projections.defined() ? r.projections + p : p;
+    }
+    if (v == 0) {
+      r.first_features = f;
+      r.first_projections = p;
+      r.last = last;
+    }
+  }
+  if (views > 1) {
+    r.features = r.features / views;
+    if (head != nullptr) r.projections = r.projections / views;
+  }
+  return r;
+}
+
 GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Tensor& e_bv,
                                    const torch::Device& device, const Parts& parts) {
   namespace F = torch::nn::functional;
@@ -119,31 +151,17 @@ GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Ten
   torch::Tensor x = PreprocessForModel(images.to(device), e_bv.to(device), metadata.image_size);
   if (fast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   CudaAutocast autocast(fast);
-  // The stages end with the last stage's pooled features: one pass gives both.
   const bool stages = parts.embedding && parts.features == EmbeddingFeatures::kStages;
-  const torch::Tensor stage_features = stages ? backbone->StageFeatures(x) : torch::Tensor();
-  const int64_t dim = backbone->config.feature_dim();
-  const torch::Tensor features = stages ? stage_features.narrow(1, stage_features.size(1) - dim, dim) : backbone(x);
+  const bool project = parts.embedding && projection && parts.features == EmbeddingFeatures::kProjection;
+  const int views = parts.embedding && parts.turn_average ? kDihedralViewCount : 1;
+  const Representation r = Represent(*backbone, project ? projection.get() : nullptr, x, stages, views);
   Output out;
   if (parts.embedding) {
-    const bool project = projection && parts.features == EmbeddingFeatures::kProjection;
-    // The embedding's features (before normalising) of the image turned and mirrored as view v.
-    const auto embed_view = [&](int v) -> torch::Tensor {
-      const torch::Tensor view = DihedralView(x, v);
-      if (stages) return backbone->StageFeatures(view).to(torch::kFloat32);
-      const torch::Tensor f = backbone(view);
-      return (project ? projection(f) : f).to(torch::kFloat32);
-    };
-    const torch::Tensor e = (stages ? stage_features : project ? projection(features) : features).to(torch::kFloat32);
     const auto unit = F::NormalizeFuncOptions().dim(1);
-    out.embedding = F::normalize(e, unit);
-    if (parts.turn_average) {
-      torch::Tensor sum = e.clone();
-      for (int v = 1; v < kDihedralViewCount; ++v) sum += embed_view(v);
-      out.turn_averaged = F::normalize(sum / kDihedralViewCount, unit);
-    }
+    out.embedding = F::normalize(project ? r.first_projections : r.first_features, unit);
+    if (parts.turn_average) out.turn_averaged = F::normalize(project ? r.projections : r.features, unit);
   }
-  if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(features).to(torch::kFloat32), bins);
+  if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(r.last).to(torch::kFloat32), bins);
   return out;
 }
 

@@ -57,6 +57,22 @@ class CheckpointReader {
   torch::serialize::InputArchive archive_;
 };
 
+// One batch's representation, as every embedding reads it (GalaxyNet::Infer, the trainer's
+// EmbedImages): `x` preprocessed (PreprocessForModel) on the modules' device, run through the
+// backbone (every stage's pooled output with `stages`, ResNetImpl::StageFeatures) and, with
+// `head`, the head's projection of the last stage's features, without touching the modules'
+// mode. Each is float32 and not normalised, for the image as given (view 0) and as the mean
+// over its first `views` turns and mirrors (DihedralView; 1 to kDihedralViewCount, one forward
+// pass each). `last` is view 0's last-stage features in the pass's own precision: what a
+// redshift head reads. `projections` and `first_projections` are undefined without a head.
+struct Representation {
+  torch::Tensor features, projections;              // the mean over the views
+  torch::Tensor first_features, first_projections;  // view 0
+  torch::Tensor last;
+};
+Representation Represent(ResNetImpl& backbone, ProjectionHeadImpl* head, const torch::Tensor& x, bool stages,
+                         int views);
+
 // The inference network of a checkpoint.
 struct GalaxyNet {
   ModelMetadata metadata;
@@ -76,7 +92,8 @@ struct GalaxyNet {
   // averaged over the image's eight turns and mirrors (DihedralView), then L2-normalised: eight
   // forward passes, the first of them `embedding`'s.
   // The one forward pass of inference: the Embedder (model/embedder.h) and the trainer's
-  // redshift evaluation both run it.
+  // redshift evaluation both run it, and its representation is Represent's, which the trainer's
+  // embeddings (EmbedImages: the probe, the monitor, the quality measures) run too.
   struct Parts {
     bool embedding = true;
     bool redshift = false;

@@ -36,21 +36,10 @@ Embeddings EmbedImages(ResNetImpl& backbone, ProjectionHeadImpl* head, const tor
       ebv = e_bv.narrow(0, start, m);
     }
     const torch::Tensor input = PreprocessForModel(x.to(device), ebv.to(device), crop);
-    torch::Tensor f, p;
-    const int views = options.dihedral ? kDihedralViewCount : 1;
-    const int64_t last = backbone.config.feature_dim();
-    for (int v = 0; v < views; ++v) {
-      const torch::Tensor view = DihedralView(input, v);
-      const torch::Tensor out = options.stages ? backbone.StageFeatures(view) : backbone.forward(view);
-      const torch::Tensor fv = out.to(torch::kFloat32);
-      f = f.defined() ? f + fv : fv;
-      if (head != nullptr) {
-        const torch::Tensor pv = head->forward(out.narrow(1, out.size(1) - last, last)).to(torch::kFloat32);
-        p = p.defined() ? p + pv : pv;
-      }
-    }
-    features.push_back((f / views).to(torch::kCPU));
-    if (head != nullptr) projections.push_back((p / views).to(torch::kCPU));
+    const Representation r =
+        Represent(backbone, head, input, options.stages, options.dihedral ? kDihedralViewCount : 1);
+    features.push_back(r.features.to(torch::kCPU));
+    if (head != nullptr) projections.push_back(r.projections.to(torch::kCPU));
     progress.Update(start + m);
   }
   Embeddings out;

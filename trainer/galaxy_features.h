@@ -29,9 +29,9 @@ struct EmbedOptions {
 // Backbone features and, with `head`, projection outputs of images (N x C x S x S, raw fluxes,
 // any device) with catalog E(B-V) `e_bv` (N), or only of rows `rows` (int64 on the images'
 // device; undefined: all): de-reddened, centre-cropped to `crop`, moved to `device`, in batches
-// of 256, without gradients. The modules are used in whatever mode they are in (callers put
-// them in evaluation mode). Both float32 on the CPU, not normalised; `projections` undefined
-// without a head.
+// of 256, without gradients, by the forward pass inference runs (Represent, model/checkpoint.h).
+// The modules are used in whatever mode they are in (callers put them in evaluation mode).
+// Both float32 on the CPU, not normalised; `projections` undefined without a head.
 struct Embeddings {
   torch::Tensor features, projections;
 };

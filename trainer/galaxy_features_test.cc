@@ -1,9 +1,10 @@
 // The frozen embedding's dihedral average is exactly invariant to turns and mirrors, and is the
-// mean of the eight single embeddings.
+// mean of the eight single embeddings; the trainer's embeddings are what inference serves.
 #include "trainer/galaxy_features.h"
 
 #include <gtest/gtest.h>
 
+#include "model/checkpoint.h"
 #include "model/heads.h"
 #include "model/resnet.h"
 
@@ -44,6 +45,48 @@ TEST(EmbedImagesTest, DihedralAverageIsInvariantToTurnsAndMirrors) {
     mean += embed(t, false).features + embed(t.flip({3}), false).features;
   }
   EXPECT_TRUE(torch::allclose(mean / 8, d.features, 1e-4, 1e-5));
+}
+
+// The probe, the monitor and the quality measures (EmbedImages) read the representation the
+// indexer and the server embed (GalaxyNet::Infer), for every feature kind, with and without the
+// turns: both run Represent, so the two agree exactly.
+TEST(EmbedImagesTest, AgreesWithInference) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(5);
+  ResNetConfig config;
+  config.arch = "tiny";
+  config.stem = "torchvision";
+  GalaxyNet net;
+  net.metadata.image_size = 48;
+  net.backbone = ResNet(config);
+  net.projection = ProjectionHead(config.feature_dim(), 16);
+  net.backbone->eval();
+  net.projection->eval();
+  const torch::Tensor images = torch::rand({5, 5, 64, 64}) * torch::linspace(0.5, 2, 64).view({1, 1, 1, 64});
+  const torch::Tensor ebv = torch::linspace(0, 0.1, 5);
+  const torch::Device cpu(torch::kCPU);
+  const auto unit = F::NormalizeFuncOptions().dim(1);
+  for (const EmbeddingFeatures kind :
+       {EmbeddingFeatures::kBackbone, EmbeddingFeatures::kProjection, EmbeddingFeatures::kStages}) {
+    const bool project = kind == EmbeddingFeatures::kProjection;
+    ProjectionHeadImpl* head = project ? net.projection.get() : nullptr;
+    EmbedOptions options;
+    options.stages = kind == EmbeddingFeatures::kStages;
+    const Embeddings single = EmbedImages(*net.backbone, head, images, ebv, 48, cpu, {}, options);
+    options.dihedral = true;
+    const Embeddings turned = EmbedImages(*net.backbone, head, images, ebv, 48, cpu, {}, options);
+    GalaxyNet::Parts parts;
+    parts.features = kind;
+    parts.turn_average = true;
+    const GalaxyNet::Output served = net.Infer(images, ebv, cpu, parts);
+    const int64_t dim = options.stages ? config.stage_features_dim() : project ? 16 : config.feature_dim();
+    ASSERT_EQ(served.embedding.size(1), dim);
+    EXPECT_TRUE(torch::equal(F::normalize(project ? single.projections : single.features, unit), served.embedding));
+    EXPECT_TRUE(
+        torch::equal(F::normalize(project ? turned.projections : turned.features, unit), served.turn_averaged));
+    // The turns change the representation, so the two comparisons above are not one.
+    EXPECT_GT((served.embedding - served.turn_averaged).abs().max().item<float>(), 1e-4f);
+  }
 }
 
 }  // namespace
