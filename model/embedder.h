@@ -54,8 +54,9 @@ struct EmbedOutput {
   // n x Embedder::embedding_dim(), L2-normalised: the features averaged over the eight turns and
   // mirrors of each image (the first of them the image itself); empty unless asked for.
   std::vector<float> turn_averaged;
-  // n x metadata().redshift_bins redshift probabilities, and the pdf's mean and standard
-  // deviation (n each); empty unless asked for and the model has a redshift head.
+  // n x metadata().redshift_bins redshift probabilities (calibrated by the model's temperature),
+  // the point estimate and its sigma (n each; model/heads.h EstimateRedshift); empty unless asked
+  // for and the model has a redshift head.
   std::vector<float> pdf;
   std::vector<float> z_mean, z_sigma;
 

@@ -1,5 +1,7 @@
 #include "model/heads.h"
 
+#include <cmath>
+
 namespace galaxy {
 
 ProjectionHeadImpl::ProjectionHeadImpl(int64_t in, int64_t out)
@@ -38,14 +40,51 @@ torch::Tensor RedshiftHeadImpl::forward(const torch::Tensor& features) {
   return fc2(torch::relu(fc1(x)));
 }
 
-RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins) {
+RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins, double temperature) {
   RedshiftEstimate e;
-  e.pdf = torch::softmax(logits.to(torch::kFloat32), /*dim=*/1);
+  e.logits = logits.to(torch::kFloat32);
+  const torch::Tensor own = torch::softmax(e.logits, /*dim=*/1);
+  e.pdf = temperature == 1.0 ? own : torch::softmax(e.logits / temperature, /*dim=*/1);
   const torch::Tensor centres = bins.Centres(logits.device());
-  e.mean = (e.pdf * centres).sum(1);
+  // The point estimate is the head's own pdf's mean, whatever the calibration; sigma is the
+  // (calibrated) pdf's root-mean-square distance from it, its standard deviation at T = 1.
+  e.mean = (own * centres).sum(1);
   const torch::Tensor var = (e.pdf * (centres - e.mean.unsqueeze(1)).pow(2)).sum(1);
   e.sigma = var.clamp_min(0).sqrt();
   return e;
+}
+
+PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Tensor& z_true, const RedshiftBins& bins) {
+  torch::NoGradGuard no_grad;
+  PdfTemperatureFit fit;
+  if (logits.size(0) == 0) return fit;
+  const torch::Tensor l = logits.to(torch::kFloat64);
+  const torch::Tensor z = z_true.to(l.device(), torch::kFloat64);
+  const auto crps = [&](double log_t) {
+    return ScorePdf(torch::softmax(l / std::exp(log_t), 1), z, bins).crps.mean().item<double>();
+  };
+  // Golden-section search on log T: it keeps the minimum of a function with one minimum in
+  // the bracket, as the mean CRPS is over a family of ever wider pdfs.
+  const double ratio = (std::sqrt(5.0) - 1) / 2;
+  double lo = std::log(kMinPdfTemperature), hi = std::log(kMaxPdfTemperature);
+  double x1 = hi - ratio * (hi - lo), x2 = lo + ratio * (hi - lo);
+  double f1 = crps(x1), f2 = crps(x2);
+  while (hi - lo > 1e-3) {
+    if (f1 <= f2) {
+      hi = x2, x2 = x1, f2 = f1;
+      x1 = hi - ratio * (hi - lo), f1 = crps(x1);
+    } else {
+      lo = x1, x1 = x2, f1 = f2;
+      x2 = lo + ratio * (hi - lo), f2 = crps(x2);
+    }
+  }
+  const double best = (lo + hi) / 2;
+  fit.crps_before = crps(0);
+  fit.crps_after = crps(best);
+  // A temperature that changes the score by less than the search's resolution is no change.
+  fit.temperature = fit.crps_after < fit.crps_before ? std::exp(best) : 1.0;
+  if (fit.temperature == 1.0) fit.crps_after = fit.crps_before;
+  return fit;
 }
 
 PdfScores ScorePdf(const torch::Tensor& pdf, const torch::Tensor& z_true, const RedshiftBins& bins) {

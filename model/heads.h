@@ -46,11 +46,30 @@ struct RedshiftHeadImpl : torch::nn::Module {
 };
 TORCH_MODULE(RedshiftHead);
 
-// From logits (N x bins): pdf (softmax), mean z (sum p_i z_i) and its standard deviation.
+// From logits (N x bins): the pdf softmax(logits / temperature); the point estimate z, the mean
+// of the head's own pdf softmax(logits) whatever the temperature (calibration widens or sharpens
+// the pdf and leaves the estimate the model was chosen by); sigma, the pdf's root-mean-square
+// distance from z (its standard deviation at T = 1); and the logits as given. `temperature` is
+// the model's calibration (ModelMetadata::redshift_temperature, FitPdfTemperature).
 struct RedshiftEstimate {
-  torch::Tensor pdf, mean, sigma;
+  torch::Tensor pdf, mean, sigma, logits;
 };
-RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins);
+RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBins& bins, double temperature = 1.0);
+
+// Temperature scaling of the redshift pdfs (after Guo et al. 2017): the T in
+// [kMinPdfTemperature, kMaxPdfTemperature] whose pdfs softmax(logits / T) give the known
+// redshifts z_true the lowest mean CRPS (ScorePdf), found by golden-section search on log T.
+// CRPS is a proper score: the pdfs that minimise it are the calibrated ones, and, unlike the
+// log-likelihood, a few far outliers do not set the width of everyone's pdf. T > 1 widens pdfs
+// that are too sure of themselves, T < 1 sharpens pdfs that are too wide. 1 when no T does
+// better, or no galaxies are given. logits: N x bins; z_true: N.
+inline constexpr double kMinPdfTemperature = 0.25, kMaxPdfTemperature = 4.0;
+struct PdfTemperatureFit {
+  double temperature = 1;
+  // Mean CRPS at T = 1 and at the fitted T.
+  double crps_before = 0, crps_after = 0;
+};
+PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Tensor& z_true, const RedshiftBins& bins);
 
 // How well binned pdfs (N x bins, rows summing to 1, uniform within each bin) describe the true
 // redshifts z_true (N): the probability integral transform PIT = CDF(z_true) (uniform on [0, 1]

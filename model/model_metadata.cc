@@ -1,5 +1,7 @@
 #include "model/model_metadata.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -20,6 +22,7 @@ std::string ModelMetadata::ToJson() const {
                       {"z_max", z_max},
                       {"redshift_bins", redshift_bins},
                       {"redshift_head_norm", redshift_head_norm},
+                      {"redshift_temperature", redshift_temperature},
                       {"band_noise", band_noise},
                       {"input_softening", input_softening},
                       {"data_path", data_path},
@@ -59,6 +62,7 @@ absl::StatusOr<ModelMetadata> ModelMetadata::FromJson(const std::string& text) {
     m.z_max = j.at("z_max").get<double>();
     m.redshift_bins = j.at("redshift_bins").get<int64_t>();
     m.redshift_head_norm = j.value("redshift_head_norm", false);
+    m.redshift_temperature = j.value("redshift_temperature", 1.0);
     m.band_noise = j.value("band_noise", std::vector<double>{});
     m.input_softening = j.value("input_softening", std::vector<double>{});
     m.data_path = j.value("data_path", "");
@@ -76,6 +80,10 @@ absl::StatusOr<ModelMetadata> ModelMetadata::FromJson(const std::string& text) {
   if (!m.input_softening.empty() && m.input_softening.size() != m.band_names.size()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint metadata: input_softening has ", m.input_softening.size(),
                                                    " values for ", m.band_names.size(), " bands"));
+  }
+  if (!std::isfinite(m.redshift_temperature) || m.redshift_temperature <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint metadata: redshift_temperature is ",
+                                                   m.redshift_temperature, "; it must be a positive number"));
   }
   if (m.band_names.empty() || m.image_size < 8 || m.embedding_dim < 1 || m.redshift_bins < 2) {
     return absl::InvalidArgumentError("checkpoint metadata: bands, image size, embedding dimension "

@@ -35,6 +35,10 @@ struct ModelMetadata {
   // The redshift head normalises its input features (a BatchNorm1d) first. Models written before
   // it existed lack it (false when absent).
   bool redshift_head_norm = false;
+  // Temperature of the redshift pdfs: the head's logits are divided by it before the softmax
+  // (model/heads.h FitPdfTemperature; fitted on the validation part after training). Models
+  // written before it read as 1, the head's own pdfs.
+  double redshift_temperature = 1.0;
   // Per-band noise of the training data (nanomaggies), used by the noise augmentation.
   std::vector<double> band_noise;
   // The network's input stretch, asinh(flux / softening) per band (ResNetConfig::input_softening;

@@ -102,9 +102,10 @@ def load(args):
         want = np.fromfile(os.path.join(args.dir, args.features + ".f32"), dtype="<f4").reshape(got.shape)
         print("max_diff", args.features, float(np.abs(got.numpy() - want).max()))
         if args.redshift:
-            _, mean, _ = net.redshift(x)
-            want = np.fromfile(os.path.join(args.dir, "z_mean.f32"), dtype="<f4")
-            print("max_diff z_mean", float(np.abs(mean.numpy() - want).max()))
+            _, mean, sigma = net.redshift(x)
+            for name, got in (("z_mean", mean), ("z_sigma", sigma)):
+                want = np.fromfile(os.path.join(args.dir, name + ".f32"), dtype="<f4")
+                print("max_diff", name, float(np.abs(got.numpy() - want).max()))
 
 
 def main():

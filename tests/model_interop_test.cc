@@ -69,7 +69,8 @@ double MaxDiff(const std::string& out, const std::string& name) {
 
 // What galaxy-search's Embedder makes of DIR/images.f32 (e_bv zero unless DIR/e_bv.f32).
 std::vector<float> Embed(const std::string& checkpoint, const std::string& dir, EmbeddingFeatures features,
-                         bool redshift = false, std::vector<float>* z_mean = nullptr) {
+                         bool redshift = false, std::vector<float>* z_mean = nullptr,
+                         std::vector<float>* z_sigma = nullptr) {
   absl::StatusOr<std::unique_ptr<Embedder>> embedder = LoadEmbedder(checkpoint, "cpu", features);
   EXPECT_TRUE(embedder.ok()) << embedder.status();
   if (!embedder.ok()) return {};
@@ -85,6 +86,7 @@ std::vector<float> Embed(const std::string& checkpoint, const std::string& dir, 
   EXPECT_TRUE(out.ok()) << out.status();
   if (!out.ok()) return {};
   if (z_mean != nullptr) *z_mean = out->z_mean;
+  if (z_sigma != nullptr) *z_sigma = out->z_sigma;
   return out->embeddings;
 }
 
@@ -151,6 +153,7 @@ TEST(ModelInteropNativeTest, OurCheckpointLoadsInPyTorchWithTheSameAnswers) {
     m.has_redshift_head = true;
     m.redshift_head_norm = true;
     m.redshift_bins = 40;
+    m.redshift_temperature = 1.7;  // calibrated pdfs: PyTorch must divide the logits as we do
     ResNet backbone(config);
     ProjectionHead projection(m.feature_dim, m.embedding_dim);
     RedshiftHead head(m.feature_dim, m.redshift_bins, /*input_norm=*/true);
@@ -171,9 +174,11 @@ TEST(ModelInteropNativeTest, OurCheckpointLoadsInPyTorchWithTheSameAnswers) {
     const torch::Tensor images = torch::rand({kCount, 5, kSide, kSide}) * 3;
     WriteFloats(d + "/images.f32", std::vector<float>(images.data_ptr<float>(), images.data_ptr<float>() + images.numel()));
     WriteFloats(d + "/e_bv.f32", {0.0f, 0.05f, 0.1f, 0.3f});
-    std::vector<float> z_mean;
-    WriteFloats(d + "/backbone.f32", Embed(model, d, EmbeddingFeatures::kBackbone, /*redshift=*/true, &z_mean));
+    std::vector<float> z_mean, z_sigma;
+    WriteFloats(d + "/backbone.f32",
+                Embed(model, d, EmbeddingFeatures::kBackbone, /*redshift=*/true, &z_mean, &z_sigma));
     WriteFloats(d + "/z_mean.f32", z_mean);
+    WriteFloats(d + "/z_sigma.f32", z_sigma);
     WriteFloats(d + "/projection.f32", Embed(model, d, EmbeddingFeatures::kProjection));
     // Every stage's features, in one pass that also feeds the redshift head the last stage's.
     std::vector<float> stages_z_mean;
@@ -183,15 +188,17 @@ TEST(ModelInteropNativeTest, OurCheckpointLoadsInPyTorchWithTheSameAnswers) {
     WriteFloats(d + "/stages.f32", stages);
     testutil::CommandResult py = Python({"load", model, d, "--redshift"});
     ASSERT_EQ(py.exit_code, 0) << py.err;
-    const double backbone_diff = MaxDiff(py.out, "backbone"), z_mean_diff = MaxDiff(py.out, "z_mean");
+    const double backbone_diff = MaxDiff(py.out, "backbone"), z_mean_diff = MaxDiff(py.out, "z_mean"),
+                 z_sigma_diff = MaxDiff(py.out, "z_sigma");
     const double projection_diff =
         MaxDiff(Python({"load", model, d, "--features", "projection"}).out, "projection");
     const double stages_diff = MaxDiff(Python({"load", model, d, "--features", "stages"}).out, "stages");
     std::cout << stem << " stem, galaxy-search vs PyTorch: largest |difference| backbone " << backbone_diff
               << ", projection " << projection_diff << ", stages " << stages_diff << ", z_mean " << z_mean_diff
-              << "\n";
+              << ", z_sigma " << z_sigma_diff << "\n";
     EXPECT_LT(backbone_diff, 1e-4);
     EXPECT_LT(z_mean_diff, 1e-4);
+    EXPECT_LT(z_sigma_diff, 1e-4);
     EXPECT_LT(projection_diff, 1e-4);
     EXPECT_LT(stages_diff, 1e-4);
   }

@@ -72,6 +72,9 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
             r["redshift"]["predict_mean_sigma_mad"]["mean"].get<double>());
   EXPECT_GT(r["redshift"]["pdf"]["coverage_95"]["mean"].get<double>(),
             r["redshift"]["pdf"]["coverage_68"]["mean"].get<double>());
+  // The pdfs' temperature was fitted (kMinPdfTemperature-kMaxPdfTemperature) and is reported.
+  EXPECT_GE(r["redshift"]["pdf"]["temperature"]["mean"].get<double>(), 0.25);
+  EXPECT_LE(r["redshift"]["pdf"]["temperature"]["mean"].get<double>(), 4.0);
   // The probe against the network from scratch at every fraction.
   for (const auto& row : r["probe"]["rows"]) {
     EXPECT_GT(row["probe_accuracy"]["mean"].get<double>(), 0.0);

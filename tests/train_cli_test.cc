@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "tests/subprocess.h"
 #include "tests/temp_dir.h"
@@ -203,6 +205,42 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
                                               "--label-fraction", "0.25", "--steps", "4", "--device", "cpu"});
   EXPECT_EQ(greedy.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(greedy.err, "was trained on label fraction 1; this run has 0.25")) << greedy.err;
+  // Every redshift training ends by fitting its pdfs' temperature on the validation part.
+  EXPECT_TRUE(absl::StrContains(distil.out, "pdf temperature ")) << distil.out;
+  EXPECT_GE(report["pdf"]["temperature"].get<double>(), 0.25);
+  EXPECT_LE(report["pdf"]["temperature"].get<double>(), 4.0);
+
+  // Without it the pdfs are the head's own; `calibrate` fits the temperature afterwards, and the
+  // point estimates stay as they were.
+  CommandResult own = RunTool("galaxy-train", {"supervised", "--data", data, "--arch", "tiny", "--stem", "torchvision",
+                                           "--out", dir.File("own"), "--steps", "6", "--batch", "32",
+                                           "--no-pdf-calibration", "--device", "cpu"});
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_FALSE(absl::StrContains(own.out, "pdf temperature")) << own.out;
+  CommandResult calibrate = RunTool("galaxy-train", {"calibrate", "--data", data, "--model", dir.File("own/model.pt"),
+                                                 "--out", dir.File("own/calibrated.pt"), "--device", "cpu"});
+  ASSERT_EQ(calibrate.exit_code, 0) << calibrate.err;
+  EXPECT_TRUE(absl::StrContains(calibrate.out, "wrote " + dir.File("own/calibrated.pt"))) << calibrate.out;
+  double temperature = 0;
+  ASSERT_TRUE(absl::SimpleAtod(std::string(absl::StripPrefix(calibrate.out, "pdf temperature ")).substr(0, 5),
+                               &temperature))
+      << calibrate.out;
+  auto evaluate = [&](const std::string& model) {
+    CommandResult r = RunTool("galaxy-train", {"eval", "--data", data, "--model", model, "--print-json", "--device",
+                                           "cpu"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  };
+  const nlohmann::json before = evaluate(dir.File("own/model.pt")), after = evaluate(dir.File("own/calibrated.pt"));
+  ASSERT_FALSE(before.is_discarded() || after.is_discarded());
+  EXPECT_EQ(before["pdf"]["temperature"].get<double>(), 1.0);
+  EXPECT_NEAR(after["pdf"]["temperature"].get<double>(), temperature, 1e-3);
+  EXPECT_EQ(after["test"]["sigma_mad"], before["test"]["sigma_mad"]);
+  EXPECT_EQ(after["test"]["bias"], before["test"]["bias"]);
+  CommandResult no_head = RunTool("galaxy-train", {"calibrate", "--data", data, "--model",
+                                               dir.File("le/pretrain/model.pt"), "--device", "cpu"});
+  EXPECT_EQ(no_head.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(no_head.err, "checkpoint without a redshift head; fine-tune it first")) << no_head.err;
 }
 
 TEST(TrainCliTest, ErrorsAreOneClearLine) {

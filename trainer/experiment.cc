@@ -30,29 +30,33 @@ absl::StatusOr<Json> ArmStamp(const FinetuneOptions& o) {
   if (!o.teacher_path.empty()) {
     GALAXY_ASSIGN_OR_RETURN(teacher, Sha256FileRemembered(o.teacher_path));
   }
-  return Json{{"data", data},
-              {"init", init},
-              {"teacher", teacher},
-              {"label_fraction", o.label_fraction},
-              {"epochs", o.epochs},
-              {"steps", o.steps},
-              {"batch", o.batch},
-              {"head_lr", o.head_lr},
-              {"backbone_lr_factor", o.backbone_lr_factor},
-              {"head_warmup_steps", o.head_warmup_steps},
-              {"head_norm", o.head_norm},
-              {"ssl_weight", o.ssl_weight},
-              {"weight_decay", o.weight_decay},
-              {"arch", o.arch},
-              {"stem", o.stem},
-              {"input_stretch", o.input_stretch},
-              {"band_noise", o.band_noise},
-              {"label_smoothing_bins", o.label_smoothing_bins},
-              {"bins", o.bins},
-              {"z_max", o.z_max},
-              {"fractions", o.fractions},
-              {"split_seed", o.split_seed},
-              {"seed", o.seed}};
+  Json stamp{{"data", data},
+             {"init", init},
+             {"teacher", teacher},
+             {"label_fraction", o.label_fraction},
+             {"epochs", o.epochs},
+             {"steps", o.steps},
+             {"batch", o.batch},
+             {"head_lr", o.head_lr},
+             {"backbone_lr_factor", o.backbone_lr_factor},
+             {"head_warmup_steps", o.head_warmup_steps},
+             {"head_norm", o.head_norm},
+             {"ssl_weight", o.ssl_weight},
+             {"weight_decay", o.weight_decay},
+             {"arch", o.arch},
+             {"stem", o.stem},
+             {"input_stretch", o.input_stretch},
+             {"band_noise", o.band_noise},
+             {"label_smoothing_bins", o.label_smoothing_bins},
+             {"bins", o.bins},
+             {"z_max", o.z_max},
+             {"fractions", o.fractions},
+             {"split_seed", o.split_seed},
+             {"seed", o.seed}};
+  // Only when off: arms finished before calibration existed keep their stamps (and are
+  // calibrated, not trained again, when evaluated).
+  if (!o.calibrate_pdf) stamp["calibrate_pdf"] = false;
+  return stamp;
 }
 
 // One arm: its network trained into `out` and evaluated on the test part. An arm that finished
@@ -71,6 +75,18 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
     *labels = saved.at("labels").get<int64_t>();
     log::Info(absl::StrFormat("label-efficiency: %s finished earlier under the same options; evaluating its model", name),
               {{"model", model}});
+    GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(model));
+    if (options.calibrate_pdf && reader->metadata().redshift_temperature == 1.0) {
+      reader.reset();
+      CalibrateOptions calibrate;
+      calibrate.data_path = options.data_path;
+      calibrate.model_path = model;
+      calibrate.fractions = options.fractions;
+      calibrate.split_seed = options.split_seed;
+      calibrate.device = options.device;
+      calibrate.threads = options.threads;
+      GALAXY_RETURN_IF_ERROR(RunCalibrate(calibrate).status());
+    }
   } else {
     if (!saved.is_discarded()) {
       log::Info(absl::StrFormat("label-efficiency: %s finished earlier %s; training it again", name,

@@ -69,6 +69,43 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
   });
 }
 
+// A redshift training's model: backbone, redshift head, and the projection head when it has one.
+absl::Status SaveRedshiftModel(GalaxyNet& net, const std::string& path) {
+  CheckpointWriter writer(net.metadata);
+  writer.AddModule(kBackbonePart, *net.backbone);
+  writer.AddModule(kRedshiftPart, *net.redshift);
+  if (net.projection) writer.AddModule(kProjectionPart, *net.projection);
+  return writer.Save(path);
+}
+
+// Fits the pdfs' temperature of the model at `in_path` on the galaxies `val` (model/heads.h
+// FitPdfTemperature) and writes the model with it to `out_path`. `val` must not be empty.
+absl::StatusOr<PdfCalibration> CalibratePdfs(const std::string& in_path, const std::string& out_path,
+                                             const TrainingData& val, torch::Device device) {
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(in_path, device));
+  std::vector<torch::Tensor> parts;
+  EstimateInBatches(net, val, device, 256,
+                    [&](int64_t, int64_t, const RedshiftEstimate& e) { parts.push_back(e.logits.cpu()); });
+  const torch::Tensor logits = torch::cat(parts).to(torch::kFloat64);
+  const PdfTemperatureFit fit = FitPdfTemperature(logits, val.redshift, net.bins);
+  const auto coverage_68 = [&](double temperature) {
+    const torch::Tensor pit = ScorePdf(torch::softmax(logits / temperature, 1), val.redshift, net.bins).pit;
+    return ((pit >= 0.16) & (pit <= 0.84)).to(torch::kFloat64).mean().item<double>();
+  };
+  PdfCalibration c;
+  c.temperature = fit.temperature;
+  c.galaxies = val.size();
+  c.coverage_68_before = coverage_68(1);
+  c.coverage_68_after = coverage_68(fit.temperature);
+  log::Info(absl::StrFormat(
+      "pdf calibration on %d validation galaxies: temperature %.3f (mean CRPS %.5f -> %.5f); 68%% interval holds "
+      "%.3f -> %.3f",
+      c.galaxies, c.temperature, fit.crps_before, fit.crps_after, c.coverage_68_before, c.coverage_68_after));
+  net.metadata.redshift_temperature = fit.temperature;
+  GALAXY_RETURN_IF_ERROR(SaveRedshiftModel(net, out_path));
+  return c;
+}
+
 std::vector<double> ToVector(const torch::Tensor& t) {
   const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
   return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
@@ -247,6 +284,8 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.bins.z_max = options.z_max;
   net.bins.bins = options.bins;
   net.metadata.redshift_head_norm = options.head_norm;
+  // The head is new, so is its calibration (a fine-tuned start may carry its own).
+  net.metadata.redshift_temperature = 1;
   net.redshift = RedshiftHead(config.feature_dim(), options.bins, options.head_norm);
   // Per-galaxy targets of a distillation run (labels and the teacher's pdfs); otherwise each
   // batch's come from its labels.
@@ -444,11 +483,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
           result.best_validation_sigma_mad = m.sigma_mad;
           net.metadata.step = step + 1;
           net.metadata.created_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-          CheckpointWriter writer(net.metadata);
-          writer.AddModule(kBackbonePart, *net.backbone);
-          writer.AddModule(kRedshiftPart, *net.redshift);
-          if (net.projection) writer.AddModule(kProjectionPart, *net.projection);
-          GALAXY_RETURN_IF_ERROR(writer.Save(out_model));
+          GALAXY_RETURN_IF_ERROR(SaveRedshiftModel(net, out_model));
         }
         progress.Update(step + 1);
       }
@@ -463,10 +498,45 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                               env.rank, env.world_size));
     return result;
   }
+  if (options.calibrate_pdf && val.size() == 0) {
+    log::Warn("no validation galaxies: the pdfs are left as the head gives them (temperature 1)");
+  } else if (options.calibrate_pdf) {
+    try {
+      GALAXY_ASSIGN_OR_RETURN(result.calibration, CalibratePdfs(out_model, out_model, val, device));
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "pdf calibration");
+    }
+  }
   result.model = out_model;
   log::Info(absl::StrFormat("%s: best validation sigma_MAD %.4f; model %s", net.metadata.kind,
                             result.best_validation_sigma_mad, out_model));
   return result;
+}
+
+absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
+  SetCpuThreads(options.threads);
+  KeepFreedMemoryForReuse();
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
+  const torch::Device device = DeviceOf(kind);
+  GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(options.model_path));
+  if (!reader->metadata().has_redshift_head) {
+    return absl::FailedPreconditionError(absl::StrCat(options.model_path, " is a ", reader->metadata().kind,
+                                                      " checkpoint without a redshift head; fine-tune it first"));
+  }
+  reader.reset();
+  GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, LabelledPart(SplitPart::kValidation,
+                                                                                             fractions, options.split_seed)));
+  if (val.size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(options.data_path, " has no labelled galaxies in the validation part of the split ",
+                                                   options.fractions, " (seed ", options.split_seed, ")"));
+  }
+  try {
+    return CalibratePdfs(options.model_path, options.out_path.empty() ? options.model_path : options.out_path, val,
+                         device);
+  } catch (const std::exception& e) {
+    return StatusFromException(e, "pdf calibration");
+  }
 }
 
 absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
@@ -489,6 +559,7 @@ absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
   }
   EvalReport report;
   report.model_kind = net.metadata.kind;
+  report.pdf_temperature = net.metadata.redshift_temperature;
   try {
     Predict(net, test, device, options.batch, &report.z_phot, &report.z_err, &report.pit, &report.crps);
   } catch (const std::exception& e) {
@@ -528,7 +599,8 @@ std::string EvalReportJson(const EvalReport& r) {
   nlohmann::json j = {{"model_kind", r.model_kind},
                       {"test", nlohmann::json::parse(PhotozMetricsJson(r.overall))},
                       {"per_bin", bins},
-                      {"pdf", {{"crps_mean", r.crps_mean},
+                      {"pdf", {{"temperature", r.pdf_temperature},
+                               {"crps_mean", r.crps_mean},
                                {"coverage_68", r.coverage_68},
                                {"coverage_95", r.coverage_95},
                                {"pit_histogram", r.pit_histogram}}}};

@@ -14,11 +14,20 @@
 
 namespace galaxy {
 
+// The pdfs' temperature fitted on a model's validation part (model/heads.h FitPdfTemperature),
+// and the fraction of the validation redshifts inside the central 68% interval before and after.
+struct PdfCalibration {
+  double temperature = 1;
+  int64_t galaxies = 0;
+  double coverage_68_before = 0, coverage_68_after = 0;
+};
+
 struct RedshiftTrainResult {
   int64_t labels = 0;               // labelled galaxies trained on
   int64_t teacher_galaxies = 0;     // galaxies trained on the teacher's pdfs (distillation)
   int64_t steps = 0;
   double best_validation_sigma_mad = 0;
+  PdfCalibration calibration;       // temperature 1 and no galaxies when not calibrated
   double images_per_second = 0;
   std::string model;                // out_dir/model.pt: the best on validation
 };
@@ -26,6 +35,25 @@ struct RedshiftTrainResult {
 // galaxy-train finetune (options.init_path set) and galaxy-train supervised (empty); with
 // options.teacher_path, either distils the teacher into the training part's unlabelled galaxies.
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options);
+
+struct CalibrateOptions {
+  std::string data_path;
+  std::string model_path;
+  // Where the calibrated model goes; empty: over model_path (through a temporary file and a
+  // rename, as every checkpoint).
+  std::string out_path;
+  // The split used in training: its validation part is fitted on.
+  std::string fractions = "0.8,0.1,0.1";
+  uint64_t split_seed = 0;
+  std::string device = "auto";
+  int threads = 0;
+};
+
+// galaxy-train calibrate: the step a redshift training ends with (FinetuneOptions::calibrate_pdf),
+// for a model trained before it or with --no-pdf-calibration: fits the pdfs' temperature on the
+// validation part and writes the model with it. FAILED_PRECONDITION for a model without a
+// redshift head; INVALID_ARGUMENT for a split with no validation galaxies.
+absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options);
 
 struct EvalOptions {
   std::string data_path;
@@ -53,6 +81,8 @@ struct EvalReport {
   std::vector<double> pit, crps;
   std::vector<int64_t> pit_histogram;
   double crps_mean = 0, coverage_68 = 0, coverage_95 = 0;
+  // The model's pdf temperature (ModelMetadata::redshift_temperature; 1: the head's own pdfs).
+  double pdf_temperature = 1;
   std::string model_kind;
 };
 

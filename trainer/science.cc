@@ -466,6 +466,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                    {"predict_mean_sigma_mad", MeanStdJson(Summarise(mean_z))},
                    {"pdf",
                     {{"model_fraction", largest},
+                     {"temperature", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.pdf_temperature; })))},
                      {"crps_mean", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.crps_mean; })))},
                      {"coverage_68", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_68; })))},
                      {"coverage_95", MeanStdJson(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_95; })))},
@@ -535,8 +536,10 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                         Pm(Summarise(knn)), Pm(Summarise(mean_z)));
   absl::StrAppendFormat(
       &md,
-      "\nRedshift pdfs of the model fine-tuned on %g%% of the labels: CRPS %s, 68%% interval holds %s, 95%% holds %s.\n",
-      100 * largest, Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.crps_mean; }))),
+      "\nRedshift pdfs of the model fine-tuned on %g%% of the labels (temperature %s, fitted on the validation part): "
+      "CRPS %s, 68%% interval holds %s, 95%% holds %s.\n",
+      100 * largest, Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.pdf_temperature; })), 2),
+      Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.crps_mean; }))),
       Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_68; })), 3),
       Pm(Summarise(PerSeed(runs, [](const SeedRun& r) { return r.eval.coverage_95; })), 3));
   absl::StrAppendFormat(&md,

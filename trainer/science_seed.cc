@@ -124,7 +124,7 @@ Json SeedRunJson(const SeedRun& r) {
                     {"z_spec", r.eval.z_spec}, {"z_phot", r.eval.z_phot}, {"pit_count", r.eval.pit.size()},
                     {"pit_histogram", r.eval.pit_histogram}, {"crps_mean", r.eval.crps_mean},
                     {"coverage_68", r.eval.coverage_68}, {"coverage_95", r.eval.coverage_95},
-                    {"model_kind", r.eval.model_kind}}}};
+                    {"pdf_temperature", r.eval.pdf_temperature}, {"model_kind", r.eval.model_kind}}}};
 }
 
 SeedRun SeedRunFrom(const Json& j) {
@@ -176,6 +176,7 @@ SeedRun SeedRunFrom(const Json& j) {
   r.eval.crps_mean = e.at("crps_mean").get<double>();
   r.eval.coverage_68 = e.at("coverage_68").get<double>();
   r.eval.coverage_95 = e.at("coverage_95").get<double>();
+  r.eval.pdf_temperature = e.value("pdf_temperature", 1.0);  // seeds saved before calibration: the head's own
   r.eval.model_kind = e.at("model_kind").get<std::string>();
   return r;
 }

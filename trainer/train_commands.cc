@@ -39,9 +39,10 @@ absl::Status RunEvalCommand(const EvalOptions& options, const std::string& json_
   std::string pit;
   for (int64_t c : report.pit_histogram) absl::StrAppend(&pit, pit.empty() ? "" : " ", c);
   std::cout << absl::StrFormat(
-      "redshift pdfs: mean CRPS %.4f; true z inside the 68%% interval %.3f, the 95%% interval %.3f\n"
+      "redshift pdfs (temperature %.3f): mean CRPS %.4f; true z inside the 68%% interval %.3f, the 95%% interval "
+      "%.3f\n"
       "  PIT histogram (10 bins, flat when calibrated): %s\n",
-      report.crps_mean, report.coverage_68, report.coverage_95, pit);
+      report.pdf_temperature, report.crps_mean, report.coverage_68, report.coverage_95, pit);
   std::cout << "per z_spec bin:\n";
   for (const PhotozMetrics& m : report.per_bin) {
     if (m.count == 0) continue;

@@ -41,6 +41,13 @@ absl::Status Devices() {
   return absl::OkStatus();
 }
 
+// One line saying what a pdf calibration did.
+std::string CalibrationLine(const PdfCalibration& c) {
+  return absl::StrFormat("pdf temperature %.3f from %d validation galaxies: the 68%% interval holds %.3f of their "
+                         "redshifts (%.3f before)\n",
+                         c.temperature, c.galaxies, c.coverage_68_after, c.coverage_68_before);
+}
+
 }  // namespace
 }  // namespace galaxy
 
@@ -159,6 +166,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--steps", finetune.steps, "Exact number of steps (instead of --epochs)");
     cmd->add_flag("--no-head-norm{false}", finetune.head_norm,
                   "No BatchNorm on the redshift head's input features (the head of models before it)");
+    cmd->add_flag("--no-pdf-calibration{false}", finetune.calibrate_pdf,
+                  "Keep the head's own pdfs (no temperature fitted on the validation part)");
     cmd->add_option("--batch", finetune.batch, "Images per step")->capture_default_str();
     cmd->add_option("--teacher", finetune.teacher_path,
                     "Distil this model with a redshift head (of the same split and at most this label "
@@ -199,6 +208,7 @@ int main(int argc, char** argv) {
                                      ? ""
                                      : absl::StrFormat(" and %d with the teacher's pdfs", r->teacher_galaxies),
                                  r->steps, r->best_validation_sigma_mad, r->model);
+    if (r->calibration.galaxies > 0) std::cout << galaxy::CalibrationLine(r->calibration);
     return absl::OkStatus();
   };
   CLI::App* finetune_cmd = cli.AddCommand(
@@ -236,6 +246,26 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--plot", eval_plot, "Write predicted vs true redshift as a PNG");
   eval_cmd->add_option("--device", eval.device, "cpu | cuda | auto")->capture_default_str();
   eval_cmd->add_option("--threads", eval.threads, "CPU threads (0: all)")->capture_default_str();
+
+  galaxy::CalibrateOptions calibrate;
+  CLI::App* calibrate_cmd = cli.AddCommand(
+      "calibrate",
+      "Fit the temperature of a model's redshift pdfs on the validation part and keep it in the model (what "
+      "finetune and supervised end with; for models trained before it)",
+      [&]() -> absl::Status {
+        GALAXY_ASSIGN_OR_RETURN(galaxy::PdfCalibration c, galaxy::RunCalibrate(calibrate));
+        std::cout << galaxy::CalibrationLine(c) << "wrote "
+                  << (calibrate.out_path.empty() ? calibrate.model_path : calibrate.out_path) << "\n";
+        return absl::OkStatus();
+      });
+  calibrate_cmd->add_option("--data", calibrate.data_path, "Dataset with specz_redshift (.h5)")->required();
+  calibrate_cmd->add_option("--model", calibrate.model_path, "Checkpoint with a redshift head")->required();
+  calibrate_cmd->add_option("--out", calibrate.out_path, "Write the calibrated model here (default: over --model)");
+  calibrate_cmd->add_option("--fractions", calibrate.fractions, "The split used in training (validation part fitted)")
+      ->capture_default_str();
+  calibrate_cmd->add_option("--split-seed", calibrate.split_seed, "Seed of the split hash")->capture_default_str();
+  calibrate_cmd->add_option("--device", calibrate.device, "cpu | cuda | auto")->capture_default_str();
+  calibrate_cmd->add_option("--threads", calibrate.threads, "CPU threads (0: all)")->capture_default_str();
 
   galaxy::ExperimentOptions experiment;
   std::string experiment_fractions = "0.01,0.05,0.25,1";
@@ -310,6 +340,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   label_efficiency->add_flag("--no-head-norm{false}", experiment.redshift.head_norm,
                              "No BatchNorm on the redshift head's input features");
+  label_efficiency->add_flag("--no-pdf-calibration{false}", experiment.redshift.calibrate_pdf,
+                             "Keep the head's own pdfs (no temperature fitted on the validation part)");
   label_efficiency->add_option("--seed", experiment.redshift.seed,
                                "Seed of the redshift trainings (and of pretraining, when done here)")
       ->capture_default_str();

@@ -178,6 +178,10 @@ struct FinetuneOptions {
   // Width (in bins) of the Gaussian spread of each training target over neighbouring bins; 0
   // trains on one-hot bins. Default 1.5.
   double label_smoothing_bins = 1.5;
+  // After training, fit the pdfs' temperature on the validation part (model/heads.h
+  // FitPdfTemperature) and keep it in the model (ModelMetadata::redshift_temperature), so that
+  // every pdf it gives, served or evaluated, is calibrated. Default true; false keeps T = 1.
+  bool calibrate_pdf = true;
   // Redshift bins on [0, z_max]. Defaults 180 and 0.4.
   int bins = 180;
   double z_max = 0.4;

@@ -209,11 +209,14 @@ class GalaxyNet(nn.Module):
         """(pdf N x bins, mean N, sigma N) of the redshift head, as the server answers."""
         if self.redshift_head is None:
             raise ValueError("this model has no redshift head")
-        pdf = torch.softmax(self.redshift_head(self.backbone(x)), dim=1)
         m = self.metadata
+        logits = self.redshift_head(self.backbone(x))
         width = (m["z_max"] - m["z_min"]) / m["redshift_bins"]
         centres = m["z_min"] + (torch.arange(m["redshift_bins"], dtype=torch.float32) + 0.5) * width
-        mean = (pdf * centres).sum(1)
+        # The point estimate is the mean of the head's own pdf; the pdf and sigma (its rms distance
+        # from the estimate) are calibrated by the checkpoint's redshift_temperature (1 for older models).
+        mean = (torch.softmax(logits, dim=1) * centres).sum(1)
+        pdf = torch.softmax(logits / float(m.get("redshift_temperature", 1.0)), dim=1)
         sigma = (pdf * (centres - mean.unsqueeze(1)) ** 2).sum(1).clamp_min(0).sqrt()
         return pdf, mean, sigma
 
