@@ -241,6 +241,18 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
                                                dir.File("le/pretrain/model.pt"), "--device", "cpu"});
   EXPECT_EQ(no_head.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(no_head.err, "checkpoint without a redshift head; fine-tune it first")) << no_head.err;
+
+  // A finished arm whose model has no temperature (trained before calibration existed) is
+  // calibrated when the experiment is run again, not trained again.
+  std::filesystem::copy_file(dir.File("own/model.pt"), dir.File("le/supervised_1/model.pt"),
+                             std::filesystem::copy_options::overwrite_existing);
+  CommandResult third = RunTool("galaxy-train", experiment);
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_TRUE(absl::StrContains(third.err, "supervised_1 finished earlier under the same options")) << third.err;
+  EXPECT_TRUE(absl::StrContains(third.err, "pdf calibration on ")) << third.err;
+  EXPECT_FALSE(absl::StrContains(third.err, "labelled galaxies (label fraction")) << third.err;
+  const nlohmann::json arm = evaluate(dir.File("le/supervised_1/model.pt"));
+  EXPECT_NE(arm["pdf"]["temperature"].get<double>(), 1.0);
 }
 
 TEST(TrainCliTest, ErrorsAreOneClearLine) {

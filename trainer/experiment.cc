@@ -71,22 +71,14 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
   const std::string name = std::filesystem::path(out).filename().string();
   const Json saved = Json::parse(ReadFileOrEmpty(arm_path), nullptr, /*allow_exceptions=*/false);
   const bool same_stamp = !saved.is_discarded() && saved.value("stamp", Json()) == stamp;
+  // A finished arm whose model predates calibration is calibrated now.
+  bool calibrate = false;
   if (same_stamp && saved.value("labels", Json()).is_number_integer() && std::filesystem::exists(model)) {
     *labels = saved.at("labels").get<int64_t>();
     log::Info(absl::StrFormat("label-efficiency: %s finished earlier under the same options; evaluating its model", name),
               {{"model", model}});
     GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(model));
-    if (options.calibrate_pdf && reader->metadata().redshift_temperature == 1.0) {
-      reader.reset();
-      CalibrateOptions calibrate;
-      calibrate.data_path = options.data_path;
-      calibrate.model_path = model;
-      calibrate.fractions = options.fractions;
-      calibrate.split_seed = options.split_seed;
-      calibrate.device = options.device;
-      calibrate.threads = options.threads;
-      GALAXY_RETURN_IF_ERROR(RunCalibrate(calibrate).status());
-    }
+    calibrate = options.calibrate_pdf && reader->metadata().redshift_temperature == 1.0;
   } else {
     if (!saved.is_discarded()) {
       log::Info(absl::StrFormat("label-efficiency: %s finished earlier %s; training it again", name,
@@ -103,14 +95,19 @@ absl::StatusOr<EvalReport> TrainAndEvaluate(FinetuneOptions options, const std::
       GALAXY_RETURN_IF_ERROR(WriteFileAtomically(arm_path, Json{{"stamp", stamp}, {"labels", trained.labels}}.dump(2) + "\n"));
     }
   }
-  EvalOptions eval;
-  eval.data_path = options.data_path;
-  eval.model_path = model;
-  eval.fractions = options.fractions;
-  eval.split_seed = options.split_seed;
+  // Calibration and evaluation read the model on the arm's split, device and threads.
+  const auto on_arm = [&](auto run_options) {
+    run_options.data_path = options.data_path;
+    run_options.model_path = model;
+    run_options.fractions = options.fractions;
+    run_options.split_seed = options.split_seed;
+    run_options.device = options.device;
+    run_options.threads = options.threads;
+    return run_options;
+  };
+  if (calibrate) GALAXY_RETURN_IF_ERROR(RunCalibrate(on_arm(CalibrateOptions())).status());
+  EvalOptions eval = on_arm(EvalOptions());
   eval.with_baseline = false;
-  eval.device = options.device;
-  eval.threads = options.threads;
   return RunEval(eval);
 }
 

@@ -28,6 +28,15 @@ namespace {
 
 torch::Device DeviceOf(DeviceKind kind) { return kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU; }
 
+// What every command here starts with: its CPU threads, the cache of large freed blocks, and the
+// device it runs on (`device`: cpu | cuda | auto).
+absl::StatusOr<torch::Device> StartOn(const std::string& device, int threads) {
+  SetCpuThreads(threads);
+  KeepFreedMemoryForReuse();
+  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device));
+  return DeviceOf(kind);
+}
+
 // The network's redshift estimate of every galaxy of `data`, `batch` galaxies at a time, without
 // gradients and with the backbone and the head in evaluation mode: visit(start, n, estimate) for
 // each batch of rows [start, start + n). Each part's mode is put back as it was: during a head
@@ -208,10 +217,7 @@ absl::StatusOr<torch::Tensor> DistillationTargets(const FinetuneOptions& options
 
 absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& options) {
   GALAXY_RETURN_IF_ERROR(options.Validate());
-  SetCpuThreads(options.threads);
-  KeepFreedMemoryForReuse();
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
-  const torch::Device device = DeviceOf(kind);
+  GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   const bool finetune = !options.init_path.empty();
   // Data-parallel (trainer/data_parallel.h): each rank trains on every W-th galaxy of each global
@@ -311,7 +317,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
       return StatusFromException(e, net.metadata.kind);
     }
   }
-  const bool cuda = kind == DeviceKind::kCuda;
+  const bool cuda = device.is_cuda();
   if (cuda) {
     // As pretraining: channels-last weights and inputs, bf16 autocast, the data on the GPU.
     ToChannelsLast(*net.backbone);
@@ -514,10 +520,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
 }
 
 absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
-  SetCpuThreads(options.threads);
-  KeepFreedMemoryForReuse();
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
-  const torch::Device device = DeviceOf(kind);
+  GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(options.model_path));
   if (!reader->metadata().has_redshift_head) {
@@ -540,10 +543,7 @@ absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
 }
 
 absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
-  SetCpuThreads(options.threads);
-  KeepFreedMemoryForReuse();
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(options.device));
-  const torch::Device device = DeviceOf(kind);
+  GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(options.model_path, device));
   if (!net.metadata.has_redshift_head) {
