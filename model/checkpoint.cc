@@ -161,7 +161,9 @@ GalaxyNet::Output GalaxyNet::Infer(const torch::Tensor& images, const torch::Ten
     out.embedding = F::normalize(project ? r.first_projections : r.first_features, unit);
     if (parts.turn_average) out.turn_averaged = F::normalize(project ? r.projections : r.features, unit);
   }
-  if (parts.redshift && redshift) out.redshift = EstimateRedshift(redshift(r.last), bins, metadata.redshift_temperature);
+  if (parts.redshift && redshift) {
+    out.redshift = EstimateRedshift(redshift(r.last), bins, metadata.redshift_temperature);
+  }
   return out;
 }
 

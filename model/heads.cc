@@ -54,7 +54,8 @@ RedshiftEstimate EstimateRedshift(const torch::Tensor& logits, const RedshiftBin
   return e;
 }
 
-PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Tensor& z_true, const RedshiftBins& bins) {
+PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Tensor& z_true,
+                                    const RedshiftBins& bins) {
   torch::NoGradGuard no_grad;
   PdfTemperatureFit fit;
   if (logits.size(0) == 0) return fit;

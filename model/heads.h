@@ -69,7 +69,8 @@ struct PdfTemperatureFit {
   // Mean CRPS at T = 1 and at the fitted T.
   double crps_before = 0, crps_after = 0;
 };
-PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Tensor& z_true, const RedshiftBins& bins);
+PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Tensor& z_true,
+                                    const RedshiftBins& bins);
 
 // How well binned pdfs (N x bins, rows summing to 1, uniform within each bin) describe the true
 // redshifts z_true (N): the probability integral transform PIT = CDF(z_true) (uniform on [0, 1]

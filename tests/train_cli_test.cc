@@ -241,6 +241,11 @@ TEST(TrainCliTest, ExperimentAndEvalRunEndToEndAndWriteTheirOutputs) {
                                                dir.File("le/pretrain/model.pt"), "--device", "cpu"});
   EXPECT_EQ(no_head.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(no_head.err, "checkpoint without a redshift head; fine-tune it first")) << no_head.err;
+  CommandResult no_validation = RunTool("galaxy-train", {"calibrate", "--data", data, "--model", dir.File("own/model.pt"),
+                                                     "--fractions", "0.9,0,0.1", "--device", "cpu"});
+  EXPECT_EQ(no_validation.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(no_validation.err, "no galaxy matches the selection (split part val"))
+      << no_validation.err;
 
   // A finished arm whose model has no temperature (trained before calibration existed) is
   // calibrated when the experiment is run again, not trained again.

@@ -88,7 +88,8 @@ absl::Status SaveRedshiftModel(GalaxyNet& net, const std::string& path) {
 }
 
 // Fits the pdfs' temperature of the model at `in_path` on the galaxies `val` (model/heads.h
-// FitPdfTemperature) and writes the model with it to `out_path`. `val` must not be empty.
+// FitPdfTemperature) and writes the model with it to `out_path`. `val` is not empty (loading
+// the data refuses a selection that matches no galaxy).
 absl::StatusOr<PdfCalibration> CalibratePdfs(const std::string& in_path, const std::string& out_path,
                                              const TrainingData& val, torch::Device device) {
   GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(in_path, device));
@@ -504,9 +505,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
                               env.rank, env.world_size));
     return result;
   }
-  if (options.calibrate_pdf && val.size() == 0) {
-    log::Warn("no validation galaxies: the pdfs are left as the head gives them (temperature 1)");
-  } else if (options.calibrate_pdf) {
+  if (options.calibrate_pdf) {
     try {
       GALAXY_ASSIGN_OR_RETURN(result.calibration, CalibratePdfs(out_model, out_model, val, device));
     } catch (const std::exception& e) {
@@ -528,12 +527,8 @@ absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
                                                       " checkpoint without a redshift head; fine-tune it first"));
   }
   reader.reset();
-  GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, LabelledPart(SplitPart::kValidation,
-                                                                                             fractions, options.split_seed)));
-  if (val.size() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(options.data_path, " has no labelled galaxies in the validation part of the split ",
-                                                   options.fractions, " (seed ", options.split_seed, ")"));
-  }
+  const RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
+  GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
   try {
     return CalibratePdfs(options.model_path, options.out_path.empty() ? options.model_path : options.out_path, val,
                          device);

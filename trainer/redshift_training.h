@@ -52,7 +52,7 @@ struct CalibrateOptions {
 // galaxy-train calibrate: the step a redshift training ends with (FinetuneOptions::calibrate_pdf),
 // for a model trained before it or with --no-pdf-calibration: fits the pdfs' temperature on the
 // validation part and writes the model with it. FAILED_PRECONDITION for a model without a
-// redshift head; INVALID_ARGUMENT for a split with no validation galaxies.
+// redshift head; the data's errors (a split whose validation part holds no labelled galaxy).
 absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options);
 
 struct EvalOptions {
