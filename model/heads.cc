@@ -80,11 +80,12 @@ PdfTemperatureFit FitPdfTemperature(const torch::Tensor& logits, const torch::Te
     }
   }
   const double best = (lo + hi) / 2;
-  fit.crps_before = crps(0);
-  fit.crps_after = crps(best);
-  // A temperature that changes the score by less than the search's resolution is no change.
-  fit.temperature = fit.crps_after < fit.crps_before ? std::exp(best) : 1.0;
-  if (fit.temperature == 1.0) fit.crps_after = fit.crps_before;
+  fit.crps_before = fit.crps_after = crps(0);
+  // The head's own pdfs stay unless the fitted temperature scores better.
+  if (const double score = crps(best); score < fit.crps_before) {
+    fit.temperature = std::exp(best);
+    fit.crps_after = score;
+  }
   return fit;
 }
 

@@ -21,42 +21,11 @@
 #include "trainer/data_parallel.h"
 #include "trainer/kept_contrast.h"
 #include "trainer/pending_losses.h"
+#include "trainer/redshift_model.h"
 #include "trainer/training_data.h"
 
 namespace galaxy {
 namespace {
-
-torch::Device DeviceOf(DeviceKind kind) { return kind == DeviceKind::kCuda ? torch::kCUDA : torch::kCPU; }
-
-// What every command here starts with: its CPU threads, the cache of large freed blocks, and the
-// device it runs on (`device`: cpu | cuda | auto).
-absl::StatusOr<torch::Device> StartOn(const std::string& device, int threads) {
-  SetCpuThreads(threads);
-  KeepFreedMemoryForReuse();
-  GALAXY_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(device));
-  return DeviceOf(kind);
-}
-
-// The network's redshift estimate of every galaxy of `data`, `batch` galaxies at a time, without
-// gradients and with the backbone and the head in evaluation mode: visit(start, n, estimate) for
-// each batch of rows [start, start + n). Each part's mode is put back as it was: during a head
-// warm-up the backbone is in eval mode and the head is training.
-template <typename Visit>
-void EstimateInBatches(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch, Visit&& visit) {
-  torch::NoGradGuard no_grad;
-  const bool backbone_training = net.backbone->is_training(), head_training = net.redshift->is_training();
-  net.backbone->eval();
-  net.redshift->eval();
-  GalaxyNet::Parts parts;
-  parts.embedding = false;
-  parts.redshift = true;
-  for (int64_t start = 0; start < data.size(); start += batch) {
-    const int64_t n = std::min(batch, data.size() - start);
-    visit(start, n, net.Infer(data.images.narrow(0, start, n), data.e_bv.narrow(0, start, n), device, parts).redshift);
-  }
-  net.backbone->train(backbone_training);
-  net.redshift->train(head_training);
-}
 
 // Mean and spread of each galaxy's redshift pdf; with `pit` and `crps`, also how well the pdf
 // describes the galaxy's known redshift (ScorePdf).
@@ -76,44 +45,6 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
       crps->insert(crps->end(), c.data_ptr<double>(), c.data_ptr<double>() + n);
     }
   });
-}
-
-// A redshift training's model: backbone, redshift head, and the projection head when it has one.
-absl::Status SaveRedshiftModel(GalaxyNet& net, const std::string& path) {
-  CheckpointWriter writer(net.metadata);
-  writer.AddModule(kBackbonePart, *net.backbone);
-  writer.AddModule(kRedshiftPart, *net.redshift);
-  if (net.projection) writer.AddModule(kProjectionPart, *net.projection);
-  return writer.Save(path);
-}
-
-// Fits the pdfs' temperature of the model at `in_path` on the galaxies `val` (model/heads.h
-// FitPdfTemperature) and writes the model with it to `out_path`. `val` is not empty (loading
-// the data refuses a selection that matches no galaxy).
-absl::StatusOr<PdfCalibration> CalibratePdfs(const std::string& in_path, const std::string& out_path,
-                                             const TrainingData& val, torch::Device device) {
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(in_path, device));
-  std::vector<torch::Tensor> parts;
-  EstimateInBatches(net, val, device, 256,
-                    [&](int64_t, int64_t, const RedshiftEstimate& e) { parts.push_back(e.logits.cpu()); });
-  const torch::Tensor logits = torch::cat(parts).to(torch::kFloat64);
-  const PdfTemperatureFit fit = FitPdfTemperature(logits, val.redshift, net.bins);
-  const auto coverage_68 = [&](double temperature) {
-    const torch::Tensor pit = ScorePdf(torch::softmax(logits / temperature, 1), val.redshift, net.bins).pit;
-    return ((pit >= 0.16) & (pit <= 0.84)).to(torch::kFloat64).mean().item<double>();
-  };
-  PdfCalibration c;
-  c.temperature = fit.temperature;
-  c.galaxies = val.size();
-  c.coverage_68_before = coverage_68(1);
-  c.coverage_68_after = coverage_68(fit.temperature);
-  log::Info(absl::StrFormat(
-      "pdf calibration on %d validation galaxies: temperature %.3f (mean CRPS %.5f -> %.5f); 68%% interval holds "
-      "%.3f -> %.3f",
-      c.galaxies, c.temperature, fit.crps_before, fit.crps_after, c.coverage_68_before, c.coverage_68_after));
-  net.metadata.redshift_temperature = fit.temperature;
-  GALAXY_RETURN_IF_ERROR(SaveRedshiftModel(net, out_path));
-  return c;
 }
 
 std::vector<double> ToVector(const torch::Tensor& t) {
@@ -507,7 +438,9 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   }
   if (options.calibrate_pdf) {
     try {
-      GALAXY_ASSIGN_OR_RETURN(result.calibration, CalibratePdfs(out_model, out_model, val, device));
+      // The best model on validation, not the last step's network.
+      GALAXY_ASSIGN_OR_RETURN(GalaxyNet best, LoadGalaxyNet(out_model, device));
+      GALAXY_ASSIGN_OR_RETURN(result.calibration, CalibratePdfs(best, val, device, out_model));
     } catch (const std::exception& e) {
       return StatusFromException(e, "pdf calibration");
     }
@@ -516,25 +449,6 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   log::Info(absl::StrFormat("%s: best validation sigma_MAD %.4f; model %s", net.metadata.kind,
                             result.best_validation_sigma_mad, out_model));
   return result;
-}
-
-absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
-  GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
-  GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader, CheckpointReader::Open(options.model_path));
-  if (!reader->metadata().has_redshift_head) {
-    return absl::FailedPreconditionError(absl::StrCat(options.model_path, " is a ", reader->metadata().kind,
-                                                      " checkpoint without a redshift head; fine-tune it first"));
-  }
-  reader.reset();
-  const RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
-  GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
-  try {
-    return CalibratePdfs(options.model_path, options.out_path.empty() ? options.model_path : options.out_path, val,
-                         device);
-  } catch (const std::exception& e) {
-    return StatusFromException(e, "pdf calibration");
-  }
 }
 
 absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
@@ -561,20 +475,11 @@ absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
     return StatusFromException(e, "evaluation");
   }
   report.z_spec = ToVector(test.redshift);
-  report.pit_histogram.assign(10, 0);
-  double crps_sum = 0;
-  int64_t in_68 = 0, in_95 = 0;
-  for (size_t i = 0; i < report.pit.size(); ++i) {
-    const double p = report.pit[i];
-    ++report.pit_histogram[static_cast<size_t>(std::clamp(static_cast<int>(p * 10), 0, 9))];
-    in_68 += p >= 0.16 && p <= 0.84;
-    in_95 += p >= 0.025 && p <= 0.975;
-    crps_sum += report.crps[i];
-  }
-  const double count = std::max<double>(1, static_cast<double>(report.pit.size()));
-  report.crps_mean = crps_sum / count;
-  report.coverage_68 = static_cast<double>(in_68) / count;
-  report.coverage_95 = static_cast<double>(in_95) / count;
+  PdfSummary pdfs = SummarisePdfScores(report.pit, report.crps);
+  report.pit_histogram = std::move(pdfs.pit_histogram);
+  report.crps_mean = pdfs.crps_mean;
+  report.coverage_68 = pdfs.coverage_68;
+  report.coverage_95 = pdfs.coverage_95;
   GALAXY_ASSIGN_OR_RETURN(report.overall, ComputePhotozMetrics(report.z_phot, report.z_spec));
   std::vector<double> edges;
   for (double e = 0; e < 0.4 + 1e-9; e += 0.05) edges.push_back(e);
