@@ -27,6 +27,15 @@ absl::StatusOr<torch::Device> StartOn(const std::string& device, int threads) {
   return kind == DeviceKind::kCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
+absl::StatusOr<GalaxyNet> LoadRedshiftModel(const std::string& path, torch::Device device) {
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(path, device));
+  if (!net.metadata.has_redshift_head) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is a ", net.metadata.kind, " checkpoint without a redshift head; fine-tune it first"));
+  }
+  return net;
+}
+
 absl::Status SaveRedshiftModel(GalaxyNet& net, const std::string& path) {
   CheckpointWriter writer(net.metadata);
   writer.AddModule(kBackbonePart, *net.backbone);
@@ -82,11 +91,7 @@ absl::StatusOr<PdfCalibration> CalibratePdfs(GalaxyNet& net, const TrainingData&
 absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
   GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(options.model_path, device));
-  if (!net.metadata.has_redshift_head) {
-    return absl::FailedPreconditionError(absl::StrCat(options.model_path, " is a ", net.metadata.kind,
-                                                      " checkpoint without a redshift head; fine-tune it first"));
-  }
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadRedshiftModel(options.model_path, device));
   const RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
   GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
   try {

@@ -43,6 +43,10 @@ void EstimateInBatches(GalaxyNet& net, const TrainingData& data, torch::Device d
   net.redshift->train(head_training);
 }
 
+// The network of a checkpoint with a redshift head, on `device`; FAILED_PRECONDITION naming the
+// checkpoint when it has none (a pretrained model: fine-tune it first).
+absl::StatusOr<GalaxyNet> LoadRedshiftModel(const std::string& path, torch::Device device);
+
 // A redshift training's model: backbone, redshift head, and the projection head when it has one.
 absl::Status SaveRedshiftModel(GalaxyNet& net, const std::string& path);
 

@@ -454,11 +454,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
 absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
   GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
-  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadGalaxyNet(options.model_path, device));
-  if (!net.metadata.has_redshift_head) {
-    return absl::FailedPreconditionError(absl::StrCat(options.model_path, " is a ", net.metadata.kind,
-                                                      " checkpoint without a redshift head; fine-tune it first"));
-  }
+  GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadRedshiftModel(options.model_path, device));
   GALAXY_ASSIGN_OR_RETURN(
       TrainingData test,
       LoadTrainingData(options.data_path, LabelledPart(SplitPart::kTest, fractions, options.split_seed)));
