@@ -76,7 +76,11 @@ TEST(PdfTemperatureTest, FitFindsTheTemperatureOfPdfsTooSureOrTooUnsure) {
 
 TEST(PdfTemperatureTest, EstimateDividesTheLogitsAndTheModelKeepsIt) {
   RedshiftBins bins;
-  const torch::Tensor logits = torch::randn({3, 180}) * 4;
+  // Bumps well inside the range, so that a wider pdf is a wider spread about the estimate (a
+  // pdf with mass at both ends could narrow about its mean as it flattens).
+  const torch::Tensor centre = torch::tensor({60.0f, 90.0f, 120.0f}).unsqueeze(1);
+  const torch::Tensor width = torch::tensor({3.0f, 6.0f, 10.0f}).unsqueeze(1);
+  const torch::Tensor logits = -0.5 * ((torch::arange(180, torch::kFloat32).unsqueeze(0) - centre) / width).pow(2);
   const RedshiftEstimate own = EstimateRedshift(logits, bins), wide = EstimateRedshift(logits, bins, 2.0);
   EXPECT_TRUE(torch::allclose(wide.pdf, torch::softmax(logits / 2, 1)));
   EXPECT_TRUE(torch::equal(wide.logits, logits));
