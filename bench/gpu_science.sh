@@ -11,7 +11,8 @@
 # The sizes (environment, defaults in brackets): GPU_SCIENCE_PREFLIGHT (short pretrainings
 # first, below), SCIENCE_GALAXIES [100000], SCIENCE_SEEDS [1], SCIENCE_ARCH [resnet50],
 # SCIENCE_STEM [torchvision], SCIENCE_SIZES (the steps, batches and fractions as `galaxy-bench
-# science` flags, replacing the defaults below), GPU_SCIENCE_CALL [the seconds the whole call
+# science` flags, replacing the defaults below), GPU_SCIENCE_RECIPE (the pretraining's recipe
+# flags; unset: chosen by the preflight, below), GPU_SCIENCE_CALL [the seconds the whole call
 # may take, 585]: the science gets what the build and preflight leave of it (less 30 s to pack
 # the results), the tests what the science leaves.
 #
@@ -80,11 +81,55 @@ if [[ -n "$preflight" && -x "$train" && -x "$build/bin/galaxy-data" ]]; then
   done
 fi
 
+# The science run's pretraining recipe. ResNet50 learned nothing the monitor sees with the
+# tiny network's recipe (docs/SCIENCE.md, "The first ResNet50 run on a GPU"), so the call does
+# not spend its science on a recipe its own preflight found worse: of the preflights of the
+# science's architecture, the one whose monitor ends with the lowest kNN redshift is taken when
+# it beats the plain recipe's by more than the monitor's error (0.001) and galaxy-bench science
+# takes every flag it adds (one it does not, such as --lr, is reported and passed over).
+# GPU_SCIENCE_RECIPE (science flags, e.g. "--temperature 0.1"; "" for the plain recipe) decides
+# instead.
+science_takes=" --temperature --photometry-weight --photometry-radii --momentum --mask-outskirts "
+final_z() {
+  grep -E "monitor: step" "$1" 2>/dev/null | tail -1 | sed -nE 's/.*kNN z sigma_MAD ([0-9.]+) \(backbone\).*/\1/p'
+}
+recipe=()
+if [[ -n "${GPU_SCIENCE_RECIPE+set}" ]]; then
+  read -r -a recipe <<<"$GPU_SCIENCE_RECIPE"
+  log "science recipe from GPU_SCIENCE_RECIPE: ${recipe[*]:-plain}"
+elif [[ -n "$preflight" ]]; then
+  plain_z="" best_z="" best=()
+  for run in $preflight; do
+    IFS=: read -r -a part <<<"$run"
+    [[ ${part[0]} == "${SCIENCE_ARCH:-resnet50}" ]] || continue
+    extra=("${part[@]:2}")
+    z=$(final_z "$out/preflight_$(tr -c 'A-Za-z0-9.\n' '_' <<<"$run").log")
+    [[ -n "$z" ]] || continue
+    if (( ${#extra[@]} == 0 )); then
+      plain_z=$z
+      continue
+    fi
+    takes=1
+    for flag in "${extra[@]}"; do [[ "$science_takes" == *" ${flag%%=*} "* ]] || takes=0; done
+    if (( !takes )); then
+      log "preflight ${extra[*]}: kNN z $z (galaxy-bench science does not take its flags)"
+    elif [[ -z "$best_z" ]] || awk -v a="$z" -v b="$best_z" 'BEGIN { exit !(a < b) }'; then
+      best_z=$z best=("${extra[@]}")
+    fi
+  done
+  if [[ -n "$plain_z" && -n "$best_z" ]] && awk -v a="$best_z" -v b="$plain_z" 'BEGIN { exit !(a < b - 0.001) }'; then
+    recipe=("${best[@]}")
+    log "science recipe: ${recipe[*]} (preflight kNN z $best_z against the plain recipe's $plain_z)"
+  else
+    log "science recipe: plain (preflight kNN z ${plain_z:-not measured}; the best other ${best_z:-none})"
+  fi
+fi
+
 science_rc=-1
 if [[ -x "$bench" ]]; then
   mkdir -p "$work"
   args=(--out "$work/science" --galaxies "${SCIENCE_GALAXIES:-100000}" --seeds "${SCIENCE_SEEDS:-1}"
-        --arch "${SCIENCE_ARCH:-resnet50}" --stem "${SCIENCE_STEM:-torchvision}" --device "$device")
+        --arch "${SCIENCE_ARCH:-resnet50}" --stem "${SCIENCE_STEM:-torchvision}" --device "$device" "${recipe[@]}")
   # ResNet50 at batch 256 (the queue 32 batches, as the CPU defaults' 4,096 of 128); the
   # redshift trainings and the probe's network from scratch at 400 steps of 256 (1.3 epochs of
   # the full label set). Measured on an H200 (docs/SCIENCE.md): cold build ~70 s, survey 12 s,
@@ -107,7 +152,7 @@ elif [[ -x "$train" && -x "$build/bin/galaxy-data" ]]; then
     "$build/bin/galaxy-data" synth --out "$s/survey.h5" --count "${SCIENCE_GALAXIES:-100000}" --seed 1 &&
     "$train" pretrain --data "$s/survey.h5" --out "$s/seed_0/pretrain" --arch "${SCIENCE_ARCH:-resnet50}" \
       --stem "${SCIENCE_STEM:-torchvision}" --steps 1500 --batch 256 --queue 8192 --momentum 0.99 --monitor-every 500 \
-      --device "$device" --seed 0 &&
+      --device "$device" --seed 0 "${recipe[@]}" &&
     "$train" experiment label-efficiency --data "$s/survey.h5" --out "$s/seed_0/label_efficiency" \
       --pretrained "$s/seed_0/pretrain/model.pt" --fractions 0.01,0.04,0.05,0.2,1 --steps 400 --batch 256 --device "$device" --seed 0 &&
     "$train" probe --model "$s/seed_0/pretrain/model.pt" --data "$s/survey.h5" --label type --fractions 0.01,0.05,1 \
