@@ -23,7 +23,7 @@
 #   SCIENCE_GALAXIES=600 SCIENCE_ARCH=tiny SCIENCE_SIZES="--pretrain-steps 10 --pretrain-batch 32 --queue 256 \
 #   --finetune-steps 10 --finetune-batch 32 --scratch-steps 10 --quality-galaxies 600" bench/gpu_science.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-bench/results/gpu_science}
 mkdir -p "$out"
 t0=$(date +%s)
@@ -123,6 +123,8 @@ elif [[ -n "$preflight" ]]; then
   else
     log "science recipe: plain (preflight kNN z ${plain_z:-not measured}; the best other ${best_z:-none})"
   fi
+else
+  log "science recipe: plain (no preflight)"
 fi
 
 science_rc=-1
