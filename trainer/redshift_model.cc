@@ -10,15 +10,11 @@
 #include "model/torch_info.h"
 
 namespace galaxy {
-namespace {
 
-// The per-galaxy values of a CPU or device tensor.
 std::vector<double> ToDoubles(const torch::Tensor& t) {
   const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
   return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
-
-}  // namespace
 
 absl::StatusOr<torch::Device> StartOn(const std::string& device, int threads) {
   SetCpuThreads(threads);

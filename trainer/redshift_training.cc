@@ -47,11 +47,6 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
   });
 }
 
-std::vector<double> ToVector(const torch::Tensor& t) {
-  const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
-}
-
 // Targets spread over neighbouring bins: a Gaussian of `sigma_bins` bins around the true z
 // (a one-hot bin when sigma_bins is 0). Neighbouring bins are nearly right, and saying so helps
 // the classifier learn an ordered quantity from few labels.
@@ -339,7 +334,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   result.best_validation_sigma_mad = std::numeric_limits<double>::infinity();
   EpochOrder order(n, options.seed);
   Progress progress(net.metadata.kind, "steps", total);
-  const std::vector<double> val_z = ToVector(val.redshift);
+  const std::vector<double> val_z = ToDoubles(val.redshift);
   const absl::Time start = absl::Now();
   // Losses not read back yet (pending_losses.h): on a GPU they are read at each validation, so
   // that the host never waits for the GPU between steps; on the CPU each is read before its
@@ -470,7 +465,7 @@ absl::StatusOr<EvalReport> RunEval(const EvalOptions& options) {
   } catch (const std::exception& e) {
     return StatusFromException(e, "evaluation");
   }
-  report.z_spec = ToVector(test.redshift);
+  report.z_spec = ToDoubles(test.redshift);
   PdfSummary pdfs = SummarisePdfScores(report.pit, report.crps);
   report.pit_histogram = std::move(pdfs.pit_histogram);
   report.crps_mean = pdfs.crps_mean;
