@@ -63,6 +63,8 @@ train="$build/bin/galaxy-train"
 # third before and stays one GPU_SCIENCE_PREFLIGHT away.
 preflight=${GPU_SCIENCE_PREFLIGHT-resnet50:bf16 resnet50:bf16:--lr=0.0075 resnet50:bf16:--temperature=0.1:--photometry-weight=5:--photometry-radii=1.5,3,6 tiny:bf16}
 preflight_steps=${GPU_SCIENCE_PREFLIGHT_STEPS:-1000}
+# A preflight's directory and log name: its spec with every other character as '_'.
+preflight_name() { tr -c 'A-Za-z0-9.\n' '_' <<<"$1"; }
 if [[ -n "$preflight" && -x "$train" && -x "$build/bin/galaxy-data" ]]; then
   mkdir -p "$work/preflight"
   [[ -f "$work/preflight/survey.h5" ]] ||
@@ -71,7 +73,7 @@ if [[ -n "$preflight" && -x "$train" && -x "$build/bin/galaxy-data" ]]; then
   for run in $preflight; do
     IFS=: read -r -a part <<<"$run"
     arch=${part[0]} precision=${part[1]} extra=("${part[@]:2}")
-    name=$(tr -c 'A-Za-z0-9.\n' '_' <<<"$run")
+    name=$(preflight_name "$run")
     log "preflight $arch $precision ${extra[*]}"
     timeout 150 "$train" pretrain --data "$work/preflight/survey.h5" --out "$work/preflight/$name" --arch "$arch" \
       --stem torchvision --steps "$preflight_steps" --batch 256 --queue 8192 --momentum 0.99 \
@@ -103,7 +105,7 @@ elif [[ -n "$preflight" ]]; then
     IFS=: read -r -a part <<<"$run"
     [[ ${part[0]} == "${SCIENCE_ARCH:-resnet50}" ]] || continue
     extra=("${part[@]:2}")
-    z=$(final_z "$out/preflight_$(tr -c 'A-Za-z0-9.\n' '_' <<<"$run").log")
+    z=$(final_z "$out/preflight_$(preflight_name "$run").log")
     [[ -n "$z" ]] || continue
     if (( ${#extra[@]} == 0 )); then
       plain_z=$z
