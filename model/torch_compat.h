@@ -1,5 +1,6 @@
-// The one place that knows LibTorch versions differ: Debian's 1.13 here, 2.x (CUDA) on the GPU
-// machine. Include only from .cc files that already use LibTorch.
+// The one place that knows LibTorch versions differ (Debian's 1.13 here, 2.x (CUDA) on the GPU
+// machine), and the small tensor chores the model and trainer share: copies between host and
+// device, values out as doubles. Include only from .cc files that already use LibTorch.
 #ifndef GALAXY_MODEL_TORCH_COMPAT_H_
 #define GALAXY_MODEL_TORCH_COMPAT_H_
 
@@ -85,6 +86,13 @@ class NoCudaAutocast {
 inline torch::Tensor ToDeviceAsync(const torch::Tensor& host, const torch::Device& device) {
   if (!device.is_cuda() || !host.is_cpu()) return host.to(device);
   return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+// The values of `t` (any floating or integer type, on any device), flattened in row-major order,
+// as doubles.
+inline std::vector<double> ToDoubles(const torch::Tensor& t) {
+  const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 
 // The key of `p`'s state in an optimizer's state map: the TensorImpl's address, written out as

@@ -29,6 +29,16 @@ struct Twins {
   }
 };
 
+TEST(TorchCompatTest, ToDoublesReadsAnyTypeInRowMajorOrderOfTheView) {
+  // A transposed (non-contiguous) float view: its values in the view's own order.
+  const torch::Tensor m = torch::tensor({1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f}).view({2, 3}).t();
+  EXPECT_EQ(ToDoubles(m), (std::vector<double>{1.5, 4.5, 2.5, 5.5, 3.5, 6.5}));
+  EXPECT_EQ(ToDoubles(torch::tensor({7, -2}, torch::kInt64)), (std::vector<double>{7.0, -2.0}));
+  // bfloat16 (what autocast gives on a GPU) widens exactly for values it holds.
+  EXPECT_EQ(ToDoubles(torch::tensor({0.25, -8.0}).to(torch::kBFloat16)), (std::vector<double>{0.25, -8.0}));
+  EXPECT_TRUE(ToDoubles(torch::empty({0, 4})).empty());
+}
+
 TEST(TorchCompatTest, MultiTensorSgdStepIsSgdStepAndSharesItsState) {
   Twins t(5);
   const auto options = torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(1e-3).dampening(0.1);

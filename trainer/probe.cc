@@ -21,6 +21,7 @@
 #include "data/ingest/ingest_catalog.h"
 #include "model/augment.h"
 #include "model/checkpoint.h"
+#include "model/torch_compat.h"
 #include "nlohmann/json.hpp"
 #include "trainer/galaxy_features.h"
 #include "trainer/training_data.h"
@@ -56,7 +57,6 @@ absl::Status Validate(const ProbeOptions& o) {
 // The label value of every row (NaN: unlabelled): the dataset's column, or the CSV's joined by
 // ObjID.
 absl::StatusOr<std::vector<double>> LabelValues(const ProbeOptions& o, const TrainingData& data) {
-  std::vector<double> values(static_cast<size_t>(data.size()), std::nan(""));
   if (o.labels_csv.empty()) {
     // The standard columns (the redshift, E(B-V)) are loaded apart from the extra ones.
     torch::Tensor source;
@@ -70,11 +70,10 @@ absl::StatusOr<std::vector<double>> LabelValues(const ProbeOptions& o, const Tra
       return absl::NotFoundError(absl::StrCat(o.data_path, ": no column '", o.label_column,
                                               "' (give --labels CSV with ObjID and ", o.label_column, ")"));
     }
-    const torch::Tensor column = source.to(torch::kCPU, torch::kFloat64).contiguous();
-    std::copy(column.data_ptr<double>(), column.data_ptr<double>() + column.numel(), values.begin());
-    return values;
+    return ToDoubles(source);
   }
   GALAXY_ASSIGN_OR_RETURN(InputCatalog csv, ReadNumericCsv(o.labels_csv));
+  std::vector<double> values(static_cast<size_t>(data.size()), std::nan(""));
   const auto ids = csv.integers.find("ObjID");
   const auto labels = csv.values.find(o.label_column);
   if (ids == csv.integers.end() || labels == csv.values.end()) {
@@ -249,8 +248,7 @@ std::vector<double> SoftmaxCrossValidationLosses(const torch::Tensor& x, const t
   torch::NoGradGuard no_grad;
   const torch::Tensor val = (~train_mask).t().to(x.dtype());                   // rows x problems
   const torch::Tensor val_loss = (CrossEntropyPerRow(models.Logits(x), y) * val).sum(0) / val.sum(0);
-  const torch::Tensor per_penalty = val_loss.view({static_cast<int64_t>(std::size(kPenaltyGrid)), kFolds}).sum(1).to(torch::kFloat64).cpu();
-  return std::vector<double>(per_penalty.data_ptr<double>(), per_penalty.data_ptr<double>() + per_penalty.numel());
+  return ToDoubles(val_loss.view({static_cast<int64_t>(std::size(kPenaltyGrid)), kFolds}).sum(1));
 }
 
 // Recall per class from true and predicted classes (int64 tensors of one length).

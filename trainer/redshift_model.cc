@@ -11,11 +11,6 @@
 
 namespace galaxy {
 
-std::vector<double> ToDoubles(const torch::Tensor& t) {
-  const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
-}
-
 absl::StatusOr<torch::Device> StartOn(const std::string& device, int threads) {
   SetCpuThreads(threads);
   KeepFreedMemoryForReuse();

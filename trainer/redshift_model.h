@@ -18,9 +18,6 @@
 
 namespace galaxy {
 
-// The per-galaxy values of a CPU or device tensor (any floating type), as doubles.
-std::vector<double> ToDoubles(const torch::Tensor& t);
-
 // What every redshift command starts with: its CPU threads, the cache of large freed blocks, and
 // the device it runs on (`device`: cpu | cuda | auto).
 absl::StatusOr<torch::Device> StartOn(const std::string& device, int threads);

@@ -8,6 +8,7 @@
 #include "data/dataset_split.h"
 #include "data/photoz/photoz_baseline.h"
 #include "data/photoz/photoz_metrics.h"
+#include "model/torch_compat.h"
 #include "trainer/galaxy_features.h"
 
 namespace galaxy {
@@ -33,9 +34,7 @@ void Score(const torch::Tensor& reference, const torch::Tensor& queries, const t
   const int64_t kk = std::min<int64_t>(k, reference.size(0));
   const torch::Tensor neighbours = std::get<1>(torch::mm(queries, reference.t()).topk(kk, 1));
   const torch::Tensor z_hat = ref_z.index({neighbours}).mean(1);
-  std::vector<double> phot(z_hat.data_ptr<double>(), z_hat.data_ptr<double>() + z_hat.numel());
-  std::vector<double> spec(query_z.data_ptr<double>(), query_z.data_ptr<double>() + query_z.numel());
-  const absl::StatusOr<PhotozMetrics> m = ComputePhotozMetrics(phot, spec);
+  const absl::StatusOr<PhotozMetrics> m = ComputePhotozMetrics(ToDoubles(z_hat), ToDoubles(query_z));
   *sigma_mad = m.ok() ? m->sigma_mad : std::nan("");
   if (!ref_type.defined()) return;
   const int64_t classes = std::max(ref_type.max().item<int64_t>(), query_type.max().item<int64_t>()) + 1;
@@ -92,10 +91,7 @@ absl::StatusOr<SslMonitor> SslMonitor::Create(const TrainingData& data, const Ss
   int dim = 0;
   const std::vector<double> ref_colours = ApertureColourRows(data, reference, &dim);
   const std::vector<double> query_colours = ApertureColourRows(data, queries, &dim);
-  const std::vector<double> ref_z(monitor.reference_z_.data_ptr<double>(),
-                                  monitor.reference_z_.data_ptr<double>() + monitor.reference_z_.numel());
-  const std::vector<double> query_z(monitor.query_z_.data_ptr<double>(),
-                                    monitor.query_z_.data_ptr<double>() + monitor.query_z_.numel());
+  const std::vector<double> ref_z = ToDoubles(monitor.reference_z_), query_z = ToDoubles(monitor.query_z_);
   absl::StatusOr<KnnRegressor> knn = KnnRegressor::Fit(ref_colours, dim, ref_z, options.k);
   if (knn.ok()) {
     const absl::StatusOr<PhotozMetrics> m = ComputePhotozMetrics(knn->Predict(query_colours), query_z);
