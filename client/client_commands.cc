@@ -51,6 +51,21 @@ absl::StatusOr<ResolvedQuery> Resolve(const QueryFlags& q, bool allow_position) 
   return r;
 }
 
+// What the server's anomaly scores are, in words: IndexInfo.anomaly_score names the kind ("knn"
+// for servers older than the field, which scored only that way) and anomaly_k its k. Empty when
+// the server does not say (GetIndexInfo failed) or names a kind this client does not know.
+std::string AnomalyScoreMeaning(GalaxyClient& client) {
+  absl::StatusOr<v1::IndexInfo> info = client.GetIndexInfo();
+  if (!info.ok()) return "";
+  const std::string& kind = info->anomaly_score();
+  if (kind == "mahalanobis") return "squared Mahalanobis distance from the catalog's mean";
+  if (kind == "mahalanobis-turns") {
+    return "squared Mahalanobis distance from the catalog's mean, with the image's turn average";
+  }
+  if (kind == "knn" || kind.empty()) return absl::StrCat("mean cosine distance to the ", info->anomaly_k(), " nearest");
+  return "";
+}
+
 }  // namespace
 
 absl::Status RunHealth(const ClientFlags& flags, const std::string& service) {
@@ -237,8 +252,10 @@ absl::Status RunAnomaly(const ClientFlags& flags, const QueryFlags& query, bool 
     PrintJson(response);
     return absl::OkStatus();
   }
-  std::cout << absl::StrFormat("anomaly score %.5f (mean cosine distance to the %d nearest), percentile %.2f\n",
-                               response.score(), response.k(), response.percentile());
+  const std::string meaning = AnomalyScoreMeaning(*client);
+  std::cout << absl::StrFormat("anomaly score %.5f%s, percentile %.2f\n", response.score(),
+                               meaning.empty() ? "" : absl::StrCat(" (", meaning, ")"), response.percentile());
+  if (!response.neighbors().empty()) std::cout << absl::StrFormat("its %d nearest:\n", response.k());
   for (const v1::Neighbor& n : response.neighbors()) {
     std::cout << absl::StrFormat("  %3d  %-20d %.4f\n", n.rank(), n.id(), n.score());
   }
@@ -276,11 +293,12 @@ absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<f
     WarnIfPartial(all.missing_shards());
     std::cout << absl::StrFormat("the %d most anomalous of %d galaxies (snapshot %s)%s\n", all.galaxies_size(),
                                  all.total_count(), all.snapshot_version(), rerank ? ", re-ranked by labels" : "");
-    std::cout << absl::StrFormat("%4s  %-20s %8s %9s %10s %9s  %-22s %s\n", "rank", "id", "score", "pctile", "ra", "dec",
+    std::cout << absl::StrFormat("%4s  %-20s %12s %9s %10s %9s  %-22s %s\n", "rank", "id", "score", "pctile", "ra", "dec",
                                  "z", rerank ? "after labels" : "");
     for (int i = 0; i < all.galaxies_size(); ++i) {
       const v1::GalaxyRecord& g = all.galaxies(i);
-      std::cout << absl::StrFormat("%4d  %-20d %8.5f %9.3f %10.5f %9.5f  %-22s %s\n", i + 1, g.id(), g.anomaly_score(),
+      // Mahalanobis scores run to thousands, kNN ones lie in [0, 2]: room for both.
+      std::cout << absl::StrFormat("%4d  %-20d %12.5f %9.3f %10.5f %9.5f  %-22s %s\n", i + 1, g.id(), g.anomaly_score(),
                                    g.anomaly_percentile(), g.ra(), g.dec(), Redshift(g),
                                    rerank ? absl::StrFormat("%.5f", all.adjusted_scores(i)) : "");
     }
@@ -288,9 +306,10 @@ absl::Status RunListAnomalies(const ClientFlags& flags, int top, std::optional<f
   if (!html.empty()) {
     GalleryPage page;
     page.heading = "The most anomalous galaxies";
-    page.subtitle = absl::StrCat("Ranked by mean cosine distance to their nearest neighbours; snapshot ",
-                                 all.snapshot_version(), " of ", all.total_count(), " galaxies, server ",
-                                 client->server());
+    const std::string meaning = AnomalyScoreMeaning(*client);
+    page.subtitle = absl::StrCat("Ranked by anomaly score", meaning.empty() ? "" : absl::StrCat(" (", meaning, ")"),
+                                 "; snapshot ", all.snapshot_version(), " of ", all.total_count(),
+                                 " galaxies, server ", client->server());
     int rank = 0;
     for (const v1::GalaxyRecord& g : all.galaxies()) {
       page.tiles.push_back(RecordTile(*client, g.id(), absl::StrCat("#", ++rank, "  ", g.id()),

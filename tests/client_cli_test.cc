@@ -286,7 +286,11 @@ TEST_F(ClientCliTest, RedshiftAnomaliesAndRecords) {
 
   testutil::CommandResult a = Client({"anomaly", "--id", Id(1), "--neighbors"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  EXPECT_TRUE(absl::StrContains(a.out, "mean cosine distance to the 10 nearest")) << a.out;
+  // The fixture's snapshot scores with the default, the Mahalanobis distance; the client says so
+  // (it once called every score a mean cosine distance) and lists the neighbours under their k.
+  EXPECT_TRUE(absl::StrContains(a.out, "(squared Mahalanobis distance from the catalog's mean), percentile")) << a.out;
+  EXPECT_FALSE(absl::StrContains(a.out, "cosine")) << a.out;
+  EXPECT_TRUE(absl::StrContains(a.out, "its 10 nearest:")) << a.out;
   testutil::CommandResult ai = Client({"anomaly", "--image", testutil::SharedServingFixture().survey}, {"--json"});
   ASSERT_EQ(ai.exit_code, 0) << ai.err;
   EXPECT_GE(nlohmann::json::parse(ai.out)["percentile"].get<double>(), 0);
@@ -299,7 +303,9 @@ TEST_F(ClientCliTest, RedshiftAnomaliesAndRecords) {
   for (size_t i = 1; i < 30; ++i) {
     EXPECT_LE(lj["galaxies"][i]["anomaly_score"].get<double>(), lj["galaxies"][i - 1]["anomaly_score"].get<double>());
   }
-  EXPECT_TRUE(absl::StrContains(testutil::ReadFile(html), "The most anomalous galaxies"));
+  const std::string page = testutil::ReadFile(html);
+  EXPECT_TRUE(absl::StrContains(page, "The most anomalous galaxies"));
+  EXPECT_TRUE(absl::StrContains(page, "Ranked by anomaly score (squared Mahalanobis distance from the catalog")) << page;
 
   testutil::CommandResult g = Client({"galaxy", "--id", Id(1)});
   ASSERT_EQ(g.exit_code, 0) << g.err;

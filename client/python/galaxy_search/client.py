@@ -485,8 +485,9 @@ class _Api:
     @_api
     def anomaly(self, id=None, image=None, include_neighbors=False):
         """The anomaly score and percentile of a catalog galaxy or an image (`score`,
-        `percentile`); its rows (table, gallery) are the neighbours the score came from, when
-        include_neighbors."""
+        `percentile`; `info().anomaly_score` names the score the snapshot uses: "mahalanobis" by
+        default, "mahalanobis-turns" or "knn"); its rows (table, gallery) are the galaxy's k
+        nearest neighbours, when include_neighbors."""
         request = galaxy_pb2.ScoreAnomalyRequest(include_neighbors=include_neighbors)
         if (id is None) == (image is None):
             raise ValueError("give exactly one of id or image")
