@@ -43,9 +43,12 @@ steps=${GALAXY_DEMO_PRETRAIN_STEPS:-300}
 if [ -f "$work/moco/model.pt" ]; then
   step "Pretrained model: reusing $work/moco/model.pt"
 else
-  step "Self-supervised MoCo v2 pretraining ($steps steps, tiny ResNet; labels are not read)"
+  step "Self-supervised MoCo v2 pretraining ($steps steps, tiny ResNet, with the photometric pretext; labels are not read)"
+  # The sharper contrast and the image's own aperture colours as a second target make 300 steps
+  # learn far more than the contrast alone (docs/SCIENCE.md, "The demo's pretraining").
   "$bin/galaxy-train" pretrain --data "$survey" --out "$work/moco" --arch tiny --stem torchvision \
-    --steps "$steps" --batch 128 --queue 4096 --momentum 0.99 --lr 0.12
+    --steps "$steps" --batch 128 --queue 4096 --momentum 0.99 --lr 0.12 \
+    --temperature 0.1 --photometry-weight 5 --photometry-radii 1.5,3,6
 fi
 if [ -f "$work/redshift/model.pt" ]; then
   step "Fine-tuned model: reusing $work/redshift/model.pt"
