@@ -274,6 +274,7 @@ int main(int argc, char** argv) {
         if (given("--finetune-batch")) o.finetune_batch = science_given.finetune_batch;
         if (given("--backbone-lr-factor")) o.backbone_lr_factor = science_given.backbone_lr_factor;
         if (given("--head-warmup-steps")) o.head_warmup_steps = science_given.head_warmup_steps;
+        if (given("--validation-labels")) o.validation_labels = science_given.validation_labels;
         if (given("--scratch-steps")) o.scratch_steps = science_given.scratch_steps;
         if (given("--dihedral")) o.dihedral = science_dihedral == "on";
         if (given("--features")) o.features = science_given.features;
@@ -349,6 +350,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   science->add_option("--head-warmup-steps", science_given.head_warmup_steps,
                       "Steps of each fine-tuning that train the redshift head alone on the frozen backbone first")
+      ->capture_default_str();
+  science->add_option("--validation-labels", science_given.validation_labels,
+                      "Validation labels of both redshift arms: all (every labelled galaxy of the validation part) | "
+                      "label-fraction (the arm's share of them)")
+      ->check(CLI::IsMember({"all", "label-fraction"}))
       ->capture_default_str();
   science->add_option("--fractions", science_fractions, "Label fractions of the redshift experiment")
       ->capture_default_str();

@@ -214,13 +214,22 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndArmsAndOtherOptionsStar
       << other.err;
   EXPECT_TRUE(std::filesystem::exists(arms + "/supervised_1/model.pt"));
 
-  // The pretext's apertures reach pretraining and the report.
-  const CommandResult radii = science({"--photometry-weight", "1", "--photometry-radii", "1.5,3"});
+  // The pretext's apertures reach pretraining and the report; validation on the arm's share of
+  // the validation labels reaches every arm (the supervised ones, which do not start from the
+  // pretraining, train again for it alone) and the report.
+  const CommandResult radii = science(
+      {"--photometry-weight", "1", "--photometry-radii", "1.5,3", "--validation-labels", "label-fraction"});
   EXPECT_TRUE(absl::StrContains(radii.err, "photometric pretext: 10 aperture features per image (radii 1.5,3 arcsec)"))
+      << radii.err;
+  EXPECT_TRUE(absl::StrContains(radii.err, "supervised_0.5 finished earlier under other options; training it again"))
       << radii.err;
   std::ifstream report_file(out + "/report.md");
   const std::string report((std::istreambuf_iterator<char>(report_file)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(absl::StrContains(report, "apertures of 1.5, 3 arcsec")) << report;
+  EXPECT_TRUE(absl::StrContains(report, "validated on the fraction's share of the validation labels")) << report;
+  const nlohmann::json options = nlohmann::json::parse(std::ifstream(out + "/results.json"))["options"];
+  EXPECT_EQ(options["validation_labels"], "label-fraction") << options.dump();
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(arms + "/label_efficiency.json"))["validation_labels"], "label-fraction");
 }
 
 TEST(ScienceCliTest, BadOptionsAreOneClearError) {

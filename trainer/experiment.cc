@@ -56,6 +56,8 @@ absl::StatusOr<Json> ArmStamp(const FinetuneOptions& o) {
   // Only when off: arms finished before calibration existed keep their stamps (and are
   // calibrated, not trained again, when evaluated).
   if (!o.calibrate_pdf) stamp["calibrate_pdf"] = false;
+  // The same for the validation labels: arms of the default keep their stamps.
+  if (o.validation_labels != FinetuneOptions().validation_labels) stamp["validation_labels"] = o.validation_labels;
   return stamp;
 }
 
@@ -133,6 +135,7 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
   for (double f : options.fractions) {
     if (!(f > 0 && f <= 1)) return absl::InvalidArgumentError(absl::StrCat("--fractions: ", f, " is outside (0, 1]"));
   }
+  GALAXY_RETURN_IF_ERROR(ValidateValidationLabels(options.redshift.validation_labels));
   if (options.redshift.steps > 0) {
     GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(options.redshift.head_warmup_steps, options.redshift.steps));
   }
@@ -190,10 +193,15 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
 
   // Table (markdown + JSON) and plot.
   std::string md = absl::StrFormat(
-      "# Label efficiency\n\nData: `%s`; pretrained model: `%s`; test part of the ID-hash split %s.\n\n"
+      "# Label efficiency\n\nData: `%s`; pretrained model: `%s`; test part of the ID-hash split %s.\n"
+      "Validation (the best step, the pdfs' temperature): %s.\n\n"
       "| label fraction | labels | SSL + fine-tune sigma_MAD | supervised sigma_MAD | SSL bias | supervised bias | SSL eta | supervised eta |\n"
       "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
-      options.data_path, pretrained, options.redshift.fractions);
+      options.data_path, pretrained, options.redshift.fractions,
+      options.redshift.validation_labels == "label-fraction"
+          ? "the same share of the validation part's labels as of the training part's (`--validation-labels "
+            "label-fraction`)"
+          : "every labelled galaxy of the validation part, at every fraction");
   nlohmann::json rows = nlohmann::json::array();
   PlotSeries ssl_line{"SSL + fine-tune", {}, {}, 31, 119, 180, true, {}};
   PlotSeries sup_line{"supervised from scratch", {}, {}, 214, 39, 40, true, {}};
@@ -217,6 +225,7 @@ absl::StatusOr<ExperimentResult> RunLabelEfficiency(const ExperimentOptions& opt
     knn_line.y = {result.knn.sigma_mad, result.knn.sigma_mad};
   }
   nlohmann::json j = {{"data", options.data_path}, {"pretrained", pretrained}, {"rows", rows},
+                      {"validation_labels", options.redshift.validation_labels},
                       {"knn_colours", nlohmann::json::parse(PhotozMetricsJson(result.knn))},
                       {"predict_mean_sigma_mad", result.predict_mean_sigma_mad}};
   result.table_md = options.out_dir + "/label_efficiency.md";

@@ -8,6 +8,7 @@
 #include "model/heads.h"
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
+#include "nlohmann/json.hpp"
 
 namespace galaxy {
 
@@ -79,11 +80,20 @@ absl::StatusOr<PdfCalibration> CalibratePdfs(GalaxyNet& net, const TrainingData&
   return c;
 }
 
+double RecordedValidationFraction(const std::string& training_json) {
+  const nlohmann::json t = nlohmann::json::parse(training_json, nullptr, /*allow_exceptions=*/false);
+  if (!t.is_object() || t.value("validation_labels", "all") != "label-fraction") return 1.0;
+  const nlohmann::json fraction = t.value("label_fraction", nlohmann::json());
+  return fraction.is_number() && fraction.get<double>() > 0 && fraction.get<double>() <= 1 ? fraction.get<double>()
+                                                                                            : 1.0;
+}
+
 absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {
   GALAXY_ASSIGN_OR_RETURN(const torch::Device device, StartOn(options.device, options.threads));
   GALAXY_ASSIGN_OR_RETURN(SplitFractions fractions, ParseSplitFractions(options.fractions));
   GALAXY_ASSIGN_OR_RETURN(GalaxyNet net, LoadRedshiftModel(options.model_path, device));
-  const RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
+  RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
+  val_rows.label_fraction = RecordedValidationFraction(net.metadata.training_json);
   GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
   try {
     return CalibratePdfs(net, val, device, options.out_path.empty() ? options.model_path : options.out_path);

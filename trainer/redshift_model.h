@@ -65,6 +65,11 @@ PdfSummary SummarisePdfScores(const std::vector<double>& pit, const std::vector<
 absl::StatusOr<PdfCalibration> CalibratePdfs(GalaxyNet& net, const TrainingData& val, torch::Device device,
                                              const std::string& out_path);
 
+// The share of the validation part's labels a redshift model was trained with, from its record
+// (ModelMetadata::training_json): its label fraction when it was trained with
+// `--validation-labels label-fraction`, otherwise (and for a record without it) 1.
+double RecordedValidationFraction(const std::string& training_json);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_TRAINER_REDSHIFT_MODEL_H_

@@ -27,6 +27,10 @@
 namespace galaxy {
 namespace {
 
+// Below this many validation galaxies, training warns that picking the best step and fitting the
+// pdfs' temperature are noisy.
+constexpr int64_t kFewValidationLabels = 50;
+
 // Mean and spread of each galaxy's redshift pdf; with `pit` and `crps`, also how well the pdf
 // describes the galaxy's known redshift (ScorePdf).
 void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int64_t batch,
@@ -164,8 +168,20 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
     train_rows.label_fraction = options.label_fraction;
   }
   GALAXY_ASSIGN_OR_RETURN(TrainingData train, LoadTrainingData(options.data_path, train_rows));
-  const RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
-  GALAXY_ASSIGN_OR_RETURN(TrainingData val, LoadTrainingData(options.data_path, val_rows));
+  RowSelection val_rows = LabelledPart(SplitPart::kValidation, fractions, options.split_seed);
+  val_rows.label_fraction = options.ValidationFraction();
+  absl::StatusOr<TrainingData> val_or = LoadTrainingData(options.data_path, val_rows);
+  if (absl::IsFailedPrecondition(val_or.status()) && val_rows.label_fraction < 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--validation-labels label-fraction: ", val_or.status().message(), " at label fraction ",
+        options.label_fraction, "; give more labels or --validation-labels all"));
+  }
+  GALAXY_ASSIGN_OR_RETURN(TrainingData val, std::move(val_or));
+  if (val.size() < kFewValidationLabels) {
+    log::Warn(absl::StrFormat("%d validation galaxies pick the best step and fit the pdfs' temperature: both are "
+                              "noisy with so few",
+                              val.size()));
+  }
 
   torch::manual_seed(options.seed);
   GalaxyNet net;
@@ -310,6 +326,8 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
   net.metadata.software_version = std::string(Version());
   nlohmann::json training = nlohmann::json({{"label_fraction", options.label_fraction},
                                                {"labels", labelled},
+                                               {"validation_labels", options.validation_labels},
+                                               {"validation", val.size()},
                                                {"batch", batch},
                                                {"head_lr", options.head_lr},
                                                {"backbone_lr", backbone_lr},
@@ -330,6 +348,7 @@ absl::StatusOr<RedshiftTrainResult> RunRedshiftTraining(const FinetuneOptions& o
 
   RedshiftTrainResult result;
   result.labels = labelled;
+  result.validation_labels = val.size();
   result.teacher_galaxies = n - labelled;
   result.best_validation_sigma_mad = std::numeric_limits<double>::infinity();
   EpochOrder order(n, options.seed);

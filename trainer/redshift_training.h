@@ -25,6 +25,7 @@ struct PdfCalibration {
 struct RedshiftTrainResult {
   int64_t labels = 0;               // labelled galaxies trained on
   int64_t teacher_galaxies = 0;     // galaxies trained on the teacher's pdfs (distillation)
+  int64_t validation_labels = 0;    // validation galaxies that picked the best step (and calibrated)
   int64_t steps = 0;
   double best_validation_sigma_mad = 0;
   PdfCalibration calibration;       // temperature 1 and no galaxies when not calibrated
@@ -51,8 +52,10 @@ struct CalibrateOptions {
 
 // galaxy-train calibrate: the step a redshift training ends with (FinetuneOptions::calibrate_pdf),
 // for a model trained before it or with --no-pdf-calibration: fits the pdfs' temperature on the
-// validation part and writes the model with it. FAILED_PRECONDITION for a model without a
-// redshift head; the data's errors (a split whose validation part holds no labelled galaxy).
+// validation labels it was trained with (all of the validation part's, or its label fraction's
+// share with `--validation-labels label-fraction`) and writes the model with it.
+// FAILED_PRECONDITION for a model without a redshift head; the data's errors (a split whose
+// validation part holds no labelled galaxy).
 absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options);
 
 struct EvalOptions {

@@ -206,6 +206,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
   experiment.redshift.batch = o.finetune_batch;
   experiment.redshift.backbone_lr_factor = o.backbone_lr_factor;
   experiment.redshift.head_warmup_steps = o.head_warmup_steps;
+  experiment.redshift.validation_labels = o.validation_labels;
   experiment.redshift.seed = seed;
   experiment.redshift.device = o.device;
   experiment.redshift.threads = o.threads;
@@ -301,6 +302,7 @@ absl::Status ScienceOptions::Validate() const {
   if (pretrain_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--pretrain-steps: ", pretrain_steps, " < 1"));
   if (finetune_steps < 1) return absl::InvalidArgumentError(absl::StrCat("--finetune-steps: ", finetune_steps, " < 1"));
   GALAXY_RETURN_IF_ERROR(ValidateHeadWarmup(head_warmup_steps, finetune_steps));
+  GALAXY_RETURN_IF_ERROR(ValidateValidationLabels(validation_labels));
   if (scratch_steps < 0) return absl::InvalidArgumentError(absl::StrCat("--scratch-steps: ", scratch_steps, " < 0"));
   if (fractions.empty()) return absl::InvalidArgumentError("--fractions: at least one");
   if (probe_fractions.empty()) return absl::InvalidArgumentError("--probe-fractions: at least one");
@@ -448,7 +450,7 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
                   {"photometry_weight", o.photometry_weight}, {"photometry_radii", o.photometry_radii},
                   {"finetune_steps", o.finetune_steps},
                   {"finetune_batch", o.finetune_batch}, {"backbone_lr_factor", o.backbone_lr_factor},
-                  {"head_warmup_steps", o.head_warmup_steps},
+                  {"head_warmup_steps", o.head_warmup_steps}, {"validation_labels", o.validation_labels},
                   {"fractions", o.fractions},       {"probe_fractions", o.probe_fractions},
                   {"scratch_steps", o.scratch_steps}, {"dihedral", o.dihedral}, {"features", o.features},
                   {"k", o.k}};
@@ -503,14 +505,17 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
   // report.md
   std::string md = absl::StrFormat(
       "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
-      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g (apertures of %s arcsec); redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them; probe and quality on the %s features, %s.\n\n"
+      "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g (apertures of %s arcsec); redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them, validated on %s; probe and quality on the %s features, %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s, on %s (each seed's last sitting: what it read back "
       "from an earlier one is not counted); this command %.1f minutes (seeds it found finished are reused, not "
       "run again).\n\n",
       o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
       o.photometry_weight, absl::StrJoin(o.photometry_radii, ", "),
       o.finetune_steps,
-      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps, o.features,
+      o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps,
+      o.validation_labels == "label-fraction" ? "the fraction's share of the validation labels"
+                                               : "every validation label",
+      o.features,
       o.dihedral ? absl::StrCat("representation averaged over ", kDihedralViews) : "single-view representation",
       Pm(seed_minutes, 1), Pm(pretrain_minutes, 1),
       SeedThreadsText(runs), minutes);

@@ -67,6 +67,9 @@ struct ScienceOptions {
   double backbone_lr_factor = 1.0;
   // Steps of each fine-tuning that train the head alone first (FinetuneOptions::head_warmup_steps).
   int64_t head_warmup_steps = 0;
+  // The validation labels of both arms (FinetuneOptions::validation_labels): "all" (default) or
+  // "label-fraction".
+  std::string validation_labels = FinetuneOptions().validation_labels;
   std::vector<double> fractions = {0.01, 0.04, 0.05, 0.2, 1.0};
   // The probe's label fractions and the from-scratch classifier's steps.
   std::vector<double> probe_fractions = {0.01, 0.05, 0.2, 1.0};

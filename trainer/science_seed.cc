@@ -212,6 +212,7 @@ Json SeedStamp(const ScienceOptions& o, const std::string& data, uint64_t seed) 
                 {"quality_galaxies", o.quality_galaxies}};
   // Only when not the default: seeds saved before the option existed stay reusable.
   if (o.photometry_radii != PretrainOptions().photometry_radii) stamp["photometry_radii"] = o.photometry_radii;
+  if (o.validation_labels != FinetuneOptions().validation_labels) stamp["validation_labels"] = o.validation_labels;
   return stamp;
 }
 

@@ -153,6 +153,10 @@ int main(int argc, char** argv) {
                          "Continue from --out/checkpoint.pt when it exists, else start (a restarted job)");
   pretrain_cmd->add_option("--dist-timeout", pretrain.dist_timeout_seconds, kDistTimeoutHelp)->capture_default_str();
 
+  const char* const kValidationLabelsHelp =
+      "Validation labels that pick the best step and fit the pdfs' temperature: all (every labelled galaxy of "
+      "the validation part) | label-fraction (the same share of them as the run's label fraction takes of the "
+      "training part's: what a user holding only that share of the labels has)";
   // The frozen representation that probe and quality read (galaxy::FeatureKinds).
   const char* const kFeaturesHelp =
       "backbone (the last stage, pooled) | stages (every stage's, concatenated) | projection";
@@ -163,6 +167,9 @@ int main(int argc, char** argv) {
     cmd->add_option("--label-fraction", finetune.label_fraction,
                     "Fraction of the training part's labels to use (nested across fractions)")->capture_default_str();
     cmd->add_option("--epochs", finetune.epochs, "Passes over the labelled galaxies")->capture_default_str();
+    cmd->add_option("--validation-labels", finetune.validation_labels, kValidationLabelsHelp)
+        ->check(CLI::IsMember({"all", "label-fraction"}))
+        ->capture_default_str();
     cmd->add_option("--steps", finetune.steps, "Exact number of steps (instead of --epochs)");
     cmd->add_flag("--no-head-norm{false}", finetune.head_norm,
                   "No BatchNorm on the redshift head's input features (the head of models before it)");
@@ -323,6 +330,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"survey", "uniform", "none"}))
       ->capture_default_str();
   label_efficiency->add_option("--epochs", experiment.redshift.epochs, "Redshift-training epochs per run")
+      ->capture_default_str();
+  label_efficiency->add_option("--validation-labels", experiment.redshift.validation_labels, kValidationLabelsHelp)
+      ->check(CLI::IsMember({"all", "label-fraction"}))
       ->capture_default_str();
   label_efficiency->add_option("--steps", experiment.redshift.steps,
                                "Redshift-training steps per run, the same for every fraction (instead of --epochs)");

@@ -97,6 +97,14 @@ absl::Status PretrainOptions::Validate() const {
   return absl::OkStatus();
 }
 
+const char* const kValidationLabelsChoices = "all | label-fraction";
+
+absl::Status ValidateValidationLabels(const std::string& validation_labels) {
+  if (validation_labels == "all" || validation_labels == "label-fraction") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--validation-labels: '", validation_labels, "' is not ", kValidationLabelsChoices));
+}
+
 absl::Status FinetuneOptions::Validate() const {
   if (data_path.empty()) return absl::InvalidArgumentError("--data: required");
   if (out_dir.empty()) return absl::InvalidArgumentError("--out: required");
@@ -104,6 +112,7 @@ absl::Status FinetuneOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--label-fraction: ", label_fraction, " is outside (0, 1]"));
   }
+  GALAXY_RETURN_IF_ERROR(ValidateValidationLabels(validation_labels));
   GALAXY_RETURN_IF_ERROR(ValidateInputStretch(input_stretch));
   for (double noise : band_noise) {
     if (!(noise > 0 && std::isfinite(noise))) {

@@ -116,6 +116,11 @@ struct PretrainOptions {
   absl::Status Validate() const;
 };
 
+// FinetuneOptions::validation_labels' choices, for help texts: "all | label-fraction"; OK for
+// one of them, INVALID_ARGUMENT naming the flag otherwise.
+extern const char* const kValidationLabelsChoices;
+absl::Status ValidateValidationLabels(const std::string& validation_labels);
+
 // Redshift training: fine-tuning a pretrained network (init set), or the same network from
 // scratch (the supervised baseline, init empty).
 struct FinetuneOptions {
@@ -127,6 +132,12 @@ struct FinetuneOptions {
   std::string out_dir;
   // Fraction of the training part's labelled galaxies to use (nested across fractions). Default 1.
   double label_fraction = 1.0;
+  // The validation labels that pick the best step and fit the pdfs' temperature:
+  // "all" (default): every labelled galaxy of the validation part, whatever label_fraction (Hayat
+  // et al.'s protocol: one validation set for every fraction); "label-fraction": the same share
+  // of them as of the training part's (nested as those), what a user who holds only that share of
+  // the labels has. kValidationLabelsChoices lists them.
+  std::string validation_labels = "all";
   // Passes over the labelled training galaxies, or (when > 0) an exact number of steps.
   int epochs = 30;
   int64_t steps = 0;
@@ -194,6 +205,8 @@ struct FinetuneOptions {
   // As PretrainOptions::dist_timeout_seconds.
   int dist_timeout_seconds = 1800;
 
+  // The share of the validation part's labelled galaxies that validation_labels selects.
+  double ValidationFraction() const { return validation_labels == "label-fraction" ? label_fraction : 1.0; }
   absl::Status Validate() const;
 };
 

@@ -193,6 +193,61 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   EXPECT_EQ(short_noise.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(short_noise.message(), "4 values")) << short_noise;
 
+  // 3b'. Validation labels: by default every labelled galaxy of the validation part, whatever the
+  //      label fraction; with "label-fraction" the same nested share as of the training part,
+  //      recorded in the model, and `galaxy-train calibrate` fits on that share again. A fraction
+  //      that leaves no validation galaxy is refused, naming the flag and the way out.
+  supervised.band_noise = net->metadata.band_noise;
+  supervised.label_fraction = 0.2;
+  supervised.out_dir = dir.File("supervised_all_validation");
+  absl::StatusOr<RedshiftTrainResult> all_validation = RunRedshiftTraining(supervised);
+  ASSERT_TRUE(all_validation.ok()) << all_validation.status();
+  supervised.validation_labels = "label-fraction";
+  supervised.out_dir = dir.File("supervised_fraction_validation");
+  absl::StatusOr<RedshiftTrainResult> share = RunRedshiftTraining(supervised);
+  ASSERT_TRUE(share.ok()) << share.status();
+  EXPECT_EQ(all_validation->validation_labels, baseline->validation_labels);
+  EXPECT_EQ(share->labels, all_validation->labels);
+  std::cout << "validation galaxies: " << all_validation->validation_labels << " (all), "
+            << share->validation_labels << " (label fraction 0.2)\n";
+  EXPECT_GT(share->validation_labels, 0.1 * all_validation->validation_labels);
+  EXPECT_LT(share->validation_labels, 0.3 * all_validation->validation_labels);
+  EXPECT_EQ(share->calibration.galaxies, share->validation_labels);
+  absl::StatusOr<GalaxyNet> share_net = LoadGalaxyNet(share->model, torch::kCPU);
+  ASSERT_TRUE(share_net.ok()) << share_net.status();
+  const nlohmann::json share_record = nlohmann::json::parse(share_net->metadata.training_json);
+  EXPECT_EQ(share_record.at("validation_labels").get<std::string>(), "label-fraction");
+  EXPECT_EQ(share_record.at("validation").get<int64_t>(), share->validation_labels);
+  CalibrateOptions recalibrate;
+  recalibrate.data_path = data;
+  recalibrate.model_path = share->model;
+  recalibrate.device = "cpu";
+  absl::StatusOr<PdfCalibration> refitted = RunCalibrate(recalibrate);
+  ASSERT_TRUE(refitted.ok()) << refitted.status();
+  EXPECT_EQ(refitted->galaxies, share->validation_labels);
+  // The largest fraction (of a falling sequence) whose share of the validation part is empty
+  // while the training part still has labels: the hash split of this survey has one.
+  double empty_share = 0;
+  for (double f = 0.05; f > 1e-4 && empty_share == 0; f *= 0.8) {
+    RowSelection rows = LabelledPart(SplitPart::kValidation, SplitFractions(), 0);
+    rows.label_fraction = f;
+    if (LoadTrainingData(data, rows).ok()) continue;
+    rows.part = SplitPart::kTrain;
+    if (LoadTrainingData(data, rows).ok()) empty_share = f;
+  }
+  ASSERT_GT(empty_share, 0) << "no label fraction leaves the training part labels and the validation part none";
+  supervised.label_fraction = empty_share;
+  supervised.steps = 1;
+  const absl::Status no_validation = RunRedshiftTraining(supervised).status();
+  EXPECT_EQ(no_validation.code(), absl::StatusCode::kFailedPrecondition) << no_validation;
+  EXPECT_TRUE(absl::StrContains(no_validation.message(), "--validation-labels label-fraction")) << no_validation;
+  EXPECT_TRUE(absl::StrContains(no_validation.message(), "--validation-labels all")) << no_validation;
+  supervised.validation_labels = "some";
+  const absl::Status unknown = RunRedshiftTraining(supervised).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument) << unknown;
+  EXPECT_TRUE(absl::StrContains(unknown.message(), "--validation-labels: 'some' is not all | label-fraction"))
+      << unknown;
+
   // 3c. A head warm-up trains the head alone: a model saved at a warm-up step has the pretrained
   //     backbone, weights and BatchNorm statistics alike (every step, when all 4 are warm-up
   //     steps), one saved after it does not. The warm-up is recorded in the checkpoint.
