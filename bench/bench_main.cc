@@ -354,7 +354,6 @@ int main(int argc, char** argv) {
   science->add_option("--validation-labels", science_given.validation_labels,
                       "Validation labels of both redshift arms: all (every labelled galaxy of the validation part) | "
                       "label-fraction (the arm's share of them)")
-      ->check(CLI::IsMember({"all", "label-fraction"}))
       ->capture_default_str();
   science->add_option("--fractions", science_fractions, "Label fractions of the redshift experiment")
       ->capture_default_str();

@@ -244,6 +244,7 @@ TEST(ScienceCliTest, BadOptionsAreOneClearError) {
       {{"--photometry-radii", "1.5,30"}, "--photometry-radii: 30 is outside (0, 20] arcsec"},
       {{"--queue", "100"}, "--queue: 100 must be a positive multiple of --batch 128"},
       {{"--mask-outskirts", "2"}, "--mask-outskirts: 2 is outside [0, 1]"},
+      {{"--validation-labels", "some"}, "--validation-labels: 'some' is not all | label-fraction"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> args = {testutil::BinDir() + "/galaxy-bench", "science", "--out", dir.File("s")};

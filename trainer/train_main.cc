@@ -168,7 +168,6 @@ int main(int argc, char** argv) {
                     "Fraction of the training part's labels to use (nested across fractions)")->capture_default_str();
     cmd->add_option("--epochs", finetune.epochs, "Passes over the labelled galaxies")->capture_default_str();
     cmd->add_option("--validation-labels", finetune.validation_labels, kValidationLabelsHelp)
-        ->check(CLI::IsMember({"all", "label-fraction"}))
         ->capture_default_str();
     cmd->add_option("--steps", finetune.steps, "Exact number of steps (instead of --epochs)");
     cmd->add_flag("--no-head-norm{false}", finetune.head_norm,
@@ -332,7 +331,6 @@ int main(int argc, char** argv) {
   label_efficiency->add_option("--epochs", experiment.redshift.epochs, "Redshift-training epochs per run")
       ->capture_default_str();
   label_efficiency->add_option("--validation-labels", experiment.redshift.validation_labels, kValidationLabelsHelp)
-      ->check(CLI::IsMember({"all", "label-fraction"}))
       ->capture_default_str();
   label_efficiency->add_option("--steps", experiment.redshift.steps,
                                "Redshift-training steps per run, the same for every fraction (instead of --epochs)");
