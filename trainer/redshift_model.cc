@@ -9,6 +9,7 @@
 #include "model/torch_compat.h"
 #include "model/torch_info.h"
 #include "nlohmann/json.hpp"
+#include "trainer/train_options.h"
 
 namespace galaxy {
 
@@ -82,10 +83,18 @@ absl::StatusOr<PdfCalibration> CalibratePdfs(GalaxyNet& net, const TrainingData&
 
 double RecordedValidationFraction(const std::string& training_json) {
   const nlohmann::json t = nlohmann::json::parse(training_json, nullptr, /*allow_exceptions=*/false);
-  if (!t.is_object() || t.value("validation_labels", "all") != "label-fraction") return 1.0;
+  if (!t.is_object()) return 1.0;
+  FinetuneOptions recorded;
+  const nlohmann::json labels = t.value("validation_labels", nlohmann::json());
   const nlohmann::json fraction = t.value("label_fraction", nlohmann::json());
-  return fraction.is_number() && fraction.get<double>() > 0 && fraction.get<double>() <= 1 ? fraction.get<double>()
-                                                                                            : 1.0;
+  if (labels.is_string()) recorded.validation_labels = labels.get<std::string>();
+  if (fraction.is_number()) recorded.label_fraction = fraction.get<double>();
+  // A record that names neither choice, or a fraction outside (0, 1], calibrates on every label.
+  if (!ValidateValidationLabels(recorded.validation_labels).ok() ||
+      !(recorded.label_fraction > 0 && recorded.label_fraction <= 1)) {
+    return 1.0;
+  }
+  return recorded.ValidationFraction();
 }
 
 absl::StatusOr<PdfCalibration> RunCalibrate(const CalibrateOptions& options) {

@@ -97,12 +97,10 @@ absl::Status PretrainOptions::Validate() const {
   return absl::OkStatus();
 }
 
-const char* const kValidationLabelsChoices = "all | label-fraction";
-
 absl::Status ValidateValidationLabels(const std::string& validation_labels) {
   if (validation_labels == "all" || validation_labels == "label-fraction") return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat("--validation-labels: '", validation_labels, "' is not ", kValidationLabelsChoices));
+      absl::StrCat("--validation-labels: '", validation_labels, "' is not all | label-fraction"));
 }
 
 absl::Status FinetuneOptions::Validate() const {

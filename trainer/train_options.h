@@ -116,9 +116,8 @@ struct PretrainOptions {
   absl::Status Validate() const;
 };
 
-// FinetuneOptions::validation_labels' choices, for help texts: "all | label-fraction"; OK for
-// one of them, INVALID_ARGUMENT naming the flag otherwise.
-extern const char* const kValidationLabelsChoices;
+// OK for one of FinetuneOptions::validation_labels' choices ("all", "label-fraction"),
+// INVALID_ARGUMENT naming the flag and both choices otherwise.
 absl::Status ValidateValidationLabels(const std::string& validation_labels);
 
 // Redshift training: fine-tuning a pretrained network (init set), or the same network from
@@ -136,7 +135,7 @@ struct FinetuneOptions {
   // "all" (default): every labelled galaxy of the validation part, whatever label_fraction (Hayat
   // et al.'s protocol: one validation set for every fraction); "label-fraction": the same share
   // of them as of the training part's (nested as those), what a user who holds only that share of
-  // the labels has. kValidationLabelsChoices lists them.
+  // the labels has. ValidateValidationLabels checks it.
   std::string validation_labels = "all";
   // Passes over the labelled training galaxies, or (when > 0) an exact number of steps.
   int epochs = 30;

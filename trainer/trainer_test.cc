@@ -17,6 +17,7 @@
 #include "tests/temp_dir.h"
 #include "trainer/pretrain.h"
 #include "trainer/probe.h"
+#include "trainer/redshift_model.h"
 #include "trainer/redshift_training.h"
 #include "trainer/tiny_runs_test_util.h"
 #include "trainer/training_data.h"
@@ -397,6 +398,22 @@ TEST(TrainerPipelineTest, MocoLearnsAndFineTuningPredictsRedshift) {
   ProbeOptions missing = probe;
   missing.label_column = "morphology";
   EXPECT_EQ(RunProbe(missing).status().code(), absl::StatusCode::kNotFound);
+}
+
+// `galaxy-train calibrate` fits on the share a model was validated on: its label fraction only
+// when its record says label-fraction; every label for older records and anything malformed.
+TEST(RecordedValidationFractionTest, ReadsTheShareFromTheTrainingRecord) {
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(R"({"label_fraction": 0.2, "validation_labels": "label-fraction"})"),
+                   0.2);
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(R"({"label_fraction": 0.2, "validation_labels": "all"})"), 1.0);
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(R"({"label_fraction": 0.2})"), 1.0);  // before the option
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(""), 1.0);
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction("[1, 2]"), 1.0);
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(R"({"label_fraction": 0, "validation_labels": "label-fraction"})"),
+                   1.0);
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(R"({"label_fraction": "0.2", "validation_labels": "label-fraction"})"),
+                   1.0);
+  EXPECT_DOUBLE_EQ(RecordedValidationFraction(R"({"label_fraction": 0.2, "validation_labels": 7})"), 1.0);
 }
 
 }  // namespace
