@@ -88,11 +88,19 @@ inline torch::Tensor ToDeviceAsync(const torch::Tensor& host, const torch::Devic
   return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
-// The values of `t` (any floating or integer type, on any device), flattened in row-major order,
-// as doubles.
-inline std::vector<double> ToDoubles(const torch::Tensor& t) {
+// Appends the values of `t` (any floating or integer type, on any device), flattened in
+// row-major order, to `out` as doubles.
+inline void AppendDoubles(const torch::Tensor& t, std::vector<double>* out) {
   const torch::Tensor d = t.to(torch::kCPU, torch::kFloat64).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+  out->insert(out->end(), d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
+// The values of `t`, as AppendDoubles gives them.
+inline std::vector<double> ToDoubles(const torch::Tensor& t) {
+  std::vector<double> values;
+  values.reserve(static_cast<size_t>(t.numel()));
+  AppendDoubles(t, &values);
+  return values;
 }
 
 // The key of `p`'s state in an optimizer's state map: the TensorImpl's address, written out as

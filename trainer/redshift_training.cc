@@ -39,14 +39,12 @@ void Predict(GalaxyNet& net, const TrainingData& data, torch::Device device, int
   mean->clear();
   sigma->clear();
   EstimateInBatches(net, data, device, batch, [&](int64_t start, int64_t n, const RedshiftEstimate& e) {
-    const torch::Tensor m = e.mean.to(torch::kCPU, torch::kFloat64), s = e.sigma.to(torch::kCPU, torch::kFloat64);
-    mean->insert(mean->end(), m.data_ptr<double>(), m.data_ptr<double>() + n);
-    sigma->insert(sigma->end(), s.data_ptr<double>(), s.data_ptr<double>() + n);
+    AppendDoubles(e.mean, mean);
+    AppendDoubles(e.sigma, sigma);
     if (pit != nullptr && crps != nullptr) {
       const PdfScores scores = ScorePdf(e.pdf, data.redshift.narrow(0, start, n), net.bins);
-      const torch::Tensor p = scores.pit.cpu(), c = scores.crps.cpu();
-      pit->insert(pit->end(), p.data_ptr<double>(), p.data_ptr<double>() + n);
-      crps->insert(crps->end(), c.data_ptr<double>(), c.data_ptr<double>() + n);
+      AppendDoubles(scores.pit, pit);
+      AppendDoubles(scores.crps, crps);
     }
   });
 }
