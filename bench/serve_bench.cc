@@ -67,7 +67,7 @@ absl::Status EnsureSnapshot(const std::string& snapshots, const std::string& kin
   const std::string dir = snapshots + "/" + kind;
   if (fs::exists(dir + "/" + kManifestFile)) return absl::OkStatus();
   const std::string tmp = snapshots + "/.building-" + kind;
-  fs::remove_all(tmp);
+  RemoveTree(tmp).IgnoreError();
   fs::create_directories(tmp);
   std::vector<int64_t> rows;  // the rows of the survey in this snapshot
   std::vector<float> subset;  // their vectors, when they are not all of them

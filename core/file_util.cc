@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,7 +44,38 @@ absl::Status SyncFd(const std::string& path, int flags) {
   return absl::OkStatus();
 }
 
+// The first failure of a RemoveTree walk on this thread (nftw's callback takes no state).
+struct RemoveTreeFailure {
+  int error = 0;
+  std::string path;
+};
+thread_local RemoveTreeFailure remove_tree_failure;
+
+int RemoveTreeEntry(const char* path, const struct stat*, int, struct FTW*) {
+  if (::remove(path) != 0 && errno != ENOENT && remove_tree_failure.error == 0) {
+    remove_tree_failure = {errno, path};
+  }
+  return 0;  // go on: remove what can be removed
+}
+
 }  // namespace
+
+absl::Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? absl::OkStatus() : ErrnoError("cannot remove", path);
+  }
+  remove_tree_failure = {};
+  // Depth first (entries before their directory), not following links, 32 descriptors at most.
+  if (::nftw(path.c_str(), RemoveTreeEntry, 32, FTW_DEPTH | FTW_PHYS) != 0 && remove_tree_failure.error == 0) {
+    return ErrnoError("cannot remove", path);
+  }
+  if (remove_tree_failure.error != 0) {
+    errno = remove_tree_failure.error;
+    return ErrnoError("cannot remove", remove_tree_failure.path);
+  }
+  return absl::OkStatus();
+}
 
 std::string TempPathFor(const std::string& path) {
   std::random_device device;
@@ -63,8 +95,7 @@ int RemoveStaleTemps(const std::string& path) {
     int pid = 0;
     if (!absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) || pid <= 0) continue;
     if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;  // still alive
-    std::filesystem::remove_all(entry.path(), ec);
-    if (!ec) ++removed;
+    if (RemoveTree(entry.path().string()).ok()) ++removed;
   }
   return removed;
 }

@@ -21,6 +21,13 @@ std::string TempPathFor(const std::string& path);
 // a crash). Never touches a live process's file. Returns how many were removed.
 int RemoveStaleTemps(const std::string& path);
 
+// Removes `path` and, when it is a directory, everything below it, without following symbolic
+// links (POSIX nftw). OK when nothing is there. INTERNAL naming the first entry that could not
+// be removed and why; the rest is still removed. Use it instead of std::filesystem::remove_all,
+// which LibTorch's libraries on the GPU machine export a copy of that crashed our test binaries
+// there (docs/DEVELOPING.md, "Known issues").
+absl::Status RemoveTree(const std::string& path);
+
 // Fsyncs `from`, renames it over `to`, fsyncs the directory of `to`. INTERNAL naming the step
 // and errno on failure (`to` is then unchanged).
 absl::Status DurableRename(const std::string& from, const std::string& to);

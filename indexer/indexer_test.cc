@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "data/hdf5_dataset.h"
 #include "data/sim/synth_survey.h"
 #include "indexer/anomaly_auc.h"
@@ -156,7 +157,7 @@ const Fixture& SharedFixture() {
     auto* f = new Fixture{(dir / "survey.h5").string(), (dir / "model/model.pt").string()};
     if (fs::exists(f->model)) return f;
     const fs::path tmp = fs::path(::testing::TempDir()) / ("galaxy-indexer-fixture-" + std::to_string(::getpid()));
-    fs::remove_all(tmp);
+    RemoveTree(tmp).IgnoreError();
     fs::create_directories(tmp);
     SynthOptions o;
     o.count = 5000;
@@ -179,7 +180,7 @@ const Fixture& SharedFixture() {
     // The model records the data path it was trained on; the survey moves with it, unchanged.
     std::error_code ec;
     fs::rename(tmp, dir, ec);  // another process may have won the race: then use its fixture
-    if (ec) fs::remove_all(tmp);
+    if (ec) RemoveTree(tmp).IgnoreError();
     return f;
   }();
   return *fixture;

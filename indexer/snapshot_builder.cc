@@ -55,7 +55,7 @@ class BuildDirGuard {
   ~BuildDirGuard() {
     if (!dir_.empty()) {
       std::error_code ec;
-      fs::remove_all(dir_, ec);
+      RemoveTree(dir_).IgnoreError();
     }
   }
   void Release() { dir_.clear(); }
@@ -87,8 +87,7 @@ int RemoveBuildDebris(const std::string& snapshots_dir) {
     const std::string tail = name.substr(name.rfind('-') + 1);
     if (!absl::SimpleAtoi(tail, &pid) || pid <= 0) continue;
     if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno != EPERM) {
-      fs::remove_all(entry.path(), ec);
-      if (!ec) {
+      if (RemoveTree(entry.path()).ok()) {
         ++removed;
         log::Info("removed the debris of an interrupted build", {{"dir", entry.path().string()}});
       }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/file_util.h"
 #include "indexer/snapshot_dir.h"
 #include "server/search_service_fixture.h"
 
@@ -150,7 +151,7 @@ TEST_F(LabelTest, AddListExportAndDelete) {
 TEST_F(LabelTest, LabelsSurviveARestartAndASnapshotSwap) {
   testutil::ScopedTempDir dir;
   std::filesystem::copy(SnapshotsDir(), dir.File("snapshots"), std::filesystem::copy_options::recursive);
-  std::filesystem::remove_all(dir.File("snapshots/.labels"));
+  RemoveTree(dir.File("snapshots/.labels")).IgnoreError();
   const std::string version = server_->snapshot_version();
   {
     LabelServer first(dir.File("snapshots"), dir.File("labels"));

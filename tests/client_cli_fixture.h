@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/file_util.h"
 #include "server/galaxy_server.h"
 #include "tests/serving_fixture.h"
 #include "tests/subprocess.h"
@@ -30,7 +31,7 @@ class ClientCliTest : public ::testing::Test {
 
   void Start(const std::function<void(ServerOptions&)>& configure) {
     server_.reset();
-    std::filesystem::remove_all(dir_.File("snapshots"));
+    RemoveTree(dir_.File("snapshots")).IgnoreError();
     std::filesystem::copy(testutil::SharedServingFixture().snapshots, dir_.File("snapshots"),
                           std::filesystem::copy_options::recursive);
     ServerOptions o;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "data/hdf5_dataset.h"
 #include "data/sim/synth_survey.h"
 #include "nlohmann/json.hpp"
@@ -27,14 +28,14 @@ class DataCliTest : public ::testing::Test {
   static void SetUpTestSuite() {
     // ctest runs each test in its own process, in parallel: one directory per process.
     dir_ = new fs::path(fs::path(::testing::TempDir()) / absl::StrCat("data_cli_", ::getpid()));
-    fs::remove_all(*dir_);
+    RemoveTree(*dir_).IgnoreError();
     fs::create_directories(*dir_);
     CommandResult r = Data({"synth", "--out", File("survey.h5"), "--count", "600", "--seed", "5",
                             "--threads", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
+    RemoveTree(*dir_).IgnoreError();
     delete dir_;
   }
   static std::string File(const std::string& name) { return (*dir_ / name).string(); }

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/file_util.h"
+
 namespace galaxy::testutil {
 
 // `inputs`: the producing libraries' paths, separated by ':'.
@@ -42,7 +44,7 @@ inline std::filesystem::path FixtureDir(const std::string& prefix, const std::st
     if (name.rfind(prefix + "-", 0) != 0 || entry.path() == dir) continue;
     std::error_code age_ec;
     const auto age = fs::file_time_type::clock::now() - fs::last_write_time(entry.path(), age_ec);
-    if (!age_ec && age > std::chrono::hours(24)) fs::remove_all(entry.path(), age_ec);
+    if (!age_ec && age > std::chrono::hours(24)) RemoveTree(entry.path()).IgnoreError();
   }
   return dir;
 }

@@ -27,6 +27,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/file_util.h"
 #include "galaxy/v1/galaxy.grpc.pb.h"
 #include "indexer/snapshot_dir.h"
 #include "tests/serving_fixture.h"
@@ -354,7 +355,7 @@ TEST(ReliabilityTest, CorruptSnapshotsAreRefusedAndTheOldOneServes) {
        "manifest"},
       {"index truncated", [](const std::string& d) { fs::resize_file(d + "/index.faiss", 64); }, "index.faiss"},
       {"model missing", [](const std::string& d) { fs::remove(d + "/model.pt"); }, "model.pt"},
-      {"metadata removed", [](const std::string& d) { fs::remove_all(d + "/meta.rocksdb"); }, "meta.rocksdb"},
+      {"metadata removed", [](const std::string& d) { RemoveTree(d + "/meta.rocksdb").IgnoreError(); }, "meta.rocksdb"},
   };
   int n = 0;
   for (const Corruption& c : corruptions) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/file_util.h"
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
 #include "data/sim/synth_survey.h"
@@ -23,7 +24,7 @@ namespace {
 void PublishOrDrop(const fs::path& tmp, const fs::path& dir) {
   std::error_code ec;
   fs::rename(tmp, dir, ec);
-  if (ec) fs::remove_all(tmp);
+  if (ec) RemoveTree(tmp).IgnoreError();
 }
 
 }  // namespace
@@ -37,7 +38,7 @@ const ServingFixture& SharedServingFixture() {
     const std::string pid = std::to_string(::getpid());
     if (!fs::exists(f->model)) {
       const fs::path tmp = dir / (".data-" + pid);
-      fs::remove_all(tmp);
+      RemoveTree(tmp).IgnoreError();
       fs::create_directories(tmp);
       const std::string survey = (tmp / "survey.h5").string();
       SynthOptions o;
@@ -70,7 +71,7 @@ const ServingFixture& SharedServingFixture() {
     }
     // Snapshots of the survey at its final path.
     const fs::path tmp = dir / (".snapshots-" + pid);
-    fs::remove_all(tmp);
+    RemoveTree(tmp).IgnoreError();
     for (const char* kind : {"flat", "hnsw"}) {
       BuildOptions b;
       b.data_path = f->survey;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "core/file_util.h"
 
 extern char** environ;
 
@@ -35,7 +36,7 @@ std::string FreshDir(absl::string_view stem) {
   static int counter = 0;
   fs::path dir = fs::temp_directory_path() /
                  absl::StrCat("galaxy_", stem, "_", ::getpid(), "_", counter++);
-  fs::remove_all(dir);
+  RemoveTree(dir).IgnoreError();
   fs::create_directories(dir);
   return dir.string();
 }
@@ -99,7 +100,7 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     return code.status();
   }
   CommandResult result{*code, ReadFile(dir + "/out"), ReadFile(dir + "/err")};
-  fs::remove_all(dir);
+  RemoveTree(dir).IgnoreError();
   return result;
 }
 
@@ -128,7 +129,7 @@ absl::StatusOr<CommandResult> RunUntilOutput(const std::vector<std::string>& arg
   }
   CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), ReadFile(dir + "/out"),
                        ReadFile(dir + "/err")};
-  fs::remove_all(dir);
+  RemoveTree(dir).IgnoreError();
   return result;
 }
 
@@ -178,7 +179,7 @@ absl::StatusOr<std::vector<CommandResult>> RunTogether(const std::vector<Concurr
   for (size_t i = 0; i < commands.size(); ++i) {
     results.push_back({codes[i], ReadFile(absl::StrCat(dir, "/out", i)), ReadFile(absl::StrCat(dir, "/err", i))});
   }
-  fs::remove_all(dir);
+  RemoveTree(dir).IgnoreError();
   return results;
 }
 
@@ -218,7 +219,7 @@ ServerProcess::~ServerProcess() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
-  fs::remove_all(work_dir_);
+  RemoveTree(work_dir_).IgnoreError();
 }
 
 absl::StatusOr<int> ServerProcess::Stop(int signal, absl::Duration timeout) {

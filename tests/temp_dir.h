@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/file_util.h"
+
 namespace galaxy::testutil {
 
 class ScopedTempDir {
@@ -20,13 +22,10 @@ class ScopedTempDir {
     static int counter = 0;  // several directories in one test get distinct names
     path_ = std::filesystem::path(::testing::TempDir()) /
             (name + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
+    RemoveTree(path_.string()).IgnoreError();
     std::filesystem::create_directories(path_);
   }
-  ~ScopedTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
+  ~ScopedTempDir() { RemoveTree(path_.string()).IgnoreError(); }
   ScopedTempDir(const ScopedTempDir&) = delete;
   ScopedTempDir& operator=(const ScopedTempDir&) = delete;
 
