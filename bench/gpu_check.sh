@@ -111,7 +111,8 @@ if [[ -f "$data" && -x "$train" ]] && time_left; then
   echo "pretrain rc=$?: $(grep -o 'pretrain: step.*' "$out/pretrain.log" | tail -1)"
 fi
 
-# The in-process trainer tests (they crashed with SIGSEGV on this machine before; the stack of a
+# The in-process trainer tests (they crashed with SIGSEGV on this machine in LibTorch's copy of
+# std::filesystem::remove_all, which RemoveTree has replaced since, untried here; the stack of a
 # crash is in the log), then the model tests.
 trainer_rc=-1
 trainer() {
