@@ -53,10 +53,7 @@ class BuildDirGuard {
  public:
   explicit BuildDirGuard(std::string dir) : dir_(std::move(dir)) {}
   ~BuildDirGuard() {
-    if (!dir_.empty()) {
-      std::error_code ec;
-      RemoveTree(dir_).IgnoreError();
-    }
+    if (!dir_.empty()) RemoveTree(dir_).IgnoreError();
   }
   void Release() { dir_.clear(); }
 
