@@ -83,21 +83,28 @@ std::string TempPathFor(const std::string& path) {
                       absl::StrFormat("%08x", static_cast<uint32_t>(device())));
 }
 
-int RemoveStaleTemps(const std::string& path) {
-  const std::string dir = DirectoryOf(path);
-  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp-";
-  int removed = 0;
+std::vector<std::string> RemoveEntriesOfDeadProcesses(const std::string& dir, absl::string_view prefix,
+                                                      absl::FunctionRef<int(absl::string_view rest)> owner_pid) {
+  std::vector<std::string> removed;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (!absl::StartsWith(name, prefix)) continue;
-    std::string rest = name.substr(prefix.size());
-    int pid = 0;
-    if (!absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) || pid <= 0) continue;
-    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;  // still alive
-    if (RemoveTree(entry.path().string()).ok()) ++removed;
+    const int pid = owner_pid(absl::string_view(name).substr(prefix.size()));
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;  // still alive
+    if (RemoveTree(entry.path().string()).ok()) removed.push_back(entry.path().string());
   }
   return removed;
+}
+
+int RemoveStaleTemps(const std::string& path) {
+  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp-";
+  // "<pid>-<random>" follows the prefix (TempPathFor).
+  const auto pid_first = [](absl::string_view rest) {
+    int pid = 0;
+    return absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) ? pid : 0;
+  };
+  return static_cast<int>(RemoveEntriesOfDeadProcesses(DirectoryOf(path), prefix, pid_first).size());
 }
 
 absl::Status SyncDirectory(const std::string& dir) { return SyncFd(dir, O_RDONLY | O_DIRECTORY); }

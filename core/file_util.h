@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -20,6 +22,14 @@ std::string TempPathFor(const std::string& path);
 // Removes temporary files "<path>.tmp-<pid>-*" left by processes that no longer run (debris of
 // a crash). Never touches a live process's file. Returns how many were removed.
 int RemoveStaleTemps(const std::string& path);
+
+// Removes (RemoveTree) each entry of `dir` whose name starts with `prefix` and whose owner, the
+// process `owner_pid` reads from the rest of the name, no longer runs: the debris of a process
+// that crashed mid-write. `owner_pid` returns 0 for a name that holds no process ID. Never
+// touches an entry of this process or of a live one (nor of another user's, which kill() cannot
+// probe). Returns the paths removed; an entry that cannot be removed is left and not returned.
+std::vector<std::string> RemoveEntriesOfDeadProcesses(const std::string& dir, absl::string_view prefix,
+                                                      absl::FunctionRef<int(absl::string_view rest)> owner_pid);
 
 // Removes `path` and, when it is a directory, everything below it, without following symbolic
 // links (POSIX nftw). OK when nothing is there. INTERNAL naming the first entry that could not

@@ -7,8 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "tests/temp_dir.h"
@@ -99,6 +102,59 @@ TEST(RemoveTreeTest, RemovesWhatItCanPastAFailure) {
   EXPECT_TRUE(fs::exists(tree / "locked" / "stays"));
   EXPECT_TRUE(RemoveTree(tree.string()).ok());
   EXPECT_FALSE(fs::exists(tree));
+}
+
+
+// The ID of a process that has ended (forked, exited and reaped), for debris "of a crash".
+int PidOfEndedProcess() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  return static_cast<int>(child);
+}
+
+TEST(RemoveStaleTempsTest, RemovesOnlyTheTemporaryFilesOfEndedProcesses) {
+  namespace fs = std::filesystem;
+  testutil::ScopedTempDir dir;
+  const std::string path = dir.File("catalog.h5");
+  const std::string dead = std::to_string(PidOfEndedProcess()), mine = std::to_string(::getpid());
+  for (const std::string& name : std::vector<std::string>{"catalog.h5.tmp-" + dead + "-0badf00d",   // debris: removed
+                                  "catalog.h5.tmp-" + mine + "-12345678",   // this process's
+                                  "catalog.h5.tmp-1-87654321",              // init, alive
+                                  "catalog.h5.tmp-notapid-1",               // not a temporary of ours
+                                  "other.h5.tmp-" + dead + "-0badf00d",     // another file's
+                                  "catalog.h5"}) {
+    std::ofstream(dir.File(name)) << "x";
+  }
+  fs::create_directories(dir.path() / ("catalog.h5.tmp-" + dead + "-dir") / "inner");  // a tree: removed
+
+  EXPECT_EQ(RemoveStaleTemps(path), 2);
+  EXPECT_FALSE(fs::exists(dir.File("catalog.h5.tmp-" + dead + "-0badf00d")));
+  EXPECT_FALSE(fs::exists(dir.File("catalog.h5.tmp-" + dead + "-dir")));
+  for (const std::string& kept : std::vector<std::string>{"catalog.h5.tmp-" + mine + "-12345678", "catalog.h5.tmp-1-87654321",
+                                                          "catalog.h5.tmp-notapid-1", "other.h5.tmp-" + dead + "-0badf00d",
+                                                          "catalog.h5"}) {
+    EXPECT_TRUE(fs::exists(dir.File(kept))) << kept;
+  }
+  EXPECT_EQ(RemoveStaleTemps(path), 0);
+  EXPECT_EQ(RemoveStaleTemps(dir.File("missing-dir/x.h5")), 0);  // nothing to list: nothing removed
+}
+
+TEST(RemoveEntriesOfDeadProcessesTest, ReadsTheOwnerWhereTheCallerSays) {
+  namespace fs = std::filesystem;
+  testutil::ScopedTempDir dir;
+  const std::string dead = std::to_string(PidOfEndedProcess()), mine = std::to_string(::getpid());
+  fs::create_directories(dir.path() / (".building-20261207T000000-" + dead) / "index");
+  fs::create_directories(dir.path() / (".building-20261207T000001-" + mine));
+  const auto pid_last = [](absl::string_view rest) {
+    return std::atoi(std::string(rest.substr(rest.rfind('-') + 1)).c_str());
+  };
+  const std::vector<std::string> removed = RemoveEntriesOfDeadProcesses(dir.path().string(), ".building-", pid_last);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0], dir.File(".building-20261207T000000-" + dead));
+  EXPECT_FALSE(fs::exists(removed[0]));
+  EXPECT_TRUE(fs::exists(dir.File(".building-20261207T000001-" + mine)));
 }
 
 }  // namespace

@@ -75,21 +75,14 @@ absl::Status CheckInputs(const BuildOptions& o) {
 }  // namespace
 
 int RemoveBuildDebris(const std::string& snapshots_dir) {
-  int removed = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(snapshots_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!absl::StartsWith(name, kBuildPrefix)) continue;
+  // "<version>-<pid>" follows the prefix (the build directory's name).
+  const auto pid_last = [](absl::string_view rest) {
     int pid = 0;
-    const std::string tail = name.substr(name.rfind('-') + 1);
-    if (!absl::SimpleAtoi(tail, &pid) || pid <= 0) continue;
-    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno != EPERM) {
-      if (RemoveTree(entry.path()).ok()) {
-        ++removed;
-        log::Info("removed the debris of an interrupted build", {{"dir", entry.path().string()}});
-      }
-    }
-  }
+    return absl::SimpleAtoi(rest.substr(rest.rfind('-') + 1), &pid) ? pid : 0;
+  };
+  const std::vector<std::string> dirs = RemoveEntriesOfDeadProcesses(snapshots_dir, kBuildPrefix, pid_last);
+  for (const std::string& dir : dirs) log::Info("removed the debris of an interrupted build", {{"dir", dir}});
+  int removed = static_cast<int>(dirs.size());
   // Temporary CURRENT files of interrupted publications.
   removed += RemoveStaleTemps(snapshots_dir + "/" + kCurrentFileName);
   return removed;
