@@ -28,7 +28,7 @@ struct TableColumn {
   // Values per row. Default 1.
   int64_t width = 1;
   // Physical unit in astropy's spelling ("deg"); empty: none.
-  std::string unit;
+  std::string unit{};
 };
 
 enum class TableFormat { kHdf5, kFits };

@@ -61,7 +61,9 @@ void ExpectSameAnswers(const VectorIndex& a, const VectorIndex& b, const std::ve
     const size_t base = static_cast<size_t>(q * k);
     for (size_t r = 0; r < static_cast<size_t>(k); ++r) {
       ASSERT_NEAR(sa[base + r], sb[base + r], kRounding) << "query " << q << ", rank " << r << " of k " << k;
-      if (exact_order) ASSERT_EQ(ia[base + r], ib[base + r]) << "query " << q << ", rank " << r << " of k " << k;
+      if (exact_order) {
+        ASSERT_EQ(ia[base + r], ib[base + r]) << "query " << q << ", rank " << r << " of k " << k;
+      }
     }
     for (size_t start = 0; start < static_cast<size_t>(k);) {
       size_t end = start + 1;

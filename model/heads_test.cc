@@ -64,8 +64,12 @@ TEST(PdfTemperatureTest, FitFindsTheTemperatureOfPdfsTooSureOrTooUnsure) {
       return ((pit >= 0.16) & (pit <= 0.84)).to(torch::kFloat64).mean().item<double>();
     };
     EXPECT_NEAR(coverage(fit.temperature), 0.68, 0.03);
-    if (scale == 2.5) EXPECT_LT(coverage(1.0), 0.5);
-    if (scale == 0.5) EXPECT_GT(coverage(1.0), 0.78);
+    if (scale == 2.5) {
+      EXPECT_LT(coverage(1.0), 0.5);
+    }
+    if (scale == 0.5) {
+      EXPECT_GT(coverage(1.0), 0.78);
+    }
   }
   // Beyond the searched range the fit stops at its end.
   const DrawnRedshifts far = DrawFromPdfs(bins, 10.0, 2000);

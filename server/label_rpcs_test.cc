@@ -347,8 +347,12 @@ TEST_F(LabelTest, InterestLabelsReRankTheAnomalies) {
   // The labelled galaxies themselves: x4 and / 4.
   for (int i = 0; i < reranked.galaxies_size(); ++i) {
     const v1::GalaxyRecord& g = reranked.galaxies(i);
-    if (g.id() - kFirstId == top) EXPECT_NEAR(reranked.adjusted_scores(i), g.anomaly_score() / 4, 1e-6);
-    if (g.id() - kFirstId == bottom) EXPECT_NEAR(reranked.adjusted_scores(i), g.anomaly_score() * 4, 1e-6);
+    if (g.id() - kFirstId == top) {
+      EXPECT_NEAR(reranked.adjusted_scores(i), g.anomaly_score() / 4, 1e-6);
+    }
+    if (g.id() - kFirstId == bottom) {
+      EXPECT_NEAR(reranked.adjusted_scores(i), g.anomaly_score() * 4, 1e-6);
+    }
   }
   // Pages are bound to the labels: a new label ends the listing's tokens.
   ASSERT_TRUE(listing(true, 10, "", &reranked).ok());

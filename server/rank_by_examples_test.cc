@@ -56,7 +56,9 @@ TEST_F(RankByExamplesTest, RanksTheWholeCatalogByTheClassifier) {
   for (int i = 0; i < out.galaxies_size(); ++i) {
     EXPECT_EQ(out.galaxies(i).rank(), static_cast<uint64_t>(i) + 1);
     EXPECT_EQ(out.galaxies(i).galaxy().id(), out.galaxies(i).id());  // records asked for
-    if (i > 0) EXPECT_LE(out.galaxies(i).probability(), out.galaxies(i - 1).probability());
+    if (i > 0) {
+      EXPECT_LE(out.galaxies(i).probability(), out.galaxies(i - 1).probability());
+    }
   }
   EXPECT_GT(out.galaxies(0).probability(), 0.5f);
   EXPECT_LT(out.galaxies(21).probability(), 0.5f);

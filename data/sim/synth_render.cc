@@ -218,7 +218,7 @@ class Stamp {
 struct Component {
   std::vector<float> image;
   std::array<double, kSdssBands> flux{};
-  std::optional<Stamp::Box> box;
+  std::optional<Stamp::Box> box{};
 };
 
 // Flux per band of a component whose r-band flux is `flux_r`, with colours from magnitude offsets
