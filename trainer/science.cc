@@ -504,12 +504,12 @@ absl::StatusOr<ScienceResult> RunScience(const ScienceOptions& o) {
 
   // report.md
   std::string md = absl::StrFormat(
-      "# Science report\n\n`%s`\n\nData: `%s`; %d seeds (pretraining and every training after it); %s/%s, %s input, "
+      "# Science report\n\n`%s`\n\nData: `%s`; %d seed%s (pretraining and every training after it); %s/%s, %s input, "
       "%d pretraining steps of %d, queue %d, key momentum %g, temperature %g, outskirts masked in %g of the views, photometric pretext at weight %g (apertures of %s arcsec); redshift training %d steps of %d, backbone rate x%g, head warmed up alone for %d of them, validated on %s; probe and quality on the %s features, %s.\n\n"
       "Time: %s minutes per seed, of which pretraining %s, on %s (each seed's last sitting: what it read back "
       "from an earlier one is not counted); this command %.1f minutes (seeds it found finished are reused, not "
       "run again).\n\n",
-      o.command, data, o.seeds, o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
+      o.command, data, o.seeds, o.seeds == 1 ? "" : "s", o.arch, o.stem, o.input_stretch, o.pretrain_steps, o.pretrain_batch, o.queue, o.momentum, o.temperature, o.mask_outskirts,
       o.photometry_weight, absl::StrJoin(o.photometry_radii, ", "),
       o.finetune_steps,
       o.finetune_batch, o.backbone_lr_factor, o.head_warmup_steps,
