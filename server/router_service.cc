@@ -39,7 +39,7 @@ bool ByScore(const v1::Neighbor& a, const v1::Neighbor& b) {
 
 // One routed call: how shards are called for it, and which of them did not answer.
 struct RouterService::Call {
-  const ShardSet* shards = nullptr;
+  ShardSet* shards = nullptr;
   ShardCallOptions options;
   bool allow_partial = false;
   std::vector<int> missing;
@@ -60,17 +60,22 @@ struct RouterService::Call {
     return shards->Call(all, std::vector<const Request*>(all.size(), &request), method, options);
   }
 
-  // Keeps the replies of the shards that answered. A shard that did not answer is recorded as
-  // missing, or fails the call without allow_partial; a shard's error about the request is the
-  // call's error; no answer at all is UNAVAILABLE.
+  // Keeps the replies of the shards that answered from a snapshot the router vouches for
+  // (ShardSet::Vouch: in agreement with the others). A shard that did not answer, or whose
+  // answer cannot be merged, is recorded as missing, or fails the call without allow_partial; a
+  // shard's error about the request is the call's error; no answer at all is UNAVAILABLE.
   template <typename Response>
   absl::Status Gather(std::vector<ShardReply<Response>>* replies) {
     std::vector<ShardReply<Response>> answered;
     std::string first_problem;
     for (ShardReply<Response>& r : *replies) {
       if (r.status.ok()) {
-        answered.push_back(std::move(r));
-        continue;
+        const absl::Status vouched = shards->Vouch(r.shard, r.response.snapshot_version());
+        if (vouched.ok()) {
+          answered.push_back(std::move(r));
+          continue;
+        }
+        r.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(vouched.message()));
       }
       if (!Unanswered(r.status)) return FromGrpcStatus(r.status);
       const std::string problem = absl::StrCat(shards->Name(r.shard), " did not answer (", r.status.error_message(), ")");
@@ -151,6 +156,17 @@ struct RouterService::Call {
     return *std::move(best);
   }
 
+  // A query vector read from galaxy `id`'s record is in its shard's space. If gathering the
+  // answers left that shard out (it was rebuilt in another space meanwhile), the others were
+  // searched with a vector they cannot compare: UNAVAILABLE, even with allow_partial.
+  absl::Status FromAgreeingShard(int64_t id) const {
+    const int owner = ShardOf(id, shards->size());
+    const std::string why = shards->LeftOut()[static_cast<size_t>(owner)];
+    if (why.empty()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("galaxy ", id, " is held by ", shards->Name(owner),
+                                               ", left out by the router (", why, "): its vector is not comparable"));
+  }
+
   // The record (with its embedding) a query by catalog ID or sky position stands for.
   absl::StatusOr<v1::GalaxyRecord> Resolve(bool by_position, int64_t id, const v1::SkyPosition& position) {
     if (by_position) return Nearest(position);
@@ -190,14 +206,14 @@ absl::Status Unrouted(const v1::Diversity& diversity, bool has_diversity, bool d
 
 }  // namespace
 
-RouterService::RouterService(ServiceState* state, const ShardSet* shards, absl::Duration shard_timeout)
+RouterService::RouterService(ServiceState* state, ShardSet* shards, absl::Duration shard_timeout)
     : state_(state), shards_(shards), shard_timeout_(shard_timeout) {}
 
 namespace {
 
 // The call's options: the caller's token passed on; the earlier of its deadline and the shard
 // timeout.
-RouterService::Call* NewCall(RouterService::Call* call, const ShardSet* shards, grpc::ServerContext* context,
+RouterService::Call* NewCall(RouterService::Call* call, ShardSet* shards, grpc::ServerContext* context,
                              absl::Duration timeout, bool allow_partial) {
   call->shards = shards;
   call->options.authorization = std::string(AuthorizationOf(context));
@@ -226,6 +242,10 @@ static absl::Status RouteSimilar(RouterService::Call& call, const v1::SimilarGal
   }
   auto replies = call.Everywhere(shard_request, &v1::GalaxySearch::Stub::async::SimilarGalaxies);
   GALAXY_RETURN_IF_ERROR(call.Gather(&replies));
+  if (request.query_case() == v1::SimilarGalaxiesRequest::kId ||
+      request.query_case() == v1::SimilarGalaxiesRequest::kPosition) {
+    GALAXY_RETURN_IF_ERROR(call.FromAgreeingShard(query_id));
+  }
   response->set_snapshot_version(call.Versions(replies));
   MergeNeighbours(&replies, request.k(), response);
   response->set_query_id(query_id);
@@ -286,6 +306,7 @@ grpc::Status RouterService::Recommend(grpc::ServerContext* context, const v1::Re
     shard_request.clear_allow_partial();
     // Examples by catalog ID or position become their galaxy's vector, and the galaxy is kept out
     // of the answer (as a server over one snapshot does).
+    std::vector<int64_t> resolved;
     for (auto* examples : {shard_request.mutable_positives(), shard_request.mutable_negatives()}) {
       for (v1::Example& example : *examples) {
         if (example.example_case() != v1::Example::kId && example.example_case() != v1::Example::kPosition) continue;
@@ -294,10 +315,12 @@ grpc::Status RouterService::Recommend(grpc::ServerContext* context, const v1::Re
                                              example.position()));
         SetVector(record, example.mutable_vector());
         shard_request.mutable_filter()->add_exclude_ids(record.id());
+        resolved.push_back(record.id());
       }
     }
     auto replies = call.Everywhere(shard_request, &v1::GalaxySearch::Stub::async::Recommend);
     GALAXY_RETURN_IF_ERROR(call.Gather(&replies));
+    for (int64_t id : resolved) GALAXY_RETURN_IF_ERROR(call.FromAgreeingShard(id));
     response->set_snapshot_version(call.Versions(replies));
     MergeNeighbours(&replies, request->k(), response);
     for (const std::string& name : call.MissingNames()) response->add_missing_shards(name);

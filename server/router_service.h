@@ -37,7 +37,7 @@ struct ServiceState;
 class RouterService final : public v1::GalaxySearch::Service {
  public:
   // `state`: auth, metrics and logs of the router's own calls; `shards` must outlive this.
-  RouterService(ServiceState* state, const ShardSet* shards, absl::Duration shard_timeout);
+  RouterService(ServiceState* state, ShardSet* shards, absl::Duration shard_timeout);
 
   grpc::Status SimilarGalaxies(grpc::ServerContext* context, const v1::SimilarGalaxiesRequest* request,
                                v1::SimilarGalaxiesResponse* response) override;
@@ -73,7 +73,7 @@ class RouterService final : public v1::GalaxySearch::Service {
 
  private:
   ServiceState* const state_;
-  const ShardSet* const shards_;
+  ShardSet* const shards_;
   const absl::Duration shard_timeout_;
 };
 

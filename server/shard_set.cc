@@ -133,7 +133,8 @@ std::unique_ptr<grpc::ClientContext> ShardSet::MakeContext(const ShardCallOption
   return context;
 }
 
-void ShardSet::Poll(const std::string& authorization) {
+void ShardSet::Poll() {
+  const std::string& authorization = poll_authorization_;
   std::vector<int> all;
   for (int i = 0; i < size(); ++i) all.push_back(i);
   v1::GetIndexInfoRequest request;
@@ -175,18 +176,45 @@ void ShardSet::StartMonitor(absl::Duration poll, std::string authorization, std:
     }
     return false;
   };
-  Poll(authorization);
+  {
+    absl::MutexLock lock(&poll_mu_);
+    poll_authorization_ = std::move(authorization);
+    Poll();
+  }
   bool last = any_serving();
   if (on_change) on_change(last);
-  monitor_ = std::thread([this, poll, last, any_serving, authorization = std::move(authorization),
-                          on_change = std::move(on_change)]() mutable {
+  monitor_ = std::thread([this, poll, last, any_serving, on_change = std::move(on_change)]() mutable {
     while (!stop_.WaitForNotificationWithTimeout(poll)) {
-      Poll(authorization);
+      {
+        absl::MutexLock lock(&poll_mu_);
+        Poll();
+      }
       const bool any = any_serving();
       if (any != last && on_change) on_change(any);
       last = any;
     }
   });
+}
+
+std::optional<absl::Status> ShardSet::Judged(int shard, const std::string& version) const {
+  absl::MutexLock lock(&mu_);
+  const size_t i = static_cast<size_t>(shard);
+  // A shard's status names its snapshot only when it answered as that shard with it loaded.
+  if (version.empty() || status_[i].snapshot_version() != version) return std::nullopt;
+  if (!left_out_[i].empty()) return absl::UnavailableError(absl::StrCat("left out by the router: ", left_out_[i]));
+  return absl::OkStatus();
+}
+
+absl::Status ShardSet::Vouch(int shard, const std::string& version) {
+  if (std::optional<absl::Status> judged = Judged(shard, version)) return *judged;
+  absl::MutexLock lock(&poll_mu_);
+  if (std::optional<absl::Status> judged = Judged(shard, version)) return *judged;  // polled meanwhile
+  log::Info("shard answered from a snapshot the router had not seen: polling the shards now",
+            {{"shard", absl::StrCat(shard)}, {"snapshot", version}});
+  Poll();
+  if (std::optional<absl::Status> judged = Judged(shard, version)) return *judged;
+  return absl::UnavailableError(
+      absl::StrCat("left out by the router: it answered from snapshot ", version, ", which a poll could not confirm it serves"));
 }
 
 std::vector<v1::ShardStatus> ShardSet::Status() const {

@@ -15,10 +15,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -84,6 +86,13 @@ class ShardSet {
   std::vector<v1::ShardStatus> Status() const;
   // Why the last poll left each shard out ("" for none): it embeds unlike the others.
   std::vector<std::string> LeftOut() const;
+  // Whether the router may merge what shard `shard` answered from its snapshot `version`: OK
+  // when the monitor has judged that snapshot serving and in agreement with the others. A
+  // shard whose snapshot changed since the last poll (a hot swap, a restart) is judged again
+  // at once: every shard is polled now, as the monitor does, so a shard rebuilt in another
+  // space is left out from its first answer rather than up to a poll later. UNAVAILABLE
+  // saying why otherwise ("left out by the router: ...").
+  absl::Status Vouch(int shard, const std::string& version);
 
   // Calls `method` of every shard in `shards` with its request (requests[i] for shards[i]) in
   // parallel; returns when all have answered or passed the deadline.
@@ -122,10 +131,15 @@ class ShardSet {
 
  private:
   std::unique_ptr<grpc::ClientContext> MakeContext(const ShardCallOptions& options) const;
-  void Poll(const std::string& authorization);
+  void Poll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+  // What the last poll says of `version` of `shard`: nullopt when it saw another version.
+  std::optional<absl::Status> Judged(int shard, const std::string& version) const;
 
   const std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<v1::GalaxySearch::Stub>> stubs_;
+  // One poll at a time (the monitor's, or one for Vouch); the token polls send.
+  absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::string poll_authorization_ ABSL_GUARDED_BY(poll_mu_);
   mutable absl::Mutex mu_;
   std::vector<v1::ShardStatus> status_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> left_out_ ABSL_GUARDED_BY(mu_);

@@ -35,19 +35,24 @@ class RouterTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testutil::ScopedTempDir();
     for (int shard = 0; shard < kShards; ++shard) {
-      BuildOptions b;
-      b.data_path = testutil::SharedServingFixture().survey;
-      b.model_path = testutil::SharedServingFixture().model;
-      b.snapshots_dir = dir_->File(absl::StrCat("shard-", shard));
-      b.device = "cpu";
-      b.threads = 2;
-      b.shard = shard;
-      b.shards = kShards;
-      absl::StatusOr<BuildReport> report = BuildSnapshot(b);
+      absl::StatusOr<BuildReport> report = BuildSnapshot(ShardBuild(shard, dir_->File(absl::StrCat("shard-", shard))));
       ASSERT_TRUE(report.ok()) << report.status();
     }
   }
   static void TearDownTestSuite() { delete dir_; }
+
+  // The build of shard `shard` of the fixture's survey into `snapshots_dir`.
+  static BuildOptions ShardBuild(int shard, const std::string& snapshots_dir) {
+    BuildOptions b;
+    b.data_path = testutil::SharedServingFixture().survey;
+    b.model_path = testutil::SharedServingFixture().model;
+    b.snapshots_dir = snapshots_dir;
+    b.device = "cpu";
+    b.threads = 2;
+    b.shard = shard;
+    b.shards = kShards;
+    return b;
+  }
 
   void SetUp() override {
     std::ofstream shards(dir_->File("shards"));
@@ -334,14 +339,7 @@ TEST_F(RouterTest, AShardDownGivesPartialAnswersWithinTheDeadlineThenCompleteOne
 // leaves it out, saying so, rather than merge scores that do not compare; back in agreement, it
 // is served again.
 TEST_F(RouterTest, AShardThatEmbedsUnlikeTheOthersIsLeftOutSayingHow) {
-  BuildOptions b;
-  b.data_path = testutil::SharedServingFixture().survey;
-  b.model_path = testutil::SharedServingFixture().model;
-  b.snapshots_dir = dir_->File("shard-1-projection");
-  b.device = "cpu";
-  b.threads = 2;
-  b.shard = 1;
-  b.shards = kShards;
+  BuildOptions b = ShardBuild(1, dir_->File("shard-1-projection"));
   b.features = EmbeddingFeatures::kProjection;
   ASSERT_TRUE(BuildSnapshot(b).ok());
   const int port = shard_servers_[1]->port();
@@ -385,6 +383,63 @@ TEST_F(RouterTest, AShardThatEmbedsUnlikeTheOthersIsLeftOutSayingHow) {
   shard_servers_[1].reset();
   StartShard(1, port);  // the shard as built with the others
   ExpectSameAnswer(RoutedWhenComplete(by_vector), Whole(by_vector), "back in agreement");
+}
+
+// A shard hot-swapped to a snapshot in another space is judged on its first answer, not up to a
+// poll of the router's monitor later: nothing of it is merged with the others, and a query whose
+// vector it supplied is refused even with allow_partial.
+TEST_F(RouterTest, AShardSwappedIntoAnotherSpaceIsLeftOutFromItsFirstAnswer) {
+  // Shard 1 over snapshots of its own, first as built with the others.
+  BuildOptions b = ShardBuild(1, dir_->File("shard-1-swapped"));
+  ASSERT_TRUE(BuildSnapshot(b).ok());
+  const int port = shard_servers_[1]->port();
+  shard_servers_[1].reset();
+  StartShard(1, port, b.snapshots_dir);
+  const v1::SimilarGalaxiesRequest by_vector = ByVector();
+  const v1::SimilarGalaxiesResponse whole = Whole(by_vector);
+  ExpectSameAnswer(RoutedWhenComplete(by_vector), whole, "shard 1 restarted as built with the others");
+  int64_t held_by_1 = -1;
+  for (const v1::Neighbor& n : whole.neighbors()) {
+    if (ShardOf(n.id(), kShards) == 1) held_by_1 = n.id();
+  }
+  ASSERT_NE(held_by_1, -1);
+
+  // Rebuilt with the projection head's features (the same dimension: a foreign vector would be
+  // searched without complaint) and swapped in.
+  b.features = EmbeddingFeatures::kProjection;
+  absl::StatusOr<BuildReport> rebuilt = BuildSnapshot(b);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  auto admin = v1::GalaxyAdmin::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  v1::ReloadSnapshotResponse reload;
+  ASSERT_TRUE(admin->ReloadSnapshot(Ctx().get(), {}, &reload).ok());
+  ASSERT_EQ(reload.current_version(), rebuilt->version);
+
+  // At once: a query by a galaxy of shard 1 reads its vector there, in the new space.
+  v1::SimilarGalaxiesRequest by_id;
+  by_id.set_id(held_by_1);
+  by_id.set_k(10);
+  by_id.set_allow_partial(true);
+  grpc::Status status;
+  Routed(by_id, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(),
+                                absl::StrCat("galaxy ", held_by_1, " is held by shard 1 at 127.0.0.1:", port,
+                                             ", left out by the router (it embeds with projection features")))
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "its vector is not comparable")) << status.error_message();
+
+  Routed(by_vector, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "did not answer (left out by the router: it embeds with "
+                                                        "projection features"))
+      << status.error_message();
+  v1::SimilarGalaxiesRequest partial_request = by_vector;
+  partial_request.set_allow_partial(true);
+  const v1::SimilarGalaxiesResponse partial = Routed(partial_request);
+  ASSERT_EQ(partial.missing_shards_size(), 1);
+  EXPECT_EQ(partial.missing_shards(0), absl::StrCat("1 at 127.0.0.1:", port));
+  for (const v1::Neighbor& n : partial.neighbors()) EXPECT_NE(ShardOf(n.id(), kShards), 1);
 }
 
 // Both clients through the router: `info` lists the shards, --allow-partial / allow_partial
