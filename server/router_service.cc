@@ -231,8 +231,10 @@ static absl::Status RouteSimilar(RouterService::Call& call, const v1::SimilarGal
   v1::SimilarGalaxiesRequest shard_request = request;
   shard_request.clear_allow_partial();
   int64_t query_id = 0;
-  if (request.query_case() == v1::SimilarGalaxiesRequest::kId ||
-      request.query_case() == v1::SimilarGalaxiesRequest::kPosition) {
+  // A query by catalog ID or position searches with its galaxy's vector, read from its shard.
+  const bool by_record = request.query_case() == v1::SimilarGalaxiesRequest::kId ||
+                         request.query_case() == v1::SimilarGalaxiesRequest::kPosition;
+  if (by_record) {
     GALAXY_ASSIGN_OR_RETURN(v1::GalaxyRecord record,
                             call.Resolve(request.query_case() == v1::SimilarGalaxiesRequest::kPosition, request.id(),
                                          request.position()));
@@ -242,10 +244,7 @@ static absl::Status RouteSimilar(RouterService::Call& call, const v1::SimilarGal
   }
   auto replies = call.Everywhere(shard_request, &v1::GalaxySearch::Stub::async::SimilarGalaxies);
   GALAXY_RETURN_IF_ERROR(call.Gather(&replies));
-  if (request.query_case() == v1::SimilarGalaxiesRequest::kId ||
-      request.query_case() == v1::SimilarGalaxiesRequest::kPosition) {
-    GALAXY_RETURN_IF_ERROR(call.FromAgreeingShard(query_id));
-  }
+  if (by_record) GALAXY_RETURN_IF_ERROR(call.FromAgreeingShard(query_id));
   response->set_snapshot_version(call.Versions(replies));
   MergeNeighbours(&replies, request.k(), response);
   response->set_query_id(query_id);
