@@ -54,10 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (rank.ParseFromArray(data, static_cast<int>(size))) {
     RankQuery q;
     if (ValidateRankRequest(rank, shape, limits, &q).ok()) {
-      if (q.positives.empty() || q.positives.size() > kMaxRankExamples || q.negatives.size() > kMaxRankExamples) {
+      // Examples chosen by label stand in for examples given.
+      if ((q.positives.empty() && q.positive_labels.empty()) || q.positives.size() > kMaxRankExamples ||
+          q.negatives.size() > kMaxRankExamples) {
         __builtin_trap();
       }
-      if (q.negatives.empty() && q.random_negatives == 0) __builtin_trap();
+      if (q.negatives.empty() && q.negative_labels.empty() && q.random_negatives == 0) __builtin_trap();
       if (!(q.c > 0 && q.c <= kMaxRegularization) || q.page_size < 1 || q.page_size > static_cast<int>(kMaxPageSize)) {
         __builtin_trap();
       }

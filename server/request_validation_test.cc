@@ -265,5 +265,32 @@ TEST(RequestValidationTest, RankExamplesNegativesRegularizationAndPaging) {
   EXPECT_EQ(message(), "positives: 10002 examples exceeds the limit 10000");
 }
 
+// Examples chosen by label stand in for examples given: negatives from negative_labels alone
+// need no random negatives, positives from positive_labels alone need no positive example. (The
+// request fuzzer once took the first case for a broken check: its input is the request below.)
+TEST(RequestValidationTest, RankExamplesTakenFromLabelsAlone) {
+  const std::string fuzzed("r\002\020\002\012\016\010\216\200\254\212\304\336\300\226\021 \012 \0055\000\000\000\012",
+                           25);
+  v1::RankByExamplesRequest r;
+  ASSERT_TRUE(r.ParseFromString(fuzzed));
+  ASSERT_EQ(r.positives_size(), 1);
+  ASSERT_EQ(r.negatives_size(), 0);
+  ASSERT_EQ(r.negative_labels_size(), 1);
+  RankQuery q;
+  ASSERT_TRUE(ValidateRankRequest(r, kShape, kLimits, &q).ok());
+  EXPECT_TRUE(q.negatives.empty());
+  EXPECT_EQ(q.random_negatives, 0u);
+  ASSERT_EQ(q.negative_labels.size(), 1u);
+  EXPECT_EQ(q.negative_labels[0].interest(), v1::INTEREST_NOT_INTERESTING);
+
+  v1::RankByExamplesRequest by_labels;
+  v1::LabelSelector* wanted = by_labels.add_positive_labels();
+  wanted->set_class_name("ring");
+  ASSERT_TRUE(ValidateRankRequest(by_labels, kShape, kLimits, &q).ok());
+  EXPECT_TRUE(q.positives.empty());
+  ASSERT_EQ(q.positive_labels.size(), 1u);
+  EXPECT_EQ(q.random_negatives, kDefaultRandomNegatives);
+}
+
 }  // namespace
 }  // namespace galaxy
