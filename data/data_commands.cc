@@ -306,6 +306,9 @@ absl::Status RunIngest(IngestCommand command) {
     const std::string& first = command.inputs.front();
     if (command.inputs.size() == 1 && absl::EndsWith(first, ".npz")) {
       format = "npz";
+    } else if (command.inputs.size() == 1 &&
+               (absl::EndsWith(first, ".h5") || absl::EndsWith(first, ".hdf5") || absl::EndsWith(first, ".hdf"))) {
+      format = "hdf5";
     } else if (command.inputs.size() > 1 || !command.positions.empty()) {
       format = "sdss-frames";
     } else {
@@ -313,12 +316,16 @@ absl::Status RunIngest(IngestCommand command) {
     }
   }
   absl::StatusOr<IngestReport> report;
-  if (format == "npz" || format == "fits") {
+  if (!options.images_key.empty() && format != "hdf5") {
+    return absl::InvalidArgumentError(absl::StrCat("--images-key: only for HDF5 input, not ", format));
+  }
+  if (format == "npz" || format == "fits" || format == "hdf5") {
     if (command.inputs.size() != 1) {
       return absl::InvalidArgumentError(absl::StrCat("--format ", format, " takes one input file"));
     }
-    report = format == "npz" ? IngestNpz(command.inputs[0], options)
-                             : IngestFitsCube(command.inputs[0], options);
+    report = format == "npz"    ? IngestNpz(command.inputs[0], options)
+             : format == "hdf5" ? IngestHdf5(command.inputs[0], options)
+                                : IngestFitsCube(command.inputs[0], options);
   } else if (format == "sdss-frames") {
     if (command.positions.empty()) {
       return absl::InvalidArgumentError("--positions: required with SDSS frames");
@@ -326,7 +333,7 @@ absl::Status RunIngest(IngestCommand command) {
     report = IngestSdssFrames(command.inputs, command.positions, options);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--format: unknown '", format, "' (auto, npz, fits or sdss-frames)"));
+        absl::StrCat("--format: unknown '", format, "' (auto, hdf5, npz, fits or sdss-frames)"));
   }
   if (!report.ok()) return report.status();
   std::cout << absl::StrFormat("wrote %s: %d galaxies (%s)\n", options.out, report->written, format);

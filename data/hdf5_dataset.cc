@@ -253,6 +253,10 @@ DatasetReader::~DatasetReader() {
   h_.reset();
 }
 
+namespace {
+constexpr const char* kConvertHint = "; galaxy-data ingest FILE --out NEW.h5 converts other layouts";
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::string& path) {
   std::lock_guard<std::recursive_mutex> lock(Hdf5Mutex());
   QuietHdf5();
@@ -273,8 +277,8 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
   };
   auto exists = [&](const char* key) { return H5Lexists(h.file.get(), key, H5P_DEFAULT) > 0; };
   if (!exists(kImagesKey)) {
-    return absl::NotFoundError(absl::StrCat(path, ": missing key '", kImagesKey,
-                                            "' (N x C x H x W float32 images)"));
+    return absl::NotFoundError(absl::StrCat(path, ": missing key '", kImagesKey, "' (N x C x H x W float32 images)",
+                                            kConvertHint));
   }
   h.images = Hid(H5Dopen2(h.file.get(), kImagesKey, H5P_DEFAULT), H5Dclose);
   if (!h.images.ok()) return key_error(kImagesKey, "not a dataset: " + Hdf5Reason());
@@ -286,10 +290,15 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
       return key_error(kImagesKey, absl::StrCat("rank ", rank, ", expected 4 (N x C x H x W)"));
     }
     if (H5Tget_class(type.get()) != H5T_FLOAT) {
-      return key_error(kImagesKey, "not floating point (expected float32 fluxes)");
+      return key_error(kImagesKey, absl::StrCat("not floating point (expected float32 fluxes)", kConvertHint));
     }
     hsize_t dims[4];
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+    // N x H x W x C with square images: another pipeline's layout, not a file of many bands.
+    if (dims[1] == dims[2] && dims[3] < dims[1]) {
+      return key_error(kImagesKey, absl::StrCat("shape ", dims[0], " x ", dims[1], " x ", dims[2], " x ", dims[3],
+                                                " is N x H x W x C; ours is N x C x H x W", kConvertHint));
+    }
     r->count_ = static_cast<int64_t>(dims[0]);
     r->layout_.bands = static_cast<int>(dims[1]);
     r->layout_.height = static_cast<int>(dims[2]);

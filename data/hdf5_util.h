@@ -1,6 +1,6 @@
 // What every HDF5 file of data/ shares (the native dataset, data/hdf5_dataset.h, and exported
 // tables, data/table_file.h): the process-wide lock, quiet errors with their reason, and owned
-// handles. For data/'s own .cc files.
+// handles. For the .cc files of data/ and data/ingest/.
 #ifndef GALAXY_DATA_HDF5_UTIL_H_
 #define GALAXY_DATA_HDF5_UTIL_H_
 

@@ -2,7 +2,7 @@
 # Fuzzes, with libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, for a bounded time:
 #   request_fuzzer  request validation (server/request_fuzzer.cc)
 #   npy_fuzzer      the .npy reader (data/npy_fuzzer.cc)
-#   hdf5_fuzzer     the native HDF5 dataset reader, structure-aware (data/hdf5_fuzzer.cc)
+#   hdf5_fuzzer     the native HDF5 dataset reader and HDF5 ingest, structure-aware (data/hdf5_fuzzer.cc)
 #   fits_fuzzer     the FITS cutout-stack ingest (data/fits_fuzzer.cc)
 #   torch_pickle_fuzzer  the torch.save unpickler of model import (model/torch_pickle_fuzzer.cc)
 # Builds only what the targets need, in its own clang build tree (build-fuzz/). Exits non-zero
@@ -63,7 +63,7 @@ mkdir -p "$build_dir/npy-corpus"
 fuzz npy_fuzzer "$build_dir/npy-corpus" "the .npy reader" -max_len=65536
 
 # HDF5 reader: the input describes the file's layout; libFuzzer starts from the empty input.
-fuzz hdf5_fuzzer "$build_dir/hdf5-corpus" "the HDF5 dataset reader" -max_len=4096
+fuzz hdf5_fuzzer "$build_dir/hdf5-corpus" "the HDF5 dataset reader and HDF5 ingest" -max_len=4096
 
 # FITS ingest. Seeds: cutout stacks with and without a table, and one with the wrong band count.
 # cfitsio sizes its column tables from TFIELDS and reports a failed calloc as an error: let

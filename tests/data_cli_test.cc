@@ -1,5 +1,5 @@
 // galaxy-data end to end through the binary: synth writes exactly what the simulator draws,
-// whatever the thread count; inspect, split and the photo-z baseline report on it; bad files get
+// whatever the thread count; inspect, split, ingest and the photo-z baseline report on it; bad files get
 // one clear line naming the file and key, a non-zero exit, and no output left behind.
 #include <gtest/gtest.h>
 
@@ -147,6 +147,30 @@ TEST_F(DataCliTest, SynthRefusesBadOptionsWithoutWriting) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(r.err, "--size")) << r.err;
   EXPECT_EQ(FilesContaining("bad.h5"), 0);
+}
+
+TEST_F(DataCliTest, IngestOfAnHdf5FileTakesItsImagesAndEveryColumn) {
+  // Our own layout is one HDF5 layout among others: a copy holds the same galaxies.
+  CommandResult r = Data({"ingest", File("survey.h5"), "--out", File("copy.h5")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "600 galaxies (hdf5)")) << r.out;
+  absl::StatusOr<std::unique_ptr<DatasetReader>> original = DatasetReader::Open(File("survey.h5"));
+  absl::StatusOr<std::unique_ptr<DatasetReader>> copy = DatasetReader::Open(File("copy.h5"));
+  ASSERT_TRUE(original.ok() && copy.ok()) << original.status() << copy.status();
+  GalaxyBatch a, b;
+  ASSERT_TRUE((*original)->Read(590, 10, &a).ok());
+  ASSERT_TRUE((*copy)->Read(590, 10, &b).ok());
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.images, b.images);
+  EXPECT_EQ(a.redshift, b.redshift);
+  EXPECT_EQ(a.e_bv, b.e_bv);
+  ASSERT_TRUE(b.extra.count("type")) << "extra columns come along";
+  for (size_t i = 0; i < a.ids.size(); ++i) EXPECT_EQ(a.extra.at("type")[i], b.extra.at("type")[i]);
+
+  CommandResult ambiguous = Data({"ingest", File("survey.h5"), "--out", File("refused.h5"), "--images-key", "ra"});
+  EXPECT_EQ(ambiguous.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(ambiguous.err, "--images-key 'ra'")) << ambiguous.err;
+  EXPECT_EQ(FilesContaining("refused.h5"), 0);
 }
 
 TEST_F(DataCliTest, IngestOfAMissingFileSaysSo) {

@@ -1,4 +1,7 @@
 // Converting what users bring into the native HDF5 layout (data/galaxy_batch.h):
+//   - HDF5 files in another layout: images from a 4-D numeric dataset (N x C x H x W or
+//     N x H x W x C, integer or floating), catalog columns from 1-D numeric datasets of length N
+//     and the numeric members of 1-D compound datasets (astropy tables), in any group;
 //   - Pasquet et al. (2019) style .npz: `cube` N x H x W x C float32 + `labels` record array;
 //   - FITS cutout stacks: a 4-D image HDU N x C x H x W (FITS axes W, H, C, N) plus an optional
 //     binary table with one row per cutout;
@@ -32,6 +35,9 @@ struct IngestOptions {
   int64_t id_base = -1;
   // SDSS frames: cutout side in pixels. Default 64.
   int cutout_size = 64;
+  // HDF5: the dataset of images (its path in the file). Empty (default): "images", else the
+  // file's only 4-D numeric dataset.
+  std::string images_key;
 };
 
 struct IngestReport {
@@ -42,6 +48,9 @@ struct IngestReport {
   std::vector<std::string> notes;
 };
 
+// INVALID_ARGUMENT when no dataset (or more than one, without images_key) can be the images, or
+// none of its axes has the band count; columns that are not of length N are left out with a note.
+absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOptions& options);
 absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOptions& options);
 absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options);
 // `frames`: the five frame files (any order; the band is read from the name frame-<band>-...).

@@ -1,0 +1,319 @@
+// HDF5 files in another layout than ours: the images are the file's 4-D numeric dataset
+// (N x C x H x W or N x H x W x C, any integer or floating type), the catalog its 1-D numeric
+// datasets of length N and the numeric members of its 1-D compound datasets (tables, as astropy's
+// Table.write and h5py record arrays store them), wherever they sit in the file's groups.
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "core/progress.h"
+#include "core/status_macros.h"
+#include "data/hdf5_dataset.h"
+#include "data/hdf5_util.h"
+#include "data/ingest/ingest.h"
+#include "data/ingest/ingest_catalog.h"
+
+namespace galaxy {
+namespace {
+
+// A dataset the file holds, by its path from the root ("images", "catalog/z").
+struct Found {
+  std::string path;
+  std::vector<hsize_t> dims;
+  H5T_class_t type_class = H5T_NO_CLASS;
+};
+
+// More rows than any survey has: a shape declared without data behind it.
+constexpr hsize_t kMaxRows = hsize_t{1} << 36;
+// A table's vector column (five magnitudes) becomes one column per element up to this length; a
+// longer one (a spectrum) is left out.
+constexpr hsize_t kMaxArrayColumns = 64;
+
+bool Numeric(H5T_class_t c) { return c == H5T_INTEGER || c == H5T_FLOAT; }
+
+std::string Shape(const std::vector<hsize_t>& dims) {
+  return absl::StrJoin(dims, " x ");
+}
+
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+absl::StatusOr<std::vector<Found>> ListDatasets(hid_t file, const std::string& path) {
+  struct Visit {
+    std::vector<Found> found;
+    std::string error;
+  } visit;
+  const herr_t rc = H5Ovisit2(
+      file, H5_INDEX_NAME, H5_ITER_INC,
+      [](hid_t root, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+        auto* v = static_cast<Visit*>(data);
+        if (info->type != H5O_TYPE_DATASET) return 0;
+        Hid dset(H5Dopen2(root, name, H5P_DEFAULT), H5Dclose);
+        if (!dset.ok()) {
+          v->error = absl::StrCat("dataset '", name, "' does not open: ", Hdf5Reason());
+          return -1;
+        }
+        Hid space(H5Dget_space(dset.get()), H5Sclose);
+        Hid type(H5Dget_type(dset.get()), H5Tclose);
+        const int rank = H5Sget_simple_extent_ndims(space.get());
+        if (rank < 0) return 0;
+        Found f;
+        f.path = name;
+        f.dims.resize(static_cast<size_t>(rank));
+        H5Sget_simple_extent_dims(space.get(), f.dims.data(), nullptr);
+        f.type_class = H5Tget_class(type.get());
+        v->found.push_back(std::move(f));
+        return 0;
+      },
+      &visit, H5O_INFO_BASIC);
+  if (rc < 0) {
+    return absl::DataLossError(absl::StrCat(path, ": ", visit.error.empty() ? Hdf5Reason() : visit.error));
+  }
+  return visit.found;
+}
+
+// The dataset of images: `key` when given, else "images", else the only 4-D numeric dataset.
+absl::StatusOr<Found> ChooseImages(const std::vector<Found>& found, const std::string& key, const std::string& path) {
+  std::vector<const Found*> candidates;
+  for (const Found& f : found) {
+    if (f.dims.size() == 4 && Numeric(f.type_class)) candidates.push_back(&f);
+  }
+  auto named = [&](const std::string& name) -> const Found* {
+    for (const Found& f : found) {
+      if (f.path == name) return &f;
+    }
+    return nullptr;
+  };
+  if (!key.empty()) {
+    const Found* f = named(key);
+    if (f == nullptr) return absl::NotFoundError(absl::StrCat(path, ": --images-key '", key, "': no such dataset"));
+    if (f->dims.size() != 4 || !Numeric(f->type_class)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": --images-key '", key, "': shape ", Shape(f->dims),
+                                                     f->type_class == H5T_COMPOUND ? " (a table)" : "",
+                                                     "; expected 4-D numeric images"));
+    }
+    return *f;
+  }
+  if (const Found* f = named("images"); f != nullptr && f->dims.size() == 4 && Numeric(f->type_class)) return *f;
+  if (candidates.size() == 1) return *candidates[0];
+  std::vector<std::string> names;
+  for (const Found* f : candidates) names.push_back(absl::StrCat("'", f->path, "' (", Shape(f->dims), ")"));
+  if (names.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        path, ": no 4-D numeric dataset to read images from (N x C x H x W or N x H x W x C)"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(path, ": several 4-D datasets could be the images: ",
+                                                 absl::StrJoin(names, ", "), "; choose one with --images-key"));
+}
+
+// Reads a numeric 1-D dataset (`member` empty), or one numeric member of a 1-D compound dataset
+// (an array member of `length` values when length > 0, of which element `element` is kept), as
+// doubles, and as exact 64-bit integers when `integers` is not null.
+absl::Status ReadColumn(hid_t dset, const std::string& member, hsize_t length, hsize_t element, int64_t rows,
+                        std::vector<double>* values, std::vector<int64_t>* integers) {
+  const auto read = [&](hid_t scalar, void* out) -> herr_t {
+    if (member.empty()) return H5Dread(dset, scalar, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    // A compound memory type of one member reads just that member.
+    const size_t size = H5Tget_size(scalar);
+    Hid field(length > 0 ? H5Tarray_create2(scalar, 1, &length) : H5Tcopy(scalar), H5Tclose);
+    Hid compound(H5Tcreate(H5T_COMPOUND, size * std::max<hsize_t>(length, 1)), H5Tclose);
+    if (!field.ok() || !compound.ok() || H5Tinsert(compound.get(), member.c_str(), 0, field.get()) < 0) return -1;
+    if (length == 0) return H5Dread(dset, compound.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    std::vector<char> whole(static_cast<size_t>(rows) * size * length);
+    const herr_t rc = H5Dread(dset, compound.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, whole.data());
+    for (int64_t r = 0; rc >= 0 && r < rows; ++r) {
+      std::memcpy(static_cast<char*>(out) + static_cast<size_t>(r) * size,
+                  whole.data() + (static_cast<size_t>(r) * length + element) * size, size);
+    }
+    return rc;
+  };
+  values->resize(static_cast<size_t>(rows));
+  if (read(H5T_NATIVE_DOUBLE, values->data()) < 0) return absl::DataLossError(Hdf5Reason());
+  if (integers != nullptr) {
+    integers->resize(static_cast<size_t>(rows));
+    if (read(H5T_NATIVE_INT64, integers->data()) < 0) return absl::DataLossError(Hdf5Reason());
+  }
+  return absl::OkStatus();
+}
+
+// Every numeric column of length `rows`: 1-D datasets by their name (the path where two share
+// it), members of 1-D compound datasets by the member's name (array members as name_k).
+absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& found, const std::string& images,
+                                         int64_t rows, const std::string& path, std::vector<std::string>* notes) {
+  InputCatalog catalog;
+  catalog.rows = rows;
+  std::multiset<std::string> basenames;
+  for (const Found& f : found) basenames.insert(Basename(f.path));
+  std::vector<std::string> skipped;
+  const auto add = [&](std::string name, const std::string& where, const std::string& member, hid_t dset,
+                       hsize_t length, hsize_t element, bool exact) -> absl::Status {
+    if (catalog.values.count(name) > 0) name = absl::StrCat(absl::StrReplaceAll(where, {{"/", "_"}}), "_", name);
+    std::vector<int64_t> ints;
+    absl::Status s = ReadColumn(dset, member, length, element, rows, &catalog.values[name], exact ? &ints : nullptr);
+    if (!s.ok()) return absl::DataLossError(absl::StrCat(path, ": column '", name, "' (", where, "): ", s.message()));
+    if (exact) catalog.integers[name] = std::move(ints);
+    catalog.order.push_back(name);
+    return absl::OkStatus();
+  };
+  for (const Found& f : found) {
+    if (f.path == images) continue;
+    if (f.dims.size() != 1 || static_cast<int64_t>(f.dims[0]) != rows ||
+        (!Numeric(f.type_class) && f.type_class != H5T_COMPOUND)) {
+      if (f.dims.size() == 1 && static_cast<int64_t>(f.dims[0]) != rows) {
+        skipped.push_back(absl::StrCat("'", f.path, "' (", f.dims[0], " rows)"));
+      } else if (!f.dims.empty()) {
+        skipped.push_back(absl::StrCat("'", f.path, "' (", Shape(f.dims), ")"));
+      }
+      continue;
+    }
+    Hid dset(H5Dopen2(file, f.path.c_str(), H5P_DEFAULT), H5Dclose);
+    Hid type(H5Dget_type(dset.get()), H5Tclose);
+    if (Numeric(f.type_class)) {
+      const std::string base = Basename(f.path);
+      const std::string name = basenames.count(base) > 1 ? absl::StrReplaceAll(f.path, {{"/", "_"}}) : base;
+      const bool exact = f.type_class == H5T_INTEGER && H5Tget_size(type.get()) == 8;
+      GALAXY_RETURN_IF_ERROR(add(name, f.path, "", dset.get(), 0, 0, exact));
+      continue;
+    }
+    const int members = H5Tget_nmembers(type.get());
+    for (int m = 0; m < members; ++m) {
+      std::unique_ptr<char, decltype(&H5free_memory)> member_name(H5Tget_member_name(type.get(), static_cast<unsigned>(m)),
+                                                                  &H5free_memory);
+      const std::string member = member_name ? member_name.get() : "";
+      Hid member_type(H5Tget_member_type(type.get(), static_cast<unsigned>(m)), H5Tclose);
+      const H5T_class_t c = H5Tget_class(member_type.get());
+      if (Numeric(c)) {
+        const bool exact = c == H5T_INTEGER && H5Tget_size(member_type.get()) == 8;
+        GALAXY_RETURN_IF_ERROR(add(member, f.path, member, dset.get(), 0, 0, exact));
+        continue;
+      }
+      if (c == H5T_ARRAY && H5Tget_array_ndims(member_type.get()) == 1) {
+        Hid super(H5Tget_super(member_type.get()), H5Tclose);
+        hsize_t n = 0;
+        H5Tget_array_dims2(member_type.get(), &n);
+        if (Numeric(H5Tget_class(super.get())) && n > kMaxArrayColumns) {
+          skipped.push_back(absl::StrCat("'", f.path, "/", member, "' (", n, " values per galaxy)"));
+          continue;
+        }
+        if (Numeric(H5Tget_class(super.get()))) {
+          for (hsize_t k = 0; k < n; ++k) {
+            GALAXY_RETURN_IF_ERROR(add(absl::StrCat(member, "_", k), f.path, member, dset.get(), n, k, false));
+          }
+          continue;
+        }
+      }
+      skipped.push_back(absl::StrCat("'", f.path, "/", member, "' (not numeric)"));
+    }
+  }
+  if (!skipped.empty()) {
+    notes->push_back(absl::StrCat("not columns of the ", rows, " galaxies, left out: ", absl::StrJoin(skipped, ", ")));
+  }
+  return catalog;
+}
+
+}  // namespace
+
+absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOptions& options) {
+  std::lock_guard<std::recursive_mutex> lock(Hdf5Mutex());
+  QuietHdf5();
+  Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable HDF5 file: ", Hdf5Reason()));
+  }
+  GALAXY_ASSIGN_OR_RETURN(std::vector<Found> found, ListDatasets(file.get(), path));
+  GALAXY_ASSIGN_OR_RETURN(Found images, ChooseImages(found, options.images_key, path));
+  const std::string label = absl::StrCat(path, ": key '", images.path, "'");
+  const int bands = static_cast<int>(options.bands.size());
+  const std::vector<hsize_t>& d = images.dims;
+  // Ours is N x C x H x W; many pipelines write N x H x W x C. The band axis is the one that
+  // has the band count (the first of the two when both do).
+  const bool channels_last = d[1] != static_cast<hsize_t>(bands) && d[3] == static_cast<hsize_t>(bands);
+  if (!channels_last && d[1] != static_cast<hsize_t>(bands)) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": shape ", Shape(d), " has no axis of ", bands,
+                                                   " bands (N x C x H x W or N x H x W x C; --bands names them)"));
+  }
+  if (d[0] == 0) return absl::InvalidArgumentError(absl::StrCat(label, ": no images"));
+  if (d[0] > kMaxRows) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", d[0], " images is more than ", kMaxRows,
+                                                   " (a declared shape, not data?)"));
+  }
+  const int64_t rows = static_cast<int64_t>(d[0]);
+  DatasetLayout layout;
+  layout.bands = bands;
+  layout.band_names = options.bands;
+  layout.height = static_cast<int>(channels_last ? d[1] : d[2]);
+  layout.width = static_cast<int>(channels_last ? d[2] : d[3]);
+  if (layout.height < 1 || layout.width < 1 || layout.height > 4096 || layout.width > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": images of ", layout.height, " x ", layout.width,
+                                                   " pixels are out of range (1..4096)"));
+  }
+
+  IngestReport report;
+  if (channels_last) report.notes.push_back(absl::StrCat("'", images.path, "' read as N x H x W x C"));
+  // The catalog is held in memory (as every ingest's is): a declared row count that does not fit
+  // is an error, not an abort.
+  absl::StatusOr<InputCatalog> read_catalog;
+  try {
+    read_catalog = ReadCatalog(file.get(), found, images.path, rows, path, &report.notes);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(path, ": the catalog columns of ", rows, " galaxies do not fit in memory"));
+  }
+  GALAXY_ASSIGN_OR_RETURN(InputCatalog catalog, std::move(read_catalog));
+  GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
+  GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
+  layout.extra_columns = PlanExtraColumns(plan);
+  layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
+
+  Hid dset(H5Dopen2(file.get(), images.path.c_str(), H5P_DEFAULT), H5Dclose);
+  Hid space(H5Dget_space(dset.get()), H5Sclose);
+  const int64_t ppi = layout.pixels_per_image();
+  const int64_t plane = static_cast<int64_t>(layout.height) * layout.width;
+  const int64_t step = std::max<int64_t>(1, (64ll << 20) / (ppi * 4));
+  std::vector<float> raw;
+  GalaxyBatch batch;
+  Progress progress("ingest", "galaxies", rows);
+  for (int64_t start = 0; start < rows; start += step) {
+    const int64_t n = std::min(step, rows - start);
+    raw.resize(static_cast<size_t>(n * ppi));
+    const hsize_t offset[4] = {static_cast<hsize_t>(start), 0, 0, 0};
+    const hsize_t count[4] = {static_cast<hsize_t>(n), d[1], d[2], d[3]};
+    Hid memory(H5Screate_simple(4, count, nullptr), H5Sclose);
+    // HDF5 converts any integer or floating type to float on the way.
+    if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, count, nullptr) < 0 ||
+        H5Dread(dset.get(), H5T_NATIVE_FLOAT, memory.get(), space.get(), H5P_DEFAULT, raw.data()) < 0) {
+      return absl::DataLossError(absl::StrCat(label, ": rows ", start, "..", start + n - 1, " do not read (truncated?): ",
+                                              Hdf5Reason()));
+    }
+    batch.Resize(layout, n);
+    if (channels_last) {
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t p = 0; p < plane; ++p) {
+          for (int b = 0; b < bands; ++b) {
+            batch.images[static_cast<size_t>((i * bands + b) * plane + p)] = raw[static_cast<size_t>((i * plane + p) * bands + b)];
+          }
+        }
+      }
+    } else {
+      std::copy(raw.begin(), raw.end(), batch.images.begin());
+    }
+    FillCatalogRows(catalog, plan, options, start, n, &batch);
+    GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+    progress.Update(start + n);
+  }
+  GALAXY_RETURN_IF_ERROR(writer->Commit());
+  report.written = rows;
+  return report;
+}
+
+}  // namespace galaxy
