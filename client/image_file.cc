@@ -1,7 +1,5 @@
 #include "client/image_file.h"
 
-#include <fitsio.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -73,31 +71,8 @@ absl::StatusOr<v1::Image> FromNpy(const std::string& path, int64_t row) {
 }
 
 absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
-  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
-  GALAXY_RETURN_IF_ERROR(f->MoveToFirstImage());
-  int status = 0, naxis = 0;
-  long dims[4] = {0, 0, 0, 0};
-  fits_get_img_dim(f->get(), &naxis, &status);
-  if (status == 0 && (naxis == 3 || naxis == 4)) fits_get_img_size(f->get(), naxis, dims, &status);
-  if (status != 0 || (naxis != 3 && naxis != 4)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an image of 3 axes (width, height, bands) or 4 "
-                                                   "(width, height, bands, n); it has ",
-                                                   naxis));
-  }
-  const int64_t width = dims[0], height = dims[1], bands = dims[2], n = naxis == 4 ? dims[3] : 1;
-  GALAXY_RETURN_IF_ERROR(CheckCutoutAxes(path, width, height, bands, naxis == 4 ? n : 0));
-  if (row < 0 || row >= n) return absl::InvalidArgumentError(absl::StrCat("--row: ", row, " is outside 0..", n - 1));
-  const int64_t count = bands * height * width;
-  int bitpix = 0;
-  fits_get_img_type(f->get(), &bitpix, &status);
-  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the image type"));
-  GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData((row + 1) * count, std::abs(bitpix) / 8, absl::StrCat("images up to row ", row)));
-  std::vector<float> values(static_cast<size_t>(count));
-  int anynul = 0;
-  float nul = 0;
-  fits_read_img(f->get(), TFLOAT, row * count + 1, count, &nul, values.data(), &anynul, &status);
-  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the pixels"));
-  return MakeImage(bands, height, width, values.data());
+  GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadFitsCutout(path, row));
+  return MakeImage(cutout.bands, cutout.height, cutout.width, cutout.pixels.data());
 }
 
 }  // namespace

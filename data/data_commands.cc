@@ -304,16 +304,25 @@ absl::Status RunIngest(IngestCommand command) {
   std::string format = command.format;
   if (format == "auto") {
     const std::string& first = command.inputs.front();
+    const bool frames = std::all_of(command.inputs.begin(), command.inputs.end(), [](const std::string& path) {
+      return absl::StartsWith(std::filesystem::path(path).filename().string(), "frame-");
+    });
+    std::error_code ec;
     if (command.inputs.size() == 1 && absl::EndsWith(first, ".npz")) {
       format = "npz";
     } else if (command.inputs.size() == 1 &&
                (absl::EndsWith(first, ".h5") || absl::EndsWith(first, ".hdf5") || absl::EndsWith(first, ".hdf"))) {
       format = "hdf5";
-    } else if (command.inputs.size() > 1 || !command.positions.empty()) {
+    } else if (!command.positions.empty() || (command.inputs.size() > 1 && frames)) {
       format = "sdss-frames";
+    } else if (command.inputs.size() > 1 || std::filesystem::is_directory(first, ec) || !command.catalog.empty()) {
+      format = "fits-cutouts";
     } else {
       format = "fits";
     }
+  }
+  if (!command.catalog.empty() && format != "fits-cutouts") {
+    return absl::InvalidArgumentError(absl::StrCat("--catalog: only for FITS cutouts (fits-cutouts), not ", format));
   }
   absl::StatusOr<IngestReport> report;
   if (!options.images_key.empty() && format != "hdf5") {
@@ -326,6 +335,8 @@ absl::Status RunIngest(IngestCommand command) {
     report = format == "npz"    ? IngestNpz(command.inputs[0], options)
              : format == "hdf5" ? IngestHdf5(command.inputs[0], options)
                                 : IngestFitsCube(command.inputs[0], options);
+  } else if (format == "fits-cutouts") {
+    report = IngestFitsCutouts(command.inputs, command.catalog, options);
   } else if (format == "sdss-frames") {
     if (command.positions.empty()) {
       return absl::InvalidArgumentError("--positions: required with SDSS frames");
@@ -333,10 +344,11 @@ absl::Status RunIngest(IngestCommand command) {
     report = IngestSdssFrames(command.inputs, command.positions, options);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--format: unknown '", format, "' (auto, hdf5, npz, fits or sdss-frames)"));
+        absl::StrCat("--format: unknown '", format, "' (auto, hdf5, npz, fits, fits-cutouts or sdss-frames)"));
   }
   if (!report.ok()) return report.status();
-  std::cout << absl::StrFormat("wrote %s: %d galaxies (%s)\n", options.out, report->written, format);
+  std::cout << absl::StrFormat("wrote %s: %d %s (%s)\n", options.out, report->written,
+                               report->written == 1 ? "galaxy" : "galaxies", format);
   for (const std::string& note : report->notes) std::cout << "note: " << note << "\n";
   if (!report->skipped.empty()) {
     std::cout << absl::StrFormat("skipped %d position(s):\n", report->skipped.size());

@@ -59,6 +59,7 @@ struct IngestCommand {
   std::vector<std::string> inputs;
   std::string format = "auto";
   std::string positions;
+  std::string catalog;  // fits-cutouts: CSV joined by the ID in each file's name
   std::string bands = "u,g,r,i,z";
   std::vector<std::string> renames;  // "from=to"
   IngestOptions options;

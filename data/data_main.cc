@@ -96,15 +96,16 @@ int main(int argc, char** argv) {
   galaxy::IngestCommand ingest;
   CLI::App* ingest_cmd = cli.AddCommand(
       "ingest",
-      "Convert an HDF5 file in another layout, a Pasquet-style .npz, a FITS cutout stack, or five\n"
-      "SDSS frames cut at CSV positions, to the native HDF5 layout",
+      "Convert an HDF5 file in another layout, a Pasquet-style .npz, a FITS cutout stack, a directory of\n"
+      "single-galaxy FITS cutouts, or five SDSS frames cut at CSV positions, to the native HDF5 layout",
       [&] { return galaxy::RunIngest(ingest); });
   ingest_cmd->add_option("inputs", ingest.inputs,
-                         "Input file(s): one .h5 or .npz, one FITS cutout stack, or the five\n"
+                         "Input file(s): one .h5 or .npz, one FITS cutout stack, FITS cutouts (files or\n"
+                         "directories; one galaxy each, named by ObjID), or the five\n"
                          "frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2]")
       ->required();
   ingest_cmd->add_option("--out", ingest.options.out, "Output dataset (.h5)")->required();
-  ingest_cmd->add_option("--format", ingest.format, "auto | hdf5 | npz | fits | sdss-frames")
+  ingest_cmd->add_option("--format", ingest.format, "auto | hdf5 | npz | fits | fits-cutouts | sdss-frames")
       ->capture_default_str();
   ingest_cmd->add_option("--positions", ingest.positions,
                          "SDSS frames: CSV with ra,dec (or r-frame pixel x,y) per galaxy, plus\n"
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--bands", ingest.bands, "Band names in order")->capture_default_str();
   ingest_cmd->add_option("--rename", ingest.renames,
                          "Map an input column to a native name, e.g. --rename zspec=specz_redshift");
+  ingest_cmd->add_option("--catalog", ingest.catalog,
+                         "FITS cutouts: CSV with an ObjID column (the IDs in the files' names) and\n"
+                         "any numeric columns (ra, dec, specz_redshift, e_bv, ...)");
   ingest_cmd->add_option("--images-key", ingest.options.images_key,
                          "HDF5: the dataset of images (default: 'images', else the only 4-D one)");
   ingest_cmd->add_option("--id-base", ingest.options.id_base,

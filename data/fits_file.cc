@@ -133,4 +133,40 @@ absl::Status FitsFile::Decompress() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row) {
+  FitsCutout cutout;
+  GALAXY_ASSIGN_OR_RETURN(cutout.file, FitsFile::Open(path));
+  FitsFile& f = *cutout.file;
+  GALAXY_RETURN_IF_ERROR(f.MoveToFirstImage());
+  int status = 0, naxis = 0;
+  long dims[4] = {1, 1, 1, 1};
+  fits_get_img_dim(f.get(), &naxis, &status);
+  if (status == 0 && naxis >= 2 && naxis <= 4) fits_get_img_size(f.get(), naxis, dims, &status);
+  GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the image size"));
+  if (naxis < 2 || naxis > 4) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an image of 2 axes (width, height), 3 (width, "
+                                                   "height, bands) or 4 (width, height, bands, n); it has ",
+                                                   naxis));
+  }
+  cutout.width = dims[0];
+  cutout.height = dims[1];
+  cutout.bands = dims[2];
+  cutout.rows = dims[3];
+  GALAXY_RETURN_IF_ERROR(CheckCutoutAxes(path, cutout.width, cutout.height, cutout.bands, naxis == 4 ? cutout.rows : 0));
+  if (row < 0 || row >= cutout.rows) {
+    return absl::InvalidArgumentError(absl::StrCat("--row: ", row, " is outside 0..", cutout.rows - 1));
+  }
+  const int64_t count = cutout.bands * cutout.height * cutout.width;
+  int bitpix = 0;
+  fits_get_img_type(f.get(), &bitpix, &status);
+  GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the image type"));
+  GALAXY_RETURN_IF_ERROR(f.CheckDeclaredData((row + 1) * count, std::abs(bitpix) / 8, absl::StrCat("images up to row ", row)));
+  cutout.pixels.resize(static_cast<size_t>(count));
+  int anynul = 0;
+  float nul = 0;
+  fits_read_img(f.get(), TFLOAT, row * count + 1, count, &nul, cutout.pixels.data(), &anynul, &status);
+  GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the pixels"));
+  return cutout;
+}
+
 }  // namespace galaxy

@@ -70,6 +70,20 @@ class FitsFile {
   int64_t file_size_ = -1;  // bytes of FITS data (decompressed for .bz2); -1 when unknown (.gz)
 };
 
+// One cutout from a FITS file's first image HDU with data: W x H (one band), W x H x C, or row
+// `row` of a stack W x H x C x N (FITS axis order), as float32 C x H x W pixels. `file` stays
+// open at that HDU, whose header holds the cutout's WCS.
+struct FitsCutout {
+  std::unique_ptr<FitsFile> file;
+  int64_t bands = 0, height = 0, width = 0;
+  int64_t rows = 1;  // N of a stack
+  std::vector<float> pixels;
+};
+
+// INVALID_ARGUMENT naming the file for an image of another rank, axes outside CheckCutoutAxes or
+// a row outside the stack; FitsFile::Open's errors; DATA_LOSS for data the file does not hold.
+absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row = 0);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_DATA_FITS_FILE_H_

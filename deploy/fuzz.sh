@@ -3,7 +3,7 @@
 #   request_fuzzer  request validation (server/request_fuzzer.cc)
 #   npy_fuzzer      the .npy reader (data/npy_fuzzer.cc)
 #   hdf5_fuzzer     the native HDF5 dataset reader and HDF5 ingest, structure-aware (data/hdf5_fuzzer.cc)
-#   fits_fuzzer     the FITS cutout-stack ingest (data/fits_fuzzer.cc)
+#   fits_fuzzer     the FITS ingests: cutout stacks and single cutouts with their WCS (data/fits_fuzzer.cc)
 #   torch_pickle_fuzzer  the torch.save unpickler of model import (model/torch_pickle_fuzzer.cc)
 # Builds only what the targets need, in its own clang build tree (build-fuzz/). Exits non-zero
 # when a fuzzer finds a crash; the input that crashed is left in build-fuzz/crashes/ (turn it into
@@ -72,7 +72,7 @@ fuzz hdf5_fuzzer "$build_dir/hdf5-corpus" "the HDF5 dataset reader and HDF5 inge
 mkdir -p "$build_dir/fits-corpus"
 /usr/bin/python3 data/fuzz_seeds/make_seeds.py fits "$build_dir/fits-corpus"
 ASAN_OPTIONS="allocator_may_return_null=1:${ASAN_OPTIONS:-}" \
-  fuzz fits_fuzzer "$build_dir/fits-corpus" "the FITS cutout-stack ingest" -max_len=65536 -malloc_limit_mb=16384
+  fuzz fits_fuzzer "$build_dir/fits-corpus" "the FITS ingests (stacks and single cutouts)" -max_len=65536 -malloc_limit_mb=16384
 
 # torch.save unpickler. Seeds: the data.pkl of small torch.save files (a state dict, a checkpoint
 # holding one, a view, a parameter), written by PyTorch (python3-torch).

@@ -47,6 +47,17 @@ def cube(n, bands=5, side=4, extend=True):
     return header(cards) + padded(np.arange(n * bands * side * side, dtype=">f4").tobytes(), b"\0")
 
 
+def cutout(bands=5, side=4):
+    """One galaxy's cutout as a cutout service writes it: W x H x C (2 axes for one band), a TAN WCS."""
+    axes = [side, side] + ([bands] if bands > 1 else [])
+    cards = [card("SIMPLE", True), card("BITPIX", -32), card("NAXIS", len(axes))]
+    cards += [card(f"NAXIS{i}", a) for i, a in enumerate(axes, 1)]
+    cards += [card("CTYPE1", "RA---TAN"), card("CTYPE2", "DEC--TAN"), card("CRVAL1", 150.1), card("CRVAL2", 2.2),
+              card("CRPIX1", (side + 1) / 2), card("CRPIX2", (side + 1) / 2), card("CD1_1", -7.3e-5),
+              card("CD2_2", 7.3e-5)]
+    return header(cards) + padded(np.arange(bands * side * side, dtype=">f4").tobytes(), b"\0")
+
+
 def table(n):
     rows = np.zeros(n, dtype=[("ObjID", ">i8"), ("z", ">f4"), ("ra", ">f8"), ("dec", ">f8"), ("mag", ">f4", (3,))])
     rows["ObjID"] = np.arange(n) + 1237648720693755918
@@ -64,6 +75,8 @@ def fits(d):
     open(f"{d}/cube.fits", "wb").write(cube(3, extend=False))
     open(f"{d}/cube-table.fits", "wb").write(cube(3) + table(3))
     open(f"{d}/three-bands.fits", "wb").write(cube(2, bands=3) + table(2))
+    open(f"{d}/cutout.fits", "wb").write(cutout())
+    open(f"{d}/cutout-r.fits", "wb").write(cutout(bands=1))
 
 
 def pickle(d):

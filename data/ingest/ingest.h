@@ -5,6 +5,9 @@
 //   - Pasquet et al. (2019) style .npz: `cube` N x H x W x C float32 + `labels` record array;
 //   - FITS cutout stacks: a 4-D image HDU N x C x H x W (FITS axes W, H, C, N) plus an optional
 //     binary table with one row per cutout;
+//   - single-galaxy FITS cutouts, one file each (what cutout services return): an image HDU of
+//     C x H x W (H x W for one band) with its WCS; the ID from the file's name, the catalog from
+//     a CSV joined by it, the position from the catalog or the WCS at the image centre;
 //   - full SDSS frames frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2] (nanomaggies, TAN WCS),
 //     cut at positions from a CSV (ra/dec through each band's WCS, or r-frame pixel x/y), the
 //     five bands aligned on the sky with sub-pixel (bilinear) resampling.
@@ -53,6 +56,18 @@ struct IngestReport {
 absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOptions& options);
 absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOptions& options);
 absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options);
+// `inputs`: cutout files and directories of them (their .fits/.fit/.fts files, optionally .gz,
+// .bz2 or .fz, in name order). Each file's ID is the last run of digits in its name, or
+// options.id_base + its place among the files. With `catalog_csv` (a header line, then numeric
+// rows with an ObjID column and any others), a file whose ID has no row is skipped and listed;
+// ra/dec come from the catalog when it has them, else from each file's WCS at the image centre.
+// INVALID_ARGUMENT naming the file for a name without an ID, a cutout of another band count or
+// size, a missing WCS where one is needed; duplicate IDs are refused.
+absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& inputs, const std::string& catalog_csv,
+                                               const IngestOptions& options);
+// The files `inputs` name: each directory replaced by its FITS files in name order.
+std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inputs);
+
 // `frames`: the five frame files (any order; the band is read from the name frame-<band>-...).
 // `positions_csv`: a header line, then one row per galaxy, with ra,dec or x,y columns (x, y:
 // 0-based pixel-centre coordinates in the r frame) and optional ObjID, specz_redshift, e_bv

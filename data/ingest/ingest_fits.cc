@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <unordered_map>
 #include <regex>
 #include <sstream>
 #include <vector>
@@ -90,19 +93,33 @@ class Wcs {
     int nreject = 0;
     const int rc = wcspih(header, nkeys, WCSHDR_all, 0, &nreject, &w->nwcs_, &w->wcs_);
     fits_free_memory(header, &status);
-    if (rc != 0 || w->nwcs_ < 1 || w->wcs_ == nullptr || wcsset(w->wcs_) != 0 || w->wcs_->naxis != 2) {
+    const auto unusable = [&] {
       return absl::InvalidArgumentError(absl::StrCat(f.path(), ": no usable celestial WCS in the header (CTYPE/CRVAL/CRPIX/CD)"));
+    };
+    if (rc != 0 || w->nwcs_ < 1 || w->wcs_ == nullptr) return unusable();
+    if (w->wcs_->naxis > 2) {
+      // A cutout of several bands: its header describes the band axis too; keep the sky's two.
+      int nsub = 2, axes[2] = {WCSSUB_LONGITUDE, WCSSUB_LATITUDE};
+      w->celestial_ = std::make_unique<wcsprm>();
+      w->celestial_->flag = -1;
+      if (wcssub(1, w->wcs_, &nsub, axes, w->celestial_.get()) != 0 || nsub != 2) {
+        wcsfree(w->celestial_.get());
+        w->celestial_.reset();
+        return unusable();
+      }
     }
+    if (wcsset(w->prm()) != 0 || w->prm()->naxis != 2) return unusable();
     return w;
   }
   ~Wcs() {
+    if (celestial_) wcsfree(celestial_.get());
     if (wcs_ != nullptr) wcsvfree(&nwcs_, &wcs_);
   }
   // Sky (degrees) to 0-based pixel-centre coordinates.
   bool SkyToPixel(double ra, double dec, double* x, double* y) const {
     double world[2] = {ra, dec}, phi, theta, img[2], pix[2];
     int stat = 0;
-    if (wcss2p(wcs_, 1, 2, world, &phi, &theta, img, pix, &stat) != 0) return false;
+    if (wcss2p(prm(), 1, 2, world, &phi, &theta, img, pix, &stat) != 0) return false;
     *x = pix[0] - 1;
     *y = pix[1] - 1;
     return true;
@@ -110,7 +127,7 @@ class Wcs {
   bool PixelToSky(double x, double y, double* ra, double* dec) const {
     double pix[2] = {x + 1, y + 1}, img[2], phi, theta, world[2];
     int stat = 0;
-    if (wcsp2s(wcs_, 1, 2, pix, img, &phi, &theta, world, &stat) != 0) return false;
+    if (wcsp2s(prm(), 1, 2, pix, img, &phi, &theta, world, &stat) != 0) return false;
     *ra = world[0];
     *dec = world[1];
     return true;
@@ -118,8 +135,10 @@ class Wcs {
 
  private:
   Wcs() = default;
+  wcsprm* prm() const { return celestial_ ? celestial_.get() : wcs_; }
   int nwcs_ = 0;
   struct wcsprm* wcs_ = nullptr;
+  std::unique_ptr<wcsprm> celestial_;  // the sky axes of a header with more
 };
 
 // One SDSS frame: its image (height x width, nanomaggies) and WCS.
@@ -372,6 +391,186 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
   GALAXY_RETURN_IF_ERROR(writer->Append(all));
   GALAXY_RETURN_IF_ERROR(writer->Commit());
   report.written = all.count;
+  return report;
+}
+
+namespace {
+
+// The ID in a cutout's file name: its last run of digits ("1237648720693755918.fits",
+// "cutout_42.fits.gz"); nullopt when it has none (or too many digits for an int64).
+std::optional<int64_t> IdInName(const std::string& path) {
+  std::string stem = std::filesystem::path(path).filename().string();
+  for (const char* ext : {".bz2", ".gz", ".fz", ".fits", ".fit", ".fts"}) {
+    if (absl::EndsWithIgnoreCase(stem, ext)) stem.resize(stem.size() - std::strlen(ext));
+  }
+  size_t end = stem.find_last_of("0123456789");
+  if (end == std::string::npos) return std::nullopt;
+  size_t begin = end;
+  while (begin > 0 && absl::ascii_isdigit(static_cast<unsigned char>(stem[begin - 1]))) --begin;
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(stem.substr(begin, end + 1 - begin), &id)) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
+std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(input, ec)) {
+      files.push_back(input);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(input, ec)) {
+      const std::string name = absl::AsciiStrToLower(entry.path().filename().string());
+      for (const char* ext : {".fits", ".fit", ".fts", ".fits.gz", ".fits.bz2", ".fits.fz"}) {
+        if (absl::EndsWith(name, ext) && entry.is_regular_file(ec)) {
+          found.push_back(entry.path().string());
+          break;
+        }
+      }
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& inputs, const std::string& catalog_csv,
+                                               const IngestOptions& options) {
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (!std::filesystem::exists(input, ec)) return absl::NotFoundError(absl::StrCat(input, ": no such file or directory"));
+  }
+  const std::vector<std::string> files = ExpandCutoutInputs(inputs);
+  if (files.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("no FITS cutouts (.fits, .fit, .fts, optionally .gz/.bz2/.fz) in ",
+                                                   absl::StrJoin(inputs, ", ")));
+  }
+  IngestReport report;
+  // Each file's ID: its name's, or id_base + its place.
+  std::vector<int64_t> ids(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (options.id_base >= 0) {
+      ids[i] = options.id_base + static_cast<int64_t>(i);
+      continue;
+    }
+    const std::optional<int64_t> id = IdInName(files[i]);
+    if (!id) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          files[i], ": no ID in the file name (name cutouts by ObjID, e.g. 1237648720693755918.fits, or number them "
+                    "in order with --id-base)"));
+    }
+    ids[i] = *id;
+  }
+  // The catalog of the files kept, in their order: the CSV's row of each file's ID, or the IDs alone.
+  InputCatalog catalog;
+  std::vector<size_t> kept;
+  if (!catalog_csv.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(InputCatalog csv, ReadNumericCsv(catalog_csv));
+    std::string id_column;
+    for (const std::string& c : csv.order) {
+      if (NativeColumnName(c, options.renames) == kIdKey) id_column = c;
+    }
+    if (id_column.empty() || csv.integers.count(id_column) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(catalog_csv, ": no integer ID column (ObjID/objid/id; --rename "
+                                                     "NAME=ObjID) to match the cutouts' names; columns: ",
+                                                     absl::StrJoin(csv.order, ", ")));
+    }
+    std::unordered_map<int64_t, int64_t> row_of;
+    for (int64_t r = 0; r < csv.rows; ++r) row_of.emplace(csv.integers[id_column][static_cast<size_t>(r)], r);
+    catalog.order = csv.order;
+    for (size_t i = 0; i < files.size(); ++i) {
+      const auto it = row_of.find(ids[i]);
+      if (it == row_of.end()) {
+        report.skipped.push_back(absl::StrCat(files[i], ": ID ", ids[i], " is not in ", catalog_csv));
+        continue;
+      }
+      kept.push_back(i);
+      for (const std::string& c : csv.order) {
+        catalog.values[c].push_back(csv.values[c][static_cast<size_t>(it->second)]);
+        if (csv.integers.count(c)) catalog.integers[c].push_back(csv.integers[c][static_cast<size_t>(it->second)]);
+      }
+    }
+    if (kept.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("no cutout's ID is in ", catalog_csv, " (the first: ", files[0],
+                                                     ", ID ", ids[0], ")"));
+    }
+  } else {
+    catalog.order = {"ObjID"};
+    for (size_t i = 0; i < files.size(); ++i) {
+      kept.push_back(i);
+      catalog.values["ObjID"].push_back(static_cast<double>(ids[i]));
+      catalog.integers["ObjID"].push_back(ids[i]);
+    }
+  }
+  catalog.rows = static_cast<int64_t>(kept.size());
+  // Sky positions from the catalog, else from each cutout's WCS at its centre.
+  bool has_sky = false;
+  for (const std::string& c : catalog.order) has_sky |= NativeColumnName(c, options.renames) == kRaKey;
+  if (!has_sky) {
+    for (const char* c : {"ra", "dec"}) {
+      catalog.order.push_back(c);
+      catalog.values[c].assign(kept.size(), 0.0);
+    }
+    report.notes.push_back("positions from each cutout's WCS at its centre");
+  }
+  IngestOptions plan_options = options;
+  plan_options.id_base = -1;  // the IDs are in the catalog now
+  GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, plan_options, &report.notes));
+  GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, plan_options, catalog_csv.empty() ? "the file names" : catalog_csv));
+
+  const int bands = static_cast<int>(options.bands.size());
+  std::unique_ptr<DatasetWriter> writer;
+  DatasetLayout layout;
+  GalaxyBatch batch;
+  int64_t step = 1, start = 0;
+  Progress progress("ingest", "cutouts", catalog.rows);
+  for (int64_t row = 0; row < catalog.rows; ++row) {
+    const std::string& path = files[kept[static_cast<size_t>(row)]];
+    GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadFitsCutout(path));
+    if (cutout.bands != bands || cutout.rows != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", cutout.rows > 1 ? absl::StrCat(cutout.rows, " cutouts of ") : "",
+                                                     cutout.bands, " band(s), expected one cutout of ", bands, " (",
+                                                     absl::StrJoin(options.bands, ","), "; --bands names them)"));
+    }
+    if (!writer) {
+      layout.bands = bands;
+      layout.band_names = options.bands;
+      layout.width = static_cast<int>(cutout.width);
+      layout.height = static_cast<int>(cutout.height);
+      layout.extra_columns = PlanExtraColumns(plan);
+      layout.attributes = {{"source", absl::StrJoin(inputs, ",")}, {"flux_unit", "as in source"}};
+      GALAXY_ASSIGN_OR_RETURN(writer, DatasetWriter::Create(options.out, layout));
+      step = std::max<int64_t>(1, (64ll << 20) / (layout.pixels_per_image() * 4));
+    } else if (cutout.width != layout.width || cutout.height != layout.height) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", cutout.width, " x ", cutout.height, " pixels, but ",
+                                                     files[kept[0]], " is ", layout.width, " x ", layout.height,
+                                                     " (every cutout must have one size)"));
+    }
+    if (!has_sky) {
+      GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<Wcs> wcs, Wcs::FromHeader(*cutout.file));
+      double ra = 0, dec = 0;
+      if (!wcs->PixelToSky((cutout.width - 1) / 2.0, (cutout.height - 1) / 2.0, &ra, &dec)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": its WCS gives no sky position for the image centre"));
+      }
+      catalog.values["ra"][static_cast<size_t>(row)] = ra;
+      catalog.values["dec"][static_cast<size_t>(row)] = dec;
+    }
+    if (row == start) batch.Resize(layout, std::min(step, catalog.rows - start));
+    std::copy(cutout.pixels.begin(), cutout.pixels.end(),
+              batch.images.begin() + (row - start) * layout.pixels_per_image());
+    if (row + 1 == start + batch.count) {
+      FillCatalogRows(catalog, plan, plan_options, start, batch.count, &batch);
+      GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+      start = row + 1;
+      progress.Update(start);
+    }
+  }
+  GALAXY_RETURN_IF_ERROR(writer->Commit());
+  report.written = catalog.rows;
   return report;
 }
 
