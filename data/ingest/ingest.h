@@ -5,9 +5,10 @@
 //   - Pasquet et al. (2019) style .npz: `cube` N x H x W x C float32 + `labels` record array;
 //   - FITS cutout stacks: a 4-D image HDU N x C x H x W (FITS axes W, H, C, N) plus an optional
 //     binary table with one row per cutout;
-//   - single-galaxy FITS cutouts, one file each (what cutout services return): an image HDU of
-//     C x H x W (H x W for one band) with its WCS; the ID from the file's name, the catalog from
-//     a CSV joined by it, the position from the catalog or the WCS at the image centre;
+//   - single-galaxy FITS cutouts (what cutout services return): an image HDU of C x H x W with its
+//     WCS per galaxy, or one H x W file per band named <name>[-_.]<band>; the ID from the file's
+//     name, the catalog from a CSV joined by it, the position from the catalog or the WCS at the
+//     image centre;
 //   - full SDSS frames frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2] (nanomaggies, TAN WCS),
 //     cut at positions from a CSV (ra/dec through each band's WCS, or r-frame pixel x/y), the
 //     five bands aligned on the sky with sub-pixel (bilinear) resampling.
@@ -57,8 +58,10 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
 absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOptions& options);
 absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options);
 // `inputs`: cutout files and directories of them (their .fits/.fit/.fts files, optionally .gz,
-// .bz2 or .fz, in name order). Each file's ID is the last run of digits in its name, or
-// options.id_base + its place among the files. With `catalog_csv` (a header line, then numeric
+// .bz2 or .fz, in name order). When the first is a one-band image and options.bands has several,
+// every file is one band of a galaxy, named <name>[-_.]<band> (case-insensitive), and a galaxy
+// missing a band is skipped and listed. Each galaxy's ID is the last run of digits in its (common)
+// name, or options.id_base + its place among the galaxies. With `catalog_csv` (a header line, then numeric
 // rows with an ObjID column and any others), a file whose ID has no row is skipped and listed;
 // ra/dec come from the catalog when it has them, else from each file's WCS at the image centre.
 // INVALID_ARGUMENT naming the file for a name without an ID, a cutout of another band count or

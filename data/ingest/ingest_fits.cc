@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -396,13 +397,19 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
 
 namespace {
 
-// The ID in a cutout's file name: its last run of digits ("1237648720693755918.fits",
-// "cutout_42.fits.gz"); nullopt when it has none (or too many digits for an int64).
-std::optional<int64_t> IdInName(const std::string& path) {
-  std::string stem = std::filesystem::path(path).filename().string();
+// A file name without its FITS (and compression) extensions.
+std::string Stem(const std::string& path) {
+  std::string stem = path;
   for (const char* ext : {".bz2", ".gz", ".fz", ".fits", ".fit", ".fts"}) {
     if (absl::EndsWithIgnoreCase(stem, ext)) stem.resize(stem.size() - std::strlen(ext));
   }
+  return stem;
+}
+
+// The ID in a cutout's file name: its last run of digits ("1237648720693755918.fits",
+// "cutout_42.fits.gz"); nullopt when it has none (or too many digits for an int64).
+std::optional<int64_t> IdInName(const std::string& path) {
+  const std::string stem = Stem(std::filesystem::path(path).filename().string());
   size_t end = stem.find_last_of("0123456789");
   if (end == std::string::npos) return std::nullopt;
   size_t begin = end;
@@ -410,6 +417,112 @@ std::optional<int64_t> IdInName(const std::string& path) {
   int64_t id = 0;
   if (!absl::SimpleAtoi(stem.substr(begin, end + 1 - begin), &id)) return std::nullopt;
   return id;
+}
+
+// One galaxy's files: one cutout of every band, or one one-band cutout per band (in band order).
+struct CutoutGalaxy {
+  std::string name;  // the file, or the files' common name
+  std::vector<std::string> paths;
+  int64_t id = 0;
+};
+
+// The galaxies `files` hold. When the first is a one-band image and several bands are asked for,
+// each file is one band of a galaxy, named <name>[-_.]<band>; a galaxy missing a band is skipped
+// and listed.
+absl::StatusOr<std::vector<CutoutGalaxy>> GroupCutouts(const std::vector<std::string>& files,
+                                                       const IngestOptions& options, IngestReport* report) {
+  const size_t bands = options.bands.size();
+  GALAXY_ASSIGN_OR_RETURN(FitsCutout first, ReadFitsCutout(files[0]));
+  std::vector<CutoutGalaxy> galaxies;
+  if (first.bands != 1 || bands == 1) {
+    for (const std::string& f : files) galaxies.push_back({f, {f}, 0});
+  } else {
+    std::map<std::string, std::vector<std::string>> by_name;
+    for (const std::string& f : files) {
+      const std::string stem = Stem(f);
+      const size_t cut = stem.find_last_of("-_.");
+      const std::string band = absl::AsciiStrToLower(cut == std::string::npos ? "" : stem.substr(cut + 1));
+      size_t b = 0;
+      while (b < bands && absl::AsciiStrToLower(options.bands[b]) != band) ++b;
+      if (b == bands) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            f, ": a one-band cutout whose name does not end in its band (", absl::StrJoin(options.bands, ", "),
+            "), as in 1237648720693755918-g.fits"));
+      }
+      std::vector<std::string>& paths = by_name[stem.substr(0, cut)];
+      paths.resize(bands);
+      if (!paths[b].empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("two ", options.bands[b], "-band cutouts: ", paths[b], " and ", f));
+      }
+      paths[b] = f;
+    }
+    for (auto& [name, paths] : by_name) {
+      std::vector<std::string> missing;
+      for (size_t b = 0; b < bands; ++b) {
+        if (paths[b].empty()) missing.push_back(options.bands[b]);
+      }
+      if (missing.empty()) {
+        galaxies.push_back({name, paths, 0});
+      } else {
+        report->skipped.push_back(absl::StrCat(name, ": no ", absl::StrJoin(missing, ", "), "-band cutout"));
+      }
+    }
+    report->notes.push_back(absl::StrCat("one file per band: ", galaxies.size(), " galaxies of ", files.size(), " files"));
+    if (galaxies.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("no galaxy has a cutout of every band (", absl::StrJoin(options.bands, ", "),
+                                                     "); the first: ", report->skipped.front()));
+    }
+  }
+  // IDs: the names', or id_base + their place.
+  for (size_t i = 0; i < galaxies.size(); ++i) {
+    if (options.id_base >= 0) {
+      galaxies[i].id = options.id_base + static_cast<int64_t>(i);
+      continue;
+    }
+    const std::optional<int64_t> id = IdInName(galaxies[i].name);
+    if (!id) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          galaxies[i].name, ": no ID in the file name (name cutouts by ObjID, e.g. 1237648720693755918.fits, or number "
+                            "them in order with --id-base)"));
+    }
+    galaxies[i].id = *id;
+  }
+  return galaxies;
+}
+
+// A galaxy's cutout of every band: its one file's, or its one-band files' stacked (the WCS then
+// the first band's).
+absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vector<std::string>& band_names) {
+  const int64_t bands = static_cast<int64_t>(band_names.size());
+  const auto wrong = [&](const std::string& path, const FitsCutout& c, int64_t want) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", c.rows > 1 ? absl::StrCat(c.rows, " cutouts of ") : "",
+                                                   c.bands, " band(s), expected one cutout of ", want, " (",
+                                                   want == bands ? absl::StrJoin(band_names, ",") : "one file per band",
+                                                   "; --bands names them)"));
+  };
+  if (galaxy.paths.size() == 1) {
+    GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadFitsCutout(galaxy.paths[0]));
+    if (cutout.bands != bands || cutout.rows != 1) return wrong(galaxy.paths[0], cutout, bands);
+    return cutout;
+  }
+  FitsCutout all;
+  for (int64_t b = 0; b < bands; ++b) {
+    const std::string& path = galaxy.paths[static_cast<size_t>(b)];
+    GALAXY_ASSIGN_OR_RETURN(FitsCutout one, ReadFitsCutout(path));
+    if (one.bands != 1 || one.rows != 1) return wrong(path, one, 1);
+    if (b == 0) {
+      all.width = one.width;
+      all.height = one.height;
+      all.bands = bands;
+      all.pixels.reserve(static_cast<size_t>(bands * one.width * one.height));
+      all.file = std::move(one.file);
+    } else if (one.width != all.width || one.height != all.height) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", one.width, " x ", one.height, " pixels, but ",
+                                                     galaxy.paths[0], " is ", all.width, " x ", all.height));
+    }
+    all.pixels.insert(all.pixels.end(), one.pixels.begin(), one.pixels.end());
+  }
+  return all;
 }
 
 }  // namespace
@@ -450,22 +563,8 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
                                                    absl::StrJoin(inputs, ", ")));
   }
   IngestReport report;
-  // Each file's ID: its name's, or id_base + its place.
-  std::vector<int64_t> ids(files.size());
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (options.id_base >= 0) {
-      ids[i] = options.id_base + static_cast<int64_t>(i);
-      continue;
-    }
-    const std::optional<int64_t> id = IdInName(files[i]);
-    if (!id) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          files[i], ": no ID in the file name (name cutouts by ObjID, e.g. 1237648720693755918.fits, or number them "
-                    "in order with --id-base)"));
-    }
-    ids[i] = *id;
-  }
-  // The catalog of the files kept, in their order: the CSV's row of each file's ID, or the IDs alone.
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<CutoutGalaxy> galaxies, GroupCutouts(files, options, &report));
+  // The catalog of the galaxies kept, in their order: the CSV's row of each one's ID, or the IDs alone.
   InputCatalog catalog;
   std::vector<size_t> kept;
   if (!catalog_csv.empty()) {
@@ -482,10 +581,10 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
     std::unordered_map<int64_t, int64_t> row_of;
     for (int64_t r = 0; r < csv.rows; ++r) row_of.emplace(csv.integers[id_column][static_cast<size_t>(r)], r);
     catalog.order = csv.order;
-    for (size_t i = 0; i < files.size(); ++i) {
-      const auto it = row_of.find(ids[i]);
+    for (size_t i = 0; i < galaxies.size(); ++i) {
+      const auto it = row_of.find(galaxies[i].id);
       if (it == row_of.end()) {
-        report.skipped.push_back(absl::StrCat(files[i], ": ID ", ids[i], " is not in ", catalog_csv));
+        report.skipped.push_back(absl::StrCat(galaxies[i].name, ": ID ", galaxies[i].id, " is not in ", catalog_csv));
         continue;
       }
       kept.push_back(i);
@@ -495,15 +594,15 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
       }
     }
     if (kept.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("no cutout's ID is in ", catalog_csv, " (the first: ", files[0],
-                                                     ", ID ", ids[0], ")"));
+      return absl::InvalidArgumentError(absl::StrCat("no cutout's ID is in ", catalog_csv, " (the first: ",
+                                                     galaxies[0].name, ", ID ", galaxies[0].id, ")"));
     }
   } else {
     catalog.order = {"ObjID"};
-    for (size_t i = 0; i < files.size(); ++i) {
+    for (size_t i = 0; i < galaxies.size(); ++i) {
       kept.push_back(i);
-      catalog.values["ObjID"].push_back(static_cast<double>(ids[i]));
-      catalog.integers["ObjID"].push_back(ids[i]);
+      catalog.values["ObjID"].push_back(static_cast<double>(galaxies[i].id));
+      catalog.integers["ObjID"].push_back(galaxies[i].id);
     }
   }
   catalog.rows = static_cast<int64_t>(kept.size());
@@ -529,13 +628,9 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
   int64_t step = 1, start = 0;
   Progress progress("ingest", "cutouts", catalog.rows);
   for (int64_t row = 0; row < catalog.rows; ++row) {
-    const std::string& path = files[kept[static_cast<size_t>(row)]];
-    GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadFitsCutout(path));
-    if (cutout.bands != bands || cutout.rows != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", cutout.rows > 1 ? absl::StrCat(cutout.rows, " cutouts of ") : "",
-                                                     cutout.bands, " band(s), expected one cutout of ", bands, " (",
-                                                     absl::StrJoin(options.bands, ","), "; --bands names them)"));
-    }
+    const CutoutGalaxy& galaxy = galaxies[kept[static_cast<size_t>(row)]];
+    const std::string& path = galaxy.paths[0];
+    GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadGalaxy(galaxy, options.bands));
     if (!writer) {
       layout.bands = bands;
       layout.band_names = options.bands;
@@ -547,7 +642,7 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
       step = std::max<int64_t>(1, (64ll << 20) / (layout.pixels_per_image() * 4));
     } else if (cutout.width != layout.width || cutout.height != layout.height) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", cutout.width, " x ", cutout.height, " pixels, but ",
-                                                     files[kept[0]], " is ", layout.width, " x ", layout.height,
+                                                     galaxies[kept[0]].paths[0], " is ", layout.width, " x ", layout.height,
                                                      " (every cutout must have one size)"));
     }
     if (!has_sky) {

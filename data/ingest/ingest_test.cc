@@ -587,19 +587,20 @@ TEST_F(IngestTest, FitsColumnNameThatIsNotQuotedIsRefused) {
 
 // ---- single-galaxy FITS cutouts ---------------------------------------------------------------
 
-// One galaxy's cutout as a cutout service returns it: a primary HDU of W x H x C (FITS axes) with
-// a TAN WCS centred on (ra, dec) at 0.262 arcsec per pixel, the band axis described too.
-void WriteCutout(const std::string& path, int row, double ra, double dec, int bands = kBands, int side = kSide,
-                 bool wcs = true) {
+// A cutout file with a TAN WCS centred on (ra, dec): bands first_band .. first_band + bands - 1 of
+// galaxy `row`, as W x H x C (FITS axes), or as W x H when `axes` is 2 (one band).
+void WriteCutoutFile(const std::string& path, int row, int first_band, int bands, int axes, double ra, double dec,
+                     int side, bool wcs) {
   int status = 0;
   fitsfile* f = nullptr;
   fits_create_file(&f, path.c_str(), &status);
   long naxes[3] = {side, side, bands};
-  fits_create_img(f, FLOAT_IMG, 3, naxes, &status);
+  fits_create_img(f, FLOAT_IMG, axes, naxes, &status);
   std::vector<float> pixels(static_cast<size_t>(bands) * side * side);
   for (int b = 0; b < bands; ++b)
     for (int y = 0; y < side; ++y)
-      for (int x = 0; x < side; ++x) pixels[(static_cast<size_t>(b) * side + y) * side + x] = CubeValue(row, b, y, x);
+      for (int x = 0; x < side; ++x)
+        pixels[(static_cast<size_t>(b) * side + y) * side + x] = CubeValue(row, first_band + b, y, x);
   fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(pixels.size()), pixels.data(), &status);
   if (wcs) {
     auto key_str = [&](const char* k, const char* v) { fits_write_key(f, TSTRING, k, const_cast<char*>(v), nullptr, &status); };
@@ -610,13 +611,19 @@ void WriteCutout(const std::string& path, int row, double ra, double dec, int ba
     key_dbl("CRVAL2", dec);
     key_dbl("CRPIX1", (side + 1) / 2.0);  // 1-based: the image centre
     key_dbl("CRPIX2", (side + 1) / 2.0);
-    key_dbl("CD1_1", -0.262 / 3600);
+    key_dbl("CD1_1", -0.262 / 3600);  // 0.262 arcsec per pixel
     key_dbl("CD1_2", 0);
     key_dbl("CD2_1", 0);
     key_dbl("CD2_2", 0.262 / 3600);
   }
   fits_close_file(f, &status);
   ASSERT_EQ(status, 0) << path;
+}
+
+// One galaxy's cutout as a cutout service returns it: W x H x C, the band axis described too.
+void WriteCutout(const std::string& path, int row, double ra, double dec, int bands = kBands, int side = kSide,
+                 bool wcs = true) {
+  WriteCutoutFile(path, row, 0, bands, 3, ra, dec, side, wcs);
 }
 
 TEST_F(IngestTest, FitsCutoutsNamedByIdTakeTheirPositionFromTheWcsOrTheCatalog) {
@@ -703,6 +710,52 @@ TEST_F(IngestTest, FitsCutoutsThatDoNotFitAreNamedAndNothingIsWritten) {
   absl::StatusOr<std::vector<int64_t>> ids = reader->ReadIds();
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<int64_t>{500, 501}));
+}
+
+// One band of a galaxy's cutout, as services that cut band by band return it (W x H).
+void WriteBandCutout(const std::string& path, int row, int band, double ra, double dec) {
+  WriteCutoutFile(path, row, band, 1, 2, ra, dec, kSide, true);
+}
+
+TEST_F(IngestTest, FitsCutoutsOfOneBandEachAreStackedByNameAndBand) {
+  fs::create_directories(Path("bands"));
+  const char* names[] = {"u", "g", "r", "i", "z"};
+  for (int n = 0; n < 3; ++n) {
+    for (int b = 0; b < kBands; ++b) {
+      if (n == 2 && b == 3) continue;  // galaxy 2 lacks its i band
+      const std::string sep = b % 2 ? "_" : "-";
+      WriteBandCutout(Path(absl::StrCat("bands/obj", 70 + n, sep, b == 4 ? "Z" : names[b], ".fits")), n, b, 30.0 + n, 5.0);
+    }
+  }
+  IngestOptions options;
+  options.out = Path("bands.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts({Path("bands")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, 2);
+  ASSERT_EQ(report->skipped.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(report->skipped[0], "obj72: no i-band cutout")) << report->skipped[0];
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
+  EXPECT_EQ(batch.ids, (std::vector<int64_t>{70, 71}));
+  EXPECT_NEAR(batch.ra[1], 31.0, 1e-9);
+  for (int n = 0; n < 2; ++n) {
+    for (int b = 0; b < kBands; ++b) {
+      const size_t at = ((static_cast<size_t>(n) * kBands + b) * kSide + 4) * kSide + 6;
+      EXPECT_EQ(batch.images[at], CubeValue(n, b, 4, 6)) << "galaxy " << n << " band " << b;
+    }
+  }
+
+  // A one-band file whose name says no band, and two files of one band.
+  WriteBandCutout(Path("bands/obj99.fits"), 0, 0, 1, 1);
+  absl::StatusOr<IngestReport> unnamed = IngestFitsCutouts({Path("bands")}, "", options);
+  EXPECT_TRUE(absl::StrContains(unnamed.status().message(), "obj99.fits: a one-band cutout whose name does not end"))
+      << unnamed.status();
+  fs::remove(Path("bands/obj99.fits"));
+  WriteBandCutout(Path("bands/obj70.g.fits"), 0, 1, 1, 1);
+  absl::StatusOr<IngestReport> twice = IngestFitsCutouts({Path("bands")}, "", options);
+  EXPECT_TRUE(absl::StrContains(twice.status().message(), "two g-band cutouts")) << twice.status();
 }
 
 TEST_F(IngestTest, TheCommandTakesADirectoryOfCutoutsAndItsCatalog) {
