@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
       [&] { return galaxy::RunIngest(ingest); });
   ingest_cmd->add_option("inputs", ingest.inputs,
                          "Input file(s): one .h5 or .npz, one FITS cutout stack, FITS cutouts (files or\n"
-                         "directories; one galaxy each, named by ObjID), or the five\n"
+                         "directories; one galaxy each, named by ObjID, or one file per band named\n"
+                         "ObjID-<band>.fits), or the five\n"
                          "frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2]")
       ->required();
   ingest_cmd->add_option("--out", ingest.options.out, "Output dataset (.h5)")->required();

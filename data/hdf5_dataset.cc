@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -254,7 +256,27 @@ DatasetReader::~DatasetReader() {
 }
 
 namespace {
-constexpr const char* kConvertHint = "; galaxy-data ingest FILE --out NEW.h5 converts other layouts";
+
+// The command that converts what `path` holds, for errors that find another layout.
+std::string ConvertHint(const std::string& path) {
+  return absl::StrCat("; galaxy-data ingest ", path, " --out NEW.h5 converts other layouts");
+}
+
+// What a path that HDF5 cannot open holds instead, from its first bytes ("" when unknown): the
+// inputs of galaxy-data ingest, given straight to a command that wants a dataset.
+std::string OtherInput(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return "a directory";
+  std::ifstream in(path, std::ios::binary);
+  char bytes[6] = {0};
+  in.read(bytes, sizeof(bytes));
+  const std::string head(bytes, static_cast<size_t>(in.gcount()));
+  if (head == "SIMPLE") return "a FITS file";
+  if (head.rfind("PK\x03\x04", 0) == 0) return "a zip archive (.npz?)";
+  if (head.rfind("\x93NUMPY", 0) == 0) return "a .npy array";
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::string& path) {
@@ -269,8 +291,12 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
   Handles& h = *r->h_;
   h.file = Hid(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!h.file.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        path, ": not a readable HDF5 file (truncated or corrupt?): ", Hdf5Reason()));
+    const std::string reason = Hdf5Reason();
+    if (const std::string other = OtherInput(path); !other.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", other, ", not an HDF5 dataset",
+                                                     ConvertHint(path)));
+    }
+    return absl::DataLossError(absl::StrCat(path, ": not a readable HDF5 file (truncated or corrupt?): ", reason));
   }
   auto key_error = [&](const std::string& key, const std::string& what) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": key '", key, "': ", what));
@@ -278,7 +304,7 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
   auto exists = [&](const char* key) { return H5Lexists(h.file.get(), key, H5P_DEFAULT) > 0; };
   if (!exists(kImagesKey)) {
     return absl::NotFoundError(absl::StrCat(path, ": missing key '", kImagesKey, "' (N x C x H x W float32 images)",
-                                            kConvertHint));
+                                            ConvertHint(path)));
   }
   h.images = Hid(H5Dopen2(h.file.get(), kImagesKey, H5P_DEFAULT), H5Dclose);
   if (!h.images.ok()) return key_error(kImagesKey, "not a dataset: " + Hdf5Reason());
@@ -290,14 +316,14 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
       return key_error(kImagesKey, absl::StrCat("rank ", rank, ", expected 4 (N x C x H x W)"));
     }
     if (H5Tget_class(type.get()) != H5T_FLOAT) {
-      return key_error(kImagesKey, absl::StrCat("not floating point (expected float32 fluxes)", kConvertHint));
+      return key_error(kImagesKey, absl::StrCat("not floating point (expected float32 fluxes)", ConvertHint(path)));
     }
     hsize_t dims[4];
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
     // N x H x W x C with square images: another pipeline's layout, not a file of many bands.
     if (dims[1] == dims[2] && dims[3] < dims[1]) {
       return key_error(kImagesKey, absl::StrCat("shape ", dims[0], " x ", dims[1], " x ", dims[2], " x ", dims[3],
-                                                " is N x H x W x C; ours is N x C x H x W", kConvertHint));
+                                                " is N x H x W x C; ours is N x C x H x W", ConvertHint(path)));
     }
     r->count_ = static_cast<int64_t>(dims[0]);
     r->layout_.bands = static_cast<int>(dims[1]);

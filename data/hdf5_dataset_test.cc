@@ -156,6 +156,18 @@ TEST_F(Hdf5DatasetTest, NotHdf5AtAllIsDataLoss) {
   EXPECT_EQ(DatasetReader::Open(Path("missing.h5")).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(Hdf5DatasetTest, AnIngestInputGivenAsADatasetIsNamedWithTheCommandThatConvertsIt) {
+  std::ofstream(Path("cutout.fits")) << std::string("SIMPLE  =                    T").append(2850, ' ');
+  std::ofstream(Path("cube.npz")) << std::string("PK\x03\x04", 4) << "rest of a zip";
+  fs::create_directories(Path("cutouts"));
+  for (const char* name : {"cutout.fits", "cube.npz", "cutouts"}) {
+    const absl::Status status = DatasetReader::Open(Path(name)).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), absl::StrCat("galaxy-data ingest ", Path(name), " --out"))) << status;
+  }
+  EXPECT_TRUE(absl::StrContains(DatasetReader::Open(Path("cutout.fits")).status().message(), "a FITS file"));
+}
+
 // Writes an HDF5 file by hand with the given datasets, to build malformed inputs.
 void WriteRaw(const std::string& path, const std::vector<hsize_t>& image_dims, bool with_ids,
               hsize_t id_rows) {
