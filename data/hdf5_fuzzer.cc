@@ -198,8 +198,8 @@ void WriteForeign(FuzzedDataProvider& in, hid_t file, const std::string& name, h
   H5Pclose(lcpl);
 }
 
-// Another pipeline's file, for the ingest: images N x C x H x W or N x H x W x C of any numeric
-// type under one of several names, the catalog as 1-D datasets or as a table (a compound
+// Another pipeline's file, for the ingest: images N x C x H x W or N x H x W x C (or one band's
+// N x H x W) of any numeric type under one of several names, the catalog as 1-D datasets or as a table (a compound
 // dataset with an array and a string member), in groups or not. An input that runs out makes
 // the plain case: a valid file.
 void WriteForeignFile(FuzzedDataProvider& in, const std::string& path) {
@@ -211,6 +211,7 @@ void WriteForeignFile(FuzzedDataProvider& in, const std::string& path) {
   const bool last = in.ConsumeBool();
   std::vector<hsize_t> dims = last ? std::vector<hsize_t>{count, h, w, bands} : std::vector<hsize_t>{count, bands, h, w};
   if (in.ConsumeIntegralInRange(0, 7) == 1) dims[in.ConsumeIntegralInRange<size_t>(0, 3)] = in.ConsumeIntegralInRange<hsize_t>(0, 6);
+  if (in.ConsumeIntegralInRange(0, 5) == 1) dims.erase(dims.begin() + (last ? 3 : 1));  // one band: N x H x W
   constexpr const char* kImageNames[] = {"images", "cube", "data/cutouts"};
   WriteForeign(in, file, kImageNames[in.ConsumeIntegralInRange<size_t>(0, 2)], PickNumeric(in), dims);
   if (in.ConsumeIntegralInRange(0, 7) == 1) WriteForeign(in, file, "data/masks", H5T_NATIVE_UINT8, dims);
@@ -259,7 +260,7 @@ void CheckIngest(FuzzedDataProvider& in) {
     constexpr const char* kKeysToTry[] = {"data/masks", "catalog/table", "cube", "nothing"};
     options.images_key = kKeysToTry[in.ConsumeIntegralInRange<size_t>(0, 3)];
   }
-  if (in.ConsumeBool()) options.bands = {"g", "r", "i"};
+  if (in.ConsumeBool()) options.bands = in.ConsumeBool() ? std::vector<std::string>{"g", "r", "i"} : std::vector<std::string>{"r"};
   const absl::StatusOr<galaxy::IngestReport> report = galaxy::IngestHdf5(source, options);
   if (!report.ok()) {
     if (report.status().message().empty() || std::filesystem::exists(out)) __builtin_trap();

@@ -1,6 +1,6 @@
 // Converting what users bring into the native HDF5 layout (data/galaxy_batch.h):
 //   - HDF5 files in another layout: images from a 4-D numeric dataset (N x C x H x W or
-//     N x H x W x C, integer or floating), catalog columns from 1-D numeric datasets of length N
+//     N x H x W x C, integer or floating; N x H x W for one band), catalog columns from 1-D numeric datasets of length N
 //     and the numeric members of 1-D compound datasets (astropy tables), in any group;
 //   - Pasquet et al. (2019) style .npz: `cube` N x H x W x C float32 + `labels` record array;
 //   - FITS cutout stacks: a 4-D image HDU N x C x H x W (FITS axes W, H, C, N) plus an optional
@@ -40,7 +40,7 @@ struct IngestOptions {
   // SDSS frames: cutout side in pixels. Default 64.
   int cutout_size = 64;
   // HDF5: the dataset of images (its path in the file). Empty (default): "images", else the
-  // file's only 4-D numeric dataset.
+  // file's only numeric dataset of image shape (4-D; 3-D, N x H x W, for one band).
   std::string images_key;
 };
 

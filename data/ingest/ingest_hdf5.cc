@@ -1,5 +1,5 @@
 // HDF5 files in another layout than ours: the images are the file's 4-D numeric dataset
-// (N x C x H x W or N x H x W x C, any integer or floating type), the catalog its 1-D numeric
+// (N x C x H x W or N x H x W x C, any integer or floating type; N x H x W for one band), the catalog its 1-D numeric
 // datasets of length N and the numeric members of its 1-D compound datasets (tables, as astropy's
 // Table.write and h5py record arrays store them), wherever they sit in the file's groups.
 #include <hdf5.h>
@@ -81,12 +81,19 @@ absl::StatusOr<std::vector<Found>> ListDatasets(hid_t file, const std::string& p
   return visit.found;
 }
 
-// The dataset of images: `key` when given, else "images", else the only 4-D numeric dataset.
-absl::StatusOr<Found> ChooseImages(const std::vector<Found>& found, const std::string& key, const std::string& path) {
+// Whether `f` can hold images of `bands` bands: 4-D numeric, or 3-D (N x H x W) for one band.
+bool ImageShaped(const Found& f, int bands) {
+  return Numeric(f.type_class) && (f.dims.size() == 4 || (f.dims.size() == 3 && bands == 1));
+}
+
+// The dataset of images: `key` when given, else "images", else the only dataset of image shape.
+absl::StatusOr<Found> ChooseImages(const std::vector<Found>& found, const std::string& key, int bands,
+                                   const std::string& path) {
   std::vector<const Found*> candidates;
   for (const Found& f : found) {
-    if (f.dims.size() == 4 && Numeric(f.type_class)) candidates.push_back(&f);
+    if (ImageShaped(f, bands)) candidates.push_back(&f);
   }
+  const std::string shapes = bands == 1 ? "N x H x W, N x C x H x W or N x H x W x C" : "N x C x H x W or N x H x W x C";
   auto named = [&](const std::string& name) -> const Found* {
     for (const Found& f : found) {
       if (f.path == name) return &f;
@@ -96,22 +103,21 @@ absl::StatusOr<Found> ChooseImages(const std::vector<Found>& found, const std::s
   if (!key.empty()) {
     const Found* f = named(key);
     if (f == nullptr) return absl::NotFoundError(absl::StrCat(path, ": --images-key '", key, "': no such dataset"));
-    if (f->dims.size() != 4 || !Numeric(f->type_class)) {
+    if (!ImageShaped(*f, bands)) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": --images-key '", key, "': shape ", Shape(f->dims),
                                                      f->type_class == H5T_COMPOUND ? " (a table)" : "",
-                                                     "; expected 4-D numeric images"));
+                                                     "; expected numeric images ", shapes));
     }
     return *f;
   }
-  if (const Found* f = named("images"); f != nullptr && f->dims.size() == 4 && Numeric(f->type_class)) return *f;
+  if (const Found* f = named("images"); f != nullptr && ImageShaped(*f, bands)) return *f;
   if (candidates.size() == 1) return *candidates[0];
   std::vector<std::string> names;
   for (const Found* f : candidates) names.push_back(absl::StrCat("'", f->path, "' (", Shape(f->dims), ")"));
   if (names.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        path, ": no 4-D numeric dataset to read images from (N x C x H x W or N x H x W x C)"));
+    return absl::NotFoundError(absl::StrCat(path, ": no numeric dataset to read images from (", shapes, ")"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(path, ": several 4-D datasets could be the images: ",
+  return absl::InvalidArgumentError(absl::StrCat(path, ": several datasets could be the images: ",
                                                  absl::StrJoin(names, ", "), "; choose one with --images-key"));
 }
 
@@ -230,10 +236,13 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
     return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable HDF5 file: ", Hdf5Reason()));
   }
   GALAXY_ASSIGN_OR_RETURN(std::vector<Found> found, ListDatasets(file.get(), path));
-  GALAXY_ASSIGN_OR_RETURN(Found images, ChooseImages(found, options.images_key, path));
-  const std::string label = absl::StrCat(path, ": key '", images.path, "'");
   const int bands = static_cast<int>(options.bands.size());
-  const std::vector<hsize_t>& d = images.dims;
+  GALAXY_ASSIGN_OR_RETURN(Found images, ChooseImages(found, options.images_key, bands, path));
+  const std::string label = absl::StrCat(path, ": key '", images.path, "'");
+  // As N x C x H x W or N x H x W x C; a one-band N x H x W gains its band axis.
+  std::vector<hsize_t> d = images.dims;
+  const bool one_band_cube = d.size() == 3;
+  if (one_band_cube) d.insert(d.begin() + 1, 1);
   // Ours is N x C x H x W; many pipelines write N x H x W x C. The band axis is the one that
   // has the band count (the first of the two when both do).
   const bool channels_last = d[1] != static_cast<hsize_t>(bands) && d[3] == static_cast<hsize_t>(bands);
@@ -287,10 +296,11 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
     const int64_t n = std::min(step, rows - start);
     raw.resize(static_cast<size_t>(n * ppi));
     const hsize_t offset[4] = {static_cast<hsize_t>(start), 0, 0, 0};
-    const hsize_t count[4] = {static_cast<hsize_t>(n), d[1], d[2], d[3]};
-    Hid memory(H5Screate_simple(4, count, nullptr), H5Sclose);
+    std::vector<hsize_t> count = {static_cast<hsize_t>(n), d[1], d[2], d[3]};
+    if (one_band_cube) count.erase(count.begin() + 1);
+    Hid memory(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
     // HDF5 converts any integer or floating type to float on the way.
-    if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, count, nullptr) < 0 ||
+    if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset, nullptr, count.data(), nullptr) < 0 ||
         H5Dread(dset.get(), H5T_NATIVE_FLOAT, memory.get(), space.get(), H5P_DEFAULT, raw.data()) < 0) {
       return absl::DataLossError(absl::StrCat(label, ": rows ", start, "..", start + n - 1, " do not read (truncated?): ",
                                               Hdf5Reason()));

@@ -392,6 +392,34 @@ TEST_F(IngestTest, Hdf5TableVectorColumnsBecomeColumnsUpToALengthAndSpectraAreLe
   EXPECT_EQ(batch.extra["flux_63"][2], 263.0);
 }
 
+TEST_F(IngestTest, Hdf5OneBandImagesMayBeNByHByW) {
+  const std::string path = Path("one_band.h5");
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  std::vector<float> cube(static_cast<size_t>(kN) * kSide * kSide);
+  for (int n = 0; n < kN; ++n)
+    for (int y = 0; y < kSide; ++y)
+      for (int x = 0; x < kSide; ++x) cube[(static_cast<size_t>(n) * kSide + y) * kSide + x] = CubeValue(n, 0, y, x);
+  WriteH5(file, "vis", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {kN, kSide, kSide}, cube.data());
+  const double ra[kN] = {1, 2, 3, 4, 5, 6}, dec[kN] = {0, 0, 0, 0, 0, 0};
+  WriteH5(file, "ra", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {kN}, ra);
+  WriteH5(file, "dec", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {kN}, dec);
+  H5Fclose(file);
+  IngestOptions options;
+  options.out = Path("out.h5");
+  options.id_base = 1;
+  EXPECT_EQ(IngestHdf5(path, options).status().code(), absl::StatusCode::kNotFound) << "five bands need 4 axes";
+  options.bands = {"VIS"};
+  absl::StatusOr<IngestReport> report = IngestHdf5(path, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->layout().bands, 1);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, kN, &batch).ok());
+  EXPECT_EQ(batch.images[(static_cast<size_t>(4) * kSide + 3) * kSide + 2], CubeValue(4, 0, 3, 2));
+  EXPECT_DOUBLE_EQ(batch.ra[5], 6);
+}
+
 TEST_F(IngestTest, Hdf5BadInputIsNamedAndLeavesNoOutput) {
   IngestOptions options;
   options.out = Path("out.h5");
@@ -422,7 +450,7 @@ TEST_F(IngestTest, Hdf5BadInputIsNamedAndLeavesNoOutput) {
   H5Fclose(file);
   absl::StatusOr<IngestReport> none = IngestHdf5(Path("columns.h5"), options);
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(absl::StrContains(none.status().message(), "no 4-D numeric dataset")) << none.status();
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "no numeric dataset to read images from")) << none.status();
 
   for (const auto& entry : fs::directory_iterator(dir_.path())) {
     EXPECT_FALSE(absl::StrContains(entry.path().filename().string(), "out.h5")) << entry.path();
