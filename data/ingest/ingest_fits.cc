@@ -253,7 +253,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   layout.width = static_cast<int>(dims[0]);
   layout.height = static_cast<int>(dims[1]);
   layout.extra_columns = PlanExtraColumns(plan);
-  layout.attributes = {{"source", path}};
+  layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
   int type = 0;
   fits_movabs_hdu(f->get(), cube_hdu, &type, &status);

@@ -786,6 +786,22 @@ TEST_F(IngestTest, FitsCutoutsOfOneBandEachAreStackedByNameAndBand) {
   EXPECT_TRUE(absl::StrContains(twice.status().message(), "two g-band cutouts")) << twice.status();
 }
 
+TEST_F(IngestTest, EveryIngestRecordsItsSourceAndThatPixelsKeepTheirUnits) {
+  WriteStack(Path("stack.fits"));
+  WriteCutout(Path("77.fits"), 0, 10, 0);
+  IngestOptions options;
+  options.out = Path("stack.h5");
+  ASSERT_TRUE(IngestFitsCube(Path("stack.fits"), options).ok());
+  options.out = Path("cutouts.h5");
+  ASSERT_TRUE(IngestFitsCutouts({Path("77.fits")}, "", options).ok());
+  for (const char* out : {"stack.h5", "cutouts.h5"}) {
+    auto reader = Read(Path(out));
+    ASSERT_NE(reader, nullptr);
+    EXPECT_EQ(reader->layout().attributes.at("flux_unit"), "as in source") << out;
+    EXPECT_FALSE(reader->layout().attributes.at("source").empty()) << out;
+  }
+}
+
 TEST_F(IngestTest, TheCommandTakesADirectoryOfCutoutsAndItsCatalog) {
   fs::create_directories(Path("dir"));
   for (int n = 0; n < 3; ++n) WriteCutout(Path(absl::StrCat("dir/cutout_", 40 + n, ".fits")), n, 20.0, 1.0 + 0.01 * n);
