@@ -238,7 +238,7 @@ absl::Status RunSplit(const SplitOptions& options) {
   }
   GalaxyBatch batch, parts[3];
   Progress progress("split", "galaxies", reader->count());
-  const int64_t step = std::max<int64_t>(1, (64ll << 20) / (layout.pixels_per_image() * 4));
+  const int64_t step = layout.images_per_block();
   for (int64_t start = 0; start < reader->count(); start += step) {
     const int64_t n = std::min(step, reader->count() - start);
     GALAXY_RETURN_IF_ERROR(reader->Read(start, n, &batch));

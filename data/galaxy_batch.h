@@ -11,6 +11,7 @@
 #ifndef GALAXY_DATA_GALAXY_BATCH_H_
 #define GALAXY_DATA_GALAXY_BATCH_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -50,6 +51,9 @@ struct DatasetLayout {
   std::map<std::string, std::string> attributes;
 
   int64_t pixels_per_image() const { return static_cast<int64_t>(bands) * height * width; }
+  // Images per block when a file is converted a block at a time: about 64 MiB of float32, at
+  // least one.
+  int64_t images_per_block() const { return std::max<int64_t>(1, (int64_t{64} << 20) / (pixels_per_image() * 4)); }
   // INVALID_ARGUMENT when dimensions are out of range (1..64 bands, 1..4096 px), the band names
   // do not match the band count, or an extra column reuses a standard name.
   absl::Status Validate() const;

@@ -257,8 +257,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
   int type = 0;
   fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
-  const int64_t ppi = layout.pixels_per_image();
-  const int64_t step = std::max<int64_t>(1, (64ll << 20) / (ppi * 4));
+  const int64_t step = layout.images_per_block();
   GalaxyBatch batch;
   for (int64_t start = 0; start < count; start += step) {
     const int64_t n = std::min(step, count - start);
@@ -397,12 +396,25 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
 
 namespace {
 
-// A file name without its FITS (and compression) extensions.
-std::string Stem(const std::string& path) {
+// A FITS file's name: .fits, .fit or .fts, optionally compressed (.gz, .bz2, .fz). Returns it
+// without those extensions; `is_fits` says whether it had a FITS one.
+std::string Stem(const std::string& path, bool* is_fits = nullptr) {
   std::string stem = path;
-  for (const char* ext : {".bz2", ".gz", ".fz", ".fits", ".fit", ".fts"}) {
-    if (absl::EndsWithIgnoreCase(stem, ext)) stem.resize(stem.size() - std::strlen(ext));
+  for (const char* ext : {".bz2", ".gz", ".fz"}) {
+    if (absl::EndsWithIgnoreCase(stem, ext)) {
+      stem.resize(stem.size() - std::strlen(ext));
+      break;
+    }
   }
+  bool fits = false;
+  for (const char* ext : {".fits", ".fit", ".fts"}) {
+    if (absl::EndsWithIgnoreCase(stem, ext)) {
+      stem.resize(stem.size() - std::strlen(ext));
+      fits = true;
+      break;
+    }
+  }
+  if (is_fits != nullptr) *is_fits = fits;
   return stem;
 }
 
@@ -537,13 +549,9 @@ std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inpu
     }
     std::vector<std::string> found;
     for (const auto& entry : std::filesystem::directory_iterator(input, ec)) {
-      const std::string name = absl::AsciiStrToLower(entry.path().filename().string());
-      for (const char* ext : {".fits", ".fit", ".fts", ".fits.gz", ".fits.bz2", ".fits.fz"}) {
-        if (absl::EndsWith(name, ext) && entry.is_regular_file(ec)) {
-          found.push_back(entry.path().string());
-          break;
-        }
-      }
+      bool fits = false;
+      Stem(entry.path().filename().string(), &fits);
+      if (fits && entry.is_regular_file(ec)) found.push_back(entry.path().string());
     }
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
@@ -639,7 +647,7 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
       layout.extra_columns = PlanExtraColumns(plan);
       layout.attributes = {{"source", absl::StrJoin(inputs, ",")}, {"flux_unit", "as in source"}};
       GALAXY_ASSIGN_OR_RETURN(writer, DatasetWriter::Create(options.out, layout));
-      step = std::max<int64_t>(1, (64ll << 20) / (layout.pixels_per_image() * 4));
+      step = layout.images_per_block();
     } else if (cutout.width != layout.width || cutout.height != layout.height) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", cutout.width, " x ", cutout.height, " pixels, but ",
                                                      galaxies[kept[0]].paths[0], " is ", layout.width, " x ", layout.height,

@@ -288,7 +288,7 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   Hid space(H5Dget_space(dset.get()), H5Sclose);
   const int64_t ppi = layout.pixels_per_image();
   const int64_t plane = static_cast<int64_t>(layout.height) * layout.width;
-  const int64_t step = std::max<int64_t>(1, (64ll << 20) / (ppi * 4));
+  const int64_t step = layout.images_per_block();
   std::vector<float> raw;
   GalaxyBatch batch;
   Progress progress("ingest", "galaxies", rows);
