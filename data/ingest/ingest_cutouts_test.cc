@@ -1,0 +1,242 @@
+// Ingest of single-galaxy FITS cutouts (IngestFitsCutouts), written here with cfitsio and a real
+// TAN WCS header: IDs from names, catalogs joined by them, positions from the WCS, bands per file.
+#include "data/ingest/ingest.h"
+
+#include <fitsio.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "data/hdf5_dataset.h"
+#include "data/ingest/ingest_test_util.h"
+#include "tests/subprocess.h"
+
+namespace galaxy::ingest_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- single-galaxy FITS cutouts ---------------------------------------------------------------
+
+// A cutout file with a TAN WCS centred on (ra, dec): bands first_band .. first_band + bands - 1 of
+// galaxy `row`, as W x H x C (FITS axes), or as W x H when `axes` is 2 (one band).
+void WriteCutoutFile(const std::string& path, int row, int first_band, int bands, int axes, double ra, double dec,
+                     int side, bool wcs) {
+  int status = 0;
+  fitsfile* f = nullptr;
+  fits_create_file(&f, path.c_str(), &status);
+  long naxes[3] = {side, side, bands};
+  fits_create_img(f, FLOAT_IMG, axes, naxes, &status);
+  std::vector<float> pixels(static_cast<size_t>(bands) * side * side);
+  for (int b = 0; b < bands; ++b)
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x)
+        pixels[(static_cast<size_t>(b) * side + y) * side + x] = CubeValue(row, first_band + b, y, x);
+  fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(pixels.size()), pixels.data(), &status);
+  if (wcs) {
+    auto key_str = [&](const char* k, const char* v) { fits_write_key(f, TSTRING, k, const_cast<char*>(v), nullptr, &status); };
+    auto key_dbl = [&](const char* k, double v) { fits_write_key(f, TDOUBLE, k, &v, nullptr, &status); };
+    key_str("CTYPE1", "RA---TAN");
+    key_str("CTYPE2", "DEC--TAN");
+    key_dbl("CRVAL1", ra);
+    key_dbl("CRVAL2", dec);
+    key_dbl("CRPIX1", (side + 1) / 2.0);  // 1-based: the image centre
+    key_dbl("CRPIX2", (side + 1) / 2.0);
+    key_dbl("CD1_1", -0.262 / 3600);  // 0.262 arcsec per pixel
+    key_dbl("CD1_2", 0);
+    key_dbl("CD2_1", 0);
+    key_dbl("CD2_2", 0.262 / 3600);
+  }
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0) << path;
+}
+
+}  // namespace
+
+// One galaxy's cutout as a cutout service returns it: W x H x C, the band axis described too.
+void WriteCutout(const std::string& path, int row, double ra, double dec, int bands, int side, bool wcs) {
+  WriteCutoutFile(path, row, 0, bands, 3, ra, dec, side, wcs);
+}
+
+namespace {
+
+TEST_F(IngestTest, FitsCutoutsNamedByIdTakeTheirPositionFromTheWcsOrTheCatalog) {
+  fs::create_directories(Path("cutouts"));
+  for (int n = 0; n < kN; ++n) {
+    WriteCutout(Path(absl::StrCat("cutouts/", kBaseId + n, ".fits")), n, 150.0 + 0.01 * n, 2.0 - 0.01 * n);
+  }
+  std::ofstream(Path("cutouts/README.txt")) << "not a cutout";
+  IngestOptions options;
+  options.out = Path("wcs.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts({Path("cutouts")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, kN);
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, kN, &batch).ok());
+  for (int n = 0; n < kN; ++n) {
+    EXPECT_EQ(batch.ids[n], kBaseId + n);  // name order is ID order here
+    EXPECT_NEAR(batch.ra[n], 150.0 + 0.01 * n, 1e-9);
+    EXPECT_NEAR(batch.dec[n], 2.0 - 0.01 * n, 1e-9);
+    for (int b : {0, 4}) {
+      const size_t at = ((static_cast<size_t>(n) * kBands + b) * kSide + 5) * kSide + 9;
+      EXPECT_EQ(batch.images[at], CubeValue(n, b, 5, 9)) << "row " << n << " band " << b;
+    }
+  }
+
+  // A catalog joined by the names' IDs: its columns and positions; a galaxy it lacks is skipped.
+  std::ofstream csv(Path("targets.csv"));
+  csv << "objid,ra,dec,zspec,petro_r\n";
+  for (int n = 1; n < kN; ++n) csv << (kBaseId + n) << "," << 10.0 + n << "," << -5.0 << "," << 0.1 * n << "," << 17 + n << "\n";
+  csv.close();
+  options.out = Path("joined.h5");
+  report = IngestFitsCutouts({Path("cutouts")}, Path("targets.csv"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, kN - 1);
+  ASSERT_EQ(report->skipped.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(report->skipped[0], absl::StrCat(kBaseId, ".fits"))) << report->skipped[0];
+  reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(reader->Read(0, kN - 1, &batch).ok());
+  for (int n = 1; n < kN; ++n) {
+    EXPECT_EQ(batch.ids[n - 1], kBaseId + n);
+    EXPECT_DOUBLE_EQ(batch.ra[n - 1], 10.0 + n);
+    EXPECT_FLOAT_EQ(batch.redshift[n - 1], 0.1f * n);
+    EXPECT_EQ(batch.extra["petro_r"][n - 1], 17 + n);
+    EXPECT_EQ(batch.images[static_cast<size_t>(n - 1) * kBands * kSide * kSide + 3], CubeValue(n, 0, 0, 3));
+  }
+}
+
+TEST_F(IngestTest, FitsCutoutsThatDoNotFitAreNamedAndNothingIsWritten) {
+  IngestOptions options;
+  options.out = Path("out.h5");
+  const auto refused = [&](const std::vector<std::string>& inputs, const std::string& catalog, const std::string& what) {
+    absl::StatusOr<IngestReport> report = IngestFitsCutouts(inputs, catalog, options);
+    EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << what << ": " << report.status();
+    EXPECT_TRUE(absl::StrContains(report.status().message(), what)) << report.status();
+    EXPECT_FALSE(fs::exists(options.out));
+  };
+  WriteCutout(Path("11.fits"), 0, 10, 0);
+  WriteCutout(Path("12.fits"), 1, 10, 0, 3);
+  WriteCutout(Path("13.fits"), 2, 10, 0, kBands, kSide + 2);
+  WriteCutout(Path("14.fits"), 3, 10, 0, kBands, kSide, false);
+  WriteCutout(Path("galaxy.fits"), 4, 10, 0);
+  refused({Path("11.fits"), Path("12.fits")}, "", "12.fits: 3 band(s), expected one cutout of 5");
+  refused({Path("11.fits"), Path("13.fits")}, "", "13.fits: 18 x 18 pixels, but");
+  refused({Path("11.fits"), Path("14.fits")}, "", "14.fits: no usable celestial WCS");
+  refused({Path("11.fits"), Path("galaxy.fits")}, "", "galaxy.fits: no ID in the file name");
+  refused({Path("11.fits"), Path("11.fits")}, "", "more than once");
+  fs::create_directories(Path("empty"));
+  refused({Path("empty")}, "", "no FITS cutouts");
+  EXPECT_EQ(IngestFitsCutouts({Path("missing")}, "", options).status().code(), absl::StatusCode::kNotFound);
+  std::ofstream(Path("other.csv")) << "objid,ra,dec\n99,1,2\n";
+  refused({Path("11.fits")}, Path("other.csv"), "no cutout's ID is in");
+  std::ofstream(Path("no_ids.csv")) << "ra,dec\n1,2\n";
+  refused({Path("11.fits")}, Path("no_ids.csv"), "no integer ID column");
+
+  // Numbered in order, names need no ID.
+  options.id_base = 500;
+  absl::StatusOr<IngestReport> numbered = IngestFitsCutouts({Path("galaxy.fits"), Path("11.fits")}, "", options);
+  ASSERT_TRUE(numbered.ok()) << numbered.status();
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  absl::StatusOr<std::vector<int64_t>> ids = reader->ReadIds();
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<int64_t>{500, 501}));
+}
+
+// One band of a galaxy's cutout, as services that cut band by band return it (W x H).
+void WriteBandCutout(const std::string& path, int row, int band, double ra, double dec) {
+  WriteCutoutFile(path, row, band, 1, 2, ra, dec, kSide, true);
+}
+
+TEST_F(IngestTest, FitsCutoutsOfOneBandEachAreStackedByNameAndBand) {
+  fs::create_directories(Path("bands"));
+  const char* names[] = {"u", "g", "r", "i", "z"};
+  for (int n = 0; n < 3; ++n) {
+    for (int b = 0; b < kBands; ++b) {
+      if (n == 2 && b == 3) continue;  // galaxy 2 lacks its i band
+      const std::string sep = b % 2 ? "_" : "-";
+      WriteBandCutout(Path(absl::StrCat("bands/obj", 70 + n, sep, b == 4 ? "Z" : names[b], ".fits")), n, b, 30.0 + n, 5.0);
+    }
+  }
+  IngestOptions options;
+  options.out = Path("bands.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts({Path("bands")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, 2);
+  ASSERT_EQ(report->skipped.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(report->skipped[0], "obj72: no i-band cutout")) << report->skipped[0];
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
+  EXPECT_EQ(batch.ids, (std::vector<int64_t>{70, 71}));
+  EXPECT_NEAR(batch.ra[1], 31.0, 1e-9);
+  for (int n = 0; n < 2; ++n) {
+    for (int b = 0; b < kBands; ++b) {
+      const size_t at = ((static_cast<size_t>(n) * kBands + b) * kSide + 4) * kSide + 6;
+      EXPECT_EQ(batch.images[at], CubeValue(n, b, 4, 6)) << "galaxy " << n << " band " << b;
+    }
+  }
+
+  // A one-band file whose name says no band, and two files of one band.
+  WriteBandCutout(Path("bands/obj99.fits"), 0, 0, 1, 1);
+  absl::StatusOr<IngestReport> unnamed = IngestFitsCutouts({Path("bands")}, "", options);
+  EXPECT_TRUE(absl::StrContains(unnamed.status().message(), "obj99.fits: a one-band cutout whose name does not end"))
+      << unnamed.status();
+  fs::remove(Path("bands/obj99.fits"));
+  WriteBandCutout(Path("bands/obj70.g.fits"), 0, 1, 1, 1);
+  absl::StatusOr<IngestReport> twice = IngestFitsCutouts({Path("bands")}, "", options);
+  EXPECT_TRUE(absl::StrContains(twice.status().message(), "two g-band cutouts")) << twice.status();
+}
+
+TEST_F(IngestTest, EveryIngestRecordsItsSourceAndThatPixelsKeepTheirUnits) {
+  WriteStack(Path("stack.fits"));
+  WriteCutout(Path("77.fits"), 0, 10, 0);
+  IngestOptions options;
+  options.out = Path("stack.h5");
+  ASSERT_TRUE(IngestFitsCube(Path("stack.fits"), options).ok());
+  options.out = Path("cutouts.h5");
+  ASSERT_TRUE(IngestFitsCutouts({Path("77.fits")}, "", options).ok());
+  for (const char* out : {"stack.h5", "cutouts.h5"}) {
+    auto reader = Read(Path(out));
+    ASSERT_NE(reader, nullptr);
+    EXPECT_EQ(reader->layout().attributes.at("flux_unit"), "as in source") << out;
+    EXPECT_FALSE(reader->layout().attributes.at("source").empty()) << out;
+  }
+}
+
+TEST_F(IngestTest, TheCommandTakesADirectoryOfCutoutsAndItsCatalog) {
+  fs::create_directories(Path("dir"));
+  for (int n = 0; n < 3; ++n) WriteCutout(Path(absl::StrCat("dir/cutout_", 40 + n, ".fits")), n, 20.0, 1.0 + 0.01 * n);
+  std::ofstream(Path("dir.csv")) << "id,z\n40,0.1\n41,0.2\n42,0.3\n";
+  const std::string data = testutil::BinDir() + "/galaxy-data";
+  absl::StatusOr<testutil::CommandResult> r =
+      testutil::RunCommand({data, "ingest", Path("dir"), "--catalog", Path("dir.csv"), "--out", Path("dir.h5")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_TRUE(absl::StrContains(r->out, "3 galaxies (fits-cutouts)")) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "positions from each cutout's WCS")) << r->out;
+  auto reader = Read(Path("dir.h5"));
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 3, &batch).ok());
+  EXPECT_EQ(batch.ids, (std::vector<int64_t>{40, 41, 42}));
+  EXPECT_FLOAT_EQ(batch.redshift[2], 0.3f);
+  EXPECT_NEAR(batch.dec[2], 1.02, 1e-9);
+
+  r = testutil::RunCommand({data, "ingest", Path("dir.csv"), "--format", "npz", "--catalog", Path("dir.csv"), "--out",
+                            Path("bad.h5")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r->err, "--catalog: only for FITS cutouts")) << r->err;
+}
+
+}  // namespace
+}  // namespace galaxy::ingest_test
