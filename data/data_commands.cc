@@ -15,6 +15,7 @@
 #include "core/progress.h"
 #include "core/status_macros.h"
 #include "data/composite.h"
+#include "data/fits_file.h"
 #include "data/hdf5_dataset.h"
 #include "data/photoz/photoz_baseline.h"
 #include "data/sim/synth_survey.h"
@@ -318,7 +319,9 @@ absl::Status RunIngest(IngestCommand command) {
     } else if (command.inputs.size() > 1 || std::filesystem::is_directory(first, ec) || !command.catalog.empty()) {
       format = "fits-cutouts";
     } else {
-      format = "fits";
+      // One FITS file: a stack of cutouts (4 axes), or one galaxy's cutout (2 or 3).
+      const absl::StatusOr<int> axes = FirstImageAxes(first);
+      format = axes.ok() && (*axes == 2 || *axes == 3) ? "fits-cutouts" : "fits";
     }
   }
   if (!command.catalog.empty() && format != "fits-cutouts") {

@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
       [&] { return galaxy::RunIngest(ingest); });
   ingest_cmd->add_option("inputs", ingest.inputs,
                          "Input file(s): one .h5 or .npz, one FITS cutout stack, FITS cutouts (files or\n"
-                         "directories; one galaxy each, named by ObjID, or one file per band named\n"
-                         "ObjID-<band>.fits), or the five\n"
+                         "directories; one galaxy each, named by ObjID, or one file per band with\n"
+                         "its band a word of the name: ObjID-<band>.fits, <band>_ObjID.fits), or the five\n"
                          "frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2]")
       ->required();
   ingest_cmd->add_option("--out", ingest.options.out, "Output dataset (.h5)")->required();
@@ -113,7 +113,10 @@ int main(int argc, char** argv) {
                          "optional ObjID, specz_redshift, e_bv and other numeric columns");
   ingest_cmd->add_option("--size", ingest.options.cutout_size, "SDSS frames: cutout side, pixels")
       ->capture_default_str();
-  ingest_cmd->add_option("--bands", ingest.bands, "Band names in order")->capture_default_str();
+  ingest_cmd->add_option("--bands", ingest.bands,
+                         "Band names in order. FITS: where the header names its bands (BAND0.., BANDS,\n"
+                         "FILTER), these are picked from them in this order; else the planes in file order")
+      ->capture_default_str();
   ingest_cmd->add_option("--rename", ingest.renames,
                          "Map an input column to a native name, e.g. --rename zspec=specz_redshift");
   ingest_cmd->add_option("--catalog", ingest.catalog,

@@ -11,6 +11,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/status_macros.h"
 #include "data/fits_header.h"
 
@@ -133,6 +136,15 @@ absl::Status FitsFile::Decompress() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> FirstImageAxes(const std::string& path) {
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
+  GALAXY_RETURN_IF_ERROR(f->MoveToFirstImage());
+  int status = 0, naxis = 0;
+  fits_get_img_dim(f->get(), &naxis, &status);
+  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the image's axes"));
+  return naxis;
+}
+
 absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row) {
   FitsCutout cutout;
   GALAXY_ASSIGN_OR_RETURN(cutout.file, FitsFile::Open(path));
@@ -167,6 +179,119 @@ absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row) 
   fits_read_img(f.get(), TFLOAT, row * count + 1, count, &nul, cutout.pixels.data(), &anynul, &status);
   GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the pixels"));
   return cutout;
+}
+
+namespace {
+
+// The string value of header keyword `key` in the current HDU, trimmed; empty when it is missing.
+std::string KeyValue(FitsFile& file, const std::string& key) {
+  char value[FLEN_VALUE] = {0};
+  int status = 0;
+  fits_read_key(file.get(), TSTRING, key.c_str(), value, nullptr, &status);
+  if (status != 0) return "";
+  return std::string(absl::StripAsciiWhitespace(value));
+}
+
+// FitsBandNames in the current HDU.
+std::vector<std::string> BandNamesHere(FitsFile& file, int64_t bands) {
+  for (int first : {0, 1}) {
+    std::vector<std::string> names;
+    for (int64_t b = 0; b < bands; ++b) {
+      std::string value = KeyValue(file, absl::StrCat("BAND", b + first));
+      if (value.empty()) break;
+      names.push_back(std::move(value));
+    }
+    if (static_cast<int64_t>(names.size()) == bands) return names;
+  }
+  const std::string list = KeyValue(file, "BANDS");
+  if (!list.empty()) {
+    std::vector<std::string> names = absl::StrSplit(list, absl::ByAnyChar(", "), absl::SkipEmpty());
+    if (names.size() == 1 && bands > 1 && static_cast<int64_t>(list.size()) == bands) {
+      names.clear();  // "grz": one letter a band
+      for (char c : list) names.emplace_back(1, c);
+    }
+    if (static_cast<int64_t>(names.size()) == bands) return names;
+  }
+  if (bands == 1) {
+    for (const char* key : {"FILTER", "BAND"}) {
+      std::string value = KeyValue(file, key);
+      if (!value.empty()) return {value};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> FitsBandNames(FitsFile& file, int64_t bands) {
+  std::vector<std::string> names = BandNamesHere(file, bands);
+  int here = 1, status = 0, type = 0;
+  fits_get_hdu_num(file.get(), &here);
+  if (!names.empty() || here == 1) return names;
+  fits_movabs_hdu(file.get(), 1, &type, &status);
+  if (status == 0) names = BandNamesHere(file, bands);
+  status = 0;
+  fits_movabs_hdu(file.get(), here, &type, &status);
+  return names;
+}
+
+int BandNamed(const std::string& value, const std::vector<std::string>& wanted) {
+  for (size_t b = 0; b < wanted.size(); ++b) {
+    if (absl::EqualsIgnoreCase(value, wanted[b])) return static_cast<int>(b);
+  }
+  int found = -1;
+  for (absl::string_view word : absl::StrSplit(value, absl::ByAnyChar(" -_.,:"), absl::SkipEmpty())) {
+    while (word.size() > 1 && absl::ascii_isdigit(static_cast<unsigned char>(word.back()))) word.remove_suffix(1);
+    for (size_t b = 0; b < wanted.size(); ++b) {
+      if (!absl::EqualsIgnoreCase(word, wanted[b])) continue;
+      if (found >= 0 && found != static_cast<int>(b)) return -1;
+      found = static_cast<int>(b);
+    }
+  }
+  return found;
+}
+
+absl::StatusOr<std::vector<int64_t>> PlanesOfBands(const std::string& path, const std::vector<std::string>& names,
+                                                   const std::vector<std::string>& wanted) {
+  std::vector<int64_t> planes(wanted.size(), -1);
+  for (size_t k = 0; k < names.size(); ++k) {
+    const int b = BandNamed(names[k], wanted);
+    if (b < 0) continue;
+    if (planes[static_cast<size_t>(b)] >= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": its header names band ", wanted[static_cast<size_t>(b)],
+                                                     " twice (bands ", absl::StrJoin(names, ", "), ")"));
+    }
+    planes[static_cast<size_t>(b)] = static_cast<int64_t>(k);
+  }
+  std::vector<std::string> missing;
+  for (size_t b = 0; b < wanted.size(); ++b) {
+    if (planes[b] < 0) missing.push_back(wanted[b]);
+  }
+  if (!missing.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": its header names bands ", absl::StrJoin(names, ", "),
+                                                   "; no ", absl::StrJoin(missing, ", "), " among them (--bands ",
+                                                   "names the bands to keep, e.g. --bands ", absl::StrJoin(names, ","),
+                                                   ")"));
+  }
+  return planes;
+}
+
+absl::Status PickNamedBands(FitsCutout* cutout, const std::vector<std::string>& wanted, bool* by_header) {
+  *by_header = false;
+  const std::vector<std::string> names = FitsBandNames(*cutout->file, cutout->bands);
+  if (names.empty()) return absl::OkStatus();
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<int64_t> planes, PlanesOfBands(cutout->file->path(), names, wanted));
+  const int64_t plane = cutout->width * cutout->height;
+  std::vector<float> picked;
+  picked.reserve(wanted.size() * static_cast<size_t>(plane));
+  for (int64_t k : planes) {
+    const auto from = cutout->pixels.begin() + k * plane;
+    picked.insert(picked.end(), from, from + plane);
+  }
+  cutout->pixels = std::move(picked);
+  cutout->bands = static_cast<int64_t>(wanted.size());
+  *by_header = true;
+  return absl::OkStatus();
 }
 
 }  // namespace galaxy

@@ -70,6 +70,10 @@ class FitsFile {
   int64_t file_size_ = -1;  // bytes of FITS data (decompressed for .bz2); -1 when unknown (.gz)
 };
 
+// NAXIS of the first HDU with image data (2 or 3 for one galaxy's cutout, 4 for a stack); the
+// errors of FitsFile::Open and MoveToFirstImage.
+absl::StatusOr<int> FirstImageAxes(const std::string& path);
+
 // One cutout from a FITS file's first image HDU with data: W x H (one band), W x H x C, or row
 // `row` of a stack W x H x C x N (FITS axis order), as float32 C x H x W pixels. `file` stays
 // open at that HDU, whose header holds the cutout's WCS.
@@ -83,6 +87,30 @@ struct FitsCutout {
 // INVALID_ARGUMENT naming the file for an image of another rank, axes outside CheckCutoutAxes or
 // a row outside the stack; FitsFile::Open's errors; DATA_LOSS for data the file does not hold.
 absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row = 0);
+
+// The bands a FITS header names for the current HDU's `bands` image planes, in plane order:
+// BAND0..BAND<n-1> or BAND1..BAND<n> (as the Legacy Survey's cutouts write them), else BANDS
+// ("grz" or "g,r,z"), else, for one plane, FILTER or BAND. The current HDU's header is read
+// first, then the primary's. Values as written, trimmed; empty when the header names no bands,
+// or not one per plane.
+std::vector<std::string> FitsBandNames(FitsFile& file, int64_t bands);
+
+// Which of `wanted` a header's band value names, or -1 for none or more than one: the value
+// equal to it ignoring case, or else exactly one band among the value's words, split at spaces
+// and - _ . , : with trailing digits dropped ("HSC-G", "g DECam SDSS c0001 4720.0 1520.0",
+// "g.00000", "SDSS r", "HSC-R2").
+int BandNamed(const std::string& value, const std::vector<std::string>& wanted);
+
+// Keeps `wanted`'s bands of `cutout` in that order when its header names its bands
+// (FitsBandNames), and says so in `*by_header`; a header that names none leaves the pixels as they
+// are. INVALID_ARGUMENT naming the file and the bands its header names when one of `wanted` is
+// not among them, or two planes name the same band.
+absl::Status PickNamedBands(FitsCutout* cutout, const std::vector<std::string>& wanted, bool* by_header);
+
+// The plane of each of `wanted` in an image whose planes `names` names (one per plane), for
+// PickNamedBands and FITS stacks; the same errors, naming `path`.
+absl::StatusOr<std::vector<int64_t>> PlanesOfBands(const std::string& path, const std::vector<std::string>& names,
+                                                   const std::vector<std::string>& wanted);
 
 }  // namespace galaxy
 

@@ -39,22 +39,25 @@ def header(cards):
     return padded(b"".join(cards + [card("END")]), b" ")
 
 
-def cube(n, bands=5, side=4, extend=True):
+def cube(n, bands=5, side=4, extend=True, keys=()):
     cards = [card("SIMPLE", True), card("BITPIX", -32), card("NAXIS", 4), card("NAXIS1", side),
              card("NAXIS2", side), card("NAXIS3", bands), card("NAXIS4", n)]
     if extend:
         cards.append(card("EXTEND", True))
+    cards += [card(k, v) for k, v in keys]
     return header(cards) + padded(np.arange(n * bands * side * side, dtype=">f4").tobytes(), b"\0")
 
 
-def cutout(bands=5, side=4):
-    """One galaxy's cutout as a cutout service writes it: W x H x C (2 axes for one band), a TAN WCS."""
+def cutout(bands=5, side=4, keys=()):
+    """One galaxy's cutout as a cutout service writes it: W x H x C (2 axes for one band), a TAN WCS,
+    and `keys` (e.g. the bands' names)."""
     axes = [side, side] + ([bands] if bands > 1 else [])
     cards = [card("SIMPLE", True), card("BITPIX", -32), card("NAXIS", len(axes))]
     cards += [card(f"NAXIS{i}", a) for i, a in enumerate(axes, 1)]
     cards += [card("CTYPE1", "RA---TAN"), card("CTYPE2", "DEC--TAN"), card("CRVAL1", 150.1), card("CRVAL2", 2.2),
               card("CRPIX1", (side + 1) / 2), card("CRPIX2", (side + 1) / 2), card("CD1_1", -7.3e-5),
               card("CD2_2", 7.3e-5)]
+    cards += [card(k, v) for k, v in keys]
     return header(cards) + padded(np.arange(bands * side * side, dtype=">f4").tobytes(), b"\0")
 
 
@@ -77,6 +80,12 @@ def fits(d):
     open(f"{d}/three-bands.fits", "wb").write(cube(2, bands=3) + table(2))
     open(f"{d}/cutout.fits", "wb").write(cutout())
     open(f"{d}/cutout-r.fits", "wb").write(cutout(bands=1))
+    # Bands named in the header: reordered, picked, or checked against the name.
+    reversed_names = [(f"BAND{i}", b) for i, b in enumerate("zirgu")]
+    open(f"{d}/cube-named.fits", "wb").write(cube(2, keys=reversed_names) + table(2))
+    open(f"{d}/cutout-named.fits", "wb").write(cutout(keys=[("BANDS", "zirgu")]))
+    open(f"{d}/cutout-grz.fits", "wb").write(cutout(bands=3, keys=[(f"BAND{i}", b) for i, b in enumerate("grz", 1)]))
+    open(f"{d}/cutout-filter-r.fits", "wb").write(cutout(bands=1, keys=[("FILTER", "SDSS-r")]))
 
 
 def pickle(d):

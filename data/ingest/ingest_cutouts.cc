@@ -62,6 +62,34 @@ std::optional<int64_t> IdInName(const std::string& path) {
   return id;
 }
 
+// The band a one-band cutout's file name gives: the last of the file name's words (split at - _ .)
+// that is one of `bands` (ignoring case), and the path without it and its separator:
+// "dir/1237648720693755918-g" -> g, "dir/1237648720693755918"; "g_42" -> g, "42"; "cutout_r_42" -> r,
+// "cutout_42". -1 when no word is a band.
+int BandInName(const std::string& stem, const std::vector<std::string>& bands, std::string* rest) {
+  const size_t slash = stem.find_last_of('/');
+  const size_t name_begin = slash == std::string::npos ? 0 : slash + 1;
+  size_t end = stem.size();
+  while (end > name_begin) {
+    const size_t cut = stem.find_last_of("-_.", end - 1);
+    const size_t begin = cut == std::string::npos || cut < name_begin ? name_begin : cut + 1;
+    const std::string word = absl::AsciiStrToLower(stem.substr(begin, end - begin));
+    for (size_t b = 0; b < bands.size(); ++b) {
+      if (word != absl::AsciiStrToLower(bands[b])) continue;
+      // Drop the word with the separator before it, or after it when it is the name's first.
+      if (begin > name_begin) {
+        *rest = stem.substr(0, begin - 1) + stem.substr(end);
+      } else {
+        *rest = stem.substr(0, begin) + stem.substr(std::min(stem.size(), end + 1));
+      }
+      return static_cast<int>(b);
+    }
+    if (begin == name_begin) break;
+    end = begin - 1;
+  }
+  return -1;
+}
+
 // One galaxy's files: one cutout of every band, or one one-band cutout per band (in band order).
 struct CutoutGalaxy {
   std::string name;  // the file, or the files' common name
@@ -82,17 +110,15 @@ absl::StatusOr<std::vector<CutoutGalaxy>> GroupCutouts(const std::vector<std::st
   } else {
     std::map<std::string, std::vector<std::string>> by_name;
     for (const std::string& f : files) {
-      const std::string stem = Stem(f);
-      const size_t cut = stem.find_last_of("-_.");
-      const std::string band = absl::AsciiStrToLower(cut == std::string::npos ? "" : stem.substr(cut + 1));
-      size_t b = 0;
-      while (b < bands && absl::AsciiStrToLower(options.bands[b]) != band) ++b;
-      if (b == bands) {
+      std::string name;
+      const int found = BandInName(Stem(f), options.bands, &name);
+      if (found < 0) {
         return absl::InvalidArgumentError(absl::StrCat(
-            f, ": a one-band cutout whose name does not end in its band (", absl::StrJoin(options.bands, ", "),
-            "), as in 1237648720693755918-g.fits"));
+            f, ": a one-band cutout whose name does not give its band (one of ", absl::StrJoin(options.bands, ", "),
+            " between - _ or .), as in 1237648720693755918-g.fits or cutout_g_42.fits"));
       }
-      std::vector<std::string>& paths = by_name[stem.substr(0, cut)];
+      const size_t b = static_cast<size_t>(found);
+      std::vector<std::string>& paths = by_name[name];
       paths.resize(bands);
       if (!paths[b].empty()) {
         return absl::InvalidArgumentError(absl::StrCat("two ", options.bands[b], "-band cutouts: ", paths[b], " and ", f));
@@ -133,9 +159,12 @@ absl::StatusOr<std::vector<CutoutGalaxy>> GroupCutouts(const std::vector<std::st
   return galaxies;
 }
 
-// A galaxy's cutout of every band: its one file's, or its one-band files' stacked (the WCS then
-// the first band's).
-absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vector<std::string>& band_names) {
+// A galaxy's cutout of every band: its one file's (the bands its header names picked in
+// `band_names`' order; in file order when it names none), or its one-band files' stacked (each
+// file's band, when its header names one, must be the one its name gives; the WCS then the first
+// band's). `*by_header` says whether the header named the bands.
+absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vector<std::string>& band_names,
+                                      bool* by_header) {
   const int64_t bands = static_cast<int64_t>(band_names.size());
   const auto wrong = [&](const std::string& path, const FitsCutout& c, int64_t want) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", c.rows > 1 ? absl::StrCat(c.rows, " cutouts of ") : "",
@@ -145,14 +174,24 @@ absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vec
   };
   if (galaxy.paths.size() == 1) {
     GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadFitsCutout(galaxy.paths[0]));
+    if (cutout.rows == 1) GALAXY_RETURN_IF_ERROR(PickNamedBands(&cutout, band_names, by_header));
     if (cutout.bands != bands || cutout.rows != 1) return wrong(galaxy.paths[0], cutout, bands);
     return cutout;
   }
   FitsCutout all;
+  *by_header = false;
   for (int64_t b = 0; b < bands; ++b) {
     const std::string& path = galaxy.paths[static_cast<size_t>(b)];
     GALAXY_ASSIGN_OR_RETURN(FitsCutout one, ReadFitsCutout(path));
     if (one.bands != 1 || one.rows != 1) return wrong(path, one, 1);
+    const std::vector<std::string> named = FitsBandNames(*one.file, 1);
+    const int in_header = named.empty() ? -1 : BandNamed(named[0], band_names);
+    if (in_header >= 0 && in_header != b) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": its name makes it the ", band_names[static_cast<size_t>(b)],
+                                                     "-band cutout, but its header says '", named[0], "' (",
+                                                     band_names[static_cast<size_t>(in_header)], ")"));
+    }
+    *by_header |= in_header == b;
     if (b == 0) {
       all.width = one.width;
       all.height = one.height;
@@ -265,11 +304,14 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
   DatasetLayout layout;
   GalaxyBatch batch;
   int64_t step = 1, start = 0;
+  int64_t named_by_header = 0;
   Progress progress("ingest", "cutouts", catalog.rows);
   for (int64_t row = 0; row < catalog.rows; ++row) {
     const CutoutGalaxy& galaxy = galaxies[kept[static_cast<size_t>(row)]];
     const std::string& path = galaxy.paths[0];
-    GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadGalaxy(galaxy, options.bands));
+    bool by_header = false;
+    GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadGalaxy(galaxy, options.bands, &by_header));
+    named_by_header += by_header ? 1 : 0;
     if (!writer) {
       layout.bands = bands;
       layout.band_names = options.bands;
@@ -305,6 +347,16 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
   }
   GALAXY_RETURN_IF_ERROR(writer->Commit());
   report.written = catalog.rows;
+  const std::string unnamed = absl::StrCat(catalog.rows - named_by_header, " of ", catalog.rows, " galaxies");
+  if (named_by_header == catalog.rows) {
+    report.notes.push_back(absl::StrCat("bands ", absl::StrJoin(options.bands, ","), " as the cutouts' headers name them"));
+  } else if (galaxies[0].paths.size() > 1) {
+    report.notes.push_back(absl::StrCat(unnamed, ": no band named in the headers (FILTER, BAND); each file is the band "
+                                        "its name gives"));
+  } else {
+    report.notes.push_back(absl::StrCat(unnamed, ": no bands named in the header (BAND0.., BANDS); the planes are taken "
+                                        "in file order as ", absl::StrJoin(options.bands, ",")));
+  }
   return report;
 }
 

@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "data/fits_file.h"
 #include "data/hdf5_dataset.h"
 #include "data/ingest/ingest_test_util.h"
 #include "tests/subprocess.h"
@@ -188,12 +190,175 @@ TEST_F(IngestTest, FitsCutoutsOfOneBandEachAreStackedByNameAndBand) {
   // A one-band file whose name says no band, and two files of one band.
   WriteBandCutout(Path("bands/obj99.fits"), 0, 0, 1, 1);
   absl::StatusOr<IngestReport> unnamed = IngestFitsCutouts({Path("bands")}, "", options);
-  EXPECT_TRUE(absl::StrContains(unnamed.status().message(), "obj99.fits: a one-band cutout whose name does not end"))
+  EXPECT_TRUE(absl::StrContains(unnamed.status().message(), "obj99.fits: a one-band cutout whose name does not give"))
       << unnamed.status();
   fs::remove(Path("bands/obj99.fits"));
   WriteBandCutout(Path("bands/obj70.g.fits"), 0, 1, 1, 1);
   absl::StatusOr<IngestReport> twice = IngestFitsCutouts({Path("bands")}, "", options);
   EXPECT_TRUE(absl::StrContains(twice.status().message(), "two g-band cutouts")) << twice.status();
+}
+
+// Writes string keywords into HDU `hdu` (1: the primary) of an existing FITS file.
+void AddKeys(const std::string& path, int hdu, const std::vector<std::pair<std::string, std::string>>& keys) {
+  int status = 0, type = 0;
+  fitsfile* f = nullptr;
+  fits_open_file(&f, path.c_str(), READWRITE, &status);
+  fits_movabs_hdu(f, hdu, &type, &status);
+  for (const auto& [key, value] : keys) {
+    fits_update_key(f, TSTRING, key.c_str(), const_cast<char*>(value.c_str()), nullptr, &status);
+  }
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0) << path;
+}
+
+// The value at (y, x) = (3, 7) of band `b` of galaxy `n` in a batch of `bands`-band images.
+float PixelOf(const GalaxyBatch& batch, int n, int b, int bands) {
+  return batch.images[((static_cast<size_t>(n) * bands + b) * kSide + 3) * kSide + 7];
+}
+
+TEST_F(IngestTest, BandNamesInHeadersAreReadAsSurveysWriteThem) {
+  const std::vector<std::string> ugriz = {"u", "g", "r", "i", "z"};
+  EXPECT_EQ(BandNamed("g", ugriz), 1);
+  EXPECT_EQ(BandNamed("Z", ugriz), 4);
+  EXPECT_EQ(BandNamed("HSC-G", ugriz), 1);
+  EXPECT_EQ(BandNamed("HSC-R2", ugriz), 2);
+  EXPECT_EQ(BandNamed("g DECam SDSS c0001 4720.0 1520.0", ugriz), 1);
+  EXPECT_EQ(BandNamed("i.00000", ugriz), 3);
+  EXPECT_EQ(BandNamed("SDSS r", ugriz), 2);
+  EXPECT_EQ(BandNamed("F606W", ugriz), -1);
+  EXPECT_EQ(BandNamed("g-r", ugriz), -1);  // two bands: none
+  EXPECT_EQ(BandNamed("F606W", {"F475W", "F606W"}), 1);
+
+  // A one-band image in an extension whose filter is in the primary header (HSC's cutouts).
+  const std::string path = Path("hsc.fits");
+  int status = 0;
+  fitsfile* f = nullptr;
+  fits_create_file(&f, path.c_str(), &status);
+  fits_create_img(f, FLOAT_IMG, 0, nullptr, &status);
+  char filter[] = "HSC-I2";
+  fits_write_key(f, TSTRING, "FILTER", filter, nullptr, &status);
+  long naxes[2] = {kSide, kSide};
+  fits_create_img(f, FLOAT_IMG, 2, naxes, &status);
+  std::vector<float> pixels(kSide * kSide, 1.0f);
+  fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(pixels.size()), pixels.data(), &status);
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+  absl::StatusOr<FitsCutout> cutout = ReadFitsCutout(path);
+  ASSERT_TRUE(cutout.ok()) << cutout.status();
+  EXPECT_EQ(FitsBandNames(*cutout->file, 1), (std::vector<std::string>{"HSC-I2"}));
+  int hdu = 0;
+  fits_get_hdu_num(cutout->file->get(), &hdu);
+  EXPECT_EQ(hdu, 2);  // left at the image
+  EXPECT_TRUE(FitsBandNames(*cutout->file, 3).empty());
+}
+
+TEST_F(IngestTest, CutoutsAndStacksKeepTheBandsTheirHeadersNameInTheOrderAsked) {
+  // Planes hold bands u..z in file order, but the headers call them z..u: the header wins.
+  WriteCutout(Path("61.fits"), 0, 10, 0);
+  AddKeys(Path("61.fits"), 1, {{"BAND0", "z"}, {"BAND1", "i"}, {"BAND2", "r"}, {"BAND3", "g"}, {"BAND4", "u"}});
+  WriteCutout(Path("62.fits"), 1, 10, 0);
+  AddKeys(Path("62.fits"), 1, {{"BANDS", "zirgu"}});
+  IngestOptions options;
+  options.out = Path("named.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts({Path("61.fits"), Path("62.fits")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->notes, "\n"), "bands u,g,r,i,z as the cutouts' headers name them"))
+      << absl::StrJoin(report->notes, "\n");
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
+  for (int n = 0; n < 2; ++n) {
+    for (int b = 0; b < kBands; ++b) EXPECT_EQ(PixelOf(batch, n, b, kBands), CubeValue(n, 4 - b, 3, 7)) << n << " " << b;
+  }
+
+  // A three-band cutout (g, r, z): two of its bands picked in the order asked; a band it lacks is named.
+  WriteCutout(Path("63.fits"), 2, 10, 0, 3);
+  AddKeys(Path("63.fits"), 1, {{"BANDS", "g,r,z"}});
+  options.out = Path("zg.h5");
+  options.bands = {"z", "g"};
+  report = IngestFitsCutouts({Path("63.fits")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(reader->Read(0, 1, &batch).ok());
+  EXPECT_EQ(PixelOf(batch, 0, 0, 2), CubeValue(2, 2, 3, 7));
+  EXPECT_EQ(PixelOf(batch, 0, 1, 2), CubeValue(2, 0, 3, 7));
+  options.bands = {"u", "g", "r", "i", "z"};
+  options.out = Path("ugriz.h5");
+  report = IngestFitsCutouts({Path("63.fits")}, "", options);
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "63.fits: its header names bands g, r, z; no u, i among them"))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
+
+  // Without band keywords the planes are taken in file order, and the report says so.
+  options.out = Path("plain.h5");
+  WriteCutout(Path("64.fits"), 3, 10, 0);
+  report = IngestFitsCutouts({Path("64.fits")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->notes, "\n"), "the planes are taken in file order as u,g,r,i,z"))
+      << absl::StrJoin(report->notes, "\n");
+
+  // A stack whose header names its planes z..u (1-based): reordered, or one band picked.
+  WriteStack(Path("stack.fits"));
+  AddKeys(Path("stack.fits"), 1, {{"BAND1", "z"}, {"BAND2", "i"}, {"BAND3", "r"}, {"BAND4", "g"}, {"BAND5", "u"}});
+  for (const std::vector<std::string>& bands : {std::vector<std::string>{"u", "g", "r", "i", "z"}, {"i"}}) {
+    options.bands = bands;
+    options.out = Path(absl::StrCat("stack_", bands.size(), ".h5"));
+    report = IngestFitsCube(Path("stack.fits"), options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    reader = Read(options.out);
+    ASSERT_NE(reader, nullptr);
+    ASSERT_TRUE(reader->Read(0, kN, &batch).ok());
+    const int count = static_cast<int>(bands.size());
+    for (int n = 0; n < kN; ++n) {
+      for (int b = 0; b < count; ++b) {
+        const int stored = count == 1 ? 3 : b;  // the band's place in u..z
+        EXPECT_EQ(PixelOf(batch, n, b, count), CubeValue(n, 4 - stored, 3, 7)) << n << " " << b;
+      }
+    }
+  }
+}
+
+TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromAnyWordOfTheNameAndTheHeaderMustAgree) {
+  const char* names[] = {"u", "g", "r", "i", "z"};
+  for (int b = 0; b < kBands; ++b) {
+    WriteBandCutout(Path(absl::StrCat(names[b], "_80.fits")), 0, b, 40.0, 1.0);  // band first
+    AddKeys(Path(absl::StrCat(names[b], "_80.fits")), 1, {{"FILTER", absl::StrCat("SDSS-", names[b])}});
+    WriteBandCutout(Path(absl::StrCat("cutout_", names[b], "_81.fits")), 1, b, 41.0, 1.0);  // in the middle, no keyword
+  }
+  IngestOptions options;
+  options.out = Path("words.h5");
+  std::vector<std::string> files;
+  for (int b = 0; b < kBands; ++b) {
+    files.push_back(Path(absl::StrCat(names[b], "_80.fits")));
+    files.push_back(Path(absl::StrCat("cutout_", names[b], "_81.fits")));
+  }
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts(files, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, 2);
+  EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->notes, "\n"), "1 of 2 galaxies: no band named in the headers"))
+      << absl::StrJoin(report->notes, "\n");
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
+  std::map<int64_t, int> row_of = {{batch.ids[0], 0}, {batch.ids[1], 1}};
+  ASSERT_EQ(row_of.count(80), 1u);
+  ASSERT_EQ(row_of.count(81), 1u);
+  for (int b = 0; b < kBands; ++b) {
+    EXPECT_EQ(PixelOf(batch, row_of[80], b, kBands), CubeValue(0, b, 3, 7)) << b;
+    EXPECT_EQ(PixelOf(batch, row_of[81], b, kBands), CubeValue(1, b, 3, 7)) << b;
+  }
+
+  // A file whose header names another band than its name is refused, naming both.
+  AddKeys(Path("r_80.fits"), 1, {{"FILTER", "HSC-I"}});
+  options.out = Path("mislabelled.h5");
+  report = IngestFitsCutouts(files, "", options);
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                "r_80.fits: its name makes it the r-band cutout, but its header says 'HSC-I' (i)"))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
 }
 
 TEST_F(IngestTest, EveryIngestRecordsItsSourceAndThatPixelsKeepTheirUnits) {
@@ -230,6 +395,12 @@ TEST_F(IngestTest, TheCommandTakesADirectoryOfCutoutsAndItsCatalog) {
   EXPECT_EQ(batch.ids, (std::vector<int64_t>{40, 41, 42}));
   EXPECT_FLOAT_EQ(batch.redshift[2], 0.3f);
   EXPECT_NEAR(batch.dec[2], 1.02, 1e-9);
+
+  // One file of one galaxy is a cutout, not a stack, without --format.
+  r = testutil::RunCommand({data, "ingest", Path("dir/cutout_41.fits"), "--out", Path("one.h5")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_TRUE(absl::StrContains(r->out, "1 galaxy (fits-cutouts)")) << r->out;
 
   r = testutil::RunCommand({data, "ingest", Path("dir.csv"), "--format", "npz", "--catalog", Path("dir.csv"), "--out",
                             Path("bad.h5")});

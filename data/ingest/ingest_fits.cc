@@ -153,9 +153,6 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   GALAXY_RETURN_IF_ERROR(f->Check(status, "reading HDUs"));
   if (cube_hdu == 0) return absl::NotFoundError(absl::StrCat(path, ": no 4-D image HDU (cutout stack)"));
   const int bands = static_cast<int>(options.bands.size());
-  if (dims[2] != bands) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS3: ", dims[2], " bands, expected ", bands));
-  }
   GALAXY_RETURN_IF_ERROR(CheckCutoutAxes(path, dims[0], dims[1], dims[2]));
   const int64_t count = dims[3];
   {
@@ -164,11 +161,27 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
     fits_get_img_type(f->get(), &bitpix, &status);
     GALAXY_RETURN_IF_ERROR(f->Check(status, "reading the cutout HDU"));
     int64_t elements = 0;  // saturates instead of overflowing: CheckDeclaredData refuses it
-    if (__builtin_mul_overflow(count, static_cast<int64_t>(bands) * dims[0] * dims[1], &elements)) elements = INT64_MAX;
+    if (__builtin_mul_overflow(count, dims[2] * dims[0] * dims[1], &elements)) elements = INT64_MAX;
     GALAXY_RETURN_IF_ERROR(f->CheckDeclaredData(elements, std::abs(bitpix) / 8,
                                                 absl::StrCat("HDU ", cube_hdu, ", ", count, " cutouts")));
   }
   IngestReport report;
+  // The planes to keep: the bands the header names, in --bands' order; else every plane in file order.
+  std::vector<int64_t> planes;
+  const std::vector<std::string> names = FitsBandNames(*f, dims[2]);
+  if (!names.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(planes, PlanesOfBands(path, names, options.bands));
+    report.notes.push_back(absl::StrCat("bands ", absl::StrJoin(options.bands, ","), " as the header names them (",
+                                        absl::StrJoin(names, ","), ")"));
+  } else if (dims[2] != bands) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": key NAXIS3: ", dims[2], " bands, expected ", bands,
+                                                   " (--bands; the header names none: BAND0.., BANDS)"));
+  } else {
+    report.notes.push_back(absl::StrCat("no bands named in the header (BAND0.., BANDS): the planes are taken in file "
+                                        "order as ", absl::StrJoin(options.bands, ",")));
+  }
+  bool in_order = dims[2] == bands;
+  for (size_t b = 0; b < planes.size(); ++b) in_order &= planes[b] == static_cast<int64_t>(b);
   InputCatalog catalog;
   if (table_hdu != 0) {
     int type = 0;
@@ -192,18 +205,31 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
   int type = 0;
   fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
-  const int64_t step = layout.images_per_block();
+  // Blocks of 64 MiB of every plane read, when more are read than kept.
+  const int64_t step = std::max<int64_t>(1, layout.images_per_block() * bands / std::max<int64_t>(bands, dims[2]));
   GalaxyBatch batch;
+  std::vector<float> all_planes;  // every plane of a block, when only some are kept or they are reordered
   for (int64_t start = 0; start < count; start += step) {
     const int64_t n = std::min(step, count - start);
     batch.Resize(layout, n);
+    if (!in_order) all_planes.resize(static_cast<size_t>(n * dims[2] * dims[0] * dims[1]));
     long first[4] = {1, 1, 1, static_cast<long>(start + 1)};
     long last[4] = {dims[0], dims[1], dims[2], static_cast<long>(start + n)};
     long inc[4] = {1, 1, 1, 1};
     float nul = std::nanf("");
     int anynul = 0;
-    fits_read_subset(f->get(), TFLOAT, first, last, inc, &nul, batch.images.data(), &anynul, &status);
+    fits_read_subset(f->get(), TFLOAT, first, last, inc, &nul, in_order ? batch.images.data() : all_planes.data(),
+                     &anynul, &status);
     GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading cutouts ", start, "..", start + n)));
+    if (!in_order) {
+      const int64_t plane = dims[0] * dims[1];
+      for (int64_t i = 0; i < n; ++i) {
+        for (int b = 0; b < bands; ++b) {
+          const auto from = all_planes.begin() + (i * dims[2] + planes[static_cast<size_t>(b)]) * plane;
+          std::copy(from, from + plane, batch.images.begin() + (i * bands + b) * plane);
+        }
+      }
+    }
     FillCatalogRows(catalog, plan, options, start, n, &batch);
     GALAXY_RETURN_IF_ERROR(writer->Append(batch));
   }
