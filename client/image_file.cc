@@ -72,7 +72,10 @@ absl::StatusOr<v1::Image> FromNpy(const std::string& path, int64_t row) {
 
 absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
   GALAXY_ASSIGN_OR_RETURN(FitsCutout cutout, ReadFitsCutout(path, row));
-  return MakeImage(cutout.bands, cutout.height, cutout.width, cutout.pixels.data());
+  v1::Image image = MakeImage(cutout.bands, cutout.height, cutout.width, cutout.pixels.data());
+  // Bands the header names (BAND0.., BANDS, FILTER) go with it: the server picks the model's by name.
+  for (const std::string& name : FitsBandNames(*cutout.file, cutout.bands)) image.add_band_names(name);
+  return image;
 }
 
 }  // namespace

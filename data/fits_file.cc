@@ -235,45 +235,20 @@ std::vector<std::string> FitsBandNames(FitsFile& file, int64_t bands) {
   return names;
 }
 
-int BandNamed(const std::string& value, const std::vector<std::string>& wanted) {
-  for (size_t b = 0; b < wanted.size(); ++b) {
-    if (absl::EqualsIgnoreCase(value, wanted[b])) return static_cast<int>(b);
-  }
-  int found = -1;
-  for (absl::string_view word : absl::StrSplit(value, absl::ByAnyChar(" -_.,:"), absl::SkipEmpty())) {
-    while (word.size() > 1 && absl::ascii_isdigit(static_cast<unsigned char>(word.back()))) word.remove_suffix(1);
-    for (size_t b = 0; b < wanted.size(); ++b) {
-      if (!absl::EqualsIgnoreCase(word, wanted[b])) continue;
-      if (found >= 0 && found != static_cast<int>(b)) return -1;
-      found = static_cast<int>(b);
-    }
-  }
-  return found;
-}
-
 absl::StatusOr<std::vector<int64_t>> PlanesOfBands(const std::string& path, const std::vector<std::string>& names,
                                                    const std::vector<std::string>& wanted) {
-  std::vector<int64_t> planes(wanted.size(), -1);
-  for (size_t k = 0; k < names.size(); ++k) {
-    const int b = BandNamed(names[k], wanted);
-    if (b < 0) continue;
-    if (planes[static_cast<size_t>(b)] >= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": its header names band ", wanted[static_cast<size_t>(b)],
-                                                     " twice (bands ", absl::StrJoin(names, ", "), ")"));
-    }
-    planes[static_cast<size_t>(b)] = static_cast<int64_t>(k);
+  BandPlanes match = MatchBands(names, wanted);
+  if (!match.twice.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": its header names band ", match.twice, " twice (bands ",
+                                                   absl::StrJoin(names, ", "), ")"));
   }
-  std::vector<std::string> missing;
-  for (size_t b = 0; b < wanted.size(); ++b) {
-    if (planes[b] < 0) missing.push_back(wanted[b]);
-  }
-  if (!missing.empty()) {
+  if (!match.missing.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": its header names bands ", absl::StrJoin(names, ", "),
-                                                   "; no ", absl::StrJoin(missing, ", "), " among them (--bands ",
+                                                   "; no ", absl::StrJoin(match.missing, ", "), " among them (--bands ",
                                                    "names the bands to keep, e.g. --bands ", absl::StrJoin(names, ","),
                                                    ")"));
   }
-  return planes;
+  return std::move(match.planes);
 }
 
 absl::Status PickNamedBands(FitsCutout* cutout, const std::vector<std::string>& wanted, bool* by_header) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/band_match.h"
 
 namespace galaxy {
 
@@ -94,12 +95,6 @@ absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row =
 // first, then the primary's. Values as written, trimmed; empty when the header names no bands,
 // or not one per plane.
 std::vector<std::string> FitsBandNames(FitsFile& file, int64_t bands);
-
-// Which of `wanted` a header's band value names, or -1 for none or more than one: the value
-// equal to it ignoring case, or else exactly one band among the value's words, split at spaces
-// and - _ . , : with trailing digits dropped ("HSC-G", "g DECam SDSS c0001 4720.0 1520.0",
-// "g.00000", "SDSS r", "HSC-R2").
-int BandNamed(const std::string& value, const std::vector<std::string>& wanted);
 
 // Keeps `wanted`'s bands of `cutout` in that order when its header names its bands
 // (FitsBandNames), and says so in `*by_header`; a header that names none leaves the pixels as they

@@ -1,7 +1,8 @@
 // libFuzzer target: arbitrary bytes as the requests the server checks (a single similarity
 // query, a batch, an anomaly listing). Parsing may fail; when it succeeds, validation must
 // return a status (never crash, hang or read out of bounds) and an accepted image must decode
-// to exactly bands x S x S finite values.
+// to exactly bands x S x S finite values (the model's 5, also from an image of other bands that
+// names them).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace galaxy;
-  const ModelShape shape{5, 16, 8};
+  const ModelShape shape{5, 16, 8, {"u", "g", "r", "i", "z"}};  // named: images that name their bands are picked too
   const RequestLimits limits{1000, 256, 1 << 20};
   v1::BatchSimilarGalaxiesRequest batch;
   if (batch.ParseFromArray(data, static_cast<int>(size))) {

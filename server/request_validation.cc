@@ -1,5 +1,6 @@
 #include "server/request_validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -7,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "data/band_match.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -47,9 +50,39 @@ std::string FieldPath(absl::string_view prefix, absl::string_view name) {
 
 absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const RequestLimits& limits,
                          absl::string_view field, DecodedImage* out) {
-  if (image.bands() != static_cast<uint32_t>(shape.bands)) {
+  // The plane of each band the model takes, when the image names its bands.
+  BandPlanes named;
+  if (image.band_names_size() > 0) {
+    const std::string names_field = FieldPath(field, "band_names");
+    if (image.bands() < 1 || image.bands() > kMaxImageBands) {
+      return Invalid(FieldPath(field, "bands"), absl::StrCat(image.bands(), " is outside 1 .. ", kMaxImageBands));
+    }
+    if (image.band_names_size() != static_cast<int>(image.bands())) {
+      return Invalid(names_field, absl::StrCat(image.band_names_size(), " names for ", image.bands(), " bands"));
+    }
+    for (const std::string& name : image.band_names()) {
+      if (name.empty() || name.size() > kMaxBandNameLength) {
+        return Invalid(names_field, absl::StrCat("a name of ", name.size(), " characters; 1 .. ", kMaxBandNameLength));
+      }
+    }
+    const std::vector<std::string> names(image.band_names().begin(), image.band_names().end());
+    if (shape.band_names.empty()) {
+      return Invalid(names_field, "the model's bands have no names to match them to; send its bands in its order");
+    }
+    named = MatchBands(names, shape.band_names);
+    if (!named.twice.empty()) {
+      return Invalid(names_field, absl::StrCat(absl::StrJoin(names, ", "), " name band ", named.twice, " twice"));
+    }
+    if (!named.missing.empty()) {
+      return Invalid(names_field, absl::StrCat(absl::StrJoin(names, ", "), "; the model takes ",
+                                               absl::StrJoin(shape.band_names, ", "), ", and ",
+                                               absl::StrJoin(named.missing, ", "), " are not among them"));
+    }
+  } else if (image.bands() != static_cast<uint32_t>(shape.bands)) {
     return Invalid(FieldPath(field, "bands"),
-                   absl::StrCat(image.bands(), "; the model takes ", shape.bands, " bands"));
+                   absl::StrCat(image.bands(), "; the model takes ", shape.bands, " bands",
+                                shape.band_names.empty() ? "" : absl::StrCat(" (", absl::StrJoin(shape.band_names, ", "),
+                                                                             "; band_names picks them by name)")));
   }
   for (const auto& [name, value] : {std::pair<const char*, uint32_t>{"height", image.height()},
                                     std::pair<const char*, uint32_t>{"width", image.width()}}) {
@@ -86,8 +119,18 @@ absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const 
   }
   out->height = static_cast<int>(image.height());
   out->width = static_cast<int>(image.width());
-  return element == 4 ? ToFloats<float>(image.data(), image, field, &out->pixels)
-                      : ToFloats<double>(image.data(), image, field, &out->pixels);
+  absl::Status decoded = element == 4 ? ToFloats<float>(image.data(), image, field, &out->pixels)
+                                      : ToFloats<double>(image.data(), image, field, &out->pixels);
+  if (!decoded.ok() || image.band_names_size() == 0) return decoded;
+  // Keep the model's bands, in its order.
+  const size_t plane = static_cast<size_t>(image.height()) * image.width();
+  std::vector<float> picked(named.planes.size() * plane);
+  for (size_t b = 0; b < named.planes.size(); ++b) {
+    const auto from = out->pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(named.planes[b]) * plane);
+    std::copy(from, from + static_cast<std::ptrdiff_t>(plane), picked.begin() + static_cast<std::ptrdiff_t>(b * plane));
+  }
+  out->pixels = std::move(picked);
+  return absl::OkStatus();
 }
 
 absl::Status ValidateK(uint32_t k, const RequestLimits& limits, absl::string_view field, int* out) {

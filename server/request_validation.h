@@ -25,6 +25,8 @@ struct ModelShape {
   int image_size = 64;
   // Embedding dimension.
   int dim = 128;
+  // The model's band names, in order (an uploaded image's `band_names` are matched to them).
+  std::vector<std::string> band_names;
 };
 
 // The limits a server enforces (ServerOptions holds the configured values).
@@ -35,6 +37,9 @@ struct RequestLimits {
 };
 
 inline constexpr uint32_t kDefaultK = 10;
+// Bands of an uploaded image that names them (Image.band_names), and the length of a name.
+inline constexpr uint32_t kMaxImageBands = 16;
+inline constexpr size_t kMaxBandNameLength = 64;
 inline constexpr uint32_t kMaxImageSide = 512;
 inline constexpr int kMaxExcludeIds = 10000;
 inline constexpr uint32_t kDefaultPageSize = 50;
@@ -51,7 +56,8 @@ struct DecodedImage {
 };
 
 // Checks bands, height, width, dtype and the byte length of `image`, that every value is finite,
-// and e_bv; decodes it into `out`.
+// and e_bv; decodes it into `out`, in the model's bands: with `band_names`, the planes they name
+// picked in `shape.band_names`' order (every band the model takes must be named, once).
 absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const RequestLimits& limits,
                          absl::string_view field, DecodedImage* out);
 

@@ -77,6 +77,44 @@ TEST(RequestValidationTest, BadImagesNameTheFieldAndTheProblem) {
   EXPECT_EQ(DecodeImage(huge, kShape, kLimits, "image", &out).code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST(RequestValidationTest, ImagesThatNameTheirBandsArePickedInTheModelsOrder) {
+  const ModelShape named{5, 8, 4, {"u", "g", "r", "i", "z"}};
+  // Seven planes (band b holds b * 10000 + ...), named as surveys write them, in another order.
+  v1::Image image = MakeImage(7, 8, 8);
+  for (const char* name : {"HSC-Y", "SDSS z", "i", "R", "g.00000", "Ha", "u"}) image.add_band_names(name);
+  DecodedImage out;
+  ASSERT_TRUE(DecodeImage(image, named, kLimits, "image", &out).ok());
+  ASSERT_EQ(out.pixels.size(), 5u * 64);
+  const int plane_of[] = {6, 4, 3, 2, 1};  // u g r i z
+  for (int b = 0; b < 5; ++b) EXPECT_EQ(out.pixels[b * 64 + 9], plane_of[b] * 10000 + 101) << b;  // y 1, x 1
+
+  auto message = [&](const v1::Image& bad, const ModelShape& shape) {
+    absl::Status s = DecodeImage(bad, shape, kLimits, "image", &out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(s.message());
+  };
+  v1::Image grz = MakeImage(3, 8, 8);
+  for (const char* name : {"g", "r", "z"}) grz.add_band_names(name);
+  EXPECT_EQ(message(grz, named), "image.band_names: g, r, z; the model takes u, g, r, i, z, and u, i are not among them");
+  EXPECT_EQ(message(grz, kShape), "image.band_names: the model's bands have no names to match them to; send its bands "
+                                  "in its order");
+  v1::Image twice = MakeImage(5, 8, 8);
+  for (const char* name : {"u", "g", "r", "i", "SDSS-i"}) twice.add_band_names(name);
+  EXPECT_EQ(message(twice, named), "image.band_names: u, g, r, i, SDSS-i name band i twice");
+  v1::Image short_names = MakeImage(5, 8, 8);
+  short_names.add_band_names("u");
+  EXPECT_EQ(message(short_names, named), "image.band_names: 1 names for 5 bands");
+  v1::Image many = MakeImage(17, 8, 8);
+  for (int b = 0; b < 17; ++b) many.add_band_names("u");
+  EXPECT_EQ(message(many, named), "image.bands: 17 is outside 1 .. 16");
+  v1::Image long_name = MakeImage(1, 8, 8);
+  long_name.add_band_names(std::string(65, 'g'));
+  EXPECT_EQ(message(long_name, named), "image.band_names: a name of 65 characters; 1 .. 64");
+  // Without names, the count must be the model's, and the error says how to name them.
+  EXPECT_EQ(message(MakeImage(3, 8, 8), named),
+            "image.bands: 3; the model takes 5 bands (u, g, r, i, z; band_names picks them by name)");
+}
+
 TEST(RequestValidationTest, SimilarRequests) {
   SimilarQuery q;
   v1::SimilarGalaxiesRequest r;

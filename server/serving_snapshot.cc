@@ -94,7 +94,7 @@ absl::StatusOr<std::shared_ptr<const ServingSnapshot>> ServingSnapshot::Open(con
 
 ModelShape ServingSnapshot::shape() const {
   const ModelMetadata& m = model_->metadata();
-  return ModelShape{m.bands(), static_cast<int>(m.image_size), snapshot_->manifest().dimension};
+  return ModelShape{m.bands(), static_cast<int>(m.image_size), snapshot_->manifest().dimension, m.band_names};
 }
 
 absl::StatusOr<v1::GalaxyRecord> ServingSnapshot::Record(int64_t id, bool with_embedding) const {

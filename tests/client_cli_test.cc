@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -237,20 +238,43 @@ TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
                                   reinterpret_cast<const float*>(image.data().data()) + image.data().size() / 4);
   ASSERT_TRUE(WriteNpy(dir_.File("g.npy"), "<f4", {5, 64, 64}, pixels.data(), static_cast<int64_t>(pixels.size() * 4))
                   .ok());
-  int status = 0;
-  fitsfile* f = nullptr;
-  fits_create_file(&f, dir_.File("g.fits").c_str(), &status);
-  long axes[3] = {64, 64, 5};
-  fits_create_img(f, FLOAT_IMG, 3, axes, &status);
-  fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(pixels.size()), const_cast<float*>(pixels.data()), &status);
-  fits_close_file(f, &status);
-  ASSERT_EQ(status, 0);
+  // A FITS cutout of `planes` 64 x 64 planes, its header naming them in BANDS when `bands_key` is set.
+  const auto write_fits = [&](const std::string& name, const std::vector<float>& values, long planes,
+                              const char* bands_key) {
+    int status = 0;
+    fitsfile* f = nullptr;
+    fits_create_file(&f, dir_.File(name).c_str(), &status);
+    long axes[3] = {64, 64, planes};
+    fits_create_img(f, FLOAT_IMG, 3, axes, &status);
+    fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(values.size()), const_cast<float*>(values.data()), &status);
+    if (bands_key != nullptr) fits_write_key(f, TSTRING, "BANDS", const_cast<char*>(bands_key), nullptr, &status);
+    fits_close_file(f, &status);
+    ASSERT_EQ(status, 0) << name;
+  };
+  write_fits("g.fits", pixels, 5, nullptr);
+  // The planes stored z, i, r, g, u, as its header says: the server picks the model's by name.
+  const size_t plane = 64 * 64;
+  std::vector<float> reversed(pixels.size());
+  for (size_t b = 0; b < 5; ++b) {
+    std::copy(pixels.begin() + b * plane, pixels.begin() + (b + 1) * plane, reversed.begin() + (4 - b) * plane);
+  }
+  write_fits("zirgu.fits", reversed, 5, "zirgu");
   const std::string e_bv = absl::StrCat(image.e_bv());
-  for (const char* file : {"g.npy", "g.fits"}) {
+  // Without the header's names the reversed planes are another image.
+  write_fits("unnamed.fits", reversed, 5, nullptr);
+  std::map<std::string, double> top_score;
+  for (const char* file : {"g.npy", "g.fits", "zirgu.fits", "unnamed.fits"}) {
     testutil::CommandResult r = Client({"similar", "--image", dir_.File(file), "--e-bv", e_bv, "--k", "1"}, {"--json"});
     ASSERT_EQ(r.exit_code, 0) << file << ": " << r.err;
-    EXPECT_EQ(nlohmann::json::parse(r.out)["neighbors"][0]["id"], Id(7)) << file;
+    const nlohmann::json top = nlohmann::json::parse(r.out)["neighbors"][0];
+    if (std::string(file) != "unnamed.fits") EXPECT_EQ(top["id"], Id(7)) << file;
+    top_score[file] = top["score"].get<double>();
   }
+  EXPECT_EQ(top_score["zirgu.fits"], top_score["g.fits"]);  // the same pixels reach the model
+  EXPECT_NE(top_score["unnamed.fits"], top_score["g.fits"]);
+  // Three bands named g, r, z: the model's u and i are missing, and the error says so.
+  write_fits("grz.fits", std::vector<float>(pixels.begin(), pixels.begin() + 3 * plane), 3, "grz");
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("grz.fits")}), "g, r, z; the model takes u, g, r, i, z, and u, i are not among them");
   ExpectOneLineError(Client({"similar", "--image", dir_.File("missing.npy")}), "missing.npy: no such file");
   // Bad FITS files get one clear line, never a crash or an unbounded allocation: a header byte
   // outside printable ASCII (cfitsio overflowed a field on one), axes a header made up, and a

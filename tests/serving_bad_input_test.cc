@@ -90,6 +90,14 @@ TEST(ServingTest, BadInputGetsTheRightCodeAndAMessageNamingTheProblem) {
        "galaxy 42 is not in snapshot v1"},
       {"wrong band count", [](Served& s) { return SimilarImage(s, Tweak([](auto& i) { i.set_bands(3); })); },
        C::INVALID_ARGUMENT, "image.bands: 3; the model takes 5 bands"},
+      {"band names that lack a band of the model",
+       [](Served& s) {
+         return SimilarImage(s, Tweak([](auto& i) {
+           i.set_bands(3);
+           for (const char* name : {"g", "r", "z"}) i.add_band_names(name);
+         }));
+       },
+       C::INVALID_ARGUMENT, "image.band_names: g, r, z; the model takes u, g, r, i, z, and u, i are not among them"},
       {"image smaller than the model's input",
        [](Served& s) { return SimilarImage(s, Tweak([](auto& i) { i.set_height(32); })); }, C::INVALID_ARGUMENT,
        "image.height: 32 px is outside"},

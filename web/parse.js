@@ -55,8 +55,9 @@ function base64(bytes) {
   return btoa(text);
 }
 
-// The Image message of a bands x height x width float array (the first cutout of a stack).
-function toImage(name, shape, values) {
+// The Image message of a bands x height x width float array (the first cutout of a stack), with
+// the planes' band names when the file gives them (the server then picks the model's by name).
+function toImage(name, shape, values, bandNames = []) {
   let dims = shape.slice();
   if (dims.length === 4) dims = dims.slice(1);
   if (dims.length === 2) dims = [1, ...dims];
@@ -66,10 +67,12 @@ function toImage(name, shape, values) {
   const n = dims[0] * dims[1] * dims[2];
   const pixels = new Float32Array(n);
   for (let i = 0; i < n; ++i) pixels[i] = values(i);
-  return {
+  const image = {
     bands: dims[0], height: dims[1], width: dims[2], dtype: 'DTYPE_FLOAT32',
     data: base64(new Uint8Array(pixels.buffer)),
   };
+  if (bandNames.length === dims[0]) image.bandNames = bandNames;
+  return image;
 }
 
 const NPY_TYPES = {
@@ -106,7 +109,28 @@ export function parseNpy(name, buffer) {
 const FITS_BLOCK = 2880;
 const FITS_TYPES = { 8: [1, 'getUint8'], 16: [2, 'getInt16'], 32: [4, 'getInt32'], '-32': [4, 'getFloat32'], '-64': [8, 'getFloat64'] };
 
-// The first FITS image HDU with data (axes width, height[, bands[, stack]]) as an Image message.
+// The bands a FITS header's cards name for `planes` image planes, as galaxy-data ingest reads
+// them: BAND0.. (or BAND1..), else BANDS ("grz" or "g,r,z"), else FILTER or BAND for one plane.
+// [] when they name none.
+export function fitsBandNames(cards, planes) {
+  for (const first of [0, 1]) {
+    const names = [];
+    for (let b = 0; b < planes && cards['BAND' + (b + first)]; ++b) names.push(cards['BAND' + (b + first)]);
+    if (names.length === planes) return names;
+  }
+  if (cards.BANDS) {
+    let names = cards.BANDS.split(/[, ]+/).filter((s) => s.length > 0);
+    if (names.length === 1 && planes > 1 && cards.BANDS.length === planes) names = [...cards.BANDS];
+    if (names.length === planes) return names;
+  }
+  if (planes === 1) {
+    for (const key of ['FILTER', 'BAND']) if (cards[key]) return [cards[key]];
+  }
+  return [];
+}
+
+// The first FITS image HDU with data (axes width, height[, bands[, stack]]) as an Image message,
+// with the band names its header (or else the primary header) gives.
 export function parseFits(name, buffer) {
   const bytes = new Uint8Array(buffer);
   const view = new DataView(buffer);
@@ -114,6 +138,7 @@ export function parseFits(name, buffer) {
     throw new Error(`${name}: not a FITS file`);
   }
   let position = 0;
+  let primary = {};
   while (position + FITS_BLOCK <= bytes.length) {
     const cards = {};
     let end = false;
@@ -131,6 +156,7 @@ export function parseFits(name, buffer) {
       position += FITS_BLOCK;
     }
     if (position === FITS_BLOCK && cards.SIMPLE !== 'T') throw new Error(`${name}: not a standard FITS file (SIMPLE = F)`);
+    if (cards.SIMPLE !== undefined) primary = cards;
     const bitpix = Number(cards.BITPIX);
     const naxis = Number(cards.NAXIS || 0);
     const axes = [];
@@ -145,7 +171,10 @@ export function parseFits(name, buffer) {
       const scale = Number(cards.BSCALE || 1);
       const zero = Number(cards.BZERO || 0);
       const start = position;
-      return toImage(name, axes.slice().reverse(), (i) => view[type[1]](start + i * type[0], false) * scale + zero);
+      const planes = naxis >= 3 ? axes[2] : 1;
+      const named = fitsBandNames(cards, planes);
+      return toImage(name, axes.slice().reverse(), (i) => view[type[1]](start + i * type[0], false) * scale + zero,
+        named.length > 0 ? named : fitsBandNames(primary, planes));
     }
     position += Math.ceil(size / FITS_BLOCK) * FITS_BLOCK;
   }

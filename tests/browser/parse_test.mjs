@@ -2,7 +2,7 @@
 //   node --test tests/browser/parse_test.mjs
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseFits, parseNpy, parsePosition, sexagesimal } from '../../web/parse.js';
+import { fitsBandNames, parseFits, parseNpy, parsePosition, sexagesimal } from '../../web/parse.js';
 
 function close(actual, expected, tolerance) {
   assert.ok(Math.abs(actual - expected) < tolerance, `${actual} is not within ${tolerance} of ${expected}`);
@@ -76,12 +76,16 @@ function card(text) {
   return text.padEnd(80);
 }
 
-function fits(bitpix, axes, values, extension) {
+// `keys`: string keywords of the image's header, e.g. { BANDS: 'grz' }; `primaryKeys`: of an
+// extension file's primary header.
+function fits(bitpix, axes, values, extension, keys = {}, primaryKeys = {}) {
+  const keyCards = (k) => Object.entries(k).map(([key, value]) => card(`${key.padEnd(8)}= '${value.padEnd(8)}'`));
   const header = (first) => {
     const cards = first ? [card('SIMPLE  =                    T')] : [card("XTENSION= 'IMAGE   '")];
     cards.push(card(`BITPIX  = ${String(bitpix).padStart(20)}`), card(`NAXIS   = ${String(axes.length).padStart(20)}`));
     axes.forEach((n, i) => cards.push(card(`NAXIS${i + 1}  = ${String(n).padStart(20)}`)));
     if (bitpix === 16) cards.push(card('BSCALE  =                  0.5'), card('BZERO   =                  1.0'));
+    cards.push(...keyCards(keys));
     cards.push(card('END'));
     return Buffer.from(cards.join('').padEnd(Math.ceil(cards.length / 36) * 2880), 'latin1');
   };
@@ -90,7 +94,8 @@ function fits(bitpix, axes, values, extension) {
   values.forEach((v, i) => (bitpix === -32 ? data.writeFloatBE(v, i * 4) : data.writeInt16BE(v, i * 2)));
   const parts = extension
     ? [Buffer.from([card('SIMPLE  =                    T'), card('BITPIX  =                    8'), card('NAXIS   =                    0'),
-      card('EXTEND  =                    T'), card('END')].join('').padEnd(2880), 'latin1'), header(false), data]
+      card('EXTEND  =                    T'), ...keyCards(primaryKeys), card('END')].join('').padEnd(2880), 'latin1'),
+    header(false), data]
     : [header(true), data];
   return new Uint8Array(Buffer.concat(parts)).buffer;
 }
@@ -105,6 +110,20 @@ test('FITS cubes (primary or image extension, float or scaled integers) become i
   assert.deepEqual([...floats(extension)], values);
   const scaled = parseFits('int.fits', fits(16, [2, 1, 1], [4, -2], false));
   assert.deepEqual([...floats(scaled)], [3, 0]);  // 0.5 * v + 1
+});
+
+test('FITS headers that name the bands send them, as the ingest reads them', () => {
+  const values = new Array(3 * 4).fill(1);
+  assert.equal(parseFits('plain.fits', fits(-32, [2, 2, 3], values, false)).bandNames, undefined);
+  assert.deepEqual(parseFits('grz.fits', fits(-32, [2, 2, 3], values, false, { BANDS: 'grz' })).bandNames, ['g', 'r', 'z']);
+  const legacy = { BAND0: 'z', BAND1: 'r', BAND2: 'g' };
+  assert.deepEqual(parseFits('zrg.fits', fits(-32, [2, 2, 3], values, true, legacy)).bandNames, ['z', 'r', 'g']);
+  const hsc = fits(-32, [2, 2], values.slice(0, 4), true, {}, { FILTER: 'HSC-G' });
+  assert.deepEqual(parseFits('hsc.fits', hsc).bandNames, ['HSC-G']);  // from the primary header
+  assert.equal(parseFits('two.fits', fits(-32, [2, 2, 3], values, false, { BANDS: 'g,r' })).bandNames, undefined);
+  assert.deepEqual(fitsBandNames({ BAND1: 'g', BAND2: 'r' }, 2), ['g', 'r']);
+  assert.deepEqual(fitsBandNames({ BAND: 'i' }, 1), ['i']);
+  assert.deepEqual(fitsBandNames({ FILTER: 'r' }, 2), []);
 });
 
 test('bad FITS files say what is wrong', () => {

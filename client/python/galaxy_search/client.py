@@ -31,11 +31,18 @@ class GalaxySearchError(RuntimeError):
         self.message = message
 
 
-def to_image(cube, e_bv=None):
-    """A numpy array bands x height x width (fluxes in nanomaggies, model band order) as an Image."""
+def to_image(cube, e_bv=None, bands=None):
+    """A numpy array bands x height x width (fluxes in nanomaggies) as an Image.
+
+    The planes are the model's bands in its order, unless `bands` names each plane ("grz", or a
+    list such as ["g", "r", "z"] or ["HSC-G", "HSC-R", "HSC-I"]): the server then picks the model's
+    bands from them by name, and ignores the others."""
     a = np.asarray(cube)
     if a.ndim != 3:
         raise ValueError(f"an image is bands x height x width; got shape {a.shape}")
+    names = _band_names(bands)
+    if names is not None and len(names) != a.shape[0]:
+        raise ValueError(f"bands names {len(names)} bands ({', '.join(names)}) for an image of {a.shape[0]}")
     if a.dtype == np.float64:
         dtype, data = galaxy_pb2.DTYPE_FLOAT64, np.ascontiguousarray(a, dtype="<f8").tobytes()
     else:
@@ -43,7 +50,18 @@ def to_image(cube, e_bv=None):
     image = galaxy_pb2.Image(bands=a.shape[0], height=a.shape[1], width=a.shape[2], dtype=dtype, data=data)
     if e_bv is not None:
         image.e_bv = float(e_bv)
+    if names is not None:
+        image.band_names.extend(names)
     return image
+
+
+def _band_names(bands):
+    """Band names from "grz", "g,r,z" or a sequence of names; None for None."""
+    if bands is None:
+        return None
+    if isinstance(bands, str):
+        return [b.strip() for b in bands.split(",")] if "," in bands else list(bands)
+    return [str(b) for b in bands]
 
 
 def to_array(image):

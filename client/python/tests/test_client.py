@@ -194,6 +194,21 @@ class Requests(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "a query is an id"):
             client.similar_batch(["not a query"])
 
+    def test_images_name_their_bands_when_they_are_not_the_models(self):
+        cube = np.zeros((3, 64, 64), dtype=np.float32)
+        self.assertEqual(list(galaxy_search.to_image(cube).band_names), [])
+        self.assertEqual(list(galaxy_search.to_image(cube, bands="grz").band_names), ["g", "r", "z"])
+        self.assertEqual(list(galaxy_search.to_image(cube, bands="HSC-G, HSC-R,HSC-I").band_names),
+                         ["HSC-G", "HSC-R", "HSC-I"])
+        self.assertEqual(list(galaxy_search.to_image(cube, bands=("g", "r", "z")).band_names), ["g", "r", "z"])
+        with self.assertRaisesRegex(ValueError, "bands names 5 bands .u, g, r, i, z. for an image of 3"):
+            galaxy_search.to_image(cube, bands="ugriz")
+        client = Offline(lambda rpc: similar_answer())
+        client.similar(image=galaxy_search.to_image(cube, e_bv=0.1, bands="grz"), k=3)
+        sent = client.calls[-1].request.image
+        self.assertEqual((list(sent.band_names), sent.bands), (["g", "r", "z"], 3))
+        self.assertAlmostEqual(sent.e_bv, 0.1, places=6)
+
     def test_more_than_256_redshift_queries_go_in_several_calls_in_order(self):
         def answer(rpc):
             response = galaxy_pb2.PredictRedshiftResponse(snapshot_version="v1")
