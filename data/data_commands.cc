@@ -294,6 +294,9 @@ absl::Status RunPhotozBaseline(const BaselineOptions& options) {
 
 absl::Status RunIngest(IngestCommand command) {
   IngestOptions& options = command.options;
+  options.non_finite = command.non_finite == "zero"   ? NonFinite::kZero
+                       : command.non_finite == "fail" ? NonFinite::kFail
+                                                      : NonFinite::kSkip;
   options.bands = absl::StrSplit(command.bands, ',');
   for (const std::string& r : command.renames) {
     const size_t eq = r.find('=');
@@ -354,7 +357,7 @@ absl::Status RunIngest(IngestCommand command) {
                                report->written == 1 ? "galaxy" : "galaxies", format);
   for (const std::string& note : report->notes) std::cout << "note: " << note << "\n";
   if (!report->skipped.empty()) {
-    std::cout << absl::StrFormat("skipped %d position(s):\n", report->skipped.size());
+    std::cout << absl::StrFormat("skipped %d:\n", report->skipped.size());
     for (size_t i = 0; i < report->skipped.size() && i < 20; ++i) {
       std::cout << "  " << report->skipped[i] << "\n";
     }

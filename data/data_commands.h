@@ -62,6 +62,7 @@ struct IngestCommand {
   std::string catalog;  // fits-cutouts: CSV joined by the ID in each file's name
   std::string bands = "u,g,r,i,z";
   std::vector<std::string> renames;  // "from=to"
+  std::string non_finite = "skip";   // skip | zero | fail
   IngestOptions options;
 };
 

@@ -124,6 +124,11 @@ int main(int argc, char** argv) {
                          "any numeric columns (ra, dec, specz_redshift, e_bv, ...)");
   ingest_cmd->add_option("--images-key", ingest.options.images_key,
                          "HDF5: the dataset of images (default: 'images', else the only 4-D one)");
+  ingest_cmd->add_option("--non-finite", ingest.non_finite,
+                         "A galaxy with NaN/Inf pixels (masked or missing data): skip (leave it out and list\n"
+                         "it), zero (set those pixels to 0, counted in column non_finite_pixels) or fail")
+      ->check(CLI::IsMember({"skip", "zero", "fail"}))
+      ->capture_default_str();
   ingest_cmd->add_option("--id-base", ingest.options.id_base,
                          "Number rows from this ID when the input has no ID column");
 

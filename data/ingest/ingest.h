@@ -14,8 +14,9 @@
 //     five bands aligned on the sky with sub-pixel (bilinear) resampling.
 // Catalog columns are recognised by name (case-insensitive aliases: objid/id -> ObjID,
 // z/specz/redshift -> specz_redshift, ebv -> e_bv, ra, dec); `renames` overrides; every other
-// numeric column becomes an extra column. Output goes through a temporary file: a failed ingest
-// leaves nothing under the output name.
+// numeric column becomes an extra column. Galaxies whose images hold NaN or Inf are handled as
+// IngestOptions::non_finite says. Output goes through a temporary file: a failed ingest leaves
+// nothing under the output name.
 #ifndef GALAXY_DATA_INGEST_INGEST_H_
 #define GALAXY_DATA_INGEST_INGEST_H_
 
@@ -27,6 +28,11 @@
 #include "absl/status/statusor.h"
 
 namespace galaxy {
+
+// What an ingest does with a galaxy whose image holds NaN or Inf pixels (masked or missing data,
+// common at survey edges): leave it out and list it (the default), set those pixels to 0 and
+// count them in the column `non_finite_pixels`, or stop with an error naming it.
+enum class NonFinite { kSkip, kZero, kFail };
 
 struct IngestOptions {
   // Output dataset path. Required.
@@ -42,6 +48,7 @@ struct IngestOptions {
   // HDF5: the dataset of images (its path in the file). Empty (default): "images", else the
   // file's only numeric dataset of image shape (4-D; 3-D, N x H x W, for one band).
   std::string images_key;
+  NonFinite non_finite = NonFinite::kSkip;
 };
 
 struct IngestReport {
@@ -50,6 +57,8 @@ struct IngestReport {
   std::vector<std::string> skipped;
   // Things the user should know (defaults applied, columns ignored).
   std::vector<std::string> notes;
+  // Galaxies with NaN or Inf pixels (left out, or kept with those pixels set to 0).
+  int64_t non_finite_galaxies = 0;
 };
 
 // INVALID_ARGUMENT when no dataset (or more than one, without images_key) can be the images, or

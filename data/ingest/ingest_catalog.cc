@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/status_macros.h"
 
 namespace galaxy {
 
@@ -108,10 +109,74 @@ absl::StatusOr<CatalogPlan> PlanCatalog(const InputCatalog& catalog, const Inges
   return plan;
 }
 
-std::vector<ColumnSpec> PlanExtraColumns(const CatalogPlan& plan) {
+std::vector<ColumnSpec> PlanExtraColumns(const CatalogPlan& plan, const IngestOptions& options) {
   std::vector<ColumnSpec> out;
   for (const auto& [in, name] : plan.extra) out.push_back({name, ColumnType::kFloat64});
+  if (options.non_finite == NonFinite::kZero) out.push_back({std::string(kNonFiniteColumn), ColumnType::kInt32});
   return out;
+}
+
+absl::Status AppendGalaxies(DatasetWriter* writer, GalaxyBatch* batch, const IngestOptions& options,
+                            IngestReport* report) {
+  const DatasetLayout& layout = writer->layout();
+  const int64_t ppi = layout.pixels_per_image(), plane = static_cast<int64_t>(layout.height) * layout.width;
+  std::vector<int64_t> left_out;
+  for (int64_t i = 0; i < batch->count; ++i) {
+    float* image = batch->images.data() + i * ppi;
+    const int64_t first = FirstNonFinite(image, ppi);
+    int64_t bad = 0;
+    if (first >= 0) {
+      for (int64_t p = first; p < ppi; ++p) bad += std::isfinite(image[p]) ? 0 : 1;
+      ++report->non_finite_galaxies;
+      const std::string what = absl::StrCat(
+          "ObjID ", batch->ids[static_cast<size_t>(i)], ": ", bad, " NaN/Inf pixel(s), the first in band ",
+          layout.band_names[static_cast<size_t>(first / plane)], " at row ", first % plane / layout.width, ", column ",
+          first % layout.width);
+      switch (options.non_finite) {
+        case NonFinite::kFail:
+          return absl::InvalidArgumentError(absl::StrCat(
+              what, " (--non-finite skip leaves such galaxies out, zero keeps them with those pixels at 0)"));
+        case NonFinite::kSkip:
+          report->skipped.push_back(what);
+          left_out.push_back(i);
+          break;
+        case NonFinite::kZero:
+          for (int64_t p = first; p < ppi; ++p) {
+            if (!std::isfinite(image[p])) image[p] = 0;
+          }
+          break;
+      }
+    }
+    if (options.non_finite == NonFinite::kZero) batch->extra[std::string(kNonFiniteColumn)][static_cast<size_t>(i)] = static_cast<double>(bad);
+  }
+  if (left_out.empty()) return writer->Append(*batch);
+  GalaxyBatch kept;
+  kept.Resize(layout, 0);
+  int64_t start = 0;
+  left_out.push_back(batch->count);
+  for (int64_t skip : left_out) {
+    if (skip > start) kept.AppendRows(*batch, start, skip - start, layout);
+    start = skip + 1;
+  }
+  return kept.count == 0 ? absl::OkStatus() : writer->Append(kept);
+}
+
+absl::Status FinishIngest(DatasetWriter* writer, const IngestOptions& options, IngestReport* report) {
+  if (report->non_finite_galaxies > 0) {
+    report->notes.push_back(
+        options.non_finite == NonFinite::kSkip
+            ? absl::StrCat(report->non_finite_galaxies, " galaxies with NaN/Inf pixels left out (listed below; ",
+                           "--non-finite zero keeps them with those pixels at 0)")
+            : absl::StrCat(report->non_finite_galaxies, " galaxies had NaN/Inf pixels, set to 0 (counted in column ",
+                           kNonFiniteColumn, ")"));
+  }
+  if (writer->count() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("no galaxy left to write: every one of ", report->non_finite_galaxies,
+                                                   " has NaN/Inf pixels (--non-finite zero keeps them)"));
+  }
+  GALAXY_RETURN_IF_ERROR(writer->Commit());
+  report->written = writer->count();
+  return absl::OkStatus();
 }
 
 int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,

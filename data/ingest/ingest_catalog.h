@@ -8,9 +8,13 @@
 
 #include "absl/status/statusor.h"
 #include "data/galaxy_batch.h"
+#include "data/hdf5_dataset.h"
 #include "data/ingest/ingest.h"
 
 namespace galaxy {
+
+// The column that counts the pixels set to 0 (NonFinite::kZero).
+inline constexpr char kNonFiniteColumn[] = "non_finite_pixels";
 
 // Named numeric columns of an input catalog, all of the same length. IDs are kept apart as
 // int64 (a double cannot hold every 64-bit ID).
@@ -38,8 +42,20 @@ struct CatalogPlan {
 absl::StatusOr<CatalogPlan> PlanCatalog(const InputCatalog& catalog, const IngestOptions& options,
                                         std::vector<std::string>* notes);
 
-// The layout extra columns of a plan (float64).
-std::vector<ColumnSpec> PlanExtraColumns(const CatalogPlan& plan);
+// The layout's extra columns: the plan's (float64), and `non_finite_pixels` (int32) when
+// options.non_finite is kZero.
+std::vector<ColumnSpec> PlanExtraColumns(const CatalogPlan& plan, const IngestOptions& options);
+
+// Appends `batch` (catalog rows filled) to `writer`, its galaxies with NaN or Inf pixels dealt
+// with as options.non_finite says: left out and listed in report->skipped, kept with those pixels
+// set to 0 and counted in `non_finite_pixels`, or INVALID_ARGUMENT naming the galaxy, band and
+// pixel. Counts them in report->non_finite_galaxies.
+absl::Status AppendGalaxies(DatasetWriter* writer, GalaxyBatch* batch, const IngestOptions& options,
+                            IngestReport* report);
+
+// Ends an ingest: commits, sets report->written and notes what was done with non-finite pixels.
+// INVALID_ARGUMENT (and nothing written) when every galaxy was left out.
+absl::Status FinishIngest(DatasetWriter* writer, const IngestOptions& options, IngestReport* report);
 
 // Fills rows [start, start + n) of the catalog into batch columns at batch rows [0, n)
 // (batch already sized).

@@ -317,7 +317,7 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
       layout.band_names = options.bands;
       layout.width = static_cast<int>(cutout.width);
       layout.height = static_cast<int>(cutout.height);
-      layout.extra_columns = PlanExtraColumns(plan);
+      layout.extra_columns = PlanExtraColumns(plan, options);
       layout.attributes = {{"source", absl::StrJoin(inputs, ",")}, {"flux_unit", "as in source"}};
       GALAXY_ASSIGN_OR_RETURN(writer, DatasetWriter::Create(options.out, layout));
       step = layout.images_per_block();
@@ -340,13 +340,12 @@ absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& i
               batch.images.begin() + (row - start) * layout.pixels_per_image());
     if (row + 1 == start + batch.count) {
       FillCatalogRows(catalog, plan, plan_options, start, batch.count, &batch);
-      GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+      GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
       start = row + 1;
       progress.Update(start);
     }
   }
-  GALAXY_RETURN_IF_ERROR(writer->Commit());
-  report.written = catalog.rows;
+  GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));
   const std::string unnamed = absl::StrCat(catalog.rows - named_by_header, " of ", catalog.rows, " galaxies");
   if (named_by_header == catalog.rows) {
     report.notes.push_back(absl::StrCat("bands ", absl::StrJoin(options.bands, ","), " as the cutouts' headers name them"));

@@ -200,7 +200,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   layout.band_names = options.bands;
   layout.width = static_cast<int>(dims[0]);
   layout.height = static_cast<int>(dims[1]);
-  layout.extra_columns = PlanExtraColumns(plan);
+  layout.extra_columns = PlanExtraColumns(plan, options);
   layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
   int type = 0;
@@ -231,10 +231,9 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
       }
     }
     FillCatalogRows(catalog, plan, options, start, n, &batch);
-    GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+    GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
   }
-  GALAXY_RETURN_IF_ERROR(writer->Commit());
-  report.written = count;
+  GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));
   return report;
 }
 
@@ -310,7 +309,7 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
   layout.bands = bands;
   layout.band_names = options.bands;
   layout.height = layout.width = size;
-  layout.extra_columns = PlanExtraColumns(plan);
+  layout.extra_columns = PlanExtraColumns(plan, options);
   layout.attributes = {{"source", absl::StrJoin(frame_paths, ",")}, {"flux_unit", "nanomaggies"},
                        {"pixel_scale_arcsec", "0.396"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
@@ -349,9 +348,8 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
     return absl::InvalidArgumentError(absl::StrCat("no position of ", positions_csv,
                                                    " yields a cutout inside every frame"));
   }
-  GALAXY_RETURN_IF_ERROR(writer->Append(all));
-  GALAXY_RETURN_IF_ERROR(writer->Commit());
-  report.written = all.count;
+  GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &all, options, &report));
+  GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));
   return report;
 }
 

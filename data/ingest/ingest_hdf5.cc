@@ -280,7 +280,7 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   GALAXY_ASSIGN_OR_RETURN(InputCatalog catalog, std::move(read_catalog));
   GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
   GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
-  layout.extra_columns = PlanExtraColumns(plan);
+  layout.extra_columns = PlanExtraColumns(plan, options);
   layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
 
@@ -318,11 +318,10 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
       std::copy(raw.begin(), raw.end(), batch.images.begin());
     }
     FillCatalogRows(catalog, plan, options, start, n, &batch);
-    GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+    GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
     progress.Update(start + n);
   }
-  GALAXY_RETURN_IF_ERROR(writer->Commit());
-  report.written = rows;
+  GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));
   return report;
 }
 

@@ -128,7 +128,7 @@ absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOpti
   layout.band_names = options.bands;
   layout.height = static_cast<int>(channels_last ? header.shape[1] : header.shape[2]);
   layout.width = static_cast<int>(channels_last ? header.shape[2] : header.shape[3]);
-  layout.extra_columns = PlanExtraColumns(plan);
+  layout.extra_columns = PlanExtraColumns(plan, options);
   layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
 
@@ -153,11 +153,10 @@ absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOpti
       }
     }
     FillCatalogRows(catalog, plan, options, start, n, &batch);
-    GALAXY_RETURN_IF_ERROR(writer->Append(batch));
+    GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
     progress.Update(start + n);
   }
-  GALAXY_RETURN_IF_ERROR(writer->Commit());
-  report.written = catalog.rows;
+  GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));
   return report;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "data/hdf5_dataset.h"
 #include "data/ingest/ingest_test_util.h"
 #include "data/npy.h"
@@ -105,18 +106,68 @@ TEST_F(IngestTest, NpzCubeIsTransposedAndLabelsMapToTheNativeColumns) {
   }
 }
 
-TEST_F(IngestTest, NpzWithNanPixelsFailsNamingTheRowAndLeavesNoOutput) {
+// Galaxy 3 has a NaN pixel (band r, row 0, column 1): by default it is left out and listed; with
+// zero it is kept with that pixel at 0 and counted; with fail the ingest stops naming it. A run
+// that stops, or leaves every galaxy out, writes nothing.
+TEST_F(IngestTest, GalaxiesWithNanPixelsAreLeftOutZeroedOrRefused) {
   WriteNpz(Path("sdss.npz"), true, true, false);
   IngestOptions options;
-  options.out = Path("out.h5");
+  options.out = Path("skip.h5");
   absl::StatusOr<IngestReport> report = IngestNpz(Path("sdss.npz"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, kN - 1);
+  const std::string listed = absl::StrCat("ObjID ", kBaseId + 3, ": 1 NaN/Inf pixel(s), the first in band r at row 0, column 1");
+  ASSERT_EQ(report->skipped.size(), 1u);
+  EXPECT_EQ(report->skipped[0], listed);
+  EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->notes, "\n"), "1 galaxies with NaN/Inf pixels left out"))
+      << absl::StrJoin(report->notes, "\n");
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, kN - 1, &batch).ok());
+  EXPECT_EQ(batch.ids, (std::vector<int64_t>{kBaseId, kBaseId + 1, kBaseId + 2, kBaseId + 4, kBaseId + 5}));
+  const size_t image = static_cast<size_t>(kBands) * kSide * kSide;
+  EXPECT_EQ(batch.images[3 * image + 9], CubeValue(4, 0, 0, 9));  // the rows after it move up whole
+  EXPECT_FLOAT_EQ(batch.e_bv[3], 0.04f);
+
+  options.out = Path("zero.h5");
+  options.non_finite = NonFinite::kZero;
+  report = IngestNpz(Path("sdss.npz"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, kN);
+  EXPECT_TRUE(report->skipped.empty());
+  reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(reader->Read(0, kN, &batch).ok());
+  EXPECT_EQ(batch.images[3 * image + (2 * kSide + 0) * kSide + 1], 0.0f);
+  EXPECT_EQ(batch.images[3 * image + (2 * kSide + 0) * kSide + 2], CubeValue(3, 2, 0, 2));
+  EXPECT_EQ(batch.extra.at("non_finite_pixels"), (std::vector<double>{0, 0, 0, 1, 0, 0}));
+
+  options.out = Path("fail.h5");
+  options.non_finite = NonFinite::kFail;
+  report = IngestNpz(Path("sdss.npz"), options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(report.status().message(), "row 3")) << report.status();
-  EXPECT_TRUE(absl::StrContains(report.status().message(), "'images'")) << report.status();
-  EXPECT_FALSE(fs::exists(options.out));
+  EXPECT_TRUE(absl::StrContains(report.status().message(), listed)) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "--non-finite skip")) << report.status();
   for (const auto& entry : fs::directory_iterator(dir_.path())) {
-    EXPECT_FALSE(absl::StrContains(entry.path().filename().string(), "out.h5")) << entry.path();
+    EXPECT_FALSE(absl::StrContains(entry.path().filename().string(), "fail.h5")) << entry.path();
   }
+
+  // One cutout, its every pixel NaN-free but one: nothing is left to write.
+  WriteCutout(Path("5.fits"), 0, 10, 0);
+  int status = 0;
+  fitsfile* f = nullptr;
+  fits_open_file(&f, Path("5.fits").c_str(), READWRITE, &status);
+  float nan = std::nanf("");
+  fits_write_img(f, TFLOAT, 100, 1, &nan, &status);
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+  options.out = Path("none.h5");
+  options.non_finite = NonFinite::kSkip;
+  report = IngestFitsCutouts({Path("5.fits")}, "", options);
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "no galaxy left to write: every one of 1 has NaN/Inf pixels"))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
 }
 
 TEST_F(IngestTest, NpzMissingLabelsNamesTheKey) {
