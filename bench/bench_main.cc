@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/index_bench.h"
+#include "bench/ingest_bench.h"
 #include "bench/machine_info.h"
 #include "bench/rank_bench.h"
 #include "bench/serve_bench.h"
@@ -64,6 +65,37 @@ int main(int argc, char** argv) {
   synth->add_option("--threads", synth_threads, "Threads (0: every usable CPU)")->capture_default_str();
   synth->add_option("--scratch", scratch, "Directory for the written file")->capture_default_str();
   synth->add_flag("--json", synth_json, "JSON output");
+  int64_t ingest_count = 10000;
+  int ingest_size = 64;
+  std::string ingest_dir = "/tmp/galaxy-bench/ingest";
+  bool ingest_json = false;
+  CLI::App* ingest_cmd = cli.AddCommand(
+      "ingest",
+      "Ingest throughput (galaxies/s into the native layout): a directory of single-galaxy FITS cutouts with\n"
+      "a catalog CSV, one FITS stack, another pipeline's HDF5, and a copy of the native file (the floor)",
+      [&]() -> absl::Status {
+        GALAXY_ASSIGN_OR_RETURN(galaxy::IngestBenchResult r, galaxy::RunIngestBench(ingest_count, ingest_size, ingest_dir));
+        if (ingest_json) {
+          std::cout << galaxy::IngestBenchJson(r) << "\n";
+          return absl::OkStatus();
+        }
+        std::cout << absl::StrFormat("ingest %d galaxies at %dx%dx%d (%.0f MB of pixels; inputs kept in %s)\n", r.count,
+                                     r.bands, r.side, r.side, r.input_mb, ingest_dir);
+        const auto row = [&](const char* what, double per_s) {
+          std::cout << absl::StrFormat("  %-34s %8.0f galaxies/s %7.1f MB/s  %.2fx the copy\n", what, per_s,
+                                       per_s * r.input_mb / r.count, per_s / r.copy_per_s);
+        };
+        row("copy of the native file (floor)", r.copy_per_s);
+        row("FITS cutouts + catalog CSV", r.cutouts_per_s);
+        row("FITS stack + table", r.stack_per_s);
+        row("HDF5, N x H x W x C + columns", r.hdf5_per_s);
+        return absl::OkStatus();
+      });
+  ingest_cmd->add_option("--count", ingest_count, "Galaxies")->capture_default_str();
+  ingest_cmd->add_option("--size", ingest_size, "Cutout side, pixels")->capture_default_str();
+  ingest_cmd->add_option("--dir", ingest_dir, "Directory for the inputs (kept for bench/ingest_baseline.py)")
+      ->capture_default_str();
+  ingest_cmd->add_flag("--json", ingest_json, "JSON output");
   int64_t index_count = 100000;
   bool index_json = false;
   std::string index_torch_device = "cpu";

@@ -69,7 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryCase{"galaxy-client",
                    {"similar", "predict-z", "anomaly", "list-anomalies", "galaxy", "info",
                     "rebuild", "reload", "health", "--server"}},
-        BinaryCase{"galaxy-bench", {"machine", "synth", "train-ratio", "run"}}),
+        BinaryCase{"galaxy-bench", {"machine", "synth", "ingest", "train-ratio", "run"}}),
     [](const ::testing::TestParamInfo<BinaryCase>& info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');
@@ -123,6 +123,28 @@ TEST(CliTest, BenchSynthRunsAndReportsPerCoreThroughput) {
       RunBinary({"galaxy-bench", "synth", "--count", "100", "--json", "--scratch", ::testing::TempDir()});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(absl::StrContains(result.out, "\"per_core_per_s\":")) << result.out;
+}
+
+// The ingest benchmark's every path, and the Python baseline on the inputs it keeps (the same keys:
+// bench/ingest_ratio.sh divides one by the other).
+TEST(CliTest, BenchIngestTimesEveryPathAndTheBaselineReadsItsInputs) {
+  testutil::ScopedTempDir dir;
+  CommandResult result = RunBinary({"galaxy-bench", "ingest", "--count", "40", "--dir", dir.File("in"), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json ours = nlohmann::json::parse(result.out);
+  EXPECT_EQ(ours["count"], 40);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.File("in/cutouts")), {}), 40);
+  absl::StatusOr<CommandResult> baseline = RunCommand(
+      {"/usr/bin/python3", std::string(GALAXY_SOURCE_DIR) + "/bench/ingest_baseline.py", dir.File("in")},
+      absl::Seconds(300));
+  ASSERT_TRUE(baseline.ok()) << baseline.status();
+  ASSERT_EQ(baseline->exit_code, 0) << baseline->err;
+  const nlohmann::json script = nlohmann::json::parse(baseline->out);
+  for (const char* key : {"copy_per_s", "cutouts_per_s", "stack_per_s", "hdf5_per_s"}) {
+    EXPECT_GT(ours[key].get<double>(), 0) << key;
+    EXPECT_GT(script[key].get<double>(), 0) << key;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.File("in/out.h5")));
 }
 
 TEST(CliTest, IndexCurrentReportsAMissingSnapshotDirectoryClearly) {
