@@ -1,6 +1,8 @@
 #include "data/galaxy_batch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -107,8 +109,22 @@ void GalaxyBatch::AppendRows(const GalaxyBatch& other, int64_t start, int64_t n,
 }
 
 int64_t FirstNonFinite(const float* values, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(values[i])) return i;
+  // Blocks without an early exit, so that the compiler vectorises the test (an all-ones exponent
+  // is NaN or Inf); only a block that has one is searched. A scalar loop with std::isfinite was
+  // a tenth of a FITS stack's ingest, which checks every pixel twice.
+  constexpr int64_t kBlock = 4096;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    uint32_t any = 0;
+    for (int64_t i = start; i < end; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, values + i, sizeof(bits));
+      any |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (any == 0) continue;
+    for (int64_t i = start; i < end; ++i) {
+      if (!std::isfinite(values[i])) return i;
+    }
   }
   return -1;
 }

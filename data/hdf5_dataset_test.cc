@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -104,6 +105,24 @@ TEST_F(Hdf5DatasetTest, UncommittedWriterLeavesNoFile) {
   }
   EXPECT_FALSE(fs::exists(temp));
   EXPECT_FALSE(fs::exists(Path("b.h5")));
+}
+
+// The block-wise check finds the first NaN or Inf wherever it lies: at a block's first or last
+// value, past the last whole block, and the first of two.
+TEST(FirstNonFiniteTest, FindsTheFirstNanOrInfInAnyBlock) {
+  std::vector<float> v(10000, 1.0f);
+  EXPECT_EQ(FirstNonFinite(v.data(), static_cast<int64_t>(v.size())), -1);
+  for (int64_t at : {0, 4095, 4096, 8191, 9999}) {
+    std::vector<float> w = v;
+    w[static_cast<size_t>(at)] = at % 2 ? std::numeric_limits<float>::infinity() : std::nanf("");
+    EXPECT_EQ(FirstNonFinite(w.data(), static_cast<int64_t>(w.size())), at);
+    EXPECT_EQ(FirstNonFinite(w.data(), at), -1);  // not within the first `at` values
+  }
+  v[7000] = -std::numeric_limits<float>::infinity();
+  v[9000] = std::nanf("");
+  EXPECT_EQ(FirstNonFinite(v.data(), static_cast<int64_t>(v.size())), 7000);
+  v[7000] = std::numeric_limits<float>::max();  // large but finite
+  EXPECT_EQ(FirstNonFinite(v.data(), static_cast<int64_t>(v.size())), 9000);
 }
 
 TEST_F(Hdf5DatasetTest, WriterRefusesNanImagesNamingRowAndBand) {

@@ -213,13 +213,13 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
     const int64_t n = std::min(step, count - start);
     batch.Resize(layout, n);
     if (!in_order) all_planes.resize(static_cast<size_t>(n * dims[2] * dims[0] * dims[1]));
-    long first[4] = {1, 1, 1, static_cast<long>(start + 1)};
-    long last[4] = {dims[0], dims[1], dims[2], static_cast<long>(start + n)};
-    long inc[4] = {1, 1, 1, 1};
+    // Whole cutouts [start, start + n) are one contiguous run of the data: read as such (a subset
+    // read goes row by row, 64 pixels at a time, and ran at 0.6x astropy's memmap).
+    const LONGLONG per_cutout = static_cast<LONGLONG>(dims[0]) * dims[1] * dims[2];
     float nul = std::nanf("");
     int anynul = 0;
-    fits_read_subset(f->get(), TFLOAT, first, last, inc, &nul, in_order ? batch.images.data() : all_planes.data(),
-                     &anynul, &status);
+    fits_read_img(f->get(), TFLOAT, static_cast<LONGLONG>(start) * per_cutout + 1, static_cast<LONGLONG>(n) * per_cutout,
+                  &nul, in_order ? batch.images.data() : all_planes.data(), &anynul, &status);
     GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading cutouts ", start, "..", start + n)));
     if (!in_order) {
       const int64_t plane = dims[0] * dims[1];
