@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -320,8 +321,14 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
     }
     hsize_t dims[4];
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-    // N x H x W x C with square images: another pipeline's layout, not a file of many bands.
-    if (dims[1] == dims[2] && dims[3] < dims[1]) {
+    // N x H x W x C with square images: another pipeline's layout, not a file of many bands. Our
+    // writer names the bands (attribute "bands", one per plane): a file that does is ours, whatever
+    // its shape (5 bands of 5 x 1 pixels looked channels-last; found by hdf5_fuzzer).
+    const std::map<std::string, std::string> attributes = ReadStringAttributes(h.file.get());
+    const auto named = attributes.find("bands");
+    const bool bands_named = named != attributes.end() &&
+                             static_cast<hsize_t>(std::count(named->second.begin(), named->second.end(), ',') + 1) == dims[1];
+    if (!bands_named && dims[1] == dims[2] && dims[3] < dims[1]) {
       return key_error(kImagesKey, absl::StrCat("shape ", dims[0], " x ", dims[1], " x ", dims[2], " x ", dims[3],
                                                 " is N x H x W x C; ours is N x C x H x W", ConvertHint(path)));
     }

@@ -125,6 +125,27 @@ TEST(FirstNonFiniteTest, FindsTheFirstNanOrInfInAnyBlock) {
   EXPECT_EQ(FirstNonFinite(v.data(), static_cast<int64_t>(v.size())), 9000);
 }
 
+// A file of ours whose shape looks channels-last (5 bands of 5 x 1 pixels: N x 5 x 5 x 1) opens:
+// its bands are named. Found by hdf5_fuzzer through the ingest of a foreign file.
+TEST_F(Hdf5DatasetTest, ANativeFileWhoseShapeLooksChannelsLastOpens) {
+  DatasetLayout layout;
+  layout.height = 5;
+  layout.width = 1;
+  const std::string path = dir_.File("thin.h5");
+  auto writer = DatasetWriter::Create(path, layout);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  GalaxyBatch batch;
+  batch.Resize(layout, 2);
+  batch.ids = {1, 2};
+  ASSERT_TRUE((*writer)->Append(batch).ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  auto reader = DatasetReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->layout().bands, 5);
+  EXPECT_EQ((*reader)->layout().height, 5);
+  EXPECT_EQ((*reader)->layout().width, 1);
+}
+
 TEST_F(Hdf5DatasetTest, WriterRefusesNanImagesNamingRowAndBand) {
   DatasetLayout layout;
   GalaxyBatch batch = Synth(4, &layout);
