@@ -4,7 +4,9 @@
 #include <wcslib/wcs.h>
 #include <wcslib/wcshdr.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "core/status_macros.h"
 
 namespace galaxy {
@@ -14,6 +16,33 @@ absl::StatusOr<std::unique_ptr<Wcs>> Wcs::FromHeader(const FitsFile& f) {
   char* header = nullptr;
   fits_hdr2str(f.get(), 1, nullptr, 0, &header, &nkeys, &status);
   GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the header"));
+  // WCSLIB's header parser overflows a buffer (a fortified strcpy aborts) on a string value
+  // without its closing quote, which cfitsio passes through (found by fits_fuzzer): such a card
+  // is refused here, before wcspih sees it.
+  for (int k = 0; k < nkeys; ++k) {
+    const absl::string_view card(header + static_cast<size_t>(k) * 80, 80);
+    if (card.substr(8, 2) != "= ") continue;
+    const size_t open = card.find_first_not_of(' ', 10);
+    if (open == absl::string_view::npos || card[open] != '\'') continue;
+    size_t at = open + 1;
+    bool closed = false;
+    while (at < card.size() && !closed) {
+      if (card[at] != '\'') {
+        ++at;
+      } else if (at + 1 < card.size() && card[at + 1] == '\'') {
+        at += 2;  // '' is a quote inside the string
+      } else {
+        closed = true;
+      }
+    }
+    if (!closed) {
+      absl::Status refused = absl::InvalidArgumentError(absl::StrCat(
+          f.path(), ": header card ", k + 1, " (", absl::StripTrailingAsciiWhitespace(card.substr(0, 8)),
+          ") has a string value without its closing quote"));
+      fits_free_memory(header, &status);
+      return refused;
+    }
+  }
   std::unique_ptr<Wcs> w(new Wcs);
   int nreject = 0;
   const int rc = wcspih(header, nkeys, WCSHDR_all, 0, &nreject, &w->nwcs_, &w->wcs_);

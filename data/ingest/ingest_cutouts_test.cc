@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -140,6 +141,20 @@ TEST_F(IngestTest, FitsCutoutsThatDoNotFitAreNamedAndNothingIsWritten) {
   refused({Path("11.fits")}, Path("other.csv"), "no cutout's ID is in");
   std::ofstream(Path("no_ids.csv")) << "ra,dec\n1,2\n";
   refused({Path("11.fits")}, Path("no_ids.csv"), "no integer ID column");
+
+  // A WCS string value without its closing quote (WCSLIB's parser overflowed a buffer on one;
+  // found by fits_fuzzer) is refused before WCSLIB reads it.
+  WriteCutout(Path("15.fits"), 4, 10, 0);
+  {
+    std::fstream file(Path("15.fits"), std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    const size_t at = bytes.find("'DEC--TAN'");
+    ASSERT_NE(at, std::string::npos);
+    file.seekp(static_cast<std::streamoff>(at + 9));
+    file << "://";
+  }
+  refused({Path("15.fits")}, "", "15.fits: header card");
+  refused({Path("15.fits")}, "", "(CTYPE2) has a string value without its closing quote");
 
   // Numbered in order, names need no ID.
   options.id_base = 500;
