@@ -14,7 +14,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
+#include "data/fits_file.h"
 #include "data/hdf5_dataset.h"
+#include "data/hdf5_util.h"
 #include "data/ingest/ingest.h"
 #include "data/sim/synth_survey.h"
 
@@ -22,10 +24,7 @@ namespace galaxy {
 namespace {
 
 absl::Status FitsStatus(int status, const std::string& what) {
-  if (status == 0) return absl::OkStatus();
-  char text[FLEN_STATUS] = {0};
-  fits_get_errstatus(status, text);
-  return absl::InternalError(absl::StrCat(what, ": ", text));
+  return status == 0 ? absl::OkStatus() : absl::InternalError(absl::StrCat(what, ": ", FitsError(status)));
 }
 
 // One galaxy's cutout as a cutout service writes it: W x H x C float32 with a TAN WCS.
@@ -58,21 +57,12 @@ struct Catalog {
   std::vector<float> z, e_bv;
 };
 
-// An HDF5 handle closed on scope exit.
-struct H5Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
-  ~H5Handle() {
-    if (id >= 0) close(id);
-  }
-};
-
 template <typename T>
 absl::Status WriteColumn(hid_t file, const char* name, hid_t type, const std::vector<T>& values) {
   const hsize_t n = values.size();
-  H5Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
-  H5Handle set{H5Dcreate2(file, name, type, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
-  if (set.id < 0 || H5Dwrite(set.id, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
+  Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Hid set(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  if (!set.ok() || H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
     return absl::InternalError(absl::StrCat("writing column ", name));
   }
   return absl::OkStatus();
@@ -97,13 +87,13 @@ absl::Status WriteInputs(const std::string& survey, const std::string& dir, Inge
   GALAXY_RETURN_IF_ERROR(FitsStatus(status, "stack.fits"));
 
   const std::string foreign_path = dir + "/foreign.h5";
-  H5Handle foreign{H5Fcreate(foreign_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
+  Hid foreign(H5Fcreate(foreign_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   const hsize_t cube_dims[4] = {static_cast<hsize_t>(n), static_cast<hsize_t>(side), static_cast<hsize_t>(side),
                                 static_cast<hsize_t>(bands)};
-  H5Handle cube_space{H5Screate_simple(4, cube_dims, nullptr), H5Sclose};
-  H5Handle cube{H5Dcreate2(foreign.id, "cube", H5T_NATIVE_FLOAT, cube_space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                H5Dclose};
-  if (cube.id < 0) return absl::InternalError(absl::StrCat("creating ", foreign_path));
+  Hid cube_space(H5Screate_simple(4, cube_dims, nullptr), H5Sclose);
+  Hid cube(H5Dcreate2(foreign.get(), "cube", H5T_NATIVE_FLOAT, cube_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Dclose);
+  if (!cube.ok()) return absl::InternalError(absl::StrCat("creating ", foreign_path));
 
   Catalog catalog;
   GalaxyBatch batch;
@@ -136,17 +126,17 @@ absl::Status WriteInputs(const std::string& survey, const std::string& dir, Inge
     }
     const hsize_t offset[4] = {static_cast<hsize_t>(start), 0, 0, 0};
     const hsize_t block[4] = {static_cast<hsize_t>(count), cube_dims[1], cube_dims[2], cube_dims[3]};
-    H5Handle memory{H5Screate_simple(4, block, nullptr), H5Sclose};
-    if (H5Sselect_hyperslab(cube_space.id, H5S_SELECT_SET, offset, nullptr, block, nullptr) < 0 ||
-        H5Dwrite(cube.id, H5T_NATIVE_FLOAT, memory.id, cube_space.id, H5P_DEFAULT, channels_last.data()) < 0) {
+    Hid memory(H5Screate_simple(4, block, nullptr), H5Sclose);
+    if (H5Sselect_hyperslab(cube_space.get(), H5S_SELECT_SET, offset, nullptr, block, nullptr) < 0 ||
+        H5Dwrite(cube.get(), H5T_NATIVE_FLOAT, memory.get(), cube_space.get(), H5P_DEFAULT, channels_last.data()) < 0) {
       return absl::InternalError(absl::StrCat("writing ", foreign_path));
     }
   }
-  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.id, "objid", H5T_NATIVE_INT64, catalog.ids));
-  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.id, "ra", H5T_NATIVE_DOUBLE, catalog.ra));
-  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.id, "dec", H5T_NATIVE_DOUBLE, catalog.dec));
-  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.id, "z", H5T_NATIVE_FLOAT, catalog.z));
-  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.id, "ebv", H5T_NATIVE_FLOAT, catalog.e_bv));
+  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.get(), "objid", H5T_NATIVE_INT64, catalog.ids));
+  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.get(), "ra", H5T_NATIVE_DOUBLE, catalog.ra));
+  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.get(), "dec", H5T_NATIVE_DOUBLE, catalog.dec));
+  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.get(), "z", H5T_NATIVE_FLOAT, catalog.z));
+  GALAXY_RETURN_IF_ERROR(WriteColumn(foreign.get(), "ebv", H5T_NATIVE_FLOAT, catalog.e_bv));
 
   const char* names[] = {"ObjID", "RA", "DEC", "Z", "EBV"};
   const char* forms[] = {"K", "D", "D", "E", "E"};

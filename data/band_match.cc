@@ -1,5 +1,7 @@
 #include "data/band_match.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -35,6 +37,16 @@ BandPlanes MatchBands(const std::vector<std::string>& names, const std::vector<s
     if (out.planes[b] < 0) out.missing.push_back(wanted[b]);
   }
   return out;
+}
+
+void PickPlanes(const float* in, int64_t images, int64_t planes_in, int64_t plane, const std::vector<int64_t>& planes,
+                float* out) {
+  for (int64_t i = 0; i < images; ++i) {
+    for (int64_t plane_in : planes) {
+      const float* from = in + (i * planes_in + plane_in) * plane;
+      out = std::copy(from, from + plane, out);
+    }
+  }
 }
 
 }  // namespace galaxy

@@ -29,6 +29,11 @@ struct BandPlanes {
 // The planes of `wanted` among `names`; a name that is none of them is passed over.
 BandPlanes MatchBands(const std::vector<std::string>& names, const std::vector<std::string>& wanted);
 
+// Copies, for each of `images` images of `planes_in` planes of `plane` values each at `in`, the
+// planes `planes` (in that order) to `out` (images x planes.size() x plane values).
+void PickPlanes(const float* in, int64_t images, int64_t planes_in, int64_t plane, const std::vector<int64_t>& planes,
+                float* out);
+
 }  // namespace galaxy
 
 #endif  // GALAXY_DATA_BAND_MATCH_H_

@@ -309,6 +309,11 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
   }
   h.images = Hid(H5Dopen2(h.file.get(), kImagesKey, H5P_DEFAULT), H5Dclose);
   if (!h.images.ok()) return key_error(kImagesKey, "not a dataset: " + Hdf5Reason());
+  // The file's attributes; "bands" names one band per plane in files of ours.
+  std::map<std::string, std::string> attrs = ReadStringAttributes(h.file.get());
+  std::vector<std::string> named_bands;
+  if (attrs.count("bands")) named_bands = absl::StrSplit(attrs["bands"], ',');
+  attrs.erase("bands");
   {
     Hid space(H5Dget_space(h.images.get()), H5Sclose);
     Hid type(H5Dget_type(h.images.get()), H5Tclose);
@@ -324,11 +329,7 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
     // N x H x W x C with square images: another pipeline's layout, not a file of many bands. Our
     // writer names the bands (attribute "bands", one per plane): a file that does is ours, whatever
     // its shape (5 bands of 5 x 1 pixels looked channels-last; found by hdf5_fuzzer).
-    const std::map<std::string, std::string> attributes = ReadStringAttributes(h.file.get());
-    const auto named = attributes.find("bands");
-    const bool bands_named = named != attributes.end() &&
-                             static_cast<hsize_t>(std::count(named->second.begin(), named->second.end(), ',') + 1) == dims[1];
-    if (!bands_named && dims[1] == dims[2] && dims[3] < dims[1]) {
+    if (named_bands.size() != dims[1] && dims[1] == dims[2] && dims[3] < dims[1]) {
       return key_error(kImagesKey, absl::StrCat("shape ", dims[0], " x ", dims[1], " x ", dims[2], " x ", dims[3],
                                                 " is N x H x W x C; ours is N x C x H x W", ConvertHint(path)));
     }
@@ -424,16 +425,11 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
   r->has_e_bv_ = h.e_bv.ok();
   r->has_redshift_ = h.redshift.ok();
 
-  std::map<std::string, std::string> attrs = ReadStringAttributes(h.file.get());
-  if (attrs.count("bands")) {
-    std::vector<std::string> bands = absl::StrSplit(attrs["bands"], ',');
-    if (static_cast<int>(bands.size()) == r->layout_.bands) r->layout_.band_names = bands;
-  }
+  if (static_cast<int>(named_bands.size()) == r->layout_.bands) r->layout_.band_names = named_bands;
   if (static_cast<int>(r->layout_.band_names.size()) != r->layout_.bands) {
     r->layout_.band_names.clear();
     for (int b = 0; b < r->layout_.bands; ++b) r->layout_.band_names.push_back(absl::StrCat("b", b));
   }
-  attrs.erase("bands");
   r->layout_.attributes = attrs;
   return r;
 }

@@ -123,12 +123,9 @@ absl::Status DecodeImage(const v1::Image& image, const ModelShape& shape, const 
                                       : ToFloats<double>(image.data(), image, field, &out->pixels);
   if (!decoded.ok() || image.band_names_size() == 0) return decoded;
   // Keep the model's bands, in its order.
-  const size_t plane = static_cast<size_t>(image.height()) * image.width();
-  std::vector<float> picked(named.planes.size() * plane);
-  for (size_t b = 0; b < named.planes.size(); ++b) {
-    const auto from = out->pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(named.planes[b]) * plane);
-    std::copy(from, from + static_cast<std::ptrdiff_t>(plane), picked.begin() + static_cast<std::ptrdiff_t>(b * plane));
-  }
+  const int64_t plane = static_cast<int64_t>(image.height()) * image.width();
+  std::vector<float> picked(named.planes.size() * static_cast<size_t>(plane));
+  PickPlanes(out->pixels.data(), 1, image.bands(), plane, named.planes, picked.data());
   out->pixels = std::move(picked);
   return absl::OkStatus();
 }

@@ -221,15 +221,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
     fits_read_img(f->get(), TFLOAT, static_cast<LONGLONG>(start) * per_cutout + 1, static_cast<LONGLONG>(n) * per_cutout,
                   &nul, in_order ? batch.images.data() : all_planes.data(), &anynul, &status);
     GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading cutouts ", start, "..", start + n)));
-    if (!in_order) {
-      const int64_t plane = dims[0] * dims[1];
-      for (int64_t i = 0; i < n; ++i) {
-        for (int b = 0; b < bands; ++b) {
-          const auto from = all_planes.begin() + (i * dims[2] + planes[static_cast<size_t>(b)]) * plane;
-          std::copy(from, from + plane, batch.images.begin() + (i * bands + b) * plane);
-        }
-      }
-    }
+    if (!in_order) PickPlanes(all_planes.data(), n, dims[2], dims[0] * dims[1], planes, batch.images.data());
     FillCatalogRows(catalog, plan, options, start, n, &batch);
     GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
   }
