@@ -77,19 +77,29 @@ absl::Status FitsFile::Check(int status, const std::string& what) const {
   return absl::DataLossError(absl::StrCat(path_, ": ", what, ": ", FitsError(status)));
 }
 
-absl::Status FitsFile::MoveToFirstImage() {
-  // HDU by HDU, stopping at the first image: counting the HDUs first (fits_get_num_hdus) parsed
-  // every header after it too, and cfitsio sized an allocation of 10^16 bytes from garbage after
-  // a valid image (found by fits_fuzzer).
+absl::Status FitsFile::WalkHdus(const std::function<absl::StatusOr<bool>(int hdu, int type)>& visit) {
   for (int h = 1;; ++h) {
-    int status = 0, type = 0, naxis = 0;
+    int status = 0, type = 0;
     fits_movabs_hdu(fptr_, h, &type, &status);
-    if (status == END_OF_FILE) break;
-    if (type == IMAGE_HDU) fits_get_img_dim(fptr_, &naxis, &status);
+    if (status == END_OF_FILE) return absl::OkStatus();
     GALAXY_RETURN_IF_ERROR(Check(status, absl::StrCat("reading HDU ", h)));
-    if (type == IMAGE_HDU && naxis > 0) return absl::OkStatus();
+    GALAXY_ASSIGN_OR_RETURN(const bool more, visit(h, type));
+    if (!more) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(path_, ": no image HDU with data"));
+}
+
+absl::Status FitsFile::MoveToFirstImage() {
+  bool found = false;
+  GALAXY_RETURN_IF_ERROR(WalkHdus([&](int h, int type) -> absl::StatusOr<bool> {
+    if (type != IMAGE_HDU) return true;
+    int status = 0, naxis = 0;
+    fits_get_img_dim(fptr_, &naxis, &status);
+    GALAXY_RETURN_IF_ERROR(Check(status, absl::StrCat("reading HDU ", h)));
+    found = naxis > 0;
+    return !found;
+  }));
+  if (!found) return absl::InvalidArgumentError(absl::StrCat(path_, ": no image HDU with data"));
+  return absl::OkStatus();
 }
 
 absl::Status FitsFile::CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const {

@@ -9,6 +9,7 @@
 #include <fitsio.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,13 @@ class FitsFile {
   // Makes the first HDU with image data current (a primary HDU without data is skipped).
   // INVALID_ARGUMENT when the file has none.
   absl::Status MoveToFirstImage();
+
+  // Makes each HDU current in turn, from the first, and calls `visit(hdu, type)` (type: IMAGE_HDU,
+  // ASCII_TBL or BINARY_TBL); stops at the end of the file, when `visit` returns false, or with
+  // the first error (visit's, or DATA_LOSS naming the HDU cfitsio cannot read). HDUs after the
+  // one that stops the walk are never parsed: cfitsio's count of HDUs (fits_get_num_hdus) parses
+  // every header, and sized allocations from the garbage after a good image (data/fits_fuzzer.cc).
+  absl::Status WalkHdus(const std::function<absl::StatusOr<bool>(int hdu, int type)>& visit);
 
   // Before anything is sized from the current HDU's header: DATA_LOSS unless the file holds the
   // `elements` x `element_bytes` bytes of data the header declares (a truncated file, or a header

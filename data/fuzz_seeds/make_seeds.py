@@ -61,14 +61,14 @@ def cutout(bands=5, side=4, keys=()):
     return header(cards) + padded(np.arange(bands * side * side, dtype=">f4").tobytes(), b"\0")
 
 
-def table(n):
+def table(n, tfields=None):
     rows = np.zeros(n, dtype=[("ObjID", ">i8"), ("z", ">f4"), ("ra", ">f8"), ("dec", ">f8"), ("mag", ">f4", (3,))])
     rows["ObjID"] = np.arange(n) + 1237648720693755918
     rows["z"], rows["ra"], rows["dec"] = 0.1, 180.0, 1.0
     forms = ["K", "E", "D", "D", "3E"]
     cards = [card("XTENSION", "BINTABLE"), card("BITPIX", 8), card("NAXIS", 2),
              card("NAXIS1", rows.dtype.itemsize), card("NAXIS2", n), card("PCOUNT", 0), card("GCOUNT", 1),
-             card("TFIELDS", len(forms))]
+             card("TFIELDS", len(forms) if tfields is None else tfields)]
     for i, (name, form) in enumerate(zip(rows.dtype.names, forms), 1):
         cards += [card(f"TTYPE{i}", name), card(f"TFORM{i}", form)]
     return header(cards) + padded(rows.tobytes(), b"\0")
@@ -86,6 +86,11 @@ def fits(d):
     open(f"{d}/cutout-named.fits", "wb").write(cutout(keys=[("BANDS", "zirgu")]))
     open(f"{d}/cutout-grz.fits", "wb").write(cutout(bands=3, keys=[(f"BAND{i}", b) for i, b in enumerate("grz", 1)]))
     open(f"{d}/cutout-filter-r.fits", "wb").write(cutout(bands=1, keys=[("FILTER", "SDSS-r")]))
+    # Regressions: a table declaring 110,000,000 columns (cfitsio filled 17.6 GB of column
+    # descriptors while parsing its header; the fuzzer's out-of-memory stops in CI), and a good
+    # stack and table followed by bytes that are no HDU (ingested: the walk stops at the table).
+    open(f"{d}/regression-tfields.fits", "wb").write(cube(2) + table(2, tfields=110000000))
+    open(f"{d}/regression-trailing.fits", "wb").write(cube(2) + table(2) + b"X" * 2880)
 
 
 def pickle(d):

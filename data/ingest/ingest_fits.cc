@@ -86,8 +86,16 @@ struct Frame {
   std::unique_ptr<Wcs> wcs;
 };
 
-absl::StatusOr<Frame> ReadFrame(const std::string& path, int band) {
+// Frame `band` of `band_names` (from its name); a header whose FILTER names another is refused.
+absl::StatusOr<Frame> ReadFrame(const std::string& path, int band, const std::vector<std::string>& band_names) {
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
+  const std::vector<std::string> named = FitsBandNames(*f, 1);
+  const int in_header = named.empty() ? -1 : BandNamed(named[0], band_names);
+  if (in_header >= 0 && in_header != band) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": its name makes it the ", band_names[static_cast<size_t>(band)],
+                                                   "-band frame, but its header says '", named[0], "' (",
+                                                   band_names[static_cast<size_t>(in_header)], ")"));
+  }
   int status = 0, naxis = 0;
   fits_get_img_dim(f->get(), &naxis, &status);
   GALAXY_RETURN_IF_ERROR(f->Check(status, "reading NAXIS"));
@@ -130,27 +138,26 @@ float Bilinear(const Frame& f, double x, double y) {
 
 absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options) {
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
-  int status = 0, hdus = 0;
-  fits_get_num_hdus(f->get(), &hdus, &status);
-  int cube_hdu = 0, table_hdu = 0;
+  int status = 0, cube_hdu = 0, table_hdu = 0;
   long dims[4] = {0, 0, 0, 0};
-  for (int h = 1; h <= hdus; ++h) {
-    int type = 0, naxis = 0;
-    fits_movabs_hdu(f->get(), h, &type, &status);
+  // The first 4-D image and the first binary table; the walk stops once both are found.
+  GALAXY_RETURN_IF_ERROR(f->WalkHdus([&](int h, int type) -> absl::StatusOr<bool> {
     if (type == IMAGE_HDU && cube_hdu == 0) {
+      int naxis = 0;
       fits_get_img_dim(f->get(), &naxis, &status);
-      if (naxis == 4) {
+      if (status == 0 && naxis == 4) {
         fits_get_img_size(f->get(), 4, dims, &status);
         cube_hdu = h;
-      } else if (naxis > 0) {
+      } else if (status == 0 && naxis > 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             path, ": HDU ", h, " key NAXIS: ", naxis, ", expected 4 (N x C x H x W cutouts)"));
       }
+      GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading HDU ", h)));
     } else if (type == BINARY_TBL && table_hdu == 0) {
       table_hdu = h;
     }
-  }
-  GALAXY_RETURN_IF_ERROR(f->Check(status, "reading HDUs"));
+    return cube_hdu == 0 || table_hdu == 0;
+  }));
   if (cube_hdu == 0) return absl::NotFoundError(absl::StrCat(path, ": no 4-D image HDU (cutout stack)"));
   const int bands = static_cast<int>(options.bands.size());
   GALAXY_RETURN_IF_ERROR(CheckCutoutAxes(path, dims[0], dims[1], dims[2]));
@@ -259,7 +266,7 @@ absl::StatusOr<IngestReport> IngestSdssFrames(const std::vector<std::string>& fr
       return absl::InvalidArgumentError(absl::StrCat("two frames for band ", m[1].str(), ": ",
                                                      frames[band].path, " and ", path));
     }
-    GALAXY_ASSIGN_OR_RETURN(frames[band], ReadFrame(path, band));
+    GALAXY_ASSIGN_OR_RETURN(frames[band], ReadFrame(path, band, options.bands));
   }
   for (const Frame& f : frames) {
     if (f.width != frames[0].width || f.height != frames[0].height) {
