@@ -28,6 +28,16 @@ bool IsColumnStringKeyword(absl::string_view key) {
   return false;
 }
 
+// A keyword that sizes the HDU: BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT, TFIELDS. A table whose
+// NAXIS2 was not an integer made cfitsio allocate column descriptors for a count it had not read
+// (the bits of a pointer, 9 x 10^13 columns; data/fits_fuzzer.cc): such values are refused first.
+bool IsStructuralKeyword(absl::string_view key) {
+  if (key == "BITPIX" || key == "NAXIS" || key == "PCOUNT" || key == "GCOUNT" || key == "TFIELDS") return true;
+  if (!absl::StartsWith(key, "NAXIS")) return false;
+  const absl::string_view index = key.substr(5);
+  return std::all_of(index.begin(), index.end(), absl::ascii_isdigit);
+}
+
 // Walks every HDU's header; `read(offset, buffer, n)` returns the bytes read (fewer at the end of
 // the file).
 absl::Status CheckHeaderCards(const std::string& path, const std::function<int64_t(int64_t, char*, int64_t)>& read) {
@@ -65,7 +75,12 @@ absl::Status CheckHeaderCards(const std::string& path, const std::function<int64
         }
         value = absl::StripAsciiWhitespace(value.substr(0, value.find('/')));
         int64_t number = 0;
-        if (!absl::SimpleAtoi(value, &number)) continue;
+        if (!absl::SimpleAtoi(value, &number)) {
+          if (!IsStructuralKeyword(key)) continue;
+          return absl::InvalidArgumentError(absl::StrCat(path, ": HDU ", hdu, " header: ", key, " at offset ",
+                                                         offset + c, " has a value that is not an integer ('",
+                                                         value, "')"));
+        }
         if (key == "BITPIX") bitpix = number;
         if (key == "NAXIS") naxis = number;
         if (key == "PCOUNT") pcount = number;

@@ -86,11 +86,15 @@ def fits(d):
     open(f"{d}/cutout-named.fits", "wb").write(cutout(keys=[("BANDS", "zirgu")]))
     open(f"{d}/cutout-grz.fits", "wb").write(cutout(bands=3, keys=[(f"BAND{i}", b) for i, b in enumerate("grz", 1)]))
     open(f"{d}/cutout-filter-r.fits", "wb").write(cutout(bands=1, keys=[("FILTER", "SDSS-r")]))
-    # Regressions: a table declaring 110,000,000 columns (cfitsio filled 17.6 GB of column
+    # Regressions from CI: a table declaring 110,000,000 columns (cfitsio filled 17.6 GB of column
     # descriptors while parsing its header; the fuzzer's out-of-memory stops in CI), and a good
     # stack and table followed by bytes that are no HDU (ingested: the walk stops at the table).
     open(f"{d}/regression-tfields.fits", "wb").write(cube(2) + table(2, tfields=110000000))
     open(f"{d}/regression-trailing.fits", "wb").write(cube(2) + table(2) + b"X" * 2880)
+    # A table's NAXIS2 that is no integer: cfitsio sized its column descriptors from a count it had
+    # not read (9 x 10^13 columns).
+    bad_rows = table(2).replace(card("NAXIS2", 2), card("NAXIS2", "mem://    2").replace(b"'", b" "))
+    open(f"{d}/regression-naxis2.fits", "wb").write(cube(2) + bad_rows)
 
 
 def pickle(d):

@@ -307,6 +307,10 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
       // cfitsio fills a 160-byte descriptor per declared column while parsing the header (17.6 GB
       // for 110,000,000, from an 8 KiB file; data/fits_fuzzer.cc): refused before it parses.
       {"columns", "TFIELDS", 0, "1000", "HDU 2 header: TFIELDS = 1000 at offset", absl::StatusCode::kInvalidArgument},
+      // A table's NAXIS2 that is no integer made cfitsio allocate descriptors for a column count it
+      // had not read (9 x 10^13; data/fits_fuzzer.cc).
+      {"rows-not-integer", "NAXIS2", 1, "mem://    2", "HDU 2 header: NAXIS2 at offset",
+       absl::StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
