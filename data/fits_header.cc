@@ -65,7 +65,11 @@ absl::Status CheckHeaderCards(const std::string& path, const std::function<int64
           end = true;
           break;
         }
-        if (card[8] != '=' || card[9] != ' ') continue;
+        if (card[8] != '=' || card[9] != ' ') {
+          if (!IsStructuralKeyword(key)) continue;
+          return absl::InvalidArgumentError(absl::StrCat(path, ": HDU ", hdu, " header: ", key, " at offset ",
+                                                         offset + c, " has no value ('= ' in columns 9-10)"));
+        }
         absl::string_view value(card + 10, kCard - 10);
         const absl::string_view text = absl::StripLeadingAsciiWhitespace(value);
         if (IsColumnStringKeyword(key) && !text.empty() && text.front() != '\'') {

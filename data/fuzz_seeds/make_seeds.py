@@ -91,10 +91,12 @@ def fits(d):
     # stack and table followed by bytes that are no HDU (ingested: the walk stops at the table).
     open(f"{d}/regression-tfields.fits", "wb").write(cube(2) + table(2, tfields=110000000))
     open(f"{d}/regression-trailing.fits", "wb").write(cube(2) + table(2) + b"X" * 2880)
-    # A table's NAXIS2 that is no integer: cfitsio sized its column descriptors from a count it had
-    # not read (9 x 10^13 columns).
+    # A table's NAXIS2 that is no integer, or has no value indicator: cfitsio sized its column
+    # descriptors from a count it had not read (9 x 10^13 columns).
     bad_rows = table(2).replace(card("NAXIS2", 2), card("NAXIS2", "mem://    2").replace(b"'", b" "))
     open(f"{d}/regression-naxis2.fits", "wb").write(cube(2) + bad_rows)
+    no_indicator = table(2).replace(card("NAXIS2", 2), b"NAXIS2  2".ljust(80))
+    open(f"{d}/regression-naxis2-no-value.fits", "wb").write(cube(2) + no_indicator)
 
 
 def pickle(d):

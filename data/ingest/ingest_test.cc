@@ -334,6 +334,26 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
   EXPECT_TRUE(absl::StrContains(report.status().message(), "truncated?")) << report.status();
   EXPECT_FALSE(fs::exists(options.out));
+  // The table's NAXIS2 without its value indicator: cfitsio read some later value as NAXIS2
+  // and went the same way as a value that is no integer (data/fits_fuzzer.cc).
+  const std::string bare = Path("bare.fits");
+  WriteStack(bare);
+  std::string bytes;
+  {
+    std::ifstream in(bare, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t card = bytes.find("NAXIS2  = ", bytes.find("XTENSION"));
+  ASSERT_NE(card, std::string::npos);
+  bytes[card + 8] = ' ';
+  std::ofstream(bare, std::ios::binary | std::ios::trunc) << bytes;
+  options.out = Path("bare.h5");
+  report = IngestFitsCube(bare, options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                absl::StrCat("HDU 2 header: NAXIS2 at offset ", card, " has no value")))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
 }
 
 // Writes a good stack to `path`, fills the value field (columns 11-80) of its TTYPE2 card with
