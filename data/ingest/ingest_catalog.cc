@@ -1,6 +1,7 @@
 #include "data/ingest/ingest_catalog.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <unordered_set>
 
@@ -211,6 +212,25 @@ void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan,
 absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,
                             const IngestOptions& options, const std::string& source) {
   if (plan.id.empty()) return absl::OkStatus();
+  if (auto it = catalog.beyond_int64.find(plan.id); it != catalog.beyond_int64.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": column '", plan.id, "' row ", it->second, ": unsigned IDs above 2^63 - 1 do not fit galaxy-search's "
+        "signed 64-bit IDs; map them to smaller IDs first, or number the rows with --id-base N"));
+  }
+  if (catalog.integers.count(plan.id) == 0) {
+    constexpr double kExact = 9007199254740992.0;  // 2^53: float64 holds every integer up to it
+    const std::vector<double>& values = catalog.values.at(plan.id);
+    for (int64_t row = 0; row < catalog.rows; ++row) {
+      const double v = values[static_cast<size_t>(row)];
+      if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) <= kExact) continue;
+      char text[32];
+      std::snprintf(text, sizeof(text), std::isfinite(v) && v == std::floor(v) ? "%.0f" : "%.17g", v);
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": column '", plan.id, "' row ", row, ": ", text,
+          " is not an ID: the column is floating-point, which holds integer IDs exactly only up to 2^53 ",
+          "(SDSS ObjIDs are ~1.2e18); store the IDs as 64-bit integers, or number the rows with --id-base N"));
+    }
+  }
   std::unordered_set<int64_t> seen;
   seen.reserve(static_cast<size_t>(catalog.rows));
   for (int64_t row = 0; row < catalog.rows; ++row) {

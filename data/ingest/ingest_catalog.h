@@ -23,6 +23,8 @@ struct InputCatalog {
   std::vector<std::string> order;                        // column names as found
   std::map<std::string, std::vector<double>> values;     // numeric columns
   std::map<std::string, std::vector<int64_t>> integers;  // exact 64-bit integer columns
+  // Unsigned 64-bit columns holding a value above 2^63 - 1 (not in `integers`): its first row.
+  std::map<std::string, int64_t> beyond_int64;
 };
 
 // Reads a CSV file: a header line of column names, then rows of numeric cells (blank lines
@@ -66,7 +68,9 @@ void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan,
 int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
              int64_t row);
 
-// Checks that IDs are unique; INVALID_ARGUMENT naming a duplicate.
+// Checks that IDs are exact and unique; INVALID_ARGUMENT naming the row of a duplicate, of an
+// unsigned value above 2^63 - 1, or of a floating-point ID that is not an integer float64 holds
+// exactly (NaN, fractional, beyond 2^53: such a column has lost the catalog's IDs already).
 absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,
                             const IngestOptions& options, const std::string& source);
 

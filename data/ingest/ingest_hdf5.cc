@@ -123,9 +123,12 @@ absl::StatusOr<Found> ChooseImages(const std::vector<Found>& found, const std::s
 
 // Reads a numeric 1-D dataset (`member` empty), or one numeric member of a 1-D compound dataset
 // (an array member of `length` values when length > 0, of which element `element` is kept), as
-// doubles, and as exact 64-bit integers when `integers` is not null.
+// doubles, and as exact 64-bit integers when `integers` is not null; of an unsigned column, the
+// first row whose value is above 2^63 - 1 goes to `*beyond_int64` (and `integers` is emptied),
+// else -1.
 absl::Status ReadColumn(hid_t dset, const std::string& member, hsize_t length, hsize_t element, int64_t rows,
-                        std::vector<double>* values, std::vector<int64_t>* integers) {
+                        bool is_unsigned, std::vector<double>* values, std::vector<int64_t>* integers,
+                        int64_t* beyond_int64) {
   const auto read = [&](hid_t scalar, void* out) -> herr_t {
     if (member.empty()) return H5Dread(dset, scalar, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
     // A compound memory type of one member reads just that member.
@@ -144,9 +147,19 @@ absl::Status ReadColumn(hid_t dset, const std::string& member, hsize_t length, h
   };
   values->resize(static_cast<size_t>(rows));
   if (read(H5T_NATIVE_DOUBLE, values->data()) < 0) return absl::DataLossError(Hdf5Reason());
+  *beyond_int64 = -1;
   if (integers != nullptr) {
     integers->resize(static_cast<size_t>(rows));
-    if (read(H5T_NATIVE_INT64, integers->data()) < 0) return absl::DataLossError(Hdf5Reason());
+    // HDF5 converts an unsigned value above 2^63 - 1 to int64's largest, silently: read the bits.
+    if (read(is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, integers->data()) < 0) {
+      return absl::DataLossError(Hdf5Reason());
+    }
+    for (int64_t r = 0; is_unsigned && r < rows; ++r) {
+      if ((*integers)[static_cast<size_t>(r)] >= 0) continue;
+      *beyond_int64 = r;
+      integers->clear();
+      break;
+    }
   }
   return absl::OkStatus();
 }
@@ -161,12 +174,21 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
   for (const Found& f : found) basenames.insert(Basename(f.path));
   std::vector<std::string> skipped;
   const auto add = [&](std::string name, const std::string& where, const std::string& member, hid_t dset,
-                       hsize_t length, hsize_t element, bool exact) -> absl::Status {
+                       hsize_t length, hsize_t element, hid_t type) -> absl::Status {
     if (catalog.values.count(name) > 0) name = absl::StrCat(absl::StrReplaceAll(where, {{"/", "_"}}), "_", name);
+    // 64-bit integers are kept exactly too (IDs above 2^53 do not survive a double).
+    const bool exact = type >= 0 && H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 8;
+    const bool is_unsigned = exact && H5Tget_sign(type) == H5T_SGN_NONE;
     std::vector<int64_t> ints;
-    absl::Status s = ReadColumn(dset, member, length, element, rows, &catalog.values[name], exact ? &ints : nullptr);
+    int64_t beyond = -1;
+    absl::Status s = ReadColumn(dset, member, length, element, rows, is_unsigned, &catalog.values[name],
+                                exact ? &ints : nullptr, &beyond);
     if (!s.ok()) return absl::DataLossError(absl::StrCat(path, ": column '", name, "' (", where, "): ", s.message()));
-    if (exact) catalog.integers[name] = std::move(ints);
+    if (beyond >= 0) {
+      catalog.beyond_int64[name] = beyond;
+    } else if (exact) {
+      catalog.integers[name] = std::move(ints);
+    }
     catalog.order.push_back(name);
     return absl::OkStatus();
   };
@@ -186,8 +208,7 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
     if (Numeric(f.type_class)) {
       const std::string base = Basename(f.path);
       const std::string name = basenames.count(base) > 1 ? absl::StrReplaceAll(f.path, {{"/", "_"}}) : base;
-      const bool exact = f.type_class == H5T_INTEGER && H5Tget_size(type.get()) == 8;
-      GALAXY_RETURN_IF_ERROR(add(name, f.path, "", dset.get(), 0, 0, exact));
+      GALAXY_RETURN_IF_ERROR(add(name, f.path, "", dset.get(), 0, 0, type.get()));
       continue;
     }
     const int members = H5Tget_nmembers(type.get());
@@ -198,8 +219,7 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
       Hid member_type(H5Tget_member_type(type.get(), static_cast<unsigned>(m)), H5Tclose);
       const H5T_class_t c = H5Tget_class(member_type.get());
       if (Numeric(c)) {
-        const bool exact = c == H5T_INTEGER && H5Tget_size(member_type.get()) == 8;
-        GALAXY_RETURN_IF_ERROR(add(member, f.path, member, dset.get(), 0, 0, exact));
+        GALAXY_RETURN_IF_ERROR(add(member, f.path, member, dset.get(), 0, 0, member_type.get()));
         continue;
       }
       if (c == H5T_ARRAY && H5Tget_array_ndims(member_type.get()) == 1) {
@@ -212,7 +232,7 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
         }
         if (Numeric(H5Tget_class(super.get()))) {
           for (hsize_t k = 0; k < n; ++k) {
-            GALAXY_RETURN_IF_ERROR(add(absl::StrCat(member, "_", k), f.path, member, dset.get(), n, k, false));
+            GALAXY_RETURN_IF_ERROR(add(absl::StrCat(member, "_", k), f.path, member, dset.get(), n, k, -1));
           }
           continue;
         }

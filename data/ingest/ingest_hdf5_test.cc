@@ -273,6 +273,56 @@ TEST_F(IngestTest, Hdf5OneBandImagesMayBeNByHByW) {
   EXPECT_DOUBLE_EQ(batch.ra[5], 6);
 }
 
+// IDs are kept exactly or refused: HDF5 turned an unsigned ID above 2^63 - 1 into int64's largest,
+// and a float64 column had lost an SDSS ObjID's last digits before the file was written; both
+// went through silently before.
+TEST_F(IngestTest, Hdf5IdsAreExactOrRefusedNamingTheRow) {
+  struct Case {
+    std::string name;
+    hid_t file_type, mem_type;
+    bool large;               // SDSS-sized IDs (kBaseId + n), else 1..kN
+    bool beyond = false;      // the third ID is 2^64 - 1
+    std::string expected;     // the refusal, or "" when the IDs read back exactly
+  };
+  const Case cases[] = {
+      {"uint64", H5T_STD_U64LE, H5T_NATIVE_UINT64, true},
+      {"uint64-beyond", H5T_STD_U64LE, H5T_NATIVE_UINT64, true, true,
+       "column 'objid' row 2: unsigned IDs above 2^63 - 1 do not fit"},
+      {"float64-small", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, false},
+      {"float64-objid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, true, false,
+       "column 'objid' row 0: 1237648720693755904 is not an ID: the column is floating-point"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = Path(c.name + ".h5");
+    WriteChannelsLastH5(path, /*with_ids=*/false);
+    std::vector<uint64_t> u;
+    std::vector<double> d;
+    for (int n = 0; n < kN; ++n) {
+      const int64_t id = c.large ? kBaseId + n : n + 1;
+      u.push_back(c.beyond && n == 2 ? ~uint64_t{0} : static_cast<uint64_t>(id));
+      d.push_back(static_cast<double>(id));
+    }
+    hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    WriteH5(file, "objid", c.file_type, c.mem_type, {kN}, c.mem_type == H5T_NATIVE_UINT64 ? static_cast<const void*>(u.data())
+                                                                                           : static_cast<const void*>(d.data()));
+    H5Fclose(file);
+    IngestOptions options;
+    options.out = Path(c.name + "-out.h5");
+    absl::StatusOr<IngestReport> report = IngestHdf5(path, options);
+    if (!c.expected.empty()) {
+      EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
+      EXPECT_TRUE(absl::StrContains(report.status().message(), c.expected)) << report.status();
+      EXPECT_FALSE(fs::exists(options.out));
+      continue;
+    }
+    ASSERT_TRUE(report.ok()) << report.status();
+    GalaxyBatch batch;
+    ASSERT_TRUE(Read(options.out)->Read(0, kN, &batch).ok());
+    for (int n = 0; n < kN; ++n) EXPECT_EQ(batch.ids[n], c.large ? kBaseId + n : n + 1);
+  }
+}
+
 TEST_F(IngestTest, Hdf5BadInputIsNamedAndLeavesNoOutput) {
   IngestOptions options;
   options.out = Path("out.h5");
