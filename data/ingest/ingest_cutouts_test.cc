@@ -5,6 +5,8 @@
 #include <fitsio.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -27,11 +29,17 @@ namespace fs = std::filesystem;
 
 // A cutout file with a TAN WCS centred on (ra, dec): bands first_band .. first_band + bands - 1 of
 // galaxy `row`, as W x H x C (FITS axes), or as W x H when `axes` is 2 (one band).
+// `compression` (a cfitsio code such as RICE_1), when not 0, writes it tile-compressed as fpack
+// does (in a BINTABLE extension after an empty primary HDU), lossless for GZIP_*.
 void WriteCutoutFile(const std::string& path, int row, int first_band, int bands, int axes, double ra, double dec,
-                     int side, bool wcs) {
+                     int side, bool wcs, int compression = 0) {
   int status = 0;
   fitsfile* f = nullptr;
   fits_create_file(&f, path.c_str(), &status);
+  if (compression != 0) {
+    fits_set_compression_type(f, compression, &status);
+    if (compression != RICE_1) fits_set_quantize_level(f, 0.0f, &status);  // floats stored exactly
+  }
   long naxes[3] = {side, side, bands};
   fits_create_img(f, FLOAT_IMG, axes, naxes, &status);
   std::vector<float> pixels(static_cast<size_t>(bands) * side * side);
@@ -112,6 +120,46 @@ TEST_F(IngestTest, FitsCutoutsNamedByIdTakeTheirPositionFromTheWcsOrTheCatalog) 
     EXPECT_FLOAT_EQ(batch.redshift[n - 1], 0.1f * n);
     EXPECT_EQ(batch.extra["petro_r"][n - 1], 17 + n);
     EXPECT_EQ(batch.images[static_cast<size_t>(n - 1) * kBands * kSide * kSide + 3], CubeValue(n, 0, 0, 3));
+  }
+}
+
+// Survey images often come tile-compressed (.fits.fz, as fpack writes them): the image is then
+// the second HDU, a compressed table that cfitsio reads as an image, with the WCS in its header.
+TEST_F(IngestTest, FitsCutoutsTileCompressedAsFpackWritesThemIngest) {
+  fs::create_directories(Path("fz"));
+  WriteCutoutFile(Path(absl::StrCat("fz/", kBaseId, ".fits.fz")), 0, 0, kBands, 3, 150.0, 2.0, kSide, true, GZIP_2);
+  WriteCutoutFile(Path(absl::StrCat("fz/", kBaseId + 1, ".fits.fz")), 1, 0, kBands, 3, 150.01, 1.99, kSide, true,
+                  RICE_1);
+  for (int n = 0; n < 2; ++n) {  // written compressed, not as plain images
+    absl::StatusOr<std::unique_ptr<FitsFile>> file = FitsFile::Open(Path(absl::StrCat("fz/", kBaseId + n, ".fits.fz")));
+    ASSERT_TRUE(file.ok()) << file.status();
+    ASSERT_TRUE((*file)->MoveToFirstImage().ok());
+    int status = 0;
+    EXPECT_TRUE(fits_is_compressed_image((*file)->get(), &status));
+  }
+  IngestOptions options;
+  options.out = Path("fz.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts({Path("fz")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->written, 2);
+  GalaxyBatch batch;
+  ASSERT_TRUE(Read(options.out)->Read(0, 2, &batch).ok());
+  const size_t per_image = static_cast<size_t>(kBands) * kSide * kSide;
+  for (int n = 0; n < 2; ++n) {
+    EXPECT_EQ(batch.ids[n], kBaseId + n);
+    EXPECT_NEAR(batch.ra[n], 150.0 + 0.01 * n, 1e-9);
+    EXPECT_NEAR(batch.dec[n], 2.0 - 0.01 * n, 1e-9);
+    float worst = 0;
+    for (int b = 0; b < kBands; ++b)
+      for (int y = 0; y < kSide; ++y)
+        for (int x = 0; x < kSide; ++x) {
+          const float got = batch.images[n * per_image + (static_cast<size_t>(b) * kSide + y) * kSide + x];
+          worst = std::max(worst, std::abs(got - CubeValue(n, b, y, x)));
+        }
+    // GZIP_2 without quantisation is lossless; RICE_1 quantises floats to a fraction of each
+    // tile's noise (a smooth ramp here: well under one unit).
+    if (n == 0) EXPECT_EQ(worst, 0.0f);
+    if (n == 1) EXPECT_LT(worst, 1.0f);
   }
 }
 
