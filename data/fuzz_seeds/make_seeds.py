@@ -1,10 +1,11 @@
 """Seed inputs for the file-reader fuzzers (deploy/fuzz.sh): small valid files as the readers
 expect them, written without any FITS library (the format is 80-character header cards in
-2880-byte blocks, big-endian data).
+2880-byte blocks, big-endian data), except the tile-compressed ones (astropy).
     python3 data/fuzz_seeds/make_seeds.py npy DIR
     python3 data/fuzz_seeds/make_seeds.py fits DIR
     python3 data/fuzz_seeds/make_seeds.py pickle DIR   # data.pkl of torch.save files (needs torch)
 """
+import io
 import sys
 
 import numpy as np
@@ -91,12 +92,25 @@ def fits(d):
     # stack and table followed by bytes that are no HDU (ingested: the walk stops at the table).
     open(f"{d}/regression-tfields.fits", "wb").write(cube(2) + table(2, tfields=110000000))
     open(f"{d}/regression-trailing.fits", "wb").write(cube(2) + table(2) + b"X" * 2880)
-    # A table's NAXIS2 that is no integer, or has no value indicator: cfitsio sized its column
-    # descriptors from a count it had not read (9 x 10^13 columns).
+    # A table's NAXIS2 that is no integer, or has no value indicator, or a negative NAXIS1: cfitsio
+    # sized its column descriptors from a count it had not read (9 x 10^13 columns).
     bad_rows = table(2).replace(card("NAXIS2", 2), card("NAXIS2", "mem://    2").replace(b"'", b" "))
     open(f"{d}/regression-naxis2.fits", "wb").write(cube(2) + bad_rows)
     no_indicator = table(2).replace(card("NAXIS2", 2), b"NAXIS2  2".ljust(80))
     open(f"{d}/regression-naxis2-no-value.fits", "wb").write(cube(2) + no_indicator)
+    negative_width = table(2).replace(card("NAXIS1", 40), card("NAXIS1", -32))
+    open(f"{d}/regression-table-naxis1.fits", "wb").write(cube(2) + negative_width)
+    # Tile-compressed cutouts, as fpack writes survey images (.fits.fz); written with astropy.
+    from astropy.io import fits as afits
+    pixels = np.arange(5 * 8 * 8, dtype=np.float32).reshape(5, 8, 8)
+    for kind in ("RICE_1", "GZIP_2"):
+        hdu = afits.CompImageHDU(pixels, compression_type=kind)
+        for key, value in [("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN"), ("CRVAL1", 150.1), ("CRVAL2", 2.2),
+                           ("CRPIX1", 4.5), ("CRPIX2", 4.5), ("CD1_1", -7.3e-5), ("CD2_2", 7.3e-5)]:
+            hdu.header[key] = value
+        out = io.BytesIO()
+        afits.HDUList([afits.PrimaryHDU(), hdu]).writeto(out)
+        open(f"{d}/cutout-{kind.lower()}.fits", "wb").write(out.getvalue())
 
 
 def pickle(d):

@@ -311,6 +311,9 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
       // had not read (9 x 10^13; data/fits_fuzzer.cc).
       {"rows-not-integer", "NAXIS2", 1, "mem://    2", "HDU 2 header: NAXIS2 at offset",
        absl::StatusCode::kInvalidArgument},
+      // So did a table's NAXIS1 of -32, or a card out of the standard's order (below).
+      {"row-width-negative", "NAXIS1", 1, "-32", "HDU 2 header: NAXIS1 = -32 at offset",
+       absl::StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -352,6 +355,21 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
   EXPECT_TRUE(absl::StrContains(report.status().message(),
                                 absl::StrCat("HDU 2 header: NAXIS2 at offset ", card, " has no value")))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
+  // The table's GCOUNT card renamed: the seventh card is then not the one a table must have.
+  bytes.replace(card, 8, "NAXIS2  ");
+  bytes[card + 8] = '=';
+  const size_t gcount = bytes.find("GCOUNT  = ", bytes.find("XTENSION"));
+  ASSERT_NE(gcount, std::string::npos);
+  bytes.replace(gcount, 8, "EXTVER  ");
+  const std::string order = Path("order.fits");
+  std::ofstream(order, std::ios::binary | std::ios::trunc) << bytes;
+  options.out = Path("order.h5");
+  report = IngestFitsCube(order, options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                absl::StrCat("HDU 2 header: card 7 at offset ", gcount, " is 'EXTVER' where a table has GCOUNT")))
       << report.status();
   EXPECT_FALSE(fs::exists(options.out));
 }
