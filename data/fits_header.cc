@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace galaxy {
 namespace {
@@ -31,11 +32,28 @@ bool IsColumnStringKeyword(absl::string_view key) {
 // A keyword that sizes the HDU: BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT, TFIELDS. A table whose
 // NAXIS2 was not an integer made cfitsio allocate column descriptors for a count it had not read
 // (the bits of a pointer, 9 x 10^13 columns; data/fits_fuzzer.cc): such values are refused first.
+// So are a tile-compressed image's (ZBITPIX, ZNAXIS, ZNAXISn, ZTILEn, ZPCOUNT, ZGCOUNT).
 bool IsStructuralKeyword(absl::string_view key) {
+  if (absl::ConsumePrefix(&key, "Z")) {
+    if (key == "BITPIX" || key == "NAXIS" || key == "PCOUNT" || key == "GCOUNT") return true;
+    if (!absl::ConsumePrefix(&key, "NAXIS") && !absl::ConsumePrefix(&key, "TILE")) return false;
+    return !key.empty() && std::all_of(key.begin(), key.end(), absl::ascii_isdigit);
+  }
   if (key == "BITPIX" || key == "NAXIS" || key == "PCOUNT" || key == "GCOUNT" || key == "TFIELDS") return true;
-  if (!absl::StartsWith(key, "NAXIS")) return false;
-  const absl::string_view index = key.substr(5);
-  return std::all_of(index.begin(), index.end(), absl::ascii_isdigit);
+  if (!absl::ConsumePrefix(&key, "NAXIS")) return false;
+  return std::all_of(key.begin(), key.end(), absl::ascii_isdigit);
+}
+
+// Why a tile-compressed image's `key` may not be `value` (empty when it may): cfitsio divided by
+// a ZTILEn of 0 (SIGFPE; data/fits_fuzzer.cc).
+std::string CompressedImageValueError(absl::string_view key, int64_t value) {
+  if (absl::StartsWith(key, "ZTILE") && value < 1) return "a tile is at least 1 pixel a side";
+  if (absl::StartsWith(key, "ZNAXIS") && key != "ZNAXIS" && value < 0) return "an axis is 0 or more pixels";
+  if (key == "ZNAXIS" && (value < 0 || value > 999)) return "an image has 0 to 999 axes";
+  if (key == "ZBITPIX" && value != 8 && value != 16 && value != 32 && value != 64 && value != -32 && value != -64) {
+    return "BITPIX is 8, 16, 32, 64, -32 or -64";
+  }
+  return "";
 }
 
 // The cards that open a table extension after XTENSION, in this order, with the values they may
@@ -124,6 +142,10 @@ absl::Status CheckHeaderCards(const std::string& path, const std::function<int64
           return absl::InvalidArgumentError(absl::StrCat(path, ": HDU ", hdu, " header: ", key, " = ", number,
                                                          " at offset ", offset + c, "; a table's ", key, " ",
                                                          AllowedValues(*expected)));
+        }
+        if (const std::string why = CompressedImageValueError(key, number); !why.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(path, ": HDU ", hdu, " header: ", key, " = ", number,
+                                                         " at offset ", offset + c, "; in a tile-compressed image ", why));
         }
         if (key == "BITPIX") bitpix = number;
         if (key == "NAXIS") naxis = number;

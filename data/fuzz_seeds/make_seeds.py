@@ -111,6 +111,9 @@ def fits(d):
         out = io.BytesIO()
         afits.HDUList([afits.PrimaryHDU(), hdu]).writeto(out)
         open(f"{d}/cutout-{kind.lower()}.fits", "wb").write(out.getvalue())
+    # Regression: ZTILE1 = 0 (cfitsio divided by it: SIGFPE).
+    tile0 = out.getvalue().replace(b"ZTILE1  =                    8", b"ZTILE1  =                    0")
+    open(f"{d}/regression-ztile0.fits", "wb").write(tile0)
 
 
 def pickle(d):

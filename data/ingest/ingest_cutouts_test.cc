@@ -161,6 +161,25 @@ TEST_F(IngestTest, FitsCutoutsTileCompressedAsFpackWritesThemIngest) {
     if (n == 0) EXPECT_EQ(worst, 0.0f);
     if (n == 1) EXPECT_LT(worst, 1.0f);
   }
+  // A tile 0 pixels wide: cfitsio divided by it as it opened the HDU (SIGFPE, found by
+  // data/fits_fuzzer.cc); refused first, naming the card.
+  const std::string path = Path(absl::StrCat("fz/", kBaseId, ".fits.fz"));
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t card = bytes.find("ZTILE1  = ");
+  ASSERT_NE(card, std::string::npos);
+  bytes.replace(card + 10, 20, std::string(19, ' ') + "0");
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  options.out = Path("fz-tile0.h5");
+  report = IngestFitsCutouts({path}, "", options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                absl::StrCat("ZTILE1 = 0 at offset ", card, "; in a tile-compressed image")))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
 }
 
 TEST_F(IngestTest, FitsCutoutsThatDoNotFitAreNamedAndNothingIsWritten) {
