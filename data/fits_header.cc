@@ -64,9 +64,9 @@ struct TableCard {
   const char* key;
   int64_t min, max;
 };
-constexpr TableCard kTableCards[] = {{"BITPIX", 8, 8},           {"NAXIS", 2, 2},   {"NAXIS1", 0, INT64_MAX},
-                                     {"NAXIS2", 0, INT64_MAX},   {"PCOUNT", 0, INT64_MAX}, {"GCOUNT", 1, 1},
-                                     {"TFIELDS", 0, 999}};
+constexpr TableCard kTableCards[] = {
+    {"BITPIX", 8, 8},         {"NAXIS", 2, 2},          {"NAXIS1", 0, INT64_MAX}, {"NAXIS2", 0, INT64_MAX},
+    {"PCOUNT", 0, INT64_MAX}, {"GCOUNT", 1, 1},         {"TFIELDS", 0, 999}};
 constexpr int64_t kTableCardCount = sizeof(kTableCards) / sizeof(kTableCards[0]);
 
 std::string AllowedValues(const TableCard& card) {
