@@ -1,10 +1,9 @@
 // Ingest of the formats users bring: inputs are built here with the same libraries a survey
 // uses (libzip + .npy for the npz, cfitsio with a real TAN WCS header for FITS), and the tests
-// check that every value, and every cutout centre, lands where asked. HDF5 in other layouts:
-// ingest_hdf5_test.cc; single-galaxy cutouts: ingest_cutouts_test.cc.
+// check that every value lands where asked. HDF5 in other layouts: ingest_hdf5_test.cc;
+// single-galaxy cutouts: ingest_cutouts_test.cc; SDSS frames: ingest_frames_test.cc.
 #include "data/ingest/ingest.h"
 
-#include <bzlib.h>
 #include <fitsio.h>
 #include <gtest/gtest.h>
 #include <zip.h>
@@ -16,7 +15,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "data/hdf5_dataset.h"
 #include "data/ingest/ingest_test_util.h"
@@ -254,6 +252,24 @@ void PatchCard(const std::string& path, const std::string& key, int occurrence, 
   file.write(field.data(), 20);
 }
 
+// The bytes of a good stack, written to `path`.
+std::string StackBytes(const std::string& path) {
+  WriteStack(path);
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Writes `bytes` to `path` and ingests it as a stack into `out`: nothing may be written there
+// unless it ingests; returns the ingest's status.
+absl::Status IngestBytes(const std::string& path, const std::string& bytes, const std::string& out) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  IngestOptions options;
+  options.out = out;
+  const absl::Status status = IngestFitsCube(path, options).status();
+  if (!status.ok()) EXPECT_FALSE(fs::exists(out)) << status;
+  return status;
+}
+
 TEST_F(IngestTest, FitsCutoutStackWithTableRoundTrips) {
   const std::string path = Path("stack.fits");
   const std::vector<float> pixels = WriteStack(path);
@@ -339,62 +355,37 @@ TEST_F(IngestTest, FitsHeadersDeclaringMoreThanTheFileHoldsAreRefused) {
   EXPECT_FALSE(fs::exists(options.out));
   // The table's NAXIS2 without its value indicator: cfitsio read some later value as NAXIS2
   // and went the same way as a value that is no integer (data/fits_fuzzer.cc).
-  const std::string bare = Path("bare.fits");
-  WriteStack(bare);
-  std::string bytes;
-  {
-    std::ifstream in(bare, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  std::string bytes = StackBytes(Path("bare.fits"));
   const size_t card = bytes.find("NAXIS2  = ", bytes.find("XTENSION"));
   ASSERT_NE(card, std::string::npos);
   bytes[card + 8] = ' ';
-  std::ofstream(bare, std::ios::binary | std::ios::trunc) << bytes;
-  options.out = Path("bare.h5");
-  report = IngestFitsCube(bare, options);
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
-  EXPECT_TRUE(absl::StrContains(report.status().message(),
-                                absl::StrCat("HDU 2 header: NAXIS2 at offset ", card, " has no value")))
-      << report.status();
-  EXPECT_FALSE(fs::exists(options.out));
+  absl::Status refused = IngestBytes(Path("bare.fits"), bytes, Path("bare.h5"));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), absl::StrCat("HDU 2 header: NAXIS2 at offset ", card, " has no value")))
+      << refused;
   // The table's GCOUNT card renamed: the seventh card is then not the one a table must have.
-  bytes.replace(card, 8, "NAXIS2  ");
   bytes[card + 8] = '=';
   const size_t gcount = bytes.find("GCOUNT  = ", bytes.find("XTENSION"));
   ASSERT_NE(gcount, std::string::npos);
   bytes.replace(gcount, 8, "EXTVER  ");
-  const std::string order = Path("order.fits");
-  std::ofstream(order, std::ios::binary | std::ios::trunc) << bytes;
-  options.out = Path("order.h5");
-  report = IngestFitsCube(order, options);
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
-  EXPECT_TRUE(absl::StrContains(report.status().message(),
-                                absl::StrCat("HDU 2 header: card 7 at offset ", gcount, " is 'EXTVER' where a table has GCOUNT")))
-      << report.status();
-  EXPECT_FALSE(fs::exists(options.out));
+  refused = IngestBytes(Path("order.fits"), bytes, Path("order.h5"));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), absl::StrCat("HDU 2 header: card 7 at offset ", gcount,
+                                                                " is 'EXTVER' where a table has GCOUNT")))
+      << refused;
 }
 
 // Writes a good stack to `path`, fills the value field (columns 11-80) of its TTYPE2 card with
 // `fill`, and ingests it into `out`: nothing may be written there; returns the error and the
 // card's offset.
 absl::Status IngestWithTtype2ValueFilled(const std::string& path, const std::string& out, char fill, size_t* card) {
-  WriteStack(path);
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  std::string bytes = StackBytes(path);
   *card = bytes.find("TTYPE2  = ");
   EXPECT_NE(*card, std::string::npos);
   if (*card == std::string::npos) return absl::InternalError("no TTYPE2 card");
   std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(*card + 10), bytes.begin() + static_cast<std::ptrdiff_t>(*card + 80),
             fill);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  IngestOptions options;
-  options.out = out;
-  const absl::Status status = IngestFitsCube(path, options).status();
-  EXPECT_FALSE(fs::exists(options.out));
-  return status;
+  return IngestBytes(path, bytes, out);
 }
 
 // A header byte outside printable ASCII made cfitsio overflow a fixed-size field and abort the
@@ -416,204 +407,6 @@ TEST_F(IngestTest, FitsColumnNameThatIsNotQuotedIsRefused) {
   EXPECT_TRUE(absl::StrContains(status.message(),
                                 absl::StrCat("TTYPE2 at offset ", card, " has a value that is not a quoted string")))
       << status;
-}
-
-// ---- SDSS frames ------------------------------------------------------------------------------
-
-constexpr double kScale = 0.396 / 3600;  // degrees per pixel
-constexpr double kRa0 = 180.0, kDec0 = 10.0;
-constexpr long kFrameW = 240, kFrameH = 180;
-// Each band's reference pixel differs: the bands are not pixel-aligned, as in real frames.
-const double kCrpix[5][2] = {{121.3, 88.9}, {119.8, 91.2}, {120.5, 90.5}, {122.9, 89.4}, {118.1, 92.7}};
-
-// Gnomonic (TAN) projection, written out independently of wcslib: 0-based pixel of (ra, dec).
-void SkyToPixel(int band, double ra, double dec, double* x, double* y) {
-  const double d2r = M_PI / 180;
-  const double a = ra * d2r, d = dec * d2r, a0 = kRa0 * d2r, d0 = kDec0 * d2r;
-  const double cos_c = std::sin(d0) * std::sin(d) + std::cos(d0) * std::cos(d) * std::cos(a - a0);
-  const double xi = std::cos(d) * std::sin(a - a0) / cos_c / d2r;
-  const double eta = (std::cos(d0) * std::sin(d) - std::sin(d0) * std::cos(d) * std::cos(a - a0)) / cos_c / d2r;
-  *x = kCrpix[band][0] + xi / -kScale - 1;  // CD1_1 = -scale: RA grows to the left
-  *y = kCrpix[band][1] + eta / kScale - 1;
-}
-
-struct Source {
-  double ra, dec;
-};
-// About 79 px apart in x: no neighbour intrudes into a 64-px cutout.
-const Source kSources[] = {{180.0088, 10.0011}, {180.0, 9.9990}, {179.9912, 10.0004}};
-const Source kEdgeSource = {180.0125, 10.0};  // ~113 px left of centre: cutout off the frame
-
-// As SDSS writes them, FILTER included (`filter`, when given, instead of the band's letter).
-void WriteFrame(const std::string& path, int band, long width, long height, const char* filter = nullptr) {
-  std::vector<float> img(static_cast<size_t>(width * height), 0.0f);
-  for (const Source& s : kSources) {
-    double sx, sy;
-    SkyToPixel(band, s.ra, s.dec, &sx, &sy);
-    for (long y = 0; y < height; ++y) {
-      for (long x = 0; x < width; ++x) {
-        const double dx = x - sx, dy = y - sy;
-        img[static_cast<size_t>(y * width + x)] += static_cast<float>(100.0 * std::exp(-(dx * dx + dy * dy) / (2 * 1.5 * 1.5)));
-      }
-    }
-  }
-  int status = 0;
-  fitsfile* f = nullptr;
-  fits_create_file(&f, ("!" + path).c_str(), &status);
-  long naxes[2] = {width, height};
-  fits_create_img(f, FLOAT_IMG, 2, naxes, &status);
-  auto key_str = [&](const char* k, const char* v) { fits_write_key(f, TSTRING, k, const_cast<char*>(v), nullptr, &status); };
-  auto key_dbl = [&](const char* k, double v) { fits_write_key(f, TDOUBLE, k, &v, nullptr, &status); };
-  key_str("CTYPE1", "RA---TAN");
-  key_str("CTYPE2", "DEC--TAN");
-  key_str("RADESYS", "ICRS");
-  key_dbl("EQUINOX", 2000.0);
-  key_dbl("CRVAL1", kRa0);
-  key_dbl("CRVAL2", kDec0);
-  key_dbl("CRPIX1", kCrpix[band][0]);
-  key_dbl("CRPIX2", kCrpix[band][1]);
-  key_dbl("CD1_1", -kScale);
-  key_dbl("CD1_2", 0.0);
-  key_dbl("CD2_1", 0.0);
-  key_dbl("CD2_2", kScale);
-  key_str("BUNIT", "nanomaggy");
-  key_str("FILTER", filter != nullptr ? filter : std::string(1, "ugriz"[band]).c_str());
-  fits_write_img(f, TFLOAT, 1, width * height, img.data(), &status);
-  fits_close_file(f, &status);
-  ASSERT_EQ(status, 0);
-}
-
-// Flux-weighted centroid of one band of a cutout (0-based pixel-centre coordinates).
-void Centroid(const GalaxyBatch& batch, int row, int band, int size, double* cx, double* cy) {
-  double sum = 0, sx = 0, sy = 0;
-  const float* p = batch.images.data() + (static_cast<size_t>(row) * 5 + band) * size * size;
-  for (int y = 0; y < size; ++y) {
-    for (int x = 0; x < size; ++x) {
-      const double v = std::max(0.0f, p[y * size + x]);
-      sum += v;
-      sx += v * x;
-      sy += v * y;
-    }
-  }
-  *cx = sx / sum;
-  *cy = sy / sum;
-}
-
-class SdssFramesTest : public IngestTest {
- protected:
-  std::vector<std::string> WriteFrames(long r_width = kFrameW, bool bz2_g = false) {
-    std::vector<std::string> paths;
-    const char* bands = "ugriz";
-    for (int b = 0; b < 5; ++b) {
-      std::string path = Path(absl::StrCat("frame-", std::string(1, bands[b]), "-003918-3-0213.fits"));
-      WriteFrame(path, b, b == 2 ? r_width : kFrameW, kFrameH);
-      if (bz2_g && b == 1) path = Compress(path);
-      paths.push_back(path);
-    }
-    return paths;
-  }
-  std::string Compress(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string packed(raw.size() + raw.size() / 50 + 1024, '\0');
-    unsigned int size = static_cast<unsigned int>(packed.size());
-    EXPECT_EQ(BZ2_bzBuffToBuffCompress(packed.data(), &size, raw.data(),
-                                       static_cast<unsigned int>(raw.size()), 9, 0, 0), BZ_OK);
-    packed.resize(size);
-    std::ofstream(path + ".bz2", std::ios::binary) << packed;
-    fs::remove(path);
-    return path + ".bz2";
-  }
-};
-
-TEST_F(SdssFramesTest, CutoutsAtSkyPositionsAreCentredInEveryBand) {
-  std::vector<std::string> frames = WriteFrames(kFrameW, /*bz2_g=*/true);
-  {
-    std::ofstream csv(Path("positions.csv"));
-    csv << "objid,ra,dec,z\n";
-    for (int i = 0; i < 3; ++i) csv << 1000 + i << "," << absl::StrFormat("%.10f,%.10f", kSources[i].ra, kSources[i].dec) << ",0.1\n";
-    csv << "2000," << absl::StrFormat("%.10f,%.10f", kEdgeSource.ra, kEdgeSource.dec) << ",0.2\n";
-  }
-  IngestOptions options;
-  options.out = Path("out.h5");
-  options.cutout_size = 64;
-  absl::StatusOr<IngestReport> report = IngestSdssFrames(frames, Path("positions.csv"), options);
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->written, 3);
-  ASSERT_EQ(report->skipped.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(report->skipped[0], "ObjID 2000")) << report->skipped[0];
-  auto reader = Read(options.out);
-  GalaxyBatch batch;
-  ASSERT_TRUE(reader->Read(0, 3, &batch).ok());
-  for (int row = 0; row < 3; ++row) {
-    EXPECT_EQ(batch.ids[row], 1000 + row);
-    for (int band = 0; band < 5; ++band) {
-      double cx, cy;
-      Centroid(batch, row, band, 64, &cx, &cy);
-      // The cutout centre is between pixels 31 and 32.
-      EXPECT_NEAR(cx, 31.5, 0.1) << "row " << row << " band " << band;
-      EXPECT_NEAR(cy, 31.5, 0.1) << "row " << row << " band " << band;
-    }
-  }
-}
-
-TEST_F(SdssFramesTest, PixelPositionsInTheRFrameAlignAllBands) {
-  std::vector<std::string> frames = WriteFrames();
-  {
-    std::ofstream csv(Path("positions.csv"));
-    csv << "ObjID,x,y\n";
-    for (int i = 0; i < 3; ++i) {
-      double x, y;
-      SkyToPixel(2, kSources[i].ra, kSources[i].dec, &x, &y);
-      csv << 7 + i << "," << absl::StrFormat("%.6f,%.6f", x, y) << "\n";
-    }
-  }
-  IngestOptions options;
-  options.out = Path("out.h5");
-  options.cutout_size = 32;
-  absl::StatusOr<IngestReport> report = IngestSdssFrames(frames, Path("positions.csv"), options);
-  ASSERT_TRUE(report.ok()) << report.status();
-  auto reader = Read(options.out);
-  GalaxyBatch batch;
-  ASSERT_TRUE(reader->Read(0, 3, &batch).ok());
-  for (int row = 0; row < 3; ++row) {
-    EXPECT_NEAR(batch.ra[row], kSources[row].ra, 1e-6);
-    EXPECT_NEAR(batch.dec[row], kSources[row].dec, 1e-6);
-    for (int band = 0; band < 5; ++band) {
-      double cx, cy;
-      Centroid(batch, row, band, 32, &cx, &cy);
-      EXPECT_NEAR(cx, 15.5, 0.1) << "row " << row << " band " << band;
-      EXPECT_NEAR(cy, 15.5, 0.1) << "row " << row << " band " << band;
-    }
-  }
-}
-
-TEST_F(SdssFramesTest, AFrameOfTheWrongSizeIsNamedAndNothingIsWritten) {
-  std::vector<std::string> frames = WriteFrames(/*r_width=*/200);
-  std::ofstream(Path("positions.csv")) << "ObjID,ra,dec\n1,180,10\n";
-  IngestOptions options;
-  options.out = Path("out.h5");
-  absl::StatusOr<IngestReport> report = IngestSdssFrames(frames, Path("positions.csv"), options);
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(report.status().message(), "frame-r-003918-3-0213.fits")) << report.status();
-  EXPECT_TRUE(absl::StrContains(report.status().message(), "NAXIS1")) << report.status();
-  EXPECT_FALSE(fs::exists(options.out));
-}
-
-// The band is taken from the frame's name; a FILTER card that names another band is refused
-// (a renamed or mislabelled download would otherwise put one band's pixels in another's plane).
-TEST_F(SdssFramesTest, AFrameWhoseFilterIsAnotherBandIsNamedAndNothingIsWritten) {
-  std::vector<std::string> frames = WriteFrames();
-  WriteFrame(frames[1], 1, kFrameW, kFrameH, "i");
-  std::ofstream(Path("positions.csv")) << "ObjID,ra,dec\n1,180,10\n";
-  IngestOptions options;
-  options.out = Path("out.h5");
-  absl::StatusOr<IngestReport> report = IngestSdssFrames(frames, Path("positions.csv"), options);
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(report.status().message(),
-                                "frame-g-003918-3-0213.fits: its name makes it the g-band frame, but its header says 'i' (i)"))
-      << report.status();
-  EXPECT_FALSE(fs::exists(options.out));
 }
 
 TEST(NpyTest, HeaderParsing) {
