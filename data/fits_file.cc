@@ -262,6 +262,19 @@ absl::StatusOr<std::vector<int64_t>> PlanesOfBands(const std::string& path, cons
   return std::move(match.planes);
 }
 
+absl::StatusOr<bool> HeaderNamesBand(FitsFile& file, int band, const std::vector<std::string>& band_names,
+                                     const std::string& what) {
+  const std::vector<std::string> named = FitsBandNames(file, 1);
+  const int in_header = named.empty() ? -1 : BandNamed(named[0], band_names);
+  if (in_header >= 0 && in_header != band) {
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), ": its name makes it the ",
+                                                   band_names[static_cast<size_t>(band)], "-band ", what,
+                                                   ", but its header says '", named[0], "' (",
+                                                   band_names[static_cast<size_t>(in_header)], ")"));
+  }
+  return in_header == band;
+}
+
 absl::Status PickNamedBands(FitsCutout* cutout, const std::vector<std::string>& wanted, bool* by_header) {
   *by_header = false;
   const std::vector<std::string> names = FitsBandNames(*cutout->file, cutout->bands);

@@ -104,6 +104,12 @@ absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row =
 // or not one per plane.
 std::vector<std::string> FitsBandNames(FitsFile& file, int64_t bands);
 
+// For a one-band file whose name makes it band `band` of `band_names`: true when its header
+// names that band (FitsBandNames), false when it names none of them; INVALID_ARGUMENT naming the
+// file, `what` it is ("cutout", "frame") and both bands when the header names another.
+absl::StatusOr<bool> HeaderNamesBand(FitsFile& file, int band, const std::vector<std::string>& band_names,
+                                     const std::string& what);
+
 // Keeps `wanted`'s bands of `cutout` in that order when its header names its bands
 // (FitsBandNames), and says so in `*by_header`; a header that names none leaves the pixels as they
 // are. INVALID_ARGUMENT naming the file and the bands its header names when one of `wanted` is

@@ -184,14 +184,8 @@ absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vec
     const std::string& path = galaxy.paths[static_cast<size_t>(b)];
     GALAXY_ASSIGN_OR_RETURN(FitsCutout one, ReadFitsCutout(path));
     if (one.bands != 1 || one.rows != 1) return wrong(path, one, 1);
-    const std::vector<std::string> named = FitsBandNames(*one.file, 1);
-    const int in_header = named.empty() ? -1 : BandNamed(named[0], band_names);
-    if (in_header >= 0 && in_header != b) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": its name makes it the ", band_names[static_cast<size_t>(b)],
-                                                     "-band cutout, but its header says '", named[0], "' (",
-                                                     band_names[static_cast<size_t>(in_header)], ")"));
-    }
-    *by_header |= in_header == b;
+    GALAXY_ASSIGN_OR_RETURN(const bool named, HeaderNamesBand(*one.file, static_cast<int>(b), band_names, "cutout"));
+    *by_header |= named;
     if (b == 0) {
       all.width = one.width;
       all.height = one.height;

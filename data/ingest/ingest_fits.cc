@@ -89,13 +89,7 @@ struct Frame {
 // Frame `band` of `band_names` (from its name); a header whose FILTER names another is refused.
 absl::StatusOr<Frame> ReadFrame(const std::string& path, int band, const std::vector<std::string>& band_names) {
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> f, FitsFile::Open(path));
-  const std::vector<std::string> named = FitsBandNames(*f, 1);
-  const int in_header = named.empty() ? -1 : BandNamed(named[0], band_names);
-  if (in_header >= 0 && in_header != band) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": its name makes it the ", band_names[static_cast<size_t>(band)],
-                                                   "-band frame, but its header says '", named[0], "' (",
-                                                   band_names[static_cast<size_t>(in_header)], ")"));
-  }
+  GALAXY_RETURN_IF_ERROR(HeaderNamesBand(*f, band, band_names, "frame").status());
   int status = 0, naxis = 0;
   fits_get_img_dim(f->get(), &naxis, &status);
   GALAXY_RETURN_IF_ERROR(f->Check(status, "reading NAXIS"));
@@ -143,16 +137,15 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   // The first 4-D image and the first binary table; the walk stops once both are found.
   GALAXY_RETURN_IF_ERROR(f->WalkHdus([&](int h, int type) -> absl::StatusOr<bool> {
     if (type == IMAGE_HDU && cube_hdu == 0) {
-      int naxis = 0;
-      fits_get_img_dim(f->get(), &naxis, &status);
-      if (status == 0 && naxis == 4) {
-        fits_get_img_size(f->get(), 4, dims, &status);
-        cube_hdu = h;
-      } else if (status == 0 && naxis > 0) {
+      int hdu_status = 0, naxis = 0;
+      fits_get_img_dim(f->get(), &naxis, &hdu_status);
+      if (naxis == 4) fits_get_img_size(f->get(), 4, dims, &hdu_status);
+      GALAXY_RETURN_IF_ERROR(f->Check(hdu_status, absl::StrCat("reading HDU ", h)));
+      if (naxis > 0 && naxis != 4) {
         return absl::InvalidArgumentError(absl::StrCat(
             path, ": HDU ", h, " key NAXIS: ", naxis, ", expected 4 (N x C x H x W cutouts)"));
       }
-      GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading HDU ", h)));
+      if (naxis == 4) cube_hdu = h;
     } else if (type == BINARY_TBL && table_hdu == 0) {
       table_hdu = h;
     }
