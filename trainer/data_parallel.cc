@@ -1,5 +1,7 @@
 #include "trainer/data_parallel.h"
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -105,7 +107,21 @@ struct ProcessGroup::Engine {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 };
 
+// Gloo and the TCP store write to the other ranks' sockets with plain writev/send. Once a rank has died, such
+// a write raises SIGPIPE, whose default action ends this process at once (exit -13, no message), where the
+// failed write should become the exception that Fail() explains. Python ignores SIGPIPE at start-up, which is
+// why torchrun's ranks never see it; a C++ trainer has to do the same.
+namespace {
+void IgnoreBrokenPipes() {
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
+}
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<ProcessGroup>> ProcessGroup::Join(const DistributedEnv& env, absl::Duration timeout) {
+  IgnoreBrokenPipes();
   const auto ms = std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
   auto engine = std::make_unique<Engine>();
   try {

@@ -3,9 +3,10 @@
 // with shuffling BatchNorm divided among the ranks, with synchronised BatchNorm and with the
 // photometric pretext; fine-tuning),
 // a run resumes with another world size, and a killed or missing rank stops the others with an
-// error instead of a hang.
+// error instead of a hang or a silent death by SIGPIPE.
 #include "trainer/data_parallel.h"
 
+#include <errno.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -269,6 +270,25 @@ TEST_F(DataParallelTest, ARankAloneGivesUpAfterTheTimeoutAndSaysWhy) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].exit_code, 1);
   EXPECT_TRUE(absl::StrContains(results[0].err, "could not join the training group")) << results[0].err;
+}
+
+// Once a rank has died, a write to its socket must fail with EPIPE (which Gloo turns into the error that
+// AKilledRankStopsTheOthersWithAnError reads), not raise SIGPIPE and end this rank with no word (exit -13),
+// as it did now and then when the killed rank's socket was written to twice.
+TEST(ProcessGroupTest, AfterJoiningAWriteToADeadPeerIsAnErrorNotAFatalSignal) {
+  if (!DataParallelAvailable()) GTEST_SKIP() << "built without Gloo";
+  DistributedEnv env;
+  env.world_size = 2;
+  env.master_port = FreePort();
+  // Rank 1 never comes: the join gives up, having set the process up as a rank.
+  ASSERT_FALSE(ProcessGroup::Join(env, absl::Seconds(1)).ok());
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  ::close(fds[1]);  // the peer is gone
+  const char byte = 0;
+  EXPECT_EQ(::write(fds[0], &byte, 1), -1);  // SIGPIPE's default action would end the test here
+  EXPECT_EQ(errno, EPIPE);
+  ::close(fds[0]);
 }
 
 TEST(DistributedEnvTest, ReadsTorchrunsVariablesAndNamesTheBadOne) {
