@@ -28,6 +28,15 @@ struct ResolvedQuery {
   v1::SkyPosition position;
 };
 
+// The image file of `q`, its planes named by --bands when given.
+absl::StatusOr<v1::Image> ReadQueryImage(const QueryFlags& q) {
+  std::vector<std::string> names;
+  if (!q.bands.empty()) {
+    GALAXY_ASSIGN_OR_RETURN(names, ParseBandNames(q.bands));
+  }
+  return ReadImageFile(q.image, q.row, q.e_bv, names);
+}
+
 absl::StatusOr<ResolvedQuery> Resolve(const QueryFlags& q, bool allow_position) {
   const int given = (q.id ? 1 : 0) + (q.image.empty() ? 0 : 1) + (q.ra || q.dec ? 1 : 0);
   const std::string choices = allow_position ? "--id, --image or --ra with --dec" : "--id or --image";
@@ -39,7 +48,7 @@ absl::StatusOr<ResolvedQuery> Resolve(const QueryFlags& q, bool allow_position) 
   }
   if (!q.image.empty()) {
     r.kind = ResolvedQuery::Kind::kImage;
-    GALAXY_ASSIGN_OR_RETURN(r.image, ReadImageFile(q.image, q.row, q.e_bv));
+    GALAXY_ASSIGN_OR_RETURN(r.image, ReadQueryImage(q));
     return r;
   }
   if (!allow_position) return absl::InvalidArgumentError(absl::StrCat("give exactly one of ", choices));
@@ -195,7 +204,7 @@ absl::Status RunPredictZ(const ClientFlags& flags, const std::vector<int64_t>& i
   v1::PredictRedshiftRequest request;
   for (int64_t id : ids) request.add_queries()->set_id(id);
   if (!image.image.empty()) {
-    GALAXY_ASSIGN_OR_RETURN(*request.add_queries()->mutable_image(), ReadImageFile(image.image, image.row, image.e_bv));
+    GALAXY_ASSIGN_OR_RETURN(*request.add_queries()->mutable_image(), ReadQueryImage(image));
   }
   if (request.queries_size() == 0) return absl::InvalidArgumentError("give --id (one or more) and/or --image");
   request.set_include_pdf(pdf);

@@ -27,6 +27,7 @@ struct QueryFlags {
   std::string image;
   int64_t row = 0;
   std::optional<float> e_bv;
+  std::string bands;  // --bands: names of the image's planes ("grz", "g,r,z"), for files that name none
   std::optional<double> ra, dec;
   double match_radius_arcsec = 0;
 };

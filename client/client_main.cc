@@ -8,13 +8,22 @@
 
 namespace {
 
-// --id / --image / --row / --e-bv (and --ra / --dec when `position`) on `command`.
-void AddQueryOptions(CLI::App* command, galaxy::QueryFlags& q, bool position) {
-  command->add_option("--id", q.id, "Catalog ID of the query galaxy");
+// --image / --row / --e-bv / --bands on `command`.
+void AddImageOptions(CLI::App* command, galaxy::QueryFlags& q) {
   command->add_option("--image", q.image, "Image file: native HDF5 (row --row), FITS cube or .npy (bands x H x W)");
   command->add_option("--row", q.row, "Row of the image in the file (HDF5, 4-axis FITS or .npy)")
       ->capture_default_str();
   command->add_option("--e-bv", q.e_bv, "Galactic E(B-V) of the image, magnitudes (HDF5 rows carry their own)");
+  command->add_option("--bands", q.bands,
+                      "Band of each plane of --image, \"grz\" or \"g,r,z\", for files that name none (.npy; FITS "
+                      "headers and our HDF5 files name theirs): the server picks the model's bands by name. "
+                      "Without names the planes are the model's bands in its order");
+}
+
+// --id / --image / --row / --e-bv / --bands (and --ra / --dec when `position`) on `command`.
+void AddQueryOptions(CLI::App* command, galaxy::QueryFlags& q, bool position) {
+  command->add_option("--id", q.id, "Catalog ID of the query galaxy");
+  AddImageOptions(command, q);
   if (position) {
     command->add_option("--ra", q.ra, "Right ascension of the query galaxy, degrees (with --dec)");
     command->add_option("--dec", q.dec, "Declination of the query galaxy, degrees (with --ra)");
@@ -170,9 +179,7 @@ int main(int argc, char** argv) {
   CLI::App* z_cmd = cli.AddCommand("predict-z", "Photometric redshift of galaxies (by IDs and/or an image)",
                                    [&] { return galaxy::RunPredictZ(flags, z_ids, z_image, pdf); });
   z_cmd->add_option("--id", z_ids, "Catalog IDs (repeatable)");
-  z_cmd->add_option("--image", z_image.image, "Image file: native HDF5 (row --row), FITS cube or .npy");
-  z_cmd->add_option("--row", z_image.row, "Row of the image in the file")->capture_default_str();
-  z_cmd->add_option("--e-bv", z_image.e_bv, "Galactic E(B-V) of the image, magnitudes");
+  AddImageOptions(z_cmd, z_image);
   z_cmd->add_flag("--pdf", pdf, "Also return the binned probability density (its peak in the table)");
 
   galaxy::QueryFlags anomaly;

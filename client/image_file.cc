@@ -1,5 +1,6 @@
 #include "client/image_file.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -8,7 +9,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/status_macros.h"
+#include "data/band_match.h"
 #include "data/fits_file.h"
 #include "data/galaxy_batch.h"
 #include "data/hdf5_dataset.h"
@@ -38,6 +43,10 @@ absl::StatusOr<v1::Image> FromHdf5(const std::string& path, int64_t row) {
   const DatasetLayout& l = reader->layout();
   v1::Image image = MakeImage(l.bands, l.height, l.width, batch.images.data());
   image.set_e_bv(batch.e_bv[0]);
+  // Only names the file gives: the reader's u, g, r, i, z for five unnamed planes are a guess.
+  if (reader->bands_named()) {
+    for (const std::string& name : l.band_names) image.add_band_names(name);
+  }
   return image;
 }
 
@@ -78,9 +87,52 @@ absl::StatusOr<v1::Image> FromFits(const std::string& path, int64_t row) {
   return image;
 }
 
+// `given` (--bands) for the planes of `image`, read from `path`: as many names as planes, and the
+// same bands as any the file names itself.
+absl::Status NameBands(const std::string& path, const std::vector<std::string>& given, v1::Image& image) {
+  if (static_cast<int64_t>(given.size()) != image.bands()) {
+    return absl::InvalidArgumentError(absl::StrCat("--bands names ", given.size(), " bands (", absl::StrJoin(given, ", "),
+                                                   ") for an image of ", image.bands(), " in ", path));
+  }
+  const auto& own = image.band_names();
+  for (int i = 0; i < own.size(); ++i) {
+    const std::string& g = given[static_cast<size_t>(i)];
+    if (BandNamed(g, {own[i]}) != 0 && BandNamed(own[i], {g}) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--bands ", absl::StrJoin(given, ","), ": plane ", i, " of ", path,
+                                                     " is ", own[i], " by the file's own names (",
+                                                     absl::StrJoin(own, ", "), "); leave --bands out"));
+    }
+  }
+  if (own.empty()) {
+    for (const std::string& g : given) image.add_band_names(g);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<v1::Image> ReadImageFile(const std::string& path, int64_t row, std::optional<float> e_bv) {
+absl::StatusOr<std::vector<std::string>> ParseBandNames(absl::string_view text) {
+  const absl::string_view trimmed = absl::StripAsciiWhitespace(text);
+  std::vector<std::string> names;
+  if (absl::StrContains(trimmed, ',')) {
+    for (absl::string_view part : absl::StrSplit(trimmed, ',')) names.emplace_back(absl::StripAsciiWhitespace(part));
+  } else if (std::any_of(trimmed.begin(), trimmed.end(), absl::ascii_isspace)) {
+    names = absl::StrSplit(trimmed, absl::ByAnyChar(" \t\n\r\v\f"), absl::SkipEmpty());
+  } else {
+    for (char c : trimmed) names.emplace_back(1, c);
+  }
+  if (names.empty()) return absl::InvalidArgumentError("--bands is empty (write \"grz\" or \"g,r,z\")");
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--bands '", text, "': name ", i + 1, " is empty (write \"grz\" or \"g,r,z\")"));
+    }
+  }
+  return names;
+}
+
+absl::StatusOr<v1::Image> ReadImageFile(const std::string& path, int64_t row, std::optional<float> e_bv,
+                                        const std::vector<std::string>& band_names) {
   if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   const std::string lower = absl::AsciiStrToLower(path);
   absl::StatusOr<v1::Image> image;
@@ -94,7 +146,9 @@ absl::StatusOr<v1::Image> ReadImageFile(const std::string& path, int64_t row, st
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": unknown image file type (expected .h5/.hdf5, .fits/.fit or .npy)"));
   }
-  if (image.ok() && e_bv) image->set_e_bv(*e_bv);
+  if (!image.ok()) return image;
+  if (e_bv) image->set_e_bv(*e_bv);
+  if (!band_names.empty()) GALAXY_RETURN_IF_ERROR(NameBands(path, band_names, *image));
   return image;
 }
 

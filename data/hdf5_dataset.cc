@@ -425,7 +425,8 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> DatasetReader::Open(const std::st
   r->has_e_bv_ = h.e_bv.ok();
   r->has_redshift_ = h.redshift.ok();
 
-  if (static_cast<int>(named_bands.size()) == r->layout_.bands) r->layout_.band_names = named_bands;
+  r->bands_named_ = static_cast<int>(named_bands.size()) == r->layout_.bands;
+  if (r->bands_named_) r->layout_.band_names = named_bands;
   if (static_cast<int>(r->layout_.band_names.size()) != r->layout_.bands) {
     r->layout_.band_names.clear();
     for (int b = 0; b < r->layout_.bands; ++b) r->layout_.band_names.push_back(absl::StrCat("b", b));

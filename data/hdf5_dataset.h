@@ -82,6 +82,9 @@ class DatasetReader {
   // Which optional standard columns the file has.
   bool has_redshift() const { return has_redshift_; }
   bool has_e_bv() const { return has_e_bv_; }
+  // Whether the file names its planes (attribute "bands", one name per plane, as our writer
+  // stores them). Otherwise layout().band_names are assumed: u, g, r, i, z for five planes.
+  bool bands_named() const { return bands_named_; }
 
   // Reads rows [start, start + n) into `batch` (resized; extra columns included). Without
   // images when `images` is false (catalog columns only, fast). OUT_OF_RANGE for rows past the
@@ -107,6 +110,7 @@ class DatasetReader {
   std::unique_ptr<Handles> h_;
   int64_t count_ = 0;
   bool has_redshift_ = false, has_e_bv_ = false;
+  bool bands_named_ = false;
   bool check_finite_ = true;
 };
 

@@ -12,7 +12,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "data/hdf5_dataset.h"
 #include "data/npy.h"
 #include "nlohmann/json.hpp"
 #include "tests/client_cli_fixture.h"
@@ -232,7 +234,7 @@ TEST_F(ClientCliTest, LabelListExportRankAndUnlabel) {
   EXPECT_TRUE(absl::StrContains(Client({"labels"}).out, "0 labels"));
 }
 
-TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
+TEST_F(ClientCliTest, ImagesFromNpyFitsAndHdf5FilesWithTheirBandNames) {
   const v1::Image image = testutil::SurveyImage(7);
   const std::vector<float> pixels(reinterpret_cast<const float*>(image.data().data()),
                                   reinterpret_cast<const float*>(image.data().data()) + image.data().size() / 4);
@@ -272,6 +274,44 @@ TEST_F(ClientCliTest, ImagesFromNpyAndFitsFiles) {
   }
   EXPECT_EQ(top_score["zirgu.fits"], top_score["g.fits"]);  // the same pixels reach the model
   EXPECT_NE(top_score["unnamed.fits"], top_score["g.fits"]);
+  // A .npy names no bands: --bands does, in either spelling.
+  ASSERT_TRUE(WriteNpy(dir_.File("zirgu.npy"), "<f4", {5, 64, 64}, reversed.data(),
+                       static_cast<int64_t>(reversed.size() * 4))
+                  .ok());
+  // An HDF5 file of ours names its planes (attribute "bands"), and they go with the image.
+  {
+    absl::StatusOr<std::unique_ptr<DatasetReader>> survey = DatasetReader::Open(testutil::SharedServingFixture().survey);
+    ASSERT_TRUE(survey.ok()) << survey.status();
+    GalaxyBatch row;
+    ASSERT_TRUE((*survey)->Read(7, 1, &row).ok());
+    ASSERT_EQ(row.images, pixels);
+    row.images = reversed;
+    DatasetLayout layout = (*survey)->layout();
+    layout.band_names = {"z", "i", "r", "g", "u"};
+    absl::StatusOr<std::unique_ptr<DatasetWriter>> writer = DatasetWriter::Create(dir_.File("zirgu.h5"), layout);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Append(row).ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+  }
+  for (const std::vector<std::string>& query : std::vector<std::vector<std::string>>{
+           {"zirgu.npy", "--bands", "zirgu"}, {"zirgu.npy", "--bands", "z, i, r, g, u"}, {"zirgu.npy", "--bands", "z i r g u"},
+           {"zirgu.h5"},
+           {"zirgu.fits", "--bands", "z,i,r,g,u"}}) {  // names that agree with the file's own are taken too
+    std::vector<std::string> args = {"similar", "--image", dir_.File(query[0]), "--e-bv", e_bv, "--k", "1"};
+    args.insert(args.end(), query.begin() + 1, query.end());
+    testutil::CommandResult r = Client(args, {"--json"});
+    ASSERT_EQ(r.exit_code, 0) << absl::StrJoin(query, " ") << ": " << r.err;
+    const nlohmann::json top = nlohmann::json::parse(r.out)["neighbors"][0];
+    EXPECT_EQ(top["id"], Id(7)) << absl::StrJoin(query, " ");
+    EXPECT_EQ(top["score"].get<double>(), top_score["g.fits"]) << absl::StrJoin(query, " ");
+  }
+  // Names that do not fit the image or contradict the file's own are refused, naming both.
+  ExpectOneLineError(Client({"similar", "--image", dir_.File("g.npy"), "--bands", "grz"}),
+                     "--bands names 3 bands (g, r, z) for an image of 5 in ");
+  ExpectOneLineError(Client({"predict-z", "--image", dir_.File("g.npy"), "--bands", "g,,r,i,z"}),
+                     "--bands 'g,,r,i,z': name 2 is empty");
+  ExpectOneLineError(Client({"anomaly", "--image", dir_.File("zirgu.fits"), "--bands", "ugriz"}),
+                     "zirgu.fits is z by the file's own names (z, i, r, g, u); leave --bands out");
   // Three bands named g, r, z: the model's u and i are missing, and the error says so.
   write_fits("grz.fits", std::vector<float>(pixels.begin(), pixels.begin() + 3 * plane), 3, "grz");
   ExpectOneLineError(Client({"similar", "--image", dir_.File("grz.fits")}), "g, r, z; the model takes u, g, r, i, z, and u, i are not among them");

@@ -105,6 +105,18 @@ TEST(WebExplorerTest, SearchesOpensAGalaxyLabelsAnomaliesAndRanksInChromium) {
   v1::SimilarGalaxiesResponse by_image_answer;
   ASSERT_TRUE(served.search->SimilarGalaxies(Authorized().get(), by_image, &by_image_answer).ok());
   expected["byImage"] = {{"file", dir.File("cutout.npy")}, {"neighbors", Neighbours(by_image_answer)}};
+  // The same cutout stored z to u, the bands field naming its planes: the same answer.
+  {
+    const size_t plane = static_cast<size_t>(image.height()) * image.width() * 4;
+    std::string reversed(image.data().size(), '\0');
+    for (size_t b = 0; b < image.bands(); ++b) {
+      reversed.replace((image.bands() - 1 - b) * plane, plane, image.data(), b * plane, plane);
+    }
+    ASSERT_TRUE(WriteNpy(dir.File("cutout-zirgu.npy"), "<f4", {image.bands(), image.height(), image.width()},
+                         reversed.data(), static_cast<int64_t>(reversed.size()))
+                    .ok());
+  }
+  expected["byNamedImage"] = {{"file", dir.File("cutout-zirgu.npy")}, {"bands", "zirgu"}};
 
   // The same kind of query from a FITS file (axes width, height, bands), with its reddening typed.
   v1::SimilarGalaxiesRequest by_fits;

@@ -47,6 +47,33 @@ export function sexagesimal(ra, dec) {
   return `${part(((ra % 360) + 360) % 360 / 15, 2)} ${dec < 0 ? '-' : '+'}${part(Math.abs(dec), 1)}`;
 }
 
+// The band of each plane as typed: "g,r,z" or "HSC-G, HSC-R, HSC-I" (commas), "g r z" (spaces)
+// or "grz" (a letter a plane), as the clients' --bands and bands= read them; [] for nothing typed.
+export function parseBandNames(text) {
+  const t = text.trim();
+  if (!t) return [];
+  let names;
+  if (t.includes(',')) names = t.split(',').map((s) => s.trim());
+  else if (/\s/.test(t)) names = t.split(/\s+/);
+  else names = [...t];
+  if (names.some((s) => !s)) throw new Error(`bands "${text}": a name is empty (type "grz" or "g,r,z")`);
+  return names;
+}
+
+// `image` (from `name`) with its planes named `names` (parseBandNames): as many as its planes, and
+// the same as any its file gave.
+export function nameBands(image, name, names) {
+  if (!names.length) return image;
+  if (names.length !== image.bands) {
+    throw new Error(`bands ${names.join(', ')}: ${names.length} names for ${name}'s ${image.bands} planes`);
+  }
+  const own = image.bandNames;
+  if (own && own.some((b, i) => b.toLowerCase() !== names[i].toLowerCase())) {
+    throw new Error(`${name} names its planes ${own.join(', ')}: clear the bands field`);
+  }
+  return { ...image, bandNames: names };
+}
+
 function base64(bytes) {
   let text = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {

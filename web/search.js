@@ -1,7 +1,7 @@
 // Similarity search (by catalog ID, sky position or uploaded cutout) and the examples queries:
 // "more like these / not like those" (Recommend) and the few-shot ranking (RankByExamples).
 import { call } from './api.js';
-import { parseImageFile, parsePosition } from './parse.js';
+import { nameBands, parseBandNames, parseImageFile, parsePosition } from './parse.js';
 import { downloadCsv, fixed, h, keyboardGrid, redshiftFact, report, resultRows, setStatus, tile } from './ui.js';
 
 // Galaxies marked "like" (+) or "not like" (-) in result grids, kept for this tab.
@@ -121,7 +121,9 @@ function searchForm(params, onSubmit) {
       radio('file', 'an uploaded cutout'),
       h('input', { id: 'query-file', name: 'file', type: 'file', accept: '.npy,.fits,.fit,.fts', onfocus: choose('file'),
         onchange: choose('file'), 'aria-label': 'cutout file (.npy or FITS)' }),
-      field('E(B−V)', h('input', { name: 'ebv', size: 5, inputmode: 'decimal', placeholder: 'none' }))),
+      field('E(B−V)', h('input', { name: 'ebv', size: 5, inputmode: 'decimal', placeholder: 'none' })),
+      field('bands', h('input', { name: 'bands', size: 9, autocomplete: 'off', placeholder: 'from file',
+        title: 'the band of each plane, as grz or g,r,z, for a file that names none (.npy): the model\'s are picked by name' }))),
     h('fieldset', {}, h('legend', {}, 'Filters'),
       field('k', h('select', { id: 'k', name: 'k' }, [12, 24, 48, 100].map((k) =>
         h('option', { value: k, selected: String(k) === (params.get('k') || '24') }, k)))),
@@ -149,7 +151,8 @@ async function requestOf(form) {
   } else {
     const file = form.elements.file.files[0];
     if (!file) throw new Error('choose a .npy or FITS cutout to upload');
-    request.image = await parseImageFile(file);
+    const names = parseBandNames(form.elements.bands.value);
+    request.image = nameBands(await parseImageFile(file), file.name, names);
     const ebv = form.elements.ebv.value.trim();
     if (ebv) request.image.eBv = Number(ebv);
   }

@@ -125,6 +125,14 @@ await step('searches by an uploaded .npy cutout', async () => {
   sameAnswer('by upload', await tilesOf('#search-results'), expected.byImage.neighbors);
 });
 
+await step('searches by an uploaded .npy cutout whose planes the bands field names', async () => {
+  await page.setInputFiles('#query-file', expected.byNamedImage.file);
+  await page.fill('input[name=bands]', expected.byNamedImage.bands);
+  await search();
+  sameAnswer('by upload with bands', await tilesOf('#search-results'), expected.byImage.neighbors);
+  await page.fill('input[name=bands]', '');
+});
+
 await step('searches by an uploaded FITS cutout with its E(B-V)', async () => {
   await page.setInputFiles('#query-file', expected.byFits.file);
   await page.fill('input[name=ebv]', expected.byFits.ebv);

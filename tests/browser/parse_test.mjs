@@ -2,7 +2,9 @@
 //   node --test tests/browser/parse_test.mjs
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitsBandNames, parseFits, parseNpy, parsePosition, sexagesimal } from '../../web/parse.js';
+import {
+  fitsBandNames, nameBands, parseBandNames, parseFits, parseNpy, parsePosition, sexagesimal,
+} from '../../web/parse.js';
 
 function close(actual, expected, tolerance) {
   assert.ok(Math.abs(actual - expected) < tolerance, `${actual} is not within ${tolerance} of ${expected}`);
@@ -133,4 +135,20 @@ test('bad FITS files say what is wrong', () => {
   assert.throws(() => parseFits('empty.fits', empty), /no image HDU with data/);
   const full = fits(-32, [4, 4, 5], new Array(80).fill(1), false);
   assert.throws(() => parseFits('cut.fits', full.slice(0, 2880 + 100)), /truncated FITS data/);
+});
+
+test('typed band names name the planes of a file that names none', () => {
+  assert.deepEqual(parseBandNames(''), []);
+  assert.deepEqual(parseBandNames('grz'), ['g', 'r', 'z']);
+  assert.deepEqual(parseBandNames(' g r  z '), ['g', 'r', 'z']);
+  assert.deepEqual(parseBandNames('HSC-G, HSC-R,HSC-I'), ['HSC-G', 'HSC-R', 'HSC-I']);
+  assert.throws(() => parseBandNames('g,,z'), /a name is empty/);
+  const image = parseNpy('cube.npy', npy('<f4', [3, 1, 1], [1, 2, 3], Float32Array));
+  assert.equal(image.bandNames, undefined);
+  assert.deepEqual(nameBands(image, 'cube.npy', ['g', 'r', 'z']).bandNames, ['g', 'r', 'z']);
+  assert.equal(nameBands(image, 'cube.npy', []), image);
+  assert.throws(() => nameBands(image, 'cube.npy', ['u', 'g', 'r', 'i', 'z']), /5 names for cube.npy's 3 planes/);
+  const named = { ...image, bandNames: ['z', 'r', 'g'] };
+  assert.deepEqual(nameBands(named, 'c.fits', ['Z', 'R', 'G']).bandNames, ['Z', 'R', 'G']);
+  assert.throws(() => nameBands(named, 'c.fits', ['g', 'r', 'z']), /c.fits names its planes z, r, g: clear the bands field/);
 });

@@ -56,11 +56,19 @@ def to_image(cube, e_bv=None, bands=None):
 
 
 def _band_names(bands):
-    """Band names from "grz", "g,r,z" or a sequence of names; None for None."""
+    """Band names from "g,r,z", "g r z", "grz" or a sequence of names; None for None (as
+    galaxy-client's --bands reads them)."""
     if bands is None:
         return None
     if isinstance(bands, str):
-        return [b.strip() for b in bands.split(",")] if "," in bands else list(bands)
+        text = bands.strip()
+        if "," in text:
+            names = [b.strip() for b in text.split(",")]
+        else:
+            names = text.split() if any(c.isspace() for c in text) else list(text)
+        if not names or "" in names:
+            raise ValueError(f"bands {bands!r}: a name is empty (write \"grz\" or \"g,r,z\")")
+        return names
     return [str(b) for b in bands]
 
 

@@ -201,6 +201,9 @@ class Requests(unittest.TestCase):
         self.assertEqual(list(galaxy_search.to_image(cube, bands="HSC-G, HSC-R,HSC-I").band_names),
                          ["HSC-G", "HSC-R", "HSC-I"])
         self.assertEqual(list(galaxy_search.to_image(cube, bands=("g", "r", "z")).band_names), ["g", "r", "z"])
+        self.assertEqual(list(galaxy_search.to_image(cube, bands=" g r  z ").band_names), ["g", "r", "z"])
+        with self.assertRaisesRegex(ValueError, "bands 'g,,z': a name is empty"):
+            galaxy_search.to_image(cube, bands="g,,z")
         with self.assertRaisesRegex(ValueError, "bands names 5 bands .u, g, r, i, z. for an image of 3"):
             galaxy_search.to_image(cube, bands="ugriz")
         client = Offline(lambda rpc: similar_answer())
