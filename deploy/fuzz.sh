@@ -32,6 +32,8 @@ rm -rf "$build_dir/tmp"
 mkdir -p "$build_dir/tmp"
 TMPDIR=$(cd "$build_dir/tmp" && pwd)
 export TMPDIR
+# Leaks inside third-party libraries that we cannot free, each with its reason (as sanitize.sh).
+export LSAN_OPTIONS="suppressions=$PWD/deploy/lsan.supp:print_suppressions=0:${LSAN_OPTIONS:-}"
 args=(-runs="$runs" -max_total_time="$seconds" -artifact_prefix="$build_dir/crashes/" -print_final_stats=1)
 
 # fuzz TARGET CORPUS WHAT [libFuzzer flags...]

@@ -117,6 +117,11 @@ def fits(d):
     tile0 = compressed["GZIP_2"].replace(card("ZTILE1", 8)[:30], card("ZTILE1", 0)[:30])  # value only
     assert tile0 != compressed["GZIP_2"]
     open(f"{d}/regression-ztile0.fits", "wb").write(tile0)
+    # Regression: ZBITPIX = -64 over float32 tiles. cfitsio loses a tile buffer per tile
+    # (deploy/lsan.supp names the leak; this seed makes every fuzz run check the suppression).
+    zbitpix64 = compressed["RICE_1"].replace(card("ZBITPIX", -32)[:30], card("ZBITPIX", -64)[:30])
+    assert zbitpix64 != compressed["RICE_1"]
+    open(f"{d}/regression-zbitpix64.fits", "wb").write(zbitpix64)
 
 
 def pickle(d):
