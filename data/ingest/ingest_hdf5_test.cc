@@ -285,10 +285,10 @@ TEST_F(IngestTest, Hdf5IdsAreExactOrRefusedNamingTheRow) {
     std::string expected;     // the refusal, or "" when the IDs read back exactly
   };
   const Case cases[] = {
-      {"uint64", H5T_STD_U64LE, H5T_NATIVE_UINT64, true},
+      {"uint64", H5T_STD_U64LE, H5T_NATIVE_UINT64, true, false, ""},
       {"uint64-beyond", H5T_STD_U64LE, H5T_NATIVE_UINT64, true, true,
        "column 'objid' row 2: unsigned IDs above 2^63 - 1 do not fit"},
-      {"float64-small", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, false},
+      {"float64-small", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, false, false, ""},
       {"float64-objid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, true, false,
        "column 'objid' row 0: 1237648720693755904 is not an ID: the column is floating-point"},
   };

@@ -231,10 +231,7 @@ std::vector<float> WriteStack(const std::string& path) {
   return pixels;
 }
 
-namespace {
-
-// Overwrites the value of the `occurrence`-th header card KEY (0-based) in a FITS file.
-void PatchCard(const std::string& path, const std::string& key, int occurrence, const std::string& value) {
+size_t PatchCard(const std::string& path, const std::string& key, int occurrence, const std::string& value) {
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   std::string card = key;
@@ -243,14 +240,23 @@ void PatchCard(const std::string& path, const std::string& key, int occurrence, 
   size_t at = 0;
   for (int i = 0; i <= occurrence; ++i) {
     at = bytes.find(card, i == 0 ? 0 : at + 80);
-    ASSERT_NE(at, std::string::npos) << key << " #" << occurrence;
-    ASSERT_EQ(at % 80, 0u);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << path << ": no card " << key << " #" << occurrence;
+      return at;
+    }
+    if (at % 80 != 0) {
+      ADD_FAILURE() << path << ": " << key << " #" << occurrence << " at offset " << at << " does not start a card";
+      return std::string::npos;
+    }
   }
   std::string field(20, ' ');
   field.replace(20 - value.size(), value.size(), value);
   file.seekp(static_cast<std::streamoff>(at + 10));
   file.write(field.data(), 20);
+  return at;
 }
+
+namespace {
 
 // The bytes of a good stack, written to `path`.
 std::string StackBytes(const std::string& path) {
@@ -266,7 +272,9 @@ absl::Status IngestBytes(const std::string& path, const std::string& bytes, cons
   IngestOptions options;
   options.out = out;
   const absl::Status status = IngestFitsCube(path, options).status();
-  if (!status.ok()) EXPECT_FALSE(fs::exists(out)) << status;
+  if (!status.ok()) {
+    EXPECT_FALSE(fs::exists(out)) << status;
+  }
   return status;
 }
 

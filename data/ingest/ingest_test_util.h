@@ -1,11 +1,12 @@
 // What the ingest tests share (data/ingest/ingest_test.cc, ingest_hdf5_test.cc,
-// ingest_cutouts_test.cc): the fixture, a cube of values that say where they came from, and the
+// ingest_cutouts_test.cc, ingest_frames_test.cc): the fixture, a cube of values that say where they came from, and the
 // FITS writers more than one of them uses.
 #ifndef GALAXY_DATA_INGEST_INGEST_TEST_UTIL_H_
 #define GALAXY_DATA_INGEST_INGEST_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,6 +38,11 @@ class IngestTest : public ::testing::Test {
 
 // A FITS stack of kN cutouts plus its catalog table; returns the pixels written (ingest_test.cc).
 std::vector<float> WriteStack(const std::string& path);
+
+// Overwrites the value field of the `occurrence`-th (0-based) header card `key` of the FITS file
+// at `path` with `value`, right-justified; returns the card's offset (npos, with a test failure,
+// when there is no such card) (ingest_test.cc).
+size_t PatchCard(const std::string& path, const std::string& key, int occurrence, const std::string& value);
 
 // One galaxy's cutout as a cutout service returns it: W x H x C with a TAN WCS centred on
 // (ra, dec), the band axis described too (ingest_cutouts_test.cc).
