@@ -30,10 +30,7 @@ struct ResolvedQuery {
 
 // The image file of `q`, its planes named by --bands when given.
 absl::StatusOr<v1::Image> ReadQueryImage(const QueryFlags& q) {
-  std::vector<std::string> names;
-  if (!q.bands.empty()) {
-    GALAXY_ASSIGN_OR_RETURN(names, ParseBandNames(q.bands));
-  }
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<std::string> names, OptionalBandNames(q.bands));
   return ReadImageFile(q.image, q.row, q.e_bv, names);
 }
 

@@ -51,6 +51,7 @@ struct SimilarFlags {
 struct RecommendFlags {
   std::vector<int64_t> positive, negative;
   std::vector<std::string> positive_images, negative_images;
+  std::string image_bands;  // --bands: names of every example image's planes, for files that name none
   std::vector<float> positive_weights, negative_weights;
   std::string strategy = "average";
   SimilarFlags search;
@@ -60,6 +61,7 @@ struct RecommendFlags {
 struct RankFlags {
   std::vector<int64_t> positive, negative;
   std::vector<std::string> positive_images, negative_images;
+  std::string image_bands;  // as RecommendFlags'
   std::optional<uint32_t> random_negatives;
   uint64_t seed = 0;
   std::optional<float> regularization, min_probability;

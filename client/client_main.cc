@@ -20,6 +20,10 @@ void AddImageOptions(CLI::App* command, galaxy::QueryFlags& q) {
                       "Without names the planes are the model's bands in its order");
 }
 
+constexpr char kExampleBandsHelp[] =
+    "Band of each plane of every --positive-image and --negative-image, \"grz\" or \"g,r,z\", for files that "
+    "name none (.npy): the server picks the model's bands by name";
+
 // --id / --image / --row / --e-bv / --bands (and --ra / --dec when `position`) on `command`.
 void AddQueryOptions(CLI::App* command, galaxy::QueryFlags& q, bool position) {
   command->add_option("--id", q.id, "Catalog ID of the query galaxy");
@@ -105,6 +109,7 @@ int main(int argc, char** argv) {
   recommend_cmd->add_option("--positive-image", recommend.positive_images,
                             "Image files of positive examples: FITS cube, .npy, or row 0 of a native HDF5");
   recommend_cmd->add_option("--negative-image", recommend.negative_images, "Image files of negative examples");
+  recommend_cmd->add_option("--bands", recommend.image_bands, kExampleBandsHelp);
   recommend_cmd->add_option("--positive-weight", recommend.positive_weights,
                             "Weights of the positive examples in (0, 100], IDs first, then images (default 1 each)");
   recommend_cmd->add_option("--negative-weight", recommend.negative_weights, "Weights of the negative examples");
@@ -125,6 +130,7 @@ int main(int argc, char** argv) {
   rank_cmd->add_option("--positive-image", rank.positive_images,
                        "Image files of positive examples: FITS cube, .npy, or row 0 of a native HDF5");
   rank_cmd->add_option("--negative-image", rank.negative_images, "Image files of negative examples");
+  rank_cmd->add_option("--bands", rank.image_bands, kExampleBandsHelp);
   rank_cmd->add_option("--random-negatives", rank.random_negatives,
                        "Random catalog galaxies used as negatives (default 1000 without --negative, else 0)");
   rank_cmd->add_option("--seed", rank.seed, "Seed of the random negatives")->capture_default_str();

@@ -13,12 +13,12 @@
 namespace galaxy {
 namespace {
 
-// Adds the examples of one side (IDs, then image files) to `out`.
+// Adds the examples of one side (IDs, then image files, their planes named `bands`) to `out`.
 absl::Status AddExamples(const std::vector<int64_t>& ids, const std::vector<std::string>& files,
-                         google::protobuf::RepeatedPtrField<v1::Example>* out) {
+                         const std::vector<std::string>& bands, google::protobuf::RepeatedPtrField<v1::Example>* out) {
   for (int64_t id : ids) out->Add()->set_id(id);
   for (const std::string& file : files) {
-    GALAXY_ASSIGN_OR_RETURN(*out->Add()->mutable_image(), ReadImageFile(file, 0, std::nullopt));
+    GALAXY_ASSIGN_OR_RETURN(*out->Add()->mutable_image(), ReadImageFile(file, 0, std::nullopt, bands));
   }
   return absl::OkStatus();
 }
@@ -27,11 +27,12 @@ absl::Status AddExamples(const std::vector<int64_t>& ids, const std::vector<std:
 
 absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& r) {
   v1::RecommendRequest request;
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<std::string> bands, OptionalBandNames(r.image_bands));
   for (const auto& [ids, files, weights, name, out] :
        {std::make_tuple(&r.positive, &r.positive_images, &r.positive_weights, "positive", request.mutable_positives()),
         std::make_tuple(&r.negative, &r.negative_images, &r.negative_weights, "negative",
                         request.mutable_negatives())}) {
-    GALAXY_RETURN_IF_ERROR(AddExamples(*ids, *files, out));
+    GALAXY_RETURN_IF_ERROR(AddExamples(*ids, *files, bands, out));
     if (!weights->empty()) {
       if (weights->size() != static_cast<size_t>(out->size())) {
         return absl::InvalidArgumentError(absl::StrCat("--", name, "-weight: ", weights->size(), " weights for ",
@@ -81,8 +82,9 @@ absl::Status RunRecommend(const ClientFlags& flags, const RecommendFlags& r) {
 
 absl::Status RunRank(const ClientFlags& flags, const RankFlags& r) {
   v1::RankByExamplesRequest request;
-  GALAXY_RETURN_IF_ERROR(AddExamples(r.positive, r.positive_images, request.mutable_positives()));
-  GALAXY_RETURN_IF_ERROR(AddExamples(r.negative, r.negative_images, request.mutable_negatives()));
+  GALAXY_ASSIGN_OR_RETURN(const std::vector<std::string> bands, OptionalBandNames(r.image_bands));
+  GALAXY_RETURN_IF_ERROR(AddExamples(r.positive, r.positive_images, bands, request.mutable_positives()));
+  GALAXY_RETURN_IF_ERROR(AddExamples(r.negative, r.negative_images, bands, request.mutable_negatives()));
   for (const auto& [classes, interest, flag, out] :
        {std::make_tuple(&r.positive_labels, &r.positive_interest, "--positive-interest",
                         request.mutable_positive_labels()),

@@ -131,6 +131,11 @@ absl::StatusOr<std::vector<std::string>> ParseBandNames(absl::string_view text) 
   return names;
 }
 
+absl::StatusOr<std::vector<std::string>> OptionalBandNames(absl::string_view text) {
+  if (text.empty()) return std::vector<std::string>{};
+  return ParseBandNames(text);
+}
+
 absl::StatusOr<v1::Image> ReadImageFile(const std::string& path, int64_t row, std::optional<float> e_bv,
                                         const std::vector<std::string>& band_names) {
   if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));

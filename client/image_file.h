@@ -27,6 +27,9 @@ namespace galaxy {
 // spaces), or "grz" (a letter a plane). INVALID_ARGUMENT for an empty name.
 absl::StatusOr<std::vector<std::string>> ParseBandNames(absl::string_view text);
 
+// ParseBandNames of a --bands that may be left out: no names for "".
+absl::StatusOr<std::vector<std::string>> OptionalBandNames(absl::string_view text);
+
 // Reads the image; `e_bv` overrides (or supplies) the reddening, `band_names` (when not empty)
 // names its planes: for files that name none (.npy, HDF5 without "bands", FITS without BAND0..)
 // or the same bands as the file. Errors name the file and what is wrong with it (missing, unknown

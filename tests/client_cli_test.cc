@@ -269,7 +269,9 @@ TEST_F(ClientCliTest, ImagesFromNpyFitsAndHdf5FilesWithTheirBandNames) {
     testutil::CommandResult r = Client({"similar", "--image", dir_.File(file), "--e-bv", e_bv, "--k", "1"}, {"--json"});
     ASSERT_EQ(r.exit_code, 0) << file << ": " << r.err;
     const nlohmann::json top = nlohmann::json::parse(r.out)["neighbors"][0];
-    if (std::string(file) != "unnamed.fits") EXPECT_EQ(top["id"], Id(7)) << file;
+    if (std::string(file) != "unnamed.fits") {
+      EXPECT_EQ(top["id"], Id(7)) << file;
+    }
     top_score[file] = top["score"].get<double>();
   }
   EXPECT_EQ(top_score["zirgu.fits"], top_score["g.fits"]);  // the same pixels reach the model
@@ -305,6 +307,44 @@ TEST_F(ClientCliTest, ImagesFromNpyFitsAndHdf5FilesWithTheirBandNames) {
     EXPECT_EQ(top["id"], Id(7)) << absl::StrJoin(query, " ");
     EXPECT_EQ(top["score"].get<double>(), top_score["g.fits"]) << absl::StrJoin(query, " ");
   }
+  // The examples of recommend and rank take --bands alike: the z-to-u .npy named so is the u-to-z
+  // one, as a positive example (galaxy 7 first, with the same score) and as a ranking's (the same
+  // ranking, probability for probability).
+  for (const char* command : {"recommend", "rank"}) {
+    const bool recommend = std::string(command) == "recommend";
+    std::map<std::string, nlohmann::json> answers;
+    for (const std::vector<std::string>& example : std::vector<std::vector<std::string>>{
+             {"g.npy"}, {"zirgu.npy", "--bands", "zirgu"}, {"zirgu.npy"}}) {
+      std::vector<std::string> args = {command, "--positive-image", dir_.File(example[0])};
+      args.insert(args.end(), example.begin() + 1, example.end());
+      if (recommend) {
+        args.insert(args.end(), {"--k", "3"});
+      } else {
+        args.insert(args.end(), {"--top", "5", "--seed", "3"});
+      }
+      testutil::CommandResult r = Client(args, {"--json"});
+      ASSERT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.err;
+      answers[absl::StrJoin(example, " ")] = nlohmann::json::parse(r.out);
+    }
+    const char* list = recommend ? "neighbors" : "galaxies";
+    const char* value = recommend ? "score" : "probability";
+    const nlohmann::json& plain = answers["g.npy"];
+    const nlohmann::json& named = answers["zirgu.npy --bands zirgu"];
+    if (recommend) {
+      EXPECT_EQ(plain[list][0]["id"], Id(7));
+    }
+    ASSERT_EQ(named[list].size(), plain[list].size()) << command;
+    for (size_t i = 0; i < plain[list].size(); ++i) {
+      EXPECT_EQ(named[list][i]["id"], plain[list][i]["id"]) << command << " " << i;
+      EXPECT_EQ(named[list][i][value], plain[list][i][value]) << command << " " << i;
+    }
+    EXPECT_NE(answers["zirgu.npy"][list], plain[list]) << command << ": unnamed reversed planes are another image";
+  }
+  ExpectOneLineError(Client({"rank", "--positive-image", dir_.File("g.npy"), "--bands", "grz"}),
+                     "--bands names 3 bands (g, r, z) for an image of 5 in ");
+  ExpectOneLineError(
+      Client({"recommend", "--positive", Id(3), "--negative-image", dir_.File("zirgu.fits"), "--bands", "ugriz"}),
+      "zirgu.fits is z by the file's own names (z, i, r, g, u); leave --bands out");
   // Names that do not fit the image or contradict the file's own are refused, naming both.
   ExpectOneLineError(Client({"similar", "--image", dir_.File("g.npy"), "--bands", "grz"}),
                      "--bands names 3 bands (g, r, z) for an image of 5 in ");
