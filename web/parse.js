@@ -60,16 +60,41 @@ export function parseBandNames(text) {
   return names;
 }
 
+// Which of `wanted` the band name `value` denotes, or -1 for none or more than one, by the
+// server's rule (BandNamed, data/band_match.h): `value` equal to one ignoring case, or else
+// exactly one band among its words, split at spaces and - _ . , : with trailing digits dropped
+// ("HSC-G", "SDSS r", "g DECam SDSS c0001 4720.0 1520.0").
+export function bandNamed(value, wanted) {
+  const lower = wanted.map((w) => w.toLowerCase());
+  const whole = lower.indexOf(value.toLowerCase());
+  if (whole >= 0) return whole;
+  let found = -1;
+  for (let word of value.split(/[ \-_.,:]/).filter(Boolean)) {
+    word = word.replace(/(?<=.)\d+$/, '').toLowerCase();
+    lower.forEach((w, b) => {
+      if (w !== word) return;
+      found = found >= 0 && found !== b ? -2 : b;
+    });
+    if (found === -2) return -1;
+  }
+  return found;
+}
+
 // `image` (from `name`) with its planes named `names` (parseBandNames): as many as its planes, and
-// the same as any its file gave.
+// the same bands as any its file gave (which it keeps), as galaxy-client's --bands.
 export function nameBands(image, name, names) {
   if (!names.length) return image;
   if (names.length !== image.bands) {
     throw new Error(`bands ${names.join(', ')}: ${names.length} names for ${name}'s ${image.bands} planes`);
   }
   const own = image.bandNames;
-  if (own && own.some((b, i) => b.toLowerCase() !== names[i].toLowerCase())) {
-    throw new Error(`${name} names its planes ${own.join(', ')}: clear the bands field`);
+  if (own && own.length) {
+    const differ = own.findIndex((b, i) => bandNamed(names[i], [b]) !== 0 && bandNamed(b, [names[i]]) !== 0);
+    if (differ >= 0) {
+      throw new Error(`bands ${names.join(', ')}: plane ${differ} of ${name} is ${own[differ]} by the file's own ` +
+        `names (${own.join(', ')}); clear the bands field`);
+    }
+    return image;
   }
   return { ...image, bandNames: names };
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  fitsBandNames, nameBands, parseBandNames, parseFits, parseNpy, parsePosition, sexagesimal,
+  bandNamed, fitsBandNames, nameBands, parseBandNames, parseFits, parseNpy, parsePosition, sexagesimal,
 } from '../../web/parse.js';
 
 function close(actual, expected, tolerance) {
@@ -148,7 +148,25 @@ test('typed band names name the planes of a file that names none', () => {
   assert.deepEqual(nameBands(image, 'cube.npy', ['g', 'r', 'z']).bandNames, ['g', 'r', 'z']);
   assert.equal(nameBands(image, 'cube.npy', []), image);
   assert.throws(() => nameBands(image, 'cube.npy', ['u', 'g', 'r', 'i', 'z']), /5 names for cube.npy's 3 planes/);
-  const named = { ...image, bandNames: ['z', 'r', 'g'] };
-  assert.deepEqual(nameBands(named, 'c.fits', ['Z', 'R', 'G']).bandNames, ['Z', 'R', 'G']);
-  assert.throws(() => nameBands(named, 'c.fits', ['g', 'r', 'z']), /c.fits names its planes z, r, g: clear the bands field/);
+  // Typed names that agree with the file's own (by the server's rule) leave them; others are refused.
+  const named = { ...image, bandNames: ['z', 'SDSS r', 'HSC-G'] };
+  assert.equal(nameBands(named, 'c.fits', ['Z', 'r', 'g']), named);
+  assert.throws(() => nameBands(named, 'c.fits', ['g', 'r', 'z']),
+    /plane 0 of c.fits is z by the file's own names \(z, SDSS r, HSC-G\); clear the bands field/);
+});
+
+test('a band name denotes a band by the server\'s rule', () => {
+  const ugriz = ['u', 'g', 'r', 'i', 'z'];
+  assert.equal(bandNamed('g', ugriz), 1);
+  assert.equal(bandNamed('Z', ugriz), 4);
+  assert.equal(bandNamed('HSC-G', ugriz), 1);
+  assert.equal(bandNamed('HSC-R2', ugriz), 2);
+  assert.equal(bandNamed('g DECam SDSS c0001 4720.0 1520.0', ugriz), 1);
+  assert.equal(bandNamed('i.00000', ugriz), 3);
+  assert.equal(bandNamed('SDSS r', ugriz), 2);
+  assert.equal(bandNamed('F606W', ugriz), -1);
+  assert.equal(bandNamed('g-r', ugriz), -1); // two bands: none
+  assert.equal(bandNamed('g g', ugriz), 1);
+  assert.equal(bandNamed('F606W', ['F475W', 'F606W']), 1);
+  assert.equal(bandNamed('7', ['7']), 0); // a lone digit is a word
 });
