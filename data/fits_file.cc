@@ -102,6 +102,120 @@ absl::Status FitsFile::MoveToFirstImage() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The integer value of header keyword `key` in the current HDU, or `fallback` when it is missing.
+int64_t IntKey(fitsfile* fptr, const std::string& key, int64_t fallback) {
+  LONGLONG value = 0;
+  int status = 0;
+  fits_read_key(fptr, TLONGLONG, key.c_str(), &value, nullptr, &status);
+  return status == 0 ? value : fallback;
+}
+
+// The column of the current HDU named `name` (any case), or 0 for none.
+int Column(fitsfile* fptr, const char* name) {
+  int column = 0, status = 0;
+  fits_get_colnum(fptr, CASEINSEN, const_cast<char*>(name), &column, &status);
+  return status == 0 ? column : 0;
+}
+
+// Whether `column` (0: none) holds variable-length arrays of bytes (1PB, 1QB).
+bool ByteArrays(fitsfile* fptr, int column) {
+  if (column == 0) return false;
+  int type = 0, status = 0;
+  LONGLONG repeat = 0, width = 0;
+  fits_get_coltypell(fptr, column, &type, &repeat, &width, &status);
+  return status == 0 && type == -TBYTE;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> FitsFile::CheckTile(int column, int64_t row, int64_t pixels, int64_t bytes, int64_t bitpix,
+                                          const std::string& what) const {
+  // A column > 0 holds gzip streams of bytes; < 0 the pixels as they are (UNCOMPRESSED_DATA).
+  const bool gzip = column > 0;
+  column = std::abs(column);
+  if (column == 0) return false;
+  const std::string tile = absl::StrCat("tile ", row, " of the compressed image");
+  int status = 0;
+  LONGLONG length = 0, offset = 0;
+  fits_read_descriptll(fptr_, column, row, &length, &offset, &status);
+  GALAXY_RETURN_IF_ERROR(Check(status, absl::StrCat("reading ", tile)));
+  if (length == 0) return false;  // the tile is in another column
+  int64_t holds = length, expected = pixels;
+  if (gzip) {
+    // A gzip stream ends with the size of what it unpacks to (RFC 1952), which zlib checks.
+    unsigned char end[4] = {0}, nul = 0;
+    int anynul = 0;
+    if (length >= 18) fits_read_col(fptr_, TBYTE, column, row, length - 3, 4, &nul, end, &anynul, &status);
+    GALAXY_RETURN_IF_ERROR(Check(status, absl::StrCat("reading ", tile)));
+    holds = int64_t{end[0]} | int64_t{end[1]} << 8 | int64_t{end[2]} << 16 | int64_t{end[3]} << 24;
+    expected = pixels * bytes;
+  }
+  if (holds != expected) {
+    return absl::DataLossError(absl::StrCat(path_, ": ", what, ": ", tile, " holds ", holds, gzip ? " bytes" : " values",
+                                            " where its ", pixels, " pixels of ZBITPIX ", bitpix, " make ", expected,
+                                            " (corrupt header or data)"));
+  }
+  return true;
+}
+
+absl::Status FitsFile::CheckCompressedTiles(int64_t elements, const std::string& what) const {
+  constexpr int kMaxDims = 6;  // cfitsio's MAX_COMPRESS_DIM: it refuses more itself
+  const int64_t bitpix = IntKey(fptr_, "ZBITPIX", 0), naxis = IntKey(fptr_, "ZNAXIS", 0);
+  if (naxis < 1 || naxis > kMaxDims || bitpix == 0) return absl::OkStatus();  // cfitsio says what is wrong
+  int64_t dims[kMaxDims], tile[kMaxDims], across[kMaxDims], all = 1;
+  for (int i = 0; i < naxis; ++i) {
+    dims[i] = IntKey(fptr_, absl::StrCat("ZNAXIS", i + 1), 0);
+    tile[i] = IntKey(fptr_, absl::StrCat("ZTILE", i + 1), i == 0 ? dims[0] : 1);
+    // No pixels, or more than 2^62 (then no index below overflows): the caller's bounds refuse it.
+    if (dims[i] < 1 || tile[i] < 1 || __builtin_mul_overflow(all, dims[i], &all) || all > (int64_t{1} << 62)) {
+      return absl::OkStatus();
+    }
+    across[i] = (dims[i] - 1) / tile[i] + 1;
+  }
+  char text[FLEN_VALUE] = {0};
+  int status = 0;
+  fits_read_key(fptr_, TSTRING, "ZCMPTYPE", text, nullptr, &status);
+  const std::string method = status == 0 ? absl::AsciiStrToUpper(absl::StripAsciiWhitespace(text)) : "";
+  status = 0;
+  fits_read_key(fptr_, TSTRING, "ZQUANTIZ", text, nullptr, &status);
+  const bool lossless = status == 0 && absl::AsciiStrToUpper(absl::StripAsciiWhitespace(text)) == "NONE";
+  status = 0;
+  // The columns whose tiles can be checked: gzip streams of bytes, and pixels as they are.
+  int compressed = absl::StartsWith(method, "GZIP_") ? Column(fptr_, "COMPRESSED_DATA") : 0;
+  int gzipped = Column(fptr_, "GZIP_COMPRESSED_DATA");
+  if (!ByteArrays(fptr_, compressed)) compressed = 0;
+  if (!ByteArrays(fptr_, gzipped)) gzipped = 0;
+  const int raw = Column(fptr_, "UNCOMPRESSED_DATA");
+  // Floating-point pixels in COMPRESSED_DATA are quantized to 4-byte integers (ZSCALE, ZZERO) unless
+  // ZQUANTIZ is NONE; GZIP_COMPRESSED_DATA and UNCOMPRESSED_DATA hold them as they are.
+  const bool quantized = bitpix < 0 && !lossless && (Column(fptr_, "ZSCALE") != 0 || IntKey(fptr_, "ZSCALE", 0) != 0);
+  const int64_t pixel_bytes = std::abs(bitpix) / 8, compressed_bytes = quantized ? 4 : pixel_bytes;
+  LONGLONG rows = 0;
+  fits_get_num_rowsll(fptr_, &rows, &status);
+  GALAXY_RETURN_IF_ERROR(Check(status, "reading the compressed image's tiles"));
+  for (LONGLONG row = 1; row <= rows; ++row) {
+    // The tile's first pixel, and its pixels (tiles at an edge are cut short); tiles go with the
+    // first axis fastest, so their first pixels rise with the row.
+    int64_t index = row - 1, first = 0, stride = 1, pixels = 1;
+    for (int i = 0; i < naxis; ++i) {
+      const int64_t k = index % across[i];
+      index /= across[i];
+      first += k * tile[i] * stride;
+      stride *= dims[i];
+      pixels *= std::min(tile[i], dims[i] - k * tile[i]);
+    }
+    if (index > 0 || first >= elements) break;  // more rows than tiles, or past what is read
+    GALAXY_ASSIGN_OR_RETURN(const bool found, CheckTile(compressed, row, pixels, compressed_bytes, bitpix, what));
+    if (found) continue;
+    GALAXY_ASSIGN_OR_RETURN(const bool gzip_found, CheckTile(gzipped, row, pixels, pixel_bytes, bitpix, what));
+    if (gzip_found) continue;
+    GALAXY_RETURN_IF_ERROR(CheckTile(-raw, row, pixels, 1, bitpix, what).status());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FitsFile::CheckDeclaredData(int64_t elements, int64_t element_bytes, const std::string& what) const {
   constexpr int64_t kMaxElements = int64_t{1} << 34;  // 64 GiB of float32
   int status = 0;
@@ -109,7 +223,8 @@ absl::Status FitsFile::CheckDeclaredData(int64_t elements, int64_t element_bytes
     return absl::InvalidArgumentError(
         absl::StrCat(path_, ": ", what, ": ", elements, " elements declared; out of range"));
   }
-  if (file_size_ < 0 || fits_is_compressed_image(fptr_, &status)) return absl::OkStatus();
+  if (fits_is_compressed_image(fptr_, &status)) return CheckCompressedTiles(elements, what);
+  if (file_size_ < 0) return absl::OkStatus();
   LONGLONG head = 0, data_start = 0, data_end = 0;
   fits_get_hduaddrll(fptr_, &head, &data_start, &data_end, &status);
   GALAXY_RETURN_IF_ERROR(Check(status, "locating the data"));

@@ -164,9 +164,25 @@ TEST_F(IngestTest, FitsCutoutsTileCompressedAsFpackWritesThemIngest) {
       EXPECT_LT(worst, 1.0f);
     }
   }
+  // ZBITPIX -64 over float32 tiles: cfitsio unpacked each row's 64 bytes (16 pixels) into a
+  // 128-byte tile and returned the 64 it never wrote as pixels (valgrind; found by
+  // data/fits_fuzzer.cc). The first tile's gzip size gives it away, and nothing is written.
+  const std::string path = Path(absl::StrCat("fz/", kBaseId, ".fits.fz"));
+  fs::create_directories(Path("lie"));
+  const std::string lie = Path("lie/1.fits.fz");
+  fs::copy_file(path, lie);
+  ASSERT_NE(PatchCard(lie, "ZBITPIX", 0, "-64"), std::string::npos);
+  options.out = Path("fz-lie.h5");
+  report = IngestFitsCutouts({lie}, "", options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(),
+                                absl::StrCat("1.fits.fz: images up to row 0: tile 1 of the compressed image holds ",
+                                             kSide * 4, " bytes where its ", kSide, " pixels of ZBITPIX -64 make ",
+                                             kSide * 8, " (corrupt header or data)")))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
   // A tile 0 pixels wide: cfitsio divided by it as it opened the HDU (SIGFPE, found by
   // data/fits_fuzzer.cc); refused first, naming the card.
-  const std::string path = Path(absl::StrCat("fz/", kBaseId, ".fits.fz"));
   const size_t card = PatchCard(path, "ZTILE1", 0, "0");
   ASSERT_NE(card, std::string::npos);
   options.out = Path("fz-tile0.h5");
