@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("inputs", ingest.inputs,
                          "Input file(s): one .h5 or .npz, one FITS cutout stack, FITS cutouts (files or\n"
                          "directories; one galaxy each, named by ObjID, or one file per band with\n"
-                         "its band a word of the name: ObjID-<band>.fits, <band>_ObjID.fits), or the five\n"
+                         "its band a word of the name (ObjID-<band>.fits, <band>_ObjID.fits), its directory's\n"
+                         "(<band>/ObjID.fits) or in its header (FILTER)), or the five\n"
                          "frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2] (a FILTER card must agree)")
       ->required();
   ingest_cmd->add_option("--out", ingest.options.out, "Output dataset (.h5)")->required();

@@ -68,8 +68,9 @@ absl::StatusOr<IngestReport> IngestNpz(const std::string& path, const IngestOpti
 absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const IngestOptions& options);
 // `inputs`: cutout files and directories of them (their .fits/.fit/.fts files, optionally .gz,
 // .bz2 or .fz, in name order). When the first is a one-band image and options.bands has several,
-// every file is one band of a galaxy, named <name>[-_.]<band> (case-insensitive), and a galaxy
-// missing a band is skipped and listed. Each galaxy's ID is the last run of digits in its (common)
+// every file is one band of a galaxy, named <name>[-_.]<band> (case-insensitive), or <name> in a
+// directory named by its band (<band>/<name>), or <name> with its band in its header (FILTER,
+// BAND), and a galaxy missing a band is skipped and listed. Each galaxy's ID is the last run of digits in its (common)
 // name, or options.id_base + its place among the galaxies. With `catalog_csv` (a header line, then numeric
 // rows with an ObjID column and any others), a file whose ID has no row is skipped and listed;
 // ra/dec come from the catalog when it has them, else from each file's WCS at the image centre.

@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "core/progress.h"
 #include "core/status_macros.h"
+#include "data/band_match.h"
 #include "data/fits_file.h"
 #include "data/hdf5_dataset.h"
 #include "data/ingest/fits_wcs.h"
@@ -90,6 +91,29 @@ int BandInName(const std::string& stem, const std::vector<std::string>& bands, s
   return -1;
 }
 
+// The band of a one-band cutout whose file name gives none, and the name its galaxy's files share
+// (`*rest`): a directory named by a band ("cutouts/g/42.fits" -> g, "cutouts/42"), else the band
+// its header names (FILTER, BAND, BANDS, BAND0; "g/42.fits" -> "42": the files of one galaxy are
+// then named alike in different directories). -1 when neither gives one of `bands`.
+absl::StatusOr<int> BandOutsideName(const std::string& path, const std::vector<std::string>& bands, std::string* rest) {
+  const std::filesystem::path file(path);
+  const std::string stem = Stem(file.filename().string());
+  const std::string directory = file.parent_path().filename().string();
+  std::string unused;
+  if (!directory.empty()) {
+    const int b = BandInName(directory, bands, &unused);
+    if (b >= 0) {
+      *rest = (file.parent_path().parent_path() / stem).string();
+      return b;
+    }
+  }
+  GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<FitsFile> fits, FitsFile::Open(path));
+  GALAXY_RETURN_IF_ERROR(fits->MoveToFirstImage());
+  const std::vector<std::string> named = FitsBandNames(*fits, 1);
+  *rest = stem;
+  return named.empty() ? -1 : BandNamed(named[0], bands);
+}
+
 // One galaxy's files: one cutout of every band, or one one-band cutout per band (in band order).
 struct CutoutGalaxy {
   std::string name;  // the file, or the files' common name
@@ -98,8 +122,9 @@ struct CutoutGalaxy {
 };
 
 // The galaxies `files` hold. When the first is a one-band image and several bands are asked for,
-// each file is one band of a galaxy, named <name>[-_.]<band>; a galaxy missing a band is skipped
-// and listed.
+// each file is one band of a galaxy, named <name>[-_.]<band>, or <band>/<name> in a directory per
+// band, or <name> with the band in its header (BandOutsideName); a galaxy missing a band is
+// skipped and listed.
 absl::StatusOr<std::vector<CutoutGalaxy>> GroupCutouts(const std::vector<std::string>& files,
                                                        const IngestOptions& options, IngestReport* report) {
   const size_t bands = options.bands.size();
@@ -111,11 +136,15 @@ absl::StatusOr<std::vector<CutoutGalaxy>> GroupCutouts(const std::vector<std::st
     std::map<std::string, std::vector<std::string>> by_name;
     for (const std::string& f : files) {
       std::string name;
-      const int found = BandInName(Stem(f), options.bands, &name);
+      int found = BandInName(Stem(f), options.bands, &name);
+      if (found < 0) {
+        GALAXY_ASSIGN_OR_RETURN(found, BandOutsideName(f, options.bands, &name));
+      }
       if (found < 0) {
         return absl::InvalidArgumentError(absl::StrCat(
-            f, ": a one-band cutout whose name does not give its band (one of ", absl::StrJoin(options.bands, ", "),
-            " between - _ or .), as in 1237648720693755918-g.fits or cutout_g_42.fits"));
+            f, ": a one-band cutout whose band (one of ", absl::StrJoin(options.bands, ", "),
+            ") neither its name (between - _ or ., as in 1237648720693755918-g.fits or cutout_g_42.fits), its "
+            "directory's (g/42.fits) nor its header (FILTER, BAND) gives"));
       }
       const size_t b = static_cast<size_t>(found);
       std::vector<std::string>& paths = by_name[name];

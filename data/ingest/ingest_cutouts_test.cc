@@ -284,7 +284,8 @@ TEST_F(IngestTest, FitsCutoutsOfOneBandEachAreStackedByNameAndBand) {
   // A one-band file whose name says no band, and two files of one band.
   WriteBandCutout(Path("bands/obj99.fits"), 0, 0, 1, 1);
   absl::StatusOr<IngestReport> unnamed = IngestFitsCutouts({Path("bands")}, "", options);
-  EXPECT_TRUE(absl::StrContains(unnamed.status().message(), "obj99.fits: a one-band cutout whose name does not give"))
+  EXPECT_TRUE(absl::StrContains(unnamed.status().message(),
+                                "obj99.fits: a one-band cutout whose band (one of u, g, r, i, z) neither its name"))
       << unnamed.status();
   fs::remove(Path("bands/obj99.fits"));
   WriteBandCutout(Path("bands/obj70.g.fits"), 0, 1, 1, 1);
@@ -451,6 +452,49 @@ TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromAnyWordOfTheNameAndTheHeaderMu
   report = IngestFitsCutouts(files, "", options);
   EXPECT_TRUE(absl::StrContains(report.status().message(),
                                 "r_80.fits: its name makes it the r-band cutout, but its header says 'HSC-I' (i)"))
+      << report.status();
+  EXPECT_FALSE(fs::exists(options.out));
+}
+
+// Cutouts downloaded one band at a time often land in a directory per band, named by the galaxy
+// alone: the band is then the directory's name or, failing that, the header's.
+TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromTheirDirectoryOrTheirHeader) {
+  const char* names[] = {"u", "g", "r", "i", "z"};
+  std::vector<std::string> inputs;
+  for (int b = 0; b < kBands; ++b) {
+    const std::string by_dir = Path(absl::StrCat("dirs/", b == 1 ? "HSC-G" : names[b]));
+    const std::string by_header = Path(absl::StrCat("run", b));  // not a band: the header names it
+    fs::create_directories(by_dir);
+    fs::create_directories(by_header);
+    WriteBandCutout(by_dir + "/90.fits", 0, b, 50.0, 1.0);
+    WriteBandCutout(by_header + "/91.fits", 1, b, 51.0, 1.0);
+    AddKeys(by_header + "/91.fits", 1, {{"FILTER", absl::StrCat("SDSS ", names[b])}});
+    inputs.push_back(by_dir);
+    inputs.push_back(by_header);
+  }
+  IngestOptions options;
+  options.out = Path("by-dir.h5");
+  absl::StatusOr<IngestReport> report = IngestFitsCutouts(inputs, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, 2);
+  EXPECT_TRUE(report->skipped.empty()) << absl::StrJoin(report->skipped, "\n");
+  auto reader = Read(options.out);
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
+  std::map<int64_t, int> row_of = {{batch.ids[0], 0}, {batch.ids[1], 1}};
+  ASSERT_EQ(row_of.count(90), 1u);
+  ASSERT_EQ(row_of.count(91), 1u);
+  for (int b = 0; b < kBands; ++b) {
+    EXPECT_EQ(PixelOf(batch, row_of[90], b, kBands), CubeValue(0, b, 3, 7)) << b;
+    EXPECT_EQ(PixelOf(batch, row_of[91], b, kBands), CubeValue(1, b, 3, 7)) << b;
+  }
+  // A header that names another band than the directory is refused, naming both.
+  AddKeys(Path("dirs/r/90.fits"), 1, {{"FILTER", "SDSS i"}});
+  options.out = Path("by-dir-mislabelled.h5");
+  report = IngestFitsCutouts(inputs, "", options);
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "r/90.fits: its name makes it the r-band cutout, but its "
+                                                           "header says 'SDSS i' (i)"))
       << report.status();
   EXPECT_FALSE(fs::exists(options.out));
 }
