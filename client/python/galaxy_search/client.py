@@ -80,8 +80,23 @@ def to_array(image):
     return np.frombuffer(image.data, dtype=dtype).reshape(image.bands, image.height, image.width)
 
 
-def _image(value, e_bv=None):
-    return value if isinstance(value, galaxy_pb2.Image) else to_image(value, e_bv)
+def _image(value, e_bv=None, bands=None):
+    """An image argument as an Image: a numpy array through to_image, or an Image as it is.
+    `bands` names the planes of either; an Image that names its own is refused it."""
+    if not isinstance(value, galaxy_pb2.Image):
+        return to_image(value, e_bv, bands)
+    if bands is None:
+        return value
+    if value.band_names:
+        raise ValueError(f"bands={bands!r} for an Image that names its planes already "
+                         f"({', '.join(value.band_names)}); leave bands out")
+    names = _band_names(bands)
+    if len(names) != value.bands:
+        raise ValueError(f"bands names {len(names)} bands ({', '.join(names)}) for an image of {value.bands}")
+    named = galaxy_pb2.Image()
+    named.CopyFrom(value)
+    named.band_names.extend(names)
+    return named
 
 
 def _degrees(value):
@@ -136,10 +151,11 @@ def _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda
         request.min_score = min_score
 
 
-def _fill_example(message, example):
+def _fill_example(message, example, bands=None):
     """One example of Recommend or RankByExamples: an id (int), an image (numpy bands x H x W, or
-    an Image), a vector (1-d numpy array), a SkyCoord, or a dict with one of "id", "image",
-    "vector", "position" (a SkyCoord or (ra, dec) in degrees) and optionally "weight"."""
+    an Image; `bands` names its planes), a vector (1-d numpy array), a SkyCoord, or a dict with one
+    of "id", "image", "vector", "position" (a SkyCoord or (ra, dec) in degrees) and optionally
+    "weight"."""
     if isinstance(example, dict):
         unknown = set(example) - {"id", "image", "vector", "position", "weight"}
         given = [key for key in ("id", "image", "vector", "position") if key in example]
@@ -155,11 +171,11 @@ def _fill_example(message, example):
         elif key == "vector":
             message.vector.values.extend(float(v) for v in np.asarray(value).ravel())
         else:
-            message.image.CopyFrom(_image(value))
+            message.image.CopyFrom(_image(value, bands=bands))
     elif isinstance(example, (int, np.integer)) and not isinstance(example, bool):
         message.id = int(example)
     elif isinstance(example, galaxy_pb2.Image):
-        message.image.CopyFrom(example)
+        message.image.CopyFrom(_image(example, bands=bands))
     elif hasattr(example, "icrs"):
         message.position.ra, message.position.dec = _radec(example)
     else:
@@ -167,7 +183,7 @@ def _fill_example(message, example):
         if a.ndim == 1 and a.dtype.kind == "f":
             message.vector.values.extend(float(v) for v in a)
         elif a.ndim == 3:
-            message.image.CopyFrom(to_image(a))
+            message.image.CopyFrom(to_image(a, bands=bands))
         else:
             raise ValueError("an example is an id, an image (bands x H x W), a float vector, a SkyCoord or a dict; "
                              f"got {example!r}")
@@ -224,13 +240,13 @@ def _label_filter(galaxy_id, class_name, interest, author):
 
 def _rank_request(positives=(), negatives=(), top=None, page_size=1000, random_negatives=None, seed=0,
                   regularization=None, min_probability=None, z_min=None, z_max=None, cone=None, exclude_ids=(),
-                  include_metadata=True, include_embeddings=False, positive_labels=(), negative_labels=()):
+                  include_metadata=True, include_embeddings=False, positive_labels=(), negative_labels=(), bands=None):
     request = galaxy_pb2.RankByExamplesRequest(seed=seed, page_size=page_size, limit=top or 0,
                                                include_metadata=include_metadata,
                                                include_embeddings=include_embeddings)
     for examples, out in ((positives, request.positives), (negatives, request.negatives)):
         for example in examples:
-            _fill_example(out.add(), example)
+            _fill_example(out.add(), example, bands)
     for names, out in ((positive_labels, request.positive_labels), (negative_labels, request.negative_labels)):
         for name in names:
             if name in _INTERESTS:
@@ -352,9 +368,10 @@ class _Api:
     @_api
     def similar(self, id=None, image=None, vector=None, position=None, ra=None, dec=None, k=10, e_bv=None,
                 z_min=None, z_max=None, cone=None, exclude_ids=(), min_score=None, include_metadata=True,
-                include_embeddings=False, mmr_lambda=None, sky_duplicate_arcsec=None, allow_partial=False):
+                include_embeddings=False, mmr_lambda=None, sky_duplicate_arcsec=None, allow_partial=False,
+                bands=None):
         """Neighbours of one query: a catalog id, an image (numpy bands x H x W or an Image, with
-        its e_bv), an embedding vector, or a sky position (an astropy SkyCoord, or (ra, dec) in
+        its e_bv, and `bands` naming its planes as to_image's does), an embedding vector, or a sky position (an astropy SkyCoord, or (ra, dec) in
         degrees; ra=, dec= also work). Returns Neighbors: rank, id, score and the records, as a
         table, a DataFrame or (in a notebook) a gallery.
 
@@ -374,7 +391,7 @@ class _Api:
         if id is not None:
             request.id = int(id)
         elif image is not None:
-            request.image.CopyFrom(_image(image, e_bv))
+            request.image.CopyFrom(_image(image, e_bv, bands))
         elif vector is not None:
             request.vector.values.extend(float(v) for v in np.asarray(vector).ravel())
         else:
@@ -394,15 +411,15 @@ class _Api:
     @_api
     def recommend(self, positives, negatives=(), strategy="average", k=10, z_min=None, z_max=None, cone=None,
                   exclude_ids=(), min_score=None, include_metadata=True, include_embeddings=False, mmr_lambda=None,
-                  sky_duplicate_arcsec=None, allow_partial=False):
+                  sky_duplicate_arcsec=None, allow_partial=False, bands=None):
         """Galaxies like the positive examples and unlike the negative ones (Neighbors).
 
         Each example is a catalog id (int), an image (numpy bands x H x W, or an Image), an
         embedding vector (1-d float numpy array), a SkyCoord, or a dict such as {"id": 5,
         "weight": 2.0} or {"position": (ra, dec)} (one of id, image, vector, position; weight
-        optional). strategy: "average" (one blended query vector) or "best-score" (like any one
-        positive, unlike every negative). The examples themselves are never returned. The other
-        options are similar()'s.
+        optional). `bands` names the planes of every image example (as to_image's does). strategy:
+        "average" (one blended query vector) or "best-score" (like any one positive, unlike every
+        negative). The examples themselves are never returned. The other options are similar()'s.
         """
         strategies = {"average": galaxy_pb2.RECOMMEND_STRATEGY_AVERAGE_VECTOR,
                       "best-score": galaxy_pb2.RECOMMEND_STRATEGY_BEST_SCORE}
@@ -412,7 +429,7 @@ class _Api:
                                               include_embeddings=include_embeddings, allow_partial=allow_partial)
         for examples, out in ((positives, request.positives), (negatives, request.negatives)):
             for example in examples:
-                _fill_example(out.add(), example)
+                _fill_example(out.add(), example, bands)
         _fill_search(request, z_min, z_max, cone, exclude_ids, min_score, mmr_lambda, sky_duplicate_arcsec)
         response = _warn_if_partial((yield _Rpc("search", "Recommend", request)))
         return Neighbors(response, response.neighbors, self)
@@ -423,7 +440,7 @@ class _Api:
         galaxy of the snapshot; the `top` best (None: all) as a Ranking (rank, id, probability and
         the records; `classifier` and `total_count` as the server gave them).
 
-        Examples are given as for recommend(), without weights. With no negatives,
+        Examples are given as for recommend(), without weights (`bands` too). With no negatives,
         `random_negatives` galaxies of the catalog (default 1000, drawn by `seed`) stand in for
         them. regularization is the C of the regression, fitted in the catalog's whitened
         coordinates (default 0.01; docs/API.md); min_probability drops the unlikely.
@@ -487,13 +504,13 @@ class _Api:
         return b"".join(chunk.csv for chunk in chunks).decode("utf-8")
 
     @_api
-    def predict_redshift(self, ids=(), images=(), include_pdf=False, progress=True, concurrency=4):
+    def predict_redshift(self, ids=(), images=(), include_pdf=False, progress=True, concurrency=4, bands=None):
         """Photometric redshifts of catalog IDs and/or images (numpy bands x H x W, or an n x bands
-        x H x W array): Redshifts, one row per query in order (id, z_phot, z_phot_err, the item's
+        x H x W array; `bands` names the planes of every image, as to_image's does): Redshifts, one row per query in order (id, z_phot, z_phot_err, the item's
         status, the pdf when include_pdf; z_grid() gives the pdf's bins). More than 256 queries go
         in several calls, `concurrency` at a time, with a progress bar."""
         queries = [galaxy_pb2.RedshiftQuery(id=int(i)) for i in ids]
-        queries += [galaxy_pb2.RedshiftQuery(image=_image(im)) for im in images]
+        queries += [galaxy_pb2.RedshiftQuery(image=_image(im, bands=bands)) for im in images]
         requests = [galaxy_pb2.PredictRedshiftRequest(include_pdf=include_pdf,
                                                       queries=queries[i:i + MAX_REDSHIFT_QUERIES])
                     for i in range(0, max(len(queries), 1), MAX_REDSHIFT_QUERIES)]
@@ -509,18 +526,18 @@ class _Api:
         return Redshifts(merged, merged.predictions, self)
 
     @_api
-    def anomaly(self, id=None, image=None, include_neighbors=False):
-        """The anomaly score and percentile of a catalog galaxy or an image (`score`,
-        `percentile`; `info().anomaly_score` names the score the snapshot uses: "mahalanobis" by
-        default, "mahalanobis-turns" or "knn"); its rows (table, gallery) are the galaxy's k
-        nearest neighbours, when include_neighbors."""
+    def anomaly(self, id=None, image=None, include_neighbors=False, bands=None):
+        """The anomaly score and percentile of a catalog galaxy or an image (`bands` naming its
+        planes, as to_image's does): `score`, `percentile`; `info().anomaly_score` names the score
+        the snapshot uses ("mahalanobis" by default, "mahalanobis-turns" or "knn"); its rows
+        (table, gallery) are the galaxy's k nearest neighbours, when include_neighbors."""
         request = galaxy_pb2.ScoreAnomalyRequest(include_neighbors=include_neighbors)
         if (id is None) == (image is None):
             raise ValueError("give exactly one of id or image")
         if id is not None:
             request.id = int(id)
         else:
-            request.image.CopyFrom(_image(image))
+            request.image.CopyFrom(_image(image, bands=bands))
         response = yield _Rpc("search", "ScoreAnomaly", request)
         return Neighbors(response, response.neighbors, self, query=None if id is None else int(id))
 

@@ -211,6 +211,28 @@ class Requests(unittest.TestCase):
         sent = client.calls[-1].request.image
         self.assertEqual((list(sent.band_names), sent.bands), (["g", "r", "z"], 3))
         self.assertAlmostEqual(sent.e_bv, 0.1, places=6)
+        # bands= on every call that takes images: a numpy image, an unnamed Image, and examples.
+        client.similar(image=cube, bands="g,r,z", e_bv=0.2)
+        sent = client.calls[-1].request.image
+        self.assertEqual(list(sent.band_names), ["g", "r", "z"])
+        self.assertAlmostEqual(sent.e_bv, 0.2, places=6)
+        client.anomaly(image=galaxy_search.to_image(cube), bands="grz")
+        self.assertEqual(list(client.calls[-1].request.image.band_names), ["g", "r", "z"])
+        client.recommend(positives=[cube, {"image": cube, "weight": 2}, 7], negatives=[cube], bands="grz")
+        request = client.calls[-1].request
+        self.assertEqual([list(e.image.band_names) for e in request.positives], [["g", "r", "z"]] * 2 + [[]])
+        self.assertEqual(request.positives[2].id, 7)
+        self.assertEqual(list(request.negatives[0].image.band_names), ["g", "r", "z"])
+        with self.assertRaisesRegex(ValueError, r"bands='ugriz' for an Image that names its planes already \(g, r, z\)"):
+            client.recommend(positives=[galaxy_search.to_image(cube, bands="grz")], bands="ugriz")
+        with self.assertRaisesRegex(ValueError, "bands names 5 bands .u, g, r, i, z. for an image of 3"):
+            client.anomaly(image=galaxy_search.to_image(cube), bands="ugriz")
+        ranked = Offline(lambda rpc: [galaxy_pb2.RankByExamplesResponse()])
+        ranked.rank(positives=[cube], bands=["g", "r", "z"])
+        self.assertEqual(list(ranked.calls[-1].request.positives[0].image.band_names), ["g", "r", "z"])
+        redshifts = Offline(lambda rpc: galaxy_pb2.PredictRedshiftResponse())
+        redshifts.predict_redshift(images=np.stack([cube, cube]), bands="grz", progress=False)
+        self.assertEqual([list(q.image.band_names) for q in redshifts.calls[-1].request.queries], [["g", "r", "z"]] * 2)
 
     def test_more_than_256_redshift_queries_go_in_several_calls_in_order(self):
         def answer(rpc):
