@@ -382,7 +382,7 @@ absl::StatusOr<bool> HeaderNamesBand(FitsFile& file, int band, const std::vector
   const std::vector<std::string> named = FitsBandNames(file, 1);
   const int in_header = named.empty() ? -1 : BandNamed(named[0], band_names);
   if (in_header >= 0 && in_header != band) {
-    return absl::InvalidArgumentError(absl::StrCat(file.path(), ": its name makes it the ",
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), ": its path makes it the ",
                                                    band_names[static_cast<size_t>(band)], "-band ", what,
                                                    ", but its header says '", named[0], "' (",
                                                    band_names[static_cast<size_t>(in_header)], ")"));

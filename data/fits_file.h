@@ -115,9 +115,10 @@ absl::StatusOr<FitsCutout> ReadFitsCutout(const std::string& path, int64_t row =
 // or not one per plane.
 std::vector<std::string> FitsBandNames(FitsFile& file, int64_t bands);
 
-// For a one-band file whose name makes it band `band` of `band_names`: true when its header
-// names that band (FitsBandNames), false when it names none of them; INVALID_ARGUMENT naming the
-// file, `what` it is ("cutout", "frame") and both bands when the header names another.
+// For a one-band file whose path (name or directory) makes it band `band` of `band_names`: true
+// when its header names that band (FitsBandNames), false when it names none of them;
+// INVALID_ARGUMENT naming the file, `what` it is ("cutout", "frame") and both bands when the
+// header names another.
 absl::StatusOr<bool> HeaderNamesBand(FitsFile& file, int band, const std::vector<std::string>& band_names,
                                      const std::string& what);
 

@@ -451,7 +451,7 @@ TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromAnyWordOfTheNameAndTheHeaderMu
   options.out = Path("mislabelled.h5");
   report = IngestFitsCutouts(files, "", options);
   EXPECT_TRUE(absl::StrContains(report.status().message(),
-                                "r_80.fits: its name makes it the r-band cutout, but its header says 'HSC-I' (i)"))
+                                "r_80.fits: its path makes it the r-band cutout, but its header says 'HSC-I' (i)"))
       << report.status();
   EXPECT_FALSE(fs::exists(options.out));
 }
@@ -493,7 +493,7 @@ TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromTheirDirectoryOrTheirHeader) {
   AddKeys(Path("dirs/r/90.fits"), 1, {{"FILTER", "SDSS i"}});
   options.out = Path("by-dir-mislabelled.h5");
   report = IngestFitsCutouts(inputs, "", options);
-  EXPECT_TRUE(absl::StrContains(report.status().message(), "r/90.fits: its name makes it the r-band cutout, but its "
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "r/90.fits: its path makes it the r-band cutout, but its "
                                                            "header says 'SDSS i' (i)"))
       << report.status();
   EXPECT_FALSE(fs::exists(options.out));

@@ -206,7 +206,7 @@ TEST_F(SdssFramesTest, AFrameWhoseFilterIsAnotherBandIsNamedAndNothingIsWritten)
   absl::StatusOr<IngestReport> report = IngestSdssFrames(frames, Path("positions.csv"), options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(report.status().message(),
-                                "frame-g-003918-3-0213.fits: its name makes it the g-band frame, but its header says 'i' (i)"))
+                                "frame-g-003918-3-0213.fits: its path makes it the g-band frame, but its header says 'i' (i)"))
       << report.status();
   EXPECT_FALSE(fs::exists(options.out));
 }
