@@ -415,6 +415,21 @@ TEST_F(IngestTest, CutoutsAndStacksKeepTheBandsTheirHeadersNameInTheOrderAsked) 
   }
 }
 
+// Two galaxies written, in either order, with IDs `first` and `second` from rows 0 and 1 of the
+// test cube: every band of each holds its row's pixels.
+void ExpectCubeRowsAsGalaxies(DatasetReader* reader, int64_t first, int64_t second) {
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
+  std::map<int64_t, int> row_of = {{batch.ids[0], 0}, {batch.ids[1], 1}};
+  ASSERT_EQ(row_of.count(first), 1u);
+  ASSERT_EQ(row_of.count(second), 1u);
+  for (int b = 0; b < kBands; ++b) {
+    EXPECT_EQ(PixelOf(batch, row_of[first], b, kBands), CubeValue(0, b, 3, 7)) << b;
+    EXPECT_EQ(PixelOf(batch, row_of[second], b, kBands), CubeValue(1, b, 3, 7)) << b;
+  }
+}
+
 TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromAnyWordOfTheNameAndTheHeaderMustAgree) {
   const char* names[] = {"u", "g", "r", "i", "z"};
   for (int b = 0; b < kBands; ++b) {
@@ -434,17 +449,7 @@ TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromAnyWordOfTheNameAndTheHeaderMu
   EXPECT_EQ(report->written, 2);
   EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->notes, "\n"), "1 of 2 galaxies: no band named in the headers"))
       << absl::StrJoin(report->notes, "\n");
-  auto reader = Read(options.out);
-  ASSERT_NE(reader, nullptr);
-  GalaxyBatch batch;
-  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
-  std::map<int64_t, int> row_of = {{batch.ids[0], 0}, {batch.ids[1], 1}};
-  ASSERT_EQ(row_of.count(80), 1u);
-  ASSERT_EQ(row_of.count(81), 1u);
-  for (int b = 0; b < kBands; ++b) {
-    EXPECT_EQ(PixelOf(batch, row_of[80], b, kBands), CubeValue(0, b, 3, 7)) << b;
-    EXPECT_EQ(PixelOf(batch, row_of[81], b, kBands), CubeValue(1, b, 3, 7)) << b;
-  }
+  ExpectCubeRowsAsGalaxies(Read(options.out).get(), 80, 81);
 
   // A file whose header names another band than its name is refused, naming both.
   AddKeys(Path("r_80.fits"), 1, {{"FILTER", "HSC-I"}});
@@ -478,17 +483,7 @@ TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromTheirDirectoryOrTheirHeader) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->written, 2);
   EXPECT_TRUE(report->skipped.empty()) << absl::StrJoin(report->skipped, "\n");
-  auto reader = Read(options.out);
-  ASSERT_NE(reader, nullptr);
-  GalaxyBatch batch;
-  ASSERT_TRUE(reader->Read(0, 2, &batch).ok());
-  std::map<int64_t, int> row_of = {{batch.ids[0], 0}, {batch.ids[1], 1}};
-  ASSERT_EQ(row_of.count(90), 1u);
-  ASSERT_EQ(row_of.count(91), 1u);
-  for (int b = 0; b < kBands; ++b) {
-    EXPECT_EQ(PixelOf(batch, row_of[90], b, kBands), CubeValue(0, b, 3, 7)) << b;
-    EXPECT_EQ(PixelOf(batch, row_of[91], b, kBands), CubeValue(1, b, 3, 7)) << b;
-  }
+  ExpectCubeRowsAsGalaxies(Read(options.out).get(), 90, 91);
   // A header that names another band than the directory is refused, naming both.
   AddKeys(Path("dirs/r/90.fits"), 1, {{"FILTER", "SDSS i"}});
   options.out = Path("by-dir-mislabelled.h5");
