@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/index_bench.h"
+#include "bench/ingest_bench.h"
 #include "bench/machine_info.h"
 #include "bench/serve_bench.h"
 #include "bench/synth_bench.h"
@@ -47,6 +48,19 @@ absl::Status RunSuite(const SuiteOptions& o) {
                   "| --- | --- | --- |\n",
                   absl::StrFormat("| %.0f | %.0f (target 2000: %.2fx) | %.0f |\n\n", synth.single_thread_per_s,
                                   synth.per_core_per_s(), synth.per_core_per_s() / 2000, synth.written_per_s));
+
+  // Ingest from the forms users bring (galaxy-bench ingest; bench/ingest_ratio.sh sets each beside
+  // a Python script's copy in one run).
+  log::Info("suite: ingest");
+  GALAXY_ASSIGN_OR_RETURN(IngestBenchResult ingest, RunIngestBench(o.quick ? 200 : 10000, 64, scratch + "/ingest"));
+  j["ingest"] = nlohmann::json::parse(IngestBenchJson(ingest));
+  absl::StrAppend(&md, "## Ingest into the native layout (", ingest.count, " galaxies of ", ingest.bands, " x ",
+                  ingest.side, " x ", ingest.side, ", galaxies/s)\n\n",
+                  "| copy of the native file (floor) | FITS cutouts + catalog CSV | FITS stack + table | HDF5 N x H x W x C ",
+                  "+ columns |\n| --- | --- | --- | --- |\n",
+                  absl::StrFormat("| %.0f | %.0f | %.0f | %.0f |\n\n", ingest.copy_per_s, ingest.cutouts_per_s,
+                                  ingest.stack_per_s, ingest.hdf5_per_s),
+                  "Against a Python script (astropy + h5py) on the same inputs: `bench/ingest_ratio.sh`.\n\n");
 
   log::Info("suite: training and embedding");
   GALAXY_ASSIGN_OR_RETURN(DeviceKind device, ResolveDevice("auto"));

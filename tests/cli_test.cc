@@ -83,8 +83,11 @@ TEST(CliTest, BenchQuickSuiteWritesJsonAndMarkdown) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::ifstream in(dir.File("results/results.json"));
   nlohmann::json j = nlohmann::json::parse(in);
-  for (const char* key : {"machine", "synth", "train", "index", "memory_estimate", "serve"}) {
+  for (const char* key : {"machine", "synth", "ingest", "train", "index", "memory_estimate", "serve"}) {
     EXPECT_TRUE(j.contains(key)) << key;
+  }
+  for (const char* path : {"copy_per_s", "cutouts_per_s", "stack_per_s", "hdf5_per_s"}) {
+    EXPECT_GT(j["ingest"][path].get<double>(), 0) << path << ": " << j["ingest"].dump();
   }
   EXPECT_EQ(j["index"].size(), 2u);
   // Build peak memory of every built index (the flat row first).
