@@ -3,7 +3,8 @@
 // field's path in the request, e.g.
 //   "queries[3].image.data: 81916 bytes; 5 bands x 64 x 64 float32 need 81920".
 // No LibTorch, FAISS or RocksDB here: the libFuzzer target (server/request_fuzzer.cc) links only
-// this file and the generated messages.
+// these checks (request_validation.cc, and label_validation.cc for the label calls) and the
+// generated messages.
 #ifndef GALAXY_SERVER_REQUEST_VALIDATION_H_
 #define GALAXY_SERVER_REQUEST_VALIDATION_H_
 
@@ -182,6 +183,12 @@ absl::Status ValidateLabelFilter(const v1::LabelFilter& filter, absl::string_vie
 absl::Status ValidateDeleteLabels(const v1::DeleteLabelsRequest& request);
 // ListLabels: the filter and page_size (0 = default 50, else 1..1000).
 absl::Status ValidateListLabels(const v1::ListLabelsRequest& request, int* page_size);
+// A ranking side's label selectors: at most kMaxLabelSelectors, each exactly one of a class name
+// or an interest (RankByExamples' positive_labels, negative_labels; `name` is the field).
+absl::Status ValidateSelectors(const google::protobuf::RepeatedPtrField<v1::LabelSelector>& selectors,
+                               absl::string_view name);
+// A page size: 0 means kDefaultPageSize, else 1..kMaxPageSize.
+absl::Status DecodePageSize(uint32_t page_size, int* out);
 
 // Item count of a batched call: 1..limits.max_batch.
 absl::Status ValidateBatchSize(int count, const RequestLimits& limits, absl::string_view field);

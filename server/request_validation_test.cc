@@ -9,7 +9,7 @@
 namespace galaxy {
 namespace {
 
-const ModelShape kShape{5, 8, 4};
+const ModelShape kShape{5, 8, 4, {}};
 const RequestLimits kLimits{100, 16, 1 << 20};
 
 v1::Image MakeImage(int bands, int h, int w, bool f64 = false) {
