@@ -101,10 +101,10 @@ int main(int argc, char** argv) {
       [&] { return galaxy::RunIngest(ingest); });
   ingest_cmd->add_option("inputs", ingest.inputs,
                          "Input file(s): one .h5 or .npz, one FITS cutout stack, FITS cutouts (files or\n"
-                         "directories; one galaxy each, named by ObjID, or one file per band with\n"
-                         "its band a word of the name (ObjID-<band>.fits, <band>_ObjID.fits), its directory's\n"
-                         "(<band>/ObjID.fits) or in its header (FILTER)), or the five\n"
-                         "frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2] (a FILTER card must agree)")
+                         "directories; one galaxy each, named by ObjID, or one file per band with its\n"
+                         "band a word of the name: ObjID-<band>.fits, <band>_ObjID.fits; or its directory's:\n"
+                         "<band>/ObjID.fits, give the directory above; or in its header: FILTER), or the\n"
+                         "five frame-{u,g,r,i,z}-RUN-CAMCOL-FIELD.fits[.bz2] (a FILTER card must agree)")
       ->required();
   ingest_cmd->add_option("--out", ingest.options.out, "Output dataset (.h5)")->required();
   ingest_cmd->add_option("--format", ingest.format, "auto | hdf5 | npz | fits | fits-cutouts | sdss-frames")

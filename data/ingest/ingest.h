@@ -78,7 +78,8 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
 // size, a missing WCS where one is needed; duplicate IDs are refused.
 absl::StatusOr<IngestReport> IngestFitsCutouts(const std::vector<std::string>& inputs, const std::string& catalog_csv,
                                                const IngestOptions& options);
-// The files `inputs` name: each directory replaced by its FITS files in name order.
+// The files `inputs` name: each directory replaced by its FITS files in name order, or, for a
+// directory that holds none, by those of its subdirectories (one level: g/, r/, ...).
 std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inputs);
 
 // `frames`: the five frame files (any order; the band is read from the name frame-<band>-...).

@@ -232,6 +232,25 @@ absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vec
 
 }  // namespace
 
+namespace {
+
+// The FITS files directly in `directory`, in name order; its subdirectories in `*subdirectories`.
+std::vector<std::string> FitsFilesIn(const std::string& directory, std::vector<std::string>* subdirectories) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+    bool fits = false;
+    Stem(entry.path().filename().string(), &fits);
+    if (fits && entry.is_regular_file(ec)) found.push_back(entry.path().string());
+    if (entry.is_directory(ec)) subdirectories->push_back(entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::sort(subdirectories->begin(), subdirectories->end());
+  return found;
+}
+
+}  // namespace
+
 std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inputs) {
   std::vector<std::string> files;
   for (const std::string& input : inputs) {
@@ -240,13 +259,17 @@ std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inpu
       files.push_back(input);
       continue;
     }
-    std::vector<std::string> found;
-    for (const auto& entry : std::filesystem::directory_iterator(input, ec)) {
-      bool fits = false;
-      Stem(entry.path().filename().string(), &fits);
-      if (fits && entry.is_regular_file(ec)) found.push_back(entry.path().string());
+    std::vector<std::string> subdirectories;
+    std::vector<std::string> found = FitsFilesIn(input, &subdirectories);
+    // A directory of directories (one a band, as cutouts downloaded a band at a time often are):
+    // the FITS files one level down.
+    if (found.empty()) {
+      for (const std::string& sub : subdirectories) {
+        std::vector<std::string> deeper;
+        const std::vector<std::string> in_sub = FitsFilesIn(sub, &deeper);
+        found.insert(found.end(), in_sub.begin(), in_sub.end());
+      }
     }
-    std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }
   return files;

@@ -415,6 +415,15 @@ TEST_F(IngestTest, CutoutsAndStacksKeepTheBandsTheirHeadersNameInTheOrderAsked) 
   }
 }
 
+// One galaxy written, with ID `id`, from row 0 of the test cube: every band holds its pixels.
+void ExpectCubeRowAsGalaxy(DatasetReader* reader, int64_t id) {
+  ASSERT_NE(reader, nullptr);
+  GalaxyBatch batch;
+  ASSERT_TRUE(reader->Read(0, 1, &batch).ok());
+  EXPECT_EQ(batch.ids[0], id);
+  for (int b = 0; b < kBands; ++b) EXPECT_EQ(PixelOf(batch, 0, b, kBands), CubeValue(0, b, 3, 7)) << b;
+}
+
 // Two galaxies written, in either order, with IDs `first` and `second` from rows 0 and 1 of the
 // test cube: every band of each holds its row's pixels.
 void ExpectCubeRowsAsGalaxies(DatasetReader* reader, int64_t first, int64_t second) {
@@ -484,6 +493,12 @@ TEST_F(IngestTest, OneBandCutoutsTakeTheirBandFromTheirDirectoryOrTheirHeader) {
   EXPECT_EQ(report->written, 2);
   EXPECT_TRUE(report->skipped.empty()) << absl::StrJoin(report->skipped, "\n");
   ExpectCubeRowsAsGalaxies(Read(options.out).get(), 90, 91);
+  // The directory above the band directories does as well as the band directories themselves.
+  options.out = Path("by-dir-above.h5");
+  report = IngestFitsCutouts({Path("dirs")}, "", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->written, 1);
+  ExpectCubeRowAsGalaxy(Read(options.out).get(), 90);
   // A header that names another band than the directory is refused, naming both.
   AddKeys(Path("dirs/r/90.fits"), 1, {{"FILTER", "SDSS i"}});
   options.out = Path("by-dir-mislabelled.h5");
