@@ -230,11 +230,8 @@ absl::StatusOr<FitsCutout> ReadGalaxy(const CutoutGalaxy& galaxy, const std::vec
   return all;
 }
 
-}  // namespace
-
-namespace {
-
-// The FITS files directly in `directory`, in name order; its subdirectories in `*subdirectories`.
+// The FITS files directly in `directory`, in name order; its subdirectories in `*subdirectories`
+// when given.
 std::vector<std::string> FitsFilesIn(const std::string& directory, std::vector<std::string>* subdirectories) {
   std::vector<std::string> found;
   std::error_code ec;
@@ -242,10 +239,10 @@ std::vector<std::string> FitsFilesIn(const std::string& directory, std::vector<s
     bool fits = false;
     Stem(entry.path().filename().string(), &fits);
     if (fits && entry.is_regular_file(ec)) found.push_back(entry.path().string());
-    if (entry.is_directory(ec)) subdirectories->push_back(entry.path().string());
+    if (subdirectories != nullptr && entry.is_directory(ec)) subdirectories->push_back(entry.path().string());
   }
   std::sort(found.begin(), found.end());
-  std::sort(subdirectories->begin(), subdirectories->end());
+  if (subdirectories != nullptr) std::sort(subdirectories->begin(), subdirectories->end());
   return found;
 }
 
@@ -265,8 +262,7 @@ std::vector<std::string> ExpandCutoutInputs(const std::vector<std::string>& inpu
     // the FITS files one level down.
     if (found.empty()) {
       for (const std::string& sub : subdirectories) {
-        std::vector<std::string> deeper;
-        const std::vector<std::string> in_sub = FitsFilesIn(sub, &deeper);
+        const std::vector<std::string> in_sub = FitsFilesIn(sub, nullptr);
         found.insert(found.end(), in_sub.begin(), in_sub.end());
       }
     }

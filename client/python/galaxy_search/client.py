@@ -40,9 +40,7 @@ def to_image(cube, e_bv=None, bands=None):
     a = np.asarray(cube)
     if a.ndim != 3:
         raise ValueError(f"an image is bands x height x width; got shape {a.shape}")
-    names = _band_names(bands)
-    if names is not None and len(names) != a.shape[0]:
-        raise ValueError(f"bands names {len(names)} bands ({', '.join(names)}) for an image of {a.shape[0]}")
+    names = _band_names(bands, a.shape[0])
     if a.dtype == np.float64:
         dtype, data = galaxy_pb2.DTYPE_FLOAT64, np.ascontiguousarray(a, dtype="<f8").tobytes()
     else:
@@ -55,9 +53,9 @@ def to_image(cube, e_bv=None, bands=None):
     return image
 
 
-def _band_names(bands):
-    """Band names from "g,r,z", "g r z", "grz" or a sequence of names; None for None (as
-    galaxy-client's --bands reads them)."""
+def _band_names(bands, planes):
+    """Band names from "g,r,z", "g r z", "grz" or a sequence of names, one for each of an image's
+    `planes`; None for None (as galaxy-client's --bands reads them)."""
     if bands is None:
         return None
     if isinstance(bands, str):
@@ -68,8 +66,11 @@ def _band_names(bands):
             names = text.split() if any(c.isspace() for c in text) else list(text)
         if not names or "" in names:
             raise ValueError(f"bands {bands!r}: a name is empty (write \"grz\" or \"g,r,z\")")
-        return names
-    return [str(b) for b in bands]
+    else:
+        names = [str(b) for b in bands]
+    if len(names) != planes:
+        raise ValueError(f"bands names {len(names)} bands ({', '.join(names)}) for an image of {planes}")
+    return names
 
 
 def to_array(image):
@@ -90,9 +91,7 @@ def _image(value, e_bv=None, bands=None):
     if value.band_names:
         raise ValueError(f"bands={bands!r} for an Image that names its planes already "
                          f"({', '.join(value.band_names)}); leave bands out")
-    names = _band_names(bands)
-    if len(names) != value.bands:
-        raise ValueError(f"bands names {len(names)} bands ({', '.join(names)}) for an image of {value.bands}")
+    names = _band_names(bands, value.bands)
     named = galaxy_pb2.Image()
     named.CopyFrom(value)
     named.band_names.extend(names)
