@@ -173,6 +173,37 @@ TEST(WebExplorerTest, SearchesOpensAGalaxyLabelsAnomaliesAndRanksInChromium) {
   ASSERT_TRUE(served.search->Recommend(Authorized().get(), recommend, &recommended).ok());
   expected["moreLikeThese"] = {{"neighbors", Neighbours(recommended)}};
 
+  // Examples from uploaded cutouts, after the IDs as the page sends them: an ID and cutout.npy
+  // like, cutout.fits (its reddening not typed) not like.
+  v1::Image fits_unreddened = by_fits.image();
+  fits_unreddened.clear_e_bv();
+  v1::RecommendRequest recommend_cutouts;
+  recommend_cutouts.add_positives()->set_id(by_id_answer.neighbors(3).id());
+  *recommend_cutouts.add_positives()->mutable_image() = by_image.image();
+  *recommend_cutouts.add_negatives()->mutable_image() = fits_unreddened;
+  recommend_cutouts.set_k(24);
+  v1::SimilarGalaxiesResponse recommended_cutouts;
+  status = served.search->Recommend(Authorized().get(), recommend_cutouts, &recommended_cutouts);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // The ranking by an ID and the z-to-u cutout whose planes the bands field names, against an ID:
+  // the answer for cutout.npy itself.
+  v1::RankByExamplesRequest rank_cutouts;
+  rank_cutouts.add_positives()->set_id(by_id_answer.neighbors(3).id());
+  *rank_cutouts.add_positives()->mutable_image() = by_image.image();
+  rank_cutouts.add_negatives()->set_id(by_id_answer.neighbors(4).id());
+  rank_cutouts.set_page_size(24);
+  v1::RankByExamplesResponse ranked_cutouts;
+  status = served.search->RankByExamples(Authorized().get(), rank_cutouts, &ranked_cutouts);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  nlohmann::json ranking = nlohmann::json::array();
+  for (const v1::RankedGalaxy& g : ranked_cutouts.galaxies()) {
+    ranking.push_back({{"id", absl::StrCat(g.id())}, {"score", g.probability()}});
+  }
+  expected["cutoutExamples"] = {{"positive", absl::StrCat(by_id_answer.neighbors(3).id())},
+                                {"negative", absl::StrCat(by_id_answer.neighbors(4).id())},
+                                {"recommended", Neighbours(recommended_cutouts)},
+                                {"ranked", ranking}};
+
   v1::ListAnomaliesRequest anomalies;
   anomalies.set_page_size(24);
   v1::ListAnomaliesResponse anomalous;

@@ -1,5 +1,6 @@
 // Similarity search (by catalog ID, sky position or uploaded cutout) and the examples queries:
-// "more like these / not like those" (Recommend) and the few-shot ranking (RankByExamples).
+// "more like these / not like those" (Recommend) and the few-shot ranking (RankByExamples), whose
+// examples are catalog IDs and uploaded cutouts.
 import { call } from './api.js';
 import { nameBands, parseBandNames, parseImageFile, parsePosition } from './parse.js';
 import { downloadCsv, fixed, h, keyboardGrid, redshiftFact, report, resultRows, setStatus, tile } from './ui.js';
@@ -205,6 +206,18 @@ function idList(text) {
   return ids.map((id) => ({ id }));
 }
 
+// The Example messages of an ID list and of the cutout files chosen beside it; `names` (the bands
+// field) names the planes of every file that names none, as the clients' --bands and bands= do.
+async function examplesOf(text, input, names) {
+  const examples = idList(text);
+  for (const file of input.files) examples.push({ image: nameBands(await parseImageFile(file), file.name, names) });
+  return examples;
+}
+
+function cutoutsInput(id, label) {
+  return h('input', { id, type: 'file', multiple: true, accept: '.npy,.fits,.fit,.fts', 'aria-label': label });
+}
+
 function labelSelectors(text) {
   return text.split(',').map((s) => s.trim()).filter((s) => s).map((name) =>
     (name === 'interesting' ? { interest: 'INTEREST_INTERESTING' } : { className: name }));
@@ -214,7 +227,11 @@ export async function rankView(main, params) {
   const form = h('form', { id: 'rank-form', class: 'search' },
     h('fieldset', {}, h('legend', {}, 'Examples'),
       field('like (IDs)', h('textarea', { name: 'pos', rows: 2, cols: 40 }, params.get('pos') || '')),
+      field('and cutouts', cutoutsInput('pos-files', 'cutout files like the wanted galaxies (.npy or FITS)')),
       field('not like (IDs)', h('textarea', { name: 'neg', rows: 2, cols: 40 }, params.get('neg') || '')),
+      field('and cutouts', cutoutsInput('neg-files', 'cutout files unlike the wanted galaxies (.npy or FITS)')),
+      field('bands', h('input', { name: 'bands', size: 9, autocomplete: 'off', placeholder: 'from file',
+        title: 'the band of each plane of every cutout, as grz or g,r,z, for files that name none (.npy)' })),
       field('and galaxies labelled', h('input', { name: 'label', size: 18, value: params.get('label') || '',
         placeholder: 'ring, interesting' }))),
     h('button', { type: 'submit', name: 'recommend', value: 'recommend' }, 'More like these'),
@@ -223,12 +240,15 @@ export async function rankView(main, params) {
   main.append(h('h2', {}, 'More like these · few-shot ranking'), form, results);
 
   const run = async (mode, pageToken) => {
-    const positives = idList(form.elements.pos.value);
-    const negatives = idList(form.elements.neg.value);
+    // Cleared before reading the cutouts: the last answer never stands for this one.
+    results.replaceChildren();
+    const names = parseBandNames(form.elements.bands.value);
+    const positives = await examplesOf(form.elements.pos.value, form.querySelector('#pos-files'), names);
+    const negatives = await examplesOf(form.elements.neg.value, form.querySelector('#neg-files'), names);
     const positiveLabels = labelSelectors(form.elements.label.value);
+    // The address keeps the IDs and labels, not the uploads (as the search's does).
     history.replaceState(null, '', `#/rank?${new URLSearchParams({ mode, pos: form.elements.pos.value.trim(),
       neg: form.elements.neg.value.trim(), label: form.elements.label.value.trim() })}`);
-    results.replaceChildren();
     setStatus(mode === 'rank' ? 'fitting and ranking…' : 'searching…');
     if (mode === 'recommend') {
       const answer = await call('Recommend', { positives, negatives, k: 24, includeMetadata: true });

@@ -160,6 +160,36 @@ await step('asks for more like the marked galaxies', async () => {
   check(ranked.length === 24 && ranked.every((r) => r.score >= 0 && r.score <= 1), 'the ranking shows no probabilities');
 });
 
+await step('asks for more like uploaded cutouts, and ranks by one whose planes the bands field names', async () => {
+  const examples = expected.cutoutExamples;
+  await page.goto(`${base}/#/rank`);
+  await page.fill('#rank-form textarea[name=pos]', examples.positive);
+  await page.setInputFiles('#pos-files', expected.byImage.file);
+  await page.setInputFiles('#neg-files', expected.byFits.file);
+  await page.click('#rank-form button[value=recommend]');
+  await page.waitForFunction(() => document.querySelector('#rank-results .summary')?.textContent.endsWith('the 2 examples'));
+  sameAnswer('more like the cutouts', await tilesOf('#rank-results'), examples.recommended);
+  // The address keeps the ID, not the files.
+  check(new URL(page.url()).hash.includes(`pos=${examples.positive}`), `the address is ${page.url()}`);
+
+  await page.setInputFiles('#pos-files', expected.byNamedImage.file);
+  await page.setInputFiles('#neg-files', []);
+  await page.fill('#rank-form textarea[name=neg]', examples.negative);
+  await page.fill('#rank-form input[name=bands]', expected.byNamedImage.bands);
+  await page.click('#rank-form button[value=rank]');
+  await page.waitForFunction(() => document.querySelector('#rank-results .summary')?.textContent.startsWith('ranks'));
+  sameAnswer('ranked by the cutouts', await tilesOf('#rank-results'), examples.ranked);
+  if (shots) await page.screenshot({ path: `${shots}/explorer-rank-cutouts.png` });
+
+  // A bands field that does not fit a file's planes is refused on the page, naming the file.
+  await page.fill('#rank-form input[name=bands]', 'gri');
+  await page.click('#rank-form button[value=rank]');
+  await page.waitForFunction(() => document.getElementById('status').className === 'error');
+  const refusal = await page.textContent('#status');
+  check(refusal.includes('3 names') && refusal.includes('cutout-zirgu.npy'), `the refusal reads "${refusal}"`);
+  check(await page.locator('#rank-results .tile').count() === 0, 'the last answer still shows after a refusal');
+});
+
 await step('opens a galaxy page', async () => {
   await page.goto(`${base}/#/galaxy/${expected.byId.id}`);
   await page.waitForSelector('#redshift-pdf polyline');
