@@ -70,6 +70,25 @@ TEST(WebExplorerTest, SearchesOpensAGalaxyLabelsAnomaliesAndRanksInChromium) {
   });
   const std::vector<int64_t>& ids = testutil::SurveyIds();
   nlohmann::json expected = {{"token", kToken}};
+  // What the page shows of an uploaded cutout itself: its redshift and anomaly score, by gRPC.
+  const auto upload_facts = [&](const v1::Image& image) {
+    v1::PredictRedshiftRequest predict;
+    *predict.add_queries()->mutable_image() = image;
+    v1::PredictRedshiftResponse predicted;
+    grpc::Status status = served.search->PredictRedshift(Authorized().get(), predict, &predicted);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    v1::ScoreAnomalyRequest score;
+    *score.mutable_image() = image;
+    v1::ScoreAnomalyResponse scored;
+    status = served.search->ScoreAnomaly(Authorized().get(), score, &scored);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(predicted.predictions_size(), 1);
+    if (predicted.predictions_size() != 1) return nlohmann::json();
+    return nlohmann::json{{"zPhot", predicted.predictions(0).z_phot()},
+                          {"zPhotErr", predicted.predictions(0).z_phot_err()},
+                          {"score", scored.score()},
+                          {"percentile", scored.percentile()}};
+  };
 
   v1::SimilarGalaxiesRequest by_id;
   by_id.set_id(ids[7]);
@@ -104,7 +123,9 @@ TEST(WebExplorerTest, SearchesOpensAGalaxyLabelsAnomaliesAndRanksInChromium) {
                   .ok());
   v1::SimilarGalaxiesResponse by_image_answer;
   ASSERT_TRUE(served.search->SimilarGalaxies(Authorized().get(), by_image, &by_image_answer).ok());
-  expected["byImage"] = {{"file", dir.File("cutout.npy")}, {"neighbors", Neighbours(by_image_answer)}};
+  expected["byImage"] = {{"file", dir.File("cutout.npy")},
+                         {"neighbors", Neighbours(by_image_answer)},
+                         {"facts", upload_facts(by_image.image())}};
   // The same cutout stored z to u, the bands field naming its planes: the same answer.
   {
     const size_t plane = static_cast<size_t>(image.height()) * image.width() * 4;
@@ -141,7 +162,10 @@ TEST(WebExplorerTest, SearchesOpensAGalaxyLabelsAnomaliesAndRanksInChromium) {
   ASSERT_TRUE(served.search->SimilarGalaxies(Authorized().get(), by_fits, &by_fits_answer).ok());
   expected["byFits"] = {{"file", dir.File("cutout.fits")},
                         {"ebv", absl::StrCat(by_fits.image().e_bv())},
-                        {"neighbors", Neighbours(by_fits_answer)}};
+                        {"neighbors", Neighbours(by_fits_answer)},
+                        {"facts", upload_facts(by_fits.image())}};
+  // The reddening reaches the redshift head: the FITS cutout's facts differ from the .npy's.
+  EXPECT_NE(expected["byFits"]["facts"]["zPhot"], expected["byImage"]["facts"]["zPhot"]);
 
   // A label whose class name is markup: the page must show it as text.
   const std::string hostile = "<img src=x onerror=\"window.pwned=1\">&amp;";

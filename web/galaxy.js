@@ -64,16 +64,18 @@ function pdfPlot(prediction, binning, specz) {
   marker(specz === undefined ? undefined : Number(specz), 'specz', `spec-z ${fixed(specz, 3)}`));
 }
 
-async function redshiftSection(id, galaxy) {
+// The redshift of one RedshiftQuery ({id} or {image}) with its pdf plotted; `specz` (or
+// undefined) marked beside it.
+export async function redshiftSection(query, specz) {
   const info = await indexInfo();
   if (!info.model?.hasRedshiftHead) return h('p', {}, 'This snapshot’s model has no redshift head.');
-  const answer = await call('PredictRedshift', { queries: [{ id }], includePdf: true });
+  const answer = await call('PredictRedshift', { queries: [query], includePdf: true });
   const prediction = answer.predictions[0];
   if (prediction.status && prediction.status.code) return h('p', { class: 'error' }, prediction.status.message);
   return h('div', {},
-    h('p', {}, `photometric redshift ${fixed(prediction.zPhot, 4)} ± ${fixed(prediction.zPhotErr, 4)}`,
-      galaxy.specz === undefined ? '' : ` · spectroscopic ${fixed(galaxy.specz, 4)}`),
-    pdfPlot(prediction, answer.binning, galaxy.specz));
+    h('p', { class: 'zphot' }, `photometric redshift ${fixed(prediction.zPhot, 4)} ± ${fixed(prediction.zPhotErr, 4)}`,
+      specz === undefined ? '' : ` · spectroscopic ${fixed(specz, 4)}`),
+    pdfPlot(prediction, answer.binning, specz));
 }
 
 export async function galaxyView(main, params, [id]) {
@@ -94,7 +96,7 @@ export async function galaxyView(main, params, [id]) {
           h('a', { href: `#/rank?mode=recommend&pos=${encodeURIComponent(galaxy.id)}` }, 'more like this')),
         labelControls(galaxy.id))),
     neighbours);
-  redshiftSection(id, galaxy).then((section) => redshift.append(section), report);
+  redshiftSection({ id }, galaxy.specz).then((section) => redshift.append(section), report);
   const similar = await call('SimilarGalaxies', { id, k: 12, includeMetadata: true });
   const grid = h('div', { class: 'grid' }, (similar.neighbors || []).map((n) => tile(n.id, [
     ['similarity', fixed(n.score, 3)], redshiftFact(n.galaxy),

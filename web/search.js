@@ -2,6 +2,7 @@
 // "more like these / not like those" (Recommend) and the few-shot ranking (RankByExamples), whose
 // examples are catalog IDs and uploaded cutouts.
 import { call } from './api.js';
+import { redshiftSection } from './galaxy.js';
 import { nameBands, parseBandNames, parseImageFile, parsePosition } from './parse.js';
 import { downloadCsv, fixed, h, keyboardGrid, redshiftFact, report, resultRows, setStatus, tile } from './ui.js';
 
@@ -174,6 +175,22 @@ function remember(form) {
   history.replaceState(null, '', `#/search?${params}`);
 }
 
+// What the server makes of an uploaded cutout itself: its anomaly score against the catalog's
+// and its redshift pdf, filled in as the answers come.
+function uploadFacts(image) {
+  const anomaly = h('p', { class: 'anomaly' }, 'anomaly score…');
+  const redshift = h('div', {});
+  call('ScoreAnomaly', { image }).then((answer) => {
+    anomaly.textContent = `anomaly score ${fixed(answer.score, 4)}, percentile ${fixed(answer.percentile, 1)} ` +
+      'of the catalog\'s';
+  }, (error) => {
+    anomaly.textContent = '';
+    report(error);
+  });
+  redshiftSection({ image }, undefined).then((section) => redshift.append(section), report);
+  return h('section', { id: 'upload-facts' }, h('h3', {}, 'The uploaded cutout'), anomaly, redshift);
+}
+
 export async function searchView(main, params) {
   const results = h('section', { id: 'search-results', 'aria-live': 'polite' });
   const run = async (form) => {
@@ -185,12 +202,13 @@ export async function searchView(main, params) {
     const answer = await call('SimilarGalaxies', request);
     const items = answer.neighbors || [];
     const what = request.id ? `ID ${request.id}` : request.position ? 'that position' : 'the uploaded cutout';
-    results.replaceChildren(
+    results.replaceChildren(...[
       h('p', { class: 'summary' }, `${items.length} galaxies like ${what}`,
         answer.queryId && answer.queryId !== '0' && !request.id ? ` (galaxy ${answer.queryId})` : '',
         ` · snapshot ${answer.snapshotVersion}`),
+      request.image ? uploadFacts(request.image) : null,
       toolbar(items, 'similar-galaxies.csv'),
-      resultGrid(items, 'similarity', (item) => item.score));
+      resultGrid(items, 'similarity', (item) => item.score)].filter((child) => child));
     updateMarkCount();
     setStatus('');
   };

@@ -76,6 +76,18 @@ function sameAnswer(what, got, want) {
   });
 }
 
+// The uploaded cutout's own redshift and anomaly score, as the page shows them, against gRPC's.
+async function sameFacts(what, want) {
+  await page.waitForFunction(() => document.querySelector('#upload-facts p.anomaly')?.textContent.includes('percentile') &&
+    document.querySelector('#upload-facts p.zphot') && document.querySelector('#upload-facts polyline'));
+  const redshift = await page.textContent('#upload-facts p.zphot');
+  const z = `photometric redshift ${want.zPhot.toFixed(4)} ± ${want.zPhotErr.toFixed(4)}`;
+  check(redshift === z, `${what}: the page reads "${redshift}", gRPC "${z}"`);
+  const anomaly = await page.textContent('#upload-facts p.anomaly');
+  const a = `anomaly score ${want.score.toFixed(4)}, percentile ${want.percentile.toFixed(1)} of the catalog's`;
+  check(anomaly === a, `${what}: the page reads "${anomaly}", gRPC "${a}"`);
+}
+
 async function search() {
   await page.click('#search-button');
   await page.waitForSelector('#search-results .tile');
@@ -123,6 +135,7 @@ await step('searches by an uploaded .npy cutout', async () => {
   await page.selectOption('#k', '12');
   await search();
   sameAnswer('by upload', await tilesOf('#search-results'), expected.byImage.neighbors);
+  await sameFacts('the upload itself', expected.byImage.facts);
 });
 
 await step('searches by an uploaded .npy cutout whose planes the bands field names', async () => {
@@ -130,6 +143,7 @@ await step('searches by an uploaded .npy cutout whose planes the bands field nam
   await page.fill('input[name=bands]', expected.byNamedImage.bands);
   await search();
   sameAnswer('by upload with bands', await tilesOf('#search-results'), expected.byImage.neighbors);
+  await sameFacts('the upload with bands itself', expected.byImage.facts);
   await page.fill('input[name=bands]', '');
 });
 
@@ -138,6 +152,8 @@ await step('searches by an uploaded FITS cutout with its E(B-V)', async () => {
   await page.fill('input[name=ebv]', expected.byFits.ebv);
   await search();
   sameAnswer('by FITS upload', await tilesOf('#search-results'), expected.byFits.neighbors);
+  await sameFacts('the FITS upload itself', expected.byFits.facts);
+  if (shots) await page.screenshot({ path: `${shots}/explorer-upload.png` });
   await page.fill('input[name=ebv]', '');
 });
 
