@@ -90,6 +90,19 @@ function field(label, input) {
   return h('label', {}, h('span', {}, label), input);
 }
 
+// The files an upload takes, and the field that names their planes when they name none.
+const CUTOUT_FILES = '.npy,.fits,.fit,.fts';
+
+function bandsField(title) {
+  return field('bands', h('input', { name: 'bands', size: 9, autocomplete: 'off', placeholder: 'from file', title }));
+}
+
+// An uploaded cutout file as an Image message, its planes named by `names` (the bands field's)
+// when the file names none.
+async function uploadedImage(file, names) {
+  return nameBands(await parseImageFile(file), file.name, names);
+}
+
 // The SearchFilter of the form's filter fields (undefined when none is set).
 function filterOf(form) {
   const filter = {};
@@ -121,11 +134,10 @@ function searchForm(params, onSubmit) {
       h('input', { id: 'query-position', name: 'position', autocomplete: 'off', placeholder: '150.1172 2.2059 or 10:00:28.1 +02:12:21',
         value: params.get('pos') || '', onfocus: choose('position'), 'aria-label': 'sky position (RA Dec)' }),
       radio('file', 'an uploaded cutout'),
-      h('input', { id: 'query-file', name: 'file', type: 'file', accept: '.npy,.fits,.fit,.fts', onfocus: choose('file'),
+      h('input', { id: 'query-file', name: 'file', type: 'file', accept: CUTOUT_FILES, onfocus: choose('file'),
         onchange: choose('file'), 'aria-label': 'cutout file (.npy or FITS)' }),
       field('E(B−V)', h('input', { name: 'ebv', size: 5, inputmode: 'decimal', placeholder: 'none' })),
-      field('bands', h('input', { name: 'bands', size: 9, autocomplete: 'off', placeholder: 'from file',
-        title: 'the band of each plane, as grz or g,r,z, for a file that names none (.npy): the model\'s are picked by name' }))),
+      bandsField('the band of each plane, as grz or g,r,z, for a file that names none (.npy): the model\'s are picked by name')),
     h('fieldset', {}, h('legend', {}, 'Filters'),
       field('k', h('select', { id: 'k', name: 'k' }, [12, 24, 48, 100].map((k) =>
         h('option', { value: k, selected: String(k) === (params.get('k') || '24') }, k)))),
@@ -154,7 +166,7 @@ async function requestOf(form) {
     const file = form.elements.file.files[0];
     if (!file) throw new Error('choose a .npy or FITS cutout to upload');
     const names = parseBandNames(form.elements.bands.value);
-    request.image = nameBands(await parseImageFile(file), file.name, names);
+    request.image = await uploadedImage(file, names);
     const ebv = form.elements.ebv.value.trim();
     if (ebv) request.image.eBv = Number(ebv);
   }
@@ -228,12 +240,12 @@ function idList(text) {
 // field) names the planes of every file that names none, as the clients' --bands and bands= do.
 async function examplesOf(text, input, names) {
   const examples = idList(text);
-  for (const file of input.files) examples.push({ image: nameBands(await parseImageFile(file), file.name, names) });
+  for (const file of input.files) examples.push({ image: await uploadedImage(file, names) });
   return examples;
 }
 
 function cutoutsInput(id, label) {
-  return h('input', { id, type: 'file', multiple: true, accept: '.npy,.fits,.fit,.fts', 'aria-label': label });
+  return h('input', { id, type: 'file', multiple: true, accept: CUTOUT_FILES, 'aria-label': label });
 }
 
 function labelSelectors(text) {
@@ -248,8 +260,7 @@ export async function rankView(main, params) {
       field('and cutouts', cutoutsInput('pos-files', 'cutout files like the wanted galaxies (.npy or FITS)')),
       field('not like (IDs)', h('textarea', { name: 'neg', rows: 2, cols: 40 }, params.get('neg') || '')),
       field('and cutouts', cutoutsInput('neg-files', 'cutout files unlike the wanted galaxies (.npy or FITS)')),
-      field('bands', h('input', { name: 'bands', size: 9, autocomplete: 'off', placeholder: 'from file',
-        title: 'the band of each plane of every cutout, as grz or g,r,z, for files that name none (.npy)' })),
+      bandsField('the band of each plane of every cutout, as grz or g,r,z, for files that name none (.npy)'),
       field('and galaxies labelled', h('input', { name: 'label', size: 18, value: params.get('label') || '',
         placeholder: 'ring, interesting' }))),
     h('button', { type: 'submit', name: 'recommend', value: 'recommend' }, 'More like these'),
