@@ -183,23 +183,23 @@ absl::Status FinishIngest(DatasetWriter* writer, const IngestOptions& options, I
 int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
              int64_t row) {
   if (plan.id.empty()) return options.id_base + row;
-  if (auto it = catalog.integers.find(plan.id); it != catalog.integers.end()) {
-    return it->second[static_cast<size_t>(row)];
-  }
-  return static_cast<int64_t>(std::llround(catalog.values.at(plan.id)[static_cast<size_t>(row)]));
+  const size_t held = static_cast<size_t>(row - catalog.first_row);
+  if (auto it = catalog.integers.find(plan.id); it != catalog.integers.end()) return it->second[held];
+  return static_cast<int64_t>(std::llround(catalog.values.at(plan.id)[held]));
 }
 
-void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan,
-                     const IngestOptions& options, int64_t start, int64_t n, GalaxyBatch* batch) {
+void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
+                     int64_t start, int64_t n, GalaxyBatch* batch, int64_t batch_row) {
   auto value = [&](const std::string& name, int64_t row) {
+    const size_t held = static_cast<size_t>(row - catalog.first_row);
     if (auto it = catalog.integers.find(name); it != catalog.integers.end()) {
-      return static_cast<double>(it->second[static_cast<size_t>(row)]);
+      return static_cast<double>(it->second[held]);
     }
-    return catalog.values.at(name)[static_cast<size_t>(row)];
+    return catalog.values.at(name)[held];
   };
   for (int64_t i = 0; i < n; ++i) {
     const int64_t row = start + i;
-    const size_t r = static_cast<size_t>(i);
+    const size_t r = static_cast<size_t>(batch_row + i);
     batch->ids[r] = IdAt(catalog, plan, options, row);
     batch->ra[r] = value(plan.ra, row);
     batch->dec[r] = value(plan.dec, row);

@@ -19,7 +19,10 @@ inline constexpr char kNonFiniteColumn[] = "non_finite_pixels";
 // Named numeric columns of an input catalog, all of the same length. IDs are kept apart as
 // int64 (a double cannot hold every 64-bit ID).
 struct InputCatalog {
+  // Rows held, the first of them row `first_row` of the source (a window of a larger catalog; 0
+  // when the whole catalog is held). Rows are numbered in the source's terms everywhere below.
   int64_t rows = 0;
+  int64_t first_row = 0;
   std::vector<std::string> order;                        // column names as found
   std::map<std::string, std::vector<double>> values;     // numeric columns
   std::map<std::string, std::vector<int64_t>> integers;  // exact 64-bit integer columns
@@ -59,16 +62,16 @@ absl::Status AppendGalaxies(DatasetWriter* writer, GalaxyBatch* batch, const Ing
 // INVALID_ARGUMENT (and nothing written) when every galaxy was left out.
 absl::Status FinishIngest(DatasetWriter* writer, const IngestOptions& options, IngestReport* report);
 
-// Fills rows [start, start + n) of the catalog into batch columns at batch rows [0, n)
-// (batch already sized).
-void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan,
-                     const IngestOptions& options, int64_t start, int64_t n, GalaxyBatch* batch);
+// Fills rows [start, start + n) of the catalog (held: within [first_row, first_row + rows)) into
+// batch columns at batch rows [batch_row, batch_row + n) (batch already sized).
+void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
+                     int64_t start, int64_t n, GalaxyBatch* batch, int64_t batch_row = 0);
 
 // The ID of catalog row `row` (from the ID column, or id_base + row).
 int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
              int64_t row);
 
-// Checks that IDs are exact and unique; INVALID_ARGUMENT naming the row of a duplicate, of an
+// Checks that IDs are exact and unique (the whole ID column held, first_row 0); INVALID_ARGUMENT naming the row of a duplicate, of an
 // unsigned value above 2^63 - 1, or of a floating-point ID that is not an integer float64 holds
 // exactly (NaN, fractional, beyond 2^53: such a column has lost the catalog's IDs already).
 absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <new>
 #include <set>
@@ -121,76 +122,34 @@ absl::StatusOr<Found> ChooseImages(const std::vector<Found>& found, const std::s
                                                  absl::StrJoin(names, ", "), "; choose one with --images-key"));
 }
 
-// Reads a numeric 1-D dataset (`member` empty), or one numeric member of a 1-D compound dataset
-// (an array member of `length` values when length > 0, of which element `element` is kept), as
-// doubles, and as exact 64-bit integers when `integers` is not null; of an unsigned column, the
-// first row whose value is above 2^63 - 1 goes to `*beyond_int64` (and `integers` is emptied),
-// else -1.
-absl::Status ReadColumn(hid_t dset, const std::string& member, hsize_t length, hsize_t element, int64_t rows,
-                        bool is_unsigned, std::vector<double>* values, std::vector<int64_t>* integers,
-                        int64_t* beyond_int64) {
-  const auto read = [&](hid_t scalar, void* out) -> herr_t {
-    if (member.empty()) return H5Dread(dset, scalar, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-    // A compound memory type of one member reads just that member.
-    const size_t size = H5Tget_size(scalar);
-    Hid field(length > 0 ? H5Tarray_create2(scalar, 1, &length) : H5Tcopy(scalar), H5Tclose);
-    Hid compound(H5Tcreate(H5T_COMPOUND, size * std::max<hsize_t>(length, 1)), H5Tclose);
-    if (!field.ok() || !compound.ok() || H5Tinsert(compound.get(), member.c_str(), 0, field.get()) < 0) return -1;
-    if (length == 0) return H5Dread(dset, compound.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-    std::vector<char> whole(static_cast<size_t>(rows) * size * length);
-    const herr_t rc = H5Dread(dset, compound.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, whole.data());
-    for (int64_t r = 0; rc >= 0 && r < rows; ++r) {
-      std::memcpy(static_cast<char*>(out) + static_cast<size_t>(r) * size,
-                  whole.data() + (static_cast<size_t>(r) * length + element) * size, size);
-    }
-    return rc;
-  };
-  values->resize(static_cast<size_t>(rows));
-  if (read(H5T_NATIVE_DOUBLE, values->data()) < 0) return absl::DataLossError(Hdf5Reason());
-  *beyond_int64 = -1;
-  if (integers != nullptr) {
-    integers->resize(static_cast<size_t>(rows));
-    // HDF5 converts an unsigned value above 2^63 - 1 to int64's largest, silently: read the bits.
-    if (read(is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, integers->data()) < 0) {
-      return absl::DataLossError(Hdf5Reason());
-    }
-    for (int64_t r = 0; is_unsigned && r < rows; ++r) {
-      if ((*integers)[static_cast<size_t>(r)] >= 0) continue;
-      *beyond_int64 = r;
-      integers->clear();
-      break;
-    }
-  }
-  return absl::OkStatus();
-}
+// One catalog column of the file: a numeric 1-D dataset (`member` empty), or one numeric member
+// of a 1-D compound dataset (an array member of `length` values when length > 0, of which element
+// `element` is the column).
+struct ColumnRef {
+  std::string name, where, member;
+  hsize_t length = 0, element = 0;
+  // 64-bit integers are kept exactly too (IDs above 2^53 do not survive a double).
+  bool exact = false, is_unsigned = false;
+};
 
-// Every numeric column of length `rows`: 1-D datasets by their name (the path where two share
-// it), members of 1-D compound datasets by the member's name (array members as name_k).
-absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& found, const std::string& images,
-                                         int64_t rows, const std::string& path, std::vector<std::string>* notes) {
-  InputCatalog catalog;
-  catalog.rows = rows;
+// Every numeric column of length `rows`, without its values: 1-D datasets by their name (the path
+// where two share it), members of 1-D compound datasets by the member's name (array members as
+// name_k).
+std::vector<ColumnRef> ListColumns(hid_t file, const std::vector<Found>& found, const std::string& images,
+                                   int64_t rows, std::vector<std::string>* notes) {
+  std::vector<ColumnRef> columns;
+  std::set<std::string> names;
   std::multiset<std::string> basenames;
   for (const Found& f : found) basenames.insert(Basename(f.path));
   std::vector<std::string> skipped;
-  const auto add = [&](std::string name, const std::string& where, const std::string& member, hid_t dset,
-                       hsize_t length, hsize_t element, hid_t type) -> absl::Status {
-    if (catalog.values.count(name) > 0) name = absl::StrCat(absl::StrReplaceAll(where, {{"/", "_"}}), "_", name);
-    // 64-bit integers are kept exactly too (IDs above 2^53 do not survive a double).
-    const bool exact = type >= 0 && H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 8;
-    const bool is_unsigned = exact && H5Tget_sign(type) == H5T_SGN_NONE;
-    std::vector<int64_t> ints;
-    int64_t beyond = -1;
-    absl::Status s = ReadColumn(dset, member, length, element, rows, is_unsigned, &catalog.values[name],
-                                exact ? &ints : nullptr, &beyond);
-    if (!s.ok()) return absl::DataLossError(absl::StrCat(path, ": column '", name, "' (", where, "): ", s.message()));
-    if (beyond >= 0) {
-      catalog.beyond_int64[name] = beyond;
-    } else if (exact) {
-      catalog.integers[name] = std::move(ints);
-    }
-    catalog.order.push_back(name);
-    return absl::OkStatus();
+  const auto add = [&](std::string name, const std::string& where, const std::string& member, hsize_t length,
+                       hsize_t element, hid_t type) {
+    if (names.count(name) > 0) name = absl::StrCat(absl::StrReplaceAll(where, {{"/", "_"}}), "_", name);
+    names.insert(name);
+    ColumnRef c{name, where, member, length, element};
+    c.exact = type >= 0 && H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 8;
+    c.is_unsigned = c.exact && H5Tget_sign(type) == H5T_SGN_NONE;
+    columns.push_back(std::move(c));
   };
   for (const Found& f : found) {
     if (f.path == images) continue;
@@ -207,8 +166,7 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
     Hid type(H5Dget_type(dset.get()), H5Tclose);
     if (Numeric(f.type_class)) {
       const std::string base = Basename(f.path);
-      const std::string name = basenames.count(base) > 1 ? absl::StrReplaceAll(f.path, {{"/", "_"}}) : base;
-      GALAXY_RETURN_IF_ERROR(add(name, f.path, "", dset.get(), 0, 0, type.get()));
+      add(basenames.count(base) > 1 ? absl::StrReplaceAll(f.path, {{"/", "_"}}) : base, f.path, "", 0, 0, type.get());
       continue;
     }
     const int members = H5Tget_nmembers(type.get());
@@ -219,7 +177,7 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
       Hid member_type(H5Tget_member_type(type.get(), static_cast<unsigned>(m)), H5Tclose);
       const H5T_class_t c = H5Tget_class(member_type.get());
       if (Numeric(c)) {
-        GALAXY_RETURN_IF_ERROR(add(member, f.path, member, dset.get(), 0, 0, member_type.get()));
+        add(member, f.path, member, 0, 0, member_type.get());
         continue;
       }
       if (c == H5T_ARRAY && H5Tget_array_ndims(member_type.get()) == 1) {
@@ -231,9 +189,7 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
           continue;
         }
         if (Numeric(H5Tget_class(super.get()))) {
-          for (hsize_t k = 0; k < n; ++k) {
-            GALAXY_RETURN_IF_ERROR(add(absl::StrCat(member, "_", k), f.path, member, dset.get(), n, k, -1));
-          }
+          for (hsize_t k = 0; k < n; ++k) add(absl::StrCat(member, "_", k), f.path, member, n, k, -1);
           continue;
         }
       }
@@ -243,8 +199,87 @@ absl::StatusOr<InputCatalog> ReadCatalog(hid_t file, const std::vector<Found>& f
   if (!skipped.empty()) {
     notes->push_back(absl::StrCat("not columns of the ", rows, " galaxies, left out: ", absl::StrJoin(skipped, ", ")));
   }
-  return catalog;
+  return columns;
 }
+
+// Reads rows of the file's catalog columns, a window at a time: a catalog of 10^7 galaxies and
+// tens of columns is gigabytes, and the images are streamed anyway. Each dataset is opened once,
+// with a chunk cache that holds a compressed column's chunks across windows.
+class ColumnReader {
+ public:
+  ColumnReader(hid_t file, std::string path) : file_(file), path_(std::move(path)) {}
+
+  // Rows [start, start + n) of `column` into the catalog's values (and integers, for an exact
+  // column; of an unsigned one holding a value above 2^63 - 1, its row goes to beyond_int64
+  // instead). DATA_LOSS naming the column and rows when they do not read.
+  absl::Status Read(const ColumnRef& column, int64_t start, int64_t n, InputCatalog* out) {
+    absl::Status s = ReadRows(column, start, n, out);
+    if (s.ok()) return s;
+    return absl::DataLossError(absl::StrCat(path_, ": column '", column.name, "' (", column.where, ") rows ", start,
+                                            "..", start + n - 1, ": ", s.message()));
+  }
+
+ private:
+  absl::StatusOr<hid_t> Open(const std::string& where) {
+    auto it = open_.find(where);
+    if (it != open_.end()) return it->second.get();
+    Hid access(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+    constexpr size_t kCacheBytes = size_t{8} << 20;
+    if (!access.ok() || H5Pset_chunk_cache(access.get(), 521, kCacheBytes, 0.75) < 0) return absl::DataLossError(Hdf5Reason());
+    Hid dset(H5Dopen2(file_, where.c_str(), access.get()), H5Dclose);
+    if (!dset.ok()) return absl::DataLossError(Hdf5Reason());
+    return open_.emplace(where, std::move(dset)).first->second.get();
+  }
+
+  absl::Status ReadRows(const ColumnRef& column, int64_t start, int64_t n, InputCatalog* out) {
+    GALAXY_ASSIGN_OR_RETURN(hid_t dset, Open(column.where));
+    Hid file_space(H5Dget_space(dset), H5Sclose);
+    const hsize_t offset = static_cast<hsize_t>(start), count = static_cast<hsize_t>(n);
+    Hid memory(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    if (!file_space.ok() || !memory.ok() ||
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &offset, nullptr, &count, nullptr) < 0) {
+      return absl::DataLossError(Hdf5Reason());
+    }
+    const auto read = [&](hid_t scalar, void* to) -> herr_t {
+      if (column.member.empty()) return H5Dread(dset, scalar, memory.get(), file_space.get(), H5P_DEFAULT, to);
+      // A compound memory type of one member reads just that member.
+      const size_t size = H5Tget_size(scalar);
+      const hsize_t length = column.length;
+      Hid field(length > 0 ? H5Tarray_create2(scalar, 1, &length) : H5Tcopy(scalar), H5Tclose);
+      Hid compound(H5Tcreate(H5T_COMPOUND, size * std::max<hsize_t>(length, 1)), H5Tclose);
+      if (!field.ok() || !compound.ok() || H5Tinsert(compound.get(), column.member.c_str(), 0, field.get()) < 0) return -1;
+      if (length == 0) return H5Dread(dset, compound.get(), memory.get(), file_space.get(), H5P_DEFAULT, to);
+      std::vector<char> whole(static_cast<size_t>(n) * size * length);
+      const herr_t rc = H5Dread(dset, compound.get(), memory.get(), file_space.get(), H5P_DEFAULT, whole.data());
+      for (int64_t r = 0; rc >= 0 && r < n; ++r) {
+        std::memcpy(static_cast<char*>(to) + static_cast<size_t>(r) * size,
+                    whole.data() + (static_cast<size_t>(r) * length + column.element) * size, size);
+      }
+      return rc;
+    };
+    std::vector<double>& values = out->values[column.name];
+    values.resize(static_cast<size_t>(n));
+    if (read(H5T_NATIVE_DOUBLE, values.data()) < 0) return absl::DataLossError(Hdf5Reason());
+    if (!column.exact) return absl::OkStatus();
+    std::vector<int64_t>& integers = out->integers[column.name];
+    integers.resize(static_cast<size_t>(n));
+    // HDF5 converts an unsigned value above 2^63 - 1 to int64's largest, silently: read the bits.
+    if (read(column.is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, integers.data()) < 0) {
+      return absl::DataLossError(Hdf5Reason());
+    }
+    for (int64_t r = 0; column.is_unsigned && r < n; ++r) {
+      if (integers[static_cast<size_t>(r)] >= 0) continue;
+      out->beyond_int64[column.name] = start + r;
+      out->integers.erase(column.name);
+      break;
+    }
+    return absl::OkStatus();
+  }
+
+  hid_t file_;
+  std::string path_;
+  std::map<std::string, Hid> open_;
+};
 
 }  // namespace
 
@@ -288,18 +323,34 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
 
   IngestReport report;
   if (channels_last) report.notes.push_back(absl::StrCat("'", images.path, "' read as N x H x W x C"));
-  // The catalog is held in memory (as every ingest's is): a declared row count that does not fit
-  // is an error, not an abort.
-  absl::StatusOr<InputCatalog> read_catalog;
-  try {
-    read_catalog = ReadCatalog(file.get(), found, images.path, rows, path, &report.notes);
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(path, ": the catalog columns of ", rows, " galaxies do not fit in memory"));
-  }
-  GALAXY_ASSIGN_OR_RETURN(InputCatalog catalog, std::move(read_catalog));
+  const std::vector<ColumnRef> columns = ListColumns(file.get(), found, images.path, rows, &report.notes);
+  InputCatalog catalog;  // the columns' names; the values are read a window at a time below
+  catalog.rows = rows;
+  for (const ColumnRef& c : columns) catalog.order.push_back(c.name);
   GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
+  const auto column_named = [&](const std::string& name) -> const ColumnRef& {
+    return *std::find_if(columns.begin(), columns.end(), [&](const ColumnRef& c) { return c.name == name; });
+  };
+  // The columns written, the ID's first.
+  std::vector<const ColumnRef*> wanted;
+  for (const std::string* name : {&plan.id, &plan.ra, &plan.dec, &plan.e_bv, &plan.redshift}) {
+    if (!name->empty()) wanted.push_back(&column_named(*name));
+  }
+  for (const auto& [in, out] : plan.extra) wanted.push_back(&column_named(in));
+  ColumnReader reader(file.get(), path);
+  // Every ID is held once, to check that none repeats.
+  if (!plan.id.empty()) {
+    absl::Status read_ids;
+    try {
+      read_ids = reader.Read(*wanted[0], 0, rows, &catalog);
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": the ID column '", plan.id, "' of ", rows, " galaxies does not fit in memory"));
+    }
+    GALAXY_RETURN_IF_ERROR(read_ids);
+  }
   GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
+  catalog = InputCatalog();
   layout.extra_columns = PlanExtraColumns(plan, options);
   layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
@@ -309,6 +360,8 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   const int64_t ppi = layout.pixels_per_image();
   const int64_t plane = static_cast<int64_t>(layout.height) * layout.width;
   const int64_t step = layout.images_per_block();
+  const int64_t window_rows = std::max<int64_t>(1, options.catalog_window_rows);
+  InputCatalog window;
   std::vector<float> raw;
   GalaxyBatch batch;
   Progress progress("ingest", "galaxies", rows);
@@ -337,7 +390,17 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
     } else {
       std::copy(raw.begin(), raw.end(), batch.images.begin());
     }
-    FillCatalogRows(catalog, plan, options, start, n, &batch);
+    for (int64_t row = start; row < start + n;) {
+      if (row >= window.first_row + window.rows) {
+        window = InputCatalog();
+        window.first_row = row;
+        window.rows = std::min(window_rows, rows - row);
+        for (const ColumnRef* c : wanted) GALAXY_RETURN_IF_ERROR(reader.Read(*c, row, window.rows, &window));
+      }
+      const int64_t m = std::min(start + n, window.first_row + window.rows) - row;
+      FillCatalogRows(window, plan, options, row, m, &batch, row - start);
+      row += m;
+    }
     GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
     progress.Update(start + n);
   }

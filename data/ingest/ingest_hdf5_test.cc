@@ -273,6 +273,77 @@ TEST_F(IngestTest, Hdf5OneBandImagesMayBeNByHByW) {
   EXPECT_DOUBLE_EQ(batch.ra[5], 6);
 }
 
+// The catalog is read a window of rows at a time, not held whole: a chunked, compressed column,
+// a table's members (an array member among them) and IDs numbered by row come out the same for
+// every window, windows that end inside a block of images and windows of one row included.
+TEST_F(IngestTest, Hdf5CatalogIsReadAWindowOfRowsAtATime) {
+  constexpr int kRows = 50, kPixels = 4;
+  const std::string path = Path("windows.h5");
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  std::vector<float> cube(static_cast<size_t>(kRows) * kPixels * kPixels);
+  for (size_t i = 0; i < cube.size(); ++i) cube[i] = static_cast<float>(i);
+  WriteH5(file, "images", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {kRows, kPixels, kPixels}, cube.data());
+  std::vector<double> z(kRows);
+  for (int n = 0; n < kRows; ++n) z[n] = 0.001 * n;
+  {
+    const hsize_t dims = kRows, chunk = 8;
+    hid_t space = H5Screate_simple(1, &dims, nullptr), create = H5Pcreate(H5P_DATASET_CREATE);
+    ASSERT_GE(H5Pset_chunk(create, 1, &chunk), 0);
+    ASSERT_GE(H5Pset_deflate(create, 6), 0);
+    hid_t dset = H5Dcreate2(file, "photo/z", H5T_IEEE_F64LE, space, H5P_DEFAULT, create, H5P_DEFAULT);
+    if (dset < 0) {  // the group first
+      H5Gclose(H5Gcreate2(file, "photo", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+      dset = H5Dcreate2(file, "photo/z", H5T_IEEE_F64LE, space, H5P_DEFAULT, create, H5P_DEFAULT);
+    }
+    ASSERT_GE(dset, 0);
+    ASSERT_GE(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, z.data()), 0);
+    H5Dclose(dset);
+    H5Pclose(create);
+    H5Sclose(space);
+  }
+  struct Row {
+    double ra, dec;
+    float mags[3];
+  };
+  std::vector<Row> rows(kRows);
+  for (int n = 0; n < kRows; ++n) rows[n] = {100.0 + n, -n / 2.0, {20.0f + n, 21.0f + n, 22.0f + n}};
+  hid_t type = H5Tcreate(H5T_COMPOUND, sizeof(Row));
+  H5Tinsert(type, "ra", HOFFSET(Row, ra), H5T_NATIVE_DOUBLE);
+  H5Tinsert(type, "dec", HOFFSET(Row, dec), H5T_NATIVE_DOUBLE);
+  const hsize_t three = 3;
+  hid_t mags = H5Tarray_create2(H5T_NATIVE_FLOAT, 1, &three);
+  H5Tinsert(type, "mags", HOFFSET(Row, mags), mags);
+  WriteH5(file, "table", type, type, {kRows}, rows.data());
+  H5Tclose(mags);
+  H5Tclose(type);
+  H5Fclose(file);
+
+  for (int64_t window : {int64_t{1}, int64_t{7}, int64_t{kRows}, int64_t{1} << 16}) {
+    SCOPED_TRACE(window);
+    IngestOptions options;
+    options.out = Path(absl::StrCat("windows-", window, ".h5"));
+    options.bands = {"r"};
+    options.id_base = 1000;
+    options.catalog_window_rows = window;
+    absl::StatusOr<IngestReport> report = IngestHdf5(path, options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->written, kRows);
+    auto reader = Read(options.out);
+    ASSERT_NE(reader, nullptr);
+    GalaxyBatch batch;
+    ASSERT_TRUE(reader->Read(0, kRows, &batch).ok());
+    for (int n = 0; n < kRows; ++n) {
+      EXPECT_EQ(batch.ids[n], 1000 + n);
+      EXPECT_DOUBLE_EQ(batch.ra[n], 100.0 + n);
+      EXPECT_DOUBLE_EQ(batch.dec[n], -n / 2.0);
+      EXPECT_FLOAT_EQ(batch.redshift[n], static_cast<float>(0.001 * n));
+      EXPECT_DOUBLE_EQ(batch.extra["mags_0"][n], 20.0 + n);
+      EXPECT_DOUBLE_EQ(batch.extra["mags_2"][n], 22.0 + n);
+      EXPECT_EQ(batch.images[static_cast<size_t>(n) * kPixels * kPixels + 5], static_cast<float>(n * kPixels * kPixels + 5));
+    }
+  }
+}
+
 // IDs are kept exactly or refused: HDF5 turned an unsigned ID above 2^63 - 1 into int64's largest,
 // and a float64 column had lost an SDSS ObjID's last digits before the file was written; both
 // went through silently before.
