@@ -219,14 +219,25 @@ TEST(WebExplorerTest, SearchesOpensAGalaxyLabelsAnomaliesAndRanksInChromium) {
   v1::RankByExamplesResponse ranked_cutouts;
   status = served.search->RankByExamples(Authorized().get(), rank_cutouts, &ranked_cutouts);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  nlohmann::json ranking = nlohmann::json::array();
-  for (const v1::RankedGalaxy& g : ranked_cutouts.galaxies()) {
-    ranking.push_back({{"id", absl::StrCat(g.id())}, {"score", g.probability()}});
-  }
+  const auto ranking = [](const v1::RankByExamplesResponse& answer) {
+    nlohmann::json galaxies = nlohmann::json::array();
+    for (const v1::RankedGalaxy& g : answer.galaxies()) {
+      galaxies.push_back({{"id", absl::StrCat(g.id())}, {"score", g.probability()}});
+    }
+    return galaxies;
+  };
+  // Its next page, which the page asks for after the form has changed.
+  ASSERT_FALSE(ranked_cutouts.next_page_token().empty());
+  rank_cutouts.set_page_token(ranked_cutouts.next_page_token());
+  v1::RankByExamplesResponse next_cutouts;
+  status = served.search->RankByExamples(Authorized().get(), rank_cutouts, &next_cutouts);
+  ASSERT_TRUE(status.ok()) << status.error_message();
   expected["cutoutExamples"] = {{"positive", absl::StrCat(by_id_answer.neighbors(3).id())},
                                 {"negative", absl::StrCat(by_id_answer.neighbors(4).id())},
                                 {"recommended", Neighbours(recommended_cutouts)},
-                                {"ranked", ranking}};
+                                {"ranked", ranking(ranked_cutouts)},
+                                {"nextPage", ranking(next_cutouts)},
+                                {"nextFirstRank", next_cutouts.first_rank()}};
 
   v1::ListAnomaliesRequest anomalies;
   anomalies.set_page_size(24);

@@ -268,16 +268,23 @@ export async function rankView(main, params) {
   const results = h('section', { id: 'rank-results', 'aria-live': 'polite' });
   main.append(h('h2', {}, 'More like these · few-shot ranking'), form, results);
 
-  const run = async (mode, pageToken) => {
+  // `examples`: those of the ranking being paged (its next page ranks with the same ones, whatever
+  // the form holds since); else read from the form, its cutout files read once.
+  const run = async (mode, pageToken, examples) => {
     // Cleared before reading the cutouts: the last answer never stands for this one.
     results.replaceChildren();
-    const names = parseBandNames(form.elements.bands.value);
-    const positives = await examplesOf(form.elements.pos.value, form.querySelector('#pos-files'), names);
-    const negatives = await examplesOf(form.elements.neg.value, form.querySelector('#neg-files'), names);
-    const positiveLabels = labelSelectors(form.elements.label.value);
-    // The address keeps the IDs and labels, not the uploads (as the search's does).
-    history.replaceState(null, '', `#/rank?${new URLSearchParams({ mode, pos: form.elements.pos.value.trim(),
-      neg: form.elements.neg.value.trim(), label: form.elements.label.value.trim() })}`);
+    if (!examples) {
+      const names = parseBandNames(form.elements.bands.value);
+      examples = {
+        positives: await examplesOf(form.elements.pos.value, form.querySelector('#pos-files'), names),
+        negatives: await examplesOf(form.elements.neg.value, form.querySelector('#neg-files'), names),
+        positiveLabels: labelSelectors(form.elements.label.value),
+      };
+      // The address keeps the IDs and labels, not the uploads (as the search's does).
+      history.replaceState(null, '', `#/rank?${new URLSearchParams({ mode, pos: form.elements.pos.value.trim(),
+        neg: form.elements.neg.value.trim(), label: form.elements.label.value.trim() })}`);
+    }
+    const { positives, negatives, positiveLabels } = examples;
     setStatus(mode === 'rank' ? 'fitting and ranking…' : 'searching…');
     if (mode === 'recommend') {
       const answer = await call('Recommend', { positives, negatives, k: 24, includeMetadata: true });
@@ -296,7 +303,7 @@ export async function rankView(main, params) {
         toolbar(items, 'ranking.csv'),
         resultGrid(items, 'probability', (item) => item.probability),
         answer.nextPageToken ? h('button', { type: 'button', id: 'next-page',
-          onclick: () => run('rank', answer.nextPageToken).catch(report) }, 'Next page') : null);
+          onclick: () => run('rank', answer.nextPageToken, examples).catch(report) }, 'Next page') : null);
     }
     updateMarkCount();
     setStatus('');

@@ -197,6 +197,15 @@ await step('asks for more like uploaded cutouts, and ranks by one whose planes t
   sameAnswer('ranked by the cutouts', await tilesOf('#rank-results'), examples.ranked);
   if (shots) await page.screenshot({ path: `${shots}/explorer-rank-cutouts.png` });
 
+  // The next page pages the ranking shown: its examples, not what the form holds since.
+  await page.setInputFiles('#pos-files', []);
+  await page.fill('#rank-form textarea[name=neg]', '');
+  await page.click('#next-page');
+  await page.waitForFunction((first) => document.querySelector('#rank-results .summary')?.textContent
+    .startsWith(`ranks ${first}`), String(examples.nextFirstRank));
+  sameAnswer('the next page of the ranking', await tilesOf('#rank-results'), examples.nextPage);
+  await page.setInputFiles('#pos-files', expected.byNamedImage.file);
+
   // A bands field that does not fit a file's planes is refused on the page, naming the file.
   await page.fill('#rank-form input[name=bands]', 'gri');
   await page.click('#rank-form button[value=rank]');
