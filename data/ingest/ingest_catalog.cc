@@ -1,9 +1,9 @@
 #include "data/ingest/ingest_catalog.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <unordered_set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -231,14 +231,20 @@ absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan
           "(SDSS ObjIDs are ~1.2e18); store the IDs as 64-bit integers, or number the rows with --id-base N"));
     }
   }
-  std::unordered_set<int64_t> seen;
-  seen.reserve(static_cast<size_t>(catalog.rows));
-  for (int64_t row = 0; row < catalog.rows; ++row) {
-    const int64_t id = IdAt(catalog, plan, options, row);
-    if (!seen.insert(id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": column '", plan.id, "': ID ", id,
-                                                     " appears more than once (row ", row, ")"));
+  // Sorted (ID, row) pairs, 16 bytes a galaxy (a hash set of the IDs took about 50). The row named
+  // is the first whose ID an earlier row has: the smallest row after the first of a run of one ID.
+  std::vector<std::pair<int64_t, int64_t>> ids(static_cast<size_t>(catalog.rows));
+  for (int64_t row = 0; row < catalog.rows; ++row) ids[static_cast<size_t>(row)] = {IdAt(catalog, plan, options, row), row};
+  std::sort(ids.begin(), ids.end());
+  const std::pair<int64_t, int64_t>* repeat = nullptr;
+  for (size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i].first == ids[i - 1].first && (repeat == nullptr || ids[i].second < repeat->second)) {
+      repeat = &ids[i];
     }
+  }
+  if (repeat != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": column '", plan.id, "': ID ", repeat->first,
+                                                   " appears more than once (row ", repeat->second, ")"));
   }
   return absl::OkStatus();
 }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "data/hdf5_dataset.h"
+#include "data/ingest/ingest_catalog.h"
 #include "data/ingest/ingest_test_util.h"
 #include "data/npy.h"
 
@@ -185,6 +186,37 @@ TEST_F(IngestTest, NpzDuplicateIdsAreRefused) {
   absl::StatusOr<IngestReport> report = IngestNpz(Path("sdss.npz"), options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(report.status().message(), "appears more than once")) << report.status();
+}
+
+// The duplicate named is the first row whose ID an earlier row has, whatever the IDs' order;
+// IDs at the ends of int64's range sort as any others.
+TEST(CheckUniqueIdsTest, NamesTheFirstRowThatRepeatsAnEarlierId) {
+  struct Case {
+    std::vector<int64_t> ids;
+    std::string expected;  // "" when every ID is unique
+  };
+  const Case cases[] = {
+      {{5, 3, 7, 3, 5, 3}, "ID 3 appears more than once (row 3)"},
+      {{9, 1, 2, 9, 1, 1}, "ID 9 appears more than once (row 3)"},
+      {{INT64_MAX, 0, INT64_MIN, INT64_MAX}, "ID 9223372036854775807 appears more than once (row 3)"},
+      {{INT64_MIN, INT64_MAX, -1, 0, 1}, ""},
+      {{42}, ""},
+  };
+  for (const Case& c : cases) {
+    InputCatalog catalog;
+    catalog.rows = static_cast<int64_t>(c.ids.size());
+    catalog.integers["objid"] = c.ids;
+    for (int64_t id : c.ids) catalog.values["objid"].push_back(static_cast<double>(id));
+    CatalogPlan plan;
+    plan.id = "objid";
+    const absl::Status s = CheckUniqueIds(catalog, plan, IngestOptions(), "ids.h5");
+    if (c.expected.empty()) {
+      EXPECT_TRUE(s.ok()) << s;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_TRUE(absl::StrContains(s.message(), c.expected)) << s;
+    }
+  }
 }
 
 TEST_F(IngestTest, NotAnArchiveIsAClearError) {
