@@ -49,8 +49,8 @@ struct IngestOptions {
   // file's only numeric dataset of image shape (4-D; 3-D, N x H x W, for one band).
   std::string images_key;
   NonFinite non_finite = NonFinite::kSkip;
-  // HDF5: catalog rows held in memory at a time (every column written, 8 bytes a value; the ID
-  // column is also held whole, to check that no ID repeats). Default 65,536.
+  // HDF5 files and FITS stacks: catalog rows held in memory at a time (every column written, 8
+  // bytes a value; the ID column is also held whole, to check that no ID repeats). Default 65,536.
   int64_t catalog_window_rows = int64_t{1} << 16;
 };
 

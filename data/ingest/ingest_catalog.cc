@@ -209,6 +209,31 @@ void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan, const
   }
 }
 
+std::vector<std::string> WrittenColumns(const CatalogPlan& plan) {
+  std::vector<std::string> names;
+  for (const std::string* name : {&plan.id, &plan.ra, &plan.dec, &plan.e_bv, &plan.redshift}) {
+    if (!name->empty()) names.push_back(*name);
+  }
+  for (const auto& [in, out] : plan.extra) names.push_back(in);
+  return names;
+}
+
+absl::Status CatalogWindows::Fill(const CatalogPlan& plan, const IngestOptions& options, int64_t start, int64_t n,
+                                  GalaxyBatch* batch) {
+  for (int64_t row = start; row < start + n;) {
+    if (row < window_.first_row || row >= window_.first_row + window_.rows) {
+      window_ = InputCatalog();
+      window_.first_row = row;
+      window_.rows = std::min(window_rows_, total_rows_ - row);
+      GALAXY_RETURN_IF_ERROR(read_(row, window_.rows, &window_));
+    }
+    const int64_t m = std::min(start + n, window_.first_row + window_.rows) - row;
+    FillCatalogRows(window_, plan, options, row, m, batch, row - start);
+    row += m;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,
                             const IngestOptions& options, const std::string& source) {
   if (plan.id.empty()) return absl::OkStatus();

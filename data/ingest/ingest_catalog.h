@@ -2,6 +2,8 @@
 #ifndef GALAXY_DATA_INGEST_INGEST_CATALOG_H_
 #define GALAXY_DATA_INGEST_INGEST_CATALOG_H_
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -66,6 +68,30 @@ absl::Status FinishIngest(DatasetWriter* writer, const IngestOptions& options, I
 // batch columns at batch rows [batch_row, batch_row + n) (batch already sized).
 void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
                      int64_t start, int64_t n, GalaxyBatch* batch, int64_t batch_row = 0);
+
+// The input columns an ingest writes: the ID's first (when there is one), then ra, dec, e_bv, the
+// redshift and the extra columns, as planned.
+std::vector<std::string> WrittenColumns(const CatalogPlan& plan);
+
+// A catalog read a window of rows at a time, for files whose catalog need not be held whole.
+// `read(first, rows, window)` fills rows [first, first + rows) of WrittenColumns(plan) into
+// `window` (a fresh catalog whose first_row and rows are set).
+class CatalogWindows {
+ public:
+  using Read = std::function<absl::Status(int64_t first, int64_t rows, InputCatalog* window)>;
+  CatalogWindows(int64_t total_rows, int64_t window_rows, Read read)
+      : total_rows_(total_rows), window_rows_(std::max<int64_t>(1, window_rows)), read_(std::move(read)) {}
+
+  // Fills rows [start, start + n) into batch rows [0, n) (batch already sized), reading the
+  // windows they fall in; errors of `read` pass through.
+  absl::Status Fill(const CatalogPlan& plan, const IngestOptions& options, int64_t start, int64_t n,
+                    GalaxyBatch* batch);
+
+ private:
+  int64_t total_rows_, window_rows_;
+  Read read_;
+  InputCatalog window_;
+};
 
 // The ID of catalog row `row` (from the ID column, or id_base + row).
 int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,

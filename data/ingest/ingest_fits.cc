@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -29,8 +30,21 @@
 namespace galaxy {
 namespace {
 
-// Reads every numeric column of the current binary-table HDU into a catalog.
-absl::StatusOr<InputCatalog> ReadTable(const FitsFile& f) {
+// A table's vector column (five magnitudes) becomes one column per element up to this length; a
+// longer one (a spectrum) is left out, as the HDF5 ingest does.
+constexpr long kMaxVectorColumns = 64;
+
+// One numeric column of a binary table (of a vector column, one element).
+struct TableColumn {
+  std::string name;
+  int number = 0;
+  long repeat = 1, element = 0;
+  bool exact = false;  // 64-bit integers, kept exactly too
+};
+
+// The numeric columns of the current binary-table HDU, without their values, and its row count.
+absl::StatusOr<std::vector<TableColumn>> ListTable(const FitsFile& f, int64_t* rows_out,
+                                                   std::vector<std::string>* notes) {
   int status = 0, cols = 0;
   long rows = 0;
   fits_get_num_rows(f.get(), &rows, &status);
@@ -40,8 +54,8 @@ absl::StatusOr<InputCatalog> ReadTable(const FitsFile& f) {
   GALAXY_RETURN_IF_ERROR(f.Check(status, "reading the table's size"));
   GALAXY_RETURN_IF_ERROR(f.CheckDeclaredData(rows, std::max<LONGLONG>(1, row_bytes),
                                              absl::StrCat("table of ", rows, " rows")));
-  InputCatalog catalog;
-  catalog.rows = rows;
+  std::vector<TableColumn> columns;
+  std::vector<std::string> skipped;
   for (int c = 1; c <= cols; ++c) {
     char key[FLEN_KEYWORD], name[FLEN_VALUE] = {0};
     std::snprintf(key, sizeof(key), "TTYPE%d", c);
@@ -51,30 +65,57 @@ absl::StatusOr<InputCatalog> ReadTable(const FitsFile& f) {
     fits_get_coltype(f.get(), c, &typecode, &repeat, &width, &status);
     GALAXY_RETURN_IF_ERROR(f.Check(status, absl::StrCat("reading column ", c)));
     if (typecode == TSTRING || typecode == TLOGICAL || typecode == TBIT || typecode < 0) continue;
+    if (repeat > kMaxVectorColumns) {
+      skipped.push_back(absl::StrCat("'", name, "' (", repeat, " values per galaxy)"));
+      continue;
+    }
     for (long k = 0; k < repeat; ++k) {
-      const std::string col = repeat == 1 ? std::string(name) : absl::StrCat(name, "_", k);
-      catalog.order.push_back(col);
-      std::vector<double>& values = catalog.values[col];
-      values.resize(static_cast<size_t>(rows));
-      for (long r = 0; r < rows; ++r) {
-        double nul = std::nan("");
-        int anynul = 0;
-        fits_read_col(f.get(), TDOUBLE, c, r + 1, k + 1, 1, &nul, &values[static_cast<size_t>(r)], &anynul, &status);
-      }
-      if (typecode == TLONGLONG) {
-        std::vector<int64_t>& ints = catalog.integers[col];
-        ints.resize(static_cast<size_t>(rows));
-        for (long r = 0; r < rows; ++r) {
-          LONGLONG v = 0, nul = 0;
-          int anynul = 0;
-          fits_read_col(f.get(), TLONGLONG, c, r + 1, k + 1, 1, &nul, &v, &anynul, &status);
-          ints[static_cast<size_t>(r)] = v;
-        }
-      }
-      GALAXY_RETURN_IF_ERROR(f.Check(status, absl::StrCat("reading column '", col, "'")));
+      columns.push_back({repeat == 1 ? std::string(name) : absl::StrCat(name, "_", k), c, repeat, k, typecode == TLONGLONG});
     }
   }
-  return catalog;
+  if (!skipped.empty()) notes->push_back(absl::StrCat("table columns left out: ", absl::StrJoin(skipped, ", ")));
+  *rows_out = rows;
+  return columns;
+}
+
+// Rows [start, start + n) of `columns` of the current binary-table HDU into `out`: values (null
+// cells NaN), and exact integers of 64-bit integer columns. A vector column is read once for all
+// of its elements.
+absl::Status ReadTableRows(const FitsFile& f, const std::vector<const TableColumn*>& columns, int64_t start, int64_t n,
+                           InputCatalog* out) {
+  std::map<int, std::vector<double>> doubles;
+  std::map<int, std::vector<LONGLONG>> longs;
+  int status = 0;
+  for (const TableColumn* c : columns) {
+    const size_t cells = static_cast<size_t>(n) * static_cast<size_t>(c->repeat);
+    auto [d, fresh] = doubles.try_emplace(c->number);
+    if (fresh) {
+      d->second.resize(cells);
+      double nul = std::nan("");
+      int anynul = 0;
+      fits_read_col(f.get(), TDOUBLE, c->number, start + 1, 1, static_cast<LONGLONG>(cells), &nul, d->second.data(), &anynul,
+                    &status);
+    }
+    if (c->exact && longs.count(c->number) == 0) {
+      std::vector<LONGLONG>& l = longs[c->number];
+      l.resize(cells);
+      LONGLONG nul = 0;
+      int anynul = 0;
+      fits_read_col(f.get(), TLONGLONG, c->number, start + 1, 1, static_cast<LONGLONG>(cells), &nul, l.data(), &anynul,
+                    &status);
+    }
+    GALAXY_RETURN_IF_ERROR(f.Check(status, absl::StrCat("reading column '", c->name, "' rows ", start, "..", start + n - 1)));
+    std::vector<double>& values = out->values[c->name];
+    values.resize(static_cast<size_t>(n));
+    for (int64_t r = 0; r < n; ++r) values[static_cast<size_t>(r)] = d->second[static_cast<size_t>(r * c->repeat + c->element)];
+    if (c->exact) {
+      const std::vector<LONGLONG>& l = longs[c->number];
+      std::vector<int64_t>& ints = out->integers[c->name];
+      ints.resize(static_cast<size_t>(n));
+      for (int64_t r = 0; r < n; ++r) ints[static_cast<size_t>(r)] = l[static_cast<size_t>(r * c->repeat + c->element)];
+    }
+  }
+  return absl::OkStatus();
 }
 
 // One SDSS frame: its image (height x width, nanomaggies) and WCS.
@@ -182,19 +223,30 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   }
   bool in_order = dims[2] == bands;
   for (size_t b = 0; b < planes.size(); ++b) in_order &= planes[b] == static_cast<int64_t>(b);
+  // The table's column names; its values are read a window of rows at a time below, the IDs
+  // whole first (to check that none repeats).
   InputCatalog catalog;
+  catalog.rows = count;
+  std::vector<TableColumn> columns;
   if (table_hdu != 0) {
     int type = 0;
     fits_movabs_hdu(f->get(), table_hdu, &type, &status);
-    GALAXY_ASSIGN_OR_RETURN(catalog, ReadTable(*f));
-    if (catalog.rows != count) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": table has ", catalog.rows, " rows for ", count, " cutouts"));
+    GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("moving to the table (HDU ", table_hdu, ")")));
+    int64_t rows = 0;
+    GALAXY_ASSIGN_OR_RETURN(columns, ListTable(*f, &rows, &report.notes));
+    if (rows != count) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": table has ", rows, " rows for ", count, " cutouts"));
     }
-  } else {
-    catalog.rows = count;
+    for (const TableColumn& c : columns) catalog.order.push_back(c.name);
   }
   GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
+  std::vector<const TableColumn*> wanted;
+  for (const std::string& name : WrittenColumns(plan)) {
+    wanted.push_back(&*std::find_if(columns.begin(), columns.end(), [&](const TableColumn& c) { return c.name == name; }));
+  }
+  if (!plan.id.empty()) GALAXY_RETURN_IF_ERROR(ReadTableRows(*f, {wanted[0]}, 0, count, &catalog));
   GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
+  catalog = InputCatalog();
   DatasetLayout layout;
   layout.bands = bands;
   layout.band_names = options.bands;
@@ -207,6 +259,17 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
   // Blocks of 64 MiB of every plane read, when more are read than kept.
   const int64_t step = std::max<int64_t>(1, layout.images_per_block() * bands / std::max<int64_t>(bands, dims[2]));
+  // The table's windows are read between blocks of cutouts, each from its own HDU.
+  CatalogWindows windows(count, options.catalog_window_rows, [&](int64_t first, int64_t n, InputCatalog* window) {
+    if (wanted.empty()) return absl::OkStatus();
+    int hdu_type = 0, hdu_status = 0;
+    fits_movabs_hdu(f->get(), table_hdu, &hdu_type, &hdu_status);
+    GALAXY_RETURN_IF_ERROR(f->Check(hdu_status, "moving to the table"));
+    absl::Status read = ReadTableRows(*f, wanted, first, n, window);
+    fits_movabs_hdu(f->get(), cube_hdu, &hdu_type, &hdu_status);
+    GALAXY_RETURN_IF_ERROR(read);
+    return f->Check(hdu_status, "moving back to the cutouts");
+  });
   GalaxyBatch batch;
   std::vector<float> all_planes;  // every plane of a block, when only some are kept or they are reordered
   for (int64_t start = 0; start < count; start += step) {
@@ -222,7 +285,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
                   &nul, in_order ? batch.images.data() : all_planes.data(), &anynul, &status);
     GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading cutouts ", start, "..", start + n)));
     if (!in_order) PickPlanes(all_planes.data(), n, dims[2], dims[0] * dims[1], planes, batch.images.data());
-    FillCatalogRows(catalog, plan, options, start, n, &batch);
+    GALAXY_RETURN_IF_ERROR(windows.Fill(plan, options, start, n, &batch));
     GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
   }
   GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));

@@ -328,15 +328,11 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   catalog.rows = rows;
   for (const ColumnRef& c : columns) catalog.order.push_back(c.name);
   GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
-  const auto column_named = [&](const std::string& name) -> const ColumnRef& {
-    return *std::find_if(columns.begin(), columns.end(), [&](const ColumnRef& c) { return c.name == name; });
-  };
   // The columns written, the ID's first.
   std::vector<const ColumnRef*> wanted;
-  for (const std::string* name : {&plan.id, &plan.ra, &plan.dec, &plan.e_bv, &plan.redshift}) {
-    if (!name->empty()) wanted.push_back(&column_named(*name));
+  for (const std::string& name : WrittenColumns(plan)) {
+    wanted.push_back(&*std::find_if(columns.begin(), columns.end(), [&](const ColumnRef& c) { return c.name == name; }));
   }
-  for (const auto& [in, out] : plan.extra) wanted.push_back(&column_named(in));
   ColumnReader reader(file.get(), path);
   // Every ID is held once, to check that none repeats.
   if (!plan.id.empty()) {
@@ -360,8 +356,10 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   const int64_t ppi = layout.pixels_per_image();
   const int64_t plane = static_cast<int64_t>(layout.height) * layout.width;
   const int64_t step = layout.images_per_block();
-  const int64_t window_rows = std::max<int64_t>(1, options.catalog_window_rows);
-  InputCatalog window;
+  CatalogWindows windows(rows, options.catalog_window_rows, [&](int64_t first, int64_t n, InputCatalog* window) {
+    for (const ColumnRef* c : wanted) GALAXY_RETURN_IF_ERROR(reader.Read(*c, first, n, window));
+    return absl::OkStatus();
+  });
   std::vector<float> raw;
   GalaxyBatch batch;
   Progress progress("ingest", "galaxies", rows);
@@ -390,17 +388,7 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
     } else {
       std::copy(raw.begin(), raw.end(), batch.images.begin());
     }
-    for (int64_t row = start; row < start + n;) {
-      if (row >= window.first_row + window.rows) {
-        window = InputCatalog();
-        window.first_row = row;
-        window.rows = std::min(window_rows, rows - row);
-        for (const ColumnRef* c : wanted) GALAXY_RETURN_IF_ERROR(reader.Read(*c, row, window.rows, &window));
-      }
-      const int64_t m = std::min(start + n, window.first_row + window.rows) - row;
-      FillCatalogRows(window, plan, options, row, m, &batch, row - start);
-      row += m;
-    }
+    GALAXY_RETURN_IF_ERROR(windows.Fill(plan, options, start, n, &batch));
     GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
     progress.Update(start + n);
   }

@@ -326,6 +326,62 @@ TEST_F(IngestTest, FitsCutoutStackWithTableRoundTrips) {
   EXPECT_FLOAT_EQ(batch.redshift[3], 0.13f);
 }
 
+// The stack's table is read a window of rows at a time: 64-bit IDs, a vector column's elements
+// and the cutouts come out the same for every window, and a vector column longer than 64 values
+// (a spectrum) is left out with a note.
+TEST_F(IngestTest, FitsStackTableIsReadAWindowOfRowsAtATime) {
+  constexpr int kRows = 20, kPixels = 4;
+  const std::string path = Path("windows.fits");
+  int status = 0;
+  fitsfile* f = nullptr;
+  fits_create_file(&f, path.c_str(), &status);
+  long naxes[4] = {kPixels, kPixels, kBands, kRows};
+  fits_create_img(f, FLOAT_IMG, 4, naxes, &status);
+  std::vector<float> pixels(static_cast<size_t>(kRows) * kBands * kPixels * kPixels);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i);
+  fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(pixels.size()), pixels.data(), &status);
+  const char* names[] = {"ObjID", "RA", "DEC", "MAG", "SPEC"};
+  const char* forms[] = {"K", "D", "D", "5E", "65E"};
+  fits_create_tbl(f, BINARY_TBL, kRows, 5, const_cast<char**>(names), const_cast<char**>(forms), nullptr, "CATALOG",
+                  &status);
+  for (int n = 0; n < kRows; ++n) {
+    LONGLONG id = kBaseId + n;
+    double ra = 30.0 + n, dec = -n;
+    float mags[5] = {18.0f + n, 17.0f + n, 16.5f + n, 16.0f + n, 15.5f + n}, spec[65] = {0};
+    fits_write_col(f, TLONGLONG, 1, n + 1, 1, 1, &id, &status);
+    fits_write_col(f, TDOUBLE, 2, n + 1, 1, 1, &ra, &status);
+    fits_write_col(f, TDOUBLE, 3, n + 1, 1, 1, &dec, &status);
+    fits_write_col(f, TFLOAT, 4, n + 1, 1, 5, mags, &status);
+    fits_write_col(f, TFLOAT, 5, n + 1, 1, 65, spec, &status);
+  }
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+
+  for (int64_t window : {int64_t{1}, int64_t{7}, int64_t{kRows}, int64_t{1} << 16}) {
+    SCOPED_TRACE(window);
+    IngestOptions options;
+    options.out = Path(absl::StrCat("windows-", window, ".h5"));
+    options.catalog_window_rows = window;
+    absl::StatusOr<IngestReport> report = IngestFitsCube(path, options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_TRUE(absl::StrContains(absl::StrJoin(report->notes, "\n"), "'SPEC' (65 values per galaxy)"))
+        << absl::StrJoin(report->notes, "\n");
+    auto reader = Read(options.out);
+    ASSERT_NE(reader, nullptr);
+    EXPECT_EQ(reader->layout().extra_columns.size(), 5u) << "MAG_0..MAG_4";
+    GalaxyBatch batch;
+    ASSERT_TRUE(reader->Read(0, kRows, &batch).ok());
+    EXPECT_EQ(batch.images, pixels);
+    for (int n = 0; n < kRows; ++n) {
+      EXPECT_EQ(batch.ids[n], kBaseId + n);
+      EXPECT_DOUBLE_EQ(batch.ra[n], 30.0 + n);
+      EXPECT_DOUBLE_EQ(batch.dec[n], -n);
+      EXPECT_DOUBLE_EQ(batch.extra["MAG_0"][n], 18.0 + n);
+      EXPECT_DOUBLE_EQ(batch.extra["MAG_4"][n], 15.5 + n);
+    }
+  }
+}
+
 // The ingest reads HDUs only up to the stack and its table: bytes after them that are no HDU
 // (a file cut from a larger one, a later extension gone bad) are never parsed.
 TEST_F(IngestTest, FitsStackFollowedByBytesThatAreNoHduIngests) {
