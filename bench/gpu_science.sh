@@ -91,7 +91,11 @@ fi
 # takes every flag it adds (one it does not, such as --lr, is reported and passed over).
 # GPU_SCIENCE_RECIPE (science flags, e.g. "--temperature 0.1"; "" for the plain recipe) decides
 # instead.
+# galaxy-bench science's own defaults are the CPU's best recipe (temperature 0.1 and the
+# photometric pretext, the third preflight); the plain recipe, pretraining's own defaults, is
+# passed to it explicitly.
 science_takes=" --temperature --photometry-weight --photometry-radii --momentum --mask-outskirts "
+plain=(--temperature 0.2 --photometry-weight 0)
 final_z() {
   grep -E "monitor: step" "$1" 2>/dev/null | tail -1 | sed -nE 's/.*kNN z sigma_MAD ([0-9.]+) \(backbone\).*/\1/p'
 }
@@ -99,6 +103,7 @@ recipe=()
 if [[ -n "${GPU_SCIENCE_RECIPE+set}" ]]; then
   read -r -a recipe <<<"$GPU_SCIENCE_RECIPE"
   log "science recipe from GPU_SCIENCE_RECIPE: ${recipe[*]:-plain}"
+  (( ${#recipe[@]} )) || recipe=("${plain[@]}")
 elif [[ -n "$preflight" ]]; then
   plain_z="" best_z="" best=()
   for run in $preflight; do
@@ -123,9 +128,11 @@ elif [[ -n "$preflight" ]]; then
     recipe=("${best[@]}")
     log "science recipe: ${recipe[*]} (preflight kNN z $best_z against the plain recipe's $plain_z)"
   else
+    recipe=("${plain[@]}")
     log "science recipe: plain (preflight kNN z ${plain_z:-not measured}; the best other ${best_z:-none})"
   fi
 else
+  recipe=("${plain[@]}")
   log "science recipe: plain (no preflight)"
 fi
 

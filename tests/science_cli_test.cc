@@ -43,8 +43,10 @@ TEST(ScienceCliTest, QuickReportMeasuresEveryCheckAndTheBasicDirectionsHold) {
   nlohmann::json r = nlohmann::json::parse(std::ifstream(out + "/results.json"));
   EXPECT_EQ(r["seeds"].get<int>(), 2);
   EXPECT_DOUBLE_EQ(r["options"]["momentum"].get<double>(), 0.99);
-  EXPECT_DOUBLE_EQ(r["options"]["temperature"].get<double>(), 0.2);
-  EXPECT_DOUBLE_EQ(r["options"]["photometry_weight"].get<double>(), 0);
+  // The recorded three-seed report's recipe, with the quick form's own stem.
+  EXPECT_DOUBLE_EQ(r["options"]["temperature"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(r["options"]["photometry_weight"].get<double>(), 5);
+  EXPECT_EQ(r["options"]["stem"].get<std::string>(), "torchvision");
   // Every acceptance check is measured, and "holds" says what its own numbers say.
   ASSERT_EQ(r["acceptance"].size(), 6u);
   for (const auto& c : r["acceptance"]) {
@@ -203,7 +205,7 @@ TEST(ScienceCliTest, AStoppedSeedTakesUpItsPretrainingAndArmsAndOtherOptionsStar
   ASSERT_TRUE(std::filesystem::remove(arms + "/supervised_1/model.pt"));
   const CommandResult other = science({"--temperature", "0.3"});
   EXPECT_TRUE(absl::StrContains(other.err, "pretraining afresh: --resume: ")) << other.err;
-  EXPECT_TRUE(absl::StrContains(other.err, "temperature = 0.2, now 0.3")) << other.err;
+  EXPECT_TRUE(absl::StrContains(other.err, "temperature = 0.1, now 0.3")) << other.err;
   EXPECT_TRUE(absl::StrContains(other.err, "training from step 0 of 6")) << other.err;
   EXPECT_TRUE(std::filesystem::exists(out + "/seed_0/pretrain/checkpoint.pt.other-options"));
   // Another pretraining: the fine-tuned arms train again; the supervised ones, which do not start

@@ -279,6 +279,7 @@ absl::StatusOr<SeedRun> RunSeed(const ScienceOptions& o, const std::string& data
 void ScienceOptions::SetQuick() {
   galaxies = 2400;
   seeds = 2;
+  stem = "torchvision";
   pretrain_steps = 60;
   pretrain_batch = 32;
   queue = 256;

@@ -41,25 +41,30 @@ struct ScienceOptions {
   // parallel processes or machines sharing out_dir, and a run without it reuses them all and
   // writes the report. -1 (default): every seed, then the report.
   int only_seed = -1;
-  // Model and pretraining.
+  // Model and pretraining. The defaults are the recipe of the recorded three-seed report
+  // (docs/SCIENCE.md, "The three-seed report from one directory"): half resolution (half stem),
+  // temperature 0.1 and the photometric pretext, 3,000 steps of 128 (~2 hours per seed on one
+  // core with every stage after it). Full resolution (`--stem paper --photometry-radii 1.5,3,6
+  // --pretrain-steps 2000`) measured level with it within the spread at several times the cost
+  // of each stage after pretraining. Before it the defaults were the torchvision stem at
+  // temperature 0.2 without the pretext, 6,000 steps: a worse frozen redshift and type probe.
   std::string arch = "tiny";
-  std::string stem = "torchvision";
+  std::string stem = "half";
   std::string input_stretch = PretrainOptions().input_stretch;
-  int64_t pretrain_steps = 6000;  // with momentum 0.99 every measure but redshift gains up to 6,000
+  int64_t pretrain_steps = 3000;
   int pretrain_batch = 128;
   int queue = 4096;
   // Key-encoder momentum. 0.99, not the 0.999 of long ImageNet runs: over a few thousand steps the
   // slower key encoder lags most of the run (docs/SCIENCE.md, "What each knob was worth").
   double momentum = 0.99;
-  // InfoNCE temperature, pretraining's default. 0.1 gave the half stem a better frozen redshift
-  // on two seeds and moved none of the checks (docs/SCIENCE.md, "A sharper contrast").
-  double temperature = PretrainOptions().temperature;
+  // InfoNCE temperature (pretraining's own default is 0.2; docs/SCIENCE.md, "A sharper contrast").
+  double temperature = 0.1;
   // Share of the views whose outskirts become sky (PretrainOptions::mask_outskirts).
   double mask_outskirts = PretrainOptions().mask_outskirts;
-  // Weight of the photometric pretext (PretrainOptions::photometry_weight); pretraining's default,
-  // 0: off.
-  double photometry_weight = PretrainOptions().photometry_weight;
-  // Its aperture radii, arcsec (PretrainOptions::photometry_radii); pretraining's default, one.
+  // Weight of the photometric pretext (PretrainOptions::photometry_weight; pretraining's own
+  // default is 0, off; docs/SCIENCE.md, "A photometric pretext") and its aperture radii, arcsec
+  // (pretraining's default, one).
+  double photometry_weight = 5;
   std::vector<double> photometry_radii = PretrainOptions().photometry_radii;
   // Redshift training (both arms) and its label fractions.
   int64_t finetune_steps = 1000;
@@ -90,7 +95,8 @@ struct ScienceOptions {
   std::string command;
   std::string machine;
 
-  // The quick form's scale (a few thousand galaxies, tens of steps, two seeds).
+  // The quick form's scale (a few thousand galaxies, tens of steps, two seeds, the torchvision
+  // stem, which takes a quarter of the half stem's pixels through the network).
   void SetQuick();
   absl::Status Validate() const;
 };
