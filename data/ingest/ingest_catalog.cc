@@ -218,17 +218,23 @@ std::vector<std::string> WrittenColumns(const CatalogPlan& plan) {
   return names;
 }
 
-absl::Status CatalogWindows::Fill(const CatalogPlan& plan, const IngestOptions& options, int64_t start, int64_t n,
-                                  GalaxyBatch* batch) {
+absl::Status CatalogWindows::CheckIds(const IngestOptions& options, const std::string& source) {
+  InputCatalog ids;
+  ids.rows = total_rows_;
+  if (!plan_.id.empty()) GALAXY_RETURN_IF_ERROR(read_({plan_.id}, 0, total_rows_, &ids));
+  return CheckUniqueIds(ids, plan_, options, source);
+}
+
+absl::Status CatalogWindows::Fill(const IngestOptions& options, int64_t start, int64_t n, GalaxyBatch* batch) {
   for (int64_t row = start; row < start + n;) {
     if (row < window_.first_row || row >= window_.first_row + window_.rows) {
       window_ = InputCatalog();
       window_.first_row = row;
       window_.rows = std::min(window_rows_, total_rows_ - row);
-      GALAXY_RETURN_IF_ERROR(read_(row, window_.rows, &window_));
+      GALAXY_RETURN_IF_ERROR(read_(columns_, row, window_.rows, &window_));
     }
     const int64_t m = std::min(start + n, window_.first_row + window_.rows) - row;
-    FillCatalogRows(window_, plan, options, row, m, batch, row - start);
+    FillCatalogRows(window_, plan_, options, row, m, batch, row - start);
     row += m;
   }
   return absl::OkStatus();

@@ -74,20 +74,27 @@ void FillCatalogRows(const InputCatalog& catalog, const CatalogPlan& plan, const
 std::vector<std::string> WrittenColumns(const CatalogPlan& plan);
 
 // A catalog read a window of rows at a time, for files whose catalog need not be held whole.
-// `read(first, rows, window)` fills rows [first, first + rows) of WrittenColumns(plan) into
-// `window` (a fresh catalog whose first_row and rows are set).
+// `read(names, first, rows, window)` fills rows [first, first + rows) of the named input columns
+// into `window` (a fresh catalog whose first_row and rows are set).
 class CatalogWindows {
  public:
-  using Read = std::function<absl::Status(int64_t first, int64_t rows, InputCatalog* window)>;
-  CatalogWindows(int64_t total_rows, int64_t window_rows, Read read)
-      : total_rows_(total_rows), window_rows_(std::max<int64_t>(1, window_rows)), read_(std::move(read)) {}
+  using Read = std::function<absl::Status(const std::vector<std::string>& names, int64_t first, int64_t rows,
+                                          InputCatalog* window)>;
+  CatalogWindows(CatalogPlan plan, int64_t total_rows, int64_t window_rows, Read read)
+      : plan_(std::move(plan)), columns_(WrittenColumns(plan_)), total_rows_(total_rows),
+        window_rows_(std::max<int64_t>(1, window_rows)), read_(std::move(read)) {}
+
+  // Reads the ID column whole (the only one ever held whole) and checks it (CheckUniqueIds);
+  // OK without reading when the plan numbers the rows.
+  absl::Status CheckIds(const IngestOptions& options, const std::string& source);
 
   // Fills rows [start, start + n) into batch rows [0, n) (batch already sized), reading the
   // windows they fall in; errors of `read` pass through.
-  absl::Status Fill(const CatalogPlan& plan, const IngestOptions& options, int64_t start, int64_t n,
-                    GalaxyBatch* batch);
+  absl::Status Fill(const IngestOptions& options, int64_t start, int64_t n, GalaxyBatch* batch);
 
  private:
+  CatalogPlan plan_;
+  std::vector<std::string> columns_;  // WrittenColumns(plan_)
   int64_t total_rows_, window_rows_;
   Read read_;
   InputCatalog window_;
@@ -97,9 +104,10 @@ class CatalogWindows {
 int64_t IdAt(const InputCatalog& catalog, const CatalogPlan& plan, const IngestOptions& options,
              int64_t row);
 
-// Checks that IDs are exact and unique (the whole ID column held, first_row 0); INVALID_ARGUMENT naming the row of a duplicate, of an
-// unsigned value above 2^63 - 1, or of a floating-point ID that is not an integer float64 holds
-// exactly (NaN, fractional, beyond 2^53: such a column has lost the catalog's IDs already).
+// Checks that IDs are exact and unique (the whole ID column held, first_row 0); INVALID_ARGUMENT
+// naming the row of a duplicate, of an unsigned value above 2^63 - 1, or of a floating-point ID
+// that is not an integer float64 holds exactly (NaN, fractional, beyond 2^53: such a column has
+// lost the catalog's IDs already).
 absl::Status CheckUniqueIds(const InputCatalog& catalog, const CatalogPlan& plan,
                             const IngestOptions& options, const std::string& source);
 

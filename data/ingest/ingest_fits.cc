@@ -240,13 +240,23 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
     for (const TableColumn& c : columns) catalog.order.push_back(c.name);
   }
   GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
-  std::vector<const TableColumn*> wanted;
-  for (const std::string& name : WrittenColumns(plan)) {
-    wanted.push_back(&*std::find_if(columns.begin(), columns.end(), [&](const TableColumn& c) { return c.name == name; }));
-  }
-  if (!plan.id.empty()) GALAXY_RETURN_IF_ERROR(ReadTableRows(*f, {wanted[0]}, 0, count, &catalog));
-  GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
-  catalog = InputCatalog();
+  // The table is read between blocks of cutouts, from its own HDU (the IDs before any).
+  CatalogWindows windows(plan, count, options.catalog_window_rows,
+                         [&](const std::vector<std::string>& names, int64_t first, int64_t n, InputCatalog* window) {
+    if (names.empty()) return absl::OkStatus();
+    std::vector<const TableColumn*> wanted;
+    for (const std::string& name : names) {
+      wanted.push_back(&*std::find_if(columns.begin(), columns.end(), [&](const TableColumn& c) { return c.name == name; }));
+    }
+    int hdu_type = 0, hdu_status = 0;
+    fits_movabs_hdu(f->get(), table_hdu, &hdu_type, &hdu_status);
+    GALAXY_RETURN_IF_ERROR(f->Check(hdu_status, "moving to the table"));
+    absl::Status read = ReadTableRows(*f, wanted, first, n, window);
+    fits_movabs_hdu(f->get(), cube_hdu, &hdu_type, &hdu_status);
+    GALAXY_RETURN_IF_ERROR(read);
+    return f->Check(hdu_status, "moving back to the cutouts");
+  });
+  GALAXY_RETURN_IF_ERROR(windows.CheckIds(options, path));
   DatasetLayout layout;
   layout.bands = bands;
   layout.band_names = options.bands;
@@ -259,17 +269,6 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
   fits_movabs_hdu(f->get(), cube_hdu, &type, &status);
   // Blocks of 64 MiB of every plane read, when more are read than kept.
   const int64_t step = std::max<int64_t>(1, layout.images_per_block() * bands / std::max<int64_t>(bands, dims[2]));
-  // The table's windows are read between blocks of cutouts, each from its own HDU.
-  CatalogWindows windows(count, options.catalog_window_rows, [&](int64_t first, int64_t n, InputCatalog* window) {
-    if (wanted.empty()) return absl::OkStatus();
-    int hdu_type = 0, hdu_status = 0;
-    fits_movabs_hdu(f->get(), table_hdu, &hdu_type, &hdu_status);
-    GALAXY_RETURN_IF_ERROR(f->Check(hdu_status, "moving to the table"));
-    absl::Status read = ReadTableRows(*f, wanted, first, n, window);
-    fits_movabs_hdu(f->get(), cube_hdu, &hdu_type, &hdu_status);
-    GALAXY_RETURN_IF_ERROR(read);
-    return f->Check(hdu_status, "moving back to the cutouts");
-  });
   GalaxyBatch batch;
   std::vector<float> all_planes;  // every plane of a block, when only some are kept or they are reordered
   for (int64_t start = 0; start < count; start += step) {
@@ -285,7 +284,7 @@ absl::StatusOr<IngestReport> IngestFitsCube(const std::string& path, const Inges
                   &nul, in_order ? batch.images.data() : all_planes.data(), &anynul, &status);
     GALAXY_RETURN_IF_ERROR(f->Check(status, absl::StrCat("reading cutouts ", start, "..", start + n)));
     if (!in_order) PickPlanes(all_planes.data(), n, dims[2], dims[0] * dims[1], planes, batch.images.data());
-    GALAXY_RETURN_IF_ERROR(windows.Fill(plan, options, start, n, &batch));
+    GALAXY_RETURN_IF_ERROR(windows.Fill(options, start, n, &batch));
     GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
   }
   GALAXY_RETURN_IF_ERROR(FinishIngest(writer.get(), options, &report));

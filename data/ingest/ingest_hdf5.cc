@@ -328,25 +328,25 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   catalog.rows = rows;
   for (const ColumnRef& c : columns) catalog.order.push_back(c.name);
   GALAXY_ASSIGN_OR_RETURN(CatalogPlan plan, PlanCatalog(catalog, options, &report.notes));
-  // The columns written, the ID's first.
-  std::vector<const ColumnRef*> wanted;
-  for (const std::string& name : WrittenColumns(plan)) {
-    wanted.push_back(&*std::find_if(columns.begin(), columns.end(), [&](const ColumnRef& c) { return c.name == name; }));
-  }
   ColumnReader reader(file.get(), path);
+  CatalogWindows windows(plan, rows, options.catalog_window_rows,
+                         [&](const std::vector<std::string>& names, int64_t first, int64_t n, InputCatalog* window) {
+                           for (const std::string& name : names) {
+                             const ColumnRef& c = *std::find_if(columns.begin(), columns.end(),
+                                                                [&](const ColumnRef& c) { return c.name == name; });
+                             GALAXY_RETURN_IF_ERROR(reader.Read(c, first, n, window));
+                           }
+                           return absl::OkStatus();
+                         });
   // Every ID is held once, to check that none repeats.
-  if (!plan.id.empty()) {
-    absl::Status read_ids;
-    try {
-      read_ids = reader.Read(*wanted[0], 0, rows, &catalog);
-    } catch (const std::bad_alloc&) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(path, ": the ID column '", plan.id, "' of ", rows, " galaxies does not fit in memory"));
-    }
-    GALAXY_RETURN_IF_ERROR(read_ids);
+  absl::Status ids;
+  try {
+    ids = windows.CheckIds(options, path);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(path, ": the ID column '", plan.id, "' of ", rows, " galaxies does not fit in memory"));
   }
-  GALAXY_RETURN_IF_ERROR(CheckUniqueIds(catalog, plan, options, path));
-  catalog = InputCatalog();
+  GALAXY_RETURN_IF_ERROR(ids);
   layout.extra_columns = PlanExtraColumns(plan, options);
   layout.attributes = {{"source", path}, {"flux_unit", "as in source"}};
   GALAXY_ASSIGN_OR_RETURN(std::unique_ptr<DatasetWriter> writer, DatasetWriter::Create(options.out, layout));
@@ -356,10 +356,6 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
   const int64_t ppi = layout.pixels_per_image();
   const int64_t plane = static_cast<int64_t>(layout.height) * layout.width;
   const int64_t step = layout.images_per_block();
-  CatalogWindows windows(rows, options.catalog_window_rows, [&](int64_t first, int64_t n, InputCatalog* window) {
-    for (const ColumnRef* c : wanted) GALAXY_RETURN_IF_ERROR(reader.Read(*c, first, n, window));
-    return absl::OkStatus();
-  });
   std::vector<float> raw;
   GalaxyBatch batch;
   Progress progress("ingest", "galaxies", rows);
@@ -388,7 +384,7 @@ absl::StatusOr<IngestReport> IngestHdf5(const std::string& path, const IngestOpt
     } else {
       std::copy(raw.begin(), raw.end(), batch.images.begin());
     }
-    GALAXY_RETURN_IF_ERROR(windows.Fill(plan, options, start, n, &batch));
+    GALAXY_RETURN_IF_ERROR(windows.Fill(options, start, n, &batch));
     GALAXY_RETURN_IF_ERROR(AppendGalaxies(writer.get(), &batch, options, &report));
     progress.Update(start + n);
   }
